@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mcpbox",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mcpbox", targets: ["mcpbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(
+            name: "CCap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]),
+        .target(
+            name: "CSandbox",
+            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-O2", "-Wall", "-Wextra", "-fno-strict-aliasing"])]),
+        .target(
+            name: "MCPBoxCore",
+            dependencies: ["CSeccomp", "CCap", "CSandbox"]),
+        .target(
+            name: "MCPBoxCLI",
+            dependencies: ["MCPBoxCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "mcpbox",
+            dependencies: ["MCPBoxCLI"]),
+        .testTarget(
+            name: "MCPBoxCoreTests",
+            dependencies: ["MCPBoxCore", "MCPBoxCLI"]),
+        .testTarget(
+            name: "SandboxTests",
+            dependencies: ["MCPBoxCore"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["MCPBoxCore"]),
+    ]
+)

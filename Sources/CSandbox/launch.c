@@ -1,0 +1,1 @@
+#include "mcpbox_launch.h"

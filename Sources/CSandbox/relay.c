@@ -1,0 +1,1 @@
+#include "mcpbox_relay.h"

@@ -1,0 +1,208 @@
+/// The fully resolved, validated description of one sandbox: a pure value.
+///
+/// `Profile` + command line → `SandboxPlan` (see `PlanBuilder`). `explain` renders it,
+/// `run` compiles and executes it; neither computes restrictions on its own, so the
+/// dry run can never disagree with the launch.
+public struct SandboxPlan: Sendable, Equatable {
+    /// The profile name or path as given on the command line.
+    public var profileName: String
+    /// Every profile file that contributed, base first, the named profile last (absolute paths).
+    public var profileFiles: [String]
+    public var description: String?
+
+    /// argv of the server; `argv[0]` as the user wrote it.
+    public var argv: [String]
+    /// `argv[0]` resolved against the sandbox's view (absolute path inside the sandbox),
+    /// or nil when it cannot be found there (the launch then exits 127).
+    public var executable: String?
+    /// Working directory inside the sandbox (absolute).
+    public var cwd: String
+    /// Hostname set in the UTS namespace.
+    public var hostname: String
+
+    public var identity: Identity
+    /// Namespaces unshared for the sandbox; always all of `Namespace.allCases`.
+    public var namespaces: [Namespace]
+    /// The filesystem view, in the order it is built (parents before children).
+    public var mounts: [Mount]
+    public var network: NetworkMode
+    public var seccomp: SeccompPolicy
+    /// The complete environment of the server, in order (names unique).
+    public var environment: [EnvVar]
+    public var limits: Limits
+    /// Things a careful user should know; `check --strict` fails on any.
+    public var warnings: [String]
+    /// Optional paths (`?` prefix) that were absent on the host and so are not in `mounts`.
+    public var skippedOptional: [String] = []
+
+    public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
+                executable: String?, cwd: String, hostname: String, identity: Identity,
+                namespaces: [Namespace], mounts: [Mount], network: NetworkMode,
+                seccomp: SeccompPolicy, environment: [EnvVar], limits: Limits, warnings: [String]) {
+        self.profileName = profileName
+        self.profileFiles = profileFiles
+        self.description = description
+        self.argv = argv
+        self.executable = executable
+        self.cwd = cwd
+        self.hostname = hostname
+        self.identity = identity
+        self.namespaces = namespaces
+        self.mounts = mounts
+        self.network = network
+        self.seccomp = seccomp
+        self.environment = environment
+        self.limits = limits
+        self.warnings = warnings
+    }
+}
+
+/// Who the server runs as, inside the sandbox and as the host sees it.
+public struct Identity: Sendable, Equatable {
+    public enum Mechanism: String, Sendable, Equatable {
+        /// mcpbox started by root with `[user] name`: the real system account.
+        case rootAccount = "root-account"
+        /// mcpbox started by root without `[user]`: the unprivileged overflow account (nobody).
+        case rootNobody = "root-nobody"
+        /// An ordinary caller with `[user] name`: mapped with newuidmap/newgidmap from /etc/subuid, /etc/subgid.
+        case subordinate = "subordinate-map"
+        /// An ordinary caller without `[user]`: the caller's own uid, remapped in a user namespace.
+        case callerRemap = "caller-remap"
+    }
+    public var mechanism: Mechanism
+    /// Account name shown inside (synthesized /etc/passwd).
+    public var userName: String
+    public var groupName: String
+    /// uid/gid inside the sandbox (never 0).
+    public var insideUid: UInt32
+    public var insideGid: UInt32
+    /// uid/gid the host sees for the server's processes and files (never 0).
+    public var hostUid: UInt32
+    public var hostGid: UInt32
+    /// HOME inside the sandbox.
+    public var home: String
+    /// uid/gid of whoever started mcpbox.
+    public var callerUid: UInt32
+    public var callerGid: UInt32
+
+    public init(mechanism: Mechanism, userName: String, groupName: String, insideUid: UInt32,
+                insideGid: UInt32, hostUid: UInt32, hostGid: UInt32, home: String,
+                callerUid: UInt32, callerGid: UInt32) {
+        self.mechanism = mechanism
+        self.userName = userName
+        self.groupName = groupName
+        self.insideUid = insideUid
+        self.insideGid = insideGid
+        self.hostUid = hostUid
+        self.hostGid = hostGid
+        self.home = home
+        self.callerUid = callerUid
+        self.callerGid = callerGid
+    }
+}
+
+public enum Namespace: String, Sendable, Equatable, CaseIterable {
+    case user, mount, pid, net, ipc, uts, cgroup
+}
+
+/// One entry of the filesystem view.
+public struct Mount: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A host path bound at `target`; `readOnly` false only for `read_write`.
+        case bind(source: String, readOnly: Bool)
+        /// A private in-memory filesystem (`tmpfs` key, `/tmp`, `/dev/shm`), size in bytes.
+        case tmpfs(sizeBytes: UInt64)
+        /// A fresh procfs with read-only and masked paths.
+        case proc
+        /// A minimal /dev (null, zero, full, random, urandom, tty-less) with a private /dev/shm.
+        case dev
+        /// A file synthesized by mcpbox (e.g. /etc/passwd, /etc/group, /etc/hosts) with these bytes.
+        case file(contents: String)
+        /// `hide`: the path stays present but empty (an empty read-only tmpfs over a directory,
+        /// an empty file over a file).
+        case hide(isDirectory: Bool)
+    }
+    /// Absolute path inside the sandbox.
+    public var target: String
+    public var kind: Kind
+    /// Which profile file and key asked for it ("base.toml: filesystem.read_only"), for explain.
+    public var origin: String
+    public init(target: String, kind: Kind, origin: String) {
+        self.target = target
+        self.kind = kind
+        self.origin = origin
+    }
+}
+
+public enum NetworkMode: String, Sendable, Equatable {
+    /// Own network namespace, loopback only.
+    case none
+    /// The host's network (no network namespace). explain warns loudly.
+    case host
+}
+
+public struct SeccompPolicy: Sendable, Equatable {
+    public enum Preset: String, Sendable, Equatable, CaseIterable {
+        /// Allow-list that runs Python, Node, git and shell tools.
+        case `default`
+        /// Deny-list of the dangerous syscalls only, for exotic runtimes.
+        case permissive
+    }
+    public enum DefaultAction: String, Sendable, Equatable, CaseIterable {
+        case errno, kill, log
+    }
+    public var preset: Preset
+    /// Extra syscalls allowed on top of the preset (validated names).
+    public var allow: [String]
+    /// Syscalls refused on top of the preset (validated names); wins over `allow`.
+    public var deny: [String]
+    public var defaultAction: DefaultAction
+
+    public init(preset: Preset, allow: [String], deny: [String], defaultAction: DefaultAction) {
+        self.preset = preset
+        self.allow = allow
+        self.deny = deny
+        self.defaultAction = defaultAction
+    }
+}
+
+public struct EnvVar: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    /// "pass" (copied from mcpbox's environment), "set" (profile), or "default" (mcpbox's own).
+    public var origin: String
+    public init(name: String, value: String, origin: String) {
+        self.name = name
+        self.value = value
+        self.origin = origin
+    }
+}
+
+public struct Limits: Sendable, Equatable {
+    /// Bytes; nil = unlimited.
+    public var memoryBytes: UInt64?
+    /// Maximum number of processes/threads in the sandbox; nil = unlimited.
+    public var processes: UInt64?
+    /// RLIMIT_NOFILE.
+    public var openFiles: UInt64
+    /// Cores (e.g. 1.0, 0.5); nil = unlimited.
+    public var cpu: Double?
+    /// Wall-clock limit in seconds; 0 = unlimited.
+    public var wallTimeSeconds: Double
+    /// Size of each tmpfs that does not name its own, bytes.
+    public var tmpfsSizeBytes: UInt64
+    /// How long the server gets to exit after its stdin closes or a terminating signal is
+    /// forwarded, before mcpbox escalates (SIGTERM, then SIGKILL), seconds.
+    public var shutdownGraceSeconds: Double
+
+    public init(memoryBytes: UInt64?, processes: UInt64?, openFiles: UInt64, cpu: Double?,
+                wallTimeSeconds: Double, tmpfsSizeBytes: UInt64, shutdownGraceSeconds: Double) {
+        self.memoryBytes = memoryBytes
+        self.processes = processes
+        self.openFiles = openFiles
+        self.cpu = cpu
+        self.wallTimeSeconds = wallTimeSeconds
+        self.tmpfsSizeBytes = tmpfsSizeBytes
+        self.shutdownGraceSeconds = shutdownGraceSeconds
+    }
+}

@@ -1,0 +1,3 @@
+import MCPBoxCLI
+
+MCPBox.main()

@@ -1,0 +1,4 @@
+import Testing
+@testable import MCPBoxCore
+
+@Test func placeholderMCPBoxCoreTests() { #expect(Bool(true)) }
