@@ -31,14 +31,23 @@ let package = Package(
         .executableTarget(
             name: "mcpbox",
             dependencies: ["MCPBoxCLI"]),
+        .executableTarget(
+            name: "relay-harness",
+            dependencies: ["CSandbox"],
+            path: "Tests/RelayHarness"),
         .testTarget(
             name: "MCPBoxCoreTests",
             dependencies: ["MCPBoxCore", "MCPBoxCLI"]),
+        .target(
+            name: "MCPBoxTestSupport",
+            path: "Tests/MCPBoxTestSupport"),
         .testTarget(
             name: "SandboxTests",
-            dependencies: ["MCPBoxCore"]),
+            dependencies: ["MCPBoxCore", "MCPBoxTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MCPBoxCore"]),
+            dependencies: ["MCPBoxCore", "MCPBoxTestSupport"],
+            exclude: ["Fixtures"]),
     ]
 )

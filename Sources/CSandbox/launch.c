@@ -1,1 +1,404 @@
+/* The launch: clone into new namespaces, pid 1 (reaper), the server's last steps to execve.
+ * See mcpbox_launch.h for the contract and ARCHITECTURE.md, "The launch, step by step". */
+#if defined(__linux__)
 #include "mcpbox_launch.h"
+#include "launch_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+void mcpbox_child_fail(int error_fd, int stage, int err, int index, int code) {
+    struct mcpbox_child_error e = {stage, err, index};
+    ssize_t r;
+    do { r = write(error_fd, &e, sizeof e); } while (r < 0 && errno == EINTR);
+    _exit(code);
+}
+
+int mcpbox_exit_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 125;
+}
+
+/* Kernel sigaction for rt_sigaction(2) (glibc's wrapper refuses its internal signals). */
+struct mcpbox_ksigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+/* All signals blocked/unblocked with rt_sigprocmask(2), internal glibc ones included. */
+static int set_all_blocked(int blocked, uint64_t *old) {
+    uint64_t set = blocked ? ~(uint64_t)0 : 0;
+    return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &set, old, sizeof set);
+}
+
+/* capset(2) with every set empty. */
+static int drop_all_caps(void) {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Brings `lo` up in the new network namespace (SIOCSIFFLAGS). */
+static int loopback_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    int rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+    int saved = errno;
+    close(s);
+    errno = saved;
+    return rc;
+}
+
+/* Sets soft = hard = min(value, current hard limit): raising a hard limit needs
+ * CAP_SYS_RESOURCE in the initial user namespace, and a lower limit is never weaker. */
+static int set_limit(int resource, uint64_t value) {
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) < 0) return -1;
+    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max) value = rl.rlim_max;
+    rl.rlim_cur = rl.rlim_max = value;
+    return setrlimit(resource, &rl);
+}
+
+/* The server: last steps before execve. Capabilities are still full inside the user
+ * namespace here (pid 1 kept them through its setresuid with SECBIT_NO_SETUID_FIXUP); the
+ * bounding set is already empty (pid 1 dropped it before forking). */
+__attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L, int efd) {
+    struct mcpbox_ksigaction dfl = {0};
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+
+    if (setsid() < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_SETSID, errno, -1, 125);
+
+    /* Through fds >= 3 first so that a relay fd already numbered 0-2 is not clobbered. */
+    int in = fcntl(L->stdin_fd, F_DUPFD_CLOEXEC, 3);
+    int out = fcntl(L->stdout_fd, F_DUPFD_CLOEXEC, 3);
+    int err = fcntl(L->stderr_fd, F_DUPFD_CLOEXEC, 3);
+    if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_STDIO, errno, -1, 125);
+    /* Everything beyond 0-2 closes at execve; the error pipe keeps working until then. */
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_CLOSE_FDS, errno, -1, 125);
+
+    if (chdir(L->cwd) < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_CHDIR, errno, -1, 125);
+
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_CAPS, errno, -1, 125);
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_SECUREBITS, errno, -1, 125);
+    if (drop_all_caps() < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_CAPS, errno, -1, 125);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_NO_NEW_PRIVS, errno, -1, 125);
+    if (set_all_blocked(0, NULL) < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_SIGNALS, errno, -1, 125);
+
+    /* The filter comes last: nothing above needs a syscall it may forbid. */
+    if (L->bpf == NULL || L->bpf_len == 0) {
+        errno = EINVAL;
+        mcpbox_child_fail(efd, MCPBOX_STAGE_SECCOMP, errno, -1, 125);
+    }
+    struct sock_fprog prog = {.len = L->bpf_len, .filter = (struct sock_filter *)L->bpf};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_SECCOMP, errno, -1, 125);
+
+    execve(L->exec_path, L->argv, L->envp);
+    int e = errno;
+    mcpbox_child_fail(efd, MCPBOX_STAGE_EXEC, e, -1, e == ENOENT ? 127 : 126);
+}
+
+/* pid 1 after the server is forked: no fds, no capabilities, not dumpable (the server runs
+ * as the same uid and must not be able to ptrace it or write its /proc/1/mem). It forwards
+ * the terminating signals to the server, reaps every orphan, and exits with the server's
+ * status, which kills whatever is left in the pid namespace. */
+__attribute__((noreturn)) static void reaper(pid_t server) {
+    syscall(SYS_close_range, 0, ~0U, 0);
+    drop_all_caps();
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    uint64_t all = ~(uint64_t)0;
+    for (;;) {
+        siginfo_t info;
+        int sig = (int)syscall(SYS_rt_sigtimedwait, &all, &info, NULL, sizeof all);
+        if (sig < 0) continue;
+        switch (sig) {
+        case SIGTERM: case SIGINT: case SIGHUP: case SIGQUIT: case SIGUSR1: case SIGUSR2:
+            kill(server, sig);
+            break;
+        default:
+            break;
+        }
+        int status;
+        pid_t p;
+        while ((p = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0)
+            if (p == server) _exit(mcpbox_exit_status(status));
+    }
+}
+
+/* pid 1 of the new pid namespace, from clone to the server's fork. Every signal is blocked
+ * (the parent blocked them around clone) and stays blocked: pid 1 takes them with
+ * rt_sigtimedwait, so signals from mcpbox are queued rather than dropped by the kernel's
+ * protection of a namespace's init. */
+__attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, int sync_fd,
+                                                 int efd) {
+    struct mcpbox_ksigaction dfl = {0};
+    syscall(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, sizeof dfl.mask);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
+    /* Released once the maps are written; EOF means mcpbox is gone (or gave up). */
+    char b;
+    ssize_t r;
+    do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
+    if (r != 1) _exit(125);
+
+    /* Become the sandbox user while keeping the capabilities of the new user namespace:
+     * files the setup creates need a mapped owner. */
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_IDENTITY_SETUP, errno, -1, 125);
+    if (!L->deny_setgroups) {
+        gid_t g = L->gid;
+        if (syscall(SYS_setgroups, 1, &g) < 0)
+            mcpbox_child_fail(efd, MCPBOX_STAGE_SETGROUPS, errno, -1, 125);
+    }
+    if (syscall(SYS_setresgid, L->gid, L->gid, L->gid) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_SETGID, errno, -1, 125);
+    if (syscall(SYS_setresuid, L->uid, L->uid, L->uid) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_SETUID, errno, -1, 125);
+    /* A credential change clears the parent-death signal: set it again, then check that
+     * mcpbox did not die in between (it holds the sync pipe open for the sandbox's life). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
+    struct pollfd pfd = {.fd = sync_fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) != 0) _exit(125);
+    close(sync_fd);
+
+    mcpbox_build_root(L, efd);
+
+    if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
+    if (L->new_net && loopback_up() < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
+
+    if (set_limit(RLIMIT_CORE, 0) < 0 ||
+        (L->rlimit_nofile && set_limit(RLIMIT_NOFILE, L->rlimit_nofile) < 0) ||
+        (L->rlimit_nproc && set_limit(RLIMIT_NPROC, L->rlimit_nproc) < 0))
+        mcpbox_child_fail(efd, MCPBOX_STAGE_RLIMIT, errno, -1, 125);
+
+    /* Empty the bounding set once, here, for pid 1 and the server alike. */
+    for (int cap = 0;; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+        if (errno == EINVAL && cap > 0) break;
+        mcpbox_child_fail(efd, MCPBOX_STAGE_CAPS, errno, -1, 125);
+    }
+
+    /* Raw clone: glibc's fork() would run atfork handlers and take malloc locks that
+     * another thread of mcpbox may have held at the time of the first clone. */
+    pid_t server = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+    if (server < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_FORK_SERVER, errno, -1, 125);
+    if (server == 0) server_main(L, efd);
+    reaper(server);
+}
+
+/* Moves a descriptor to >= 3 (close-on-exec) so dup2 onto 0-2 never clobbers it. */
+static int high_fd(int fd) {
+    if (fd >= 3) return fd;
+    int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return n;
+}
+
+int mcpbox_check_source(const char *path, uint64_t *dev, uint64_t *ino, int *is_dir) {
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0) return -1;
+    struct stat st;
+    int rc = fstat(fd, &st);
+    int saved = errno;
+    close(fd);
+    if (rc < 0) {
+        errno = saved;
+        return -1;
+    }
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    *is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+    return 0;
+}
+
+int mcpbox_pipe_cloexec(int fds[2]) {
+    if (pipe2(fds, O_CLOEXEC) < 0) return -1;
+    fds[0] = high_fd(fds[0]);
+    fds[1] = high_fd(fds[1]);
+    if (fds[0] < 0 || fds[1] < 0) {
+        int saved = errno;
+        if (fds[0] >= 0) close(fds[0]);
+        if (fds[1] >= 0) close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *data) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = strlen(data);
+    ssize_t n = write(fd, data, len);
+    int saved = errno;
+    close(fd);
+    if (n != (ssize_t)len) {
+        errno = n < 0 ? saved : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs newuidmap/newgidmap PID ARGS... and waits for it. */
+static int run_map_helper(const char *path, pid_t pid, const char *const *args) {
+    char pidstr[16];
+    snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
+    const char *argv[64];
+    size_t n = 0;
+    argv[n++] = path;
+    argv[n++] = pidstr;
+    for (size_t i = 0; args && args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t child;
+    int rc = posix_spawn(&child, path, NULL, NULL, (char *const *)argv, environ);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+static int write_maps(const struct mcpbox_launch *L, pid_t pid) {
+    if (L->map_mode == MCPBOX_MAP_NEWUIDMAP)
+        return run_map_helper(L->newuidmap_path, pid, L->newuidmap_args) == 0 &&
+                       run_map_helper(L->newgidmap_path, pid, L->newgidmap_args) == 0
+                   ? 0
+                   : -1;
+    if (L->deny_setgroups && write_proc_file(pid, "setgroups", "deny") < 0) return -1;
+    if (write_proc_file(pid, "uid_map", L->uid_map) < 0) return -1;
+    return write_proc_file(pid, "gid_map", L->gid_map);
+}
+
+int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *out,
+                        struct mcpbox_child_error *failure) {
+    int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1};
+    failure->index = -1;
+    failure->stage = MCPBOX_STAGE_CLONE;
+    if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+        failure->err = errno;
+        goto close_all;
+    }
+    for (int i = 0; i < 2; i++) {
+        sync_p[i] = high_fd(sync_p[i]);
+        err_p[i] = high_fd(err_p[i]);
+        if (sync_p[i] < 0 || err_p[i] < 0) {
+            failure->err = errno;
+            goto close_all;
+        }
+    }
+
+    uint64_t old_mask;
+    set_all_blocked(1, &old_mask);
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)L->clone_flags | SIGCHLD, NULL, NULL,
+                               NULL, 0);
+    if (pid == 0) {
+        close(sync_p[1]);
+        close(err_p[0]);
+        child_main(L, sync_p[0], err_p[1]);
+    }
+    int clone_errno = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, NULL, sizeof old_mask);
+    close(sync_p[0]);
+    close(err_p[1]);
+    sync_p[0] = err_p[1] = -1;
+    if (pid < 0) {
+        failure->err = clone_errno;
+        goto close_all;
+    }
+
+    if (write_maps(L, pid) < 0) {
+        failure->stage = MCPBOX_STAGE_UID_MAP;
+        failure->err = errno;
+        goto kill_child;
+    }
+    for (size_t i = 0; i < L->n_cgroup_procs_fds; i++) {
+        char pidstr[16];
+        int len = snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
+        if (pwrite(L->cgroup_procs_fds[i], pidstr, (size_t)len, 0) != len) {
+            failure->stage = MCPBOX_STAGE_CGROUP;
+            failure->err = errno;
+            goto kill_child;
+        }
+    }
+    ssize_t w;
+    do { w = write(sync_p[1], "x", 1); } while (w < 0 && errno == EINTR);
+    if (w != 1) {
+        failure->stage = MCPBOX_STAGE_SYNC;
+        failure->err = errno;
+        goto kill_child;
+    }
+    out->pid = pid;
+    out->error_fd = err_p[0];
+    out->sync_fd = sync_p[1];
+    return 0;
+
+kill_child:
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+close_all:
+    for (int i = 0; i < 2; i++) {
+        if (sync_p[i] >= 0) close(sync_p[i]);
+        if (err_p[i] >= 0) close(err_p[i]);
+    }
+    return -1;
+}
+#endif

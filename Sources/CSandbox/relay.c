@@ -1,1 +1,465 @@
+/* The stdio relay: see include/mcpbox_relay.h for the contract. Syscalls only, no malloc. */
 #include "mcpbox_relay.h"
+#if defined(__linux__)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* Small messages are copied through the buffer (a read and a write are cheaper than splice for
+ * a JSON-RPC line); a read that fills the buffer switches the direction to splice (no copy)
+ * until a transfer comes back short. */
+#define RELAY_BUFFER_SIZE (64 * 1024)
+#define RELAY_SPLICE_CHUNK (16 * 1024 * 1024)
+/* The server's stdin and stdout pipes (mcpbox's own) are enlarged to the default pipe-max-size
+ * so bulk transfers need fewer wake-ups: kernel pipe memory, not mcpbox's. stderr keeps 64 KiB. */
+#define RELAY_SERVER_PIPE_SIZE (1024 * 1024)
+#define RELAY_DEFAULT_GRACE_MS 3000
+#define RELAY_MIN_DRAIN_MS 1000
+#define RELAY_NEVER INT64_MAX
+
+/* One direction of the relay. */
+struct relay_dir {
+    int src, dst;
+    int src_owned, dst_owned; /* server-side fds are the relay's to close */
+    int can_splice;           /* both ends are pipes */
+    int bulk;                 /* the last transfer filled a buffer: splice the next one */
+    int src_nowait, dst_nowait; /* the client's pipes and sockets: RWF_NOWAIT (their flags are theirs) */
+    int wait_dst;             /* data is waiting for room in dst */
+    size_t off, len;          /* pending bytes in buf */
+    char *buf;
+    int open;
+};
+
+enum relay_dir_index { DIR_IN = 0, DIR_OUT = 1, DIR_ERR = 2 };
+
+struct relay {
+    struct relay_dir dir[3];
+    int pidfd;
+    int sigfd;
+    int64_t grace_ms;
+    int64_t drain_ms;       /* after exit: how long a client may take no output before we stop */
+    int exited;
+    int status;
+    int phase;              /* 0 running, 1 asked to end, 2 SIGTERM sent, 3 SIGKILL sent */
+    int64_t escalate_at;    /* when the next escalation step is due */
+    int64_t wall_at;
+    int64_t drain_until;    /* after exit: give up if no progress by then */
+};
+
+/* clock_gettime(CLOCK_MONOTONIC) in milliseconds. */
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t seconds_to_ms(double s) {
+    if (!(s > 0)) return 0;
+    if (s > 1e12) return RELAY_NEVER / 2;
+    int64_t ms = (int64_t)(s * 1000.0);
+    return ms + (ms < s * 1000.0);     /* round up, without libm */
+}
+
+static void say(int fd, const char *a, const char *b, int err) {
+    if (fd < 0) return;
+    char line[256];
+    size_t n = 0;
+    const char *parts[4] = {"mcpbox: relay: ", a, b, err ? strerror(err) : ""};
+    for (int i = 0; i < 4; i++)
+        for (const char *p = parts[i]; p && *p && n < sizeof line - 1; p++) line[n++] = *p;
+    line[n++] = '\n';
+    while (write(fd, line, n) < 0 && errno == EINTR) {}
+}
+
+static int is_pipe(int fd) {
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+static int is_socket(int fd) {
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+static void send_signal(struct relay *r, int sig) {
+    if (r->exited) return;
+    syscall(SYS_pidfd_send_signal, r->pidfd, sig, NULL, 0);
+}
+
+/* Starts the grace period (level 1) or sends SIGTERM now (level 2), unless already further. */
+static void escalate(struct relay *r, int level, int64_t now) {
+    if (r->exited || r->phase >= level) return;
+    if (level == 2) send_signal(r, SIGTERM);
+    r->phase = level;
+    r->escalate_at = now + r->grace_ms;
+}
+
+static void escalate_due(struct relay *r, int64_t now) {
+    if (r->exited) return;
+    if (r->wall_at != RELAY_NEVER && now >= r->wall_at) {
+        r->wall_at = RELAY_NEVER;
+        escalate(r, 2, now);
+    }
+    if (r->phase == 0 || r->phase == 3 || now < r->escalate_at) return;
+    if (r->phase == 1) {
+        send_signal(r, SIGTERM);
+        r->phase = 2;
+        r->escalate_at = now + r->grace_ms;
+    } else {
+        send_signal(r, SIGKILL);
+        r->phase = 3;
+        r->escalate_at = RELAY_NEVER;
+    }
+}
+
+/* Ends a direction; the server-side fds are closed so the server sees EOF or EPIPE. */
+static void dir_close(struct relay_dir *d) {
+    if (d->src_owned) close_fd(&d->src);
+    if (d->dst_owned) close_fd(&d->dst);
+    d->open = 0;
+    d->wait_dst = 0;
+    d->len = d->off = 0;
+}
+
+/* The source reached EOF (or failed). */
+static void src_done(struct relay *r, int which, int64_t now) {
+    struct relay_dir *d = &r->dir[which];
+    if (which == DIR_IN) {
+        escalate(r, 1, now);              /* the client is done: the server should end */
+    } else if (which == DIR_OUT && d->dst >= 0) {
+        close(d->dst);                    /* client stdout gets EOF as it would directly */
+        d->dst = -1;
+    }
+    dir_close(d);
+}
+
+/* The destination cannot take more (its reader is gone). */
+static void dst_gone(struct relay *r, int which, int64_t now) {
+    if (which == DIR_OUT) escalate(r, 1, now);   /* the client vanished */
+    dir_close(&r->dir[which]);
+}
+
+/* preadv2(RWF_NOWAIT) on the client's pipes and sockets: non-blocking without touching their
+ * O_NONBLOCK, which the client may share; plain read() elsewhere (our own non-blocking pipes,
+ * files and ttys, which poll() just reported ready). */
+static ssize_t dir_read(struct relay_dir *d) {
+    struct iovec v = {d->buf, RELAY_BUFFER_SIZE};
+    if (d->src_nowait) {
+        ssize_t n = preadv2(d->src, &v, 1, -1, RWF_NOWAIT);
+        if (n >= 0 || errno != EOPNOTSUPP) return n;
+        d->src_nowait = 0;
+    }
+    return read(d->src, d->buf, RELAY_BUFFER_SIZE);
+}
+
+/* pwritev2(RWF_NOWAIT) likewise. */
+static ssize_t dir_write(struct relay_dir *d) {
+    struct iovec v = {d->buf + d->off, d->len - d->off};
+    if (d->dst_nowait) {
+        ssize_t n = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
+        if (n >= 0 || errno != EOPNOTSUPP) return n;
+        d->dst_nowait = 0;
+    }
+    return write(d->dst, v.iov_base, v.iov_len);
+}
+
+/* Moves what is available; `dst_ready` tells whether poll reported room in dst. Returns 1 on progress. */
+static int transfer(struct relay *r, int which, int dst_ready, int64_t now) {
+    struct relay_dir *d = &r->dir[which];
+    if (d->len == 0 && d->can_splice && d->bulk) {
+        for (;;) {
+            ssize_t n = splice(d->src, NULL, d->dst, NULL, RELAY_SPLICE_CHUNK,
+                               SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+            if (n > 0) {
+                d->wait_dst = 0;
+                d->bulk = n >= RELAY_BUFFER_SIZE;
+                return 1;
+            }
+            if (n == 0) { src_done(r, which, now); return 1; }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                /* After POLLIN, EAGAIN means dst is full; after POLLOUT, that src is empty. */
+                d->wait_dst = !dst_ready;
+                d->bulk = !dst_ready;
+                return 0;
+            }
+            if (errno == EPIPE) { dst_gone(r, which, now); return 1; }
+            d->can_splice = 0;            /* unexpected: copy from now on */
+            break;
+        }
+    }
+    if (d->len == 0) {
+        ssize_t n;
+        do n = dir_read(d); while (n < 0 && errno == EINTR);
+        if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
+        if (n < 0) { d->wait_dst = 0; return 0; }
+        d->off = 0;
+        d->len = (size_t)n;
+        d->bulk = n == RELAY_BUFFER_SIZE;
+    }
+    int moved = 0;
+    while (d->off < d->len) {
+        ssize_t m = dir_write(d);
+        if (m > 0) { d->off += (size_t)m; moved = 1; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return moved; }
+        dst_gone(r, which, now);
+        return 1;
+    }
+    d->off = d->len = 0;
+    d->wait_dst = 0;
+    return 1;
+}
+
+/* Reaps the child if it has exited (waitid on the pidfd, no SIGCHLD races). */
+static void reap(struct relay *r, int64_t now) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid((idtype_t)P_PIDFD, (id_t)r->pidfd, &info, WEXITED | WNOHANG | __WALL) < 0) {
+        if (errno == EINTR) return;
+        info.si_code = CLD_KILLED;        /* ECHILD: someone else reaped it; report it as killed */
+        info.si_status = SIGKILL;
+        info.si_pid = 1;
+    }
+    if (info.si_pid == 0) return;
+    r->exited = 1;
+    r->status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) : 128 + info.si_status;
+    r->drain_until = now + r->drain_ms;
+    /* The client's further input has nowhere to go. */
+    if (r->dir[DIR_IN].open) dir_close(&r->dir[DIR_IN]);
+}
+
+static void forward_signals(struct relay *r, int64_t now) {
+    struct signalfd_siginfo si;
+    while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        int sig = (int)si.ssi_signo;
+        send_signal(r, sig);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) escalate(r, 1, now);
+    }
+}
+
+/* After the child exited nothing can be written into the server pipes any more: an empty
+ * source is at its end. */
+static void end_empty_sources(struct relay *r, int64_t now) {
+    for (int i = DIR_OUT; i <= DIR_ERR; i++) {
+        struct relay_dir *d = &r->dir[i];
+        int avail = 0;
+        if (!d->open || d->wait_dst || d->len) continue;
+        if (ioctl(d->src, FIONREAD, &avail) == 0 && avail == 0) src_done(r, i, now);
+    }
+}
+
+/* Parses a hex number at *p, advancing it. */
+static unsigned long parse_hex(const char **p) {
+    unsigned long v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        if (c >= '0' && c <= '9') v = v * 16 + (unsigned long)(c - '0');
+        else if (c >= 'a' && c <= 'f') v = v * 16 + (unsigned long)(c - 'a' + 10);
+        else return v;
+    }
+}
+
+/* Unmaps from the page tables (madvise MADV_DONTNEED) the program text that start-up touched:
+ * every private, read-only, executable file mapping. Such pages are never written, so they stay
+ * in the page cache and the few the relay loop runs fault back in; mcpbox's resident set while
+ * relaying is then its small fixed working set, not the whole CLI it ran before. Text only:
+ * writable or RELRO mappings hold modified private pages and are left alone. */
+static void drop_startup_text(void) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[8192];
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 && have == 0) break;
+        if (n > 0) have += (size_t)n;
+        buf[have] = 0;
+        char *end = memchr(buf, '\n', have);
+        if (!end) {
+            if (n > 0 && have < sizeof buf - 1) continue;
+            break;                        /* a line longer than the buffer, or a torn tail */
+        }
+        *end = 0;
+        /* "start-end perms offset dev inode path" */
+        const char *p = buf;
+        unsigned long start = parse_hex(&p);
+        unsigned long stop = (*p == '-') ? (p++, parse_hex(&p)) : 0;
+        const char *perms = *p == ' ' ? p + 1 : "";
+        const char *path = strchr(perms, '/');
+        if (stop > start && !strncmp(perms, "r-xp", 4) && path)
+            madvise((void *)start, stop - start, MADV_DONTNEED);
+        size_t used = (size_t)(end - buf) + 1;
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    close(fd);
+}
+
+int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
+    static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    char buffers[3][RELAY_BUFFER_SIZE];
+    struct relay r;
+    memset(&r, 0, sizeof r);
+    int64_t start = now_ms();
+    r.grace_ms = config->grace_seconds >= 0 ? seconds_to_ms(config->grace_seconds) : RELAY_DEFAULT_GRACE_MS;
+    r.drain_ms = r.grace_ms > RELAY_MIN_DRAIN_MS ? r.grace_ms : RELAY_MIN_DRAIN_MS;
+    int64_t wall = seconds_to_ms(config->wall_time_seconds);
+    r.wall_at = wall > 0 ? start + wall : RELAY_NEVER;
+    r.escalate_at = RELAY_NEVER;
+    r.drain_until = RELAY_NEVER;
+
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&set, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, NULL);
+
+    drop_startup_text();
+    r.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    r.pidfd = (int)syscall(SYS_pidfd_open, config->child, 0);
+    if (r.sigfd < 0 || r.pidfd < 0) {
+        int err = errno;
+        say(config->client_err, r.sigfd < 0 ? "signalfd" : "pidfd_open", ": ", err);
+        kill(config->child, SIGKILL);
+        while (waitpid(config->child, NULL, __WALL) < 0 && errno == EINTR) {}
+        if (r.sigfd >= 0) close(r.sigfd);
+        if (r.pidfd >= 0) close(r.pidfd);
+        return 125;
+    }
+
+    const int ends[3][2] = {
+        {config->client_in, config->server_in},
+        {config->server_out, config->client_out},
+        {config->server_err, config->client_err},
+    };
+    for (int i = 0; i < 3; i++) {
+        struct relay_dir *d = &r.dir[i];
+        d->src = ends[i][0];
+        d->dst = ends[i][1];
+        d->src_owned = i != DIR_IN;
+        d->dst_owned = i == DIR_IN;
+        d->buf = buffers[i];
+        d->can_splice = is_pipe(d->src) && is_pipe(d->dst);
+        int client_fd = i == DIR_IN ? d->src : d->dst;
+        int nowait = is_pipe(client_fd) || is_socket(client_fd);
+        if (i == DIR_IN) d->src_nowait = nowait; else d->dst_nowait = nowait;
+        int server_fd = i == DIR_IN ? d->dst : d->src;
+        if (server_fd >= 0) {
+            int fl = fcntl(server_fd, F_GETFL);
+            if (fl >= 0) fcntl(server_fd, F_SETFL, fl | O_NONBLOCK);
+            if (i != DIR_ERR) fcntl(server_fd, F_SETPIPE_SZ, RELAY_SERVER_PIPE_SIZE); /* best effort */
+        }
+        d->open = 1;
+        if (d->src < 0 || d->dst < 0) {
+            if (i == DIR_IN && d->src < 0) src_done(&r, i, start);
+            else dir_close(d);
+        }
+    }
+
+    struct pollfd pfd[8];
+    for (;;) {
+        int64_t now = now_ms();
+        escalate_due(&r, now);
+        if (r.exited) {
+            end_empty_sources(&r, now);
+            if (!r.dir[DIR_OUT].open && !r.dir[DIR_ERR].open) break;
+            if (now >= r.drain_until) break;
+        }
+
+        int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3];
+        if (!r.exited) {
+            at_sig = n; pfd[n++] = (struct pollfd){.fd = r.sigfd, .events = POLLIN};
+            at_pid = n; pfd[n++] = (struct pollfd){.fd = r.pidfd, .events = POLLIN};
+        }
+        for (int i = 0; i < 3; i++) {
+            struct relay_dir *d = &r.dir[i];
+            at_src[i] = at_dst[i] = -1;
+            if (!d->open) continue;
+            if (!d->wait_dst) { at_src[i] = n; pfd[n++] = (struct pollfd){.fd = d->src, .events = POLLIN}; }
+            /* dst is always watched, for errors at least: a vanished reader is noticed at once. */
+            at_dst[i] = n;
+            pfd[n++] = (struct pollfd){.fd = d->dst, .events = d->wait_dst ? POLLOUT : 0};
+        }
+
+        int64_t due = r.exited ? r.drain_until : r.escalate_at;
+        if (!r.exited && r.wall_at < due) due = r.wall_at;
+        int timeout = -1;
+        if (due != RELAY_NEVER) {
+            int64_t left = due - now;
+            timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int ready = poll(pfd, (nfds_t)n, timeout);
+        if (ready < 0) {
+            if (errno == EINTR) continue;
+            say(config->client_err, "poll", ": ", errno);
+            send_signal(&r, SIGKILL);
+            r.phase = 3;
+            if (!r.exited) {
+                int status;
+                while (waitpid(config->child, &status, __WALL) < 0 && errno == EINTR) {}
+            }
+            r.exited = 1;
+            r.status = 125;
+            break;
+        }
+        now = now_ms();
+        if (ready == 0) continue;
+
+        if (at_sig >= 0 && pfd[at_sig].revents) forward_signals(&r, now);
+        for (int i = 0; i < 3; i++) {
+            struct relay_dir *d = &r.dir[i];
+            if (!d->open) continue;
+            short dre = at_dst[i] >= 0 ? pfd[at_dst[i]].revents : 0;
+            short sre = at_src[i] >= 0 ? pfd[at_src[i]].revents : 0;
+            if (d->wait_dst && (dre & POLLOUT)) {
+                if (transfer(&r, i, 1, now) && r.exited) r.drain_until = now + r.drain_ms;
+            } else if (dre & (POLLERR | POLLHUP | POLLNVAL)) {
+                dst_gone(&r, i, now);
+            } else if (sre) {
+                if (sre & POLLNVAL) src_done(&r, i, now);
+                else if (transfer(&r, i, 0, now) && r.exited) r.drain_until = now + r.drain_ms;
+            }
+        }
+        if (at_pid >= 0 && pfd[at_pid].revents) reap(&r, now);
+    }
+
+    for (int i = 0; i < 3; i++)
+        if (r.dir[i].open) dir_close(&r.dir[i]);
+    if (!r.exited) r.status = 125;
+    /* Consume signals that arrived too late to matter; they stay blocked. */
+    struct signalfd_siginfo si;
+    while (read(r.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {}
+    close(r.sigfd);
+    close(r.pidfd);
+    return r.status;
+}
+
+#endif

@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <errno.h>
 #include <seccomp.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/memfd.h>
 
 /* Function-like libseccomp macros and variadic calls do not import into Swift;
    these inline wrappers expose them. */
@@ -25,5 +28,26 @@ static inline struct scmp_arg_cmp mcpbox_scmp_arg(unsigned int arg, enum scmp_co
                                                   uint64_t datum_a, uint64_t datum_b) {
     struct scmp_arg_cmp c = { arg, op, datum_a, datum_b };
     return c;
+}
+
+/** seccomp_export_bpf through a memfd (libseccomp 2.5 exports only to an fd); copies the
+    program into buf. Returns its length in bytes, or -errno. */
+static inline long mcpbox_scmp_export_bpf(void *buf, size_t cap, scmp_filter_ctx ctx) {
+    int fd = (int)syscall(SYS_memfd_create, "mcpbox-seccomp", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    long rc = seccomp_export_bpf(ctx, fd);
+    if (rc < 0) { close(fd); return rc; }
+    off_t len = lseek(fd, 0, SEEK_END);
+    if (len < 0) { rc = -errno; close(fd); return rc; }
+    if ((size_t)len > cap) { close(fd); return -ENOSPC; }
+    size_t done = 0;
+    while (done < (size_t)len) {
+        ssize_t n = pread(fd, (char *)buf + done, (size_t)len - done, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { rc = n < 0 ? -errno : -EIO; close(fd); return rc; }
+        done += (size_t)n;
+    }
+    close(fd);
+    return (long)len;
 }
 #endif

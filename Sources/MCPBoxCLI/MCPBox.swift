@@ -1,8 +1,192 @@
 import ArgumentParser
+import MCPBoxCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
+/// The `mcpbox` command: run, explain, check.
 public struct MCPBox: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "mcpbox",
-        abstract: "Run MCP servers in a sandbox.")
+        abstract: "Run MCP servers in a sandbox.",
+        discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
+        subcommands: [Run.self, ExplainCommand.self, Check.self])
     public init() {}
+
+    /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
+    public static func main() {
+        main(Array(CommandLine.arguments.dropFirst()))
+    }
+
+    /// Parses `arguments` and runs the chosen command; never returns.
+    public static func main(_ arguments: [String]) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Glibc.exit(0)
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                Glibc.exit(0)
+            }
+            Stderr.write(message.hasPrefix("Error: ") ? "mcpbox: " + message.dropFirst(7) : "mcpbox: " + message)
+            Glibc.exit(125)
+        }
+    }
+}
+
+/// Writes to mcpbox's stderr (stdout belongs to the server or to explain/check output).
+enum Stderr {
+    static func write(_ text: String) {
+        let line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+        var offset = 0
+        while offset < line.count {
+            let n = line[offset...].withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
+
+/// Options shared by the commands that resolve a profile.
+struct ProfileOptions: ParsableArguments {
+    @Option(name: .customLong("set"), help: ArgumentHelp("Define a profile variable ${K}.", valueName: "K=V"))
+    var sets: [String] = []
+
+    @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for profile NAMEs (repeatable, or colon-separated).", valueName: "DIR"))
+    var profilePath: [String] = []
+
+    /// Parsed `--set` values.
+    func variables() throws(ProfileError) -> [String: String] {
+        var vars: [String: String] = [:]
+        var problems: [Diagnostic] = []
+        for s in sets {
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                problems.append(Diagnostic("--set \(s): expected K=V", hint: "e.g. --set repo=/srv/repo"))
+                continue
+            }
+            let name = String(s[..<eq])
+            guard name.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" }), !(name.first?.isNumber ?? true) else {
+                problems.append(Diagnostic("--set \(s): invalid variable name `\(name)`", hint: "letters, digits and _ only"))
+                continue
+            }
+            vars[name] = String(s[s.index(after: eq)...])
+        }
+        if !problems.isEmpty { throw ProfileError(problems) }
+        return vars
+    }
+
+    /// Loads the profile and builds the plan: the one place both `run` and `explain` get it from.
+    func plan(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current()) throws(ProfileError) -> SandboxPlan {
+        let env = host.environmentDictionary
+        let loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
+                                   variables: try variables(), environment: env, callerUid: host.callerUid)
+        let resolved = try loader.load(profile)
+        return try PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand).build()
+    }
+}
+
+/// Prints the errors and exits 125.
+func fail(_ error: ProfileError) -> ExitCode {
+    Stderr.write(error.description)
+    return ExitCode(125)
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run an MCP server inside the sandbox described by PROFILE.")
+
+    @Argument(help: "Profile NAME or path to a .toml file.")
+    var profile: String
+
+    @OptionGroup var options: ProfileOptions
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (exactly what `explain` prints) and exit.")
+    var dryRun = false
+
+    @Argument(parsing: .postTerminator, help: "The server command (after `--`); default: the profile's `command`.")
+    var command: [String] = []
+
+    func run() throws {
+        let plan: SandboxPlan
+        do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { throw fail(error) }
+        if dryRun {
+            print(Explain.text(plan), terminator: "")
+            return
+        }
+        throw ExitCode(Launcher.run(plan))
+    }
+}
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show the effective restrictions of PROFILE without running anything.")
+
+    @Argument(help: "Profile NAME or path to a .toml file.")
+    var profile: String
+
+    @OptionGroup var options: ProfileOptions
+
+    @Flag(help: "Print JSON (schema 1) instead of text.")
+    var json = false
+
+    @Argument(parsing: .postTerminator, help: "The server command (after `--`); default: the profile's `command`.")
+    var command: [String] = []
+
+    func run() throws {
+        let plan: SandboxPlan
+        do { plan = try options.plan(profile, command: command, requireCommand: false) } catch { throw fail(error) }
+        print(json ? ExplainJSON.render(plan) : Explain.text(plan), terminator: "")
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate and lint profiles; non-zero on errors (with --strict, on warnings too).")
+
+    @Flag(help: "Fail on warnings too.")
+    var strict = false
+
+    @OptionGroup var options: ProfileOptions
+
+    @Argument(help: "Profile NAMEs or paths.")
+    var profiles: [String]
+
+    func run() throws {
+        var failed = false
+        for p in profiles {
+            do {
+                let plan = try options.plan(p, command: [], requireCommand: false)
+                let name = plan.profileFiles.last ?? p
+                let lint = plan.warnings.filter { !$0.hasPrefix(PlanBuilder.invocationWarningPrefix) }
+                let notes = plan.warnings.filter { $0.hasPrefix(PlanBuilder.invocationWarningPrefix) }
+                if lint.isEmpty {
+                    print("\(name): OK")
+                } else {
+                    print("\(name): OK with \(lint.count) warning\(lint.count == 1 ? "" : "s")")
+                    for w in lint { print("  warning: \(w)") }
+                    if strict { failed = true }
+                }
+                for n in notes { print("  note: \(n)") }
+                if !plan.argv.isEmpty && plan.executable == nil {
+                    print("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127)")
+                }
+            } catch {
+                failed = true
+                print("\(p): \(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s")")
+                for d in error.diagnostics { print("  error: \(d)") }
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
 }

@@ -1,8 +1,9 @@
 /* The contract between the Swift parent and the C child stage.
  *
- * The parent fills a `struct mcpbox_launch` completely (every string, fd, map and the
- * seccomp BPF program precomputed), then calls mcpbox_launch_spawn(). Between the clone and
- * the server's execve only C with raw syscalls runs: no malloc, no Swift, no locks. */
+ * The parent fills a `struct mcpbox_launch` completely (every string, map and the seccomp BPF
+ * program precomputed), then calls mcpbox_launch_spawn(). Between the clone and the server's
+ * execve only C with raw syscalls runs: no malloc, no stdio, no locks, no glibc set*id
+ * broadcast (the child is a copy of one thread of a multi-threaded process). */
 #ifndef MCPBOX_LAUNCH_H
 #define MCPBOX_LAUNCH_H
 #if defined(__linux__)
@@ -12,23 +13,32 @@
 
 /* Kinds of filesystem entries, applied in array order (parents before children). */
 enum mcpbox_mount_kind {
-    MCPBOX_MOUNT_BIND_RO = 1,   /* bind `source_fd` (O_PATH, checked by the parent) read-only */
-    MCPBOX_MOUNT_BIND_RW = 2,   /* bind `source_fd` read-write (still nosuid,nodev) */
-    MCPBOX_MOUNT_TMPFS = 3,     /* private tmpfs of `size` bytes, mode 1777 */
+    MCPBOX_MOUNT_BIND_RO = 1,   /* bind host `source` read-only (nosuid,nodev) */
+    MCPBOX_MOUNT_BIND_RW = 2,   /* bind host `source` read-write (still nosuid,nodev) */
+    MCPBOX_MOUNT_TMPFS = 3,     /* private tmpfs of `size` bytes, mode 1777, nosuid,nodev */
     MCPBOX_MOUNT_PROC = 4,      /* fresh procfs with read-only and masked paths */
-    MCPBOX_MOUNT_DEV = 5,       /* minimal /dev: null zero full random urandom, shm tmpfs, fd links */
-    MCPBOX_MOUNT_FILE = 6,      /* regular file with `data`/`data_len` bytes, read-only */
+    MCPBOX_MOUNT_DEV = 5,       /* minimal /dev: null zero full random urandom, fd links,
+                                   shm tmpfs of `size` bytes; the /dev tmpfs itself read-only */
+    MCPBOX_MOUNT_FILE = 6,      /* regular file with `data`/`data_len` bytes, mode 0444, read-only */
     MCPBOX_MOUNT_HIDE_DIR = 7,  /* empty read-only tmpfs over a directory */
     MCPBOX_MOUNT_HIDE_FILE = 8, /* empty read-only file over a file */
+    MCPBOX_MOUNT_SYMLINK = 9,   /* symlink at `target` pointing to `data` (NUL-terminated) */
 };
 
 struct mcpbox_mount {
     int kind;               /* enum mcpbox_mount_kind */
-    const char *target;     /* absolute path inside the sandbox */
-    int source_fd;          /* for binds: O_PATH|O_CLOEXEC fd of the checked source; else -1 */
-    int source_is_dir;      /* for binds: 1 when the source is a directory */
-    uint64_t size;          /* for tmpfs: bytes */
-    const char *data;       /* for files */
+    const char *target;     /* absolute path inside the sandbox, no symlinks, no "..": the
+                               child resolves it beneath the new root with RESOLVE_NO_SYMLINKS */
+    /* Binds: the canonical host path the parent checked (opened O_PATH|O_NOFOLLOW and
+     * fstat'ed). The child re-opens it in its own mount namespace with openat2
+     * (RESOLVE_NO_SYMLINKS), refuses it unless st_dev/st_ino are the ones checked, and binds
+     * exactly that object (open_tree(fd, OPEN_TREE_CLONE|AT_RECURSIVE) + move_mount). */
+    const char *source;
+    uint64_t source_dev;
+    uint64_t source_ino;
+    int source_is_dir;      /* binds: 1 when the source is a directory */
+    uint64_t size;          /* tmpfs, dev (/dev/shm): bytes */
+    const char *data;       /* file contents; symlink target */
     size_t data_len;
 };
 
@@ -72,6 +82,9 @@ enum mcpbox_stage {
     MCPBOX_STAGE_EXEC,
     MCPBOX_STAGE_UID_MAP,      /* parent side: writing maps / running newuidmap */
     MCPBOX_STAGE_CGROUP,       /* parent side: joining the cgroup */
+    MCPBOX_STAGE_MOUNT_TARGET, /* creating or opening a mount point beneath the new root */
+    MCPBOX_STAGE_MOUNT_SOURCE, /* re-opening a bind source (changed since it was checked) */
+    MCPBOX_STAGE_SIGNALS,
 };
 
 /* What the child writes to the error pipe before _exit(125) (or 126/127 for EXEC). */
@@ -82,7 +95,7 @@ struct mcpbox_child_error {
 };
 
 struct mcpbox_launch {
-    /* namespaces: CLONE_NEW* flags (user is always included) */
+    /* namespaces: CLONE_NEW* flags (CLONE_NEWUSER|NEWNS|NEWPID are required) */
     int clone_flags;
     int new_net;                 /* 1: loopback-only network namespace (bring lo up) */
 
@@ -92,15 +105,17 @@ struct mcpbox_launch {
     int map_mode;                /* enum mcpbox_map_mode */
     const char *uid_map;         /* text for /proc/PID/uid_map (MAP_WRITE) */
     const char *gid_map;
-    int deny_setgroups;          /* write "deny" to /proc/PID/setgroups before gid_map */
+    int deny_setgroups;          /* write "deny" to /proc/PID/setgroups before gid_map; the
+                                    child then keeps its supplementary groups (unmapped) */
     const char *newuidmap_path;  /* MAP_NEWUIDMAP: absolute paths and argument strings */
     const char *newgidmap_path;
-    const char *const *newuidmap_args;  /* "inside outside count" triples, NULL-terminated */
+    const char *const *newuidmap_args;  /* "inside outside count" words, NULL-terminated */
     const char *const *newgidmap_args;
 
     /* filesystem */
     const struct mcpbox_mount *mounts;
     size_t n_mounts;
+    uint64_t root_size;          /* bytes of the root tmpfs (holds synthesized files) */
     const char *hostname;
     const char *cwd;
 
@@ -108,10 +123,10 @@ struct mcpbox_launch {
     const char *exec_path;       /* absolute path inside the sandbox */
     char *const *argv;           /* NULL-terminated */
     char *const *envp;           /* NULL-terminated */
-    uint64_t rlimit_nofile;
-    uint64_t rlimit_nproc;       /* 0 = leave as is */
+    uint64_t rlimit_nofile;      /* soft = hard; the parent clamps it to the current hard limit */
+    uint64_t rlimit_nproc;       /* 0 = leave as is; counts tasks of the uid in the new user ns */
 
-    /* seccomp: a precompiled classic-BPF program (struct sock_filter[]) */
+    /* seccomp: a precompiled classic-BPF program (struct sock_filter[]); required */
     const void *bpf;
     unsigned short bpf_len;      /* number of instructions */
 
@@ -127,12 +142,27 @@ struct mcpbox_launch {
 struct mcpbox_spawned {
     pid_t pid;       /* pid (in mcpbox's namespace) of the sandbox's pid 1 */
     int error_fd;    /* read end of the CLOEXEC error pipe: EOF = the server exec'd */
+    int sync_fd;     /* write end of the sync pipe: keep it open until pid 1 is reaped
+                        (pid 1 treats its hang-up as the death of mcpbox), then close it */
 };
 
 /* Clones the sandbox, writes the maps, joins cgroups, releases the child.
- * Returns 0, or -1 with *failure filled (parent-side stage and errno). */
+ * Returns 0, or -1 with *failure filled (parent-side stage and errno); on failure the
+ * child is killed and reaped. Call it from a thread that outlives the sandbox: pid 1 has
+ * PR_SET_PDEATHSIG(SIGKILL), which fires when the calling thread exits. */
 int mcpbox_launch_spawn(const struct mcpbox_launch *launch, struct mcpbox_spawned *out,
                         struct mcpbox_child_error *failure);
+
+/* Parent-side check of a bind source: opens the canonical `path` with openat2
+ * (O_PATH|O_CLOEXEC, RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS), fstat()s it and closes it.
+ * Returns 0 with *dev, *ino, *is_dir filled, or -1 with errno. */
+int mcpbox_check_source(const char *path, uint64_t *dev, uint64_t *ino, int *is_dir);
+
+/* pipe2(fds, O_CLOEXEC) with both ends moved to fds >= 3. */
+int mcpbox_pipe_cloexec(int fds[2]);
+
+/* Exit status of a wait status as a shell reports it: the exit code, or 128+N for signal N. */
+int mcpbox_exit_status(int wait_status);
 
 #endif /* __linux__ */
 #endif /* MCPBOX_LAUNCH_H */

@@ -1,4 +1,28 @@
-/* The stdio relay between the MCP client and the sandboxed server. */
+/* The stdio relay between the MCP client and the sandboxed server.
+ *
+ * One poll() loop in C moves bytes client stdin -> server stdin, server stdout -> client
+ * stdout and server stderr -> client stderr, unchanged and as soon as they arrive: splice()
+ * when both ends are pipes (no copy), else read/write through one fixed 64 KiB buffer per
+ * direction. A source is read only when its destination accepts, so memory stays bounded
+ * whatever the peers do.
+ *
+ * Lifecycle (the MCP stdio shutdown sequence, enforced):
+ *   - client stdin EOF: the server's stdin is closed; client stdout gone (EPIPE/POLLERR/POLLHUP):
+ *     the server's stdout is closed (it sees EPIPE); server stdout EOF: client stdout is closed,
+ *     stderr keeps flowing.
+ *   - SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 sent to mcpbox are forwarded to `child`.
+ *   - Grace: after client stdin EOF, a vanished client, or a forwarded SIGTERM/INT/HUP/QUIT, the
+ *     child gets `grace_seconds` to exit, then SIGTERM, then another grace, then SIGKILL (which
+ *     ends the whole pid namespace). Reaching `wall_time_seconds` sends SIGTERM at once, then
+ *     SIGKILL after the grace. So a server ignoring EOF and SIGTERM is gone within 2 x grace.
+ *   - When the child exits, what the server left in its stdout/stderr pipes is forwarded (the
+ *     namespace is empty by then, so nothing more can come), waiting at most max(grace, 1 s)
+ *     without progress for a client that does not read; then the child's status is returned.
+ *
+ * The caller creates all six fds; the server ends may be blocking (the relay sets O_NONBLOCK on
+ * them), the client's are left as they are (they may be shared with the client). On return the
+ * forwarded signals stay blocked and SIGPIPE ignored: the caller is expected to exit with the
+ * returned status. */
 #ifndef MCPBOX_RELAY_H
 #define MCPBOX_RELAY_H
 #if defined(__linux__)
@@ -6,14 +30,16 @@
 
 struct mcpbox_relay_config {
     int client_in, client_out, client_err;  /* mcpbox's own 0, 1, 2 */
-    int server_in, server_out, server_err;  /* mcpbox's ends of the server's pipes */
-    pid_t child;                            /* the sandbox's pid 1 (waited for) */
-    double grace_seconds;                   /* escalation grace (see README, "Lifecycle") */
+    int server_in, server_out, server_err;  /* mcpbox's ends of the server's pipes (owned: closed) */
+    pid_t child;                            /* the sandbox's pid 1, a child of the caller (reaped) */
+    double grace_seconds;                   /* escalation grace; 0 = at once; < 0 or NaN = 3 s */
     double wall_time_seconds;               /* 0 = unlimited */
 };
 
-/* Relays until the server is gone and its output drained; returns the exit status mcpbox
- * should exit with (the server's, or 128+N for signal N). */
+/* Relays until the child is gone and its output drained; returns the exit status mcpbox
+ * should exit with: the child's exit code, or 128+N when signal N killed it (137 after the
+ * relay's own SIGKILL). Returns 125 (after a `mcpbox: ...` line on client_err and killing the
+ * child) if the relay cannot be set up. */
 int mcpbox_relay_run(const struct mcpbox_relay_config *config);
 
 #endif

@@ -1,0 +1,151 @@
+import CSandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Per-sandbox cgroups for the limits no rlimit can express: `memory` and `cpu`.
+///
+/// `processes` is not here: it is RLIMIT_NPROC, which since Linux 5.14 counts the tasks of a
+/// uid *per user namespace* (ucounts), and every sandbox has its own user namespace, so it
+/// bounds exactly the sandbox's tasks and works for unprivileged callers too.
+///
+/// cgroup v1 (`/sys/fs/cgroup/{memory,cpu}/mcpbox/NAME`) or v2 (`/sys/fs/cgroup/mcpbox/NAME`
+/// when the unified hierarchy is mounted there with the controllers). The parent creates the
+/// groups and writes the limits before clone; pid 1 is joined before it is released; the
+/// groups are removed after it has been reaped. No writable hierarchy means no launch: a
+/// limit the profile asks for is never silently dropped.
+public struct Cgroups: Sendable {
+    /// Directories created, deepest last.
+    let dirs: [String]
+    /// Open `cgroup.procs` files, one per directory (closed after the join).
+    let procsFDs: [Int32]
+
+    static let root = "/sys/fs/cgroup"
+
+    /// Creates the groups `limits` needs, or nil when it needs none.
+    static func create(for limits: Limits) throws(SpawnError) -> Cgroups? {
+        guard limits.memoryBytes != nil || limits.cpu != nil else { return nil }
+        let name = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var made = Cgroups(dirs: [], procsFDs: [])
+        do {
+            if isV2() {
+                try made.makeV2(name: name, limits: limits)
+            } else {
+                if let bytes = limits.memoryBytes {
+                    let dir = try made.makeV1(controller: "memory", name: name)
+                    try Cgroups.write("\(dir)/memory.limit_in_bytes", "\(bytes)")
+                    if access("\(dir)/memory.memsw.limit_in_bytes", F_OK) == 0 {
+                        try Cgroups.write("\(dir)/memory.memsw.limit_in_bytes", "\(bytes)")
+                    }
+                }
+                if let cpu = limits.cpu {
+                    let dir = try made.makeV1(controller: "cpu", name: name)
+                    try Cgroups.write("\(dir)/cpu.cfs_period_us", "100000")
+                    try Cgroups.write("\(dir)/cpu.cfs_quota_us", "\(max(1000, Int(cpu * 100_000)))")
+                }
+            }
+        } catch {
+            made.closeProcsFDs()
+            made.remove()
+            throw error
+        }
+        return made
+    }
+
+    /// Whether the unified hierarchy is mounted at /sys/fs/cgroup (pure cgroup v2).
+    private static func isV2() -> Bool {
+        access("\(root)/cgroup.controllers", F_OK) == 0
+    }
+
+    private mutating func makeV1(controller: String, name: String) throws(SpawnError) -> String {
+        let base = "\(Cgroups.root)/\(controller)"
+        guard access("\(base)/cgroup.procs", F_OK) == 0 else {
+            throw SpawnError(stage: Int32(MCPBOX_STAGE_CGROUP.rawValue), code: ENOENT,
+                             target: "\(base) (the \(controller) controller is not mounted)")
+        }
+        try Cgroups.mkdirOK("\(base)/mcpbox")
+        let dir = "\(base)/mcpbox/\(name)"
+        try add(dir)
+        return dir
+    }
+
+    private mutating func makeV2(name: String, limits: Limits) throws(SpawnError) {
+        var needed: [String] = []
+        if limits.memoryBytes != nil { needed.append("memory") }
+        if limits.cpu != nil { needed.append("cpu") }
+        let available = (try? Cgroups.readSmall("\(Cgroups.root)/cgroup.controllers")) ?? ""
+        for c in needed where !available.split(separator: " ").contains(Substring(c)) {
+            throw SpawnError(stage: Int32(MCPBOX_STAGE_CGROUP.rawValue), code: ENOENT,
+                             target: "\(Cgroups.root) (no \(c) controller)")
+        }
+        let enable = needed.map { "+\($0)" }.joined(separator: " ")
+        try Cgroups.write("\(Cgroups.root)/cgroup.subtree_control", enable)
+        try Cgroups.mkdirOK("\(Cgroups.root)/mcpbox")
+        try Cgroups.write("\(Cgroups.root)/mcpbox/cgroup.subtree_control", enable)
+        let dir = "\(Cgroups.root)/mcpbox/\(name)"
+        try add(dir)
+        if let bytes = limits.memoryBytes {
+            try Cgroups.write("\(dir)/memory.max", "\(bytes)")
+            if access("\(dir)/memory.swap.max", F_OK) == 0 {
+                try Cgroups.write("\(dir)/memory.swap.max", "0")
+            }
+        }
+        if let cpu = limits.cpu {
+            try Cgroups.write("\(dir)/cpu.max", "\(max(1000, Int(cpu * 100_000))) 100000")
+        }
+    }
+
+    /// Creates `dir` and opens its cgroup.procs.
+    private mutating func add(_ dir: String) throws(SpawnError) {
+        guard mkdir(dir, 0o755) == 0 else { throw Cgroups.failure(dir) }
+        let fd = open("\(dir)/cgroup.procs", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = Cgroups.failure(dir)
+            rmdir(dir)
+            throw e
+        }
+        self = Cgroups(dirs: dirs + [dir], procsFDs: procsFDs + [fd])
+    }
+
+    /// Closes the cgroup.procs files (after pid 1 joined).
+    func closeProcsFDs() {
+        for fd in procsFDs { close(fd) }
+    }
+
+    /// Removes the groups (they are empty once pid 1 is reaped: the pid namespace is gone).
+    func remove() {
+        for dir in dirs.reversed() {
+            for _ in 0..<100 {
+                if rmdir(dir) == 0 || errno == ENOENT { break }
+                guard errno == EBUSY else { break }
+                usleep(1000)
+            }
+        }
+    }
+
+    private static func failure(_ path: String) -> SpawnError {
+        SpawnError(stage: Int32(MCPBOX_STAGE_CGROUP.rawValue), code: errno, target: path)
+    }
+
+    private static func mkdirOK(_ dir: String) throws(SpawnError) {
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw failure(dir) }
+    }
+
+    private static func write(_ path: String, _ value: String) throws(SpawnError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path) }
+        defer { close(fd) }
+        let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard n == value.utf8.count else { throw failure(path) }
+    }
+
+    private static func readSmall(_ path: String) throws(SpawnError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path) }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buf, buf.count)
+        guard n >= 0 else { throw failure(path) }
+        return String(decoding: buf[0..<n], as: UTF8.self).split(whereSeparator: { $0 == "\n" }).first.map(String.init) ?? ""
+    }
+}

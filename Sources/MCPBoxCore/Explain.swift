@@ -1,0 +1,210 @@
+/// Renders a `SandboxPlan` as the text that `explain` and `run --dry-run` print.
+public enum Explain {
+    /// One row of the filesystem table.
+    public struct MountRow: Sendable, Equatable {
+        public var path: String
+        /// Host path for binds; nil for everything mcpbox creates.
+        public var source: String?
+        /// ro, rw, tmpfs, hidden, proc, dev, file.
+        public var mode: String
+        public var sizeBytes: UInt64?
+        public var origin: String
+    }
+
+    public static func rows(_ plan: SandboxPlan) -> [MountRow] {
+        plan.mounts.map { m in
+            switch m.kind {
+            case .bind(let source, let ro): MountRow(path: m.target, source: source, mode: ro ? "ro" : "rw", sizeBytes: nil, origin: m.origin)
+            case .tmpfs(let size): MountRow(path: m.target, source: nil, mode: "tmpfs", sizeBytes: size, origin: m.origin)
+            case .proc: MountRow(path: m.target, source: nil, mode: "proc", sizeBytes: nil, origin: m.origin)
+            case .dev: MountRow(path: m.target, source: nil, mode: "dev", sizeBytes: nil, origin: m.origin)
+            case .file(let c): MountRow(path: m.target, source: nil, mode: "file", sizeBytes: UInt64(c.utf8.count), origin: m.origin)
+            case .hide: MountRow(path: m.target, source: nil, mode: "hidden", sizeBytes: nil, origin: m.origin)
+            }
+        }
+    }
+
+    /// The identity mechanism in plain words.
+    public static func mechanismText(_ id: Identity) -> String {
+        switch id.mechanism {
+        case .rootAccount:
+            "mcpbox was started by root; the server runs as the dedicated account `\(id.userName)`: the host sees uid \(id.hostUid)"
+        case .rootNobody:
+            "mcpbox was started by root without [user]; the server runs as the shared `nobody` account: the host sees uid \(id.hostUid)"
+        case .subordinate:
+            "your subordinate id range maps the account `\(id.userName)` (newuidmap/newgidmap): the host sees uid \(id.hostUid), a different user than you"
+        case .callerRemap:
+            "your own uid remapped in a user namespace: the host sees the server as you (uid \(id.hostUid)), so it can touch what you can within its filesystem view"
+        }
+    }
+
+    public static func networkText(_ mode: NetworkMode) -> String {
+        switch mode {
+        case .none: "none: own network namespace, loopback only; nothing outside the sandbox is reachable"
+        case .host: "host: the host's network is shared (no network namespace)"
+        }
+    }
+
+    public static func presetText(_ p: SeccompPolicy.Preset) -> String {
+        switch p {
+        case .default: "default (allow-list)"
+        case .permissive: "permissive (deny-list of dangerous syscalls only)"
+        }
+    }
+
+    public static func actionText(_ a: SeccompPolicy.DefaultAction) -> String {
+        switch a {
+        case .errno: "errno (refused with EPERM)"
+        case .kill: "kill (the process is killed)"
+        case .log: "log (allowed and logged)"
+        }
+    }
+
+    /// Capability sets shown by explain: all empty.
+    public static let capabilitySets = ["bounding", "effective", "permitted", "inheritable", "ambient"]
+
+    /// Quotes an argument for display when it is not a plain word.
+    public static func quote(_ s: String) -> String {
+        let safe = s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }
+        if safe && !s.isEmpty { return s }
+        return "'" + s.replacingAll("'", with: "'\\''") + "'"
+    }
+
+    public static func limitLines(_ l: Limits) -> [(String, String)] {
+        [
+            ("memory", l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
+            ("processes", l.processes.map { String($0) } ?? "unlimited"),
+            ("open_files", String(l.openFiles)),
+            ("cpu", l.cpu.map { "\(formatNumber($0)) cores" } ?? "unlimited"),
+            ("wall_time", l.wallTimeSeconds == 0 ? "unlimited" : Units.formatDuration(l.wallTimeSeconds)),
+            ("tmpfs_size", Units.formatSize(l.tmpfsSizeBytes)),
+            ("shutdown_grace", Units.formatDuration(l.shutdownGraceSeconds)),
+        ]
+    }
+
+    static func formatNumber(_ d: Double) -> String {
+        if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+        return String(d)
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
+
+    /// The complete text, deterministic for a given plan.
+    public static func text(_ plan: SandboxPlan) -> String {
+        var out: [String] = []
+        func kv(_ k: String, _ v: String, width: Int = 16) { out.append("  " + pad(k, max(width, k.count + 2)) + v) }
+        out.append("mcpbox plan for profile `\(plan.profileName)`")
+        kv("files", plan.profileFiles.map(Paths.basename).joined(separator: " → "))
+        for f in plan.profileFiles { kv("", f) }
+        if let d = plan.description { kv("description", d) }
+
+        out.append("")
+        out.append("COMMAND")
+        kv("argv", plan.argv.isEmpty ? "(none: give one after `--` or set `command`)" : plan.argv.map(quote).joined(separator: " "))
+        if !plan.argv.isEmpty {
+            kv("executable", plan.executable ?? "NOT FOUND inside the sandbox (run would exit 127)")
+        }
+        kv("cwd", plan.cwd)
+        kv("hostname", plan.hostname)
+
+        let id = plan.identity
+        out.append("")
+        out.append("IDENTITY")
+        kv("mechanism", "\(id.mechanism.rawValue): \(mechanismText(id))")
+        kv("inside", "uid \(id.insideUid) (\(id.userName)), gid \(id.insideGid) (\(id.groupName))")
+        kv("host", "uid \(id.hostUid), gid \(id.hostGid)")
+        kv("started by", "uid \(id.callerUid), gid \(id.callerGid)")
+        kv("home", id.home)
+
+        out.append("")
+        out.append("NAMESPACES")
+        let missing = Namespace.allCases.filter { !plan.namespaces.contains($0) }
+        kv("new", plan.namespaces.map(\.rawValue).joined(separator: " "))
+        if !missing.isEmpty { kv("shared", missing.map(\.rawValue).joined(separator: " ") + " (with the host)") }
+
+        out.append("")
+        out.append("FILESYSTEM (root: an empty read-only tmpfs; only these paths exist)")
+        let rows = rows(plan)
+        let header = MountRow(path: "PATH", source: "SOURCE", mode: "MODE", sizeBytes: nil, origin: "ORIGIN")
+        let cells = ([header] + rows).enumerated().map { (i, r) -> [String] in
+            [r.path, r.source ?? "-", r.mode, i == 0 ? "SIZE" : (r.sizeBytes.map(Units.formatSize) ?? "-"), r.origin]
+        }
+        var widths = [Int](repeating: 0, count: 4)
+        for c in cells { for i in 0..<4 { widths[i] = max(widths[i], c[i].count) } }
+        for c in cells {
+            out.append("  " + (0..<4).map { pad(c[$0], widths[$0] + 2) }.joined() + c[4])
+        }
+        if !plan.skippedOptional.isEmpty {
+            kv("skipped", "optional paths absent on this host: " + plan.skippedOptional.joined(separator: ", "))
+        }
+
+        out.append("")
+        out.append("NETWORK")
+        kv("mode", networkText(plan.network))
+
+        let s = Seccomp.summary(plan.seccomp)
+        out.append("")
+        out.append("SECCOMP")
+        kv("preset", presetText(plan.seccomp.preset))
+        kv("default action", actionText(plan.seccomp.defaultAction))
+        kv("allowed", "\(s.allowedCount) system calls")
+        kv("added", s.added.isEmpty ? "(none)" : s.added.joined(separator: " "))
+        kv("removed", s.removed.isEmpty ? "(none)" : s.removed.joined(separator: " "))
+        for n in s.notes { kv("note", n) }
+
+        out.append("")
+        out.append("CAPABILITIES")
+        for set in capabilitySets { kv(set, "(none)") }
+        kv("no_new_privs", "yes")
+        kv("securebits", "locked")
+
+        out.append("")
+        out.append("ENVIRONMENT (names only)")
+        let nameWidth = plan.environment.map { $0.name.count + 2 }.max() ?? 0
+        for e in plan.environment { kv(e.name, e.origin, width: nameWidth) }
+
+        out.append("")
+        out.append("LIMITS")
+        for (k, v) in limitLines(plan.limits) { kv(k, v) }
+
+        out.append("")
+        out.append("WARNINGS")
+        if plan.warnings.isEmpty { out.append("  (none)") }
+        for w in plan.warnings { out.append("  ! " + w) }
+        return out.joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Index>? {
+        let t = Array(target)
+        guard !t.isEmpty else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i] == t[0] {
+                var j = i
+                var k = 0
+                while k < t.count, j < endIndex, self[j] == t[k] { j = index(after: j); k += 1 }
+                if k == t.count { return i..<j }
+            }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

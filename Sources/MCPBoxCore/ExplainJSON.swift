@@ -1,0 +1,153 @@
+/// Renders a `SandboxPlan` as `explain --json` (schema 1, documented in the README).
+///
+/// Written by hand, without Foundation; keys in a fixed order so output is deterministic.
+public enum ExplainJSON {
+    /// A JSON string literal.
+    public static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 || u.value == 0x7F {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func strings(_ a: [String]) -> String { "[" + a.map(string).joined(separator: ", ") + "]" }
+
+    static func number(_ d: Double) -> String {
+        if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+        return String(d)
+    }
+
+    static func optional<T>(_ v: T?, _ f: (T) -> String) -> String { v.map(f) ?? "null" }
+
+    /// A small pretty-printing writer (2-space indent).
+    struct Writer {
+        var out = ""
+        var indent = 0
+        var first = [true]
+
+        mutating func separator() {
+            if !first[first.count - 1] { out += "," }
+            first[first.count - 1] = false
+            out += "\n" + String(repeating: "  ", count: indent)
+        }
+        mutating func open(_ key: String?, _ bracket: String) {
+            separator()
+            if let key { out += string(key) + ": " }
+            out += bracket
+            indent += 1
+            first.append(true)
+        }
+        mutating func close(_ bracket: String) {
+            indent -= 1
+            let empty = first.removeLast()
+            if !empty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += bracket
+        }
+        mutating func field(_ key: String, _ raw: String) {
+            separator()
+            out += string(key) + ": " + raw
+        }
+        mutating func element(_ raw: String) {
+            separator()
+            out += raw
+        }
+    }
+
+    public static func render(_ plan: SandboxPlan) -> String {
+        var w = Writer()
+        w.out = "{"
+        w.indent = 1
+        w.field("schema", "1")
+
+        w.open("profile", "{")
+        w.field("name", string(plan.profileName))
+        w.field("files", strings(plan.profileFiles))
+        w.field("description", optional(plan.description, string))
+        w.close("}")
+
+        w.open("command", "{")
+        w.field("argv", strings(plan.argv))
+        w.field("executable", optional(plan.executable, string))
+        w.field("cwd", string(plan.cwd))
+        w.field("hostname", string(plan.hostname))
+        w.close("}")
+
+        let id = plan.identity
+        w.open("identity", "{")
+        w.field("mechanism", string(id.mechanism.rawValue))
+        w.field("explanation", string(Explain.mechanismText(id)))
+        w.field("user", string(id.userName))
+        w.field("group", string(id.groupName))
+        w.field("inside", "{\"uid\": \(id.insideUid), \"gid\": \(id.insideGid)}")
+        w.field("host", "{\"uid\": \(id.hostUid), \"gid\": \(id.hostGid)}")
+        w.field("caller", "{\"uid\": \(id.callerUid), \"gid\": \(id.callerGid)}")
+        w.field("home", string(id.home))
+        w.close("}")
+
+        w.field("namespaces", strings(plan.namespaces.map(\.rawValue)))
+
+        w.open("filesystem", "{")
+        w.field("root", string("tmpfs-readonly"))
+        w.open("mounts", "[")
+        for r in Explain.rows(plan) {
+            w.element("{\"path\": \(string(r.path)), \"source\": \(optional(r.source, string)), \"mode\": \(string(r.mode)), "
+                      + "\"size_bytes\": \(optional(r.sizeBytes) { String($0) }), \"origin\": \(string(r.origin))}")
+        }
+        w.close("]")
+        w.field("skipped_optional", strings(plan.skippedOptional))
+        w.close("}")
+
+        w.open("network", "{")
+        w.field("mode", string(plan.network.rawValue))
+        w.field("explanation", string(Explain.networkText(plan.network)))
+        w.close("}")
+
+        let s = Seccomp.summary(plan.seccomp)
+        w.open("seccomp", "{")
+        w.field("preset", string(plan.seccomp.preset.rawValue))
+        w.field("default_action", string(plan.seccomp.defaultAction.rawValue))
+        w.field("allowed_count", String(s.allowedCount))
+        w.field("added", strings(s.added))
+        w.field("removed", strings(s.removed))
+        w.field("notes", strings(s.notes))
+        w.close("}")
+
+        w.open("capabilities", "{")
+        for set in Explain.capabilitySets { w.field(set, "[]") }
+        w.field("no_new_privs", "true")
+        w.field("securebits_locked", "true")
+        w.close("}")
+
+        w.field("environment", strings(plan.environment.map(\.name)))
+
+        let l = plan.limits
+        w.open("limits", "{")
+        w.field("memory_bytes", optional(l.memoryBytes) { String($0) })
+        w.field("processes", optional(l.processes) { String($0) })
+        w.field("open_files", String(l.openFiles))
+        w.field("cpu", optional(l.cpu, number))
+        w.field("wall_time_seconds", number(l.wallTimeSeconds))
+        w.field("tmpfs_size_bytes", String(l.tmpfsSizeBytes))
+        w.field("shutdown_grace_seconds", number(l.shutdownGraceSeconds))
+        w.close("}")
+
+        w.field("warnings", strings(plan.warnings))
+        w.indent = 0
+        w.out += "\n}\n"
+        return w.out
+    }
+}

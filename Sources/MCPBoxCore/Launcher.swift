@@ -1,0 +1,82 @@
+import CSandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a plan: compile, spawn, relay, exit status.
+public enum Launcher {
+    /// Executes `plan` and returns the exit status mcpbox should exit with: the server's,
+    /// 128+N for signal N, 125 when mcpbox failed before the server started, 126 when the
+    /// command cannot be executed, 127 when it is not found inside the sandbox.
+    ///
+    /// Call it from a thread that lives until it returns (pid 1's parent-death signal is
+    /// tied to the calling thread); it blocks for the sandbox's whole life.
+    public static func run(_ plan: SandboxPlan) -> Int32 {
+        if plan.executable == nil {
+            printError("mcpbox: \(plan.argv.first ?? "(no command)"): command not found inside the "
+                + "sandbox (bind the directory that holds it, or give an absolute path)")
+            return 127
+        }
+        let bpf: [UInt8]
+        do {
+            bpf = try Seccomp.compile(plan.seccomp)
+        } catch {
+            printError("mcpbox: seccomp: \(error)")
+            return 125
+        }
+        var pipes: [(read: Int32, write: Int32)] = []
+        for _ in 0..<3 {
+            var fds: [Int32] = [-1, -1]
+            guard mcpbox_pipe_cloexec(&fds) == 0 else {
+                printError("mcpbox: relay pipes: \(String(cString: strerror(errno)))")
+                for p in pipes { close(p.read); close(p.write) }
+                return 125
+            }
+            pipes.append((fds[0], fds[1]))
+        }
+        let (stdinPipe, stdoutPipe, stderrPipe) = (pipes[0], pipes[1], pipes[2])
+        let sandbox: Sandbox
+        do {
+            sandbox = try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read,
+                                      stdout: stdoutPipe.write, stderr: stderrPipe.write)
+        } catch {
+            for p in pipes { close(p.read); close(p.write) }
+            printError(error.description)
+            return error.exitCode
+        }
+        close(stdinPipe.read)
+        close(stdoutPipe.write)
+        close(stderrPipe.write)
+        if let failure = sandbox.awaitExec() {
+            close(stdinPipe.write)
+            close(stdoutPipe.read)
+            close(stderrPipe.read)
+            _ = sandbox.wait()
+            printError(failure.description)
+            return failure.exitCode
+        }
+        var config = mcpbox_relay_config(
+            client_in: 0, client_out: 1, client_err: 2,
+            server_in: stdinPipe.write, server_out: stdoutPipe.read, server_err: stderrPipe.read,
+            child: sandbox.pid, grace_seconds: plan.limits.shutdownGraceSeconds,
+            wall_time_seconds: plan.limits.wallTimeSeconds)
+        let status = mcpbox_relay_run(&config)
+        sandbox.finish()
+        return status
+    }
+
+    /// Writes one line to stderr (never stdout: it belongs to the server).
+    static func printError(_ line: String) {
+        let text = line + "\n"
+        text.withCString { p in
+            var off = 0
+            let len = strlen(p)
+            while off < len {
+                let n = write(2, p + off, len - off)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                off += n
+            }
+        }
+    }
+}

@@ -1,0 +1,407 @@
+/// Facts about the host that a plan depends on; tests build their own.
+public struct HostContext: Sendable {
+    public var callerUid: UInt32
+    public var callerGid: UInt32
+    /// mcpbox's environment, in order.
+    public var environment: [(String, String)]
+    public var accounts: Accounts
+
+    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts) {
+        self.callerUid = callerUid
+        self.callerGid = callerGid
+        self.environment = environment
+        self.accounts = accounts
+    }
+
+    /// The running process's own view of the host.
+    public static func current() -> HostContext {
+        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts())
+    }
+
+    public var environmentDictionary: [String: String] {
+        var d: [String: String] = [:]
+        for (k, v) in environment where d[k] == nil { d[k] = v }
+        return d
+    }
+}
+
+/// Turns a resolved `Profile` and the command line into a `SandboxPlan`: every decision of the launch.
+public struct PlanBuilder {
+    public static let defaultPath = "/usr/local/bin:/usr/bin:/bin"
+    public static let hostname = "mcpbox"
+    public static let defaultTmpfsSize: UInt64 = 64 << 20
+    public static let defaultOpenFiles: UInt64 = 1024
+    public static let defaultShutdownGrace = 3.0
+
+    /// Syscalls whose re-enabling through `seccomp.allow` deserves a warning.
+    public static let dangerousSyscalls: Set<String> = [
+        "ptrace", "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "process_vm_readv", "process_vm_writev",
+        "userfaultfd", "mount", "umount", "umount2", "pivot_root", "kexec_load", "kexec_file_load", "init_module",
+        "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at", "syslog", "io_uring_setup",
+        "io_uring_enter", "io_uring_register", "unshare", "setns", "chroot", "swapon", "swapoff", "reboot", "acct",
+        "iopl", "ioperm", "fsopen", "fsmount", "fsconfig", "move_mount", "open_tree", "mount_setattr", "lookup_dcookie",
+        "quotactl", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "vm86", "vm86old", "uselib",
+        "personality", "nfsservctl",
+    ]
+
+    /// Warnings that depend on who runs mcpbox, not on the profile; `check` shows them as notes.
+    public static let invocationWarningPrefix = "identity: "
+
+    static let secretWords = ["TOKEN", "SECRET", "KEY", "PASSWORD", "PASS", "CREDENTIAL", "AUTH"]
+
+    public let profile: Profile
+    public let host: HostContext
+    /// The command after `--` (empty: use the profile's `command`).
+    public let commandLine: [String]
+    /// `run` needs a command; `explain` and `check` can show a plan without one.
+    public let requireCommand: Bool
+
+    public init(profile: Profile, host: HostContext, command: [String] = [], requireCommand: Bool = false) {
+        self.profile = profile
+        self.host = host
+        self.commandLine = command
+        self.requireCommand = requireCommand
+    }
+
+    struct Draft {
+        var mounts: [Mount] = []
+        var warnings: [String] = []
+        var sink = DiagnosticSink()
+        var skipped: [String] = []
+    }
+
+    /// Builds the plan, or throws every error found.
+    public func build() throws(ProfileError) -> SandboxPlan {
+        var d = Draft()
+        d.skipped = profile.skippedOptional
+        let env = host.environmentDictionary
+
+        var identity: Identity?
+        do {
+            identity = try host.accounts.resolveIdentity(userName: profile.userName, callerUid: host.callerUid, callerGid: host.callerGid)
+        } catch {
+            for x in error.diagnostics { d.sink.add(x) }
+        }
+        let id = identity ?? Identity(mechanism: .callerRemap, userName: "user", groupName: "user", insideUid: 1, insideGid: 1,
+                                      hostUid: 1, hostGid: 1, home: "/home/user", callerUid: host.callerUid, callerGid: host.callerGid)
+        if id.mechanism == .rootNobody {
+            d.warnings.append(Self.invocationWarningPrefix + "the server runs as the shared `nobody` account (uid 65534), like other services may; set [user] name to a dedicated account")
+        }
+
+        let network = profile.networkMode?.value ?? .none
+        let namespaces = Namespace.allCases.filter { !(network == .host && $0 == .net) }
+        let limits = Limits(memoryBytes: profile.memory?.value, processes: profile.processes?.value,
+                            openFiles: profile.openFiles?.value ?? Self.defaultOpenFiles, cpu: profile.cpu?.value,
+                            wallTimeSeconds: profile.wallTime?.value ?? 0,
+                            tmpfsSizeBytes: profile.tmpfsSize?.value ?? Self.defaultTmpfsSize,
+                            shutdownGraceSeconds: profile.shutdownGrace?.value ?? Self.defaultShutdownGrace)
+
+        let seccomp = SeccompPolicy(preset: profile.seccompPreset?.value ?? .default,
+                                    allow: profile.seccompAllow.map(\.value).filter { n in !profile.seccompDeny.contains { $0.value == n } },
+                                    deny: profile.seccompDeny.map(\.value),
+                                    defaultAction: profile.seccompDefaultAction?.value ?? .errno)
+
+        buildMounts(&d, identity: id, network: network, limits: limits)
+
+        // Command.
+        let argv = commandLine.isEmpty ? (profile.command?.value ?? []) : commandLine
+        if argv.isEmpty && requireCommand {
+            d.sink.add(Diagnostic(file: profile.files.last, key: "command",
+                                  "no command to run", hint: "give one after `--`, or set command = [...] in the profile"))
+        }
+        var venvBin: String?
+        var hostExecutable: String?
+        if let program = argv.first, profile.bindCommand?.value == true {
+            (hostExecutable, venvBin) = bindCommand(program, &d, env: env)
+        }
+        if let first = argv.first, first.contains("/"), !first.hasPrefix("/") || Paths.normalize(first) == nil {
+            let fromProfile = commandLine.isEmpty ? profile.command : nil
+            d.sink.add(Diagnostic(file: fromProfile?.file, line: fromProfile?.line, key: "command",
+                                  "program path \"\(first)\" must be absolute and free of `..`",
+                                  hint: "write an absolute path inside the sandbox, or a bare name looked up in PATH"))
+        }
+
+        // Environment.
+        var environment: [EnvVar] = [
+            EnvVar(name: "PATH", value: venvBin.map { $0 + ":" + Self.defaultPath } ?? Self.defaultPath, origin: "default"),
+            EnvVar(name: "HOME", value: id.home, origin: "default"),
+            EnvVar(name: "USER", value: id.userName, origin: "default"),
+            EnvVar(name: "LOGNAME", value: id.userName, origin: "default"),
+            EnvVar(name: "TMPDIR", value: "/tmp", origin: "default"),
+            EnvVar(name: "LANG", value: "C.UTF-8", origin: "default"),
+        ]
+        func put(_ v: EnvVar) {
+            if let i = environment.firstIndex(where: { $0.name == v.name }) { environment[i] = v } else { environment.append(v) }
+        }
+        for p in profile.envPass {
+            if let value = env[p.value] { put(EnvVar(name: p.value, value: value, origin: "pass")) }
+            let upper = p.value.uppercased()
+            if Self.secretWords.contains(where: { upper.contains($0) }) {
+                d.warnings.append("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))")
+            }
+        }
+        for s in profile.envSet { put(s.value) }
+
+        // Executable, as the sandbox sees it.
+        d.mounts = Self.ordered(d.mounts)
+        let view = SandboxView(mounts: d.mounts)
+        var executable: String?
+        if let program = argv.first {
+            if let hostExecutable {
+                executable = hostExecutable
+            } else if program.hasPrefix("/") {
+                if case .file = view.lookup(program) { executable = Paths.normalize(program) }
+            } else if !program.contains("/") {
+                let path = environment.first { $0.name == "PATH" }?.value ?? ""
+                for dir in path.split(separator: ":") where dir.hasPrefix("/") {
+                    let candidate = Paths.join(Paths.normalize(String(dir)) ?? String(dir), program)
+                    if case .file(_, true) = view.lookup(candidate) { executable = candidate; break }
+                }
+            }
+        }
+
+        // Working directory.
+        let cwd = profile.cwd?.value ?? id.home
+        if view.lookup(cwd) != .directory {
+            if let c = profile.cwd {
+                d.sink.add(c.diagnostic("\(cwd) is not a directory inside the sandbox", hint: "bind it with filesystem.read_only or read_write"))
+            } else {
+                d.sink.add(Diagnostic(key: "cwd", "the home directory \(cwd) is not a directory inside the sandbox"))
+            }
+        }
+
+        warn(&d, seccomp: seccomp, network: network)
+
+        // A server must never be able to edit its own jail.
+        for m in d.mounts {
+            guard case .bind(let source, false) = m.kind else { continue }
+            for f in profile.files where Paths.isWithin(f, source) {
+                d.sink.add(Diagnostic(file: f, key: "filesystem.read_write",
+                                      "refused: this profile lies inside \(m.target), which the server may write (\(m.origin))",
+                                      hint: "keep profiles outside the directories they grant write access to"))
+            }
+        }
+
+        try d.sink.throwIfAny()
+        guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
+        var plan = SandboxPlan(profileName: profile.name, profileFiles: profile.files, description: profile.description?.value,
+                               argv: argv, executable: executable, cwd: cwd, hostname: Self.hostname, identity: identity,
+                               namespaces: namespaces, mounts: d.mounts, network: network, seccomp: seccomp,
+                               environment: environment, limits: limits, warnings: d.warnings)
+        plan.skippedOptional = d.skipped
+        return plan
+    }
+
+    // MARK: Mounts
+
+    func buildMounts(_ d: inout Draft, identity: Identity, network: NetworkMode, limits: Limits) {
+        var binds: [(entry: Sourced<PathEntry>, readOnly: Bool)] = profile.readOnly.map { ($0, true) } + profile.readWrite.map { ($0, false) }
+        for ro in profile.readOnly {
+            if let rw = profile.readWrite.first(where: { $0.value.path == ro.value.path }) {
+                d.sink.add(rw.diagnostic("\(rw.value.path) is also listed in filesystem.read_only (\(Paths.basename(ro.file)):\(ro.line))",
+                                         hint: "list each path once, in read_only or read_write"))
+            }
+        }
+        binds.removeAll { b in b.readOnly && profile.readWrite.contains { $0.value.path == b.entry.value.path } }
+        for b in binds {
+            let path = b.entry.value.path
+            if path == "/proc" || Paths.isWithin(path, "/proc") || path == "/dev" {
+                d.sink.add(b.entry.diagnostic("\(path) cannot be bound from the host; the sandbox gets its own",
+                                              hint: "remove it"))
+                continue
+            }
+            if let t = profile.tmpfs.first(where: { $0.value.path == path }) {
+                d.sink.add(t.diagnostic("\(path) is listed both as a tmpfs and in \(b.entry.key) (\(Paths.basename(b.entry.file)):\(b.entry.line))",
+                                        hint: "list each path once"))
+                continue
+            }
+            guard let source = HostFS.realPath(path) else {
+                if !b.entry.value.optional {
+                    d.sink.add(b.entry.diagnostic("path \(path) does not exist", hint: "create it, or mark it optional with a leading ?"))
+                } else if !d.skipped.contains(path) {
+                    d.skipped.append(path)
+                }
+                continue
+            }
+            if Paths.isWithin(path, "/dev") {
+                d.warnings.append("\(b.entry.key): \(path) exposes a host device to the server (\(b.entry.origin))")
+            }
+            d.mounts.append(Mount(target: path, kind: .bind(source: source, readOnly: b.readOnly), origin: b.entry.origin))
+        }
+        for t in profile.tmpfs {
+            let path = t.value.path
+            if path == "/" || path == "/proc" || path == "/dev" {
+                d.sink.add(t.diagnostic("\(path) cannot be a tmpfs", hint: "remove it"))
+                continue
+            }
+            if d.mounts.contains(where: { $0.target == path }) { continue }
+            d.mounts.append(Mount(target: path, kind: .tmpfs(sizeBytes: limits.tmpfsSizeBytes), origin: t.origin))
+        }
+        if !d.mounts.contains(where: { $0.target == "/tmp" }) {
+            d.mounts.append(Mount(target: "/tmp", kind: .tmpfs(sizeBytes: limits.tmpfsSizeBytes), origin: "mcpbox default"))
+        }
+        d.mounts.append(Mount(target: "/proc", kind: .proc, origin: "mcpbox default"))
+        d.mounts.append(Mount(target: "/dev", kind: .dev, origin: "mcpbox default"))
+        if network == .host, let n = profile.networkMode {
+            let resolv = "/etc/resolv.conf"
+            if !SandboxView(mounts: d.mounts).isBound(resolv), let source = HostFS.realPath(resolv) {
+                d.mounts.append(Mount(target: resolv, kind: .bind(source: source, readOnly: true), origin: n.origin))
+            }
+        }
+        let view = SandboxView(mounts: d.mounts)
+        let files: [(String, String)] = [
+            ("/etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n\(identity.userName):x:\(identity.insideUid):\(identity.insideGid)::\(identity.home):/bin/sh\n"),
+            ("/etc/group", "root:x:0:\n\(identity.groupName):x:\(identity.insideGid):\n"),
+            ("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t\(Self.hostname)\n"),
+        ]
+        for (path, contents) in files where !view.isBound(path) {
+            d.mounts.append(Mount(target: path, kind: .file(contents: contents), origin: "mcpbox: identity"))
+        }
+        if !d.mounts.contains(where: { m in
+            Paths.isWithin(identity.home, m.target) && { if case .bind = m.kind { true } else if case .tmpfs = m.kind { true } else { false } }()
+        }) {
+            d.mounts.append(Mount(target: identity.home, kind: .tmpfs(sizeBytes: limits.tmpfsSizeBytes), origin: "mcpbox: HOME"))
+        }
+        let withBinds = SandboxView(mounts: d.mounts)
+        for h in profile.hide {
+            let path = h.value.path
+            guard withBinds.isBound(path) else {
+                d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
+                continue
+            }
+            guard let info = HostFS.info(path) else {
+                if !h.value.optional { d.sink.add(h.diagnostic("path \(path) does not exist", hint: "mark it optional with a leading ?")) }
+                continue
+            }
+            d.mounts.removeAll { $0.target == path && { if case .hide = $0.kind { true } else { false } }($0) }
+            d.mounts.append(Mount(target: path, kind: .hide(isDirectory: info.isDirectory), origin: h.origin))
+        }
+        d.mounts = Self.ordered(Self.withoutRedundantBinds(d.mounts))
+    }
+
+    /// Drops a bind that adds nothing: same mode and same host object as the bind it sits in.
+    static func withoutRedundantBinds(_ mounts: [Mount]) -> [Mount] {
+        mounts.filter { m in
+            guard case .bind(let source, let ro) = m.kind, m.target != "/" else { return true }
+            let others = mounts.filter { $0.target != m.target }
+            guard let parent = SandboxView(mounts: others).covering(m.target),
+                  case .bind(let parentSource, let parentRO) = parent.kind, parentRO == ro else { return true }
+            if others.contains(where: { o in
+                if case .hide = o.kind { return Paths.isWithin(m.target, o.target) || Paths.isWithin(o.target, m.target) }
+                return false
+            }) { return true }
+            return Paths.join(parentSource, Paths.remainder(m.target, under: parent.target)) != source
+        }
+    }
+
+    /// Build order: parents before children; `hide` entries last.
+    static func ordered(_ mounts: [Mount]) -> [Mount] {
+        func isHide(_ m: Mount) -> Bool { if case .hide = m.kind { true } else { false } }
+        let main = mounts.filter { !isHide($0) }.sorted { Paths.precedes($0.target, $1.target) }
+        let hides = mounts.filter(isHide).sorted { Paths.precedes($0.target, $1.target) }
+        return main + hides
+    }
+
+    // MARK: bind_command
+
+    /// Makes the host program (and its virtualenv and interpreter) visible; returns its path and the venv's bin dir.
+    func bindCommand(_ program: String, _ d: inout Draft, env: [String: String]) -> (String?, String?) {
+        guard let flag = profile.bindCommand else { return (nil, nil) }
+        var found: String?
+        if program.hasPrefix("/") {
+            if let n = Paths.normalize(program), HostFS.isExecutableFile(n) { found = n }
+        } else if !program.contains("/") {
+            for dir in (env["PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
+                let candidate = Paths.join(Paths.normalize(String(dir)) ?? String(dir), program)
+                if HostFS.isExecutableFile(candidate) { found = candidate; break }
+            }
+        }
+        guard let file = found else { return (nil, nil) }
+        let origin = flag.origin
+        func add(_ path: String) {
+            let view = SandboxView(mounts: d.mounts)
+            if view.isBound(path) { return }
+            guard let source = HostFS.realPath(path) else { return }
+            d.mounts.append(Mount(target: path, kind: .bind(source: source, readOnly: true), origin: origin))
+            d.mounts = Self.ordered(Self.withoutRedundantBinds(d.mounts))
+        }
+        func venvRoot(_ path: String) -> String? {
+            var dir = Paths.dirname(path)
+            while dir != "/" {
+                if HostFS.info(dir + "/pyvenv.cfg")?.isRegular == true { return dir }
+                dir = Paths.dirname(dir)
+            }
+            return nil
+        }
+        func ensureVisible() {
+            if case .file = SandboxView(mounts: d.mounts).lookup(file) { return }
+            add(file)
+        }
+        guard let venv = venvRoot(file) ?? HostFS.realPath(file).flatMap(venvRoot) else {
+            ensureVisible()
+            return (file, nil)
+        }
+        add(venv)
+        var prefixes: [String] = []
+        if let cfg = HostFS.readFile(venv + "/pyvenv.cfg") {
+            for line in cfg.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, String(parts[0]).trimmingSpaces() == "home" else { continue }
+                if let home = Paths.normalize(String(parts[1]).trimmingSpaces()) { prefixes.append(Paths.dirname(home)) }
+            }
+        }
+        for python in ["python", "python3"] {
+            if let real = HostFS.realPath(venv + "/bin/" + python) { prefixes.append(Paths.dirname(Paths.dirname(real))) }
+        }
+        for p in prefixes where p != "/" && HostFS.info(p)?.isDirectory == true { add(p) }
+        ensureVisible()
+        return (file, Paths.join(venv, "bin"))
+    }
+
+    // MARK: Warnings
+
+    func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
+        let env = host.environmentDictionary
+        var homes = Set<String>()
+        if let h = env["HOME"], let n = Paths.normalize(h) { homes.insert(n) }
+        if let u = host.accounts.user(uid: host.callerUid), let n = Paths.normalize(u.home) { homes.insert(n) }
+        for m in d.mounts {
+            guard case .bind(let source, let ro) = m.kind else { continue }
+            if !ro {
+                if m.target == "/" {
+                    d.warnings.append("filesystem.read_write: / is bound read-write: the server can change the whole host filesystem (\(m.origin))")
+                } else if let home = homes.first(where: { Paths.isWithin($0, m.target) || Paths.isWithin($0, source) }) {
+                    d.warnings.append("filesystem.read_write: \(m.target) contains your home directory \(home); the server can modify it (\(m.origin))")
+                }
+            }
+            let parts = Paths.components(m.target)
+            if let s = parts.first(where: { [".ssh", ".gnupg", ".aws"].contains($0) }) {
+                d.warnings.append("filesystem: \(m.target) is a credentials directory (\(s)) visible to the server (\(m.origin))")
+            } else {
+                for s in [".ssh", ".gnupg", ".aws"] where HostFS.info(Paths.join(source, s))?.isDirectory == true {
+                    let inside = Paths.join(m.target, s)
+                    if !d.mounts.contains(where: { Paths.isWithin(inside, $0.target) && { if case .hide = $0.kind { true } else { false } }($0) }) {
+                        d.warnings.append("filesystem: \(m.target) exposes \(inside) to the server (\(m.origin)); add it to filesystem.hide")
+                    }
+                }
+            }
+            if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
+                d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
+            } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {
+                d.warnings.append("filesystem: \(m.target) contains docker.sock; access to Docker is root on the host (\(m.origin))")
+            }
+        }
+        if network == .host {
+            d.warnings.append("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))")
+        }
+        if seccomp.preset == .permissive {
+            d.warnings.append("seccomp.preset = \"permissive\": only the dangerous syscalls are blocked, not an allow-list (\(profile.seccompPreset?.origin ?? "profile"))")
+        }
+        for a in profile.seccompAllow where Self.dangerousSyscalls.contains(a.value) && seccomp.allow.contains(a.value) {
+            d.warnings.append("seccomp.allow: `\(a.value)` re-enables a dangerous system call (\(a.origin))")
+        }
+        if seccomp.defaultAction == .log {
+            d.warnings.append("seccomp.default_action = \"log\": syscalls outside the policy are only logged, not refused (\(profile.seccompDefaultAction?.origin ?? "profile"))")
+        }
+    }
+}

@@ -1,0 +1,504 @@
+/// A value from a profile with the file and line it came from.
+public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
+    public var value: T
+    /// Absolute path of the profile file.
+    public var file: String
+    public var line: Int
+    /// Dotted key ("filesystem.read_only").
+    public var key: String
+
+    public init(_ value: T, file: String, line: Int, key: String) {
+        self.value = value
+        self.file = file
+        self.line = line
+        self.key = key
+    }
+
+    /// "base.toml: filesystem.read_only", as explain shows it.
+    public var origin: String { "\(Paths.basename(file)): \(key)" }
+
+    func diagnostic(_ message: String, hint: String? = nil) -> Diagnostic {
+        Diagnostic(file: file, line: line, key: key, message, hint: hint)
+    }
+}
+
+/// A filesystem path from a profile, expanded and normalized.
+public struct PathEntry: Sendable, Equatable {
+    public var path: String
+    /// Written with a leading `?`: skipped silently when absent on the host.
+    public var optional: Bool
+}
+
+/// A resolved profile: every file of the `extends` chain merged, variables expanded, keys validated.
+///
+/// Merge rules: lists are appended (base first) and de-duplicated, tables merge key-wise,
+/// scalars from the later (child) profile win.
+public struct Profile: Sendable, Equatable {
+    /// The name or path given on the command line.
+    public var name: String
+    /// Every contributing file (real paths), base first, the named profile last.
+    public var files: [String] = []
+
+    public var description: Sourced<String>?
+    public var command: Sourced<[String]>?
+    public var cwd: Sourced<String>?
+    public var userName: Sourced<String>?
+
+    public var readOnly: [Sourced<PathEntry>] = []
+    public var readWrite: [Sourced<PathEntry>] = []
+    public var tmpfs: [Sourced<PathEntry>] = []
+    public var hide: [Sourced<PathEntry>] = []
+    public var bindCommand: Sourced<Bool>?
+
+    public var networkMode: Sourced<NetworkMode>?
+
+    public var envPass: [Sourced<String>] = []
+    /// `env.set`, in first-definition order; a later profile overrides the value.
+    public var envSet: [Sourced<EnvVar>] = []
+
+    public var seccompPreset: Sourced<SeccompPolicy.Preset>?
+    public var seccompAllow: [Sourced<String>] = []
+    public var seccompDeny: [Sourced<String>] = []
+    public var seccompDefaultAction: Sourced<SeccompPolicy.DefaultAction>?
+
+    public var memory: Sourced<UInt64>?
+    public var processes: Sourced<UInt64>?
+    public var openFiles: Sourced<UInt64>?
+    public var cpu: Sourced<Double>?
+    public var wallTime: Sourced<Double>?
+    public var tmpfsSize: Sourced<UInt64>?
+    public var shutdownGrace: Sourced<Double>?
+
+    /// Optional (`?`) paths absent on the host, as written after expansion.
+    public var skippedOptional: [String] = []
+
+    public init(name: String) { self.name = name }
+
+    /// Merges `child` over `self`.
+    mutating func merge(_ child: Profile) {
+        files.append(contentsOf: child.files)
+        func scalar<T>(_ kp: WritableKeyPath<Profile, Sourced<T>?>) {
+            if let v = child[keyPath: kp] { self[keyPath: kp] = v }
+        }
+        func paths(_ kp: WritableKeyPath<Profile, [Sourced<PathEntry>]>) {
+            for e in child[keyPath: kp] where !self[keyPath: kp].contains(where: { $0.value.path == e.value.path }) {
+                self[keyPath: kp].append(e)
+            }
+        }
+        func names(_ kp: WritableKeyPath<Profile, [Sourced<String>]>) {
+            for e in child[keyPath: kp] where !self[keyPath: kp].contains(where: { $0.value == e.value }) {
+                self[keyPath: kp].append(e)
+            }
+        }
+        scalar(\.description); scalar(\.command); scalar(\.cwd); scalar(\.userName)
+        paths(\.readOnly); paths(\.readWrite); paths(\.tmpfs); paths(\.hide)
+        scalar(\.bindCommand); scalar(\.networkMode)
+        names(\.envPass)
+        for e in child.envSet {
+            if let i = envSet.firstIndex(where: { $0.value.name == e.value.name }) { envSet[i] = e } else { envSet.append(e) }
+        }
+        scalar(\.seccompPreset); names(\.seccompAllow); names(\.seccompDeny); scalar(\.seccompDefaultAction)
+        scalar(\.memory); scalar(\.processes); scalar(\.openFiles); scalar(\.cpu)
+        scalar(\.wallTime); scalar(\.tmpfsSize); scalar(\.shutdownGrace)
+        for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
+    }
+}
+
+/// The keys a profile may hold, per table ("" = top level).
+public enum ProfileSchema {
+    public static let tables: [String: [String]] = [
+        "": ["description", "extends", "command", "cwd", "user", "filesystem", "network", "env", "seccomp", "limits"],
+        "user": ["name"],
+        "filesystem": ["read_only", "read_write", "tmpfs", "hide", "bind_command"],
+        "network": ["mode"],
+        "env": ["pass", "set"],
+        "seccomp": ["preset", "allow", "deny", "default_action"],
+        "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
+    ]
+}
+
+/// Parses one profile file into a `Profile` layer (no `extends` resolution), collecting every error.
+struct ProfileFileReader {
+    let file: String
+    let variables: [String: String]
+    let environment: [String: String]
+    var sink = DiagnosticSink()
+    var layer: Profile
+
+    init(file: String, name: String, variables: [String: String], environment: [String: String]) {
+        self.file = file
+        self.variables = variables
+        self.environment = environment
+        self.layer = Profile(name: name)
+        self.layer.files = [file]
+    }
+
+    func diag(_ line: Int?, _ key: String?, _ message: String, hint: String? = nil) -> Diagnostic {
+        Diagnostic(file: file, line: line, key: key, message, hint: hint)
+    }
+
+    // MARK: Typed accessors
+
+    mutating func typeError(_ entry: TOMLEntry, _ key: String, expected: String) {
+        sink.add(diag(entry.value.line, key, "expected \(expected), found \(entry.value.typeName)"))
+    }
+
+    mutating func string(_ e: TOMLEntry, _ key: String, expand: Bool) -> Sourced<String>? {
+        guard case .string(let s) = e.value.kind else { typeError(e, key, expected: "a string"); return nil }
+        guard expand else { return Sourced(s, file: file, line: e.value.line, key: key) }
+        guard let x = self.expand(s, line: e.value.line, key: key) else { return nil }
+        return Sourced(x, file: file, line: e.value.line, key: key)
+    }
+
+    mutating func stringArray(_ e: TOMLEntry, _ key: String, expand: Bool) -> [Sourced<String>]? {
+        guard case .array(let items) = e.value.kind else {
+            let hint: String? = if case .string(let s) = e.value.kind { "write it as a list: \(key.split(separator: ".").last!) = [\"\(s)\"]" } else { nil }
+            sink.add(diag(e.value.line, key, "expected an array of strings, found \(e.value.typeName)", hint: hint))
+            return nil
+        }
+        var out: [Sourced<String>] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            guard case .string(let s) = item.kind else {
+                sink.add(diag(item.line, key, "element \(i + 1): expected a string, found \(item.typeName)"))
+                ok = false
+                continue
+            }
+            if expand {
+                guard let x = self.expand(s, line: item.line, key: key) else { ok = false; continue }
+                out.append(Sourced(x, file: file, line: item.line, key: key))
+            } else {
+                out.append(Sourced(s, file: file, line: item.line, key: key))
+            }
+        }
+        return ok ? out : nil
+    }
+
+    mutating func bool(_ e: TOMLEntry, _ key: String) -> Sourced<Bool>? {
+        guard case .bool(let b) = e.value.kind else { typeError(e, key, expected: "a boolean (true or false)"); return nil }
+        return Sourced(b, file: file, line: e.value.line, key: key)
+    }
+
+    mutating func positiveInteger(_ e: TOMLEntry, _ key: String) -> Sourced<UInt64>? {
+        guard case .integer(let v) = e.value.kind else { typeError(e, key, expected: "an integer"); return nil }
+        guard v > 0 else { sink.add(diag(e.value.line, key, "must be greater than 0, found \(v)")); return nil }
+        return Sourced(UInt64(v), file: file, line: e.value.line, key: key)
+    }
+
+    mutating func size(_ e: TOMLEntry, _ key: String) -> Sourced<UInt64>? {
+        let text: String
+        switch e.value.kind {
+        case .string(let s): text = s
+        case .integer(let v) where v > 0: return Sourced(UInt64(v), file: file, line: e.value.line, key: key)
+        default: typeError(e, key, expected: "a size string such as \"64MiB\""); return nil
+        }
+        guard let bytes = Units.size(text), bytes > 0 else {
+            sink.add(diag(e.value.line, key, "invalid size \"\(text)\"",
+                          hint: "a positive number with one of the units \(Units.sizeUnits.joined(separator: ", ")), e.g. \"64MiB\"; no unit means bytes"))
+            return nil
+        }
+        return Sourced(bytes, file: file, line: e.value.line, key: key)
+    }
+
+    mutating func duration(_ e: TOMLEntry, _ key: String) -> Sourced<Double>? {
+        let text: String
+        switch e.value.kind {
+        case .string(let s): text = s
+        case .integer(0): return Sourced(0, file: file, line: e.value.line, key: key)
+        default: typeError(e, key, expected: "a duration string such as \"3s\""); return nil
+        }
+        guard let seconds = Units.duration(text) else {
+            sink.add(diag(e.value.line, key, "invalid duration \"\(text)\"",
+                          hint: "a number with one of the units \(Units.durationUnits.joined(separator: ", ")), e.g. \"500ms\", \"3s\", \"2m\"; or \"0\""))
+            return nil
+        }
+        return Sourced(seconds, file: file, line: e.value.line, key: key)
+    }
+
+    mutating func enumValue<E: RawRepresentable & CaseIterable & Sendable & Equatable>(_ e: TOMLEntry, _ key: String, _: E.Type) -> Sourced<E>? where E.RawValue == String {
+        guard case .string(let s) = e.value.kind else { typeError(e, key, expected: "a string"); return nil }
+        guard let v = E(rawValue: s) else {
+            let valid = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            sink.add(diag(e.value.line, key, "invalid value \"\(s)\"", hint: "must be exactly \(valid)"))
+            return nil
+        }
+        return Sourced(v, file: file, line: e.value.line, key: key)
+    }
+
+    // MARK: Variables and paths
+
+    static func isVariableName(_ s: Substring) -> Bool {
+        guard let f = s.first, f.isLetter || f == "_" else { return false }
+        return s.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" }
+    }
+
+    /// Expands `${name}` (from --set, then the environment); `$${` is a literal `${`.
+    mutating func expand(_ s: String, line: Int, key: String) -> String? {
+        guard s.contains("$") else { return s }
+        var out = ""
+        var rest = Substring(s)
+        var ok = true
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            let after = rest[rest.index(after: dollar)...]
+            if after.hasPrefix("${") {
+                out += "${"
+                rest = after.dropFirst(2)
+                continue
+            }
+            guard after.hasPrefix("{") else {
+                out += "$"
+                rest = after
+                continue
+            }
+            guard let close = after.firstIndex(of: "}") else {
+                sink.add(diag(line, key, "unterminated `${` in \"\(s)\"", hint: "write ${name}, or $${ for a literal ${"))
+                return nil
+            }
+            let name = after[after.index(after: after.startIndex)..<close]
+            rest = after[after.index(after: close)...]
+            guard Self.isVariableName(name) else {
+                sink.add(diag(line, key, "invalid variable name `${\(name)}`", hint: "letters, digits and _ only"))
+                ok = false
+                continue
+            }
+            let n = String(name)
+            guard let value = variables[n] ?? environment[n] else {
+                sink.add(diag(line, key, "undefined variable `${\(n)}`", hint: "pass --set \(n)=VALUE, or set \(n) in the environment"))
+                ok = false
+                continue
+            }
+            guard !value.isEmpty else {
+                sink.add(diag(line, key, "variable `${\(n)}` is empty", hint: "pass a non-empty --set \(n)=VALUE"))
+                ok = false
+                continue
+            }
+            out += value
+        }
+        out += rest
+        return ok ? out : nil
+    }
+
+    /// Validates, expands and normalizes a filesystem list; missing non-optional paths are errors.
+    mutating func pathList(_ e: TOMLEntry, _ key: String, mustExist: Bool) -> [Sourced<PathEntry>] {
+        guard case .array(let items) = e.value.kind else {
+            _ = stringArray(e, key, expand: false)
+            return []
+        }
+        var out: [Sourced<PathEntry>] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(var raw) = item.kind else {
+                sink.add(diag(item.line, key, "element \(i + 1): expected a path string, found \(item.typeName)"))
+                continue
+            }
+            let optional = raw.hasPrefix("?")
+            if optional { raw.removeFirst() }
+            guard let expanded = expand(raw, line: item.line, key: key) else { continue }
+            guard expanded.hasPrefix("/") else {
+                sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: "write the full path, starting with /"))
+                continue
+            }
+            guard let path = Paths.normalize(expanded) else {
+                sink.add(diag(item.line, key, "path \"\(expanded)\" contains `..`", hint: "write the path without `..` components"))
+                continue
+            }
+            if mustExist, HostFS.info(path) == nil {
+                if optional {
+                    if !layer.skippedOptional.contains(path) { layer.skippedOptional.append(path) }
+                    continue
+                }
+                sink.add(diag(item.line, key, "path \(path) does not exist", hint: "create it, fix the path, or mark it optional with a leading ?: \"?\(raw)\""))
+                continue
+            }
+            out.append(Sourced(PathEntry(path: path, optional: optional), file: file, line: item.line, key: key))
+        }
+        return out
+    }
+
+    // MARK: The file
+
+    mutating func unknownKey(_ entry: TOMLEntry, table: String) {
+        let key = table.isEmpty ? entry.key : "\(table).\(entry.key)"
+        let valid = ProfileSchema.tables[table] ?? []
+        var hint: String?
+        if let s = Units.suggestion(for: entry.key, among: valid) {
+            hint = "did you mean `\(s)`?"
+        } else if let home = ProfileSchema.tables.first(where: { $0.key != table && $0.value.contains(entry.key) })?.key {
+            hint = home.isEmpty ? "`\(entry.key)` belongs at the top level" : "`\(entry.key)` belongs in [\(home)]"
+        } else {
+            hint = "valid keys: " + valid.joined(separator: ", ")
+        }
+        sink.add(diag(entry.keyLine, key, "unknown key", hint: hint))
+    }
+
+    mutating func subtable(_ entry: TOMLEntry) -> TOMLTable? {
+        guard case .table(let t) = entry.value.kind else {
+            sink.add(diag(entry.value.line, entry.key, "expected a table ([\(entry.key)]), found \(entry.value.typeName)"))
+            return nil
+        }
+        return t
+    }
+
+    /// Reads the parsed document; returns the raw `extends` list (nil when the key is absent).
+    mutating func read(_ doc: TOMLTable) -> [Sourced<String>]? {
+        var extends: [Sourced<String>]? = nil
+        for entry in doc.entries {
+            switch entry.key {
+            case "description": layer.description = string(entry, "description", expand: false)
+            case "extends":
+                if case .string(let s) = entry.value.kind {
+                    extends = [Sourced(s, file: file, line: entry.value.line, key: "extends")]
+                } else {
+                    extends = stringArray(entry, "extends", expand: false) ?? []
+                }
+            case "command":
+                if let c = stringArray(entry, "command", expand: true) {
+                    if c.isEmpty {
+                        sink.add(diag(entry.value.line, "command", "must not be empty", hint: "remove the key, or give the program and its arguments"))
+                    } else {
+                        layer.command = Sourced(c.map(\.value), file: file, line: entry.value.line, key: "command")
+                    }
+                }
+            case "cwd":
+                if let c = string(entry, "cwd", expand: true) {
+                    if !c.value.hasPrefix("/") {
+                        sink.add(c.diagnostic("path \"\(c.value)\" is not absolute", hint: "write the full path, starting with /"))
+                    } else if let n = Paths.normalize(c.value) {
+                        layer.cwd = Sourced(n, file: file, line: c.line, key: "cwd")
+                    } else {
+                        sink.add(c.diagnostic("path \"\(c.value)\" contains `..`", hint: "write the path without `..` components"))
+                    }
+                }
+            case "user": if let t = subtable(entry) { readUser(t) }
+            case "filesystem": if let t = subtable(entry) { readFilesystem(t) }
+            case "network": if let t = subtable(entry) { readNetwork(t) }
+            case "env": if let t = subtable(entry) { readEnv(t) }
+            case "seccomp": if let t = subtable(entry) { readSeccomp(t) }
+            case "limits": if let t = subtable(entry) { readLimits(t) }
+            default: unknownKey(entry, table: "")
+            }
+        }
+        return extends
+    }
+
+    mutating func readUser(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "name":
+                guard let n = string(e, "user.name", expand: true) else { continue }
+                let valid = !n.value.isEmpty && n.value.count <= 32 && n.value.first != "-"
+                    && n.value.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" || $0 == "." }
+                if valid { layer.userName = n } else {
+                    sink.add(n.diagnostic("invalid account name \"\(n.value)\"", hint: "letters, digits, _, - and . only"))
+                }
+            default: unknownKey(e, table: "user")
+            }
+        }
+    }
+
+    mutating func readFilesystem(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "read_only": layer.readOnly = pathList(e, "filesystem.read_only", mustExist: true)
+            case "read_write": layer.readWrite = pathList(e, "filesystem.read_write", mustExist: true)
+            case "tmpfs": layer.tmpfs = pathList(e, "filesystem.tmpfs", mustExist: false)
+            case "hide": layer.hide = pathList(e, "filesystem.hide", mustExist: true)
+            case "bind_command": layer.bindCommand = bool(e, "filesystem.bind_command")
+            default: unknownKey(e, table: "filesystem")
+            }
+        }
+    }
+
+    mutating func readNetwork(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "mode":
+                guard case .string(let s) = e.value.kind else { typeError(e, "network.mode", expected: "a string"); continue }
+                if let m = NetworkMode(rawValue: s) {
+                    layer.networkMode = Sourced(m, file: file, line: e.value.line, key: "network.mode")
+                } else {
+                    sink.add(diag(e.value.line, "network.mode", "invalid value \"\(s)\"", hint: "must be exactly \"none\" or \"host\" (lower case)"))
+                }
+            default: unknownKey(e, table: "network")
+            }
+        }
+    }
+
+    static func isEnvName(_ s: String) -> Bool {
+        !s.isEmpty && !s.contains("=") && !s.contains("\0")
+    }
+
+    mutating func readEnv(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "pass":
+                for n in stringArray(e, "env.pass", expand: false) ?? [] {
+                    if Self.isEnvName(n.value) { layer.envPass.append(n) } else {
+                        sink.add(n.diagnostic("invalid variable name \"\(n.value)\""))
+                    }
+                }
+            case "set":
+                guard case .table(let vars) = e.value.kind else {
+                    typeError(e, "env.set", expected: "a table such as { TZ = \"UTC\" }")
+                    continue
+                }
+                for v in vars.entries {
+                    let key = "env.set.\(v.key)"
+                    guard Self.isEnvName(v.key) else { sink.add(diag(v.keyLine, key, "invalid variable name")); continue }
+                    guard let s = string(v, key, expand: true) else { continue }
+                    if s.value.contains("\0") { sink.add(s.diagnostic("value contains a NUL byte")); continue }
+                    layer.envSet.append(Sourced(EnvVar(name: v.key, value: s.value, origin: "set"), file: file, line: s.line, key: key))
+                }
+            default: unknownKey(e, table: "env")
+            }
+        }
+    }
+
+    mutating func syscallList(_ e: TOMLEntry, _ key: String) -> [Sourced<String>] {
+        var out: [Sourced<String>] = []
+        for n in stringArray(e, key, expand: false) ?? [] {
+            if Seccomp.isKnownSyscall(n.value) { out.append(n) } else {
+                sink.add(n.diagnostic("unknown system call \"\(n.value)\"",
+                                      hint: "use the syscall's name on this architecture, e.g. \"ptrace\", \"chmod\""))
+            }
+        }
+        return out
+    }
+
+    mutating func readSeccomp(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "preset": layer.seccompPreset = enumValue(e, "seccomp.preset", SeccompPolicy.Preset.self)
+            case "allow": layer.seccompAllow = syscallList(e, "seccomp.allow")
+            case "deny": layer.seccompDeny = syscallList(e, "seccomp.deny")
+            case "default_action": layer.seccompDefaultAction = enumValue(e, "seccomp.default_action", SeccompPolicy.DefaultAction.self)
+            default: unknownKey(e, table: "seccomp")
+            }
+        }
+    }
+
+    mutating func readLimits(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "memory": layer.memory = size(e, "limits.memory")
+            case "processes": layer.processes = positiveInteger(e, "limits.processes")
+            case "open_files": layer.openFiles = positiveInteger(e, "limits.open_files")
+            case "cpu":
+                let v: Double?
+                switch e.value.kind {
+                case .float(let d): v = d
+                case .integer(let i): v = Double(i)
+                default: v = nil; typeError(e, "limits.cpu", expected: "a number of cores such as 1.0")
+                }
+                if let v {
+                    if v > 0 && v.isFinite { layer.cpu = Sourced(v, file: file, line: e.value.line, key: "limits.cpu") }
+                    else { sink.add(diag(e.value.line, "limits.cpu", "must be a positive number of cores")) }
+                }
+            case "wall_time": layer.wallTime = duration(e, "limits.wall_time")
+            case "tmpfs_size": layer.tmpfsSize = size(e, "limits.tmpfs_size")
+            case "shutdown_grace": layer.shutdownGrace = duration(e, "limits.shutdown_grace")
+            default: unknownKey(e, table: "limits")
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+/// Finds profile files, follows `extends`, checks file permissions and merges the layers.
+public struct ProfileLoader: Sendable {
+    /// Directories searched for a bare NAME, in order.
+    public var searchPath: [String]
+    /// `--set` variables.
+    public var variables: [String: String]
+    /// mcpbox's environment (variables, and lookups such as XDG_CONFIG_HOME).
+    public var environment: [String: String]
+    /// Whose files are trusted besides root's.
+    public var callerUid: UInt32
+
+    public init(searchPath: [String], variables: [String: String], environment: [String: String], callerUid: UInt32) {
+        self.searchPath = searchPath
+        self.variables = variables
+        self.environment = environment
+        self.callerUid = callerUid
+    }
+
+    /// The standard lookup order: `--profile-path` dirs, MCPBOX_PROFILE_PATH, the user's config,
+    /// /etc/mcpbox/profiles, then the profiles shipped with mcpbox.
+    public static func defaultSearchPath(profilePath: [String], environment: [String: String]) -> [String] {
+        var dirs: [String] = []
+        for p in profilePath { dirs += p.split(separator: ":").map(String.init) }
+        if let env = environment["MCPBOX_PROFILE_PATH"] { dirs += env.split(separator: ":").map(String.init) }
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+            dirs.append(xdg + "/mcpbox/profiles")
+        } else if let home = environment["HOME"], home.hasPrefix("/") {
+            dirs.append(home + "/.config/mcpbox/profiles")
+        }
+        dirs.append("/etc/mcpbox/profiles")
+        dirs += shippedProfileDirs()
+        var seen = Set<String>()
+        return dirs.filter { !$0.isEmpty && seen.insert($0).inserted }
+    }
+
+    /// Where the shipped profiles are: above the executable (a source checkout or build tree),
+    /// `<prefix>/share/mcpbox/profiles`, then the source tree mcpbox was built from.
+    public static func shippedProfileDirs() -> [String] {
+        var dirs: [String] = []
+        if let exe = HostFS.executablePath() {
+            var dir = Paths.dirname(exe)
+            while true {
+                if HostFS.info(dir + "/profiles/base.toml") != nil {
+                    dirs.append(Paths.join(dir, "profiles"))
+                    break
+                }
+                if dir == "/" { break }
+                dir = Paths.dirname(dir)
+            }
+            let prefix = Paths.dirname(Paths.dirname(exe))
+            dirs.append(Paths.join(prefix, "share/mcpbox/profiles"))
+        }
+        let source = Paths.dirname(Paths.dirname(Paths.dirname(#filePath)))
+        dirs.append(Paths.join(source, "profiles"))
+        return dirs.filter { HostFS.info($0)?.isDirectory == true }
+    }
+
+    /// Whether `ref` is a path rather than a NAME.
+    public static func isPath(_ ref: String) -> Bool { ref.contains("/") || ref.hasSuffix(".toml") }
+
+    /// Resolves a NAME or path to an existing file (real path); `relativeTo` anchors relative paths.
+    public func locate(_ ref: String, relativeTo dir: String?) -> String? {
+        if Self.isPath(ref) {
+            let path = ref.hasPrefix("/") ? ref : Paths.join(dir ?? Self.currentDirectory(), ref)
+            return HostFS.realPath(path)
+        }
+        for d in searchPath {
+            let candidate = Paths.join(d, ref + ".toml")
+            if let i = HostFS.info(candidate), i.isRegular { return HostFS.realPath(candidate) }
+        }
+        return nil
+    }
+
+    static func currentDirectory() -> String {
+        HostFS.realPath(".") ?? "/"
+    }
+
+    /// A profile must be owned by root or the caller and not writable by group or others; so must its directory.
+    public func permissionProblems(_ file: String) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for (path, what) in [(file, "profile"), (Paths.dirname(file), "directory of the profile")] {
+            guard let info = HostFS.info(path) else { continue }
+            if info.uid != 0 && info.uid != callerUid {
+                out.append(Diagnostic(file: file, "refused: the \(what) \(path) is owned by uid \(info.uid), not by root or you (uid \(callerUid))",
+                                      hint: "a server's jail must not be editable by others: chown it, or copy the profile"))
+            }
+            if info.mode & 0o022 != 0 {
+                out.append(Diagnostic(file: file, "refused: the \(what) \(path) is writable by group or others (mode \(String(info.mode & 0o7777, radix: 8)))",
+                                      hint: "run chmod go-w \(path)"))
+            }
+        }
+        return out
+    }
+
+    /// Loads `ref` and everything it extends; throws every error found.
+    public func load(_ ref: String) throws(ProfileError) -> Profile {
+        var sink = DiagnosticSink()
+        var layers: [Profile] = []
+        var loaded = Set<String>()
+        guard let file = locate(ref, relativeTo: nil) else {
+            throw ProfileError(notFound(ref, from: nil))
+        }
+        loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
+        try sink.throwIfAny()
+        var profile = Profile(name: ref)
+        for layer in layers { profile.merge(layer) }
+        return profile
+    }
+
+    func notFound(_ ref: String, from: Sourced<String>?) -> Diagnostic {
+        let hint = Self.isPath(ref) ? "check the path" : "searched: " + searchPath.map { $0 + "/\(ref).toml" }.joined(separator: ", ")
+        if let from {
+            return from.diagnostic("profile `\(ref)` not found", hint: hint)
+        }
+        return Diagnostic("profile `\(ref)` not found", hint: hint)
+    }
+
+    private func loadFile(_ file: String, name: String, chain: [(file: String, name: String)],
+                          loaded: inout Set<String>, layers: inout [Profile], sink: inout DiagnosticSink) {
+        if loaded.contains(file) { return }
+        loaded.insert(file)
+        for d in permissionProblems(file) { sink.add(d) }
+        guard let text = HostFS.readFile(file) else {
+            sink.add(Diagnostic(file: file, "cannot read the profile"))
+            return
+        }
+        let doc: TOMLTable
+        do {
+            doc = try TOML.parse(text, file: file)
+        } catch {
+            sink.add(Diagnostic(file: error.file, line: error.line, error.message))
+            return
+        }
+        var reader = ProfileFileReader(file: file, name: name, variables: variables, environment: environment)
+        let declared = reader.read(doc)
+        for d in reader.sink.items { sink.add(d) }
+        var parents = declared ?? []
+        if declared == nil && Paths.basename(file) != "base.toml" {
+            parents = [Sourced("base", file: file, line: 1, key: "extends")]
+        }
+        let here = chain + [(file, name)]
+        for parent in parents {
+            guard let parentFile = locate(parent.value, relativeTo: Paths.dirname(file)) else {
+                sink.add(notFound(parent.value, from: parent))
+                continue
+            }
+            if here.contains(where: { $0.file == parentFile }) {
+                let start = here.firstIndex { $0.file == parentFile }!
+                let names = here[start...].map(\.name) + [parent.value]
+                sink.add(parent.diagnostic("`extends` cycle: " + names.joined(separator: " → "),
+                                           hint: "remove one of these extends"))
+                continue
+            }
+            loadFile(parentFile, name: parent.value, chain: here, loaded: &loaded, layers: &layers, sink: &sink)
+        }
+        layers.append(reader.layer)
+    }
+}

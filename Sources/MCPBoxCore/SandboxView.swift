@@ -1,0 +1,101 @@
+/// Answers "what is at this path inside the sandbox?" from a mount list, by looking at the host
+/// objects behind the binds. Symlinks are followed as the sandbox would follow them.
+public struct SandboxView: Sendable {
+    public enum Entry: Sendable, Equatable {
+        case missing
+        case directory
+        /// A regular file; `hostPath` is where it is on the host (nil for synthesized files).
+        case file(hostPath: String?, executable: Bool)
+    }
+
+    let mounts: [Mount]
+
+    public init(mounts: [Mount]) { self.mounts = mounts }
+
+    /// The innermost mount at or above `path`.
+    func covering(_ path: String) -> Mount? {
+        var best: Mount?
+        for m in mounts where Paths.isWithin(path, m.target) {
+            if best == nil || m.target.count >= best!.target.count { best = m }
+        }
+        return best
+    }
+
+    /// Whether `path` is a mount target or a directory created to hold one.
+    func isSkeleton(_ path: String) -> Bool {
+        mounts.contains { Paths.isWithin($0.target, path) }
+    }
+
+    /// Host path behind a sandbox path, when it lies in a bind (no symlink resolution).
+    public func hostPath(_ path: String) -> String? {
+        guard let m = covering(path), case .bind(let source, _) = m.kind else { return nil }
+        return Paths.join(source, Paths.remainder(path, under: m.target))
+    }
+
+    /// Whether `path` is inside a bind (read-only or read-write) of the view.
+    public func isBound(_ path: String) -> Bool { hostPath(path) != nil }
+
+    /// What the sandbox would see at `path`, following symlinks (up to 40).
+    public func lookup(_ path: String) -> Entry {
+        guard var current = Paths.normalize(path) else { return .missing }
+        var hops = 0
+        restart: while true {
+            let parts = Paths.components(current)
+            var prefix = "/"
+            for (i, part) in parts.enumerated() {
+                prefix = Paths.join(prefix, String(part))
+                let isLast = i == parts.count - 1
+                guard let m = covering(prefix) else {
+                    if isSkeleton(prefix) { if isLast { return .directory } else { continue } }
+                    return .missing
+                }
+                switch m.kind {
+                case .bind(let source, _):
+                    let host = Paths.join(source, Paths.remainder(prefix, under: m.target))
+                    guard let info = HostFS.info(host, follow: false) else {
+                        if isSkeleton(prefix) { if isLast { return .directory } else { continue } }
+                        return .missing
+                    }
+                    if info.isSymlink, m.target != prefix || !isSkeleton(prefix) {
+                        hops += 1
+                        guard hops <= 40, let link = HostFS.readLink(host) else { return .missing }
+                        let rest = parts[(i + 1)...].joined(separator: "/")
+                        let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
+                        guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
+                        current = next
+                        continue restart
+                    }
+                    if isLast {
+                        if info.isDirectory { return .directory }
+                        guard let full = HostFS.info(host) else { return .missing }
+                        return .file(hostPath: host, executable: full.isRegular && full.mode & 0o111 != 0)
+                    }
+                    if !info.isDirectory && !isSkeleton(prefix) { return .missing }
+                case .hide(let isDirectory):
+                    if prefix == m.target && isLast { return isDirectory ? .directory : .file(hostPath: nil, executable: false) }
+                    if isSkeleton(prefix) { if isLast { return .directory } else { continue } }
+                    return .missing
+                case .file:
+                    if prefix == m.target && isLast { return .file(hostPath: nil, executable: false) }
+                    return .missing
+                case .tmpfs, .proc, .dev:
+                    if prefix == m.target || isSkeleton(prefix) { if isLast { return .directory } else { continue } }
+                    return .missing
+                }
+            }
+            return .directory
+        }
+    }
+
+    /// Normalizes a path that may contain `.` and `..` (as a symlink target can).
+    static func resolveDots(_ path: String) -> String? {
+        guard path.hasPrefix("/") else { return nil }
+        var out: [Substring] = []
+        for c in Paths.components(path) {
+            if c == "." { continue }
+            if c == ".." { if !out.isEmpty { out.removeLast() }; continue }
+            out.append(c)
+        }
+        return "/" + out.joined(separator: "/")
+    }
+}

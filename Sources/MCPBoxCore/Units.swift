@@ -1,0 +1,110 @@
+/// Parsing of durations and sizes, and the "did you mean" suggestion.
+public enum Units {
+    /// Units accepted for durations, in the order the error lists them.
+    public static let durationUnits = ["ms", "s", "m", "h"]
+    /// Units accepted for sizes.
+    public static let sizeUnits = ["B", "KiB", "MiB", "GiB", "TiB", "KB", "MB", "GB", "TB"]
+
+    /// "500ms", "3s", "2m", "1h", "1.5s" or "0" → seconds; nil if malformed.
+    public static func duration(_ text: String) -> Double? {
+        if text == "0" { return 0 }
+        let (number, unit) = split(text)
+        guard let value = Double(number), value >= 0, value.isFinite, !number.isEmpty else { return nil }
+        switch unit {
+        case "ms": return value / 1000
+        case "s": return value
+        case "m": return value * 60
+        case "h": return value * 3600
+        default: return nil
+        }
+    }
+
+    /// "64MiB", "1GiB", "512KiB", "1000000" (bytes) → bytes; nil if malformed.
+    public static func size(_ text: String) -> UInt64? {
+        let (number, unit) = split(text)
+        guard !number.isEmpty, let value = Double(number), value >= 0, value.isFinite else { return nil }
+        let multiplier: Double
+        switch unit {
+        case "", "B": multiplier = 1
+        case "KiB": multiplier = 1024
+        case "MiB": multiplier = 1024 * 1024
+        case "GiB": multiplier = 1024 * 1024 * 1024
+        case "TiB": multiplier = 1024 * 1024 * 1024 * 1024
+        case "KB", "kB": multiplier = 1000
+        case "MB": multiplier = 1_000_000
+        case "GB": multiplier = 1_000_000_000
+        case "TB": multiplier = 1_000_000_000_000
+        default: return nil
+        }
+        if unit.isEmpty && number.contains(".") { return nil }
+        let bytes = value * multiplier
+        guard bytes < 1.8e19 else { return nil }
+        return UInt64(bytes.rounded())
+    }
+
+    static func split(_ text: String) -> (String, String) {
+        let number = text.prefix { $0.isNumber || $0 == "." }
+        return (String(number), String(text.dropFirst(number.count)).trimmingSpaces())
+    }
+
+    /// Human form of a byte count ("64MiB", "1.5GiB", "1000B").
+    public static func formatSize(_ bytes: UInt64) -> String {
+        let units: [(String, UInt64)] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        for (name, size) in units where bytes >= size {
+            if bytes % size == 0 { return "\(bytes / size)\(name)" }
+            let tenths = (bytes * 10 + size / 2) / size
+            return "\(tenths / 10).\(tenths % 10)\(name)"
+        }
+        return "\(bytes)B"
+    }
+
+    /// Human form of seconds ("3s", "500ms", "2m", "0").
+    public static func formatDuration(_ seconds: Double) -> String {
+        if seconds == 0 { return "0" }
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
+        if seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
+        if seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
+        if seconds == seconds.rounded() { return "\(Int(seconds))s" }
+        return "\(Int((seconds * 1000).rounded()))ms"
+    }
+
+    /// The candidate nearest to `word` by edit distance, if close enough to be a plausible typo.
+    public static func suggestion(for word: String, among candidates: [String]) -> String? {
+        var best: (String, Int)? = nil
+        for c in candidates {
+            let d = editDistance(word.lowercased(), c.lowercased())
+            if best == nil || d < best!.1 { best = (c, d) }
+        }
+        guard let (name, distance) = best else { return nil }
+        return distance <= max(2, name.count / 3) ? name : nil
+    }
+
+    /// Damerau–Levenshtein distance (adjacent transpositions count 1).
+    public static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        if x.isEmpty { return y.count }
+        if y.isEmpty { return x.count }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+        for i in 0...x.count { d[i][0] = i }
+        for j in 0...y.count { d[0][j] = j }
+        for i in 1...x.count {
+            for j in 1...y.count {
+                let cost = x[i - 1] == y[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[x.count][y.count]
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

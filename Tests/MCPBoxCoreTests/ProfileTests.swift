@@ -1,0 +1,293 @@
+import Foundation
+import Testing
+@testable import MCPBoxCore
+
+/// Profile loading, merging, variables and every validation error.
+@Suite struct ProfileTests {
+    /// A scratch dir with a small `base.toml` and the given profile as `p.toml`.
+    func setup(_ profile: String, base: String = "[filesystem]\nread_only = [\"/usr\"]\n") -> (Scratch, String) {
+        let s = Scratch()
+        s.write("base.toml", base)
+        let file = s.write("p.toml", profile)
+        return (s, file)
+    }
+
+    /// Asserts exactly one diagnostic matching `fragment`, naming file, line and key.
+    func expectError(_ profile: String, line: Int, key: String, _ fragment: String, hint: String? = nil,
+                     vars: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) {
+        let (s, file) = setup(profile)
+        let errs = Fixture.errors("p", dirs: [s.path], vars: vars)
+        let matching = errs.filter { $0.message.contains(fragment) }
+        #expect(matching.count == 1, "errors: \(errs)", sourceLocation: sourceLocation)
+        guard let d = matching.first else { return }
+        #expect(d.file == file, sourceLocation: sourceLocation)
+        #expect(d.line == line, sourceLocation: sourceLocation)
+        #expect(d.key == key, sourceLocation: sourceLocation)
+        let text = "mcpbox: \(d)"
+        #expect(text.hasPrefix("mcpbox: \(file):\(line): \(key): "), "\(text)", sourceLocation: sourceLocation)
+        if let hint { #expect(d.hint?.contains(hint) == true, "\(d)", sourceLocation: sourceLocation) }
+    }
+
+    @Test func unknownKeysSuggestTheNearest() {
+        expectError("[netwrok]\nmode = \"none\"", line: 1, key: "netwrok", "unknown key", hint: "did you mean `network`?")
+        expectError("\n[filesystem]\nread_onyl = [\"/usr\"]", line: 3, key: "filesystem.read_onyl", "unknown key", hint: "did you mean `read_only`?")
+        expectError("[limits]\nmemroy = \"1GiB\"", line: 2, key: "limits.memroy", "unknown key", hint: "did you mean `memory`?")
+        expectError("read_only = [\"/usr\"]", line: 1, key: "read_only", "unknown key", hint: "belongs in [filesystem]")
+    }
+
+    @Test func wrongTypesNameExpectedAndActual() {
+        expectError("cwd = 5", line: 1, key: "cwd", "expected a string, found integer")
+        expectError("[filesystem]\nread_only = \"/usr\"", line: 2, key: "filesystem.read_only", "expected an array of strings, found string", hint: "read_only = [\"/usr\"]")
+        expectError("[filesystem]\nbind_command = \"yes\"", line: 2, key: "filesystem.bind_command", "expected a boolean")
+        expectError("[limits]\nprocesses = \"64\"", line: 2, key: "limits.processes", "expected an integer, found string")
+        expectError("command = [\"a\",\n  3]", line: 2, key: "command", "element 2: expected a string, found integer")
+        expectError("network = \"none\"", line: 1, key: "network", "expected a table")
+    }
+
+    @Test func variables() throws {
+        expectError("cwd = \"/${nope}\"", line: 1, key: "cwd", "undefined variable `${nope}`", hint: "--set nope=VALUE")
+        expectError("[filesystem]\nread_write = [\n  \"${x}\",\n]", line: 3, key: "filesystem.read_write", "variable `${x}` is empty", vars: ["x": ""])
+        let s = Scratch()
+        s.write("base.toml", "")
+        let dir = s.mkdir("data")
+        s.write("p.toml", "command = [\"echo\", \"${word}\", \"$${literal}\", \"$HOME\"]\n[filesystem]\nread_only = [\"${dir}\"]\n")
+        // --set wins over the environment.
+        let profile = try Fixture.loader([s.path], vars: ["word": "hi", "dir": dir], env: ["word": "env", "dir": "/nonexistent"]).load("p")
+        #expect(profile.command?.value == ["echo", "hi", "${literal}", "$HOME"])
+        #expect(profile.readOnly.map(\.value.path) == [dir])
+        // The environment is used when --set does not name it.
+        let p2 = try Fixture.loader([s.path], env: ["word": "env", "dir": dir]).load("p")
+        #expect(p2.command?.value[1] == "env")
+    }
+
+    @Test func pathsMustBeAbsoluteWithoutDotDot() throws {
+        expectError("[filesystem]\nread_only = [\"usr/lib\"]", line: 2, key: "filesystem.read_only", "is not absolute")
+        expectError("[filesystem]\nread_only = [\"/usr/../etc\"]", line: 2, key: "filesystem.read_only", "contains `..`")
+        expectError("cwd = \"relative\"", line: 1, key: "cwd", "is not absolute")
+        let (s, _) = setup("[filesystem]\nread_only = [\"/usr//lib/\", \"/usr/./share\"]")
+        let p = try Fixture.loader([s.path]).load("p")
+        #expect(p.readOnly.map(\.value.path) == ["/usr", "/usr/lib", "/usr/share"])
+    }
+
+    @Test func missingPathsAndOptionalOnes() throws {
+        expectError("[filesystem]\nread_only = [\"/nonexistent/mcpbox-x\"]", line: 2, key: "filesystem.read_only", "does not exist", hint: "\"?/nonexistent/mcpbox-x\"")
+        expectError("[filesystem]\nhide = [\"/usr/nonexistent-x\"]", line: 2, key: "filesystem.hide", "does not exist")
+        let (s, _) = setup("[filesystem]\nread_only = [\"?/nonexistent/mcpbox-x\", \"?/usr/lib\"]")
+        let plan = try #require(Fixture.plan("p", dirs: [s.path]).plan)
+        #expect(plan.skippedOptional == ["/nonexistent/mcpbox-x"])
+        #expect(!plan.mounts.contains { $0.target.hasPrefix("/nonexistent") })
+    }
+
+    @Test func seccompNames() {
+        expectError("[seccomp]\nallow = [\"ptrce\"]", line: 2, key: "seccomp.allow", "unknown system call \"ptrce\"")
+        expectError("[seccomp]\ndeny = [\"chmod\", \"chmdo\"]", line: 2, key: "seccomp.deny", "unknown system call \"chmdo\"")
+        expectError("[seccomp]\npreset = \"strict\"", line: 2, key: "seccomp.preset", "invalid value \"strict\"", hint: "\"default\" or \"permissive\"")
+        expectError("[seccomp]\ndefault_action = \"trap\"", line: 2, key: "seccomp.default_action", "invalid value", hint: "\"errno\" or \"kill\" or \"log\"")
+        let (s, _) = setup("[seccomp]\nallow = [\"ptrace\"]\ndeny = [\"chmod\"]")
+        let plan = Fixture.plan("p", dirs: [s.path]).plan
+        #expect(plan?.seccomp.allow == ["ptrace"])
+        #expect(plan?.seccomp.deny == ["chmod"])
+        #expect(plan?.warnings.contains { $0.contains("`ptrace` re-enables a dangerous system call") } == true)
+    }
+
+    @Test func unitsAreValidated() throws {
+        expectError("[limits]\nmemory = \"64mb\"", line: 2, key: "limits.memory", "invalid size \"64mb\"", hint: "KiB, MiB, GiB")
+        expectError("[limits]\ntmpfs_size = \"lots\"", line: 2, key: "limits.tmpfs_size", "invalid size")
+        expectError("[limits]\nwall_time = \"3 sec\"", line: 2, key: "limits.wall_time", "invalid duration", hint: "ms, s, m, h")
+        expectError("[limits]\nshutdown_grace = \"-1s\"", line: 2, key: "limits.shutdown_grace", "invalid duration")
+        expectError("[limits]\ncpu = 0", line: 2, key: "limits.cpu", "positive number")
+        let (s, _) = setup("""
+            [limits]
+            memory = "1GiB"
+            processes = 64
+            open_files = 4096
+            cpu = 1.5
+            wall_time = "2m"
+            tmpfs_size = "512KiB"
+            shutdown_grace = "500ms"
+            """)
+        let l = try #require(Fixture.plan("p", dirs: [s.path]).plan).limits
+        #expect(l == Limits(memoryBytes: 1 << 30, processes: 64, openFiles: 4096, cpu: 1.5, wallTimeSeconds: 120,
+                            tmpfsSizeBytes: 512 << 10, shutdownGraceSeconds: 0.5))
+        #expect(Units.size("1000000") == 1_000_000)
+        #expect(Units.duration("0") == 0)
+    }
+
+    @Test func networkModeIsExact() {
+        for bad in ["Host", "HOST", "hosts", "bridge", ""] {
+            expectError("[network]\nmode = \"\(bad)\"", line: 2, key: "network.mode", "invalid value \"\(bad)\"", hint: "\"none\" or \"host\"")
+        }
+    }
+
+    @Test func allErrorsAreReportedTogether() {
+        let (s, file) = setup("""
+            netwrok = 1
+            cwd = 3
+            [filesystem]
+            read_only = ["/nonexistent-a", "rel"]
+            [limits]
+            memory = "1 parsec"
+            """)
+        let errs = Fixture.errors("p", dirs: [s.path])
+        #expect(errs.count == 5, "\(errs)")
+        #expect(errs.allSatisfy { $0.file == file && $0.line != nil && $0.key != nil })
+        #expect(Set(errs.compactMap(\.line)) == [1, 2, 4, 6])
+    }
+
+    @Test func tomlSyntaxErrorsNameFileAndLine() {
+        let (s, file) = setup("a = 1\n[filesystem\n")
+        let errs = Fixture.errors("p", dirs: [s.path])
+        #expect(errs.count == 1)
+        #expect(errs.first?.description.hasPrefix("\(file):2: ") == true, "\(errs)")
+    }
+
+    @Test func mergeOrder() throws {
+        let s = Scratch()
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\"]\n[limits]\nopen_files = 10\n")
+        s.write("a.toml", """
+            description = "a"
+            extends = ["base"]
+            command = ["a"]
+            [filesystem]
+            read_only = ["/usr", "/etc/ssl"]
+            [env]
+            pass = ["LANG"]
+            set = { X = "1", Y = "a" }
+            [limits]
+            open_files = 20
+            processes = 5
+            """)
+        s.write("b.toml", """
+            extends = ["base"]
+            [filesystem]
+            read_only = ["/usr/share"]
+            [env]
+            pass = ["TERM", "LANG"]
+            """)
+        s.write("c.toml", """
+            extends = ["a", "b"]
+            command = ["c", "arg"]
+            [env]
+            set = { Y = "c", Z = "3" }
+            [limits]
+            processes = 7
+            """)
+        let p = try Fixture.loader([s.path]).load("c")
+        #expect(p.files.map(Paths.basename) == ["base.toml", "a.toml", "b.toml", "c.toml"])
+        #expect(p.description?.value == "a")
+        #expect(p.command?.value == ["c", "arg"])
+        #expect(p.readOnly.map(\.value.path) == ["/usr", "/etc/ssl", "/usr/share"])
+        #expect(p.readOnly[0].origin == "base.toml: filesystem.read_only")
+        #expect(p.envPass.map(\.value) == ["LANG", "TERM"])
+        #expect(p.envSet.map { "\($0.value.name)=\($0.value.value)" } == ["X=1", "Y=c", "Z=3"])
+        #expect(p.openFiles?.value == 20)
+        #expect(p.processes?.value == 7)
+    }
+
+    @Test func implicitBase() throws {
+        let s = Scratch()
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\"]\n")
+        s.write("empty.toml", "")
+        s.write("none.toml", "extends = []\n")
+        #expect(try Fixture.loader([s.path]).load("empty").files.map(Paths.basename) == ["base.toml", "empty.toml"])
+        #expect(try Fixture.loader([s.path]).load("none").files.map(Paths.basename) == ["none.toml"])
+        #expect(try Fixture.loader([s.path]).load("base").files.map(Paths.basename) == ["base.toml"])
+    }
+
+    @Test func extendsCycleNamesTheChain() {
+        let s = Scratch()
+        s.write("base.toml", "")
+        let a = s.write("a.toml", "extends = [\"b\"]\n")
+        s.write("b.toml", "extends = [\"base\",\n  \"a\"]\n")
+        let errs = Fixture.errors("a", dirs: [s.path])
+        #expect(errs.count == 1)
+        #expect(errs.first?.message.contains("a → b → a") == true, "\(errs)")
+        #expect(errs.first?.line == 2)
+        #expect(errs.first?.key == "extends")
+        _ = a
+        let self1 = Scratch()
+        self1.write("x.toml", "extends = [\"x\"]\n")
+        #expect(Fixture.errors("x", dirs: [self1.path]).first?.message.contains("x → x") == true)
+    }
+
+    @Test func extendsNotFound() {
+        let (s, file) = setup("extends = [\"nosuch\"]")
+        let errs = Fixture.errors("p", dirs: [s.path])
+        #expect(errs.first?.file == file)
+        #expect(errs.first?.message == "profile `nosuch` not found")
+    }
+
+    @Test func lookupOrder() throws {
+        let first = Scratch(), second = Scratch(), xdg = Scratch()
+        first.write("x.toml", "description = \"first\"\nextends = []\n")
+        second.write("x.toml", "description = \"second\"\nextends = []\n")
+        second.write("y.toml", "description = \"second-y\"\nextends = []\n")
+        xdg.write("mcpbox/profiles/y.toml", "description = \"xdg-y\"\nextends = []\n")
+        xdg.write("mcpbox/profiles/z.toml", "description = \"xdg-z\"\nextends = []\n")
+        let env = ["MCPBOX_PROFILE_PATH": second.path, "XDG_CONFIG_HOME": xdg.path]
+        let dirs = ProfileLoader.defaultSearchPath(profilePath: [first.path], environment: env)
+        #expect(Array(dirs.prefix(4)) == [first.path, second.path, xdg.path + "/mcpbox/profiles", "/etc/mcpbox/profiles"])
+        #expect(dirs.contains(Fixture.shippedProfiles))
+        let loader = Fixture.loader(dirs)
+        #expect(try loader.load("x").description?.value == "first")
+        #expect(try loader.load("y").description?.value == "second-y")
+        #expect(try loader.load("z").description?.value == "xdg-z")
+        // Shipped profiles come last.
+        #expect(try loader.load("base").files == [Fixture.shippedProfiles + "/base.toml"])
+        // A path is used as is.
+        #expect(try loader.load(second.path + "/x.toml").description?.value == "second")
+        // Without XDG_CONFIG_HOME: ~/.config.
+        let home = ProfileLoader.defaultSearchPath(profilePath: [], environment: ["HOME": "/home/u"])
+        #expect(home.first == "/home/u/.config/mcpbox/profiles")
+        // Colon-separated --profile-path.
+        #expect(Array(ProfileLoader.defaultSearchPath(profilePath: ["/a:/b"], environment: [:]).prefix(2)) == ["/a", "/b"])
+    }
+
+    @Test func writableOrForeignProfilesAreRefused() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        let gw = s.write("gw.toml", "", mode: 0o664)
+        var errs = Fixture.errors("gw", dirs: [s.path])
+        #expect(errs.contains { $0.file == gw && $0.message.contains("writable by group or others") && $0.hint == "run chmod go-w \(gw)" }, "\(errs)")
+
+        let ow = Scratch()
+        ow.write("base.toml", "")
+        ow.write("p.toml", "")
+        chmod(ow.path, 0o777)
+        errs = Fixture.errors("p", dirs: [ow.path])
+        #expect(errs.contains { $0.message.contains("directory of the profile \(ow.path) is writable") }, "\(errs)")
+
+        if HostFS.uid == 0 {
+            let foreign = s.write("foreign.toml", "")
+            chown(foreign, 12345, 12345)
+            errs = Fixture.errors("foreign", dirs: [s.path])
+            #expect(errs.contains { $0.message.contains("owned by uid 12345") }, "\(errs)")
+        }
+    }
+
+    @Test func profileInsideItsOwnReadWritePathIsRefused() {
+        let s = Scratch()
+        s.write("base.toml", "")
+        let file = s.write("p.toml", "[filesystem]\nread_write = [\"\(s.path)\"]\n")
+        let errs = Fixture.errors("p", dirs: [s.path])
+        #expect(errs.contains { $0.file == file && $0.message.contains("refused: this profile lies inside \(s.path)") }, "\(errs)")
+    }
+
+    @Test func sameDirectoryReadOnlyAndReadWrite() {
+        let s = Scratch()
+        let d = s.mkdir("d")
+        s.write("base.toml", "")
+        s.write("a.toml", "[filesystem]\nread_only = [\"\(d)\"]\n")
+        let file = s.write("p.toml", "extends = [\"a\"]\n[filesystem]\nread_write = [\n\"\(d)\"]\n")
+        let errs = Fixture.errors("p", dirs: [s.path])
+        #expect(errs.count == 1)
+        #expect(errs.first?.file == file && errs.first?.line == 4 && errs.first?.key == "filesystem.read_write", "\(errs)")
+        #expect(errs.first?.message.contains("also listed in filesystem.read_only (a.toml:2)") == true, "\(errs)")
+    }
+
+    @Test func editDistance() {
+        #expect(Units.editDistance("netwrok", "network") == 1)
+        #expect(Units.suggestion(for: "netwrok", among: ProfileSchema.tables[""]!) == "network")
+        #expect(Units.suggestion(for: "zzzzzz", among: ProfileSchema.tables[""]!) == nil)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import MCPBoxTestSupport
+import Testing
+
+/// The relay and lifecycle through the real `mcpbox run`: sandbox, pid-1 reaper and relay together.
+@Suite("Relay through mcpbox run", .serialized)
+struct RelaySandboxTests {
+    /// Writes a profile that binds /usr and the relay fixtures, with the given limits.
+    static func profile(_ dir: TempDir, grace: String = "500ms", wall: String = "0") throws -> String {
+        let fixtures = URL(fileURLWithPath: RelayRun.fixture("echo.py")).deletingLastPathComponent().path
+        return try dir.write("relay.toml", """
+            description = "relay tests: the fixtures under Tests/SandboxTests/Fixtures/relay"
+            [filesystem]
+            read_only = ["/usr", "/lib", "/lib64", "/bin", \(tomlString(fixtures))]
+            [limits]
+            shutdown_grace = \(tomlString(grace))
+            wall_time = \(tomlString(wall))
+
+            """)
+    }
+
+    /// `mcpbox run PROFILE -- python3 FIXTURE ARGS`.
+    static func start(_ fixture: String, _ args: [String] = [], grace: String = "500ms",
+                      wall: String = "0", sockets: Bool = false) throws -> (RelayRun, TempDir) {
+        let dir = try TempDir(prefix: "mcpbox-relay")
+        let path = try profile(dir, grace: grace, wall: wall)
+        let run = try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", path, "--",
+                                      try TestSupport.systemPython(), RelayRun.fixture(fixture)] + args,
+                               sockets: sockets)
+        return (run, dir)
+    }
+
+    /// Host pids whose argv is exactly `sleep MARKER`.
+    static func sleepers(_ marker: String) -> [Int32] {
+        let want = Array("sleep\0\(marker)\0".utf8)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { name in
+            guard let pid = Int32(name),
+                  let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
+                  Array(data) == want else { return nil }
+            return pid
+        }
+    }
+
+    /// Waits up to `seconds` for no `sleep MARKER` to remain on the host.
+    static func allGone(_ marker: String, within seconds: Double) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if sleepers(marker).isEmpty { return true }
+            usleep(20_000)
+        }
+        return sleepers(marker).isEmpty
+    }
+
+    @Test("byte-exact both ways through the sandbox, stderr included", arguments: [false, true])
+    func byteExact(sockets: Bool) throws {
+        let (run, dir) = try Self.start("tee.py", sockets: sockets)
+        defer { dir.remove() }
+        RelayTests.checkByteExact(run, seed: sockets ? 3 : 5, lineMiB: 16, tinyWrites: 2000)
+    }
+
+    @Test("mcpbox's resident set stays under 8 MiB while 1 GiB goes to a slow reader")
+    func backpressure() throws {
+        let (run, dir) = try Self.start("flood.py", ["\(1 << 30)"])
+        defer { dir.remove() }
+        let (relaying, lifetime) = RelayTests.slowRead(run, total: 1 << 30)
+        print("mcpbox RSS relaying 1024 MiB: peak \(relaying) KiB (VmHWM with start-up: \(lifetime) KiB)")
+        #expect(relaying > 0 && relaying <= 8 * 1024, "mcpbox peak RSS while relaying \(relaying) KiB")
+    }
+
+    @Test("signals reach the server through pid 1; SIGTERM ends it with its own status")
+    func signals() throws {
+        let (run, dir) = try Self.start("signals.py", grace: "10s")
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        for (sig, name) in [(SIGUSR1, "SIGUSR1"), (SIGUSR2, "SIGUSR2"), (SIGHUP, "SIGHUP"), (SIGQUIT, "SIGQUIT")] {
+            kill(run.pid, sig)
+            #expect(RelayRun.readLine(run.output) == "got \(name)")
+        }
+        kill(-run.pid, SIGTERM)
+        #expect(RelayRun.readLine(run.output) == "got SIGTERM")
+        #expect(run.wait().status == 7)
+    }
+
+    @Test("exit status through the sandbox: the server's, 128+N for signal N",
+          arguments: [("exit", 3, 3), ("signal", 9, 137), ("signal", 15, 143)])
+    func exitStatus(how: String, value: Int, expected: Int32) throws {
+        let (run, dir) = try Self.start("status.py", [how, "\(value)"])
+        defer { dir.remove() }
+        let err = Background { RelayRun.readAll(run.errors) }
+        #expect(RelayRun.readAll(run.output) == Array("bye\n".utf8))
+        #expect(err.join() == Array("bye\n".utf8))
+        #expect(run.wait().status == expected)
+    }
+
+    @Test("a server ignoring EOF and SIGTERM is gone within 2 x shutdown_grace")
+    func stubborn() throws {
+        let (run, dir) = try Self.start("stubborn.py", grace: "500ms")
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        let stop = ContinuousClock.now
+        run.closeInput()
+        let status = run.wait().status
+        let elapsed = ContinuousClock.now - stop
+        #expect(status == 137)
+        #expect(elapsed >= .milliseconds(950) && elapsed < .milliseconds(1800), "ended after \(elapsed)")
+    }
+
+    @Test("wall_time ends a stubborn server: SIGTERM, then SIGKILL one grace later")
+    func wallTime() throws {
+        let (run, dir) = try Self.start("stubborn.py", grace: "500ms", wall: "1s")
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        let (status, seconds) = run.wait()
+        #expect(status == 137)
+        #expect(seconds >= 1.45 && seconds < 3, "ended after \(seconds) s")
+    }
+
+    @Test("a vanished client ends the sandbox within 2 x grace")
+    func vanished() throws {
+        let (run, dir) = try Self.start("stubborn.py", grace: "500ms")
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        let stop = ContinuousClock.now
+        run.closeOutput()
+        let status = run.wait().status
+        #expect(status == 137)
+        #expect(ContinuousClock.now - stop < .milliseconds(1800))
+    }
+
+    @Test("mcpbox killed by SIGKILL takes every sandboxed process with it, daemons included")
+    func sigkillMcpbox() throws {
+        let marker = "7\(UInt32.random(in: 100_000...999_999)).5"
+        let (run, dir) = try Self.start("daemon.py", [marker])
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        #expect(Self.sleepers(marker).count == 1)
+        kill(run.pid, SIGKILL)
+        #expect(run.wait().status == 137)
+        #expect(Self.allGone(marker, within: 3), "the daemonized grandchild survived mcpbox's SIGKILL")
+    }
+
+    @Test("when the server exits, its leftover daemon dies too and mcpbox returns promptly")
+    func leftoverChildren() throws {
+        let marker = "8\(UInt32.random(in: 100_000...999_999)).5"
+        let (run, dir) = try Self.start("daemon.py", [marker, "exit"], grace: "10s")
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        let (status, seconds) = run.wait()
+        #expect(status == 0)
+        #expect(seconds < 5)
+        #expect(Self.allGone(marker, within: 1), "a daemon outlived the server's exit")
+    }
+}

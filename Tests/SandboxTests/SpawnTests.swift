@@ -1,0 +1,303 @@
+import CSandbox
+import Foundation
+import MCPBoxTestSupport
+import Testing
+@testable import MCPBoxCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The launch mechanism itself, with plans built directly: namespaces, credentials, the
+/// filesystem view, pid 1, exit statuses, and failures that name their stage.
+@Suite(.enabled(if: geteuid() == 0, "needs root: real namespaces and accounts"))
+struct SpawnTests {
+    @Test func credentialsAreEmptyAndFiltered() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell(
+            "id -u; id -g; id -G; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status"))
+        #expect(r.failure == nil, "\(String(describing: r.failure))")
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(3) == ["65534", "65534", "65534"])
+        for key in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            #expect(SpawnFixture.statusField(r.stdout, key) == "0000000000000000", "\(key)")
+        }
+        #expect(SpawnFixture.statusField(r.stdout, "NoNewPrivs") == "1")
+        #expect(SpawnFixture.statusField(r.stdout, "Seccomp") == "2")
+    }
+
+    @Test func pidOneIsAPrivilegelessReaperNotTheServer() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell(
+            "echo $$; grep PPid /proc/$$/status; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/1/status; "
+            + "ls /proc | grep -c '^[0-9]'"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "2")
+        #expect(SpawnFixture.statusField(r.stdout, "PPid") == "1")
+        for key in ["CapEff", "CapPrm", "CapBnd"] {
+            #expect(SpawnFixture.statusField(r.stdout, key) == "0000000000000000", "pid 1 \(key)")
+        }
+        #expect(SpawnFixture.statusField(r.stdout, "NoNewPrivs") == "1")
+        // pid 1, the shell, grep and ls: the host's processes are not visible.
+        #expect((Int(lines.last ?? "") ?? 99) <= 5, "\(r.stdout)")
+    }
+
+    @Test func filesystemIsMinimalReadOnlyNosuidNodev() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell("""
+            ls -A / | tr '\\n' ' '; echo
+            ls -A /dev | tr '\\n' ' '; echo
+            cat /proc/self/mountinfo
+            for p in /x /usr/x /dev/x /etc/x /proc/x; do touch $p 2>/dev/null && echo "WROTE $p"; done
+            echo ok > /tmp/t && cat /tmp/t
+            echo shm > /dev/shm/t && cat /dev/shm/t
+            """))
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(Set(lines[0].split(separator: " ").map(String.init))
+                == ["bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"])
+        #expect(Set(lines[1].split(separator: " ").map(String.init))
+                == ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero"])
+        #expect(!r.stdout.contains("WROTE"), "\(r.stdout)")
+        #expect(lines.suffix(2) == ["ok", "shm"])
+        let devices: Set<String> = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
+        var seen = Set<String>()
+        for line in lines where line.contains(" - ") {
+            let f = line.split(separator: " ").map(String.init)
+            let mountPoint = f[4], options = Set(f[5].split(separator: ",").map(String.init))
+            seen.insert(mountPoint)
+            #expect(options.contains("nosuid"), "\(mountPoint) lacks nosuid")
+            if !devices.contains(mountPoint) {
+                #expect(options.contains("nodev"), "\(line) lacks nodev")
+            }
+            if ["/", "/usr", "/bin", "/lib", "/dev", "/proc/sys"].contains(mountPoint) {
+                #expect(options.contains("ro"), "\(mountPoint) is not read-only")
+            }
+        }
+        #expect(seen.isSuperset(of: ["/", "/usr", "/proc", "/proc/sys", "/dev", "/dev/null", "/dev/shm", "/tmp"]))
+    }
+
+    @Test func procIsPrivateMaskedAndReadOnly() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell("""
+            echo core > /proc/sys/kernel/core_pattern 2>/dev/null && echo WROTE-SYS
+            wc -c < /proc/timer_list
+            [ -e /proc/sysrq-trigger ] && { echo x > /proc/sysrq-trigger 2>/dev/null && echo WROTE-SYSRQ; }
+            cat /proc/sys/kernel/hostname
+            """))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("WROTE"))
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "0", "/proc/timer_list is masked: \(r.stdout)")
+        #expect(lines.last == "mcpbox-test")
+    }
+
+    @Test func loopbackIsUpAndTheOnlyInterface() throws {
+        let py = "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); "
+            + "c=socket.create_connection(s.getsockname(), timeout=2); print('lo-up')"
+        let r = try SpawnFixture.run(SpawnFixture.shell(
+            "hostname; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; /usr/bin/python3 -c \"\(py)\""))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n").map(String.init) == ["mcpbox-test", "lo", "lo-up"])
+    }
+
+    @Test func readWriteBindHideAndHostOwnership() throws {
+        let dir = try TempDir(prefix: "mcpbox-spawn")
+        defer { dir.remove() }
+        try dir.makeDir("work", mode: 0o777)
+        try dir.write("work/secret.env", "TOKEN=hunter2\n", mode: 0o644)
+        try dir.makeDir("work/private")
+        try dir.write("work/private/key", "KEY\n")
+        try dir.write("work/readme", "hello\n")
+        let plan = SpawnFixture.shell("""
+            cat /work/readme; wc -c < /work/secret.env; ls -A /work/private | wc -l
+            echo out > /work/out; echo x >> /work/secret.env 2>/dev/null && echo WROTE-HIDDEN; true
+            """, extra: [
+                Mount(target: "/work", kind: .bind(source: dir.sub("work"), readOnly: false), origin: "test"),
+                Mount(target: "/work/secret.env", kind: .hide(isDirectory: false), origin: "test"),
+                Mount(target: "/work/private", kind: .hide(isDirectory: true), origin: "test"),
+            ], cwd: "/work")
+        let r = try SpawnFixture.run(plan)
+        #expect(r.status == 0, "\(r.stderr) \(r.stdout)")
+        #expect(r.stdout.split(separator: "\n").map(String.init) == ["hello", "0", "0"])
+        #expect(ownerUID(of: dir.sub("work/out")) == 65534)
+        #expect(try String(contentsOfFile: dir.sub("work/secret.env"), encoding: .utf8) == "TOKEN=hunter2\n")
+    }
+
+    @Test func synthesizedFilesAreExactAndReadOnly() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell(
+            "cat /etc/passwd; echo x >> /etc/passwd 2>/dev/null && echo WROTE; chmod 666 /etc/passwd 2>/dev/null && echo CHMOD; whoami"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "nobody:x:65534:65534::/tmp:/bin/sh\nnobody\n")
+    }
+
+    @Test func exitStatusesAreTheServers() throws {
+        #expect(try SpawnFixture.run(SpawnFixture.shell("exit 7")).status == 7)
+        #expect(try SpawnFixture.run(SpawnFixture.shell("kill -KILL $$")).status == 137)
+        #expect(try SpawnFixture.run(SpawnFixture.shell("kill -TERM $$")).status == 143)
+    }
+
+    @Test func signalsToPidOneReachTheServer() throws {
+        let plan = SpawnFixture.shell(
+            "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done")
+        let r = try SpawnFixture.run(plan) { sandbox, out in
+            var byte: UInt8 = 0
+            var line = ""
+            while read(out, &byte, 1) == 1, byte != 10 { line.append(Character(UnicodeScalar(byte))) }
+            #expect(line == "ready")
+            kill(sandbox.pid, SIGTERM)
+        }
+        #expect(r.stdout == "got-term\n")
+        #expect(r.status == 3)
+    }
+
+    @Test func orphansDieWithTheServer() throws {
+        let marker = "1\(UInt32.random(in: 100_000..<999_999))"
+        let start = Date()
+        let r = try SpawnFixture.run(SpawnFixture.shell("(setsid sleep \(marker) &) ; sleep \(marker) & echo started"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Date().timeIntervalSince(start) < 10)
+        usleep(100_000)
+        let left = try runProcess(["/usr/bin/pgrep", "-f", "sleep \(marker)"])
+        #expect(left.stdoutText.isEmpty, "leftover processes: \(left.stdoutText)")
+    }
+
+    @Test func inheritedDescriptorsAreClosed() throws {
+        let opened = open("/etc/hostname", O_RDONLY)
+        let leaked = fcntl(opened, F_DUPFD, 10)  // deliberately without FD_CLOEXEC
+        close(opened)
+        defer { close(leaked) }
+        #expect(leaked > 2)
+        let r = try SpawnFixture.run(SpawnFixture.shell("ls /proc/self/fd | tr '\\n' ' '"))
+        #expect(r.status == 0, "\(r.stderr)")
+        // 0-2 and the directory ls itself is reading.
+        #expect(r.stdout.split(separator: " ").count == 4, "\(r.stdout)")
+    }
+
+    @Test func processLimitCountsOnlyTheSandbox() throws {
+        var limits = SpawnFixture.shell("").limits
+        limits.processes = 6
+        let py = """
+            import os, time
+            n = 0
+            try:
+                for i in range(20):
+                    if os.fork() == 0:
+                        time.sleep(3); os._exit(0)
+                    n += 1
+            except BlockingIOError:
+                print("EAGAIN")
+            print(n)
+            """
+        var plan = SpawnFixture.shell("", limits: limits)
+        plan.argv = ["/usr/bin/python3", "-c", py]
+        plan.executable = "/usr/bin/python3"
+        let r = try SpawnFixture.run(plan)
+        #expect(r.status == 0, "\(r.stderr)")
+        // Six tasks for the server and its children: python itself and five forks (pid 1,
+        // the reaper, is not counted against the profile's number).
+        #expect(r.stdout == "EAGAIN\n5\n", "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func memoryLimitIsACgroupRemovedAfterwards() throws {
+        var limits = SpawnFixture.shell("").limits
+        limits.memoryBytes = 48 << 20
+        let big = SpawnFixture.shell(
+            "/usr/bin/python3 -c 'b = bytearray(200 << 20); b[::4096] = b\"x\" * len(b[::4096]); print(\"ALLOCATED\")'",
+            limits: limits)
+        let r = try SpawnFixture.run(big)
+        #expect(r.status != 0)
+        #expect(!r.stdout.contains("ALLOCATED"))
+        let small = SpawnFixture.shell("/usr/bin/python3 -c 'b = bytearray(8 << 20); print(\"fine\")'", limits: limits)
+        let ok = try SpawnFixture.run(small)
+        #expect(ok.status == 0 && ok.stdout == "fine\n", "\(ok.stderr)")
+        let prefix = "\(getpid())-"
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/mcpbox")) ?? []
+        #expect(!left.contains { $0.hasPrefix(prefix) }, "cgroups left behind: \(left)")
+    }
+
+    @Test func rootAccountRunsAsTheRealAccount() throws {
+        let account = try TestAccount.create(prefix: "mcpbox-spawn")
+        defer { account.delete() }
+        let dir = try TempDir(prefix: "mcpbox-spawn-acct")
+        defer { dir.remove() }
+        try dir.makeDir("rw", mode: 0o777)
+        let id = Identity(mechanism: .rootAccount, userName: account.name, groupName: account.name,
+                          insideUid: account.uid, insideGid: account.gid, hostUid: account.uid,
+                          hostGid: account.gid, home: "/tmp", callerUid: 0, callerGid: 0)
+        let plan = SpawnFixture.shell("id -u; id -G; echo hi > /rw/f",
+            extra: [Mount(target: "/rw", kind: .bind(source: dir.sub("rw"), readOnly: false), origin: "test")],
+            identity: id)
+        let r = try SpawnFixture.run(plan)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n").map(String.init) == ["\(account.uid)", "\(account.gid)"])
+        #expect(ownerUID(of: dir.sub("rw/f")) == account.uid)
+    }
+
+    // MARK: failures
+
+    @Test func missingBindSourceIsRefusedBeforeClone() throws {
+        let plan = SpawnFixture.shell("true", extra: [
+            Mount(target: "/data", kind: .bind(source: "/nonexistent/mcpbox-data", readOnly: true), origin: "test")])
+        let r = try SpawnFixture.run(plan)
+        let failure = try #require(r.failure)
+        #expect(failure.exitCode == 125)
+        #expect(failure.stage == Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue))
+        #expect(failure.description.hasPrefix("mcpbox: bind source /nonexistent/mcpbox-data: No such file or directory"))
+        #expect(Launcher.run(plan) == 125)
+    }
+
+    @Test func childSideFailureNamesStageAndTarget() throws {
+        let plan = SpawnFixture.shell("true", extra: [
+            Mount(target: "/usr/mcpbox-not-there", kind: .hide(isDirectory: false), origin: "test")])
+        let r = try SpawnFixture.run(plan)
+        let failure = try #require(r.failure)
+        #expect(r.status == 125)
+        #expect(failure.exitCode == 125)
+        #expect(failure.description.hasPrefix("mcpbox: mount point /usr/mcpbox-not-there: No such file or directory"),
+                "\(failure.description)")
+    }
+
+    @Test func symlinkInTargetPathIsNeverFollowed() throws {
+        let dir = try TempDir(prefix: "mcpbox-spawn-link")
+        defer { dir.remove() }
+        try dir.makeDir("rw")
+        symlink("/etc", dir.sub("rw/link"))
+        let plan = SpawnFixture.shell("true", extra: [
+            Mount(target: "/rw", kind: .bind(source: dir.sub("rw"), readOnly: false), origin: "test"),
+            Mount(target: "/rw/link/passwd", kind: .hide(isDirectory: false), origin: "test")])
+        let r = try SpawnFixture.run(plan)
+        let failure = try #require(r.failure)
+        #expect(failure.stage == Int32(MCPBOX_STAGE_MOUNT_TARGET.rawValue))
+        #expect(failure.code == ELOOP)
+        #expect(r.status == 125)
+    }
+
+    @Test func execFailuresGive127And126() throws {
+        var missing = SpawnFixture.shell("")
+        missing.argv = ["/usr/bin/mcpbox-no-such-tool"]
+        missing.executable = "/usr/bin/mcpbox-no-such-tool"
+        let r1 = try SpawnFixture.run(missing)
+        #expect(r1.failure?.exitCode == 127)
+        #expect(r1.status == 127)
+
+        var notExecutable = SpawnFixture.shell("")
+        notExecutable.argv = ["/etc/passwd"]
+        notExecutable.executable = "/etc/passwd"
+        let r2 = try SpawnFixture.run(notExecutable)
+        #expect(r2.failure?.exitCode == 126)
+        #expect(r2.status == 126)
+
+        var unresolved = SpawnFixture.shell("")
+        unresolved.executable = nil
+        #expect(Launcher.run(unresolved) == 127)
+    }
+
+    @Test func missingWorkingDirectoryIsAStageError() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell("true", cwd: "/nowhere"))
+        #expect(r.failure?.stage == Int32(MCPBOX_STAGE_CHDIR.rawValue))
+        #expect(r.status == 125)
+    }
+
+    @Test func launcherRunsAndReturnsTheServersStatus() throws {
+        // Through the relay: mcpbox's own stdio is the test's, so only the status is checked.
+        #expect(Launcher.run(SpawnFixture.shell("exit 42")) == 42)
+    }
+}
