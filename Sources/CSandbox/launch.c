@@ -13,7 +13,6 @@
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -143,6 +142,19 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
     mcpbox_child_fail(efd, MCPBOX_STAGE_EXEC, e, -1, e == ENOENT ? 127 : 126);
 }
 
+struct server_args {
+    const struct mcpbox_launch *launch;
+    int error_fd;
+};
+
+/* The server's stack while it shares pid 1's memory (CLONE_VM), until its execve. */
+static char server_stack[64 * 1024] __attribute__((aligned(64)));
+
+static int server_entry(void *p) {
+    const struct server_args *a = p;
+    server_main(a->launch, a->error_fd);
+}
+
 /* pid 1 after the server is forked: no fds, no capabilities, not dumpable (the server runs
  * as the same uid and must not be able to ptrace it or write its /proc/1/mem). It forwards
  * the terminating signals to the server, reaps every orphan, and exits with the server's
@@ -185,6 +197,13 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     ssize_t r;
     do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
     if (r != 1) _exit(125);
+    /* Joined to its cgroups by now: root the cgroup namespace there, not at mcpbox's. */
+    if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
+
+    if (L->n_mounts > MCPBOX_MAX_MOUNTS) mcpbox_child_fail(efd, MCPBOX_STAGE_MOUNT_ROOT, E2BIG, -1, 125);
+    int trees[L->n_mounts ? L->n_mounts : 1];
+    mcpbox_prepare_mounts(L, efd, trees);
 
     /* Become the sandbox user while keeping the capabilities of the new user namespace:
      * files the setup creates need a mapped owner. */
@@ -207,7 +226,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (poll(&pfd, 1, 0) != 0) _exit(125);
     close(sync_fd);
 
-    mcpbox_build_root(L, efd);
+    mcpbox_build_root(L, efd, trees);
 
     if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
@@ -226,11 +245,13 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
         mcpbox_child_fail(efd, MCPBOX_STAGE_CAPS, errno, -1, 125);
     }
 
-    /* Raw clone: glibc's fork() would run atfork handlers and take malloc locks that
-     * another thread of mcpbox may have held at the time of the first clone. */
-    pid_t server = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+    /* vfork-style on a stack of its own: no copy of pid 1's page tables, and pid 1 sleeps
+     * until the server has exec'd or failed (glibc's fork() would also run atfork handlers
+     * and take malloc locks another thread of mcpbox may have held at the first clone). */
+    struct server_args args = {L, efd};
+    pid_t server = clone(server_entry, server_stack + sizeof server_stack,
+                         CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (server < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_FORK_SERVER, errno, -1, 125);
-    if (server == 0) server_main(L, efd);
     reaper(server);
 }
 
@@ -259,6 +280,24 @@ int mcpbox_check_source(const char *path, uint64_t *dev, uint64_t *ino, int *is_
     *ino = (uint64_t)st.st_ino;
     *is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
     return 0;
+}
+
+int mcpbox_clone_source(const char *path, int read_only, uint64_t *dev, uint64_t *ino, int *is_dir) {
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0) return -1;
+    struct stat st;
+    int tree = fstat(fd, &st) < 0 ? -1 : mcpbox_clone_tree(fd, read_only);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (tree >= 0) {
+        *dev = (uint64_t)st.st_dev;
+        *ino = (uint64_t)st.st_ino;
+        *is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+    }
+    return tree;
 }
 
 int mcpbox_pipe_cloexec(int fds[2]) {

@@ -10,10 +10,22 @@
 __attribute__((noreturn)) void mcpbox_child_fail(int error_fd, int stage, int err, int index,
                                                  int code);
 
-/* Builds the whole filesystem view in the current (new) mount namespace, pivots into it,
- * and makes the root read-only. Must run as pid 1 of the new pid namespace (for procfs).
- * On failure reports through the error pipe and exits. */
-void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd);
+/* Most mounts a sandbox may have (bounds the child's stack array of trees). */
+#define MCPBOX_MAX_MOUNTS 1024
+
+/* A detached clone (open_tree OPEN_TREE_CLONE|AT_RECURSIVE) of the object `fd` refers to,
+ * nosuid,nodev (ro when `read_only`), private; -1 with errno. */
+int mcpbox_clone_tree(int fd, int read_only);
+
+/* Makes every mount private and turns each bind source into a detached tree in trees[i]
+ * (-1 for other kinds). Runs before setresuid: an unprivileged caller's sources are
+ * re-opened with the caller's own access. On failure reports and exits. */
+void mcpbox_prepare_mounts(const struct mcpbox_launch *launch, int error_fd, int *trees);
+
+/* Builds the whole filesystem view from `trees` and the plan, pivots into it, and makes the
+ * root read-only. Must run as pid 1 of the new pid namespace (for procfs) with a mapped
+ * uid (files it creates need an owner). On failure reports and exits. */
+void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees);
 
 #endif
 #endif

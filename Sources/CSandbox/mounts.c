@@ -2,11 +2,12 @@
  *
  * Order (see ARCHITECTURE.md, "The launch, step by step"):
  *   1. "/" made MS_PRIVATE|MS_REC so nothing propagates back to the host.
- *   2. Every bind source is re-opened in this namespace (openat2 RESOLVE_NO_SYMLINKS), checked
- *      against the st_dev/st_ino the parent saw, and cloned into a detached tree from that fd
- *      (open_tree OPEN_TREE_CLONE|AT_RECURSIVE); its flags are set on the detached tree
- *      (nosuid,nodev, and ro for read-only binds). All clones happen before the new root is
- *      attached, so a source below /tmp cannot be shadowed by it.
+ *   2. Bind sources become detached trees with their flags set (nosuid,nodev, ro for
+ *      read-only binds, private propagation): cloned by a privileged parent from the fd it
+ *      checked, or else re-opened here (openat2 RESOLVE_NO_SYMLINKS, still as the caller's
+ *      uid), checked against the st_dev/st_ino the parent saw, and cloned from that fd. All
+ *      of it happens before the new root is attached, so a source below /tmp cannot be
+ *      shadowed by it.
  *   3. A fresh tmpfs (fsopen/fsmount) is attached over /tmp as the new root.
  *   4. Plan entries in order; each target is resolved beneath the new root component by
  *      component with RESOLVE_NO_SYMLINKS (a symlink planted in a read-write bind cannot
@@ -26,7 +27,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define MCPBOX_MAX_MOUNTS 1024
 #define MCPBOX_EMPTY_NAME ".mcpbox-empty"
 
 struct mcpbox_fs {
@@ -50,6 +50,23 @@ static int sys_open_tree(int dfd, const char *path, unsigned flags) {
 static int move_fd(int from, int to) {
     return (int)syscall(SYS_move_mount, from, "", to, "",
                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+int mcpbox_clone_tree(int fd, int read_only) {
+    int tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                       AT_EMPTY_PATH | AT_RECURSIVE);
+    if (tree < 0) return -1;
+    struct mount_attr attr = {
+        .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0),
+        .propagation = MS_PRIVATE,
+    };
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        int saved = errno;
+        close(tree);
+        errno = saved;
+        return -1;
+    }
+    return tree;
 }
 
 /* mount_setattr(2) on the mount `fd` refers to. */
@@ -115,11 +132,9 @@ static int open_target(const struct mcpbox_fs *fs, const char *path, enum target
         const char *rest = p;
         while (*rest == '/') rest++;
         int final = (*rest == 0);
-        if (len == 0) {  /* the root itself */
-            if (mode == TARGET_PARENT) { errno = EINVAL; goto fail; }
-            int fd = open2(dir, ".", O_PATH | O_CLOEXEC, 0);
-            if (dir != fs->root) close(dir);
-            return fd;
+        if (len == 0) {  /* "/" itself (or a trailing slash): never a mount point */
+            errno = EINVAL;
+            goto fail;
         }
         if (len >= sizeof name || (len == 1 && start[0] == '.') ||
             (len == 2 && start[0] == '.' && start[1] == '.')) {
@@ -129,6 +144,10 @@ static int open_target(const struct mcpbox_fs *fs, const char *path, enum target
         for (size_t i = 0; i < len; i++) name[i] = start[i];
         name[len] = 0;
         if (final && mode == TARGET_PARENT) {
+            if (*p) {  /* "name/": the entry created here is never a directory */
+                errno = EINVAL;
+                goto fail;
+            }
             *last = start;
             return dir == fs->root ? open2(dir, ".", O_PATH | O_CLOEXEC, 0) : dir;
         }
@@ -313,34 +332,27 @@ static int clone_source(struct mcpbox_fs *fs, const struct mcpbox_mount *m, int 
         errno = ESTALE;
         fail(fs, MCPBOX_STAGE_MOUNT_SOURCE, index);
     }
-    int tree = sys_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-                                          AT_RECURSIVE);
+    int tree = mcpbox_clone_tree(src, m->kind == MCPBOX_MOUNT_BIND_RO);
     if (tree < 0) fail(fs, MCPBOX_STAGE_MOUNT_BIND, index);
-    uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    if (m->kind == MCPBOX_MOUNT_BIND_RO) attrs |= MOUNT_ATTR_RDONLY;
-    if (set_attr(tree, 1, attrs) < 0) fail(fs, MCPBOX_STAGE_MOUNT_BIND, index);
     close(src);
     return tree;
 }
 
-void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd) {
+void mcpbox_prepare_mounts(const struct mcpbox_launch *launch, int error_fd, int *trees) {
     struct mcpbox_fs fs = {.launch = launch, .error_fd = error_fd, .root = -1};
-    size_t n = launch->n_mounts;
-    if (n > MCPBOX_MAX_MOUNTS) {
-        errno = E2BIG;
-        fail(&fs, MCPBOX_STAGE_MOUNT_ROOT, -1);
-    }
-    int trees[n ? n : 1];
-
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(&fs, MCPBOX_STAGE_MOUNT_PRIVATE, -1);
-
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < launch->n_mounts; i++) {
         const struct mcpbox_mount *m = &launch->mounts[i];
         trees[i] = -1;
-        if (m->kind == MCPBOX_MOUNT_BIND_RO || m->kind == MCPBOX_MOUNT_BIND_RW)
-            trees[i] = clone_source(&fs, m, (int)i);
+        if (m->kind != MCPBOX_MOUNT_BIND_RO && m->kind != MCPBOX_MOUNT_BIND_RW) continue;
+        trees[i] = m->source_tree >= 0 ? m->source_tree : clone_source(&fs, m, (int)i);
     }
+}
+
+void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees) {
+    struct mcpbox_fs fs = {.launch = launch, .error_fd = error_fd, .root = -1};
+    size_t n = launch->n_mounts;
 
     fs.root = new_tmpfs(launch->root_size ? launch->root_size : 1 << 20, "0755",
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);

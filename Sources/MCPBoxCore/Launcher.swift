@@ -26,13 +26,12 @@ public enum Launcher {
         }
         var pipes: [(read: Int32, write: Int32)] = []
         for _ in 0..<3 {
-            var fds: [Int32] = [-1, -1]
-            guard mcpbox_pipe_cloexec(&fds) == 0 else {
+            guard let p = Spawn.stdioPipe() else {
                 printError("mcpbox: relay pipes: \(String(cString: strerror(errno)))")
                 for p in pipes { close(p.read); close(p.write) }
                 return 125
             }
-            pipes.append((fds[0], fds[1]))
+            pipes.append(p)
         }
         let (stdinPipe, stdoutPipe, stderrPipe) = (pipes[0], pipes[1], pipes[2])
         let sandbox: Sandbox

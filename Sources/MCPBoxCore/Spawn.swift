@@ -119,7 +119,10 @@ public struct Sandbox: Sendable {
     let errorFD: Int32
     let syncFD: Int32
     let cgroups: Cgroups?
+    /// What each mount index is called in messages: the target, and the host source of binds.
     let targets: [String]
+    /// The server's executable inside the sandbox, named by exec failures.
+    let executable: String
 
     /// Reads the error pipe to EOF: nil once the server has exec'd, else why it did not.
     /// Closes the error pipe.
@@ -137,7 +140,8 @@ public struct Sandbox: Sendable {
         }
         close(errorFD)
         guard got == want else { return nil }
-        let target = record.index >= 0 && Int(record.index) < targets.count ? targets[Int(record.index)] : nil
+        var target = record.index >= 0 && Int(record.index) < targets.count ? targets[Int(record.index)] : nil
+        if record.stage == Int32(MCPBOX_STAGE_EXEC.rawValue) { target = executable }
         return SpawnError(stage: record.stage, code: record.err, target: target)
     }
 
@@ -161,6 +165,26 @@ public struct Sandbox: Sendable {
 
 /// Turns a plan into the C launch description and clones the sandbox.
 public enum Spawn {
+    /// A close-on-exec pipe for one of the server's stdio streams, both ends >= 3; nil with
+    /// errno on failure.
+    ///
+    /// The server runs as another uid than the pipe's creator (root, or the caller under a
+    /// subordinate map), so the pipe is made mode 0666: otherwise reopening its own stdio
+    /// through /dev/stdout (/proc/self/fd/1) fails with EACCES. Only holders of the pipe, or
+    /// processes allowed to ptrace them, can reach it through /proc: nobody else gains access.
+    public static func stdioPipe() -> (read: Int32, write: Int32)? {
+        var fds: [Int32] = [-1, -1]
+        guard mcpbox_pipe_cloexec(&fds) == 0 else { return nil }
+        fchmod(fds[0], 0o666)
+        return (fds[0], fds[1])
+    }
+
+    /// A mount as failure messages name it: `/target`, or `/target (host /source)` for binds.
+    static func describe(_ m: Mount) -> String {
+        if case .bind(let source, _) = m.kind, source != m.target { return "\(m.target) (host \(source))" }
+        return m.target
+    }
+
     /// Starts the sandbox for `plan` with the server's stdio on the given fds (child ends
     /// of the relay pipes; the caller closes its copies afterwards). `bpf` is the compiled
     /// seccomp program (struct sock_filter[]). Returns once pid 1 has been released.
@@ -182,11 +206,15 @@ public enum Spawn {
         let arena = Arena()
         defer { arena.free() }
 
+        // Only root can clone mounts in mcpbox's own mount namespace; an ordinary caller's
+        // child re-opens and checks the sources itself (see mcpbox_launch.h).
+        let privileged = geteuid() == 0
         var mounts = [mcpbox_mount]()
         mounts.reserveCapacity(plan.mounts.count)
         var rootBytes: UInt64 = 1 << 20
         for m in plan.mounts {
             var c = mcpbox_mount()
+            c.source_tree = -1
             c.target = arena.string(m.target)
             switch m.kind {
             case .bind(let source, let readOnly):
@@ -198,9 +226,20 @@ public enum Spawn {
                 c.source = UnsafePointer(canonical)
                 arena.adopt(canonical)
                 var dev: UInt64 = 0, ino: UInt64 = 0, isDir: Int32 = 0
-                if mcpbox_check_source(canonical, &dev, &ino, &isDir) < 0 {
-                    throw SpawnError(stage: Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue), code: errno,
-                                     target: source)
+                if privileged {
+                    // Root clones the checked fd itself: the child only attaches it.
+                    c.source_tree = mcpbox_clone_source(canonical, readOnly ? 1 : 0, &dev, &ino, &isDir)
+                    guard c.source_tree >= 0 else {
+                        throw SpawnError(stage: Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue), code: errno,
+                                         target: source)
+                    }
+                    arena.adoptFD(c.source_tree)
+                } else {
+                    c.source_tree = -1
+                    if mcpbox_check_source(canonical, &dev, &ino, &isDir) < 0 {
+                        throw SpawnError(stage: Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue), code: errno,
+                                         target: source)
+                    }
                 }
                 c.source_dev = dev
                 c.source_ino = ino
@@ -230,16 +269,11 @@ public enum Spawn {
         defer { if !ok { cgroups?.remove() } }
 
         var launch = mcpbox_launch()
+        // Every namespace, always (the plan lists them all); the network one unless the
+        // profile asked for the host's network.
         var flags: Int32 = 0x1000_0000 | 0x0002_0000 | 0x2000_0000  // NEWUSER | NEWNS | NEWPID
-        for ns in plan.namespaces {
-            switch ns {
-            case .ipc: flags |= 0x0800_0000
-            case .uts: flags |= 0x0400_0000
-            case .cgroup: flags |= 0x0200_0000
-            case .user, .mount, .pid, .net: break
-            }
-        }
-        if plan.network == .none { flags |= 0x4000_0000 }
+        flags |= 0x0800_0000 | 0x0400_0000 | 0x0200_0000           // NEWIPC | NEWUTS | NEWCGROUP
+        if plan.network == .none { flags |= 0x4000_0000 }           // NEWNET
         launch.clone_flags = flags
         launch.new_net = plan.network == .none ? 1 : 0
 
@@ -303,13 +337,19 @@ public enum Spawn {
         }
         ok = true
         return Sandbox(pid: spawned.pid, errorFD: spawned.error_fd, syncFD: spawned.sync_fd,
-                       cgroups: cgroups, targets: plan.mounts.map(\.target))
+                       cgroups: cgroups, targets: plan.mounts.map(Spawn.describe), executable: executable)
     }
 }
 
-/// C memory for one launch, freed together once the clone has copied it.
+/// C memory (and detached mount trees) for one launch, released together once the clone
+/// has copied them.
 final class Arena {
     private var blocks: [UnsafeMutableRawPointer] = []
+    private var fds: [Int32] = []
+
+    func adoptFD(_ fd: Int32) {
+        fds.append(fd)
+    }
 
     func string(_ s: String) -> UnsafePointer<CChar> {
         let p = strdup(s)!
@@ -348,5 +388,7 @@ final class Arena {
     func free() {
         for b in blocks { Glibc.free(b) }
         blocks.removeAll()
+        for fd in fds { close(fd) }
+        fds.removeAll()
     }
 }

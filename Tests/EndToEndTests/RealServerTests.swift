@@ -158,7 +158,8 @@ struct E2EEnvironment {
             let a: TestAccount
             do { a = try TestAccount.create(prefix: "mcpbox-e2e") } catch { tmp.remove(); throw error }
             account = a
-            profile = try tmp.write("\(shippedProfile)-dedicated.toml", """
+            try tmp.makeDir("profiles")
+            profile = try tmp.write("profiles/\(shippedProfile)-dedicated.toml", """
                 description = "the shipped `\(shippedProfile)` profile, as a dedicated account"
                 extends = [\(tomlString(shippedProfile))]
 
@@ -167,8 +168,9 @@ struct E2EEnvironment {
 
                 """)
         }
+        let work = try tmp.makeDir("work")
         let explain = try runProcess([mcpbox, "explain", profile, "--profile-path", TestSupport.profilesDir,
-                                      "--set", "repo=\(tmp.path)", "--json"], environment: Self.environment(venv: venv, home: tmp.path))
+                                      "--set", "repo=\(work)", "--json"], environment: Self.environment(venv: venv, home: tmp.path))
         struct Explain: Decodable {
             struct Identity: Decodable {
                 struct IDs: Decodable { var uid: UInt32; var gid: UInt32 }

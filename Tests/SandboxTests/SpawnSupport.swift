@@ -67,8 +67,9 @@ enum SpawnFixture {
     static func run(_ plan: SandboxPlan, input: String = "",
                     whileRunning: ((Sandbox, Int32) -> Void)? = nil) throws -> Outcome {
         let bpf = try Seccomp.compile(plan.seccomp)
-        var inP: [Int32] = [-1, -1], outP: [Int32] = [-1, -1], errP: [Int32] = [-1, -1]
-        #expect(mcpbox_pipe_cloexec(&inP) == 0 && mcpbox_pipe_cloexec(&outP) == 0 && mcpbox_pipe_cloexec(&errP) == 0)
+        let stdin = try #require(Spawn.stdioPipe()), stdout = try #require(Spawn.stdioPipe()),
+            stderr = try #require(Spawn.stdioPipe())
+        let inP = [stdin.read, stdin.write], outP = [stdout.read, stdout.write], errP = [stderr.read, stderr.write]
         let sandbox: Sandbox
         do {
             sandbox = try Spawn.start(plan, bpf: bpf, stdin: inP[0], stdout: outP[1], stderr: errP[1])

@@ -121,11 +121,50 @@ struct SpawnTests {
         #expect(try String(contentsOfFile: dir.sub("work/secret.env"), encoding: .utf8) == "TOKEN=hunter2\n")
     }
 
+    @Test func rootCanBindWhatOnlyRootCanReach() throws {
+        // Below /root (0700): the parent, as root, clones the source; the sandbox user could
+        // never have walked there itself.
+        let dir = try TempDir(prefix: "mcpbox-spawn-rootonly", base: "/root")
+        defer { dir.remove() }
+        try dir.write("data", "only root reaches this\n", mode: 0o644)
+        let r = try SpawnFixture.run(SpawnFixture.shell("cat /data/data",
+            extra: [Mount(target: "/data", kind: .bind(source: dir.path, readOnly: true), origin: "test")]))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "only root reaches this\n")
+    }
+
+    @Test func mountsInsideNeverPropagateToTheHost() throws {
+        // A shared host mount bound read-write, with a hide mask inside it: the mask must not
+        // appear in the host's mount table.
+        let dir = try TempDir(prefix: "mcpbox-spawn-shared")
+        defer { dir.remove() }
+        try dir.write("secret", "s\n")
+        #expect(Glibc.mount(dir.path, dir.path, nil, UInt(MS_BIND), nil) == 0)
+        defer { umount2(dir.path, Int32(MNT_DETACH)) }
+        #expect(Glibc.mount(nil, dir.path, nil, UInt(MS_SHARED), nil) == 0)
+        let r = try SpawnFixture.run(SpawnFixture.shell("wc -c < /work/secret", extra: [
+            Mount(target: "/work", kind: .bind(source: dir.path, readOnly: false), origin: "test"),
+            Mount(target: "/work/secret", kind: .hide(isDirectory: false), origin: "test")]))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "0\n")
+        let table = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!table.contains(dir.path + "/secret"), "the hide mask leaked to the host")
+        #expect(try String(contentsOfFile: dir.sub("secret"), encoding: .utf8) == "s\n")
+    }
+
     @Test func synthesizedFilesAreExactAndReadOnly() throws {
         let r = try SpawnFixture.run(SpawnFixture.shell(
             "cat /etc/passwd; echo x >> /etc/passwd 2>/dev/null && echo WROTE; chmod 666 /etc/passwd 2>/dev/null && echo CHMOD; whoami"))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "nobody:x:65534:65534::/tmp:/bin/sh\nnobody\n")
+    }
+
+    @Test func serverCanReopenItsOwnStdio() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell(
+            "head -c 5 /dev/stdin; echo ' out' > /dev/stdout; echo err > /dev/stderr"), input: "hello world")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "hello out\n")
+        #expect(r.stderr == "err\n")
     }
 
     @Test func exitStatusesAreTheServers() throws {
@@ -211,6 +250,39 @@ struct SpawnTests {
         let prefix = "\(getpid())-"
         let left = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/mcpbox")) ?? []
         #expect(!left.contains { $0.hasPrefix(prefix) }, "cgroups left behind: \(left)")
+    }
+
+    @Test func cpuLimitIsWrittenAndTheCgroupNamespaceIsRootedThere() throws {
+        var limits = SpawnFixture.shell("").limits
+        limits.cpu = 0.5
+        let plan = SpawnFixture.shell("echo ready; grep -E ':cpu(,|:)' /proc/self/cgroup; read x; true", limits: limits)
+        var quota = ""
+        let r = try SpawnFixture.run(plan) { _, out in
+            var byte: UInt8 = 0
+            while read(out, &byte, 1) == 1, byte != 10 {}
+            let base = "/sys/fs/cgroup/cpu/mcpbox"
+            let mine = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [])
+                .filter { $0.hasPrefix("\(getpid())-") }
+            #expect(mine.count == 1, "\(mine)")
+            if let dir = mine.first {
+                quota = (try? String(contentsOfFile: "\(base)/\(dir)/cpu.cfs_quota_us", encoding: .utf8)) ?? ""
+            }
+        }
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(quota == "50000\n")
+        #expect(r.stdout.hasSuffix(":/\n"), "\(r.stdout)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/cpu/mcpbox")) ?? []
+        #expect(!left.contains { $0.hasPrefix("\(getpid())-") })
+    }
+
+    @Test func hostNetworkModeKeepsTheHostStack() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell(
+            "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '", network: .host))
+        #expect(r.status == 0, "\(r.stderr)")
+        let host = (try String(contentsOfFile: "/proc/net/dev", encoding: .utf8))
+            .split(separator: "\n").dropFirst(2)
+            .map { $0.split(separator: ":")[0].trimmingCharacters(in: .whitespaces) }.sorted()
+        #expect(r.stdout == host.joined(separator: " ") + " ")
     }
 
     @Test func rootAccountRunsAsTheRealAccount() throws {

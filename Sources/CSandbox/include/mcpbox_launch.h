@@ -29,14 +29,20 @@ struct mcpbox_mount {
     int kind;               /* enum mcpbox_mount_kind */
     const char *target;     /* absolute path inside the sandbox, no symlinks, no "..": the
                                child resolves it beneath the new root with RESOLVE_NO_SYMLINKS */
-    /* Binds: the canonical host path the parent checked (opened O_PATH|O_NOFOLLOW and
-     * fstat'ed). The child re-opens it in its own mount namespace with openat2
-     * (RESOLVE_NO_SYMLINKS), refuses it unless st_dev/st_ino are the ones checked, and binds
-     * exactly that object (open_tree(fd, OPEN_TREE_CLONE|AT_RECURSIVE) + move_mount). */
+    /* Binds, the object bound is the object checked, in one of two ways:
+     * - source_tree >= 0: a privileged parent (root) cloned the checked fd itself
+     *   (mcpbox_clone_source) into a detached tree with its flags set; the child only
+     *   move_mounts it. Root's own access (CAP_DAC_OVERRIDE in the initial user namespace)
+     *   is what reaches the source, e.g. below /root or a user's 0700 home.
+     * - source_tree == -1 (unprivileged caller, who cannot clone mounts in its own
+     *   namespace): the child re-opens the canonical `source` in its new mount namespace
+     *   with openat2 (RESOLVE_NO_SYMLINKS), still as the caller's uid (before setresuid),
+     *   refuses it unless st_dev/st_ino are the ones the parent checked, and clones that fd. */
     const char *source;
     uint64_t source_dev;
     uint64_t source_ino;
     int source_is_dir;      /* binds: 1 when the source is a directory */
+    int source_tree;        /* binds: detached tree from mcpbox_clone_source, or -1 */
     uint64_t size;          /* tmpfs, dev (/dev/shm): bytes */
     const char *data;       /* file contents; symlink target */
     size_t data_len;
@@ -157,6 +163,13 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *launch, struct mcpbox_spawne
  * (O_PATH|O_CLOEXEC, RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS), fstat()s it and closes it.
  * Returns 0 with *dev, *ino, *is_dir filled, or -1 with errno. */
 int mcpbox_check_source(const char *path, uint64_t *dev, uint64_t *ino, int *is_dir);
+
+/* Parent-side clone of a bind source (needs CAP_SYS_ADMIN in mcpbox's mount namespace):
+ * checks `path` like mcpbox_check_source, then clones that very fd into a detached tree
+ * (open_tree OPEN_TREE_CLONE|AT_RECURSIVE, close-on-exec) made nosuid,nodev (and ro when
+ * `read_only`) and private (so no mount made inside the sandbox propagates to the host).
+ * Returns the tree fd, or -1 with errno. */
+int mcpbox_clone_source(const char *path, int read_only, uint64_t *dev, uint64_t *ino, int *is_dir);
 
 /* pipe2(fds, O_CLOEXEC) with both ends moved to fds >= 3. */
 int mcpbox_pipe_cloexec(int fds[2]);

@@ -186,15 +186,16 @@ def _():
 @check("home_and_root_unlistable")
 def _():
     seen = []
+    own_home = os.path.realpath(os.environ.get("HOME", "/nonexistent"))
     for d in ("/home", "/root"):
         try:
-            entries = os.listdir(d)
+            entries = [e for e in os.listdir(d) if os.path.join(d, e) != own_home]
         except OSError as e:
             seen.append("%s: %s" % (d, oserr(e)))
             continue
         if entries:
             return False, "%s lists %s" % (d, entries[:10])
-        seen.append("%s: empty" % d)
+        seen.append("%s: nothing but the sandbox's own HOME" % d)
     return True, "; ".join(seen)
 
 

@@ -62,11 +62,13 @@ static void emit(const char *name, int ok, const char *detail) {
     first = 0;
 }
 
-/* A child that waits to be attached to; dies with its parent. */
+/* A child that waits to be attached to; dies with its parent (and the probe's process group). */
 static pid_t spawn_target(void) {
+    pid_t parent = getpid();
     pid_t t = fork();
     if (t == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(0);
         for (;;) pause();
     }
     return t;
@@ -280,17 +282,22 @@ static void probe(const char *name, probe_fn fn, enum rule rule) {
     fflush(out);
     pid_t c = fork();
     if (c == 0) {
+        setpgid(0, 0);
         close(fds[0]);
         struct outcome o = fn();
         if (write(fds[1], &o, sizeof o) != sizeof o) _exit(3);
         _exit(0);
     }
     close(fds[1]);
+    /* The result fits in the pipe buffer: wait first, then kill whatever the probe left
+     * behind (a target it forked) so nothing holds the pipe open. */
+    setpgid(c, c);
+    int status = 0;
+    waitpid(c, &status, 0);
+    kill(-c, SIGKILL);
     struct outcome o;
     ssize_t n = read(fds[0], &o, sizeof o);
     close(fds[0]);
-    int status = 0;
-    waitpid(c, &status, 0);
     if (n != sizeof o) {
         if (WIFSIGNALED(status)) {
             snprintf(detail, sizeof detail, "probe killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
