@@ -63,7 +63,7 @@ struct HostileRun: Sendable {
         // filesystem
         "etc_shadow_unreadable", "host_file_unreadable", "home_and_root_unlistable", "ro_bind_unwritable",
         "usr_unwritable", "root_unwritable", "symlink_escape", "mknod", "proc_core_pattern_unwritable",
-        "proc_sysrq_trigger_unwritable",
+        "proc_sysrq_trigger_unwritable", "proc_sensitive_files_masked",
         // processes and privileges
         "host_processes_invisible", "host_process_unsignalable", "ptrace", "chroot", "chroot_raw", "setuid_0",
         "setuid0_raw", "unshare_user", "unshare_mount", "clone_newuser", "clone3_enosys", "setns", "mount", "umount",

@@ -251,6 +251,27 @@ def _():
     return refused(lambda: try_open("/proc/sysrq-trigger", os.O_WRONLY))
 
 
+@check("proc_sensitive_files_masked")
+def _():
+    """ARCHITECTURE: /proc/kcore-style files masked (what Docker masks, plus kmsg)."""
+    leaks = []
+    for path in ("/proc/kcore", "/proc/kmsg", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                 "/proc/latency_stats", "/proc/timer_stats"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            data = os.read(fd, 256)
+        except OSError:
+            data = b""
+        finally:
+            os.close(fd)
+        if data:
+            leaks.append("%s (%r...)" % (path, data[:40]))
+    return not leaks, ("readable: " + "; ".join(leaks)) if leaks else "masked, absent or empty"
+
+
 @check("dev_tty_unopenable")
 def _():
     return refused(lambda: try_open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
