@@ -22,6 +22,9 @@ public struct MCPBox: ParsableCommand {
 
     /// Parses `arguments` and runs the chosen command; never returns.
     public static func main(_ arguments: [String]) -> Never {
+        if let fast = FastRun.parse(arguments) {
+            Glibc.exit(Run.execute(profile: fast.profile, options: fast.options, dryRun: fast.dryRun, command: fast.command))
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -61,6 +64,15 @@ struct ProfileOptions: ParsableArguments {
     var sets: [String] = []
 
     @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for profile NAMEs (repeatable, or colon-separated).", valueName: "DIR"))
+    var profilePath: [String] = []
+
+    /// The plain values, for planning.
+    var selection: ProfileSelection { ProfileSelection(sets: sets, profilePath: profilePath) }
+}
+
+/// Which profile variables and search path a command was given (`--set`, `--profile-path`).
+struct ProfileSelection: Equatable {
+    var sets: [String] = []
     var profilePath: [String] = []
 
     /// Parsed `--set` values.
@@ -116,13 +128,19 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        let status = Run.execute(profile: profile, options: options.selection, dryRun: dryRun, command: command)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Builds the plan and prints it (`--dry-run`) or launches it; returns the exit status.
+    static func execute(profile: String, options: ProfileSelection, dryRun: Bool, command: [String]) -> Int32 {
         let plan: SandboxPlan
-        do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { throw fail(error) }
+        do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { return fail(error).rawValue }
         if dryRun {
             print(Explain.text(plan), terminator: "")
-            return
+            return 0
         }
-        throw ExitCode(Launcher.run(plan))
+        return Launcher.run(plan)
     }
 }
 
@@ -144,7 +162,7 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         let plan: SandboxPlan
-        do { plan = try options.plan(profile, command: command, requireCommand: false) } catch { throw fail(error) }
+        do { plan = try options.selection.plan(profile, command: command, requireCommand: false) } catch { throw fail(error) }
         print(json ? ExplainJSON.render(plan) : Explain.text(plan), terminator: "")
     }
 }
@@ -166,7 +184,7 @@ struct Check: ParsableCommand {
         var failed = false
         for p in profiles {
             do {
-                let plan = try options.plan(p, command: [], requireCommand: false)
+                let plan = try options.selection.plan(p, command: [], requireCommand: false)
                 let name = plan.profileFiles.last ?? p
                 let lint = plan.warnings.filter { !$0.hasPrefix(PlanBuilder.invocationWarningPrefix) }
                 let notes = plan.warnings.filter { $0.hasPrefix(PlanBuilder.invocationWarningPrefix) }

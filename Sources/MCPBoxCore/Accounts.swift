@@ -14,29 +14,38 @@ public struct Accounts: Sendable {
         func contains(_ id: UInt32) -> Bool { id >= start && UInt64(id) < UInt64(start) + UInt64(count) }
     }
 
-    public var users: [User]
-    public var groups: [(name: String, gid: UInt32)]
-    public var subuid: [SubordinateRange]
-    public var subgid: [SubordinateRange]
+    /// Each database is read and parsed on first use: most launches need only the passwd entry
+    /// of one account, and never the subordinate ranges.
+    public var users: [User] { storage.users }
+    public var groups: [(name: String, gid: UInt32)] { storage.groups }
+    public var subuid: [SubordinateRange] { storage.subuid }
+    public var subgid: [SubordinateRange] { storage.subgid }
     /// File names used in messages.
-    public var subuidPath: String
-    public var subgidPath: String
+    public let subuidPath: String
+    public let subgidPath: String
+    private let storage: Storage
 
     /// Reads the databases under `root` ("/" for the host; tests pass a directory with their own files).
     public init(root: String = "/") {
         let etc = Paths.join(root, "etc")
         subuidPath = etc + "/subuid"
         subgidPath = etc + "/subgid"
-        users = Self.fields(HostFS.readFile(etc + "/passwd")).compactMap { f in
+        storage = Storage(etc: etc)
+    }
+
+    private final class Storage: @unchecked Sendable {
+        let etc: String
+        init(etc: String) { self.etc = etc }
+        lazy var users: [User] = Accounts.fields(HostFS.readFile(etc + "/passwd")).compactMap { f in
             guard f.count >= 7, let uid = UInt32(f[2]), let gid = UInt32(f[3]) else { return nil }
             return User(name: f[0], uid: uid, gid: gid, home: f[5], shell: f[6])
         }
-        groups = Self.fields(HostFS.readFile(etc + "/group")).compactMap { f in
+        lazy var groups: [(name: String, gid: UInt32)] = Accounts.fields(HostFS.readFile(etc + "/group")).compactMap { f in
             guard f.count >= 3, let gid = UInt32(f[2]) else { return nil }
             return (f[0], gid)
         }
-        subuid = Self.ranges(HostFS.readFile(subuidPath))
-        subgid = Self.ranges(HostFS.readFile(subgidPath))
+        lazy var subuid: [SubordinateRange] = Accounts.ranges(HostFS.readFile(etc + "/subuid"))
+        lazy var subgid: [SubordinateRange] = Accounts.ranges(HostFS.readFile(etc + "/subgid"))
     }
 
     static func fields(_ text: String?) -> [[String]] {

@@ -77,30 +77,41 @@ public struct Profile: Sendable, Equatable {
     /// Merges `child` over `self`.
     mutating func merge(_ child: Profile) {
         files.append(contentsOf: child.files)
-        func scalar<T>(_ kp: WritableKeyPath<Profile, Sourced<T>?>) {
-            if let v = child[keyPath: kp] { self[keyPath: kp] = v }
-        }
-        func paths(_ kp: WritableKeyPath<Profile, [Sourced<PathEntry>]>) {
-            for e in child[keyPath: kp] where !self[keyPath: kp].contains(where: { $0.value.path == e.value.path }) {
-                self[keyPath: kp].append(e)
-            }
-        }
-        func names(_ kp: WritableKeyPath<Profile, [Sourced<String>]>) {
-            for e in child[keyPath: kp] where !self[keyPath: kp].contains(where: { $0.value == e.value }) {
-                self[keyPath: kp].append(e)
-            }
-        }
-        scalar(\.description); scalar(\.command); scalar(\.cwd); scalar(\.userName)
-        paths(\.readOnly); paths(\.readWrite); paths(\.tmpfs); paths(\.hide)
-        scalar(\.bindCommand); scalar(\.networkMode)
-        names(\.envPass)
+        // Written out field by field: key paths would be instantiated at run time, on every launch.
+        if let v = child.description { description = v }
+        if let v = child.command { command = v }
+        if let v = child.cwd { cwd = v }
+        if let v = child.userName { userName = v }
+        Self.appendPaths(&readOnly, child.readOnly)
+        Self.appendPaths(&readWrite, child.readWrite)
+        Self.appendPaths(&tmpfs, child.tmpfs)
+        Self.appendPaths(&hide, child.hide)
+        if let v = child.bindCommand { bindCommand = v }
+        if let v = child.networkMode { networkMode = v }
+        Self.appendNames(&envPass, child.envPass)
         for e in child.envSet {
             if let i = envSet.firstIndex(where: { $0.value.name == e.value.name }) { envSet[i] = e } else { envSet.append(e) }
         }
-        scalar(\.seccompPreset); names(\.seccompAllow); names(\.seccompDeny); scalar(\.seccompDefaultAction)
-        scalar(\.memory); scalar(\.processes); scalar(\.openFiles); scalar(\.cpu)
-        scalar(\.wallTime); scalar(\.tmpfsSize); scalar(\.shutdownGrace)
+        if let v = child.seccompPreset { seccompPreset = v }
+        Self.appendNames(&seccompAllow, child.seccompAllow)
+        Self.appendNames(&seccompDeny, child.seccompDeny)
+        if let v = child.seccompDefaultAction { seccompDefaultAction = v }
+        if let v = child.memory { memory = v }
+        if let v = child.processes { processes = v }
+        if let v = child.openFiles { openFiles = v }
+        if let v = child.cpu { cpu = v }
+        if let v = child.wallTime { wallTime = v }
+        if let v = child.tmpfsSize { tmpfsSize = v }
+        if let v = child.shutdownGrace { shutdownGrace = v }
         for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
+    }
+
+    private static func appendPaths(_ list: inout [Sourced<PathEntry>], _ more: [Sourced<PathEntry>]) {
+        for e in more where !list.contains(where: { $0.value.path == e.value.path }) { list.append(e) }
+    }
+
+    private static func appendNames(_ list: inout [Sourced<String>], _ more: [Sourced<String>]) {
+        for e in more where !list.contains(where: { $0.value == e.value }) { list.append(e) }
     }
 }
 
