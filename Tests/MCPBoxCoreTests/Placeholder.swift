@@ -1,4 +1,0 @@
-import Testing
-@testable import MCPBoxCore
-
-@Test func placeholderMCPBoxCoreTests() { #expect(Bool(true)) }

@@ -1,4 +1,0 @@
-import Testing
-@testable import MCPBoxCore
-
-@Test func placeholderSandboxTests() { #expect(Bool(true)) }
