@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -115,6 +117,34 @@ enum target_mode {
     TARGET_PARENT,       /* only resolve/create the parent; return it, name in *last */
 };
 
+/* Makes the directory `*fd` (entry `name` of `dir`) a mount point of its own by binding it
+ * onto itself, when it sits inside a writable mount other than the root tmpfs and is not a
+ * mount root already; *fd is re-opened on the new mount. A mount point cannot be renamed or
+ * removed (EBUSY), so the server cannot move a directory that holds a read-only bind or a
+ * hide mask and put a writable or unmasked path of its own at the planned host path. */
+static int pin_dir(const struct mcpbox_fs *fs, int *fd, int dir, const char *name) {
+    struct statx st;
+    struct statfs sfs;
+    if (syscall(SYS_statx, *fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) < 0) return -1;
+    if (st.stx_mnt_id == fs->root_mnt_id) return 0;
+    if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) { errno = ENOSYS; return -1; }
+    if (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) return 0;
+    if (fstatfs(*fd, &sfs) < 0) return -1;
+    if (sfs.f_flags & ST_RDONLY) return 0;
+    int t = sys_open_tree(*fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (t < 0) return -1;
+    int rc = move_fd(t, *fd);
+    int saved = errno;
+    close(t);
+    if (rc < 0) { errno = saved; return -1; }
+    int again = open2(dir, name, O_PATH | O_CLOEXEC | O_DIRECTORY,
+                      RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH);
+    if (again < 0) return -1;
+    close(*fd);
+    *fd = again;
+    return 0;
+}
+
 /* Resolves `path` (absolute, inside the sandbox) beneath the new root, one component at a
  * time with RESOLVE_NO_SYMLINKS, creating missing directories with mode 0755. Returns an
  * O_PATH fd (TARGET_PARENT: the parent directory, with *last pointing at the name) or -1. */
@@ -163,6 +193,12 @@ static int open_target(const struct mcpbox_fs *fs, const char *path, enum target
             }
         }
         if (fd < 0) goto fail;
+        if (!final && pin_dir(fs, &fd, dir, name) < 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            goto fail;
+        }
         if (dir != fs->root) close(dir);
         dir = fd;
         if (final) return dir;

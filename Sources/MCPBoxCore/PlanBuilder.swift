@@ -182,6 +182,15 @@ public struct PlanBuilder {
             }
         }
 
+        // Nor plant a symlink in a writable path that a later launch would follow to a bind source.
+        let writable = d.mounts.compactMap { m -> String? in if case .bind(let source, false) = m.kind { source } else { nil } }
+        for m in d.mounts {
+            guard case .bind = m.kind, let link = Self.symlinkInside(m.target, writable) else { continue }
+            d.sink.add(Diagnostic(key: "filesystem",
+                                  "refused: \(m.target) (\(m.origin)) is reached through the symlink \(link), which lies in a path the server may write",
+                                  hint: "name the real path in the profile, or keep the symlink outside the read_write paths"))
+        }
+
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
         var plan = SandboxPlan(profileName: profile.name, profileFiles: profile.files, description: profile.description?.value,
@@ -302,6 +311,29 @@ public struct PlanBuilder {
         return main + hides
     }
 
+    /// The first symlink that resolving `path` on the host goes through inside one of the
+    /// `writable` (real) paths, or nil.
+    static func symlinkInside(_ path: String, _ writable: [String]) -> String? {
+        guard !writable.isEmpty else { return nil }
+        var pending = Paths.components(path).map(String.init)
+        var current = "/"
+        var hops = 0
+        while !pending.isEmpty {
+            let part = pending.removeFirst()
+            if part == "." || part.isEmpty { continue }
+            if part == ".." { current = Paths.dirname(current); continue }
+            let next = Paths.join(current, part)
+            guard let info = HostFS.info(next, follow: false) else { return nil }
+            guard info.isSymlink else { current = next; continue }
+            if writable.contains(where: { Paths.isWithin(next, $0) }) { return next }
+            hops += 1
+            guard hops <= 40, let target = HostFS.readLink(next) else { return nil }
+            if target.hasPrefix("/") { current = "/" }
+            pending = Paths.components(target).map(String.init) + pending
+        }
+        return nil
+    }
+
     // MARK: bind_command
 
     /// Makes the host program (and its virtualenv and interpreter) visible; returns its path and the venv's bin dir.
@@ -342,6 +374,15 @@ public struct PlanBuilder {
             return (file, nil)
         }
         add(venv)
+        let realVenv = HostFS.realPath(venv) ?? venv
+        if let m = d.mounts.first(where: { m in
+            if case .bind(let source, false) = m.kind { return Paths.isWithin(realVenv, source) } else { return false }
+        }) {
+            // The server may edit pyvenv.cfg and the venv's python links: bind nothing they name.
+            d.warnings.append("filesystem.bind_command: the virtualenv \(venv) lies in \(m.target), which the server may write; its base interpreter is not bound from it (\(origin))")
+            ensureVisible()
+            return (file, Paths.join(venv, "bin"))
+        }
         var prefixes: [String] = []
         if let cfg = HostFS.readFile(venv + "/pyvenv.cfg") {
             for line in cfg.split(separator: "\n") {

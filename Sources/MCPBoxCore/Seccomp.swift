@@ -61,6 +61,8 @@ public enum Seccomp {
         if !denied.contains("clone3") { notes.append("clone3: ENOSYS (libc falls back to the filtered clone)") }
         if !denied.contains("unshare") { notes.append("unshare: namespace flags refused (\(refusal))") }
         if !denied.contains("ioctl") { notes.append("ioctl: TIOCSTI/TIOCLINUX refused (\(refusal))") }
+        notes.append("chmod, open, creat, mknod (and their *at forms): setuid/setgid mode bits refused (\(refusal))")
+        if !denied.contains("openat2") { notes.append("openat2: ENOSYS (its mode cannot be inspected; libc falls back to openat)") }
         if !denied.contains("socket") {
             let how = policy.defaultAction == .kill ? "process killed" : "EAFNOSUPPORT"
             notes.append("socket: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK(route) only; other families \(how)")
@@ -107,7 +109,7 @@ public enum Seccomp {
 
     /// Bumped whenever the lowering in `SeccompProgram` changes meaning, so fingerprints
     /// (and with them the precompiled programs) change too.
-    static let loweringVersion: UInt8 = 1
+    static let loweringVersion: UInt8 = 2
 
     /// FNV-1a (64 bits) of `policy` and every table it is compiled from: the key of the
     /// precompiled programs. Hashes the static tables directly (no rule building) because the
@@ -154,6 +156,17 @@ public enum Seccomp {
         words(SeccompTables.socketFamilies)
         word(SeccompTables.afNetlink)
         word(SeccompTables.socketFamilyBound)
+        words(SeccompTables.refusedModeBits)
+        for entry in SeccompTables.modeArguments {
+            string(entry.name)
+            word(UInt64(entry.index))
+        }
+        for entry in SeccompTables.openModeArguments {
+            string(entry.name)
+            word(UInt64(entry.flags))
+            word(UInt64(entry.mode))
+        }
+        words(SeccompTables.creatingOpenFlags)
         return hash
     }
 
@@ -415,6 +428,22 @@ struct SeccompProgram: Equatable {
                 guardRules.append(SeccompRule(name: "ioctl", action: refusal,
                     args: [SeccompArg(index: 1, op: .maskedEqual, datumA: 0xffff_ffff, datumB: request)]))
             }
+        }
+        for bit in SeccompTables.refusedModeBits {
+            for (name, index) in SeccompTables.modeArguments where !denied.contains(name) {
+                guardRules.append(SeccompRule(name: name, action: refusal,
+                    args: [SeccompArg(index: index, op: .maskedEqual, datumA: bit, datumB: bit)]))
+            }
+            for (name, flagsIndex, modeIndex) in SeccompTables.openModeArguments where !denied.contains(name) {
+                for flag in SeccompTables.creatingOpenFlags {
+                    guardRules.append(SeccompRule(name: name, action: refusal,
+                        args: [SeccompArg(index: flagsIndex, op: .maskedEqual, datumA: flag, datumB: flag),
+                               SeccompArg(index: modeIndex, op: .maskedEqual, datumA: bit, datumB: bit)]))
+                }
+            }
+        }
+        if !denied.contains("openat2") {
+            guardRules.append(SeccompRule(name: "openat2", action: .errno(ENOSYS)))
         }
         if !denied.contains("socket") {
             // The 64-bit comparisons refuse any value with high bits set (the kernel would

@@ -107,6 +107,20 @@ enum SeccompTables {
     /// ioctl requests refused: TIOCSTI (fake terminal input), TIOCLINUX (console control).
     static let refusedIoctls: [UInt64] = [0x5412, 0x541C]
 
+    /// Mode bits no file the server creates or changes may carry: S_ISUID, S_ISGID. A setuid
+    /// file left in a read-write path would run as the server's host account for anyone on the
+    /// host (systemd's RestrictSUIDSGID); `openat2` hides its mode in a struct and gets ENOSYS.
+    static let refusedModeBits: [UInt64] = [0o4000, 0o2000]
+    /// Syscalls that set a mode, and the index of their mode argument.
+    static let modeArguments: [(name: String, index: UInt32)] = [
+        ("chmod", 1), ("fchmod", 1), ("fchmodat", 2), ("fchmodat2", 2), ("creat", 1), ("mknod", 1),
+        ("mknodat", 2),
+    ]
+    /// Syscalls whose mode counts only with a creating flag: name, flags index, mode index.
+    static let openModeArguments: [(name: String, flags: UInt32, mode: UInt32)] = [("open", 1, 2), ("openat", 2, 3)]
+    /// The creating open flags: O_CREAT, __O_TMPFILE.
+    static let creatingOpenFlags: [UInt64] = [0o100, 0o2000_0000]
+
     /// Socket families allowed: AF_UNIX, AF_INET, AF_INET6 (AF_NETLINK separately, route only).
     static let socketFamilies: [UInt64] = [1, 2, 10]
     static let afNetlink: UInt64 = 16

@@ -223,6 +223,45 @@ import Testing
         #expect(!p3.mounts.contains { $0.target == venv })
     }
 
+    @Test("a bind reached through a symlink inside a read-write path is refused (the server could plant it)")
+    func symlinkInWritablePathIsRefused() throws {
+        let s = Scratch()
+        let repo = s.mkdir("repo")
+        s.mkdir("repo/.git")
+        let secret = s.mkdir("secret")
+        symlink(secret, repo + "/.git/hooks")
+        symlink(repo + "/.git/hooks", s.path + "/outside-link")
+        let profiles = profileDir("[filesystem]\nread_write = [\"\(repo)\"]\nread_only = [\"\(repo)/.git/hooks\", \"\(s.path)/outside-link\"]\n")
+        let errs = Fixture.errors("p", dirs: [profiles.path])
+        #expect(errs.count == 2)
+        #expect(errs.allSatisfy { $0.message.contains("through the symlink \(repo)/.git/hooks") })
+
+        // The same paths as real directories are fine; so is a symlink outside writable paths.
+        unlink(repo + "/.git/hooks")
+        s.mkdir("repo/.git/hooks")
+        unlink(s.path + "/outside-link")
+        symlink(secret, s.path + "/outside-link")
+        let plan = try #require(Fixture.plan("p", dirs: [profiles.path]).plan)
+        #expect(plan.mounts.contains(Mount(target: s.path + "/outside-link", kind: .bind(source: secret, readOnly: true),
+                                           origin: "p.toml: filesystem.read_only")))
+    }
+
+    @Test("bind_command binds nothing a virtualenv in a read-write path names")
+    func bindCommandVirtualenvInWritablePath() throws {
+        let s = Scratch()
+        let elsewhere = s.mkdir("elsewhere/bin")
+        let repo = s.mkdir("repo")
+        let venv = s.mkdir("repo/venv")
+        s.write("repo/venv/pyvenv.cfg", "home = \(elsewhere)\n")
+        s.mkdir("repo/venv/bin")
+        let tool = s.write("repo/venv/bin/my-server", "#!/bin/sh\n", mode: 0o755)
+        let profiles = profileDir("[filesystem]\nbind_command = true\nread_write = [\"\(repo)\"]\n")
+        let plan = try #require(Fixture.plan("p", dirs: [profiles.path], command: [tool]).plan)
+        #expect(plan.executable == tool)
+        #expect(!plan.mounts.contains { Paths.isWithin($0.target, s.path + "/elsewhere") })
+        #expect(plan.warnings.contains { $0.contains("the virtualenv \(venv) lies in \(repo)") })
+    }
+
     @Test func warnings() throws {
         let s = Scratch()
         let home = s.mkdir("home")

@@ -63,7 +63,8 @@ struct HostileRun: Sendable {
         // filesystem
         "etc_shadow_unreadable", "host_file_unreadable", "home_and_root_unlistable", "ro_bind_unwritable",
         "usr_unwritable", "root_unwritable", "symlink_escape", "mknod", "proc_core_pattern_unwritable",
-        "proc_sysrq_trigger_unwritable", "proc_sensitive_files_masked",
+        "proc_sysrq_trigger_unwritable", "proc_sensitive_files_masked", "nested_ro_bind_unmovable",
+        "hidden_path_masked_and_unmovable", "setuid_bits_refused", "openat2_enosys",
         // processes and privileges
         "host_processes_invisible", "host_process_unsignalable", "ptrace", "chroot", "chroot_raw", "setuid_0",
         "setuid0_raw", "unshare_user", "unshare_mount", "clone_newuser", "clone3_enosys", "setns", "mount", "umount",
@@ -73,7 +74,7 @@ struct HostileRun: Sendable {
         // other ABIs
         "ptrace_x32", "ptrace_int80", "i386_abi_refused", "x32_abi_refused",
         // terminal and devices
-        "tiocsti_fd0", "tiocsti_fd1", "tiocsti_fd2", "tioclinux", "dev_tty_unopenable", "no_block_devices_or_kmsg",
+        "tiocsti_fd0", "tiocsti_fd1", "tiocsti_fd2", "tiocsti_high_bits", "tioclinux", "dev_tty_unopenable", "no_block_devices_or_kmsg",
         // network
         "host_tcp_listener_unreachable", "host_abstract_socket_unreachable", "host_unix_socket_file_unreachable",
         "vsock_refused", "dns_fails", "only_loopback_interface",
@@ -158,6 +159,16 @@ struct HostileRun: Sendable {
         guard chown(rwDir, account.uid, account.gid) == 0, lchown(link, account.uid, account.gid) == 0 else {
             throw SupportError("chown rw dir: \(String(cString: strerror(errno)))")
         }
+        // A read-only bind and a hide mask nested in the read-write dir, each one level below a
+        // directory the server owns (and would otherwise rename to put its own path there).
+        let nestDir = try tmp.makeDir("rw/nest", mode: 0o755)
+        let nestRO = try tmp.makeDir("rw/nest/ro", mode: 0o755)
+        _ = try tmp.write("rw/nest/ro/hook", "original hook\n", mode: 0o644)
+        let veilDir = try tmp.makeDir("rw/veil", mode: 0o755)
+        let veiled = try tmp.write("rw/veil/secret", "veiled-\(token)\n", mode: 0o644)
+        for dir in [nestDir, veilDir] where chown(dir, account.uid, account.gid) != 0 {
+            throw SupportError("chown \(dir): \(String(cString: strerror(errno)))")
+        }
 
         try FileManager.default.copyItem(atPath: Self.fixtures + "/hostile.py", toPath: binDir + "/hostile.py")
         chmod(binDir + "/hostile.py", 0o644)
@@ -184,8 +195,9 @@ struct HostileRun: Sendable {
         }
         profile += """
             [filesystem]
-            read_only = [\(tomlString(binDir)), \(tomlString(roDir))]
+            read_only = [\(tomlString(binDir)), \(tomlString(roDir)), \(tomlString(nestRO))]
             read_write = [\(tomlString(rwDir))]
+            hide = [\(tomlString(veiled))]
 
             """
         let profilePath = try tmp.write("hostile.toml", profile, mode: 0o644)
@@ -194,7 +206,8 @@ struct HostileRun: Sendable {
             "secret_file": secretFile, "ro_dir": roDir, "ro_file": roFile, "ro_content": roContent,
             "rw_dir": rwDir, "planted_symlink": link, "host_pid": Int(getpid()), "tcp_port": Int(tcp.port),
             "abstract_name": abstractName, "unix_path": sockPath, "fd_secret": fdSecret, "env_secret": envSecret,
-            "sys_bin": sysBin,
+            "sys_bin": sysBin, "nest_dir": nestDir, "nest_ro": nestRO, "veil_dir": veilDir, "veiled": veiled,
+            "veiled_secret": "veiled-\(token)",
             "node": FileManager.default.isExecutableFile(atPath: "/usr/bin/node") ? "/usr/bin/node" : "",
         ]
         let configJSON = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)

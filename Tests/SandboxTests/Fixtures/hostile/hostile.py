@@ -272,6 +272,73 @@ def _():
     return not leaks, ("readable: " + "; ".join(leaks)) if leaks else "masked, absent or empty"
 
 
+def unmovable(path):
+    """Renaming `path` (a directory the server owns) must fail; put it back if it did not."""
+    moved = path + "-moved"
+    try:
+        os.rename(path, moved)
+    except OSError as e:
+        return True, "rename refused: " + oserr(e)
+    os.rename(moved, path)
+    return False, "renamed %s: the host path is free for a directory of the server's own" % path
+
+
+@check("nested_ro_bind_unmovable")
+def _():
+    written = refused(lambda: try_create(os.path.join(CONFIG["nest_ro"], "created-by-server")))
+    moved = unmovable(CONFIG["nest_dir"])
+    return written[0] and moved[0], "write in the nested read-only bind: %s; its parent: %s" % (written[1], moved[1])
+
+
+@check("hidden_path_masked_and_unmovable")
+def _():
+    try:
+        data = try_read_all(CONFIG["veiled"])
+    except OSError as e:
+        data = b""
+        masked = (True, "unreadable: " + oserr(e))
+    else:
+        masked = (CONFIG["veiled_secret"].encode() not in data, "reads %r" % data[:40])
+    moved = unmovable(CONFIG["veil_dir"])
+    return masked[0] and moved[0], "hidden file: %s; its parent: %s" % (masked[1], moved[1])
+
+
+@check("setuid_bits_refused")
+def _():
+    """A setuid or setgid file left in a read-write dir would run as the server's host account."""
+    base = os.path.join(CONFIG["rw_dir"], "suid-probe-%d" % os.getpid())
+    made = []
+    attempts = []
+
+    def note(what, action):
+        try:
+            action()
+            attempts.append("%s: allowed" % what)
+        except OSError as e:
+            attempts.append("%s: %s" % (what, oserr(e)))
+
+    def create(path, mode):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        made.append(path)
+        return fd
+
+    os.close(create(base, 0o755))
+    note("chmod u+s", lambda: os.chmod(base, 0o4755))
+    note("chmod g+s", lambda: os.chmod(base, 0o2755))
+    fd = os.open(base, os.O_RDONLY | os.O_CLOEXEC)
+    note("fchmod u+s", lambda: os.fchmod(fd, 0o4755))
+    os.close(fd)
+    note("open O_CREAT 04755", lambda: os.close(create(base + "-open", 0o4755)))
+    note("mknod S_IFREG|02755", lambda: (os.mknod(base + "-mknod", stat.S_IFREG | 0o2755), made.append(base + "-mknod")))
+    bad = []
+    for path in made:
+        mode = os.lstat(path).st_mode
+        if mode & (stat.S_ISUID | stat.S_ISGID):
+            bad.append("%s mode %o" % (os.path.basename(path), mode & 0o7777))
+        os.unlink(path)
+    return not bad, ("SET: %s; " % ", ".join(bad) if bad else "") + "; ".join(attempts)
+
+
 @check("dev_tty_unopenable")
 def _():
     return refused(lambda: try_open("/dev/tty", os.O_RDWR | os.O_NOCTTY))

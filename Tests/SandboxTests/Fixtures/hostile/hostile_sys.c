@@ -260,6 +260,27 @@ static struct outcome tiocsti(int fd) {
     char c = ' ';
     return make(ioctl(fd, TIOCSTI, &c));
 }
+/* The kernel truncates the request to 32 bits; the filter must compare the same bits. */
+static struct outcome p_tiocsti_high(void) {
+    char c = ' ';
+    return make(syscall(SYS_ioctl, 0, 0x100000000UL | TIOCSTI, &c));
+}
+
+/* openat2 carries its mode in a struct the filter cannot read: answered ENOSYS, so a setuid
+ * mode cannot slip through it. The file would be created in /tmp only. */
+static struct outcome p_openat2(void) {
+    struct {
+        uint64_t flags, mode, resolve;
+    } how = {O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 04755, 0};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/hostile-openat2-%d", (int)getpid());
+    struct outcome o = make(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+    if (o.ret >= 0) {
+        close((int)o.ret);
+        unlink(path);
+    }
+    return o;
+}
 static struct outcome p_tiocsti0(void) { return tiocsti(0); }
 static struct outcome p_tiocsti1(void) { return tiocsti(1); }
 static struct outcome p_tiocsti2(void) { return tiocsti(2); }
@@ -364,6 +385,8 @@ int main(int argc, char **argv) {
     probe("tiocsti_fd0", p_tiocsti0, FAIL_ANY);
     probe("tiocsti_fd1", p_tiocsti1, FAIL_ANY);
     probe("tiocsti_fd2", p_tiocsti2, FAIL_ANY);
+    probe("tiocsti_high_bits", p_tiocsti_high, FAIL_ANY);
+    probe("openat2_enosys", p_openat2, FAIL_ENOSYS);
     probe("tioclinux", p_tioclinux, FAIL_ANY);
     probe("chroot_raw", p_chroot, FAIL_ANY);
     probe("setuid0_raw", p_setuid0, FAIL_ANY);
