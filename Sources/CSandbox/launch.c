@@ -197,6 +197,8 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     ssize_t r;
     do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
     if (r != 1) _exit(125);
+    /* This process's copy of mcpbox's command line is what /proc/1/cmdline shows the server. */
+    if (L->argv_area) memset(L->argv_area, 0, L->argv_area_len);
     /* Joined to its cgroups by now: root the cgroup namespace there, not at mcpbox's. */
     if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);

@@ -165,6 +165,19 @@ public struct Sandbox: Sendable {
 
 /// Turns a plan into the C launch description and clones the sandbox.
 public enum Spawn {
+    /// The bytes of mcpbox's own argv strings, which the kernel lays out contiguously (what
+    /// /proc/PID/cmdline reads); (nil, 0) if they are not contiguous.
+    static func commandLineArea() -> (UnsafeMutablePointer<CChar>?, Int) {
+        let argc = Int(CommandLine.argc)
+        guard argc > 0, let first = CommandLine.unsafeArgv[0] else { return (nil, 0) }
+        var end = first
+        for i in 0..<argc {
+            guard let arg = CommandLine.unsafeArgv[i], arg == end else { return (nil, 0) }
+            end = arg + strlen(arg) + 1
+        }
+        return (first, end - first)
+    }
+
     /// A close-on-exec pipe for one of the server's stdio streams, both ends >= 3; nil with
     /// errno on failure.
     ///
@@ -315,6 +328,7 @@ public enum Spawn {
         launch.stdin_fd = stdin
         launch.stdout_fd = stdout
         launch.stderr_fd = stderr
+        (launch.argv_area, launch.argv_area_len) = Spawn.commandLineArea()
 
         let procsFDs = cgroups?.procsFDs ?? []
         var spawned = mcpbox_spawned()

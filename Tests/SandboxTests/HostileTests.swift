@@ -63,7 +63,7 @@ struct HostileRun: Sendable {
         // filesystem
         "etc_shadow_unreadable", "host_file_unreadable", "home_and_root_unlistable", "ro_bind_unwritable",
         "usr_unwritable", "root_unwritable", "symlink_escape", "mknod", "proc_core_pattern_unwritable",
-        "proc_sysrq_trigger_unwritable", "proc_sensitive_files_masked", "nested_ro_bind_unmovable",
+        "proc_sysrq_trigger_unwritable", "proc_sensitive_files_masked", "pid1_cmdline_blank", "nested_ro_bind_unmovable",
         "hidden_path_masked_and_unmovable", "setuid_bits_refused", "openat2_enosys",
         // processes and privileges
         "host_processes_invisible", "host_process_unsignalable", "ptrace", "chroot", "chroot_raw", "setuid_0",

@@ -142,6 +142,12 @@ struct mcpbox_launch {
     /* parent side: cgroup.procs files to join the sandbox's pid 1 into (may be empty) */
     const int *cgroup_procs_fds;
     size_t n_cgroup_procs_fds;
+
+    /* mcpbox's own argv strings (contiguous, as the kernel laid them out): pid 1 is a copy of
+     * mcpbox and the server can read /proc/1/cmdline, so pid 1 blanks its copy (which holds
+     * the profile path and --set values). NULL/0: nothing to blank. */
+    char *argv_area;
+    size_t argv_area_len;
 };
 
 /* Result of a spawn. */

@@ -251,6 +251,16 @@ def _():
     return refused(lambda: try_open("/proc/sysrq-trigger", os.O_WRONLY))
 
 
+@check("pid1_cmdline_blank")
+def _():
+    """pid 1 is a copy of mcpbox: its command line (profile path, --set values) must not show."""
+    with open("/proc/1/cmdline", "rb") as f:
+        data = f.read()
+    if data.strip(b"\0"):
+        return False, "readable: %r" % data[:200]
+    return True, "blank (%d NUL bytes)" % len(data)
+
+
 @check("proc_sensitive_files_masked")
 def _():
     """ARCHITECTURE: /proc/kcore-style files masked (what Docker masks, plus kmsg)."""
