@@ -33,16 +33,10 @@ public struct PlanBuilder {
     public static let defaultOpenFiles: UInt64 = 1024
     public static let defaultShutdownGrace = 3.0
 
-    /// Syscalls whose re-enabling through `seccomp.allow` deserves a warning.
-    public static let dangerousSyscalls: Set<String> = [
-        "ptrace", "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "process_vm_readv", "process_vm_writev",
-        "userfaultfd", "mount", "umount", "umount2", "pivot_root", "kexec_load", "kexec_file_load", "init_module",
-        "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at", "syslog", "io_uring_setup",
-        "io_uring_enter", "io_uring_register", "unshare", "setns", "chroot", "swapon", "swapoff", "reboot", "acct",
-        "iopl", "ioperm", "fsopen", "fsmount", "fsconfig", "move_mount", "open_tree", "mount_setattr", "lookup_dcookie",
-        "quotactl", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "vm86", "vm86old", "uselib",
-        "personality", "nfsservctl",
-    ]
+    /// Syscalls whose re-enabling through `seccomp.allow` deserves a warning: every syscall the
+    /// presets refuse outright (the seccomp tables are the one list), plus the argument-filtered
+    /// ones whose filter an explicit allow widens.
+    public static let dangerousSyscalls: Set<String> = Set(Seccomp.refusedSyscalls).union(["unshare", "personality"])
 
     /// Warnings that depend on who runs mcpbox, not on the profile; `check` shows them as notes.
     public static let invocationWarningPrefix = "identity: "
