@@ -34,6 +34,9 @@
 #define RELAY_DEFAULT_GRACE_MS 3000
 #define RELAY_MIN_DRAIN_MS 1000
 #define RELAY_NEVER INT64_MAX
+/* When the start-up text is dropped (see drop_startup_text): late enough that a short-lived
+ * server has usually exited (the launch itself does not pay for it), early in any real session. */
+#define RELAY_DROP_TEXT_MS 50
 
 /* One direction of the relay. */
 struct relay_dir {
@@ -342,7 +345,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ignore, NULL);
 
-    drop_startup_text();
+    int64_t drop_text_at = start + RELAY_DROP_TEXT_MS;
     r.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     r.pidfd = (int)syscall(SYS_pidfd_open, config->child, 0);
     if (r.sigfd < 0 || r.pidfd < 0) {
@@ -409,8 +412,13 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             pfd[n++] = (struct pollfd){.fd = d->dst, .events = d->wait_dst ? POLLOUT : 0};
         }
 
+        if (drop_text_at != RELAY_NEVER && now >= drop_text_at) {
+            drop_startup_text();
+            drop_text_at = RELAY_NEVER;
+        }
         int64_t due = r.exited ? r.drain_until : r.escalate_at;
         if (!r.exited && r.wall_at < due) due = r.wall_at;
+        if (drop_text_at < due) due = drop_text_at;
         int timeout = -1;
         if (due != RELAY_NEVER) {
             int64_t left = due - now;

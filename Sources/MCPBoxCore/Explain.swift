@@ -5,7 +5,7 @@ public enum Explain {
         public var path: String
         /// Host path for binds; nil for everything mcpbox creates.
         public var source: String?
-        /// ro, rw, tmpfs, hidden, proc, dev, file.
+        /// ro, rw, tmpfs, hidden, proc, dev, file, symlink (then `source` is the link's text).
         public var mode: String
         public var sizeBytes: UInt64?
         public var origin: String
@@ -20,6 +20,7 @@ public enum Explain {
             case .dev: MountRow(path: m.target, source: nil, mode: "dev", sizeBytes: nil, origin: m.origin)
             case .file(let c): MountRow(path: m.target, source: nil, mode: "file", sizeBytes: UInt64(c.utf8.count), origin: m.origin)
             case .hide: MountRow(path: m.target, source: nil, mode: "hidden", sizeBytes: nil, origin: m.origin)
+            case .symlink(let link): MountRow(path: m.target, source: link, mode: "symlink", sizeBytes: nil, origin: m.origin)
             }
         }
     }

@@ -121,6 +121,10 @@ public struct Mount: Sendable, Equatable {
         /// `hide`: the path stays present but empty (an empty read-only tmpfs over a directory,
         /// an empty file over a file).
         case hide(isDirectory: Bool)
+        /// A symbolic link with this text, mirrored from the host where the bound path is a symlink
+        /// whose target the sandbox sees at the same place anyway (`/bin` → `usr/bin` on merged-/usr
+        /// systems): the host's layout, without a bind.
+        case symlink(to: String)
     }
     /// Absolute path inside the sandbox.
     public var target: String

@@ -279,7 +279,29 @@ public struct PlanBuilder {
             d.mounts.removeAll { $0.target == path && { if case .hide = $0.kind { true } else { false } }($0) }
             d.mounts.append(Mount(target: path, kind: .hide(isDirectory: info.isDirectory), origin: h.origin))
         }
-        d.mounts = Self.ordered(Self.withoutRedundantBinds(d.mounts))
+        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(d.mounts)))
+    }
+
+    /// A read-only bind of a host symlink whose target the sandbox sees at the same path anyway
+    /// (`/bin` → `usr/bin` with `/usr` bound) becomes that symlink, created in the sandbox's own
+    /// root: the host's layout, and one bind fewer per launch. Only where nothing else is mounted
+    /// at, above or below the link, and the link's text names its real target directly.
+    static func withMirroredSymlinks(_ mounts: [Mount]) -> [Mount] {
+        mounts.map { m in
+            guard case .bind(let source, true) = m.kind, source != m.target,
+                  HostFS.info(m.target, follow: false)?.isSymlink == true,
+                  let link = HostFS.readLink(m.target), !link.isEmpty,
+                  SandboxView.resolveDots(link.hasPrefix("/") ? link : Paths.join(Paths.dirname(m.target), link)) == source
+            else { return m }
+            let others = mounts.filter { $0.target != m.target }
+            let view = SandboxView(mounts: others)
+            // Same object, and read-only there too: the link must not widen what the bind allowed.
+            guard !others.contains(where: { Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target) }),
+                  view.hostPath(source) == source, let holder = view.covering(source), case .bind(_, true) = holder.kind,
+                  !others.contains(where: { o in if case .hide = o.kind { Paths.isWithin(o.target, source) } else { false } })
+            else { return m }
+            return Mount(target: m.target, kind: .symlink(to: link), origin: m.origin)
+        }
     }
 
     /// Drops a bind that adds nothing: same mode and same host object as the bind it sits in.

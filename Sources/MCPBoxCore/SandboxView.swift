@@ -78,6 +78,15 @@ public struct SandboxView: Sendable {
                 case .file:
                     if prefix == m.target && isLast { return .file(hostPath: nil, executable: false) }
                     return .missing
+                case .symlink(let link):
+                    guard prefix == m.target else { return .missing }
+                    hops += 1
+                    guard hops <= 40 else { return .missing }
+                    let rest = parts[(i + 1)...].joined(separator: "/")
+                    let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
+                    guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
+                    current = next
+                    continue restart
                 case .tmpfs, .proc, .dev:
                     if prefix == m.target || isSkeleton(prefix) { if isLast { return .directory } else { continue } }
                     return .missing

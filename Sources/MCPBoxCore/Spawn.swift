@@ -257,6 +257,10 @@ public enum Spawn {
                 c.source_dev = dev
                 c.source_ino = ino
                 c.source_is_dir = isDir
+            case .symlink(let link):
+                c.kind = Int32(MCPBOX_MOUNT_SYMLINK.rawValue)
+                c.data = arena.string(link)
+                c.data_len = link.utf8.count
             case .tmpfs(let size):
                 c.kind = Int32(MCPBOX_MOUNT_TMPFS.rawValue)
                 c.size = size

@@ -6,8 +6,9 @@ import Testing
 final class Scratch {
     let path: String
 
-    init() {
-        var template = Array((NSTemporaryDirectory() + "mcpbox-test-XXXXXX").utf8CString)
+    /// A new directory under `parent` (default: the temporary directory, usually /tmp).
+    init(in parent: String = NSTemporaryDirectory()) {
+        var template = Array(((parent.hasSuffix("/") ? parent : parent + "/") + "mcpbox-test-XXXXXX").utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         path = HostFS.realPath(String(cString: p!))!
     }

@@ -20,8 +20,8 @@ import Testing
         return Accounts(root: s.path)
     }
 
-    func profileDir(_ text: String) -> Scratch {
-        let s = Scratch()
+    func profileDir(_ text: String, in parent: String? = nil) -> Scratch {
+        let s = parent.map { Scratch(in: $0) } ?? Scratch()
         s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
         s.write("p.toml", text)
         return s
@@ -122,15 +122,37 @@ import Testing
         #expect(plan.hostname == "mcpbox")
     }
 
-    @Test func mergedUsrSymlinksAreBoundAtTheirTargets() throws {
-        guard HostFS.info("/bin", follow: false)?.isSymlink == true else { return }
+    @Test func mergedUsrSymlinksAreMirrored() throws {
+        guard let link = HostFS.readLink("/bin"), HostFS.realPath("/bin") == "/usr/bin" else { return }
         let s = profileDir("")
         let plan = try #require(Fixture.plan("p", dirs: [s.path]).plan)
         let bin = plan.mounts.first { $0.target == "/bin" }
-        #expect(bin?.kind == .bind(source: HostFS.realPath("/bin")!, readOnly: true))
+        #expect(bin?.kind == .symlink(to: link))
+        #expect(SandboxView(mounts: plan.mounts).lookup("/bin/sh") == SandboxView(mounts: plan.mounts).lookup("/usr/bin/sh"))
         // /usr/lib under /usr adds nothing and is dropped.
         let redundant = profileDir("[filesystem]\nread_only = [\"/usr/lib\"]\n")
         #expect(Fixture.plan("p", dirs: [redundant.path]).plan?.mounts.contains { $0.target == "/usr/lib" } == false)
+    }
+
+    @Test func symlinkStaysABindUnlessItsTargetIsVisibleReadOnly() throws {
+        // Outside /tmp: a link inside a tmpfs mcpbox mounts is never mirrored.
+        let s = profileDir("", in: "/var/tmp")
+        let real = s.mkdir("real")
+        s.write("real/f", "x")
+        let link = s.path + "/link"
+        #expect(symlink("real", link) == 0)
+        func kind(_ text: String) throws -> Mount.Kind? {
+            s.write("p.toml", text)
+            return try #require(Fixture.plan("p", dirs: [s.path]).plan).mounts.first { $0.target == link }?.kind
+        }
+        // Target bound read-only at the same path: mirrored.
+        #expect(try kind("[filesystem]\nread_only = [\"\(real)\", \"\(link)\"]\n") == .symlink(to: "real"))
+        // Target not visible: the link's object is bound.
+        #expect(try kind("[filesystem]\nread_only = [\"\(link)\"]\n") == .bind(source: real, readOnly: true))
+        // Target visible but writable: a read-only link must not become a way to write it.
+        #expect(try kind("[filesystem]\nread_only = [\"\(link)\"]\nread_write = [\"\(real)\"]\n") == .bind(source: real, readOnly: true))
+        // Something hidden inside the target: the bind keeps its own view.
+        #expect(try kind("[filesystem]\nread_only = [\"\(real)\", \"\(link)\"]\nhide = [\"\(real)/f\"]\n") == .bind(source: real, readOnly: true))
     }
 
     @Test func etcBoundMeansNoSynthesizedFiles() throws {

@@ -124,7 +124,8 @@ public func runProcess(_ argv: [String], environment: [String: String]? = nil, s
     }
     let seconds = Date().timeIntervalSince(start)
     if keepStdinOpen { try? inPipe.fileHandleForWriting.close() }
-    _ = readers.wait(timeout: .now() + 10)
+    // EOF needs every copy of the write ends closed: wait as long as the process was allowed.
+    _ = readers.wait(timeout: .now() + timeout)
     let status: Int32 = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
     return ProcessResult(status: status, stdout: collector.out, stderr: String(decoding: collector.err, as: UTF8.self),
                          timedOut: timedOut, seconds: seconds)
