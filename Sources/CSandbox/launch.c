@@ -10,6 +10,7 @@
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -91,6 +92,58 @@ static int set_limit(int resource, uint64_t value) {
     if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max) value = rl.rlim_max;
     rl.rlim_cur = rl.rlim_max = value;
     return setrlimit(resource, &rl);
+}
+
+/* Creating a network namespace costs about as much as building the whole filesystem view
+ * (sysctl tables, the loopback device). A helper thread of pid 1 (CLONE_VM | CLONE_FILES, its
+ * own stack) creates it, brings `lo` up and hands over an fd of it (SIOCGSKNS) while pid 1
+ * mounts; pid 1 then joins it with setns. */
+struct net_helper {
+    int ready[2];   /* helper -> pid 1: {errno or 0, namespace fd} */
+    pid_t pid;
+};
+
+static char net_stack[16 * 1024] __attribute__((aligned(64)));
+
+/* Shares pid 1's memory (TLS included) and fd table: it sets errno only when a step fails,
+ * and then the launch fails whatever pid 1 reads. */
+static int net_entry(void *p) {
+    struct net_helper *h = p;
+    int msg[2] = {0, -1};
+    int s = -1;
+    if (unshare(CLONE_NEWNET) < 0 || loopback_up() < 0 ||
+        (s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+        (msg[1] = ioctl(s, SIOCGSKNS)) < 0)
+        msg[0] = errno ? errno : EIO;
+    if (s >= 0) close(s);
+    while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}
+    _exit(0);
+}
+
+/* Starts the helper; -1 with errno on failure. */
+static int net_helper_start(struct net_helper *h) {
+    if (pipe2(h->ready, O_CLOEXEC) < 0) return -1;
+    h->pid = clone(net_entry, net_stack + sizeof net_stack, CLONE_VM | CLONE_FILES | SIGCHLD, h);
+    return h->pid < 0 ? -1 : 0;
+}
+
+/* Waits for the helper's namespace and joins it; -1 with errno on failure. */
+static int net_helper_join(struct net_helper *h) {
+    int msg[2] = {EIO, -1};
+    ssize_t n;
+    do { n = read(h->ready[0], msg, sizeof msg); } while (n < 0 && errno == EINTR);
+    while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR) {}
+    close(h->ready[0]);
+    close(h->ready[1]);
+    if (n != (ssize_t)sizeof msg || msg[0] != 0) {
+        errno = n == (ssize_t)sizeof msg ? msg[0] : EIO;
+        return -1;
+    }
+    int rc = setns(msg[1], CLONE_NEWNET);
+    int saved = errno;
+    close(msg[1]);
+    errno = saved;
+    return rc;
 }
 
 /* The server: last steps before execve. Capabilities are still full inside the user
@@ -203,6 +256,10 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
 
+    struct net_helper net;
+    if (L->new_net && net_helper_start(&net) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
+
     if (L->n_mounts > MCPBOX_MAX_MOUNTS) mcpbox_child_fail(efd, MCPBOX_STAGE_MOUNT_ROOT, E2BIG, -1, 125);
     int trees[L->n_mounts ? L->n_mounts : 1];
     mcpbox_prepare_mounts(L, efd, trees);
@@ -232,7 +289,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
 
     if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
-    if (L->new_net && loopback_up() < 0)
+    if (L->new_net && net_helper_join(&net) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
 
     if (set_limit(RLIMIT_CORE, 0) < 0 ||
@@ -389,8 +446,10 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
 
     uint64_t old_mask;
     set_all_blocked(1, &old_mask);
-    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)L->clone_flags | SIGCHLD, NULL, NULL,
-                               NULL, 0);
+    /* The network namespace is made by pid 1's helper, in parallel with the mounts. */
+    unsigned long flags = (unsigned long)L->clone_flags;
+    if (L->new_net) flags &= ~(unsigned long)CLONE_NEWNET;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
     if (pid == 0) {
         close(sync_p[1]);
         close(err_p[0]);
