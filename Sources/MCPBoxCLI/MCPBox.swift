@@ -99,7 +99,8 @@ struct ProfileSelection: Equatable {
     func plan(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current()) throws(ProfileError) -> SandboxPlan {
         let env = host.environmentDictionary
         let loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
-                                   variables: try variables(), environment: env, callerUid: host.callerUid)
+                                   variables: try variables(), environment: env, callerUid: host.callerUid,
+                                   commandLine: command)
         let resolved = try loader.load(profile)
         return try PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand).build()
     }

@@ -118,7 +118,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "user", "filesystem", "network", "env", "seccomp", "limits"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "bind_command"],
         "network": ["mode"],
@@ -135,6 +135,8 @@ struct ProfileFileReader {
     let environment: [String: String]
     var sink = DiagnosticSink()
     var layer: Profile
+    /// This file's `[variables] NAME.from_arg`: the first flag of each, for hints.
+    var declaredFromArg: [String: String] = [:]
 
     init(file: String, name: String, variables: [String: String], environment: [String: String]) {
         self.file = file
@@ -275,7 +277,8 @@ struct ProfileFileReader {
             }
             let n = String(name)
             guard let value = variables[n] ?? environment[n] else {
-                sink.add(diag(line, key, "undefined variable `${\(n)}`", hint: "pass --set \(n)=VALUE, or set \(n) in the environment"))
+                sink.add(diag(line, key, "undefined variable `${\(n)}`",
+                              hint: "pass --set \(n)=VALUE\(declaredFromArg[n].map { ", or \($0) VALUE in the server command" } ?? ""), or set \(n) in the environment"))
                 ok = false
                 continue
             }
@@ -353,6 +356,9 @@ struct ProfileFileReader {
     /// Reads the parsed document; returns the raw `extends` list (nil when the key is absent).
     mutating func read(_ doc: TOMLTable) -> [Sourced<String>]? {
         var extends: [Sourced<String>]? = nil
+        if case .table(let vars)? = doc["variables"]?.value.kind {
+            for v in vars.entries { if let f = Self.fromArgFlags(v.value)?.first { declaredFromArg[v.key] = f } }
+        }
         for entry in doc.entries {
             switch entry.key {
             case "description": layer.description = string(entry, "description", expand: false)
@@ -380,6 +386,7 @@ struct ProfileFileReader {
                         sink.add(c.diagnostic("path \"\(c.value)\" contains `..`", hint: "write the path without `..` components"))
                     }
                 }
+            case "variables": if let t = subtable(entry) { readVariables(t) }
             case "user": if let t = subtable(entry) { readUser(t) }
             case "filesystem": if let t = subtable(entry) { readFilesystem(t) }
             case "network": if let t = subtable(entry) { readNetwork(t) }
@@ -390,6 +397,50 @@ struct ProfileFileReader {
             }
         }
         return extends
+    }
+
+    /// The flags of `NAME = { from_arg = "--flag" | ["--flag", "-f"] }`, or nil if malformed.
+    static func fromArgFlags(_ value: TOMLValue) -> [String]? {
+        guard case .table(let t) = value.kind, t.entries.count == 1, let e = t.entries.first, e.key == "from_arg" else { return nil }
+        let flags: [String]
+        switch e.value.kind {
+        case .string(let s): flags = [s]
+        case .array(let items): flags = items.compactMap { if case .string(let s) = $0.kind { s } else { nil } }
+        default: return nil
+        }
+        return !flags.isEmpty && flags.allSatisfy({ $0.count > 1 && $0.hasPrefix("-") && !$0.contains("=") }) ? flags : nil
+    }
+
+    /// `[variables]`: validated here; their values are taken from the command line by the loader.
+    mutating func readVariables(_ t: TOMLTable) {
+        for e in t.entries {
+            let key = "variables.\(e.key)"
+            guard Self.isVariableName(Substring(e.key)) else {
+                sink.add(diag(e.keyLine, key, "invalid variable name `\(e.key)`", hint: "letters, digits and _ only"))
+                continue
+            }
+            guard case .table(let spec) = e.value.kind else {
+                sink.add(diag(e.value.line, key, "expected a table, found \(e.value.typeName)",
+                              hint: "\(e.key) = { from_arg = [\"--flag\"] }"))
+                continue
+            }
+            for s in spec.entries where s.key != "from_arg" {
+                let hint = Units.suggestion(for: s.key, among: ["from_arg"]).map { "did you mean `\($0)`?" } ?? "the only key is from_arg"
+                sink.add(diag(s.keyLine, key + "." + s.key, "unknown key", hint: hint))
+            }
+            guard let from = spec.entries.first(where: { $0.key == "from_arg" }) else {
+                if spec.entries.allSatisfy({ $0.key == "from_arg" }) {
+                    sink.add(diag(e.value.line, key, "missing from_arg", hint: "\(e.key) = { from_arg = [\"--flag\"] }"))
+                }
+                continue
+            }
+            var only = TOMLTable()
+            only.entries = [from]
+            if Self.fromArgFlags(TOMLValue(.table(only), line: from.value.line)) == nil {
+                sink.add(diag(from.value.line, key + ".from_arg", "expected a flag or a list of flags such as \"--repository\"",
+                              hint: "each starts with -, without =VALUE"))
+            }
+        }
     }
 
     mutating func readUser(_ t: TOMLTable) {

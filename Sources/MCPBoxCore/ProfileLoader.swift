@@ -8,12 +8,16 @@ public struct ProfileLoader: Sendable {
     public var environment: [String: String]
     /// Whose files are trusted besides root's.
     public var callerUid: UInt32
+    /// The server command given after `--` (where `[variables] NAME.from_arg` looks).
+    public var commandLine: [String]
 
-    public init(searchPath: [String], variables: [String: String], environment: [String: String], callerUid: UInt32) {
+    public init(searchPath: [String], variables: [String: String], environment: [String: String], callerUid: UInt32,
+                commandLine: [String] = []) {
         self.searchPath = searchPath
         self.variables = variables
         self.environment = environment
         self.callerUid = callerUid
+        self.commandLine = commandLine
     }
 
     /// The standard lookup order: `--profile-path` dirs, MCPBOX_PROFILE_PATH, the user's config,
@@ -100,7 +104,16 @@ public struct ProfileLoader: Sendable {
         guard let file = locate(ref, relativeTo: nil) else {
             throw ProfileError(notFound(ref, from: nil))
         }
-        loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
+        // `[variables]` declared anywhere in the chain apply to every file of it: collect them
+        // first (the documents are parsed once and kept for the main pass).
+        var documents: [String: TOMLTable] = [:]
+        var derived: [String: String] = [:]
+        var seen = Set<String>()
+        collectDerived(file, documents: &documents, derived: &derived, seen: &seen)
+        var loader = self
+        for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
+        loader.documents = documents
+        loader.loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
         try sink.throwIfAny()
         var profile = Profile(name: ref)
         for layer in layers { profile.merge(layer) }
@@ -115,21 +128,71 @@ public struct ProfileLoader: Sendable {
         return Diagnostic("profile `\(ref)` not found", hint: hint)
     }
 
+    /// Parsed documents from the first pass, by file.
+    private var documents: [String: TOMLTable] = [:]
+
+    /// First pass: parses `file` and what it extends, and takes the value of every
+    /// `[variables] NAME = { from_arg = [...] }` from the command line (first declaration wins).
+    /// Errors are left to the main pass, which reports them with everything else.
+    private func collectDerived(_ file: String, documents: inout [String: TOMLTable], derived: inout [String: String],
+                                seen: inout Set<String>) {
+        guard seen.insert(file).inserted, let text = HostFS.readFile(file), let doc = try? TOML.parse(text, file: file) else { return }
+        documents[file] = doc
+        var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
+        for entry in doc.entries {
+            switch (entry.key, entry.value.kind) {
+            case ("extends", .string(let s)): parents = [s]
+            case ("extends", .array(let items)):
+                parents = items.compactMap { if case .string(let s) = $0.kind { s } else { nil } }
+            case ("variables", .table(let t)):
+                for v in t.entries where derived[v.key] == nil {
+                    if let flags = ProfileFileReader.fromArgFlags(v.value), let value = Self.argument(after: flags, in: commandLine) {
+                        derived[v.key] = value
+                    }
+                }
+            default: break
+            }
+        }
+        for parent in parents {
+            if let parentFile = locate(parent, relativeTo: Paths.dirname(file)) {
+                collectDerived(parentFile, documents: &documents, derived: &derived, seen: &seen)
+            }
+        }
+    }
+
+    /// The value given to one of `flags` in `argv` (after argv[0]): `FLAG VALUE` or `FLAG=VALUE`.
+    static func argument(after flags: [String], in argv: [String]) -> String? {
+        var i = 1
+        while i < argv.count {
+            let a = argv[i]
+            for f in flags {
+                if a == f, i + 1 < argv.count { return argv[i + 1] }
+                if a.hasPrefix(f + "="), f.hasPrefix("--") { return String(a.dropFirst(f.count + 1)) }
+            }
+            i += 1
+        }
+        return nil
+    }
+
     private func loadFile(_ file: String, name: String, chain: [(file: String, name: String)],
                           loaded: inout Set<String>, layers: inout [Profile], sink: inout DiagnosticSink) {
         if loaded.contains(file) { return }
         loaded.insert(file)
         for d in permissionProblems(file) { sink.add(d) }
-        guard let text = HostFS.readFile(file) else {
-            sink.add(Diagnostic(file: file, "cannot read the profile"))
-            return
-        }
         let doc: TOMLTable
-        do {
-            doc = try TOML.parse(text, file: file)
-        } catch {
-            sink.add(Diagnostic(file: error.file, line: error.line, error.message))
-            return
+        if let parsed = documents[file] {
+            doc = parsed
+        } else {
+            guard let text = HostFS.readFile(file) else {
+                sink.add(Diagnostic(file: file, "cannot read the profile"))
+                return
+            }
+            do {
+                doc = try TOML.parse(text, file: file)
+            } catch {
+                sink.add(Diagnostic(file: error.file, line: error.line, error.message))
+                return
+            }
         }
         var reader = ProfileFileReader(file: file, name: name, variables: variables, environment: environment)
         let declared = reader.read(doc)

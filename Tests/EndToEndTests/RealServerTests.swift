@@ -71,6 +71,26 @@ struct RealServerTests {
         }
     }
 
+    @Test("mcp-server-git as client configs write it: the repository comes from its own --repository (no --set)",
+          arguments: Launch.allCases)
+    func gitRepositoryFromServerArguments(launch: Launch) throws {
+        let env = try E2EEnvironment(launch: launch, shippedProfile: "git")
+        defer { env.cleanUp() }
+        let repos = try env.makeRepositories()
+        let server = try TestSupport.venv() + "/bin/mcp-server-git"
+        let out = try env.runClient(args: ["run", env.profile, "--profile-path", TestSupport.profilesDir, "--",
+                                           server, "--repository", repos.repo], calls: [
+            ["tool": "git_status", "arguments": ["repo_path": repos.repo]],
+            ["tool": "git_add", "arguments": ["repo_path": repos.repo, "files": ["new-file.txt"]]],
+            ["tool": "git_commit", "arguments": ["repo_path": repos.repo, "message": "via --repository \(env.token)"]],
+        ])
+        out.expectCleanSession(server: "mcp-git")
+        try #require(out.calls.count == 3, "calls: \(out.calls)")
+        for call in out.calls { #expect(!call.isError, "\(call.tool) failed inside the sandbox: \(call.text)") }
+        let log = try runProcess(["/usr/bin/git", "-C", repos.repo, "-c", "safe.directory=*", "log", "--format=%s"])
+        #expect(log.stdoutText.contains("via --repository \(env.token)"), "host git log: \(log.stdoutText) \(log.stderr)")
+    }
+
     @Test("mcp-server-git unconfined by its own --repository: the sandbox alone hides a sibling repository", arguments: Launch.allCases)
     func gitSiblingInvisible(launch: Launch) throws {
         let env = try E2EEnvironment(launch: launch, shippedProfile: "git")

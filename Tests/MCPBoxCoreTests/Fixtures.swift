@@ -56,17 +56,18 @@ enum Fixture {
         return HostContext(callerUid: uid, callerGid: gid, environment: environment, accounts: accounts)
     }
 
-    static func loader(_ dirs: [String], vars: [String: String] = [:], env: [String: String] = [:]) -> ProfileLoader {
+    static func loader(_ dirs: [String], vars: [String: String] = [:], env: [String: String] = [:],
+                       command: [String] = []) -> ProfileLoader {
         var e = ["HOME": "/root", "PATH": "/usr/bin:/bin"]
         for (k, v) in env { e[k] = v }
-        return ProfileLoader(searchPath: dirs, variables: vars, environment: e, callerUid: HostFS.uid)
+        return ProfileLoader(searchPath: dirs, variables: vars, environment: e, callerUid: HostFS.uid, commandLine: command)
     }
 
     /// Loads and builds; the error's diagnostics on failure.
     static func plan(_ ref: String, dirs: [String], vars: [String: String] = [:], env: [String: String] = [:],
                      command: [String] = [], host: HostContext? = nil) -> Result<SandboxPlan, ProfileError> {
         do throws(ProfileError) {
-            let profile = try loader(dirs, vars: vars, env: env).load(ref)
+            let profile = try loader(dirs, vars: vars, env: env, command: command).load(ref)
             let plan = try PlanBuilder(profile: profile, host: host ?? Fixture.host(env: env), command: command).build()
             return .success(plan)
         } catch {

@@ -60,6 +60,44 @@ import Testing
         #expect(p2.command?.value[1] == "env")
     }
 
+    @Test func variablesFromTheServerCommand() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        let repo = s.mkdir("repo")
+        let other = s.mkdir("other")
+        s.write("git.toml", """
+            command = ["srv", "--repository", "${repo}"]
+            cwd = "${repo}"
+            [variables]
+            repo = { from_arg = ["--repository", "-r"] }
+            [filesystem]
+            read_write = ["${repo}"]
+            """)
+        // A child profile sees what its parent declares.
+        s.write("mine.toml", "extends = [\"git\"]\n[filesystem]\nread_only = [\"${repo}\"]\n")
+        for argv in [["srv", "--repository", repo], ["srv", "--repository=\(repo)"], ["srv", "-x", "-r", repo]] {
+            let profile = try Fixture.loader([s.path], command: argv).load("git")
+            #expect(profile.readWrite.map(\.value.path) == [repo], "\(argv)")
+            #expect(profile.cwd?.value == repo)
+        }
+        #expect(try Fixture.loader([s.path], command: ["srv", "-r", repo]).load("mine").readOnly.map(\.value.path) == [repo])
+        // --set wins over the command line, the command line over the environment.
+        #expect(try Fixture.loader([s.path], vars: ["repo": other], command: ["srv", "-r", repo]).load("git").cwd?.value == other)
+        #expect(try Fixture.loader([s.path], env: ["repo": other], command: ["srv", "-r", repo]).load("git").cwd?.value == repo)
+        // `-r=VALUE` is not a form short flags take; argv[0] is never a flag.
+        let errs = Fixture.errors("git", dirs: [s.path], command: ["-r", repo, "-r=\(repo)"])
+        #expect(errs.contains { $0.message.contains("undefined variable `${repo}`") && $0.hint?.contains("--repository VALUE") == true }, "\(errs)")
+    }
+
+    @Test func variablesTableIsValidated() {
+        expectError("[variables]\nrepo = \"--repository\"\n", line: 2, key: "variables.repo", "expected a table, found string")
+        expectError("[variables]\nrepo = { from_args = [\"--r\"] }\n", line: 2, key: "variables.repo.from_args", "unknown key", hint: "did you mean `from_arg`?")
+        expectError("[variables]\nrepo = { from_arg = [\"repository\"] }\n", line: 2, key: "variables.repo.from_arg", "expected a flag")
+        expectError("[variables]\nrepo = { from_arg = 3 }\n", line: 2, key: "variables.repo.from_arg", "expected a flag")
+        expectError("[variables]\n\"9x\" = { from_arg = \"-x\" }\n", line: 2, key: "variables.9x", "invalid variable name")
+        expectError("[varaibles]\n", line: 1, key: "varaibles", "unknown key", hint: "did you mean `variables`?")
+    }
+
     @Test func pathsMustBeAbsoluteWithoutDotDot() throws {
         expectError("[filesystem]\nread_only = [\"usr/lib\"]", line: 2, key: "filesystem.read_only", "is not absolute")
         expectError("[filesystem]\nread_only = [\"/usr/../etc\"]", line: 2, key: "filesystem.read_only", "contains `..`")
