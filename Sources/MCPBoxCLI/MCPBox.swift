@@ -97,12 +97,20 @@ struct ProfileSelection: Equatable {
 
     /// Loads the profile and builds the plan: the one place both `run` and `explain` get it from.
     func plan(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current()) throws(ProfileError) -> SandboxPlan {
+        try planForCheck(profile, command: command, requireCommand: requireCommand, host: host, check: false).plan
+    }
+
+    /// `plan`, or for `check` (`check: true`) with `from_arg` variables allowed to stay undefined.
+    func planForCheck(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current(),
+                      check: Bool) throws(ProfileError) -> (plan: SandboxPlan, unresolved: [String: [String]]) {
         let env = host.environmentDictionary
-        let loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
+        var loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
                                    variables: try variables(), environment: env, callerUid: host.callerUid,
                                    commandLine: command)
+        loader.placeholdersForCheck = check
         let resolved = try loader.load(profile)
-        return try PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand).build()
+        let plan = try PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand).build()
+        return (plan, resolved.unresolvedFromArg)
     }
 }
 
@@ -185,7 +193,7 @@ struct Check: ParsableCommand {
         var failed = false
         for p in profiles {
             do {
-                let plan = try options.selection.plan(p, command: [], requireCommand: false)
+                let (plan, unresolved) = try options.selection.planForCheck(p, command: [], requireCommand: false, check: true)
                 let name = plan.profileFiles.last ?? p
                 let lint = plan.warnings.filter { !$0.hasPrefix(PlanBuilder.invocationWarningPrefix) }
                 let notes = plan.warnings.filter { $0.hasPrefix(PlanBuilder.invocationWarningPrefix) }
@@ -197,6 +205,10 @@ struct Check: ParsableCommand {
                     if strict { failed = true }
                 }
                 for n in notes { print("  note: \(n)") }
+                for (name, flags) in unresolved.sorted(by: { $0.key < $1.key }) {
+                    print("  note: `${\(name)}` comes from the server command (\(flags.joined(separator: " or ")) VALUE) or --set \(name)=VALUE; "
+                        + "not given here, so the keys that use it were not checked")
+                }
                 if !plan.argv.isEmpty && plan.executable == nil {
                     print("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127)")
                 }

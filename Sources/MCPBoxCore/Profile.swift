@@ -71,6 +71,9 @@ public struct Profile: Sendable, Equatable {
 
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
+    /// `check` only: variables declared with `from_arg` that were not given, with their flags;
+    /// the keys that use them were left out (see `ProfileLoader.placeholdersForCheck`).
+    public var unresolvedFromArg: [String: [String]] = [:]
 
     public init(name: String) { self.name = name }
 
@@ -104,6 +107,7 @@ public struct Profile: Sendable, Equatable {
         if let v = child.tmpfsSize { tmpfsSize = v }
         if let v = child.shutdownGrace { shutdownGrace = v }
         for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
+        unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
     }
 
     private static func appendPaths(_ list: inout [Sourced<PathEntry>], _ more: [Sourced<PathEntry>]) {
@@ -137,6 +141,8 @@ struct ProfileFileReader {
     var layer: Profile
     /// This file's `[variables] NAME.from_arg`: the first flag of each, for hints.
     var declaredFromArg: [String: String] = [:]
+    /// `check` only: `from_arg` variables of the chain that may stay undefined, with their flags.
+    var placeholders: [String: [String]] = [:]
 
     init(file: String, name: String, variables: [String: String], environment: [String: String]) {
         self.file = file
@@ -276,6 +282,11 @@ struct ProfileFileReader {
                 continue
             }
             let n = String(name)
+            if variables[n] == nil && environment[n] == nil, let flags = placeholders[n] {
+                layer.unresolvedFromArg[n] = flags
+                ok = false
+                continue
+            }
             guard let value = variables[n] ?? environment[n] else {
                 sink.add(diag(line, key, "undefined variable `${\(n)}`",
                               hint: "pass --set \(n)=VALUE\(declaredFromArg[n].map { ", or \($0) VALUE in the server command" } ?? ""), or set \(n) in the environment"))

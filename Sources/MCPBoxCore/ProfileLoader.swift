@@ -10,6 +10,9 @@ public struct ProfileLoader: Sendable {
     public var callerUid: UInt32
     /// The server command given after `--` (where `[variables] NAME.from_arg` looks).
     public var commandLine: [String]
+    /// For `check`: a `from_arg` variable that is not given is not an error; the keys that use
+    /// it are left out and `Profile.unresolvedFromArg` names it. Never for `run` or `explain`.
+    public var placeholdersForCheck = false
 
     public init(searchPath: [String], variables: [String: String], environment: [String: String], callerUid: UInt32,
                 commandLine: [String] = []) {
@@ -108,11 +111,13 @@ public struct ProfileLoader: Sendable {
         // first (the documents are parsed once and kept for the main pass).
         var documents: [String: TOMLTable] = [:]
         var derived: [String: String] = [:]
+        var declared: [String: [String]] = [:]
         var seen = Set<String>()
-        collectDerived(file, documents: &documents, derived: &derived, seen: &seen)
+        collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen)
         var loader = self
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
         loader.documents = documents
+        if placeholdersForCheck { loader.placeholders = declared }
         loader.loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
         try sink.throwIfAny()
         var profile = Profile(name: ref)
@@ -130,12 +135,14 @@ public struct ProfileLoader: Sendable {
 
     /// Parsed documents from the first pass, by file.
     private var documents: [String: TOMLTable] = [:]
+    /// `check` only: the chain's `from_arg` variables (name → flags).
+    private var placeholders: [String: [String]] = [:]
 
     /// First pass: parses `file` and what it extends, and takes the value of every
     /// `[variables] NAME = { from_arg = [...] }` from the command line (first declaration wins).
     /// Errors are left to the main pass, which reports them with everything else.
     private func collectDerived(_ file: String, documents: inout [String: TOMLTable], derived: inout [String: String],
-                                seen: inout Set<String>) {
+                                declared: inout [String: [String]], seen: inout Set<String>) {
         guard seen.insert(file).inserted, let text = HostFS.readFile(file), let doc = try? TOML.parse(text, file: file) else { return }
         documents[file] = doc
         var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
@@ -145,17 +152,17 @@ public struct ProfileLoader: Sendable {
             case ("extends", .array(let items)):
                 parents = items.compactMap { if case .string(let s) = $0.kind { s } else { nil } }
             case ("variables", .table(let t)):
-                for v in t.entries where derived[v.key] == nil {
-                    if let flags = ProfileFileReader.fromArgFlags(v.value), let value = Self.argument(after: flags, in: commandLine) {
-                        derived[v.key] = value
-                    }
+                for v in t.entries {
+                    guard let flags = ProfileFileReader.fromArgFlags(v.value) else { continue }
+                    if declared[v.key] == nil { declared[v.key] = flags }
+                    if derived[v.key] == nil, let value = Self.argument(after: flags, in: commandLine) { derived[v.key] = value }
                 }
             default: break
             }
         }
         for parent in parents {
             if let parentFile = locate(parent, relativeTo: Paths.dirname(file)) {
-                collectDerived(parentFile, documents: &documents, derived: &derived, seen: &seen)
+                collectDerived(parentFile, documents: &documents, derived: &derived, declared: &declared, seen: &seen)
             }
         }
     }
@@ -195,6 +202,7 @@ public struct ProfileLoader: Sendable {
             }
         }
         var reader = ProfileFileReader(file: file, name: name, variables: variables, environment: environment)
+        reader.placeholders = placeholders
         let declared = reader.read(doc)
         for d in reader.sink.items { sink.add(d) }
         var parents = declared ?? []

@@ -67,6 +67,11 @@ enum CLI {
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         for n in names { #expect(r.stdout.contains("/\(n).toml: OK\n"), "\(r.stdout)") }
         #expect(r.stderr.isEmpty)
+        // The files themselves, as a user's repository of profiles would be checked: no --set.
+        let files = names.map { Fixture.shippedProfiles + "/\($0).toml" }
+        let plain = try CLI.run(["check", "--strict"] + files)
+        #expect(plain.status == 0, "\(plain.stdout)\(plain.stderr)")
+        #expect(plain.stdout.contains("`${repo}` comes from the server command"), "\(plain.stdout)")
     }
 
     @Test func checkReportsErrorsAndWarnings() throws {

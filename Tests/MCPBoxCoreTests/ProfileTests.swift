@@ -89,6 +89,28 @@ import Testing
         #expect(errs.contains { $0.message.contains("undefined variable `${repo}`") && $0.hint?.contains("--repository VALUE") == true }, "\(errs)")
     }
 
+    @Test func checkLeavesUngivenFromArgVariablesOut() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        s.write("git.toml", """
+            command = ["srv", "--repository", "${repo}"]
+            [variables]
+            repo = { from_arg = "--repository" }
+            [filesystem]
+            read_write = ["${repo}"]
+            """)
+        s.write("typo.toml", "extends = [\"git\"]\ncwd = \"${rpeo}\"\n")
+        var loader = Fixture.loader([s.path])
+        // run and explain: an error.
+        #expect(throws: ProfileError.self) { try loader.load("git") }
+        // check: left out and named; any other undefined variable is still an error.
+        loader.placeholdersForCheck = true
+        let profile = try loader.load("git")
+        #expect(profile.unresolvedFromArg == ["repo": ["--repository"]])
+        #expect(profile.readWrite.isEmpty && profile.command == nil)
+        #expect(throws: ProfileError.self) { try loader.load("typo") }
+    }
+
     @Test func variablesTableIsValidated() {
         expectError("[variables]\nrepo = \"--repository\"\n", line: 2, key: "variables.repo", "expected a table, found string")
         expectError("[variables]\nrepo = { from_args = [\"--r\"] }\n", line: 2, key: "variables.repo.from_args", "unknown key", hint: "did you mean `from_arg`?")
