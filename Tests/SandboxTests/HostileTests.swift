@@ -66,7 +66,7 @@ struct HostileRun: Sendable {
         "proc_sysrq_trigger_unwritable", "proc_sensitive_files_masked", "pid1_cmdline_blank", "nested_ro_bind_unmovable",
         "hidden_path_masked_and_unmovable", "setuid_bits_refused", "openat2_enosys",
         // processes and privileges
-        "host_processes_invisible", "host_process_unsignalable", "ptrace", "chroot", "chroot_raw", "setuid_0",
+        "host_processes_invisible", "host_process_unsignalable", "fork_bomb_contained", "ptrace", "chroot", "chroot_raw", "setuid_0",
         "setuid0_raw", "unshare_user", "unshare_mount", "clone_newuser", "clone3_enosys", "setns", "mount", "umount",
         // dangerous syscalls
         "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "kexec_load",

@@ -25,7 +25,9 @@ import socket
 import stat
 import subprocess
 import sys
+import signal
 import threading
+import time
 
 with open(sys.argv[1]) as _f:
     CONFIG = json.load(_f)
@@ -429,6 +431,38 @@ def _():
 @check("setuid_0")
 def _():
     return refused_in_child(lambda: os.setuid(0))
+
+
+@check("fork_bomb_contained")
+def _():
+    """The base profile's process limit stops a fork bomb. Harmless form: at most 1100 children
+    that only sleep, all killed again before the check returns."""
+    children, failure = [], None
+    try:
+        for _ in range(1100):
+            try:
+                pid = os.fork()
+            except OSError as e:
+                failure = e
+                break
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            children.append(pid)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+    if failure is None:
+        return False, "forked all 1100 children"
+    return True, "stopped after %d children: %s" % (len(children), oserr(failure))
 
 
 @check("threads", legit=True)
