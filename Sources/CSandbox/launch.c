@@ -69,21 +69,6 @@ static int drop_all_caps(void) {
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
-/* Brings `lo` up in the new network namespace (SIOCSIFFLAGS). */
-static int loopback_up(void) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return -1;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
-    int rc = ioctl(s, SIOCSIFFLAGS, &ifr);
-    int saved = errno;
-    close(s);
-    errno = saved;
-    return rc;
-}
-
 /* Sets soft = hard = min(value, current hard limit): raising a hard limit needs
  * CAP_SYS_RESOURCE in the initial user namespace, and a lower limit is never weaker. */
 static int set_limit(int resource, uint64_t value) {
@@ -105,15 +90,19 @@ struct net_helper {
 
 static char net_stack[16 * 1024] __attribute__((aligned(64)));
 
-/* Shares pid 1's memory (TLS included) and fd table: it sets errno only when a step fails,
- * and then the launch fails whatever pid 1 reads. */
+/* Shares pid 1's memory (TLS included, so errno too) and fd table. On its success path it
+ * calls only wrappers that leave errno alone when they succeed, so it never changes the errno
+ * pid 1 may be reading; on failure it writes errno, and then the launch fails anyway. */
 static int net_entry(void *p) {
     struct net_helper *h = p;
     int msg[2] = {0, -1};
     int s = -1;
-    if (unshare(CLONE_NEWNET) < 0 || loopback_up() < 0 ||
-        (s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-        (msg[1] = ioctl(s, SIOCGSKNS)) < 0)
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if (unshare(CLONE_NEWNET) < 0 || (s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+        ioctl(s, SIOCSIFFLAGS, &ifr) < 0 || (msg[1] = ioctl(s, SIOCGSKNS)) < 0)
         msg[0] = errno ? errno : EIO;
     if (s >= 0) close(s);
     while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}

@@ -22,6 +22,13 @@ public struct MCPBox: ParsableCommand {
 
     /// Parses `arguments` and runs the chosen command; never returns.
     public static func main(_ arguments: [String]) -> Never {
+        // A closed 0-2 would be reused by the next open (the relay's signalfd as "stdin"):
+        // give it /dev/null. A write to a vanished reader must fail with EPIPE, not kill mcpbox
+        // (the server's own SIGPIPE disposition is reset in the child stage).
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+            _ = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
+        }
+        signal(SIGPIPE, SIG_IGN)
         if let fast = FastRun.parse(arguments) {
             Glibc.exit(Run.execute(profile: fast.profile, options: fast.options, dryRun: fast.dryRun, command: fast.command))
         }

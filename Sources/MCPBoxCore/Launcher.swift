@@ -34,6 +34,13 @@ public enum Launcher {
             pipes.append(p)
         }
         let (stdinPipe, stdoutPipe, stderrPipe) = (pipes[0], pipes[1], pipes[2])
+        // The signals the relay forwards stay pending from here until its signalfd takes them,
+        // so one that arrives during the launch is forwarded too, not fatal to mcpbox (which
+        // would leave a cgroup behind). The child stage unblocks them for the server.
+        var forwarded = sigset_t()
+        sigemptyset(&forwarded)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&forwarded, sig) }
+        sigprocmask(SIG_BLOCK, &forwarded, nil)
         let sandbox: Sandbox
         do {
             sandbox = try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read,

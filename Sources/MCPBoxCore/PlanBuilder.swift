@@ -278,6 +278,24 @@ public struct PlanBuilder {
             }
             d.mounts.removeAll { $0.target == path && { if case .hide = $0.kind { true } else { false } }($0) }
             d.mounts.append(Mount(target: path, kind: .hide(isDirectory: info.isDirectory), origin: h.origin))
+            // The same host object may be visible through another bind too (`/lib` as a bind of
+            // `/usr/lib`, or a bind of a directory inside the hidden one): mask it there as well.
+            guard let hidden = withBinds.hostPath(path) else { continue }
+            for m in d.mounts {
+                guard case .bind(let source, _) = m.kind else { continue }
+                var alias: String?
+                var isDirectory = info.isDirectory
+                if Paths.isWithin(hidden, source) {
+                    alias = Paths.join(m.target, Paths.remainder(hidden, under: source))
+                } else if Paths.isWithin(source, hidden) {
+                    alias = m.target
+                    isDirectory = HostFS.info(source)?.isDirectory ?? true
+                }
+                guard let alias, alias != path,
+                      !d.mounts.contains(where: { $0.target == alias && { if case .hide = $0.kind { true } else { false } }($0) })
+                else { continue }
+                d.mounts.append(Mount(target: alias, kind: .hide(isDirectory: isDirectory), origin: h.origin))
+            }
         }
         d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(d.mounts)))
     }

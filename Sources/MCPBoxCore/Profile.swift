@@ -564,8 +564,8 @@ struct ProfileFileReader {
                 default: v = nil; typeError(e, "limits.cpu", expected: "a number of cores such as 1.0")
                 }
                 if let v {
-                    if v > 0 && v.isFinite { layer.cpu = Sourced(v, file: file, line: e.value.line, key: "limits.cpu") }
-                    else { sink.add(diag(e.value.line, "limits.cpu", "must be a positive number of cores")) }
+                    if v > 0 && v <= 4096 { layer.cpu = Sourced(v, file: file, line: e.value.line, key: "limits.cpu") }
+                    else { sink.add(diag(e.value.line, "limits.cpu", "must be a number of cores greater than 0 and at most 4096, found \(v)")) }
                 }
             case "wall_time": layer.wallTime = duration(e, "limits.wall_time")
             case "tmpfs_size": layer.tmpfsSize = size(e, "limits.tmpfs_size")

@@ -232,12 +232,11 @@ public enum Spawn {
             switch m.kind {
             case .bind(let source, let readOnly):
                 c.kind = Int32(readOnly ? MCPBOX_MOUNT_BIND_RO.rawValue : MCPBOX_MOUNT_BIND_RW.rawValue)
-                guard let canonical = realpath(source, nil) else {
-                    throw SpawnError(stage: Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue), code: errno,
-                                     target: source)
-                }
-                c.source = UnsafePointer(canonical)
-                arena.adopt(canonical)
+                // The plan's source is already the real path: it is opened as it stands, with
+                // RESOLVE_NO_SYMLINKS, so a symlink swapped in since planning fails (ELOOP)
+                // instead of being followed (no second realpath here).
+                let canonical = arena.string(source)
+                c.source = canonical
                 var dev: UInt64 = 0, ino: UInt64 = 0, isDir: Int32 = 0
                 if privileged {
                     // Root clones the checked fd itself: the child only attaches it.

@@ -155,6 +155,37 @@ import Testing
         #expect(try kind("[filesystem]\nread_only = [\"\(real)\", \"\(link)\"]\nhide = [\"\(real)/f\"]\n") == .bind(source: real, readOnly: true))
     }
 
+    @Test func hideMasksEveryPathThatShowsTheHiddenObject() throws {
+        let s = profileDir("", in: "/var/tmp")
+        let srv = s.mkdir("srv")
+        s.mkdir("srv/data")
+        s.write("srv/data/.env", "SECRET=1")
+        let alias = s.path + "/alias"
+        #expect(symlink("srv/data", alias) == 0)
+        s.write("p.toml", """
+            [filesystem]
+            read_only = ["\(srv)", "\(alias)", "\(srv)/data"]
+            read_write = []
+            hide = ["\(srv)/data/.env"]
+            """)
+        let plan = try #require(Fixture.plan("p", dirs: [s.path]).plan)
+        let hidden = Set(plan.mounts.filter { if case .hide = $0.kind { true } else { false } }.map(\.target))
+        // The hidden file as written, and through the second bind of the same directory.
+        #expect(hidden.isSuperset(of: [srv + "/data/.env", alias + "/.env"]), "\(plan.mounts.map(\.target))")
+        for path in hidden {
+            #expect(SandboxView(mounts: plan.mounts).lookup(path) == .file(hostPath: nil, executable: false))
+        }
+
+        // A bind of a directory inside a hidden one is masked whole.
+        s.write("q.toml", """
+            [filesystem]
+            read_only = ["\(srv)", "\(alias)"]
+            hide = ["\(srv)/data"]
+            """)
+        let q = try #require(Fixture.plan("q", dirs: [s.path]).plan)
+        #expect(q.mounts.contains { $0.target == alias && $0.kind == .hide(isDirectory: true) }, "\(q.mounts)")
+    }
+
     @Test func etcBoundMeansNoSynthesizedFiles() throws {
         let s = profileDir("[filesystem]\nread_only = [\"/etc\"]\n")
         let plan = try #require(Fixture.plan("p", dirs: [s.path]).plan)

@@ -155,7 +155,8 @@ import Testing
         expectError("[limits]\ntmpfs_size = \"lots\"", line: 2, key: "limits.tmpfs_size", "invalid size")
         expectError("[limits]\nwall_time = \"3 sec\"", line: 2, key: "limits.wall_time", "invalid duration", hint: "ms, s, m, h")
         expectError("[limits]\nshutdown_grace = \"-1s\"", line: 2, key: "limits.shutdown_grace", "invalid duration")
-        expectError("[limits]\ncpu = 0", line: 2, key: "limits.cpu", "positive number")
+        expectError("[limits]\ncpu = 0", line: 2, key: "limits.cpu", "greater than 0 and at most 4096")
+        expectError("[limits]\ncpu = 1e300", line: 2, key: "limits.cpu", "greater than 0 and at most 4096")
         let (s, _) = setup("""
             [limits]
             memory = "1GiB"

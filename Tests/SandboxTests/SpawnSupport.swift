@@ -13,7 +13,8 @@ enum SpawnFixture {
     static func systemMounts() -> [Mount] {
         var m: [Mount] = [Mount(target: "/usr", kind: .bind(source: "/usr", readOnly: true), origin: "test")]
         for dir in ["/bin", "/lib", "/lib64", "/sbin"] where access(dir, F_OK) == 0 {
-            m.append(Mount(target: dir, kind: .bind(source: dir, readOnly: true), origin: "test"))
+            // Plans carry real paths as sources (PlanBuilder resolves them): /bin → /usr/bin.
+            m.append(Mount(target: dir, kind: .bind(source: HostFS.realPath(dir) ?? dir, readOnly: true), origin: "test"))
         }
         m += [
             Mount(target: "/proc", kind: .proc, origin: "test"),

@@ -317,6 +317,24 @@ struct SpawnTests {
         #expect(Launcher.run(plan) == 125)
     }
 
+    @Test func symlinkSwappedInAfterPlanningIsNotFollowed() throws {
+        // Planned while `sub` was a directory; by the launch it is a symlink to a secret.
+        let dir = try TempDir(prefix: "mcpbox-swap")
+        defer { dir.remove() }
+        try dir.makeDir("sub")
+        try dir.makeDir("secret")
+        _ = try dir.write("secret/key", "SECRET")
+        let plan = SpawnFixture.shell("cat /data/key", extra: [
+            Mount(target: "/data", kind: .bind(source: dir.sub("sub"), readOnly: true), origin: "test")])
+        #expect(rmdir(dir.sub("sub")) == 0)
+        #expect(symlink(dir.sub("secret"), dir.sub("sub")) == 0)
+        let r = try SpawnFixture.run(plan)
+        let failure = try #require(r.failure, "the launch went ahead: \(r.stdout)")
+        #expect(failure.stage == Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue))
+        #expect(failure.code == ELOOP, "\(failure.description)")
+        #expect(!r.stdout.contains("SECRET"))
+    }
+
     @Test func childSideFailureNamesStageAndTarget() throws {
         let plan = SpawnFixture.shell("true", extra: [
             Mount(target: "/usr/mcpbox-not-there", kind: .hide(isDirectory: false), origin: "test")])
