@@ -87,11 +87,14 @@ public struct ProfileLoader: Sendable {
         var out: [Diagnostic] = []
         for (path, what) in [(file, "profile"), (Paths.dirname(file), "directory of the profile")] {
             guard let info = HostFS.info(path) else { continue }
+            // A sticky directory (/tmp) is fine: others cannot rename or replace a file they do
+            // not own there, and a file planted by someone else fails the owner check.
+            let sticky = path != file && info.mode & 0o1000 != 0
             if info.uid != 0 && info.uid != callerUid {
                 out.append(Diagnostic(file: file, "refused: the \(what) \(path) is owned by uid \(info.uid), not by root or you (uid \(callerUid))",
                                       hint: "a server's jail must not be editable by others: chown it, or copy the profile"))
             }
-            if info.mode & 0o022 != 0 {
+            if info.mode & 0o022 != 0 && !sticky {
                 out.append(Diagnostic(file: file, "refused: the \(what) \(path) is writable by group or others (mode \(String(info.mode & 0o7777, radix: 8)))",
                                       hint: "run chmod go-w \(path)"))
             }

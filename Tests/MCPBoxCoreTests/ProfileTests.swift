@@ -317,6 +317,9 @@ import Testing
         chmod(ow.path, 0o777)
         errs = Fixture.errors("p", dirs: [ow.path])
         #expect(errs.contains { $0.message.contains("directory of the profile \(ow.path) is writable") }, "\(errs)")
+        // Sticky, like /tmp: others cannot replace the file there.
+        chmod(ow.path, 0o1777)
+        #expect(Fixture.errors("p", dirs: [ow.path]).isEmpty)
 
         if HostFS.uid == 0 {
             let foreign = s.write("foreign.toml", "")
