@@ -156,6 +156,9 @@ struct Run: ParsableCommand {
             print(Explain.text(plan), terminator: "")
             return 0
         }
+        for w in plan.warnings where w.hasPrefix(PlanBuilder.accessWarningPrefix) {
+            Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.accessWarningPrefix.count))
+        }
         return Launcher.run(plan)
     }
 }

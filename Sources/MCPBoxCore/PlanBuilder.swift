@@ -40,6 +40,8 @@ public struct PlanBuilder {
 
     /// Warnings that depend on who runs mcpbox, not on the profile; `check` shows them as notes.
     public static let invocationWarningPrefix = "identity: "
+    /// Warnings that predict EACCES for the server; `run` prints them on stderr too.
+    public static let accessWarningPrefix = invocationWarningPrefix + "access: "
 
     static let secretWords = ["TOKEN", "SECRET", "KEY", "PASSWORD", "PASS", "CREDENTIAL", "AUTH"]
 
@@ -165,6 +167,7 @@ public struct PlanBuilder {
         }
 
         warn(&d, seccomp: seccomp, network: network)
+        if identity != nil { warnAccess(&d, identity: id) }
 
         // A server must never be able to edit its own jail.
         for m in d.mounts {
@@ -434,6 +437,25 @@ public struct PlanBuilder {
     }
 
     // MARK: Warnings
+
+    /// Names the binds whose top directory or file the server's host account cannot use (by
+    /// owner and mode bits; ACLs and supplementary groups are not considered): the launch
+    /// works, but the server gets EACCES there. Who runs mcpbox decides this, so `check`
+    /// shows it as a note.
+    func warnAccess(_ d: inout Draft, identity: Identity) {
+        guard identity.hostUid != host.callerUid || host.callerUid == 0 else { return }
+        for m in d.mounts {
+            guard case .bind(let source, let ro) = m.kind, let info = HostFS.info(source) else { continue }
+            let bits = info.uid == identity.hostUid ? (info.mode >> 6) & 7 : info.gid == identity.hostGid ? (info.mode >> 3) & 7 : info.mode & 7
+            var need: UInt32 = info.isDirectory ? 0o5 : 0o4
+            if !ro { need |= 0o2 }
+            guard bits & need != need else { continue }
+            let what = ro ? "readable" : "writable"
+            d.warnings.append(Self.accessWarningPrefix + "\(m.target) is not \(what) by the server's account (uid \(identity.hostUid)): "
+                + "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8)); it will get EACCES there (\(m.origin)). "
+                + "Give the account access (chown/chmod), or set [user] name to an account that has it")
+        }
+    }
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
         let env = host.environmentDictionary

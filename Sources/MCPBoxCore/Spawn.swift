@@ -92,6 +92,9 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
             if code == ENOENT { return "command not found inside the sandbox; bind the directory that holds it and its interpreter" }
             return "the command cannot be executed inside the sandbox"
         case MCPBOX_STAGE_CHDIR.rawValue:
+            if code == EACCES || code == EPERM {
+                return "the server's account may not enter the working directory; give it access, or set [user] name to an account that has it"
+            }
             return "the working directory does not exist inside the sandbox; bind it or change `cwd`"
         case MCPBOX_STAGE_SECCOMP.rawValue:
             return "the kernel refused the seccomp filter; mcpbox never runs a server without one"

@@ -186,6 +186,20 @@ import Testing
         #expect(q.mounts.contains { $0.target == alias && $0.kind == .hide(isDirectory: true) }, "\(q.mounts)")
     }
 
+    @Test func bindsTheServerCannotUseAreNamed() throws {
+        let s = profileDir("")
+        let closed = s.mkdir("closed")
+        let open = s.mkdir("open")
+        chmod(closed, 0o700)
+        chmod(open, 0o777)
+        s.write("p.toml", "[filesystem]\nread_write = [\"\(closed)\", \"\(open)\"]\n")
+        // Root without [user]: the server is uid 65534, which owns neither directory.
+        let plan = try #require(Fixture.plan("p", dirs: [s.path], host: Fixture.host(uid: 0, gid: 0)).plan)
+        let access = plan.warnings.filter { $0.hasPrefix(PlanBuilder.accessWarningPrefix) }
+        #expect(access.count == 1, "\(plan.warnings)")
+        #expect(access.first?.contains("\(closed) is not writable by the server's account (uid 65534)") == true, "\(access)")
+    }
+
     @Test func etcBoundMeansNoSynthesizedFiles() throws {
         let s = profileDir("[filesystem]\nread_only = [\"/etc\"]\n")
         let plan = try #require(Fixture.plan("p", dirs: [s.path]).plan)
