@@ -335,8 +335,14 @@ static void drop_startup_text(void) {
     close(fd);
 }
 
-int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
+void mcpbox_relay_block_forwarded(sigset_t *set) {
     static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(set, forwarded[i]);
+    sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     char buffers[3][RELAY_BUFFER_SIZE];
     struct relay r;
     memset(&r, 0, sizeof r);
@@ -349,9 +355,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     r.drain_until = RELAY_NEVER;
 
     sigset_t set;
-    sigemptyset(&set);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&set, forwarded[i]);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    mcpbox_relay_block_forwarded(&set);
     struct sigaction ignore;
     memset(&ignore, 0, sizeof ignore);
     ignore.sa_handler = SIG_IGN;

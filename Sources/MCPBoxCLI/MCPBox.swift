@@ -53,16 +53,7 @@ public struct MCPBox: ParsableCommand {
 
 /// Writes to mcpbox's stderr (stdout belongs to the server or to explain/check output).
 enum Stderr {
-    static func write(_ text: String) {
-        let line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
-        var offset = 0
-        while offset < line.count {
-            let n = line[offset...].withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
+    static func write(_ text: String) { Launcher.printError(text) }
 }
 
 /// Options shared by the commands that resolve a profile.

@@ -38,9 +38,7 @@ public enum Launcher {
         // so one that arrives during the launch is forwarded too, not fatal to mcpbox (which
         // would leave a cgroup behind). The child stage unblocks them for the server.
         var forwarded = sigset_t()
-        sigemptyset(&forwarded)
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&forwarded, sig) }
-        sigprocmask(SIG_BLOCK, &forwarded, nil)
+        mcpbox_relay_block_forwarded(&forwarded)
         let sandbox: Sandbox
         do {
             sandbox = try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read,
@@ -71,18 +69,15 @@ public enum Launcher {
         return status
     }
 
-    /// Writes one line to stderr (never stdout: it belongs to the server).
-    static func printError(_ line: String) {
-        let text = line + "\n"
-        text.withCString { p in
-            var off = 0
-            let len = strlen(p)
-            while off < len {
-                let n = write(2, p + off, len - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                off += n
-            }
+    /// Writes one line to stderr (never stdout: it belongs to the server), retrying on EINTR.
+    public static func printError(_ line: String) {
+        let bytes = Array((line.hasSuffix("\n") ? line : line + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
         }
     }
 }

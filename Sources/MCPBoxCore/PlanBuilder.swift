@@ -318,9 +318,10 @@ public struct PlanBuilder {
             let view = SandboxView(mounts: others)
             // Same object, and read-only there too: the link must not widen what the bind allowed.
             guard !others.contains(where: { Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target) }),
-                  view.hostPath(source) == source, let holder = view.covering(source), case .bind(_, true) = holder.kind,
-                  !others.contains(where: { o in if case .hide = o.kind { Paths.isWithin(o.target, source) } else { false } })
+                  view.hostPath(source) == source, let holder = view.covering(source), case .bind(_, true) = holder.kind
             else { return m }
+            // (A `hide` inside the target has an alias mask under the link by now: the first
+            // condition keeps such a link a bind.)
             return Mount(target: m.target, kind: .symlink(to: link), origin: m.origin)
         }
     }

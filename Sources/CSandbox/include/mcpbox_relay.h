@@ -26,6 +26,7 @@
 #ifndef MCPBOX_RELAY_H
 #define MCPBOX_RELAY_H
 #if defined(__linux__)
+#include <signal.h>
 #include <sys/types.h>
 
 struct mcpbox_relay_config {
@@ -41,6 +42,10 @@ struct mcpbox_relay_config {
  * relay's own SIGKILL). Returns 125 (after a `mcpbox: ...` line on client_err and killing the
  * child) if the relay cannot be set up. */
 int mcpbox_relay_run(const struct mcpbox_relay_config *config);
+
+/* Blocks the signals the relay forwards (TERM, INT, HUP, QUIT, USR1, USR2), so that one arriving
+ * before mcpbox_relay_run waits for it instead of killing mcpbox; fills *set with them. */
+void mcpbox_relay_block_forwarded(sigset_t *set);
 
 #endif
 #endif
