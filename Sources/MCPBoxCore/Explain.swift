@@ -140,6 +140,15 @@ public enum Explain {
         if !plan.skippedOptional.isEmpty {
             kv("skipped", "optional paths absent on this host: " + plan.skippedOptional.joined(separator: ", "))
         }
+        for g in plan.gitProtected {
+            kv("git", "\(g): configuration, hooks, info, modules, worktrees and object alternates read-only (host git would run what they name)")
+        }
+        for w in plan.gitWatched {
+            kv("git watch", "\(w) must not appear: run moves it aside if the server creates it")
+        }
+        for t in plan.gitTrees {
+            kv("git watch", "new `.git` entries under \(t.root) (nested repositories, submodules) are moved aside after the session")
+        }
 
         out.append("")
         out.append("NETWORK")

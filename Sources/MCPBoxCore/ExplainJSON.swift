@@ -109,6 +109,9 @@ public enum ExplainJSON {
         }
         w.close("]")
         w.field("skipped_optional", strings(plan.skippedOptional))
+        w.field("git_protected", strings(plan.gitProtected))
+        w.field("git_watched", strings(plan.gitWatched))
+        w.field("git_watched_trees", strings(plan.gitTrees.map(\.root)))
         w.close("}")
 
         w.open("network", "{")

@@ -66,6 +66,7 @@ public enum Launcher {
             wall_time_seconds: plan.limits.wallTimeSeconds)
         let status = mcpbox_relay_run(&config)
         sandbox.finish()
+        for message in GitProtection.sweep(watched: plan.gitWatched, trees: plan.gitTrees) { printError("mcpbox: warning: " + message) }
         return status
     }
 

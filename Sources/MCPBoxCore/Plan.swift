@@ -34,6 +34,15 @@ public struct SandboxPlan: Sendable, Equatable {
     public var warnings: [String]
     /// Optional paths (`?` prefix) that were absent on the host and so are not in `mounts`.
     public var skippedOptional: [String] = []
+    /// Git directories inside read-write binds whose configuration-bearing entries are bound
+    /// read-only (host paths); see `GitProtection`.
+    public var gitProtected: [String] = []
+    /// Host paths that must not appear during the session (a `commondir` the server could plant
+    /// in a git directory to redirect host git's configuration): `run` moves aside any that do.
+    public var gitWatched: [String] = []
+    /// Read-write binds holding repositories, walked after the session: a `.git` that appeared
+    /// (a nested repository or submodule host git would enter) is moved aside.
+    public var gitTrees: [GitProtection.Tree] = []
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

@@ -64,6 +64,9 @@ public struct PlanBuilder {
         var warnings: [String] = []
         var sink = DiagnosticSink()
         var skipped: [String] = []
+        var gitProtected: [String] = []
+        var gitWatched: [String] = []
+        var gitTrees: [GitProtection.Tree] = []
     }
 
     /// Builds the plan, or throws every error found.
@@ -195,6 +198,9 @@ public struct PlanBuilder {
                                namespaces: namespaces, mounts: d.mounts, network: network, seccomp: seccomp,
                                environment: environment, limits: limits, warnings: d.warnings)
         plan.skippedOptional = d.skipped
+        plan.gitProtected = d.gitProtected
+        plan.gitWatched = d.gitWatched
+        plan.gitTrees = d.gitTrees
         return plan
     }
 
@@ -300,7 +306,83 @@ public struct PlanBuilder {
                 d.mounts.append(Mount(target: alias, kind: .hide(isDirectory: isDirectory), origin: h.origin))
             }
         }
+        protectGitRepositories(&d, identity: identity)
         d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(d.mounts)))
+    }
+
+    /// Binds read-only what host git would run or trust in every git directory a read-write bind
+    /// exposes, watches what cannot be bound, and refuses what cannot be protected (see
+    /// `GitProtection`).
+    func protectGitRepositories(_ d: inout Draft, identity: Identity) {
+        let origin = "mcpbox: git protection"
+        for m in d.mounts {
+            guard case .bind(let source, false) = m.kind else { continue }
+            let e = GitProtection.exposure(of: source)
+            if e.truncated {
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: \(m.target) holds more than \(GitProtection.walkLimit) directories, too many to check for git repositories whose configuration host git would run (\(m.origin))",
+                                      hint: "bind a narrower path"))
+                continue
+            }
+            if identity.mechanism == .callerRemap && e.touchesRepository {
+                let repo = e.enclosingRepository ?? e.worktrees.first ?? e.gitDirs.first ?? m.target
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: \(m.target) (\(m.origin)) is or holds the git repository \(repo), and the server would run as you (caller-remap): host git trusts every file you own there, so the server could make your next `git status` run its code",
+                                      hint: "run the server as a dedicated account: [user] name = an account of its own, with that account's uid and gid in your /etc/subuid and /etc/subgid (see Identity in the README)"))
+                continue
+            }
+            var gitDirs = e.gitDirs
+            if let g = e.enclosingGitDir {
+                if let entry = GitProtection.guardedEntries.first(where: { Paths.isWithin(source, Paths.join(g, $0)) }) {
+                    d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                          "refused: \(m.target) (\(m.origin)) is part of git's configuration (\(Paths.join(g, entry))): host git would run what the server writes there",
+                                          hint: "bind the repository's worktree or the whole git directory instead"))
+                    continue
+                }
+                gitDirs.insert(g, at: 0)
+            }
+            for g in gitDirs {
+                if let planted = Self.plantedCommonDir(g) {
+                    d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                          "refused: \(planted) exists, but git writes a `commondir` only in a linked worktree's git directory: it redirects host git's configuration and may have been planted by a server (\(m.origin))",
+                                          hint: "inspect it and remove it (`rm \(planted)`) if you did not create it"))
+                    continue
+                }
+                if HostFS.info(Paths.join(g, "hooks"), follow: false) == nil {
+                    d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                          "refused: \(g) has no hooks directory, so the server could create one with hooks that host git would run (\(m.origin))",
+                                          hint: "create it: mkdir \(Paths.join(g, "hooks"))"))
+                    continue
+                }
+                for name in GitProtection.guardedEntries {
+                    let path = Paths.join(g, name)
+                    guard let info = HostFS.info(path, follow: false), Paths.isWithin(path, source) else { continue }
+                    let target = Paths.join(m.target, Paths.remainder(path, under: source))
+                    if info.isSymlink {
+                        d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                              "refused: \(path) is a symlink inside a read-write bind, so mcpbox cannot keep the server from changing what host git reads there (\(m.origin))",
+                                              hint: "replace the symlink with what it points to"))
+                        continue
+                    }
+                    d.mounts.append(Mount(target: target, kind: .bind(source: path, readOnly: true), origin: origin))
+                }
+                d.gitProtected.append(g)
+                d.gitWatched += GitProtection.watched(in: g)
+            }
+            if e.touchesRepository && HostFS.info(source)?.isDirectory == true {
+                d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees))
+            }
+        }
+    }
+
+    /// `gitDir/commondir` when it exists where git never writes one: anywhere but a linked
+    /// worktree's git directory (`<gitdir>/worktrees/NAME`).
+    static func plantedCommonDir(_ gitDir: String) -> String? {
+        let path = Paths.join(gitDir, "commondir")
+        guard HostFS.info(path, follow: false) != nil else { return nil }
+        let parent = Paths.dirname(gitDir)
+        if Paths.basename(parent) == "worktrees" && GitProtection.isGitDir(Paths.dirname(parent)) { return nil }
+        return path
     }
 
     /// A read-only bind of a host symlink whose target the sandbox sees at the same path anyway

@@ -61,9 +61,9 @@ struct RealServerTests {
         #expect(out.calls[4].text.contains(message), "git_log after commit: \(out.calls[4].text)")
 
         // The host sees the commit, and the objects the server wrote belong to the server's account.
-        let log = try runProcess(["/usr/bin/git", "-C", repos.repo, "-c", "safe.directory=*", "log", "--format=%s"])
+        let log = try runProcess(["/usr/bin/git", "-C", repos.repo, "log", "--format=%s"])
         #expect(log.stdoutText.contains(message), "host git log lacks the server's commit: \(log.stdoutText) \(log.stderr)")
-        let head = try runProcess(["/usr/bin/git", "-C", repos.repo, "-c", "safe.directory=*", "rev-parse", "HEAD"])
+        let head = try runProcess(["/usr/bin/git", "-C", repos.repo, "rev-parse", "HEAD"])
         let hash = head.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         if hash.count == 40 {
             let object = "\(repos.repo)/.git/objects/\(hash.prefix(2))/\(hash.dropFirst(2))"
@@ -87,7 +87,7 @@ struct RealServerTests {
         out.expectCleanSession(server: "mcp-git")
         try #require(out.calls.count == 3, "calls: \(out.calls)")
         for call in out.calls { #expect(!call.isError, "\(call.tool) failed inside the sandbox: \(call.text)") }
-        let log = try runProcess(["/usr/bin/git", "-C", repos.repo, "-c", "safe.directory=*", "log", "--format=%s"])
+        let log = try runProcess(["/usr/bin/git", "-C", repos.repo, "log", "--format=%s"])
         #expect(log.stdoutText.contains("via --repository \(env.token)"), "host git log: \(log.stdoutText) \(log.stderr)")
     }
 
@@ -222,8 +222,8 @@ struct E2EEnvironment {
         var siblingSecret: String
     }
 
-    /// A repository (owned by the server's account, one commit, one untracked file) and a
-    /// world-readable sibling repository holding a secret.
+    /// A repository (owned by root, its group the server's with write access, one commit, one
+    /// untracked file) and a world-readable sibling repository holding a secret.
     func makeRepositories() throws -> Repositories {
         let repo = try tmp.makeDir("work/repo")
         let sibling = try tmp.makeDir("work/sibling")
@@ -238,8 +238,12 @@ struct E2EEnvironment {
             }
         }
         _ = try tmp.write("work/repo/new-file.txt", "new\n")
-        let chown = try runProcess(["/bin/chown", "-R", "\(serverUID):\(serverGID)", repo])
-        guard chown.status == 0 else { throw SupportError("chown: \(chown.stderr)") }
+        // Host git (root) keeps trusting its own repository; the server writes through its group.
+        for cmd in [["/bin/chgrp", "-R", String(serverGID), repo], ["/bin/chmod", "-R", "g+rwX", repo],
+                    ["/usr/bin/find", repo, "-type", "d", "-exec", "/bin/chmod", "g+s", "{}", "+"]] {
+            let r = try runProcess(cmd)
+            guard r.status == 0 else { throw SupportError("\(cmd): \(r.stderr)") }
+        }
         _ = try runProcess(["/bin/chmod", "-R", "a+rX", sibling])
         return Repositories(repo: repo, sibling: sibling, siblingSecret: secret)
     }

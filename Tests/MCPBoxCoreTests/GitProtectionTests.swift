@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import MCPBoxCore
+
+/// Read-write binds around git repositories: what the plan protects, watches and refuses.
+@Suite struct GitProtectionTests {
+    /// A repository at `s/repo` made by real git, and a profile binding `bind` read-write.
+    func setUp(bind: String = "repo", extra: String = "") throws -> Scratch {
+        let s = Scratch()
+        s.mkdir("repo")
+        let r = Process()
+        r.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        r.arguments = ["init", "-q", s.path + "/repo"]
+        try r.run()
+        r.waitUntilExit()
+        try #require(r.terminationStatus == 0)
+        s.write("profiles/base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/\(bind)\"]\n" + extra)
+        return s
+    }
+
+    func rootHost() -> HostContext { Fixture.host(uid: 0, gid: 0) }
+
+    @Test func configurationBearingEntriesBoundReadOnly() throws {
+        let s = try setUp()
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: rootHost()).plan)
+        let git = s.path + "/repo/.git"
+        for name in ["config", "hooks", "info", "objects/info"] {
+            let m = plan.mounts.first { $0.target == git + "/" + name }
+            #expect(m?.kind == .bind(source: git + "/" + name, readOnly: true), "\(name): \(String(describing: m))")
+        }
+        #expect(plan.gitProtected == [git])
+        #expect(plan.gitWatched == [git + "/commondir", git + "/modules", git + "/worktrees"])
+        #expect(plan.gitTrees == [GitProtection.Tree(root: s.path + "/repo", known: [s.path + "/repo"])])
+        let text = Explain.text(plan)
+        #expect(text.contains("mcpbox: git protection") && text.contains("git watch"))
+    }
+
+    @Test func nestedRepositoryDeepInsideIsFound() throws {
+        let s = try setUp(bind: "tree")
+        s.mkdir("tree/a/b/c")
+        try FileManager.default.moveItem(atPath: s.path + "/repo", toPath: s.path + "/tree/a/b/repo")
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: rootHost()).plan)
+        #expect(plan.gitProtected == [s.path + "/tree/a/b/repo/.git"])
+        #expect(plan.mounts.contains { $0.target == s.path + "/tree/a/b/repo/.git/hooks" })
+    }
+
+    @Test func callerRemapRefused() throws {
+        let s = try setUp()
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 4242, gid: 4242))
+        #expect(errors.contains { $0.message.contains("caller-remap") && $0.message.contains(s.path + "/repo") }, "\(errors)")
+    }
+
+    @Test func bindInsideTheRepositoryIsRefusedInCallerRemapToo() throws {
+        let s = try setUp(bind: "repo/src")
+        s.mkdir("repo/src")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 4242, gid: 4242))
+        #expect(errors.contains { $0.message.contains("caller-remap") }, "\(errors)")
+    }
+
+    @Test func bindingHooksReadWriteRefused() throws {
+        let s = try setUp(bind: "repo/.git/hooks")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(errors.contains { $0.message.contains("part of git's configuration") }, "\(errors)")
+    }
+
+    @Test func missingHooksDirectoryRefused() throws {
+        let s = try setUp()
+        try FileManager.default.removeItem(atPath: s.path + "/repo/.git/hooks")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(errors.contains { $0.message.contains("no hooks directory") && $0.hint?.contains("mkdir") == true }, "\(errors)")
+    }
+
+    @Test func plantedCommonDirRefusedButLinkedWorktreeAccepted() throws {
+        let s = try setUp()
+        s.write("repo/.git/commondir", "../x\n")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(errors.contains { $0.message.contains("commondir") }, "\(errors)")
+        #expect(PlanBuilder.plantedCommonDir(s.path + "/repo/.git") != nil)
+        let wt = s.mkdir("repo/.git/worktrees/w")
+        s.write("repo/.git/worktrees/w/commondir", "../..\n")
+        #expect(PlanBuilder.plantedCommonDir(wt) == nil)
+    }
+
+    @Test func sweepMovesAsideWhatAppeared() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        s.write("repo/.git/commondir", "../evil\n")
+        s.mkdir("repo/nested/.git")
+        let messages = GitProtection.sweep(watched: [root + "/.git/commondir", root + "/.git/modules"],
+                                           trees: [GitProtection.Tree(root: root, known: [root])])
+        #expect(messages.count == 2, "\(messages)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/.git/commondir"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/nested/.git"))
+        #expect(FileManager.default.fileExists(atPath: root + "/.git/HEAD"))
+    }
+
+    @Test func walkIsBounded() throws {
+        let s = Scratch()
+        for i in 0..<30 { s.mkdir("d\(i)") }
+        #expect(GitProtection.exposure(of: s.path, limit: 10).truncated)
+        #expect(!GitProtection.exposure(of: s.path, limit: 100).truncated)
+    }
+}
