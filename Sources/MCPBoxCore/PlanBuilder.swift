@@ -369,6 +369,14 @@ public struct PlanBuilder {
                 d.gitProtected.append(g)
                 d.gitWatched += GitProtection.watched(in: g)
             }
+            // A gitfile (`.git` naming a git directory elsewhere: a linked worktree, a submodule)
+            // stays what it is: the server could point it at a git directory of its own.
+            for w in e.worktrees {
+                let gitfile = Paths.join(w, ".git")
+                guard HostFS.info(gitfile, follow: false)?.isRegular == true else { continue }
+                d.mounts.append(Mount(target: Paths.join(m.target, Paths.remainder(gitfile, under: source)),
+                                      kind: .bind(source: gitfile, readOnly: true), origin: origin))
+            }
             if e.touchesRepository && HostFS.info(source)?.isDirectory == true {
                 d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees))
             }

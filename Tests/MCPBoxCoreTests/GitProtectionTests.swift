@@ -45,6 +45,14 @@ import Testing
         #expect(plan.mounts.contains { $0.target == s.path + "/tree/a/b/repo/.git/hooks" })
     }
 
+    @Test func gitfileBoundReadOnly() throws {
+        let s = try setUp(bind: "tree")
+        s.write("tree/wt/.git", "gitdir: /elsewhere/.git/worktrees/wt\n")
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: rootHost()).plan)
+        let f = s.path + "/tree/wt/.git"
+        #expect(plan.mounts.contains { $0.target == f && $0.kind == .bind(source: f, readOnly: true) })
+    }
+
     @Test func callerRemapRefused() throws {
         let s = try setUp()
         let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 4242, gid: 4242))
