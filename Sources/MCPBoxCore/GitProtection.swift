@@ -28,10 +28,10 @@ public enum GitProtection {
     public static let watchedEntries = ["commondir", "modules", "worktrees"]
     /// Directories a walk of a read-write bind visits at most before the launch, looking for
     /// nested repositories.
-    public static let walkLimit = 20_000
+    public static let walkLimit = 100_000
     /// The same after the session: larger, since the server may have made directories to hide
     /// a nested repository behind; past it mcpbox says it could not check.
-    public static let sweepLimit = 200_000
+    public static let sweepLimit = 400_000
 
     /// A read-write bind walked again after the session for new `.git` entries.
     public struct Tree: Sendable, Equatable {
@@ -88,39 +88,45 @@ public enum GitProtection {
             up = Paths.dirname(up)
         }
         guard HostFS.info(source)?.isDirectory == true else { return e }
+        // Breadth first, one readdir per directory (its entry types, no stat): a git directory
+        // is recognised by its names before anything else is looked at.
         var queue = [source]
-        var visited = 0
-        while !queue.isEmpty {
-            let dir = queue.removeFirst()
-            visited += 1
-            if visited > limit { e.truncated = true; break }
-            if isGitDir(dir) {
+        var next = 0
+        while next < queue.count {
+            let dir = queue[next]
+            next += 1
+            if next > limit { e.truncated = true; break }
+            guard let entries = listDirectory(dir) else { continue }
+            if entries.contains(where: { $0.name == "HEAD" }) && isGitDir(dir) {
                 e.gitDirs.append(dir)
                 continue
             }
-            guard let names = listDirectory(dir) else { continue }
-            if names.contains(".git") { e.worktrees.append(dir) }
-            for name in names {
-                let path = Paths.join(dir, name)
-                guard let info = HostFS.info(path, follow: false), info.isDirectory else { continue }
-                queue.append(path)
+            if entries.contains(where: { $0.name == ".git" }) { e.worktrees.append(dir) }
+            for entry in entries where entry.isDirectory {
+                queue.append(Paths.join(dir, entry.name))
             }
         }
         return e
     }
 
-    /// The names in a directory (no `.`/`..`), or nil when it cannot be read.
-    static func listDirectory(_ path: String) -> [String]? {
+    /// The entries of a directory (no `.`/`..`) and whether each is a directory (not following
+    /// symlinks), sorted by name; nil when it cannot be read.
+    static func listDirectory(_ path: String) -> [(name: String, isDirectory: Bool)]? {
         guard let d = opendir(path) else { return nil }
         defer { closedir(d) }
-        var names: [String] = []
+        var entries: [(name: String, isDirectory: Bool)] = []
         while let entry = readdir(d) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name != "." && name != ".." { names.append(name) }
+            guard name != "." && name != ".." else { continue }
+            let type = entry.pointee.d_type
+            let isDirectory = type == UInt8(DT_UNKNOWN)
+                ? HostFS.info(Paths.join(path, name), follow: false)?.isDirectory == true
+                : type == UInt8(DT_DIR)
+            entries.append((name, isDirectory))
         }
-        return names.sorted()
+        return entries.sorted { $0.name < $1.name }
     }
 
     /// The watched entries of `gitDir` that host git would read if they appeared: `commondir`
@@ -151,7 +157,8 @@ public enum GitProtection {
         }
         for tree in trees {
             let now = exposure(of: tree.root, limit: sweepLimit)
-            for dir in now.worktrees where !tree.known.contains(dir) {
+            let known = Set(tree.known)
+            for dir in now.worktrees where !known.contains(dir) {
                 messages.append(moveAside(Paths.join(dir, ".git"), within: tree.root,
                                           why: "a repository host git would enter (a submodule's configuration and hooks run there)"))
             }
