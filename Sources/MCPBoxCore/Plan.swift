@@ -34,6 +34,8 @@ public struct SandboxPlan: Sendable, Equatable {
     public var warnings: [String]
     /// Optional paths (`?` prefix) that were absent on the host and so are not in `mounts`.
     public var skippedOptional: [String] = []
+    /// The second wall, derived from `mounts` and `network` (see `LandlockPolicy.derive`).
+    public var landlock: LandlockPolicy = .none
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

@@ -69,6 +69,8 @@ public struct Profile: Sendable, Equatable {
     public var tmpfsSize: Sourced<UInt64>?
     public var shutdownGrace: Sourced<Double>?
 
+    public var landlockMode: Sourced<LandlockMode>?
+
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
     /// `check` only: variables declared with `from_arg` that were not given, with their flags;
@@ -106,6 +108,7 @@ public struct Profile: Sendable, Equatable {
         if let v = child.wallTime { wallTime = v }
         if let v = child.tmpfsSize { tmpfsSize = v }
         if let v = child.shutdownGrace { shutdownGrace = v }
+        if let v = child.landlockMode { landlockMode = v }
         for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
     }
@@ -122,12 +125,13 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "bind_command"],
         "network": ["mode"],
         "env": ["pass", "set"],
         "seccomp": ["preset", "allow", "deny", "default_action"],
+        "landlock": ["mode"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
 }
@@ -404,6 +408,7 @@ struct ProfileFileReader {
             case "env": if let t = subtable(entry) { readEnv(t) }
             case "seccomp": if let t = subtable(entry) { readSeccomp(t) }
             case "limits": if let t = subtable(entry) { readLimits(t) }
+            case "landlock": if let t = subtable(entry) { readLandlock(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -546,6 +551,15 @@ struct ProfileFileReader {
             case "deny": layer.seccompDeny = syscallList(e, "seccomp.deny")
             case "default_action": layer.seccompDefaultAction = enumValue(e, "seccomp.default_action", SeccompPolicy.DefaultAction.self)
             default: unknownKey(e, table: "seccomp")
+            }
+        }
+    }
+
+    mutating func readLandlock(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "mode": layer.landlockMode = enumValue(e, "landlock.mode", LandlockMode.self)
+            default: unknownKey(e, table: "landlock")
             }
         }
     }
