@@ -189,3 +189,51 @@ import Testing
         #expect(ExplainJSON.render(plan).contains("\"rules\": []"))
     }
 }
+
+/// Landlock through the built `mcpbox` binary: explain tells what run applies.
+@Suite(.serialized) struct LandlockCLITests {
+    static let script = "ls /dev 2>&1; echo \"ls-dev=$?\"; echo ok > /tmp/f && cat /tmp/f"
+
+    func profiles(_ mode: String) -> Scratch {
+        let s = Scratch()
+        s.write("p.toml", "extends = [\"base\"]\n[landlock]\nmode = \"\(mode)\"\n")
+        return s
+    }
+
+    @Test func requireShowsTheProbedABIAndRunEnforcesIt() throws {
+        let abi = LandlockPolicy.probeABI()
+        try #require(abi >= 1, "this kernel has no Landlock")
+        let s = profiles("require")
+        let path = ["--profile-path", s.path, "--profile-path", Fixture.shippedProfiles]
+        let explain = try CLI.run(["explain"] + path + ["p"])
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(explain.stdout.contains("  mode            require (p.toml: landlock.mode)"), "\(explain.stdout)")
+        #expect(explain.stdout.contains("  kernel ABI      \(abi)\n"), "\(explain.stdout)")
+        #expect(explain.stdout.contains("  status          enforced (kernel Landlock ABI \(abi))"), "\(explain.stdout)")
+        let json = try CLI.run(["explain", "--json"] + path + ["p"])
+        #expect(json.stdout.contains("\"abi\": \(abi),\n    \"enforced\": true,"), "\(json.stdout)")
+        let run = try CLI.run(["run"] + path + ["p", "--", "/bin/sh", "-c", Self.script])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("Permission denied\nls-dev=2\nok\n"), "\(run.stdout)")
+    }
+
+    @Test func offIsShownAndNothingIsApplied() throws {
+        let s = profiles("off")
+        let path = ["--profile-path", s.path, "--profile-path", Fixture.shippedProfiles]
+        let explain = try CLI.run(["explain"] + path + ["p"])
+        #expect(explain.stdout.contains("  status          off: not applied (landlock.mode = \"off\")"), "\(explain.stdout)")
+        let run = try CLI.run(["run"] + path + ["p", "--", "/bin/sh", "-c", Self.script])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("null\n") && run.stdout.contains("ls-dev=0\nok\n"), "\(run.stdout)")
+    }
+
+    @Test func bestEffortIsTheDefaultAndEnforcedHere() throws {
+        let abi = LandlockPolicy.probeABI()
+        try #require(abi >= 1, "this kernel has no Landlock")
+        let s = Scratch()
+        s.write("p.toml", "extends = [\"base\"]\n")
+        let explain = try CLI.run(["explain", "--profile-path", s.path, "--profile-path", Fixture.shippedProfiles, "p"])
+        #expect(explain.stdout.contains("  mode            best-effort (mcpbox default)"), "\(explain.stdout)")
+        #expect(explain.stdout.contains("  status          enforced (kernel Landlock ABI \(abi))"), "\(explain.stdout)")
+    }
+}
