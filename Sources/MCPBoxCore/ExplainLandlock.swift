@@ -1,6 +1,7 @@
 /// explain's LANDLOCK section (text and JSON), kept apart from the other sections.
 extension Explain {
     /// Short label of a rule's rights: rw, rx, r, or dev (read/write without creating anything).
+    /// On a file only the file rights apply (the directory ones have nothing to act on).
     static func landlockLabel(_ access: LandlockAccess) -> String {
         if access.contains(.makeReg) { return "rw" }
         if access.contains(.writeFile) { return "dev" }
@@ -23,9 +24,13 @@ extension Explain {
             if rights[label] == nil { labels.append(label) }
             rights[label, default: []].formUnion(r.access)
         }
-        for label in labels { kv("  " + label, rights[label]!.names.joined(separator: " ")) }
+        for (i, label) in labels.enumerated() {
+            kv(i == 0 ? "rights" : "", pad(label + ":", 5) + rights[label]!.names.joined(separator: " "))
+        }
         let width = l.rules.map { $0.path.count }.max() ?? 0
-        for r in l.rules { kv("", pad(landlockLabel(r.access), 5) + pad(r.path, width + 2) + r.origin) }
+        for (i, r) in l.rules.enumerated() {
+            kv(i == 0 ? "rules" : "", pad(landlockLabel(r.access), 5) + pad(r.path, width + 2) + r.origin)
+        }
         kv("tcp", l.tcpText)
         kv("scoped", l.scopeText)
         for n in l.notes { kv("note", n) }
@@ -48,7 +53,8 @@ extension ExplainJSON {
             w.element("{\"path\": \(string(r.path)), \"access\": \(strings(r.access.names)), \"origin\": \(string(r.origin))}")
         }
         w.close("]")
-        w.field("tcp_bind_connect_denied", l.tcpDenied ? "true" : "false")
+        w.field("tcp_bind", optional(l.tcpBind) { "[" + $0.map(String.init).joined(separator: ", ") + "]" })
+        w.field("tcp_connect", optional(l.tcpConnect) { "[" + $0.map(String.init).joined(separator: ", ") + "]" })
         w.field("scoped", strings(l.scoped ? ["abstract_unix_socket", "signal"] : []))
         w.field("notes", strings(l.notes))
         w.close("}")

@@ -101,8 +101,10 @@ public struct LandlockPolicy: Sendable, Equatable {
     /// Filesystem rights denied unless a rule grants them (empty when not enforced).
     public var handledFS: LandlockAccess
     public var rules: [LandlockRule]
-    /// TCP bind and connect denied (no port is granted); false on ABI < 4 or `network.mode = "host"`.
-    public var tcpDenied: Bool
+    /// TCP ports the server may bind (`landlock.tcp_bind`); nil = not restricted (key unset, or ABI < 4).
+    public var tcpBind: [UInt16]?
+    /// TCP ports the server may connect to (`landlock.tcp_connect`); nil = not restricted.
+    public var tcpConnect: [UInt16]?
     /// Abstract unix sockets and signals limited to the sandbox (ABI 6+).
     public var scoped: Bool
     /// What the second wall does not cover, in plain words (explain prints each).
@@ -112,20 +114,21 @@ public struct LandlockPolicy: Sendable, Equatable {
     public var enforced: Bool { mode != .off && abi > 0 }
 
     public init(mode: LandlockMode, origin: String, abi: Int, handledFS: LandlockAccess, rules: [LandlockRule],
-                tcpDenied: Bool, scoped: Bool, notes: [String]) {
+                tcpBind: [UInt16]?, tcpConnect: [UInt16]?, scoped: Bool, notes: [String]) {
         self.mode = mode
         self.origin = origin
         self.abi = abi
         self.handledFS = handledFS
         self.rules = rules
-        self.tcpDenied = tcpDenied
+        self.tcpBind = tcpBind
+        self.tcpConnect = tcpConnect
         self.scoped = scoped
         self.notes = notes
     }
 
     /// Nothing applied (plans built by hand in tests, before a mode is chosen).
     public static let none = LandlockPolicy(mode: .off, origin: "mcpbox default", abi: 0, handledFS: [], rules: [],
-                                            tcpDenied: false, scoped: false, notes: [])
+                                            tcpBind: nil, tcpConnect: nil, scoped: false, notes: [])
 
     /// The shipped /dev nodes (mounts.c, mount_dev).
     public static let deviceNodes = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
@@ -134,13 +137,14 @@ public struct LandlockPolicy: Sendable, Equatable {
     /// synthesized files, everything but device creation beneath read-write binds and tmpfs
     /// mounts, read beneath /proc, read/write on the /dev nodes and all of /dev/shm, and
     /// nothing anywhere else (the root tmpfs itself, /dev's listing included). TCP bind and
-    /// connect are denied in a network namespace of its own (ABI 4+); abstract unix sockets
-    /// and signals are scoped to the sandbox (ABI 6+). Every mask is limited to `abi`.
+    /// connect are limited to `tcpBind` / `tcpConnect` when given (ABI 4+; nil leaves that
+    /// one to the network mode); abstract unix sockets and signals are scoped to the sandbox
+    /// (ABI 6+). Every mask is limited to `abi`.
     public static func derive(mounts: [Mount], network: NetworkMode, mode: LandlockMode, origin: String,
-                              abi: Int) -> LandlockPolicy {
+                              abi: Int, tcpBind: [UInt16]? = nil, tcpConnect: [UInt16]? = nil) -> LandlockPolicy {
         guard mode != .off, abi > 0 else {
-            return LandlockPolicy(mode: mode, origin: origin, abi: abi, handledFS: [], rules: [], tcpDenied: false,
-                                  scoped: false, notes: [])
+            return LandlockPolicy(mode: mode, origin: origin, abi: abi, handledFS: [], rules: [], tcpBind: nil,
+                                  tcpConnect: nil, scoped: false, notes: [])
         }
         let handled = LandlockAccess.filesystem(abi: abi)
         var rules: [LandlockRule] = []
@@ -187,17 +191,19 @@ public struct LandlockPolicy: Sendable, Equatable {
         if abi < 2 {
             notes.append("Landlock ABI 1: moving or linking a file into another directory fails with EXDEV")
         }
-        let tcp = abi >= 4 && network == .none
-        if abi < 4 {
-            notes.append("TCP is not restricted by Landlock: the kernel's ABI \(abi) predates network rules (ABI 4)")
-        } else if network == .host {
-            notes.append("TCP is not restricted by Landlock: network.mode = \"host\" grants the host's network")
+        let tcp = abi >= 4
+        if !tcp && (tcpBind != nil || tcpConnect != nil) {
+            notes.append("landlock.tcp_bind/tcp_connect are NOT enforced: the kernel's ABI \(abi) predates network rules (ABI 4)")
+        } else if tcpBind == nil || tcpConnect == nil {
+            let scope = network == .none ? "only the sandbox's own loopback is reachable (network.mode = \"none\")"
+                : "the host's network is shared (network.mode = \"host\")"
+            notes.append("TCP \(tcpBind == nil && tcpConnect == nil ? "bind and connect are" : tcpBind == nil ? "bind is" : "connect is") not limited to ports: \(scope); set landlock.tcp_bind / tcp_connect to name the ports")
         }
         if abi < 6 {
             notes.append("abstract unix sockets and signals are not scoped: the kernel's ABI \(abi) predates scoping (ABI 6)")
         }
         return LandlockPolicy(mode: mode, origin: origin, abi: abi, handledFS: handled, rules: rules,
-                              tcpDenied: tcp, scoped: abi >= 6, notes: notes)
+                              tcpBind: tcp ? tcpBind : nil, tcpConnect: tcp ? tcpConnect : nil, scoped: abi >= 6, notes: notes)
     }
 
     /// The kernel's Landlock ABI (landlock_create_ruleset with LANDLOCK_CREATE_RULESET_VERSION);
@@ -216,9 +222,11 @@ public struct LandlockPolicy: Sendable, Equatable {
 
     /// explain's summary of the TCP restriction.
     public var tcpText: String {
-        guard enforced else { return "not restricted by Landlock" }
-        if tcpDenied { return "bind and connect denied (no port granted; network.mode = \"none\")" }
-        return abi < 4 ? "not restricted (ABI \(abi) < 4)" : "not restricted (network.mode = \"host\")"
+        func ports(_ p: [UInt16]?) -> String {
+            guard let p else { return "any port" }
+            return p.isEmpty ? "no port (denied)" : "only port" + (p.count == 1 ? " " : "s ") + p.map(String.init).joined(separator: ", ")
+        }
+        return "bind: \(ports(tcpBind)); connect: \(ports(tcpConnect))"
     }
 
     /// explain's summary of the scoping.
@@ -238,11 +246,18 @@ extension LandlockPolicy {
         }
         let ll = arena.allocate(mcpbox_landlock.self, count: 1)
         var net: UInt64 = 0
-        if tcpDenied { net = UInt64(MCPBOX_LL_NET_BIND_TCP) | UInt64(MCPBOX_LL_NET_CONNECT_TCP) }
+        if tcpBind != nil { net |= UInt64(MCPBOX_LL_NET_BIND_TCP) }
+        if tcpConnect != nil { net |= UInt64(MCPBOX_LL_NET_CONNECT_TCP) }
+        var portRules: [(UInt16, UInt64)] = []
+        for p in tcpBind ?? [] { portRules.append((p, UInt64(MCPBOX_LL_NET_BIND_TCP))) }
+        for p in tcpConnect ?? [] { portRules.append((p, UInt64(MCPBOX_LL_NET_CONNECT_TCP))) }
+        let cPorts = arena.allocate(mcpbox_landlock_port.self, count: portRules.count)
+        for (i, (port, access)) in portRules.enumerated() { cPorts[i] = mcpbox_landlock_port(port: UInt64(port), access: access) }
         var scope: UInt64 = 0
         if scoped { scope = UInt64(MCPBOX_LL_SCOPE_ABSTRACT_UNIX_SOCKET) | UInt64(MCPBOX_LL_SCOPE_SIGNAL) }
         ll.pointee = mcpbox_landlock(handled_fs: handledFS.rawValue, handled_net: net, scoped: scope,
-                                     rules: UnsafePointer(cRules), n_rules: rules.count, ports: nil, n_ports: 0)
+                                     rules: UnsafePointer(cRules), n_rules: rules.count,
+                                     ports: UnsafePointer(cPorts), n_ports: portRules.count)
         return UnsafePointer(ll)
     }
 }
@@ -258,6 +273,12 @@ extension PlanBuilder {
                                 "\"require\", but this kernel has no Landlock (landlock_create_ruleset: not supported)",
                                 hint: "run on Linux 5.13 or later with Landlock enabled (CONFIG_SECURITY_LANDLOCK, `landlock` in the lsm= boot list), or set landlock.mode = \"best-effort\""))
         }
-        return LandlockPolicy.derive(mounts: mounts, network: network, mode: mode, origin: origin, abi: host.landlockABI)
+        let bind = profile.landlockTCPBind, connect = profile.landlockTCPConnect
+        if mode == .require && host.landlockABI > 0 && host.landlockABI < 4, let ports = bind?.first ?? connect?.first {
+            sink.add(ports.diagnostic("\"require\" with TCP ports, but this kernel's Landlock ABI \(host.landlockABI) predates network rules (ABI 4, Linux 6.7)",
+                                      hint: "remove landlock.tcp_bind/tcp_connect, or set landlock.mode = \"best-effort\" (explain then says they are not enforced)"))
+        }
+        return LandlockPolicy.derive(mounts: mounts, network: network, mode: mode, origin: origin, abi: host.landlockABI,
+                                     tcpBind: bind.map { $0.map(\.value) }, tcpConnect: connect.map { $0.map(\.value) })
     }
 }

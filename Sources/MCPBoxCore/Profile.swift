@@ -70,6 +70,9 @@ public struct Profile: Sendable, Equatable {
     public var shutdownGrace: Sourced<Double>?
 
     public var landlockMode: Sourced<LandlockMode>?
+    /// `landlock.tcp_bind` / `tcp_connect`: nil when no profile of the chain sets the key.
+    public var landlockTCPBind: [Sourced<UInt16>]?
+    public var landlockTCPConnect: [Sourced<UInt16>]?
 
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
@@ -109,12 +112,20 @@ public struct Profile: Sendable, Equatable {
         if let v = child.tmpfsSize { tmpfsSize = v }
         if let v = child.shutdownGrace { shutdownGrace = v }
         if let v = child.landlockMode { landlockMode = v }
+        if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
+        if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
         for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
     }
 
     private static func appendPaths(_ list: inout [Sourced<PathEntry>], _ more: [Sourced<PathEntry>]) {
         for e in more where !list.contains(where: { $0.value.path == e.value.path }) { list.append(e) }
+    }
+
+    private static func appendPorts(_ list: [Sourced<UInt16>]?, _ more: [Sourced<UInt16>]) -> [Sourced<UInt16>] {
+        var out = list ?? []
+        for e in more where !out.contains(where: { $0.value == e.value }) { out.append(e) }
+        return out
     }
 
     private static func appendNames(_ list: inout [Sourced<String>], _ more: [Sourced<String>]) {
@@ -131,7 +142,7 @@ public enum ProfileSchema {
         "network": ["mode"],
         "env": ["pass", "set"],
         "seccomp": ["preset", "allow", "deny", "default_action"],
-        "landlock": ["mode"],
+        "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
 }
@@ -559,9 +570,31 @@ struct ProfileFileReader {
         for e in t.entries {
             switch e.key {
             case "mode": layer.landlockMode = enumValue(e, "landlock.mode", LandlockMode.self)
+            case "tcp_bind": layer.landlockTCPBind = portList(e, "landlock.tcp_bind")
+            case "tcp_connect": layer.landlockTCPConnect = portList(e, "landlock.tcp_connect")
             default: unknownKey(e, table: "landlock")
             }
         }
+    }
+
+    /// A list of TCP port numbers (0-65535).
+    mutating func portList(_ e: TOMLEntry, _ key: String) -> [Sourced<UInt16>]? {
+        guard case .array(let items) = e.value.kind else {
+            typeError(e, key, expected: "an array of port numbers such as [443]")
+            return nil
+        }
+        var out: [Sourced<UInt16>] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            guard case .integer(let v) = item.kind, v >= 0, v <= 65535 else {
+                let found = if case .integer(let v) = item.kind { String(v) } else { item.typeName }
+                sink.add(diag(item.line, key, "element \(i + 1): expected a port number from 0 to 65535, found \(found)"))
+                ok = false
+                continue
+            }
+            out.append(Sourced(UInt16(v), file: file, line: item.line, key: key))
+        }
+        return ok ? out : nil
     }
 
     mutating func readLimits(_ t: TOMLTable) {

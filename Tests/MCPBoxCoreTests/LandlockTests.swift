@@ -40,7 +40,9 @@ import Testing
         #expect(p.rules.count == 6 + LandlockPolicy.deviceNodes.count + 1)
         #expect(p.handledFS == LandlockAccess.filesystem(abi: 7))
         #expect(p.handledFS.contains(.makeChar) && p.handledFS.contains(.makeBlock))
-        #expect(p.tcpDenied && p.scoped)
+        #expect(p.tcpBind == nil && p.tcpConnect == nil && p.scoped)
+        #expect(p.tcpText == "bind: any port; connect: any port")
+        #expect(p.notes.contains { $0.hasPrefix("TCP bind and connect are not limited to ports: only the sandbox's own loopback") })
         #expect(p.rules.first { $0.path == "/usr" }?.origin == "base.toml: filesystem.read_only")
     }
 
@@ -53,20 +55,53 @@ import Testing
             #expect(handled.contains(.truncate) == (abi >= 3))
             #expect(handled.contains(.ioctlDev) == (abi >= 5))
             for r in p.rules { #expect(handled.isSuperset(of: r.access), "ABI \(abi) \(r.path)") }
-            #expect(p.tcpDenied == (abi >= 4))
+            let ports = LandlockPolicy.derive(mounts: Self.mounts, network: .none, mode: .require, origin: "x", abi: abi,
+                                              tcpBind: [], tcpConnect: [443])
+            #expect(ports.tcpBind == (abi >= 4 ? [] : nil) && ports.tcpConnect == (abi >= 4 ? [443] : nil))
+            #expect(ports.notes.contains { $0.contains("are NOT enforced") } == (abi < 4))
             #expect(p.scoped == (abi >= 6))
-            #expect(p.notes.contains { $0.contains("predates network rules") } == (abi < 4))
             #expect(p.notes.contains { $0.contains("predates scoping") } == (abi < 6))
             #expect(p.notes.contains { $0.contains("EXDEV") } == (abi < 2))
         }
     }
 
-    @Test func hostNetworkIsNotRestrictedAndSaysSo() {
+    @Test func tcpPortsAreLimitedOnlyWhenNamed() {
         let p = LandlockPolicy.derive(mounts: Self.mounts, network: .host, mode: .bestEffort, origin: "x", abi: 7)
-        #expect(!p.tcpDenied)
-        #expect(p.scoped)
-        #expect(p.tcpText.contains("host"))
-        #expect(p.notes.contains { $0.contains("network.mode = \"host\"") })
+        #expect(p.tcpBind == nil && p.tcpConnect == nil && p.scoped)
+        #expect(p.notes.contains { $0.contains("the host's network is shared (network.mode = \"host\")") })
+        let q = LandlockPolicy.derive(mounts: Self.mounts, network: .host, mode: .bestEffort, origin: "x", abi: 7,
+                                      tcpBind: [], tcpConnect: [443, 80])
+        #expect(q.tcpText == "bind: no port (denied); connect: only ports 443, 80")
+        #expect(!q.notes.contains { $0.hasPrefix("TCP") })
+        let r = LandlockPolicy.derive(mounts: Self.mounts, network: .none, mode: .bestEffort, origin: "x", abi: 7, tcpConnect: [8080])
+        #expect(r.notes.contains { $0.hasPrefix("TCP bind is not limited to ports") })
+        let arena = Arena()
+        defer { arena.free() }
+        let c = q.cDescription(arena)
+        #expect(c?.pointee.handled_net == 3 && c?.pointee.n_ports == 2)
+        #expect(c.map { [$0.pointee.ports[0].port, $0.pointee.ports[1].port] } == [443, 80])
+        #expect(c?.pointee.ports[0].access == 2)
+        let d = r.cDescription(arena)
+        #expect(d?.pointee.handled_net == 2 && d?.pointee.n_ports == 1)
+    }
+
+    @Test func tcpPortKeysAreValidatedAndMerged() throws {
+        let (s, file) = setup("extends = [\"base\"]\n[landlock]\ntcp_connect = [443, 70000, \"x\"]\n")
+        let errs = Fixture.errors("p", dirs: [s.path], host: host(abi: 7))
+        #expect(errs.contains { $0.file == file && $0.line == 3 && $0.key == "landlock.tcp_connect"
+                && $0.message == "element 2: expected a port number from 0 to 65535, found 70000" }, "\(errs)")
+        #expect(errs.contains { $0.message == "element 3: expected a port number from 0 to 65535, found string" }, "\(errs)")
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\"]\n[landlock]\ntcp_connect = [443]\n")
+        s.write("p.toml", "extends = [\"base\"]\n[landlock]\ntcp_connect = [80, 443]\ntcp_bind = []\n")
+        let plan = try Fixture.plan("p", dirs: [s.path], host: host(abi: 7)).get()
+        #expect(plan.landlock.tcpConnect == [443, 80] && plan.landlock.tcpBind == [])
+        // require with ports on a kernel before ABI 4 is refused; best-effort says they are not enforced.
+        s.write("p.toml", "extends = [\"base\"]\n[landlock]\nmode = \"require\"\n")
+        let old = Fixture.errors("p", dirs: [s.path], host: host(abi: 3))
+        #expect(old.contains { $0.key == "landlock.tcp_connect" && $0.message.contains("ABI 3 predates network rules") }, "\(old)")
+        s.write("p.toml", "extends = [\"base\"]\n")
+        let be = try Fixture.plan("p", dirs: [s.path], host: host(abi: 3)).get()
+        #expect(be.landlock.tcpConnect == nil && be.landlock.notes.contains { $0.contains("are NOT enforced") })
     }
 
     @Test func whatTheMountViewAloneEnforcesIsNamed() {
@@ -79,7 +114,7 @@ import Testing
 
     @Test func offAndMissingKernelApplyNothing() {
         let off = LandlockPolicy.derive(mounts: Self.mounts, network: .none, mode: .off, origin: "x", abi: 7)
-        #expect(!off.enforced && off.rules.isEmpty && !off.tcpDenied && !off.scoped)
+        #expect(!off.enforced && off.rules.isEmpty && off.tcpBind == nil && off.tcpConnect == nil && !off.scoped)
         #expect(off.statusText.hasPrefix("off: not applied"))
         let none = LandlockPolicy.derive(mounts: Self.mounts, network: .none, mode: .bestEffort, origin: "x", abi: 0)
         #expect(!none.enforced && none.rules.isEmpty)
@@ -92,7 +127,7 @@ import Testing
         let c = on.cDescription(arena)
         #expect(c?.pointee.n_rules == on.rules.count)
         #expect(c?.pointee.handled_fs == on.handledFS.rawValue)
-        #expect(c?.pointee.handled_net == 3)
+        #expect(c?.pointee.handled_net == 0 && c?.pointee.n_ports == 0)
         #expect(c?.pointee.scoped == 3)
         #expect(c.map { String(cString: $0.pointee.rules[0].path) } == on.rules[0].path)
     }
@@ -170,12 +205,12 @@ import Testing
         #expect(text.contains("  kernel ABI      7"))
         #expect(text.contains("  status          enforced (kernel Landlock ABI 7)"))
         #expect(text.contains("rx   /usr"))
-        #expect(text.contains("  tcp             bind and connect denied"))
+        #expect(text.contains("  tcp             bind: any port; connect: any port"))
         #expect(text.contains("  scoped          abstract unix sockets and signals limited to the sandbox"))
         let json = ExplainJSON.render(plan)
         #expect(json.contains("\"landlock\": {\n    \"mode\": \"require\",\n    \"origin\": \"p.toml: landlock.mode\",\n    \"abi\": 7,\n    \"enforced\": true,"))
         #expect(json.contains("{\"path\": \"/usr\", \"access\": [\"execute\", \"read_file\", \"read_dir\"], \"origin\": \"base.toml: filesystem.read_only\"}"))
-        #expect(json.contains("\"tcp_bind_connect_denied\": true"))
+        #expect(json.contains("\"tcp_bind\": null,\n    \"tcp_connect\": null,"))
         #expect(json.contains("\"scoped\": [\"abstract_unix_socket\", \"signal\"]"))
     }
 

@@ -50,7 +50,12 @@ import Glibc
     /// The harness's arguments for `policy`: the same masks and rules `run` hands the child.
     static func arguments(_ p: LandlockPolicy) -> [String] {
         var args = ["--fs", String(p.handledFS.rawValue)]
-        if p.tcpDenied { args += ["--net", String(MCPBOX_LL_NET_BIND_TCP | MCPBOX_LL_NET_CONNECT_TCP)] }
+        var net: UInt64 = 0
+        if p.tcpBind != nil { net |= UInt64(MCPBOX_LL_NET_BIND_TCP) }
+        if p.tcpConnect != nil { net |= UInt64(MCPBOX_LL_NET_CONNECT_TCP) }
+        if net != 0 { args += ["--net", String(net)] }
+        for port in p.tcpBind ?? [] { args += ["--port", String(MCPBOX_LL_NET_BIND_TCP), String(port)] }
+        for port in p.tcpConnect ?? [] { args += ["--port", String(MCPBOX_LL_NET_CONNECT_TCP), String(port)] }
         if p.scoped { args += ["--scope", String(MCPBOX_LL_SCOPE_ABSTRACT_UNIX_SOCKET | MCPBOX_LL_SCOPE_SIGNAL)] }
         for r in p.rules { args += ["--rule", String(r.access.rawValue), r.path] }
         return args
@@ -130,21 +135,24 @@ import Glibc
         let port = UInt16(bigEndian: addr.sin_port)
         let connect = "/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)), 5); print(\"connected\")' 2>&1 | tail -1"
         let script = "\(connect); kill -0 \(getpid()) 2>&1; echo \"kill=$?\""
-        let policy = LandlockPolicy.derive(mounts: Self.mounts(t), network: .none, mode: .require, origin: "test", abi: Self.abi)
+        // tcp_connect names another port: this one is refused.
+        let policy = LandlockPolicy.derive(mounts: Self.mounts(t), network: .host, mode: .require, origin: "test",
+                                           abi: Self.abi, tcpConnect: [port &+ 1])
         let r = try Self.harnessRun(policy, script)
         #expect(r.out.contains("PermissionError: [Errno 13] Permission denied"), "\(r.out)")
         #expect(!r.out.contains("connected"), "\(r.out)")
         #expect(r.out.contains("kill=1"), "\(r.out)")
-        // network.mode = "host" grants the network; scoping still applies.
-        let host = LandlockPolicy.derive(mounts: Self.mounts(t), network: .host, mode: .require, origin: "test", abi: Self.abi)
-        let h = try Self.harnessRun(host, script)
+        // Control: naming the port grants it; scoping still applies.
+        let named = LandlockPolicy.derive(mounts: Self.mounts(t), network: .host, mode: .require, origin: "test",
+                                          abi: Self.abi, tcpConnect: [port])
+        let h = try Self.harnessRun(named, script)
         #expect(h.out.contains("connected"), "\(h.out)")
         #expect(h.out.contains("kill=1"), "\(h.out)")
     }
 
     // MARK: Inside the sandbox
 
-    @Test("inside a sandbox: Landlock is on (no listing of /dev, no TCP bind), the server works")
+    @Test("inside a sandbox: Landlock is on (no listing of /dev; tcp_bind = [] refuses a bind), the server works")
     func enforcedInsideTheSandbox() throws {
         try #require(Self.abi >= 4, "needs Landlock ABI 4")
         let script = """
@@ -152,7 +160,10 @@ import Glibc
             echo hi > /tmp/x && cat /tmp/x; echo x > /dev/null; echo "dev-null=$?"
             /usr/bin/python3 -c 'import socket; socket.socket().bind(("127.0.0.1", 0)); print("bound")' 2>&1 | tail -1
             """
-        let on = try SpawnFixture.run(SpawnFixture.shell(script))
+        var plan = SpawnFixture.shell(script)
+        plan.landlock = LandlockPolicy.derive(mounts: plan.mounts, network: .none, mode: .require, origin: "test",
+                                              abi: Self.abi, tcpBind: [])
+        let on = try SpawnFixture.run(plan)
         #expect(on.failure == nil && on.status == 0, "\(on)")
         #expect(on.stdout.contains("Permission denied\nls-dev=2"), "\(on.stdout)")
         #expect(on.stdout.contains("hi\ndev-null=0"), "\(on.stdout)")
