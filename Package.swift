@@ -35,6 +35,10 @@ let package = Package(
             name: "relay-harness",
             dependencies: ["CSandbox"],
             path: "Tests/RelayHarness"),
+        .executableTarget(
+            name: "landlock-harness",
+            dependencies: ["CSandbox"],
+            path: "Tests/LandlockHarness"),
         .testTarget(
             name: "MCPBoxCoreTests",
             dependencies: ["MCPBoxCore", "MCPBoxCLI"]),

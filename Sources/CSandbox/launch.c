@@ -157,6 +157,14 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
         mcpbox_child_fail(efd, MCPBOX_STAGE_CLOSE_FDS, errno, -1, 125);
 
     if (chdir(L->cwd) < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_CHDIR, errno, -1, 125);
+    /* The Landlock rules name paths of the new view: opened here, while the setup's
+     * capabilities still reach every one of them; enforced once no_new_privs is set. */
+    int ruleset = -1;
+    if (L->landlock) {
+        int failed = -1;
+        ruleset = mcpbox_landlock_prepare(L->landlock, &failed);
+        if (ruleset < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_LANDLOCK, errno, failed, 125);
+    }
 
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CAPS, errno, -1, 125);
@@ -168,6 +176,8 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
     if (drop_all_caps() < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_CAPS, errno, -1, 125);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_NO_NEW_PRIVS, errno, -1, 125);
+    if (ruleset >= 0 && mcpbox_landlock_enforce(ruleset) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_LANDLOCK, errno, -1, 125);
     if (set_all_blocked(0, NULL) < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_SIGNALS, errno, -1, 125);
 
     /* The filter comes last: nothing above needs a syscall it may forbid. */

@@ -165,6 +165,9 @@ public enum Explain {
         for n in s.notes { kv("note", n) }
 
         out.append("")
+        out.append(contentsOf: landlockSection(plan.landlock))
+
+        out.append("")
         out.append("CAPABILITIES")
         for set in capabilitySets { kv(set, "(none)") }
         kv("no_new_privs", "yes")

@@ -129,6 +129,8 @@ public enum ExplainJSON {
         w.field("notes", strings(s.notes))
         w.close("}")
 
+        landlock(plan.landlock, &w)
+
         w.open("capabilities", "{")
         for set in Explain.capabilitySets { w.field(set, "[]") }
         w.field("no_new_privs", "true")

@@ -43,6 +43,8 @@ public struct SandboxPlan: Sendable, Equatable {
     /// Read-write binds holding repositories, walked after the session: a `.git` that appeared
     /// (a nested repository or submodule host git would enter) is moved aside.
     public var gitTrees: [GitProtection.Tree] = []
+    /// The second wall, derived from `mounts` and `network` (see `LandlockPolicy.derive`).
+    public var landlock: LandlockPolicy = .none
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

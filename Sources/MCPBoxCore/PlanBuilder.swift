@@ -5,17 +5,22 @@ public struct HostContext: Sendable {
     /// mcpbox's environment, in order.
     public var environment: [(String, String)]
     public var accounts: Accounts
+    /// The kernel's Landlock ABI (`LandlockPolicy.probeABI`); 0 = no Landlock.
+    public var landlockABI: Int
 
-    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts) {
+    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
+                landlockABI: Int = 0) {
         self.callerUid = callerUid
         self.callerGid = callerGid
         self.environment = environment
         self.accounts = accounts
+        self.landlockABI = landlockABI
     }
 
     /// The running process's own view of the host.
     public static func current() -> HostContext {
-        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts())
+        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
+                    landlockABI: LandlockPolicy.probeABI())
     }
 
     public var environmentDictionary: [String: String] {
@@ -191,6 +196,8 @@ public struct PlanBuilder {
                                   hint: "name the real path in the profile, or keep the symlink outside the read_write paths"))
         }
 
+        let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
+
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
         var plan = SandboxPlan(profileName: profile.name, profileFiles: profile.files, description: profile.description?.value,
@@ -201,6 +208,7 @@ public struct PlanBuilder {
         plan.gitProtected = d.gitProtected
         plan.gitWatched = d.gitWatched
         plan.gitTrees = d.gitTrees
+        plan.landlock = landlock
         return plan
     }
 

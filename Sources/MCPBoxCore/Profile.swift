@@ -69,6 +69,11 @@ public struct Profile: Sendable, Equatable {
     public var tmpfsSize: Sourced<UInt64>?
     public var shutdownGrace: Sourced<Double>?
 
+    public var landlockMode: Sourced<LandlockMode>?
+    /// `landlock.tcp_bind` / `tcp_connect`: nil when no profile of the chain sets the key.
+    public var landlockTCPBind: [Sourced<UInt16>]?
+    public var landlockTCPConnect: [Sourced<UInt16>]?
+
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
     /// `check` only: variables declared with `from_arg` that were not given, with their flags;
@@ -106,12 +111,21 @@ public struct Profile: Sendable, Equatable {
         if let v = child.wallTime { wallTime = v }
         if let v = child.tmpfsSize { tmpfsSize = v }
         if let v = child.shutdownGrace { shutdownGrace = v }
+        if let v = child.landlockMode { landlockMode = v }
+        if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
+        if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
         for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
     }
 
     private static func appendPaths(_ list: inout [Sourced<PathEntry>], _ more: [Sourced<PathEntry>]) {
         for e in more where !list.contains(where: { $0.value.path == e.value.path }) { list.append(e) }
+    }
+
+    private static func appendPorts(_ list: [Sourced<UInt16>]?, _ more: [Sourced<UInt16>]) -> [Sourced<UInt16>] {
+        var out = list ?? []
+        for e in more where !out.contains(where: { $0.value == e.value }) { out.append(e) }
+        return out
     }
 
     private static func appendNames(_ list: inout [Sourced<String>], _ more: [Sourced<String>]) {
@@ -122,12 +136,13 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "bind_command"],
         "network": ["mode"],
         "env": ["pass", "set"],
         "seccomp": ["preset", "allow", "deny", "default_action"],
+        "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
 }
@@ -404,6 +419,7 @@ struct ProfileFileReader {
             case "env": if let t = subtable(entry) { readEnv(t) }
             case "seccomp": if let t = subtable(entry) { readSeccomp(t) }
             case "limits": if let t = subtable(entry) { readLimits(t) }
+            case "landlock": if let t = subtable(entry) { readLandlock(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -548,6 +564,37 @@ struct ProfileFileReader {
             default: unknownKey(e, table: "seccomp")
             }
         }
+    }
+
+    mutating func readLandlock(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "mode": layer.landlockMode = enumValue(e, "landlock.mode", LandlockMode.self)
+            case "tcp_bind": layer.landlockTCPBind = portList(e, "landlock.tcp_bind")
+            case "tcp_connect": layer.landlockTCPConnect = portList(e, "landlock.tcp_connect")
+            default: unknownKey(e, table: "landlock")
+            }
+        }
+    }
+
+    /// A list of TCP port numbers (0-65535).
+    mutating func portList(_ e: TOMLEntry, _ key: String) -> [Sourced<UInt16>]? {
+        guard case .array(let items) = e.value.kind else {
+            typeError(e, key, expected: "an array of port numbers such as [443]")
+            return nil
+        }
+        var out: [Sourced<UInt16>] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            guard case .integer(let v) = item.kind, v >= 0, v <= 65535 else {
+                let found = if case .integer(let v) = item.kind { String(v) } else { item.typeName }
+                sink.add(diag(item.line, key, "element \(i + 1): expected a port number from 0 to 65535, found \(found)"))
+                ok = false
+                continue
+            }
+            out.append(Sourced(UInt16(v), file: file, line: item.line, key: key))
+        }
+        return ok ? out : nil
     }
 
     mutating func readLimits(_ t: TOMLTable) {

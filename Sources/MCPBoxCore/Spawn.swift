@@ -63,6 +63,7 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
         case MCPBOX_STAGE_UID_MAP.rawValue: return "uid/gid map"
         case MCPBOX_STAGE_CGROUP.rawValue: return "cgroup"
         case MCPBOX_STAGE_SIGNALS.rawValue: return "signal mask"
+        case MCPBOX_STAGE_LANDLOCK.rawValue: return "landlock"
         default: return "stage \(stage)"
         }
     }
@@ -98,6 +99,8 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the working directory does not exist inside the sandbox; bind it or change `cwd`"
         case MCPBOX_STAGE_SECCOMP.rawValue:
             return "the kernel refused the seccomp filter; mcpbox never runs a server without one"
+        case MCPBOX_STAGE_LANDLOCK.rawValue:
+            return "the kernel refused the Landlock ruleset the plan requires; mcpbox never runs a server with less than explain shows (landlock.mode = \"off\" turns the second wall off)"
         case MCPBOX_STAGE_CGROUP.rawValue:
             return "memory and cpu limits need a writable cgroup hierarchy (run as root, or remove [limits] memory/cpu)"
         default:
@@ -126,6 +129,8 @@ public struct Sandbox: Sendable {
     let targets: [String]
     /// The server's executable inside the sandbox, named by exec failures.
     let executable: String
+    /// The path of each Landlock rule, named by Landlock failures.
+    var landlockPaths: [String] = []
 
     /// Reads the error pipe to EOF: nil once the server has exec'd, else why it did not.
     /// Closes the error pipe.
@@ -143,7 +148,8 @@ public struct Sandbox: Sendable {
         }
         close(errorFD)
         guard got == want else { return nil }
-        var target = record.index >= 0 && Int(record.index) < targets.count ? targets[Int(record.index)] : nil
+        let names = record.stage == Int32(MCPBOX_STAGE_LANDLOCK.rawValue) ? landlockPaths : targets
+        var target = record.index >= 0 && Int(record.index) < names.count ? names[Int(record.index)] : nil
         if record.stage == Int32(MCPBOX_STAGE_EXEC.rawValue) { target = executable }
         return SpawnError(stage: record.stage, code: record.err, target: target)
     }
@@ -335,6 +341,7 @@ public enum Spawn {
         launch.stdout_fd = stdout
         launch.stderr_fd = stderr
         (launch.argv_area, launch.argv_area_len) = Spawn.commandLineArea()
+        launch.landlock = plan.landlock.cDescription(arena)
 
         let procsFDs = cgroups?.procsFDs ?? []
         var spawned = mcpbox_spawned()
@@ -357,7 +364,8 @@ public enum Spawn {
         }
         ok = true
         return Sandbox(pid: spawned.pid, errorFD: spawned.error_fd, syncFD: spawned.sync_fd,
-                       cgroups: cgroups, targets: plan.mounts.map(Spawn.describe), executable: executable)
+                       cgroups: cgroups, targets: plan.mounts.map(Spawn.describe), executable: executable,
+                       landlockPaths: plan.landlock.rules.map(\.path))
     }
 }
 
@@ -388,6 +396,13 @@ final class Arena {
         }
         blocks.append(raw)
         return UnsafePointer(raw.assumingMemoryBound(to: CChar.self))
+    }
+
+    /// Uninitialized memory for `count` values (at least one) of `type`.
+    func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let raw = malloc(MemoryLayout<T>.stride * max(count, 1))!
+        blocks.append(raw)
+        return raw.bindMemory(to: T.self, capacity: max(count, 1))
     }
 
     func stringArray(_ items: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?> {

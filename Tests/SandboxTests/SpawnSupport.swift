@@ -42,8 +42,8 @@ enum SpawnFixture {
     /// A plan running `/bin/sh -c script` with the usual system binds.
     static func shell(_ script: String, extra: [Mount] = [], identity: Identity = nobody,
                       limits: Limits? = nil, network: NetworkMode = .none,
-                      cwd: String = "/") -> SandboxPlan {
-        SandboxPlan(
+                      cwd: String = "/", landlock: LandlockMode = .bestEffort) -> SandboxPlan {
+        var plan = SandboxPlan(
             profileName: "spawn-test", profileFiles: [], description: nil,
             argv: ["/bin/sh", "-c", script], executable: "/bin/sh", cwd: cwd,
             hostname: "mcpbox-test", identity: identity, namespaces: Namespace.allCases,
@@ -55,6 +55,10 @@ enum SpawnFixture {
                                      wallTimeSeconds: 0, tmpfsSizeBytes: 8 << 20,
                                      shutdownGraceSeconds: 2),
             warnings: [])
+        // The second wall, as `run` derives it: every spawn test runs with Landlock on.
+        plan.landlock = LandlockPolicy.derive(mounts: plan.mounts, network: network, mode: landlock,
+                                              origin: "test", abi: LandlockPolicy.probeABI())
+        return plan
     }
 
     struct Outcome {

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "mcpbox_landlock.h"
+
 /* Kinds of filesystem entries, applied in array order (parents before children). */
 enum mcpbox_mount_kind {
     MCPBOX_MOUNT_BIND_RO = 1,   /* bind host `source` read-only (nosuid,nodev) */
@@ -91,6 +93,7 @@ enum mcpbox_stage {
     MCPBOX_STAGE_MOUNT_TARGET, /* creating or opening a mount point beneath the new root */
     MCPBOX_STAGE_MOUNT_SOURCE, /* re-opening a bind source (changed since it was checked) */
     MCPBOX_STAGE_SIGNALS,
+    MCPBOX_STAGE_LANDLOCK,     /* building or enforcing the Landlock ruleset (index: rule) */
 };
 
 /* What the child writes to the error pipe before _exit(125) (or 126/127 for EXEC). */
@@ -131,6 +134,10 @@ struct mcpbox_launch {
     char *const *envp;           /* NULL-terminated */
     uint64_t rlimit_nofile;      /* soft = hard; the parent clamps it to the current hard limit */
     uint64_t rlimit_nproc;       /* 0 = leave as is; counts tasks of the uid in the new user ns */
+
+    /* Landlock: the ruleset the server enforces after no_new_privs, before seccomp;
+     * NULL: none (landlock off, or best-effort on a kernel without Landlock) */
+    const struct mcpbox_landlock *landlock;
 
     /* seccomp: a precompiled classic-BPF program (struct sock_filter[]); required */
     const void *bpf;

@@ -377,7 +377,11 @@ def _():
             found.append("/sys/block: %s" % blocks)
     except OSError:
         pass
-    return not found, ("visible: %s" % found) if found else "/dev has: %s" % sorted(os.listdir("/dev"))
+    try:
+        listing = sorted(os.listdir("/dev"))
+    except OSError as e:
+        listing = "(not listable: %s)" % e.strerror
+    return not found, ("visible: %s" % found) if found else "/dev has: %s" % listing
 
 
 @check("read_ro_dir", legit=True)
