@@ -31,7 +31,7 @@ public struct PlanBuilder {
     public static let hostname = "mcpbox"
     public static let defaultTmpfsSize: UInt64 = 64 << 20
     public static let defaultOpenFiles: UInt64 = 1024
-    public static let defaultShutdownGrace = 3.0
+    public static let defaultShutdownGrace = 2.0
 
     /// Syscalls whose re-enabling through `seccomp.allow` deserves a warning: every syscall the
     /// presets refuse outright (the seccomp tables are the one list), plus the argument-filtered

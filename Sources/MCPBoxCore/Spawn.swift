@@ -283,6 +283,7 @@ public enum Spawn {
             mounts.append(c)
         }
 
+        Cgroups.sweep()
         let cgroups = try Cgroups.create(for: plan.limits)
         var ok = false
         defer { if !ok { cgroups?.remove() } }

@@ -75,7 +75,7 @@ import Testing
         let limits = try #require(j["limits"] as? [String: Any])
         #expect(limits["memory_bytes"] is NSNull)
         #expect(limits["open_files"] as? Int == 1024)
-        #expect(limits["shutdown_grace_seconds"] as? Int == 3)
+        #expect(limits["shutdown_grace_seconds"] as? Int == 2)
         #expect(ExplainJSON.render(plan) == ExplainJSON.render(plan))
     }
 
