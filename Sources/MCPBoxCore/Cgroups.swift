@@ -61,6 +61,37 @@ public struct Cgroups: Sendable {
         return made
     }
 
+    /// Whether `create` can make a memory group here (what `memory = "?SIZE"` depends on), with
+    /// the reason in words. Checks the controller and write access; creating the group at launch
+    /// can still fail, and then the launch fails like for any limit.
+    static func memoryUsable() -> (usable: Bool, reason: String) {
+        let uid = getuid()
+        func writable(_ parent: String, _ base: String) -> Bool {
+            access(parent, F_OK) == 0 ? access(parent, W_OK) == 0 : access(base, W_OK) == 0
+        }
+        if isV2() {
+            let available = (try? readSmall("\(root)/cgroup.controllers")) ?? ""
+            guard available.split(separator: " ").contains("memory") else {
+                return (false, "the cgroup v2 hierarchy at \(root) has no memory controller")
+            }
+            guard writable("\(root)/mcpbox", root), access("\(root)/cgroup.subtree_control", W_OK) == 0 else {
+                return (false, "\(root) is not writable by uid \(uid) (run as root, or delegate a cgroup)")
+            }
+            return (true, "cgroup v2 memory controller writable")
+        }
+        let base = "\(root)/memory"
+        guard access("\(base)/cgroup.procs", F_OK) == 0 else {
+            return (false, "no cgroup memory controller is mounted at \(base)")
+        }
+        guard access("\(base)/memory.kmem.tcp.limit_in_bytes", F_OK) == 0 else {
+            return (false, "\(base) has no memory.kmem.tcp.limit_in_bytes (socket buffers would escape the limit)")
+        }
+        guard writable("\(base)/mcpbox", base) else {
+            return (false, "\(base) is not writable by uid \(uid) (run as root, or delegate a cgroup)")
+        }
+        return (true, "cgroup v1 memory controller writable")
+    }
+
     /// The directories holding mcpbox's groups: v2's, or v1's memory and cpu ones.
     static func parents() -> [String] {
         isV2() ? ["\(root)/mcpbox"] : ["\(root)/memory/mcpbox", "\(root)/cpu/mcpbox"]

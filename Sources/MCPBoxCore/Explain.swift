@@ -73,7 +73,10 @@ public enum Explain {
 
     public static func limitLines(_ l: Limits) -> [(String, String)] {
         [
-            ("memory", l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
+            ("memory", l.optionalMemory.map { o in
+                o.applied ? "\(Units.formatSize(o.bytes)) (optional \"?\": applied, \(o.reason))"
+                    : "unlimited (optional \"?\(Units.formatSize(o.bytes))\" not applied: \(o.reason))"
+            } ?? l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
             ("processes", l.processes.map { String($0) } ?? "unlimited"),
             ("open_files", String(l.openFiles)),
             ("cpu", l.cpu.map { "\(formatNumber($0)) cores" } ?? "unlimited"),

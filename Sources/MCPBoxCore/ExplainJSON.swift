@@ -137,6 +137,9 @@ public enum ExplainJSON {
         let l = plan.limits
         w.open("limits", "{")
         w.field("memory_bytes", optional(l.memoryBytes) { String($0) })
+        if let o = l.optionalMemory {
+            w.field("memory_optional", "{\"bytes\": \(o.bytes), \"applied\": \(o.applied), \"reason\": \(string(o.reason))}")
+        }
         w.field("processes", optional(l.processes) { String($0) })
         w.field("open_files", String(l.openFiles))
         w.field("cpu", optional(l.cpu, number))

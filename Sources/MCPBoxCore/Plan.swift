@@ -185,6 +185,8 @@ public struct EnvVar: Sendable, Equatable {
 public struct Limits: Sendable, Equatable {
     /// Bytes; nil = unlimited.
     public var memoryBytes: UInt64?
+    /// An optional limit (`memory = "?SIZE"`): its size, and why it is applied or not.
+    public var optionalMemory: OptionalMemory?
     /// Maximum number of processes/threads in the sandbox; nil = unlimited.
     public var processes: UInt64?
     /// RLIMIT_NOFILE.
@@ -202,11 +204,26 @@ public struct Limits: Sendable, Equatable {
     public init(memoryBytes: UInt64?, processes: UInt64?, openFiles: UInt64, cpu: Double?,
                 wallTimeSeconds: Double, tmpfsSizeBytes: UInt64, shutdownGraceSeconds: Double) {
         self.memoryBytes = memoryBytes
+        self.optionalMemory = nil
         self.processes = processes
         self.openFiles = openFiles
         self.cpu = cpu
         self.wallTimeSeconds = wallTimeSeconds
         self.tmpfsSizeBytes = tmpfsSizeBytes
         self.shutdownGraceSeconds = shutdownGraceSeconds
+    }
+}
+
+/// `[limits] memory = "?SIZE"`: applied (then also in `Limits.memoryBytes`) when the host has a
+/// usable memory cgroup, else not, with the reason either way.
+public struct OptionalMemory: Sendable, Equatable {
+    public var bytes: UInt64
+    public var applied: Bool
+    public var reason: String
+
+    public init(bytes: UInt64, applied: Bool, reason: String) {
+        self.bytes = bytes
+        self.applied = applied
+        self.reason = reason
     }
 }

@@ -5,17 +5,22 @@ public struct HostContext: Sendable {
     /// mcpbox's environment, in order.
     public var environment: [(String, String)]
     public var accounts: Accounts
+    /// Whether mcpbox can create a memory cgroup here, and why (decides `memory = "?SIZE"`).
+    public var memoryCgroup: (usable: Bool, reason: String)
 
-    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts) {
+    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
+                memoryCgroup: (usable: Bool, reason: String) = (true, "test host")) {
         self.callerUid = callerUid
         self.callerGid = callerGid
         self.environment = environment
         self.accounts = accounts
+        self.memoryCgroup = memoryCgroup
     }
 
     /// The running process's own view of the host.
     public static func current() -> HostContext {
-        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts())
+        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
+                    memoryCgroup: Cgroups.memoryUsable())
     }
 
     public var environmentDictionary: [String: String] {
@@ -42,6 +47,8 @@ public struct PlanBuilder {
     public static let invocationWarningPrefix = "identity: "
     /// Warnings that predict EACCES for the server; `run` prints them on stderr too.
     public static let accessWarningPrefix = invocationWarningPrefix + "access: "
+    /// Limits the host decided (an optional memory limit not applied); run prints them too.
+    public static let limitsWarningPrefix = invocationWarningPrefix + "limits: "
 
     static let secretWords = ["TOKEN", "SECRET", "KEY", "PASSWORD", "PASS", "CREDENTIAL", "AUTH"]
 
@@ -86,11 +93,20 @@ public struct PlanBuilder {
 
         let network = profile.networkMode?.value ?? .none
         let namespaces = Namespace.allCases.filter { !(network == .host && $0 == .net) }
-        let limits = Limits(memoryBytes: profile.memory?.value, processes: profile.processes?.value,
+        var optionalMemory: OptionalMemory?
+        if let bytes = profile.memory?.value, profile.memoryOptional {
+            optionalMemory = OptionalMemory(bytes: bytes, applied: host.memoryCgroup.usable, reason: host.memoryCgroup.reason)
+            if !host.memoryCgroup.usable {
+                d.warnings.append(Self.limitsWarningPrefix + "memory \"?\(Units.formatSize(bytes))\" not applied: "
+                    + host.memoryCgroup.reason + "; the server runs without a memory limit")
+            }
+        }
+        var limits = Limits(memoryBytes: optionalMemory.map { $0.applied ? $0.bytes : nil } ?? profile.memory?.value, processes: profile.processes?.value,
                             openFiles: profile.openFiles?.value ?? Self.defaultOpenFiles, cpu: profile.cpu?.value,
                             wallTimeSeconds: profile.wallTime?.value ?? 0,
                             tmpfsSizeBytes: profile.tmpfsSize?.value ?? Self.defaultTmpfsSize,
                             shutdownGraceSeconds: profile.shutdownGrace?.value ?? Self.defaultShutdownGrace)
+        limits.optionalMemory = optionalMemory
 
         let seccomp = SeccompPolicy(preset: profile.seccompPreset?.value ?? .default,
                                     allow: profile.seccompAllow.map(\.value).filter { n in !profile.seccompDeny.contains { $0.value == n } },
