@@ -83,6 +83,8 @@ public enum Explain {
             ("wall_time", l.wallTimeSeconds == 0 ? "unlimited" : Units.formatDuration(l.wallTimeSeconds)),
             ("tmpfs_size", Units.formatSize(l.tmpfsSizeBytes)),
             ("shutdown_grace", Units.formatDuration(l.shutdownGraceSeconds)),
+            ("inotify", l.inotifyInstances.map { "\($0) instances, \(l.inotifyWatches.map { String($0) } ?? "the host's") watches "
+                + "(1/\(PlanBuilder.inotifyShare) of the host user's budget)" } ?? "the host's per-user budget"),
         ]
     }
 

@@ -146,6 +146,8 @@ public enum ExplainJSON {
         w.field("wall_time_seconds", number(l.wallTimeSeconds))
         w.field("tmpfs_size_bytes", String(l.tmpfsSizeBytes))
         w.field("shutdown_grace_seconds", number(l.shutdownGraceSeconds))
+        w.field("inotify_instances", optional(l.inotifyInstances) { String($0) })
+        w.field("inotify_watches", optional(l.inotifyWatches) { String($0) })
         w.close("}")
 
         w.field("warnings", strings(plan.warnings))

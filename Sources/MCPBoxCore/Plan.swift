@@ -187,6 +187,9 @@ public struct Limits: Sendable, Equatable {
     public var memoryBytes: UInt64?
     /// An optional limit (`memory = "?SIZE"`): its size, and why it is applied or not.
     public var optionalMemory: OptionalMemory?
+    /// The sandbox user namespace's inotify instance and watch limits; nil = the host's.
+    public var inotifyInstances: UInt64?
+    public var inotifyWatches: UInt64?
     /// Maximum number of processes/threads in the sandbox; nil = unlimited.
     public var processes: UInt64?
     /// RLIMIT_NOFILE.
@@ -205,6 +208,8 @@ public struct Limits: Sendable, Equatable {
                 wallTimeSeconds: Double, tmpfsSizeBytes: UInt64, shutdownGraceSeconds: Double) {
         self.memoryBytes = memoryBytes
         self.optionalMemory = nil
+        self.inotifyInstances = nil
+        self.inotifyWatches = nil
         self.processes = processes
         self.openFiles = openFiles
         self.cpu = cpu

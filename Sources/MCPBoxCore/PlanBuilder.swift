@@ -7,9 +7,13 @@ public struct HostContext: Sendable {
     public var accounts: Accounts
     /// Whether mcpbox can create a memory cgroup here, and why (decides `memory = "?SIZE"`).
     public var memoryCgroup: (usable: Bool, reason: String)
+    /// The caller's per-user inotify budget here (`user.max_inotify_instances`, `..._watches`).
+    public var inotifyBudget: (instances: UInt64, watches: UInt64)?
 
     public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
-                memoryCgroup: (usable: Bool, reason: String) = (true, "test host")) {
+                memoryCgroup: (usable: Bool, reason: String) = (true, "test host"),
+                inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192)) {
+        self.inotifyBudget = inotifyBudget
         self.callerUid = callerUid
         self.callerGid = callerGid
         self.environment = environment
@@ -20,7 +24,16 @@ public struct HostContext: Sendable {
     /// The running process's own view of the host.
     public static func current() -> HostContext {
         HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
-                    memoryCgroup: Cgroups.memoryUsable())
+                    memoryCgroup: Cgroups.memoryUsable(), inotifyBudget: currentInotifyBudget())
+    }
+
+    /// This user namespace's inotify limits per user, nil when /proc/sys does not say.
+    static func currentInotifyBudget() -> (instances: UInt64, watches: UInt64)? {
+        func value(_ name: String) -> UInt64? {
+            HostFS.readFile("/proc/sys/user/" + name, limit: 64).flatMap { UInt64($0.filter { $0 != "\n" }) }
+        }
+        guard let instances = value("max_inotify_instances"), let watches = value("max_inotify_watches") else { return nil }
+        return (instances, watches)
     }
 
     public var environmentDictionary: [String: String] {
@@ -37,6 +50,9 @@ public struct PlanBuilder {
     public static let defaultTmpfsSize: UInt64 = 64 << 20
     public static let defaultOpenFiles: UInt64 = 1024
     public static let defaultShutdownGrace = 2.0
+    /// The sandbox's inotify instances and watches are this fraction of the host user's budget
+    /// (ucounts nest: what the sandbox uses counts against the host user too).
+    public static let inotifyShare: UInt64 = 4
 
     /// Syscalls whose re-enabling through `seccomp.allow` deserves a warning: every syscall the
     /// presets refuse outright (the seccomp tables are the one list), plus the argument-filtered
@@ -107,6 +123,10 @@ public struct PlanBuilder {
                             tmpfsSizeBytes: profile.tmpfsSize?.value ?? Self.defaultTmpfsSize,
                             shutdownGraceSeconds: profile.shutdownGrace?.value ?? Self.defaultShutdownGrace)
         limits.optionalMemory = optionalMemory
+        if let budget = host.inotifyBudget {
+            limits.inotifyInstances = max(1, budget.instances / Self.inotifyShare)
+            limits.inotifyWatches = max(1, budget.watches / Self.inotifyShare)
+        }
 
         let seccomp = SeccompPolicy(preset: profile.seccompPreset?.value ?? .default,
                                     allow: profile.seccompAllow.map(\.value).filter { n in !profile.seccompDeny.contains { $0.value == n } },
