@@ -454,7 +454,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     }
     struct stat out_st;
     r.client_watched = config->client_out >= 0 && fstat(config->client_out, &out_st) == 0
-        && (S_ISFIFO(out_st.st_mode) || S_ISSOCK(out_st.st_mode) || S_ISCHR(out_st.st_mode));
+        && (S_ISFIFO(out_st.st_mode) || S_ISSOCK(out_st.st_mode) || isatty(config->client_out));
     for (int i = DIR_ERR; i >= DIR_IN; i--) {
         struct relay_dir *d = &r.dir[i];
         if (d->src >= 0 && d->dst >= 0) continue;

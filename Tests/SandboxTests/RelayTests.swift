@@ -333,11 +333,12 @@ struct RelayTests {
         #expect(!String(decoding: err.join(), as: UTF8.self).contains("mcpbox: sent"))
     }
 
-    @Test("stdin EOF with stdout going to a file (no reader to watch) ends a stubborn server")
-    func stdinEOFToFile() throws {
+    @Test("stdin EOF with stdout going to a file or /dev/null (no reader to watch) ends a stubborn server",
+          arguments: [false, true])
+    func stdinEOFToFile(devNull: Bool) throws {
         let dir = try TempDir(prefix: "mcpbox-relay-file")
         defer { dir.remove() }
-        let out = try dir.write("out", "")
+        let out = devNull ? "/dev/null" : try dir.write("out", "")
         let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" --grace 0.3 -- \"$1\" \"$2\" > \"$3\"",
                                       RelayRun.harness, try TestSupport.systemPython(),
                                       RelayRun.fixture("stubborn.py"), out])
