@@ -200,8 +200,8 @@ public struct Limits: Sendable, Equatable {
     public var wallTimeSeconds: Double
     /// Size of each tmpfs that does not name its own, bytes.
     public var tmpfsSizeBytes: UInt64
-    /// How long the server gets to exit after its stdin closes or a terminating signal is
-    /// forwarded, before mcpbox escalates (SIGTERM, then SIGKILL), seconds.
+    /// When mcpbox itself ends the server (the client is gone, or `wall_time`): how long the
+    /// server gets before each of mcpbox's own SIGTERM and SIGKILL, seconds.
     public var shutdownGraceSeconds: Double
 
     public init(memoryBytes: UInt64?, processes: UInt64?, openFiles: UInt64, cpu: Double?,

@@ -11,7 +11,7 @@ public struct HostContext: Sendable {
     public var inotifyBudget: (instances: UInt64, watches: UInt64)?
 
     public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
-                memoryCgroup: (usable: Bool, reason: String) = (true, "test host"),
+                memoryCgroup: (usable: Bool, reason: String) = (true, "assumed usable (not probed)"),
                 inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192)) {
         self.inotifyBudget = inotifyBudget
         self.callerUid = callerUid
