@@ -244,6 +244,25 @@ static int mount_empty_dir(int target_fd) {
     return rc;
 }
 
+/* Writes `value` in decimal to `name` under `dir`; 0 leaves it. */
+static int write_sysctl(int dir, const char *name, uint64_t value) {
+    if (!value) return 0;
+    char text[24];
+    int n = 0;
+    char digits[21];
+    int k = 0;
+    do { digits[k++] = (char)('0' + value % 10); value /= 10; } while (value);
+    while (k) text[n++] = digits[--k];
+    int fd = openat(dir, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t w;
+    do w = write(fd, text, (size_t)n); while (w < 0 && errno == EINTR);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return w == n ? 0 : -1;
+}
+
 /* procfs at `target_fd`, with the kernel-tunable paths read-only and the leaky ones masked
  * (the lists Docker/runc use). Runs in pid 1, so the procfs belongs to the new pid ns. */
 static void mount_proc(struct mcpbox_fs *fs, int target_fd, int index) {
@@ -259,6 +278,11 @@ static void mount_proc(struct mcpbox_fs *fs, int target_fd, int index) {
                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (proc < 0 || move_fd(proc, target_fd) < 0) fail(fs, MCPBOX_STAGE_MOUNT_PROC, index);
     close(fsfd);
+    /* The new user ns's inotify budget, while /proc/sys is still writable (pid 1 holds the
+     * ns's CAP_SYS_RESOURCE here, and the procfs shows this user ns's `user` table). */
+    if (write_sysctl(proc, "sys/user/max_inotify_instances", fs->launch->inotify_instances) < 0 ||
+        write_sysctl(proc, "sys/user/max_inotify_watches", fs->launch->inotify_watches) < 0)
+        fail(fs, MCPBOX_STAGE_RLIMIT, -1);
     const uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     for (size_t i = 0; i < sizeof read_only / sizeof *read_only; i++) {
         int t = sys_open_tree(proc, read_only[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |

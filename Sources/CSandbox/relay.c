@@ -32,7 +32,7 @@
 /* The server's stdin and stdout pipes (mcpbox's own) are enlarged to the default pipe-max-size
  * so bulk transfers need fewer wake-ups: kernel pipe memory, not mcpbox's. stderr keeps 64 KiB. */
 #define RELAY_SERVER_PIPE_SIZE (1024 * 1024)
-#define RELAY_DEFAULT_GRACE_MS 3000
+#define RELAY_DEFAULT_GRACE_MS 2000
 #define RELAY_MIN_DRAIN_MS 1000
 #define RELAY_NEVER INT64_MAX
 /* After any activity the relay polls without sleeping for this long, yielding the CPU between
@@ -67,6 +67,9 @@ struct relay {
     int exited;
     int status;
     int phase;              /* 0 running, 1 asked to end, 2 SIGTERM sent, 3 SIGKILL sent */
+    int client_watched;     /* client stdout is a pipe, socket or tty: its reader's exit is seen */
+    const char *why;        /* why mcpbox itself is ending the server (for the stderr line) */
+    int err_fd;             /* the client's stderr, for those lines */
     int64_t escalate_at;    /* when the next escalation step is due */
     int64_t wall_at;
     int64_t drain_until;    /* after exit: give up if no progress by then */
@@ -93,15 +96,42 @@ static int64_t seconds_to_ms(double s) {
     return ms + (ms < s * 1000.0);     /* round up, without libm */
 }
 
-static void say(int fd, const char *a, const char *b, int err) {
+/* Writes one line to fd without ever blocking on a client that stopped reading (RWF_NOWAIT
+ * where the fd supports it; a line that does not fit is dropped). */
+static void say_parts(int fd, const char *const *parts, int count) {
     if (fd < 0) return;
-    char line[256];
+    char line[320];
     size_t n = 0;
-    const char *parts[4] = {"mcpbox: relay: ", a, b, err ? strerror(err) : ""};
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < count; i++)
         for (const char *p = parts[i]; p && *p && n < sizeof line - 1; p++) line[n++] = *p;
     line[n++] = '\n';
-    while (write(fd, line, n) < 0 && errno == EINTR) {}
+    struct iovec v = {line, n};
+    ssize_t w;
+    do w = pwritev2(fd, &v, 1, -1, RWF_NOWAIT); while (w < 0 && errno == EINTR);
+    if (w < 0 && errno == EOPNOTSUPP)
+        while (write(fd, line, n) < 0 && errno == EINTR) {}
+}
+
+static void say(int fd, const char *a, const char *b, int err) {
+    const char *parts[4] = {"mcpbox: relay: ", a, b, err ? strerror(err) : ""};
+    say_parts(fd, parts, 4);
+}
+
+/* "2s", "1.5s" or "250ms" for a grace in milliseconds (no stdio in the relay). */
+static void format_ms(int64_t ms, char *out, size_t size) {
+    char digits[24];
+    int n = 0;
+    int64_t whole = ms >= 1000 ? ms / 1000 : ms, frac = ms >= 1000 ? ms % 1000 : 0;
+    do { digits[n++] = (char)('0' + whole % 10); whole /= 10; } while (whole && n < 20);
+    size_t k = 0;
+    while (n && k + 1 < size) out[k++] = digits[--n];
+    if (ms >= 1000 && frac && k + 5 < size) {
+        out[k++] = '.';
+        for (int64_t d = 100; d && frac; d /= 10) { out[k++] = (char)('0' + frac / d); frac %= d; }
+    }
+    const char *unit = ms >= 1000 ? "s" : "ms";
+    for (const char *p = unit; *p && k + 1 < size; p++) out[k++] = *p;
+    out[k] = 0;
 }
 
 static int is_pipe(int fd) {
@@ -124,10 +154,30 @@ static void send_signal(struct relay *r, int sig) {
     syscall(SYS_pidfd_send_signal, r->pidfd, sig, NULL, 0);
 }
 
-/* Starts the grace period (level 1) or sends SIGTERM now (level 2), unless already further. */
-static void escalate(struct relay *r, int level, int64_t now) {
+/* mcpbox's own SIGTERM or SIGKILL (not a forwarded one): sent, and said on stderr. */
+static void send_own(struct relay *r, int sig, int after_grace) {
+    if (r->exited) return;
+    send_signal(r, sig);
+    char grace[32];
+    format_ms(r->grace_ms, grace, sizeof grace);
+    if (sig == SIGTERM) {
+        const char *parts[] = {"mcpbox: sent SIGTERM to the server: ", r->why,
+                               after_grace ? " and it was still running " : "",
+                               after_grace ? grace : "", after_grace ? " later" : ""};
+        say_parts(r->err_fd, parts, 5);
+    } else {
+        const char *parts[] = {"mcpbox: sent SIGKILL to the sandbox: the server was still running ",
+                               grace, " after SIGTERM"};
+        say_parts(r->err_fd, parts, 3);
+    }
+}
+
+/* mcpbox itself ends the server, for `why`: the grace period first (level 1) or SIGTERM at once
+ * (level 2), unless already further. */
+static void escalate(struct relay *r, int level, int64_t now, const char *why) {
     if (r->exited || r->phase >= level) return;
-    if (level == 2) send_signal(r, SIGTERM);
+    r->why = why;
+    if (level == 2) send_own(r, SIGTERM, 0);
     r->phase = level;
     r->escalate_at = now + r->grace_ms;
 }
@@ -136,15 +186,15 @@ static void escalate_due(struct relay *r, int64_t now) {
     if (r->exited) return;
     if (r->wall_at != RELAY_NEVER && now >= r->wall_at) {
         r->wall_at = RELAY_NEVER;
-        escalate(r, 2, now);
+        escalate(r, 2, now, "wall_time reached");
     }
     if (r->phase == 0 || r->phase == 3 || now < r->escalate_at) return;
     if (r->phase == 1) {
-        send_signal(r, SIGTERM);
+        send_own(r, SIGTERM, 1);
         r->phase = 2;
         r->escalate_at = now + r->grace_ms;
     } else {
-        send_signal(r, SIGKILL);
+        send_own(r, SIGKILL, 1);
         r->phase = 3;
         r->escalate_at = RELAY_NEVER;
     }
@@ -163,7 +213,11 @@ static void dir_close(struct relay_dir *d) {
 static void src_done(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
     if (which == DIR_IN) {
-        escalate(r, 1, now);              /* the client is done: the server should end */
+        /* The client is done sending; while it still reads our stdout it stays in charge of the
+         * shutdown (its own signals are forwarded). Where its presence cannot be seen (stdout a
+         * file, or already closed), stdin EOF is the end of the session. */
+        if (!r->client_watched || !r->dir[DIR_OUT].open)
+            escalate(r, 1, now, "the client closed stdin");
     } else if (which == DIR_OUT && d->dst >= 0) {
         close(d->dst);                    /* client stdout gets EOF as it would directly */
         d->dst = -1;
@@ -173,7 +227,7 @@ static void src_done(struct relay *r, int which, int64_t now) {
 
 /* The destination cannot take more (its reader is gone). */
 static void dst_gone(struct relay *r, int which, int64_t now) {
-    if (which == DIR_OUT) escalate(r, 1, now);   /* the client vanished */
+    if (which == DIR_OUT) escalate(r, 1, now, "the client is gone (its end of stdout closed)");
     dir_close(&r->dir[which]);
 }
 
@@ -267,12 +321,11 @@ static void reap(struct relay *r, int64_t now) {
     if (r->dir[DIR_IN].open) dir_close(&r->dir[DIR_IN]);
 }
 
-static void forward_signals(struct relay *r, int64_t now) {
+static void forward_signals(struct relay *r) {
     struct signalfd_siginfo si;
     while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         int sig = (int)si.ssi_signo;
-        send_signal(r, sig);
-        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) escalate(r, 1, now);
+        send_signal(r, sig);              /* the client's own escalation governs what follows */
     }
 }
 
@@ -347,6 +400,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     struct relay r;
     memset(&r, 0, sizeof r);
     int64_t start = now_ms();
+    r.err_fd = config->client_err;
     r.grace_ms = config->grace_seconds >= 0 ? seconds_to_ms(config->grace_seconds) : RELAY_DEFAULT_GRACE_MS;
     r.drain_ms = r.grace_ms > RELAY_MIN_DRAIN_MS ? r.grace_ms : RELAY_MIN_DRAIN_MS;
     int64_t wall = seconds_to_ms(config->wall_time_seconds);
@@ -397,10 +451,15 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             if (i != DIR_ERR) fcntl(server_fd, F_SETPIPE_SZ, RELAY_SERVER_PIPE_SIZE); /* best effort */
         }
         d->open = 1;
-        if (d->src < 0 || d->dst < 0) {
-            if (i == DIR_IN && d->src < 0) src_done(&r, i, start);
-            else dir_close(d);
-        }
+    }
+    struct stat out_st;
+    r.client_watched = config->client_out >= 0 && fstat(config->client_out, &out_st) == 0
+        && (S_ISFIFO(out_st.st_mode) || S_ISSOCK(out_st.st_mode) || isatty(config->client_out));
+    for (int i = DIR_ERR; i >= DIR_IN; i--) {
+        struct relay_dir *d = &r.dir[i];
+        if (d->src >= 0 && d->dst >= 0) continue;
+        if (i == DIR_IN && d->src < 0) src_done(&r, i, start);
+        else dir_close(d);
     }
 
     struct pollfd pfd[8];
@@ -463,7 +522,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         now = now_ms();
         if (ready == 0) continue;
 
-        if (at_sig >= 0 && pfd[at_sig].revents) forward_signals(&r, now);
+        if (at_sig >= 0 && pfd[at_sig].revents) forward_signals(&r);
         spin_until = now_us() + RELAY_SPIN_US;
         for (int i = 0; i < 3; i++) {
             struct relay_dir *d = &r.dir[i];

@@ -150,6 +150,9 @@ struct Run: ParsableCommand {
         for w in plan.warnings where w.hasPrefix(PlanBuilder.accessWarningPrefix) {
             Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.accessWarningPrefix.count))
         }
+        for w in plan.warnings where w.hasPrefix(PlanBuilder.limitsWarningPrefix) {
+            Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.limitsWarningPrefix.count))
+        }
         return Launcher.run(plan)
     }
 }

@@ -14,6 +14,13 @@ import Glibc
 /// groups and writes the limits before clone; pid 1 is joined before it is released; the
 /// groups are removed after it has been reaped. No writable hierarchy means no launch: a
 /// limit the profile asks for is never silently dropped.
+///
+/// `memory` covers socket buffers too: cgroup v2 charges them to `memory.max` itself; on v1
+/// `memory.kmem.tcp.limit_in_bytes` gets the same value (no such file, no launch).
+///
+/// A group is named `PID-START-RANDOM` after the mcpbox that made it (pid and start time in
+/// clock ticks, so a reused pid is told apart). An mcpbox killed by SIGKILL cannot remove its
+/// groups; every launch sweeps the ones whose mcpbox is gone (`sweep`).
 public struct Cgroups: Sendable {
     /// Directories created, deepest last.
     let dirs: [String]
@@ -25,7 +32,7 @@ public struct Cgroups: Sendable {
     /// Creates the groups `limits` needs, or nil when it needs none.
     static func create(for limits: Limits) throws(SpawnError) -> Cgroups? {
         guard limits.memoryBytes != nil || limits.cpu != nil else { return nil }
-        let name = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let name = "\(getpid())-\(Cgroups.startTime(of: getpid()) ?? 0)-\(UInt32.random(in: 0...UInt32.max))"
         var made = Cgroups(dirs: [], procsFDs: [])
         do {
             if isV2() {
@@ -37,6 +44,8 @@ public struct Cgroups: Sendable {
                     if access("\(dir)/memory.memsw.limit_in_bytes", F_OK) == 0 {
                         try Cgroups.write("\(dir)/memory.memsw.limit_in_bytes", "\(bytes)")
                     }
+                    // Socket buffers are kernel memory v1 does not charge to limit_in_bytes.
+                    try Cgroups.write("\(dir)/memory.kmem.tcp.limit_in_bytes", "\(bytes)")
                 }
                 if let cpu = limits.cpu {
                     let dir = try made.makeV1(controller: "cpu", name: name)
@@ -50,6 +59,92 @@ public struct Cgroups: Sendable {
             throw error
         }
         return made
+    }
+
+    /// Whether `create` can make a memory group here (what `memory = "?SIZE"` depends on), with
+    /// the reason in words. Checks the controller and write access; creating the group at launch
+    /// can still fail, and then the launch fails like for any limit.
+    static func memoryUsable() -> (usable: Bool, reason: String) {
+        let uid = getuid()
+        func writable(_ parent: String, _ base: String) -> Bool {
+            access(parent, F_OK) == 0 ? access(parent, W_OK) == 0 : access(base, W_OK) == 0
+        }
+        if isV2() {
+            let available = (try? readSmall("\(root)/cgroup.controllers")) ?? ""
+            guard available.split(separator: " ").contains("memory") else {
+                return (false, "the cgroup v2 hierarchy at \(root) has no memory controller")
+            }
+            guard writable("\(root)/mcpbox", root), access("\(root)/cgroup.subtree_control", W_OK) == 0 else {
+                return (false, "\(root) is not writable by uid \(uid) (run as root, or delegate a cgroup)")
+            }
+            return (true, "cgroup v2 memory controller writable")
+        }
+        let base = "\(root)/memory"
+        guard access("\(base)/cgroup.procs", F_OK) == 0 else {
+            return (false, "no cgroup memory controller is mounted at \(base)")
+        }
+        guard access("\(base)/memory.kmem.tcp.limit_in_bytes", F_OK) == 0 else {
+            return (false, "\(base) has no memory.kmem.tcp.limit_in_bytes (socket buffers would escape the limit)")
+        }
+        guard writable("\(base)/mcpbox", base) else {
+            return (false, "\(base) is not writable by uid \(uid) (run as root, or delegate a cgroup)")
+        }
+        return (true, "cgroup v1 memory controller writable")
+    }
+
+    /// The directories holding mcpbox's groups: v2's, or v1's memory and cpu ones.
+    static func parents() -> [String] {
+        isV2() ? ["\(root)/mcpbox"] : ["\(root)/memory/mcpbox", "\(root)/cpu/mcpbox"]
+    }
+
+    /// Removes the groups left by an mcpbox that is gone (killed by SIGKILL before it could
+    /// remove them). Only names of mcpbox's own form (`PID-START-RANDOM`, or `PID-RANDOM` from
+    /// earlier versions) whose mcpbox no longer runs, and only when the group holds no process
+    /// (rmdir refuses a populated group anyway). Returns the groups removed.
+    @discardableResult
+    static func sweep() -> [String] {
+        var removed: [String] = []
+        for parent in parents() {
+            guard let dir = opendir(parent) else { continue }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
+            }
+            closedir(dir)
+            for name in names {
+                let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+                guard parts.count == 2 || parts.count == 3,
+                      parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
+                      let pid = Int32(parts[0]), pid > 0 else { continue }
+                if parts.count == 3, let start = UInt64(parts[1]) {
+                    if let running = startTime(of: pid), running == start { continue }
+                } else if kill(pid, 0) == 0 || errno == EPERM {
+                    continue
+                }
+                let group = "\(parent)/\(name)"
+                guard let procs = try? readSmall("\(group)/cgroup.procs"), procs.isEmpty else { continue }
+                if rmdir(group) == 0 { removed.append(group) }
+            }
+        }
+        return removed
+    }
+
+    /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), nil
+    /// when it does not run.
+    static func startTime(of pid: Int32) -> UInt64? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // After "pid (comm) ", field 3 (state) comes first: field 22 is the 20th.
+        let fields = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 
     /// Whether the unified hierarchy is mounted at /sys/fs/cgroup (pure cgroup v2).

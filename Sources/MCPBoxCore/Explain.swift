@@ -73,13 +73,18 @@ public enum Explain {
 
     public static func limitLines(_ l: Limits) -> [(String, String)] {
         [
-            ("memory", l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
+            ("memory", l.optionalMemory.map { o in
+                o.applied ? "\(Units.formatSize(o.bytes)) (optional \"?\": applied, \(o.reason))"
+                    : "unlimited (optional \"?\(Units.formatSize(o.bytes))\" not applied: \(o.reason))"
+            } ?? l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
             ("processes", l.processes.map { String($0) } ?? "unlimited"),
             ("open_files", String(l.openFiles)),
             ("cpu", l.cpu.map { "\(formatNumber($0)) cores" } ?? "unlimited"),
             ("wall_time", l.wallTimeSeconds == 0 ? "unlimited" : Units.formatDuration(l.wallTimeSeconds)),
             ("tmpfs_size", Units.formatSize(l.tmpfsSizeBytes)),
             ("shutdown_grace", Units.formatDuration(l.shutdownGraceSeconds)),
+            ("inotify", l.inotifyInstances.map { "\($0) instances, \(l.inotifyWatches.map { String($0) } ?? "the host's") watches "
+                + "(1/\(PlanBuilder.inotifyShare) of the host user's budget)" } ?? "the host's per-user budget"),
         ]
     }
 

@@ -142,12 +142,17 @@ public enum ExplainJSON {
         let l = plan.limits
         w.open("limits", "{")
         w.field("memory_bytes", optional(l.memoryBytes) { String($0) })
+        if let o = l.optionalMemory {
+            w.field("memory_optional", "{\"bytes\": \(o.bytes), \"applied\": \(o.applied), \"reason\": \(string(o.reason))}")
+        }
         w.field("processes", optional(l.processes) { String($0) })
         w.field("open_files", String(l.openFiles))
         w.field("cpu", optional(l.cpu, number))
         w.field("wall_time_seconds", number(l.wallTimeSeconds))
         w.field("tmpfs_size_bytes", String(l.tmpfsSizeBytes))
         w.field("shutdown_grace_seconds", number(l.shutdownGraceSeconds))
+        w.field("inotify_instances", optional(l.inotifyInstances) { String($0) })
+        w.field("inotify_watches", optional(l.inotifyWatches) { String($0) })
         w.close("}")
 
         w.field("warnings", strings(plan.warnings))

@@ -196,6 +196,11 @@ public struct EnvVar: Sendable, Equatable {
 public struct Limits: Sendable, Equatable {
     /// Bytes; nil = unlimited.
     public var memoryBytes: UInt64?
+    /// An optional limit (`memory = "?SIZE"`): its size, and why it is applied or not.
+    public var optionalMemory: OptionalMemory?
+    /// The sandbox user namespace's inotify instance and watch limits; nil = the host's.
+    public var inotifyInstances: UInt64?
+    public var inotifyWatches: UInt64?
     /// Maximum number of processes/threads in the sandbox; nil = unlimited.
     public var processes: UInt64?
     /// RLIMIT_NOFILE.
@@ -206,18 +211,35 @@ public struct Limits: Sendable, Equatable {
     public var wallTimeSeconds: Double
     /// Size of each tmpfs that does not name its own, bytes.
     public var tmpfsSizeBytes: UInt64
-    /// How long the server gets to exit after its stdin closes or a terminating signal is
-    /// forwarded, before mcpbox escalates (SIGTERM, then SIGKILL), seconds.
+    /// When mcpbox itself ends the server (the client is gone, or `wall_time`): how long the
+    /// server gets before each of mcpbox's own SIGTERM and SIGKILL, seconds.
     public var shutdownGraceSeconds: Double
 
     public init(memoryBytes: UInt64?, processes: UInt64?, openFiles: UInt64, cpu: Double?,
                 wallTimeSeconds: Double, tmpfsSizeBytes: UInt64, shutdownGraceSeconds: Double) {
         self.memoryBytes = memoryBytes
+        self.optionalMemory = nil
+        self.inotifyInstances = nil
+        self.inotifyWatches = nil
         self.processes = processes
         self.openFiles = openFiles
         self.cpu = cpu
         self.wallTimeSeconds = wallTimeSeconds
         self.tmpfsSizeBytes = tmpfsSizeBytes
         self.shutdownGraceSeconds = shutdownGraceSeconds
+    }
+}
+
+/// `[limits] memory = "?SIZE"`: applied (then also in `Limits.memoryBytes`) when the host has a
+/// usable memory cgroup, else not, with the reason either way.
+public struct OptionalMemory: Sendable, Equatable {
+    public var bytes: UInt64
+    public var applied: Bool
+    public var reason: String
+
+    public init(bytes: UInt64, applied: Bool, reason: String) {
+        self.bytes = bytes
+        self.applied = applied
+        self.reason = reason
     }
 }

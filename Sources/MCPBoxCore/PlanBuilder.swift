@@ -7,20 +7,38 @@ public struct HostContext: Sendable {
     public var accounts: Accounts
     /// The kernel's Landlock ABI (`LandlockPolicy.probeABI`); 0 = no Landlock.
     public var landlockABI: Int
+    /// Whether mcpbox can create a memory cgroup here, and why (decides `memory = "?SIZE"`).
+    public var memoryCgroup: (usable: Bool, reason: String)
+    /// The caller's per-user inotify budget here (`user.max_inotify_instances`, `..._watches`).
+    public var inotifyBudget: (instances: UInt64, watches: UInt64)?
 
     public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
-                landlockABI: Int = 0) {
+                landlockABI: Int = 0,
+                memoryCgroup: (usable: Bool, reason: String) = (true, "test host"),
+                inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192)) {
+        self.inotifyBudget = inotifyBudget
         self.callerUid = callerUid
         self.callerGid = callerGid
         self.environment = environment
         self.accounts = accounts
         self.landlockABI = landlockABI
+        self.memoryCgroup = memoryCgroup
     }
 
     /// The running process's own view of the host.
     public static func current() -> HostContext {
         HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
-                    landlockABI: LandlockPolicy.probeABI())
+                    landlockABI: LandlockPolicy.probeABI(),
+                    memoryCgroup: Cgroups.memoryUsable(), inotifyBudget: currentInotifyBudget())
+    }
+
+    /// This user namespace's inotify limits per user, nil when /proc/sys does not say.
+    static func currentInotifyBudget() -> (instances: UInt64, watches: UInt64)? {
+        func value(_ name: String) -> UInt64? {
+            HostFS.readFile("/proc/sys/user/" + name, limit: 64).flatMap { UInt64($0.filter { $0 != "\n" }) }
+        }
+        guard let instances = value("max_inotify_instances"), let watches = value("max_inotify_watches") else { return nil }
+        return (instances, watches)
     }
 
     public var environmentDictionary: [String: String] {
@@ -36,7 +54,10 @@ public struct PlanBuilder {
     public static let hostname = "mcpbox"
     public static let defaultTmpfsSize: UInt64 = 64 << 20
     public static let defaultOpenFiles: UInt64 = 1024
-    public static let defaultShutdownGrace = 3.0
+    public static let defaultShutdownGrace = 2.0
+    /// The sandbox's inotify instances and watches are this fraction of the host user's budget
+    /// (ucounts nest: what the sandbox uses counts against the host user too).
+    public static let inotifyShare: UInt64 = 4
 
     /// Syscalls whose re-enabling through `seccomp.allow` deserves a warning: every syscall the
     /// presets refuse outright (the seccomp tables are the one list), plus the argument-filtered
@@ -47,6 +68,8 @@ public struct PlanBuilder {
     public static let invocationWarningPrefix = "identity: "
     /// Warnings that predict EACCES for the server; `run` prints them on stderr too.
     public static let accessWarningPrefix = invocationWarningPrefix + "access: "
+    /// Limits the host decided (an optional memory limit not applied); run prints them too.
+    public static let limitsWarningPrefix = invocationWarningPrefix + "limits: "
 
     static let secretWords = ["TOKEN", "SECRET", "KEY", "PASSWORD", "PASS", "CREDENTIAL", "AUTH"]
 
@@ -94,11 +117,24 @@ public struct PlanBuilder {
 
         let network = profile.networkMode?.value ?? .none
         let namespaces = Namespace.allCases.filter { !(network == .host && $0 == .net) }
-        let limits = Limits(memoryBytes: profile.memory?.value, processes: profile.processes?.value,
+        var optionalMemory: OptionalMemory?
+        if let bytes = profile.memory?.value, profile.memoryOptional {
+            optionalMemory = OptionalMemory(bytes: bytes, applied: host.memoryCgroup.usable, reason: host.memoryCgroup.reason)
+            if !host.memoryCgroup.usable {
+                d.warnings.append(Self.limitsWarningPrefix + "memory \"?\(Units.formatSize(bytes))\" not applied: "
+                    + host.memoryCgroup.reason + "; the server runs without a memory limit")
+            }
+        }
+        var limits = Limits(memoryBytes: optionalMemory.map { $0.applied ? $0.bytes : nil } ?? profile.memory?.value, processes: profile.processes?.value,
                             openFiles: profile.openFiles?.value ?? Self.defaultOpenFiles, cpu: profile.cpu?.value,
                             wallTimeSeconds: profile.wallTime?.value ?? 0,
                             tmpfsSizeBytes: profile.tmpfsSize?.value ?? Self.defaultTmpfsSize,
                             shutdownGraceSeconds: profile.shutdownGrace?.value ?? Self.defaultShutdownGrace)
+        limits.optionalMemory = optionalMemory
+        if let budget = host.inotifyBudget {
+            limits.inotifyInstances = max(1, budget.instances / Self.inotifyShare)
+            limits.inotifyWatches = max(1, budget.watches / Self.inotifyShare)
+        }
 
         let seccomp = SeccompPolicy(preset: profile.seccompPreset?.value ?? .default,
                                     allow: profile.seccompAllow.map(\.value).filter { n in !profile.seccompDeny.contains { $0.value == n } },

@@ -62,6 +62,8 @@ public struct Profile: Sendable, Equatable {
     public var seccompDefaultAction: Sourced<SeccompPolicy.DefaultAction>?
 
     public var memory: Sourced<UInt64>?
+    /// `memory = "?SIZE"`: applied when a memory cgroup is usable, else left out and said so.
+    public var memoryOptional = false
     public var processes: Sourced<UInt64>?
     public var openFiles: Sourced<UInt64>?
     public var cpu: Sourced<Double>?
@@ -104,7 +106,7 @@ public struct Profile: Sendable, Equatable {
         Self.appendNames(&seccompAllow, child.seccompAllow)
         Self.appendNames(&seccompDeny, child.seccompDeny)
         if let v = child.seccompDefaultAction { seccompDefaultAction = v }
-        if let v = child.memory { memory = v }
+        if let v = child.memory { memory = v; memoryOptional = child.memoryOptional }
         if let v = child.processes { processes = v }
         if let v = child.openFiles { openFiles = v }
         if let v = child.cpu { cpu = v }
@@ -600,7 +602,18 @@ struct ProfileFileReader {
     mutating func readLimits(_ t: TOMLTable) {
         for e in t.entries {
             switch e.key {
-            case "memory": layer.memory = size(e, "limits.memory")
+            case "memory":
+                if case .string(let text) = e.value.kind, text.hasPrefix("?") {
+                    guard let bytes = Units.size(String(text.dropFirst())), bytes > 0 else {
+                        sink.add(diag(e.value.line, "limits.memory", "invalid size \"\(text)\"",
+                                      hint: "\"?SIZE\" (applied when a memory cgroup is usable), e.g. \"?1GiB\""))
+                        break
+                    }
+                    layer.memory = Sourced(bytes, file: file, line: e.value.line, key: "limits.memory")
+                    layer.memoryOptional = true
+                } else {
+                    layer.memory = size(e, "limits.memory")
+                }
             case "processes": layer.processes = positiveInteger(e, "limits.processes")
             case "open_files": layer.openFiles = positiveInteger(e, "limits.open_files")
             case "cpu":

@@ -40,6 +40,7 @@ public enum Seccomp {
             case .default: return SeccompTables.defaultAllowed.contains(name)
                 || SeccompTables.guarded.contains(name) || name == "personality"
             case .permissive: return !SeccompTables.refused.contains(name)
+                && !SeccompTables.aioSyscalls.contains(name)
             }
         }
         let added = shape.extraAllowed.filter { !presetAllows($0) }
@@ -50,7 +51,7 @@ public enum Seccomp {
         case .default:
             allowedCount = shape.finalAllowed.count + (shape.personalityFiltered ? 1 : 0)
         case .permissive:
-            let refused = Set(shape.refused)
+            let refused = Set(shape.refused + shape.aioRefused)
             allowedCount = nativeSyscallNames().filter { !refused.contains($0) }.count
         }
 
@@ -61,6 +62,10 @@ public enum Seccomp {
         if !denied.contains("clone3") { notes.append("clone3: ENOSYS (libc falls back to the filtered clone)") }
         if !denied.contains("unshare") { notes.append("unshare: namespace flags refused (\(refusal))") }
         if !denied.contains("ioctl") { notes.append("ioctl: TIOCSTI/TIOCLINUX refused (\(refusal))") }
+        if !denied.contains("fcntl") { notes.append("fcntl: F_SETLEASE refused (\(refusal))") }
+        if !shape.aioRefused.isEmpty {
+            notes.append("\(shape.aioRefused.joined(separator: ", ")): ENOSYS (the AIO budget fs.aio-max-nr is host-wide)")
+        }
         notes.append("chmod, open, creat, mknod (and their *at forms): setuid/setgid mode bits refused (\(refusal))")
         if !denied.contains("openat2") { notes.append("openat2: ENOSYS (its mode cannot be inspected; libc falls back to openat)") }
         if !denied.contains("socket") {
@@ -109,7 +114,7 @@ public enum Seccomp {
 
     /// Bumped whenever the lowering in `SeccompProgram` changes meaning, so fingerprints
     /// (and with them the precompiled programs) change too.
-    static let loweringVersion: UInt8 = 2
+    static let loweringVersion: UInt8 = 3
 
     /// FNV-1a (64 bits) of `policy` and every table it is compiled from: the key of the
     /// precompiled programs. Hashes the static tables directly (no rule building) because the
@@ -147,6 +152,8 @@ public enum Seccomp {
         words(SeccompTables.personalityValues)
         strings(SeccompTables.guarded)
         strings(SeccompTables.refused)
+        strings(SeccompTables.aioSyscalls)
+        words(SeccompTables.refusedFcntls)
         for entry in SeccompTables.newerX86_64 {
             string(entry.name)
             word(UInt64(entry.number))
@@ -320,6 +327,8 @@ struct Shape {
     var extraAllowed: [String]
     /// Refused unconditionally by the guard.
     var refused: [String]
+    /// AIO syscalls answered ENOSYS by the guard (neither allowed nor denied by the profile).
+    var aioRefused: [String]
     /// Allowed unconditionally by the final stage (`default` preset only).
     var finalAllowed: [String]
     /// `personality` allowed only for Docker's values (`default` preset only).
@@ -332,6 +341,7 @@ struct Shape {
         let extraSet = Set(extraAllowed)
         refused = SeccompTables.refused.filter { !extraSet.contains($0) }
             + denied.filter { !SeccompTables.refused.contains($0) }
+        aioRefused = SeccompTables.aioSyscalls.filter { !extraSet.contains($0) && !deniedSet.contains($0) }
         switch policy.preset {
         case .default:
             var seen = Set<String>()
@@ -421,6 +431,15 @@ struct SeccompProgram: Equatable {
             for flag in SeccompTables.namespaceFlags {
                 guardRules.append(SeccompRule(name: name, action: refusal,
                     args: [SeccompArg(index: 0, op: .maskedEqual, datumA: flag, datumB: flag)]))
+            }
+        }
+        for name in shape.aioRefused {
+            guardRules.append(SeccompRule(name: name, action: .errno(ENOSYS)))
+        }
+        if !denied.contains("fcntl") {
+            for command in SeccompTables.refusedFcntls {
+                guardRules.append(SeccompRule(name: "fcntl", action: refusal,
+                    args: [SeccompArg(index: 1, op: .maskedEqual, datumA: 0xffff_ffff, datumB: command)]))
             }
         }
         if !denied.contains("ioctl") {

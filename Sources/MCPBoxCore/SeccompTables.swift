@@ -26,7 +26,6 @@ enum SeccompTables {
         "getresgid", "getresuid", "getrlimit", "getrusage", "getsid", "getsockname",
         "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr",
         "inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch",
-        "io_cancel", "io_destroy", "io_getevents", "io_pgetevents", "io_setup", "io_submit",
         "ioprio_get", "ioprio_set",
         "kill",
         "landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self",
@@ -89,6 +88,16 @@ enum SeccompTables {
         "setns", "settimeofday", "swapoff", "swapon", "syslog", "umount2", "uselib",
         "userfaultfd", "vhangup",
     ]
+
+    /// Native AIO: `io_setup` takes from `fs.aio-max-nr`, one budget for the whole host, so both
+    /// presets answer ENOSYS (libaio users fall back to threads) unless `allow` names them.
+    static let aioSyscalls: [String] = [
+        "io_cancel", "io_destroy", "io_getevents", "io_pgetevents", "io_setup", "io_submit",
+    ]
+
+    /// fcntl commands refused: F_SETLEASE (a lease stalls every other opener of the file, the
+    /// host user's programs included, for `lease-break-time`).
+    static let refusedFcntls: [UInt64] = [1024]
 
     /// x86_64 numbers of syscalls newer than the libseccomp this was built against
     /// (consulted only when libseccomp does not know the name).

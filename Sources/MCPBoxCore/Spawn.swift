@@ -289,6 +289,7 @@ public enum Spawn {
             mounts.append(c)
         }
 
+        Cgroups.sweep()
         let cgroups = try Cgroups.create(for: plan.limits)
         var ok = false
         defer { if !ok { cgroups?.remove() } }
@@ -333,6 +334,8 @@ public enum Spawn {
         launch.envp = arena.stringArray(plan.environment.map { "\($0.name)=\($0.value)" })
 
         launch.rlimit_nofile = plan.limits.openFiles
+        launch.inotify_instances = plan.limits.inotifyInstances ?? 0
+        launch.inotify_watches = plan.limits.inotifyWatches ?? 0
         if let processes = plan.limits.processes {
             // +1: pid 1 (the reaper) runs as the same uid in the same user namespace.
             launch.rlimit_nproc = processes + 1

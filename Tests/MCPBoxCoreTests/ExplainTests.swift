@@ -73,9 +73,11 @@ import Testing
         #expect(seccomp["allowed_count"] as? Int == Seccomp.summary(plan.seccomp).allowedCount)
         #expect(j["environment"] as? [String] == plan.environment.map(\.name))
         let limits = try #require(j["limits"] as? [String: Any])
-        #expect(limits["memory_bytes"] is NSNull)
+        // The shipped base carries memory = "?1GiB"; the fixture host has a usable memory cgroup.
+        #expect(limits["memory_bytes"] as? Int == 1 << 30)
+        #expect((limits["memory_optional"] as? [String: Any])?["applied"] as? Bool == true)
         #expect(limits["open_files"] as? Int == 1024)
-        #expect(limits["shutdown_grace_seconds"] as? Int == 3)
+        #expect(limits["shutdown_grace_seconds"] as? Int == 2)
         #expect(ExplainJSON.render(plan) == ExplainJSON.render(plan))
     }
 
@@ -99,6 +101,39 @@ import Testing
         #expect((j["seccomp"] as? [String: Any])?["added"] as? [String] == summary.added)
         #expect((j["limits"] as? [String: Any])?["memory_bytes"] as? Int == 512 << 20)
         #expect((j["limits"] as? [String: Any])?["cpu"] as? Double == 0.5)
+    }
+
+    @Test("memory = \"?SIZE\": applied where a memory cgroup is usable, else left out, and explain says which")
+    func optionalMemory() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        s.write("p.toml", "[limits]\nmemory = \"?1GiB\"\n")
+        s.write("hard.toml", "extends = [\"p\"]\n[limits]\nmemory = \"256MiB\"\n")
+        var host = Fixture.host()
+        host.memoryCgroup = (true, "cgroup v1 memory controller writable")
+        let applied = try #require(Fixture.plan("p", dirs: [s.path], host: host).plan)
+        #expect(applied.limits.memoryBytes == 1 << 30)
+        #expect(Explain.text(applied).contains("memory          1GiB (optional \"?\": applied, cgroup v1 memory controller writable)"))
+        #expect(!applied.warnings.contains { $0.hasPrefix(PlanBuilder.limitsWarningPrefix) })
+
+        host.memoryCgroup = (false, "/sys/fs/cgroup/memory is not writable by uid 1000")
+        let skipped = try #require(Fixture.plan("p", dirs: [s.path], host: host).plan)
+        #expect(skipped.limits.memoryBytes == nil)
+        let text = Explain.text(skipped)
+        #expect(text.contains("memory          unlimited (optional \"?1GiB\" not applied: /sys/fs/cgroup/memory is not writable by uid 1000)"))
+        #expect(skipped.warnings.contains(PlanBuilder.limitsWarningPrefix
+            + "memory \"?1GiB\" not applied: /sys/fs/cgroup/memory is not writable by uid 1000; the server runs without a memory limit"))
+        let j = try json(skipped)
+        let optional = try #require((j["limits"] as? [String: Any])?["memory_optional"] as? [String: Any])
+        #expect(optional["bytes"] as? Int == 1 << 30 && optional["applied"] as? Bool == false)
+        #expect((j["limits"] as? [String: Any])?["memory_bytes"] is NSNull)
+
+        // A hard value in a child replaces the optional one: it applies or the launch fails.
+        let hard = try #require(Fixture.plan("hard", dirs: [s.path], host: host).plan)
+        #expect(hard.limits.memoryBytes == 256 << 20 && hard.limits.optionalMemory == nil)
+
+        s.write("bad.toml", "[limits]\nmemory = \"?lots\"\n")
+        #expect(Fixture.errors("bad", dirs: [s.path]).contains { $0.key == "limits.memory" })
     }
 
     @Test func networkHostIsShownAndWarned() throws {

@@ -238,7 +238,8 @@ struct SeccompCompilerTests {
 
         let permissive = Seccomp.summary(policy(.permissive))
         #expect(permissive.allowedCount > base.allowedCount)
-        #expect(permissive.allowedCount == Seccomp.nativeSyscallNames().count - SeccompTables.refused.count)
+        #expect(permissive.allowedCount == Seccomp.nativeSyscallNames().count - SeccompTables.refused.count
+            - SeccompTables.aioSyscalls.count)
         let permissiveLess = Seccomp.summary(policy(.permissive, allow: ["ptrace"], deny: ["uname"]))
         #expect(permissiveLess.added == ["ptrace"] && permissiveLess.removed == ["uname"])
         #expect(permissiveLess.allowedCount == permissive.allowedCount)
@@ -329,7 +330,7 @@ struct SeccompRuntimeTests {
         }
     }
 
-    @Test("argument filters: clone, clone3, unshare, ioctl, socket", arguments: allCombinations)
+    @Test("argument filters: clone, clone3, unshare, fcntl, ioctl, socket, AIO", arguments: allCombinations)
     func argumentFilters(_ policy: SeccompPolicy) throws {
         let bpf = try Seccomp.compile(policy)
         let killed = policy.defaultAction == .kill
@@ -354,6 +355,14 @@ struct SeccompRuntimeTests {
         refused(try raw(bpf, nrIoctl, 0, 0x5412, 0), EPERM, "ioctl(TIOCSTI)")
         refused(try raw(bpf, nrIoctl, 0, 0x1_0000_5412, 0), EPERM, "ioctl(TIOCSTI | high bits)")
         refused(try raw(bpf, nrIoctl, 0, 0x541C, 0), EPERM, "ioctl(TIOCLINUX)")
+        // F_SETLEASE is refused; F_GETFL (3) still works. The AIO family answers ENOSYS.
+        refused(try raw(bpf, 72, 0, 1024, 0), EPERM, "fcntl(F_SETLEASE)")
+        refused(try raw(bpf, 72, 0, 0x1_0000_0400, 0), EPERM, "fcntl(F_SETLEASE | high bits)")
+        #expect((try raw(bpf, 72, 0, 3, 0)?.ret ?? -1) >= 0, "fcntl(F_GETFL) must work")
+        for nr in [206, 207, 208, 209, 210, 333] as [UInt64] {
+            let aio = try raw(bpf, nr, 0, 0)
+            #expect(aio?.ret == -1 && aio?.errno == ENOSYS, "AIO syscall \(nr): \(String(describing: aio))")
+        }
         let tcgets = try raw(bpf, nrIoctl, 0, 0x5401, 0)
         #expect(tcgets?.errno == ENOTTY, "ioctl(TCGETS) on a pipe: \(String(describing: tcgets))")
 

@@ -94,13 +94,17 @@ struct RelaySandboxTests {
         #expect(run.wait().status == expected)
     }
 
-    @Test("a server ignoring EOF and SIGTERM is gone within 2 x shutdown_grace")
+    @Test("a server ignoring EOF and SIGTERM is gone within 2 x shutdown_grace once the client leaves")
     func stubborn() throws {
         let (run, dir) = try Self.start("stubborn.py", grace: "500ms")
         defer { dir.remove() }
         #expect(RelayRun.readLine(run.output) == "ready")
-        let stop = ContinuousClock.now
         run.closeInput()
+        usleep(1_500_000)
+        var reaped: Int32 = 0
+        #expect(waitpid(run.pid, &reaped, WNOHANG) == 0, "mcpbox ended the server while the client was there")
+        let stop = ContinuousClock.now
+        run.closeOutput()
         let status = run.wait().status
         let elapsed = ContinuousClock.now - stop
         #expect(status == 137)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import MCPBoxTestSupport
 import Testing
 
 /// A server fixture run through `relay-harness` (the real relay, unsandboxed child), with
@@ -296,16 +297,55 @@ struct RelayTests {
         #expect(run.wait().status == expected)
     }
 
-    @Test("a server ignoring EOF and SIGTERM is killed within 2 x grace")
+    @Test("stdin EOF alone sends nothing while the client still reads stdout; when it leaves, a server ignoring EOF and SIGTERM is killed within 2 x grace, and stderr says so")
     func stubbornServer() throws {
         let run = try RelayRun("stubborn.py", grace: 0.5)
         #expect(RelayRun.readLine(run.output) == "ready")
-        let stop = ContinuousClock.now
+        let err = Background { RelayRun.readAll(run.errors) }
         run.closeInput()
+        // Six graces later the server is still there: the client holds stdout, so it decides.
+        usleep(3_000_000)
+        var reaped: Int32 = 0
+        #expect(waitpid(run.pid, &reaped, WNOHANG) == 0, "mcpbox ended the server while the client was there")
+        let stop = ContinuousClock.now
+        run.closeOutput()
         let (status, _) = run.wait()
         let elapsed = ContinuousClock.now - stop
         #expect(status == 137)
         #expect(elapsed >= .milliseconds(950) && elapsed < .milliseconds(1800), "ended after \(elapsed)")
+        let said = String(decoding: err.join(), as: UTF8.self)
+        #expect(said.contains("mcpbox: sent SIGTERM to the server: the client is gone (its end of stdout closed) and it was still running 500ms later\n"), "\(said)")
+        #expect(said.contains("mcpbox: sent SIGKILL to the sandbox: the server was still running 500ms after SIGTERM\n"), "\(said)")
+    }
+
+    @Test("a forwarded SIGTERM is the client's escalation: mcpbox adds none of its own and says nothing")
+    func forwardedOnly() throws {
+        let run = try RelayRun("signals.py", ["ignore-term"], grace: 0.2)
+        #expect(RelayRun.readLine(run.output) == "ready")
+        let err = Background { RelayRun.readAll(run.errors) }
+        kill(-run.pid, SIGTERM)
+        #expect(RelayRun.readLine(run.output) == "got SIGTERM")
+        usleep(1_500_000)
+        var reaped: Int32 = 0
+        #expect(waitpid(run.pid, &reaped, WNOHANG) == 0, "mcpbox escalated after a forwarded SIGTERM")
+        run.closeInput()
+        #expect(run.wait().status == 0)
+        #expect(!String(decoding: err.join(), as: UTF8.self).contains("mcpbox: sent"))
+    }
+
+    @Test("stdin EOF with stdout going to a file or /dev/null (no reader to watch) ends a stubborn server",
+          arguments: [false, true])
+    func stdinEOFToFile(devNull: Bool) throws {
+        let dir = try TempDir(prefix: "mcpbox-relay-file")
+        defer { dir.remove() }
+        let out = devNull ? "/dev/null" : try dir.write("out", "")
+        let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" --grace 0.3 -- \"$1\" \"$2\" > \"$3\"",
+                                      RelayRun.harness, try TestSupport.systemPython(),
+                                      RelayRun.fixture("stubborn.py"), out])
+        let err = Background { RelayRun.readAll(run.errors) }
+        run.closeInput()
+        #expect(run.wait().status == 137)
+        #expect(String(decoding: err.join(), as: UTF8.self).contains("mcpbox: sent SIGTERM to the server: the client closed stdin and it was still running 300ms later"))
     }
 
     @Test("wall time: SIGTERM when reached, SIGKILL one grace later")

@@ -10,11 +10,14 @@
  *   - client stdin EOF: the server's stdin is closed; client stdout gone (EPIPE/POLLERR/POLLHUP):
  *     the server's stdout is closed (it sees EPIPE); server stdout EOF: client stdout is closed,
  *     stderr keeps flowing.
- *   - SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 sent to mcpbox are forwarded to `child`.
- *   - Grace: after client stdin EOF, a vanished client, or a forwarded SIGTERM/INT/HUP/QUIT, the
- *     child gets `grace_seconds` to exit, then SIGTERM, then another grace, then SIGKILL (which
- *     ends the whole pid namespace). Reaching `wall_time_seconds` sends SIGTERM at once, then
- *     SIGKILL after the grace. So a server ignoring EOF and SIGTERM is gone within 2 x grace.
+ *   - SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 sent to mcpbox are forwarded to `child`;
+ *     while the client is there, its own signals decide the shutdown (mcpbox adds none).
+ *   - mcpbox's own escalation, only when the client is gone: its end of stdout closed (EPIPE,
+ *     POLLERR/POLLHUP), or stdin EOF where its presence cannot be seen (client stdout neither a
+ *     pipe, a socket nor a tty, or already closed). Then the child gets `grace_seconds` to exit,
+ *     then SIGTERM, then another grace, then SIGKILL (which ends the whole pid namespace).
+ *     Reaching `wall_time_seconds` sends SIGTERM at once, then SIGKILL after the grace. Every
+ *     signal mcpbox sends on its own is said on client_err ("mcpbox: sent SIGTERM ...").
  *   - When the child exits, what the server left in its stdout/stderr pipes is forwarded (the
  *     namespace is empty by then, so nothing more can come), waiting at most max(grace, 1 s)
  *     without progress for a client that does not read; then the child's status is returned.
@@ -33,7 +36,7 @@ struct mcpbox_relay_config {
     int client_in, client_out, client_err;  /* mcpbox's own 0, 1, 2 */
     int server_in, server_out, server_err;  /* mcpbox's ends of the server's pipes (owned: closed) */
     pid_t child;                            /* the sandbox's pid 1, a child of the caller (reaped) */
-    double grace_seconds;                   /* escalation grace; 0 = at once; < 0 or NaN = 3 s */
+    double grace_seconds;                   /* escalation grace; 0 = at once; < 0 or NaN = 2 s */
     double wall_time_seconds;               /* 0 = unlimited */
 };
 
