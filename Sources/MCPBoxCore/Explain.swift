@@ -64,6 +64,32 @@ public enum Explain {
     /// Capability sets shown by explain: all empty.
     public static let capabilitySets = ["bounding", "effective", "permitted", "inheritable", "ambient"]
 
+    /// `s` with every control character (C0, DEL, C1) and bidirectional override escaped
+    /// (`\n`, `\t`, `\x1b`, `\u{202e}`), so a path cannot forge lines or drive the terminal.
+    /// Idempotent: an escaped string has none left.
+    public static func visible(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: needsEscape) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            guard needsEscape(u) else { out.unicodeScalars.append(u); continue }
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                let hex = String(u.value, radix: 16)
+                out += u.value < 0x100 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{" + hex + "}"
+            }
+        }
+        return out
+    }
+
+    static func needsEscape(_ u: Unicode.Scalar) -> Bool {
+        let v = u.value
+        return v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x200E || v == 0x200F
+            || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+    }
+
     /// Quotes an argument for display when it is not a plain word.
     public static func quote(_ s: String) -> String {
         let safe = s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }
@@ -74,8 +100,8 @@ public enum Explain {
     public static func limitLines(_ l: Limits) -> [(String, String)] {
         [
             ("memory", l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
-            ("processes", l.processes.map { String($0) } ?? "unlimited"),
-            ("open_files", String(l.openFiles)),
+            ("processes", l.processes.map { "\($0) (RLIMIT_NPROC: every task in the sandbox, threads and mcpbox's pid 1 included)" } ?? "unlimited"),
+            ("open_files", "\(l.openFiles) (RLIMIT_NOFILE)"),
             ("cpu", l.cpu.map { "\(formatNumber($0)) cores" } ?? "unlimited"),
             ("wall_time", l.wallTimeSeconds == 0 ? "unlimited" : Units.formatDuration(l.wallTimeSeconds)),
             ("tmpfs_size", Units.formatSize(l.tmpfsSizeBytes)),
@@ -130,7 +156,7 @@ public enum Explain {
         let rows = rows(plan)
         let header = MountRow(path: "PATH", source: "SOURCE", mode: "MODE", sizeBytes: nil, origin: "ORIGIN")
         let cells = ([header] + rows).enumerated().map { (i, r) -> [String] in
-            [r.path, r.source ?? "-", r.mode, i == 0 ? "SIZE" : (r.sizeBytes.map(Units.formatSize) ?? "-"), r.origin]
+            [r.path, r.source ?? "-", r.mode, i == 0 ? "SIZE" : (r.sizeBytes.map(Units.formatSize) ?? "-"), r.origin].map(visible)
         }
         var widths = [Int](repeating: 0, count: 4)
         for c in cells { for i in 0..<4 { widths[i] = max(widths[i], c[i].count) } }
@@ -174,7 +200,7 @@ public enum Explain {
         out.append("WARNINGS")
         if plan.warnings.isEmpty { out.append("  (none)") }
         for w in plan.warnings { out.append("  ! " + w) }
-        return out.joined(separator: "\n") + "\n"
+        return out.map(visible).joined(separator: "\n") + "\n"
     }
 }
 

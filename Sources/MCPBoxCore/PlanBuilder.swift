@@ -5,17 +5,22 @@ public struct HostContext: Sendable {
     /// mcpbox's environment, in order.
     public var environment: [(String, String)]
     public var accounts: Accounts
+    /// The hard limits mcpbox runs under (see `HostLimits`).
+    public var limits: HostLimits
 
-    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts) {
+    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
+                limits: HostLimits = .unlimited) {
         self.callerUid = callerUid
         self.callerGid = callerGid
         self.environment = environment
         self.accounts = accounts
+        self.limits = limits
     }
 
     /// The running process's own view of the host.
     public static func current() -> HostContext {
-        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts())
+        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
+                    limits: .current())
     }
 
     public var environmentDictionary: [String: String] {
@@ -86,11 +91,7 @@ public struct PlanBuilder {
 
         let network = profile.networkMode?.value ?? .none
         let namespaces = Namespace.allCases.filter { !(network == .host && $0 == .net) }
-        let limits = Limits(memoryBytes: profile.memory?.value, processes: profile.processes?.value,
-                            openFiles: profile.openFiles?.value ?? Self.defaultOpenFiles, cpu: profile.cpu?.value,
-                            wallTimeSeconds: profile.wallTime?.value ?? 0,
-                            tmpfsSizeBytes: profile.tmpfsSize?.value ?? Self.defaultTmpfsSize,
-                            shutdownGraceSeconds: profile.shutdownGrace?.value ?? Self.defaultShutdownGrace)
+        let limits = buildLimits(&d)
 
         let seccomp = SeccompPolicy(preset: profile.seccompPreset?.value ?? .default,
                                     allow: profile.seccompAllow.map(\.value).filter { n in !profile.seccompDeny.contains { $0.value == n } },

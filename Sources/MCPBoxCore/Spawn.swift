@@ -98,6 +98,9 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the working directory does not exist inside the sandbox; bind it or change `cwd`"
         case MCPBOX_STAGE_SECCOMP.rawValue:
             return "the kernel refused the seccomp filter; mcpbox never runs a server without one"
+        case MCPBOX_STAGE_RLIMIT.rawValue:
+            if code == EPERM { return "a limit is above the hard limit mcpbox runs under; raise it (ulimit -H) or lower the profile's [limits]" }
+            return nil
         case MCPBOX_STAGE_CGROUP.rawValue:
             return "memory and cpu limits need a writable cgroup hierarchy (run as root, or remove [limits] memory/cpu)"
         default:
@@ -328,8 +331,9 @@ public enum Spawn {
 
         launch.rlimit_nofile = plan.limits.openFiles
         if let processes = plan.limits.processes {
-            // +1: pid 1 (the reaper) runs as the same uid in the same user namespace.
-            launch.rlimit_nproc = processes + 1
+            // Exactly the profile's number, as /proc/self/limits shows it inside: pid 1 (the
+            // reaper) runs as the same uid in the same user namespace and is one of them.
+            launch.rlimit_nproc = processes
         }
         launch.stdin_fd = stdin
         launch.stdout_fd = stdout

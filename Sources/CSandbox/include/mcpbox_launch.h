@@ -129,8 +129,9 @@ struct mcpbox_launch {
     const char *exec_path;       /* absolute path inside the sandbox */
     char *const *argv;           /* NULL-terminated */
     char *const *envp;           /* NULL-terminated */
-    uint64_t rlimit_nofile;      /* soft = hard; the parent clamps it to the current hard limit */
-    uint64_t rlimit_nproc;       /* 0 = leave as is; counts tasks of the uid in the new user ns */
+    uint64_t rlimit_nofile;      /* soft = hard; above the current hard limit fails (EPERM) */
+    uint64_t rlimit_nproc;       /* 0 = leave as is; counts tasks of the uid in the new user ns,
+                                    pid 1 included */
 
     /* seccomp: a precompiled classic-BPF program (struct sock_filter[]); required */
     const void *bpf;
