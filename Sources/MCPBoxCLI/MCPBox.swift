@@ -213,6 +213,9 @@ struct Check: ParsableCommand {
                 if !plan.argv.isEmpty && plan.executable == nil {
                     print("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127)")
                 }
+                if let x = plan.execProblem {
+                    print(Explain.visible("  note: \(x.message) (run would exit \(x.exitStatus); \(x.hint))"))
+                }
             } catch {
                 failed = true
                 print("\(p): \(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s")")

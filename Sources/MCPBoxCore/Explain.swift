@@ -61,6 +61,20 @@ public enum Explain {
         }
     }
 
+    /// What the sandbox's `/` is: an empty read-only tmpfs, or a bind of the host's `/`.
+    public static func rootText(_ plan: SandboxPlan) -> String {
+        guard let m = plan.mounts.first(where: { $0.target == "/" }), case .bind(_, let ro) = m.kind else {
+            return "an empty read-only tmpfs; only these paths exist"
+        }
+        return "the host's / bound \(ro ? "read-only" : "read-write"); the entries below are mounted over it"
+    }
+
+    /// `filesystem.root` of explain --json: "tmpfs-readonly", "bind-readonly" or "bind-readwrite".
+    public static func rootKind(_ plan: SandboxPlan) -> String {
+        guard let m = plan.mounts.first(where: { $0.target == "/" }), case .bind(_, let ro) = m.kind else { return "tmpfs-readonly" }
+        return ro ? "bind-readonly" : "bind-readwrite"
+    }
+
     /// Capability sets shown by explain: all empty.
     public static let capabilitySets = ["bounding", "effective", "permitted", "inheritable", "ambient"]
 
@@ -132,6 +146,9 @@ public enum Explain {
         kv("argv", plan.argv.isEmpty ? "(none: give one after `--` or set `command`)" : plan.argv.map(quote).joined(separator: " "))
         if !plan.argv.isEmpty {
             kv("executable", plan.executable ?? "NOT FOUND inside the sandbox (run would exit 127)")
+            if let p = plan.execProblem {
+                kv("exec", "FAILS: \(p.message) (run would exit \(p.exitStatus); \(p.hint))")
+            }
         }
         kv("cwd", plan.cwd)
         kv("hostname", plan.hostname)
@@ -152,7 +169,7 @@ public enum Explain {
         if !missing.isEmpty { kv("shared", missing.map(\.rawValue).joined(separator: " ") + " (with the host)") }
 
         out.append("")
-        out.append("FILESYSTEM (root: an empty read-only tmpfs; only these paths exist)")
+        out.append("FILESYSTEM (root: \(rootText(plan)))")
         let rows = rows(plan)
         let header = MountRow(path: "PATH", source: "SOURCE", mode: "MODE", sizeBytes: nil, origin: "ORIGIN")
         let cells = ([header] + rows).enumerated().map { (i, r) -> [String] in

@@ -17,6 +17,10 @@ public enum Launcher {
                 + "sandbox (bind the directory that holds it, or give an absolute path)")
             return 127
         }
+        if let p = plan.execProblem {
+            printError("mcpbox: exec: \(Explain.visible(p.message)) (\(Explain.visible(p.hint)))")
+            return p.exitStatus
+        }
         let bpf: [UInt8]
         do {
             bpf = try Seccomp.compile(plan.seccomp)

@@ -34,6 +34,9 @@ public struct SandboxPlan: Sendable, Equatable {
     public var warnings: [String]
     /// Optional paths (`?` prefix) that were absent on the host and so are not in `mounts`.
     public var skippedOptional: [String] = []
+    /// Why exec of `executable` would fail inside the sandbox (a missing or unusable
+    /// interpreter, no execute permission); `run` exits with its status before launching.
+    public var execProblem: ExecProblem?
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

@@ -189,6 +189,8 @@ public struct PlanBuilder {
                                   hint: "name the real path in the profile, or keep the symlink outside the read_write paths"))
         }
 
+        checkMountPoints(&d)
+
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
         var plan = SandboxPlan(profileName: profile.name, profileFiles: profile.files, description: profile.description?.value,
@@ -196,6 +198,7 @@ public struct PlanBuilder {
                                namespaces: namespaces, mounts: d.mounts, network: network, seccomp: seccomp,
                                environment: environment, limits: limits, warnings: d.warnings)
         plan.skippedOptional = d.skipped
+        plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
         return plan
     }
 
@@ -301,7 +304,7 @@ public struct PlanBuilder {
                 d.mounts.append(Mount(target: alias, kind: .hide(isDirectory: isDirectory), origin: h.origin))
             }
         }
-        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(d.mounts)))
+        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(Self.withoutBindsOnSymlinks(d.mounts))))
     }
 
     /// A read-only bind of a host symlink whose target the sandbox sees at the same path anyway
