@@ -53,13 +53,10 @@ struct MountCheck {
         return out
     }
 
-    /// The innermost mount applied so far at or above `path` (the later one on a tie).
+    /// The mount visible at `path` now: the last one applied at or above it (a mount lands on
+    /// whatever is visible at its target, so a later one at an ancestor shadows earlier ones below).
     private func covering(_ path: String) -> Mount? {
-        var best: Mount?
-        for m in applied where Paths.isWithin(path, m.target) {
-            if best == nil || m.target.count >= best!.target.count { best = m }
-        }
-        return best
+        applied.last { Paths.isWithin(path, $0.target) }
     }
 
     /// What the build sees at `path` now.
@@ -269,6 +266,16 @@ extension PlanBuilder {
                 guard case .hide = o.kind else { return false }
                 return Paths.isWithin(o.target, m.target) || Paths.isWithin(o.target, resolved)
             }
+        }
+    }
+
+    /// Drops a `hide` inside a directory another `hide` masks already: nothing below a mask is
+    /// reachable, and its mount point no longer exists once the outer mask is in place.
+    static func withoutShadowedHides(_ mounts: [Mount]) -> [Mount] {
+        let dirs = mounts.compactMap { m -> String? in if case .hide(true) = m.kind { m.target } else { nil } }
+        return mounts.filter { m in
+            guard case .hide = m.kind else { return true }
+            return !dirs.contains { $0 != m.target && Paths.isWithin(m.target, $0) }
         }
     }
 

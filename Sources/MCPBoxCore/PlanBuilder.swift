@@ -304,7 +304,7 @@ public struct PlanBuilder {
                 d.mounts.append(Mount(target: alias, kind: .hide(isDirectory: isDirectory), origin: h.origin))
             }
         }
-        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(Self.withoutBindsOnSymlinks(d.mounts))))
+        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(Self.withoutShadowedHides(Self.withoutBindsOnSymlinks(d.mounts)))))
     }
 
     /// A read-only bind of a host symlink whose target the sandbox sees at the same path anyway
