@@ -280,7 +280,9 @@ extension PlanBuilder {
     }
 
     /// Refuses, at the profile line that asked for it, every mount the launch would fail at.
+    /// Only for an otherwise valid plan: earlier errors already name the entries at fault.
     func checkMountPoints(_ d: inout Draft) {
+        guard d.sink.isEmpty else { return }
         for f in MountCheck.failures(d.mounts) {
             let m = d.mounts[f.index]
             if let entry = profileEntry(for: m.target, kind: m.kind) ?? f.blocker.flatMap({ profileEntry(for: $0, kind: nil) }) {
