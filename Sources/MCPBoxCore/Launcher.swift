@@ -13,7 +13,7 @@ public enum Launcher {
     /// tied to the calling thread); it blocks for the sandbox's whole life.
     public static func run(_ plan: SandboxPlan) -> Int32 {
         if plan.executable == nil {
-            printError("mcpbox: \(plan.argv.first ?? "(no command)"): command not found inside the "
+            printError("mcpbox: \(Explain.visible(plan.argv.first ?? "(no command)")): command not found inside the "
                 + "sandbox (bind the directory that holds it, or give an absolute path)")
             return 127
         }
@@ -49,7 +49,7 @@ public enum Launcher {
                                       stdout: stdoutPipe.write, stderr: stderrPipe.write)
         } catch {
             for p in pipes { close(p.read); close(p.write) }
-            printError(error.description)
+            printError(Explain.visible(error.description))
             return error.exitCode
         }
         close(stdinPipe.read)
@@ -60,7 +60,7 @@ public enum Launcher {
             close(stdoutPipe.read)
             close(stderrPipe.read)
             _ = sandbox.wait()
-            printError(failure.description)
+            printError(Explain.visible(failure.description))
             return failure.exitCode
         }
         var config = mcpbox_relay_config(

@@ -40,8 +40,10 @@ struct MountCheck {
     ]
 
     private var applied: [Mount] = []
-    /// Entries the build has created so far (directories and mount-point files).
-    private var created: [String: Entry] = [:]
+    /// Entries the build has created so far (directories and mount-point files), with the
+    /// index in `applied` of the mount they were created in (-1: the root tmpfs). A mount
+    /// applied later at or above them hides them.
+    private var created: [String: (entry: Entry, owner: Int)] = [:]
 
     /// Every failure, in build order (the launch stops at the first).
     static func failures(_ mounts: [Mount]) -> [Failure] {
@@ -56,12 +58,20 @@ struct MountCheck {
     /// The mount visible at `path` now: the last one applied at or above it (a mount lands on
     /// whatever is visible at its target, so a later one at an ancestor shadows earlier ones below).
     private func covering(_ path: String) -> Mount? {
-        applied.last { Paths.isWithin(path, $0.target) }
+        coveringIndex(path).map { applied[$0] }
+    }
+
+    private func coveringIndex(_ path: String) -> Int? {
+        applied.lastIndex { Paths.isWithin(path, $0.target) }
+    }
+
+    private mutating func create(_ path: String, _ e: Entry) {
+        created[path] = (e, coveringIndex(path) ?? -1)
     }
 
     /// What the build sees at `path` now.
     func entry(_ path: String) -> Entry {
-        if let c = created[path] { return c }
+        if let c = created[path], c.owner == (coveringIndex(path) ?? -1) { return c.entry }
         guard let m = covering(path) else {
             return path == "/" ? .directory : .missing(creatable: true, holder: nil)
         }
@@ -77,7 +87,8 @@ struct MountCheck {
         case .dev:
             if atTarget { return .directory }
             let rest = Paths.remainder(path, under: m.target)
-            return Self.devEntries[rest] ?? .missing(creatable: false, holder: m.target)
+            // /dev/shm is a writable tmpfs of its own; the rest of /dev is read-only.
+            return Self.devEntries[rest] ?? .missing(creatable: rest.hasPrefix("shm/"), holder: m.target)
         case .proc:
             return atTarget ? .directory : .opaque(holder: m.target)
         case .file:
@@ -133,7 +144,7 @@ struct MountCheck {
                                    hint: "remove the entry, or bind the directory it should be in", blocker: covering(prefix)?.target)
                 case .missing(let creatable, let holder):
                     guard creatable else { return missingFailure(m, index: index, path: prefix, holder: holder) }
-                    created[prefix] = .directory
+                    create(prefix, .directory)
                 case .opaque(let holder):
                     return Failure(index: index, message: "\(m.target) lies in \(holder), which the sandbox builds itself",
                                    hint: "remove it", blocker: holder)
@@ -153,7 +164,7 @@ struct MountCheck {
             case (.missing(let creatable, let holder), .directory), (.missing(let creatable, let holder), .file),
                  (.missing(let creatable, let holder), .freeName):
                 guard creatable else { return missingFailure(m, index: index, path: m.target, holder: holder) }
-                created[m.target] = need == .directory ? .directory : .file
+                create(m.target, need == .directory ? .directory : .file)
             case (.missing, _):
                 return Failure(index: index, message: "\(m.target) does not exist inside the sandbox", hint: "remove it from filesystem.hide", blocker: nil)
             case (.directory, .freeName), (.file, .freeName):

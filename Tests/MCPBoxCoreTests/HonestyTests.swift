@@ -88,6 +88,69 @@ import Testing
         #expect(Explain.visible(Explain.visible("\t\u{7f}\u{85}")) == "\\t\\x7f\\x85")
     }
 
+    /// A 64-bit little-endian ELF header followed by `phnum` program headers (one PT_INTERP
+    /// pointing at `interp` when given), with fields a hostile file might lie about.
+    func elf(phnum: UInt16 = 1, phentsize: UInt16 = 56, phoff: UInt64 = 64, interp: [UInt8]? = Array("/lib/ld.so\0".utf8),
+             interpLength: UInt64? = nil) -> [UInt8] {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        var h: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8)
+        h += le(UInt16(2)) + le(UInt16(62)) + le(UInt32(1)) + le(UInt64(0)) + le(phoff) + le(UInt64(0))
+        h += le(UInt32(0)) + le(UInt16(64)) + le(phentsize) + le(phnum) + le(UInt16(0)) + le(UInt16(0)) + le(UInt16(0))
+        let dataOffset = UInt64(64 + 56)
+        var ph = le(UInt32(interp == nil ? 1 : 3)) + le(UInt32(4)) + le(dataOffset) + le(UInt64(0)) + le(UInt64(0))
+        ph += le(interpLength ?? UInt64(interp?.count ?? 0)) + le(UInt64(0)) + le(UInt64(1))
+        return h + ph + (interp ?? [])
+    }
+
+    @Test("the executable's interpreters are read with hard limits; lies in the file are ignored, never trusted")
+    func elfAndShebangParsing() throws {
+        let s = Scratch()
+        func interp(_ bytes: [UInt8]) -> String? {
+            let f = s.write("f", "")
+            FileManager.default.createFile(atPath: f, contents: Data(bytes))
+            return ExecCheck.interpreter(ofHostFile: f)?.0
+        }
+        #expect(interp(elf()) == "/lib/ld.so")
+        #expect(interp(elf(interp: nil)) == nil)                          // static: no PT_INTERP
+        #expect(interp(elf(phnum: 0xFFFF)) == nil)                        // table beyond the file / the cap
+        #expect(interp(elf(phentsize: 57)) == nil)
+        #expect(interp(elf(phoff: UInt64.max - 10)) == nil)
+        #expect(interp(elf(interpLength: 1 << 40)) == nil)                // interpreter string beyond the file
+        #expect(interp(elf(interp: Array("/lib/ld.so".utf8))) == nil)     // not NUL-terminated
+        #expect(interp(Array(elf().prefix(30))) == nil)                   // truncated header
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var bytes = elf()
+            for _ in 0..<8 { bytes[Int.random(in: 16..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            _ = interp(bytes)
+        }
+        #expect(interp(Array("#!  /usr/bin/env python3 -u\nprint(1)\n".utf8)) == "/usr/bin/env")
+        #expect(interp(Array("#!/bin/sh".utf8)) == "/bin/sh")
+        #expect(interp(Array("#!\n".utf8)) == nil)
+        #expect(ExecCheck.interpreter(ofHostFile: "/bin/true")?.0 == "/lib64/ld-linux-x86-64.so.2")
+    }
+
+    @Test("explain names an interpreter the sandbox cannot see, and a file without execute permission")
+    func execProblems() throws {
+        let s = Scratch()
+        let bin = s.mkdir("bin")
+        let script = s.write("bin/script", "#!/opt/nothere/python3\n", mode: 0o755)
+        let plain = s.write("bin/plain", "#!/bin/sh\n", mode: 0o644)
+        let ok = s.write("bin/ok", "#!/bin/sh\n", mode: 0o755)
+        let dir = profileDir("[filesystem]\nread_only = [\"\(bin)\"]\n")
+        var plan = try #require(Fixture.plan("p", dirs: [dir.path], command: [script]).plan)
+        #expect(plan.execProblem?.exitStatus == 127)
+        #expect(plan.execProblem?.message == "\(script) needs the #! interpreter /opt/nothere/python3, which is not visible inside the sandbox")
+        #expect(plan.execProblem?.hint.contains("\"/opt/nothere\" to filesystem.read_only") == true)
+        #expect(Explain.text(plan).contains("exec            FAILS: \(script) needs the #! interpreter /opt/nothere/python3"))
+        plan = try #require(Fixture.plan("p", dirs: [dir.path], command: [plain]).plan)
+        #expect(plan.execProblem?.exitStatus == 126)
+        plan = try #require(Fixture.plan("p", dirs: [dir.path], command: [ok]).plan)
+        #expect(plan.execProblem == nil)
+        plan = try #require(Fixture.plan("p", dirs: [dir.path], command: ["sh"]).plan)
+        #expect(plan.execProblem == nil, "/usr/bin/sh and its ELF interpreter are visible through base")
+    }
+
     func tomlString(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
