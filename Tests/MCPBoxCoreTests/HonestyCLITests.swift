@@ -44,6 +44,7 @@ struct HonestyCLITests {
             ("HOME inside a read-only /home", "[filesystem]\nread_only = [\"/home\"]\n", access("/home/nobody", F_OK) == 0),
             ("tmpfs below a tmpfs below a read-only bind", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub\", \"\(p)/ro/sub/a/b\"]\n", true),
             ("bind below a hidden directory", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub/inner\"]\nhide = [\"\(p)/ro/sub\"]\n", true),
+            ("cwd inside a hidden directory", "cwd = \"\(p)/ro/sub/inner\"\n[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub/inner\"]\nhide = [\"\(p)/ro/sub\"]\n", false),
             ("tmpfs on a missing directory below an existing one", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub/inner/t\"]\n", false),
         ]
     }
