@@ -226,7 +226,10 @@ public struct PlanBuilder {
                 continue
             }
             guard let source = HostFS.realPath(path) else {
-                if !b.entry.value.optional {
+                if HostFS.info(path) != nil {
+                    d.sink.add(b.entry.diagnostic("path \(path) exists, but its real path is not valid UTF-8, so mcpbox cannot name it to the kernel",
+                                                  hint: "rename the directory or file it leads to"))
+                } else if !b.entry.value.optional {
                     d.sink.add(b.entry.diagnostic("path \(path) does not exist", hint: "create it, or mark it optional with a leading ?"))
                 } else if !d.skipped.contains(path) {
                     d.skipped.append(path)

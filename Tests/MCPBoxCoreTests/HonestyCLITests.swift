@@ -18,6 +18,10 @@ struct HonestyCLITests {
         s.write("ro/real/x", "x\n")
         symlink("file", s.path + "/ro/link")
         symlink("real", s.path + "/ro/dirlink")
+        // A directory whose name is not valid UTF-8, reached through a symlink.
+        let bad = Array((s.path + "/bad").utf8CString.dropLast()) + [CChar(bitPattern: 0xFF), 0]
+        mkdir(bad, 0o755)
+        symlink(bad, s.path + "/utf8link")
         return s
     }
 
@@ -44,6 +48,7 @@ struct HonestyCLITests {
             ("HOME inside a read-only /home", "[filesystem]\nread_only = [\"/home\"]\n", access("/home/nobody", F_OK) == 0),
             ("tmpfs below a tmpfs below a read-only bind", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub\", \"\(p)/ro/sub/a/b\"]\n", true),
             ("bind below a hidden directory", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub/inner\"]\nhide = [\"\(p)/ro/sub\"]\n", true),
+            ("a bind whose real path is not valid UTF-8", "[filesystem]\nread_only = [\"\(p)/utf8link\"]\n", false),
             ("cwd inside a hidden directory", "cwd = \"\(p)/ro/sub/inner\"\n[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub/inner\"]\nhide = [\"\(p)/ro/sub\"]\n", false),
             ("tmpfs on a missing directory below an existing one", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub/inner/t\"]\n", false),
         ]
