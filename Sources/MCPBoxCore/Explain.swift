@@ -17,7 +17,8 @@ public enum Explain {
             case .bind(let source, let ro): MountRow(path: m.target, source: source, mode: ro ? "ro" : "rw", sizeBytes: nil, origin: m.origin)
             case .tmpfs(let size): MountRow(path: m.target, source: nil, mode: "tmpfs", sizeBytes: size, origin: m.origin)
             case .proc: MountRow(path: m.target, source: nil, mode: "proc", sizeBytes: nil, origin: m.origin)
-            case .dev: MountRow(path: m.target, source: nil, mode: "dev", sizeBytes: nil, origin: m.origin)
+            // The size is that of its private /dev/shm (tmpfs_size, as launched).
+            case .dev: MountRow(path: m.target, source: nil, mode: "dev", sizeBytes: plan.limits.tmpfsSizeBytes, origin: m.origin)
             case .file(let c): MountRow(path: m.target, source: nil, mode: "file", sizeBytes: UInt64(c.utf8.count), origin: m.origin)
             case .hide: MountRow(path: m.target, source: nil, mode: "hidden", sizeBytes: nil, origin: m.origin)
             case .symlink(let link): MountRow(path: m.target, source: link, mode: "symlink", sizeBytes: nil, origin: m.origin)

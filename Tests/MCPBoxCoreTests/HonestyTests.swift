@@ -48,6 +48,13 @@ import Testing
         #expect(Explain.text(plan).contains("processes       64 (RLIMIT_NPROC: every task in the sandbox, threads and mcpbox's pid 1 included)"))
     }
 
+    @Test("the /dev row shows the size its /dev/shm gets")
+    func devShmSizeShown() throws {
+        let s = profileDir("[limits]\ntmpfs_size = \"8MiB\"\n")
+        let plan = try #require(Fixture.plan("p", dirs: [s.path]).plan)
+        #expect(Explain.rows(plan).first { $0.mode == "dev" }?.sizeBytes == 8 << 20)
+    }
+
     @Test("sizes the kernel would round to pages are refused")
     func pageRounding() throws {
         let ceiling = HostLimits(openFiles: nil, processes: nil, pageSize: 4096)
