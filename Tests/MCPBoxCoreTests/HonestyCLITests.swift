@@ -86,6 +86,13 @@ struct HonestyCLITests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "host-files\nread-only\ntmp-writable\nown-proc\n", "\(r.stdout)")
         #expect(access("/etc/mcpbox-canary", F_OK) != 0)
+
+        // The same for an ordinary caller (nobody), whose child re-opens the sources itself.
+        chmod(profiles.path, 0o755)
+        let bin = try CLI.binary()
+        let u = try CLI.run([], env: [:], shell: "exec setpriv --reuid 65534 --regid 65534 --clear-groups \(bin) run \(file) "
+            + "--profile-path \(Fixture.shippedProfiles) -- /bin/sh -c 'test -f /etc/os-release && touch /tmp/x && echo ok'")
+        #expect(u.status == 0 && u.stdout == "ok\n", "\(u.status) \(u.stdout) \(u.stderr)")
     }
 
     @Test("the limits explain shows are the ones a process inside sees; one above the hard limit is refused by both")
