@@ -69,12 +69,16 @@ static int drop_all_caps(void) {
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
-/* Sets soft = hard = min(value, current hard limit): raising a hard limit needs
- * CAP_SYS_RESOURCE in the initial user namespace, and a lower limit is never weaker. */
+/* Sets soft = hard = value. Raising a hard limit needs CAP_SYS_RESOURCE in the initial user
+ * namespace, which pid 1 never has: a value above the current hard limit fails with EPERM
+ * (the plan builder refuses it first), never silently lowered. */
 static int set_limit(int resource, uint64_t value) {
     struct rlimit rl;
     if (getrlimit(resource, &rl) < 0) return -1;
-    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max) value = rl.rlim_max;
+    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max) {
+        errno = EPERM;
+        return -1;
+    }
     rl.rlim_cur = rl.rlim_max = value;
     return setrlimit(resource, &rl);
 }

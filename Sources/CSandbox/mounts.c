@@ -8,7 +8,8 @@
  *      uid), checked against the st_dev/st_ino the parent saw, and cloned from that fd. All
  *      of it happens before the new root is attached, so a source below /tmp cannot be
  *      shadowed by it.
- *   3. A fresh tmpfs (fsopen/fsmount) is attached over /tmp as the new root.
+ *   3. A fresh tmpfs (fsopen/fsmount) is attached over /tmp as the new root (a plan that
+ *      binds "/" stacks that bind on it, and the bind becomes the root).
  *   4. Plan entries in order; each target is resolved beneath the new root component by
  *      component with RESOLVE_NO_SYMLINKS (a symlink planted in a read-write bind cannot
  *      redirect a later mount), and mounts go onto the target fd with move_mount.
@@ -34,9 +35,11 @@
 struct mcpbox_fs {
     const struct mcpbox_launch *launch;
     int error_fd;
-    int root;           /* the new root tmpfs (attached over /tmp) */
+    int root;           /* the new root: the root tmpfs, or a bind of "/" stacked on it */
+    int scratch;        /* the root tmpfs, which holds MCPBOX_EMPTY_NAME */
     uint64_t root_mnt_id;
-    int empty_created;  /* MCPBOX_EMPTY_NAME exists in the root */
+    int root_is_bind;   /* the plan binds "/": the new root is that bind */
+    int empty_created;  /* MCPBOX_EMPTY_NAME exists in the scratch tmpfs */
 };
 
 static void fail(const struct mcpbox_fs *fs, int stage, int index) {
@@ -126,7 +129,7 @@ static int pin_dir(const struct mcpbox_fs *fs, int *fd, int dir, const char *nam
     struct statx st;
     struct statfs sfs;
     if (syscall(SYS_statx, *fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) < 0) return -1;
-    if (st.stx_mnt_id == fs->root_mnt_id) return 0;
+    if (st.stx_mnt_id == fs->root_mnt_id && !fs->root_is_bind) return 0;
     if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) { errno = ENOSYS; return -1; }
     if (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) return 0;
     if (fstatfs(*fd, &sfs) < 0) return -1;
@@ -215,12 +218,12 @@ fail:
 /* Binds a fresh read-only copy of the root's empty file onto `target_fd`. */
 static int bind_empty_file(struct mcpbox_fs *fs, int target_fd) {
     if (!fs->empty_created) {
-        int fd = openat(fs->root, MCPBOX_EMPTY_NAME, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444);
+        int fd = openat(fs->scratch, MCPBOX_EMPTY_NAME, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444);
         if (fd < 0) return -1;
         close(fd);
         fs->empty_created = 1;
     }
-    int t = sys_open_tree(fs->root, MCPBOX_EMPTY_NAME, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+    int t = sys_open_tree(fs->scratch, MCPBOX_EMPTY_NAME, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
                                                            AT_SYMLINK_NOFOLLOW);
     if (t < 0) return -1;
     int rc = set_attr(t, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
@@ -411,7 +414,7 @@ void mcpbox_prepare_mounts(const struct mcpbox_launch *launch, int error_fd, int
 }
 
 void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees) {
-    struct mcpbox_fs fs = {.launch = launch, .error_fd = error_fd, .root = -1};
+    struct mcpbox_fs fs = {.launch = launch, .error_fd = error_fd, .root = -1, .scratch = -1};
     size_t n = launch->n_mounts;
 
     fs.root = new_tmpfs(launch->root_size ? launch->root_size : 1 << 20, "0755",
@@ -419,9 +422,21 @@ void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const i
     if (fs.root < 0) fail(&fs, MCPBOX_STAGE_MOUNT_ROOT, -1);
     if (syscall(SYS_move_mount, fs.root, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
         fail(&fs, MCPBOX_STAGE_MOUNT_ROOT, -1);
+    fs.scratch = fs.root;
+    size_t first = 0;
+    /* A bind of "/" (first in plan order) becomes the root itself: stacked on the root tmpfs,
+     * which stays reachable through fs.scratch for the empty file hide masks bind. */
+    if (n > 0 && (launch->mounts[0].kind == MCPBOX_MOUNT_BIND_RO ||
+                  launch->mounts[0].kind == MCPBOX_MOUNT_BIND_RW) &&
+        launch->mounts[0].target[0] == '/' && launch->mounts[0].target[1] == 0) {
+        if (move_fd(trees[0], fs.scratch) < 0) fail(&fs, MCPBOX_STAGE_MOUNT_BIND, 0);
+        fs.root = trees[0];
+        fs.root_is_bind = 1;
+        first = 1;
+    }
     fs.root_mnt_id = mount_id(fs.root);
 
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = first; i < n; i++) {
         const struct mcpbox_mount *m = &launch->mounts[i];
         int idx = (int)i;
         int t;
@@ -481,15 +496,18 @@ void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const i
         }
     }
 
-    if (fs.empty_created && unlinkat(fs.root, MCPBOX_EMPTY_NAME, 0) < 0)
+    if (fs.empty_created && unlinkat(fs.scratch, MCPBOX_EMPTY_NAME, 0) < 0)
         fail(&fs, MCPBOX_STAGE_MOUNT_ROOT, -1);
 
     /* pivot_root(".", ".") stacks the old root on the new one; detaching "." drops it. */
     if (fchdir(fs.root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
         umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
         fail(&fs, MCPBOX_STAGE_PIVOT_ROOT, -1);
-    if (set_attr(fs.root, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
+    /* A read-write bind of "/" keeps its mode; everything else makes the root read-only. */
+    int rw_root = fs.root_is_bind && launch->mounts[0].kind == MCPBOX_MOUNT_BIND_RW;
+    if (set_attr(fs.root, 0, (rw_root ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
         fail(&fs, MCPBOX_STAGE_REMOUNT_ROOT, -1);
+    if (fs.scratch != fs.root) close(fs.scratch);
     close(fs.root);
 }
 #endif

@@ -114,7 +114,8 @@ struct ProfileSelection: Equatable {
 
 /// Prints the errors and exits 125.
 func fail(_ error: ProfileError) -> ExitCode {
-    Stderr.write(error.description)
+    // One line per diagnostic, control characters escaped (paths come from users' files).
+    Stderr.write(error.diagnostics.map { Explain.visible("mcpbox: \($0)") }.joined(separator: "\n"))
     return ExitCode(125)
 }
 
@@ -148,7 +149,7 @@ struct Run: ParsableCommand {
             return 0
         }
         for w in plan.warnings where w.hasPrefix(PlanBuilder.accessWarningPrefix) {
-            Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.accessWarningPrefix.count))
+            Stderr.write(Explain.visible("mcpbox: warning: " + w.dropFirst(PlanBuilder.accessWarningPrefix.count)))
         }
         for w in plan.warnings where w.hasPrefix(PlanBuilder.limitsWarningPrefix) {
             Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.limitsWarningPrefix.count))
@@ -205,10 +206,10 @@ struct Check: ParsableCommand {
                     print("\(name): OK")
                 } else {
                     print("\(name): OK with \(lint.count) warning\(lint.count == 1 ? "" : "s")")
-                    for w in lint { print("  warning: \(w)") }
+                    for w in lint { print(Explain.visible("  warning: \(w)")) }
                     if strict { failed = true }
                 }
-                for n in notes { print("  note: \(n)") }
+                for n in notes { print(Explain.visible("  note: \(n)")) }
                 for (name, flags) in unresolved.sorted(by: { $0.key < $1.key }) {
                     print("  note: `${\(name)}` comes from the server command (\(flags.joined(separator: " or ")) VALUE) or --set \(name)=VALUE; "
                         + "not given here, so the keys that use it were not checked")
@@ -216,10 +217,13 @@ struct Check: ParsableCommand {
                 if !plan.argv.isEmpty && plan.executable == nil {
                     print("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127)")
                 }
+                if let x = plan.execProblem {
+                    print(Explain.visible("  note: \(x.message) (run would exit \(x.exitStatus); \(x.hint))"))
+                }
             } catch {
                 failed = true
                 print("\(p): \(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s")")
-                for d in error.diagnostics { print("  error: \(d)") }
+                for d in error.diagnostics { print(Explain.visible("  error: \(d)")) }
             }
         }
         if failed { throw ExitCode(1) }

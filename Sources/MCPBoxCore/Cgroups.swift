@@ -50,7 +50,7 @@ public struct Cgroups: Sendable {
                 if let cpu = limits.cpu {
                     let dir = try made.makeV1(controller: "cpu", name: name)
                     try Cgroups.write("\(dir)/cpu.cfs_period_us", "100000")
-                    try Cgroups.write("\(dir)/cpu.cfs_quota_us", "\(Cgroups.quota(cpu))")
+                    try Cgroups.write("\(dir)/cpu.cfs_quota_us", "\(try Cgroups.quota(cpu))")
                 }
             }
         } catch {
@@ -186,7 +186,7 @@ public struct Cgroups: Sendable {
             }
         }
         if let cpu = limits.cpu {
-            try Cgroups.write("\(dir)/cpu.max", "\(Cgroups.quota(cpu)) 100000")
+            try Cgroups.write("\(dir)/cpu.max", "\(try Cgroups.quota(cpu)) 100000")
         }
     }
 
@@ -202,10 +202,13 @@ public struct Cgroups: Sendable {
         self = Cgroups(dirs: dirs + [dir], procsFDs: procsFDs + [fd])
     }
 
-    /// CFS quota in microseconds per 100 ms period for `cpu` cores (the profile bounds cpu to
-    /// (0, 4096]; clamped here too, before the conversion that would trap).
-    static func quota(_ cpu: Double) -> Int {
-        Int(min(max(cpu, 0.01), 4096) * 100_000)
+    /// CFS quota in microseconds per 100 ms period for `cpu` cores; a value the profile check
+    /// would have refused fails here too (EINVAL), never rounded or clamped.
+    static func quota(_ cpu: Double) throws(SpawnError) -> Int {
+        guard let q = Units.cpuQuota(cpu) else {
+            throw SpawnError(stage: Int32(MCPBOX_STAGE_CGROUP.rawValue), code: EINVAL, target: "limits.cpu = \(cpu)")
+        }
+        return q
     }
 
     /// Closes the cgroup.procs files (after pid 1 joined).

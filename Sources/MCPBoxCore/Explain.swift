@@ -17,7 +17,8 @@ public enum Explain {
             case .bind(let source, let ro): MountRow(path: m.target, source: source, mode: ro ? "ro" : "rw", sizeBytes: nil, origin: m.origin)
             case .tmpfs(let size): MountRow(path: m.target, source: nil, mode: "tmpfs", sizeBytes: size, origin: m.origin)
             case .proc: MountRow(path: m.target, source: nil, mode: "proc", sizeBytes: nil, origin: m.origin)
-            case .dev: MountRow(path: m.target, source: nil, mode: "dev", sizeBytes: nil, origin: m.origin)
+            // The size is that of its private /dev/shm (tmpfs_size, as launched).
+            case .dev: MountRow(path: m.target, source: nil, mode: "dev", sizeBytes: plan.limits.tmpfsSizeBytes, origin: m.origin)
             case .file(let c): MountRow(path: m.target, source: nil, mode: "file", sizeBytes: UInt64(c.utf8.count), origin: m.origin)
             case .hide: MountRow(path: m.target, source: nil, mode: "hidden", sizeBytes: nil, origin: m.origin)
             case .symlink(let link): MountRow(path: m.target, source: link, mode: "symlink", sizeBytes: nil, origin: m.origin)
@@ -61,8 +62,48 @@ public enum Explain {
         }
     }
 
+    /// What the sandbox's `/` is: an empty read-only tmpfs, or a bind of the host's `/`.
+    public static func rootText(_ plan: SandboxPlan) -> String {
+        guard let m = plan.mounts.first(where: { $0.target == "/" }), case .bind(_, let ro) = m.kind else {
+            return "an empty read-only tmpfs; only these paths exist"
+        }
+        return "the host's / bound \(ro ? "read-only" : "read-write"); the entries below are mounted over it"
+    }
+
+    /// `filesystem.root` of explain --json: "tmpfs-readonly", "bind-readonly" or "bind-readwrite".
+    public static func rootKind(_ plan: SandboxPlan) -> String {
+        guard let m = plan.mounts.first(where: { $0.target == "/" }), case .bind(_, let ro) = m.kind else { return "tmpfs-readonly" }
+        return ro ? "bind-readonly" : "bind-readwrite"
+    }
+
     /// Capability sets shown by explain: all empty.
     public static let capabilitySets = ["bounding", "effective", "permitted", "inheritable", "ambient"]
+
+    /// `s` with every control character (C0, DEL, C1) and bidirectional override escaped
+    /// (`\n`, `\t`, `\x1b`, `\u{202e}`), so a path cannot forge lines or drive the terminal.
+    /// Idempotent: an escaped string has none left.
+    public static func visible(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: needsEscape) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            guard needsEscape(u) else { out.unicodeScalars.append(u); continue }
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                let hex = String(u.value, radix: 16)
+                out += u.value < 0x100 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{" + hex + "}"
+            }
+        }
+        return out
+    }
+
+    static func needsEscape(_ u: Unicode.Scalar) -> Bool {
+        let v = u.value
+        return v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x200E || v == 0x200F
+            || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+    }
 
     /// Quotes an argument for display when it is not a plain word.
     public static func quote(_ s: String) -> String {
@@ -77,8 +118,8 @@ public enum Explain {
                 o.applied ? "\(Units.formatSize(o.bytes)) (optional \"?\": applied, \(o.reason))"
                     : "unlimited (optional \"?\(Units.formatSize(o.bytes))\" not applied: \(o.reason))"
             } ?? l.memoryBytes.map(Units.formatSize) ?? "unlimited"),
-            ("processes", l.processes.map { String($0) } ?? "unlimited"),
-            ("open_files", String(l.openFiles)),
+            ("processes", l.processes.map { "\($0) (RLIMIT_NPROC: every task in the sandbox, threads and mcpbox's pid 1 included)" } ?? "unlimited"),
+            ("open_files", "\(l.openFiles) (RLIMIT_NOFILE)"),
             ("cpu", l.cpu.map { "\(formatNumber($0)) cores" } ?? "unlimited"),
             ("wall_time", l.wallTimeSeconds == 0 ? "unlimited" : Units.formatDuration(l.wallTimeSeconds)),
             ("tmpfs_size", Units.formatSize(l.tmpfsSizeBytes)),
@@ -111,6 +152,9 @@ public enum Explain {
         kv("argv", plan.argv.isEmpty ? "(none: give one after `--` or set `command`)" : plan.argv.map(quote).joined(separator: " "))
         if !plan.argv.isEmpty {
             kv("executable", plan.executable ?? "NOT FOUND inside the sandbox (run would exit 127)")
+            if let p = plan.execProblem {
+                kv("exec", "FAILS: \(p.message) (run would exit \(p.exitStatus); \(p.hint))")
+            }
         }
         kv("cwd", plan.cwd)
         kv("hostname", plan.hostname)
@@ -131,11 +175,11 @@ public enum Explain {
         if !missing.isEmpty { kv("shared", missing.map(\.rawValue).joined(separator: " ") + " (with the host)") }
 
         out.append("")
-        out.append("FILESYSTEM (root: an empty read-only tmpfs; only these paths exist)")
+        out.append("FILESYSTEM (root: \(rootText(plan)))")
         let rows = rows(plan)
         let header = MountRow(path: "PATH", source: "SOURCE", mode: "MODE", sizeBytes: nil, origin: "ORIGIN")
         let cells = ([header] + rows).enumerated().map { (i, r) -> [String] in
-            [r.path, r.source ?? "-", r.mode, i == 0 ? "SIZE" : (r.sizeBytes.map(Units.formatSize) ?? "-"), r.origin]
+            [r.path, r.source ?? "-", r.mode, i == 0 ? "SIZE" : (r.sizeBytes.map(Units.formatSize) ?? "-"), r.origin].map(visible)
         }
         var widths = [Int](repeating: 0, count: 4)
         for c in cells { for i in 0..<4 { widths[i] = max(widths[i], c[i].count) } }
@@ -191,7 +235,7 @@ public enum Explain {
         out.append("WARNINGS")
         if plan.warnings.isEmpty { out.append("  (none)") }
         for w in plan.warnings { out.append("  ! " + w) }
-        return out.joined(separator: "\n") + "\n"
+        return out.map(visible).joined(separator: "\n") + "\n"
     }
 }
 

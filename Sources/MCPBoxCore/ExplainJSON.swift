@@ -82,6 +82,9 @@ public enum ExplainJSON {
         w.open("command", "{")
         w.field("argv", strings(plan.argv))
         w.field("executable", optional(plan.executable, string))
+        w.field("exec_problem", optional(plan.execProblem) { p in
+            "{\"exit_status\": \(p.exitStatus), \"message\": \(string(p.message)), \"hint\": \(string(p.hint))}"
+        })
         w.field("cwd", string(plan.cwd))
         w.field("hostname", string(plan.hostname))
         w.close("}")
@@ -101,7 +104,7 @@ public enum ExplainJSON {
         w.field("namespaces", strings(plan.namespaces.map(\.rawValue)))
 
         w.open("filesystem", "{")
-        w.field("root", string("tmpfs-readonly"))
+        w.field("root", string(Explain.rootKind(plan)))
         w.open("mounts", "[")
         for r in Explain.rows(plan) {
             w.element("{\"path\": \(string(r.path)), \"source\": \(optional(r.source, string)), \"mode\": \(string(r.mode)), "

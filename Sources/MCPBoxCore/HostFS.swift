@@ -27,19 +27,20 @@ public enum HostFS {
 
     public static func exists(_ path: String) -> Bool { info(path, follow: false) != nil }
 
-    /// `realpath(3)`; nil when some component is missing.
+    /// `realpath(3)`; nil when some component is missing, or when the result is not valid
+    /// UTF-8 (a repaired name would be another path: nothing could be bound from it).
     public static func realPath(_ path: String) -> String? {
         guard let p = realpath(path, nil) else { return nil }
         defer { free(p) }
-        return String(cString: p)
+        return String(validatingCString: p)
     }
 
-    /// `readlink(2)`; nil when `path` is not a symlink.
+    /// `readlink(2)`; nil when `path` is not a symlink or its text is not valid UTF-8.
     public static func readLink(_ path: String) -> String? {
         var buf = [CChar](repeating: 0, count: 4097)
         let n = readlink(path, &buf, 4096)
         guard n >= 0 else { return nil }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(validating: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Whole file as UTF-8 text; nil if it cannot be read.

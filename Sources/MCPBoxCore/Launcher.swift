@@ -13,9 +13,13 @@ public enum Launcher {
     /// tied to the calling thread); it blocks for the sandbox's whole life.
     public static func run(_ plan: SandboxPlan) -> Int32 {
         if plan.executable == nil {
-            printError("mcpbox: \(plan.argv.first ?? "(no command)"): command not found inside the "
+            printError("mcpbox: \(Explain.visible(plan.argv.first ?? "(no command)")): command not found inside the "
                 + "sandbox (bind the directory that holds it, or give an absolute path)")
             return 127
+        }
+        if let p = plan.execProblem {
+            printError("mcpbox: exec: \(Explain.visible(p.message)) (\(Explain.visible(p.hint)))")
+            return p.exitStatus
         }
         let bpf: [UInt8]
         do {
@@ -45,7 +49,7 @@ public enum Launcher {
                                       stdout: stdoutPipe.write, stderr: stderrPipe.write)
         } catch {
             for p in pipes { close(p.read); close(p.write) }
-            printError(error.description)
+            printError(Explain.visible(error.description))
             return error.exitCode
         }
         close(stdinPipe.read)
@@ -56,7 +60,7 @@ public enum Launcher {
             close(stdoutPipe.read)
             close(stderrPipe.read)
             _ = sandbox.wait()
-            printError(failure.description)
+            printError(Explain.visible(failure.description))
             return failure.exitCode
         }
         var config = mcpbox_relay_config(

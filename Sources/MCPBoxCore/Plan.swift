@@ -45,6 +45,9 @@ public struct SandboxPlan: Sendable, Equatable {
     public var gitTrees: [GitProtection.Tree] = []
     /// The second wall, derived from `mounts` and `network` (see `LandlockPolicy.derive`).
     public var landlock: LandlockPolicy = .none
+    /// Why exec of `executable` would fail inside the sandbox (a missing or unusable
+    /// interpreter, no execute permission); `run` exits with its status before launching.
+    public var execProblem: ExecProblem?
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

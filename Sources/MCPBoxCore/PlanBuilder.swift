@@ -11,11 +11,14 @@ public struct HostContext: Sendable {
     public var memoryCgroup: (usable: Bool, reason: String)
     /// The caller's per-user inotify budget here (`user.max_inotify_instances`, `..._watches`).
     public var inotifyBudget: (instances: UInt64, watches: UInt64)?
+    /// The hard limits mcpbox runs under (see `HostLimits`).
+    public var limits: HostLimits
 
     public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
                 landlockABI: Int = 0,
                 memoryCgroup: (usable: Bool, reason: String) = (true, "test host"),
-                inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192)) {
+                inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192),
+                limits: HostLimits = .unlimited) {
         self.inotifyBudget = inotifyBudget
         self.callerUid = callerUid
         self.callerGid = callerGid
@@ -23,13 +26,15 @@ public struct HostContext: Sendable {
         self.accounts = accounts
         self.landlockABI = landlockABI
         self.memoryCgroup = memoryCgroup
+        self.limits = limits
     }
 
     /// The running process's own view of the host.
     public static func current() -> HostContext {
         HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
                     landlockABI: LandlockPolicy.probeABI(),
-                    memoryCgroup: Cgroups.memoryUsable(), inotifyBudget: currentInotifyBudget())
+                    memoryCgroup: Cgroups.memoryUsable(), inotifyBudget: currentInotifyBudget(),
+                    limits: .current())
     }
 
     /// This user namespace's inotify limits per user, nil when /proc/sys does not say.
@@ -117,24 +122,7 @@ public struct PlanBuilder {
 
         let network = profile.networkMode?.value ?? .none
         let namespaces = Namespace.allCases.filter { !(network == .host && $0 == .net) }
-        var optionalMemory: OptionalMemory?
-        if let bytes = profile.memory?.value, profile.memoryOptional {
-            optionalMemory = OptionalMemory(bytes: bytes, applied: host.memoryCgroup.usable, reason: host.memoryCgroup.reason)
-            if !host.memoryCgroup.usable {
-                d.warnings.append(Self.limitsWarningPrefix + "memory \"?\(Units.formatSize(bytes))\" not applied: "
-                    + host.memoryCgroup.reason + "; the server runs without a memory limit")
-            }
-        }
-        var limits = Limits(memoryBytes: optionalMemory.map { $0.applied ? $0.bytes : nil } ?? profile.memory?.value, processes: profile.processes?.value,
-                            openFiles: profile.openFiles?.value ?? Self.defaultOpenFiles, cpu: profile.cpu?.value,
-                            wallTimeSeconds: profile.wallTime?.value ?? 0,
-                            tmpfsSizeBytes: profile.tmpfsSize?.value ?? Self.defaultTmpfsSize,
-                            shutdownGraceSeconds: profile.shutdownGrace?.value ?? Self.defaultShutdownGrace)
-        limits.optionalMemory = optionalMemory
-        if let budget = host.inotifyBudget {
-            limits.inotifyInstances = max(1, budget.instances / Self.inotifyShare)
-            limits.inotifyWatches = max(1, budget.watches / Self.inotifyShare)
-        }
+        let limits = buildLimits(&d)
 
         let seccomp = SeccompPolicy(preset: profile.seccompPreset?.value ?? .default,
                                     allow: profile.seccompAllow.map(\.value).filter { n in !profile.seccompDeny.contains { $0.value == n } },
@@ -232,6 +220,7 @@ public struct PlanBuilder {
                                   hint: "name the real path in the profile, or keep the symlink outside the read_write paths"))
         }
 
+        checkMountPoints(&d)
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
 
         try d.sink.throwIfAny()
@@ -245,6 +234,7 @@ public struct PlanBuilder {
         plan.gitWatched = d.gitWatched
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
+        plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
         return plan
     }
 
@@ -272,7 +262,10 @@ public struct PlanBuilder {
                 continue
             }
             guard let source = HostFS.realPath(path) else {
-                if !b.entry.value.optional {
+                if HostFS.info(path) != nil {
+                    d.sink.add(b.entry.diagnostic("path \(path) exists, but its real path is not valid UTF-8, so mcpbox cannot name it to the kernel",
+                                                  hint: "rename the directory or file it leads to"))
+                } else if !b.entry.value.optional {
                     d.sink.add(b.entry.diagnostic("path \(path) does not exist", hint: "create it, or mark it optional with a leading ?"))
                 } else if !d.skipped.contains(path) {
                     d.skipped.append(path)
@@ -351,7 +344,7 @@ public struct PlanBuilder {
             }
         }
         protectGitRepositories(&d, identity: identity)
-        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(d.mounts)))
+        d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(Self.withoutShadowedHides(Self.withoutBindsOnSymlinks(d.mounts)))))
     }
 
     /// Binds read-only what host git would run or trust in every git directory a read-write bind

@@ -248,6 +248,11 @@ struct ProfileFileReader {
                           hint: "a number with one of the units \(Units.durationUnits.joined(separator: ", ")), e.g. \"500ms\", \"3s\", \"2m\"; or \"0\""))
             return nil
         }
+        guard Units.isWholeMilliseconds(seconds) else {
+            sink.add(diag(e.value.line, key, "\"\(text)\" is not a whole number of milliseconds, the resolution mcpbox enforces",
+                          hint: "round it, e.g. \"1500ms\" or \"1.5s\""))
+            return nil
+        }
         return Sourced(seconds, file: file, line: e.value.line, key: key)
     }
 
@@ -624,8 +629,8 @@ struct ProfileFileReader {
                 default: v = nil; typeError(e, "limits.cpu", expected: "a number of cores such as 1.0")
                 }
                 if let v {
-                    if v > 0 && v <= 4096 { layer.cpu = Sourced(v, file: file, line: e.value.line, key: "limits.cpu") }
-                    else { sink.add(diag(e.value.line, "limits.cpu", "must be a number of cores greater than 0 and at most 4096, found \(v)")) }
+                    if let problem = Units.cpuProblem(v) { sink.add(diag(e.value.line, "limits.cpu", problem)) }
+                    else { layer.cpu = Sourced(v, file: file, line: e.value.line, key: "limits.cpu") }
                 }
             case "wall_time": layer.wallTime = duration(e, "limits.wall_time")
             case "tmpfs_size": layer.tmpfsSize = size(e, "limits.tmpfs_size")

@@ -12,13 +12,19 @@ public struct SandboxView: Sendable {
 
     public init(mounts: [Mount]) { self.mounts = mounts }
 
-    /// The innermost mount at or above `path`.
+    /// The mount visible at `path`: the innermost `hide` at or above it if any (masks are
+    /// mounted last, over everything below them), else the innermost mount at or above it.
     func covering(_ path: String) -> Mount? {
         var best: Mount?
+        var mask: Mount?
         for m in mounts where Paths.isWithin(path, m.target) {
-            if best == nil || m.target.count >= best!.target.count { best = m }
+            if case .hide = m.kind {
+                if mask == nil || m.target.count >= mask!.target.count { mask = m }
+            } else if best == nil || m.target.count >= best!.target.count {
+                best = m
+            }
         }
-        return best
+        return mask ?? best
     }
 
     /// Whether `path` is a mount target or a directory created to hold one.
@@ -72,8 +78,9 @@ public struct SandboxView: Sendable {
                     }
                     if !info.isDirectory && !isSkeleton(prefix) { return .missing }
                 case .hide(let isDirectory):
+                    // Nothing below a mask is visible, mount points included.
                     if prefix == m.target && isLast { return isDirectory ? .directory : .file(hostPath: nil, executable: false) }
-                    if isSkeleton(prefix) { if isLast { return .directory } else { continue } }
+                    if prefix == m.target && isDirectory { continue }
                     return .missing
                 case .file:
                     if prefix == m.target && isLast { return .file(hostPath: nil, executable: false) }

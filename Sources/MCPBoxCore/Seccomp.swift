@@ -73,7 +73,14 @@ public enum Seccomp {
             notes.append("socket: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK(route) only; other families \(how)")
         }
         if shape.personalityFiltered {
-            notes.append("personality: only PER_LINUX, PER_LINUX32, UNAME26 and the query")
+            // Other values fall through to the default action, like any syscall outside the list.
+            let others: String
+            switch policy.defaultAction {
+            case .errno: others = "other values refused (EPERM)"
+            case .kill: others = "other values: process killed"
+            case .log: others = "other values allowed and logged (default_action = \"log\")"
+            }
+            notes.append("personality: PER_LINUX, PER_LINUX32, UNAME26 and the query allowed; \(others)")
         }
         notes.append("non-native ABIs (i386, x32): process killed")
         notes.append("\(shape.refused.count) dangerous syscalls refused (\(refusal)): "

@@ -101,6 +101,9 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the kernel refused the seccomp filter; mcpbox never runs a server without one"
         case MCPBOX_STAGE_LANDLOCK.rawValue:
             return "the kernel refused the Landlock ruleset the plan requires; mcpbox never runs a server with less than explain shows (landlock.mode = \"off\" turns the second wall off)"
+        case MCPBOX_STAGE_RLIMIT.rawValue:
+            if code == EPERM { return "a limit is above the hard limit mcpbox runs under; raise it (ulimit -H) or lower the profile's [limits]" }
+            return nil
         case MCPBOX_STAGE_CGROUP.rawValue:
             return "memory and cpu limits need a writable cgroup hierarchy (run as root, or remove [limits] memory/cpu)"
         default:
@@ -337,8 +340,9 @@ public enum Spawn {
         launch.inotify_instances = plan.limits.inotifyInstances ?? 0
         launch.inotify_watches = plan.limits.inotifyWatches ?? 0
         if let processes = plan.limits.processes {
-            // +1: pid 1 (the reaper) runs as the same uid in the same user namespace.
-            launch.rlimit_nproc = processes + 1
+            // Exactly the profile's number, as /proc/self/limits shows it inside: pid 1 (the
+            // reaper) runs as the same uid in the same user namespace and is one of them.
+            launch.rlimit_nproc = processes
         }
         launch.stdin_fd = stdin
         launch.stdout_fd = stdout

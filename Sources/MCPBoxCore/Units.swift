@@ -42,6 +42,35 @@ public enum Units {
         return UInt64(bytes.rounded())
     }
 
+    /// The smallest `limits.cpu`: a CFS quota of 1 ms per 100 ms period, the kernel's minimum.
+    public static let minimumCPU = 0.01
+    /// The CFS period mcpbox uses, microseconds; the quota is a whole number of microseconds.
+    public static let cpuPeriodMicroseconds = 100_000
+
+    /// Why `cores` cannot be enforced exactly as a CFS quota, or nil.
+    public static func cpuProblem(_ cores: Double) -> String? {
+        guard cores.isFinite, cores >= minimumCPU, cores <= 4096 else {
+            return "must be a number of cores from \(minimumCPU) (the kernel's smallest quota, 1ms per 100ms) to 4096, found \(cores)"
+        }
+        let quota = cores * Double(cpuPeriodMicroseconds)
+        guard abs(quota - quota.rounded()) < 1e-6 else {
+            return "\(cores) cores is not a whole number of microseconds per \(cpuPeriodMicroseconds / 1000)ms period (the kernel's resolution); use at most 5 decimals"
+        }
+        return nil
+    }
+
+    /// The CFS quota, microseconds per `cpuPeriodMicroseconds`, for a valid `cores`.
+    public static func cpuQuota(_ cores: Double) -> Int? {
+        guard cpuProblem(cores) == nil else { return nil }
+        return Int((cores * Double(cpuPeriodMicroseconds)).rounded())
+    }
+
+    /// Whether `seconds` is a whole number of milliseconds (the relay's timer resolution).
+    public static func isWholeMilliseconds(_ seconds: Double) -> Bool {
+        let ms = seconds * 1000
+        return ms.isFinite && abs(ms - ms.rounded()) < 1e-6
+    }
+
     static func split(_ text: String) -> (String, String) {
         let number = text.prefix { $0.isNumber || $0 == "." }
         return (String(number), String(text.dropFirst(number.count)).trimmingSpaces())

@@ -150,13 +150,26 @@ import Testing
         #expect(plan?.warnings.contains { $0.contains("`ptrace` re-enables a dangerous system call") } == true)
     }
 
+    @Test func limitsTheKernelWouldRoundAreRefused() throws {
+        // Before: cpu 0.001 became 0.01 and 0.123456 became 0.12345 without a word.
+        expectError("[limits]\ncpu = 0.001", line: 2, key: "limits.cpu", "from 0.01")
+        expectError("[limits]\ncpu = 0.123456", line: 2, key: "limits.cpu", "not a whole number of microseconds")
+        expectError("[limits]\nwall_time = \"1.0001s\"", line: 2, key: "limits.wall_time", "not a whole number of milliseconds")
+        expectError("[limits]\nshutdown_grace = \"0.5ms\"", line: 2, key: "limits.shutdown_grace", "not a whole number of milliseconds")
+        #expect(Units.cpuQuota(0.01) == 1000)
+        #expect(Units.cpuQuota(0.12345) == 12345)
+        #expect(Units.cpuQuota(0.1) == 10000)
+        #expect(Units.cpuQuota(4096) == 409_600_000)
+        #expect(Units.cpuQuota(0.009) == nil)
+    }
+
     @Test func unitsAreValidated() throws {
         expectError("[limits]\nmemory = \"64mb\"", line: 2, key: "limits.memory", "invalid size \"64mb\"", hint: "KiB, MiB, GiB")
         expectError("[limits]\ntmpfs_size = \"lots\"", line: 2, key: "limits.tmpfs_size", "invalid size")
         expectError("[limits]\nwall_time = \"3 sec\"", line: 2, key: "limits.wall_time", "invalid duration", hint: "ms, s, m, h")
         expectError("[limits]\nshutdown_grace = \"-1s\"", line: 2, key: "limits.shutdown_grace", "invalid duration")
-        expectError("[limits]\ncpu = 0", line: 2, key: "limits.cpu", "greater than 0 and at most 4096")
-        expectError("[limits]\ncpu = 1e300", line: 2, key: "limits.cpu", "greater than 0 and at most 4096")
+        expectError("[limits]\ncpu = 0", line: 2, key: "limits.cpu", "from 0.01 (the kernel's smallest quota, 1ms per 100ms) to 4096")
+        expectError("[limits]\ncpu = 1e300", line: 2, key: "limits.cpu", "from 0.01 (the kernel's smallest quota, 1ms per 100ms) to 4096")
         let (s, _) = setup("""
             [limits]
             memory = "1GiB"

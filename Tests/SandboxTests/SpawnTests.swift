@@ -233,9 +233,29 @@ struct SpawnTests {
         plan.executable = "/usr/bin/python3"
         let r = try SpawnFixture.run(plan)
         #expect(r.status == 0, "\(r.stderr)")
-        // Six tasks for the server and its children: python itself and five forks (pid 1,
-        // the reaper, is not counted against the profile's number).
-        #expect(r.stdout == "EAGAIN\n5\n", "\(r.stdout) \(r.stderr)")
+        // Six tasks in the sandbox, exactly the profile's number: pid 1 (the reaper), python
+        // itself and four forks.
+        #expect(r.stdout == "EAGAIN\n4\n", "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func processLimitIsExactlyWhatTheSandboxSees() throws {
+        var limits = SpawnFixture.shell("").limits
+        limits.processes = 6
+        let r = try SpawnFixture.run(SpawnFixture.shell("grep 'Max processes' /proc/self/limits", limits: limits))
+        #expect(r.status == 0, "\(r.stderr)")
+        let fields = r.stdout.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count >= 4 && fields[2] == "6" && fields[3] == "6", "\(r.stdout)")
+    }
+
+    @Test func rlimitAboveTheHardLimitFailsInsteadOfBeingLowered() throws {
+        var rl = rlimit()
+        #expect(getrlimit(__rlimit_resource_t(7), &rl) == 0)  // RLIMIT_NOFILE
+        try #require(rl.rlim_max != rlim_t.max, "needs a finite hard RLIMIT_NOFILE")
+        var limits = SpawnFixture.shell("").limits
+        limits.openFiles = UInt64(rl.rlim_max) + 1
+        let r = try SpawnFixture.run(SpawnFixture.shell("grep 'Max open files' /proc/self/limits", limits: limits))
+        #expect(r.status == 125, "\(r.stdout) \(r.stderr)")
+        #expect(r.failure?.stageName == "rlimits" && r.failure?.code == EPERM, "\(String(describing: r.failure))")
     }
 
     @Test func memoryLimitIsACgroupRemovedAfterwards() throws {

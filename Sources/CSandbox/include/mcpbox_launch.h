@@ -132,8 +132,9 @@ struct mcpbox_launch {
     const char *exec_path;       /* absolute path inside the sandbox */
     char *const *argv;           /* NULL-terminated */
     char *const *envp;           /* NULL-terminated */
-    uint64_t rlimit_nofile;      /* soft = hard; the parent clamps it to the current hard limit */
-    uint64_t rlimit_nproc;       /* 0 = leave as is; counts tasks of the uid in the new user ns */
+    uint64_t rlimit_nofile;      /* soft = hard; above the current hard limit fails (EPERM) */
+    uint64_t rlimit_nproc;       /* 0 = leave as is; counts tasks of the uid in the new user ns,
+                                    pid 1 included */
     uint64_t inotify_instances;  /* the new user ns's user.max_inotify_instances; 0 = leave */
     uint64_t inotify_watches;    /* its user.max_inotify_watches; 0 = leave. ucounts nest, so
                                     these bound the sandbox below the host user's own budget */

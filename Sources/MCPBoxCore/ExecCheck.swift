@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Why `execve` of the server's executable would fail inside the sandbox although the file
+/// itself is visible there: what `run` exits with, and the message it prints.
+public struct ExecProblem: Sendable, Equatable {
+    /// 127 (an interpreter is missing: ENOENT) or 126 (not executable: EACCES).
+    public var exitStatus: Int32
+    public var message: String
+    public var hint: String
+
+    public init(exitStatus: Int32, message: String, hint: String) {
+        self.exitStatus = exitStatus
+        self.message = message
+        self.hint = hint
+    }
+}
+
+/// Follows what the kernel's exec follows, as the sandbox would see it: the ELF program
+/// interpreter (PT_INTERP) and a `#!` interpreter, one level of each. The files are the host's
+/// and untrusted: only the ELF header, the program header table and the interpreter string
+/// are read, each with a hard size limit.
+enum ExecCheck {
+    /// The kernel reads this much of a file for `#!` (BINPRM_BUF_SIZE).
+    static let shebangBytes = 256
+    /// Limits on what is read of an ELF file (the kernel refuses larger tables too).
+    static let maxProgramHeaderBytes = 65536
+    static let maxInterpreterBytes = 4096
+
+    /// The problem exec of `path` (inside the sandbox) would hit, or nil.
+    static func problem(_ path: String, view: SandboxView) -> ExecProblem? {
+        check(path, view: view, depth: 0)
+    }
+
+    private static func check(_ path: String, view: SandboxView, depth: Int) -> ExecProblem? {
+        guard case .file(let host, let executable) = view.lookup(path) else { return nil }
+        guard executable, let host else {
+            return ExecProblem(exitStatus: 126, message: "\(path) is not executable inside the sandbox (no execute permission)",
+                               hint: "chmod +x it on the host, or run it through its interpreter")
+        }
+        guard depth < 3, let next = interpreter(ofHostFile: host) else { return nil }
+        let (interp, kind) = next
+        guard interp.hasPrefix("/") else { return nil }
+        switch view.lookup(interp) {
+        case .missing:
+            let dir = Paths.dirname(interp)
+            return ExecProblem(exitStatus: 127,
+                               message: "\(path) needs the \(kind) \(interp), which is not visible inside the sandbox",
+                               hint: "bind it read-only, e.g. add \"\(dir == "/" ? interp : dir)\" to filesystem.read_only")
+        case .directory:
+            return ExecProblem(exitStatus: 126, message: "\(path) names the \(kind) \(interp), a directory inside the sandbox",
+                               hint: "fix the interpreter path of \(path)")
+        case .file(_, let ok):
+            if !ok {
+                return ExecProblem(exitStatus: 126, message: "\(path) needs the \(kind) \(interp), which is not executable inside the sandbox",
+                                   hint: "bind an executable \(interp)")
+            }
+            // The kernel nests `#!` interpreters; an ELF interpreter's own PT_INTERP is not followed.
+            return kind == "ELF interpreter" ? nil : check(interp, view: view, depth: depth + 1)
+        }
+    }
+
+    /// The interpreter exec would load for the host file at `host`: (path, "ELF interpreter")
+    /// or (path, "#! interpreter"); nil for a static ELF, an unknown format, or a read error.
+    static func interpreter(ofHostFile host: String) -> (String, String)? {
+        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        let size = Int(st.st_size)
+        guard let head = readAt(fd, 0, min(shebangBytes, size)), head.count >= 2 else { return nil }
+        if head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") {
+            return shebang(head).map { ($0, "#! interpreter") }
+        }
+        return elfInterpreter(fd, head: head, size: size).map { ($0, "ELF interpreter") }
+    }
+
+    /// The interpreter path of a `#!` line, as the kernel splits it (spaces and tabs).
+    static func shebang(_ head: [UInt8]) -> String? {
+        var line = head.dropFirst(2)
+        if let nl = line.firstIndex(of: UInt8(ascii: "\n")) { line = line[..<nl] }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let start = line.drop(while: blank)
+        let word = start.prefix { !blank($0) && $0 != 0 }
+        guard !word.isEmpty else { return nil }
+        return String(decoding: word, as: UTF8.self)
+    }
+
+    /// PT_INTERP of an ELF file (32- or 64-bit, either byte order), bounded reads only.
+    static func elfInterpreter(_ fd: Int32, head: [UInt8], size: Int) -> String? {
+        guard head.count >= 52, head[0] == 0x7F, head[1] == UInt8(ascii: "E"), head[2] == UInt8(ascii: "L"),
+              head[3] == UInt8(ascii: "F") else { return nil }
+        let is64 = head[4] == 2
+        let little = head[5] == 1
+        guard head[4] == 1 || is64, head[5] == 1 || head[5] == 2, !is64 || head.count >= 64 else { return nil }
+        func int(_ bytes: ArraySlice<UInt8>) -> Int {
+            var v: UInt64 = 0
+            for b in (little ? Array(bytes.reversed()) : Array(bytes)) { v = v << 8 | UInt64(b) }
+            return v > UInt64(Int.max) ? -1 : Int(v)
+        }
+        let phoff = is64 ? int(head[32..<40]) : int(head[28..<32])
+        let phentsize = is64 ? int(head[54..<56]) : int(head[42..<44])
+        let phnum = is64 ? int(head[56..<58]) : int(head[44..<46])
+        guard phentsize == (is64 ? 56 : 32), phnum > 0, phoff > 0 else { return nil }
+        let tableBytes = phentsize * phnum
+        guard tableBytes <= maxProgramHeaderBytes, phoff <= size - tableBytes,
+              let table = readAt(fd, phoff, tableBytes), table.count == tableBytes else { return nil }
+        for i in 0..<phnum {
+            let e = table[(i * phentsize)..<((i + 1) * phentsize)]
+            let b = e.startIndex
+            guard int(e[b..<(b + 4)]) == 3 else { continue }  // PT_INTERP
+            let offset = is64 ? int(e[(b + 8)..<(b + 16)]) : int(e[(b + 4)..<(b + 8)])
+            let length = is64 ? int(e[(b + 32)..<(b + 40)]) : int(e[(b + 16)..<(b + 20)])
+            guard offset >= 0, length > 1, length <= maxInterpreterBytes, offset <= size - length,
+                  let bytes = readAt(fd, offset, length), bytes.count == length, bytes.last == 0 else { return nil }
+            return String(decoding: bytes.dropLast().prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// `pread(2)` of up to `count` bytes at `offset` (retried on EINTR and short reads).
+    static func readAt(_ fd: Int32, _ offset: Int, _ count: Int) -> [UInt8]? {
+        guard count >= 0, offset >= 0 else { return nil }
+        var buf = [UInt8](repeating: 0, count: count)
+        var got = 0
+        while got < count {
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, count - got, off_t(offset + got)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        return Array(buf[0..<got])
+    }
+}
