@@ -152,7 +152,10 @@ public struct LandlockPolicy: Sendable, Equatable {
             rules.append(LandlockRule(path: path, kind: kind, access: access.intersection(handled), origin: origin))
         }
         var writable: [String] = []
-        for m in mounts {
+        // A directory mask hides every mount below it: the launch never makes those, so no rule
+        // may name them (the path would not exist in the view).
+        let masks = mounts.compactMap { m -> String? in if case .hide(true) = m.kind { m.target } else { nil } }
+        for m in mounts where !masks.contains(where: { $0 != m.target && Paths.isWithin(m.target, $0) }) {
             switch m.kind {
             case .bind(_, let readOnly):
                 add(m.target, readOnly ? .readOnly : .readWrite, readOnly ? .readExecute : .readWrite, m.origin)

@@ -128,9 +128,10 @@ import Testing
         #expect(optional["bytes"] as? Int == 1 << 30 && optional["applied"] as? Bool == false)
         #expect((j["limits"] as? [String: Any])?["memory_bytes"] is NSNull)
 
-        // A hard value in a child replaces the optional one: it applies or the launch fails.
-        let hard = try #require(Fixture.plan("hard", dirs: [s.path], host: host).plan)
-        #expect(hard.limits.memoryBytes == 256 << 20 && hard.limits.optionalMemory == nil)
+        // A hard value in a child replaces the optional one: where it cannot apply, explain
+        // refuses it as run would.
+        let hard = Fixture.errors("hard", dirs: [s.path], host: host)
+        #expect(hard.contains { $0.key == "limits.memory" && $0.message.contains("cannot be applied here") }, "\(hard)")
 
         s.write("bad.toml", "[limits]\nmemory = \"?lots\"\n")
         #expect(Fixture.errors("bad", dirs: [s.path]).contains { $0.key == "limits.memory" })

@@ -38,6 +38,22 @@ import Testing
         #expect(Explain.text(dflt).contains("open_files      100 (RLIMIT_NOFILE)"))
     }
 
+    @Test("a memory limit where no memory cgroup is usable is refused by explain, as run would refuse it")
+    func memoryWithoutCgroupRefused() throws {
+        var h = Fixture.host()
+        h.memoryCgroup = (false, "no cgroup memory controller is mounted at /sys/fs/cgroup/memory")
+        let hard = profileDir("[limits]\nmemory = \"512MiB\"\n")
+        let errs = Fixture.errors("p", dirs: [hard.path], host: h)
+        let e = try #require(errs.first { $0.key == "limits.memory" }, "\(errs)")
+        #expect(e.line == 2 && e.message.contains("cannot be applied here") && e.message.contains("no cgroup memory controller"), "\(e)")
+        #expect(e.hint?.contains("?512MiB") == true)
+        // The optional form is shown as not applied instead, never silently.
+        let optional = profileDir("[limits]\nmemory = \"?512MiB\"\n")
+        let plan = try #require(Fixture.plan("p", dirs: [optional.path], host: h).plan)
+        #expect(plan.limits.memoryBytes == nil)
+        #expect(Explain.text(plan).contains("not applied"))
+    }
+
     @Test("processes counts pid 1, so it must leave room for the server")
     func processesCountsPid1() throws {
         let s = profileDir("[limits]\nprocesses = 1\n")
