@@ -147,8 +147,9 @@ struct Run: ParsableCommand {
             print(Explain.text(plan), terminator: "")
             return 0
         }
-        for w in plan.warnings where w.hasPrefix(PlanBuilder.accessWarningPrefix) {
-            Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.accessWarningPrefix.count))
+        // Every warning `explain` shows, once per launch, before the server's own stderr.
+        for w in plan.warnings {
+            Stderr.write("mcpbox: warning: " + (w.hasPrefix(PlanBuilder.accessWarningPrefix) ? w.dropFirst(PlanBuilder.accessWarningPrefix.count) : Substring(w)))
         }
         return Launcher.run(plan)
     }

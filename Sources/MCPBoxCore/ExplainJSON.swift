@@ -96,6 +96,7 @@ public enum ExplainJSON {
         w.field("host", "{\"uid\": \(id.hostUid), \"gid\": \(id.hostGid)}")
         w.field("caller", "{\"uid\": \(id.callerUid), \"gid\": \(id.callerGid)}")
         w.field("home", string(id.home))
+        w.field("supplementary_groups", "[" + plan.keptGroups.map { String($0) }.joined(separator: ", ") + "]")
         w.close("}")
 
         w.field("namespaces", strings(plan.namespaces.map(\.rawValue)))
@@ -109,6 +110,9 @@ public enum ExplainJSON {
         }
         w.close("]")
         w.field("skipped_optional", strings(plan.skippedOptional))
+        w.field("accepted", "[" + plan.accepted.map {
+            "{\"path\": \(string($0.path)), \"reason\": \(string($0.reason)), \"origin\": \(string($0.origin))}"
+        }.joined(separator: ", ") + "]")
         w.close("}")
 
         w.open("network", "{")

@@ -5,17 +5,25 @@ public struct HostContext: Sendable {
     /// mcpbox's environment, in order.
     public var environment: [(String, String)]
     public var accounts: Accounts
+    /// The caller's supplementary groups (`getgroups`).
+    public var callerGroups: [UInt32]
+    /// The running mcpbox executable; a read-write bind may not touch it.
+    public var executablePath: String?
 
-    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts) {
+    public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
+                callerGroups: [UInt32] = [], executablePath: String? = nil) {
         self.callerUid = callerUid
         self.callerGid = callerGid
         self.environment = environment
         self.accounts = accounts
+        self.callerGroups = callerGroups
+        self.executablePath = executablePath
     }
 
     /// The running process's own view of the host.
     public static func current() -> HostContext {
-        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts())
+        HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
+                    callerGroups: HostFS.groups(), executablePath: HostFS.executablePath())
     }
 
     public var environmentDictionary: [String: String] {
@@ -64,6 +72,7 @@ public struct PlanBuilder {
         var warnings: [String] = []
         var sink = DiagnosticSink()
         var skipped: [String] = []
+        var accepted: [AcceptedGrant] = []
     }
 
     /// Builds the plan, or throws every error found.
@@ -168,6 +177,7 @@ public struct PlanBuilder {
 
         warn(&d, seccomp: seccomp, network: network)
         if identity != nil { warnAccess(&d, identity: id) }
+        checkGrants(&d, identity: identity)
 
         // A server must never be able to edit its own jail.
         for m in d.mounts {
@@ -195,6 +205,11 @@ public struct PlanBuilder {
                                namespaces: namespaces, mounts: d.mounts, network: network, seccomp: seccomp,
                                environment: environment, limits: limits, warnings: d.warnings)
         plan.skippedOptional = d.skipped
+        plan.accepted = d.accepted
+        if identity.mechanism == .callerRemap {
+            plan.keptGroups = host.callerGroups.filter { $0 != identity.hostGid }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+            for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
+        }
         return plan
     }
 
@@ -459,30 +474,8 @@ public struct PlanBuilder {
     }
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
-        let env = host.environmentDictionary
-        var homes = Set<String>()
-        if let h = env["HOME"], let n = Paths.normalize(h) { homes.insert(n) }
-        if let u = host.accounts.user(uid: host.callerUid), let n = Paths.normalize(u.home) { homes.insert(n) }
         for m in d.mounts {
-            guard case .bind(let source, let ro) = m.kind else { continue }
-            if !ro {
-                if m.target == "/" {
-                    d.warnings.append("filesystem.read_write: / is bound read-write: the server can change the whole host filesystem (\(m.origin))")
-                } else if let home = homes.first(where: { Paths.isWithin($0, m.target) || Paths.isWithin($0, source) }) {
-                    d.warnings.append("filesystem.read_write: \(m.target) contains your home directory \(home); the server can modify it (\(m.origin))")
-                }
-            }
-            let parts = Paths.components(m.target)
-            if let s = parts.first(where: { [".ssh", ".gnupg", ".aws"].contains($0) }) {
-                d.warnings.append("filesystem: \(m.target) is a credentials directory (\(s)) visible to the server (\(m.origin))")
-            } else {
-                for s in [".ssh", ".gnupg", ".aws"] where HostFS.info(Paths.join(source, s))?.isDirectory == true {
-                    let inside = Paths.join(m.target, s)
-                    if !d.mounts.contains(where: { Paths.isWithin(inside, $0.target) && { if case .hide = $0.kind { true } else { false } }($0) }) {
-                        d.warnings.append("filesystem: \(m.target) exposes \(inside) to the server (\(m.origin)); add it to filesystem.hide")
-                    }
-                }
-            }
+            guard case .bind(let source, _) = m.kind else { continue }
             if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
                 d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
             } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {
