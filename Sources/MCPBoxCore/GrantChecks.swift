@@ -127,7 +127,10 @@ extension PlanBuilder {
 
         // Never acceptable: what mcpbox itself reads later.
         if !writable.isEmpty {
-            var protected: [(String, String)] = profile.searchPath.map { ($0, "a directory of the profile search path") }
+            // A relative --profile-path is searched relative to the working directory.
+            var protected: [(String, String)] = profile.searchPath.compactMap { p in
+                (p.hasPrefix("/") ? p : HostFS.realPath(p)).map { ($0, "a directory of the profile search path") }
+            }
             protected.append(("/etc/mcpbox", "mcpbox's system configuration"))
             var configs = homes.map { Paths.join($0, ".config/mcpbox") }
             var states = homes.map { Paths.join($0, ".local/state/mcpbox") }
@@ -165,6 +168,8 @@ extension PlanBuilder {
         }
         if let x = env["XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
+        var seenPlaces = Set<String>()
+        let resolvedPlaces = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { ($0.0, GrantChecks.resolved($0.0), $0.1) }
         for w in writable {
             var wholeRefused = false
             if w.source == "/" || w.m.target == "/" {
@@ -182,9 +187,7 @@ extension PlanBuilder {
             }
             // Once `/` or a home is refused, naming every start-up file inside would only add noise.
             if wholeRefused { continue }
-            var seen = Set<String>()
-            for (place, what) in places where seen.insert(place).inserted {
-                let real = GrantChecks.resolved(place)
+            for (place, real, what) in resolvedPlaces {
                 let relation: String
                 if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import MCPBoxCore
 
+@_silgen_name("setxattr")
+private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
+
 /// Dangerous grants through the real plan builder: refused with the fix, or accepted explicitly.
 @Suite struct GrantTests {
     /// A temporary home with the places the checks look for, and a separate profile directory.
@@ -160,10 +163,31 @@ import Testing
         #expect(w.errors(text, host: root).isEmpty)
         chmod(closed, 0o700)
         #expect(w.errors(text, host: Fixture.host(uid: 1000, gid: 1000, env: w.env)).isEmpty)
+        // A POSIX ACL that lets the account traverse (u:65534:--x on a 0700 directory) counts; one
+        // that names the account without x denies it although the mode bits would allow.
+        #expect(Self.setACL(closed, namedUser: 65534, perm: 1, other: 0))
+        #expect(w.errors(text, host: root).isEmpty)
+        #expect(Self.setACL(closed, namedUser: 65534, perm: 0, other: 5))
+        #expect(w.errors(text, host: root).contains { $0.message.contains("cannot traverse") })
+        _ = Self.setACL(closed, namedUser: nil, perm: 0, other: 0)
         // The account's group decides when it owns the directory's group.
         chown(closed, 0, 65534)
         chmod(closed, 0o710)
         #expect(w.errors(text, host: root).isEmpty)
+    }
+
+    /// Sets the access ACL of `path` (owner rwx, group ---, other `other`, and one named user entry).
+    static func setACL(_ path: String, namedUser: UInt32?, perm: UInt16, other: UInt16) -> Bool {
+        var bytes: [UInt8] = [2, 0, 0, 0]
+        func entry(_ tag: UInt16, _ perm: UInt16, _ id: UInt32) {
+            for v in [UInt32(tag) | UInt32(perm) << 16, id] { bytes += withUnsafeBytes(of: v.littleEndian, Array.init) }
+        }
+        entry(0x01, 7, UInt32.max)
+        if let namedUser { entry(0x02, perm, namedUser) }
+        entry(0x04, 0, UInt32.max)
+        if namedUser != nil { entry(0x10, 7, UInt32.max) }
+        entry(0x20, other, UInt32.max)
+        return c_setxattr(path, "system.posix_acl_access", bytes, bytes.count, 0) == 0
     }
 
     @Test("${CALLER_HOME}: the caller's own caches in the caller's modes, skipped when root starts mcpbox")
