@@ -106,11 +106,13 @@ extension PlanBuilder {
         "\(alternative), or acknowledge it in the profile: [filesystem] accept = [\"\(path)\"]"
     }
 
-    /// The caller's home directories: `HOME` and the passwd entry of the caller's uid.
+    /// The caller's home directories: `HOME` and the passwd entry of the caller's uid; for root
+    /// started through sudo, also the home of the user who ran sudo (`SUDO_UID`).
     func callerHomes() -> [String] {
         var homes: [String] = []
         let env = host.environmentDictionary
-        for h in [env["HOME"], host.accounts.user(uid: host.callerUid)?.home] {
+        let sudoer = host.callerUid == 0 ? env["SUDO_UID"].flatMap { UInt32($0) }.flatMap { host.accounts.user(uid: $0)?.home } : nil
+        for h in [env["HOME"], host.accounts.user(uid: host.callerUid)?.home, sudoer] {
             if let h, let n = Paths.normalize(h), n != "/", !homes.contains(n) { homes.append(n) }
         }
         return homes

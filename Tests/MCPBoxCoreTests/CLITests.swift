@@ -234,4 +234,18 @@ enum CLI {
         let run = try asNobody(["run", "--profile-path", s.path] + shipped + ["p", "--", "/bin/cat", file])
         #expect(run.status == 0 && run.stdout == token, "\(run.stdout) \(run.stderr)")
     }
+    @Test("the home directory from the client (VS Code's ${workspaceFolder} via --set, or --repository) is refused by run and explain")
+    func homeFromTheClientIsRefused() throws {
+        let home = Scratch()
+        let git = Fixture.shippedProfiles + "/git.toml"
+        let line = try #require(try String(contentsOfFile: git, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.hasPrefix("read_write") }) + 1
+        for args in [["--set", "repo=\(home.path)"], ["--", "mcp-server-git", "--repository", home.path]] {
+            for cmd in ["run", "explain"] {
+                let r = try CLI.run([cmd, "git"] + shipped + args, env: ["HOME": home.path])
+                #expect(r.status == 125 && r.stdout.isEmpty, "\(r.stdout) \(r.stderr)")
+                #expect(r.stderr.contains("mcpbox: \(git):\(line): filesystem.read_write: refused: \(home.path) is bound read-write and contains your home directory \(home.path)"), "\(r.stderr)")
+            }
+        }
+    }
 }

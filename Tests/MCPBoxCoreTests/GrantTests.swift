@@ -88,6 +88,16 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         #expect(Explain.text(plan).contains("accepted        \(w.home.path)/.bashrc: read-write, shell start-up file (p.toml:3: filesystem.accept)"))
         #expect(ExplainJSON.render(plan).contains("\"accepted\": [{\"path\": \"\(w.home.path)/.bashrc\""))
 
+        // Root started through sudo: the sudoer's places count too.
+        let etc = Scratch()
+        etc.write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::\(w.home.path):/bin/bash\n")
+        etc.write("etc/group", "root:x:0:\nalice:x:1000:\n")
+        let text = "[filesystem]\nread_write = [\"\(dotfiles)\"]\n"
+        let rootOnly = Fixture.host(uid: 0, gid: 0, env: ["HOME": "/root"], accounts: Accounts(root: etc.path))
+        #expect(w.errors(text, host: rootOnly).isEmpty)
+        let sudo = Fixture.host(uid: 0, gid: 0, env: ["HOME": "/root", "SUDO_UID": "1000"], accounts: Accounts(root: etc.path))
+        #expect(w.errors(text, host: sudo).contains { $0.message.contains("contains \(w.home.path)/.bashrc") })
+
         // A place that does not exist yet counts too, and so does a bind inside one.
         let config = w.home.mkdir(".config/autostart/x")
         #expect(w.errors("[filesystem]\nread_write = [\"\(config)\"]\n").contains { $0.message.contains("lies inside \(w.home.path)/.config/autostart") })
