@@ -17,6 +17,8 @@ public enum GrantChecks {
         ".local/share/keyrings", ".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials",
         ".terraform.d/credentials.tfrc.json",
     ]
+    /// `credentials`, split into components once.
+    static let credentialComponents: [(name: String, parts: [Substring])] = credentials.map { ($0, $0.split(separator: "/")) }
     /// Credentials directories also looked for directly inside every bound directory (a project
     /// tree holding its own `.ssh`); the file-sized names are only looked for under home directories.
     static let credentialDirectories = [".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store"]
@@ -55,15 +57,34 @@ public enum GrantChecks {
 
     /// The credentials path that `path` is or lies inside (its prefix up to the matching components), or nil.
     public static func credentialsPrefix(_ path: String) -> (prefix: String, name: String)? {
-        let parts = Paths.components(path).map(String.init)
-        for (i, part) in parts.enumerated() {
-            for name in credentials {
-                let c = name.split(separator: "/").map(String.init)
-                guard c.first == part, i + c.count <= parts.count, Array(parts[i..<(i + c.count)]) == c else { continue }
+        guard path.utf8.contains(UInt8(ascii: ".")) else { return nil }
+        let parts = Paths.components(path)
+        for (i, part) in parts.enumerated() where part.utf8.first == UInt8(ascii: ".") {
+            for (name, c) in credentialComponents {
+                guard c[0] == part, i + c.count <= parts.count, parts[i..<(i + c.count)].elementsEqual(c) else { continue }
                 return ("/" + parts[0..<(i + c.count)].joined(separator: "/"), name)
             }
         }
         return nil
+    }
+
+    /// `resolved(Paths.join(realBase, rest))` for a `realBase` without symlinks, with one `lstat`
+    /// per component until one is missing (the usual case for start-up files), memoized in `known`.
+    static func resolved(under realBase: String, _ rest: String, known: inout [String: Bool]) -> String {
+        var current = realBase
+        let parts = rest.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            let next = Paths.join(current, String(part))
+            let isLink: Bool? = known[next] ?? {
+                let v = HostFS.info(next, follow: false).map(\.isSymlink)
+                known[next] = v
+                return v
+            }()
+            guard let isLink else { return parts[i...].reduce(current) { Paths.join($0, String($1)) } }
+            if isLink { return resolved(parts[(i + 1)...].reduce(next) { Paths.join($0, String($1)) }) }
+            current = next
+        }
+        return current
     }
 }
 
@@ -171,7 +192,13 @@ extension PlanBuilder {
         if let x = env["XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
         var seenPlaces = Set<String>()
-        let resolvedPlaces = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { ($0.0, GrantChecks.resolved($0.0), $0.1) }
+        var known: [String: Bool] = [:]
+        let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in
+            if let home = resolvedHomes.first(where: { Paths.isWithin(place, $0.0) }), home.0 != place {
+                return (place, GrantChecks.resolved(under: home.1, Paths.remainder(place, under: home.0), known: &known), what)
+            }
+            return (place, GrantChecks.resolved(place), what)
+        }
         for w in writable {
             var wholeRefused = false
             if w.source == "/" || w.m.target == "/" {
@@ -201,14 +228,14 @@ extension PlanBuilder {
         }
 
         // Credentials, read-only or read-write.
+        // Other accounts' homes as passwd names them; only a home owned by its account counts
+        // (not /usr/games, /var/www, /bin …), and only when a bind contains it.
         var credentialHomes = resolvedHomes.map(\.1)
-        var parents: [String: String] = [:]
+        let sources = binds.map(\.source)
         for u in host.accounts.users {
-            guard let h = Paths.normalize(u.home), h != "/", Paths.basename(h) != "nonexistent" else { continue }
-            let parent = Paths.dirname(h)
-            if parents[parent] == nil { parents[parent] = HostFS.realPath(parent) ?? parent }
-            let real = Paths.join(parents[parent]!, Paths.basename(h))
-            if !credentialHomes.contains(real) { credentialHomes.append(real) }
+            guard let h = Paths.normalize(u.home), h != "/", !credentialHomes.contains(h),
+                  sources.contains(where: { Paths.isWithin(h, $0) }), HostFS.info(h)?.uid == u.uid else { continue }
+            credentialHomes.append(h)
         }
         let view = SandboxView(mounts: d.mounts)
         for b in binds {
@@ -225,7 +252,9 @@ extension PlanBuilder {
             for h in credentialHomes where Paths.isWithin(h, b.source) || Paths.isWithin(b.source, h) {
                 candidates += GrantChecks.credentials.map { Paths.join(h, $0) }
             }
-            candidates += GrantChecks.credentialDirectories.map { Paths.join(b.source, $0) }
+            if HostFS.info(b.source)?.isDirectory == true {
+                candidates += GrantChecks.credentialDirectories.map { Paths.join(b.source, $0) }
+            }
             var seen = Set<String>()
             for c in candidates where Paths.isWithin(c, b.source) && seen.insert(c).inserted {
                 guard HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c), Paths.isWithin(real, b.source) else { continue }

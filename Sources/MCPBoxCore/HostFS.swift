@@ -162,7 +162,10 @@ public enum Paths {
     /// Whether `ancestor` is `path` itself or one of its parent directories.
     public static func isWithin(_ path: String, _ ancestor: String) -> Bool {
         if ancestor == "/" { return true }
-        return path == ancestor || path.hasPrefix(ancestor + "/")
+        // Byte-wise, without building `ancestor + "/"`: called for every pair of mounts and places.
+        let p = path.utf8, a = ancestor.utf8
+        guard p.count >= a.count, p.starts(with: a) else { return false }
+        return p.count == a.count || p[p.index(p.startIndex, offsetBy: a.count)] == UInt8(ascii: "/")
     }
 
     /// `path` relative to its ancestor `base` ("" when equal).
