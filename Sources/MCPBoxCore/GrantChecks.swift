@@ -147,6 +147,15 @@ extension PlanBuilder {
             if case .bind(let source, let ro) = m.kind { (m, source, ro) } else { nil }
         }
         let writable = binds.filter { !$0.ro }
+        let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
+        var known: [String: Bool] = [:]
+        /// A path under one of the homes resolved per component (cheap), any other with realpath.
+        func resolve(_ path: String) -> String {
+            if let home = resolvedHomes.first(where: { Paths.isWithin(path, $0.0) }), home.0 != path {
+                return GrantChecks.resolved(under: home.1, Paths.remainder(path, under: home.0), known: &known)
+            }
+            return GrantChecks.resolved(path)
+        }
 
         // Never acceptable: what mcpbox itself reads later.
         if !writable.isEmpty {
@@ -162,7 +171,7 @@ extension PlanBuilder {
             protected += configs.map { ($0, "mcpbox's configuration") }
             protected += states.map { ($0, "mcpbox's state (pins, logs, caches it trusts later)") }
             if let exe = host.executablePath { protected.append((exe, "the mcpbox executable")) }
-            let resolvedProtected = protected.compactMap { p in Paths.normalize(p.0).map { ($0, GrantChecks.resolved($0), p.1) } }
+            let resolvedProtected = protected.compactMap { p in Paths.normalize(p.0).map { ($0, resolve($0), p.1) } }
             for w in writable {
                 var hits: [(path: String, relation: String, what: String)] = []
                 for (n, real, what) in resolvedProtected {
@@ -190,14 +199,9 @@ extension PlanBuilder {
             }
         }
         if let x = env["XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
-        let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
         var seenPlaces = Set<String>()
-        var known: [String: Bool] = [:]
         let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in
-            if let home = resolvedHomes.first(where: { Paths.isWithin(place, $0.0) }), home.0 != place {
-                return (place, GrantChecks.resolved(under: home.1, Paths.remainder(place, under: home.0), known: &known), what)
-            }
-            return (place, GrantChecks.resolved(place), what)
+            (place, resolve(place), what)
         }
         for w in writable {
             var wholeRefused = false
