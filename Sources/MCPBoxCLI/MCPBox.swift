@@ -148,11 +148,13 @@ struct Run: ParsableCommand {
             print(Explain.text(plan), terminator: "")
             return 0
         }
-        for w in plan.warnings where w.hasPrefix(PlanBuilder.accessWarningPrefix) {
-            Stderr.write(Explain.visible("mcpbox: warning: " + w.dropFirst(PlanBuilder.accessWarningPrefix.count)))
-        }
-        for w in plan.warnings where w.hasPrefix(PlanBuilder.limitsWarningPrefix) {
-            Stderr.write("mcpbox: warning: " + w.dropFirst(PlanBuilder.limitsWarningPrefix.count))
+        // Every warning `explain` shows, once per launch, before the server's own stderr.
+        for w in plan.warnings {
+            var text = Substring(w)
+            for prefix in [PlanBuilder.accessWarningPrefix, PlanBuilder.limitsWarningPrefix] where text.hasPrefix(prefix) {
+                text = text.dropFirst(prefix.count)
+            }
+            Stderr.write(Explain.visible("mcpbox: warning: " + text))
         }
         return Launcher.run(plan)
     }

@@ -11,6 +11,14 @@ public enum Explain {
         public var origin: String
     }
 
+    /// The caller's supplementary groups the server keeps in caller-remap mode, as explain says it.
+    public static func keptGroupsText(_ plan: SandboxPlan) -> String {
+        guard !plan.keptGroups.isEmpty else { return "(none): you have no supplementary groups" }
+        return plan.keptGroups.map { g in plan.keptGroupNames[g].map { "\(g) (\($0))" } ?? "\(g)" }.joined(separator: ", ")
+            + ": your supplementary groups stay with the server (setgroups is denied in its user namespace; inside they show as 65534); "
+            + "the host grants it what they grant you"
+    }
+
     public static func rows(_ plan: SandboxPlan) -> [MountRow] {
         plan.mounts.map { m in
             switch m.kind {
@@ -167,6 +175,7 @@ public enum Explain {
         kv("host", "uid \(id.hostUid), gid \(id.hostGid)")
         kv("started by", "uid \(id.callerUid), gid \(id.callerGid)")
         kv("home", id.home)
+        if id.mechanism == .callerRemap { kv("groups kept", keptGroupsText(plan)) }
 
         out.append("")
         out.append("NAMESPACES")
@@ -186,8 +195,12 @@ public enum Explain {
         for c in cells {
             out.append("  " + (0..<4).map { pad(c[$0], widths[$0] + 2) }.joined() + c[4])
         }
-        if !plan.skippedOptional.isEmpty {
-            kv("skipped", "optional paths absent on this host: " + plan.skippedOptional.joined(separator: ", "))
+        let absent = plan.skippedOptional.filter { $0.hasPrefix("/") }
+        let notHere = plan.skippedOptional.filter { !$0.hasPrefix("/") }
+        if !absent.isEmpty { kv("skipped", "optional paths absent on this host: " + absent.joined(separator: ", ")) }
+        if !notHere.isEmpty {
+            kv("skipped", "optional paths with a variable undefined here (${CALLER_HOME} is undefined when root starts mcpbox): "
+                + notHere.joined(separator: ", "))
         }
         for g in plan.gitProtected {
             kv("git", "\(g): configuration, hooks, info, modules, worktrees and object alternates read-only (host git would run what they name)")
@@ -198,6 +211,7 @@ public enum Explain {
         for t in plan.gitTrees {
             kv("git watch", "new `.git` entries under \(t.root) (nested repositories, submodules) are moved aside after the session")
         }
+        for a in plan.accepted { kv("accepted", "\(a.path): \(a.reason) (\(a.origin))") }
 
         out.append("")
         out.append("NETWORK")

@@ -99,6 +99,7 @@ public enum ExplainJSON {
         w.field("host", "{\"uid\": \(id.hostUid), \"gid\": \(id.hostGid)}")
         w.field("caller", "{\"uid\": \(id.callerUid), \"gid\": \(id.callerGid)}")
         w.field("home", string(id.home))
+        w.field("supplementary_groups", "[" + plan.keptGroups.map { String($0) }.joined(separator: ", ") + "]")
         w.close("}")
 
         w.field("namespaces", strings(plan.namespaces.map(\.rawValue)))
@@ -115,6 +116,9 @@ public enum ExplainJSON {
         w.field("git_protected", strings(plan.gitProtected))
         w.field("git_watched", strings(plan.gitWatched))
         w.field("git_watched_trees", strings(plan.gitTrees.map(\.root)))
+        w.field("accepted", "[" + plan.accepted.map {
+            "{\"path\": \(string($0.path)), \"reason\": \(string($0.reason)), \"origin\": \(string($0.origin))}"
+        }.joined(separator: ", ") + "]")
         w.close("}")
 
         w.open("network", "{")

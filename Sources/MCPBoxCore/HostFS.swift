@@ -4,6 +4,10 @@ import Glibc
 import Musl
 #endif
 
+/// `getxattr(2)` from the C library (its header, sys/xattr.h, is not part of the Glibc module).
+@_silgen_name("getxattr")
+private func c_getxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
+
 /// Small, Foundation-free queries of the host filesystem and process.
 public enum HostFS {
     public struct Info: Sendable, Equatable {
@@ -86,6 +90,53 @@ public enum HostFS {
         return i.mode & 0o111 != 0
     }
 
+    /// The process's supplementary groups (`getgroups(2)`).
+    public static func groups() -> [UInt32] {
+        let n = getgroups(0, nil)
+        guard n > 0 else { return [] }
+        var list = [gid_t](repeating: 0, count: Int(n))
+        let got = getgroups(n, &list)
+        return got > 0 ? Array(list[0..<Int(got)]) : []
+    }
+
+    /// One entry of a POSIX access ACL.
+    public struct ACLEntry: Sendable, Equatable {
+        public var tag: UInt16
+        public var perm: UInt16
+        public var id: UInt32
+        public static let userObj: UInt16 = 0x01, user: UInt16 = 0x02, groupObj: UInt16 = 0x04
+        public static let group: UInt16 = 0x08, mask: UInt16 = 0x10, other: UInt16 = 0x20
+    }
+
+    /// The access ACL of `path` (`getxattr(2)` of system.posix_acl_access); nil when it has none.
+    public static func accessACL(_ path: String) -> [ACLEntry]? {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = c_getxattr(path, "system.posix_acl_access", &buf, buf.count)
+        guard n >= 4, (n - 4) % 8 == 0 else { return nil }
+        func u16(_ i: Int) -> UInt16 { UInt16(buf[i]) | UInt16(buf[i + 1]) << 8 }
+        func u32(_ i: Int) -> UInt32 { UInt32(u16(i)) | UInt32(u16(i + 2)) << 16 }
+        guard u32(0) == 2 else { return nil }
+        return stride(from: 4, to: n, by: 8).map { ACLEntry(tag: u16($0), perm: u16($0 + 2), id: u32($0 + 4)) }
+    }
+
+    /// Whether `uid` with groups `gids` gets all of `want` (rwx bits, 0-7) on `path`, judged by
+    /// owner, group and mode bits, and the access ACL when there is one (as the kernel does).
+    public static func permits(_ path: String, uid: UInt32, gids: [UInt32], want: UInt32) -> Bool? {
+        guard let i = info(path) else { return nil }
+        if uid == 0 { return true }
+        guard let acl = accessACL(path) else {
+            let bits = i.uid == uid ? (i.mode >> 6) & 7 : gids.contains(i.gid) ? (i.mode >> 3) & 7 : i.mode & 7
+            return bits & want == want
+        }
+        let w = UInt16(want)
+        let mask = acl.first { $0.tag == ACLEntry.mask }?.perm ?? 7
+        if i.uid == uid { return acl.first { $0.tag == ACLEntry.userObj }.map { $0.perm & w == w } ?? false }
+        if let e = acl.first(where: { $0.tag == ACLEntry.user && $0.id == uid }) { return e.perm & mask & w == w }
+        let groups = acl.filter { ($0.tag == ACLEntry.groupObj && gids.contains(i.gid)) || ($0.tag == ACLEntry.group && gids.contains($0.id)) }
+        if !groups.isEmpty { return groups.contains { $0.perm & mask & w == w } }
+        return acl.first { $0.tag == ACLEntry.other }.map { $0.perm & w == w } ?? false
+    }
+
     public static var uid: UInt32 { getuid() }
     public static var gid: UInt32 { getgid() }
 }
@@ -112,7 +163,10 @@ public enum Paths {
     /// Whether `ancestor` is `path` itself or one of its parent directories.
     public static func isWithin(_ path: String, _ ancestor: String) -> Bool {
         if ancestor == "/" { return true }
-        return path == ancestor || path.hasPrefix(ancestor + "/")
+        // Byte-wise, without building `ancestor + "/"`: called for every pair of mounts and places.
+        let p = path.utf8, a = ancestor.utf8
+        guard p.count >= a.count, p.starts(with: a) else { return false }
+        return p.count == a.count || p[p.index(p.startIndex, offsetBy: a.count)] == UInt8(ascii: "/")
     }
 
     /// `path` relative to its ancestor `base` ("" when equal).

@@ -48,6 +48,13 @@ public struct SandboxPlan: Sendable, Equatable {
     /// Why exec of `executable` would fail inside the sandbox (a missing or unusable
     /// interpreter, no execute permission); `run` exits with its status before launching.
     public var execProblem: ExecProblem?
+    /// Dangerous grants the profile acknowledged with `filesystem.accept`, as `explain` lists them.
+    public var accepted: [AcceptedGrant] = []
+    /// caller-remap only: the caller's supplementary groups, which the server keeps on the host
+    /// (setgroups is denied in its user namespace); empty in the other modes.
+    public var keptGroups: [UInt32] = []
+    /// Names of `keptGroups` known to /etc/group.
+    public var keptGroupNames: [UInt32: String] = [:]
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,
@@ -68,6 +75,22 @@ public struct SandboxPlan: Sendable, Equatable {
         self.environment = environment
         self.limits = limits
         self.warnings = warnings
+    }
+}
+
+/// A grant that would be refused but that the profile acknowledged (`filesystem.accept`).
+public struct AcceptedGrant: Sendable, Equatable {
+    /// The host path acknowledged.
+    public var path: String
+    /// What the grant exposes, e.g. "credentials (.ssh), read-only".
+    public var reason: String
+    /// The accept entry: "p.toml:5: filesystem.accept".
+    public var origin: String
+
+    public init(path: String, reason: String, origin: String) {
+        self.path = path
+        self.reason = reason
+        self.origin = origin
     }
 }
 

@@ -13,12 +13,17 @@ public struct HostContext: Sendable {
     public var inotifyBudget: (instances: UInt64, watches: UInt64)?
     /// The hard limits mcpbox runs under (see `HostLimits`).
     public var limits: HostLimits
+    /// The caller's supplementary groups (`getgroups`).
+    public var callerGroups: [UInt32]
+    /// The running mcpbox executable; a read-write bind may not touch it.
+    public var executablePath: String?
 
     public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
                 landlockABI: Int = 0,
                 memoryCgroup: (usable: Bool, reason: String) = (true, "test host"),
                 inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192),
-                limits: HostLimits = .unlimited) {
+                limits: HostLimits = .unlimited,
+                callerGroups: [UInt32] = [], executablePath: String? = nil) {
         self.inotifyBudget = inotifyBudget
         self.callerUid = callerUid
         self.callerGid = callerGid
@@ -27,6 +32,8 @@ public struct HostContext: Sendable {
         self.landlockABI = landlockABI
         self.memoryCgroup = memoryCgroup
         self.limits = limits
+        self.callerGroups = callerGroups
+        self.executablePath = executablePath
     }
 
     /// The running process's own view of the host.
@@ -34,7 +41,8 @@ public struct HostContext: Sendable {
         HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
                     landlockABI: LandlockPolicy.probeABI(),
                     memoryCgroup: Cgroups.memoryUsable(), inotifyBudget: currentInotifyBudget(),
-                    limits: .current())
+                    limits: .current(),
+                    callerGroups: HostFS.groups(), executablePath: HostFS.executablePath())
     }
 
     /// This user namespace's inotify limits per user, nil when /proc/sys does not say.
@@ -100,6 +108,7 @@ public struct PlanBuilder {
         var gitProtected: [String] = []
         var gitWatched: [String] = []
         var gitTrees: [GitProtection.Tree] = []
+        var accepted: [AcceptedGrant] = []
     }
 
     /// Builds the plan, or throws every error found.
@@ -200,6 +209,7 @@ public struct PlanBuilder {
 
         warn(&d, seccomp: seccomp, network: network)
         if identity != nil { warnAccess(&d, identity: id) }
+        checkGrants(&d, identity: identity)
 
         // A server must never be able to edit its own jail.
         for m in d.mounts {
@@ -235,6 +245,11 @@ public struct PlanBuilder {
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
+        plan.accepted = d.accepted
+        if identity.mechanism == .callerRemap {
+            plan.keptGroups = host.callerGroups.filter { $0 != identity.hostGid }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+            for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
+        }
         return plan
     }
 
@@ -586,30 +601,8 @@ public struct PlanBuilder {
     }
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
-        let env = host.environmentDictionary
-        var homes = Set<String>()
-        if let h = env["HOME"], let n = Paths.normalize(h) { homes.insert(n) }
-        if let u = host.accounts.user(uid: host.callerUid), let n = Paths.normalize(u.home) { homes.insert(n) }
         for m in d.mounts {
-            guard case .bind(let source, let ro) = m.kind else { continue }
-            if !ro {
-                if m.target == "/" {
-                    d.warnings.append("filesystem.read_write: / is bound read-write: the server can change the whole host filesystem (\(m.origin))")
-                } else if let home = homes.first(where: { Paths.isWithin($0, m.target) || Paths.isWithin($0, source) }) {
-                    d.warnings.append("filesystem.read_write: \(m.target) contains your home directory \(home); the server can modify it (\(m.origin))")
-                }
-            }
-            let parts = Paths.components(m.target)
-            if let s = parts.first(where: { [".ssh", ".gnupg", ".aws"].contains($0) }) {
-                d.warnings.append("filesystem: \(m.target) is a credentials directory (\(s)) visible to the server (\(m.origin))")
-            } else {
-                for s in [".ssh", ".gnupg", ".aws"] where HostFS.info(Paths.join(source, s))?.isDirectory == true {
-                    let inside = Paths.join(m.target, s)
-                    if !d.mounts.contains(where: { Paths.isWithin(inside, $0.target) && { if case .hide = $0.kind { true } else { false } }($0) }) {
-                        d.warnings.append("filesystem: \(m.target) exposes \(inside) to the server (\(m.origin)); add it to filesystem.hide")
-                    }
-                }
-            }
+            guard case .bind(let source, _) = m.kind else { continue }
             if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
                 d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
             } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {

@@ -48,6 +48,8 @@ public struct Profile: Sendable, Equatable {
     public var readWrite: [Sourced<PathEntry>] = []
     public var tmpfs: [Sourced<PathEntry>] = []
     public var hide: [Sourced<PathEntry>] = []
+    /// `filesystem.accept`: host paths whose dangerous grant the profile acknowledges (see `GrantChecks`).
+    public var accept: [Sourced<PathEntry>] = []
     public var bindCommand: Sourced<Bool>?
 
     public var networkMode: Sourced<NetworkMode>?
@@ -81,6 +83,9 @@ public struct Profile: Sendable, Equatable {
     /// `check` only: variables declared with `from_arg` that were not given, with their flags;
     /// the keys that use them were left out (see `ProfileLoader.placeholdersForCheck`).
     public var unresolvedFromArg: [String: [String]] = [:]
+    /// The directories searched for profile NAMEs when this profile was loaded (set by `ProfileLoader`);
+    /// a read-write bind may not touch them.
+    public var searchPath: [String] = []
 
     public init(name: String) { self.name = name }
 
@@ -96,6 +101,7 @@ public struct Profile: Sendable, Equatable {
         Self.appendPaths(&readWrite, child.readWrite)
         Self.appendPaths(&tmpfs, child.tmpfs)
         Self.appendPaths(&hide, child.hide)
+        Self.appendPaths(&accept, child.accept)
         if let v = child.bindCommand { bindCommand = v }
         if let v = child.networkMode { networkMode = v }
         Self.appendNames(&envPass, child.envPass)
@@ -140,7 +146,7 @@ public enum ProfileSchema {
     public static let tables: [String: [String]] = [
         "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
         "user": ["name"],
-        "filesystem": ["read_only", "read_write", "tmpfs", "hide", "bind_command"],
+        "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode"],
         "env": ["pass", "set"],
         "seccomp": ["preset", "allow", "deny", "default_action"],
@@ -160,6 +166,13 @@ struct ProfileFileReader {
     var declaredFromArg: [String: String] = [:]
     /// `check` only: `from_arg` variables of the chain that may stay undefined, with their flags.
     var placeholders: [String: [String]] = [:]
+    /// Built-in variables that are not defined for this invocation, with the reason; a `?` path
+    /// using one is skipped (and listed as skipped), any other use is an error.
+    var unavailable: [String: String] = [:]
+    /// Set by `expand` when it met an unavailable built-in variable.
+    private var metUnavailable = false
+    /// While expanding a `?` path: an unavailable built-in variable skips it without an error.
+    private var quietUnavailable = false
 
     init(file: String, name: String, variables: [String: String], environment: [String: String]) {
         self.file = file
@@ -304,6 +317,16 @@ struct ProfileFileReader {
                 continue
             }
             let n = String(name)
+            if variables[n] == nil, let why = unavailable[n] {
+                metUnavailable = true
+                if !quietUnavailable {
+                    sink.add(diag(line, key, "`${\(n)}` is not defined: \(why)",
+                                  hint: "write the path optional (\"?${\(n)}/...\") to skip it then, or name the path"))
+                }
+                ok = false
+                continue
+            }
+            let environment = ProfileLoader.builtinVariables.contains(n) ? [:] : self.environment
             if variables[n] == nil && environment[n] == nil, let flags = placeholders[n] {
                 layer.unresolvedFromArg[n] = flags
                 ok = false
@@ -340,7 +363,14 @@ struct ProfileFileReader {
             }
             let optional = raw.hasPrefix("?")
             if optional { raw.removeFirst() }
-            guard let expanded = expand(raw, line: item.line, key: key) else { continue }
+            metUnavailable = false
+            quietUnavailable = optional
+            let expansion = expand(raw, line: item.line, key: key)
+            quietUnavailable = false
+            guard let expanded = expansion else {
+                if optional && metUnavailable && !layer.skippedOptional.contains(raw) { layer.skippedOptional.append(raw) }
+                continue
+            }
             guard expanded.hasPrefix("/") else {
                 sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: "write the full path, starting with /"))
                 continue
@@ -499,6 +529,7 @@ struct ProfileFileReader {
             case "read_write": layer.readWrite = pathList(e, "filesystem.read_write", mustExist: true)
             case "tmpfs": layer.tmpfs = pathList(e, "filesystem.tmpfs", mustExist: false)
             case "hide": layer.hide = pathList(e, "filesystem.hide", mustExist: true)
+            case "accept": layer.accept = pathList(e, "filesystem.accept", mustExist: false)
             case "bind_command": layer.bindCommand = bool(e, "filesystem.bind_command")
             default: unknownKey(e, table: "filesystem")
             }

@@ -62,6 +62,20 @@ public struct ProfileLoader: Sendable {
         return dirs.filter { HostFS.info($0)?.isDirectory == true }
     }
 
+    /// Variables mcpbox defines itself; never taken from the environment.
+    public static let builtinVariables: Set<String> = ["CALLER_HOME"]
+
+    /// `${CALLER_HOME}`: the invoking user's home, defined only when the server runs as that user
+    /// or as one of the user's subordinate accounts, so a profile can bind the user's own caches
+    /// without handing root's to another account. Returns the value, or why it is undefined.
+    func callerHome() -> (value: String?, unavailable: String?) {
+        if callerUid == 0 {
+            return (nil, "mcpbox was started by root, so the server runs as another account, not as you")
+        }
+        guard let home = environment["HOME"], home.hasPrefix("/") else { return (nil, "HOME is not set to an absolute path") }
+        return (home, nil)
+    }
+
     /// Whether `ref` is a path rather than a NAME.
     public static func isPath(_ ref: String) -> Bool { ref.contains("/") || ref.hasSuffix(".toml") }
 
@@ -82,10 +96,17 @@ public struct ProfileLoader: Sendable {
         HostFS.realPath(".") ?? "/"
     }
 
-    /// A profile must be owned by root or the caller and not writable by group or others; so must its directory.
+    /// A profile must be owned by root or the caller and not writable by group or others; so must
+    /// every directory above it, up to `/`.
     public func permissionProblems(_ file: String) -> [Diagnostic] {
         var out: [Diagnostic] = []
-        for (path, what) in [(file, "profile"), (Paths.dirname(file), "directory of the profile")] {
+        var checks = [(file, "profile")]
+        var dir = file
+        while dir != "/" {
+            dir = Paths.dirname(dir)
+            checks.append((dir, dir == Paths.dirname(file) ? "directory of the profile" : "directory above the profile"))
+        }
+        for (path, what) in checks {
             guard let info = HostFS.info(path) else { continue }
             // A sticky directory (/tmp) is fine: others cannot rename or replace a file they do
             // not own there, and a file planted by someone else fails the owner check.
@@ -119,12 +140,18 @@ public struct ProfileLoader: Sendable {
         collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen)
         var loader = self
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
+        let home = callerHome()
+        if loader.variables["CALLER_HOME"] == nil {
+            if let value = home.value { loader.variables["CALLER_HOME"] = value }
+            if let why = home.unavailable { loader.unavailable["CALLER_HOME"] = why }
+        }
         loader.documents = documents
         if placeholdersForCheck { loader.placeholders = declared }
         loader.loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
         try sink.throwIfAny()
         var profile = Profile(name: ref)
         for layer in layers { profile.merge(layer) }
+        profile.searchPath = searchPath
         return profile
     }
 
@@ -140,6 +167,8 @@ public struct ProfileLoader: Sendable {
     private var documents: [String: TOMLTable] = [:]
     /// `check` only: the chain's `from_arg` variables (name → flags).
     private var placeholders: [String: [String]] = [:]
+    /// Built-in variables undefined for this invocation, with the reason.
+    private var unavailable: [String: String] = [:]
 
     /// First pass: parses `file` and what it extends, and takes the value of every
     /// `[variables] NAME = { from_arg = [...] }` from the command line (first declaration wins).
@@ -206,6 +235,7 @@ public struct ProfileLoader: Sendable {
         }
         var reader = ProfileFileReader(file: file, name: name, variables: variables, environment: environment)
         reader.placeholders = placeholders
+        reader.unavailable = unavailable
         let declared = reader.read(doc)
         for d in reader.sink.items { sink.add(d) }
         var parents = declared ?? []

@@ -138,4 +138,114 @@ enum CLI {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\"description\": \"mine\""))
     }
+    @Test("hostile: a planted key reached through a symlink in an optional bind is refused by run and explain (125); the server never reads it")
+    func symlinkedCredentialsAreNeverRead() throws {
+        let home = Scratch()
+        home.mkdir(".ssh", mode: 0o755)
+        let token = "canary-\(UInt64.random(in: 1...UInt64.max))"
+        home.write(".ssh/id_canary", token + "\n", mode: 0o644)
+        home.mkdir(".cache")
+        #expect(symlink("../.ssh", home.path + "/.cache/uv") == 0)
+        let s = Scratch()
+        let profile = s.write("p.toml", "[filesystem]\nread_only = [\"?${HOME}/.cache/uv\"]\n")
+        let env = ["HOME": home.path, "XDG_STATE_HOME": home.path + "/.local/state"]
+        let args = ["--profile-path", s.path] + shipped + ["p", "--", "/bin/cat", home.path + "/.cache/uv/id_canary"]
+        let run = try CLI.run(["run"] + args, env: env)
+        #expect(run.status == 125, "\(run.stdout) \(run.stderr)")
+        #expect(!run.stdout.contains(token))
+        #expect(run.stderr.contains("mcpbox: \(profile):2: filesystem.read_only: refused: \(home.path)/.cache/uv (it resolves to \(home.path)/.ssh) exposes the credentials"), "\(run.stderr)")
+        let explain = try CLI.run(["explain"] + args, env: env)
+        #expect(explain.status == 125 && explain.stderr == run.stderr, "\(explain.stderr)")
+        // Acknowledged: the grant is real (the server reads the key) and explain says so.
+        s.write("p.toml", "[filesystem]\nread_only = [\"?${HOME}/.cache/uv\"]\naccept = [\"${HOME}/.ssh\"]\n")
+        let accepted = try CLI.run(["run"] + args, env: env)
+        #expect(accepted.status == 0 && accepted.stdout.contains(token), "\(accepted.stderr)")
+        #expect(try CLI.run(["explain"] + args, env: env).stdout.contains("accepted        \(home.path)/.ssh: credentials (.ssh), read-only (p.toml:3: filesystem.accept)"))
+    }
+
+    @Test("hostile: root-started, a bind under a directory the account cannot traverse is refused; accepted, it is read")
+    func rootStartedBindsDoNotWidenAccess() throws {
+        guard HostFS.uid == 0 else { return }
+        let h = Scratch()
+        h.mkdir("closed", mode: 0o700)
+        let data = h.mkdir("closed/data")
+        let token = "secret-\(UInt64.random(in: 1...UInt64.max))"
+        h.write("closed/data/secret", token, mode: 0o644)
+        let s = Scratch()
+        s.write("p.toml", "[filesystem]\nread_only = [\"\(data)\"]\n")
+        let args = ["--profile-path", s.path] + shipped + ["p", "--", "/bin/cat", data + "/secret"]
+        let run = try CLI.run(["run"] + args)
+        #expect(run.status == 125 && !run.stdout.contains(token), "\(run.stdout) \(run.stderr)")
+        #expect(run.stderr.contains("which the server's account (uid 65534) cannot traverse on the host"), "\(run.stderr)")
+        #expect(try CLI.run(["explain"] + args).status == 125)
+        s.write("p.toml", "[filesystem]\nread_only = [\"\(data)\"]\naccept = [\"\(data)\"]\n")
+        let accepted = try CLI.run(["run"] + args)
+        #expect(accepted.status == 0 && accepted.stdout == token, "\(accepted.stderr)")
+    }
+
+    @Test("run prints every warning explain shows, once, on stderr")
+    func runPrintsWarningsOnce() throws {
+        let s = Scratch()
+        s.write("p.toml", "[env]\npass = [\"MY_TOKEN\"]\n[seccomp]\nallow = [\"ptrace\"]\n")
+        let r = try CLI.run(["run", "--profile-path", s.path] + shipped + ["p", "--", "/bin/true"], env: ["MY_TOKEN": "x"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let explain = try CLI.run(["explain", "--json", "--profile-path", s.path] + shipped + ["p"])
+        let obj = try JSONSerialization.jsonObject(with: Data(explain.stdout.utf8)) as? [String: Any]
+        let warnings = try #require(obj?["warnings"] as? [String])
+        #expect(warnings.count >= 2)
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        for w in warnings {
+            let shown = w.hasPrefix(PlanBuilder.accessWarningPrefix) ? String(w.dropFirst(PlanBuilder.accessWarningPrefix.count)) : w
+            #expect(lines.filter { $0 == "mcpbox: warning: " + shown }.count == 1, "\(w): \(r.stderr)")
+        }
+        #expect(lines.count == warnings.count, "\(r.stderr)")
+    }
+
+    @Test("caller-remap: the supplementary groups explain names are the ones the server keeps")
+    func keptGroupsAreReal() throws {
+        guard HostFS.uid == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }
+        let h = Scratch()
+        let token = "group-\(UInt64.random(in: 1...UInt64.max))"
+        let file = h.write("shared", token, mode: 0o640)
+        chown(file, 0, 100)
+        let s = Scratch()
+        s.write("p.toml", "[filesystem]\nread_only = [\"\(h.path)\"]\n")
+        let setpriv = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--groups", "100", "--", try CLI.binary()]
+        func asNobody(_ args: [String]) throws -> CLI.Output {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: setpriv[0])
+            p.arguments = Array(setpriv.dropFirst()) + args
+            p.environment = ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "XDG_CONFIG_HOME": s.path + "/none"]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return CLI.Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        }
+        let explain = try asNobody(["explain", "--profile-path", s.path] + shipped + ["p"])
+        #expect(explain.status == 0, "\(explain.stderr)")
+        let users = Accounts().groupName(gid: 100).map { " (\($0))" } ?? ""
+        #expect(explain.stdout.contains("groups kept     100\(users): your supplementary groups stay with the server"), "\(explain.stdout)")
+        // The group really is kept: the server reads a file only group 100 may read.
+        let run = try asNobody(["run", "--profile-path", s.path] + shipped + ["p", "--", "/bin/cat", file])
+        #expect(run.status == 0 && run.stdout == token, "\(run.stdout) \(run.stderr)")
+    }
+    @Test("the home directory from the client (VS Code's ${workspaceFolder} via --set, or --repository) is refused by run and explain")
+    func homeFromTheClientIsRefused() throws {
+        let home = Scratch()
+        let git = Fixture.shippedProfiles + "/git.toml"
+        let line = try #require(try String(contentsOfFile: git, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.hasPrefix("read_write") }) + 1
+        for args in [["--set", "repo=\(home.path)"], ["--", "mcp-server-git", "--repository", home.path]] {
+            for cmd in ["run", "explain"] {
+                let r = try CLI.run([cmd, "git"] + shipped + args, env: ["HOME": home.path])
+                #expect(r.status == 125 && r.stdout.isEmpty, "\(r.stdout) \(r.stderr)")
+                #expect(r.stderr.contains("mcpbox: \(git):\(line): filesystem.read_write: refused: \(home.path) is bound read-write and contains your home directory \(home.path)"), "\(r.stderr)")
+            }
+        }
+    }
 }

@@ -11,6 +11,8 @@ final class Scratch {
         var template = Array(((parent.hasSuffix("/") ? parent : parent + "/") + "mcpbox-test-XXXXXX").utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         path = HostFS.realPath(String(cString: p!))!
+        // Traversable like an ordinary directory, so binds inside it widen no one's access.
+        chmod(path, 0o755)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }

@@ -356,7 +356,8 @@ import Testing
 
     @Test func sameDirectoryReadOnlyAndReadWrite() {
         let s = Scratch()
-        let d = s.mkdir("d")
+        let h = Scratch()
+        let d = h.mkdir("d")
         s.write("base.toml", "")
         s.write("a.toml", "[filesystem]\nread_only = [\"\(d)\"]\n")
         let file = s.write("p.toml", "extends = [\"a\"]\n[filesystem]\nread_write = [\n\"\(d)\"]\n")

@@ -1,0 +1,294 @@
+/// Grants that are never silent: a plan that hands the server one of these is refused, with the
+/// fix in the message, unless the profile acknowledges the host path in `filesystem.accept`.
+///
+/// - Never acceptable: a read-write bind that contains, or lies inside, a directory of the profile
+///   search path, mcpbox's configuration or state, or the mcpbox executable.
+/// - Acceptable: a read-write bind touching one of the user's "run later" places (shell start-up
+///   files, `~/.ssh`, autostart, systemd user units, `~/.local/bin`, git configuration, …); `/`,
+///   a home directory or an ancestor of one bound read-write; a credentials path exposed
+///   read-only or read-write (by the bind itself, through a symlink, or inside a bound directory
+///   without `hide`); when root starts mcpbox for an account, a bind source the account could not
+///   reach on the host.
+public enum GrantChecks {
+    /// Credentials, relative to a home directory; a bind whose path has these components exposes them.
+    public static let credentials: [String] = [
+        ".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store", ".netrc", ".git-credentials",
+        ".pgpass", ".vault-token", ".npmrc", ".pypirc", ".config/gh", ".config/gcloud", ".config/hub", ".config/rclone",
+        ".local/share/keyrings", ".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials",
+        ".terraform.d/credentials.tfrc.json",
+    ]
+    /// `credentials`, split into components once.
+    static let credentialComponents: [(name: String, parts: [Substring])] = credentials.map { ($0, $0.split(separator: "/")) }
+    /// Credentials directories also looked for directly inside every bound directory (a project
+    /// tree holding its own `.ssh`); the file-sized names are only looked for under home directories.
+    static let credentialDirectories = [".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store"]
+
+    /// Places under a home directory that the host runs or trusts later, with what they are.
+    public static let runLater: [(path: String, what: String)] = [
+        (".profile", "shell start-up file"), (".bash_profile", "shell start-up file"), (".bash_login", "shell start-up file"),
+        (".bashrc", "shell start-up file"), (".bash_logout", "shell start-up file"), (".bash_aliases", "shell start-up file"),
+        (".zshenv", "shell start-up file"), (".zprofile", "shell start-up file"), (".zshrc", "shell start-up file"),
+        (".zlogin", "shell start-up file"), (".zlogout", "shell start-up file"), (".cshrc", "shell start-up file"),
+        (".tcshrc", "shell start-up file"), (".login", "shell start-up file"), (".logout", "shell start-up file"),
+        (".kshrc", "shell start-up file"), (".mkshrc", "shell start-up file"), (".config/fish", "shell start-up files"),
+        (".pam_environment", "login environment"), (".config/environment.d", "login environment"),
+        (".xprofile", "X session start-up file"), (".xsession", "X session start-up file"),
+        (".xsessionrc", "X session start-up file"), (".xinitrc", "X session start-up file"),
+        (".ssh", "ssh keys and configuration"), (".config/autostart", "desktop autostart entries"),
+        (".config/systemd", "systemd user units"), (".local/share/systemd", "systemd user units"),
+        (".local/bin", "programs in PATH"), ("bin", "programs in PATH"),
+        (".gitconfig", "git configuration"), (".config/git", "git configuration"),
+        (".vimrc", "editor start-up file"), (".vim", "editor start-up files"), (".config/nvim", "editor start-up files"),
+        (".emacs", "editor start-up file"), (".emacs.d", "editor start-up files"),
+    ]
+
+    /// `path` with the longest existing prefix resolved (`realpath`) and the rest appended, so a
+    /// place that does not exist yet is compared where it would be created.
+    public static func resolved(_ path: String) -> String {
+        var head = path
+        var tail: [String] = []
+        while head != "/" {
+            if let real = HostFS.realPath(head) { return tail.reversed().reduce(real) { Paths.join($0, $1) } }
+            tail.append(Paths.basename(head))
+            head = Paths.dirname(head)
+        }
+        return path
+    }
+
+    /// The credentials path that `path` is or lies inside (its prefix up to the matching components), or nil.
+    public static func credentialsPrefix(_ path: String) -> (prefix: String, name: String)? {
+        guard path.utf8.contains(UInt8(ascii: ".")) else { return nil }
+        let parts = Paths.components(path)
+        for (i, part) in parts.enumerated() where part.utf8.first == UInt8(ascii: ".") {
+            for (name, c) in credentialComponents {
+                guard c[0] == part, i + c.count <= parts.count, parts[i..<(i + c.count)].elementsEqual(c) else { continue }
+                return ("/" + parts[0..<(i + c.count)].joined(separator: "/"), name)
+            }
+        }
+        return nil
+    }
+
+    /// `resolved(Paths.join(realBase, rest))` for a `realBase` without symlinks, with one `lstat`
+    /// per component until one is missing (the usual case for start-up files), memoized in `known`.
+    static func resolved(under realBase: String, _ rest: String, known: inout [String: Bool]) -> String {
+        var current = realBase
+        let parts = rest.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            let next = Paths.join(current, String(part))
+            let isLink: Bool? = known[next] ?? {
+                let v = HostFS.info(next, follow: false).map(\.isSymlink)
+                known[next] = v
+                return v
+            }()
+            guard let isLink else { return parts[i...].reduce(current) { Paths.join($0, String($1)) } }
+            if isLink { return resolved(parts[(i + 1)...].reduce(next) { Paths.join($0, String($1)) }) }
+            current = next
+        }
+        return current
+    }
+}
+
+extension Profile {
+    /// The `filesystem.accept` entry that acknowledges host path `path` (compared as written and
+    /// with symlinks resolved), or nil. The one question every grant check asks.
+    public func acceptEntry(for path: String) -> Sourced<PathEntry>? {
+        let real = GrantChecks.resolved(path)
+        return accept.first { $0.value.path == path || $0.value.path == real || GrantChecks.resolved($0.value.path) == real }
+    }
+}
+
+extension PlanBuilder {
+    /// Whether the profile acknowledges `path`; when it does, the acceptance is recorded for
+    /// `explain` (`reason` says what the grant exposes).
+    func acknowledged(_ paths: [String], reason: String, _ d: inout Draft) -> Bool {
+        for p in paths {
+            guard let e = profile.acceptEntry(for: p) else { continue }
+            let grant = AcceptedGrant(path: e.value.path, reason: reason, origin: "\(Paths.basename(e.file)):\(e.line): \(e.key)")
+            if !d.accepted.contains(grant) { d.accepted.append(grant) }
+            return true
+        }
+        return false
+    }
+
+    /// Where a mount came from, for an error: the profile entry that named it.
+    func location(of m: Mount) -> (file: String?, line: Int?, key: String) {
+        for e in profile.readWrite + profile.readOnly where e.value.path == m.target { return (e.file, e.line, e.key) }
+        if let b = profile.bindCommand, m.origin == b.origin { return (b.file, b.line, b.key) }
+        if let n = profile.networkMode, m.origin == n.origin { return (n.file, n.line, n.key) }
+        return (nil, nil, "filesystem")
+    }
+
+    func refuse(_ d: inout Draft, _ m: Mount, _ message: String, hint: String) {
+        let at = location(of: m)
+        d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key, "refused: " + message, hint: hint))
+    }
+
+    static func acceptHint(_ path: String, _ alternative: String) -> String {
+        "\(alternative), or acknowledge it in the profile: [filesystem] accept = [\"\(path)\"]"
+    }
+
+    /// The caller's home directories: `HOME` and the passwd entry of the caller's uid; for root
+    /// started through sudo, also the home of the user who ran sudo (`SUDO_UID`).
+    func callerHomes() -> [String] {
+        var homes: [String] = []
+        let env = host.environmentDictionary
+        let sudoer = host.callerUid == 0 ? env["SUDO_UID"].flatMap { UInt32($0) }.flatMap { host.accounts.user(uid: $0)?.home } : nil
+        for h in [env["HOME"], host.accounts.user(uid: host.callerUid)?.home, sudoer] {
+            if let h, let n = Paths.normalize(h), n != "/", !homes.contains(n) { homes.append(n) }
+        }
+        return homes
+    }
+
+    /// Runs every check of `GrantChecks` over the draft's binds.
+    func checkGrants(_ d: inout Draft, identity: Identity?) {
+        let env = host.environmentDictionary
+        let homes = callerHomes()
+        let binds = d.mounts.compactMap { m -> (m: Mount, source: String, ro: Bool)? in
+            if case .bind(let source, let ro) = m.kind { (m, source, ro) } else { nil }
+        }
+        let writable = binds.filter { !$0.ro }
+        let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
+        var known: [String: Bool] = [:]
+        /// A path under one of the homes resolved per component (cheap), any other with realpath.
+        func resolve(_ path: String) -> String {
+            if let home = resolvedHomes.first(where: { Paths.isWithin(path, $0.0) }), home.0 != path {
+                return GrantChecks.resolved(under: home.1, Paths.remainder(path, under: home.0), known: &known)
+            }
+            return GrantChecks.resolved(path)
+        }
+
+        // Never acceptable: what mcpbox itself reads later.
+        if !writable.isEmpty {
+            // A relative --profile-path is searched relative to the working directory.
+            var protected: [(String, String)] = profile.searchPath.compactMap { p in
+                (p.hasPrefix("/") ? p : HostFS.realPath(p)).map { ($0, "a directory of the profile search path") }
+            }
+            protected.append(("/etc/mcpbox", "mcpbox's system configuration"))
+            var configs = homes.map { Paths.join($0, ".config/mcpbox") }
+            var states = homes.map { Paths.join($0, ".local/state/mcpbox") }
+            if let x = env["XDG_CONFIG_HOME"].flatMap(Paths.normalize) { configs.append(Paths.join(x, "mcpbox")) }
+            if let x = env["XDG_STATE_HOME"].flatMap(Paths.normalize) { states.append(Paths.join(x, "mcpbox")) }
+            protected += configs.map { ($0, "mcpbox's configuration") }
+            protected += states.map { ($0, "mcpbox's state (pins, logs, caches it trusts later)") }
+            if let exe = host.executablePath { protected.append((exe, "the mcpbox executable")) }
+            let resolvedProtected = protected.compactMap { p in Paths.normalize(p.0).map { ($0, resolve($0), p.1) } }
+            for w in writable {
+                var hits: [(path: String, relation: String, what: String)] = []
+                for (n, real, what) in resolvedProtected {
+                    if Paths.isWithin(w.source, real) || Paths.isWithin(w.source, n) { hits.append((n, "lies inside", what)) }
+                    else if Paths.isWithin(real, w.source) || Paths.isWithin(n, w.source) { hits.append((n, "contains", what)) }
+                }
+                // A bind containing ~/.config/mcpbox need not also name ~/.config/mcpbox/profiles.
+                hits = hits.filter { h in
+                    h.relation != "contains" || !hits.contains { $0.relation == "contains" && $0.path != h.path && Paths.isWithin(h.path, $0.path) }
+                }
+                var named = Set<String>()
+                for (n, relation, what) in hits where named.insert(n).inserted {
+                    refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(n), \(what); the server could change what mcpbox trusts at a later launch",
+                           hint: "bind a directory that holds none of mcpbox's files; this cannot be accepted")
+                }
+            }
+        }
+
+        // The user's run-later places, `/`, home directories and their ancestors, read-write.
+        var places: [(String, String)] = []
+        for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
+        if let x = env["XDG_CONFIG_HOME"].flatMap(Paths.normalize) {
+            for name in ["fish", "environment.d", "autostart", "systemd", "git", "nvim"] {
+                places.append((Paths.join(x, name), GrantChecks.runLater.first { $0.path == ".config/" + name }!.what))
+            }
+        }
+        if let x = env["XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
+        var seenPlaces = Set<String>()
+        let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in
+            (place, resolve(place), what)
+        }
+        for w in writable {
+            var wholeRefused = false
+            if w.source == "/" || w.m.target == "/" {
+                wholeRefused = !acknowledged(["/"], reason: "/ read-write", &d)
+                if wholeRefused {
+                    refuse(&d, w.m, "/ is bound read-write: the server can change the whole host filesystem",
+                           hint: Self.acceptHint("/", "bind only the directories the server needs"))
+                }
+            } else if let home = resolvedHomes.first(where: { Paths.isWithin($0.1, w.source) || Paths.isWithin($0.0, w.m.target) }) {
+                wholeRefused = !acknowledged([w.m.target, w.source], reason: "read-write, contains the home directory \(home.0)", &d)
+                if wholeRefused {
+                    refuse(&d, w.m, "\(w.m.target) is bound read-write and contains your home directory \(home.0); the server can modify it",
+                           hint: Self.acceptHint(w.m.target, "bind only the directories the server needs"))
+                }
+            }
+            // Once `/` or a home is refused, naming every start-up file inside would only add noise.
+            if wholeRefused { continue }
+            for (place, real, what) in resolvedPlaces {
+                let relation: String
+                if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
+                else if Paths.isWithin(w.source, real) { relation = "lies inside" }
+                else { continue }
+                if acknowledged([place], reason: "read-write, \(what)", &d) { continue }
+                refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(place) (\(what)), which the host runs or trusts later; the server could plant code there",
+                       hint: Self.acceptHint(place, "bind a narrower directory"))
+            }
+        }
+
+        // Credentials, read-only or read-write.
+        // Other accounts' homes as passwd names them; only a home owned by its account counts
+        // (not /usr/games, /var/www, /bin …), and only when a bind contains it.
+        var credentialHomes = resolvedHomes.map(\.1)
+        let sources = binds.map(\.source)
+        for u in host.accounts.users {
+            guard let h = Paths.normalize(u.home), h != "/", !credentialHomes.contains(h),
+                  sources.contains(where: { Paths.isWithin(h, $0) }), HostFS.info(h)?.uid == u.uid else { continue }
+            credentialHomes.append(h)
+        }
+        let view = SandboxView(mounts: d.mounts)
+        for b in binds {
+            let mode = b.ro ? "read-only" : "read-write"
+            if let c = GrantChecks.credentialsPrefix(b.source) ?? GrantChecks.credentialsPrefix(b.m.target) {
+                if !acknowledged([c.prefix, b.source, b.m.target], reason: "credentials (\(c.name)), \(mode)", &d) {
+                    let via = b.source == b.m.target ? "" : " (it resolves to \(b.source))"
+                    refuse(&d, b.m, "\(b.m.target)\(via) exposes the credentials \(c.prefix) to the server \(mode)",
+                           hint: Self.acceptHint(c.prefix, "remove it"))
+                }
+                continue
+            }
+            var candidates: [String] = []
+            for h in credentialHomes where Paths.isWithin(h, b.source) || Paths.isWithin(b.source, h) {
+                candidates += GrantChecks.credentials.map { Paths.join(h, $0) }
+            }
+            if HostFS.info(b.source)?.isDirectory == true {
+                candidates += GrantChecks.credentialDirectories.map { Paths.join(b.source, $0) }
+            }
+            var seen = Set<String>()
+            for c in candidates where Paths.isWithin(c, b.source) && seen.insert(c).inserted {
+                guard HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c), Paths.isWithin(real, b.source) else { continue }
+                let inside = Paths.join(b.m.target, Paths.remainder(real, under: b.source))
+                guard view.hostPath(inside) == real else { continue }
+                let name = GrantChecks.credentialsPrefix(c)?.name ?? Paths.basename(c)
+                if acknowledged([c, real], reason: "credentials (\(name)) inside \(b.m.target), \(mode)", &d) { continue }
+                refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside) to the server \(mode)",
+                       hint: "add \"\(inside)\" to filesystem.hide, or acknowledge it: [filesystem] accept = [\"\(c)\"]")
+            }
+        }
+
+        // Root starts mcpbox for an account: a bind must not reach what the account cannot.
+        guard let identity, identity.mechanism == .rootAccount || identity.mechanism == .rootNobody else { return }
+        var traversable: [String: Bool] = [:]
+        for b in binds {
+            var dir = b.source
+            var blocked: String?
+            while dir != "/" {
+                dir = Paths.dirname(dir)
+                if traversable[dir] == nil {
+                    traversable[dir] = HostFS.permits(dir, uid: identity.hostUid, gids: [identity.hostGid], want: 0o1) ?? false
+                }
+                if traversable[dir] == false { blocked = dir }
+            }
+            guard let blocked else { continue }
+            if acknowledged([b.m.target, b.source], reason: "\(b.ro ? "read-only" : "read-write"), not reachable by uid \(identity.hostUid) on the host", &d) { continue }
+            let info = HostFS.info(blocked)
+            refuse(&d, b.m, "\(b.m.target) lies under \(blocked) (owner \(info?.uid ?? 0), mode \(String((info?.mode ?? 0) & 0o7777, radix: 8))), which the server's account (uid \(identity.hostUid)) cannot traverse on the host; the bind would widen its access",
+                   hint: Self.acceptHint(b.m.target, "bind a path the account can reach, or give it access (chmod o+x, setfacl)"))
+        }
+    }
+}
