@@ -378,9 +378,10 @@ public struct PlanBuilder {
             }
             if identity.mechanism == .callerRemap && e.touchesRepository {
                 let repo = e.enclosingRepository ?? e.worktrees.first ?? e.gitDirs.first ?? m.target
-                d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                      "refused: \(m.target) (\(m.origin)) is or holds the git repository \(repo), and the server would run as you (caller-remap): host git trusts every file you own there, so the server could make your next `git status` run its code",
-                                      hint: "run the server as a dedicated account: [user] name = an account of its own, with that account's uid and gid in your /etc/subuid and /etc/subgid (see Identity in the README)"))
+                if !acknowledged([m.target, source], reason: "read-write git repository \(repo) in caller-remap mode: host git trusts the files the server writes there, hooks and configuration included", &d) {
+                    refuse(&d, m, "\(m.target) is or holds the git repository \(repo), and the server would run as you (caller-remap): host git trusts every file you own there, so the server could make your next `git status` run its code",
+                           hint: Self.acceptHint(m.target, "run the server as a dedicated account: [user] name = an account of its own, with its uid and gid in your /etc/subuid and /etc/subgid (see Identity in the README)"))
+                }
                 continue
             }
             var gitDirs = e.gitDirs

@@ -59,6 +59,15 @@ import Testing
         #expect(errors.contains { $0.message.contains("caller-remap") && $0.message.contains(s.path + "/repo") }, "\(errors)")
     }
 
+    @Test func callerRemapAcceptedExplicitly() throws {
+        let s = try setUp(extra: "accept = [\"\(Scratch().path)/unrelated\"]\n")
+        #expect(!Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 4242, gid: 4242)).isEmpty)
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/repo\"]\naccept = [\"\(s.path)/repo\"]\n")
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 4242, gid: 4242)).plan)
+        #expect(plan.accepted.contains { $0.path == s.path + "/repo" && $0.reason.contains("caller-remap") })
+        #expect(Explain.text(plan).contains("accepted"))
+    }
+
     @Test func bindInsideTheRepositoryIsRefusedInCallerRemapToo() throws {
         let s = try setUp(bind: "repo/src")
         s.mkdir("repo/src")
