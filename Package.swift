@@ -37,7 +37,8 @@ let package = Package(
             path: "Tests/RelayHarness"),
         .testTarget(
             name: "MCPBoxCoreTests",
-            dependencies: ["MCPBoxCore", "MCPBoxCLI"]),
+            dependencies: ["MCPBoxCore", "MCPBoxCLI"],
+            exclude: ["Fixtures"]),
         .target(
             name: "MCPBoxTestSupport",
             path: "Tests/MCPBoxTestSupport"),

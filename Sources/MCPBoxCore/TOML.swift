@@ -730,14 +730,14 @@ private struct TOMLParser {
             return TOMLValue(.datetime(try scanDatetime()), line: startLine)
         }
         while let c = peek, Self.isBareKeyChar(c) || c == UInt8(ascii: "+") || c == UInt8(ascii: ".") { pos += 1 }
-        let text = String(decoding: bytes[start.offset..<pos], as: UTF8.self)
-        if text.isEmpty { throw fail("expected a value, found \(describeHere())") }
-        if let v = Self.integer(text) { return TOMLValue(.integer(v), line: startLine) }
-        if let v = Self.float(text) { return TOMLValue(.float(v), line: startLine) }
-        if Self.integer(text, checkRange: false) != nil {
-            throw fail("integer `\(Self.excerpt(text))` does not fit in 64 bits", at: start)
-        }
-        throw fail("invalid value `\(Self.excerpt(text))` (strings need quotes)", at: start)
+        let raw = bytes[start.offset..<pos]
+        if raw.isEmpty { throw fail("expected a value, found \(describeHere())") }
+        let integer = Self.integer(raw)
+        if case .value(let v) = integer { return TOMLValue(.integer(v), line: startLine) }
+        if let v = Self.float(raw) { return TOMLValue(.float(v), line: startLine) }
+        let text = Self.excerpt(String(decoding: raw.prefix(100), as: UTF8.self))
+        if integer == .overflow { throw fail("integer `\(text)` does not fit in 64 bits", at: start) }
+        throw fail("invalid value `\(text)` (strings need quotes)", at: start)
     }
 
     mutating func scanDatetime() throws(TOMLError) -> String {
@@ -825,82 +825,100 @@ private struct TOMLParser {
         return nil
     }
 
-    /// Digits with single underscores between them; nil if malformed.
-    static func stripUnderscores(_ s: Substring, isDigit: (Character) -> Bool) -> String? {
-        guard let first = s.first, let last = s.last, isDigit(first), isDigit(last) else { return nil }
-        var out = ""
-        var prevUnderscore = false
-        for ch in s {
-            if ch == "_" {
-                if prevUnderscore { return nil }
-                prevUnderscore = true
+    /// Digits with single underscores between them (at least one digit, none at either end);
+    /// each digit is passed to `digit`. False if malformed.
+    static func scanDigits(_ s: ArraySlice<UInt8>, radix: UInt8, _ digit: (UInt8) -> Void) -> Bool {
+        guard let first = s.first, let last = s.last, first != UInt8(ascii: "_"), last != UInt8(ascii: "_") else { return false }
+        var previousUnderscore = false
+        for c in s {
+            if c == UInt8(ascii: "_") {
+                if previousUnderscore { return false }
+                previousUnderscore = true
                 continue
             }
-            guard isDigit(ch) else { return nil }
-            prevUnderscore = false
-            out.append(ch)
+            guard let d = digitValue(c), d < radix else { return false }
+            previousUnderscore = false
+            digit(c)
         }
-        return out
+        return true
     }
 
-    /// The integer `text` denotes; with `checkRange` false, only whether its syntax is right (0 or nil).
-    static func integer(_ text: String, checkRange: Bool = true) -> Int64? {
-        if text.hasPrefix("0x") || text.hasPrefix("0o") || text.hasPrefix("0b") {
-            let radix = text.hasPrefix("0x") ? 16 : text.hasPrefix("0o") ? 8 : 2
-            let body = text.dropFirst(2)
-            guard let digits = stripUnderscores(body, isDigit: { $0.isHexDigit && Int(String($0), radix: radix) != nil }) else { return nil }
-            return checkRange ? Int64(digits, radix: radix) : 0
+    static func digitValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: c - 0x30
+        case 0x41...0x46: c - 0x41 + 10
+        case 0x61...0x66: c - 0x61 + 10
+        default: nil
         }
-        var body = Substring(text)
-        var sign = ""
-        if let f = body.first, f == "+" || f == "-" {
-            sign = f == "-" ? "-" : ""
-            body = body.dropFirst()
-        }
-        guard let digits = stripUnderscores(body, isDigit: { $0.isASCII && $0.isNumber }) else { return nil }
-        if digits.count > 1, digits.hasPrefix("0") { return nil }
-        return checkRange ? Int64(sign + digits) : 0
     }
 
-    static func float(_ text: String) -> Double? {
-        var body = Substring(text)
+    enum IntegerLiteral: Equatable {
+        case value(Int64)
+        case overflow
+        case invalid
+    }
+
+    /// A TOML integer: decimal with optional sign and no leading zero, or 0x/0o/0b without sign.
+    static func integer(_ text: ArraySlice<UInt8>) -> IntegerLiteral {
+        var s = text
+        var radix: UInt8 = 10
         var negative = false
-        if let f = body.first, f == "+" || f == "-" {
-            negative = f == "-"
-            body = body.dropFirst()
+        if s.count > 2, s.first == UInt8(ascii: "0"), let p = s.dropFirst().first,
+           p == UInt8(ascii: "x") || p == UInt8(ascii: "o") || p == UInt8(ascii: "b") {
+            radix = p == UInt8(ascii: "x") ? 16 : p == UInt8(ascii: "o") ? 8 : 2
+            s = s.dropFirst(2)
+        } else if let f = s.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") {
+            negative = f == UInt8(ascii: "-")
+            s = s.dropFirst()
         }
-        if body == "inf" { return negative ? -Double.infinity : Double.infinity }
-        if body == "nan" { return Double.nan }
-        // int part, optional .frac, optional e[+-]exp
-        var intPart = body
-        var frac: Substring? = nil
-        var exp: Substring? = nil
-        if let e = body.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exp = body[body.index(after: e)...]
-            intPart = body[..<e]
+        if radix == 10, s.count > 1, s.first == UInt8(ascii: "0") { return .invalid }
+        var magnitude: UInt64 = 0
+        var overflow = false
+        let ok = scanDigits(s, radix: radix) { c in
+            let (m, o1) = magnitude.multipliedReportingOverflow(by: UInt64(radix))
+            let (a, o2) = m.addingReportingOverflow(UInt64(digitValue(c)!))
+            magnitude = a
+            overflow = overflow || o1 || o2
         }
-        if let dot = intPart.firstIndex(of: ".") {
-            frac = intPart[intPart.index(after: dot)...]
-            intPart = intPart[..<dot]
+        guard ok else { return .invalid }
+        if overflow { return .overflow }
+        if negative {
+            if magnitude == UInt64(Int64.max) + 1 { return .value(.min) }
+            return magnitude <= UInt64(Int64.max) ? .value(-Int64(magnitude)) : .overflow
         }
-        guard frac != nil || exp != nil else { return nil }
-        let isDec: (Character) -> Bool = { $0.isASCII && $0.isNumber }
-        guard let i = stripUnderscores(intPart, isDigit: isDec) else { return nil }
-        if i.count > 1, i.hasPrefix("0") { return nil }
-        var literal = (negative ? "-" : "") + i
-        if let frac {
-            guard let f = stripUnderscores(frac, isDigit: isDec) else { return nil }
-            literal += "." + f
+        return magnitude <= UInt64(Int64.max) ? .value(Int64(magnitude)) : .overflow
+    }
+
+    /// A TOML float: decimal integer part, then a fraction, an exponent or both; or inf/nan with optional sign.
+    static func float(_ text: ArraySlice<UInt8>) -> Double? {
+        var s = text
+        var literal: [UInt8] = []
+        if let f = s.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") {
+            if f == UInt8(ascii: "-") { literal.append(f) }
+            s = s.dropFirst()
         }
-        if var exp {
-            var esign = ""
-            if let f = exp.first, f == "+" || f == "-" {
-                esign = String(f)
+        if s.elementsEqual("inf".utf8) { return literal.isEmpty ? .infinity : -.infinity }
+        if s.elementsEqual("nan".utf8) { return .nan }
+        let e = s.firstIndex { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+        let mantissa = s[..<(e ?? s.endIndex)]
+        let dot = mantissa.firstIndex(of: UInt8(ascii: "."))
+        guard dot != nil || e != nil else { return nil }
+        let intPart = mantissa[..<(dot ?? mantissa.endIndex)]
+        if intPart.count > 1, intPart.first == UInt8(ascii: "0") { return nil }
+        guard scanDigits(intPart, radix: 10, { literal.append($0) }) else { return nil }
+        if let dot {
+            literal.append(UInt8(ascii: "."))
+            guard scanDigits(mantissa[(dot + 1)...], radix: 10, { literal.append($0) }) else { return nil }
+        }
+        if let e {
+            literal.append(UInt8(ascii: "e"))
+            var exp = s[(e + 1)...]
+            if let f = exp.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") {
+                literal.append(f)
                 exp = exp.dropFirst()
             }
-            guard let e = stripUnderscores(exp, isDigit: isDec) else { return nil }
-            literal += "e" + esign + e
+            guard scanDigits(exp, radix: 10, { literal.append($0) }) else { return nil }
         }
-        return Double(literal)
+        return Double(String(decoding: literal, as: UTF8.self))
     }
 }
