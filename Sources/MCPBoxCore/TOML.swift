@@ -563,15 +563,6 @@ private struct TOMLParser {
 
     // MARK: Strings
 
-    static func hexValue(_ c: UInt8) -> UInt32? {
-        switch c {
-        case 0x30...0x39: UInt32(c - 0x30)
-        case 0x41...0x46: UInt32(c - 0x41 + 10)
-        case 0x61...0x66: UInt32(c - 0x61 + 10)
-        default: nil
-        }
-    }
-
     mutating func parseEscape(into out: inout [UInt8]) throws(TOMLError) {
         let start = mark
         pos += 1
@@ -588,10 +579,10 @@ private struct TOMLParser {
             let n = e == UInt8(ascii: "u") ? 4 : 8
             var v: UInt32 = 0
             for i in 1...n {
-                guard let h = peek(i).flatMap(Self.hexValue) else {
+                guard let h = peek(i).flatMap(Self.digitValue) else {
                     throw fail("invalid \\\(e == UInt8(ascii: "u") ? "u" : "U") escape: needs exactly \(n) hexadecimal digits", at: start)
                 }
-                v = v << 4 | h
+                v = v << 4 | UInt32(h)
             }
             guard let scalar = Unicode.Scalar(v) else {
                 throw fail("\\\(e == UInt8(ascii: "u") ? "u" : "U") escape is not a Unicode scalar value (U+\(String(v, radix: 16, uppercase: true)))", at: start)
