@@ -379,6 +379,24 @@ import Testing
         #expect(errs.map(\.description) == ["\(deep):1:139: nested too deeply: more than 128 levels of tables, arrays and dotted keys"], "\(errs)")
     }
 
+    /// Long lists and many unknown keys near the size limit: merging and reporting stay linear
+    /// (de-duplication used to compare every entry with every other one).
+    @Test func largeProfilesLoad() throws {
+        let s = Scratch()
+        s.write("base.toml", "[env]\npass = [\"P1\"]\nset = { S1 = \"base\" }\n")
+        let n = 15_000
+        s.write("long.toml", "[env]\npass = [" + (0..<n).map { "\"P\($0)\"" }.joined(separator: ", ") + "]\n"
+                + "set = {" + (0..<n).map { "S\($0) = \"v\"" }.joined(separator: ", ") + "}\n"
+                + "[filesystem]\nread_only = [" + (0..<n).map { "\"?/nonexistent/\($0 % (n / 2))\"" }.joined(separator: ", ") + "]\n"
+                + "[seccomp]\nallow = [" + String(repeating: "\"read\", ", count: n) + "]\n")
+        let profile = try Fixture.loader([s.path]).load("long")
+        #expect(profile.envPass.count == n && profile.envSet.count == n)
+        #expect(profile.envSet.first?.value.name == "S1" && profile.envSet.first?.value.value == "v")
+        #expect(profile.skippedOptional.count == n / 2 && profile.seccompAllow.count == 1)
+        s.write("unknown.toml", (0..<n).map { "k\($0) = 1\n" }.joined())
+        #expect(Fixture.errors("unknown", dirs: [s.path]).count == n)
+    }
+
     /// The shipped binary on the inputs that crashed it: an error and exit 1, never a signal.
     @Test func checkSurvivesHostileProfiles() throws {
         let s = Scratch()
