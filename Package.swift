@@ -41,7 +41,8 @@ let package = Package(
             path: "Tests/LandlockHarness"),
         .testTarget(
             name: "MCPBoxCoreTests",
-            dependencies: ["MCPBoxCore", "MCPBoxCLI"]),
+            dependencies: ["MCPBoxCore", "MCPBoxCLI"],
+            exclude: ["Fixtures"]),
         .target(
             name: "MCPBoxTestSupport",
             path: "Tests/MCPBoxTestSupport"),

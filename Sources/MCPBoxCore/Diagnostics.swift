@@ -1,25 +1,31 @@
 /// One problem found in a profile: where, which key, what, and how to fix it.
-public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public var file: String?
     public var line: Int?
+    /// 1-based column, when known (TOML syntax errors).
+    public var column: Int?
     public var key: String?
     public var message: String
     public var hint: String?
 
-    public init(file: String? = nil, line: Int? = nil, key: String? = nil, _ message: String, hint: String? = nil) {
+    public init(file: String? = nil, line: Int? = nil, column: Int? = nil, key: String? = nil, _ message: String, hint: String? = nil) {
         self.file = file
         self.line = line
+        self.column = column
         self.key = key
         self.message = message
         self.hint = hint
     }
 
-    /// `FILE:LINE: key: message (hint)`, parts omitted when unknown.
+    /// `FILE:LINE[:COLUMN]: key: message (hint)`, parts omitted when unknown.
     public var description: String {
         var s = ""
         if let file {
             s += file
-            if let line { s += ":\(line)" }
+            if let line {
+                s += ":\(line)"
+                if let column { s += ":\(column)" }
+            }
             s += ": "
         }
         if let key { s += "\(key): " }
@@ -43,8 +49,10 @@ public struct ProfileError: Error, Sendable, Equatable, CustomStringConvertible 
 /// Collects diagnostics while validation goes on, so every error is reported at once.
 struct DiagnosticSink {
     var items: [Diagnostic] = []
+    /// The same diagnostics, to drop repeats in constant time.
+    private var seen: Set<Diagnostic> = []
     mutating func add(_ d: Diagnostic) {
-        if !items.contains(d) { items.append(d) }
+        if seen.insert(d).inserted { items.append(d) }
     }
     var isEmpty: Bool { items.isEmpty }
     func throwIfAny() throws(ProfileError) {

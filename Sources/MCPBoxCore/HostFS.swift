@@ -49,22 +49,29 @@ public enum HostFS {
 
     /// Whole file as UTF-8 text; nil if it cannot be read.
     public static func readFile(_ path: String, limit: Int = 4 << 20) -> String? {
+        guard let bytes = readBytes(path, limit: limit), bytes.count <= limit else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The file's bytes, reading no more than `limit + 1` of them (more than `limit` means it is larger);
+    /// nil if it cannot be read.
+    public static func readBytes(_ path: String, limit: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+        while out.count <= limit {
+            let want = min(65536, limit + 1 - out.count)
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
             if n < 0 {
                 if errno == EINTR { continue }
                 return nil
             }
             if n == 0 { break }
             out.append(contentsOf: buf[0..<n])
-            if out.count > limit { return nil }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// The process environment, in order.

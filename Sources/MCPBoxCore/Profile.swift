@@ -105,8 +105,9 @@ public struct Profile: Sendable, Equatable {
         if let v = child.bindCommand { bindCommand = v }
         if let v = child.networkMode { networkMode = v }
         Self.appendNames(&envPass, child.envPass)
+        var envIndex = [String: Int](envSet.enumerated().map { ($1.value.name, $0) }, uniquingKeysWith: { a, _ in a })
         for e in child.envSet {
-            if let i = envSet.firstIndex(where: { $0.value.name == e.value.name }) { envSet[i] = e } else { envSet.append(e) }
+            if let i = envIndex[e.value.name] { envSet[i] = e } else { envIndex[e.value.name] = envSet.count; envSet.append(e) }
         }
         if let v = child.seccompPreset { seccompPreset = v }
         Self.appendNames(&seccompAllow, child.seccompAllow)
@@ -122,12 +123,15 @@ public struct Profile: Sendable, Equatable {
         if let v = child.landlockMode { landlockMode = v }
         if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
         if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
-        for s in child.skippedOptional where !skippedOptional.contains(s) { skippedOptional.append(s) }
+        var skipped = Set(skippedOptional)
+        for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
     }
 
+    /// Appends the entries whose path is not listed yet (linear: profiles can hold long lists).
     private static func appendPaths(_ list: inout [Sourced<PathEntry>], _ more: [Sourced<PathEntry>]) {
-        for e in more where !list.contains(where: { $0.value.path == e.value.path }) { list.append(e) }
+        var seen = Set(list.map { $0.value.path })
+        for e in more where seen.insert(e.value.path).inserted { list.append(e) }
     }
 
     private static func appendPorts(_ list: [Sourced<UInt16>]?, _ more: [Sourced<UInt16>]) -> [Sourced<UInt16>] {
@@ -137,7 +141,8 @@ public struct Profile: Sendable, Equatable {
     }
 
     private static func appendNames(_ list: inout [Sourced<String>], _ more: [Sourced<String>]) {
-        for e in more where !list.contains(where: { $0.value == e.value }) { list.append(e) }
+        var seen = Set(list.map { $0.value })
+        for e in more where seen.insert(e.value).inserted { list.append(e) }
     }
 }
 
@@ -381,7 +386,7 @@ struct ProfileFileReader {
             }
             if mustExist, HostFS.info(path) == nil {
                 if optional {
-                    if !layer.skippedOptional.contains(path) { layer.skippedOptional.append(path) }
+                    layer.skippedOptional.append(path)  // repeats are dropped by `merge`
                     continue
                 }
                 sink.add(diag(item.line, key, "path \(path) does not exist", hint: "create it, fix the path, or mark it optional with a leading ?: \"?\(raw)\""))

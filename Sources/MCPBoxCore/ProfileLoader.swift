@@ -163,6 +163,30 @@ public struct ProfileLoader: Sendable {
         return Diagnostic("profile `\(ref)` not found", hint: hint)
     }
 
+    /// Largest profile file accepted, in bytes (1 MiB).
+    public static let maxFileSize = 1 << 20
+
+    /// Why a profile file could not be parsed.
+    struct ParseProblem: Error {
+        var diagnostic: Diagnostic
+    }
+
+    /// Reads (at most `maxFileSize` bytes) and parses one profile file.
+    static func parse(_ file: String) -> Result<TOMLTable, ParseProblem> {
+        guard let bytes = HostFS.readBytes(file, limit: maxFileSize) else {
+            return .failure(ParseProblem(diagnostic: Diagnostic(file: file, "cannot read the profile")))
+        }
+        if bytes.count > maxFileSize {
+            return .failure(ParseProblem(diagnostic: Diagnostic(
+                file: file, "the profile is larger than \(maxFileSize >> 20) MiB", hint: "profiles are short TOML files; check the path")))
+        }
+        do {
+            return .success(try TOML.parse(bytes: bytes, file: file))
+        } catch {
+            return .failure(ParseProblem(diagnostic: Diagnostic(file: error.file, line: error.line, column: error.column, error.message)))
+        }
+    }
+
     /// Parsed documents from the first pass, by file.
     private var documents: [String: TOMLTable] = [:]
     /// `check` only: the chain's `from_arg` variables (name → flags).
@@ -175,7 +199,7 @@ public struct ProfileLoader: Sendable {
     /// Errors are left to the main pass, which reports them with everything else.
     private func collectDerived(_ file: String, documents: inout [String: TOMLTable], derived: inout [String: String],
                                 declared: inout [String: [String]], seen: inout Set<String>) {
-        guard seen.insert(file).inserted, let text = HostFS.readFile(file), let doc = try? TOML.parse(text, file: file) else { return }
+        guard seen.insert(file).inserted, case .success(let doc) = Self.parse(file) else { return }
         documents[file] = doc
         var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
         for entry in doc.entries {
@@ -222,14 +246,10 @@ public struct ProfileLoader: Sendable {
         if let parsed = documents[file] {
             doc = parsed
         } else {
-            guard let text = HostFS.readFile(file) else {
-                sink.add(Diagnostic(file: file, "cannot read the profile"))
-                return
-            }
-            do {
-                doc = try TOML.parse(text, file: file)
-            } catch {
-                sink.add(Diagnostic(file: error.file, line: error.line, error.message))
+            switch Self.parse(file) {
+            case .success(let parsed): doc = parsed
+            case .failure(let problem):
+                sink.add(problem.diagnostic)
                 return
             }
         }

@@ -100,7 +100,8 @@ public enum Units {
     /// The candidate nearest to `word` by edit distance, if close enough to be a plausible typo.
     public static func suggestion(for word: String, among candidates: [String]) -> String? {
         var best: (String, Int)? = nil
-        for c in candidates {
+        // The distance is at least the difference in length: skip what cannot be close (long keys stay cheap).
+        for c in candidates where abs(word.count - c.count) <= max(2, c.count / 3) {
             let d = editDistance(word.lowercased(), c.lowercased())
             if best == nil || d < best!.1 { best = (c, d) }
         }

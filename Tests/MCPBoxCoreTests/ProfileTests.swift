@@ -212,11 +212,11 @@ import Testing
         #expect(Set(errs.compactMap(\.line)) == [1, 2, 4, 6])
     }
 
-    @Test func tomlSyntaxErrorsNameFileAndLine() {
+    @Test func tomlSyntaxErrorsNameFileLineAndColumn() {
         let (s, file) = setup("a = 1\n[filesystem\n")
         let errs = Fixture.errors("p", dirs: [s.path])
         #expect(errs.count == 1)
-        #expect(errs.first?.description.hasPrefix("\(file):2: ") == true, "\(errs)")
+        #expect(errs.first?.description.hasPrefix("\(file):2:12: ") == true, "\(errs)")
     }
 
     @Test func mergeOrder() throws {
