@@ -167,8 +167,14 @@ public struct PlanBuilder {
             EnvVar(name: "TMPDIR", value: "/tmp", origin: "default"),
             EnvVar(name: "LANG", value: "C.UTF-8", origin: "default"),
         ]
+        var position = Dictionary(uniqueKeysWithValues: environment.enumerated().map { ($1.name, $0) })
         func put(_ v: EnvVar) {
-            if let i = environment.firstIndex(where: { $0.name == v.name }) { environment[i] = v } else { environment.append(v) }
+            if let i = position[v.name] {
+                environment[i] = v
+            } else {
+                position[v.name] = environment.count
+                environment.append(v)
+            }
         }
         for p in profile.envPass {
             if let value = env[p.value] { put(EnvVar(name: p.value, value: value, origin: "pass")) }

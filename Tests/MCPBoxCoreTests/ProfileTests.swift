@@ -28,6 +28,14 @@ import Testing
         if let hint { #expect(d.hint?.contains(hint) == true, "\(d)", sourceLocation: sourceLocation) }
     }
 
+    @Test("a FIFO where a profile is expected is an error, not a hang")
+    func fifoProfileDoesNotBlock() throws {
+        let s = Scratch()
+        try #require(mkfifo(s.path + "/p.toml", 0o644) == 0)
+        let errors = Fixture.errors(s.path + "/p.toml", dirs: [])
+        #expect(errors.contains { $0.message.contains("cannot read the profile") }, "\(errors)")
+    }
+
     @Test func unknownKeysSuggestTheNearest() {
         expectError("[netwrok]\nmode = \"none\"", line: 1, key: "netwrok", "unknown key", hint: "did you mean `network`?")
         expectError("\n[filesystem]\nread_onyl = [\"/usr\"]", line: 3, key: "filesystem.read_onyl", "unknown key", hint: "did you mean `read_only`?")
