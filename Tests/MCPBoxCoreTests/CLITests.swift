@@ -34,21 +34,44 @@ enum CLI {
     }
 
     static func run(_ args: [String], env: [String: String] = [:]) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = args
+        try execute(try binary(), args, environment: usualEnvironment(env))
+    }
+
+    /// The test's environment without a profile path, with a private XDG_CONFIG_HOME and `env` on top.
+    static func usualEnvironment(_ env: [String: String]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["MCPBOX_PROFILE_PATH"] = nil
         environment["XDG_CONFIG_HOME"] = Scratch().path
         for (k, v) in env { environment[k] = v }
+        return environment
+    }
+
+    /// Blocks the calling (non-async) test thread until `task` finishes.
+    static func waitFor<T: Sendable>(_ task: Task<T, Never>) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task { box.value = await task.value; done.signal() }
+        done.wait()
+        return box.value!
+    }
+
+    final class ResultBox<T>: @unchecked Sendable { var value: T? }
+
+    /// Runs `executable ARGS` with stdin from /dev/null and collects its output.
+    static func execute(_ executable: String, _ args: [String], environment: [String: String]) throws -> Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
         p.environment = environment
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         try p.run()
+        // stderr on its own thread: a chatty child must not block on a full pipe we are not reading.
+        let errors = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let e = waitFor(errors)
         p.waitUntilExit()
         return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
@@ -212,19 +235,8 @@ enum CLI {
         s.write("p.toml", "[filesystem]\nread_only = [\"\(h.path)\"]\n")
         let setpriv = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--groups", "100", "--", try CLI.binary()]
         func asNobody(_ args: [String]) throws -> CLI.Output {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: setpriv[0])
-            p.arguments = Array(setpriv.dropFirst()) + args
-            p.environment = ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "XDG_CONFIG_HOME": s.path + "/none"]
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            p.standardInput = FileHandle.nullDevice
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return CLI.Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+            try CLI.execute(setpriv[0], Array(setpriv.dropFirst()) + args,
+                            environment: ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "XDG_CONFIG_HOME": s.path + "/none"])
         }
         let explain = try asNobody(["explain", "--profile-path", s.path] + shipped + ["p"])
         #expect(explain.status == 0, "\(explain.stderr)")

@@ -25,13 +25,31 @@ struct HonestyCLITests {
         return s
     }
 
+    /// `accept = [...]` naming every credentials path that exists in a home on this host: binding
+    /// `/` exposes them, which is refused unless acknowledged (the subject of other tests).
+    static func acceptHostCredentials() -> String {
+        var homes = Set(Accounts().users.map(\.home))
+        if let h = ProcessInfo.processInfo.environment["HOME"] { homes.insert(h) }
+        var found: [String] = []
+        for home in homes.sorted() where home.hasPrefix("/") && home != "/" {
+            for c in GrantChecks.credentials where HostFS.info(Paths.join(home, c), follow: false) != nil {
+                found.append(Paths.join(home, c))
+            }
+        }
+        return "accept = [" + found.map { tomlQuoted($0) }.joined(separator: ", ") + "]\n"
+    }
+
+    static func tomlQuoted(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
     /// (name, profile text, whether the launch can work).
     func cases(_ s: Scratch) -> [(String, String, Bool)] {
         let p = s.path
         return [
             ("etc read-only", "[filesystem]\nread_only = [\"/etc\"]\n", true),
-            ("/ read-only", "extends = []\ncwd = \"/\"\n[filesystem]\nread_only = [\"/\"]\n", true),
-            ("/ read-only with base", "cwd = \"/\"\n[filesystem]\nread_only = [\"/\"]\ntmpfs = [\"/tmp\"]\n", true),
+            ("/ read-only", "extends = []\ncwd = \"/\"\n[filesystem]\nread_only = [\"/\"]\n" + Self.acceptHostCredentials(), true),
+            ("/ read-only with base", "cwd = \"/\"\n[filesystem]\nread_only = [\"/\"]\ntmpfs = [\"/tmp\"]\n" + Self.acceptHostCredentials(), true),
             ("tmpfs /etc", "[filesystem]\ntmpfs = [\"/etc\"]\n", true),
             ("tmpfs on an existing directory in a read-only bind", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/sub\"]\n", true),
             ("tmpfs on a missing directory in a read-only bind", "[filesystem]\nread_only = [\"\(p)/ro\"]\ntmpfs = [\"\(p)/ro/missing\"]\n", false),
@@ -77,7 +95,7 @@ struct HonestyCLITests {
     @Test("/ bound read-only is the root: the host's files, read-only, with the sandbox's own /proc, /dev, /tmp")
     func rootBindReadOnly() throws {
         let profiles = Scratch()
-        let file = profiles.write("p.toml", "extends = []\ncwd = \"/\"\n[filesystem]\nread_only = [\"/\"]\n")
+        let file = profiles.write("p.toml", "extends = []\ncwd = \"/\"\n[filesystem]\nread_only = [\"/\"]\n" + Self.acceptHostCredentials())
         let explain = try CLI.run(["explain", file] + shipped + ["--", "/bin/true"])
         #expect(explain.stdout.contains("FILESYSTEM (root: the host's / bound read-only; the entries below are mounted over it)"), "\(explain.stdout)")
         let r = try CLI.run(["run", file] + shipped + ["--", "/bin/sh", "-c",
@@ -149,22 +167,6 @@ struct HonestyCLITests {
 extension CLI {
     /// Runs `shell` with /bin/sh (the mcpbox command inside it), with the usual environment.
     static func run(_ args: [String], env: [String: String], shell: String) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", shell] + args
-        var environment = ProcessInfo.processInfo.environment
-        environment["MCPBOX_PROFILE_PATH"] = nil
-        environment["XDG_CONFIG_HOME"] = Scratch().path
-        for (k, v) in env { environment[k] = v }
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try execute("/bin/sh", ["-c", shell] + args, environment: usualEnvironment(env))
     }
 }
