@@ -1,0 +1,28 @@
+/* Egress (`[network] mode = "allow"`): the listening sockets made inside the sandbox's network
+ * namespace and handed to mcpbox, which serves them from outside (see MCPBoxNetwork). */
+#ifndef MCPBOX_EGRESS_H
+#define MCPBOX_EGRESS_H
+#if defined(__linux__)
+#include <stdint.h>
+
+/* Most sockets one launch hands over. */
+#define MCPBOX_EGRESS_MAX_FDS 8
+
+/* Kinds of socket handed over, one letter each, in the order of the fds. */
+#define MCPBOX_EGRESS_PROXY 'P'   /* TCP listener, 127.0.0.1:proxy_port: the HTTP proxy */
+
+/* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC) with both ends moved to fds >= 3;
+ * fds[0] stays in mcpbox, fds[1] goes to the child (struct mcpbox_launch.egress_fd). */
+int mcpbox_egress_socketpair(int fds[2]);
+
+/* Parent side: receives one message of up to MCPBOX_EGRESS_MAX_FDS descriptors (SCM_RIGHTS)
+ * with their kind letters. Returns how many (kinds[i] names fds[i]), 0 when the child closed
+ * its end without sending, or -1 with errno. Received fds are close-on-exec. */
+int mcpbox_egress_receive(int sock, int *fds, char *kinds, int max);
+
+/* The proxy's byte loop (mcpbox side): splice(in, NULL, out, NULL, len,
+ * SPLICE_F_MOVE | SPLICE_F_NONBLOCK), one of the two ends a pipe; bytes moved or -1 with errno. */
+long mcpbox_egress_splice(int in, int out, unsigned long len);
+
+#endif
+#endif
