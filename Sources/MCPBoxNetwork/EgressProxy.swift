@@ -51,7 +51,7 @@ public final class EgressProxy: @unchecked Sendable {
             if admitted { active += 1 }
             pthread_mutex_unlock(&lock)
             guard admitted else {
-                refuse(fd, status: "503 Service Unavailable", reason: "too many connections")
+                refuse(fd, status: "503 Service Unavailable", reason: "too many connections", drain: false)
                 close(fd)
                 continue
             }
@@ -72,12 +72,25 @@ public final class EgressProxy: @unchecked Sendable {
     }
 
     /// Writes a short error response naming the reason (`X-Mcpbox-Refused`).
-    func refuse(_ fd: Int32, status: String, reason: String) {
+    func refuse(_ fd: Int32, status: String, reason: String, drain: Bool = true) {
         let body = "mcpbox: \(reason)\n"
         let safe = String(reason.unicodeScalars.filter { $0.value >= 32 && $0.value < 127 }.map(Character.init))
         let text = "HTTP/1.1 \(status)\r\nX-Mcpbox-Refused: \(safe)\r\nContent-Type: text/plain\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
         Sockets.sendAll(fd, Array(text.utf8))
+        guard drain else { return }
+        // Closing with unread input would reset the connection and could destroy the answer
+        // before the client reads it: half-close, then drain a bounded amount for a moment.
+        shutdown(fd, Int32(SHUT_WR))
+        var sink: [UInt8] = []
+        let deadline = Sockets.now() + 1
+        var drained = 0
+        while drained < 1 << 20 {
+            sink.removeAll(keepingCapacity: true)
+            let n = Sockets.receive(fd, into: &sink, max: 16 << 10, until: deadline)
+            if n <= 0 { break }
+            drained += n
+        }
     }
 
     /// One record of the egress log.
