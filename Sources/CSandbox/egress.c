@@ -8,21 +8,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A TCP listener bound to 127.0.0.1:port; -1 with errno. */
-static int tcp_listener(uint16_t port) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/* A socket of `type` bound to addr:port (host order), listening when TCP; -1 with errno. */
+static int bound_socket(int type, uint32_t addr, uint16_t port) {
+    int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
     if (s < 0) return -1;
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 4096) < 0) {
+    a.sin_addr.s_addr = htonl(addr);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || (type == SOCK_STREAM && listen(s, 4096) < 0)) {
         int e = errno;
         close(s);
         errno = e;
@@ -31,14 +33,50 @@ static int tcp_listener(uint16_t port) {
     return s;
 }
 
+/* Assigns 198.18.0.1/15 to lo (label lo:1): the whole prefix becomes a local route. */
+static int add_fake_range(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo:1", 5);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(MCPBOX_EGRESS_FAKE_NET | 1);
+    int rc = ioctl(s, SIOCSIFADDR, &ifr);
+    if (rc == 0) {
+        sin->sin_addr.s_addr = htonl(~0u << (32 - MCPBOX_EGRESS_FAKE_PREFIX));
+        rc = ioctl(s, SIOCSIFNETMASK, &ifr);
+    }
+    int e = errno;
+    close(s);
+    errno = e;
+    return rc;
+}
+
 int mcpbox_egress_listeners(const struct mcpbox_launch *L) {
     int fds[MCPBOX_EGRESS_MAX_FDS];
     char kinds[MCPBOX_EGRESS_MAX_FDS];
     int n = 0;
-    int proxy = tcp_listener(L->egress_proxy_port);
-    if (proxy < 0) return -1;
-    fds[n] = proxy;
+    if (L->n_egress_capture_ports > MCPBOX_EGRESS_MAX_CAPTURE) {
+        errno = E2BIG;
+        return -1;
+    }
+    if (add_fake_range() < 0) return -1;
+    int fd = bound_socket(SOCK_STREAM, INADDR_LOOPBACK, L->egress_proxy_port);
+    if (fd < 0) return -1;
+    fds[n] = fd;
     kinds[n++] = MCPBOX_EGRESS_PROXY;
+    fd = bound_socket(SOCK_DGRAM, INADDR_LOOPBACK, 53);
+    if (fd < 0) goto fail;
+    fds[n] = fd;
+    kinds[n++] = MCPBOX_EGRESS_DNS;
+    for (size_t i = 0; i < L->n_egress_capture_ports; i++) {
+        fd = bound_socket(SOCK_STREAM, INADDR_ANY, L->egress_capture_ports[i]);
+        if (fd < 0) goto fail;
+        fds[n] = fd;
+        kinds[n++] = MCPBOX_EGRESS_CAPTURE;
+    }
 
     union {
         char buf[CMSG_SPACE(sizeof(int) * MCPBOX_EGRESS_MAX_FDS)];
@@ -54,14 +92,20 @@ int mcpbox_egress_listeners(const struct mcpbox_launch *L) {
     c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
     memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
     ssize_t w;
+    int e;
     do { w = sendmsg(L->egress_fd, &msg, MSG_NOSIGNAL); } while (w < 0 && errno == EINTR);
-    int e = errno;
+    e = errno;
     for (int i = 0; i < n; i++) close(fds[i]);
     if (w != n) {
         errno = w < 0 ? e : EIO;
         return -1;
     }
     return 0;
+fail:
+    e = errno;
+    for (int i = 0; i < n; i++) close(fds[i]);
+    errno = e;
+    return -1;
 }
 
 static int high_fd(int fd) {

@@ -87,11 +87,19 @@ enum EgressPlanner {
         }
         let policy = EgressPolicy(allow: profile.networkAllow.map(\.value), deny: profile.networkDeny.map(\.value),
                                   hosts: hosts, logPath: logPath)
+        if policy.capturePorts.count > EgressPolicy.maxCapturePorts {
+            sink.add(Diagnostic(file: profile.networkAllow.last?.file, key: "network.allow",
+                                "the allow rules name \(policy.capturePorts.count) ports; at most \(EgressPolicy.maxCapturePorts) can be captured",
+                                hint: "name fewer distinct ports"))
+        }
         warnings += policy.warnings
         var plan = EgressPlan(policy: policy, proxyURL: proxyURL, variables: environment.map(\.name))
         plan.hosts = profile.networkHosts.map { ($0.value.name, $0.value.addresses, $0.origin) }
         return plan
     }
+
+    /// The sandbox's /etc/resolv.conf: the DNS stub only.
+    static let resolvConf = "nameserver 127.0.0.1\noptions attempts:1 timeout:2\n"
 
     /// `explain`'s words for the rules.
     public static func summary(_ e: EgressPlan) -> String {
@@ -124,13 +132,16 @@ public final class EgressSession: @unchecked Sendable {
             return .failure(EgressStartError(message: "egress socketpair: \(String(cString: strerror(errno)))"))
         }
         let proxy = EgressProxy(policy: e.policy, profile: plan.profileName, sink: sink)
-        return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy))
+        return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count))
     }
 
-    init(parentFD: Int32, childFD: Int32, proxy: EgressProxy) {
+    let expectedCaptures: Int
+
+    init(parentFD: Int32, childFD: Int32, proxy: EgressProxy, expectedCaptures: Int) {
         self.parentFD = parentFD
         self.childFD = childFD
         self.proxy = proxy
+        self.expectedCaptures = expectedCaptures
     }
 
     /// Closes both ends (launch failed before `start`).
@@ -144,22 +155,38 @@ public final class EgressSession: @unchecked Sendable {
     public func start() -> EgressStartError? {
         close(childFD)
         defer { close(parentFD) }
-        var fds = [Int32](repeating: -1, count: 8)
-        var kinds = [CChar](repeating: 0, count: 8)
-        let n = mcpbox_egress_receive(parentFD, &fds, &kinds, 8)
+        let max = Int(MCPBOX_EGRESS_MAX_FDS)
+        var fds = [Int32](repeating: -1, count: max)
+        var kinds = [CChar](repeating: 0, count: max)
+        let n = mcpbox_egress_receive(parentFD, &fds, &kinds, Int32(max))
         if n <= 0 {
             return EgressStartError(message: n == 0 ? "the sandbox's network helper sent no listener"
                                     : "receiving the egress listeners: \(String(cString: strerror(errno)))")
         }
-        var proxyFD: Int32 = -1
+        var proxyFD: Int32 = -1, dnsFD: Int32 = -1
+        var captures: [Int32] = []
         for i in 0..<Int(n) {
-            if UInt8(bitPattern: kinds[i]) == UInt8(ascii: "P") && proxyFD < 0 { proxyFD = fds[i] } else { close(fds[i]) }
+            switch UInt8(bitPattern: kinds[i]) {
+            case UInt8(ascii: "P") where proxyFD < 0: proxyFD = fds[i]
+            case UInt8(ascii: "D") where dnsFD < 0: dnsFD = fds[i]
+            case UInt8(ascii: "C"): captures.append(fds[i])
+            default: close(fds[i])
+            }
         }
-        guard proxyFD >= 0 else { return EgressStartError(message: "the sandbox's network helper sent no proxy listener") }
+        let all = [proxyFD, dnsFD] + captures
+        guard proxyFD >= 0, dnsFD >= 0, captures.count == expectedCaptures else {
+            for fd in all where fd >= 0 { close(fd) }
+            return EgressStartError(message: "the sandbox's network helper sent \(n) of \(2 + expectedCaptures) listeners")
+        }
         raiseOpenFileLimit()
-        guard proxy.serve(listener: proxyFD) else {
-            close(proxyFD)
-            return EgressStartError(message: "starting the proxy thread: \(String(cString: strerror(errno)))")
+        // Once a thread serves a socket it owns it; the rest are closed on failure.
+        for (i, fd) in all.enumerated() {
+            let ok = i == 0 ? proxy.serve(listener: fd) : i == 1 ? proxy.serveDNS(socket: fd) : proxy.serveCapture(listener: fd)
+            if !ok {
+                let e = errno
+                for rest in all[i...] { close(rest) }
+                return EgressStartError(message: "starting the proxy threads: \(String(cString: strerror(e)))")
+            }
         }
         return nil
     }

@@ -149,6 +149,8 @@ public enum ExplainJSON {
             w.field("explicitly_allowed", strings(e.explicitlyAllowed.map(\.rule.text)))
             w.field("proxy", string(e.proxyURL))
             w.field("proxy_variables", strings(e.variables))
+            w.field("dns", string("127.0.0.1:53"))
+            w.field("capture_ports", "[" + e.policy.capturePorts.map(String.init).joined(separator: ", ") + "]")
             w.field("log", optional(e.policy.logPath, string))
         }
         w.close("}")

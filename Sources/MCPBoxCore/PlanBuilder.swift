@@ -322,6 +322,9 @@ public struct PlanBuilder {
                 d.mounts.append(Mount(target: resolv, kind: .bind(source: source, readOnly: true), origin: n.origin))
             }
         }
+        if network == .allow, !SandboxView(mounts: d.mounts).isBound("/etc/resolv.conf") {
+            d.mounts.append(Mount(target: "/etc/resolv.conf", kind: .file(contents: EgressPlanner.resolvConf), origin: "mcpbox: network.mode allow"))
+        }
         let view = SandboxView(mounts: d.mounts)
         let files: [(String, String)] = [
             ("/etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n\(identity.userName):x:\(identity.insideUid):\(identity.insideGid)::\(identity.home):/bin/sh\n"),

@@ -313,6 +313,12 @@ public enum Spawn {
             launch.egress = 1
             launch.egress_fd = egressFD
             launch.egress_proxy_port = EgressPolicy.proxyPort
+            let ports = plan.egress?.policy.capturePorts ?? []
+            let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: max(ports.count, 1))
+            for (i, p) in ports.enumerated() { buf[i] = p }
+            arena.adopt(raw: UnsafeMutableRawPointer(buf))
+            launch.egress_capture_ports = UnsafePointer(buf)
+            launch.n_egress_capture_ports = ports.count
         }
 
         launch.uid = id.insideUid
@@ -390,6 +396,7 @@ public enum Spawn {
 final class Arena {
     private var blocks: [UnsafeMutableRawPointer] = []
     private var fds: [Int32] = []
+    private var allocated: [UnsafeMutableRawPointer] = []
 
     func adoptFD(_ fd: Int32) {
         fds.append(fd)
@@ -403,6 +410,11 @@ final class Arena {
 
     func adopt(_ p: UnsafeMutablePointer<CChar>) {
         blocks.append(UnsafeMutableRawPointer(p))
+    }
+
+    /// Frees `p` (from UnsafeMutablePointer.allocate) with the rest.
+    func adopt(raw p: UnsafeMutableRawPointer) {
+        allocated.append(p)
     }
 
     func bytes(_ b: [UInt8]) -> UnsafePointer<CChar> {
@@ -439,6 +451,8 @@ final class Arena {
     func free() {
         for b in blocks { Glibc.free(b) }
         blocks.removeAll()
+        for p in allocated { p.deallocate() }
+        allocated.removeAll()
         for fd in fds { close(fd) }
         fds.removeAll()
     }

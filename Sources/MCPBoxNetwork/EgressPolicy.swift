@@ -61,8 +61,32 @@ public struct EgressPolicy: Sendable, Equatable {
         return Decision(allowed: false, reason: "\(c.rawValue) address \(address)")
     }
 
-    /// Names allowed exactly (not wildcards), for explain and the DNS stub.
-    public var allowsNothing: Bool { allow.isEmpty }
+    /// The DNS stub's test: the rule text allowing `name` on at least one port no deny rule
+    /// takes back, or nil. IP literals are never answered.
+    public func nameAllowed(_ name: String) -> String? {
+        guard let h = EgressPolicy.normalize(name), IPAddress(h) == nil else { return nil }
+        let ports = Set(allow.flatMap(\.effectivePorts))
+        for p in ports.sorted() {
+            let d = decide(host: h, port: p)
+            if d.allowed { return d.reason }
+        }
+        return nil
+    }
+
+    /// Ports captured transparently inside the sandbox: every port of a name rule, but the
+    /// proxy's own.
+    public var capturePorts: [UInt16] {
+        var ports = Set<UInt16>()
+        for r in allow {
+            if case .range = r.host { continue }
+            ports.formUnion(r.effectivePorts)
+        }
+        ports.remove(EgressPolicy.proxyPort)
+        return ports.sorted()
+    }
+
+    /// Most capture ports (one listener each inside the sandbox).
+    public static let maxCapturePorts = 32
 
     /// `check`/`explain` warnings about over-broad rules.
     public var warnings: [String] {

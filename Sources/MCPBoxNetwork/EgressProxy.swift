@@ -31,10 +31,24 @@ public final class EgressProxy: @unchecked Sendable {
     /// Serves `listener` (an accepting TCP socket) on a thread of its own until it fails
     /// (the sandbox's namespace is gone). Returns false with errno when no thread could start.
     public func serve(listener: Int32) -> Bool {
-        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener) }
+        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, handle) }
     }
 
-    func acceptLoop(_ listener: Int32) {
+    /// Serves a transparent-capture listener (a TCP port on every address inside the sandbox):
+    /// connections to fake addresses the DNS stub handed out reach their name's host.
+    public func serveCapture(listener: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, captured) }
+    }
+
+    /// Serves the DNS stub's UDP socket (127.0.0.1:53 inside the sandbox).
+    public func serveDNS(socket: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in dnsLoop(socket) }
+    }
+
+    /// Fake addresses the DNS stub answered with, mapped back by the capture listeners.
+    public let fakes = FakeAddresses()
+
+    func acceptLoop(_ listener: Int32, _ handler: @escaping (Int32) -> Void) {
         while true {
             let fd = accept(listener, nil, nil)
             if fd < 0 {
@@ -56,7 +70,7 @@ public final class EgressProxy: @unchecked Sendable {
                 continue
             }
             let started = Thread.start(stackSize: 256 << 10) { [self] in
-                handle(fd)
+                handler(fd)
                 close(fd)
                 pthread_mutex_lock(&lock)
                 active -= 1
@@ -176,41 +190,9 @@ public final class EgressProxy: @unchecked Sendable {
         var rest = Array(buffer[headLength...])
         if head.method == "CONNECT" {
             Sockets.sendAll(client, Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
-            // The first bytes of the tunnel: a TLS ClientHello must name the CONNECT host.
-            let tlsDeadline = Sockets.now() + EgressProxy.headTimeout
-            var verdict = TLSClientHello.serverName(rest)
-            while verdict == .incomplete {
-                let n = Sockets.receive(client, into: &rest, max: TLSClientHello.maxBytes - rest.count, until: tlsDeadline)
-                if n <= 0 {
-                    rec.reason = n == 0 ? "client closed the tunnel before sending anything" : "no data on the tunnel in time"
-                    if rest.isEmpty && n == 0 { rec.allowed = true; rec.reason = decision.reason }
-                    return
-                }
-                verdict = TLSClientHello.serverName(rest)
-            }
-            switch verdict {
-            case .serverName(let sni):
-                if EgressPolicy.normalize(sni) != host {
-                    rec.allowed = false
-                    rec.reason = "TLS server name \(sni) differs from the CONNECT host"
-                    Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])  // fatal alert: access_denied
-                    return
-                }
-            case .noServerName:
-                if IPAddress(host) == nil {
-                    rec.allowed = false
-                    rec.reason = "TLS ClientHello without a server name for a named host"
-                    Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])
-                    return
-                }
-            case .malformed(let why):
-                rec.allowed = false
-                rec.reason = "malformed TLS ClientHello: \(why)"
-                Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 50])  // decode_error
-                return
-            case .notTLS, .incomplete:
-                break
-            }
+            rec.allowed = true
+            tunnel(client, upstream, host: host, initial: rest, record: &rec)
+            return
         } else {
             var out = "\(head.method) \(head.originForm) \(head.version)\r\n"
             var sawHost = false
@@ -234,16 +216,151 @@ public final class EgressProxy: @unchecked Sendable {
         rec.received = down
     }
 
+    /// A tunnel (CONNECT, or a captured connection): the first bytes, when they are a TLS
+    /// ClientHello, must name `host` (no domain fronting through an allowed name; no server
+    /// name at all only for an IP literal); then bytes flow both ways.
+    func tunnel(_ client: Int32, _ upstream: Int32, host: String, initial: [UInt8], record rec: inout Record) {
+        var rest = initial
+        let deadline = Sockets.now() + EgressProxy.headTimeout
+        var verdict = TLSClientHello.serverName(rest)
+        while verdict == .incomplete {
+            let n = Sockets.receive(client, into: &rest, max: TLSClientHello.maxBytes - rest.count, until: deadline)
+            if n <= 0 {
+                if n == 0 && rest.isEmpty { return }  // closed without a byte: nothing to judge
+                rec.allowed = false
+                rec.reason = n == 0 ? "client closed the tunnel inside a partial TLS record" : "no complete first message on the tunnel in time"
+                return
+            }
+            verdict = TLSClientHello.serverName(rest)
+        }
+        switch verdict {
+        case .serverName(let sni):
+            if EgressPolicy.normalize(sni) != host {
+                rec.allowed = false
+                rec.reason = "TLS server name \(sni) differs from the requested host \(host)"
+                Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])  // fatal alert: access_denied
+                return
+            }
+        case .noServerName:
+            if IPAddress(host) == nil {
+                rec.allowed = false
+                rec.reason = "TLS ClientHello without a server name for a named host"
+                Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])
+                return
+            }
+        case .malformed(let why):
+            rec.allowed = false
+            rec.reason = "malformed TLS ClientHello: \(why)"
+            Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 50])  // decode_error
+            return
+        case .notTLS, .incomplete:
+            break
+        }
+        guard Sockets.sendAll(upstream, rest) else { return }
+        let (up, down) = Sockets.relay(client, upstream)
+        rec.sent = Int64(rest.count) + up
+        rec.received = down
+    }
+
+    /// A connection caught by a capture listener: the fake address it was made to names the
+    /// host (as the DNS stub answered it), the listener's port is the port.
+    func captured(_ client: Int32) {
+        var rec = Record()
+        rec.via = "capture"
+        defer { log(rec) }
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client, $0, &len) == 0 }
+        }
+        guard ok, Int32(sa.sin_family) == AF_INET else { rec.reason = "not an IPv4 connection"; return }
+        let port = UInt16(bigEndian: sa.sin_port)
+        var raw = sa.sin_addr
+        let local = IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        rec.port = port
+        guard let local, let name = fakes.name(for: local) else {
+            rec.reason = "direct connection to \(local?.description ?? "?"):\(port) inside the sandbox (only names the DNS stub answered are captured)"
+            return
+        }
+        rec.host = name
+        let decision = policy.decide(host: name, port: port)
+        rec.reason = decision.reason
+        guard decision.allowed else { return }
+        guard let (upstream, address) = open(host: name, port: port, record: &rec, client: client, answer: false) else { return }
+        defer { close(upstream) }
+        rec.address = address
+        rec.allowed = true
+        tunnel(client, upstream, host: name, initial: [], record: &rec)
+    }
+
+    /// Answers DNS queries from the sandbox: an allowed name gets a fake address (A) or an
+    /// empty answer (other types: clients then use the A record); anything else REFUSED. Nothing
+    /// is ever forwarded, so queries cannot carry data out.
+    func dnsLoop(_ fd: Int32) {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var from = sockaddr_storage()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = buf.withUnsafeMutableBytes { b in
+                withUnsafeMutablePointer(to: &from) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
+                }
+            }
+            if n < 0 {
+                if errno == EINTR || errno == ENOMEM || errno == ENOBUFS { continue }
+                close(fd)
+                return
+            }
+            let reply: [UInt8]
+            var rec = Record()
+            rec.via = "dns"
+            switch DNSQuery.parse(Array(buf[0..<n])) {
+            case .failure(.tooShort): continue
+            case .failure(.malformed(let id, let flags)):
+                reply = DNSQuery.formErr(id: id, flags: flags)
+                rec.reason = "malformed DNS query"
+            case .success(let q):
+                rec.host = q.name
+                rec.method = q.type == 1 ? "A" : q.type == 28 ? "AAAA" : "type \(q.type)"
+                if let rule = policy.nameAllowed(q.name) {
+                    rec.allowed = true
+                    rec.reason = rule
+                    if q.type == 1 {
+                        if let a = fakes.address(for: q.name) {
+                            rec.address = a
+                            reply = q.answer(.noError, address: a.bytes)
+                        } else {
+                            rec.allowed = false
+                            rec.reason = "fake address range exhausted"
+                            reply = q.answer(.servFail)
+                        }
+                    } else {
+                        reply = q.answer(.noError)
+                    }
+                } else {
+                    rec.reason = "no allow rule for \(q.name)"
+                    reply = q.answer(.refused)
+                }
+            }
+            log(rec)
+            _ = reply.withUnsafeBytes { b in
+                withUnsafePointer(to: &from) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, fromLen) }
+                }
+            }
+        }
+    }
+
     /// Resolves `host` and connects to the first address the policy accepts; answers the
-    /// client and returns nil when none can be used.
-    func open(host: String, port: UInt16, record rec: inout Record, client: Int32) -> (Int32, IPAddress)? {
+    /// client (unless `answer` is false) and returns nil when none can be used.
+    func open(host: String, port: UInt16, record rec: inout Record, client: Int32, answer: Bool = true) -> (Int32, IPAddress)? {
         let addresses: [IPAddress]
         switch Resolver.resolve(host, hosts: policy.hosts) {
         case .success(let a): addresses = a
         case .failure(.notFound(let why)):
             rec.allowed = false
             rec.reason = "cannot resolve \(host): \(why)"
-            refuse(client, status: "502 Bad Gateway", reason: rec.reason)
+            if answer { refuse(client, status: "502 Bad Gateway", reason: rec.reason) }
             return nil
         }
         var refusal: String?
@@ -262,10 +379,10 @@ public final class EgressProxy: @unchecked Sendable {
         rec.allowed = false
         if lastError == 0, let refusal {
             rec.reason = refusal
-            refuse(client, status: "403 Forbidden", reason: refusal)
+            if answer { refuse(client, status: "403 Forbidden", reason: refusal) }
         } else {
             rec.reason = "connect to \(host):\(port) failed: \(String(cString: strerror(lastError)))"
-            refuse(client, status: "502 Bad Gateway", reason: rec.reason)
+            if answer { refuse(client, status: "502 Bad Gateway", reason: rec.reason) }
         }
         return nil
     }
