@@ -206,15 +206,87 @@ def _():
 
 @check("direct_connect_without_proxy_fails")
 def _():
-    # The test's server address, and the host's loopback listener: no route / nothing there.
+    # The test's server address, the host's loopback listener, a documentation address:
+    # nothing answers (no route; a port captured inside the sandbox only for DNS-stub names).
     out = []
-    for addr, port in [(cfg["server_address"], HP), ("127.0.0.1", cfg["host_listener_port"]), ("198.51.100.7", 80)]:
+    for addr, port in [(cfg["server_address"], HP), ("127.0.0.1", cfg["host_listener_port"]), ("198.51.100.7", 80),
+                       ("198.18.3.3", HP)]:
         try:
-            socket.create_connection((addr, port), timeout=5).close()
-            out.append("%s:%d reached" % (addr, port))
-        except OSError as e:
+            s = socket.create_connection((addr, port), timeout=5)
+            s.sendall(b"GET / HTTP/1.0\r\nHost: api.test\r\n\r\n")
+            data = s.recv(100)
+            s.close()
+            if data:
+                out.append("%s:%d answered %r" % (addr, port, data[:40]))
+        except OSError:
             pass
     return not out, out
+
+
+def no_proxy_get(url):
+    ctx = ssl.create_default_context(cafile=cfg["ca"]) if url.startswith("https") else None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx))
+    with opener.open(url, timeout=20) as r:
+        return r.status, r.read().decode()
+
+
+@check("capture_http_without_proxy_works")
+def _():
+    code, body = no_proxy_get("http://api.test:%d/" % HP)
+    return code == 200 and "hello from api.test" in body, (code, body)
+
+
+@check("capture_https_without_proxy_works")
+def _():
+    code, body = no_proxy_get("https://api.test:%d/" % SP)
+    return code == 200 and "hello from api.test" in body, (code, body)
+
+
+@check("capture_name_not_allowed_fails")
+def _():
+    try:
+        no_proxy_get("http://other.test:%d/" % HP)
+        return False, "fetched"
+    except OSError as e:
+        return True, str(e)
+
+
+@check("capture_sni_mismatch_refused")
+def _():
+    addr = socket.getaddrinfo("api.test", SP, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+    s = socket.create_connection(addr, timeout=20)
+    ctx = ssl.create_default_context(cafile=cfg["ca"])
+    try:
+        ctx.wrap_socket(s, server_hostname="other.test").close()
+        return False, "TLS handshake with another SNI succeeded"
+    except (ssl.SSLError, OSError) as e:
+        return True, str(e)
+
+
+def dns_query(name, qtype=1):
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\x00" + qtype.to_bytes(2, "big") + b"\x00\x01"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.1", 53))
+    data = s.recv(4096)
+    s.close()
+    return data
+
+
+@check("dns_stub_answers_allowed_with_fake_address")
+def _():
+    data = dns_query("api.test")
+    rcode, ancount = data[3] & 0xF, int.from_bytes(data[6:8], "big")
+    return rcode == 0 and ancount == 1 and data[-4:-2] == bytes([198, 18]), data.hex()
+
+
+@check("dns_stub_refuses_other_names")
+def _():
+    data = dns_query("x" * 60 + ".exfil.test", 16)
+    return data[3] & 0xF == 5, data.hex()
 
 
 @check("udp_to_host_dns_listener_fails")
