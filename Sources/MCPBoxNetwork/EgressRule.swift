@@ -147,7 +147,7 @@ public enum PublicSuffix {
     /// directly beneath one is allowed, and warned about.
     public static let sharedHosting: Set<String> = [
         "amazonaws.com", "cloudfront.net", "azurewebsites.net", "blob.core.windows.net", "googleapis.com",
-        "appspot.com", "herokuapp.com", "github.io", "githubusercontent.com", "vercel.app", "netlify.app",
+        "appspot.com", "herokuapp.com", "github.io", "vercel.app", "netlify.app",
         "pages.dev", "workers.dev", "firebaseapp.com", "web.app", "r2.dev", "ngrok.io", "ngrok-free.app",
     ]
 }

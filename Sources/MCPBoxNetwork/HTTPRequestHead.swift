@@ -72,8 +72,8 @@ public struct HTTPRequestHead: Sendable, Equatable {
         var headers: [(String, String)] = []
         for line in lines.dropFirst() {
             guard line.count <= maxLineBytes else { return .failure(.tooLarge) }
-            guard let colon = line.firstIndex(of: 58), colon > line.startIndex else { return .failure(.malformed("header line")) }
             if line.first == 32 || line.first == 9 { return .failure(.malformed("obsolete line folding")) }
+            guard let colon = line.firstIndex(of: 58), colon > line.startIndex else { return .failure(.malformed("header line")) }
             guard let name = ascii(line[line.startIndex..<colon]), name.utf8.allSatisfy(isTokenChar) else {
                 return .failure(.malformed("header name"))
             }
