@@ -40,7 +40,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         var buf = [CChar](repeating: 0, count: 64)
         let family = isV4 ? AF_INET : AF_INET6
         _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buf, socklen_t(buf.count)) }
-        return String(cString: buf)
+        let end = buf.firstIndex(of: 0) ?? buf.count
+        return String(decoding: buf[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Whether the first `prefix` bits equal those of `network` (same family).

@@ -178,7 +178,7 @@ struct EgressRun: Sendable {
             open_files = 4096
             [network]
             mode = "allow"
-            allow = ["api.test:\(hp)", "api.test:\(sp)", "*.wild.test:\(sp)", "rebind.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)"]
+            allow = ["api.test:\(hp)", "api.test:\(sp)", "*.wild.test:\(sp)", "rebind.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)", "localhost:\(tcp.port)"]
             deny = ["blocked.wild.test:\(sp)"]
             hosts = { "api.test" = "127.0.0.2", "other.test" = "127.0.0.2", "www.wild.test" = "127.0.0.2", "blocked.wild.test" = "127.0.0.2", "rebind.test" = "127.0.0.1" }
             log = \(tomlString(logPath))
