@@ -60,6 +60,8 @@ public final class EgressProxy: @unchecked Sendable {
                 return
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             pthread_mutex_lock(&lock)
             let admitted = active < maxConnections
             if admitted { active += 1 }
