@@ -71,6 +71,10 @@ int mcpbox_egress_listeners(const struct mcpbox_launch *L) {
     if (fd < 0) goto fail;
     fds[n] = fd;
     kinds[n++] = MCPBOX_EGRESS_DNS;
+    fd = bound_socket(SOCK_STREAM, INADDR_LOOPBACK, 53);
+    if (fd < 0) goto fail;
+    fds[n] = fd;
+    kinds[n++] = MCPBOX_EGRESS_DNS_TCP;
     for (size_t i = 0; i < L->n_egress_capture_ports; i++) {
         fd = bound_socket(SOCK_STREAM, INADDR_ANY, L->egress_capture_ports[i]);
         if (fd < 0) goto fail;

@@ -163,25 +163,31 @@ public final class EgressSession: @unchecked Sendable {
             return EgressStartError(message: n == 0 ? "the sandbox's network helper sent no listener"
                                     : "receiving the egress listeners: \(String(cString: strerror(errno)))")
         }
-        var proxyFD: Int32 = -1, dnsFD: Int32 = -1
+        var proxyFD: Int32 = -1, dnsFD: Int32 = -1, dnsTCP: Int32 = -1
         var captures: [Int32] = []
         for i in 0..<Int(n) {
             switch UInt8(bitPattern: kinds[i]) {
             case UInt8(ascii: "P") where proxyFD < 0: proxyFD = fds[i]
             case UInt8(ascii: "D") where dnsFD < 0: dnsFD = fds[i]
+            case UInt8(ascii: "T") where dnsTCP < 0: dnsTCP = fds[i]
             case UInt8(ascii: "C"): captures.append(fds[i])
             default: close(fds[i])
             }
         }
-        let all = [proxyFD, dnsFD] + captures
-        guard proxyFD >= 0, dnsFD >= 0, captures.count == expectedCaptures else {
+        let all = [proxyFD, dnsFD, dnsTCP] + captures
+        guard proxyFD >= 0, dnsFD >= 0, dnsTCP >= 0, captures.count == expectedCaptures else {
             for fd in all where fd >= 0 { close(fd) }
-            return EgressStartError(message: "the sandbox's network helper sent \(n) of \(2 + expectedCaptures) listeners")
+            return EgressStartError(message: "the sandbox's network helper sent \(n) of \(3 + expectedCaptures) listeners")
         }
         raiseOpenFileLimit()
         // Once a thread serves a socket it owns it; the rest are closed on failure.
         for (i, fd) in all.enumerated() {
-            let ok = i == 0 ? proxy.serve(listener: fd) : i == 1 ? proxy.serveDNS(socket: fd) : proxy.serveCapture(listener: fd)
+            let ok = switch i {
+            case 0: proxy.serve(listener: fd)
+            case 1: proxy.serveDNS(socket: fd)
+            case 2: proxy.serveDNSStream(listener: fd)
+            default: proxy.serveCapture(listener: fd)
+            }
             if !ok {
                 let e = errno
                 for rest in all[i...] { close(rest) }

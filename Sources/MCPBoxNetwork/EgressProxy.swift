@@ -313,44 +313,74 @@ public final class EgressProxy: @unchecked Sendable {
                 close(fd)
                 return
             }
-            let reply: [UInt8]
-            var rec = Record()
-            rec.via = "dns"
-            switch DNSQuery.parse(Array(buf[0..<n])) {
-            case .failure(.tooShort): continue
-            case .failure(.malformed(let id, let flags)):
-                reply = DNSQuery.formErr(id: id, flags: flags)
-                rec.reason = "malformed DNS query"
-            case .success(let q):
-                rec.host = q.name
-                rec.method = q.type == 1 ? "A" : q.type == 28 ? "AAAA" : "type \(q.type)"
-                if let rule = policy.nameAllowed(q.name) {
-                    rec.allowed = true
-                    rec.reason = rule
-                    if q.type == 1 {
-                        if let a = fakes.address(for: q.name) {
-                            rec.address = a
-                            reply = q.answer(.noError, address: a.bytes)
-                        } else {
-                            rec.allowed = false
-                            rec.reason = "fake address range exhausted"
-                            reply = q.answer(.servFail)
-                        }
-                    } else {
-                        reply = q.answer(.noError)
-                    }
-                } else {
-                    rec.reason = "no allow rule for \(q.name)"
-                    reply = q.answer(.refused)
-                }
-            }
-            log(rec)
+            guard let reply = dnsAnswer(Array(buf[0..<n])) else { continue }
             _ = reply.withUnsafeBytes { b in
                 withUnsafePointer(to: &from) { p in
                     p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, fromLen) }
                 }
             }
         }
+    }
+
+    /// DNS over TCP (127.0.0.1:53): length-prefixed queries on one connection, answered in
+    /// turn, until the client closes or sends nothing for `headTimeout`.
+    public func serveDNSStream(listener: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in
+            acceptLoop(listener) { [self] fd in
+                while true {
+                    var msg: [UInt8] = []
+                    let deadline = Sockets.now() + EgressProxy.headTimeout
+                    while msg.count < 2 {
+                        if Sockets.receive(fd, into: &msg, max: 2 - msg.count, until: deadline) <= 0 { return }
+                    }
+                    let len = Int(msg[0]) << 8 | Int(msg[1])
+                    guard len >= 12, len <= DNSQuery.maxBytes else { return }
+                    msg.removeAll()
+                    while msg.count < len {
+                        if Sockets.receive(fd, into: &msg, max: len - msg.count, until: deadline) <= 0 { return }
+                    }
+                    guard let reply = dnsAnswer(msg) else { return }
+                    guard Sockets.sendAll(fd, [UInt8(reply.count >> 8), UInt8(reply.count & 0xff)] + reply) else { return }
+                }
+            }
+        }
+    }
+
+    /// The stub's answer to one query (nil: drop it), logged.
+    func dnsAnswer(_ bytes: [UInt8]) -> [UInt8]? {
+        let reply: [UInt8]
+        var rec = Record()
+        rec.via = "dns"
+        switch DNSQuery.parse(bytes) {
+        case .failure(.tooShort): return nil
+        case .failure(.malformed(let id, let flags)):
+            reply = DNSQuery.formErr(id: id, flags: flags)
+            rec.reason = "malformed DNS query"
+        case .success(let q):
+            rec.host = q.name
+            rec.method = q.type == 1 ? "A" : q.type == 28 ? "AAAA" : "type \(q.type)"
+            if let rule = policy.nameAllowed(q.name) {
+                rec.allowed = true
+                rec.reason = rule
+                if q.type == 1 {
+                    if let a = fakes.address(for: q.name) {
+                        rec.address = a
+                        reply = q.answer(.noError, address: a.bytes)
+                    } else {
+                        rec.allowed = false
+                        rec.reason = "fake address range exhausted"
+                        reply = q.answer(.servFail)
+                    }
+                } else {
+                    reply = q.answer(.noError)
+                }
+            } else {
+                rec.reason = "no allow rule for \(q.name)"
+                reply = q.answer(.refused)
+            }
+        }
+        log(rec)
+        return reply
     }
 
     /// Resolves `host` and connects to the first address the policy accepts; answers the

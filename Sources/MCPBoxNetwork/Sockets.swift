@@ -28,6 +28,7 @@ enum Sockets {
     /// recv(2) into `buffer` (appending up to `max` bytes) once the fd is readable before the
     /// deadline: >0 bytes read, 0 on EOF, -1 on error or timeout.
     static func receive(_ fd: Int32, into buffer: inout [UInt8], max: Int, until deadline: Double) -> Int {
+        guard max > 0 else { return -1 }
         var chunk = [UInt8](repeating: 0, count: max)
         while true {
             guard wait(fd, events: Int16(POLLIN), until: deadline) else { return -1 }

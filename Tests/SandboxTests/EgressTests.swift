@@ -27,7 +27,7 @@ struct EgressTests {
         "direct_connect_without_proxy_fails", "udp_to_host_dns_listener_fails", "dns_tunnel_long_labels_fails",
         "many_connections_then_still_serving", "slowloris_closed_others_served",
         "capture_http_without_proxy_works", "capture_https_without_proxy_works", "capture_name_not_allowed_fails",
-        "capture_sni_mismatch_refused", "dns_stub_answers_allowed_with_fake_address", "dns_stub_refuses_other_names",
+        "capture_sni_mismatch_refused", "dns_stub_answers_allowed_with_fake_address", "dns_stub_refuses_other_names", "dns_stub_over_tcp",
     ]
 
     @Test("root launch with [user] name", arguments: checks)

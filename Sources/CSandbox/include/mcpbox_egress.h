@@ -7,7 +7,7 @@
 
 /* Most capture ports, and most sockets one launch hands over (proxy, DNS, captures). */
 #define MCPBOX_EGRESS_MAX_CAPTURE 32
-#define MCPBOX_EGRESS_MAX_FDS (2 + MCPBOX_EGRESS_MAX_CAPTURE)
+#define MCPBOX_EGRESS_MAX_FDS (3 + MCPBOX_EGRESS_MAX_CAPTURE)
 
 /* The fake addresses the DNS stub answers with: 198.18.0.0/15 (RFC 2544 benchmarking range),
  * assigned to `lo` as a prefix, which makes the whole range local: connect() to any address
@@ -18,6 +18,7 @@
 /* Kinds of socket handed over, one letter each, in the order of the fds. */
 #define MCPBOX_EGRESS_PROXY 'P'   /* TCP listener, 127.0.0.1:proxy_port: the HTTP proxy */
 #define MCPBOX_EGRESS_DNS 'D'     /* UDP socket, 127.0.0.1:53: the DNS stub */
+#define MCPBOX_EGRESS_DNS_TCP 'T' /* TCP listener, 127.0.0.1:53: the DNS stub over TCP */
 #define MCPBOX_EGRESS_CAPTURE 'C' /* TCP listener, 0.0.0.0:PORT: transparent capture */
 
 /* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC) with both ends moved to fds >= 3;

@@ -287,6 +287,26 @@ def _():
     return rcode == 0 and ancount == 1 and data[-4:-2] == bytes([198, 18]), data.hex()
 
 
+@check("dns_stub_over_tcp")
+def _():
+    def ask(name):
+        q = b"\x43\x21\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+        for label in name.split("."):
+            q += bytes([len(label)]) + label.encode()
+        q += b"\x00\x00\x01\x00\x01"
+        s.sendall(len(q).to_bytes(2, "big") + q)
+        n = int.from_bytes(s.recv(2), "big")
+        data = b""
+        while len(data) < n:
+            data += s.recv(n - len(data))
+        return data
+    s = socket.create_connection(("127.0.0.1", 53), timeout=5)
+    ok = ask("api.test")
+    refused = ask("secret-data.exfil.test")
+    s.close()
+    return ok[3] & 0xF == 0 and ok[-4:-2] == bytes([198, 18]) and refused[3] & 0xF == 5, (ok.hex(), refused.hex())
+
+
 @check("dns_stub_refuses_other_names")
 def _():
     data = dns_query("x" * 60 + ".exfil.test", 16)
