@@ -106,4 +106,16 @@ import Testing
         let p = try plan("[network]\nmode = \"allow\"\nallow = [\"*.amazonaws.com\"]\n")
         #expect(p.warnings.contains { $0.contains("*.amazonaws.com") && $0.contains("shared host") })
     }
+
+    @Test func landlockConnectPortsKeepTheEgressListeners() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        s.write("p.toml", "[network]\nmode = \"allow\"\nallow = [\"api.test:8443\", \"10.0.0.1:5432\"]\n[landlock]\ntcp_connect = [443]\n")
+        let h = HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: [("HOME", "/root"), ("PATH", "/usr/bin:/bin")],
+                            accounts: Accounts(), landlockABI: 6)
+        let p = try Fixture.plan("p", dirs: [s.path], host: h).get()
+        #expect(p.landlock.tcpConnect == [443, 3128, 53, 8443], "proxy, DNS over TCP and the captured port are kept; address rules are proxied")
+        #expect(p.landlock.notes.contains { $0.contains("3128, 53, 8443 added for network.mode = \"allow\"") })
+        #expect(!p.landlock.notes.contains { $0.contains("host's network is shared") })
+    }
 }
