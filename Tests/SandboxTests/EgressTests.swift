@@ -171,6 +171,9 @@ struct EgressRun: Sendable {
 
         var profile = "extends = [\"base\"]\n"
         if !unprivileged { profile += "[user]\nname = \(tomlString(account.name))\n" }
+        // Unprivileged run: Landlock limits TCP connect to no port of its own; mcpbox keeps its
+        // listeners (proxy, DNS over TCP, captured ports) reachable.
+        if unprivileged { profile += "[landlock]\ntcp_connect = []\n" }
         profile += """
             [filesystem]
             read_only = [\(tomlString(tmp.path))]
