@@ -83,6 +83,9 @@ enum EgressPlanner {
                                             hint: "keep the log outside the directories the server may write"))
                 }
             }
+            if HostFS.info(Paths.dirname(log.value))?.isDirectory != true {
+                sink.add(log.diagnostic("the directory of \(log.value) does not exist", hint: "create it (mcpbox creates only the file)"))
+            }
             logPath = log.value
         }
         let policy = EgressPolicy(allow: profile.networkAllow.map(\.value), deny: profile.networkDeny.map(\.value),

@@ -231,9 +231,9 @@ public enum Explain {
         kv("mode", networkText(plan))
         if let e = plan.egress {
             if e.policy.allow.isEmpty { kv("allow", "(empty: nothing is reachable)") }
-            for r in e.policy.allow { kv("allow", "\(r.text)  ports \(ports(r))  \(r.origin)") }
-            for r in e.policy.deny { kv("deny", "\(r.text)  ports \(ports(r))  \(r.origin)") }
-            for h in e.hosts { kv("hosts", "\(h.name) = \(h.addresses.map(\.description).joined(separator: ", "))  \(h.origin)") }
+            for r in e.policy.allow { kv("allow", "\(r.text)  ports \(ports(r))  \(visible(r.origin))") }
+            for r in e.policy.deny { kv("deny", "\(r.text)  ports \(ports(r))  \(visible(r.origin))") }
+            for h in e.hosts { kv("hosts", "\(h.name) = \(h.addresses.map(\.description).joined(separator: ", "))  \(visible(h.origin))") }
             kv("refused", "every address in these classes unless an allow rule names it: "
                + IPAddress.Restricted.allCases.map { "\($0.rawValue) (\($0.ranges.joined(separator: " ")))" }.joined(separator: ", "))
             for x in e.explicitlyAllowed {
@@ -243,7 +243,7 @@ public enum Explain {
             kv("dns", "127.0.0.1:53 (UDP and TCP) answers allowed names with addresses in 198.18.0.0/15, REFUSED otherwise; nothing is forwarded")
             kv("capture", e.policy.capturePorts.isEmpty ? "(no ports)" : "connect() to those addresses on ports \(e.policy.capturePorts.map(String.init).joined(separator: ",")) goes through the same checks")
             kv("variables", e.variables.joined(separator: " "))
-            kv("log", e.policy.logPath ?? "none (run --verbose: stderr)")
+            kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")
         }
 
         let s = Seccomp.summary(plan.seccomp)

@@ -91,6 +91,8 @@ import Testing
         #expect(e3.contains { $0.message.contains("is not an IP address") }, "\(e3)")
         let e4 = errors("[network]\nmode = \"allow\"\nlog = \"relative.jsonl\"\n")
         #expect(e4.contains { $0.key == "network.log" }, "\(e4)")
+        let e5 = errors("[network]\nmode = \"allow\"\nlog = \"/nonexistent-mcpbox-dir/net.jsonl\"\n")
+        #expect(e5.contains { $0.key == "network.log" && $0.message.contains("does not exist") }, "\(e5)")
     }
 
     @Test func logInsideAWritableBindIsRefused() {

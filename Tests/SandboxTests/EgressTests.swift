@@ -71,6 +71,19 @@ struct EgressTests {
         let r = try runProcess([try TestSupport.mcpboxBinary(), "run", profile, "--profile-path", TestSupport.profilesDir,
                                 "--", "/bin/echo", "ran"], timeout: 60)
         #expect(r.status == 125 && r.stdoutText.isEmpty && r.stderr.contains("network.log"), "\(r.status) \(r.stderr)")
+        // Past the plan's checks (the directory exists), the open itself fails at run time.
+        try tmp.makeDir("is-a-dir.jsonl")
+        let atRun = try tmp.write("q.toml", """
+            extends = ["base"]
+            [network]
+            mode = "allow"
+            allow = ["api.test"]
+            log = \(tomlString(tmp.sub("is-a-dir.jsonl")))
+
+            """)
+        let q = try runProcess([try TestSupport.mcpboxBinary(), "run", atRun, "--profile-path", TestSupport.profilesDir,
+                                "--", "/bin/echo", "ran"], timeout: 60)
+        #expect(q.status == 125 && q.stdoutText.isEmpty && q.stderr.contains("mcpbox: egress: network.log"), "\(q.status) \(q.stderr)")
     }
 }
 
