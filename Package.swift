@@ -23,8 +23,13 @@ let package = Package(
             name: "CSandbox",
             cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-O2", "-Wall", "-Wextra", "-fno-strict-aliasing"])]),
         .target(
+            name: "MCPBoxEvents"),
+        .target(
+            name: "MCPBoxNetwork",
+            dependencies: ["CSandbox", "MCPBoxEvents"]),
+        .target(
             name: "MCPBoxCore",
-            dependencies: ["CSeccomp", "CCap", "CSandbox"]),
+            dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents"]),
         .target(
             name: "MCPBoxCLI",
             dependencies: ["MCPBoxCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -39,6 +44,10 @@ let package = Package(
             name: "landlock-harness",
             dependencies: ["CSandbox"],
             path: "Tests/LandlockHarness"),
+        .testTarget(
+            name: "MCPBoxNetworkTests",
+            dependencies: ["MCPBoxNetwork", "MCPBoxEvents"],
+            exclude: ["Corpus"]),
         .testTarget(
             name: "MCPBoxCoreTests",
             dependencies: ["MCPBoxCore", "MCPBoxCLI"],

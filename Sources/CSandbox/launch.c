@@ -90,6 +90,7 @@ static int set_limit(int resource, uint64_t value) {
 struct net_helper {
     int ready[2];   /* helper -> pid 1: {errno or 0, namespace fd} */
     pid_t pid;
+    const struct mcpbox_launch *launch;
 };
 
 static char net_stack[16 * 1024] __attribute__((aligned(64)));
@@ -106,7 +107,8 @@ static int net_entry(void *p) {
     memcpy(ifr.ifr_name, "lo", 3);
     ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
     if (unshare(CLONE_NEWNET) < 0 || (s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-        ioctl(s, SIOCSIFFLAGS, &ifr) < 0 || (msg[1] = ioctl(s, SIOCGSKNS)) < 0)
+        ioctl(s, SIOCSIFFLAGS, &ifr) < 0 || (h->launch->egress && mcpbox_egress_listeners(h->launch) < 0) ||
+        (msg[1] = ioctl(s, SIOCGSKNS)) < 0)
         msg[0] = errno ? errno : EIO;
     if (s >= 0) close(s);
     while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}
@@ -259,7 +261,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
 
-    struct net_helper net;
+    struct net_helper net = {.launch = L};
     if (L->new_net && net_helper_start(&net) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
 
@@ -294,6 +296,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
         mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
     if (L->new_net && net_helper_join(&net) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
+    if (L->egress) close(L->egress_fd);
 
     if (set_limit(RLIMIT_CORE, 0) < 0 ||
         (L->rlimit_nofile && set_limit(RLIMIT_NOFILE, L->rlimit_nofile) < 0) ||

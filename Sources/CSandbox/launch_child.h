@@ -27,5 +27,9 @@ void mcpbox_prepare_mounts(const struct mcpbox_launch *launch, int error_fd, int
  * uid (files it creates need an owner). On failure reports and exits. */
 void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees);
 
+/* Network helper, inside the new network namespace with lo up: makes the egress listeners
+ * and sends them to mcpbox on launch->egress_fd (egress.c); -1 with errno. */
+int mcpbox_egress_listeners(const struct mcpbox_launch *launch);
+
 #endif
 #endif

@@ -132,16 +132,19 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the plan (exactly what `explain` prints) and exit.")
     var dryRun = false
 
+    @Flag(name: .customLong("verbose"), help: "Write every egress decision (network.mode = \"allow\") to stderr as JSON lines, unless network.log names a file.")
+    var verbose = false
+
     @Argument(parsing: .postTerminator, help: "The server command (after `--`); default: the profile's `command`.")
     var command: [String] = []
 
     func run() throws {
-        let status = Run.execute(profile: profile, options: options.selection, dryRun: dryRun, command: command)
+        let status = Run.execute(profile: profile, options: options.selection, dryRun: dryRun, command: command, verbose: verbose)
         if status != 0 { throw ExitCode(status) }
     }
 
     /// Builds the plan and prints it (`--dry-run`) or launches it; returns the exit status.
-    static func execute(profile: String, options: ProfileSelection, dryRun: Bool, command: [String]) -> Int32 {
+    static func execute(profile: String, options: ProfileSelection, dryRun: Bool, command: [String], verbose: Bool = false) -> Int32 {
         let plan: SandboxPlan
         do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { return fail(error).rawValue }
         if dryRun {
@@ -156,7 +159,7 @@ struct Run: ParsableCommand {
             }
             Stderr.write(Explain.visible("mcpbox: warning: " + text))
         }
-        return Launcher.run(plan)
+        return Launcher.run(plan, verbose: verbose)
     }
 }
 

@@ -1,3 +1,5 @@
+import MCPBoxNetwork
+
 /// Renders a `SandboxPlan` as the text that `explain` and `run --dry-run` print.
 public enum Explain {
     /// One row of the filesystem table.
@@ -52,7 +54,18 @@ public enum Explain {
         switch mode {
         case .none: "none: own network namespace, loopback only; nothing outside the sandbox is reachable"
         case .host: "host: the host's network is shared (no network namespace)"
+        case .allow: "allow: only the allowed hosts, through mcpbox's proxy; own network namespace, no route out"
         }
+    }
+
+    /// `networkText`, with the allow-mode summary when the plan has one.
+    public static func networkText(_ plan: SandboxPlan) -> String {
+        plan.egress.map(EgressPlanner.summary) ?? networkText(plan.network)
+    }
+
+    /// The ports a rule covers, as explain shows them.
+    static func ports(_ r: EgressRule) -> String {
+        r.effectivePorts.map(String.init).joined(separator: ",")
     }
 
     public static func presetText(_ p: SeccompPolicy.Preset) -> String {
@@ -215,7 +228,23 @@ public enum Explain {
 
         out.append("")
         out.append("NETWORK")
-        kv("mode", networkText(plan.network))
+        kv("mode", networkText(plan))
+        if let e = plan.egress {
+            if e.policy.allow.isEmpty { kv("allow", "(empty: nothing is reachable)") }
+            for r in e.policy.allow { kv("allow", "\(r.text)  ports \(ports(r))  \(visible(r.origin))") }
+            for r in e.policy.deny { kv("deny", "\(r.text)  ports \(ports(r))  \(visible(r.origin))") }
+            for h in e.hosts { kv("hosts", "\(h.name) = \(h.addresses.map(\.description).joined(separator: ", "))  \(visible(h.origin))") }
+            kv("refused", "every address in these classes unless an allow rule names it: "
+               + IPAddress.Restricted.allCases.map { "\($0.rawValue) (\($0.ranges.joined(separator: " ")))" }.joined(separator: ", "))
+            for x in e.explicitlyAllowed {
+                kv("explicitly", "\(x.rule.text) allowed although \(x.classes.map(\.rawValue).joined(separator: "/"))  \(x.rule.origin)")
+            }
+            kv("proxy", "\(e.proxyURL) inside the sandbox (HTTP CONNECT and absolute-URI requests; TLS server name must match)")
+            kv("dns", "127.0.0.1:53 (UDP and TCP) answers allowed names with addresses in 198.18.0.0/15, REFUSED otherwise; nothing is forwarded")
+            kv("capture", e.policy.capturePorts.isEmpty ? "(no ports)" : "connect() to those addresses on ports \(e.policy.capturePorts.map(String.init).joined(separator: ",")) goes through the same checks")
+            kv("variables", e.variables.joined(separator: " "))
+            kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")
+        }
 
         let s = Seccomp.summary(plan.seccomp)
         out.append("")

@@ -1,3 +1,5 @@
+import MCPBoxNetwork
+
 /// Renders a `SandboxPlan` as `explain --json` (schema 1, documented in the README).
 ///
 /// Written by hand, without Foundation; keys in a fixed order so output is deterministic.
@@ -123,7 +125,34 @@ public enum ExplainJSON {
 
         w.open("network", "{")
         w.field("mode", string(plan.network.rawValue))
-        w.field("explanation", string(Explain.networkText(plan.network)))
+        w.field("explanation", string(Explain.networkText(plan)))
+        if let e = plan.egress {
+            func rules(_ name: String, _ list: [EgressRule]) {
+                w.open(name, "[")
+                for r in list {
+                    w.element("{\"rule\": \(string(r.text)), \"ports\": [\(r.effectivePorts.map(String.init).joined(separator: ", "))], \"origin\": \(string(r.origin))}")
+                }
+                w.close("]")
+            }
+            rules("allow", e.policy.allow)
+            rules("deny", e.policy.deny)
+            w.open("hosts", "[")
+            for h in e.hosts {
+                w.element("{\"name\": \(string(h.name)), \"addresses\": \(strings(h.addresses.map(\.description))), \"origin\": \(string(h.origin))}")
+            }
+            w.close("]")
+            w.open("refused_classes", "[")
+            for c in IPAddress.Restricted.allCases {
+                w.element("{\"class\": \(string(c.rawValue)), \"ranges\": \(strings(c.ranges))}")
+            }
+            w.close("]")
+            w.field("explicitly_allowed", strings(e.explicitlyAllowed.map(\.rule.text)))
+            w.field("proxy", string(e.proxyURL))
+            w.field("proxy_variables", strings(e.variables))
+            w.field("dns", string("127.0.0.1:53"))
+            w.field("capture_ports", "[" + e.policy.capturePorts.map(String.init).joined(separator: ", ") + "]")
+            w.field("log", optional(e.policy.logPath, string))
+        }
         w.close("}")
 
         let s = Seccomp.summary(plan.seccomp)

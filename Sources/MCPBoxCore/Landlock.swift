@@ -1,4 +1,5 @@
 import CSandbox
+import MCPBoxNetwork
 
 /// `[landlock] mode`: whether the second wall must, may or must not be built.
 public enum LandlockMode: String, Sendable, Equatable, CaseIterable {
@@ -198,8 +199,11 @@ public struct LandlockPolicy: Sendable, Equatable {
         if !tcp && (tcpBind != nil || tcpConnect != nil) {
             notes.append("landlock.tcp_bind/tcp_connect are NOT enforced: the kernel's ABI \(abi) predates network rules (ABI 4)")
         } else if tcpBind == nil || tcpConnect == nil {
-            let scope = network == .none ? "only the sandbox's own loopback is reachable (network.mode = \"none\")"
-                : "the host's network is shared (network.mode = \"host\")"
+            let scope = switch network {
+            case .none: "only the sandbox's own loopback is reachable (network.mode = \"none\")"
+            case .allow: "only the sandbox's own loopback and mcpbox's egress listeners are reachable (network.mode = \"allow\")"
+            case .host: "the host's network is shared (network.mode = \"host\")"
+            }
             notes.append("TCP \(tcpBind == nil && tcpConnect == nil ? "bind and connect are" : tcpBind == nil ? "bind is" : "connect is") not limited to ports: \(scope); set landlock.tcp_bind / tcp_connect to name the ports")
         }
         if abi < 6 {
@@ -281,7 +285,20 @@ extension PlanBuilder {
             sink.add(ports.diagnostic("\"require\" with TCP ports, but this kernel's Landlock ABI \(host.landlockABI) predates network rules (ABI 4, Linux 6.7)",
                                       hint: "remove landlock.tcp_bind/tcp_connect, or set landlock.mode = \"best-effort\" (explain then says they are not enforced)"))
         }
-        return LandlockPolicy.derive(mounts: mounts, network: network, mode: mode, origin: origin, abi: host.landlockABI,
-                                     tcpBind: bind.map { $0.map(\.value) }, tcpConnect: connect.map { $0.map(\.value) })
+        // mode "allow": the server reaches its hosts only through mcpbox's listeners inside the
+        // sandbox (the proxy, DNS over TCP, the captured ports), so a port list keeps them.
+        var connectPorts = connect.map { $0.map(\.value) }
+        var added: [UInt16] = []
+        if network == .allow, let ports = connectPorts {
+            let egress = [EgressPolicy.proxyPort, 53] + EgressPolicy(allow: profile.networkAllow.map(\.value), deny: []).capturePorts
+            added = egress.filter { !ports.contains($0) }
+            connectPorts = ports + added
+        }
+        var policy = LandlockPolicy.derive(mounts: mounts, network: network, mode: mode, origin: origin, abi: host.landlockABI,
+                                           tcpBind: bind.map { $0.map(\.value) }, tcpConnect: connectPorts)
+        if !added.isEmpty && policy.tcpConnect != nil {
+            policy.notes.append("landlock.tcp_connect: \(added.map(String.init).joined(separator: ", ")) added for network.mode = \"allow\" (mcpbox's egress proxy, DNS stub and captured ports inside the sandbox)")
+        }
+        return policy
     }
 }

@@ -11,7 +11,7 @@ public enum Launcher {
     ///
     /// Call it from a thread that lives until it returns (pid 1's parent-death signal is
     /// tied to the calling thread); it blocks for the sandbox's whole life.
-    public static func run(_ plan: SandboxPlan) -> Int32 {
+    public static func run(_ plan: SandboxPlan, verbose: Bool = false) -> Int32 {
         if plan.executable == nil {
             printError("mcpbox: \(Explain.visible(plan.argv.first ?? "(no command)")): command not found inside the "
                 + "sandbox (bind the directory that holds it, or give an absolute path)")
@@ -43,14 +43,39 @@ public enum Launcher {
         // would leave a cgroup behind). The child stage unblocks them for the server.
         var forwarded = sigset_t()
         mcpbox_relay_block_forwarded(&forwarded)
+        // mode "allow": the enforcement point's log and socketpair, before anything runs.
+        var egress: EgressSession?
+        if plan.egress != nil {
+            switch EgressSession.prepare(plan, verbose: verbose) {
+            case .success(let e): egress = e
+            case .failure(let e):
+                for p in pipes { close(p.read); close(p.write) }
+                printError("mcpbox: egress: " + e.message)
+                return 125
+            }
+        }
         let sandbox: Sandbox
         do {
             sandbox = try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read,
-                                      stdout: stdoutPipe.write, stderr: stderrPipe.write)
+                                      stdout: stdoutPipe.write, stderr: stderrPipe.write, egressFD: egress?.childFD ?? -1)
         } catch {
             for p in pipes { close(p.read); close(p.write) }
+            egress?.abandon()
             printError(Explain.visible(error.description))
             return error.exitCode
+        }
+        if let failure = egress?.start() {
+            close(stdinPipe.write)
+            close(stdoutPipe.read)
+            close(stderrPipe.read)
+            close(stdinPipe.read)
+            close(stdoutPipe.write)
+            close(stderrPipe.write)
+            kill(sandbox.pid, SIGKILL)
+            _ = sandbox.awaitExec()
+            _ = sandbox.wait()
+            printError("mcpbox: egress: " + failure.message)
+            return 125
         }
         close(stdinPipe.read)
         close(stdoutPipe.write)

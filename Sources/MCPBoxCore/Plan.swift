@@ -1,3 +1,5 @@
+import MCPBoxNetwork
+
 /// The fully resolved, validated description of one sandbox: a pure value.
 ///
 /// `Profile` + command line → `SandboxPlan` (see `PlanBuilder`). `explain` renders it,
@@ -55,6 +57,8 @@ public struct SandboxPlan: Sendable, Equatable {
     public var keptGroups: [UInt32] = []
     /// Names of `keptGroups` known to /etc/group.
     public var keptGroupNames: [UInt32: String] = [:]
+    /// `network.mode = "allow"`: the decided rules the proxy applies; nil otherwise.
+    public var egress: EgressPlan?
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,
@@ -178,6 +182,9 @@ public struct Mount: Sendable, Equatable {
 public enum NetworkMode: String, Sendable, Equatable {
     /// Own network namespace, loopback only.
     case none
+    /// Own network namespace, loopback only, plus the hosts of `SandboxPlan.egress`, reached
+    /// through mcpbox's proxy (MCPBoxNetwork).
+    case allow
     /// The host's network (no network namespace). explain warns loudly.
     case host
 }

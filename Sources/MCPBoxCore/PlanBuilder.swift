@@ -184,6 +184,8 @@ public struct PlanBuilder {
             }
         }
         for s in profile.envSet { put(s.value) }
+        // Egress (mode "allow"): the proxy variables win over env.pass and env.set.
+        if network == .allow { for v in EgressPlanner.environment { put(v) } }
 
         // Executable, as the sandbox sees it.
         d.mounts = Self.ordered(d.mounts)
@@ -238,6 +240,7 @@ public struct PlanBuilder {
 
         checkMountPoints(&d)
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
+        let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
 
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
@@ -256,6 +259,7 @@ public struct PlanBuilder {
             plan.keptGroups = host.callerGroups.filter { $0 != identity.hostGid }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
             for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
         }
+        plan.egress = egress
         return plan
     }
 
@@ -317,6 +321,9 @@ public struct PlanBuilder {
             if !SandboxView(mounts: d.mounts).isBound(resolv), let source = HostFS.realPath(resolv) {
                 d.mounts.append(Mount(target: resolv, kind: .bind(source: source, readOnly: true), origin: n.origin))
             }
+        }
+        if network == .allow, !SandboxView(mounts: d.mounts).isBound("/etc/resolv.conf") {
+            d.mounts.append(Mount(target: "/etc/resolv.conf", kind: .file(contents: EgressPlanner.resolvConf), origin: "mcpbox: network.mode allow"))
         }
         let view = SandboxView(mounts: d.mounts)
         let files: [(String, String)] = [

@@ -1,3 +1,5 @@
+import MCPBoxNetwork
+
 /// A value from a profile with the file and line it came from.
 public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
     public var value: T
@@ -20,6 +22,12 @@ public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
     func diagnostic(_ message: String, hint: String? = nil) -> Diagnostic {
         Diagnostic(file: file, line: line, key: key, message, hint: hint)
     }
+}
+
+/// One `[network] hosts` entry: a name answered with these addresses.
+public struct HostMapping: Sendable, Equatable {
+    public var name: String
+    public var addresses: [IPAddress]
 }
 
 /// A filesystem path from a profile, expanded and normalized.
@@ -53,6 +61,12 @@ public struct Profile: Sendable, Equatable {
     public var bindCommand: Sourced<Bool>?
 
     public var networkMode: Sourced<NetworkMode>?
+    /// `[network] allow` / `deny` (mode "allow"), appended across `extends`.
+    public var networkAllow: [Sourced<EgressRule>] = []
+    public var networkDeny: [Sourced<EgressRule>] = []
+    /// `[network] hosts`: name → addresses; a later profile overrides a name.
+    public var networkHosts: [Sourced<HostMapping>] = []
+    public var networkLog: Sourced<String>?
 
     public var envPass: [Sourced<String>] = []
     /// `env.set`, in first-definition order; a later profile overrides the value.
@@ -104,6 +118,12 @@ public struct Profile: Sendable, Equatable {
         Self.appendPaths(&accept, child.accept)
         if let v = child.bindCommand { bindCommand = v }
         if let v = child.networkMode { networkMode = v }
+        for r in child.networkAllow where !networkAllow.contains(where: { $0.value.text == r.value.text }) { networkAllow.append(r) }
+        for r in child.networkDeny where !networkDeny.contains(where: { $0.value.text == r.value.text }) { networkDeny.append(r) }
+        for h in child.networkHosts {
+            if let i = networkHosts.firstIndex(where: { $0.value.name == h.value.name }) { networkHosts[i] = h } else { networkHosts.append(h) }
+        }
+        if let v = child.networkLog { networkLog = v }
         Self.appendNames(&envPass, child.envPass)
         var envIndex = [String: Int](envSet.enumerated().map { ($1.value.name, $0) }, uniquingKeysWith: { a, _ in a })
         for e in child.envSet {
@@ -152,7 +172,7 @@ public enum ProfileSchema {
         "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
-        "network": ["mode"],
+        "network": ["mode", "allow", "deny", "hosts", "log"],
         "env": ["pass", "set"],
         "seccomp": ["preset", "allow", "deny", "default_action"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
@@ -549,7 +569,50 @@ struct ProfileFileReader {
                 if let m = NetworkMode(rawValue: s) {
                     layer.networkMode = Sourced(m, file: file, line: e.value.line, key: "network.mode")
                 } else {
-                    sink.add(diag(e.value.line, "network.mode", "invalid value \"\(s)\"", hint: "must be exactly \"none\" or \"host\" (lower case)"))
+                    sink.add(diag(e.value.line, "network.mode", "invalid value \"\(s)\"", hint: "must be exactly \"none\", \"allow\" or \"host\" (lower case)"))
+                }
+            case "allow", "deny":
+                let key = "network.\(e.key)"
+                var rules: [Sourced<EgressRule>] = []
+                for r in stringArray(e, key, expand: true) ?? [] {
+                    switch EgressRule.parse(r.value, origin: r.origin) {
+                    case .success(let rule): rules.append(Sourced(rule, file: file, line: r.line, key: key))
+                    case .failure(let err): sink.add(r.diagnostic(err.message, hint: err.hint))
+                    }
+                }
+                if e.key == "allow" { layer.networkAllow = rules } else { layer.networkDeny = rules }
+            case "hosts":
+                guard case .table(let t) = e.value.kind else {
+                    typeError(e, "network.hosts", expected: "a table such as { \"api.test\" = \"127.0.0.1\" }")
+                    continue
+                }
+                for h in t.entries {
+                    let key = "network.hosts.\(h.key)"
+                    let name = h.key.lowercased()
+                    guard EgressRule.isHostName(name), IPAddress(name) == nil else {
+                        sink.add(diag(h.keyLine, key, "invalid host name \"\(h.key)\""))
+                        continue
+                    }
+                    var texts: [Sourced<String>] = []
+                    if case .array = h.value.kind { texts = stringArray(h, key, expand: true) ?? [] }
+                    else if let one = string(h, key, expand: true) { texts = [one] }
+                    var addresses: [IPAddress] = []
+                    for t in texts {
+                        if let a = IPAddress(t.value) { addresses.append(a) } else {
+                            sink.add(t.diagnostic("\"\(t.value)\" is not an IP address", hint: "write an IPv4 or IPv6 address, without brackets or port"))
+                        }
+                    }
+                    if texts.isEmpty { sink.add(diag(h.value.line, key, "needs at least one address")) }
+                    if !addresses.isEmpty {
+                        layer.networkHosts.append(Sourced(HostMapping(name: name, addresses: addresses), file: file, line: h.value.line, key: key))
+                    }
+                }
+            case "log":
+                guard let l = string(e, "network.log", expand: true) else { continue }
+                if let n = Paths.normalize(l.value), l.value.hasPrefix("/") {
+                    layer.networkLog = Sourced(n, file: file, line: l.line, key: "network.log")
+                } else {
+                    sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`"))
                 }
             default: unknownKey(e, table: "network")
             }

@@ -1,4 +1,5 @@
 import CSandbox
+import MCPBoxNetwork
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -214,7 +215,7 @@ public enum Spawn {
     /// of the relay pipes; the caller closes its copies afterwards). `bpf` is the compiled
     /// seccomp program (struct sock_filter[]). Returns once pid 1 has been released.
     public static func start(_ plan: SandboxPlan, bpf: [UInt8], stdin: Int32, stdout: Int32,
-                             stderr: Int32) throws(SpawnError) -> Sandbox {
+                             stderr: Int32, egressFD: Int32 = -1) throws(SpawnError) -> Sandbox {
         guard let executable = plan.executable else {
             throw SpawnError(stage: Int32(MCPBOX_STAGE_EXEC.rawValue), code: ENOENT,
                              target: plan.argv.first)
@@ -302,9 +303,23 @@ public enum Spawn {
         // profile asked for the host's network.
         var flags: Int32 = 0x1000_0000 | 0x0002_0000 | 0x2000_0000  // NEWUSER | NEWNS | NEWPID
         flags |= 0x0800_0000 | 0x0400_0000 | 0x0200_0000           // NEWIPC | NEWUTS | NEWCGROUP
-        if plan.network == .none { flags |= 0x4000_0000 }           // NEWNET
+        if plan.network != .host { flags |= 0x4000_0000 }           // NEWNET
         launch.clone_flags = flags
-        launch.new_net = plan.network == .none ? 1 : 0
+        launch.new_net = plan.network != .host ? 1 : 0
+        if plan.egress != nil {
+            // The network helper makes the proxy listener inside the sandbox's namespace and
+            // sends it on this socket (mcpbox_egress.h).
+            guard egressFD >= 0 else { throw SpawnError(stage: Int32(MCPBOX_STAGE_LOOPBACK.rawValue), code: EBADF, target: "egress") }
+            launch.egress = 1
+            launch.egress_fd = egressFD
+            launch.egress_proxy_port = EgressPolicy.proxyPort
+            let ports = plan.egress?.policy.capturePorts ?? []
+            let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: max(ports.count, 1))
+            for (i, p) in ports.enumerated() { buf[i] = p }
+            arena.adopt(raw: UnsafeMutableRawPointer(buf))
+            launch.egress_capture_ports = UnsafePointer(buf)
+            launch.n_egress_capture_ports = ports.count
+        }
 
         launch.uid = id.insideUid
         launch.gid = id.insideGid
@@ -381,6 +396,7 @@ public enum Spawn {
 final class Arena {
     private var blocks: [UnsafeMutableRawPointer] = []
     private var fds: [Int32] = []
+    private var allocated: [UnsafeMutableRawPointer] = []
 
     func adoptFD(_ fd: Int32) {
         fds.append(fd)
@@ -394,6 +410,11 @@ final class Arena {
 
     func adopt(_ p: UnsafeMutablePointer<CChar>) {
         blocks.append(UnsafeMutableRawPointer(p))
+    }
+
+    /// Frees `p` (from UnsafeMutablePointer.allocate) with the rest.
+    func adopt(raw p: UnsafeMutableRawPointer) {
+        allocated.append(p)
     }
 
     func bytes(_ b: [UInt8]) -> UnsafePointer<CChar> {
@@ -430,6 +451,8 @@ final class Arena {
     func free() {
         for b in blocks { Glibc.free(b) }
         blocks.removeAll()
+        for p in allocated { p.deallocate() }
+        allocated.removeAll()
         for fd in fds { close(fd) }
         fds.removeAll()
     }

@@ -201,7 +201,7 @@ import Testing
 
     @Test func networkModeIsExact() {
         for bad in ["Host", "HOST", "hosts", "bridge", ""] {
-            expectError("[network]\nmode = \"\(bad)\"", line: 2, key: "network.mode", "invalid value \"\(bad)\"", hint: "\"none\" or \"host\"")
+            expectError("[network]\nmode = \"\(bad)\"", line: 2, key: "network.mode", "invalid value \"\(bad)\"", hint: "\"none\", \"allow\" or \"host\"")
         }
     }
 

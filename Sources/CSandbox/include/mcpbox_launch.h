@@ -107,6 +107,12 @@ struct mcpbox_launch {
     /* namespaces: CLONE_NEW* flags (CLONE_NEWUSER|NEWNS|NEWPID are required) */
     int clone_flags;
     int new_net;                 /* 1: loopback-only network namespace (bring lo up) */
+    int egress;                  /* 1 (needs new_net): the network helper makes the egress
+                                    listeners (mcpbox_egress.h) and sends them on egress_fd */
+    int egress_fd;               /* child end of mcpbox_egress_socketpair; pid 1 closes it */
+    uint16_t egress_proxy_port;  /* the proxy's port on 127.0.0.1 inside the sandbox */
+    const uint16_t *egress_capture_ports; /* ports captured on the fake-address range */
+    size_t n_egress_capture_ports;        /* at most MCPBOX_EGRESS_MAX_CAPTURE */
 
     /* identity */
     uid_t uid;                   /* inside uid the server runs as (never 0) */

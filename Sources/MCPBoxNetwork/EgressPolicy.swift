@@ -1,0 +1,105 @@
+/// The decided egress rules of one sandbox (`[network] mode = "allow"`): what the plan
+/// carries and the enforcement point applies.
+public struct EgressPolicy: Sendable, Equatable {
+    public var allow: [EgressRule]
+    public var deny: [EgressRule]
+    /// `[network] hosts`: names answered with these addresses instead of the host resolver.
+    public var hosts: [String: [IPAddress]]
+    /// `[network] log`, or nil.
+    public var logPath: String?
+
+    /// Where the proxy listens inside the sandbox (127.0.0.1).
+    public static let proxyPort: UInt16 = 3128
+
+    public init(allow: [EgressRule], deny: [EgressRule], hosts: [String: [IPAddress]] = [:], logPath: String? = nil) {
+        self.allow = allow
+        self.deny = deny
+        self.hosts = hosts
+        self.logPath = logPath
+    }
+
+    /// A decision and the rule or reason behind it.
+    public struct Decision: Sendable, Equatable {
+        public var allowed: Bool
+        /// The rule text (`allow api.github.com:443`) or the reason (`no allow rule`).
+        public var reason: String
+    }
+
+    /// Lower case, without a trailing dot or IPv6 brackets; nil when it is neither a host name
+    /// nor an IP literal.
+    public static func normalize(_ host: String) -> String? {
+        var h = host.lowercased()
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        if let a = IPAddress(h) { return a.description }
+        if h.hasSuffix(".") { h.removeLast() }
+        return EgressRule.isHostName(h) ? h : nil
+    }
+
+    /// Judges a name (or literal) and port by the rules alone; deny wins.
+    public func decide(host: String, port: UInt16) -> Decision {
+        guard let h = EgressPolicy.normalize(host) else { return Decision(allowed: false, reason: "invalid host name") }
+        if let r = deny.first(where: { $0.matches(host: h, port: port) }) {
+            return Decision(allowed: false, reason: "deny \(r.text)")
+        }
+        if let r = allow.first(where: { $0.matches(host: h, port: port) }) {
+            return Decision(allowed: true, reason: "allow \(r.text)")
+        }
+        return Decision(allowed: false, reason: allow.isEmpty ? "allow list is empty" : "no allow rule for \(h):\(port)")
+    }
+
+    /// Judges one resolved address at connect time: a deny range refuses it; a restricted
+    /// class (loopback, private, link-local, multicast, unspecified) is refused unless an
+    /// allow rule names the address or a range holding it.
+    public func check(address: IPAddress, port: UInt16) -> Decision {
+        if let r = deny.first(where: { $0.covers(address: address, port: port) }) {
+            return Decision(allowed: false, reason: "deny \(r.text)")
+        }
+        guard let c = address.restrictedClass else { return Decision(allowed: true, reason: "public address") }
+        if let r = allow.first(where: { $0.covers(address: address, port: port) }) {
+            return Decision(allowed: true, reason: "allow \(r.text)")
+        }
+        return Decision(allowed: false, reason: "\(c.rawValue) address \(address)")
+    }
+
+    /// The DNS stub's test: the rule text allowing `name` on at least one port no deny rule
+    /// takes back, or nil. IP literals are never answered.
+    public func nameAllowed(_ name: String) -> String? {
+        guard let h = EgressPolicy.normalize(name), IPAddress(h) == nil else { return nil }
+        let ports = Set(allow.flatMap(\.effectivePorts))
+        for p in ports.sorted() {
+            let d = decide(host: h, port: p)
+            if d.allowed { return d.reason }
+        }
+        return nil
+    }
+
+    /// Ports captured transparently inside the sandbox: every port of a name rule, but the
+    /// proxy's own.
+    public var capturePorts: [UInt16] {
+        var ports = Set<UInt16>()
+        for r in allow {
+            if case .range = r.host { continue }
+            ports.formUnion(r.effectivePorts)
+        }
+        ports.remove(EgressPolicy.proxyPort)
+        return ports.sorted()
+    }
+
+    /// Most capture ports (one listener each inside the sandbox).
+    public static let maxCapturePorts = 32
+
+    /// `check`/`explain` warnings about over-broad rules.
+    public var warnings: [String] {
+        var out: [String] = []
+        for r in allow {
+            switch r.host {
+            case .subdomains(let suffix) where PublicSuffix.sharedHosting.contains(suffix):
+                out.append("network.allow: \"\(r.text)\" matches every customer of the shared host `\(suffix)`; name the exact hosts (\(r.origin))")
+            case .range(let a, let prefix) where prefix < (a.isV4 ? 16 : 48):
+                out.append("network.allow: \"\(r.text)\" is a wide address range (/\(prefix)); name the addresses the server needs (\(r.origin))")
+            default: break
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,451 @@
+import MCPBoxEvents
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The enforcement point of `mode = "allow"`: an HTTP proxy (CONNECT and absolute-URI
+/// requests) serving the listening socket made inside the sandbox's network namespace. It
+/// runs in mcpbox, outside the sandbox, as the user who started mcpbox; every connection it
+/// makes leaves from mcpbox's own network namespace, after the rules and the address checks.
+public final class EgressProxy: @unchecked Sendable {
+    public let policy: EgressPolicy
+    let profile: String
+    let sink: EventSink
+    /// Concurrent connections served; more are answered 503 at once.
+    public let maxConnections: Int
+    /// Seconds a client has to send a complete request head (and a ClientHello).
+    public static let headTimeout = 10.0
+    public static let connectTimeout = 10.0
+
+    private var lock = pthread_mutex_t()
+    private var active = 0
+
+    public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = 256) {
+        self.policy = policy
+        self.profile = profile
+        self.sink = sink
+        self.maxConnections = maxConnections
+        pthread_mutex_init(&lock, nil)
+    }
+
+    /// Serves `listener` (an accepting TCP socket) on a thread of its own until it fails
+    /// (the sandbox's namespace is gone). Returns false with errno when no thread could start.
+    public func serve(listener: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, handle) }
+    }
+
+    /// Serves a transparent-capture listener (a TCP port on every address inside the sandbox):
+    /// connections to fake addresses the DNS stub handed out reach their name's host.
+    public func serveCapture(listener: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, captured) }
+    }
+
+    /// Serves the DNS stub's UDP socket (127.0.0.1:53 inside the sandbox).
+    public func serveDNS(socket: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in dnsLoop(socket) }
+    }
+
+    /// Fake addresses the DNS stub answered with, mapped back by the capture listeners.
+    public let fakes = FakeAddresses()
+
+    func acceptLoop(_ listener: Int32, _ handler: @escaping (Int32) -> Void) {
+        while true {
+            let fd = accept(listener, nil, nil)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                    if errno != EINTR && errno != ECONNABORTED { usleep(10_000) }
+                    continue
+                }
+                close(listener)
+                return
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            pthread_mutex_lock(&lock)
+            let admitted = active < maxConnections
+            if admitted { active += 1 }
+            pthread_mutex_unlock(&lock)
+            guard admitted else {
+                refuse(fd, status: "503 Service Unavailable", reason: "too many connections", drain: false)
+                close(fd)
+                continue
+            }
+            let started = Thread.start(stackSize: 256 << 10) { [self] in
+                handler(fd)
+                close(fd)
+                pthread_mutex_lock(&lock)
+                active -= 1
+                pthread_mutex_unlock(&lock)
+            }
+            if !started {
+                close(fd)
+                pthread_mutex_lock(&lock)
+                active -= 1
+                pthread_mutex_unlock(&lock)
+            }
+        }
+    }
+
+    /// Writes a short error response naming the reason (`X-Mcpbox-Refused`).
+    func refuse(_ fd: Int32, status: String, reason: String, drain: Bool = true) {
+        let body = "mcpbox: \(reason)\n"
+        let safe = String(reason.unicodeScalars.filter { $0.value >= 32 && $0.value < 127 }.map(Character.init))
+        let text = "HTTP/1.1 \(status)\r\nX-Mcpbox-Refused: \(safe)\r\nContent-Type: text/plain\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        Sockets.sendAll(fd, Array(text.utf8))
+        guard drain else { return }
+        // Closing with unread input would reset the connection and could destroy the answer
+        // before the client reads it: half-close, then drain a bounded amount for a moment.
+        shutdown(fd, Int32(SHUT_WR))
+        var sink: [UInt8] = []
+        let deadline = Sockets.now() + 1
+        var drained = 0
+        while drained < 1 << 20 {
+            sink.removeAll(keepingCapacity: true)
+            let n = Sockets.receive(fd, into: &sink, max: 16 << 10, until: deadline)
+            if n <= 0 { break }
+            drained += n
+        }
+    }
+
+    /// One record of the egress log.
+    struct Record {
+        var via = "proxy"
+        var method: String?
+        var host: String?
+        var port: UInt16?
+        var address: IPAddress?
+        var allowed = false
+        var reason = ""
+        var sent: Int64 = 0
+        var received: Int64 = 0
+        let start = Sockets.now()
+    }
+
+    func log(_ r: Record) {
+        guard sink.isEnabled else { return }
+        let ms = Int64(((Sockets.now() - r.start) * 1000).rounded())
+        sink.write(Event(profile: profile, kind: "egress", fields: [
+            ("via", .string(r.via)),
+            ("method", r.method.map { .string($0) } ?? .null),
+            ("host", r.host.map { .string($0) } ?? .null),
+            ("port", r.port.map { .int(Int64($0)) } ?? .null),
+            ("address", r.address.map { .string($0.description) } ?? .null),
+            ("decision", .string(r.allowed ? "allowed" : "denied")),
+            ("reason", .string(r.reason)),
+            ("bytes_out", .int(r.sent)),
+            ("bytes_in", .int(r.received)),
+            ("duration_ms", .int(ms)),
+        ]))
+    }
+
+    /// One client connection, start to end.
+    func handle(_ client: Int32) {
+        var rec = Record()
+        defer { log(rec) }
+        let deadline = rec.start + EgressProxy.headTimeout
+        var buffer: [UInt8] = []
+        var parsed: (HTTPRequestHead, Int)?
+        while parsed == nil {
+            switch HTTPRequestHead.parse(buffer) {
+            case .success(let p): parsed = p
+            case .failure(.incomplete):
+                let n = Sockets.receive(client, into: &buffer, max: HTTPRequestHead.maxHeadBytes - buffer.count, until: deadline)
+                if n <= 0 {
+                    rec.reason = n == 0 ? "client closed before a complete request" : "request head not received in time"
+                    if n < 0 { refuse(client, status: "408 Request Timeout", reason: rec.reason) }
+                    return
+                }
+            case .failure(.tooLarge):
+                rec.reason = "request head too large"
+                refuse(client, status: "431 Request Header Fields Too Large", reason: rec.reason)
+                return
+            case .failure(.malformed(let why)):
+                rec.reason = "malformed request: \(why)"
+                refuse(client, status: "400 Bad Request", reason: rec.reason)
+                return
+            }
+        }
+        guard let (head, headLength) = parsed else { return }
+        rec.method = head.method
+        let authority: (host: String, port: UInt16)
+        switch head.authority() {
+        case .success(let a): authority = a
+        case .failure(let e):
+            if case .malformed(let why) = e { rec.reason = "malformed request: \(why)" } else { rec.reason = "malformed request" }
+            refuse(client, status: "400 Bad Request", reason: rec.reason)
+            return
+        }
+        let host = EgressPolicy.normalize(authority.host) ?? authority.host
+        rec.host = host
+        rec.port = authority.port
+        let decision = policy.decide(host: host, port: authority.port)
+        rec.reason = decision.reason
+        guard decision.allowed else {
+            refuse(client, status: "403 Forbidden", reason: decision.reason)
+            return
+        }
+        guard let (upstream, address) = open(host: host, port: authority.port, record: &rec, client: client) else { return }
+        defer { close(upstream) }
+        rec.address = address
+        var rest = Array(buffer[headLength...])
+        if head.method == "CONNECT" {
+            Sockets.sendAll(client, Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+            rec.allowed = true
+            tunnel(client, upstream, host: host, initial: rest, record: &rec)
+            return
+        } else {
+            var out = "\(head.method) \(head.originForm) \(head.version)\r\n"
+            var sawHost = false
+            for h in head.headers {
+                let n = h.name.lowercased()
+                if n == "proxy-connection" || n == "proxy-authorization" || n == "connection" || n == "keep-alive" { continue }
+                if n == "host" { sawHost = true }
+                out += "\(h.name): \(h.value)\r\n"
+            }
+            if !sawHost {
+                let hostText = authority.host.contains(":") && !authority.host.hasPrefix("[") ? "[\(authority.host)]" : authority.host
+                out += "Host: \(hostText)\(authority.port == 80 ? "" : ":\(authority.port)")\r\n"
+            }
+            out += "Connection: close\r\n\r\n"
+            rest = Array(out.utf8) + rest
+        }
+        rec.allowed = true
+        guard Sockets.sendAll(upstream, rest) else { return }
+        let (up, down) = Sockets.relay(client, upstream)
+        rec.sent = Int64(rest.count) + up
+        rec.received = down
+    }
+
+    /// A tunnel (CONNECT, or a captured connection): the first bytes, when they are a TLS
+    /// ClientHello, must name `host` (no domain fronting through an allowed name; no server
+    /// name at all only for an IP literal); then bytes flow both ways.
+    func tunnel(_ client: Int32, _ upstream: Int32, host: String, initial: [UInt8], record rec: inout Record) {
+        var rest = initial
+        let deadline = Sockets.now() + EgressProxy.headTimeout
+        var verdict = TLSClientHello.serverName(rest)
+        while verdict == .incomplete {
+            let n = Sockets.receive(client, into: &rest, max: TLSClientHello.maxBytes - rest.count, until: deadline)
+            if n <= 0 {
+                if n == 0 && rest.isEmpty { return }  // closed without a byte: nothing to judge
+                rec.allowed = false
+                rec.reason = n == 0 ? "client closed the tunnel inside a partial TLS record" : "no complete first message on the tunnel in time"
+                return
+            }
+            verdict = TLSClientHello.serverName(rest)
+        }
+        switch verdict {
+        case .serverName(let sni):
+            if EgressPolicy.normalize(sni) != host {
+                rec.allowed = false
+                rec.reason = "TLS server name \(sni) differs from the requested host \(host)"
+                Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])  // fatal alert: access_denied
+                return
+            }
+        case .noServerName:
+            if IPAddress(host) == nil {
+                rec.allowed = false
+                rec.reason = "TLS ClientHello without a server name for a named host"
+                Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])
+                return
+            }
+        case .malformed(let why):
+            rec.allowed = false
+            rec.reason = "malformed TLS ClientHello: \(why)"
+            Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 50])  // decode_error
+            return
+        case .notTLS, .incomplete:
+            break
+        }
+        guard Sockets.sendAll(upstream, rest) else { return }
+        let (up, down) = Sockets.relay(client, upstream)
+        rec.sent = Int64(rest.count) + up
+        rec.received = down
+    }
+
+    /// A connection caught by a capture listener: the fake address it was made to names the
+    /// host (as the DNS stub answered it), the listener's port is the port.
+    func captured(_ client: Int32) {
+        var rec = Record()
+        rec.via = "capture"
+        defer { log(rec) }
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client, $0, &len) == 0 }
+        }
+        guard ok, Int32(sa.sin_family) == AF_INET else { rec.reason = "not an IPv4 connection"; return }
+        let port = UInt16(bigEndian: sa.sin_port)
+        var raw = sa.sin_addr
+        let local = IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        rec.port = port
+        guard let local, let name = fakes.name(for: local) else {
+            rec.reason = "direct connection to \(local?.description ?? "?"):\(port) inside the sandbox (only names the DNS stub answered are captured)"
+            return
+        }
+        rec.host = name
+        let decision = policy.decide(host: name, port: port)
+        rec.reason = decision.reason
+        guard decision.allowed else { return }
+        guard let (upstream, address) = open(host: name, port: port, record: &rec, client: client, answer: false) else { return }
+        defer { close(upstream) }
+        rec.address = address
+        rec.allowed = true
+        tunnel(client, upstream, host: name, initial: [], record: &rec)
+    }
+
+    /// Answers DNS queries from the sandbox: an allowed name gets a fake address (A) or an
+    /// empty answer (other types: clients then use the A record); anything else REFUSED. Nothing
+    /// is ever forwarded, so queries cannot carry data out.
+    func dnsLoop(_ fd: Int32) {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var from = sockaddr_storage()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = buf.withUnsafeMutableBytes { b in
+                withUnsafeMutablePointer(to: &from) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
+                }
+            }
+            if n < 0 {
+                if errno == EINTR || errno == ENOMEM || errno == ENOBUFS { continue }
+                close(fd)
+                return
+            }
+            guard let reply = dnsAnswer(Array(buf[0..<n])) else { continue }
+            _ = reply.withUnsafeBytes { b in
+                withUnsafePointer(to: &from) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, fromLen) }
+                }
+            }
+        }
+    }
+
+    /// DNS over TCP (127.0.0.1:53): length-prefixed queries on one connection, answered in
+    /// turn, until the client closes or sends nothing for `headTimeout`.
+    public func serveDNSStream(listener: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in
+            acceptLoop(listener) { [self] fd in
+                while true {
+                    var msg: [UInt8] = []
+                    let deadline = Sockets.now() + EgressProxy.headTimeout
+                    while msg.count < 2 {
+                        if Sockets.receive(fd, into: &msg, max: 2 - msg.count, until: deadline) <= 0 { return }
+                    }
+                    let len = Int(msg[0]) << 8 | Int(msg[1])
+                    guard len >= 12, len <= DNSQuery.maxBytes else { return }
+                    msg.removeAll()
+                    while msg.count < len {
+                        if Sockets.receive(fd, into: &msg, max: len - msg.count, until: deadline) <= 0 { return }
+                    }
+                    guard let reply = dnsAnswer(msg) else { return }
+                    guard Sockets.sendAll(fd, [UInt8(reply.count >> 8), UInt8(reply.count & 0xff)] + reply) else { return }
+                }
+            }
+        }
+    }
+
+    /// The stub's answer to one query (nil: drop it), logged.
+    func dnsAnswer(_ bytes: [UInt8]) -> [UInt8]? {
+        let reply: [UInt8]
+        var rec = Record()
+        rec.via = "dns"
+        switch DNSQuery.parse(bytes) {
+        case .failure(.tooShort): return nil
+        case .failure(.malformed(let id, let flags)):
+            reply = DNSQuery.formErr(id: id, flags: flags)
+            rec.reason = "malformed DNS query"
+        case .success(let q):
+            rec.host = q.name
+            rec.method = q.type == 1 ? "A" : q.type == 28 ? "AAAA" : "type \(q.type)"
+            if let rule = policy.nameAllowed(q.name) {
+                rec.allowed = true
+                rec.reason = rule
+                if q.type == 1 {
+                    if let a = fakes.address(for: q.name) {
+                        rec.address = a
+                        reply = q.answer(.noError, address: a.bytes)
+                    } else {
+                        rec.allowed = false
+                        rec.reason = "fake address range exhausted"
+                        reply = q.answer(.servFail)
+                    }
+                } else {
+                    reply = q.answer(.noError)
+                }
+            } else {
+                rec.reason = "no allow rule for \(q.name)"
+                reply = q.answer(.refused)
+            }
+        }
+        log(rec)
+        return reply
+    }
+
+    /// Resolves `host` and connects to the first address the policy accepts; answers the
+    /// client (unless `answer` is false) and returns nil when none can be used.
+    func open(host: String, port: UInt16, record rec: inout Record, client: Int32, answer: Bool = true) -> (Int32, IPAddress)? {
+        let addresses: [IPAddress]
+        switch Resolver.resolve(host, hosts: policy.hosts) {
+        case .success(let a): addresses = a
+        case .failure(.notFound(let why)):
+            rec.allowed = false
+            rec.reason = "cannot resolve \(host): \(why)"
+            if answer { refuse(client, status: "502 Bad Gateway", reason: rec.reason) }
+            return nil
+        }
+        var refusal: String?
+        var lastError: Int32 = 0
+        for a in addresses {
+            let check = policy.check(address: a, port: port)
+            guard check.allowed else {
+                if refusal == nil { refusal = check.reason }
+                rec.address = a
+                continue
+            }
+            if let fd = Sockets.connect(a, port: port, timeout: EgressProxy.connectTimeout) { return (fd, a) }
+            lastError = errno
+            rec.address = a
+        }
+        rec.allowed = false
+        if lastError == 0, let refusal {
+            rec.reason = refusal
+            if answer { refuse(client, status: "403 Forbidden", reason: refusal) }
+        } else {
+            rec.reason = "connect to \(host):\(port) failed: \(String(cString: strerror(lastError)))"
+            if answer { refuse(client, status: "502 Bad Gateway", reason: rec.reason) }
+        }
+        return nil
+    }
+}
+
+/// A detached pthread running a closure.
+enum Thread {
+    final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    /// Starts `body` on a new detached thread with the given stack size; false on failure.
+    static func start(stackSize: Int, _ body: @escaping () -> Void) -> Bool {
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_attr_setstacksize(&attr, stackSize)
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, &attr, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            b.body()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<Box>.fromOpaque(box).release()
+            errno = rc
+            return false
+        }
+        return true
+    }
+}

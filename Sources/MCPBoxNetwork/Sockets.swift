@@ -1,0 +1,160 @@
+import CSandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small wrappers over the socket calls the proxy makes; EINTR is retried here.
+enum Sockets {
+    /// Monotonic seconds.
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// poll(2) on one fd until `deadline` (monotonic seconds); true when ready.
+    static func wait(_ fd: Int32, events: Int16, until deadline: Double) -> Bool {
+        while true {
+            let left = deadline - now()
+            if left <= 0 { return false }
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            let rc = poll(&p, 1, Int32(min(left * 1000 + 1, 60_000)))
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 { return false }
+            if rc > 0 { return true }
+        }
+    }
+
+    /// recv(2) into `buffer` (appending up to `max` bytes) once the fd is readable before the
+    /// deadline: >0 bytes read, 0 on EOF, -1 on error or timeout.
+    static func receive(_ fd: Int32, into buffer: inout [UInt8], max: Int, until deadline: Double) -> Int {
+        guard max > 0 else { return -1 }
+        var chunk = [UInt8](repeating: 0, count: max)
+        while true {
+            guard wait(fd, events: Int16(POLLIN), until: deadline) else { return -1 }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, max, Int32(MSG_DONTWAIT)) }
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            if n > 0 { buffer += chunk[0..<n] }
+            return n
+        }
+    }
+
+    /// Writes all of `bytes` (blocking socket); false on error.
+    @discardableResult
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && (errno == EINTR) { continue }
+            if n < 0 && errno == EAGAIN {
+                if !wait(fd, events: Int16(POLLOUT), until: now() + 30) { return false }
+                continue
+            }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
+    /// A TCP connection to `address:port` within `timeout` seconds; the fd (blocking again,
+    /// close-on-exec) or nil with errno.
+    static func connect(_ address: IPAddress, port: UInt16, timeout: Double) -> Int32? {
+        let family = address.isV4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var rc: Int32
+        if address.isV4 {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &sa.sin_addr) { $0.copyBytes(from: address.bytes) }
+            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: address.bytes) }
+            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        if rc < 0 && errno != EINPROGRESS {
+            let e = errno
+            close(fd)
+            errno = e
+            return nil
+        }
+        if rc < 0 {
+            guard wait(fd, events: Int16(POLLOUT), until: now() + timeout) else {
+                close(fd)
+                errno = ETIMEDOUT
+                return nil
+            }
+            var err: Int32 = 0
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+            if err != 0 {
+                close(fd)
+                errno = err
+                return nil
+            }
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        return fd
+    }
+
+    /// Moves bytes both ways between two connected sockets until both directions have ended
+    /// (splice(2) through a pipe per direction: no copy into mcpbox's memory). Returns the
+    /// bytes moved a→b and b→a.
+    static func relay(_ a: Int32, _ b: Int32) -> (Int64, Int64) {
+        var pipes: [[Int32]] = [[-1, -1], [-1, -1]]
+        defer { for p in pipes { for fd in p where fd >= 0 { close(fd) } } }
+        for i in 0..<2 {
+            guard pipe(&pipes[i]) == 0 else { return (0, 0) }
+            for fd in pipes[i] {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+            }
+        }
+        _ = fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK)
+        let src = [a, b], dst = [b, a]
+        var pending = [0, 0]
+        var eof = [false, false]
+        var moved: [Int64] = [0, 0]
+        while !(eof[0] && pending[0] == 0 && eof[1] && pending[1] == 0) {
+            var fds: [pollfd] = []
+            var dirs: [Int] = []
+            for d in 0..<2 {
+                if pending[d] > 0 { fds.append(pollfd(fd: dst[d], events: Int16(POLLOUT), revents: 0)); dirs.append(d) }
+                else if !eof[d] { fds.append(pollfd(fd: src[d], events: Int16(POLLIN), revents: 0)); dirs.append(d) }
+            }
+            if fds.isEmpty { break }
+            let rc = poll(&fds, nfds_t(fds.count), -1)
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 { break }
+            var failed = false
+            for (i, d) in dirs.enumerated() where fds[i].revents != 0 {
+                if pending[d] == 0 {
+                    let n = mcpbox_egress_splice(src[d], pipes[d][1], 1 << 16)
+                    if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        eof[d] = true
+                        shutdown(dst[d], Int32(SHUT_WR))
+                        if n < 0 { failed = fds[i].revents & Int16(POLLERR) != 0 }
+                        continue
+                    }
+                    if n > 0 { pending[d] += n }
+                }
+                while pending[d] > 0 {
+                    let m = mcpbox_egress_splice(pipes[d][0], dst[d], UInt(pending[d]))
+                    if m > 0 { pending[d] -= m; moved[d] += Int64(m); continue }
+                    if m < 0 && (errno == EAGAIN || errno == EINTR) { break }
+                    failed = true
+                    break
+                }
+            }
+            if failed { break }
+        }
+        return (moved[0], moved[1])
+    }
+}

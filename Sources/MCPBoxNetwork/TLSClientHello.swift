@@ -1,0 +1,95 @@
+/// The server name (SNI) of a TLS ClientHello read from the sandbox (untrusted bytes), with
+/// hard limits: at most `maxBytes` of handshake records are ever buffered.
+public enum TLSClientHello {
+    public static let maxBytes = 16 * 1024 + 5 * 4
+
+    public enum Result: Sendable, Equatable {
+        /// Need more bytes.
+        case incomplete
+        /// The first bytes are not a TLS handshake record.
+        case notTLS
+        case malformed(String)
+        /// A well-formed ClientHello without a host_name.
+        case noServerName
+        case serverName(String)
+    }
+
+    /// Parses the ClientHello at the start of `data` (one or more handshake records).
+    public static func serverName(_ data: [UInt8]) -> Result {
+        // Reassemble the handshake message from consecutive records.
+        var message: [UInt8] = []
+        var i = 0
+        var need: Int?
+        while true {
+            if let need, message.count >= need { break }
+            guard i + 5 <= data.count else { return data.count >= maxBytes ? .malformed("too large") : .incomplete }
+            guard data[i] == 22 else { return i == 0 ? .notTLS : .malformed("record type") }
+            guard data[i + 1] == 3 else { return i == 0 ? .notTLS : .malformed("record version") }
+            let len = Int(data[i + 3]) << 8 | Int(data[i + 4])
+            guard len > 0, len <= 16384 else { return .malformed("record length") }
+            guard i + 5 + len <= data.count else { return data.count >= maxBytes ? .malformed("too large") : .incomplete }
+            message += data[(i + 5)..<(i + 5 + len)]
+            i += 5 + len
+            if need == nil, message.count >= 4 {
+                guard message[0] == 1 else { return .malformed("not a ClientHello") }
+                let hlen = Int(message[1]) << 16 | Int(message[2]) << 8 | Int(message[3])
+                guard hlen <= 16384 else { return .malformed("ClientHello too large") }
+                need = 4 + hlen
+            }
+            if i >= maxBytes { return .malformed("too large") }
+        }
+        guard let need else { return .incomplete }
+        var r = Reader(bytes: Array(message[4..<need]))
+        guard r.skip(2 + 32), let sid = r.u8(), r.skip(Int(sid)),
+              let cs = r.u16(), r.skip(Int(cs)), let comp = r.u8(), r.skip(Int(comp)) else {
+            return .malformed("ClientHello body")
+        }
+        if r.remaining == 0 { return .noServerName }
+        guard let extLen = r.u16(), extLen == r.remaining else { return .malformed("extensions length") }
+        var found: String?
+        var seen = Set<UInt16>()
+        while r.remaining > 0 {
+            guard let type = r.u16(), let len = r.u16(), let body = r.take(Int(len)) else { return .malformed("extension") }
+            guard seen.insert(type).inserted else { return .malformed("duplicate extension") }
+            guard type == 0 else { continue }
+            var s = Reader(bytes: body)
+            guard let listLen = s.u16(), listLen == s.remaining else { return .malformed("server_name list") }
+            while s.remaining > 0 {
+                guard let kind = s.u8(), let nlen = s.u16(), let name = s.take(Int(nlen)) else { return .malformed("server_name entry") }
+                guard kind == 0 else { continue }
+                guard found == nil else { return .malformed("several host names") }
+                guard !name.isEmpty, name.count <= 253, name.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+                    return .malformed("host name bytes")
+                }
+                found = String(decoding: name, as: UTF8.self)
+            }
+        }
+        return found.map { .serverName($0) } ?? .noServerName
+    }
+
+    struct Reader {
+        let bytes: [UInt8]
+        var at = 0
+        var remaining: Int { bytes.count - at }
+        mutating func u8() -> UInt8? {
+            guard remaining >= 1 else { return nil }
+            defer { at += 1 }
+            return bytes[at]
+        }
+        mutating func u16() -> UInt16? {
+            guard remaining >= 2 else { return nil }
+            defer { at += 2 }
+            return UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
+        }
+        mutating func skip(_ n: Int) -> Bool {
+            guard n >= 0, remaining >= n else { return false }
+            at += n
+            return true
+        }
+        mutating func take(_ n: Int) -> [UInt8]? {
+            guard n >= 0, remaining >= n else { return nil }
+            defer { at += n }
+            return Array(bytes[at..<(at + n)])
+        }
+    }
+}

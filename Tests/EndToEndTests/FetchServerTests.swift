@@ -1,0 +1,98 @@
+import Foundation
+import MCPBoxTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// mcp-server-fetch (PyPI) under the shipped `fetch` profile (network.mode = "allow"), driven by
+/// the real Python MCP SDK client: an allowed test site is fetched; another name, the host's
+/// loopback, an allowed name resolving to loopback and a redirect to another host are refused,
+/// and the tool result says so. The site runs on 127.0.0.2, mapped by `[network] hosts`.
+@Suite("mcp-server-fetch through mcpbox's egress proxy", .enabled(if: TestSupport.isRoot, "creates throwaway accounts: run as root (CI does)"))
+struct FetchServerTests {
+    @Test("allowed host fetched; other hosts, loopback and redirects refused", arguments: RealServerTests.Launch.allCases)
+    func fetch(launch: RealServerTests.Launch) throws {
+        let venv = try TestSupport.venv()
+        guard FileManager.default.isExecutableFile(atPath: venv + "/bin/mcp-server-fetch") else {
+            throw SupportError("\(venv)/bin/mcp-server-fetch is missing: run scripts/setup")
+        }
+        let mcpbox = try TestSupport.mcpboxBinary()
+        let tmp = try TempDir(prefix: "mcpbox-fetch")
+        defer { tmp.remove() }
+        var account: TestAccount?
+        if launch == .rootDedicatedAccount { account = try TestAccount.create(prefix: "mcpbox-fetch") }
+        defer { account?.delete() }
+
+        let marker = "marker-\(UInt64.random(in: 0..<UInt64.max))"
+        let site = Process()
+        site.executableURL = URL(fileURLWithPath: try TestSupport.systemPython())
+        site.arguments = [TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/fetch_target.py").path, "127.0.0.2", marker]
+        let siteIn = Pipe(), siteOut = Pipe()
+        site.standardInput = siteIn
+        site.standardOutput = siteOut
+        try site.run()
+        defer {
+            try? siteIn.fileHandleForWriting.close()
+            site.terminate()
+            site.waitUntilExit()
+        }
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let d = siteOut.fileHandleForReading.availableData
+            if d.isEmpty { throw SupportError("test site did not start") }
+            line += d
+        }
+        let port = try #require((try JSONSerialization.jsonObject(with: line) as? [String: Int])?["port"])
+        let loopback = try HostListener.tcpLoopback()
+        defer { loopback.stop() }
+
+        try tmp.makeDir("profiles")
+        let logPath = try tmp.makeDir("log", mode: 0o700) + "/fetch.jsonl"
+        var profile = "extends = [\"fetch\"]\n"
+        if let account { profile += "[user]\nname = \(tomlString(account.name))\n" }
+        profile += """
+            [network]
+            allow = ["site.test:\(port)", "127.0.0.2:\(port)", "loop.test:\(loopback.port)"]
+            hosts = { "site.test" = "127.0.0.2", "other.test" = "127.0.0.2", "loop.test" = "127.0.0.1" }
+            log = \(tomlString(logPath))
+
+            """
+        let profilePath = try tmp.write("profiles/fetch-test.toml", profile)
+
+        let env = ["PATH": "\(venv)/bin:/usr/local/bin:/usr/bin:/bin", "HOME": tmp.path, "LANG": "C.UTF-8"]
+        let explain = try runProcess([mcpbox, "explain", profilePath, "--profile-path", TestSupport.profilesDir], environment: env)
+        #expect(explain.status == 0 && explain.stdoutText.contains("allow           site.test:\(port)"), "\(explain.stdoutText) \(explain.stderr)")
+
+        let calls: [[String: Any]] = [
+            ["tool": "fetch", "arguments": ["url": "http://site.test:\(port)/page"]],
+            ["tool": "fetch", "arguments": ["url": "http://other.test:\(port)/page"]],
+            ["tool": "fetch", "arguments": ["url": "http://127.0.0.1:\(loopback.port)/"]],
+            ["tool": "fetch", "arguments": ["url": "http://loop.test:\(loopback.port)/"]],
+            ["tool": "fetch", "arguments": ["url": "http://site.test:\(port)/redirect?to=http://other.test:\(port)/page"]],
+        ]
+        let config: [String: Any] = ["command": mcpbox, "args": ["run", profilePath, "--profile-path", TestSupport.profilesDir],
+                                     "calls": calls, "timeout": 120, "env": env]
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+        let client = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/mcp_client.py").path
+        let r = try runProcess([venv + "/bin/python", client, json], environment: env, timeout: 180)
+        var out = try JSONDecoder().decode(ClientOutput.self, from: r.stdout)
+        out.stderr = r.stderr
+        out.expectCleanSession(server: "mcp-fetch")
+        try #require(out.calls.count == 5, "calls: \(out.calls) \(r.stderr.suffix(1500))")
+        #expect(!out.calls[0].isError && out.calls[0].text.contains(marker), "allowed fetch: \(out.calls[0].text)")
+        for (i, what) in [(1, "no allow rule for other.test"), (3, "loopback address 127.0.0.1"), (4, "no allow rule for other.test")] {
+            #expect(out.calls[i].isError && out.calls[i].text.contains("403"), "call \(i) must be refused: \(out.calls[i].text)")
+            #expect(!out.calls[i].text.contains(marker))
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            #expect(log.contains(what), "log must record \(what): \(log)")
+        }
+        // 127.0.0.1 inside the sandbox is the sandbox's own loopback (NO_PROXY): nothing listens there.
+        #expect(out.calls[2].isError && out.calls[2].text.contains("connection"), "host loopback: \(out.calls[2].text)")
+        _ = fcntl(loopback.fd, F_SETFL, O_NONBLOCK)
+        let reached = accept(loopback.fd, nil, nil)
+        #expect(reached < 0 && errno == EAGAIN, "nothing may reach the host's loopback listener")
+        if reached >= 0 { close(reached) }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import MCPBoxNetwork
+import Testing
+@testable import MCPBoxCore
+
+/// `[network] mode = "allow"`: profile keys, merging, the plan and what explain shows.
+@Suite struct EgressPlanTests {
+    func plan(_ profile: String, base: String = "") throws -> SandboxPlan {
+        let s = Scratch()
+        s.write("base.toml", base)
+        s.write("p.toml", profile)
+        return try Fixture.plan("p", dirs: [s.path]).get()
+    }
+
+    func errors(_ profile: String, base: String = "") -> [Diagnostic] {
+        let s = Scratch()
+        s.write("base.toml", base)
+        s.write("p.toml", profile)
+        return Fixture.errors("p", dirs: [s.path])
+    }
+
+    @Test func rulesHostsAndLogReachThePlan() throws {
+        let p = try plan("""
+            extends = ["base"]
+            [network]
+            mode = "allow"
+            allow = ["api.github.com:443", "*.githubusercontent.com"]
+            deny = ["evil.githubusercontent.com"]
+            hosts = { "api.test" = "127.0.0.1", "two.test" = ["198.51.100.1", "2001:db8::1"] }
+            log = "/var/tmp/net.jsonl"
+            """, base: "[network]\nallow = [\"pypi.org:443\"]\nmode = \"allow\"\n")
+        let e = try #require(p.egress)
+        #expect(p.network == .allow)
+        #expect(p.namespaces.contains(.net))
+        #expect(e.policy.allow.map(\.text) == ["pypi.org:443", "api.github.com:443", "*.githubusercontent.com"], "extends appends")
+        #expect(e.policy.allow[0].origin == "base.toml: network.allow" && e.policy.allow[1].origin == "p.toml: network.allow")
+        #expect(e.policy.deny.map(\.text) == ["evil.githubusercontent.com"])
+        #expect(e.policy.hosts["two.test"]?.map(\.description) == ["198.51.100.1", "2001:db8::1"])
+        #expect(e.policy.logPath == "/var/tmp/net.jsonl")
+        let env = Dictionary(uniqueKeysWithValues: p.environment.map { ($0.name, $0.value) })
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "npm_config_proxy", "PIP_PROXY"] {
+            #expect(env[name] == "http://127.0.0.1:3128", "\(name)")
+        }
+        #expect(env["NO_PROXY"] == "localhost,127.0.0.1,::1")
+        #expect(p.mounts.contains { $0.target == "/etc/resolv.conf" && $0.kind == .file(contents: "nameserver 127.0.0.1\noptions attempts:1 timeout:2\n") })
+    }
+
+    @Test func emptyAllowMeansNothingAndExplainSaysSo() throws {
+        let p = try plan("[network]\nmode = \"allow\"\n")
+        let text = Explain.text(p)
+        #expect(text.contains("nothing is reachable"))
+        #expect(text.contains("(empty: nothing is reachable)"))
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        let n = try #require(j["network"] as? [String: Any])
+        #expect(n["mode"] as? String == "allow" && (n["allow"] as? [Any])?.isEmpty == true)
+        #expect((n["explanation"] as? String)?.contains("nothing is reachable") == true)
+    }
+
+    @Test func explainShowsRulesOriginsVariablesClassesAndExceptions() throws {
+        let p = try plan("""
+            [network]
+            mode = "allow"
+            allow = ["api.test:8443", "10.1.2.3:5432"]
+            deny = ["bad.test"]
+            """)
+        let text = Explain.text(p)
+        #expect(text.contains("allow           api.test:8443  ports 8443  p.toml: network.allow"))
+        #expect(text.contains("deny            bad.test  ports 80,443  p.toml: network.deny"))
+        #expect(text.contains("link-local (169.254.0.0/16 fe80::/10)"))
+        #expect(text.contains("explicitly      10.1.2.3:5432 allowed although private"))
+        #expect(text.contains("HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY"))
+        #expect(!text.contains("http://127.0.0.1:3128 HTTP"), "variable values are never shown")
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        let n = try #require(j["network"] as? [String: Any])
+        let allow = try #require(n["allow"] as? [[String: Any]])
+        #expect(allow.first?["rule"] as? String == "api.test:8443" && allow.first?["ports"] as? [Int] == [8443]
+                && allow.first?["origin"] as? String == "p.toml: network.allow")
+        #expect(n["explicitly_allowed"] as? [String] == ["10.1.2.3:5432"])
+        #expect((n["refused_classes"] as? [[String: Any]])?.map { $0["class"] as? String } == ["loopback", "private", "link-local", "multicast", "unspecified"])
+        #expect((n["proxy_variables"] as? [String])?.contains("HTTPS_PROXY") == true)
+        #expect(n["capture_ports"] as? [Int] == [8443], "ports of allow name rules only")
+        #expect(n["log"] is NSNull)
+    }
+
+    @Test func badRulesAndMisplacedKeysAreErrors() {
+        let e1 = errors("[network]\nmode = \"allow\"\nallow = [\"*\", \"*.com\", \"fd00::1\"]\n")
+        #expect(e1.count == 3 && e1.allSatisfy { $0.key == "network.allow" && $0.line == 3 }, "\(e1)")
+        let e2 = errors("[network]\nallow = [\"api.test\"]\n")
+        #expect(e2.contains { $0.key == "network.allow" && $0.message.contains("needs network.mode = \"allow\"") }, "\(e2)")
+        let e3 = errors("[network]\nmode = \"allow\"\nhosts = { \"api.test\" = \"not-an-ip\" }\n")
+        #expect(e3.contains { $0.message.contains("is not an IP address") }, "\(e3)")
+        let e4 = errors("[network]\nmode = \"allow\"\nlog = \"relative.jsonl\"\n")
+        #expect(e4.contains { $0.key == "network.log" }, "\(e4)")
+        let e5 = errors("[network]\nmode = \"allow\"\nlog = \"/nonexistent-mcpbox-dir/net.jsonl\"\n")
+        #expect(e5.contains { $0.key == "network.log" && $0.message.contains("does not exist") }, "\(e5)")
+    }
+
+    @Test func logInsideAWritableBindIsRefused() {
+        let s = Scratch()
+        let rw = s.mkdir("rw")
+        s.write("base.toml", "")
+        s.write("p.toml", "[filesystem]\nread_write = [\"\(rw)\"]\n[network]\nmode = \"allow\"\nlog = \"\(rw)/net.jsonl\"\n")
+        let e = Fixture.errors("p", dirs: [s.path])
+        #expect(e.contains { $0.key == "network.log" && $0.message.contains("the server may write") }, "\(e)")
+    }
+
+    @Test func sharedHostingWildcardIsWarned() throws {
+        let p = try plan("[network]\nmode = \"allow\"\nallow = [\"*.amazonaws.com\"]\n")
+        #expect(p.warnings.contains { $0.contains("*.amazonaws.com") && $0.contains("shared host") })
+    }
+
+    @Test func landlockConnectPortsKeepTheEgressListeners() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        s.write("p.toml", "[network]\nmode = \"allow\"\nallow = [\"api.test:8443\", \"10.0.0.1:5432\"]\n[landlock]\ntcp_connect = [443]\n")
+        let h = HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: [("HOME", "/root"), ("PATH", "/usr/bin:/bin")],
+                            accounts: Accounts(), landlockABI: 6)
+        let p = try Fixture.plan("p", dirs: [s.path], host: h).get()
+        #expect(p.landlock.tcpConnect == [443, 3128, 53, 8443], "proxy, DNS over TCP and the captured port are kept; address rules are proxied")
+        #expect(p.landlock.notes.contains { $0.contains("3128, 53, 8443 added for network.mode = \"allow\"") })
+        #expect(!p.landlock.notes.contains { $0.contains("host's network is shared") })
+    }
+}

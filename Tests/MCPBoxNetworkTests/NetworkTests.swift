@@ -1,0 +1,178 @@
+import Foundation
+import MCPBoxEvents
+import MCPBoxNetwork
+import Testing
+
+@Suite("Egress rules")
+struct RuleTests {
+    func rule(_ s: String) -> EgressRule? { try? EgressRule.parse(s, origin: "t.toml: network.allow").get() }
+    func error(_ s: String) -> String? {
+        if case .failure(let e) = EgressRule.parse(s, origin: "t") { return e.message }
+        return nil
+    }
+
+    @Test("host[:port], wildcards, literals and ranges parse; ports default to 80 and 443")
+    func parsing() {
+        #expect(rule("API.GitHub.com")?.host == .name("api.github.com"))
+        #expect(rule("api.github.com")?.effectivePorts == [80, 443])
+        #expect(rule("api.github.com:8443")?.effectivePorts == [8443])
+        #expect(rule("*.githubusercontent.com")?.host == .subdomains(of: "githubusercontent.com"))
+        #expect(rule("10.1.2.3:5432")?.host == .range(IPAddress("10.1.2.3")!, prefix: 32))
+        #expect(rule("10.0.0.0/8")?.host == .range(IPAddress("10.0.0.0")!, prefix: 8))
+        #expect(rule("[fd00::1]:443")?.host == .range(IPAddress("fd00::1")!, prefix: 128))
+        #expect(rule("[fd00::/8]")?.host == .range(IPAddress("fd00::")!, prefix: 8))
+    }
+
+    @Test("over-broad and malformed rules are refused with a message")
+    func refusals() {
+        for bad in ["*", "*.com", "*.co.uk", "fd00::1", "host:0", "host:65536", "host:x", "a..b", "-a.com", "*.", "a b", "[::1", "*.*.com", ""] {
+            #expect(error(bad) != nil, "\(bad) must be refused")
+        }
+        #expect(error("*")?.contains("every host") == true)
+        #expect(error("*.com")?.contains("public suffix") == true)
+        #expect(error("fd00::1")?.contains("bracketed") == true)
+    }
+
+    @Test("*.example.com matches subdomains only; deny wins; empty allow allows nothing")
+    func matching() {
+        let p = EgressPolicy(allow: [rule("*.example.com")!, rule("example.com:443")!, rule("api.test:8080")!],
+                             deny: [rule("bad.example.com")!])
+        #expect(p.decide(host: "a.example.com", port: 443).allowed)
+        #expect(p.decide(host: "A.Example.COM.", port: 80).allowed)
+        #expect(!p.decide(host: "example.com", port: 80).allowed)
+        #expect(p.decide(host: "example.com", port: 443).allowed)
+        #expect(!p.decide(host: "notexample.com", port: 443).allowed)
+        #expect(!p.decide(host: "bad.example.com", port: 443).allowed)
+        #expect(p.decide(host: "bad.example.com", port: 443).reason == "deny bad.example.com")
+        #expect(!p.decide(host: "api.test", port: 443).allowed)
+        #expect(!p.decide(host: "10.0.0.1", port: 443).allowed, "a name rule never matches an address")
+        let empty = EgressPolicy(allow: [], deny: [])
+        #expect(empty.decide(host: "example.com", port: 443).reason == "allow list is empty")
+    }
+
+    @Test("restricted address classes refused unless named; public and documentation addresses pass")
+    func addresses() {
+        let p = EgressPolicy(allow: [rule("api.test")!, rule("10.1.2.3:5432")!, rule("[fd00::/64]:443")!], deny: [rule("198.51.100.66")!])
+        for a in ["127.0.0.1", "127.9.9.9", "::1", "10.0.0.1", "172.16.5.5", "192.168.1.1", "fc00::5", "169.254.169.254",
+                  "fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254"] {
+            #expect(!p.check(address: IPAddress(a)!, port: 443).allowed, "\(a)")
+        }
+        #expect(p.check(address: IPAddress("10.1.2.3")!, port: 5432).allowed)
+        #expect(!p.check(address: IPAddress("10.1.2.3")!, port: 443).allowed)
+        #expect(p.check(address: IPAddress("fd00::9")!, port: 443).allowed)
+        #expect(p.check(address: IPAddress("198.51.100.7")!, port: 443).allowed)
+        #expect(p.check(address: IPAddress("93.184.216.34")!, port: 443).allowed)
+        #expect(!p.check(address: IPAddress("198.51.100.66")!, port: 443).allowed, "deny ranges apply to addresses")
+        #expect(IPAddress("169.254.169.254")?.restrictedClass == .linkLocal)
+    }
+
+    @Test("DNS answers only names some allow rule names; capture ports come from name rules")
+    func dnsAndCapture() {
+        let p = EgressPolicy(allow: [rule("api.test:8080")!, rule("*.wild.test")!, rule("10.0.0.1:5432")!], deny: [rule("no.wild.test")!])
+        #expect(p.nameAllowed("api.test") != nil)
+        #expect(p.nameAllowed("x.wild.test") != nil)
+        #expect(p.nameAllowed("no.wild.test") == nil)
+        #expect(p.nameAllowed("other.test") == nil)
+        #expect(p.nameAllowed("10.0.0.1") == nil)
+        #expect(p.capturePorts == [80, 443, 8080])
+    }
+
+    @Test("a wildcard under a shared-hosting domain is warned about")
+    func warnings() {
+        #expect(EgressPolicy(allow: [rule("*.amazonaws.com")!], deny: []).warnings.count == 1)
+        #expect(EgressPolicy(allow: [rule("github.com")!, rule("*.githubusercontent.com")!], deny: []).warnings.isEmpty)
+    }
+}
+
+@Suite("Egress parsers")
+struct ParserTests {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Corpus")
+    func file(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: Self.corpus.appendingPathComponent(name))) }
+
+    func err(_ r: Result<(HTTPRequestHead, Int), HTTPRequestHead.ParseError>) -> HTTPRequestHead.ParseError? {
+        if case .failure(let e) = r { return e }
+        return nil
+    }
+
+    @Test("request heads: CONNECT and absolute URIs; smuggling shapes refused")
+    func http() throws {
+        guard case .success(let (c, n)) = HTTPRequestHead.parse(try file("http-connect.txt")) else { Issue.record("CONNECT"); return }
+        #expect(n == 53)
+        #expect((try? c.authority().get()).map { "\($0.host):\($0.port)" } == "api.test:443")
+        guard case .success(let (g, _)) = HTTPRequestHead.parse(try file("http-get-absolute.txt")) else { Issue.record("GET"); return }
+        #expect((try? g.authority().get()).map { "\($0.host):\($0.port)" } == "api.test:80")
+        #expect(g.originForm == "/x?y=1")
+        #expect(err(HTTPRequestHead.parse(try file("http-smuggle-te-cl.txt"))) == (.malformed("both Transfer-Encoding and Content-Length")))
+        guard case .success(let (m, _)) = HTTPRequestHead.parse(try file("http-host-mismatch.txt")) else { Issue.record("mismatch"); return }
+        #expect((try? m.authority().get()) == nil)
+        func parse(_ s: String) -> Result<(HTTPRequestHead, Int), HTTPRequestHead.ParseError> { HTTPRequestHead.parse(Array(s.utf8)) }
+        #expect(err(parse("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n")) == (.incomplete))
+        #expect(err(parse("GET http://a.test/\nX HTTP/1.1\r\n\r\n")) == (.malformed("bare LF")))
+        #expect(err(parse("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n folded\r\n\r\n")) == (.malformed("obsolete line folding")))
+        #expect(err(parse("GET http://a.test/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")) == (.malformed("several Content-Length headers")))
+        #expect(err(parse("GET http://a.test/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")) == (.malformed("several Host headers")))
+        #expect(err(HTTPRequestHead.parse(Array(("GET http://a.test/" + String(repeating: "a", count: 20000)).utf8))) == .tooLarge)
+        guard case .success(let (u, _)) = parse("GET http://user@a.test/ HTTP/1.1\r\n\r\n") else { Issue.record("userinfo"); return }
+        #expect((try? u.authority().get()) == nil, "userinfo in the authority is refused")
+        guard case .success(let (s, _)) = parse("GET https://a.test/ HTTP/1.1\r\n\r\n") else { Issue.record("https"); return }
+        #expect((try? s.authority().get()) == nil)
+    }
+
+    @Test("TLS ClientHello: server name from a real OpenSSL hello; absent, partial and garbage")
+    func tls() throws {
+        let hello = try file("tls-sni-api.test.bin")
+        #expect(TLSClientHello.serverName(hello) == .serverName("api.test"))
+        #expect(TLSClientHello.serverName(try file("tls-no-sni.bin")) == .noServerName)
+        #expect(TLSClientHello.serverName(Array(hello.prefix(100))) == .incomplete)
+        #expect(TLSClientHello.serverName(Array("GET / HTTP/1.1\r\n".utf8)) == .notTLS)
+        var broken = hello
+        broken[6] = 0x0f  // handshake length far beyond the record
+        if case .serverName = TLSClientHello.serverName(broken) { Issue.record("a broken length must not yield a name") }
+        // Split across two records: reassembled.
+        let body = Array(hello[5...])
+        let split = [22, 3, 1, 0, 40] + body[0..<40] + [22, 3, 1, UInt8((body.count - 40) >> 8), UInt8((body.count - 40) & 0xff)] + body[40...]
+        #expect(TLSClientHello.serverName(Array(split)) == .serverName("api.test"))
+    }
+
+    @Test("DNS queries: one question, no compression, bounded names")
+    func dns() throws {
+        guard case .success(let q) = DNSQuery.parse(try file("dns-a-api.test.bin")) else { Issue.record("A query"); return }
+        #expect(q.name == "api.test" && q.type == 1 && q.id == 0x1234)
+        let a = q.answer(.noError, address: [198, 18, 0, 2])
+        #expect(a[3] & 0xF == 0 && a[7] == 1 && Array(a.suffix(4)) == [198, 18, 0, 2])
+        #expect(q.answer(.refused)[3] & 0xF == 5)
+        #expect(DNSQuery.parse(try file("dns-pointer.bin")) == .failure(.malformed(id: 0x1234, flags: 0x0100)))
+        #expect(DNSQuery.parse([1, 2, 3]) == .failure(.tooShort))
+        var long: [UInt8] = [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        for _ in 0..<5 { long += [63] + Array(repeating: UInt8(ascii: "a"), count: 63) }
+        long += [0, 0, 1, 0, 1]
+        #expect(DNSQuery.parse(long) == .failure(.malformed(id: 1, flags: 0x0100)), "names over 255 bytes are refused")
+    }
+
+    @Test("the regression corpus (and fuzz finds) parse without crashing")
+    func corpusReplay() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path)
+        #expect(names.count >= 8)
+        for name in names {
+            let b = try file(name)
+            _ = HTTPRequestHead.parse(b)
+            _ = TLSClientHello.serverName(b)
+            _ = DNSQuery.parse(b)
+            _ = EgressRule.parse(String(decoding: b.prefix(400), as: UTF8.self), origin: "corpus")
+        }
+    }
+}
+
+@Suite("Event log format")
+struct EventTests {
+    @Test("one JSON object per line: time, profile, kind first; strings escaped")
+    func format() throws {
+        let e = Event(time: 1_800_000_000.25, profile: "p\"x", kind: "egress",
+                      fields: [("host", .string("a\nb\u{1}")), ("port", .int(443)), ("ok", .bool(true)), ("address", .null)])
+        let line = e.jsonLine
+        #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
+        #expect(line.hasPrefix("{\"time\":\"2027-01-15T08:00:00.250Z\",\"profile\":\"p\\\"x\",\"kind\":\"egress\","))
+        let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(obj?["host"] as? String == "a\nb\u{1}" && obj?["port"] as? Int == 443 && obj?["ok"] as? Bool == true && obj?["address"] is NSNull)
+    }
+}
