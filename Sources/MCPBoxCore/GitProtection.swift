@@ -21,11 +21,16 @@ public enum GitProtection {
     /// something: configuration (and its per-worktree part and redirection), hooks, attributes
     /// and excludes, submodule and linked-worktree git directories, object alternates.
     public static let guardedEntries = ["config", "config.worktree", "commondir", "hooks", "info", "modules",
-                                        "worktrees", "objects/info", "gitdir"]
-    /// Entries whose appearance makes host git read what the server wrote — a `commondir`
-    /// (never written by git in a repository's own `.git`), submodule and linked-worktree git
-    /// directories: watched over the session while absent (they cannot be bound then).
-    public static let watchedEntries = ["commondir", "modules", "worktrees"]
+                                        "worktrees", "objects/info", "gitdir", "rebase-merge", "rebase-apply", "sequencer"]
+    /// Entries whose appearance makes host git read or run what the server wrote — a
+    /// `commondir` (never written by git in a repository's own `.git`), submodule and
+    /// linked-worktree git directories, an interrupted rebase or cherry-pick (its todo list runs
+    /// `exec` lines at the host's `git rebase --continue`): watched over the session while absent
+    /// (they cannot be bound then).
+    public static let watchedEntries = ["commondir", "modules", "worktrees", "rebase-merge", "rebase-apply", "sequencer"]
+    /// Entries a git directory must have before a server may write it: absent, the server could
+    /// create them with content host git runs (hooks) or reads (configuration).
+    public static let requiredEntries: [(name: String, directory: Bool)] = [("hooks", true), ("config", false)]
     /// Directories a walk of a read-write bind visits at most before the launch, looking for
     /// nested repositories.
     public static let walkLimit = 100_000
@@ -55,25 +60,35 @@ public enum GitProtection {
         public var enclosingRepository: String?
         /// A git directory the bind lies inside (the server writes part of a git directory).
         public var enclosingGitDir: String?
-        /// The walk stopped at `walkLimit` directories.
+        /// Directories the walk could not list (permissions, a path too long): what lies in them
+        /// is unknown. Shown with invalid UTF-8 replaced.
+        public var unreadable: [String] = []
+        /// Git directories or worktrees whose path is not valid UTF-8 (shown with it replaced):
+        /// they cannot be named in a mount.
+        public var unrepresentable: [String] = []
+        /// The walk stopped at its limit of directories.
         public var truncated = false
 
         /// Whether the bind touches a repository at all: lies in one, or holds one.
         public var touchesRepository: Bool {
-            enclosingRepository != nil || !gitDirs.isEmpty || !worktrees.isEmpty
+            enclosingRepository != nil || !gitDirs.isEmpty || !worktrees.isEmpty || !unrepresentable.isEmpty
         }
     }
 
     /// Whether `dir` looks like a git directory: `HEAD` a file, `objects` and `refs` directories.
-    public static func isGitDir(_ dir: String) -> Bool {
-        guard HostFS.info(dir + "/HEAD", follow: false)?.isRegular == true || HostFS.info(dir + "/HEAD", follow: false)?.isSymlink == true
-        else { return false }
-        return HostFS.info(dir + "/objects", follow: false)?.isDirectory == true
-            && HostFS.info(dir + "/refs", follow: false)?.isDirectory == true
+    public static func isGitDir(_ dir: String) -> Bool { isGitDir(Array(dir.utf8)) }
+
+    static func isGitDir(_ dir: [UInt8]) -> Bool {
+        guard let head = lstatBytes(dir + Array("/HEAD".utf8)),
+              head.st_mode & S_IFMT == S_IFREG || head.st_mode & S_IFMT == S_IFLNK else { return false }
+        return lstatBytes(dir + Array("/objects".utf8)).map { $0.st_mode & S_IFMT == S_IFDIR } == true
+            && lstatBytes(dir + Array("/refs".utf8)).map { $0.st_mode & S_IFMT == S_IFDIR } == true
     }
 
     /// Finds the git directories a read-write bind of host directory `source` exposes, and the
-    /// repository it lies in. Symlinks are not followed; at most `walkLimit` directories.
+    /// repository it lies in. Symlinks are not followed; every directory is entered (a git
+    /// directory too: a repository can be nested in anything), by its raw name; at most `limit`
+    /// directories.
     public static func exposure(of source: String, limit: Int = walkLimit) -> Exposure {
         var e = Exposure()
         var up = source
@@ -88,45 +103,70 @@ public enum GitProtection {
             up = Paths.dirname(up)
         }
         guard HostFS.info(source)?.isDirectory == true else { return e }
-        // Breadth first, one readdir per directory (its entry types, no stat): a git directory
-        // is recognised by its names before anything else is looked at.
-        var queue = [source]
+        // Breadth first, one readdir per directory (its entry types, no stat unless the file
+        // system gives none).
+        var queue: [[UInt8]] = [Array(source.utf8)]
         var next = 0
         while next < queue.count {
             let dir = queue[next]
             next += 1
             if next > limit { e.truncated = true; break }
-            guard let entries = listDirectory(dir) else { continue }
-            if entries.contains(where: { $0.name == "HEAD" }) && isGitDir(dir) {
-                e.gitDirs.append(dir)
+            guard let entries = listDirectory(dir) else {
+                e.unreadable.append(String(decoding: dir, as: UTF8.self))
                 continue
             }
-            if entries.contains(where: { $0.name == ".git" }) { e.worktrees.append(dir) }
+            let names = Set(entries.map(\.name))
+            let isGit = names.contains(Array("HEAD".utf8)) && isGitDir(dir)
+            let isWorktree = names.contains(Array(".git".utf8))
+            if isGit || isWorktree {
+                if let path = String(validating: dir, as: UTF8.self) {
+                    if isGit { e.gitDirs.append(path) }
+                    if isWorktree { e.worktrees.append(path) }
+                } else {
+                    e.unrepresentable.append(String(decoding: dir, as: UTF8.self))
+                }
+            }
             for entry in entries where entry.isDirectory {
-                queue.append(Paths.join(dir, entry.name))
+                queue.append(dir + [UInt8(ascii: "/")] + entry.name)
             }
         }
         return e
     }
 
-    /// The entries of a directory (no `.`/`..`) and whether each is a directory (not following
-    /// symlinks), sorted by name; nil when it cannot be read.
-    static func listDirectory(_ path: String) -> [(name: String, isDirectory: Bool)]? {
-        guard let d = opendir(path) else { return nil }
+    /// `lstat` of a raw path.
+    static func lstatBytes(_ path: [UInt8]) -> stat? {
+        var st = stat()
+        let rc = (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) }
+        }
+        return rc == 0 ? st : nil
+    }
+
+    /// The entries of a directory by raw name (no `.`/`..`) and whether each is a directory (not
+    /// following symlinks), sorted by name; nil when it cannot be listed.
+    static func listDirectory(_ path: [UInt8]) -> [(name: [UInt8], isDirectory: Bool)]? {
+        let fd = (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        }
+        guard fd >= 0 else { return nil }
+        guard let d = fdopendir(fd) else { close(fd); return nil }
         defer { closedir(d) }
-        var entries: [(name: String, isDirectory: Bool)] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        var entries: [(name: [UInt8], isDirectory: Bool)] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(d) else {
+                if errno != 0 { return nil }
+                break
             }
-            guard name != "." && name != ".." else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [46] || name == [46, 46] { continue }
             let type = entry.pointee.d_type
             let isDirectory = type == UInt8(DT_UNKNOWN)
-                ? HostFS.info(Paths.join(path, name), follow: false)?.isDirectory == true
+                ? lstatBytes(path + [UInt8(ascii: "/")] + name).map { $0.st_mode & S_IFMT == S_IFDIR } == true
                 : type == UInt8(DT_DIR)
             entries.append((name, isDirectory))
         }
-        return entries.sorted { $0.name < $1.name }
+        return entries.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
     /// The watched entries of `gitDir` that host git would read if they appeared: `commondir`
@@ -146,21 +186,32 @@ public enum GitProtection {
         return out
     }
 
-    /// After the session: moves aside each watched path that now exists, and every `.git` entry
-    /// (a nested repository, a submodule's gitfile) that appeared in a watched tree, so host git
-    /// never reads or recurses into what the server made. Returns one message per finding.
+    /// After the session: moves aside each watched path that now exists, every `.git` entry
+    /// (a nested repository, a submodule's gitfile) that appeared in a watched tree, and every
+    /// directory there the walk cannot look into (unlistable, or named in invalid UTF-8 and
+    /// holding a repository), so host git never reads or enters what the server made. Returns
+    /// one message per finding.
     public static func sweep(watched: [String], trees: [Tree]) -> [String] {
         var messages: [String] = []
         for path in watched where HostFS.info(path, follow: false) != nil {
-            messages.append(moveAside(path, within: Paths.dirname(path),
+            messages.append(moveAside(Array(path.utf8), within: Array(Paths.dirname(path).utf8),
                                       why: "which would make host git read the server's configuration"))
         }
         for tree in trees {
             let now = exposure(of: tree.root, limit: sweepLimit)
             let known = Set(tree.known)
+            let root = Array(tree.root.utf8)
             for dir in now.worktrees where !known.contains(dir) {
-                messages.append(moveAside(Paths.join(dir, ".git"), within: tree.root,
+                messages.append(moveAside(Array(Paths.join(dir, ".git").utf8), within: root,
                                           why: "a repository host git would enter (a submodule's configuration and hooks run there)"))
+            }
+            for dir in now.unrepresentable {
+                messages.append("\(dir) holds a repository under a name that is not valid UTF-8: "
+                    + "do not run git in \(tree.root) before removing it")
+            }
+            for dir in now.unreadable where dir != tree.root {
+                messages.append(moveAside(Array(dir.utf8), within: root,
+                                          why: "a directory mcpbox cannot look into for repositories the server may have made"))
             }
             if now.truncated {
                 messages.append("\(tree.root) now holds more than \(sweepLimit) directories, too many to check for repositories the server may have created: do not run git there before checking for new `.git` entries")
@@ -170,19 +221,27 @@ public enum GitProtection {
     }
 
     /// Renames `path` aside; where the caller may not (a directory the server owns), the nearest
-    /// ancestor below `limit`'s parent that it may rename instead.
-    static func moveAside(_ path: String, within limit: String, why: String) -> String {
+    /// ancestor below `limit` that it may rename instead.
+    static func moveAside(_ path: [UInt8], within limit: [UInt8], why: String) -> String {
+        let shown = String(decoding: path, as: UTF8.self)
         var victim = path
         while true {
-            let aside = victim + ".mcpbox-quarantine-\(getpid())"
-            if rename(victim, aside) == 0 {
-                return "the server created \(path), \(why); moved \(victim) to \(aside)"
+            let aside = victim + Array(".mcpbox-quarantine-\(getpid())".utf8)
+            let rc = (victim + [0]).withUnsafeBufferPointer { from in
+                (aside + [0]).withUnsafeBufferPointer { to in
+                    from.withMemoryRebound(to: CChar.self) { f in to.withMemoryRebound(to: CChar.self) { t in rename(f.baseAddress!, t.baseAddress!) } }
+                }
+            }
+            if rc == 0 {
+                return "the server created \(shown), \(why); moved \(String(decoding: victim, as: UTF8.self)) to \(String(decoding: aside, as: UTF8.self))"
             }
             let err = errno
-            guard (err == EACCES || err == EPERM), victim != limit, Paths.isWithin(victim, limit) else {
-                return "the server created \(path), \(why), and it could not be moved aside (\(String(cString: strerror(err)))): remove it before running git there"
+            guard err == EACCES || err == EPERM, victim.count > limit.count, victim.starts(with: limit),
+                  let slash = victim.lastIndex(of: UInt8(ascii: "/")), slash > limit.count
+            else {
+                return "the server created \(shown), \(why), and it could not be moved aside (\(String(cString: strerror(err)))): remove it before running git there"
             }
-            victim = Paths.dirname(victim)
+            victim = Array(victim[..<slash])
         }
     }
 }

@@ -389,6 +389,11 @@ public struct PlanBuilder {
                                       hint: "bind a narrower path"))
                 continue
             }
+            if let dir = e.unreadable.first ?? e.unrepresentable.first {
+                refuse(&d, m, "\(m.target) holds \(dir), which mcpbox cannot check for git repositories whose configuration host git would run (it cannot be listed, or its name is not valid UTF-8)",
+                       hint: "make it readable and give it a UTF-8 name, or bind a narrower path")
+                continue
+            }
             if identity.mechanism == .callerRemap && e.touchesRepository {
                 let repo = e.enclosingRepository ?? e.worktrees.first ?? e.gitDirs.first ?? m.target
                 if !acknowledged([m.target, source], reason: "read-write git repository \(repo) in caller-remap mode: host git trusts the files the server writes there, hooks and configuration included", &d) {
@@ -414,10 +419,10 @@ public struct PlanBuilder {
                                           hint: "inspect it and remove it (`rm \(planted)`) if you did not create it"))
                     continue
                 }
-                if HostFS.info(Paths.join(g, "hooks"), follow: false) == nil {
-                    d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                          "refused: \(g) has no hooks directory, so the server could create one with hooks that host git would run (\(m.origin))",
-                                          hint: "create it: mkdir \(Paths.join(g, "hooks"))"))
+                if let missing = GitProtection.requiredEntries.first(where: { HostFS.info(Paths.join(g, $0.name), follow: false) == nil }) {
+                    let path = Paths.join(g, missing.name)
+                    refuse(&d, m, "\(g) has no \(missing.name), so the server could create one that host git would \(missing.directory ? "run hooks from" : "read its configuration from")",
+                           hint: "create it: \(missing.directory ? "mkdir" : "touch") \(path)")
                     continue
                 }
                 for name in GitProtection.guardedEntries {

@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import MCPBoxCore
 
 /// Read-write binds around git repositories: what the plan protects, watches and refuses.
@@ -30,7 +33,7 @@ import Testing
             #expect(m?.kind == .bind(source: git + "/" + name, readOnly: true), "\(name): \(String(describing: m))")
         }
         #expect(plan.gitProtected == [git])
-        #expect(plan.gitWatched == [git + "/commondir", git + "/modules", git + "/worktrees"])
+        #expect(plan.gitWatched == ["commondir", "modules", "worktrees", "rebase-merge", "rebase-apply", "sequencer"].map { git + "/" + $0 })
         #expect(plan.gitTrees == [GitProtection.Tree(root: s.path + "/repo", known: [s.path + "/repo"])])
         let text = Explain.text(plan)
         #expect(text.contains("mcpbox: git protection") && text.contains("git watch"))
@@ -85,7 +88,11 @@ import Testing
         let s = try setUp()
         try FileManager.default.removeItem(atPath: s.path + "/repo/.git/hooks")
         let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
-        #expect(errors.contains { $0.message.contains("no hooks directory") && $0.hint?.contains("mkdir") == true }, "\(errors)")
+        #expect(errors.contains { $0.message.contains("has no hooks") && $0.hint?.contains("mkdir") == true }, "\(errors)")
+        s.mkdir("repo/.git/hooks")
+        try FileManager.default.removeItem(atPath: s.path + "/repo/.git/config")
+        let noConfig = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(noConfig.contains { $0.message.contains("has no config") && $0.hint?.contains("touch") == true }, "\(noConfig)")
     }
 
     @Test func plantedCommonDirRefusedButLinkedWorktreeAccepted() throws {
@@ -110,6 +117,56 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/commondir"))
         #expect(!FileManager.default.fileExists(atPath: root + "/nested/.git"))
         #expect(FileManager.default.fileExists(atPath: root + "/.git/HEAD"))
+    }
+
+    @Test func nestedRepositoryUnderAGitDirectoryLookalikeIsFoundAndMovedAside() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        let known = GitProtection.exposure(of: root).worktrees
+        s.write("repo/a/HEAD", "ref: refs/heads/main\n")
+        s.mkdir("repo/a/objects")
+        s.mkdir("repo/a/refs")
+        s.mkdir("repo/a/sub/.git")
+        let messages = GitProtection.sweep(watched: [], trees: [GitProtection.Tree(root: root, known: known)])
+        #expect(messages.count == 1 && !FileManager.default.fileExists(atPath: root + "/a/sub/.git"), "\(messages)")
+    }
+
+    @Test func namesThatAreNotUTF8AreWalkedAndRefused() throws {
+        let s = try setUp(bind: "tree")
+        s.mkdir("tree")
+        let bad = Array((s.path + "/tree/d").utf8) + [0xFF]
+        #expect((bad + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { Glibc.mkdir($0.baseAddress!, 0o755) } } == 0)
+        let repo = bad + Array("/repo".utf8)
+        for sub in ["", "/.git", "/.git/objects", "/.git/refs", "/.git/hooks"] {
+            _ = (repo + Array(sub.utf8) + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { Glibc.mkdir($0.baseAddress!, 0o755) } }
+        }
+        let e = GitProtection.exposure(of: s.path + "/tree")
+        #expect(e.unrepresentable.count == 1 && e.touchesRepository, "\(e)")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(errors.contains { $0.message.contains("not valid UTF-8") }, "\(errors)")
+        let remap = Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 4242, gid: 4242))
+        #expect(!remap.isEmpty)
+    }
+
+    @Test func directoryTheWalkCannotOpenIsRefused() throws {
+        // Deeper than PATH_MAX: the walk cannot open it, so it cannot know what it holds.
+        let s = try setUp()
+        var fd = open(s.path + "/repo", O_RDONLY | O_DIRECTORY)
+        try #require(fd >= 0)
+        let name = String(repeating: "d", count: 200)
+        for _ in 0..<25 {
+            try #require(mkdirat(fd, name, 0o755) == 0)
+            let next = openat(fd, name, O_RDONLY | O_DIRECTORY)
+            close(fd)
+            fd = next
+            try #require(fd >= 0)
+        }
+        close(fd)
+        let e = GitProtection.exposure(of: s.path + "/repo")
+        #expect(!e.unreadable.isEmpty, "\(e)")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(errors.contains { $0.message.contains("cannot check") }, "\(errors)")
+        // Leave something Scratch can delete: FileManager handles the depth itself.
     }
 
     @Test func walkIsBounded() throws {

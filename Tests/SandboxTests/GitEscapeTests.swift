@@ -39,6 +39,11 @@ struct GitEscapeTests {
             || name == "objects_alternates" || name == "hooks_dir_renamed" || name == "gitdir_renamed" {
             #expect(report[name]?["written"] as? Bool == false, "\(name) was written: \(report[name] ?? [:])")
         }
+        // These attacks must reach their state inside the sandbox (else the host-side check
+        // below proves nothing); what protects the host is the sweep after the session.
+        for name in ["nested_gitlink", "hidden_nested_gitlink", "submodule_gitdir", "linked_worktree", "commondir", "rebase_exec"] {
+            #expect(report[name]?["written"] as? Bool == true, "the \(name) attack did not get set up: \(report[name] ?? [:])")
+        }
         #expect(run.stderr.contains("commondir"), "mcpbox did not say it moved the planted commondir aside: \(run.stderr.suffix(2000)) \(report["commondir"] ?? [:])")
 
         s.runHostGit()
@@ -172,14 +177,14 @@ struct GitEscapeTests {
             if owner != nil { accounts.append(nil) }
             for account in accounts {
                 let git = hostGit(as: account)
-                for args in [["status"], ["diff"], ["diff", "--cached"], ["log", "-1", "-p"], ["show"],
+                for args in [["rebase", "--continue"], ["status"], ["diff"], ["diff", "--cached"], ["log", "-1", "-p"], ["show"],
                              ["commit", "-q", "--allow-empty", "-m", "host commit"], ["add", "-A"],
                              ["commit", "-q", "-m", "host commit of the server's files"],
                              ["submodule", "update", "--init", "--recursive"], ["submodule", "status"],
                              ["worktree", "list"], ["fetch", "-q", "."], ["gc", "-q", "--auto"]] {
                     _ = try? runProcess(git + ["-C", repo] + args, environment: hostEnv, timeout: 60)
                 }
-                for sub in ["sub", "nested", "w", "evil-common"] {
+                for sub in ["sub", "nested", "w", "evil-common", "lookalike/sub"] {
                     _ = try? runProcess(git + ["-C", repo + "/" + sub, "status"], environment: hostEnv, timeout: 60)
                 }
             }

@@ -159,7 +159,38 @@ def legit_commit():
                    capture_output=True)
 
 
+# 6b. The same, hidden under a directory that looks like a git directory (HEAD, objects, refs),
+# which a walk that stops at git directories would not enter.
+def hidden_nested():
+    lookalike = os.path.join(repo, "lookalike")
+    for d in ("objects", "refs"):
+        os.makedirs(os.path.join(lookalike, d), exist_ok=True)
+    write(os.path.join(lookalike, "HEAD"), "ref: refs/heads/main\n")
+    path = os.path.join(lookalike, "sub")
+    subprocess.run(GIT + ["init", "-q", path], check=True, capture_output=True)
+    subprocess.run(GIT + ["-C", path, "commit", "-q", "--allow-empty", "-m", "h"], check=True, capture_output=True)
+    append(os.path.join(path, ".git", "config"), "[core]\n\tfsmonitor = \"%s; false\"\n" % payload("hidden_nested_config"))
+    subprocess.run(GIT + ["-C", repo, "add", "lookalike/sub"], check=True, capture_output=True)
+
+
+attempt("hidden_nested_gitlink", hidden_nested)
+
+
+# 6c. An interrupted interactive rebase whose todo list still holds an `exec` line: the host's
+# `git rebase --continue` would run it.
+def rebase_exec():
+    todo = os.path.join("/tmp", "todo-editor.sh")
+    write(todo, "#!/bin/sh\nsed -i '1a break' \"$1\"\necho 'exec %s' >> \"$1\"\n" % payload("rebase_exec"), 0o755)
+    env = dict(os.environ, GIT_SEQUENCE_EDITOR=todo)
+    r = subprocess.run(GIT + ["-C", repo, "rebase", "-i", "HEAD~1"], env=env, capture_output=True, text=True)
+    if not os.path.isdir(os.path.join(gitdir, "rebase-merge")):
+        raise RuntimeError("no rebase in progress: %s %s" % (r.stdout, r.stderr))
+
+
 attempt("legit_commit", legit_commit)
+attempt("rebase_exec", rebase_exec)
+
+
 
 
 # 8. commondir: redirects where git reads the whole configuration from.
