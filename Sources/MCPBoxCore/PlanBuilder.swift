@@ -382,6 +382,10 @@ public struct PlanBuilder {
         let origin = "mcpbox: git protection"
         for m in d.mounts {
             guard case .bind(let source, false) = m.kind else { continue }
+            // `/` or a home read-write is refused by the grant checks unless accepted: no walk
+            // of the whole tree just to refuse it anyway.
+            if source == "/" || callerHomes().contains(where: { Paths.isWithin($0, source) }),
+               profile.acceptEntry(for: m.target) == nil, profile.acceptEntry(for: source) == nil { continue }
             let e = GitProtection.exposure(of: source)
             if e.truncated {
                 d.sink.add(Diagnostic(key: "filesystem.read_write",

@@ -286,6 +286,11 @@ struct ProfileFileReader {
                           hint: "a number with one of the units \(Units.durationUnits.joined(separator: ", ")), e.g. \"500ms\", \"3s\", \"2m\"; or \"0\""))
             return nil
         }
+        guard seconds <= Units.maxDurationSeconds else {
+            sink.add(diag(e.value.line, key, "\"\(text)\" is longer than mcpbox supports (\(Units.formatDuration(Units.maxDurationSeconds)))",
+                          hint: "write \"0\" for no limit, or a duration up to \(Units.formatDuration(Units.maxDurationSeconds))"))
+            return nil
+        }
         guard Units.isWholeMilliseconds(seconds) else {
             sink.add(diag(e.value.line, key, "\"\(text)\" is not a whole number of milliseconds, the resolution mcpbox enforces",
                           hint: "round it, e.g. \"1500ms\" or \"1.5s\""))

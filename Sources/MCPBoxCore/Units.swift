@@ -88,6 +88,10 @@ public enum Units {
     }
 
     /// Human form of seconds ("3s", "500ms", "2m", "0").
+    /// The longest duration a profile may give (a year): every value mcpbox handles stays exact
+    /// in milliseconds and far from any integer overflow.
+    public static let maxDurationSeconds: Double = 8760 * 3600
+
     public static func formatDuration(_ seconds: Double) -> String {
         if seconds == 0 { return "0" }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }

@@ -98,6 +98,13 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         let sudo = Fixture.host(uid: 0, gid: 0, env: ["HOME": "/root", "SUDO_UID": "1000"], accounts: Accounts(root: etc.path))
         #expect(w.errors(text, host: sudo).contains { $0.message.contains("contains \(w.home.path)/.bashrc") })
 
+        // Places found by the red-team pass: user site-packages (.pth runs at every python start).
+        let lib = w.home.mkdir(".local/lib")
+        let site = w.errors("[filesystem]\nread_write = [\"\(lib)\"]\n")
+        #expect(site.contains { $0.message.contains("user site-packages") }, "\(site)")
+        let cargo = w.home.mkdir(".cargo")
+        #expect(w.errors("[filesystem]\nread_write = [\"\(cargo)\"]\n").contains { $0.message.contains("cargo") })
+
         // A place that does not exist yet counts too, and so does a bind inside one.
         let config = w.home.mkdir(".config/autostart/x")
         #expect(w.errors("[filesystem]\nread_write = [\"\(config)\"]\n").contains { $0.message.contains("lies inside \(w.home.path)/.config/autostart") })

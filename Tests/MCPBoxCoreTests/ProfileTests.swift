@@ -28,6 +28,18 @@ import Testing
         if let hint { #expect(d.hint?.contains(hint) == true, "\(d)", sourceLocation: sourceLocation) }
     }
 
+    @Test("an absurdly long duration is an error, not a crash")
+    func hugeDurationRefused() throws {
+        let s = Scratch()
+        s.write("p.toml", "extends = []\n[limits]\nwall_time = \"2562047788015216h\"\nshutdown_grace = \"9999999999999999h\"\n")
+        let errors = Fixture.errors("p", dirs: [s.path])
+        #expect(errors.filter { $0.message.contains("longer than mcpbox supports") }.count == 2, "\(errors)")
+        s.write("q.toml", "extends = []\n[limits]\nwall_time = \"8760h\"\n")
+        let plan = try #require(Fixture.plan("q", dirs: [s.path]).plan)
+        let year: Double = 8760 * 3600
+        #expect(plan.limits.wallTimeSeconds == year)
+    }
+
     @Test("a FIFO where a profile is expected is an error, not a hang")
     func fifoProfileDoesNotBlock() throws {
         let s = Scratch()
