@@ -33,7 +33,8 @@ public enum GitConfigScan {
 
         /// `section.subsection.name`, as git prints it.
         public var key: String {
-            subsection.map { "\(section).\($0).\(name)" } ?? "\(section).\(name)"
+            let head = subsection.map { "\(section).\($0)" } ?? section
+            return head.isEmpty ? name : "\(head).\(name)"
         }
     }
 
@@ -161,7 +162,8 @@ public enum GitConfigScan {
                 c = next()
             }
             while let x = c, x == 0x20 || x == 0x09 { c = next() }
-            guard let section else { return fail("key outside any section", line: start) }
+            // Before any section header git reads a key of its own (`x=1` is `x`).
+            let section = section ?? ""
             var value: String?
             if c != UInt8(ascii: "\n") {
                 guard c == UInt8(ascii: "=") else { return fail("expected = after the key", line: start) }

@@ -21,13 +21,46 @@ import Testing
     }
 
     @Test func syntaxErrorsAreReportedWithTheEntriesBefore() {
-        for (text, line) in [("[a]\nx = \"open\n", 2), ("[a]\nx = bad\\q\n", 2), ("x = 1\n", 1), ("[a\nx=1\n", 1),
+        for (text, line) in [("[a]\nx = \"open\n", 2), ("[a]\nx = bad\\q\n", 2), ("[a\nx=1\n", 1),
                              ("[a \"sub]\n", 1), ("[a \"s\" x]\n", 1), ("[]\n", 1), ("[a]\n1x = 2\n", 2),
                              ("[a]\nk v\n", 2), ("[a]\nk # c\n", 2), ("[a]\nk = \"x\\\n", 2), ("[a]\nok = 1\n[b!]\n", 3)] {
             let r = GitConfigScan.parse(text)
             #expect(r.error?.line == line, "\(text.debugDescription): \(String(describing: r.error))")
         }
         #expect(GitConfigScan.parse("[a]\nok = 1\n[b!]\n").entries.map(\.key) == ["a.ok"])
+    }
+
+    /// The same texts read by real git (`git config -f FILE --list -z`): the same entries, or
+    /// both refuse.
+    @Test func agreesWithRealGit() throws {
+        let s = Scratch()
+        let texts = ["[core]\n\tbare = false\n\tfilemode\n", "[remote \"Or\\\"ig\"]\n url = x ; c\n", "[Section.SubSec]\nKey = v\n",
+                     "[a] b = inline\n", "[x]\nv = \"  quoted ; # \"  tail  \n", "[x]\nw = one\\\n two\r\n", "[x]\ne = a\\tb\\\\c\\\"d\n",
+                     "x=1\n[a]\n", "[a.B \"c\"]\nk=1\n", "[a]\nk = \"x\\\n", "[a]\nk # c\n", "[a]\nk=a\\q\n", "[a \"s\" x]\n", "[]\nk=1\n",
+                     "[a]\n1x = 2\n", "[a]\nk v\n", "[a\nk=1\n", "[a]\nk=\"unterminated\n", "[a]\n\tk\t=\t\tv\tw\t\n", "[a]k=1\n[b]\n\tx-y = \"\"\n",
+                     "\u{FEFF}[a]\nk=1\n", "[a \"\"]\nk=1\n", "[a]\nk=\\\n\n", "[a]\nk=x\\\n;c\n", "[a]\n  k  \n"]
+        for (n, text) in texts.enumerated() {
+            let file = s.write("c\(n)", text)
+            let r = Process()
+            r.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            r.arguments = ["config", "-f", file, "--list", "-z"]
+            r.environment = ["PATH": "/usr/bin:/bin", "HOME": s.path, "GIT_CONFIG_NOSYSTEM": "1"]
+            let out = Pipe()
+            r.standardOutput = out
+            r.standardError = FileHandle.nullDevice
+            try r.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            r.waitUntilExit()
+            let ours = GitConfigScan.parse(text)
+            if r.terminationStatus != 0 {
+                #expect(ours.error != nil, "git refuses \(text.debugDescription), mcpbox reads \(ours.entries)")
+                continue
+            }
+            let git = String(decoding: data, as: UTF8.self).split(separator: "\0").map { item in
+                item.firstIndex(of: "\n").map { "\(item[..<$0])=\(item[item.index(after: $0)...])" } ?? "\(item)=<bool>"
+            }
+            #expect(ours.error == nil && keys(text) == git, "\(text.debugDescription): git \(git), mcpbox \(keys(text)) \(String(describing: ours.error))")
+        }
     }
 
     /// Garbage of every kind: no crash, bounded, and either entries or an error.
