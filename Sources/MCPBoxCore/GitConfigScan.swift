@@ -295,8 +295,9 @@ public enum GitConfigScan {
         public var problems: [String] = []
     }
 
-    /// Scans `gitDir`'s `config` and `config.worktree` and their includes. `home` expands `~/`.
-    public static func scan(gitDir: String, home: String?) -> Result {
+    /// Scans `gitDir`'s `config` and `config.worktree` and their includes. `~/` stands for each
+    /// of `homes` (whoever may run host git there).
+    public static func scan(gitDir: String, homes: [String]) -> Result {
         var r = Result()
         var raw: [(file: String, entry: Entry)] = []
         var seen: Set<String> = []
@@ -321,12 +322,14 @@ public enum GitConfigScan {
             if let error { r.problems.append("\(file) line \(error.line): \(error.reason)") }
             for e in entries {
                 raw.append((file, e))
-                guard use(of: e) == .include, let v = e.value, let p = includePath(v, from: file, home: home) else { continue }
-                if depth >= depthLimit {
-                    r.problems.append("\(file) includes \(p) nested more than \(depthLimit) deep")
-                    continue
+                guard use(of: e) == .include, let v = e.value else { continue }
+                for p in includePaths(v, from: file, homes: homes) {
+                    if depth >= depthLimit {
+                        r.problems.append("\(file) includes \(p) nested more than \(depthLimit) deep")
+                        continue
+                    }
+                    read(p, depth: depth + 1)
                 }
-                read(p, depth: depth + 1)
             }
         }
         read(Paths.join(gitDir, "config"), depth: 0)
@@ -335,36 +338,44 @@ public enum GitConfigScan {
         // Where host git runs commands and resolves a relative hooksPath: the worktree top.
         var top = Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir
         for (_, e) in raw where e.section == "core" && e.subsection == nil {
-            if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: home) { top = p }
+            if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
             if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
         }
         for (file, e) in raw {
             guard let u = use(of: e) else { continue }
             let v = e.value ?? ""
-            var f = Finding(file: file, line: e.line, key: e.key, value: v, use: u, path: nil)
+            let f = Finding(file: file, line: e.line, key: e.key, value: v, use: u, path: nil)
+            let paths: [String]
             switch u {
-            case .include: f.path = includePath(v, from: file, home: home)
-            case .path: f.path = resolve(v, base: top, home: home)
-            case .command:
-                for word in commandPaths(v) {
-                    var g = f
-                    g.path = resolve(word, base: top, home: home)
-                    r.findings.append(g)
-                }
-                continue
-            case .flag: break
+            case .include: paths = includePaths(v, from: file, homes: homes)
+            case .path: paths = resolveAll(v, base: top, homes: homes)
+            case .command: paths = commandPaths(v).flatMap { resolveAll($0, base: top, homes: homes) }
+            case .flag: paths = []
             }
-            r.findings.append(f)
+            if paths.isEmpty && u != .command { r.findings.append(f) }
+            for p in paths {
+                var g = f
+                g.path = p
+                r.findings.append(g)
+            }
         }
         return r
     }
 
-    /// An include's file: `~/` from `home`, relative to the including file's directory.
-    static func includePath(_ value: String, from file: String, home: String?) -> String? {
+    /// An include's files: `~/` from each home, relative to the including file's directory.
+    static func includePaths(_ value: String, from file: String, homes: [String]) -> [String] {
         var v = value
         if v.hasPrefix(":(optional)") { v = String(v.dropFirst(":(optional)".count)) }
-        if v.hasPrefix("%(prefix)/") { return nil }
-        return resolve(v, base: Paths.dirname(file), home: home)
+        if v.hasPrefix("%(prefix)/") { return [] }
+        return resolveAll(v, base: Paths.dirname(file), homes: homes)
+    }
+
+    /// `resolve` for each home a `~/` value may stand for (once for any other value).
+    static func resolveAll(_ value: String, base: String, homes: [String]) -> [String] {
+        guard value.hasPrefix("~") else { return resolve(value, base: base, home: nil).map { [$0] } ?? [] }
+        var out: [String] = []
+        for h in homes { if let p = resolve(value, base: base, home: h), !out.contains(p) { out.append(p) } }
+        return out
     }
 
     /// `value` as a host path: `~/` from `home`, relative ones from `base`, `..` applied
@@ -465,8 +476,11 @@ extension PlanBuilder {
             if case .bind(let source, false) = $0.kind { return (source, $0.target) }
             return nil
         }
-        let home = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }
-        let scan = GitConfigScan.scan(gitDir: g, home: home)
+        // `~/` in the configuration: the home of the repository's owner and of the caller.
+        var homes = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
+        for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
+        where h.hasPrefix("/") && !homes.contains(h) { homes.append(h) }
+        let scan = GitConfigScan.scan(gitDir: g, homes: homes)
         let repo = Paths.basename(g) == ".git" ? Paths.dirname(g) : g
         for problem in scan.problems {
             d.sink.add(Diagnostic(key: "filesystem.read_write",

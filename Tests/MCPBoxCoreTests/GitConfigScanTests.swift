@@ -130,27 +130,27 @@ import Testing
         s.write("r/.git/config", "[core]\n\thooksPath = .husky/_\n[include]\n\tpath = ../.gitconfig.local\n[includeIf \"onbranch:x\"]\n\tpath = ~/inc\n")
         s.write("r/.gitconfig.local", "[core]\n\tpager = ./pager.sh -R\n[include]\n\tpath = .gitconfig.local\n")
         s.write("home/inc", "[alias]\n\tx = !bin/x\n")
-        let r = GitConfigScan.scan(gitDir: s.path + "/r/.git", home: s.path + "/home")
+        let r = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [s.path + "/home", s.path + "/other"])
         #expect(r.problems.isEmpty, "\(r.problems)")
         #expect(r.files == [s.path + "/r/.git/config", s.path + "/r/.gitconfig.local", s.path + "/home/inc"])
         let found = r.findings.map { "\($0.key) \($0.path ?? "-")" }
         // In git's order: an included file's entries where the include is.
         #expect(found == ["core.hookspath \(s.path)/r/.husky/_", "include.path \(s.path)/r/.gitconfig.local",
                           "core.pager \(s.path)/r/pager.sh", "include.path \(s.path)/r/.gitconfig.local",
-                          "includeif.onbranch:x.path \(s.path)/home/inc", "alias.x \(s.path)/r/bin/x"], "\(found)")
+                          "includeif.onbranch:x.path \(s.path)/home/inc", "includeif.onbranch:x.path \(s.path)/other/inc", "alias.x \(s.path)/r/bin/x"], "\(found)")
     }
 
     @Test func scanIsBounded() {
         let s = Scratch()
         s.write("r/.git/config", "[include]\npath = ../i0\n")
         for n in 0..<20 { s.write("r/i\(n)", "[include]\npath = i\(n + 1)\n") }
-        let deep = GitConfigScan.scan(gitDir: s.path + "/r/.git", home: nil)
+        let deep = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [])
         #expect(deep.problems.contains { $0.contains("deep") }, "\(deep.problems)")
         s.write("r/.git/config", "[core]\npager = less\n" + String(repeating: "#", count: GitConfigScan.fileLimit))
-        let large = GitConfigScan.scan(gitDir: s.path + "/r/.git", home: nil)
+        let large = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [])
         #expect(large.problems.contains { $0.contains("larger") }, "\(large.problems)")
         s.write("r/.git/config", "[core]\npager = \"less\n")
-        #expect(GitConfigScan.scan(gitDir: s.path + "/r/.git", home: nil).problems.contains { $0.contains("line 2") })
+        #expect(GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: []).problems.contains { $0.contains("line 2") })
     }
 
     // MARK: the plan
@@ -201,6 +201,16 @@ import Testing
             }, "\(key): \(errors)")
         }
         #expect(plan(s).plan == nil)
+    }
+
+    /// `~/` is the home of whoever may run host git there: here the caller's `HOME`, bound read-write.
+    @Test func homeIncludeInsideTheBindRefusedWhenMissing() throws {
+        let s = try setUp(config: [["include.path", "~/extra.inc"]])
+        let r = Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0, env: ["HOME": s.path + "/repo"]))
+        #expect(r.plan == nil)
+        #expect(Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0, env: ["HOME": s.path + "/repo"])).contains {
+            $0.message.contains("include.path) names \(s.path)/repo/extra.inc")
+        })
     }
 
     @Test func symlinkInsideTheBindRefused() throws {
