@@ -443,6 +443,7 @@ public struct PlanBuilder {
                 }
                 d.gitProtected.append(g)
                 d.gitWatched += GitProtection.watched(in: g)
+                protectGitConfiguration(&d, gitDir: g, bind: m)
             }
             // A gitfile (`.git` naming a git directory elsewhere: a linked worktree, a submodule)
             // stays what it is: the server could point it at a git directory of its own.

@@ -77,6 +77,33 @@ struct GitEscapeTests {
         #expect(explain.status == 125 && explain.stderr.contains("commondir"), "\(explain.status) \(explain.stderr)")
     }
 
+    @Test("configuration naming the worktree (husky's hooksPath, an included file): the server cannot change what it names")
+    func configurationNamingTheWorktree() throws {
+        let s = try Scenario(mode: .rootAccount)
+        defer { s.cleanUp() }
+        _ = try s.tmp.makeDir("work/repo/.husky/_")
+        _ = try s.tmp.write("work/repo/.gitconfig.local", "[user]\n\tname = local\n")
+        let git = ["/usr/bin/git", "-C", s.repo, "config"]
+        for cmd in [git + ["core.hooksPath", ".husky/_"], git + ["include.path", "../.gitconfig.local"],
+                    ["/bin/chgrp", "-R", String(s.server!.gid), s.repo], ["/bin/chmod", "-R", "g+rwX", s.repo]] {
+            let r = try runProcess(cmd, environment: s.hostEnv)
+            try #require(r.status == 0, "\(cmd): \(r.stderr)")
+        }
+        try FileManager.default.removeItem(atPath: s.script)
+        try FileManager.default.copyItem(atPath: HostileRun.fixtures + "/hostile_git_config.py", toPath: s.script)
+        let run = try s.runServer()
+        #expect(run.status == 0, "mcpbox run exited \(run.status): \(run.stderr.suffix(3000))")
+        let report = (try? JSONSerialization.jsonObject(with: run.stdout) as? [String: [String: Any]]) ?? [:]
+        try #require(report.count == 7, "no report from the hostile server: \(run.stderr.suffix(3000)) \(run.stdoutText.prefix(500))")
+        #expect(report["legit_write"]?["written"] as? Bool == true, "\(report["legit_write"] ?? [:])")
+        for name in report.keys where name != "legit_write" {
+            #expect(report[name]?["written"] as? Bool == false, "\(name) was written: \(report[name] ?? [:])")
+        }
+        s.runHostGit()
+        let fired = (try? FileManager.default.contentsOfDirectory(atPath: s.canaries)) ?? []
+        #expect(fired.isEmpty, "host git ran the server's payloads: \(fired.sorted())")
+    }
+
     /// One repository, its owner, the server's account, and the hostile server's files.
     struct Scenario {
         var tmp: TempDir

@@ -1,0 +1,531 @@
+/// What a repository's configuration names that host git would read or run: hooks directories,
+/// included files, pagers, editors, helpers, drivers, aliases. A pure, bounded reader of git's
+/// config syntax; `PlanBuilder.protectGitConfiguration` binds read-only (or refuses) whatever of
+/// it lies where the server may write.
+public enum GitConfigScan {
+    /// Largest configuration file read.
+    public static let fileLimit = 1 << 20
+    /// Include nesting followed at most (git's own limit is 10).
+    public static let depthLimit = 10
+    /// Configuration files read at most for one repository.
+    public static let fileCountLimit = 64
+    /// Entries kept at most per file.
+    public static let entryLimit = 100_000
+
+    /// One `key = value` line.
+    public struct Entry: Sendable, Equatable {
+        /// Section, lowercased (a legacy `[section.sub]` header lowercases its subsection too).
+        public var section: String
+        public var subsection: String?
+        /// Key name, lowercased.
+        public var name: String
+        /// nil for a boolean key written without `=`.
+        public var value: String?
+        public var line: Int
+
+        public init(section: String, subsection: String?, name: String, value: String?, line: Int) {
+            self.section = section
+            self.subsection = subsection
+            self.name = name
+            self.value = value
+            self.line = line
+        }
+
+        /// `section.subsection.name`, as git prints it.
+        public var key: String {
+            let head = subsection.map { "\(section).\($0)" } ?? section
+            return head.isEmpty ? name : "\(head).\(name)"
+        }
+    }
+
+    /// A syntax error: host git refuses the file too.
+    public struct SyntaxError: Error, Sendable, Equatable {
+        public var line: Int
+        public var reason: String
+    }
+
+    /// Parses git config text. Entries before a syntax error are returned with it.
+    public static func parse(_ bytes: [UInt8]) -> (entries: [Entry], error: SyntaxError?) {
+        var p = Parser(bytes: bytes)
+        let error = p.run()
+        return (p.entries, error)
+    }
+
+    public static func parse(_ text: String) -> (entries: [Entry], error: SyntaxError?) { parse(Array(text.utf8)) }
+
+    struct Parser {
+        let bytes: [UInt8]
+        var i = 0
+        var line = 1
+        var entries: [Entry] = []
+        var section: String?
+        var subsection: String?
+
+        init(bytes: [UInt8]) {
+            self.bytes = bytes
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        }
+
+        /// The next character, with `\r\n` read as `\n` and the end as `\n` (nil past it).
+        mutating func next() -> UInt8? {
+            guard i < bytes.count else {
+                if i == bytes.count { i += 1; line += 1; return UInt8(ascii: "\n") }
+                return nil
+            }
+            var c = bytes[i]
+            i += 1
+            if c == UInt8(ascii: "\r"), i < bytes.count, bytes[i] == UInt8(ascii: "\n") { c = bytes[i]; i += 1 }
+            if c == UInt8(ascii: "\n") { line += 1 }
+            return c
+        }
+
+        static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0B || c == 0x0C || c == 0x0D }
+        static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") }
+        static func isAlnum(_ c: UInt8) -> Bool { isAlpha(c) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) }
+        static func lower(_ s: [UInt8]) -> String {
+            String(decoding: s.map { isAlpha($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+        }
+
+        func fail(_ reason: String, line l: Int? = nil) -> SyntaxError { SyntaxError(line: l ?? line, reason: reason) }
+
+        mutating func run() -> SyntaxError? {
+            var comment = false
+            while let c = next() {
+                if c == UInt8(ascii: "\n") { comment = false; continue }
+                if comment || Self.isSpace(c) { continue }
+                if c == UInt8(ascii: "#") || c == UInt8(ascii: ";") { comment = true; continue }
+                if c == UInt8(ascii: "[") {
+                    let start = line
+                    if let e = header() { return SyntaxError(line: start, reason: e.reason) }
+                    continue
+                }
+                guard Self.isAlpha(c) else { return fail("unexpected character") }
+                if let e = entry(first: c) { return e }
+            }
+            return nil
+        }
+
+        /// After `[`: `section]`, `section "sub"]` or legacy `section.sub]`.
+        mutating func header() -> SyntaxError? {
+            var name: [UInt8] = []
+            while true {
+                guard let c = next(), c != UInt8(ascii: "\n") else { return fail("unterminated section header") }
+                if c == UInt8(ascii: "]") {
+                    guard !name.isEmpty else { return fail("empty section name") }
+                    let full = Self.lower(name)
+                    if let dot = full.firstIndex(of: ".") {
+                        section = String(full[..<dot])
+                        subsection = String(full[full.index(after: dot)...])
+                    } else {
+                        section = full
+                        subsection = nil
+                    }
+                    return nil
+                }
+                if Self.isSpace(c) { return quotedSubsection(name) }
+                guard Self.isAlnum(c) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") else { return fail("bad character in section name") }
+                name.append(c)
+                if name.count > 1024 { return fail("section name too long") }
+            }
+        }
+
+        mutating func quotedSubsection(_ name: [UInt8]) -> SyntaxError? {
+            var c = next()
+            while let x = c, Self.isSpace(x) { c = next() }
+            guard c == UInt8(ascii: "\"") else { return fail("expected a quoted subsection") }
+            var sub: [UInt8] = []
+            while true {
+                guard let x = next(), x != UInt8(ascii: "\n") else { return fail("unterminated subsection") }
+                if x == UInt8(ascii: "\"") { break }
+                if x == UInt8(ascii: "\\") {
+                    guard let y = next(), y != UInt8(ascii: "\n") else { return fail("unterminated subsection") }
+                    sub.append(y)
+                } else {
+                    sub.append(x)
+                }
+            }
+            guard next() == UInt8(ascii: "]") else { return fail("expected ] after the subsection") }
+            guard !name.isEmpty else { return fail("empty section name") }
+            section = Self.lower(name)
+            subsection = String(decoding: sub, as: UTF8.self)
+            return nil
+        }
+
+        /// A key (first character `first`), then `= value`, or nothing (a boolean).
+        mutating func entry(first: UInt8) -> SyntaxError? {
+            let start = line
+            var name = [first]
+            var c = next()
+            while let x = c, Self.isAlnum(x) || x == UInt8(ascii: "-") {
+                name.append(x)
+                if name.count > 1024 { return fail("key too long") }
+                c = next()
+            }
+            while let x = c, x == 0x20 || x == 0x09 { c = next() }
+            // Before any section header git reads a key of its own (`x=1` is `x`).
+            let section = section ?? ""
+            var value: String?
+            if c != UInt8(ascii: "\n") {
+                guard c == UInt8(ascii: "=") else { return fail("expected = after the key", line: start) }
+                switch parseValue() {
+                case .success(let v): value = v
+                case .failure(let e): return SyntaxError(line: start, reason: e.reason)
+                }
+            }
+            guard entries.count < GitConfigScan.entryLimit else { return fail("too many entries") }
+            entries.append(Entry(section: section, subsection: subsection, name: Self.lower(name), value: value, line: start))
+            return nil
+        }
+
+        /// The value after `=`, up to the end of its (possibly continued) line.
+        mutating func parseValue() -> Swift.Result<String, SyntaxError> {
+            var out: [UInt8] = []
+            var quoted = false
+            var spaces = 0
+            var comment = false
+            while true {
+                guard let c = next() else { return .failure(fail("unexpected end")) }
+                if c == UInt8(ascii: "\n") {
+                    if quoted { return .failure(fail("unterminated quote")) }
+                    return .success(String(decoding: out, as: UTF8.self))
+                }
+                if comment { continue }
+                if !quoted && (c == UInt8(ascii: ";") || c == UInt8(ascii: "#")) { comment = true; continue }
+                if !quoted && Self.isSpace(c) {
+                    if !out.isEmpty { spaces += 1 }
+                    continue
+                }
+                if !out.isEmpty || spaces > 0 {
+                    out.append(contentsOf: repeatElement(0x20, count: spaces))
+                }
+                spaces = 0
+                if c == UInt8(ascii: "\\") {
+                    guard let e = next() else { return .failure(fail("unexpected end")) }
+                    switch e {
+                    case UInt8(ascii: "\n"): continue
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(e)
+                    default: return .failure(fail("bad escape"))
+                    }
+                    continue
+                }
+                if c == UInt8(ascii: "\"") { quoted.toggle(); continue }
+                out.append(c)
+            }
+        }
+    }
+
+    /// How host git uses a key's value.
+    public enum Use: Sendable, Equatable {
+        /// A file git includes (more configuration).
+        case include
+        /// A path git reads or runs from, relative to the worktree top (`core.hooksPath`).
+        case path
+        /// A command git runs (its first word, when it names a file).
+        case command
+        /// A setting that lets text the server writes run commands (`protocol.ext.allow = always`).
+        case flag
+    }
+
+    /// How git uses `e`'s value, when it names something host git would read or run.
+    public static func use(of e: Entry) -> Use? {
+        let sub = e.subsection, name = e.name
+        switch e.section {
+        case "include": return sub == nil && name == "path" ? .include : nil
+        case "includeif": return sub != nil && name == "path" ? .include : nil
+        case "core":
+            guard sub == nil else { return nil }
+            switch name {
+            case "hookspath": return .path
+            case "fsmonitor": return isBoolean(e.value) ? nil : .command
+            case "pager", "editor", "sshcommand", "askpass", "alternaterefscommand", "gitproxy": return .command
+            default: return nil
+            }
+        case "sequence": return sub == nil && name == "editor" ? .command : nil
+        case "gpg": return name == "program" || (sub == "ssh" && name == "defaultkeycommand") ? .command : nil
+        case "credential": return name == "helper" ? .command : nil
+        case "diff":
+            if sub == nil { return name == "external" ? .command : nil }
+            return name == "command" || name == "textconv" ? .command : nil
+        case "merge": return sub != nil && name == "driver" ? .command : nil
+        case "filter": return sub != nil && ["clean", "smudge", "process"].contains(name) ? .command : nil
+        case "alias": return (e.value ?? "").hasPrefix("!") ? .command : nil
+        case "pager": return sub == nil && !isBoolean(e.value) ? .command : nil
+        case "uploadpack": return sub == nil && name == "packobjectshook" ? .command : nil
+        case "remote": return sub != nil && (name == "uploadpack" || name == "receivepack") ? .command : nil
+        case "submodule": return sub != nil && name == "update" && (e.value ?? "").hasPrefix("!") ? .command : nil
+        case "difftool", "mergetool", "man", "browser": return sub != nil && (name == "cmd" || name == "path") ? .command : nil
+        case "trailer": return sub != nil && (name == "command" || name == "cmd") ? .command : nil
+        case "sendemail": return name == "sendmailcmd" ? .command : nil
+        case "imap": return sub == nil && name == "tunnel" ? .command : nil
+        case "interactive": return sub == nil && name == "difffilter" ? .command : nil
+        case "protocol":
+            guard name == "allow", sub == nil || sub == "ext", e.value?.lowercased() == "always" else { return nil }
+            return .flag
+        default: return nil
+        }
+    }
+
+    static func isBoolean(_ v: String?) -> Bool {
+        guard let v else { return true }
+        return ["", "true", "false", "yes", "no", "on", "off", "1", "0"].contains(v.lowercased())
+    }
+
+    /// One configuration value naming something host git would read or run.
+    public struct Finding: Sendable, Equatable {
+        /// The configuration file and line it is set in.
+        public var file: String
+        public var line: Int
+        public var key: String
+        public var value: String
+        public var use: Use
+        /// The host path it names, when it names one (lexically resolved; nil for a command
+        /// found through `PATH`).
+        public var path: String?
+    }
+
+    /// Everything one repository's configuration names.
+    public struct Result: Sendable, Equatable {
+        public var findings: [Finding] = []
+        /// Configuration files read (the repository's own and every include that exists).
+        public var files: [String] = []
+        /// Why part of the configuration could not be checked (too large, unparsable, too deep).
+        public var problems: [String] = []
+    }
+
+    /// Scans `gitDir`'s `config` and `config.worktree` and their includes. `~/` stands for each
+    /// of `homes` (whoever may run host git there).
+    public static func scan(gitDir: String, homes: [String]) -> Result {
+        var r = Result()
+        var raw: [(file: String, entry: Entry)] = []
+        var seen: Set<String> = []
+        func read(_ file: String, depth: Int) {
+            guard HostFS.info(file) != nil else { return }
+            guard !seen.contains(file) else { return }
+            guard r.files.count < fileCountLimit else {
+                r.problems.append("more than \(fileCountLimit) configuration files are included; \(file) was not read")
+                return
+            }
+            seen.insert(file)
+            r.files.append(file)
+            guard let bytes = HostFS.readBytes(file, limit: fileLimit) else {
+                r.problems.append("\(file) cannot be read")
+                return
+            }
+            guard bytes.count <= fileLimit else {
+                r.problems.append("\(file) is larger than \(fileLimit) bytes")
+                return
+            }
+            let (entries, error) = parse(bytes)
+            if let error { r.problems.append("\(file) line \(error.line): \(error.reason)") }
+            for e in entries {
+                raw.append((file, e))
+                guard use(of: e) == .include, let v = e.value else { continue }
+                for p in includePaths(v, from: file, homes: homes) {
+                    if depth >= depthLimit {
+                        r.problems.append("\(file) includes \(p) nested more than \(depthLimit) deep")
+                        continue
+                    }
+                    read(p, depth: depth + 1)
+                }
+            }
+        }
+        read(Paths.join(gitDir, "config"), depth: 0)
+        read(Paths.join(gitDir, "config.worktree"), depth: 0)
+
+        // Where host git runs commands and resolves a relative hooksPath: the worktree top.
+        var top = Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir
+        for (_, e) in raw where e.section == "core" && e.subsection == nil {
+            if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
+            if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
+        }
+        for (file, e) in raw {
+            guard let u = use(of: e) else { continue }
+            let v = e.value ?? ""
+            let f = Finding(file: file, line: e.line, key: e.key, value: v, use: u, path: nil)
+            let paths: [String]
+            switch u {
+            case .include: paths = includePaths(v, from: file, homes: homes)
+            case .path: paths = resolveAll(v, base: top, homes: homes)
+            case .command: paths = commandPaths(v).flatMap { resolveAll($0, base: top, homes: homes) }
+            case .flag: paths = []
+            }
+            if paths.isEmpty && u != .command { r.findings.append(f) }
+            for p in paths {
+                var g = f
+                g.path = p
+                r.findings.append(g)
+            }
+        }
+        return r
+    }
+
+    /// An include's files: `~/` from each home, relative to the including file's directory.
+    static func includePaths(_ value: String, from file: String, homes: [String]) -> [String] {
+        var v = value
+        if v.hasPrefix(":(optional)") { v = String(v.dropFirst(":(optional)".count)) }
+        if v.hasPrefix("%(prefix)/") { return [] }
+        return resolveAll(v, base: Paths.dirname(file), homes: homes)
+    }
+
+    /// `resolve` for each home a `~/` value may stand for (once for any other value).
+    static func resolveAll(_ value: String, base: String, homes: [String]) -> [String] {
+        guard value.hasPrefix("~") else { return resolve(value, base: base, home: nil).map { [$0] } ?? [] }
+        var out: [String] = []
+        for h in homes { if let p = resolve(value, base: base, home: h), !out.contains(p) { out.append(p) } }
+        return out
+    }
+
+    /// `value` as a host path: `~/` from `home`, relative ones from `base`, `..` applied
+    /// lexically. nil when empty or unresolvable.
+    public static func resolve(_ value: String, base: String, home: String?) -> String? {
+        guard !value.isEmpty, !value.contains("\0") else { return nil }
+        var path: String
+        if value == "~" || value.hasPrefix("~/") {
+            guard let home else { return nil }
+            path = home + "/" + value.dropFirst(1)
+        } else if value.hasPrefix("~") {
+            return nil
+        } else if value.hasPrefix("/") {
+            path = value
+        } else {
+            path = base + "/" + value
+        }
+        var parts: [Substring] = []
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { _ = parts.popLast(); continue }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "env", "exec", "node", "nodejs", "python",
+                                            "python3", "perl", "ruby", "php", "deno", "bun"]
+
+    /// The words of a command value that name files (containing a `/`, or starting `~`): its
+    /// first word, after any `NAME=value` assignments; when that is an interpreter or a shell,
+    /// its script (or the first word of its `-c` command) too.
+    public static func commandPaths(_ value: String, depth: Int = 0) -> [String] {
+        var v = Substring(value)
+        if v.hasPrefix("!") { v = v.dropFirst() }
+        let words = shellWords(v)
+        var out: [String] = []
+        var k = 0
+        while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") { k += 1 }
+        guard k < words.count else { return [] }
+        let first = words[k]
+        if first.contains("/") || first.hasPrefix("~") { out.append(first) }
+        if interpreters.contains(Paths.basename(first)) {
+            var j = k + 1
+            while j < words.count, words[j].hasPrefix("-") {
+                if words[j] == "-c", j + 1 < words.count, depth < 2 {
+                    return out + commandPaths(words[j + 1], depth: depth + 1)
+                }
+                j += 1
+            }
+            if j < words.count {
+                if Paths.basename(first) == "env" || Paths.basename(first) == "exec" {
+                    return out + commandPaths(words[j...].joined(separator: " "), depth: depth + 1)
+                }
+                if words[j].contains("/") || words[j].hasPrefix("~") { out.append(words[j]) }
+            }
+        }
+        return out.filter { !$0.contains("$") && !$0.contains("`") }
+    }
+
+    /// Splits a shell command into words (quotes removed), stopping at an operator.
+    static func shellWords(_ s: Substring) -> [String] {
+        var words: [String] = []
+        var cur = ""
+        var inWord = false
+        var quote: Character?
+        var escape = false
+        for ch in s {
+            if escape { cur.append(ch); escape = false; continue }
+            if let q = quote {
+                if ch == q { quote = nil } else if ch == "\\" && q == "\"" { escape = true } else { cur.append(ch) }
+                continue
+            }
+            switch ch {
+            case "'", "\"": quote = ch; inWord = true
+            case "\\": escape = true; inWord = true
+            case " ", "\t", "\n":
+                if inWord { words.append(cur); cur = ""; inWord = false }
+            case ";", "|", "&", "<", ">", "(", ")":
+                if inWord { words.append(cur) }
+                return words
+            default: cur.append(ch); inWord = true
+            }
+            if words.count >= 64 { return words }
+        }
+        if inWord { words.append(cur) }
+        return words
+    }
+}
+
+extension PlanBuilder {
+    /// Binds read-only what `gitDir`'s configuration names inside any read-write bind of the
+    /// plan (hooks directories, included files, commands), and refuses what cannot be bound: a
+    /// path that does not exist yet, one reached through a symlink there, configuration that
+    /// cannot be checked.
+    func protectGitConfiguration(_ d: inout Draft, gitDir g: String, bind m: Mount) {
+        let writable: [(source: String, target: String)] = d.mounts.compactMap {
+            if case .bind(let source, false) = $0.kind { return (source, $0.target) }
+            return nil
+        }
+        // `~/` in the configuration: the home of the repository's owner and of the caller.
+        var homes = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
+        for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
+        where h.hasPrefix("/") && !homes.contains(h) { homes.append(h) }
+        let scan = GitConfigScan.scan(gitDir: g, homes: homes)
+        let repo = Paths.basename(g) == ".git" ? Paths.dirname(g) : g
+        for problem in scan.problems {
+            d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                  "refused: \(repo)'s configuration cannot be checked for what host git would run from a path the server may write: \(problem) (\(m.origin))",
+                                  hint: "fix or shorten the configuration (`git -C \(repo) config --list --show-origin` shows it)"))
+        }
+        for f in scan.findings {
+            let what = "\(repo)'s configuration (\(f.file): \(f.key))"
+            if f.use == .flag {
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: \(what) = always lets a URL the server writes (in .gitmodules, say) run commands on the host at the next `git fetch` or `git submodule update` (\(m.origin))",
+                                      hint: "remove it: git -C \(repo) config --unset \(f.key)"))
+                continue
+            }
+            guard let p = f.path else { continue }
+            let hint = "create it before the launch, move it out of the paths the server may write, or change the configuration (git -C \(repo) config --show-origin --get-all \(f.key))"
+            if let outer = writable.first(where: { Paths.isWithin($0.source, p) && $0.source != p }) {
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: \(what) names \(p), which holds \(outer.source), a path the server may write: host git would read or run what the server writes there (\(m.origin))",
+                                      hint: hint))
+                continue
+            }
+            let holders = writable.filter { Paths.isWithin(p, $0.source) }
+            guard let first = holders.first else { continue }
+            // Every component below the bind must be what it is now: a symlink there could be
+            // re-pointed by the server, a missing one created.
+            var cur = first.source
+            var problem: String?
+            for c in Paths.remainder(p, under: first.source).split(separator: "/") {
+                cur = Paths.join(cur, String(c))
+                guard let info = HostFS.info(cur, follow: false) else { problem = "\(cur) does not exist, so the server could create it"; break }
+                if info.isSymlink { problem = "\(cur) is a symlink the server could re-point"; break }
+            }
+            if let problem {
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: \(what) names \(p), inside a path the server may write, and \(problem): host git would read or run what the server puts there (\(m.origin))",
+                                      hint: hint))
+                continue
+            }
+            for h in holders {
+                let target = Paths.join(h.target, Paths.remainder(p, under: h.source))
+                let mount = Mount(target: target, kind: .bind(source: p, readOnly: true), origin: "mcpbox: git protection (\(f.key))")
+                if d.mounts.contains(where: { $0.target == target && $0.kind == mount.kind }) { continue }
+                d.mounts.append(mount)
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+@testable import MCPBoxCore
+
+/// The git config reader, what it finds, and what the plan makes of configuration naming paths
+/// the server may write.
+@Suite struct GitConfigScanTests {
+    func keys(_ text: String) -> [String] {
+        GitConfigScan.parse(text).entries.map { "\($0.key)=\($0.value ?? "<bool>")" }
+    }
+
+    @Test func syntax() {
+        let text = "\u{FEFF}# comment\n; another\n[core]\n\tbare = false\n\tfilemode\n[remote \"Or\\\"ig\"]\n url = x ; trailing\n"
+            + "[Section.SubSec]\nKey = v\n[a] b = inline\n[x]\nv = \"  quoted ; # \"  tail  \n"
+            + "w = one\\\n two\r\nesc = a\\tb\\\\c\\\"d\\n\n"
+        #expect(keys(text) == ["core.bare=false", "core.filemode=<bool>", "remote.Or\"ig.url=x", "section.subsec.key=v",
+                               "a.b=inline", "x.v=  quoted ; #   tail", "x.w=one two", "x.esc=a\tb\\c\"d\n"])
+        #expect(GitConfigScan.parse(text).error == nil)
+        let lines = GitConfigScan.parse("[a]\nx=1\n\n  y = 2\n").entries.map(\.line)
+        #expect(lines == [2, 4])
+    }
+
+    @Test func syntaxErrorsAreReportedWithTheEntriesBefore() {
+        for (text, line) in [("[a]\nx = \"open\n", 2), ("[a]\nx = bad\\q\n", 2), ("[a\nx=1\n", 1),
+                             ("[a \"sub]\n", 1), ("[a \"s\" x]\n", 1), ("[]\n", 1), ("[a]\n1x = 2\n", 2),
+                             ("[a]\nk v\n", 2), ("[a]\nk # c\n", 2), ("[a]\nk = \"x\\\n", 2), ("[a]\nok = 1\n[b!]\n", 3)] {
+            let r = GitConfigScan.parse(text)
+            #expect(r.error?.line == line, "\(text.debugDescription): \(String(describing: r.error))")
+        }
+        #expect(GitConfigScan.parse("[a]\nok = 1\n[b!]\n").entries.map(\.key) == ["a.ok"])
+    }
+
+    /// The same texts read by real git (`git config -f FILE --list -z`): the same entries, or
+    /// both refuse.
+    @Test func agreesWithRealGit() throws {
+        let s = Scratch()
+        let texts = ["[core]\n\tbare = false\n\tfilemode\n", "[remote \"Or\\\"ig\"]\n url = x ; c\n", "[Section.SubSec]\nKey = v\n",
+                     "[a] b = inline\n", "[x]\nv = \"  quoted ; # \"  tail  \n", "[x]\nw = one\\\n two\r\n", "[x]\ne = a\\tb\\\\c\\\"d\n",
+                     "x=1\n[a]\n", "[a.B \"c\"]\nk=1\n", "[a]\nk = \"x\\\n", "[a]\nk # c\n", "[a]\nk=a\\q\n", "[a \"s\" x]\n", "[]\nk=1\n",
+                     "[a]\n1x = 2\n", "[a]\nk v\n", "[a\nk=1\n", "[a]\nk=\"unterminated\n", "[a]\n\tk\t=\t\tv\tw\t\n", "[a]k=1\n[b]\n\tx-y = \"\"\n",
+                     "\u{FEFF}[a]\nk=1\n", "[a \"\"]\nk=1\n", "[a]\nk=\\\n\n", "[a]\nk=x\\\n;c\n", "[a]\n  k  \n"]
+        for (n, text) in texts.enumerated() {
+            let file = s.write("c\(n)", text)
+            let r = Process()
+            r.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            r.arguments = ["config", "-f", file, "--list", "-z"]
+            r.environment = ["PATH": "/usr/bin:/bin", "HOME": s.path, "GIT_CONFIG_NOSYSTEM": "1"]
+            let out = Pipe()
+            r.standardOutput = out
+            r.standardError = FileHandle.nullDevice
+            try r.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            r.waitUntilExit()
+            let ours = GitConfigScan.parse(text)
+            if r.terminationStatus != 0 {
+                #expect(ours.error != nil, "git refuses \(text.debugDescription), mcpbox reads \(ours.entries)")
+                continue
+            }
+            let git = String(decoding: data, as: UTF8.self).split(separator: "\0").map { item in
+                item.firstIndex(of: "\n").map { "\(item[..<$0])=\(item[item.index(after: $0)...])" } ?? "\(item)=<bool>"
+            }
+            #expect(ours.error == nil && keys(text) == git, "\(text.debugDescription): git \(git), mcpbox \(keys(text)) \(String(describing: ours.error))")
+        }
+    }
+
+    /// Garbage of every kind: no crash, bounded, and either entries or an error.
+    @Test func adversarialInputNeverCrashes() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt8 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: seed >> 56)
+        }
+        let alphabet = Array("[]\"\\=;#\n\r\t abcK.-0\u{0}é".utf8)
+        for n in 0..<2000 {
+            let bytes = (0..<(n % 97)).map { _ in n % 2 == 0 ? next() : alphabet[Int(next()) % alphabet.count] }
+            _ = GitConfigScan.parse(bytes)
+        }
+        for text in ["\\", "\"", "[", "[a", "[a \"", "[a \"\\", "[a]\nk=\\", "[a]\nk=\"", "[a]\nk", "\r", "\r\n\r\n[a]k"] {
+            _ = GitConfigScan.parse(text)
+        }
+        let long = "[a]\n" + String(repeating: "k = " + String(repeating: "\\\n", count: 1000) + "v\n", count: 100)
+        #expect(GitConfigScan.parse(long).entries.count == 100)
+        #expect(GitConfigScan.parse("[" + String(repeating: "a", count: 5000) + "]\n").error != nil)
+    }
+
+    @Test func keysThatNameWhatGitRuns() {
+        func use(_ line: String) -> GitConfigScan.Use? {
+            GitConfigScan.parse(line).entries.first.flatMap(GitConfigScan.use(of:))
+        }
+        #expect(use("[core]\nhooksPath = .husky/_") == .path)
+        #expect(use("[include]\npath = ../x") == .include)
+        #expect(use("[includeIf \"gitdir:~/w/\"]\npath = x") == .include)
+        #expect(use("[core]\nfsmonitor = ./fsm") == .command)
+        #expect(use("[core]\nfsmonitor = true") == nil)
+        #expect(use("[alias]\nst = status") == nil)
+        #expect(use("[alias]\nx = !./run") == .command)
+        #expect(use("[pager]\nlog = false") == nil)
+        #expect(use("[pager]\nlog = ./p") == .command)
+        #expect(use("[gpg \"ssh\"]\nprogram = ./g") == .command)
+        #expect(use("[filter \"lfs\"]\nprocess = git-lfs filter-process") == .command)
+        #expect(use("[diff \"x\"]\ntextconv = ./t") == .command)
+        #expect(use("[merge \"x\"]\ndriver = ./m %O %A %B") == .command)
+        #expect(use("[protocol \"ext\"]\nallow = always") == .flag)
+        #expect(use("[protocol]\nallow = always") == .flag)
+        #expect(use("[protocol \"ext\"]\nallow = never") == nil)
+        #expect(use("[user]\nname = x") == nil)
+    }
+
+    @Test func commandWordsNamingFiles() {
+        #expect(GitConfigScan.commandPaths("./x.sh --foo") == ["./x.sh"])
+        #expect(GitConfigScan.commandPaths("less -R") == [])
+        #expect(GitConfigScan.commandPaths("!sh -c './evil; true'") == ["./evil"])
+        #expect(GitConfigScan.commandPaths("FOO=1 tools/a b") == ["tools/a"])
+        #expect(GitConfigScan.commandPaths("node scripts/x.js --y") == ["scripts/x.js"])
+        #expect(GitConfigScan.commandPaths("\"/opt/my tool/bin\" x") == ["/opt/my tool/bin"])
+        #expect(GitConfigScan.commandPaths("/usr/bin/env ./e") == ["/usr/bin/env", "./e"])
+        #expect(GitConfigScan.commandPaths("$HOME/x") == [])
+    }
+
+    @Test func resolution() {
+        #expect(GitConfigScan.resolve("../.gitconfig.local", base: "/r/.git", home: nil) == "/r/.gitconfig.local")
+        #expect(GitConfigScan.resolve("~/c", base: "/r", home: "/home/o") == "/home/o/c")
+        #expect(GitConfigScan.resolve("~x/c", base: "/r", home: "/home/o") == nil)
+        #expect(GitConfigScan.resolve("../../../../a", base: "/r", home: nil) == "/a")
+        #expect(GitConfigScan.resolve("/abs/./p/", base: "/r", home: nil) == "/abs/p")
+    }
+
+    @Test func scanFollowsIncludesAndResolvesPaths() {
+        let s = Scratch()
+        s.write("r/.git/config", "[core]\n\thooksPath = .husky/_\n[include]\n\tpath = ../.gitconfig.local\n[includeIf \"onbranch:x\"]\n\tpath = ~/inc\n")
+        s.write("r/.gitconfig.local", "[core]\n\tpager = ./pager.sh -R\n[include]\n\tpath = .gitconfig.local\n")
+        s.write("home/inc", "[alias]\n\tx = !bin/x\n")
+        let r = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [s.path + "/home", s.path + "/other"])
+        #expect(r.problems.isEmpty, "\(r.problems)")
+        #expect(r.files == [s.path + "/r/.git/config", s.path + "/r/.gitconfig.local", s.path + "/home/inc"])
+        let found = r.findings.map { "\($0.key) \($0.path ?? "-")" }
+        // In git's order: an included file's entries where the include is.
+        #expect(found == ["core.hookspath \(s.path)/r/.husky/_", "include.path \(s.path)/r/.gitconfig.local",
+                          "core.pager \(s.path)/r/pager.sh", "include.path \(s.path)/r/.gitconfig.local",
+                          "includeif.onbranch:x.path \(s.path)/home/inc", "includeif.onbranch:x.path \(s.path)/other/inc", "alias.x \(s.path)/r/bin/x"], "\(found)")
+    }
+
+    @Test func scanIsBounded() {
+        let s = Scratch()
+        s.write("r/.git/config", "[include]\npath = ../i0\n")
+        for n in 0..<20 { s.write("r/i\(n)", "[include]\npath = i\(n + 1)\n") }
+        let deep = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [])
+        #expect(deep.problems.contains { $0.contains("deep") }, "\(deep.problems)")
+        s.write("r/.git/config", "[core]\npager = less\n" + String(repeating: "#", count: GitConfigScan.fileLimit))
+        let large = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [])
+        #expect(large.problems.contains { $0.contains("larger") }, "\(large.problems)")
+        s.write("r/.git/config", "[core]\npager = \"less\n")
+        #expect(GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: []).problems.contains { $0.contains("line 2") })
+    }
+
+    // MARK: the plan
+
+    /// A real repository at `s/repo`, bound read-write, its configuration extended by `config`.
+    func setUp(config: [[String]]) throws -> Scratch {
+        let s = Scratch()
+        s.mkdir("repo")
+        for args in [["init", "-q", s.path + "/repo"]] + config.map({ ["-C", s.path + "/repo", "config"] + $0 }) {
+            let r = Process()
+            r.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            r.arguments = args
+            try r.run()
+            r.waitUntilExit()
+            try #require(r.terminationStatus == 0)
+        }
+        s.write("profiles/base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/repo\"]\n")
+        return s
+    }
+
+    func plan(_ s: Scratch) -> (plan: SandboxPlan?, errors: [Diagnostic]) {
+        let r = Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0))
+        return (r.plan, Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0)))
+    }
+
+    @Test func huskyHooksPathAndIncludedFileBoundReadOnly() throws {
+        let s = try setUp(config: [["core.hooksPath", ".husky/_"], ["include.path", "../.gitconfig.local"]])
+        s.mkdir("repo/.husky/_")
+        s.write("repo/.gitconfig.local", "[core]\n\tpager = ./tools/pager\n")
+        s.write("repo/tools/pager", "#!/bin/sh\ncat\n", mode: 0o755)
+        let plan = try #require(plan(s).plan, "\(plan(s).errors)")
+        for (path, key) in [("repo/.husky/_", "core.hookspath"), ("repo/.gitconfig.local", "include.path"), ("repo/tools/pager", "core.pager")] {
+            let p = s.path + "/" + path
+            let m = plan.mounts.first { $0.target == p }
+            #expect(m?.kind == .bind(source: p, readOnly: true) && m?.origin == "mcpbox: git protection (\(key))", "\(path): \(String(describing: m))")
+        }
+        #expect(Explain.text(plan).contains("mcpbox: git protection (core.hookspath)"))
+    }
+
+    @Test func missingTargetsRefused() throws {
+        let s = try setUp(config: [["core.hooksPath", ".husky/_"], ["include.path", "../.gitconfig.local"], ["alias.x", "!scripts/x.sh"]])
+        let errors = plan(s).errors
+        for (path, key) in [("repo/.husky/_", "core.hookspath"), ("repo/.gitconfig.local", "include.path"), ("repo/scripts/x.sh", "alias.x")] {
+            #expect(errors.contains {
+                $0.message.contains("\(s.path)/repo's configuration (\(s.path)/repo/.git/config: \(key)) names \(s.path)/\(path), inside a path the server may write")
+                    && $0.message.contains("does not exist") && $0.hint?.contains("create it") == true
+            }, "\(key): \(errors)")
+        }
+        #expect(plan(s).plan == nil)
+    }
+
+    /// `~/` is the home of whoever may run host git there: here the caller's `HOME`, bound read-write.
+    @Test func homeIncludeInsideTheBindRefusedWhenMissing() throws {
+        let s = try setUp(config: [["include.path", "~/extra.inc"]])
+        let r = Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0, env: ["HOME": s.path + "/repo"]))
+        #expect(r.plan == nil)
+        #expect(Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0, env: ["HOME": s.path + "/repo"])).contains {
+            $0.message.contains("include.path) names \(s.path)/repo/extra.inc")
+        })
+    }
+
+    @Test func symlinkInsideTheBindRefused() throws {
+        let s = try setUp(config: [["core.hooksPath", "hooks-link"]])
+        try FileManager.default.createSymbolicLink(atPath: s.path + "/repo/hooks-link", withDestinationPath: ".git/hooks")
+        #expect(plan(s).errors.contains { $0.message.contains("symlink") && $0.message.contains("core.hookspath") }, "\(plan(s).errors)")
+    }
+
+    @Test func pathsOutsideTheBindsAndPathCommandsAreLeftAlone() throws {
+        let s = try setUp(config: [["core.pager", "less -R"], ["core.editor", "/usr/bin/vi"], ["core.hooksPath", "/usr/share"]])
+        let plan = try #require(plan(s).plan, "\(plan(s).errors)")
+        #expect(!plan.mounts.contains { $0.origin.hasPrefix("mcpbox: git protection (") })
+    }
+
+    @Test func configurationNamingAnAncestorOfTheBindOrEnablingExtRefused() throws {
+        let s = try setUp(config: [["core.hooksPath", ".."], ["protocol.ext.allow", "always"]])
+        let errors = plan(s).errors
+        #expect(errors.contains { $0.message.contains("core.hookspath") && $0.message.contains("which holds \(s.path)/repo") }, "\(errors)")
+        #expect(errors.contains { $0.message.contains("protocol.ext.allow") && $0.hint?.contains("--unset") == true }, "\(errors)")
+    }
+}
