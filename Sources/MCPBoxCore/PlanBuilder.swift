@@ -416,6 +416,12 @@ public struct PlanBuilder {
                 }
                 gitDirs.insert(g, at: 0)
             }
+            // A bind inside a worktree (`repo/src`): the repository's git directory is out of the
+            // server's reach, but its configuration may name paths inside the bind.
+            if let repo = e.enclosingRepository, e.enclosingGitDir == nil, HostFS.info(Paths.join(repo, ".git"))?.isDirectory == true,
+               let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.contains(g) {
+                protectGitConfiguration(&d, gitDir: g, bind: m)
+            }
             for g in gitDirs {
                 if let planted = Self.plantedCommonDir(g) {
                     d.sink.add(Diagnostic(key: "filesystem.read_write",

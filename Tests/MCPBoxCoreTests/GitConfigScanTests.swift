@@ -206,6 +206,9 @@ import Testing
     /// `~/` is the home of whoever may run host git there: here the caller's `HOME`, bound read-write.
     @Test func homeIncludeInsideTheBindRefusedWhenMissing() throws {
         let s = try setUp(config: [["include.path", "~/extra.inc"]])
+        // The home bound read-write is itself a refused grant: acknowledge it, so what is left
+        // is the configuration's own refusal.
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/repo\"]\naccept = [\"\(s.path)/repo\"]\n")
         let r = Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0, env: ["HOME": s.path + "/repo"]))
         #expect(r.plan == nil)
         #expect(Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0, env: ["HOME": s.path + "/repo"])).contains {

@@ -78,6 +78,15 @@ import Glibc
         #expect(errors.contains { $0.message.contains("caller-remap") }, "\(errors)")
     }
 
+    @Test func bindInsideTheWorktreeStillHasItsConfigurationScanned() throws {
+        let s = try setUp(bind: "repo/src")
+        s.mkdir("repo/src/hooks")
+        s.write("repo/.git/config", "[core]\n\thooksPath = src/hooks\n")
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: rootHost()).plan)
+        let hooks = s.path + "/repo/src/hooks"
+        #expect(plan.mounts.contains { $0.target == hooks && $0.kind == .bind(source: hooks, readOnly: true) }, "\(plan.mounts.map(\.target))")
+    }
+
     @Test func bindingHooksReadWriteRefused() throws {
         let s = try setUp(bind: "repo/.git/hooks")
         let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
