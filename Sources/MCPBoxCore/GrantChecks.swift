@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Grants that are never silent: a plan that hands the server one of these is refused, with the
 /// fix in the message, unless the profile acknowledges the host path in `filesystem.accept`.
 ///
@@ -48,6 +52,14 @@ public enum GrantChecks {
         (".vimrc", "editor start-up file"), (".vim", "editor start-up files"), (".config/nvim", "editor start-up files"),
         (".emacs", "editor start-up file"), (".emacs.d", "editor start-up files"),
     ]
+
+    /// Whether two host paths are the same directory (device and inode): a host bind mount
+    /// (`mount --bind /home/alice /x`) shows one tree at two paths.
+    public static func sameObject(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
 
     /// `path` with the longest existing prefix resolved (`realpath`) and the rest appended, so a
     /// place that does not exist yet is compared where it would be created.
@@ -218,7 +230,8 @@ extension PlanBuilder {
                     refuse(&d, w.m, "/ is bound read-write: the server can change the whole host filesystem",
                            hint: Self.acceptHint("/", "bind only the directories the server needs"))
                 }
-            } else if let home = resolvedHomes.first(where: { Paths.isWithin($0.1, w.source) || Paths.isWithin($0.0, w.m.target) }) {
+            } else if let home = resolvedHomes.first(where: { Paths.isWithin($0.1, w.source) || Paths.isWithin($0.0, w.m.target)
+                        || GrantChecks.sameObject($0.1, w.source) }) {
                 wholeRefused = !acknowledged([w.m.target, w.source], reason: "read-write, contains the home directory \(home.0)", &d)
                 if wholeRefused {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and contains your home directory \(home.0); the server can modify it",

@@ -69,6 +69,28 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         #expect(errs.contains { $0.message.contains("contains \(exe), the mcpbox executable") }, "\(errs)")
     }
 
+    @Test("a host bind mount of the home directory is still the home directory")
+    func homeThroughAHostBindMount() throws {
+        guard geteuid() == 0 else { return }
+        let w = World()
+        let alias = w.host.mkdir("alias")
+        let r = Process()
+        r.executableURL = URL(fileURLWithPath: "/bin/mount")
+        r.arguments = ["--bind", w.home.path, alias]
+        try r.run()
+        r.waitUntilExit()
+        try #require(r.terminationStatus == 0)
+        defer {
+            let u = Process()
+            u.executableURL = URL(fileURLWithPath: "/bin/umount")
+            u.arguments = [alias]
+            try? u.run()
+            u.waitUntilExit()
+        }
+        let errs = w.errors("[filesystem]\nread_write = [\"\(alias)\"]\nhide = [\"\(alias)/.ssh\"]\n")
+        #expect(errs.contains { $0.message.contains("contains your home directory") }, "\(errs)")
+    }
+
     @Test("the user's run-later places inside a read-write bind need an explicit accept, which explain lists")
     func runLaterPlacesNeedAcceptance() throws {
         let w = World()
