@@ -12,7 +12,7 @@ public struct MCPBox: ParsableCommand {
         commandName: "mcpbox",
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
-        subcommands: [Run.self, ExplainCommand.self, Check.self])
+        subcommands: [Run.self, ExplainCommand.self, Check.self, SweepGuardCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.

@@ -224,6 +224,10 @@ public enum Explain {
         for t in plan.gitTrees {
             kv("git watch", "new `.git` entries under \(t.root) (nested repositories, submodules) are moved aside after the session")
         }
+        if !plan.gitWatched.isEmpty || !plan.gitTrees.isEmpty {
+            kv("git guard", "run starts a guard process (same user, own session) that does this sweep if mcpbox is killed first, "
+                + "logging to \(SweepGuard.logPath() ?? "(no home directory: run refuses)")")
+        }
         for a in plan.accepted { kv("accepted", "\(a.path): \(a.reason) (\(a.origin))") }
 
         out.append("")

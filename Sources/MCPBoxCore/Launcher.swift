@@ -28,6 +28,17 @@ public enum Launcher {
             printError("mcpbox: seccomp: \(error)")
             return 125
         }
+        // The after-session sweep must survive mcpbox's death (a client's SIGKILL): a guard does it then.
+        var sweepGuard: SweepGuard.Handle?
+        if !plan.gitWatched.isEmpty || !plan.gitTrees.isEmpty {
+            switch SweepGuard.start(watched: plan.gitWatched, trees: plan.gitTrees) {
+            case .success(let g): sweepGuard = g
+            case .failure(let e):
+                printError("mcpbox: " + e.message)
+                return 125
+            }
+        }
+        defer { sweepGuard?.finish() }
         var pipes: [(read: Int32, write: Int32)] = []
         for _ in 0..<3 {
             guard let p = Spawn.stdioPipe() else {
@@ -64,7 +75,9 @@ public enum Launcher {
             printError(Explain.visible(error.description))
             return error.exitCode
         }
-        if let failure = egress?.start() {
+        let guardFailure = sweepGuard?.watch(sandbox.pid)
+        if guardFailure != nil { egress?.abandon() }
+        if let failure = guardFailure ?? egress?.start().map({ "egress: " + $0.message }) {
             close(stdinPipe.write)
             close(stdoutPipe.read)
             close(stderrPipe.read)
@@ -74,7 +87,7 @@ public enum Launcher {
             kill(sandbox.pid, SIGKILL)
             _ = sandbox.awaitExec()
             _ = sandbox.wait()
-            printError("mcpbox: egress: " + failure.message)
+            printError("mcpbox: " + failure)
             return 125
         }
         close(stdinPipe.read)
