@@ -380,6 +380,14 @@ public struct PlanBuilder {
     /// `GitProtection`).
     func protectGitRepositories(_ d: inout Draft, identity: Identity) {
         let origin = "mcpbox: git protection"
+        defer {
+            // run's sweep guard needs somewhere to log what it moves aside (see `SweepGuard`).
+            if (!d.gitWatched.isEmpty || !d.gitTrees.isEmpty) && SweepGuard.logPath() == nil {
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "no home directory for the git sweep guard's quarantine log",
+                                      hint: "set HOME or XDG_STATE_HOME to an absolute path"))
+            }
+        }
         for m in d.mounts {
             guard case .bind(let source, false) = m.kind else { continue }
             // `/` or a home read-write is refused by the grant checks unless accepted: no walk
