@@ -1,30 +1,12 @@
+import MCPBoxEvents
 import MCPBoxNetwork
 
 /// Renders a `SandboxPlan` as `explain --json` (schema 1, documented in the README).
 ///
 /// Written by hand, without Foundation; keys in a fixed order so output is deterministic.
 public enum ExplainJSON {
-    /// A JSON string literal.
-    public static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (the event log's quoting: one JSON writer for every output).
+    public static func string(_ s: String) -> String { Event.quote(s) }
 
     static func strings(_ a: [String]) -> String { "[" + a.map(string).joined(separator: ", ") + "]" }
 
