@@ -12,7 +12,8 @@ public struct MCPBox: ParsableCommand {
         commandName: "mcpbox",
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
-        subcommands: [Run.self, ExplainCommand.self, Check.self])
+        version: MCPBoxVersion.current,
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
@@ -32,6 +33,10 @@ public struct MCPBox: ParsableCommand {
         if let fast = FastRun.parse(arguments) {
             Glibc.exit(Run.execute(profile: fast.profile, options: fast.options, dryRun: fast.dryRun, command: fast.command))
         }
+        if let problem = usageProblem(arguments) {
+            Stderr.write(problem)
+            Glibc.exit(125)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -48,6 +53,51 @@ public struct MCPBox: ParsableCommand {
             Stderr.write(message.hasPrefix("Error: ") ? "mcpbox: " + message.dropFirst(7) : "mcpbox: " + message)
             Glibc.exit(125)
         }
+    }
+}
+
+extension MCPBox {
+    /// The names `mcpbox SUBCOMMAND` accepts.
+    static var subcommandNames: [String] {
+        configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+    }
+
+    /// The message for a command line that cannot be meant as written (exit 125), or nil:
+    /// nothing at all (usage), an unknown subcommand (did you mean), or `run`/`explain` with a
+    /// server command but no `--` before it.
+    static func usageProblem(_ arguments: [String]) -> String? {
+        guard let first = arguments.first else {
+            return helpMessage() + "\nmcpbox: no command given (see above)"
+        }
+        if first.hasPrefix("-") { return nil }
+        guard subcommandNames.contains(first) else {
+            return "mcpbox: unknown command `\(Explain.visible(first))`\(Suggest.didYouMean(first, in: subcommandNames))\n"
+                + "Usage: mcpbox <subcommand>  (mcpbox --help lists them)"
+        }
+        guard first == "run" || first == "explain" else { return nil }
+        var positionals: [String] = []
+        var i = 1
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--" { return nil }
+            if a == "--set" || a == "--profile-path" {
+                i += 2
+                continue
+            }
+            if !a.hasPrefix("-") { positionals.append(a) }
+            i += 1
+        }
+        guard positionals.count > 1 else { return nil }
+        let rest = positionals.dropFirst().map { Explain.visible($0) }.joined(separator: " ")
+        return "mcpbox: unexpected argument `\(Explain.visible(positionals[1]))`: did you forget `--` before the server's command?\n"
+            + "  e.g. mcpbox \(first) \(Explain.visible(positionals[0])) -- \(rest)"
+    }
+
+    /// Profile names for shell completion: every NAME on the default search path.
+    @Sendable static func completeProfileNames(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
+        let env = HostContext.current().environmentDictionary
+        let dirs = ProfileLoader.labelledSearchPath(profilePath: [], environment: env)
+        return ProfileLoader.listProfiles(dirs).filter { $0.wins && $0.name.hasPrefix(prefix) }.map(\.name)
     }
 }
 
@@ -124,7 +174,7 @@ struct Run: ParsableCommand {
         commandName: "run",
         abstract: "Run an MCP server inside the sandbox described by PROFILE.")
 
-    @Argument(help: "Profile NAME or path to a .toml file.")
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
     var profile: String
 
     @OptionGroup var options: ProfileOptions
@@ -168,7 +218,7 @@ struct ExplainCommand: ParsableCommand {
         commandName: "explain",
         abstract: "Show the effective restrictions of PROFILE without running anything.")
 
-    @Argument(help: "Profile NAME or path to a .toml file.")
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
     var profile: String
 
     @OptionGroup var options: ProfileOptions
@@ -196,7 +246,7 @@ struct Check: ParsableCommand {
 
     @OptionGroup var options: ProfileOptions
 
-    @Argument(help: "Profile NAMEs or paths.")
+    @Argument(help: "Profile NAMEs or paths.", completion: .custom(MCPBox.completeProfileNames))
     var profiles: [String]
 
     func run() throws {
@@ -220,7 +270,7 @@ struct Check: ParsableCommand {
                         + "not given here, so the keys that use it were not checked")
                 }
                 if !plan.argv.isEmpty && plan.executable == nil {
-                    print("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127)")
+                    print(Explain.visible("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127; \(Explain.notFoundHint(plan.argv[0])))"))
                 }
                 if let x = plan.execProblem {
                     print(Explain.visible("  note: \(x.message) (run would exit \(x.exitStatus); \(x.hint))"))
@@ -233,4 +283,38 @@ struct Check: ParsableCommand {
         }
         if failed { throw ExitCode(1) }
     }
+}
+
+struct Profiles: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profiles",
+        abstract: "List every profile on the search path, where it comes from, and which one a NAME picks.")
+
+    @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for profile NAMEs (repeatable, or colon-separated).", valueName: "DIR"))
+    var profilePath: [String] = []
+
+    func run() throws {
+        let env = HostContext.current().environmentDictionary
+        let dirs = ProfileLoader.labelledSearchPath(profilePath: profilePath, environment: env)
+        print("search path (first match wins):")
+        for (dir, origin) in dirs {
+            let state = HostFS.info(dir)?.isDirectory == true ? "" : "  (absent)"
+            print(Explain.visible("  \(origin.padding(19)) \(dir)\(state)"))
+        }
+        let all = ProfileLoader.listProfiles(dirs)
+        let order = Dictionary(all.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let sorted = all.sorted { $0.name != $1.name ? $0.name < $1.name : order[$0.path]! < order[$1.path]! }
+        print("")
+        if sorted.isEmpty { print("no profiles found"); return }
+        let width = max(4, sorted.map(\.name.count).max() ?? 0) + 2
+        print("NAME".padding(width) + "ORIGIN".padding(21) + "PATH")
+        for p in sorted {
+            print(Explain.visible(p.name.padding(width) + p.origin.padding(21) + p.path + (p.wins ? "" : "  (shadowed)")))
+        }
+    }
+}
+
+extension String {
+    /// Left-aligned in `width` columns (never truncated).
+    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
 }

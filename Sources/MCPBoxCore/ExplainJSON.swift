@@ -74,6 +74,7 @@ public enum ExplainJSON {
         w.out = "{"
         w.indent = 1
         w.field("schema", "1")
+        w.field("mcpbox_version", string(MCPBoxVersion.current))
 
         w.open("profile", "{")
         w.field("name", string(plan.profileName))

@@ -150,12 +150,14 @@ public struct PlanBuilder {
         var hostExecutable: String?
         if let program = argv.first, profile.bindCommand?.value == true {
             (hostExecutable, venvBin) = bindCommand(program, &d, env: env)
+            if let script = Self.interpretedScript(argv) { bindScript(script, &d, env: env) }
         }
         if let first = argv.first, first.contains("/"), !first.hasPrefix("/") || Paths.normalize(first) == nil {
             let fromProfile = commandLine.isEmpty ? profile.command : nil
             d.sink.add(Diagnostic(file: fromProfile?.file, line: fromProfile?.line, key: "command",
                                   "program path \"\(first)\" must be absolute and free of `..`",
-                                  hint: "write an absolute path inside the sandbox, or a bare name looked up in PATH"))
+                                  hint: first.hasPrefix("~") || first.hasPrefix("$HOME") ? Paths.absoluteHint(first)
+                                      : "write an absolute path inside the sandbox, or a bare name looked up in PATH"))
         }
 
         // Environment.
@@ -195,7 +197,14 @@ public struct PlanBuilder {
             if let hostExecutable {
                 executable = hostExecutable
             } else if program.hasPrefix("/") {
-                if case .file = view.lookup(program) { executable = Paths.normalize(program) }
+                switch view.lookup(program) {
+                case .file, .directory: executable = Paths.normalize(program)
+                case .missing:
+                    // bind_command does not bind a directory; exec of it fails with EACCES all the same.
+                    if profile.bindCommand?.value == true, let n = Paths.normalize(program), HostFS.info(n)?.isDirectory == true {
+                        executable = n
+                    }
+                }
             } else if !program.contains("/") {
                 let path = environment.first { $0.name == "PATH" }?.value ?? ""
                 for dir in path.split(separator: ":") where dir.hasPrefix("/") {
@@ -254,6 +263,9 @@ public struct PlanBuilder {
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
+        if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
+            plan.execProblem = ExecCheck.directoryProblem(e)
+        }
         plan.accepted = d.accepted
         if identity.mechanism == .callerRemap {
             plan.keptGroups = host.callerGroups.filter { $0 != identity.hostGid }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
@@ -535,7 +547,8 @@ public struct PlanBuilder {
         guard let flag = profile.bindCommand else { return (nil, nil) }
         var found: String?
         if program.hasPrefix("/") {
-            if let n = Paths.normalize(program), HostFS.isExecutableFile(n) { found = n }
+            // A regular file without an execute bit is bound too: exec then fails with 126, not 127.
+            if let n = Paths.normalize(program), HostFS.info(n)?.isRegular == true { found = n }
         } else if !program.contains("/") {
             for dir in (env["PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
                 let candidate = Paths.join(Paths.normalize(String(dir)) ?? String(dir), program)
@@ -591,6 +604,39 @@ public struct PlanBuilder {
         for p in prefixes where p != "/" && HostFS.info(p)?.isDirectory == true { add(p) }
         ensureVisible()
         return (file, Paths.join(venv, "bin"))
+    }
+
+    /// Programs that take a script file as their first non-option argument.
+    static func isInterpreter(_ program: String) -> Bool {
+        let name = Paths.basename(program)
+        if name.hasPrefix("python"), name.dropFirst(6).allSatisfy({ $0.isNumber || $0 == "." }) { return true }
+        return ["node", "nodejs", "bun", "deno", "ruby", "perl", "php", "bash", "sh", "dash", "zsh"].contains(name)
+    }
+
+    /// The absolute script path of `python /path/server.py` (an interpreter, options, then a
+    /// script), or nil (`-m`/`-c`/`-e` forms, a relative path, no interpreter).
+    static func interpretedScript(_ argv: [String]) -> String? {
+        guard let program = argv.first, isInterpreter(program) else { return nil }
+        for a in argv.dropFirst() {
+            if ["-m", "-c", "-e", "--eval", "-p", "--print"].contains(a) { return nil }
+            if a == "--" { continue }
+            if a.hasPrefix("-") { continue }
+            return a.hasPrefix("/") ? Paths.normalize(a) : nil
+        }
+        return nil
+    }
+
+    /// bind_command for an interpreter's script: binds the directory holding it read-only (only
+    /// the file when that directory is `/` or the caller's home).
+    func bindScript(_ script: String, _ d: inout Draft, env: [String: String]) {
+        guard let flag = profile.bindCommand, HostFS.info(script)?.isRegular == true else { return }
+        let dir = Paths.dirname(script)
+        let home = env["HOME"].flatMap(Paths.normalize)
+        let target = dir == "/" || dir == home ? script : dir
+        if SandboxView(mounts: d.mounts).isBound(target) { return }
+        guard let source = HostFS.realPath(target) else { return }
+        d.mounts.append(Mount(target: target, kind: .bind(source: source, readOnly: true), origin: flag.origin))
+        d.mounts = Self.ordered(Self.withoutRedundantBinds(d.mounts))
     }
 
     // MARK: Warnings

@@ -397,7 +397,7 @@ struct ProfileFileReader {
                 continue
             }
             guard expanded.hasPrefix("/") else {
-                sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: "write the full path, starting with /"))
+                sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: Paths.absoluteHint(expanded)))
                 continue
             }
             guard let path = Paths.normalize(expanded) else {
@@ -467,7 +467,7 @@ struct ProfileFileReader {
             case "cwd":
                 if let c = string(entry, "cwd", expand: true) {
                     if !c.value.hasPrefix("/") {
-                        sink.add(c.diagnostic("path \"\(c.value)\" is not absolute", hint: "write the full path, starting with /"))
+                        sink.add(c.diagnostic("path \"\(c.value)\" is not absolute", hint: Paths.absoluteHint(c.value)))
                     } else if let n = Paths.normalize(c.value) {
                         layer.cwd = Sourced(n, file: file, line: c.line, key: "cwd")
                     } else {
@@ -612,7 +612,7 @@ struct ProfileFileReader {
                 if let n = Paths.normalize(l.value), l.value.hasPrefix("/") {
                     layer.networkLog = Sourced(n, file: file, line: l.line, key: "network.log")
                 } else {
-                    sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`"))
+                    sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`", hint: Paths.absoluteHint(l.value)))
                 }
             default: unknownKey(e, table: "network")
             }
