@@ -285,8 +285,9 @@ public enum Explain {
 
         out.append("")
         out.append("WARNINGS")
-        if plan.warnings.isEmpty { out.append("  (none)") }
+        if plan.warnings.isEmpty && plan.acknowledged.isEmpty { out.append("  (none)") }
         for w in plan.warnings { out.append("  ! " + w) }
+        for a in plan.acknowledged { out.append("  acknowledged: \(a.warning) [\(a.origin)]") }
         return out.map(visible).joined(separator: "\n") + "\n"
     }
 }

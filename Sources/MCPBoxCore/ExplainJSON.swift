@@ -193,6 +193,9 @@ public enum ExplainJSON {
         w.close("}")
 
         w.field("warnings", strings(plan.warnings))
+        w.field("acknowledged_warnings", "[" + plan.acknowledged.map {
+            "{\"warning\": \(string($0.warning)), \"origin\": \(string($0.origin))}"
+        }.joined(separator: ", ") + "]")
         w.indent = 0
         w.out += "\n}\n"
         return w.out

@@ -109,6 +109,14 @@ public struct PlanBuilder {
         var gitWatched: [String] = []
         var gitTrees: [GitProtection.Tree] = []
         var accepted: [AcceptedGrant] = []
+        var acknowledged: [AcknowledgedWarning] = []
+
+        /// Adds `warning`, or records it as acknowledged by `entry`.
+        mutating func warn(_ warning: String, acknowledgedBy entry: Sourced<String>?) {
+            guard let e = entry else { warnings.append(warning); return }
+            let a = AcknowledgedWarning(warning: warning, origin: "\(Paths.basename(e.file)):\(e.line): \(e.key)")
+            if !acknowledged.contains(a) { acknowledged.append(a) }
+        }
     }
 
     /// Builds the plan, or throws every error found.
@@ -182,7 +190,8 @@ public struct PlanBuilder {
             if let value = env[p.value] { put(EnvVar(name: p.value, value: value, origin: "pass")) }
             let upper = p.value.uppercased()
             if Self.secretWords.contains(where: { upper.contains($0) }) {
-                d.warnings.append("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))")
+                d.warn("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))",
+                       acknowledgedBy: profile.envAccept.first { $0.value == p.value })
             }
         }
         for s in profile.envSet { put(s.value) }
@@ -267,6 +276,7 @@ public struct PlanBuilder {
             plan.execProblem = ExecCheck.directoryProblem(e)
         }
         plan.accepted = d.accepted
+        plan.acknowledged = d.acknowledged
         if identity.mechanism == .callerRemap {
             plan.keptGroups = host.callerGroups.filter { $0 != identity.hostGid }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
             for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
@@ -309,7 +319,7 @@ public struct PlanBuilder {
                 }
                 continue
             }
-            if Paths.isWithin(path, "/dev") {
+            if Paths.isWithin(path, "/dev"), !acknowledged([path], reason: "host device", &d) {
                 d.warnings.append("\(b.entry.key): \(path) exposes a host device to the server (\(b.entry.origin))")
             }
             d.mounts.append(Mount(target: path, kind: .bind(source: source, readOnly: b.readOnly), origin: b.entry.origin))
@@ -664,22 +674,28 @@ public struct PlanBuilder {
         for m in d.mounts {
             guard case .bind(let source, _) = m.kind else { continue }
             if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
+                if acknowledged([m.target, source], reason: "socket", &d) { continue }
                 d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
             } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {
+                if acknowledged([m.target, source], reason: "contains docker.sock", &d) { continue }
                 d.warnings.append("filesystem: \(m.target) contains docker.sock; access to Docker is root on the host (\(m.origin))")
             }
         }
         if network == .host {
-            d.warnings.append("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))")
+            d.warn("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))",
+                   acknowledgedBy: profile.networkAccept.first { $0.value == "host" })
         }
         if seccomp.preset == .permissive {
-            d.warnings.append("seccomp.preset = \"permissive\": only the dangerous syscalls are blocked, not an allow-list (\(profile.seccompPreset?.origin ?? "profile"))")
+            d.warn("seccomp.preset = \"permissive\": only the dangerous syscalls are blocked, not an allow-list (\(profile.seccompPreset?.origin ?? "profile"))",
+                   acknowledgedBy: profile.seccompAccept.first { $0.value == "permissive" })
         }
         for a in profile.seccompAllow where Self.dangerousSyscalls.contains(a.value) && seccomp.allow.contains(a.value) {
-            d.warnings.append("seccomp.allow: `\(a.value)` re-enables a dangerous system call (\(a.origin))")
+            d.warn("seccomp.allow: `\(a.value)` re-enables a dangerous system call (\(a.origin))",
+                   acknowledgedBy: profile.seccompAccept.first { $0.value == a.value })
         }
         if seccomp.defaultAction == .log {
-            d.warnings.append("seccomp.default_action = \"log\": syscalls outside the policy are only logged, not refused (\(profile.seccompDefaultAction?.origin ?? "profile"))")
+            d.warn("seccomp.default_action = \"log\": syscalls outside the policy are only logged, not refused (\(profile.seccompDefaultAction?.origin ?? "profile"))",
+                   acknowledgedBy: profile.seccompAccept.first { $0.value == "log" })
         }
     }
 }
