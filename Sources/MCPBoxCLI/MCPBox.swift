@@ -13,7 +13,7 @@ public struct MCPBox: ParsableCommand {
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
         version: MCPBoxVersion.current,
-        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self])
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
@@ -317,4 +317,17 @@ struct Profiles: ParsableCommand {
 extension String {
     /// Left-aligned in `width` columns (never truncated).
     func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+}
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check what this kernel and user give mcpbox; non-zero when `run` cannot work here.")
+
+    func run() throws {
+        let facts = Doctor.Facts.current()
+        let findings = Doctor.findings(facts)
+        print(Doctor.render(findings, facts: facts), terminator: "")
+        if Doctor.runCannotWork(findings) { throw ExitCode(1) }
+    }
 }

@@ -148,6 +148,12 @@ public enum HostFS {
         return acl.first { $0.tag == ACLEntry.other }.map { $0.perm & w == w } ?? false
     }
 
+    /// Whether `path` has the extended attribute `name` (not following a final symlink is not needed here).
+    static func hasXattr(_ path: String, _ name: String) -> Bool {
+        var buf = [UInt8](repeating: 0, count: 256)
+        return c_getxattr(path, name, &buf, buf.count) > 0
+    }
+
     /// The names in directory `path` (without `.` and `..`); empty when it cannot be read.
     public static func listDirectory(_ path: String) -> [String] {
         guard let d = opendir(path) else { return [] }

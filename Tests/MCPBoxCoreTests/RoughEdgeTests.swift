@@ -236,4 +236,19 @@ import Testing
                                 environment: CLI.usualEnvironment(["MCPBOX_PROFILE_PATH": Fixture.shippedProfiles]))
         #expect(t.stdout.split(separator: "\n") == ["time"], "\(t.stdout)\(t.stderr)")
     }
+
+    @Test func manPagesAreGeneratedFromTheCommandDefinitions() throws {
+        let out = Scratch()
+        var env = ProcessInfo.processInfo.environment
+        env["MCPBOX_BIN"] = try CLI.binary()
+        let r = try CLI.execute(Fixture.packageRoot + "/scripts/manpage", [out.path], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        for page in ["mcpbox", "mcpbox.run", "mcpbox.explain", "mcpbox.check", "mcpbox.profiles"] {
+            #expect(FileManager.default.fileExists(atPath: out.path + "/\(page).1"), "\(r.stdout)")
+        }
+        let top = HostFS.readFile(out.path + "/mcpbox.1") ?? ""
+        #expect(top.contains(".Dt MCPBOX 1") && top.contains("Fl -version"), "\(top)")
+        let run = HostFS.readFile(out.path + "/mcpbox.run.1") ?? ""
+        #expect(run.contains("Fl -dry-run") && run.contains("Fl -profile-path"))
+    }
 }
