@@ -13,7 +13,7 @@ public struct MCPBox: ParsableCommand {
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
         version: MCPBoxVersion.current,
-        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self])
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
@@ -329,5 +329,62 @@ struct DoctorCommand: ParsableCommand {
         let findings = Doctor.findings(facts)
         print(Doctor.render(findings, facts: facts), terminator: "")
         if Doctor.runCannotWork(findings) { throw ExitCode(1) }
+    }
+}
+
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Manage dedicated system accounts for servers (add and remove need root).",
+        subcommands: [Add.self, Remove.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a locked system account NAME (own group, no home, nologin) for [user] name = \"NAME\".")
+
+        @Argument(help: "The account's name.")
+        var name: String
+
+        @Option(name: .customLong("for"), help: ArgumentHelp("Add NAME's uid and gid to LOGIN's /etc/subuid and /etc/subgid, so LOGIN can run servers as NAME.", valueName: "LOGIN"))
+        var forLogin: String?
+
+        func run() throws {
+            do {
+                let m = try ManagedAccounts().add(name, forLogin: forLogin)
+                print("created \(m.name) (uid \(m.uid), gid \(m.gid))" + (m.forLogin.map { "; added \($0):\(m.uid):1 to /etc/subuid and \($0):\(m.gid):1 to /etc/subgid" } ?? ""))
+                print("use it with [user] name = \"\(m.name)\" in a profile; give it access to the profile's paths with chown or setfacl -m u:\(m.name):rwX PATH")
+            } catch {
+                Stderr.write("mcpbox: user add: \(error)")
+                throw ExitCode(125)
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an account `user add` made, and exactly the subordinate-id lines it added.")
+
+        @Argument(help: "The account's name.")
+        var name: String
+
+        func run() throws {
+            do {
+                let m = try ManagedAccounts().remove(name)
+                print("removed \(m.name) (uid \(m.uid), gid \(m.gid))" + (m.forLogin.map { " and its lines for \($0) in /etc/subuid and /etc/subgid" } ?? ""))
+            } catch {
+                Stderr.write("mcpbox: user remove: \(error)")
+                throw ExitCode(125)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the accounts mcpbox manages.")
+
+        func run() throws {
+            let all = ManagedAccounts().list()
+            if all.isEmpty { print("no accounts made by mcpbox user add"); return }
+            print("NAME".padding(20) + "UID".padding(8) + "GID".padding(8) + "FOR")
+            for m in all { print(m.name.padding(20) + String(m.uid).padding(8) + String(m.gid).padding(8) + (m.forLogin ?? "-")) }
+        }
     }
 }

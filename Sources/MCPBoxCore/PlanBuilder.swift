@@ -652,21 +652,21 @@ public struct PlanBuilder {
     // MARK: Warnings
 
     /// Names the binds whose top directory or file the server's host account cannot use (by
-    /// owner and mode bits; ACLs and supplementary groups are not considered): the launch
-    /// works, but the server gets EACCES there. Who runs mcpbox decides this, so `check`
-    /// shows it as a note.
+    /// owner, the account's own group, mode bits and the POSIX access ACL, as the kernel judges
+    /// it; other supplementary groups are not considered): the launch works, but the server gets
+    /// EACCES there. Who runs mcpbox decides this, so `check` shows it as a note.
     func warnAccess(_ d: inout Draft, identity: Identity) {
         guard identity.hostUid != host.callerUid || host.callerUid == 0 else { return }
         for m in d.mounts {
             guard case .bind(let source, let ro) = m.kind, let info = HostFS.info(source) else { continue }
-            let bits = info.uid == identity.hostUid ? (info.mode >> 6) & 7 : info.gid == identity.hostGid ? (info.mode >> 3) & 7 : info.mode & 7
             var need: UInt32 = info.isDirectory ? 0o5 : 0o4
             if !ro { need |= 0o2 }
-            guard bits & need != need else { continue }
+            guard HostFS.permits(source, uid: identity.hostUid, gids: [identity.hostGid], want: need) == false else { continue }
             let what = ro ? "readable" : "writable"
+            let acl = HostFS.accessACL(source) == nil ? "" : " and its ACL"
             d.warnings.append(Self.accessWarningPrefix + "\(m.target) is not \(what) by the server's account (uid \(identity.hostUid)): "
-                + "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8)); it will get EACCES there (\(m.origin)). "
-                + "Give the account access (chown/chmod), or set [user] name to an account that has it")
+                + "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(acl); it will get EACCES there (\(m.origin)). "
+                + "Give the account access (chown/chmod, or setfacl -m u:ACCOUNT:\(ro ? "rX" : "rwX")), or set [user] name to an account that has it")
         }
     }
 
