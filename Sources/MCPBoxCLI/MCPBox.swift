@@ -13,7 +13,7 @@ public struct MCPBox: ParsableCommand {
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
         version: MCPBoxVersion.current,
-        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self])
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self, GrantCommand.self, RevokeCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
@@ -150,14 +150,16 @@ struct ProfileSelection: Equatable {
 
     /// `plan`, or for `check` (`check: true`) with `from_arg` variables allowed to stay undefined.
     func planForCheck(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current(),
-                      check: Bool) throws(ProfileError) -> (plan: SandboxPlan, unresolved: [String: [String]]) {
+                      check: Bool, grant: Bool = false) throws(ProfileError) -> (plan: SandboxPlan, unresolved: [String: [String]]) {
         let env = host.environmentDictionary
         var loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
                                    variables: try variables(), environment: env, callerUid: host.callerUid,
                                    commandLine: command)
         loader.placeholdersForCheck = check
         let resolved = try loader.load(profile)
-        let plan = try PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand).build()
+        var builder = PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand)
+        builder.forGrant = grant
+        let plan = try builder.build()
         return (plan, resolved.unresolvedFromArg)
     }
 }
@@ -385,6 +387,55 @@ struct UserCommand: ParsableCommand {
             if all.isEmpty { print("no accounts made by mcpbox user add"); return }
             print("NAME".padding(20) + "UID".padding(8) + "GID".padding(8) + "FOR")
             for m in all { print(m.name.padding(20) + String(m.uid).padding(8) + String(m.gid).padding(8) + (m.forLogin ?? "-")) }
+        }
+    }
+}
+
+struct GrantCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant",
+        abstract: "Give PROFILE's dedicated account exactly the access its binds need, with POSIX ACLs (root).")
+
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
+    var profile: String
+
+    @OptionGroup var options: ProfileOptions
+
+    func run() throws {
+        let plan: SandboxPlan
+        do { plan = try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+        do {
+            let entries = try Grants().grant(plan, profile: profile)
+            if entries.isEmpty { print("\(plan.identity.userName) can already use every path of `\(profile)`: nothing to grant") }
+            for e in entries {
+                print("granted \(plan.identity.userName) \(e.perm) on \(e.path)" + (e.kind == .tree ? " (the whole tree, and as default ACL)" : ""))
+            }
+        } catch {
+            Stderr.write("mcpbox: grant: \(error)")
+            throw ExitCode(125)
+        }
+    }
+}
+
+struct RevokeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke",
+        abstract: "Undo `mcpbox grant PROFILE`: every ACL it changed is put back as it was (root).")
+
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
+    var profile: String
+
+    @OptionGroup var options: ProfileOptions
+
+    func run() throws {
+        let plan: SandboxPlan
+        do { plan = try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+        do {
+            let touched = try Grants().revoke(account: plan.identity.userName, profile: profile)
+            print("revoked what was granted to \(plan.identity.userName) for `\(profile)` (\(touched.count) path\(touched.count == 1 ? "" : "s") restored)")
+        } catch {
+            Stderr.write("mcpbox: revoke: \(error)")
+            throw ExitCode(125)
         }
     }
 }

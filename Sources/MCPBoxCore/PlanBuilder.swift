@@ -92,6 +92,9 @@ public struct PlanBuilder {
     public let commandLine: [String]
     /// `run` needs a command; `explain` and `check` can show a plan without one.
     public let requireCommand: Bool
+    /// The plan `mcpbox grant` reads: a bind the account cannot reach is what it fixes, so that
+    /// refusal does not stop it (never set for `run` or `explain`).
+    public var forGrant = false
 
     public init(profile: Profile, host: HostContext, command: [String] = [], requireCommand: Bool = false) {
         self.profile = profile

@@ -106,4 +106,79 @@ struct UserCommandTests {
         let after = Self.snapshot()
         for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }
     }
+
+    static func aclSnapshot(_ dir: String) throws -> String {
+        let r = try runProcess(["/usr/bin/getfacl", "-R", "-p", dir])
+        let modes = try runProcess(["/usr/bin/find", dir, "-printf", "%m %u %g %p\n"])
+        return r.stdoutText + modes.stdoutText
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/setfacl"), "needs the acl package"))
+    func grantThenRevokeRestoresEveryACL() throws {
+        let before = Self.snapshot()
+        let name = "mcpgr-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
+        let added = try Self.mcpbox(["user", "add", name])
+        #expect(added.status == 0, "\(added.stderr)")
+        defer { _ = try? Self.mcpbox(["user", "remove", name]) }
+        let dir = try TempDir(prefix: "mcpbox-grant")
+        defer { dir.remove() }
+        let repo = try dir.makeDir("repo")
+        try dir.makeDir("repo/sub")
+        let mine = try dir.write("repo/a.txt", "a\n")
+        try dir.write("repo/sub/b.txt", "b\n", mode: 0o600)
+        // An ACL that was there before grant stays exactly as it was after revoke.
+        #expect(try runProcess(["/usr/bin/setfacl", "-m", "u:daemon:r", mine]).status == 0)
+        try dir.makeDir("closed", mode: 0o700)
+        try dir.makeDir("closed/data")
+        try dir.write("closed/data/readme", "for reading\n")
+        let profile = try dir.write("p.toml", """
+            extends = "base"
+            [user]
+            name = "\(name)"
+            [filesystem]
+            read_write = ["\(repo)"]
+            read_only = ["\(dir.path)/closed/data"]
+
+            """)
+        let untouched = try Self.aclSnapshot(dir.path)
+
+        let refused = try Self.mcpbox(["explain", profile])
+        #expect(refused.status == 125 && refused.stderr.contains("cannot traverse on the host"), "\(refused.stderr)")
+
+        let grant = try Self.mcpbox(["grant", profile])
+        #expect(grant.status == 0, "\(grant.stderr)")
+        #expect(grant.stdoutText.contains("granted \(name) --x on \(dir.path)/closed\n"), "\(grant.stdoutText)")
+        #expect(grant.stdoutText.contains("granted \(name) rwX on \(repo) (the whole tree"), "\(grant.stdoutText)")
+        #expect(!grant.stdoutText.contains("/usr"))
+        let again = try Self.mcpbox(["grant", profile])
+        #expect(again.status == 125 && again.stderr.contains("already granted"), "\(again.stderr)")
+
+        let explain = try Self.mcpbox(["explain", profile])
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(!explain.stdoutText.contains("by the server's account"), "\(explain.stdoutText)")
+        let run = try Self.mcpbox(["run", profile, "--", "/bin/sh", "-c",
+                                   "cat \(dir.path)/closed/data/readme && cat \(repo)/sub/b.txt && echo new > \(repo)/sub/new.txt && id -u"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let uid = try #require(getpwnam(name)).pointee.pw_uid
+        #expect(run.stdoutText == "for reading\nb\n\(uid)\n", "\(run.stdoutText)")
+
+        let revoke = try Self.mcpbox(["revoke", profile])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        // The file the server made inherited the default ACL; revoke took it off as well.
+        let created = try runProcess(["/usr/bin/getfacl", "-s", "-p", repo + "/sub/new.txt"])
+        #expect(created.stdoutText.isEmpty, "\(created.stdoutText)")
+        unlink(repo + "/sub/new.txt")
+        #expect(try Self.aclSnapshot(dir.path) == untouched)
+        let twice = try Self.mcpbox(["revoke", profile])
+        #expect(twice.status == 125 && twice.stderr.contains("nothing granted"), "\(twice.stderr)")
+
+        // A profile without a dedicated account has nobody to grant to.
+        let shared = try dir.write("shared.toml", "extends = \"base\"\n[filesystem]\nread_write = [\"\(repo)\"]\n")
+        let none = try Self.mcpbox(["grant", shared])
+        #expect(none.status == 125 && none.stderr.contains("no dedicated account"), "\(none.stderr)")
+
+        #expect(try Self.mcpbox(["user", "remove", name]).status == 0)
+        let after = Self.snapshot()
+        for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }
+    }
 }
