@@ -354,7 +354,7 @@ struct UserCommand: ParsableCommand {
             do {
                 let m = try ManagedAccounts().add(name, forLogin: forLogin)
                 print("created \(m.name) (uid \(m.uid), gid \(m.gid))" + (m.forLogin.map { "; added \($0):\(m.uid):1 to /etc/subuid and \($0):\(m.gid):1 to /etc/subgid" } ?? ""))
-                print("use it with [user] name = \"\(m.name)\" in a profile; give it access to the profile's paths with chown or setfacl -m u:\(m.name):rwX PATH")
+                print("use it with [user] name = \"\(m.name)\" in a profile; then give it access to the profile's paths with: mcpbox grant PROFILE")
             } catch {
                 Stderr.write("mcpbox: user add: \(error)")
                 throw ExitCode(125)

@@ -7,8 +7,8 @@ import Glibc
 #endif
 
 /// The README's one-time steps for the shipped `git` profile started by root: `mcpbox user add`,
-/// a profile naming that account, and POSIX ACLs on the repository; then mcp-server-git, driven
-/// by the Python SDK client, commits.
+/// a profile naming that account, and `mcpbox grant` (POSIX ACLs on the repository); then
+/// mcp-server-git, driven by the Python SDK client, commits.
 @Suite(.serialized, .enabled(if: TestSupport.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setfacl"), "needs root and setfacl"))
 struct DedicatedAccountGitTests {
     @Test func rootStartedGitCommitsAfterTheOneTimeSteps() throws {
@@ -42,11 +42,11 @@ struct DedicatedAccountGitTests {
         let warned = try runProcess([mcpbox, "explain", profile] + args, environment: env)
         #expect(warned.stdoutText.contains("\(repo) is not writable by the server's account"), "\(warned.stdoutText)")
 
-        // Step 3: ACLs: the account may read and write the tree, and what is created later inherits it.
-        for cmd in [["/usr/bin/setfacl", "-R", "-m", "u:\(name):rwX", repo], ["/usr/bin/setfacl", "-R", "-d", "-m", "u:\(name):rwX", repo]] {
-            let r = try runProcess(cmd)
-            try #require(r.status == 0, "\(cmd): \(r.stderr)")
-        }
+        // Step 3: ACLs (mcpbox grant): the account may read and write the tree, and what is created later inherits it.
+        let grant = try runProcess([mcpbox, "grant", profile] + args, environment: env)
+        try #require(grant.status == 0, "\(grant.stderr)")
+        #expect(grant.stdoutText.contains("granted \(name) rwX on \(repo) (the whole tree"), "\(grant.stdoutText)")
+        defer { _ = try? runProcess([mcpbox, "revoke", profile] + args, environment: env) }
         let clean = try runProcess([mcpbox, "explain", profile] + args, environment: env)
         #expect(clean.status == 0)
         #expect(!clean.stdoutText.contains("is not writable by the server's account"), "\(clean.stdoutText)")
