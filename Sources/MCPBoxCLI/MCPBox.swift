@@ -12,7 +12,8 @@ public struct MCPBox: ParsableCommand {
         commandName: "mcpbox",
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
-        subcommands: [Run.self, ExplainCommand.self, Check.self, SweepGuardCommand.self])
+        version: MCPBoxVersion.current,
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self, GrantCommand.self, RevokeCommand.self, SweepGuardCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
@@ -32,6 +33,10 @@ public struct MCPBox: ParsableCommand {
         if let fast = FastRun.parse(arguments) {
             Glibc.exit(Run.execute(profile: fast.profile, options: fast.options, dryRun: fast.dryRun, command: fast.command))
         }
+        if let problem = usageProblem(arguments) {
+            Stderr.write(problem)
+            Glibc.exit(125)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -48,6 +53,51 @@ public struct MCPBox: ParsableCommand {
             Stderr.write(message.hasPrefix("Error: ") ? "mcpbox: " + message.dropFirst(7) : "mcpbox: " + message)
             Glibc.exit(125)
         }
+    }
+}
+
+extension MCPBox {
+    /// The names `mcpbox SUBCOMMAND` accepts.
+    static var subcommandNames: [String] {
+        configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+    }
+
+    /// The message for a command line that cannot be meant as written (exit 125), or nil:
+    /// nothing at all (usage), an unknown subcommand (did you mean), or `run`/`explain` with a
+    /// server command but no `--` before it.
+    static func usageProblem(_ arguments: [String]) -> String? {
+        guard let first = arguments.first else {
+            return helpMessage() + "\nmcpbox: no command given (see above)"
+        }
+        if first.hasPrefix("-") { return nil }
+        guard subcommandNames.contains(first) else {
+            return "mcpbox: unknown command `\(Explain.visible(first))`\(Suggest.didYouMean(first, in: subcommandNames))\n"
+                + "Usage: mcpbox <subcommand>  (mcpbox --help lists them)"
+        }
+        guard first == "run" || first == "explain" else { return nil }
+        var positionals: [String] = []
+        var i = 1
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--" { return nil }
+            if a == "--set" || a == "--profile-path" {
+                i += 2
+                continue
+            }
+            if !a.hasPrefix("-") { positionals.append(a) }
+            i += 1
+        }
+        guard positionals.count > 1 else { return nil }
+        let rest = positionals.dropFirst().map { Explain.visible($0) }.joined(separator: " ")
+        return "mcpbox: unexpected argument `\(Explain.visible(positionals[1]))`: did you forget `--` before the server's command?\n"
+            + "  e.g. mcpbox \(first) \(Explain.visible(positionals[0])) -- \(rest)"
+    }
+
+    /// Profile names for shell completion: every NAME on the default search path.
+    @Sendable static func completeProfileNames(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
+        let env = HostContext.current().environmentDictionary
+        let dirs = ProfileLoader.labelledSearchPath(profilePath: [], environment: env)
+        return ProfileLoader.listProfiles(dirs).filter { $0.wins && $0.name.hasPrefix(prefix) }.map(\.name)
     }
 }
 
@@ -100,14 +150,16 @@ struct ProfileSelection: Equatable {
 
     /// `plan`, or for `check` (`check: true`) with `from_arg` variables allowed to stay undefined.
     func planForCheck(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current(),
-                      check: Bool) throws(ProfileError) -> (plan: SandboxPlan, unresolved: [String: [String]]) {
+                      check: Bool, grant: Bool = false) throws(ProfileError) -> (plan: SandboxPlan, unresolved: [String: [String]]) {
         let env = host.environmentDictionary
         var loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
                                    variables: try variables(), environment: env, callerUid: host.callerUid,
                                    commandLine: command)
         loader.placeholdersForCheck = check
         let resolved = try loader.load(profile)
-        let plan = try PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand).build()
+        var builder = PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand)
+        builder.forGrant = grant
+        let plan = try builder.build()
         return (plan, resolved.unresolvedFromArg)
     }
 }
@@ -124,7 +176,7 @@ struct Run: ParsableCommand {
         commandName: "run",
         abstract: "Run an MCP server inside the sandbox described by PROFILE.")
 
-    @Argument(help: "Profile NAME or path to a .toml file.")
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
     var profile: String
 
     @OptionGroup var options: ProfileOptions
@@ -168,7 +220,7 @@ struct ExplainCommand: ParsableCommand {
         commandName: "explain",
         abstract: "Show the effective restrictions of PROFILE without running anything.")
 
-    @Argument(help: "Profile NAME or path to a .toml file.")
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
     var profile: String
 
     @OptionGroup var options: ProfileOptions
@@ -196,7 +248,7 @@ struct Check: ParsableCommand {
 
     @OptionGroup var options: ProfileOptions
 
-    @Argument(help: "Profile NAMEs or paths.")
+    @Argument(help: "Profile NAMEs or paths.", completion: .custom(MCPBox.completeProfileNames))
     var profiles: [String]
 
     func run() throws {
@@ -220,7 +272,7 @@ struct Check: ParsableCommand {
                         + "not given here, so the keys that use it were not checked")
                 }
                 if !plan.argv.isEmpty && plan.executable == nil {
-                    print("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127)")
+                    print(Explain.visible("  note: `\(plan.argv[0])` is not found inside the sandbox on this host (run would exit 127; \(Explain.notFoundHint(plan.argv[0])))"))
                 }
                 if let x = plan.execProblem {
                     print(Explain.visible("  note: \(x.message) (run would exit \(x.exitStatus); \(x.hint))"))
@@ -232,5 +284,158 @@ struct Check: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+struct Profiles: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profiles",
+        abstract: "List every profile on the search path, where it comes from, and which one a NAME picks.")
+
+    @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for profile NAMEs (repeatable, or colon-separated).", valueName: "DIR"))
+    var profilePath: [String] = []
+
+    func run() throws {
+        let env = HostContext.current().environmentDictionary
+        let dirs = ProfileLoader.labelledSearchPath(profilePath: profilePath, environment: env)
+        print("search path (first match wins):")
+        for (dir, origin) in dirs {
+            let state = HostFS.info(dir)?.isDirectory == true ? "" : "  (absent)"
+            print(Explain.visible("  \(origin.padding(19)) \(dir)\(state)"))
+        }
+        let all = ProfileLoader.listProfiles(dirs)
+        let order = Dictionary(all.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let sorted = all.sorted { $0.name != $1.name ? $0.name < $1.name : order[$0.path]! < order[$1.path]! }
+        print("")
+        if sorted.isEmpty { print("no profiles found"); return }
+        let width = max(4, sorted.map(\.name.count).max() ?? 0) + 2
+        print("NAME".padding(width) + "ORIGIN".padding(21) + "PATH")
+        for p in sorted {
+            print(Explain.visible(p.name.padding(width) + p.origin.padding(21) + p.path + (p.wins ? "" : "  (shadowed)")))
+        }
+    }
+}
+
+extension String {
+    /// Left-aligned in `width` columns (never truncated).
+    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+}
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check what this kernel and user give mcpbox; non-zero when `run` cannot work here.")
+
+    func run() throws {
+        let facts = Doctor.Facts.current()
+        let findings = Doctor.findings(facts)
+        print(Doctor.render(findings, facts: facts), terminator: "")
+        if Doctor.runCannotWork(findings) { throw ExitCode(1) }
+    }
+}
+
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Manage dedicated system accounts for servers (add and remove need root).",
+        subcommands: [Add.self, Remove.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a locked system account NAME (own group, no home, nologin) for [user] name = \"NAME\".")
+
+        @Argument(help: "The account's name.")
+        var name: String
+
+        @Option(name: .customLong("for"), help: ArgumentHelp("Add NAME's uid and gid to LOGIN's /etc/subuid and /etc/subgid, so LOGIN can run servers as NAME.", valueName: "LOGIN"))
+        var forLogin: String?
+
+        func run() throws {
+            do {
+                let m = try ManagedAccounts().add(name, forLogin: forLogin)
+                print("created \(m.name) (uid \(m.uid), gid \(m.gid))" + (m.forLogin.map { "; added \($0):\(m.uid):1 to /etc/subuid and \($0):\(m.gid):1 to /etc/subgid" } ?? ""))
+                print("use it with [user] name = \"\(m.name)\" in a profile; then give it access to the profile's paths with: mcpbox grant PROFILE")
+            } catch {
+                Stderr.write("mcpbox: user add: \(error)")
+                throw ExitCode(125)
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an account `user add` made, and exactly the subordinate-id lines it added.")
+
+        @Argument(help: "The account's name.")
+        var name: String
+
+        func run() throws {
+            do {
+                let m = try ManagedAccounts().remove(name)
+                print("removed \(m.name) (uid \(m.uid), gid \(m.gid))" + (m.forLogin.map { " and its lines for \($0) in /etc/subuid and /etc/subgid" } ?? ""))
+            } catch {
+                Stderr.write("mcpbox: user remove: \(error)")
+                throw ExitCode(125)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the accounts mcpbox manages.")
+
+        func run() throws {
+            let all = ManagedAccounts().list()
+            if all.isEmpty { print("no accounts made by mcpbox user add"); return }
+            print("NAME".padding(20) + "UID".padding(8) + "GID".padding(8) + "FOR")
+            for m in all { print(m.name.padding(20) + String(m.uid).padding(8) + String(m.gid).padding(8) + (m.forLogin ?? "-")) }
+        }
+    }
+}
+
+struct GrantCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant",
+        abstract: "Give PROFILE's dedicated account exactly the access its binds need, with POSIX ACLs (root).")
+
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
+    var profile: String
+
+    @OptionGroup var options: ProfileOptions
+
+    func run() throws {
+        let plan: SandboxPlan
+        do { plan = try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+        do {
+            let entries = try Grants().grant(plan, profile: profile)
+            if entries.isEmpty { print("\(plan.identity.userName) can already use every path of `\(profile)`: nothing to grant") }
+            for e in entries {
+                print("granted \(plan.identity.userName) \(e.perm) on \(e.path)" + (e.kind == .tree ? " (the whole tree, and as default ACL)" : ""))
+            }
+        } catch {
+            Stderr.write("mcpbox: grant: \(error)")
+            throw ExitCode(125)
+        }
+    }
+}
+
+struct RevokeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke",
+        abstract: "Undo `mcpbox grant PROFILE`: every ACL it changed is put back as it was (root).")
+
+    @Argument(help: "Profile NAME or path to a .toml file.", completion: .custom(MCPBox.completeProfileNames))
+    var profile: String
+
+    @OptionGroup var options: ProfileOptions
+
+    func run() throws {
+        let plan: SandboxPlan
+        do { plan = try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+        do {
+            let touched = try Grants().revoke(account: plan.identity.userName, profile: profile)
+            print("revoked what was granted to \(plan.identity.userName) for `\(profile)` (\(touched.count) path\(touched.count == 1 ? "" : "s") restored)")
+        } catch {
+            Stderr.write("mcpbox: revoke: \(error)")
+            throw ExitCode(125)
+        }
     }
 }

@@ -148,7 +148,7 @@ public struct Cgroups: Sendable {
     }
 
     /// Whether the unified hierarchy is mounted at /sys/fs/cgroup (pure cgroup v2).
-    private static func isV2() -> Bool {
+    static func isV2() -> Bool {
         access("\(root)/cgroup.controllers", F_OK) == 0
     }
 

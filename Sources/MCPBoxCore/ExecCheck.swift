@@ -35,10 +35,21 @@ enum ExecCheck {
         check(path, view: view, depth: 0)
     }
 
+    /// Exec of a directory: EACCES, exit 126.
+    static func directoryProblem(_ path: String) -> ExecProblem? {
+        guard HostFS.info(path)?.isDirectory == true else { return nil }
+        return ExecProblem(exitStatus: 126, message: "\(path) is a directory, not a program (exec: permission denied)",
+                           hint: "name the program file inside it")
+    }
+
     private static func check(_ path: String, view: SandboxView, depth: Int) -> ExecProblem? {
+        if depth == 0, view.lookup(path) == .directory {
+            return ExecProblem(exitStatus: 126, message: "\(path) is a directory inside the sandbox, not a program (exec: permission denied)",
+                               hint: "name the program file inside it")
+        }
         guard case .file(let host, let executable) = view.lookup(path) else { return nil }
         guard executable, let host else {
-            return ExecProblem(exitStatus: 126, message: "\(path) is not executable inside the sandbox (no execute permission)",
+            return ExecProblem(exitStatus: 126, message: "\(path) is not executable inside the sandbox (no execute permission: exec gets permission denied)",
                                hint: "chmod +x it on the host, or run it through its interpreter")
         }
         guard depth < 3, let next = interpreter(ofHostFile: host) else { return nil }

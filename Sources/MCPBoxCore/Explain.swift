@@ -103,6 +103,15 @@ public enum Explain {
     /// `s` with every control character (C0, DEL, C1) and bidirectional override escaped
     /// (`\n`, `\t`, `\x1b`, `\u{202e}`), so a path cannot forge lines or drive the terminal.
     /// Idempotent: an escaped string has none left.
+    /// How to fix a command that is not found inside the sandbox.
+    public static func notFoundHint(_ program: String) -> String {
+        guard program.hasPrefix("/") else { return "bind the directory that holds it, or give an absolute path" }
+        if HostFS.exists(program) {
+            return "it exists on the host but is not bound: add it or its directory to filesystem.read_only, or set filesystem.bind_command = true"
+        }
+        return "it does not exist on the host either"
+    }
+
     public static func visible(_ s: String) -> String {
         guard s.unicodeScalars.contains(where: needsEscape) else { return s }
         var out = ""
@@ -172,7 +181,7 @@ public enum Explain {
         out.append("COMMAND")
         kv("argv", plan.argv.isEmpty ? "(none: give one after `--` or set `command`)" : plan.argv.map(quote).joined(separator: " "))
         if !plan.argv.isEmpty {
-            kv("executable", plan.executable ?? "NOT FOUND inside the sandbox (run would exit 127)")
+            kv("executable", plan.executable ?? "NOT FOUND inside the sandbox (run would exit 127; \(notFoundHint(plan.argv[0])))")
             if let p = plan.execProblem {
                 kv("exec", "FAILS: \(p.message) (run would exit \(p.exitStatus); \(p.hint))")
             }
@@ -280,8 +289,9 @@ public enum Explain {
 
         out.append("")
         out.append("WARNINGS")
-        if plan.warnings.isEmpty { out.append("  (none)") }
+        if plan.warnings.isEmpty && plan.acknowledged.isEmpty { out.append("  (none)") }
         for w in plan.warnings { out.append("  ! " + w) }
+        for a in plan.acknowledged { out.append("  acknowledged: \(a.warning) [\(a.origin)]") }
         return out.map(visible).joined(separator: "\n") + "\n"
     }
 }

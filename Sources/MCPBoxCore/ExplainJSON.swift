@@ -56,6 +56,7 @@ public enum ExplainJSON {
         w.out = "{"
         w.indent = 1
         w.field("schema", "1")
+        w.field("mcpbox_version", string(MCPBoxVersion.current))
 
         w.open("profile", "{")
         w.field("name", string(plan.profileName))
@@ -174,6 +175,9 @@ public enum ExplainJSON {
         w.close("}")
 
         w.field("warnings", strings(plan.warnings))
+        w.field("acknowledged_warnings", "[" + plan.acknowledged.map {
+            "{\"warning\": \(string($0.warning)), \"origin\": \(string($0.origin))}"
+        }.joined(separator: ", ") + "]")
         w.indent = 0
         w.out += "\n}\n"
         return w.out

@@ -304,7 +304,7 @@ extension PlanBuilder {
                 }
                 if traversable[dir] == false { blocked = dir }
             }
-            guard let blocked else { continue }
+            guard let blocked, !forGrant else { continue }
             if acknowledged([b.m.target, b.source], reason: "\(b.ro ? "read-only" : "read-write"), not reachable by uid \(identity.hostUid) on the host", &d) { continue }
             let info = HostFS.info(blocked)
             refuse(&d, b.m, "\(b.m.target) lies under \(blocked) (owner \(info?.uid ?? 0), mode \(String((info?.mode ?? 0) & 0o7777, radix: 8))), which the server's account (uid \(identity.hostUid)) cannot traverse on the host; the bind would widen its access",

@@ -148,12 +148,40 @@ public enum HostFS {
         return acl.first { $0.tag == ACLEntry.other }.map { $0.perm & w == w } ?? false
     }
 
+    /// Whether `path` has the extended attribute `name` (not following a final symlink is not needed here).
+    static func hasXattr(_ path: String, _ name: String) -> Bool {
+        var buf = [UInt8](repeating: 0, count: 256)
+        return c_getxattr(path, name, &buf, buf.count) > 0
+    }
+
+    /// The names in directory `path` (without `.` and `..`); empty when it cannot be read.
+    public static func listDirectory(_ path: String) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     public static var uid: UInt32 { getuid() }
     public static var gid: UInt32 { getgid() }
 }
 
 /// Pure path helpers (no filesystem access).
 public enum Paths {
+    /// The fix for a path that is not absolute: `~` and `$HOME` are not expanded, `${HOME}` is.
+    public static func absoluteHint(_ path: String) -> String {
+        for prefix in ["~/", "$HOME/", "~", "$HOME"] where path.hasPrefix(prefix) && (prefix.hasSuffix("/") || path == prefix) {
+            let rest = String(path.dropFirst(prefix.count))
+            let fixed = "${HOME}" + (rest.isEmpty ? "" : "/" + rest)
+            return "`~` and `$HOME` are not expanded in profiles: write \"\(fixed)\""
+        }
+        return "write the full path, starting with /"
+    }
+
     /// Joins and normalizes: collapses `//` and `.`, drops a trailing `/`; nil if relative or with `..`.
     public static func normalize(_ path: String) -> String? {
         guard path.hasPrefix("/") else { return nil }

@@ -14,7 +14,7 @@ public enum Launcher {
     public static func run(_ plan: SandboxPlan, verbose: Bool = false) -> Int32 {
         if plan.executable == nil {
             printError("mcpbox: \(Explain.visible(plan.argv.first ?? "(no command)")): command not found inside the "
-                + "sandbox (bind the directory that holds it, or give an absolute path)")
+                + "sandbox (\(Explain.notFoundHint(plan.argv.first ?? "")))")
             return 127
         }
         if let p = plan.execProblem {

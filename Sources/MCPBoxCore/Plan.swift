@@ -52,6 +52,8 @@ public struct SandboxPlan: Sendable, Equatable {
     public var execProblem: ExecProblem?
     /// Dangerous grants the profile acknowledged with `filesystem.accept`, as `explain` lists them.
     public var accepted: [AcceptedGrant] = []
+    /// Lint warnings acknowledged by the profile.
+    public var acknowledged: [AcknowledgedWarning] = []
     /// caller-remap only: the caller's supplementary groups, which the server keeps on the host
     /// (setgroups is denied in its user namespace); empty in the other modes.
     public var keptGroups: [UInt32] = []
@@ -83,6 +85,20 @@ public struct SandboxPlan: Sendable, Equatable {
 }
 
 /// A grant that would be refused but that the profile acknowledged (`filesystem.accept`).
+/// A lint warning the profile acknowledges (`[network|env|seccomp] accept`): not a warning any more,
+/// but listed by `explain`.
+public struct AcknowledgedWarning: Sendable, Equatable {
+    /// The warning's text, as it would have been shown.
+    public var warning: String
+    /// The accept entry: "p.toml:5: network.accept".
+    public var origin: String
+
+    public init(warning: String, origin: String) {
+        self.warning = warning
+        self.origin = origin
+    }
+}
+
 public struct AcceptedGrant: Sendable, Equatable {
     /// The host path acknowledged.
     public var path: String

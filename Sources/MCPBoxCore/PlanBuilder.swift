@@ -92,6 +92,9 @@ public struct PlanBuilder {
     public let commandLine: [String]
     /// `run` needs a command; `explain` and `check` can show a plan without one.
     public let requireCommand: Bool
+    /// The plan `mcpbox grant` reads: a bind the account cannot reach is what it fixes, so that
+    /// refusal does not stop it (never set for `run` or `explain`).
+    public var forGrant = false
 
     public init(profile: Profile, host: HostContext, command: [String] = [], requireCommand: Bool = false) {
         self.profile = profile
@@ -109,6 +112,14 @@ public struct PlanBuilder {
         var gitWatched: [String] = []
         var gitTrees: [GitProtection.Tree] = []
         var accepted: [AcceptedGrant] = []
+        var acknowledged: [AcknowledgedWarning] = []
+
+        /// Adds `warning`, or records it as acknowledged by `entry`.
+        mutating func warn(_ warning: String, acknowledgedBy entry: Sourced<String>?) {
+            guard let e = entry else { warnings.append(warning); return }
+            let a = AcknowledgedWarning(warning: warning, origin: "\(Paths.basename(e.file)):\(e.line): \(e.key)")
+            if !acknowledged.contains(a) { acknowledged.append(a) }
+        }
     }
 
     /// Builds the plan, or throws every error found.
@@ -150,12 +161,14 @@ public struct PlanBuilder {
         var hostExecutable: String?
         if let program = argv.first, profile.bindCommand?.value == true {
             (hostExecutable, venvBin) = bindCommand(program, &d, env: env)
+            if let script = Self.interpretedScript(argv) { bindScript(script, &d, env: env) }
         }
         if let first = argv.first, first.contains("/"), !first.hasPrefix("/") || Paths.normalize(first) == nil {
             let fromProfile = commandLine.isEmpty ? profile.command : nil
             d.sink.add(Diagnostic(file: fromProfile?.file, line: fromProfile?.line, key: "command",
                                   "program path \"\(first)\" must be absolute and free of `..`",
-                                  hint: "write an absolute path inside the sandbox, or a bare name looked up in PATH"))
+                                  hint: first.hasPrefix("~") || first.hasPrefix("$HOME") ? Paths.absoluteHint(first)
+                                      : "write an absolute path inside the sandbox, or a bare name looked up in PATH"))
         }
 
         // Environment.
@@ -180,7 +193,8 @@ public struct PlanBuilder {
             if let value = env[p.value] { put(EnvVar(name: p.value, value: value, origin: "pass")) }
             let upper = p.value.uppercased()
             if Self.secretWords.contains(where: { upper.contains($0) }) {
-                d.warnings.append("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))")
+                d.warn("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))",
+                       acknowledgedBy: profile.envAccept.first { $0.value == p.value })
             }
         }
         for s in profile.envSet { put(s.value) }
@@ -195,7 +209,14 @@ public struct PlanBuilder {
             if let hostExecutable {
                 executable = hostExecutable
             } else if program.hasPrefix("/") {
-                if case .file = view.lookup(program) { executable = Paths.normalize(program) }
+                switch view.lookup(program) {
+                case .file, .directory: executable = Paths.normalize(program)
+                case .missing:
+                    // bind_command does not bind a directory; exec of it fails with EACCES all the same.
+                    if profile.bindCommand?.value == true, let n = Paths.normalize(program), HostFS.info(n)?.isDirectory == true {
+                        executable = n
+                    }
+                }
             } else if !program.contains("/") {
                 let path = environment.first { $0.name == "PATH" }?.value ?? ""
                 for dir in path.split(separator: ":") where dir.hasPrefix("/") {
@@ -254,7 +275,11 @@ public struct PlanBuilder {
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
+        if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
+            plan.execProblem = ExecCheck.directoryProblem(e)
+        }
         plan.accepted = d.accepted
+        plan.acknowledged = d.acknowledged
         if identity.mechanism == .callerRemap {
             plan.keptGroups = host.callerGroups.filter { $0 != identity.hostGid }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
             for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
@@ -297,7 +322,7 @@ public struct PlanBuilder {
                 }
                 continue
             }
-            if Paths.isWithin(path, "/dev") {
+            if Paths.isWithin(path, "/dev"), !acknowledged([path], reason: "host device", &d) {
                 d.warnings.append("\(b.entry.key): \(path) exposes a host device to the server (\(b.entry.origin))")
             }
             d.mounts.append(Mount(target: path, kind: .bind(source: source, readOnly: b.readOnly), origin: b.entry.origin))
@@ -559,7 +584,8 @@ public struct PlanBuilder {
         guard let flag = profile.bindCommand else { return (nil, nil) }
         var found: String?
         if program.hasPrefix("/") {
-            if let n = Paths.normalize(program), HostFS.isExecutableFile(n) { found = n }
+            // A regular file without an execute bit is bound too: exec then fails with 126, not 127.
+            if let n = Paths.normalize(program), HostFS.info(n)?.isRegular == true { found = n }
         } else if !program.contains("/") {
             for dir in (env["PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
                 let candidate = Paths.join(Paths.normalize(String(dir)) ?? String(dir), program)
@@ -617,24 +643,57 @@ public struct PlanBuilder {
         return (file, Paths.join(venv, "bin"))
     }
 
+    /// Programs that take a script file as their first non-option argument.
+    static func isInterpreter(_ program: String) -> Bool {
+        let name = Paths.basename(program)
+        if name.hasPrefix("python"), name.dropFirst(6).allSatisfy({ $0.isNumber || $0 == "." }) { return true }
+        return ["node", "nodejs", "bun", "deno", "ruby", "perl", "php", "bash", "sh", "dash", "zsh"].contains(name)
+    }
+
+    /// The absolute script path of `python /path/server.py` (an interpreter, options, then a
+    /// script), or nil (`-m`/`-c`/`-e` forms, a relative path, no interpreter).
+    static func interpretedScript(_ argv: [String]) -> String? {
+        guard let program = argv.first, isInterpreter(program) else { return nil }
+        for a in argv.dropFirst() {
+            if ["-m", "-c", "-e", "--eval", "-p", "--print"].contains(a) { return nil }
+            if a == "--" { continue }
+            if a.hasPrefix("-") { continue }
+            return a.hasPrefix("/") ? Paths.normalize(a) : nil
+        }
+        return nil
+    }
+
+    /// bind_command for an interpreter's script: binds the directory holding it read-only (only
+    /// the file when that directory is `/` or the caller's home).
+    func bindScript(_ script: String, _ d: inout Draft, env: [String: String]) {
+        guard let flag = profile.bindCommand, HostFS.info(script)?.isRegular == true else { return }
+        let dir = Paths.dirname(script)
+        let home = env["HOME"].flatMap(Paths.normalize)
+        let target = dir == "/" || dir == home ? script : dir
+        if SandboxView(mounts: d.mounts).isBound(target) { return }
+        guard let source = HostFS.realPath(target) else { return }
+        d.mounts.append(Mount(target: target, kind: .bind(source: source, readOnly: true), origin: flag.origin))
+        d.mounts = Self.ordered(Self.withoutRedundantBinds(d.mounts))
+    }
+
     // MARK: Warnings
 
     /// Names the binds whose top directory or file the server's host account cannot use (by
-    /// owner and mode bits; ACLs and supplementary groups are not considered): the launch
-    /// works, but the server gets EACCES there. Who runs mcpbox decides this, so `check`
-    /// shows it as a note.
+    /// owner, the account's own group, mode bits and the POSIX access ACL, as the kernel judges
+    /// it; other supplementary groups are not considered): the launch works, but the server gets
+    /// EACCES there. Who runs mcpbox decides this, so `check` shows it as a note.
     func warnAccess(_ d: inout Draft, identity: Identity) {
         guard identity.hostUid != host.callerUid || host.callerUid == 0 else { return }
         for m in d.mounts {
             guard case .bind(let source, let ro) = m.kind, let info = HostFS.info(source) else { continue }
-            let bits = info.uid == identity.hostUid ? (info.mode >> 6) & 7 : info.gid == identity.hostGid ? (info.mode >> 3) & 7 : info.mode & 7
             var need: UInt32 = info.isDirectory ? 0o5 : 0o4
             if !ro { need |= 0o2 }
-            guard bits & need != need else { continue }
+            guard HostFS.permits(source, uid: identity.hostUid, gids: [identity.hostGid], want: need) == false else { continue }
             let what = ro ? "readable" : "writable"
+            let acl = HostFS.accessACL(source) == nil ? "" : " and its ACL"
             d.warnings.append(Self.accessWarningPrefix + "\(m.target) is not \(what) by the server's account (uid \(identity.hostUid)): "
-                + "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8)); it will get EACCES there (\(m.origin)). "
-                + "Give the account access (chown/chmod), or set [user] name to an account that has it")
+                + "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(acl); it will get EACCES there (\(m.origin)). "
+                + "Give the account access (chown/chmod, or setfacl -m u:ACCOUNT:\(ro ? "rX" : "rwX")), or set [user] name to an account that has it")
         }
     }
 
@@ -642,22 +701,28 @@ public struct PlanBuilder {
         for m in d.mounts {
             guard case .bind(let source, _) = m.kind else { continue }
             if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
+                if acknowledged([m.target, source], reason: "socket", &d) { continue }
                 d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
             } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {
+                if acknowledged([m.target, source], reason: "contains docker.sock", &d) { continue }
                 d.warnings.append("filesystem: \(m.target) contains docker.sock; access to Docker is root on the host (\(m.origin))")
             }
         }
         if network == .host {
-            d.warnings.append("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))")
+            d.warn("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))",
+                   acknowledgedBy: profile.networkAccept.first { $0.value == "host" })
         }
         if seccomp.preset == .permissive {
-            d.warnings.append("seccomp.preset = \"permissive\": only the dangerous syscalls are blocked, not an allow-list (\(profile.seccompPreset?.origin ?? "profile"))")
+            d.warn("seccomp.preset = \"permissive\": only the dangerous syscalls are blocked, not an allow-list (\(profile.seccompPreset?.origin ?? "profile"))",
+                   acknowledgedBy: profile.seccompAccept.first { $0.value == "permissive" })
         }
         for a in profile.seccompAllow where Self.dangerousSyscalls.contains(a.value) && seccomp.allow.contains(a.value) {
-            d.warnings.append("seccomp.allow: `\(a.value)` re-enables a dangerous system call (\(a.origin))")
+            d.warn("seccomp.allow: `\(a.value)` re-enables a dangerous system call (\(a.origin))",
+                   acknowledgedBy: profile.seccompAccept.first { $0.value == a.value })
         }
         if seccomp.defaultAction == .log {
-            d.warnings.append("seccomp.default_action = \"log\": syscalls outside the policy are only logged, not refused (\(profile.seccompDefaultAction?.origin ?? "profile"))")
+            d.warn("seccomp.default_action = \"log\": syscalls outside the policy are only logged, not refused (\(profile.seccompDefaultAction?.origin ?? "profile"))",
+                   acknowledgedBy: profile.seccompAccept.first { $0.value == "log" })
         }
     }
 }

@@ -59,6 +59,10 @@ public struct Profile: Sendable, Equatable {
     /// `filesystem.accept`: host paths whose dangerous grant the profile acknowledges (see `GrantChecks`).
     public var accept: [Sourced<PathEntry>] = []
     public var bindCommand: Sourced<Bool>?
+    /// `[network] accept`, `[env] accept`, `[seccomp] accept`: lint warnings the profile acknowledges.
+    public var networkAccept: [Sourced<String>] = []
+    public var envAccept: [Sourced<String>] = []
+    public var seccompAccept: [Sourced<String>] = []
 
     public var networkMode: Sourced<NetworkMode>?
     /// `[network] allow` / `deny` (mode "allow"), appended across `extends`.
@@ -117,6 +121,9 @@ public struct Profile: Sendable, Equatable {
         Self.appendPaths(&hide, child.hide)
         Self.appendPaths(&accept, child.accept)
         if let v = child.bindCommand { bindCommand = v }
+        Self.appendNames(&networkAccept, child.networkAccept)
+        Self.appendNames(&envAccept, child.envAccept)
+        Self.appendNames(&seccompAccept, child.seccompAccept)
         if let v = child.networkMode { networkMode = v }
         for r in child.networkAllow where !networkAllow.contains(where: { $0.value.text == r.value.text }) { networkAllow.append(r) }
         for r in child.networkDeny where !networkDeny.contains(where: { $0.value.text == r.value.text }) { networkDeny.append(r) }
@@ -172,9 +179,9 @@ public enum ProfileSchema {
         "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
-        "network": ["mode", "allow", "deny", "hosts", "log"],
-        "env": ["pass", "set"],
-        "seccomp": ["preset", "allow", "deny", "default_action"],
+        "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
+        "env": ["pass", "set", "accept"],
+        "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -402,7 +409,7 @@ struct ProfileFileReader {
                 continue
             }
             guard expanded.hasPrefix("/") else {
-                sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: "write the full path, starting with /"))
+                sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: Paths.absoluteHint(expanded)))
                 continue
             }
             guard let path = Paths.normalize(expanded) else {
@@ -472,7 +479,7 @@ struct ProfileFileReader {
             case "cwd":
                 if let c = string(entry, "cwd", expand: true) {
                     if !c.value.hasPrefix("/") {
-                        sink.add(c.diagnostic("path \"\(c.value)\" is not absolute", hint: "write the full path, starting with /"))
+                        sink.add(c.diagnostic("path \"\(c.value)\" is not absolute", hint: Paths.absoluteHint(c.value)))
                     } else if let n = Paths.normalize(c.value) {
                         layer.cwd = Sourced(n, file: file, line: c.line, key: "cwd")
                     } else {
@@ -612,12 +619,18 @@ struct ProfileFileReader {
                         layer.networkHosts.append(Sourced(HostMapping(name: name, addresses: addresses), file: file, line: h.value.line, key: key))
                     }
                 }
+            case "accept":
+                for n in stringArray(e, "network.accept", expand: false) ?? [] {
+                    if n.value == "host" { layer.networkAccept.append(n) } else {
+                        sink.add(n.diagnostic("network.accept: unknown warning \"\(n.value)\"", hint: "the one network warning is \"host\" (mode = \"host\")"))
+                    }
+                }
             case "log":
                 guard let l = string(e, "network.log", expand: true) else { continue }
                 if let n = Paths.normalize(l.value), l.value.hasPrefix("/") {
                     layer.networkLog = Sourced(n, file: file, line: l.line, key: "network.log")
                 } else {
-                    sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`"))
+                    sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`", hint: Paths.absoluteHint(l.value)))
                 }
             default: unknownKey(e, table: "network")
             }
@@ -635,6 +648,12 @@ struct ProfileFileReader {
                 for n in stringArray(e, "env.pass", expand: false) ?? [] {
                     if Self.isEnvName(n.value) { layer.envPass.append(n) } else {
                         sink.add(n.diagnostic("invalid variable name \"\(n.value)\""))
+                    }
+                }
+            case "accept":
+                for n in stringArray(e, "env.accept", expand: false) ?? [] {
+                    if Self.isEnvName(n.value) { layer.envAccept.append(n) } else {
+                        sink.add(n.diagnostic("invalid variable name \"\(n.value)\"", hint: "name a variable of env.pass whose warning you acknowledge"))
                     }
                 }
             case "set":
@@ -672,6 +691,13 @@ struct ProfileFileReader {
             case "allow": layer.seccompAllow = syscallList(e, "seccomp.allow")
             case "deny": layer.seccompDeny = syscallList(e, "seccomp.deny")
             case "default_action": layer.seccompDefaultAction = enumValue(e, "seccomp.default_action", SeccompPolicy.DefaultAction.self)
+            case "accept":
+                for n in stringArray(e, "seccomp.accept", expand: false) ?? [] {
+                    if n.value == "permissive" || n.value == "log" || Seccomp.isKnownSyscall(n.value) { layer.seccompAccept.append(n) } else {
+                        sink.add(n.diagnostic("seccomp.accept: unknown warning \"\(n.value)\"",
+                                              hint: "acknowledge \"permissive\" (the preset), \"log\" (default_action) or a system call named in seccomp.allow"))
+                    }
+                }
             default: unknownKey(e, table: "seccomp")
             }
         }

@@ -57,9 +57,13 @@ public struct ProfileLoader: Sendable {
             let prefix = Paths.dirname(Paths.dirname(exe))
             dirs.append(Paths.join(prefix, "share/mcpbox/profiles"))
         }
-        let source = Paths.dirname(Paths.dirname(Paths.dirname(#filePath)))
-        dirs.append(Paths.join(source, "profiles"))
+        dirs.append(sourceTreeProfiles)
         return dirs.filter { HostFS.info($0)?.isDirectory == true }
+    }
+
+    /// The `profiles/` directory of the source tree this mcpbox was built from (last on the search path).
+    public static var sourceTreeProfiles: String {
+        Paths.join(Paths.dirname(Paths.dirname(Paths.dirname(#filePath))), "profiles")
     }
 
     /// Variables mcpbox defines itself; never taken from the environment.
@@ -156,11 +160,17 @@ public struct ProfileLoader: Sendable {
     }
 
     func notFound(_ ref: String, from: Sourced<String>?) -> Diagnostic {
-        let hint = Self.isPath(ref) ? "check the path" : "searched: " + searchPath.map { $0 + "/\(ref).toml" }.joined(separator: ", ")
-        if let from {
-            return from.diagnostic("profile `\(ref)` not found", hint: hint)
+        var hint = Self.isPath(ref) ? "check the path" : "searched: " + searchPath.map { $0 + "/\(ref).toml" }.joined(separator: ", ")
+        var message = "profile `\(ref)` not found"
+        if !Self.isPath(ref) {
+            let names = availableNames()
+            message += Suggest.didYouMean(ref, in: names)
+            hint += names.isEmpty ? "; no profiles found there" : "; available: " + names.sorted().joined(separator: ", ") + " (mcpbox profiles lists them)"
         }
-        return Diagnostic("profile `\(ref)` not found", hint: hint)
+        if let from {
+            return from.diagnostic(message, hint: hint)
+        }
+        return Diagnostic(message, hint: hint)
     }
 
     /// Largest profile file accepted, in bytes (1 MiB).
