@@ -92,6 +92,12 @@ public struct Profile: Sendable, Equatable {
     public var landlockTCPBind: [Sourced<UInt16>]?
     public var landlockTCPConnect: [Sourced<UInt16>]?
 
+    /// `[tools]` / `[prompts]` allow (nil: no layer sets it) and deny globs, appended across `extends`.
+    public var toolsAllow: [Sourced<String>]?
+    public var toolsDeny: [Sourced<String>] = []
+    public var promptsAllow: [Sourced<String>]?
+    public var promptsDeny: [Sourced<String>] = []
+
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
     /// `check` only: variables declared with `from_arg` that were not given, with their flags;
@@ -143,6 +149,10 @@ public struct Profile: Sendable, Equatable {
         if let v = child.landlockMode { landlockMode = v }
         if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
         if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
+        if let v = child.toolsAllow { var l = toolsAllow ?? []; Self.appendNames(&l, v); toolsAllow = l }
+        Self.appendNames(&toolsDeny, child.toolsDeny)
+        if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
+        Self.appendNames(&promptsDeny, child.promptsDeny)
         var skipped = Set(skippedOptional)
         for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
@@ -169,12 +179,14 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log"],
         "env": ["pass", "set"],
         "seccomp": ["preset", "allow", "deny", "default_action"],
+        "tools": ["allow", "deny"],
+        "prompts": ["allow", "deny"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -482,6 +494,8 @@ struct ProfileFileReader {
             case "seccomp": if let t = subtable(entry) { readSeccomp(t) }
             case "limits": if let t = subtable(entry) { readLimits(t) }
             case "landlock": if let t = subtable(entry) { readLandlock(t) }
+            case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
+            case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
             default: unknownKey(entry, table: "")
             }
         }
@@ -668,6 +682,32 @@ struct ProfileFileReader {
             case "deny": layer.seccompDeny = syscallList(e, "seccomp.deny")
             case "default_action": layer.seccompDefaultAction = enumValue(e, "seccomp.default_action", SeccompPolicy.DefaultAction.self)
             default: unknownKey(e, table: "seccomp")
+            }
+        }
+    }
+
+    /// `[tools]` / `[prompts]`: allow and deny globs over names (the MCP layer, see `MCPPolicy`).
+    mutating func readNames(_ t: TOMLTable, table: String) {
+        for e in t.entries {
+            switch e.key {
+            case "allow", "deny":
+                let key = "\(table).\(e.key)"
+                guard let list = stringArray(e, key, expand: false) else { continue }
+                var ok: [Sourced<String>] = []
+                for g in list {
+                    if g.value.isEmpty || g.value.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                        sink.add(g.diagnostic("invalid pattern \"\(g.value)\"", hint: "a name or a glob such as \"git_log*\" (no control characters)"))
+                    } else {
+                        ok.append(g)
+                    }
+                }
+                switch (table, e.key) {
+                case ("tools", "allow"): layer.toolsAllow = ok
+                case ("tools", _): layer.toolsDeny = ok
+                case (_, "allow"): layer.promptsAllow = ok
+                default: layer.promptsDeny = ok
+                }
+            default: unknownKey(e, table: table)
             }
         }
     }

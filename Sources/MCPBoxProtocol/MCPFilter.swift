@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A growable byte FIFO in malloc'd memory (its bytes stay put between `peek` and `consume`,
+/// which the C relay relies on).
+final class ByteQueue {
+    private var base: UnsafeMutablePointer<UInt8>?
+    private var capacity = 0
+    private var head = 0
+    private var tail = 0
+
+    var count: Int { tail - head }
+
+    deinit { free(base) }
+
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        if tail + bytes.count > capacity {
+            if head > 0 {
+                if count > 0 { memmove(base!, base! + head, count) }
+                tail -= head
+                head = 0
+            }
+            if tail + bytes.count > capacity {
+                let want = max(tail + bytes.count, capacity * 2, 4096)
+                guard let p = realloc(base, want) else { fatalError("mcpbox: out of memory") }
+                base = p.assumingMemoryBound(to: UInt8.self)
+                capacity = want
+            }
+        }
+        memcpy(base! + tail, bytes.baseAddress!, bytes.count)
+        tail += bytes.count
+    }
+
+    func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+    func peek() -> (UnsafePointer<UInt8>?, Int) { (base.map { UnsafePointer($0 + head) }, count) }
+
+    func consume(_ n: Int) {
+        head += min(n, count)
+        if head == tail {
+            head = 0
+            tail = 0
+            // A big message's buffer is returned once it is written.
+            if capacity > 1 << 20 { free(base); base = nil; capacity = 0 }
+        }
+    }
+}
+
+/// The MCP layer of one session: frames newline-delimited JSON-RPC in both directions, applies
+/// the policy, and queues what each side receives. Lines it does not change are queued
+/// byte-identical. Direction 0 is client → server, 1 is server → client (as in the C hook).
+public final class MCPFilter {
+    public let policy: MCPPolicy
+    /// Where mcpbox's own lines go (stderr in `run`).
+    let say: (String) -> Void
+    private let queues = [ByteQueue(), ByteQueue()]
+    /// Bytes of an incomplete line, per direction.
+    private var partial: [[UInt8]] = [[], []]
+    /// Client requests whose responses are filtered: serialized id → the list kind.
+    private var listRequests: [String: ListKind] = [:]
+    /// Lines from the server mcpbox could not parse and dropped.
+    public private(set) var droppedLines = 0
+    /// Set once a limit ended the session.
+    public private(set) var failed = false
+
+    enum ListKind { case tools, prompts }
+
+    public init(policy: MCPPolicy, say: @escaping (String) -> Void) {
+        self.policy = policy
+        self.say = say
+    }
+
+    // MARK: The hook
+
+    /// Bytes read in `dir` (empty: the source's end, whatever is held is passed on as is).
+    /// Returns false when the session must end.
+    public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if failed { return false }
+        if bytes.count == 0 {
+            if !partial[dir].isEmpty {
+                queues[dir].append(partial[dir])
+                partial[dir] = []
+            }
+            return true
+        }
+        var start = 0
+        while start < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            guard let nl = memchr(rest.baseAddress!, 0x0a, rest.count) else {
+                guard partial[dir].count + rest.count <= policy.maxMessage else { return tooBig(dir) }
+                partial[dir].append(contentsOf: rest)
+                return true
+            }
+            let end = start + (rest.baseAddress!.distance(to: UnsafeRawPointer(nl))) + 1
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            if partial[dir].isEmpty {
+                guard piece.count - 1 <= policy.maxMessage else { return tooBig(dir) }
+                line(dir, piece)
+            } else {
+                guard partial[dir].count + piece.count - 1 <= policy.maxMessage else { return tooBig(dir) }
+                var whole = partial[dir]
+                partial[dir] = []
+                whole.append(contentsOf: piece)
+                whole.withUnsafeBytes { line(dir, $0) }
+            }
+            start = end
+        }
+        return true
+    }
+
+    public func pending(_ dir: Int) -> (UnsafePointer<UInt8>?, Int) { queues[dir].peek() }
+
+    public func consumed(_ dir: Int, _ n: Int) { queues[dir].consume(n) }
+
+    private func tooBig(_ dir: Int) -> Bool {
+        failed = true
+        say("mcpbox: the \(dir == 0 ? "client" : "server") sent a message longer than \(policy.maxMessage) bytes "
+            + "(the MCP layer's limit): session ended")
+        return false
+    }
+
+    // MARK: Messages
+
+    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name"])
+    private static let responseProjection = JSONProjection(["id", "method"])
+
+    /// One whole line, its newline included.
+    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) {
+        var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
+        if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { queues[dir].append(raw); return }
+        if dir == 0 { clientLine(raw, body) } else { serverLine(raw, body) }
+    }
+
+    private func clientLine(_ raw: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
+        let message: JSON
+        do {
+            message = try JSON.parse(body, keeping: Self.requestProjection)
+        } catch {
+            // The server would answer the same; mcpbox does not forward what it cannot read.
+            reply(error: -32700, message: "Parse error", id: .null)
+            return
+        }
+        guard case .object = message else {
+            reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
+            return
+        }
+        if let method = message["method"]?.stringValue {
+            let id = message["id"]
+            switch method {
+            case "tools/list" where policy.tools != nil:
+                if let id { listRequests[id.serialized] = .tools }
+            case "prompts/list" where policy.prompts != nil:
+                if let id { listRequests[id.serialized] = .prompts }
+            case "tools/call":
+                if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
+                    return
+                }
+            case "prompts/get":
+                if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
+                    return
+                }
+            default: break
+            }
+        }
+        queues[0].append(raw)
+    }
+
+    private func serverLine(_ raw: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
+        // Only a response to a list request can change; without one outstanding, nothing is parsed.
+        if listRequests.isEmpty { queues[1].append(raw); return }
+        let head: JSON
+        do {
+            head = try JSON.parse(body, keeping: Self.responseProjection)
+        } catch {
+            drop(error)
+            return
+        }
+        guard case .object = head, head["method"] == nil, let id = head["id"],
+              let kind = listRequests.removeValue(forKey: id.serialized) else {
+            queues[1].append(raw)
+            return
+        }
+        var message: JSON
+        do {
+            message = try JSON.parse(body)
+        } catch {
+            drop(error)
+            return
+        }
+        guard var result = message["result"] else { queues[1].append(raw); return }
+        let (key, policy) = kind == .tools ? ("tools", self.policy.tools!) : ("prompts", self.policy.prompts!)
+        guard case .array(let items)? = result[key] else { queues[1].append(raw); return }
+        let kept = items.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
+        if kept.count == items.count { queues[1].append(raw); return }
+        result.set(key, .array(kept))
+        message.set("result", result)
+        queues[1].append(Array((message.serialized + "\n").utf8))
+    }
+
+    private func drop(_ error: JSONError) {
+        droppedLines += 1
+        let why: String
+        switch error {
+        case .tooDeep: why = "nested deeper than \(JSON.maxDepth) levels"
+        case .syntax(let at): why = "not valid JSON (byte \(at); duplicate keys count as invalid)"
+        }
+        say("mcpbox: dropped a line from the server while a list response was awaited: \(why)")
+    }
+
+    /// A JSON-RPC error response from mcpbox to the client.
+    private func reply(error code: Int, message: String, id: JSON) {
+        var s = "{\"jsonrpc\":\"2.0\",\"id\":"
+        JSON.write(id, into: &s)
+        s += ",\"error\":{\"code\":\(code),\"message\":"
+        JSON.quote(message, into: &s)
+        s += "}}\n"
+        queues[1].append(Array(s.utf8))
+    }
+}
