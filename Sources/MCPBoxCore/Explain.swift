@@ -159,6 +159,31 @@ public enum Explain {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
     }
 
+    /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
+    static func mcpLines(_ mcp: MCPPlan?) -> [(String, String)] {
+        guard let mcp else {
+            return [("layer", "off: no [tools] or [prompts] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
+        }
+        var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
+        func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String) {
+            guard allow != nil || !deny.isEmpty else {
+                out.append((kind, "every \(noun) (no [\(kind)] key)"))
+                return
+            }
+            if let allow {
+                if allow.isEmpty { out.append(("\(kind) allow", "(empty: no \(noun) at all)")) }
+                for r in allow { out.append(("\(kind) allow", "\(quote(r.pattern))  \(r.origin)")) }
+            } else {
+                out.append(("\(kind) allow", "(absent: every \(noun) not denied)"))
+            }
+            for r in deny { out.append(("\(kind) deny", "\(quote(r.pattern))  \(r.origin)")) }
+            out.append(("\(kind) effect", "hidden from \(kind)/list (every page); \(method) for a hidden \(noun) answered by mcpbox with -32602, never forwarded (deny wins)"))
+        }
+        rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
+        rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
+        return out
+    }
+
     /// The complete text, deterministic for a given plan.
     public static func text(_ plan: SandboxPlan) -> String {
         var out: [String] = []
@@ -245,6 +270,10 @@ public enum Explain {
             kv("variables", e.variables.joined(separator: " "))
             kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")
         }
+
+        out.append("")
+        out.append("TOOLS")
+        for line in mcpLines(plan.mcp) { kv(line.0, line.1) }
 
         let s = Seccomp.summary(plan.seccomp)
         out.append("")

@@ -122,6 +122,8 @@ struct ClientOutput: Decodable {
         var tool: String
         var is_error: Bool
         var text: String
+        /// The JSON-RPC error code when the call failed at the protocol level.
+        var code: Int?
         var isError: Bool { is_error }
         var description: String { "\(tool)(error: \(is_error)): \(text.prefix(300))" }
     }

@@ -4,7 +4,7 @@ Usage: python mcp_client.py CONFIG_JSON
 CONFIG: {"command": str, "args": [str], "env": {str: str}, "cwd": str|null,
          "calls": [{"tool": str, "arguments": {...}}]}
 Prints one JSON object on stdout:
-  {"server": name, "tools": [names], "calls": [{"tool", "is_error", "text"}],
+  {"server": name, "tools": [names], "calls": [{"tool", "is_error", "text", "code"?}],
    "close_seconds": float, "escalated": bool, "returncode": int|null, "error": str|null}
 `escalated` is true when the SDK's shutdown had to signal the server (stdin close alone did not
 end it within the SDK's grace); `returncode` is the exit status of the spawned process (mcpbox).
@@ -68,7 +68,8 @@ async def main():
                                                  "text": text_of(result)})
                         except Exception as e:  # noqa: BLE001 - a protocol error is a result here
                             out["calls"].append({"tool": call["tool"], "is_error": True,
-                                                 "text": "%s: %s" % (type(e).__name__, e)})
+                                                 "text": "%s: %s" % (type(e).__name__, e),
+                                                 "code": getattr(getattr(e, "error", None), "code", None)})
                     close_started = time.monotonic()
     except Exception as e:  # noqa: BLE001
         out["error"] = "%s: %s" % (type(e).__name__, e)
