@@ -2,23 +2,30 @@
 import Glibc
 #endif
 
-/// A growable byte FIFO in malloc'd memory (its bytes stay put between `peek` and `consume`,
-/// which the C relay relies on).
+/// A growable byte FIFO in malloc'd memory. Its tail may hold an incomplete or undecided line
+/// (`hold`), which `peek` does not expose until `commit`; bytes stay put between `peek` and
+/// `consume`, which the C relay relies on.
 final class ByteQueue {
     private var base: UnsafeMutablePointer<UInt8>?
     private var capacity = 0
     private var head = 0
+    private var committed = 0
     private var tail = 0
 
-    var count: Int { tail - head }
+    /// Bytes ready to be written.
+    var count: Int { committed - head }
+    /// Bytes held back (an incomplete or undecided line).
+    var held: Int { tail - committed }
 
     deinit { free(base) }
 
-    func append(_ bytes: UnsafeRawBufferPointer) {
+    /// Appends `bytes` to the held tail.
+    func hold(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         if tail + bytes.count > capacity {
             if head > 0 {
-                if count > 0 { memmove(base!, base! + head, count) }
+                if tail > head { memmove(base!, base! + head, tail - head) }
+                committed -= head
                 tail -= head
                 head = 0
             }
@@ -33,18 +40,36 @@ final class ByteQueue {
         tail += bytes.count
     }
 
+    /// The held bytes (valid until the next mutation).
+    var heldBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base.map { $0 + committed }, count: held) }
+
+    func commit() { committed = tail }
+
+    func dropHeld() { tail = committed; reset() }
+
+    /// Appends ready bytes (after any held ones are decided).
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        precondition(held == 0)
+        hold(bytes)
+        commit()
+    }
+
     func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
 
     func peek() -> (UnsafePointer<UInt8>?, Int) { (base.map { UnsafePointer($0 + head) }, count) }
 
     func consume(_ n: Int) {
         head += min(n, count)
-        if head == tail {
-            head = 0
-            tail = 0
-            // A big message's buffer is returned once it is written.
-            if capacity > 1 << 20 { free(base); base = nil; capacity = 0 }
-        }
+        reset()
+    }
+
+    private func reset() {
+        guard head == tail else { return }
+        head = 0
+        committed = 0
+        tail = 0
+        // A big message's buffer is returned once it is written.
+        if capacity > 1 << 20 { free(base); base = nil; capacity = 0 }
     }
 }
 
@@ -55,9 +80,12 @@ public final class MCPFilter {
     public let policy: MCPPolicy
     /// Where mcpbox's own lines go (stderr in `run`).
     let say: (String) -> Void
+    /// Per direction: the lines passed on (and the current line, held until it is decided)...
     private let queues = [ByteQueue(), ByteQueue()]
-    /// Bytes of an incomplete line, per direction.
-    private var partial: [[UInt8]] = [[], []]
+    /// ...and mcpbox's own messages to that direction's destination, written between lines.
+    private let replies = [ByteQueue(), ByteQueue()]
+    /// Which queue `pending` last offered, per direction.
+    private var servingReplies = [false, false]
     /// Client requests whose responses are filtered: serialized id → the list kind.
     private var listRequests: [String: ListKind] = [:]
     /// Lines from the server mcpbox could not parse and dropped.
@@ -78,41 +106,44 @@ public final class MCPFilter {
     /// Returns false when the session must end.
     public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         if failed { return false }
+        let q = queues[dir]
         if bytes.count == 0 {
-            if !partial[dir].isEmpty {
-                queues[dir].append(partial[dir])
-                partial[dir] = []
-            }
+            q.commit()              // an unterminated last line goes on as it is
             return true
         }
         var start = 0
         while start < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
             guard let nl = memchr(rest.baseAddress!, 0x0a, rest.count) else {
-                guard partial[dir].count + rest.count <= policy.maxMessage else { return tooBig(dir) }
-                partial[dir].append(contentsOf: rest)
+                guard q.held + rest.count <= policy.maxMessage else { return tooBig(dir) }
+                q.hold(rest)
                 return true
             }
             let end = start + (rest.baseAddress!.distance(to: UnsafeRawPointer(nl))) + 1
-            let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            if partial[dir].isEmpty {
-                guard piece.count - 1 <= policy.maxMessage else { return tooBig(dir) }
-                line(dir, piece)
-            } else {
-                guard partial[dir].count + piece.count - 1 <= policy.maxMessage else { return tooBig(dir) }
-                var whole = partial[dir]
-                partial[dir] = []
-                whole.append(contentsOf: piece)
-                whole.withUnsafeBytes { line(dir, $0) }
+            guard q.held + (end - start) - 1 <= policy.maxMessage else { return tooBig(dir) }
+            q.hold(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            switch line(dir, q.heldBytes) {
+            case .pass: q.commit()
+            case .drop: q.dropHeld()
+            case .replace(let bytes): q.dropHeld(); q.append(bytes)
             }
             start = end
         }
         return true
     }
 
-    public func pending(_ dir: Int) -> (UnsafePointer<UInt8>?, Int) { queues[dir].peek() }
+    /// Lines first, mcpbox's own messages when no line is waiting (never inside a line).
+    public func pending(_ dir: Int) -> (UnsafePointer<UInt8>?, Int) {
+        servingReplies[dir] = queues[dir].count == 0
+        return servingReplies[dir] ? replies[dir].peek() : queues[dir].peek()
+    }
 
-    public func consumed(_ dir: Int, _ n: Int) { queues[dir].consume(n) }
+    public func consumed(_ dir: Int, _ n: Int) {
+        (servingReplies[dir] ? replies[dir] : queues[dir]).consume(n)
+    }
+
+    /// What happens to a whole line.
+    enum Action { case pass, drop, replace([UInt8]) }
 
     private func tooBig(_ dir: Int) -> Bool {
         failed = true
@@ -127,25 +158,25 @@ public final class MCPFilter {
     private static let responseProjection = JSONProjection(["id", "method"])
 
     /// One whole line, its newline included.
-    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) {
+    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) -> Action {
         var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
-        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { queues[dir].append(raw); return }
-        if dir == 0 { clientLine(raw, body) } else { serverLine(raw, body) }
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .pass }
+        return dir == 0 ? clientLine(body) : serverLine(body)
     }
 
-    private func clientLine(_ raw: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
+    private func clientLine(_ body: UnsafeRawBufferPointer) -> Action {
         let message: JSON
         do {
             message = try JSON.parse(body, keeping: Self.requestProjection)
         } catch {
             // The server would answer the same; mcpbox does not forward what it cannot read.
             reply(error: -32700, message: "Parse error", id: .null)
-            return
+            return .drop
         }
         guard case .object = message else {
             reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
-            return
+            return .drop
         }
         if let method = message["method"]?.stringValue {
             let id = message["id"]
@@ -157,49 +188,46 @@ public final class MCPFilter {
             case "tools/call":
                 if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
-                    return
+                    return .drop
                 }
             case "prompts/get":
                 if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
                     if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
-                    return
+                    return .drop
                 }
             default: break
             }
         }
-        queues[0].append(raw)
+        return .pass
     }
 
-    private func serverLine(_ raw: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) {
+    private func serverLine(_ body: UnsafeRawBufferPointer) -> Action {
         // Only a response to a list request can change; without one outstanding, nothing is parsed.
-        if listRequests.isEmpty { queues[1].append(raw); return }
+        if listRequests.isEmpty { return .pass }
         let head: JSON
         do {
             head = try JSON.parse(body, keeping: Self.responseProjection)
         } catch {
             drop(error)
-            return
+            return .drop
         }
         guard case .object = head, head["method"] == nil, let id = head["id"],
-              let kind = listRequests.removeValue(forKey: id.serialized) else {
-            queues[1].append(raw)
-            return
-        }
+              let kind = listRequests.removeValue(forKey: id.serialized) else { return .pass }
         var message: JSON
         do {
             message = try JSON.parse(body)
         } catch {
             drop(error)
-            return
+            return .drop
         }
-        guard var result = message["result"] else { queues[1].append(raw); return }
+        guard var result = message["result"] else { return .pass }
         let (key, policy) = kind == .tools ? ("tools", self.policy.tools!) : ("prompts", self.policy.prompts!)
-        guard case .array(let items)? = result[key] else { queues[1].append(raw); return }
+        guard case .array(let items)? = result[key] else { return .pass }
         let kept = items.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
-        if kept.count == items.count { queues[1].append(raw); return }
+        if kept.count == items.count { return .pass }
         result.set(key, .array(kept))
         message.set("result", result)
-        queues[1].append(Array((message.serialized + "\n").utf8))
+        return .replace(Array((message.serialized + "\n").utf8))
     }
 
     private func drop(_ error: JSONError) {
@@ -219,6 +247,6 @@ public final class MCPFilter {
         s += ",\"error\":{\"code\":\(code),\"message\":"
         JSON.quote(message, into: &s)
         s += "}}\n"
-        queues[1].append(Array(s.utf8))
+        replies[1].append(Array(s.utf8))
     }
 }

@@ -204,6 +204,17 @@ struct MCPFilterTests {
         #expect(d.take(1) == junk)
     }
 
+    @Test func mcpboxAnswersNeverSplitAServerLine() {
+        let d = FilterDriver(Self.gitPolicy)
+        let line = #"{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"x"}}"# + "\n"
+        let half = line.utf8.count / 2
+        d.feed(1, String(line.prefix(half)))
+        d.feed(0, #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"git_commit"}}"# + "\n")
+        #expect(d.take(1) == #"{"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":"Unknown tool: git_commit"}}"# + "\n")
+        d.feed(1, String(line.dropFirst(half)))
+        #expect(d.take(1) == line)
+    }
+
     @Test func partialLineAtEndIsPassedOn() {
         let d = FilterDriver(Self.gitPolicy)
         d.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
