@@ -86,14 +86,14 @@ public final class MCPFilter {
     private let replies = [ByteQueue(), ByteQueue()]
     /// Which queue `pending` last offered, per direction.
     private var servingReplies = [false, false]
-    /// Client requests whose responses are filtered: serialized id → the list kind.
-    private var listRequests: [String: ListKind] = [:]
+    /// Client requests forwarded and not yet answered: serialized id → what the answer is.
+    private var outstanding: [String: ListKind] = [:]
     /// Lines from the server mcpbox could not parse and dropped.
     public private(set) var droppedLines = 0
     /// Set once a limit ended the session.
     public private(set) var failed = false
 
-    enum ListKind { case tools, prompts }
+    enum ListKind { case tools, prompts, other }
 
     public init(policy: MCPPolicy, say: @escaping (String) -> Void) {
         self.policy = policy
@@ -180,11 +180,10 @@ public final class MCPFilter {
         }
         if let method = message["method"]?.stringValue {
             let id = message["id"]
+            var kind = ListKind.other
             switch method {
-            case "tools/list" where policy.tools != nil:
-                if let id { listRequests[id.serialized] = .tools }
-            case "prompts/list" where policy.prompts != nil:
-                if let id { listRequests[id.serialized] = .prompts }
+            case "tools/list" where policy.tools != nil: kind = .tools
+            case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "tools/call":
                 if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
@@ -197,31 +196,42 @@ public final class MCPFilter {
                 }
             default: break
             }
+            if let id { outstanding[id.serialized] = kind }
         }
         return .pass
     }
 
+    /// A response reaches the client only for a request it sent and mcpbox forwarded, so a list
+    /// answer forged ahead of the request (a server guessing ids) cannot slip past the filter.
     private func serverLine(_ body: UnsafeRawBufferPointer) -> Action {
-        // Only a response to a list request can change; without one outstanding, nothing is parsed.
-        if listRequests.isEmpty { return .pass }
+        // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
+        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+            return .pass
+        }
         let head: JSON
         do {
             head = try JSON.parse(body, keeping: Self.responseProjection)
         } catch {
-            drop(error)
+            drop(why(error))
             return .drop
         }
-        guard case .object = head, head["method"] == nil, let id = head["id"],
-              let kind = listRequests.removeValue(forKey: id.serialized) else { return .pass }
+        guard case .object = head else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }
+        guard let kind = outstanding.removeValue(forKey: id.serialized) else {
+            drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
+            return .drop
+        }
+        if kind == .other { return .pass }
         var message: JSON
         do {
             message = try JSON.parse(body)
         } catch {
-            drop(error)
+            drop(why(error))
             return .drop
         }
         guard var result = message["result"] else { return .pass }
-        let (key, policy) = kind == .tools ? ("tools", self.policy.tools!) : ("prompts", self.policy.prompts!)
+        guard let policy = kind == .tools ? self.policy.tools : self.policy.prompts else { return .pass }
+        let key = kind == .tools ? "tools" : "prompts"
         guard case .array(let items)? = result[key] else { return .pass }
         let kept = items.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
         if kept.count == items.count { return .pass }
@@ -230,14 +240,16 @@ public final class MCPFilter {
         return .replace(Array((message.serialized + "\n").utf8))
     }
 
-    private func drop(_ error: JSONError) {
-        droppedLines += 1
-        let why: String
+    private func why(_ error: JSONError) -> String {
         switch error {
-        case .tooDeep: why = "nested deeper than \(JSON.maxDepth) levels"
-        case .syntax(let at): why = "not valid JSON (byte \(at); duplicate keys count as invalid)"
+        case .tooDeep: return "nested deeper than \(JSON.maxDepth) levels"
+        case .syntax(let at): return "not valid JSON (byte \(at); duplicate keys count as invalid)"
         }
-        say("mcpbox: dropped a line from the server while a list response was awaited: \(why)")
+    }
+
+    private func drop(_ why: String) {
+        droppedLines += 1
+        say("mcpbox: dropped a line from the server: \(why)")
     }
 
     /// A JSON-RPC error response from mcpbox to the client.
