@@ -162,7 +162,7 @@ public enum Explain {
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
     static func mcpLines(_ mcp: MCPPlan?) -> [(String, String)] {
         guard let mcp else {
-            return [("layer", "off: no [tools] or [prompts] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
+            return [("layer", "off: no [tools], [prompts] or [client] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
         }
         var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
         func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String) {
@@ -182,6 +182,21 @@ public enum Explain {
         rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
         rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
         return out
+    }
+
+    /// The CLIENT section's rows: `[client]` gating, one row per feature.
+    static func clientLines(_ mcp: MCPPlan?) -> [(String, String)] {
+        let features = [("sampling", "sampling/createMessage: the client's model"),
+                        ("elicitation", "elicitation/create: questions to the user"),
+                        ("roots", "roots/list: the client's roots")]
+        return features.map { name, what in
+            guard let key = mcp?.clientKeys.first(where: { $0.name == name }) else {
+                return (name, "allowed (default): \(what), as far as the client declares it")
+            }
+            if key.allowed { return (name, "allowed: \(what), as far as the client declares it  (\(key.origin))") }
+            return (name, "DENIED: removed from the client's declared capabilities; the server's \(what.split(separator: ":")[0]) is answered "
+                    + "by mcpbox with -32601 and never reaches the client  (\(key.origin))")
+        }
     }
 
     /// The complete text, deterministic for a given plan.
@@ -274,6 +289,10 @@ public enum Explain {
         out.append("")
         out.append("TOOLS")
         for line in mcpLines(plan.mcp) { kv(line.0, line.1) }
+
+        out.append("")
+        out.append("CLIENT (what the server may ask of the client)")
+        for line in clientLines(plan.mcp) { kv(line.0, line.1) }
 
         let s = Seccomp.summary(plan.seccomp)
         out.append("")

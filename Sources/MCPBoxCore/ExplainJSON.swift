@@ -169,6 +169,13 @@ public enum ExplainJSON {
         }
         w.close("}")
 
+        w.open("client", "{")
+        for name in ["sampling", "elicitation", "roots"] {
+            let key = plan.mcp?.clientKeys.first { $0.name == name }
+            w.field(name, "{\"allowed\": \(key?.allowed ?? true), \"origin\": \(optional(key?.origin, string))}")
+        }
+        w.close("}")
+
         let s = Seccomp.summary(plan.seccomp)
         w.open("seccomp", "{")
         w.field("preset", string(plan.seccomp.preset.rawValue))

@@ -97,6 +97,10 @@ public struct Profile: Sendable, Equatable {
     public var toolsDeny: [Sourced<String>] = []
     public var promptsAllow: [Sourced<String>]?
     public var promptsDeny: [Sourced<String>] = []
+    /// `[client] sampling` / `elicitation` / `roots`: nil = not set (allowed).
+    public var clientSampling: Sourced<Bool>?
+    public var clientElicitation: Sourced<Bool>?
+    public var clientRoots: Sourced<Bool>?
 
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
@@ -153,6 +157,9 @@ public struct Profile: Sendable, Equatable {
         Self.appendNames(&toolsDeny, child.toolsDeny)
         if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
         Self.appendNames(&promptsDeny, child.promptsDeny)
+        if let v = child.clientSampling { clientSampling = v }
+        if let v = child.clientElicitation { clientElicitation = v }
+        if let v = child.clientRoots { clientRoots = v }
         var skipped = Set(skippedOptional)
         for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
@@ -179,7 +186,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log"],
@@ -187,6 +194,7 @@ public enum ProfileSchema {
         "seccomp": ["preset", "allow", "deny", "default_action"],
         "tools": ["allow", "deny"],
         "prompts": ["allow", "deny"],
+        "client": ["sampling", "elicitation", "roots"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -496,6 +504,7 @@ struct ProfileFileReader {
             case "landlock": if let t = subtable(entry) { readLandlock(t) }
             case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
             case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
+            case "client": if let t = subtable(entry) { readClient(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -708,6 +717,18 @@ struct ProfileFileReader {
                 default: layer.promptsDeny = ok
                 }
             default: unknownKey(e, table: table)
+            }
+        }
+    }
+
+    /// `[client]`: what the server may ask of the client (booleans; absent = allowed).
+    mutating func readClient(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "sampling": layer.clientSampling = bool(e, "client.sampling")
+            case "elicitation": layer.clientElicitation = bool(e, "client.elicitation")
+            case "roots": layer.clientRoots = bool(e, "client.roots")
+            default: unknownKey(e, table: "client")
             }
         }
     }

@@ -197,8 +197,52 @@ public final class MCPFilter {
             default: break
             }
             if let id { outstanding[id.serialized] = kind }
+            // After the tool and prompt checks: what is refused is refused whatever it carries.
+            if let gate = policy.client, !gate.denied.isEmpty,
+               let changed = stripCapabilities(body, gate: gate, initialize: method == "initialize") {
+                return .replace(changed)
+            }
         }
         return .pass
+    }
+
+    static let clientCapabilitiesMetaKey = "io.modelcontextprotocol/clientCapabilities"
+    private static let metaKeyBytes = Array(clientCapabilitiesMetaKey.utf8)
+
+    /// The request with the denied capabilities removed from what the client declares: in
+    /// `initialize` (`params.capabilities`) and in any request's `params._meta` client
+    /// capabilities (protocol 2026-07-28); nil when nothing is removed.
+    private func stripCapabilities(_ body: UnsafeRawBufferPointer, gate: ClientGate, initialize: Bool) -> [UInt8]? {
+        let hasMeta = Self.contains(body, Self.metaKeyBytes)
+        guard initialize || hasMeta, var message = try? JSON.parse(body), var params = message["params"] else { return nil }
+        func strip(_ caps: JSON?) -> JSON? {
+            guard case .object(let pairs)? = caps else { return nil }
+            let kept = pairs.filter { !gate.denied.contains($0.0) }
+            return kept.count == pairs.count ? nil : .object(kept)
+        }
+        var changed = false
+        if initialize, let c = strip(params["capabilities"]) { params.set("capabilities", c); changed = true }
+        if var meta = params["_meta"], let c = strip(meta[Self.clientCapabilitiesMetaKey]) {
+            meta.set(Self.clientCapabilitiesMetaKey, c)
+            params.set("_meta", meta)
+            changed = true
+        }
+        guard changed else { return nil }
+        message.set("params", params)
+        return Array((message.serialized + "\n").utf8)
+    }
+
+    /// Whether `needle` occurs in `hay` (memchr for its first byte, then a compare).
+    static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return false }
+        var at = 0
+        while at + needle.count <= hay.count {
+            guard let p = memchr(base + at, Int32(needle[0]), hay.count - needle.count + 1 - at) else { return false }
+            at = base.distance(to: UnsafeRawPointer(p))
+            if needle.withUnsafeBytes({ memcmp(base + at, $0.baseAddress!, needle.count) == 0 }) { return true }
+            at += 1
+        }
+        return false
     }
 
     /// A response reaches the client only for a request it sent and mcpbox forwarded, so a list
@@ -216,6 +260,16 @@ public final class MCPFilter {
             return .drop
         }
         guard case .object = head else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        if let method = head["method"]?.stringValue, let gate = policy.client,
+           let capability = gate.deniedCapability(forMethod: method) {
+            // Never forwarded: mcpbox answers as a client without that capability would.
+            if let id = head["id"], id != .null {
+                reply(error: -32601, message: "Method not found: \(method) (the client's \(capability) is not offered to this server)",
+                      id: id, to: 0)
+            }
+            say("mcpbox: refused the server's \(method): [client] \(capability) = false")
+            return .drop
+        }
         guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }
         guard let kind = outstanding.removeValue(forKey: id.serialized) else {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
@@ -253,12 +307,12 @@ public final class MCPFilter {
     }
 
     /// A JSON-RPC error response from mcpbox to the client.
-    private func reply(error code: Int, message: String, id: JSON) {
+    private func reply(error code: Int, message: String, id: JSON, to dir: Int = 1) {
         var s = "{\"jsonrpc\":\"2.0\",\"id\":"
         JSON.write(id, into: &s)
         s += ",\"error\":{\"code\":\(code),\"message\":"
         JSON.quote(message, into: &s)
         s += "}}\n"
-        replies[1].append(Array(s.utf8))
+        replies[dir].append(Array(s.utf8))
     }
 }

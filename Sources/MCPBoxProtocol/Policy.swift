@@ -34,6 +34,36 @@ public struct NamePolicy: Sendable, Equatable {
     }
 }
 
+/// `[client]`: what the server may ask of the client. A denied feature is removed from the
+/// capabilities the client declares, and the server's requests for it are answered by mcpbox.
+public struct ClientGate: Sendable, Equatable {
+    public var sampling: Bool
+    public var elicitation: Bool
+    public var roots: Bool
+
+    public init(sampling: Bool = true, elicitation: Bool = true, roots: Bool = true) {
+        self.sampling = sampling
+        self.elicitation = elicitation
+        self.roots = roots
+    }
+
+    /// The client capability (`sampling`, `elicitation`, `roots`) a server→client method needs,
+    /// when that capability is denied.
+    public func deniedCapability(forMethod method: String) -> String? {
+        switch method {
+        case "sampling/createMessage": return sampling ? nil : "sampling"
+        case "elicitation/create": return elicitation ? nil : "elicitation"
+        case "roots/list": return roots ? nil : "roots"
+        default: return nil
+        }
+    }
+
+    /// The capability names removed from the client's declaration.
+    public var denied: [String] {
+        (sampling ? [] : ["sampling"]) + (elicitation ? [] : ["elicitation"]) + (roots ? [] : ["roots"])
+    }
+}
+
 /// What the MCP layer enforces for one session; nil in the plan when no key is set (the relay
 /// then moves bytes without looking at them).
 public struct MCPPolicy: Sendable, Equatable {
@@ -41,15 +71,19 @@ public struct MCPPolicy: Sendable, Equatable {
     public var tools: NamePolicy?
     /// `[prompts] allow/deny`; nil = no prompts policy.
     public var prompts: NamePolicy?
+    /// `[client]`; nil = no gating.
+    public var client: ClientGate?
     /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.
     public var maxMessage: Int
 
     /// 16 MiB.
     public static let defaultMaxMessage = 16 << 20
 
-    public init(tools: NamePolicy? = nil, prompts: NamePolicy? = nil, maxMessage: Int = MCPPolicy.defaultMaxMessage) {
+    public init(tools: NamePolicy? = nil, prompts: NamePolicy? = nil, client: ClientGate? = nil,
+                maxMessage: Int = MCPPolicy.defaultMaxMessage) {
         self.tools = tools
         self.prompts = prompts
+        self.client = client
         self.maxMessage = maxMessage
     }
 }

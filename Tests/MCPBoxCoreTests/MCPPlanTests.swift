@@ -21,7 +21,7 @@ import Testing
     @Test func noKeyMeansNoLayer() throws {
         let p = try plan("")
         #expect(p.mcp == nil)
-        #expect(Explain.text(p).contains("off: no [tools] or [prompts] key"))
+        #expect(Explain.text(p).contains("off: no [tools], [prompts] or [client] key"))
         let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
         #expect((j["tools"] as? [String: Any])?["layer"] as? Bool == false)
     }
@@ -55,6 +55,25 @@ import Testing
         let p = try plan("[tools]\nallow = []\n")
         #expect(p.mcp?.policy.tools == NamePolicy(allow: [], deny: []))
         #expect(Explain.text(p).contains("(empty: no tool at all)"))
+    }
+
+    @Test func clientKeysGateAndExplainSaysSo() throws {
+        let p = try plan("[client]\nsampling = false\nroots = true\n", base: "")
+        let m = try #require(p.mcp, "[client] alone turns the layer on")
+        #expect(m.policy.client == ClientGate(sampling: false, elicitation: true, roots: true))
+        #expect(m.policy.tools == nil)
+        let text = Explain.text(p)
+        #expect(text.contains("CLIENT (what the server may ask of the client)"))
+        #expect(text.contains("sampling        DENIED: removed from the client's declared capabilities"))
+        #expect(text.contains("elicitation     allowed (default)"))
+        #expect(text.contains("roots           allowed: roots/list"))
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        let c = try #require(j["client"] as? [String: Any])
+        #expect((c["sampling"] as? [String: Any])?["allowed"] as? Bool == false)
+        #expect((c["sampling"] as? [String: Any])?["origin"] as? String == "p.toml: client.sampling")
+        #expect((c["elicitation"] as? [String: Any])?["origin"] is NSNull)
+        #expect(errors("[client]\nelicitation = \"form\"\n").contains { $0.key == "client.elicitation" && $0.message.contains("expected a boolean") })
+        #expect(errors("[client]\nsamplin = false\n").contains { $0.key == "client.samplin" && $0.message == "unknown key" })
     }
 
     @Test func badValuesAndUnimplementedKeysAreErrors() {

@@ -269,3 +269,55 @@ struct MCPFilterTests {
         #expect(d.take(1) == #"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"# + "\n")
     }
 }
+
+@Suite("MCP filter: [client] gating")
+struct ClientGatingTests {
+    static let noneOffered = MCPPolicy(client: ClientGate(sampling: false, elicitation: false, roots: false))
+
+    @Test func deniedCapabilitiesLeaveTheClientsInitialize() {
+        let d = FilterDriver(MCPPolicy(client: ClientGate(sampling: false, elicitation: true, roots: false)))
+        d.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","#
+               + #""capabilities":{"sampling":{},"elicitation":{"form":{}},"roots":{"listChanged":true}},"clientInfo":{"name":"c","version":"1"}}}"# + "\n")
+        #expect(d.take(0) == #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","#
+                + #""capabilities":{"elicitation":{"form":{}}},"clientInfo":{"name":"c","version":"1"}}}"# + "\n")
+        // The answer to it still reaches the client.
+        let answer = #"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}"# + "\n"
+        d.feed(1, answer)
+        #expect(d.take(1) == answer)
+    }
+
+    @Test func perRequestMetaCapabilitiesAreStrippedToo() {
+        let d = FilterDriver(MCPPolicy(tools: NamePolicy(allow: nil, deny: ["*commit*"]), client: ClientGate(sampling: false)))
+        d.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"sampling":{},"roots":{}}}}}"# + "\n")
+        #expect(d.take(0) == #"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{}}}}}"# + "\n")
+        // A refused call stays refused whatever it carries.
+        d.feed(0, #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"git_commit","_meta":{"io.modelcontextprotocol/clientCapabilities":{"sampling":{}}}}}"# + "\n")
+        #expect(d.take(0) == "")
+        #expect(d.take(1).contains("Unknown tool: git_commit"))
+    }
+
+    @Test func deniedServerRequestsAreAnsweredLocallyAndNeverForwarded() {
+        let d = FilterDriver(Self.noneOffered)
+        for (id, method, capability) in [("\"s1\"", "sampling/createMessage", "sampling"), ("7", "elicitation/create", "elicitation"),
+                                         ("8", "roots/list", "roots")] {
+            d.feed(1, #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":{}}"# + "\n")
+            #expect(d.take(1) == "", "\(method) reached the client")
+            #expect(d.take(0) == #"{"jsonrpc":"2.0","id":\#(id),"error":{"code":-32601,"message":"Method not found: \#(method) (the client's \#(capability) is not offered to this server)"}}"# + "\n")
+        }
+        #expect(d.box.lines.count == 3)
+        // Other server requests and notifications pass unchanged.
+        let ping = #"{"jsonrpc":"2.0","id":9,"method":"ping"}"# + "\n"
+        d.feed(1, ping)
+        #expect(d.take(1) == ping)
+    }
+
+    @Test func allowedFeaturesPassUnchanged() {
+        let d = FilterDriver(MCPPolicy(client: ClientGate(sampling: true, elicitation: true, roots: false)))
+        let sampling = #"{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{"maxTokens":5}}"# + "\n"
+        d.feed(1, sampling)
+        #expect(d.take(1) == sampling)
+        let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"capabilities":{"sampling":{}}}}"# + "\n"
+        d.feed(0, initialize)
+        #expect(d.take(0) == initialize)
+    }
+}
