@@ -15,7 +15,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         let again = try? JSON.parse(Array(v.serialized.utf8))
         precondition(again == v, "serialization does not round-trip")
     }
-    let filter = MCPFilter(policy: MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]), maxMessage: 4096),
+    let filter = MCPFilter(policy: MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]),
+                                           client: ClientGate(sampling: false, roots: false), maxMessage: 4096),
                            say: { _ in })
     let cut = size > 0 ? Int(bytes[0]) % (size + 1) : 0
     for dir in 0...1 {
