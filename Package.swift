@@ -25,11 +25,14 @@ let package = Package(
         .target(
             name: "MCPBoxEvents"),
         .target(
+            name: "MCPBoxProtocol",
+            dependencies: ["MCPBoxEvents"]),
+        .target(
             name: "MCPBoxNetwork",
             dependencies: ["CSandbox", "MCPBoxEvents"]),
         .target(
             name: "MCPBoxCore",
-            dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents"]),
+            dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxProtocol"]),
         .target(
             name: "MCPBoxCLI",
             dependencies: ["MCPBoxCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -47,6 +50,10 @@ let package = Package(
         .testTarget(
             name: "MCPBoxNetworkTests",
             dependencies: ["MCPBoxNetwork", "MCPBoxEvents"],
+            exclude: ["Corpus"]),
+        .testTarget(
+            name: "MCPBoxProtocolTests",
+            dependencies: ["MCPBoxProtocol"],
             exclude: ["Corpus"]),
         .testTarget(
             name: "MCPBoxCoreTests",

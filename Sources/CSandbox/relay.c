@@ -51,6 +51,7 @@ struct relay_dir {
     int bulk;                 /* the last transfer filled a buffer: splice the next one */
     int src_nowait, dst_nowait; /* the client's pipes and sockets: RWF_NOWAIT (their flags are theirs) */
     int wait_dst;             /* data is waiting for room in dst */
+    int eof_pending;          /* filtered: the source ended, its queue is still being written */
     size_t off, len;          /* pending bytes in buf */
     char *buf;
     int open;
@@ -73,6 +74,7 @@ struct relay {
     int64_t escalate_at;    /* when the next escalation step is due */
     int64_t wall_at;
     int64_t drain_until;    /* after exit: give up if no progress by then */
+    const struct mcpbox_relay_filter *filter; /* the MCP layer, for DIR_IN and DIR_OUT */
 };
 
 /* clock_gettime(CLOCK_MONOTONIC) in milliseconds. */
@@ -209,9 +211,19 @@ static void dir_close(struct relay_dir *d) {
     d->len = d->off = 0;
 }
 
+static int filter_flush(struct relay *r, int which, int64_t now);
+
 /* The source reached EOF (or failed). */
 static void src_done(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
+    if (r->filter && which != DIR_ERR && d->open && !d->eof_pending) {
+        /* The filter flushes what it holds; the end takes effect once its queue is written. */
+        d->eof_pending = 1;
+        (void)r->filter->input(r->filter->context, which, NULL, 0);
+        filter_flush(r, DIR_IN, now);
+        filter_flush(r, DIR_OUT, now);
+        return;
+    }
     if (which == DIR_IN) {
         /* The client is done sending; while it still reads our stdout it stays in charge of the
          * shutdown (its own signals are forwarded). Where its presence cannot be seen (stdout a
@@ -255,9 +267,71 @@ static ssize_t dir_write(struct relay_dir *d) {
     return write(d->dst, v.iov_base, v.iov_len);
 }
 
+/* Writes the filter's queue for `which` (dropped when the destination is gone); sets wait_dst
+ * while bytes remain, and completes a pending end of the source once the queue is empty.
+ * Returns 1 on progress. */
+static int filter_flush(struct relay *r, int which, int64_t now) {
+    struct relay_dir *d = &r->dir[which];
+    const struct mcpbox_relay_filter *f = r->filter;
+    int moved = 0;
+    for (;;) {
+        const char *p = NULL;
+        size_t n = f->pending(f->context, which, &p);
+        if (n == 0) break;
+        if (!d->open || d->dst < 0) { f->consumed(f->context, which, n); moved = 1; continue; }
+        struct iovec v = {(void *)p, n};
+        ssize_t m = -1;
+        if (d->dst_nowait) {
+            m = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
+            if (m < 0 && errno == EOPNOTSUPP) d->dst_nowait = 0;
+        }
+        if (!d->dst_nowait) m = write(d->dst, p, n);
+        if (m > 0) { f->consumed(f->context, which, (size_t)m); moved = 1; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return moved; }
+        dst_gone(r, which, now);
+        moved = 1;
+    }
+    d->wait_dst = 0;
+    if (d->eof_pending && d->open) src_done(r, which, now);
+    return moved;
+}
+
+/* Whether the source of a filtered direction may be read now (see mcpbox_relay_filter). */
+static int filter_wants_src(struct relay *r, int which) {
+    const char *p;
+    if (r->dir[which].eof_pending) return 0;
+    return which != DIR_IN || r->filter->pending(r->filter->context, DIR_OUT, &p) <= MCPBOX_RELAY_FILTER_BACKLOG;
+}
+
+/* A filtered direction: its queue first, then one read handed to the filter, then both queues. */
+static int filter_transfer(struct relay *r, int which, int64_t now) {
+    struct relay_dir *d = &r->dir[which];
+    int moved = filter_flush(r, which, now);
+    if (!d->open || d->wait_dst || !filter_wants_src(r, which)) return moved;
+    ssize_t n;
+    do n = dir_read(d); while (n < 0 && errno == EINTR);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
+    if (n < 0) return moved;
+    if (r->filter->input(r->filter->context, which, d->buf, (size_t)n) < 0) {
+        /* The MCP layer refused the session (a message over its limit, the audit log failed). */
+        if (r->dir[DIR_IN].open) dir_close(&r->dir[DIR_IN]);
+        if (r->dir[DIR_OUT].open) {
+            close_fd(&r->dir[DIR_OUT].dst);
+            dir_close(&r->dir[DIR_OUT]);
+        }
+        escalate(r, 2, now, "the MCP layer ended the session");
+        return 1;
+    }
+    filter_flush(r, DIR_IN, now);
+    filter_flush(r, DIR_OUT, now);
+    return 1;
+}
+
 /* Moves what is available; `dst_ready` tells whether poll reported room in dst. Returns 1 on progress. */
 static int transfer(struct relay *r, int which, int dst_ready, int64_t now) {
     struct relay_dir *d = &r->dir[which];
+    if (r->filter && which != DIR_ERR) return filter_transfer(r, which, now);
     if (d->len == 0 && d->can_splice && d->bulk) {
         for (;;) {
             ssize_t n = splice(d->src, NULL, d->dst, NULL, RELAY_SPLICE_CHUNK,
@@ -407,6 +481,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     r.wall_at = wall > 0 ? start + wall : RELAY_NEVER;
     r.escalate_at = RELAY_NEVER;
     r.drain_until = RELAY_NEVER;
+    r.filter = config->filter;
 
     sigset_t set;
     mcpbox_relay_block_forwarded(&set);
@@ -440,7 +515,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         d->src_owned = i != DIR_IN;
         d->dst_owned = i == DIR_IN;
         d->buf = buffers[i];
-        d->can_splice = is_pipe(d->src) && is_pipe(d->dst);
+        d->can_splice = is_pipe(d->src) && is_pipe(d->dst) && !(r.filter && i != DIR_ERR);
         int client_fd = i == DIR_IN ? d->src : d->dst;
         int nowait = is_pipe(client_fd) || is_socket(client_fd);
         if (i == DIR_IN) d->src_nowait = nowait; else d->dst_nowait = nowait;
@@ -482,7 +557,10 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             struct relay_dir *d = &r.dir[i];
             at_src[i] = at_dst[i] = -1;
             if (!d->open) continue;
-            if (!d->wait_dst) { at_src[i] = n; pfd[n++] = (struct pollfd){.fd = d->src, .events = POLLIN}; }
+            if (!d->wait_dst && (!r.filter || i == DIR_ERR || filter_wants_src(&r, i))) {
+                at_src[i] = n;
+                pfd[n++] = (struct pollfd){.fd = d->src, .events = POLLIN};
+            }
             /* dst is always watched, for errors at least: a vanished reader is noticed at once. */
             at_dst[i] = n;
             pfd[n++] = (struct pollfd){.fd = d->dst, .events = d->wait_dst ? POLLOUT : 0};

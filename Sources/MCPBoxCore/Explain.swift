@@ -168,6 +168,46 @@ public enum Explain {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
     }
 
+    /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
+    static func mcpLines(_ mcp: MCPPlan?) -> [(String, String)] {
+        guard let mcp else {
+            return [("layer", "off: no [tools], [prompts] or [client] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
+        }
+        var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
+        func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String) {
+            guard allow != nil || !deny.isEmpty else {
+                out.append((kind, "every \(noun) (no [\(kind)] key)"))
+                return
+            }
+            if let allow {
+                if allow.isEmpty { out.append(("\(kind) allow", "(empty: no \(noun) at all)")) }
+                for r in allow { out.append(("\(kind) allow", "\(quote(r.pattern))  \(r.origin)")) }
+            } else {
+                out.append(("\(kind) allow", "(absent: every \(noun) not denied)"))
+            }
+            for r in deny { out.append(("\(kind) deny", "\(quote(r.pattern))  \(r.origin)")) }
+            out.append(("\(kind) effect", "hidden from \(kind)/list (every page); \(method) for a hidden \(noun) answered by mcpbox with -32602, never forwarded (deny wins)"))
+        }
+        rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
+        rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
+        return out
+    }
+
+    /// The CLIENT section's rows: `[client]` gating, one row per feature.
+    static func clientLines(_ mcp: MCPPlan?) -> [(String, String)] {
+        let features = [("sampling", "sampling/createMessage: the client's model"),
+                        ("elicitation", "elicitation/create: questions to the user"),
+                        ("roots", "roots/list: the client's roots")]
+        return features.map { name, what in
+            guard let key = mcp?.clientKeys.first(where: { $0.name == name }) else {
+                return (name, "allowed (default): \(what), as far as the client declares it")
+            }
+            if key.allowed { return (name, "allowed: \(what), as far as the client declares it  (\(key.origin))") }
+            return (name, "DENIED: removed from the client's declared capabilities; the server's \(what.split(separator: ":")[0]) is answered "
+                    + "by mcpbox with -32601 and never reaches the client  (\(key.origin))")
+        }
+    }
+
     /// The complete text, deterministic for a given plan.
     public static func text(_ plan: SandboxPlan) -> String {
         var out: [String] = []
@@ -258,6 +298,14 @@ public enum Explain {
             kv("variables", e.variables.joined(separator: " "))
             kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")
         }
+
+        out.append("")
+        out.append("TOOLS")
+        for line in mcpLines(plan.mcp) { kv(line.0, line.1) }
+
+        out.append("")
+        out.append("CLIENT (what the server may ask of the client)")
+        for line in clientLines(plan.mcp) { kv(line.0, line.1) }
 
         let s = Seccomp.summary(plan.seccomp)
         out.append("")

@@ -138,6 +138,27 @@ public enum ExplainJSON {
         }
         w.close("}")
 
+        w.open("tools", "{")
+        w.field("layer", plan.mcp == nil ? "false" : "true")
+        if let mcp = plan.mcp {
+            w.field("max_message_bytes", String(mcp.policy.maxMessage))
+            func rules(_ l: [NameRule]) -> String {
+                "[" + l.map { "{\"pattern\": \(string($0.pattern)), \"origin\": \(string($0.origin))}" }.joined(separator: ", ") + "]"
+            }
+            w.field("tools_allow", mcp.toolsAllow.map(rules) ?? "null")
+            w.field("tools_deny", rules(mcp.toolsDeny))
+            w.field("prompts_allow", mcp.promptsAllow.map(rules) ?? "null")
+            w.field("prompts_deny", rules(mcp.promptsDeny))
+        }
+        w.close("}")
+
+        w.open("client", "{")
+        for name in ["sampling", "elicitation", "roots"] {
+            let key = plan.mcp?.clientKeys.first { $0.name == name }
+            w.field(name, "{\"allowed\": \(key?.allowed ?? true), \"origin\": \(optional(key?.origin, string))}")
+        }
+        w.close("}")
+
         let s = Seccomp.summary(plan.seccomp)
         w.open("seccomp", "{")
         w.field("preset", string(plan.seccomp.preset.rawValue))

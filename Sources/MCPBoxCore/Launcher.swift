@@ -105,8 +105,13 @@ public enum Launcher {
             client_in: 0, client_out: 1, client_err: 2,
             server_in: stdinPipe.write, server_out: stdoutPipe.read, server_err: stderrPipe.read,
             child: sandbox.pid, grace_seconds: plan.limits.shutdownGraceSeconds,
-            wall_time_seconds: plan.limits.wallTimeSeconds)
-        let status = mcpbox_relay_run(&config)
+            wall_time_seconds: plan.limits.wallTimeSeconds, filter: nil)
+        let status: Int32
+        if let mcp = plan.mcp {
+            status = MCPRelayHook(mcp.policy).run(&config)
+        } else {
+            status = mcpbox_relay_run(&config)
+        }
         sandbox.finish()
         for message in GitProtection.sweep(watched: plan.gitWatched, trees: plan.gitTrees) { printError("mcpbox: warning: " + message) }
         return status

@@ -1,4 +1,5 @@
 import MCPBoxNetwork
+import MCPBoxProtocol
 
 /// The fully resolved, validated description of one sandbox: a pure value.
 ///
@@ -61,6 +62,9 @@ public struct SandboxPlan: Sendable, Equatable {
     public var keptGroupNames: [UInt32: String] = [:]
     /// `network.mode = "allow"`: the decided rules the proxy applies; nil otherwise.
     public var egress: EgressPlan?
+    /// `[tools]` / `[prompts]`: what the MCP layer enforces on the stdio pipes; nil when no such
+    /// key is set (the relay then moves bytes without reading them).
+    public var mcp: MCPPlan?
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,
@@ -290,5 +294,48 @@ public struct OptionalMemory: Sendable, Equatable {
         self.bytes = bytes
         self.applied = applied
         self.reason = reason
+    }
+}
+
+/// One `[tools]` / `[prompts]` glob with where it was set.
+public struct NameRule: Sendable, Equatable {
+    public var pattern: String
+    public var origin: String
+}
+
+/// One `[client]` key as set.
+public struct ClientKey: Sendable, Equatable {
+    public var name: String
+    public var allowed: Bool
+    public var origin: String
+}
+
+/// The MCP layer's part of the plan: the policy `run` hands to the relay, with the rules' origins.
+public struct MCPPlan: Sendable, Equatable {
+    public var policy: MCPPolicy
+    public var toolsAllow: [NameRule]?
+    public var toolsDeny: [NameRule]
+    public var promptsAllow: [NameRule]?
+    public var promptsDeny: [NameRule]
+    /// `[client]` keys as set, with their origins (name, allowed, origin).
+    public var clientKeys: [ClientKey]
+
+    /// nil when the profile sets none of the MCP layer's keys.
+    public static func build(_ profile: Profile) -> MCPPlan? {
+        func rules(_ l: [Sourced<String>]) -> [NameRule] { l.map { NameRule(pattern: $0.value, origin: $0.origin) } }
+        let hasTools = profile.toolsAllow != nil || !profile.toolsDeny.isEmpty
+        let hasPrompts = profile.promptsAllow != nil || !profile.promptsDeny.isEmpty
+        let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
+            .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
+        guard hasTools || hasPrompts || !clientKeys.isEmpty else { return nil }
+        let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
+                                                          elicitation: profile.clientElicitation?.value ?? true,
+                                                          roots: profile.clientRoots?.value ?? true)
+        let policy = MCPPolicy(
+            tools: hasTools ? NamePolicy(allow: profile.toolsAllow?.map(\.value), deny: profile.toolsDeny.map(\.value)) : nil,
+            prompts: hasPrompts ? NamePolicy(allow: profile.promptsAllow?.map(\.value), deny: profile.promptsDeny.map(\.value)) : nil,
+            client: gate)
+        return MCPPlan(policy: policy, toolsAllow: profile.toolsAllow.map(rules), toolsDeny: rules(profile.toolsDeny),
+                       promptsAllow: profile.promptsAllow.map(rules), promptsDeny: rules(profile.promptsDeny), clientKeys: clientKeys)
     }
 }

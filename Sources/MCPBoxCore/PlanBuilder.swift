@@ -285,6 +285,7 @@ public struct PlanBuilder {
             for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
         }
         plan.egress = egress
+        plan.mcp = MCPPlan.build(profile)
         return plan
     }
 

@@ -96,6 +96,16 @@ public struct Profile: Sendable, Equatable {
     public var landlockTCPBind: [Sourced<UInt16>]?
     public var landlockTCPConnect: [Sourced<UInt16>]?
 
+    /// `[tools]` / `[prompts]` allow (nil: no layer sets it) and deny globs, appended across `extends`.
+    public var toolsAllow: [Sourced<String>]?
+    public var toolsDeny: [Sourced<String>] = []
+    public var promptsAllow: [Sourced<String>]?
+    public var promptsDeny: [Sourced<String>] = []
+    /// `[client] sampling` / `elicitation` / `roots`: nil = not set (allowed).
+    public var clientSampling: Sourced<Bool>?
+    public var clientElicitation: Sourced<Bool>?
+    public var clientRoots: Sourced<Bool>?
+
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
     /// `check` only: variables declared with `from_arg` that were not given, with their flags;
@@ -150,6 +160,13 @@ public struct Profile: Sendable, Equatable {
         if let v = child.landlockMode { landlockMode = v }
         if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
         if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
+        if let v = child.toolsAllow { var l = toolsAllow ?? []; Self.appendNames(&l, v); toolsAllow = l }
+        Self.appendNames(&toolsDeny, child.toolsDeny)
+        if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
+        Self.appendNames(&promptsDeny, child.promptsDeny)
+        if let v = child.clientSampling { clientSampling = v }
+        if let v = child.clientElicitation { clientElicitation = v }
+        if let v = child.clientRoots { clientRoots = v }
         var skipped = Set(skippedOptional)
         for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
@@ -176,12 +193,15 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
         "env": ["pass", "set", "accept"],
         "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
+        "tools": ["allow", "deny"],
+        "prompts": ["allow", "deny"],
+        "client": ["sampling", "elicitation", "roots"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -494,6 +514,9 @@ struct ProfileFileReader {
             case "seccomp": if let t = subtable(entry) { readSeccomp(t) }
             case "limits": if let t = subtable(entry) { readLimits(t) }
             case "landlock": if let t = subtable(entry) { readLandlock(t) }
+            case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
+            case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
+            case "client": if let t = subtable(entry) { readClient(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -699,6 +722,44 @@ struct ProfileFileReader {
                     }
                 }
             default: unknownKey(e, table: "seccomp")
+            }
+        }
+    }
+
+    /// `[tools]` / `[prompts]`: allow and deny globs over names (the MCP layer, see `MCPPolicy`).
+    mutating func readNames(_ t: TOMLTable, table: String) {
+        for e in t.entries {
+            switch e.key {
+            case "allow", "deny":
+                let key = "\(table).\(e.key)"
+                guard let list = stringArray(e, key, expand: false) else { continue }
+                var ok: [Sourced<String>] = []
+                for g in list {
+                    if g.value.isEmpty || g.value.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                        sink.add(g.diagnostic("invalid pattern \"\(g.value)\"", hint: "a name or a glob such as \"git_log*\" (no control characters)"))
+                    } else {
+                        ok.append(g)
+                    }
+                }
+                switch (table, e.key) {
+                case ("tools", "allow"): layer.toolsAllow = ok
+                case ("tools", _): layer.toolsDeny = ok
+                case (_, "allow"): layer.promptsAllow = ok
+                default: layer.promptsDeny = ok
+                }
+            default: unknownKey(e, table: table)
+            }
+        }
+    }
+
+    /// `[client]`: what the server may ask of the client (booleans; absent = allowed).
+    mutating func readClient(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "sampling": layer.clientSampling = bool(e, "client.sampling")
+            case "elicitation": layer.clientElicitation = bool(e, "client.elicitation")
+            case "roots": layer.clientRoots = bool(e, "client.roots")
+            default: unknownKey(e, table: "client")
             }
         }
     }

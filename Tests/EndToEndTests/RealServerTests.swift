@@ -122,6 +122,8 @@ struct ClientOutput: Decodable {
         var tool: String
         var is_error: Bool
         var text: String
+        /// The JSON-RPC error code when the call failed at the protocol level.
+        var code: Int?
         var isError: Bool { is_error }
         var description: String { "\(tool)(error: \(is_error)): \(text.prefix(300))" }
     }
@@ -132,10 +134,12 @@ struct ClientOutput: Decodable {
     var escalated: Bool
     var returncode: Int?
     var error: String?
+    /// With `clientFeatures`: the requests the server made of the client, in order.
+    var client_requests: [String]?
     /// mcpbox's stderr (the client's errlog).
     var stderr: String = ""
 
-    enum CodingKeys: String, CodingKey { case server, tools, calls, close_seconds, escalated, returncode, error }
+    enum CodingKeys: String, CodingKey { case server, tools, calls, close_seconds, escalated, returncode, error, client_requests }
 
     func expectCleanSession(server expected: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(error == nil, "client error: \(error ?? "") — mcpbox stderr: \(stderr.suffix(1500))", sourceLocation: sourceLocation)
@@ -249,10 +253,10 @@ struct E2EEnvironment {
     }
 
     /// Runs the Python SDK client against `mcpbox ARGS`.
-    func runClient(args: [String], calls: [[String: Any]]) throws -> ClientOutput {
+    func runClient(args: [String], calls: [[String: Any]], clientFeatures: Bool = false) throws -> ClientOutput {
         let config: [String: Any] = [
             "command": mcpbox, "args": args, "calls": calls, "timeout": 120,
-            "env": Self.environment(venv: venv, home: tmp.path),
+            "env": Self.environment(venv: venv, home: tmp.path), "client_features": clientFeatures,
         ]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
         let client = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/mcp_client.py").path

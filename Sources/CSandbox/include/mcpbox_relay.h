@@ -32,12 +32,32 @@
 #include <signal.h>
 #include <sys/types.h>
 
+/* The MCP layer's hook (issue 9). When a relay_config carries one, the client->server (dir 0)
+ * and server->client (dir 1) bytes are handed to `input` as they are read (no splice for those
+ * two directions; stderr is untouched) and the relay writes out what the filter queued:
+ * `pending` for dir 0 goes to the server's stdin, for dir 1 to the client's stdout. A direction's
+ * source is read only when its own queue is empty (and, for dir 0, when dir 1's queue holds at
+ * most MCPBOX_RELAY_FILTER_BACKLOG bytes), so the filter's memory stays bounded by what it holds
+ * for one message. Without a filter the relay is exactly the plain byte loop. */
+#define MCPBOX_RELAY_FILTER_BACKLOG (1024 * 1024)
+struct mcpbox_relay_filter {
+    void *context;
+    /* `len` bytes read in direction `dir`; len 0 = that source's end (flush what is held).
+     * Returns 0, or -1 to end the session (the filter has said why on stderr). */
+    int (*input)(void *context, int dir, const char *bytes, size_t len);
+    /* The bytes queued for dir's destination: their count, the first one in *bytes. */
+    size_t (*pending)(void *context, int dir, const char **bytes);
+    /* `count` bytes of the queue were written (or dropped: the destination is gone). */
+    void (*consumed)(void *context, int dir, size_t count);
+};
+
 struct mcpbox_relay_config {
     int client_in, client_out, client_err;  /* mcpbox's own 0, 1, 2 */
     int server_in, server_out, server_err;  /* mcpbox's ends of the server's pipes (owned: closed) */
     pid_t child;                            /* the sandbox's pid 1, a child of the caller (reaped) */
     double grace_seconds;                   /* escalation grace; 0 = at once; < 0 or NaN = 2 s */
     double wall_time_seconds;               /* 0 = unlimited */
+    const struct mcpbox_relay_filter *filter; /* NULL: plain byte relay */
 };
 
 /* Relays until the child is gone and its output drained; returns the exit status mcpbox

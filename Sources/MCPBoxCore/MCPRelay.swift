@@ -1,0 +1,39 @@
+import CSandbox
+import MCPBoxProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Connects an `MCPFilter` to the C relay's hook (`struct mcpbox_relay_filter`).
+final class MCPRelayHook {
+    let filter: MCPFilter
+    private(set) var hook = mcpbox_relay_filter()
+
+    init(_ policy: MCPPolicy) {
+        filter = MCPFilter(policy: policy, say: { Launcher.printError($0) })
+        hook.context = Unmanaged.passUnretained(self).toOpaque()
+        hook.input = { ctx, dir, bytes, len in
+            let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
+            return me.filter.input(Int(dir), UnsafeRawBufferPointer(start: bytes, count: len)) ? 0 : -1
+        }
+        hook.pending = { ctx, dir, out in
+            let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
+            let (p, n) = me.filter.pending(Int(dir))
+            out?.pointee = p.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+            return n
+        }
+        hook.consumed = { ctx, dir, n in
+            let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
+            me.filter.consumed(Int(dir), n)
+        }
+    }
+
+    /// Runs the relay with this hook installed (the hook lives as long as the call).
+    func run(_ config: inout mcpbox_relay_config) -> Int32 {
+        withUnsafePointer(to: &hook) { h in
+            config.filter = h
+            defer { config.filter = nil }
+            return mcpbox_relay_run(&config)
+        }
+    }
+}

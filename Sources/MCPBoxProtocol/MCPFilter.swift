@@ -1,0 +1,318 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A growable byte FIFO in malloc'd memory. Its tail may hold an incomplete or undecided line
+/// (`hold`), which `peek` does not expose until `commit`; bytes stay put between `peek` and
+/// `consume`, which the C relay relies on.
+final class ByteQueue {
+    private var base: UnsafeMutablePointer<UInt8>?
+    private var capacity = 0
+    private var head = 0
+    private var committed = 0
+    private var tail = 0
+
+    /// Bytes ready to be written.
+    var count: Int { committed - head }
+    /// Bytes held back (an incomplete or undecided line).
+    var held: Int { tail - committed }
+
+    deinit { free(base) }
+
+    /// Appends `bytes` to the held tail.
+    func hold(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        if tail + bytes.count > capacity {
+            if head > 0 {
+                if tail > head { memmove(base!, base! + head, tail - head) }
+                committed -= head
+                tail -= head
+                head = 0
+            }
+            if tail + bytes.count > capacity {
+                let want = max(tail + bytes.count, capacity * 2, 4096)
+                guard let p = realloc(base, want) else { fatalError("mcpbox: out of memory") }
+                base = p.assumingMemoryBound(to: UInt8.self)
+                capacity = want
+            }
+        }
+        memcpy(base! + tail, bytes.baseAddress!, bytes.count)
+        tail += bytes.count
+    }
+
+    /// The held bytes (valid until the next mutation).
+    var heldBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base.map { $0 + committed }, count: held) }
+
+    func commit() { committed = tail }
+
+    func dropHeld() { tail = committed; reset() }
+
+    /// Appends ready bytes (after any held ones are decided).
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        precondition(held == 0)
+        hold(bytes)
+        commit()
+    }
+
+    func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+    func peek() -> (UnsafePointer<UInt8>?, Int) { (base.map { UnsafePointer($0 + head) }, count) }
+
+    func consume(_ n: Int) {
+        head += min(n, count)
+        reset()
+    }
+
+    private func reset() {
+        guard head == tail else { return }
+        head = 0
+        committed = 0
+        tail = 0
+        // A big message's buffer is returned once it is written.
+        if capacity > 1 << 20 { free(base); base = nil; capacity = 0 }
+    }
+}
+
+/// The MCP layer of one session: frames newline-delimited JSON-RPC in both directions, applies
+/// the policy, and queues what each side receives. Lines it does not change are queued
+/// byte-identical. Direction 0 is client → server, 1 is server → client (as in the C hook).
+public final class MCPFilter {
+    public let policy: MCPPolicy
+    /// Where mcpbox's own lines go (stderr in `run`).
+    let say: (String) -> Void
+    /// Per direction: the lines passed on (and the current line, held until it is decided)...
+    private let queues = [ByteQueue(), ByteQueue()]
+    /// ...and mcpbox's own messages to that direction's destination, written between lines.
+    private let replies = [ByteQueue(), ByteQueue()]
+    /// Which queue `pending` last offered, per direction.
+    private var servingReplies = [false, false]
+    /// Client requests forwarded and not yet answered: serialized id → what the answer is.
+    private var outstanding: [String: ListKind] = [:]
+    /// Lines from the server mcpbox could not parse and dropped.
+    public private(set) var droppedLines = 0
+    /// Set once a limit ended the session.
+    public private(set) var failed = false
+
+    enum ListKind { case tools, prompts, other }
+
+    public init(policy: MCPPolicy, say: @escaping (String) -> Void) {
+        self.policy = policy
+        self.say = say
+    }
+
+    // MARK: The hook
+
+    /// Bytes read in `dir` (empty: the source's end, whatever is held is passed on as is).
+    /// Returns false when the session must end.
+    public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if failed { return false }
+        let q = queues[dir]
+        if bytes.count == 0 {
+            q.commit()              // an unterminated last line goes on as it is
+            return true
+        }
+        var start = 0
+        while start < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            guard let nl = memchr(rest.baseAddress!, 0x0a, rest.count) else {
+                guard q.held + rest.count <= policy.maxMessage else { return tooBig(dir) }
+                q.hold(rest)
+                return true
+            }
+            let end = start + (rest.baseAddress!.distance(to: UnsafeRawPointer(nl))) + 1
+            guard q.held + (end - start) - 1 <= policy.maxMessage else { return tooBig(dir) }
+            q.hold(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            switch line(dir, q.heldBytes) {
+            case .pass: q.commit()
+            case .drop: q.dropHeld()
+            case .replace(let bytes): q.dropHeld(); q.append(bytes)
+            }
+            start = end
+        }
+        return true
+    }
+
+    /// Lines first, mcpbox's own messages when no line is waiting (never inside a line).
+    public func pending(_ dir: Int) -> (UnsafePointer<UInt8>?, Int) {
+        servingReplies[dir] = queues[dir].count == 0
+        return servingReplies[dir] ? replies[dir].peek() : queues[dir].peek()
+    }
+
+    public func consumed(_ dir: Int, _ n: Int) {
+        (servingReplies[dir] ? replies[dir] : queues[dir]).consume(n)
+    }
+
+    /// What happens to a whole line.
+    enum Action { case pass, drop, replace([UInt8]) }
+
+    private func tooBig(_ dir: Int) -> Bool {
+        failed = true
+        say("mcpbox: the \(dir == 0 ? "client" : "server") sent a message longer than \(policy.maxMessage) bytes "
+            + "(the MCP layer's limit): session ended")
+        return false
+    }
+
+    // MARK: Messages
+
+    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name"])
+    private static let responseProjection = JSONProjection(["id", "method"])
+
+    /// One whole line, its newline included.
+    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) -> Action {
+        var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
+        if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .pass }
+        return dir == 0 ? clientLine(body) : serverLine(body)
+    }
+
+    private func clientLine(_ body: UnsafeRawBufferPointer) -> Action {
+        let message: JSON
+        do {
+            message = try JSON.parse(body, keeping: Self.requestProjection)
+        } catch {
+            // The server would answer the same; mcpbox does not forward what it cannot read.
+            reply(error: -32700, message: "Parse error", id: .null)
+            return .drop
+        }
+        guard case .object = message else {
+            reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
+            return .drop
+        }
+        if let method = message["method"]?.stringValue {
+            let id = message["id"]
+            var kind = ListKind.other
+            switch method {
+            case "tools/list" where policy.tools != nil: kind = .tools
+            case "prompts/list" where policy.prompts != nil: kind = .prompts
+            case "tools/call":
+                if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
+                    return .drop
+                }
+            case "prompts/get":
+                if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
+                    return .drop
+                }
+            default: break
+            }
+            if let id { outstanding[id.serialized] = kind }
+            // After the tool and prompt checks: what is refused is refused whatever it carries.
+            if let gate = policy.client, !gate.denied.isEmpty,
+               let changed = stripCapabilities(body, gate: gate, initialize: method == "initialize") {
+                return .replace(changed)
+            }
+        }
+        return .pass
+    }
+
+    static let clientCapabilitiesMetaKey = "io.modelcontextprotocol/clientCapabilities"
+    private static let metaKeyBytes = Array(clientCapabilitiesMetaKey.utf8)
+
+    /// The request with the denied capabilities removed from what the client declares: in
+    /// `initialize` (`params.capabilities`) and in any request's `params._meta` client
+    /// capabilities (protocol 2026-07-28); nil when nothing is removed.
+    private func stripCapabilities(_ body: UnsafeRawBufferPointer, gate: ClientGate, initialize: Bool) -> [UInt8]? {
+        let hasMeta = Self.contains(body, Self.metaKeyBytes)
+        guard initialize || hasMeta, var message = try? JSON.parse(body), var params = message["params"] else { return nil }
+        func strip(_ caps: JSON?) -> JSON? {
+            guard case .object(let pairs)? = caps else { return nil }
+            let kept = pairs.filter { !gate.denied.contains($0.0) }
+            return kept.count == pairs.count ? nil : .object(kept)
+        }
+        var changed = false
+        if initialize, let c = strip(params["capabilities"]) { params.set("capabilities", c); changed = true }
+        if var meta = params["_meta"], let c = strip(meta[Self.clientCapabilitiesMetaKey]) {
+            meta.set(Self.clientCapabilitiesMetaKey, c)
+            params.set("_meta", meta)
+            changed = true
+        }
+        guard changed else { return nil }
+        message.set("params", params)
+        return Array((message.serialized + "\n").utf8)
+    }
+
+    /// Whether `needle` occurs in `hay` (memchr for its first byte, then a compare).
+    static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return false }
+        var at = 0
+        while at + needle.count <= hay.count {
+            guard let p = memchr(base + at, Int32(needle[0]), hay.count - needle.count + 1 - at) else { return false }
+            at = base.distance(to: UnsafeRawPointer(p))
+            if needle.withUnsafeBytes({ memcmp(base + at, $0.baseAddress!, needle.count) == 0 }) { return true }
+            at += 1
+        }
+        return false
+    }
+
+    /// A response reaches the client only for a request it sent and mcpbox forwarded, so a list
+    /// answer forged ahead of the request (a server guessing ids) cannot slip past the filter.
+    private func serverLine(_ body: UnsafeRawBufferPointer) -> Action {
+        // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
+        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+            return .pass
+        }
+        let head: JSON
+        do {
+            head = try JSON.parse(body, keeping: Self.responseProjection)
+        } catch {
+            drop(why(error))
+            return .drop
+        }
+        guard case .object = head else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        if let method = head["method"]?.stringValue, let gate = policy.client,
+           let capability = gate.deniedCapability(forMethod: method) {
+            // Never forwarded: mcpbox answers as a client without that capability would.
+            if let id = head["id"], id != .null {
+                reply(error: -32601, message: "Method not found: \(method) (the client's \(capability) is not offered to this server)",
+                      id: id, to: 0)
+            }
+            say("mcpbox: refused the server's \(method): [client] \(capability) = false")
+            return .drop
+        }
+        guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }
+        guard let kind = outstanding.removeValue(forKey: id.serialized) else {
+            drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
+            return .drop
+        }
+        if kind == .other { return .pass }
+        var message: JSON
+        do {
+            message = try JSON.parse(body)
+        } catch {
+            drop(why(error))
+            return .drop
+        }
+        guard var result = message["result"] else { return .pass }
+        guard let policy = kind == .tools ? self.policy.tools : self.policy.prompts else { return .pass }
+        let key = kind == .tools ? "tools" : "prompts"
+        guard case .array(let items)? = result[key] else { return .pass }
+        let kept = items.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
+        if kept.count == items.count { return .pass }
+        result.set(key, .array(kept))
+        message.set("result", result)
+        return .replace(Array((message.serialized + "\n").utf8))
+    }
+
+    private func why(_ error: JSONError) -> String {
+        switch error {
+        case .tooDeep: return "nested deeper than \(JSON.maxDepth) levels"
+        case .syntax(let at): return "not valid JSON (byte \(at); duplicate keys count as invalid)"
+        }
+    }
+
+    private func drop(_ why: String) {
+        droppedLines += 1
+        say("mcpbox: dropped a line from the server: \(why)")
+    }
+
+    /// A JSON-RPC error response from mcpbox to the client.
+    private func reply(error code: Int, message: String, id: JSON, to dir: Int = 1) {
+        var s = "{\"jsonrpc\":\"2.0\",\"id\":"
+        JSON.write(id, into: &s)
+        s += ",\"error\":{\"code\":\(code),\"message\":"
+        JSON.quote(message, into: &s)
+        s += "}}\n"
+        replies[dir].append(Array(s.utf8))
+    }
+}

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[tools]` / `[prompts]` allow and deny: shell globs (fnmatch(3), no flags) over names.
+/// Deny wins; `allow` nil (absent) = every name, `allow` empty = no name.
+public struct NamePolicy: Sendable, Equatable {
+    public var allow: [String]?
+    public var deny: [String]
+
+    public init(allow: [String]?, deny: [String]) {
+        self.allow = allow
+        self.deny = deny
+    }
+
+    /// Whether `name` is exposed to the client.
+    public func permits(_ name: String) -> Bool {
+        if deny.contains(where: { NamePolicy.matches($0, name) }) { return false }
+        guard let allow else { return true }
+        return allow.contains(where: { NamePolicy.matches($0, name) })
+    }
+
+    /// The rule that hides `name` (`deny "PATTERN"` or `not in allow`), nil when it is exposed.
+    public func refusal(_ name: String) -> String? {
+        if let d = deny.first(where: { NamePolicy.matches($0, name) }) { return "deny \"\(d)\"" }
+        if let allow, !allow.contains(where: { NamePolicy.matches($0, name) }) { return "not in allow" }
+        return nil
+    }
+
+    /// fnmatch(3) with no flags: `*`, `?`, `[...]`; a name containing NUL never matches.
+    public static func matches(_ pattern: String, _ name: String) -> Bool {
+        if name.utf8.contains(0) || pattern.utf8.contains(0) { return false }
+        return fnmatch(pattern, name, 0) == 0
+    }
+}
+
+/// `[client]`: what the server may ask of the client. A denied feature is removed from the
+/// capabilities the client declares, and the server's requests for it are answered by mcpbox.
+public struct ClientGate: Sendable, Equatable {
+    public var sampling: Bool
+    public var elicitation: Bool
+    public var roots: Bool
+
+    public init(sampling: Bool = true, elicitation: Bool = true, roots: Bool = true) {
+        self.sampling = sampling
+        self.elicitation = elicitation
+        self.roots = roots
+    }
+
+    /// The client capability (`sampling`, `elicitation`, `roots`) a server→client method needs,
+    /// when that capability is denied.
+    public func deniedCapability(forMethod method: String) -> String? {
+        switch method {
+        case "sampling/createMessage": return sampling ? nil : "sampling"
+        case "elicitation/create": return elicitation ? nil : "elicitation"
+        case "roots/list": return roots ? nil : "roots"
+        default: return nil
+        }
+    }
+
+    /// The capability names removed from the client's declaration.
+    public var denied: [String] {
+        (sampling ? [] : ["sampling"]) + (elicitation ? [] : ["elicitation"]) + (roots ? [] : ["roots"])
+    }
+}
+
+/// What the MCP layer enforces for one session; nil in the plan when no key is set (the relay
+/// then moves bytes without looking at them).
+public struct MCPPolicy: Sendable, Equatable {
+    /// `[tools] allow/deny`; nil = no tools policy.
+    public var tools: NamePolicy?
+    /// `[prompts] allow/deny`; nil = no prompts policy.
+    public var prompts: NamePolicy?
+    /// `[client]`; nil = no gating.
+    public var client: ClientGate?
+    /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.
+    public var maxMessage: Int
+
+    /// 16 MiB.
+    public static let defaultMaxMessage = 16 << 20
+
+    public init(tools: NamePolicy? = nil, prompts: NamePolicy? = nil, client: ClientGate? = nil,
+                maxMessage: Int = MCPPolicy.defaultMaxMessage) {
+        self.tools = tools
+        self.prompts = prompts
+        self.client = client
+        self.maxMessage = maxMessage
+    }
+}
