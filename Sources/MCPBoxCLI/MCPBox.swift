@@ -391,6 +391,14 @@ struct UserCommand: ParsableCommand {
     }
 }
 
+extension ProfileOptions {
+    /// The plan `grant` and `revoke` work from: built as for a launch, without the "cannot
+    /// traverse" refusal those two commands exist to fix.
+    static func grantPlan(_ profile: String, _ options: ProfileOptions) throws -> SandboxPlan {
+        do { return try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+    }
+}
+
 struct GrantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grant",
@@ -402,8 +410,7 @@ struct GrantCommand: ParsableCommand {
     @OptionGroup var options: ProfileOptions
 
     func run() throws {
-        let plan: SandboxPlan
-        do { plan = try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+        let plan = try ProfileOptions.grantPlan(profile, options)
         do {
             let entries = try Grants().grant(plan, profile: profile)
             if entries.isEmpty { print("\(plan.identity.userName) can already use every path of `\(profile)`: nothing to grant") }
@@ -428,8 +435,7 @@ struct RevokeCommand: ParsableCommand {
     @OptionGroup var options: ProfileOptions
 
     func run() throws {
-        let plan: SandboxPlan
-        do { plan = try options.selection.planForCheck(profile, command: [], requireCommand: false, check: false, grant: true).plan } catch { throw fail(error) }
+        let plan = try ProfileOptions.grantPlan(profile, options)
         do {
             let touched = try Grants().revoke(account: plan.identity.userName, profile: profile)
             print("revoked what was granted to \(plan.identity.userName) for `\(profile)` (\(touched.count) path\(touched.count == 1 ? "" : "s") restored)")
