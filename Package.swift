@@ -34,8 +34,10 @@ let package = Package(
             name: "MCPBoxCore",
             dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxProtocol"]),
         .target(
+            name: "MCPBoxClients"),
+        .target(
             name: "MCPBoxCLI",
-            dependencies: ["MCPBoxCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MCPBoxCore", "MCPBoxClients", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mcpbox",
             dependencies: ["MCPBoxCLI"]),
@@ -58,6 +60,10 @@ let package = Package(
         .testTarget(
             name: "MCPBoxCoreTests",
             dependencies: ["MCPBoxCore", "MCPBoxCLI"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MCPBoxClientsTests",
+            dependencies: ["MCPBoxClients", "MCPBoxCore", "MCPBoxCLI"],
             exclude: ["Fixtures"]),
         .target(
             name: "MCPBoxTestSupport",

@@ -1,0 +1,108 @@
+import ArgumentParser
+import MCPBoxClients
+import MCPBoxCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Options shared by `wrap` and `unwrap`.
+struct WrapArguments: ParsableArguments {
+    @Argument(help: "A client configuration file (default: every known client's configuration that exists).", completion: .file())
+    var files: [String] = []
+
+    @Option(name: .customLong("client"), help: ArgumentHelp("Read FILE as this client's format: \(ClientKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: guessed from the path).", valueName: "NAME"))
+    var client: String?
+
+    @Option(name: .customLong("server"), parsing: .upToNextOption, help: ArgumentHelp("Only these server entries (repeatable).", valueName: "NAME"))
+    var servers: [String] = []
+
+    @Flag(help: "Apply without asking (for scripts).")
+    var yes = false
+
+    @Flag(name: .customLong("dry-run"), help: "Only show the diff; write nothing.")
+    var dryRun = false
+
+    @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for existing profile NAMEs (repeatable, or colon-separated).", valueName: "DIR"))
+    var profilePath: [String] = []
+
+    func session(_ mode: WrapSession.Mode) throws -> WrapSession {
+        let host = HostContext.current()
+        let env = host.environmentDictionary
+        var forced: ClientKind?
+        if let c = client {
+            guard let k = ClientKind(rawValue: c) else {
+                Stderr.write("mcpbox: --client \(Explain.visible(c)): unknown client; one of \(ClientKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ExitCode(125)
+            }
+            forced = k
+        }
+        let cwd = HostFS.realPath(".") ?? "/"
+        let locations: [ClientConfigs.Location]
+        if files.isEmpty {
+            locations = ClientConfigs.discover(environment: env, cwd: cwd).filter { forced == nil || $0.client == forced }
+            if locations.isEmpty {
+                let looked = ClientConfigs.candidates(environment: env, cwd: cwd).filter { forced == nil || $0.client == forced }
+                Stderr.write("mcpbox: no client configuration found; looked at:\n" + looked.map { "  \($0.path) (\($0.client.rawValue))" }.joined(separator: "\n")
+                    + "\ngive the file: mcpbox \(mode == .wrap ? "wrap" : "unwrap") FILE [--client NAME]")
+                throw ExitCode(125)
+            }
+        } else {
+            locations = files.map { f in
+                let path = f.hasPrefix("/") ? f : cwd + "/" + f
+                return ClientConfigs.Location(path: path, client: forced ?? ClientKind.guess(path: path))
+            }
+        }
+        guard let dir = ClientConfigs.profileDirectory(environment: env) else {
+            Stderr.write("mcpbox: neither XDG_CONFIG_HOME nor HOME is an absolute path: no profile directory to write to")
+            throw ExitCode(125)
+        }
+        guard let me = ClientConfigs.selfExecutable() else {
+            Stderr.write("mcpbox: cannot find mcpbox's own path (/proc/self/exe)")
+            throw ExitCode(125)
+        }
+        let loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
+                                   variables: [:], environment: env, callerUid: host.callerUid, commandLine: [])
+        var session = WrapSession(mode: mode, files: locations,
+                                  options: WrapOptions(mcpbox: me, servers: Set(servers), path: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"),
+                                  profileDirectory: dir, existingProfile: { loader.locate($0, relativeTo: nil) })
+        session.dryRun = dryRun
+        session.yes = yes
+        session.interactive = isatty(0) == 1
+        session.confirm = {
+            Stderr.write("Apply these changes? [y/N] ")
+            guard let answer = readLine() else { return false }
+            return ["y", "yes"].contains(answer.filter { !$0.isWhitespace }.lowercased())
+        }
+        session.err = { Stderr.write($0) }
+        return session
+    }
+}
+
+struct WrapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wrap",
+        abstract: "Rewrite MCP client configurations so each local server runs under `mcpbox run NAME --`, with a starter profile NAME.",
+        discussion: "Shows a unified diff and asks (--yes for scripts, --dry-run to only show it). Keeps a backup FILE.mcpbox-backup-YYYYMMDDTHHMMSS; `mcpbox unwrap` restores the entries.")
+
+    @OptionGroup var arguments: WrapArguments
+
+    func run() throws {
+        let status = try arguments.session(.wrap).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct UnwrapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unwrap",
+        abstract: "Restore the entries `mcpbox wrap` rewrote to their original command and args.")
+
+    @OptionGroup var arguments: WrapArguments
+
+    func run() throws {
+        let status = try arguments.session(.unwrap).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

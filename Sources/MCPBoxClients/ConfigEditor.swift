@@ -1,0 +1,139 @@
+/// One replacement of the bytes `start..<end` (an insertion when they are equal).
+public struct Edit: Sendable, Equatable {
+    public var start: Int
+    public var end: Int
+    public var replacement: [UInt8]
+}
+
+/// Byte-level helpers shared by the JSON and TOML editors.
+public enum ConfigText {
+    /// A string literal valid in both JSON and TOML (basic string): `"` and `\` escaped,
+    /// control characters as `\u00XX`, everything else as UTF-8.
+    public static func encodeString(_ s: String) -> [UInt8] {
+        var out: [UInt8] = [0x22]
+        for c in s.utf8 {
+            switch c {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0..<0x20, 0x7F:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array("\\u00".utf8) + [hex[Int(c >> 4)], hex[Int(c & 15)]]
+            default: out.append(c)
+            }
+        }
+        out.append(0x22)
+        return out
+    }
+
+    /// `bytes` with the edits applied; edits must not overlap (insertions at one offset keep their order).
+    public static func apply(_ edits: [Edit], to bytes: [UInt8]) -> [UInt8] {
+        let sorted = edits.enumerated().sorted { ($0.element.start, $0.element.end, $0.offset) < ($1.element.start, $1.element.end, $1.offset) }.map(\.element)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + sorted.reduce(0) { $0 + $1.replacement.count })
+        var at = 0
+        for e in sorted {
+            precondition(e.start >= at && e.end >= e.start && e.end <= bytes.count, "overlapping edits")
+            out += bytes[at..<e.start]
+            out += e.replacement
+            at = e.end
+        }
+        out += bytes[at...]
+        return out
+    }
+}
+
+/// The format-preserving rewrite of one server entry.
+///
+/// `wrap` replaces the `command` value with mcpbox's path and inserts `"run", NAME, "--", <old
+/// command token, byte for byte>` before the first element of `args` (separated the way the
+/// array already separates its elements), so every original element keeps its bytes. A missing
+/// `args` is added right after `command` (`, "args": [...]` in JSON, a new `args = [...]` line
+/// in TOML); an empty one gets the elements followed by one space before its `]`. `unwrap` is
+/// the exact inverse of each of the three forms, so wrap→unwrap gives back the original file.
+public enum EntryEditor {
+    /// Whether `command` is mcpbox (any path ending in `/mcpbox`, or bare `mcpbox`).
+    public static func isMCPBox(_ command: String) -> Bool {
+        command == "mcpbox" || command.hasSuffix("/mcpbox")
+    }
+
+    public static func wrapEdits(_ e: ServerEntry, profile: String, mcpbox: String, in bytes: [UInt8]) -> [Edit] {
+        guard let cmd = e.command else { return [] }
+        let raw = Array(bytes[cmd.start..<cmd.end])
+        let elements = [ConfigText.encodeString("run"), ConfigText.encodeString(profile), ConfigText.encodeString("--"), raw]
+        var edits = [Edit(start: cmd.start, end: cmd.end, replacement: ConfigText.encodeString(mcpbox))]
+        switch e.args {
+        case .absent:
+            let list = [0x5B] + join(elements, Array(", ".utf8)) + [0x5D]
+            if e.isTOML {
+                let nl: [UInt8] = e.commandLineEnd < bytes.count && bytes[e.commandLineEnd] == 0x0D ? [0x0D, 0x0A] : [0x0A]
+                edits.append(Edit(start: e.commandLineEnd, end: e.commandLineEnd, replacement: nl + Array("args = ".utf8) + list))
+            } else {
+                edits.append(Edit(start: cmd.end, end: cmd.end, replacement: Array(", \"args\": ".utf8) + list))
+            }
+        case .strings(let items, let open, let close, _, _):
+            if let first = items.first {
+                let sep = separator(Array(bytes[(open + 1)..<first.start]))
+                edits.append(Edit(start: first.start, end: first.start, replacement: join(elements, [0x2C] + sep) + [0x2C] + sep))
+            } else {
+                edits.append(Edit(start: close, end: close, replacement: join(elements, Array(", ".utf8)) + [0x20]))
+            }
+        case .invalid:
+            return []
+        }
+        return edits
+    }
+
+    /// The wrapped command's parts: the profile, and the index of the element holding the original command.
+    public static func wrapped(_ e: ServerEntry) -> (profile: String, commandIndex: Int)? {
+        guard let cmd = e.command, isMCPBox(cmd.value), case .strings(let items, _, _, _, _) = e.args,
+              items.count >= 4, items[0].value == "run",
+              let dd = items.indices.dropFirst(2).first(where: { items[$0].value == "--" }), dd + 1 < items.count else { return nil }
+        return (items[1].value, dd + 1)
+    }
+
+    public static func unwrapEdits(_ e: ServerEntry, in bytes: [UInt8]) -> [Edit] {
+        guard let (_, ci) = wrapped(e), let cmd = e.command, case .strings(let items, let open, let close, let keyStart, let lineEnd) = e.args else { return [] }
+        let original = items[ci]
+        var edits = [Edit(start: cmd.start, end: cmd.end, replacement: Array(bytes[original.start..<original.end]))]
+        if ci + 1 < items.count {
+            edits.append(Edit(start: items[0].start, end: items[ci + 1].start, replacement: []))
+        } else if original.end + 1 < bytes.count, bytes[original.end] == 0x20, original.end + 1 == close {
+            edits.append(Edit(start: items[0].start, end: original.end + 1, replacement: []))
+        } else if original.end == close, let start = addedArgsStart(e, keyStart: keyStart, open: open, close: close, lineEnd: lineEnd, bytes: bytes) {
+            edits.append(Edit(start: start, end: close + 1, replacement: []))
+        } else {
+            edits.append(Edit(start: items[0].start, end: original.end, replacement: []))
+        }
+        return edits
+    }
+
+    /// Where the `args` that wrap added (the file had none) begins, when it is in exactly the form wrap writes.
+    static func addedArgsStart(_ e: ServerEntry, keyStart: Int, open: Int, close: Int, lineEnd: Int, bytes: [UInt8]) -> Int? {
+        guard let cmd = e.command else { return nil }
+        if e.isTOML {
+            let s = e.commandLineEnd
+            guard lineEnd == close + 1, s < keyStart else { return nil }
+            let between = Array(bytes[s..<open])
+            return between == Array("\nargs = ".utf8) || between == Array("\r\nargs = ".utf8) ? s : nil
+        }
+        return Array(bytes[cmd.end..<open]) == Array(", \"args\": ".utf8) ? cmd.end : nil
+    }
+
+    /// How wrap separates the elements it inserts: like the array's own layout (a newline and the
+    /// first element's indentation for a multi-line array), else one space.
+    static func separator(_ leading: [UInt8]) -> [UInt8] {
+        guard let nl = leading.lastIndex(of: 0x0A) else { return [0x20] }
+        let indent = leading[(nl + 1)...].prefix { $0 == 0x20 || $0 == 0x09 }
+        let crlf = nl > 0 && leading[nl - 1] == 0x0D
+        return (crlf ? [0x0D, 0x0A] : [0x0A]) + Array(indent)
+    }
+
+    static func join(_ parts: [[UInt8]], _ sep: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (i, p) in parts.enumerated() {
+            if i > 0 { out += sep }
+            out += p
+        }
+        return out
+    }
+}

@@ -1,0 +1,197 @@
+/// The MCP clients whose configuration files `wrap` knows, and how each stores its servers.
+public enum ClientKind: String, CaseIterable, Sendable {
+    case claudeDesktop = "claude-desktop"
+    case cursor
+    case vscode
+    case claudeCode = "claude-code"
+    case codex
+
+    /// The file format: Codex uses TOML, the others JSON (VS Code's JSONC included).
+    public var isTOML: Bool { self == .codex }
+
+    /// The client a file most likely belongs to, from its path alone.
+    public static func guess(path: String) -> ClientKind {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        if base.hasSuffix(".toml") { return .codex }
+        if base == ".claude.json" || base == ".mcp.json" { return .claudeCode }
+        if path.contains("/.vscode/") || path.hasPrefix(".vscode/") || path.contains("/Code/User/") || path.contains("/Code - Insiders/User/") { return .vscode }
+        if path.contains("/.cursor/") || path.hasPrefix(".cursor/") { return .cursor }
+        return .claudeDesktop
+    }
+}
+
+/// A string value as written in the file: its decoded value and the span of its token.
+public struct StringToken: Sendable, Equatable {
+    public var value: String
+    public var start: Int
+    public var end: Int
+}
+
+/// A server's `args` as written in the file.
+public enum ArgsValue: Sendable {
+    case absent
+    /// An array of strings: `open`/`close` are the offsets of `[` and `]`, `keyStart` of the key.
+    case strings(items: [StringToken], open: Int, close: Int, keyStart: Int, lineEnd: Int)
+    case invalid(String)
+
+    var values: [String] {
+        if case .strings(let items, _, _, _, _) = self { return items.map(\.value) }
+        return []
+    }
+}
+
+/// One server entry of a configuration file, with the spans the editor needs.
+public struct ServerEntry: Sendable {
+    public var name: String
+    /// Where it is, for messages: `mcpServers`, `projects["/src/app"].mcpServers`, `[mcp_servers.git]`.
+    public var location: String
+    public var command: StringToken?
+    /// Why `command` cannot be used (not a string, duplicated), when it is present.
+    public var commandProblem: String?
+    public var args: ArgsValue = .absent
+    /// The names the entry's `env` sets (passed through to the sandbox by the starter profile).
+    public var envKeys: [String] = []
+    /// A `url`/`serverUrl` or `type` http/sse entry: nothing to wrap.
+    public var isRemote = false
+    /// TOML only: the end of the line holding `command` (where a missing `args` is inserted).
+    public var commandLineEnd = 0
+    public var isTOML = false
+
+    /// The argv the client runs today.
+    public var argv: [String]? { command.map { [$0.value] + args.values } }
+}
+
+/// Reads the server entries of a configuration file.
+public enum ServerEntries {
+    /// Every server entry of `bytes`, read as `client`'s format; a problem with the file as a whole
+    /// (syntax, no server table at all) is thrown. `notes` collects entries that cannot be read.
+    public static func read(_ bytes: [UInt8], client: ClientKind, notes: inout [String]) throws(ConfigSyntaxError) -> [ServerEntry] {
+        client.isTOML ? try toml(bytes, notes: &notes) : try json(bytes, client: client, notes: &notes)
+    }
+
+    static let remoteTypes: Set<String> = ["http", "sse", "streamable-http", "streamableHttp", "streamable_http", "ws", "websocket"]
+
+    static func json(_ bytes: [UInt8], client: ClientKind, notes: inout [String]) throws(ConfigSyntaxError) -> [ServerEntry] {
+        let root = try JSONC.parse(bytes)
+        guard case .object = root.value else { throw ConfigSyntaxError("the file is not a JSON object", offset: root.start, in: bytes) }
+        var tables: [(String, JSONNode)] = []
+        func add(_ key: String, in node: JSONNode, label: String) {
+            if node.hasDuplicate(key) { notes.append("\(label)\(key): the key appears more than once; left unchanged") }
+            if let m = node.member(key) { tables.append((label + key, m.node)) }
+        }
+        switch client {
+        case .vscode:
+            add("servers", in: root, label: "")
+            if tables.isEmpty { add("mcpServers", in: root, label: "") }
+        case .claudeCode:
+            add("mcpServers", in: root, label: "")
+            if let projects = root.member("projects"), case .object(let ps) = projects.node.value {
+                for p in ps { add("mcpServers", in: p.node, label: "projects[\(quoted(p.key))].") }
+            }
+        default:
+            add("mcpServers", in: root, label: "")
+            if tables.isEmpty { add("servers", in: root, label: "") }
+        }
+        var entries: [ServerEntry] = []
+        for (label, table) in tables {
+            guard case .object(let servers) = table.value else {
+                notes.append("\(label) is not an object; left unchanged")
+                continue
+            }
+            for s in servers {
+                guard case .object = s.node.value else {
+                    notes.append("\(label)[\(quoted(s.key))] is not an object; left unchanged")
+                    continue
+                }
+                entries.append(jsonEntry(s.key, s.node, location: label))
+            }
+        }
+        return entries
+    }
+
+    static func jsonEntry(_ name: String, _ node: JSONNode, location: String) -> ServerEntry {
+        var e = ServerEntry(name: name, location: location)
+        if node.member("url") != nil || node.member("serverUrl") != nil { e.isRemote = true }
+        if let t = node.member("type")?.node.stringValue, remoteTypes.contains(t) { e.isRemote = true }
+        if node.hasDuplicate("command") || node.hasDuplicate("args") {
+            e.commandProblem = "`command` or `args` appears more than once"
+        } else if let c = node.member("command") {
+            if let s = c.node.stringValue { e.command = StringToken(value: s, start: c.node.start, end: c.node.end) } else { e.commandProblem = "`command` is not a string" }
+        }
+        if let a = node.member("args") {
+            if case .array(let items) = a.node.value {
+                let tokens = items.compactMap { n in n.stringValue.map { StringToken(value: $0, start: n.start, end: n.end) } }
+                e.args = tokens.count == items.count
+                    ? .strings(items: tokens, open: a.node.start, close: a.node.end - 1, keyStart: a.keyStart, lineEnd: a.node.end)
+                    : .invalid("`args` holds something other than strings")
+            } else {
+                e.args = .invalid("`args` is not an array")
+            }
+        }
+        if let env = node.member("env"), case .object(let vars) = env.node.value { e.envKeys = vars.map(\.key) }
+        return e
+    }
+
+    static func toml(_ bytes: [UInt8], notes: inout [String]) throws(ConfigSyntaxError) -> [ServerEntry] {
+        let doc = try TOMLDocument.parse(bytes)
+        var entries: [ServerEntry] = []
+        var index: [String: Int] = [:]
+        var reported = Set<String>()
+        for (h, header) in doc.headers.enumerated() where header.path.first == "mcp_servers" && header.path.count == 2 && !header.isArray {
+            let name = header.path[1]
+            guard index[name] == nil else { continue }
+            index[name] = entries.count
+            var e = ServerEntry(name: name, location: "[mcp_servers.\(tomlKey(name))]")
+            e.isTOML = true
+            for pair in doc.pairs where pair.header == h && pair.path.count == 3 {
+                switch pair.path[2] {
+                case "command":
+                    if let s = pair.value.stringValue {
+                        e.command = StringToken(value: s, start: pair.value.start, end: pair.value.end)
+                        e.commandLineEnd = pair.lineEnd
+                    } else {
+                        e.commandProblem = "`command` is not a one-line string"
+                    }
+                case "args":
+                    if case .array(let items) = pair.value.kind {
+                        let tokens = items.compactMap { n in n.stringValue.map { StringToken(value: $0, start: n.start, end: n.end) } }
+                        e.args = tokens.count == items.count
+                            ? .strings(items: tokens, open: pair.value.start, close: pair.value.end - 1, keyStart: pair.keyStart, lineEnd: pair.lineEnd)
+                            : .invalid("`args` holds something other than one-line strings")
+                    } else {
+                        e.args = .invalid("`args` is not an array")
+                    }
+                case "url", "bearer_token_env_var": e.isRemote = true
+                case "env": if case .table(let keys) = pair.value.kind { e.envKeys += keys }
+                default: break
+                }
+            }
+            entries.append(e)
+        }
+        // Sub-tables ([mcp_servers.NAME.env]) and servers written in another form.
+        for pair in doc.pairs where pair.path.first == "mcp_servers" && pair.path.count >= 2 {
+            let name = pair.path[1]
+            let header = pair.header.map { doc.headers[$0].path } ?? []
+            if let i = index[name] {
+                if pair.path.count == 4, pair.path[2] == "env", header == ["mcp_servers", name, "env"] { entries[i].envKeys.append(pair.path[3]) }
+                if header.count < 2 && reported.insert(name).inserted {
+                    notes.append("mcp_servers.\(tomlKey(name)): keys outside its [mcp_servers.\(tomlKey(name))] table; left unchanged")
+                }
+                continue
+            }
+            if reported.insert(name).inserted {
+                notes.append("mcp_servers.\(tomlKey(name)) is not written as a [mcp_servers.\(tomlKey(name))] table; left unchanged (write it as one to wrap it)")
+            }
+        }
+        for i in entries.indices where reported.contains(entries[i].name) {
+            entries[i].commandProblem = entries[i].commandProblem ?? "some of its keys lie outside its table"
+        }
+        return entries
+    }
+
+    static func quoted(_ s: String) -> String { String(decoding: ConfigText.encodeString(s), as: UTF8.self) }
+
+    static func tomlKey(_ s: String) -> String {
+        s.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }) && !s.isEmpty ? s : quoted(s)
+    }
+}

@@ -1,0 +1,302 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The starter profile `wrap` writes for a server that has none: chosen from what the server's
+/// command line shows, never wider than what it names. What it recognizes:
+///
+/// - runtime: `uvx`/`uv` → the `uvx` profile when one resolves, else `python`; `npx`/`bunx` →
+///   `npx`, else `node`; `python*`, a command inside a virtualenv (a `pyvenv.cfg` above its `bin`)
+///   or with a python shebang → `python`; `node`/`nodejs` or a node shebang → `node`; else `base`.
+/// - known servers (`mcp-server-time`, `mcp-server-git`, `mcp-server-fetch`, run directly or from
+///   a virtualenv): extend the shipped profile of that name when it resolves (it already knows
+///   the server's paths and network).
+/// - absolute paths in the arguments (`/x`, `--flag /x`, `--flag=/x`): bound read-only, or
+///   read-write when the flag's name says the server writes there (`readWriteFlags`), or for the
+///   filesystem server's directory arguments; an interpreter's script: its directory, read-only.
+/// - network: `none`, except for the hosts of `http(s)://` URLs in the arguments and the
+///   `knownHosts` table; then `allow` with exactly those hosts.
+/// - the names the entry's `env` sets are passed through (mcpbox clears every other variable).
+public struct StarterProfile: Sendable, Equatable {
+    public var name: String
+    public var text: String
+    /// What was recognized, and what was left out and why; one line each.
+    public var notes: [String]
+
+    /// Flag names (without dashes, lower case) whose path argument the server writes to.
+    public static let readWriteFlags: Set<String> = [
+        "repository", "repo", "r", "db-path", "db", "database", "root", "workspace", "workspace-dir", "output", "output-dir",
+        "out", "o", "write", "writable", "allowed-dir", "allowed-dirs", "allowed-directory", "data-dir", "storage", "storage-path",
+        "cache-dir", "vault", "notes-dir", "project", "project-dir",
+    ]
+
+    /// Servers known to need these hosts (package or command name → host:port).
+    public static let knownHosts: [String: [String]] = [
+        "@modelcontextprotocol/server-github": ["api.github.com:443"],
+        "github-mcp-server": ["api.github.com:443"],
+        "@modelcontextprotocol/server-brave-search": ["api.search.brave.com:443"],
+        "@modelcontextprotocol/server-slack": ["slack.com:443"],
+    ]
+
+    /// Servers whose every directory argument is one they read and write.
+    static let filesystemServers: Set<String> = ["@modelcontextprotocol/server-filesystem", "mcp-server-filesystem"]
+
+    /// Shipped profiles for exactly these servers (command or package name → profile).
+    static let knownProfiles: [String: String] = ["mcp-server-time": "time", "mcp-server-git": "git", "mcp-server-fetch": "fetch"]
+
+    /// Profile names that are runtime families, never a server's own profile.
+    public static let familyNames: Set<String> = ["base", "python", "node", "uvx", "npx"]
+
+    /// A profile name for a server name: letters, digits, `.`, `_`, `-`; a family name gets `-server`.
+    public static func profileName(for server: String) -> String {
+        var out = ""
+        for c in server.unicodeScalars {
+            let ok = (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c))) || c == "_" || c == "-" || c == "."
+            if ok { out.unicodeScalars.append(c) } else if !out.hasSuffix("-") { out += "-" }
+        }
+        while let f = out.first, f == "." || f == "-" { out.removeFirst() }
+        while out.hasSuffix("-") || out.hasSuffix(".") { out.removeLast() }
+        if out.count > 64 { out = String(out.prefix(64)) }
+        if out.isEmpty { out = "server" }
+        if out.hasSuffix(".toml") { out = String(out.dropLast(5)) + "-toml" }
+        if familyNames.contains(out) { out += "-server" }
+        return out
+    }
+
+    /// The starter profile for `argv` (the client's command and arguments).
+    /// `resolves` says whether a profile NAME exists on mcpbox's search path; `path` is the PATH
+    /// used to find a bare command (the client's, as far as mcpbox can tell: its own).
+    public static func make(name: String, server: String, argv: [String], envKeys: [String], source: String,
+                            path: String, resolves: (String) -> Bool) -> StarterProfile {
+        var notes: [String] = []
+        let command = argv.first ?? ""
+        let args = Array(argv.dropFirst())
+        let base = basename(command)
+        let resolved = command.hasPrefix("/") ? command : lookup(command, path: path)
+        let interpreter = base.hasPrefix("python") || base == "node" || base == "nodejs" || base == "deno" || base == "bun"
+
+        // The package a launcher runs: the first argument that is not a flag (npx -y @x/y@1.2 → @x/y).
+        var package: String?
+        if ["uvx", "npx", "bunx", "pipx"].contains(base) || (base == "uv" && args.first == "run") {
+            if let p = args.first(where: { !$0.hasPrefix("-") && $0 != "run" }) {
+                var name = p
+                if let at = name.dropFirst().firstIndex(of: "@") { name = String(name[..<at]) }
+                if let eq = name.firstIndex(of: "=") { name = String(name[..<eq]) }
+                package = name
+            }
+        }
+        let serverID = package ?? base
+
+        var extends: String
+        switch base {
+        case "uvx", "uv", "pipx":
+            extends = resolves("uvx") ? "uvx" : "python"
+            notes.append(extends == "uvx" ? "`\(base)`: extends the uvx profile" : "`\(base)`: extends python (no `uvx` profile found: uvx needs the network and a cache to install the server; install one or use the server's own virtualenv)")
+        case "npx", "bunx":
+            extends = resolves("npx") ? "npx" : "node"
+            notes.append(extends == "npx" ? "`\(base)`: extends the npx profile" : "`\(base)`: extends node (no `npx` profile found: npx needs the network and a cache to install the server; install one or run the installed server with node)")
+        case "node", "nodejs":
+            extends = "node"
+            notes.append("`\(base)`: extends node")
+        case _ where base.hasPrefix("python"):
+            extends = "python"
+            notes.append("`\(base)`: extends python")
+        default:
+            if let r = resolved, let venv = virtualenv(of: r) {
+                extends = "python"
+                notes.append("a Python virtualenv (\(venv)): extends python, which binds it read-only")
+            } else if let r = resolved, let interp = shebang(r), interp.contains("python") {
+                extends = "python"
+                notes.append("a Python script: extends python")
+            } else if let r = resolved, let interp = shebang(r), interp.contains("node") {
+                extends = "node"
+                notes.append("a Node.js script: extends node")
+            } else {
+                extends = "base"
+                notes.append("`\(base)`: no runtime recognized, extends base (the system's /usr and libraries)")
+                if resolved == nil { notes.append("`\(command)` is not found on this PATH: the profile may need more binds") }
+            }
+        }
+
+        var readOnly: [String] = []
+        var readWrite: [String] = []
+        var hosts: [String] = knownHosts[serverID] ?? []
+        if !hosts.isEmpty { notes.append("\(serverID) needs \(hosts.joined(separator: ", "))") }
+        var known: String?
+        if !["uvx", "npx", "bunx", "pipx", "uv"].contains(base), let k = knownProfiles[serverID], resolves(k) {
+            known = k
+            extends = k
+            notes = ["\(serverID): extends the `\(k)` profile made for it"]
+        }
+
+        if known == nil {
+            var sawScript = false
+            var i = 0
+            while i < args.count {
+                let a = args[i]
+                var flag: String?
+                var value = a
+                if a.hasPrefix("-"), let eq = a.firstIndex(of: "=") {
+                    flag = String(a[..<eq])
+                    value = String(a[a.index(after: eq)...])
+                } else if i > 0, args[i - 1].hasPrefix("-"), !args[i - 1].contains("=") {
+                    flag = args[i - 1]
+                }
+                i += 1
+                if let url = hostOfURL(value) {
+                    if !hosts.contains(url) { hosts.append(url); notes.append("URL argument: allows \(url)") }
+                    continue
+                }
+                guard value.hasPrefix("/") else {
+                    if value.hasPrefix("~") || value.hasPrefix("$") { notes.append("`\(value)`: not an absolute path, not bound (edit the profile)") }
+                    continue
+                }
+                guard let path = cleanPath(value) else {
+                    notes.append("`\(value)`: not bound (only clean absolute paths without `..`, `//` or `$` are written; edit the profile)")
+                    continue
+                }
+                if interpreter && !sawScript && flag == nil {
+                    sawScript = true
+                    let dir = dirname(path)
+                    if dir != "/" && isSystem(dir) == false { readOnly.append(dir); notes.append("\(path): the script, its directory bound read-only") }
+                    continue
+                }
+                if isSystem(path) { continue }
+                let flagName = flag.map { String($0.drop(while: { $0 == "-" })).lowercased() }
+                let writes = flagName.map { readWriteFlags.contains($0) } ?? filesystemServers.contains(serverID)
+                var st = stat()
+                let exists = stat(path, &st) == 0
+                if writes {
+                    if exists {
+                        readWrite.append(path)
+                        notes.append("\(flag ?? "argument") \(path): read-write")
+                    } else if stat(dirname(path), &st) == 0, dirname(path) != "/" {
+                        readWrite.append(dirname(path))
+                        notes.append("\(flag ?? "argument") \(path): does not exist yet, its directory \(dirname(path)) read-write")
+                    } else {
+                        notes.append("\(path): does not exist here, not bound")
+                    }
+                } else if exists {
+                    readOnly.append(path)
+                    notes.append("\(flag.map { $0 + " " } ?? "")\(path): read-only")
+                } else {
+                    notes.append("\(path): does not exist here, not bound")
+                }
+            }
+        }
+        readWrite = unique(readWrite)
+        readOnly = unique(readOnly).filter { !readWrite.contains($0) }
+        let pass = unique(envKeys.filter(isVariableName))
+        for k in envKeys where !isVariableName(k) { notes.append("env \(k): not a variable name, not passed") }
+        if serverID == "mcp-server-fetch" && known == nil {
+            notes.append("mcp-server-fetch: network \"allow\" with no hosts yet; add the hosts it may fetch, and give the server --allow-private-ips (see the shipped fetch profile)")
+        }
+        let allowMode = !hosts.isEmpty || (serverID == "mcp-server-fetch" && known == nil)
+
+        var t = "# Starter profile written by `mcpbox wrap` for the server \(quoted(server)) of \(quoted(source)).\n"
+        t += "# Recognized:\n"
+        for n in notes { t += "#   " + oneLine(n) + "\n" }
+        t += "# Review it with `mcpbox explain \(name) -- COMMAND...`; wrap never overwrites it.\n"
+        t += "description = \(quoted("starter profile for the MCP server " + server + " (mcpbox wrap)"))\n"
+        t += "extends = [\(quoted(extends))]\n"
+        if known == nil {
+            if !readOnly.isEmpty || !readWrite.isEmpty {
+                t += "\n[filesystem]\n"
+                if !readOnly.isEmpty { t += "read_only = [\(readOnly.map(quoted).joined(separator: ", "))]\n" }
+                if !readWrite.isEmpty { t += "read_write = [\(readWrite.map(quoted).joined(separator: ", "))]\n" }
+            }
+            if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(quoted).joined(separator: ", "))]\n" }
+            t += "\n[network]\n"
+            t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(quoted).joined(separator: ", "))]\n" : "mode = \"none\"\n"
+        } else if !pass.isEmpty {
+            t += "\n[env]\npass = [\(pass.map(quoted).joined(separator: ", "))]\n"
+        }
+        return StarterProfile(name: name, text: t, notes: notes)
+    }
+
+    static func quoted(_ s: String) -> String { String(decoding: ConfigText.encodeString(s), as: UTF8.self) }
+
+    static func oneLine(_ s: String) -> String {
+        String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+    }
+
+    static func unique(_ xs: [String]) -> [String] {
+        var seen = Set<String>()
+        return xs.filter { seen.insert($0).inserted }
+    }
+
+    static func isVariableName(_ s: String) -> Bool {
+        guard let f = s.unicodeScalars.first, f.isASCII, f.properties.isAlphabetic || f == "_" else { return false }
+        return s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
+    }
+
+    /// Trees every profile family already binds read-only (`base`): not repeated.
+    static func isSystem(_ path: String) -> Bool {
+        ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev", "/sys"].contains { path == $0 || path.hasPrefix($0 + "/") }
+    }
+
+    /// `path` when it is absolute, without `.`/`..` parts, `//`, a trailing `/` or `$` (a profile variable), else nil.
+    static func cleanPath(_ path: String) -> String? {
+        guard path.hasPrefix("/"), path != "/", !path.contains("$"), !path.contains("//"),
+              !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return nil }
+        let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard parts.allSatisfy({ $0 != "." && $0 != ".." && !$0.isEmpty }) else { return nil }
+        return trimmed
+    }
+
+    /// `host:port` of an http(s) URL argument, else nil.
+    static func hostOfURL(_ s: String) -> String? {
+        let lower = s.lowercased()
+        let https = lower.hasPrefix("https://")
+        guard https || lower.hasPrefix("http://") else { return nil }
+        var rest = s.dropFirst(https ? 8 : 7)
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        guard !rest.isEmpty, !rest.hasPrefix("["),
+              rest.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":") }) else { return nil }
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, !parts[0].isEmpty else { return nil }
+        if parts.count == 2 { return UInt16(parts[1]) != nil ? String(rest).lowercased() : nil }
+        return parts[0].lowercased() + (https ? ":443" : ":80")
+    }
+
+    static func basename(_ p: String) -> String { p.split(separator: "/").last.map(String.init) ?? p }
+
+    static func dirname(_ p: String) -> String {
+        guard let slash = p.lastIndex(of: "/") else { return "." }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+
+    /// A bare command's path on `path` (colon-separated), as execvp would find it.
+    static func lookup(_ command: String, path: String) -> String? {
+        guard !command.isEmpty, !command.contains("/") else { return nil }
+        for dir in path.split(separator: ":") where dir.hasPrefix("/") {
+            let candidate = dir + "/" + command
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// The virtualenv holding `file` (`VENV/bin/x` with `VENV/pyvenv.cfg`), else nil.
+    static func virtualenv(of file: String) -> String? {
+        let bin = dirname(file)
+        guard basename(bin) == "bin" else { return nil }
+        let venv = dirname(bin)
+        return access(venv + "/pyvenv.cfg", F_OK) == 0 ? venv : nil
+    }
+
+    /// The `#!` line of `file` (at most 256 bytes), else nil.
+    static func shebang(_ file: String) -> String? {
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = read(fd, &buf, 256)
+        guard n > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
+        let line = buf[2..<n].prefix { $0 != 0x0A }
+        return String(decoding: line, as: UTF8.self)
+    }
+}

@@ -1,0 +1,114 @@
+/// `diff -u` output for two versions of a file (Myers' algorithm on lines, 3 lines of context).
+public enum UnifiedDiff {
+    public static func render(old: [UInt8], new: [UInt8], oldName: String, newName: String, context: Int = 3) -> String {
+        let a = lines(old), b = lines(new)
+        guard a != b else { return "" }
+        // Only the middle that differs goes through Myers (its trace grows with the edit distance).
+        var pre = 0
+        while pre < a.count && pre < b.count && a[pre] == b[pre] { pre += 1 }
+        var suf = 0
+        while suf < a.count - pre && suf < b.count - pre && a[a.count - 1 - suf] == b[b.count - 1 - suf] { suf += 1 }
+        var ops = (0..<pre).map { Op(kind: .same, oldLine: $0, newLine: $0) }
+        ops += script(Array(a[pre..<(a.count - suf)]), Array(b[pre..<(b.count - suf)])).map {
+            Op(kind: $0.kind, oldLine: $0.oldLine + pre, newLine: $0.newLine + pre)
+        }
+        ops += (0..<suf).map { Op(kind: .same, oldLine: a.count - suf + $0, newLine: b.count - suf + $0) }
+        var out = "--- \(oldName)\n+++ \(newName)\n"
+        // Group the operations into hunks: changes closer than 2*context lines share a hunk.
+        var i = 0
+        while i < ops.count {
+            guard ops[i].kind != .same else { i += 1; continue }
+            var start = i
+            var back = 0
+            while start > 0 && ops[start - 1].kind == .same && back < context { start -= 1; back += 1 }
+            var end = i
+            while end < ops.count {
+                if ops[end].kind != .same { end += 1; continue }
+                var run = end
+                while run < ops.count && ops[run].kind == .same { run += 1 }
+                if run == ops.count || run - end > 2 * context { end = min(run, end + context); break }
+                end = run
+            }
+            let hunk = ops[start..<end]
+            let oldStart = hunk.first!.oldLine, newStart = hunk.first!.newLine
+            let oldCount = hunk.filter { $0.kind != .insert }.count
+            let newCount = hunk.filter { $0.kind != .delete }.count
+            out += "@@ -\(range(oldStart, oldCount)) +\(range(newStart, newCount)) @@\n"
+            for op in hunk {
+                let (mark, text) = op.kind == .insert ? ("+", b[op.newLine]) : (op.kind == .delete ? "-" : " ", a[op.oldLine])
+                out += mark + visible(text)
+                if !text.hasSuffix("\n") { out += "\n\\ No newline at end of file\n" }
+            }
+            i = end
+        }
+        return out
+    }
+
+    static func range(_ start: Int, _ count: Int) -> String {
+        count == 0 ? "\(start),0" : (count == 1 ? "\(start + 1)" : "\(start + 1),\(count)")
+    }
+
+    /// Lines with their newline kept (the last may lack one).
+    static func lines(_ bytes: [UInt8]) -> [String] {
+        var out: [String] = []
+        var s = 0
+        for (i, c) in bytes.enumerated() where c == 0x0A {
+            out.append(String(decoding: bytes[s...i], as: UTF8.self))
+            s = i + 1
+        }
+        if s < bytes.count { out.append(String(decoding: bytes[s...], as: UTF8.self)) }
+        return out
+    }
+
+    /// Control characters other than tab and newline shown as `^X` (a terminal must not interpret them).
+    static func visible(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            if (u.value < 0x20 && u != "\t" && u != "\n" && u != "\r") || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
+                out += "^" + String(UnicodeScalar(UInt8((u.value + 0x40) & 0x7F)))
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    enum Kind { case same, delete, insert }
+    struct Op { var kind: Kind; var oldLine: Int; var newLine: Int }
+
+    /// The shortest edit script from `a` to `b` (Myers 1986), as a sequence of line operations.
+    static func script(_ a: [String], _ b: [String]) -> [Op] {
+        let n = a.count, m = b.count, max = n + m
+        var v = [Int](repeating: 0, count: 2 * max + 2)
+        var trace: [[Int]] = []
+        var found = false
+        for d in 0...max {
+            trace.append(v)
+            for k in stride(from: -d, through: d, by: 2) {
+                var x = (k == -d || (k != d && v[max + k - 1] < v[max + k + 1])) ? v[max + k + 1] : v[max + k - 1] + 1
+                var y = x - k
+                while x < n && y < m && a[x] == b[y] { x += 1; y += 1 }
+                v[max + k] = x
+                if x >= n && y >= m { found = true; break }
+            }
+            if found { break }
+        }
+        var ops: [Op] = []
+        var x = n, y = m
+        for d in stride(from: trace.count - 1, through: 0, by: -1) {
+            let v = trace[d]
+            let k = x - y
+            let prevK = (k == -d || (k != d && v[max + k - 1] < v[max + k + 1])) ? k + 1 : k - 1
+            let prevX = d == 0 ? 0 : v[max + prevK]
+            let prevY = prevX - prevK
+            while x > prevX && y > prevY {
+                x -= 1; y -= 1
+                ops.append(Op(kind: .same, oldLine: x, newLine: y))
+            }
+            if d > 0 {
+                if x == prevX { y -= 1; ops.append(Op(kind: .insert, oldLine: x, newLine: y)) } else { x -= 1; ops.append(Op(kind: .delete, oldLine: x, newLine: y)) }
+            }
+        }
+        return ops.reversed()
+    }
+}

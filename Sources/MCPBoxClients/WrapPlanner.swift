@@ -1,0 +1,117 @@
+/// What `wrap` or `unwrap` does to one configuration file: the new bytes, what happens to each
+/// entry, and the starter profiles to write. A pure function of the file and the options.
+public struct FilePlan: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        /// Wrapped with `profile`; `existing` is the profile file when one was found, nil when a starter is written.
+        case wrapped(profile: String, existing: String?)
+        case unwrapped(profile: String)
+        case skipped(String)
+    }
+
+    public struct Item: Sendable {
+        public var name: String
+        public var location: String
+        public var outcome: Outcome
+    }
+
+    public var path: String
+    public var client: ClientKind
+    public var original: [UInt8]
+    public var updated: [UInt8]
+    public var items: [Item] = []
+    /// Problems with parts of the file that were left unchanged.
+    public var notes: [String] = []
+    public var profiles: [StarterProfile] = []
+
+    public var changed: Bool { original != updated }
+}
+
+public struct WrapOptions: Sendable {
+    /// The command written into each entry: mcpbox's absolute path.
+    public var mcpbox: String
+    /// Only these server names (empty: all).
+    public var servers: Set<String> = []
+    /// PATH used to find a bare command when choosing a starter profile.
+    public var path: String = "/usr/local/bin:/usr/bin:/bin"
+
+    public init(mcpbox: String, servers: Set<String> = [], path: String = "/usr/local/bin:/usr/bin:/bin") {
+        self.mcpbox = mcpbox
+        self.servers = servers
+        self.path = path
+    }
+}
+
+public enum WrapPlanner {
+    /// Plans `wrap` for one file. `existingProfile(NAME)` is the path of the profile NAME resolves
+    /// to on mcpbox's search path, or nil; `reserved` holds profile names already planned for
+    /// other files of the same run (updated).
+    public static func wrap(path: String, client: ClientKind, bytes: [UInt8], options: WrapOptions,
+                            existingProfile: (String) -> String?, reserved: inout [String: String]) throws(ConfigSyntaxError) -> FilePlan {
+        var plan = FilePlan(path: path, client: client, original: bytes, updated: bytes)
+        let entries = try ServerEntries.read(bytes, client: client, notes: &plan.notes)
+        var edits: [Edit] = []
+        for e in entries where options.servers.isEmpty || options.servers.contains(e.name) {
+            func skip(_ why: String) { plan.items.append(.init(name: e.name, location: e.location, outcome: .skipped(why))) }
+            if e.isRemote { skip("a remote (URL/HTTP/SSE) server: nothing runs locally"); continue }
+            if let p = e.commandProblem { skip(p + "; left unchanged"); continue }
+            guard let cmd = e.command, let argv = e.argv else { skip("no `command`; left unchanged"); continue }
+            if case .invalid(let why) = e.args { skip(why + "; left unchanged"); continue }
+            if EntryEditor.isMCPBox(cmd.value) { skip("already wrapped"); continue }
+            if cmd.value.isEmpty { skip("`command` is empty; left unchanged"); continue }
+
+            var name = StarterProfile.profileName(for: e.name)
+            var existing = existingProfile(name)
+            var starter: StarterProfile?
+            if existing == nil {
+                let candidate = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
+                                                    path: options.path, resolves: { existingProfile($0) != nil })
+                // Two entries with one name but different needs (Claude Code projects): NAME-2, NAME-3...
+                var n = 1
+                var s = candidate
+                while let other = reserved[name], other != Self.body(s.text) {
+                    n += 1
+                    name = StarterProfile.profileName(for: e.name) + "-\(n)"
+                    existing = existingProfile(name)
+                    if existing != nil { break }
+                    s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
+                                            path: options.path, resolves: { existingProfile($0) != nil })
+                }
+                if existing == nil {
+                    if reserved[name] == nil {
+                        reserved[name] = Self.body(s.text)
+                        starter = s
+                    }
+                }
+            }
+            edits += EntryEditor.wrapEdits(e, profile: name, mcpbox: options.mcpbox, in: bytes)
+            if let s = starter { plan.profiles.append(s) }
+            plan.items.append(.init(name: e.name, location: e.location, outcome: .wrapped(profile: name, existing: existing)))
+        }
+        plan.updated = ConfigText.apply(edits, to: bytes)
+        return plan
+    }
+
+    /// A profile's text without its comment lines (which name the file it came from).
+    static func body(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+    }
+
+    /// Plans `unwrap` for one file: every wrapped entry gets its original command and args back.
+    public static func unwrap(path: String, client: ClientKind, bytes: [UInt8], servers: Set<String> = []) throws(ConfigSyntaxError) -> FilePlan {
+        var plan = FilePlan(path: path, client: client, original: bytes, updated: bytes)
+        let entries = try ServerEntries.read(bytes, client: client, notes: &plan.notes)
+        var edits: [Edit] = []
+        for e in entries where servers.isEmpty || servers.contains(e.name) {
+            guard e.commandProblem == nil, let (profile, _) = EntryEditor.wrapped(e) else {
+                if let c = e.command, EntryEditor.isMCPBox(c.value) {
+                    plan.items.append(.init(name: e.name, location: e.location, outcome: .skipped("runs mcpbox, but not as `mcpbox run NAME -- COMMAND...`; left unchanged")))
+                }
+                continue
+            }
+            edits += EntryEditor.unwrapEdits(e, in: bytes)
+            plan.items.append(.init(name: e.name, location: e.location, outcome: .unwrapped(profile: profile)))
+        }
+        plan.updated = ConfigText.apply(edits, to: bytes)
+        return plan
+    }
+}
