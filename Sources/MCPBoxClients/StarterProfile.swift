@@ -172,7 +172,8 @@ public struct StarterProfile: Sendable, Equatable {
                     if exists {
                         readWrite.append(path)
                         notes.append("\(flag ?? "argument") \(path): read-write")
-                    } else if stat(dirname(path), &st) == 0, dirname(path) != "/" {
+                    } else if flag != nil, stat(dirname(path), &st) == 0, dirname(path) != "/", !isSystem(dirname(path)) {
+                        // A file the server creates (--db-path, --output): its directory.
                         readWrite.append(dirname(path))
                         notes.append("\(flag ?? "argument") \(path): does not exist yet, its directory \(dirname(path)) read-write")
                     } else {
