@@ -58,7 +58,10 @@ struct WrapArguments: ParsableArguments {
             Stderr.write("mcpbox: neither XDG_CONFIG_HOME nor HOME is an absolute path: no profile directory to write to")
             throw ExitCode(125)
         }
-        guard let me = ClientConfigs.selfExecutable() else {
+        if mode == .wrap, let home = env["HOME"], dir != home + "/.config/mcpbox/profiles" {
+            Stderr.write("mcpbox: note: starter profiles go to \(Explain.visible(dir)) (XDG_CONFIG_HOME); a client started without the same XDG_CONFIG_HOME will not find them there")
+        }
+        guard let me = ClientConfigs.selfExecutable(argv0: CommandLine.arguments.first ?? "", path: env["PATH"] ?? "", cwd: cwd) else {
             Stderr.write("mcpbox: cannot find mcpbox's own path (/proc/self/exe)")
             throw ExitCode(125)
         }

@@ -25,6 +25,8 @@ public final class LockedConfigFile {
     /// Opens, locks and reads `path`. Re-checks after locking that the path still names the
     /// locked file (another writer may have renamed a new one into place meanwhile).
     public init(_ path: String) throws(ConfigFileError) {
+        // A symlinked configuration (dotfiles) is edited where it lives; the link stays a link.
+        let path = realpath(path, nil).map { p in defer { free(p) }; return String(cString: p) } ?? path
         self.path = path
         var attempts = 0
         while true {

@@ -102,7 +102,11 @@ public struct StarterProfile: Sendable, Equatable {
             notes.append("`\(base)`: extends node")
         case _ where base.hasPrefix("python"):
             extends = "python"
-            notes.append("`\(base)`: extends python")
+            if let r = resolved, let venv = virtualenv(of: r) {
+                notes.append("`\(base)` of the virtualenv \(venv): extends python, which binds it read-only")
+            } else {
+                notes.append("`\(base)`: extends python")
+            }
         default:
             if let r = resolved, let venv = virtualenv(of: r) {
                 extends = "python"

@@ -49,13 +49,28 @@ public enum ClientConfigs {
         return nil
     }
 
-    /// The running executable's absolute path (`/proc/self/exe`).
-    public static func selfExecutable() -> String? {
+    /// The running executable's absolute path, as written into each wrapped entry: the path it
+    /// was started by (argv[0], or its match on PATH) when that names the same file, so an
+    /// installed symlink such as `/usr/local/bin/mcpbox` is kept; else `/proc/self/exe`.
+    public static func selfExecutable(argv0: String, path: String, cwd: String) -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
         guard n > 0 else { return nil }
-        let s = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return s.hasSuffix(" (deleted)") ? nil : s
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard !exe.hasSuffix(" (deleted)") else { return nil }
+        var candidate: String?
+        if argv0.hasPrefix("/") {
+            candidate = argv0
+        } else if argv0.contains("/") {
+            candidate = cwd + "/" + argv0
+        } else {
+            candidate = StarterProfile.lookup(argv0, path: path)
+        }
+        var a = stat(), b = stat()
+        if let c = candidate.flatMap(StarterProfile.cleanPath), stat(c, &a) == 0, stat(exe, &b) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev {
+            return c
+        }
+        return exe
     }
 }
 

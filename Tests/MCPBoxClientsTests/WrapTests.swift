@@ -558,6 +558,26 @@ struct WrapFileTests {
         #expect(left.isEmpty)
     }
 
+    @Test("a symlinked configuration is edited where it lives, the link stays; the owner is kept (root)")
+    func symlinkAndOwner() throws {
+        let tmp = try FixtureTree()
+        defer { tmp.remove() }
+        let target = tmp.path + "/dotfiles-c.json"
+        write(target, "{\"mcpServers\": {\"a\": {\"command\": \"/bin/x\"}}}")
+        let link = tmp.path + "/c.json"
+        symlink(target, link)
+        if geteuid() == 0 { chown(target, 65534, 65534) }
+        let f = try LockedConfigFile(link)
+        #expect(f.path == target)
+        try f.replace(with: Array("{}".utf8))
+        var l = stat(), t = stat()
+        lstat(link, &l)
+        stat(target, &t)
+        #expect(l.st_mode & S_IFMT == S_IFLNK)
+        #expect(contents(target) == "{}")
+        if geteuid() == 0 { #expect(t.st_uid == 65534 && t.st_gid == 65534) }
+    }
+
     @Test("a file its client rewrote meanwhile is not overwritten")
     func concurrentChange() throws {
         let tmp = try FixtureTree()
