@@ -15,7 +15,7 @@ struct WrapArguments: ParsableArguments {
     @Option(name: .customLong("client"), help: ArgumentHelp("Read FILE as this client's format: \(ClientKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: guessed from the path).", valueName: "NAME"))
     var client: String?
 
-    @Option(name: .customLong("server"), parsing: .upToNextOption, help: ArgumentHelp("Only these server entries (repeatable).", valueName: "NAME"))
+    @Option(name: .customLong("server"), help: ArgumentHelp("Only this server entry (repeatable).", valueName: "NAME"))
     var servers: [String] = []
 
     @Flag(help: "Apply without asking (for scripts).")
