@@ -49,10 +49,11 @@ struct WrapArguments: ParsableArguments {
                 throw ExitCode(125)
             }
         } else {
+            var seen = Set<String>()
             locations = files.map { f in
                 let path = f.hasPrefix("/") ? f : cwd + "/" + f
                 return ClientConfigs.Location(path: path, client: forced ?? ClientKind.guess(path: path))
-            }
+            }.filter { seen.insert(HostFS.realPath($0.path) ?? $0.path).inserted }
         }
         guard let dir = ClientConfigs.profileDirectory(environment: env) else {
             Stderr.write("mcpbox: neither XDG_CONFIG_HOME nor HOME is an absolute path: no profile directory to write to")
@@ -79,6 +80,16 @@ struct WrapArguments: ParsableArguments {
             return ["y", "yes"].contains(answer.filter { !$0.isWhitespace }.lowercased())
         }
         session.err = { Stderr.write($0) }
+        session.verifyProfile = { path in
+            do {
+                _ = try ProfileSelection(profilePath: profilePath).planForCheck(path, command: [], requireCommand: false, check: true)
+                return []
+            } catch let e as ProfileError {
+                return e.diagnostics.map { Explain.visible("\($0)") }
+            } catch {
+                return [Explain.visible("\(error)")]
+            }
+        }
         return session
     }
 }

@@ -224,10 +224,12 @@ struct TOMLParser {
         }
         // Numbers, booleans, dates and times: up to the next delimiter. A date-time may hold one
         // space ("1979-05-27 07:32:00") when a digit follows it.
+        var spaced = false
         while i < b.count {
             let d = b[i]
-            if d == 0x20, i + 1 < b.count, b[i + 1] >= 0x30, b[i + 1] <= 0x39, i > start, b[i - 1] >= 0x30, b[i - 1] <= 0x39,
+            if d == 0x20, !spaced, i + 1 < b.count, b[i + 1] >= 0x30, b[i + 1] <= 0x39, i > start, b[i - 1] >= 0x30, b[i - 1] <= 0x39,
                b[start..<i].contains(UInt8(ascii: "-")) {
+                spaced = true
                 i += 1
                 continue
             }

@@ -9,9 +9,11 @@ public enum UnifiedDiff {
         var suf = 0
         while suf < a.count - pre && suf < b.count - pre && a[a.count - 1 - suf] == b[b.count - 1 - suf] { suf += 1 }
         var ops = (0..<pre).map { Op(kind: .same, oldLine: $0, newLine: $0) }
-        ops += script(Array(a[pre..<(a.count - suf)]), Array(b[pre..<(b.count - suf)])).map {
-            Op(kind: $0.kind, oldLine: $0.oldLine + pre, newLine: $0.newLine + pre)
-        }
+        let midA = Array(a[pre..<(a.count - suf)]), midB = Array(b[pre..<(b.count - suf)])
+        // Past a bounded amount of work, the middle is shown as one replacement (still a correct diff).
+        let middle = script(midA, midB) ?? (midA.indices.map { Op(kind: .delete, oldLine: $0, newLine: 0) }
+            + midB.indices.map { Op(kind: .insert, oldLine: midA.count, newLine: $0) })
+        ops += middle.map { Op(kind: $0.kind, oldLine: $0.oldLine + pre, newLine: $0.newLine + pre) }
         ops += (0..<suf).map { Op(kind: .same, oldLine: a.count - suf + $0, newLine: b.count - suf + $0) }
         var out = "--- \(oldName)\n+++ \(newName)\n"
         // Group the operations into hunks: changes closer than 2*context lines share a hunk.
@@ -76,13 +78,18 @@ public enum UnifiedDiff {
     enum Kind { case same, delete, insert }
     struct Op { var kind: Kind; var oldLine: Int; var newLine: Int }
 
-    /// The shortest edit script from `a` to `b` (Myers 1986), as a sequence of line operations.
-    static func script(_ a: [String], _ b: [String]) -> [Op] {
+    /// Most cells of Myers' trace kept (its memory grows with edit distance × length).
+    static let maxTraceCells = 1 << 24
+
+    /// The shortest edit script from `a` to `b` (Myers 1986), as a sequence of line operations;
+    /// nil when finding it would need more than `maxTraceCells`.
+    static func script(_ a: [String], _ b: [String]) -> [Op]? {
         let n = a.count, m = b.count, max = n + m
         var v = [Int](repeating: 0, count: 2 * max + 2)
         var trace: [[Int]] = []
         var found = false
         for d in 0...max {
+            guard (d + 1) * v.count <= maxTraceCells else { return nil }
             trace.append(v)
             for k in stride(from: -d, through: d, by: 2) {
                 var x = (k == -d || (k != d && v[max + k - 1] < v[max + k + 1])) ? v[max + k + 1] : v[max + k - 1] + 1

@@ -89,6 +89,8 @@ public struct WrapSession {
     /// Whether stdin is a terminal (a question can be asked).
     public var interactive = false
     public var confirm: () -> Bool = { false }
+    /// Checks a written starter profile the way `mcpbox check` does; returns its errors.
+    public var verifyProfile: (String) -> [String] = { _ in [] }
     public var out: (String) -> Void = { print($0) }
     public var err: (String) -> Void = { print($0) }
 
@@ -176,12 +178,22 @@ public struct WrapSession {
                 return 1
             }
         }
+        // Every profile is written and checked before any configuration points at it; on a
+        // failure the profiles of this run are removed again and no configuration changes.
+        var written: [String] = []
         for p in profiles {
             do {
                 let path = try ProfileWriter.write(p, into: profileDirectory)
+                written.append(path)
+                let problems = verifyProfile(path)
+                guard problems.isEmpty else {
+                    err("mcpbox: \(verb): the starter profile \(path) does not pass `mcpbox check`:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
+                    throw ConfigFileError("no configuration file changed")
+                }
                 out("wrote profile \(path)")
             } catch {
                 err("mcpbox: \(verb): \(error); no configuration file changed")
+                for w in written { unlink(w) }
                 return 125
             }
         }

@@ -414,6 +414,13 @@ struct ConfigReaderTests {
 
             """)
         #expect(UnifiedDiff.render(old: old, new: old, oldName: "x", newName: "y").isEmpty)
+        // Too much work for Myers within its bound: one hunk replacing the middle, still correct.
+        let many = Array((0..<3000).map { "line \($0)\n" }.joined().utf8)
+        let changed = Array((0..<3000).map { "LINE \($0)\n" }.joined().utf8)
+        let big = UnifiedDiff.render(old: Array("top\n".utf8) + many, new: Array("top\n".utf8) + changed, oldName: "x", newName: "y")
+        let lines = big.split(separator: "\n")
+        #expect(lines[2] == "@@ -1,3001 +1,3001 @@")
+        #expect(lines.filter { $0.hasPrefix("-line") }.count == 3000 && lines.filter { $0.hasPrefix("+LINE") }.count == 3000)
     }
 
     @Test("server names become safe profile names")
@@ -648,5 +655,24 @@ struct WrapFileTests {
         #expect(contents(path) == String(decoding: pre.updated, as: UTF8.self))
         // Profiles stay (the user may have edited them).
         #expect(FileManager.default.fileExists(atPath: profiles + "/git.toml"))
+    }
+
+    @Test("a starter profile that fails check stops wrap before any configuration changes; its profiles are removed")
+    func failingProfile() throws {
+        let tmp = try FixtureTree()
+        defer { tmp.remove() }
+        let path = tmp.path + "/claude_desktop_config.json"
+        let original = String(decoding: Fixture.claudeDesktop.bytes, as: UTF8.self)
+        write(path, original)
+        let profiles = tmp.path + "/profiles"
+        let out = Output()
+        var s = session(.wrap, path, profiles: profiles, output: out)
+        s.yes = true
+        s.verifyProfile = { $0.hasSuffix("/github.toml") ? ["github.toml: planted error"] : [] }
+        #expect(s.run() == 125)
+        #expect(contents(path) == original)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: profiles))?.isEmpty ?? true)
+        #expect(out.lines.contains { $0.contains("does not pass `mcpbox check`") && $0.contains("planted error") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.contains("mcpbox-backup") }.isEmpty)
     }
 }
