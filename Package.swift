@@ -52,8 +52,11 @@ let package = Package(
             dependencies: ["MCPBoxNetwork", "MCPBoxEvents"],
             exclude: ["Corpus"]),
         .testTarget(
+            name: "MCPBoxEventsTests",
+            dependencies: ["MCPBoxEvents"]),
+        .testTarget(
             name: "MCPBoxProtocolTests",
-            dependencies: ["MCPBoxProtocol"],
+            dependencies: ["MCPBoxProtocol", "MCPBoxEvents"],
             exclude: ["Corpus"]),
         .testTarget(
             name: "MCPBoxCoreTests",
