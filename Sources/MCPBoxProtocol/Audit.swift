@@ -49,6 +49,8 @@ public final class AuditTrail {
         var rule: String?
     }
 
+    /// Most requests awaiting a response at once (both directions).
+    public static let maxPending = 4096
     /// Requests awaiting a response: "DIR ID" → the request.
     private var pending: [String: Exchange] = [:]
     /// The request or notification of the line being decided (`observe` … `lineDone`).
@@ -199,7 +201,16 @@ public final class AuditTrail {
         if e.rule != nil {
             write(e, outcome: "denied", response: nil, responseBytes: 0)
         } else if let id = e.id, id != .null {
-            pending[Self.key(e.dir, id)] = e
+            let key = Self.key(e.dir, id)
+            if let earlier = pending[key] {
+                // The id is reused while its request is pending: the earlier request is closed.
+                write(earlier, outcome: "no response (id reused)", response: nil, responseBytes: 0)
+            } else if pending.count >= Self.maxPending {
+                // Memory stays bounded whatever a peer sends: past the limit, requests are recorded at once.
+                write(e, outcome: "not tracked (\(Self.maxPending) requests pending)", response: nil, responseBytes: 0)
+                return
+            }
+            pending[key] = e
         } else {
             write(e, outcome: nil, response: nil, responseBytes: 0)
         }

@@ -104,6 +104,20 @@ struct AuditRecordTests {
         #expect(try !String(contentsOfFile: s.path, encoding: .utf8).contains("SECRET"))
     }
 
+    @Test("memory stays bounded: a reused id closes the earlier request; past the pending limit requests are recorded at once")
+    func pendingBounded() throws {
+        let s = try AuditedSession(Self.policy)
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"ping"}"# + "\n")
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"ping"}"# + "\n")
+        var r = try s.records()
+        #expect(r.count == 1 && r[0]["outcome"] as? String == "no response (id reused)")
+        var flood = ""
+        for i in 0..<AuditTrail.maxPending { flood += #"{"jsonrpc":"2.0","id":\#(i + 10),"method":"roots/list"}"# + "\n" }
+        s.driver.feed(1, flood)
+        r = try s.records()
+        #expect(r.count == 2 && (r[1]["outcome"] as? String)?.hasPrefix("not tracked") == true && r[1]["id"] as? Int == AuditTrail.maxPending + 9)
+    }
+
     @Test("payloads: full keeps params and results; redacted masks secret keys and secret-looking strings")
     func payloads() throws {
         let call = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_log","arguments":{"repo_path":"/r","api_key":"plain","note":"use sk-abcdefghijklmnopqrstuvwx now"}}}"# + "\n"
