@@ -101,7 +101,7 @@ struct AuditLogTests {
                         "\(out.stderr.suffix(800))")
             } else {
                 out.expectCleanSession(server: "mcp-git")
-                #expect(out.stderr.components(separatedBy: "audit log").count == 2, "one warning: \(out.stderr.suffix(800))")
+                #expect(out.stderr.components(separatedBy: "the session runs unlogged").count == 2, "one warning: \(out.stderr.suffix(800))")
             }
         }
         #expect(!FileManager.default.fileExists(atPath: env.tmp.sub("elsewhere")), "the symlink was not followed")
