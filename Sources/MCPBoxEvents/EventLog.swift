@@ -53,25 +53,104 @@ public struct Event: Sendable {
     }
 
     /// The event as one JSON line (with the trailing newline).
-    public var jsonLine: String { body + "}\n" }
+    public var jsonLine: String { String(decoding: bytes(prev: nil), as: UTF8.self) }
 
     /// The line with the chain's `prev` as its last key: `...,"prev":"HEX"}` and a newline.
-    public func jsonLine(prev: String) -> String { body + ",\"prev\":\"" + prev + "\"}\n" }
+    public func jsonLine(prev: String) -> String { String(decoding: bytes(prev: prev), as: UTF8.self) }
 
-    private var body: String {
-        var s = "{\"time\":" + Event.quote(Event.timestamp(time)) + ",\"profile\":" + Event.quote(profile)
-            + ",\"kind\":" + Event.quote(kind)
+    /// The line's bytes (built directly as UTF-8: the audit log writes one per MCP exchange).
+    public func bytes(prev: String?) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out += Event.timePrefix
+        Event.appendTimestamp(time, into: &out)
+        out += Event.profileKey
+        Event.appendQuoted(profile, into: &out)
+        out += Event.kindKey
+        Event.appendQuoted(kind, into: &out)
         for (k, v) in fields {
-            s += "," + Event.quote(k) + ":"
+            out.append(UInt8(ascii: ","))
+            Event.appendQuoted(k, into: &out)
+            out.append(UInt8(ascii: ":"))
             switch v {
-            case .string(let x): s += Event.quote(x)
-            case .int(let x): s += String(x)
-            case .bool(let x): s += x ? "true" : "false"
-            case .null: s += "null"
-            case .json(let x): s += x
+            case .string(let x): Event.appendQuoted(x, into: &out)
+            case .int(let x): out += x.description.utf8
+            case .bool(let x): out += (x ? "true" : "false").utf8
+            case .null: out += "null".utf8
+            case .json(let x): out += x.utf8
             }
         }
-        return s
+        if let prev {
+            out += Event.prevKey
+            out += prev.utf8
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+        out.append(0x0a)
+        return out
+    }
+
+    private static let timePrefix = Array("{\"time\":".utf8)
+    private static let profileKey = Array(",\"profile\":".utf8)
+    private static let kindKey = Array(",\"kind\":".utf8)
+    private static let prevKey = Array(",\"prev\":\"".utf8)
+
+    /// `"2026-11-29T10:00:00.123Z"` (quoted), as `timestamp` writes it.
+    static func appendTimestamp(_ t: Double, into out: inout [UInt8]) {
+        var secs = time_t(t.rounded(.down))
+        let millis = min(999, Int((t - Double(secs)) * 1000))
+        var tm = tm()
+        gmtime_r(&secs, &tm)
+        func digits(_ v: Int, _ n: Int) {
+            var p = 1
+            for _ in 1..<n { p *= 10 }
+            let x = max(0, v)
+            while p > 0 { out.append(UInt8(0x30 + (x / p) % 10)); p /= 10 }
+        }
+        out.append(UInt8(ascii: "\""))
+        digits(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(tm.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(millis, 3)
+        out += "Z\"".utf8
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `quote` into bytes: the same escapes, written as UTF-8 directly.
+    static func appendQuoted(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        func escape(_ u: UInt32) {
+            out += "\\u".utf8
+            out.append(hexDigits[Int((u >> 12) & 15)]); out.append(hexDigits[Int((u >> 8) & 15)])
+            out.append(hexDigits[Int((u >> 4) & 15)]); out.append(hexDigits[Int(u & 15)])
+        }
+        func body(_ b: UnsafeBufferPointer<UInt8>) {
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                switch c {
+                case 0x22: out += "\\\"".utf8
+                case 0x5c: out += "\\\\".utf8
+                case 0x0a: out += "\\n".utf8
+                case 0x0d: out += "\\r".utf8
+                case 0x09: out += "\\t".utf8
+                case 0x00..<0x20, 0x7f: escape(UInt32(c))
+                case 0xe2 where i + 2 < b.count && b[i + 1] == 0x80 && (b[i + 2] == 0xa8 || b[i + 2] == 0xa9):
+                    escape(b[i + 2] == 0xa8 ? 0x2028 : 0x2029)
+                    i += 2
+                default: out.append(c)
+                }
+                i += 1
+            }
+        }
+        if s.utf8.withContiguousStorageIfAvailable(body) == nil {
+            Array(s.utf8).withUnsafeBufferPointer(body)
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// A JSON string literal; control characters, quotes and backslashes escaped.
@@ -188,22 +267,22 @@ public final class EventSink: @unchecked Sendable {
         guard fd >= 0 else { return true }
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
-        guard path != nil else { return append(Array(event.jsonLine.utf8), at: -1) }
+        guard path != nil else { return append(event.bytes(prev: nil), at: -1) }
         while flock(fd, LOCK_EX) != 0 {
             if errno != EINTR { return fail(errno) }
         }
         defer { _ = flock(fd, LOCK_UN) }
         guard var size = synchronize() else { return fail(errno) }
-        var line = Array(event.jsonLine(prev: lastHash).utf8)
+        var line = event.bytes(prev: lastHash)
         if let r = rotation, size > 0, UInt64(size) + UInt64(line.count) > r.maxSize {
             guard rotate(r) else { return fail(errno) }
             size = 0
             let marker = Event(time: event.time, profile: event.profile, kind: "log.rotated",
                                fields: [("previous_file", .string(Self.basename(path!) + ".1"))])
-            let first = Array(marker.jsonLine(prev: lastHash).utf8)
+            let first = marker.bytes(prev: lastHash)
             guard append(first, at: size) else { return false }
             size += Int64(first.count)
-            line = Array(event.jsonLine(prev: lastHash).utf8)
+            line = event.bytes(prev: lastHash)
         }
         return append(line, at: size)
     }
@@ -224,7 +303,7 @@ public final class EventSink: @unchecked Sendable {
             offset += n
         }
         if size >= 0 {
-            lastHash = SHA256.hex(SHA256.hash(bytes))
+            lastHash = bytes.withUnsafeBytes { SHA256.hex(SHA256.hash($0)) }
             knownSize = size + Int64(bytes.count)
         }
         lastError = 0

@@ -129,8 +129,8 @@ public final class AuditTrail {
 
     // MARK: Lines
 
-    private static let projection = JSONProjection(["id", "method", "params.name", "result.isError", "error.code"])
-    private static let argumentsProjection = JSONProjection(["params.arguments"])
+    /// What a record needs of a line (`params.arguments` is present in `tools/call` only).
+    private static let projection = JSONProjection(["id", "method", "params.name", "params.arguments", "result.isError", "error.code"])
 
     /// One whole line of `dir` (newline and CR removed), before the MCP layer decides on it.
     public func observe(_ dir: Int, _ body: UnsafeRawBufferPointer) {
@@ -152,7 +152,7 @@ public final class AuditTrail {
             var e = Exchange(dir: dir, method: method, id: head["id"], start: Self.monotonicNanoseconds(), requestBytes: bytes)
             if method == "tools/call" {
                 e.tool = head["params"]?["name"]?.stringValue
-                if case .object(let pairs)? = (try? JSON.parse(body, keeping: Self.argumentsProjection))?["params"]?["arguments"] {
+                if case .object(let pairs)? = head["params"]?["arguments"] {
                     e.argumentKeys = pairs.map(\.0)
                 }
             } else if method == "prompts/get" {

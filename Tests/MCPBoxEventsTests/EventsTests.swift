@@ -62,6 +62,14 @@ struct ChainTests {
         Event(time: 1_800_000_000 + Double(i), profile: "p", kind: "test", fields: [("n", .int(Int64(i))), ("pad", .string(String(repeating: "x", count: 40)))])
     }
 
+    @Test("the byte-level line writer escapes exactly as Event.quote does")
+    func escapes() {
+        for v in ["plain", "q\"b\\s", "nl\n cr\r tab\t", "\u{1}\u{1f}\u{7f}", "ls\u{2028}ps\u{2029}", "é😀", "\u{e2}\u{80}"] {
+            let line = Event(time: 0, profile: v, kind: "k", fields: [("f", .string(v))]).jsonLine
+            #expect(line == "{\"time\":\"1970-01-01T00:00:00.000Z\",\"profile\":\(Event.quote(v)),\"kind\":\"k\",\"f\":\(Event.quote(v))}\n")
+        }
+    }
+
     @Test("every line carries the sha256 of the line before; the first chains to 64 zeros; verify holds")
     func chain() throws {
         let dir = try Scratch()
