@@ -68,38 +68,40 @@ struct AuditCommand: ParsableCommand {
             }
         }
 
-        /// Polls the file for appended lines; starts over at 0 when it was rotated (a new inode).
+        /// Polls the file for appended lines. On rotation (a new inode at the path) the rest of
+        /// the old file is read through the descriptor still open on it, then the new file from
+        /// its start (a file rotated away and past within one poll, 0.25 s, is not shown).
         func followFile(from start: Int64) {
+            var fd = open(file, O_RDONLY | O_CLOEXEC)
             var offset = start
-            var inode: ino_t = 0
             var partial: [UInt8] = []
-            var st = stat()
-            if stat(file, &st) == 0 { inode = st.st_ino }
             var buf = [UInt8](repeating: 0, count: 65536)
+            func drain() {
+                guard fd >= 0 else { return }
+                while true {
+                    let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+                    if got <= 0 { break }
+                    offset += Int64(got)
+                    partial += buf[0..<got]
+                }
+                while let nl = partial.firstIndex(of: 0x0a) {
+                    let line = String(decoding: partial[..<nl], as: UTF8.self)
+                    partial.removeFirst(nl + 1)
+                    if !line.isEmpty { emit(AuditLogReader.humanLine(line)) }
+                }
+            }
             while true {
-                if stat(file, &st) == 0 {
-                    if st.st_ino != inode || Int64(st.st_size) < offset {
-                        inode = st.st_ino
-                        offset = 0
-                        partial = []
-                    }
-                    if Int64(st.st_size) > offset {
-                        let fd = open(file, O_RDONLY | O_CLOEXEC)
-                        if fd >= 0 {
-                            while true {
-                                let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-                                if got <= 0 { break }
-                                offset += Int64(got)
-                                partial += buf[0..<got]
-                            }
-                            close(fd)
-                            while let nl = partial.firstIndex(of: 0x0a) {
-                                let line = String(decoding: partial[..<nl], as: UTF8.self)
-                                partial.removeFirst(nl + 1)
-                                if !line.isEmpty { emit(AuditLogReader.humanLine(line)) }
-                            }
-                        }
-                    }
+                drain()
+                var named = stat()
+                var mine = stat()
+                let rotated = stat(file, &named) == 0 && (fd < 0 || fstat(fd, &mine) != 0 || named.st_ino != mine.st_ino)
+                if rotated {
+                    drain()
+                    if fd >= 0 { close(fd) }
+                    fd = open(file, O_RDONLY | O_CLOEXEC)
+                    offset = 0
+                    partial = []
+                    continue
                 }
                 usleep(250_000)
             }
