@@ -54,8 +54,11 @@ let package = Package(
             dependencies: ["MCPBoxNetwork", "MCPBoxEvents"],
             exclude: ["Corpus"]),
         .testTarget(
+            name: "MCPBoxEventsTests",
+            dependencies: ["MCPBoxEvents"]),
+        .testTarget(
             name: "MCPBoxProtocolTests",
-            dependencies: ["MCPBoxProtocol"],
+            dependencies: ["MCPBoxProtocol", "MCPBoxEvents"],
             exclude: ["Corpus"]),
         .testTarget(
             name: "MCPBoxCoreTests",

@@ -307,6 +307,10 @@ public enum Explain {
         out.append("CLIENT (what the server may ask of the client)")
         for line in clientLines(plan.mcp) { kv(line.0, line.1) }
 
+        out.append("")
+        out.append("AUDIT")
+        for line in AuditPlan.explainLines(plan.audit) { kv(line.0, visible(line.1)) }
+
         let s = Seccomp.summary(plan.seccomp)
         out.append("")
         out.append("SECCOMP")

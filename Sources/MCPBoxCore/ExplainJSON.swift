@@ -159,6 +159,19 @@ public enum ExplainJSON {
         }
         w.close("}")
 
+        w.open("audit", "{")
+        w.field("enabled", plan.audit == nil ? "false" : "true")
+        if let a = plan.audit {
+            w.field("log", string(a.path))
+            w.field("payloads", string(a.payloads.rawValue))
+            w.field("required", a.required ? "true" : "false")
+            w.field("max_size_bytes", String(a.rotation.maxSize))
+            w.field("keep", String(a.rotation.keep))
+            w.field("chain", string("sha256 of the previous line (prev); genesis 64 zeros"))
+            w.field("profile_hash_of", string("profile files"))
+        }
+        w.close("}")
+
         let s = Seccomp.summary(plan.seccomp)
         w.open("seccomp", "{")
         w.field("preset", string(plan.seccomp.preset.rawValue))

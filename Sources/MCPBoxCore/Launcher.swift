@@ -1,4 +1,5 @@
 import CSandbox
+import MCPBoxProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,6 +66,22 @@ public enum Launcher {
                 return 125
             }
         }
+        // [audit]: the log is opened (and the session's first record written) before anything runs.
+        var audit: AuditTrail?
+        if let a = plan.audit {
+            switch AuditSession.open(plan, audit: a) {
+            case .success(let t): audit = t
+            case .failure(let error):
+                let message = error.message
+                if a.required {
+                    for p in pipes { close(p.read); close(p.write) }
+                    egress?.abandon()
+                    printError("mcpbox: " + message + "; the server was not started ([audit] required = true)")
+                    return 125
+                }
+                printError("mcpbox: warning: " + message + "; the session runs unlogged ([audit] required = false)")
+            }
+        }
         let sandbox: Sandbox
         do {
             sandbox = try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read,
@@ -106,9 +123,16 @@ public enum Launcher {
             server_in: stdinPipe.write, server_out: stdoutPipe.read, server_err: stderrPipe.read,
             child: sandbox.pid, grace_seconds: plan.limits.shutdownGraceSeconds,
             wall_time_seconds: plan.limits.wallTimeSeconds, filter: nil)
-        let status: Int32
+        var status: Int32
         if let mcp = plan.mcp {
-            status = MCPRelayHook(mcp.policy).run(&config)
+            let hook = MCPRelayHook(mcp.policy)
+            hook.filter.audit = audit
+            status = hook.run(&config)
+            if let audit {
+                let ended = audit.mustStop
+                audit.finish(fields: [("exit_status", .int(Int64(status)))])
+                if ended || audit.mustStop { status = 125 }
+            }
         } else {
             status = mcpbox_relay_run(&config)
         }

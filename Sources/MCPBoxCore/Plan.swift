@@ -65,6 +65,8 @@ public struct SandboxPlan: Sendable, Equatable {
     /// `[tools]` / `[prompts]`: what the MCP layer enforces on the stdio pipes; nil when no such
     /// key is set (the relay then moves bytes without reading them).
     public var mcp: MCPPlan?
+    /// `[audit]`: the audit log (nil: off). When set, `mcp` is set too (the layer frames the traffic).
+    public var audit: AuditPlan?
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,
@@ -320,14 +322,14 @@ public struct MCPPlan: Sendable, Equatable {
     /// `[client]` keys as set, with their origins (name, allowed, origin).
     public var clientKeys: [ClientKey]
 
-    /// nil when the profile sets none of the MCP layer's keys.
-    public static func build(_ profile: Profile) -> MCPPlan? {
+    /// nil when the profile sets none of the MCP layer's keys (`audit`: the audit log is on).
+    public static func build(_ profile: Profile, audit: Bool = false) -> MCPPlan? {
         func rules(_ l: [Sourced<String>]) -> [NameRule] { l.map { NameRule(pattern: $0.value, origin: $0.origin) } }
         let hasTools = profile.toolsAllow != nil || !profile.toolsDeny.isEmpty
         let hasPrompts = profile.promptsAllow != nil || !profile.promptsDeny.isEmpty
         let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
             .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
-        guard hasTools || hasPrompts || !clientKeys.isEmpty else { return nil }
+        guard hasTools || hasPrompts || !clientKeys.isEmpty || audit else { return nil }
         let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
                                                           elicitation: profile.clientElicitation?.value ?? true,
                                                           roots: profile.clientRoots?.value ?? true)

@@ -262,6 +262,7 @@ public struct PlanBuilder {
         checkMountPoints(&d)
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
+        let audit = AuditPlan.build(profile, env: host.environmentDictionary, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
 
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
@@ -285,7 +286,8 @@ public struct PlanBuilder {
             for g in plan.keptGroups { plan.keptGroupNames[g] = host.accounts.groupName(gid: g) }
         }
         plan.egress = egress
-        plan.mcp = MCPPlan.build(profile)
+        plan.mcp = MCPPlan.build(profile, audit: audit != nil)
+        plan.audit = audit
         return plan
     }
 

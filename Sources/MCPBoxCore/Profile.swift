@@ -1,4 +1,5 @@
 import MCPBoxNetwork
+import MCPBoxProtocol
 
 /// A value from a profile with the file and line it came from.
 public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
@@ -105,6 +106,12 @@ public struct Profile: Sendable, Equatable {
     public var clientSampling: Sourced<Bool>?
     public var clientElicitation: Sourced<Bool>?
     public var clientRoots: Sourced<Bool>?
+    /// `[audit]` (see `AuditPlan`): nil = not set.
+    public var auditLog: Sourced<AuditLogSetting>?
+    public var auditPayloads: Sourced<AuditPayloads>?
+    public var auditRequired: Sourced<Bool>?
+    public var auditMaxSize: Sourced<UInt64>?
+    public var auditKeep: Sourced<UInt64>?
 
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
@@ -167,6 +174,11 @@ public struct Profile: Sendable, Equatable {
         if let v = child.clientSampling { clientSampling = v }
         if let v = child.clientElicitation { clientElicitation = v }
         if let v = child.clientRoots { clientRoots = v }
+        if let v = child.auditLog { auditLog = v }
+        if let v = child.auditPayloads { auditPayloads = v }
+        if let v = child.auditRequired { auditRequired = v }
+        if let v = child.auditMaxSize { auditMaxSize = v }
+        if let v = child.auditKeep { auditKeep = v }
         var skipped = Set(skippedOptional)
         for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
@@ -193,7 +205,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client", "audit"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
@@ -202,6 +214,7 @@ public enum ProfileSchema {
         "tools": ["allow", "deny"],
         "prompts": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
+        "audit": ["log", "payloads", "required", "max_size", "keep"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -517,6 +530,7 @@ struct ProfileFileReader {
             case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
             case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
             case "client": if let t = subtable(entry) { readClient(t) }
+            case "audit": if let t = subtable(entry) { readAudit(t) }
             default: unknownKey(entry, table: "")
             }
         }

@@ -92,6 +92,8 @@ public final class MCPFilter {
     public private(set) var droppedLines = 0
     /// Set once a limit ended the session.
     public private(set) var failed = false
+    /// `[audit]`: the session's audit trail (nil: no audit log).
+    public var audit: AuditTrail?
 
     enum ListKind { case tools, prompts, other }
 
@@ -127,6 +129,7 @@ public final class MCPFilter {
             case .drop: q.dropHeld()
             case .replace(let bytes): q.dropHeld(); q.append(bytes)
             }
+            if audit?.mustStop == true { failed = true; return false }
             start = end
         }
         return true
@@ -162,6 +165,8 @@ public final class MCPFilter {
         var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .pass }
+        audit?.observe(dir, body)
+        defer { audit?.lineDone() }
         return dir == 0 ? clientLine(body) : serverLine(body)
     }
 
@@ -186,11 +191,13 @@ public final class MCPFilter {
             case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "tools/call":
                 if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    audit?.refused(rule: "[tools] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
             case "prompts/get":
                 if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    audit?.refused(rule: "[prompts] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
                     return .drop
                 }
@@ -263,6 +270,7 @@ public final class MCPFilter {
         if let method = head["method"]?.stringValue, let gate = policy.client,
            let capability = gate.deniedCapability(forMethod: method) {
             // Never forwarded: mcpbox answers as a client without that capability would.
+            audit?.refused(rule: "[client] \(capability) = false")
             if let id = head["id"], id != .null {
                 reply(error: -32601, message: "Method not found: \(method) (the client's \(capability) is not offered to this server)",
                       id: id, to: 0)

@@ -1,0 +1,74 @@
+import MCPBoxEvents
+import MCPBoxProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mcpbox audit verify|tail`: the chain check and the human-readable form of records.
+public enum AuditLogReader {
+    /// The report of `verify` and the exit status: 0 the chain holds, 1 broken, 125 unreadable.
+    public static func verify(_ files: [String]) -> (text: String, status: Int32) {
+        do {
+            let r = try ChainVerifier.verify(files: files)
+            if let b = r.broken {
+                return ("mcpbox: audit verify: BROKEN at \(b.file) line \(b.line): \(b.why)", 1)
+            }
+            var text = "ok: \(r.lines) record\(r.lines == 1 ? "" : "s") in \(files.count) file\(files.count == 1 ? "" : "s"), hash chain intact"
+            if r.startsAfterRotation {
+                text += " (the first file begins after a rotation; its predecessor was not given or no longer exists)"
+            }
+            return (text, 0)
+        } catch {
+            return ("mcpbox: audit verify: \(error.file): \(String(cString: strerror(error.code)))", 125)
+        }
+    }
+
+    /// One record as a line for people: time, kind, then what matters for the kind.
+    public static func humanLine(_ line: String) -> String {
+        guard let j = try? JSON.parse(line), case .object(let pairs) = j else { return "(not a record) " + line }
+        func s(_ k: String) -> String? {
+            switch j[k] {
+            case .string(let v)?: return v
+            case .number(let v)?: return v
+            case .bool(let v)?: return v ? "true" : "false"
+            case nil, .null?: return nil
+            case let v?: return v.serialized
+            }
+        }
+        let kind = s("kind") ?? "?"
+        var out = (s("time") ?? "?") + "  " + kind + String(repeating: " ", count: max(1, 18 - kind.count))
+        switch kind {
+        case "mcp.request", "mcp.notification", "mcp.decision":
+            out += (s("direction") == "server_to_client" ? "S→C " : "C→S ") + (s("method") ?? "?")
+            if let id = s("id") { out += " #" + id }
+            if let t = s("tool") { out += " tool=" + t }
+            if let p = s("prompt") { out += " prompt=" + p }
+            if let keys = j["argument_keys"], case .array(let a) = keys {
+                out += " args=[" + a.compactMap(\.stringValue).joined(separator: ",") + "]"
+            }
+            out += "  " + (s("outcome") ?? "?")
+            if let c = s("error_code") { out += " " + c }
+            if let r = s("rule") { out += " (" + r + ")" }
+            if let d = s("duration_us") { out += "  \(d)µs" }
+            if let a = s("request_bytes") { out += "  \(a)B" + (s("response_bytes").map { "/\($0)B" } ?? "") }
+            if let c = s("client_name") { out += "  client=\(c) \(s("client_version") ?? "")" }
+            if let c = s("server_name") { out += "  server=\(c) \(s("server_version") ?? "") protocol=\(s("protocol_version") ?? "?")" }
+        default:
+            let skip: Set<String> = ["time", "kind", "profile", "profile_hash", "prev"]
+            out += pairs.filter { !skip.contains($0.0) }.map { k, _ in "\(k)=\(s(k) ?? "null")" }.joined(separator: " ")
+        }
+        return Explain.visible(out)
+    }
+
+    /// The last `count` lines of `path` (whole file read; logs are size-rotated), and the
+    /// file's size read so far; nil with errno.
+    public static func lastLines(_ path: String, count: Int) -> (lines: [String], offset: Int64)? {
+        guard let bytes = HostFS.readBytes(path, limit: 1 << 40) else { return nil }
+        var lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: true)
+        var consumed = Int64(bytes.count)
+        if let last = bytes.last, last != 0x0a, !lines.isEmpty {
+            consumed -= Int64(lines.removeLast().count)
+        }
+        return (lines.suffix(count).map { String(decoding: $0, as: UTF8.self) }, consumed)
+    }
+}

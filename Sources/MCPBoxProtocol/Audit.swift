@@ -1,0 +1,374 @@
+import MCPBoxEvents
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[audit] payloads`: what of a message's parameters and results the audit log keeps.
+public enum AuditPayloads: String, Sendable, CaseIterable {
+    /// Method, id, tool name and argument keys only.
+    case none
+    /// Params and results too, with values under secret-looking keys and secret-looking strings masked.
+    case redacted
+    /// Params and results as sent.
+    case full
+}
+
+/// The audit trail of one MCP session: one record per exchange (a request joined with its
+/// response by id, in either direction), one per notification, one per protocol violation,
+/// plus session start and end. Records are `Event`s of the shared log format (kinds `mcp.*`,
+/// `session.*`), written through an `EventSink` (hash chain, rotation).
+///
+/// The MCP layer calls `observe` for every whole line before deciding on it, `refused` when
+/// mcpbox answers a request itself, and `lineDone` once the line is decided.
+public final class AuditTrail {
+    let sink: EventSink
+    let profile: String
+    let profileHash: String
+    let payloads: AuditPayloads
+    /// A write that fails ends the session (true) or is warned about once (false).
+    public let required: Bool
+    let say: (String) -> Void
+    /// Set when a record could not be written.
+    public private(set) var failed = false
+    /// Records written.
+    public private(set) var records = 0
+    /// Lines that were not a JSON-RPC message mcpbox could read, or answered no request.
+    public private(set) var violations = 0
+
+    /// A request seen and not yet answered, or the line being decided.
+    struct Exchange {
+        var dir: Int
+        var method: String
+        var id: JSON?
+        var tool: String?
+        var argumentKeys: [String]?
+        var start: UInt64
+        var requestBytes: Int
+        var params: String?
+        var extra: [(String, Event.Value)] = []
+        var rule: String?
+    }
+
+    /// Most requests awaiting a response at once (both directions).
+    public static let maxPending = 4096
+    /// Requests awaiting a response: "DIR ID" → the request.
+    private var pending: [String: Exchange] = [:]
+    /// The request or notification of the line being decided (`observe` … `lineDone`).
+    private var current: Exchange?
+
+    public init(sink: EventSink, profile: String, profileHash: String, payloads: AuditPayloads = .none,
+                required: Bool = true, say: @escaping (String) -> Void) {
+        self.sink = sink
+        self.profile = profile
+        self.profileHash = profileHash
+        self.payloads = payloads
+        self.required = required
+        self.say = say
+    }
+
+    /// Whether the session must end now (a write failed and the log is required).
+    public var mustStop: Bool { failed && required }
+
+    // MARK: Records
+
+    /// Writes one record of `kind` (e.g. `mcp.pin`), `profile_hash` first among its fields.
+    /// Other parts of the MCP layer (pinning, confirmation) record their decisions with it.
+    @discardableResult
+    public func record(kind: String, fields: [(String, Event.Value)]) -> Bool {
+        if failed && required { return false }
+        let event = Event(profile: profile, kind: kind, fields: [("profile_hash", .string(profileHash))] + fields)
+        guard sink.write(event) else {
+            let first = !failed
+            failed = true
+            if first {
+                let why = String(cString: strerror(sink.lastError))
+                say(required
+                    ? "mcpbox: audit log: cannot write (\(why)): session ended ([audit] required = true; free space or fix the log's permissions)"
+                    : "mcpbox: warning: audit log: cannot write (\(why)); the session continues with records missing ([audit] required = false)")
+            }
+            return false
+        }
+        records += 1
+        return true
+    }
+
+    /// A record of a decision mcpbox took on its own, with the rule that took it (pinning,
+    /// confirmation): kind `mcp.decision`.
+    @discardableResult
+    public func recordDecision(direction dir: Int, method: String, id: JSON?, tool: String?, outcome: String, rule: String) -> Bool {
+        var f: [(String, Event.Value)] = [("direction", .string(Self.direction(dir))), ("method", .string(method))]
+        f.append(("id", id.map { .json($0.serialized) } ?? .null))
+        if let tool { f.append(("tool", .string(tool))) }
+        f += [("outcome", .string(outcome)), ("rule", .string(rule))]
+        return record(kind: "mcp.decision", fields: f)
+    }
+
+    /// `session.start`, with what the caller knows of the session (profile files, pid...).
+    @discardableResult
+    public func start(fields: [(String, Event.Value)]) -> Bool {
+        record(kind: "session.start", fields: [("payloads", .string(payloads.rawValue))] + fields)
+    }
+
+    /// Records the requests never answered (outcome `no response`), then `session.end`.
+    @discardableResult
+    public func finish(fields: [(String, Event.Value)]) -> Bool {
+        let open = pending.values.sorted { $0.start < $1.start }
+        pending = [:]
+        for e in open { write(e, outcome: "no response", response: nil, responseBytes: 0) }
+        return record(kind: "session.end", fields: [("records", .int(Int64(records))), ("protocol_violations", .int(Int64(violations))),
+                                                    ("unanswered", .int(Int64(open.count)))] + fields)
+    }
+
+    static func direction(_ dir: Int) -> String { dir == 0 ? "client_to_server" : "server_to_client" }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    // MARK: Lines
+
+    /// What a record needs of a line (`params.arguments` is present in `tools/call` only).
+    private static let projection = JSONProjection(["id", "method", "params.name", "params.arguments", "result.isError", "error.code"])
+
+    /// One whole line of `dir` (newline and CR removed), before the MCP layer decides on it.
+    public func observe(_ dir: Int, _ body: UnsafeRawBufferPointer) {
+        current = nil
+        let bytes = body.count + 1
+        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") else {
+            violation(dir, bytes, body.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "[")
+                ? "a batch (JSON array), which MCP no longer has" : "not a JSON object")
+            return
+        }
+        let head: JSON
+        do {
+            head = try JSON.parse(body, keeping: Self.projection)
+        } catch {
+            violation(dir, bytes, "not valid JSON")
+            return
+        }
+        if let method = head["method"]?.stringValue {
+            var e = Exchange(dir: dir, method: method, id: head["id"], start: Self.monotonicNanoseconds(), requestBytes: bytes)
+            if method == "tools/call" {
+                e.tool = head["params"]?["name"]?.stringValue
+                if case .object(let pairs)? = head["params"]?["arguments"] {
+                    e.argumentKeys = pairs.map(\.0)
+                }
+            } else if method == "prompts/get" {
+                e.tool = head["params"]?["name"]?.stringValue
+            }
+            if method == "initialize" || payloads != .none, let full = try? JSON.parse(body) {
+                if method == "initialize", let params = full["params"] {
+                    if let info = params["clientInfo"] {
+                        e.extra.append(("client_name", Self.stringField(info["name"])))
+                        e.extra.append(("client_version", Self.stringField(info["version"])))
+                    }
+                    e.extra.append(("protocol_version_requested", Self.stringField(params["protocolVersion"])))
+                    if let caps = params["capabilities"] { e.extra.append(("client_capabilities", .json(caps.serialized))) }
+                }
+                if payloads != .none, let params = full["params"] { e.params = payload(params) }
+            }
+            current = e
+            return
+        }
+        guard let id = head["id"], id != .null else {
+            violation(dir, bytes, head["error"] != nil ? "an error response without id" : "neither a request nor a response")
+            return
+        }
+        // A response: it answers a request of the other direction.
+        guard let request = pending.removeValue(forKey: Self.key(1 - dir, id)) else {
+            violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
+            return
+        }
+        var response = Response(head: head, full: nil)
+        if request.method == "initialize" || request.method == "server/discover" || payloads != .none {
+            response.full = try? JSON.parse(body)
+        }
+        write(request, outcome: nil, response: response, responseBytes: bytes)
+    }
+
+    /// mcpbox answered the line being decided itself (or dropped it): recorded as `denied` with
+    /// `rule` (e.g. `tools.deny "*commit*"`), never awaiting the peer's response.
+    public func refused(rule: String) {
+        current?.rule = rule
+    }
+
+    /// The line is decided: a request is now awaited, a notification or refusal recorded.
+    public func lineDone() {
+        guard let e = current else { return }
+        current = nil
+        if e.rule != nil {
+            write(e, outcome: "denied", response: nil, responseBytes: 0)
+        } else if let id = e.id, id != .null {
+            let key = Self.key(e.dir, id)
+            if let earlier = pending[key] {
+                // The id is reused while its request is pending: the earlier request is closed.
+                write(earlier, outcome: "no response (id reused)", response: nil, responseBytes: 0)
+            } else if pending.count >= Self.maxPending {
+                // Memory stays bounded whatever a peer sends: past the limit, requests are recorded at once.
+                write(e, outcome: "not tracked (\(Self.maxPending) requests pending)", response: nil, responseBytes: 0)
+                return
+            }
+            pending[key] = e
+        } else {
+            write(e, outcome: nil, response: nil, responseBytes: 0)
+        }
+    }
+
+    static func key(_ dir: Int, _ id: JSON) -> String { "\(dir) \(id.serialized)" }
+
+    static func stringField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string($0) } ?? .null }
+
+    private func violation(_ dir: Int, _ bytes: Int, _ why: String) {
+        violations += 1
+        record(kind: "mcp.violation", fields: [("direction", .string(Self.direction(dir))), ("why", .string(why)),
+                                               ("bytes", .int(Int64(bytes))), ("count", .int(Int64(violations)))])
+    }
+
+    struct Response {
+        var head: JSON
+        var full: JSON?
+    }
+
+    /// An exchange's record: kind `mcp.request` (with `response` or an outcome given) or
+    /// `mcp.notification`.
+    private func write(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int) {
+        let isNotification = e.id == nil || e.id == .null
+        var f: [(String, Event.Value)] = [("direction", .string(Self.direction(e.dir))), ("method", .string(e.method))]
+        if !isNotification { f.append(("id", .json(e.id!.serialized))) }
+        if let tool = e.tool { f.append((e.method == "prompts/get" ? "prompt" : "tool", .string(tool))) }
+        if let keys = e.argumentKeys { f.append(("argument_keys", .json(JSON.array(keys.map { .string($0) }).serialized))) }
+        var outcome = given ?? (isNotification ? "sent" : "ok")
+        if let head = response?.head {
+            if let error = head["error"] {
+                outcome = "error"
+                f.append(("outcome", .string(outcome)))
+                if case .number(let code)? = error["code"], let c = Int64(code) { f.append(("error_code", .int(c))) }
+                else { f.append(("error_code", .null)) }
+            } else {
+                if head["result"]?["isError"] == .bool(true) { outcome = "isError" }
+                f.append(("outcome", .string(outcome)))
+            }
+        } else {
+            f.append(("outcome", .string(outcome)))
+        }
+        if let rule = e.rule { f.append(("rule", .string(rule))) }
+        if !isNotification {
+            let us = given == nil ? Int64((Self.monotonicNanoseconds() &- e.start) / 1000) : nil
+            f.append(("duration_us", us.map { .int($0) } ?? .null))
+        }
+        f.append(("request_bytes", .int(Int64(e.requestBytes))))
+        if !isNotification { f.append(("response_bytes", .int(Int64(responseBytes)))) }
+        f += e.extra
+        if let full = response?.full, let result = full["result"], e.method == "initialize" || e.method == "server/discover" {
+            if let info = result["serverInfo"] {
+                f.append(("server_name", Self.stringField(info["name"])))
+                f.append(("server_version", Self.stringField(info["version"])))
+            }
+            f.append(("protocol_version", Self.stringField(result["protocolVersion"])))
+            if let caps = result["capabilities"] { f.append(("server_capabilities", .json(caps.serialized))) }
+        }
+        if let params = e.params { f.append(("params", .json(params))) }
+        if payloads != .none, let full = response?.full {
+            if let result = full["result"] { f.append(("result", .json(payload(result)))) }
+            if let error = full["error"] { f.append(("error", .json(payload(error)))) }
+        }
+        record(kind: isNotification ? "mcp.notification" : "mcp.request", fields: f)
+    }
+
+    private func payload(_ v: JSON) -> String {
+        (payloads == .redacted ? Redactor.redact(v) : v).serialized
+    }
+}
+
+/// `payloads = "redacted"`: masks values under keys that name secrets, and strings (or words
+/// of strings) that look like secrets, with `"[redacted]"`.
+public enum Redactor {
+    public static let mask = "[redacted]"
+
+    /// Key names (lower-cased, `-` as `_`) containing one of these are secret.
+    static let secretKeyParts = ["token", "secret", "passw", "passphrase", "apikey", "api_key", "private_key", "privatekey",
+                                 "access_key", "authorization", "cookie", "credential", "session_id", "sessionid", "signature",
+                                 "client_secret", "bearer"]
+    /// Key names that are secret exactly.
+    static let secretKeys: Set<String> = ["key", "auth", "pwd", "pin", "otp", "jwt", "set_cookie", "x_api_key"]
+    /// Prefixes of well-known token formats.
+    static let secretPrefixes = ["sk-", "sk_live_", "sk_test_", "rk_live_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+                                 "glpat-", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "AKIA", "ASIA", "AIza", "hf_", "npm_", "pypi-"]
+
+    public static func isSecretKey(_ key: String) -> Bool {
+        let k = String(key.lowercased().map { $0 == "-" ? "_" : $0 })
+        return secretKeys.contains(k) || secretKeyParts.contains { k.contains($0) }
+    }
+
+    /// A value with secrets masked (depth is bounded by the parser that made it).
+    public static func redact(_ v: JSON) -> JSON {
+        switch v {
+        case .object(let pairs): return .object(pairs.map { ($0.0, isSecretKey($0.0) ? .string(mask) : redact($0.1)) })
+        case .array(let items): return .array(items.map(redact))
+        case .string(let s): return .string(redact(string: s))
+        default: return v
+        }
+    }
+
+    /// A string with every secret-looking word masked (and the word after `Bearer` / `Basic`).
+    public static func redact(string s: String) -> String {
+        if looksSecret(s) { return mask }
+        guard s.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "=" || $0 == ":" }) else { return s }
+        var out = ""
+        var word = ""
+        var afterScheme = false
+        func flush() {
+            let w = word
+            word = ""
+            guard !w.isEmpty else { return }
+            if afterScheme || looksSecret(w) { out += mask } else { out += w }
+            afterScheme = ["bearer", "basic", "token"].contains(w.lowercased())
+        }
+        for c in s {
+            if c == " " || c == "\n" || c == "\t" || c == "=" || c == ":" || c == "\"" || c == "'" || c == "," {
+                flush()
+                out.append(c)
+            } else {
+                word.append(c)
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// A token format, a JWT, or a long high-entropy string without spaces.
+    public static func looksSecret(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count >= 8 else { return false }
+        if secretPrefixes.contains(where: { s.hasPrefix($0) }) && u.count >= 16 { return true }
+        if s.hasPrefix("eyJ") && u.split(separator: UInt8(ascii: ".")).count == 3 && u.count >= 20 { return true }
+        guard u.count >= 20, u.allSatisfy({ isTokenByte($0) }) else { return false }
+        var counts = [Int](repeating: 0, count: 256)
+        var classes = (upper: false, lower: false, digit: false)
+        for b in u {
+            counts[Int(b)] += 1
+            switch b {
+            case 0x41...0x5a: classes.upper = true
+            case 0x61...0x7a: classes.lower = true
+            case 0x30...0x39: classes.digit = true
+            default: break
+            }
+        }
+        var entropy = 0.0
+        let n = Double(u.count)
+        for c in counts where c > 0 {
+            let p = Double(c) / n
+            entropy -= p * log2(p)
+        }
+        let mixed = [classes.upper, classes.lower, classes.digit].filter { $0 }.count
+        return (entropy >= 4.0 && mixed >= 3) || (u.count >= 32 && entropy >= 3.5 && classes.digit && (classes.lower || classes.upper))
+    }
+
+    static func isTokenByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+            || b == UInt8(ascii: "+") || b == UInt8(ascii: "/") || b == UInt8(ascii: "=") || b == UInt8(ascii: "_")
+            || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import MCPBoxEvents
+import Testing
+
+@Suite("SHA-256")
+struct SHA256Tests {
+    static func hex(_ s: String) -> String { SHA256.hex(SHA256.hash(Array(s.utf8))) }
+
+    @Test("NIST FIPS 180-4 example vectors")
+    func nistVectors() {
+        #expect(Self.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Self.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Self.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(Self.hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu")
+            == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+        #expect(SHA256.hex(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)))
+            == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test("streaming in pieces of every size gives the one-shot digest (padding edges 55, 56, 63, 64 bytes)")
+    func streaming() {
+        for length in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000] {
+            let data = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let whole = SHA256.hash(data)
+            for piece in [1, 3, 63, 64, 65] {
+                var h = SHA256()
+                var i = 0
+                while i < data.count { h.update(data[i..<min(data.count, i + piece)]); i += piece }
+                #expect(h.finalize() == whole, "length \(length), pieces of \(piece)")
+            }
+        }
+    }
+}
+
+/// Runs a command, returns its exit status.
+func run(_ argv: [String]) -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: argv[0])
+    p.arguments = Array(argv.dropFirst())
+    do { try p.run() } catch { return -1 }
+    p.waitUntilExit()
+    return p.terminationStatus
+}
+
+/// A scratch directory removed at the end.
+final class Scratch {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "mcpbox-events-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func lines(_ name: String) throws -> [String] {
+        try String(contentsOfFile: path + "/" + name, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+}
+
+@Suite("Event log: hash chain, rotation, verify")
+struct ChainTests {
+    static func event(_ i: Int) -> Event {
+        Event(time: 1_800_000_000 + Double(i), profile: "p", kind: "test", fields: [("n", .int(Int64(i))), ("pad", .string(String(repeating: "x", count: 40)))])
+    }
+
+    @Test("the byte-level line writer escapes exactly as Event.quote does")
+    func escapes() {
+        for v in ["plain", "q\"b\\s", "nl\n cr\r tab\t", "\u{1}\u{1f}\u{7f}", "ls\u{2028}ps\u{2029}", "é😀", "\u{e2}\u{80}"] {
+            let line = Event(time: 0, profile: v, kind: "k", fields: [("f", .string(v))]).jsonLine
+            #expect(line == "{\"time\":\"1970-01-01T00:00:00.000Z\",\"profile\":\(Event.quote(v)),\"kind\":\"k\",\"f\":\(Event.quote(v))}\n")
+        }
+    }
+
+    @Test("every line carries the sha256 of the line before; the first chains to 64 zeros; verify holds")
+    func chain() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/a/b/log.jsonl"
+        let sink = try #require(EventSink.file(path, makeParents: true))
+        for i in 0..<5 { #expect(sink.write(Self.event(i))) }
+        let lines = try dir.lines("a/b/log.jsonl")
+        #expect(lines.count == 5)
+        #expect(lines[0].hasSuffix(",\"prev\":\"" + EventSink.genesis + "\"}"))
+        for i in 1..<5 {
+            let want = SHA256.hex(SHA256.hash(Array((lines[i - 1] + "\n").utf8)))
+            #expect(lines[i].hasSuffix(",\"prev\":\"\(want)\"}"), "line \(i + 1)")
+        }
+        var st = stat()
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        #expect(stat(dir.path + "/a", &st) == 0 && st.st_mode & 0o777 == 0o700)
+        let r = try ChainVerifier.verify(files: [path])
+        #expect(r.broken == nil && r.lines == 5)
+    }
+
+    @Test("a changed byte, a removed line, a removed first line and a cut last line are each found, with the line number")
+    func tamper() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let sink = try #require(EventSink.file(path))
+        for i in 0..<6 { sink.write(Self.event(i)) }
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        func check(_ bytes: Data) throws -> (file: String, line: Int, why: String)? {
+            try bytes.write(to: URL(fileURLWithPath: path))
+            return try ChainVerifier.verify(files: [path]).broken
+        }
+        var lines = original.split(separator: 0x0a, omittingEmptySubsequences: false).map { Data($0) }
+        var changed = lines
+        changed[2][changed[2].firstIndex(of: UInt8(ascii: "x"))!] = UInt8(ascii: "y")   // a value on line 3
+        #expect(try check(changed.reduce(Data()) { $0.isEmpty ? $1 : $0 + Data([0x0a]) + $1 })?.line == 4)
+        var removed = lines
+        removed.remove(at: 3)
+        #expect(try check(removed.reduce(Data()) { $0.isEmpty ? $1 : $0 + Data([0x0a]) + $1 })?.line == 4)
+        lines.removeFirst()
+        #expect(try check(lines.reduce(Data()) { $0.isEmpty ? $1 : $0 + Data([0x0a]) + $1 })?.line == 1)
+        #expect(try check(original.dropLast(5))?.line == 6)
+        #expect(try check(original) == nil)
+    }
+
+    @Test("rotation at max_size keeps `keep` files; FILE.keep … FILE verify as one chain, each new file starting with log.rotated")
+    func rotation() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let sink = try #require(EventSink.file(path, rotation: LogRotation(maxSize: 600, keep: 2)))
+        for i in 0..<30 { #expect(sink.write(Self.event(i))) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(names == ["log.jsonl", "log.jsonl.1", "log.jsonl.2"])
+        for name in names {
+            let size = (try FileManager.default.attributesOfItem(atPath: dir.path + "/" + name)[.size] as? Int) ?? 0
+            #expect(size <= 600, "\(name): \(size) bytes")
+            #expect(try dir.lines(name).first?.contains("\"kind\":\"log.rotated\"") == true, "\(name)")
+        }
+        let all = [path + ".2", path + ".1", path]
+        let r = try ChainVerifier.verify(files: all)
+        #expect(r.broken == nil && r.startsAfterRotation)
+        // Out of order: the join is broken at the first line of the misplaced file.
+        let wrong = try ChainVerifier.verify(files: [path + ".1", path + ".2", path])
+        #expect(wrong.broken?.file == path + ".2" && wrong.broken?.line == 1)
+        // The newest record is the last one written.
+        #expect(try dir.lines("log.jsonl").last?.contains("\"n\":29") == true)
+    }
+
+    @Test("two writers on one log (two sessions) keep one chain: each chains to the line actually last")
+    func twoWriters() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let a = try #require(EventSink.file(path, rotation: LogRotation(maxSize: 2000, keep: 3)))
+        let b = try #require(EventSink.file(path, rotation: LogRotation(maxSize: 2000, keep: 3)))
+        for i in 0..<40 { (i % 3 == 0 ? b : a).write(Self.event(i)) }
+        var files = [path]
+        for i in 1...3 where FileManager.default.fileExists(atPath: "\(path).\(i)") { files.insert("\(path).\(i)", at: 0) }
+        #expect(files.count > 1)
+        let r = try ChainVerifier.verify(files: files)
+        #expect(r.broken == nil, "\(String(describing: r.broken))")
+    }
+
+    @Test("a full filesystem: the write fails whole (no partial line left), and the sink says so",
+          .enabled(if: getuid() == 0, "mounts a small tmpfs: run as root (CI does)"))
+    func fullDevice() throws {
+        // A tmpfs of 12 KiB mounted for the test, filled until a write fails.
+        let dir = try Scratch()
+        try #require(run(["/bin/mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", dir.path]) == 0)
+        defer { _ = run(["/bin/umount", dir.path]) }
+        let path = dir.path + "/log.jsonl"
+        let sink = try #require(EventSink.file(path))
+        var failed = false
+        for i in 0..<1000 where !sink.write(Self.event(i)) {
+            failed = true
+            break
+        }
+        #expect(failed && sink.lastError == ENOSPC)
+        let r = try ChainVerifier.verify(files: [path])
+        #expect(r.broken == nil && r.lines > 0)
+    }
+
+    @Test("a symlink in place of the log is refused (O_NOFOLLOW)")
+    func noFollow() throws {
+        let dir = try Scratch()
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/log.jsonl", withDestinationPath: dir.path + "/elsewhere")
+        #expect(EventSink.file(dir.path + "/log.jsonl") == nil)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/elsewhere"))
+    }
+}
