@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -165,6 +166,11 @@ int mcpbox_egress_receive(int sock, int *fds, char *kinds, int max) {
     }
     return got;
 }
+long mcpbox_egress_unsent(int fd) {
+    int n = 0;
+    return ioctl(fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
 long mcpbox_egress_splice(int in, int out, unsigned long len) {
     return (long)splice(in, NULL, out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 }

@@ -34,5 +34,8 @@ int mcpbox_egress_receive(int sock, int *fds, char *kinds, int max);
  * SPLICE_F_MOVE | SPLICE_F_NONBLOCK), one of the two ends a pipe; bytes moved or -1 with errno. */
 long mcpbox_egress_splice(int in, int out, unsigned long len);
 
+/* Bytes in a TCP socket's send queue, not yet acknowledged (SIOCOUTQ); -1 with errno. */
+long mcpbox_egress_unsent(int fd);
+
 #endif
 #endif
