@@ -211,7 +211,9 @@ struct Run: ParsableCommand {
             }
             Stderr.write(Explain.visible("mcpbox: warning: " + text))
         }
-        return Launcher.run(plan, verbose: verbose)
+        let status = Launcher.run(plan, verbose: verbose)
+        if status == 0 { PackageTools.sessionSucceeded(plan) }
+        return status
     }
 }
 

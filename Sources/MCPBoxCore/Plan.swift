@@ -65,6 +65,8 @@ public struct SandboxPlan: Sendable, Equatable {
     /// `[tools]` / `[prompts]`: what the MCP layer enforces on the stdio pipes; nil when no such
     /// key is set (the relay then moves bytes without reading them).
     public var mcp: MCPPlan?
+    /// `[packages]`: each package tool's cache, registry and offline decision.
+    public var packages: [PackageCache] = []
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

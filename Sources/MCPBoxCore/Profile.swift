@@ -105,6 +105,9 @@ public struct Profile: Sendable, Equatable {
     public var clientSampling: Sourced<Bool>?
     public var clientElicitation: Sourced<Bool>?
     public var clientRoots: Sourced<Bool>?
+    /// `[packages] managers` (appended across `extends`) and `offline` (see `PackageTools`).
+    public var packageManagers: [Sourced<PackageManager>] = []
+    public var packageOffline: Sourced<PackageOffline>?
 
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
@@ -167,6 +170,8 @@ public struct Profile: Sendable, Equatable {
         if let v = child.clientSampling { clientSampling = v }
         if let v = child.clientElicitation { clientElicitation = v }
         if let v = child.clientRoots { clientRoots = v }
+        for m in child.packageManagers where !packageManagers.contains(where: { $0.value == m.value }) { packageManagers.append(m) }
+        if let v = child.packageOffline { packageOffline = v }
         var skipped = Set(skippedOptional)
         for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
@@ -193,7 +198,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client", "packages"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
@@ -202,6 +207,7 @@ public enum ProfileSchema {
         "tools": ["allow", "deny"],
         "prompts": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
+        "packages": ["managers", "offline"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -517,6 +523,7 @@ struct ProfileFileReader {
             case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
             case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
             case "client": if let t = subtable(entry) { readClient(t) }
+            case "packages": if let t = subtable(entry) { readPackages(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -760,6 +767,25 @@ struct ProfileFileReader {
             case "elicitation": layer.clientElicitation = bool(e, "client.elicitation")
             case "roots": layer.clientRoots = bool(e, "client.roots")
             default: unknownKey(e, table: "client")
+            }
+        }
+    }
+
+    /// `[packages]`: package tools whose per-profile cache and registries mcpbox provides.
+    mutating func readPackages(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "managers":
+                for n in stringArray(e, "packages.managers", expand: false) ?? [] {
+                    if let m = PackageManager(rawValue: n.value) {
+                        layer.packageManagers.append(Sourced(m, file: file, line: n.line, key: "packages.managers"))
+                    } else {
+                        sink.add(n.diagnostic("unknown package manager \"\(n.value)\"",
+                                              hint: "must be exactly " + PackageManager.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")))
+                    }
+                }
+            case "offline": layer.packageOffline = enumValue(e, "packages.offline", PackageOffline.self)
+            default: unknownKey(e, table: "packages")
             }
         }
     }
