@@ -150,8 +150,11 @@ public enum PackageTools {
         var parents: [String] = []
         var p = Paths.dirname(dir)
         while !HostFS.exists(p) && p != "/" { parents.insert(p, at: 0); p = Paths.dirname(p) }
-        for d in parents where mkdir(d, 0o755) != 0 && errno != EEXIST {
-            return ("cannot create \(d): \(String(cString: strerror(errno)))", "create it, or set XDG_CACHE_HOME to a directory you may write")
+        for d in parents {
+            // 0755 whatever the umask: the server's account traverses them to its cache.
+            if mkdir(d, 0o755) == 0 { chmod(d, 0o755) } else if errno != EEXIST {
+                return ("cannot create \(d): \(String(cString: strerror(errno)))", "create it, or set XDG_CACHE_HOME to a directory you may write")
+            }
         }
         if HostFS.info(Paths.dirname(dir), follow: false)?.isDirectory != true {
             return ("\(Paths.dirname(dir)) is not a directory (or is a symlink)", "remove it; mcpbox creates it")
