@@ -159,6 +159,7 @@ struct ProfileSelection: Equatable {
         let resolved = try loader.load(profile)
         var builder = PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand)
         builder.forGrant = grant
+        builder.createPackageCaches = !check
         let plan = try builder.build()
         return (plan, resolved.unresolvedFromArg)
     }

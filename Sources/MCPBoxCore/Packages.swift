@@ -62,7 +62,8 @@ public enum PackageTools {
 
     /// Adds each manager's cache bind, variables and registry rules to `profile`; creates the
     /// cache directories (0700, owned by the server's account) when missing.
-    static func apply(_ profile: inout Profile, host: HostContext, identity: Identity) throws(ProfileError) -> (caches: [PackageCache], warnings: [String]) {
+    /// `create` false (`check`): a missing cache is left out (listed as skipped), not created.
+    static func apply(_ profile: inout Profile, host: HostContext, identity: Identity, create: Bool = true) throws(ProfileError) -> (caches: [PackageCache], warnings: [String]) {
         guard let declared = profile.packageManagers.first else { return ([], []) }
         let env = host.environmentDictionary
         guard let root = cacheRoot(environment: env, callerUid: host.callerUid) else {
@@ -79,7 +80,8 @@ public enum PackageTools {
         var problems: [Diagnostic] = []
         for m in profile.packageManagers {
             let dir = Paths.join(root, "\(name)/\(m.value.rawValue)")
-            if let why = ensureDirectory(dir, root: root, uid: identity.hostUid, gid: identity.hostGid, callerUid: host.callerUid) {
+            let absent = !create && !HostFS.exists(dir)
+            if !absent, let why = ensureDirectory(dir, root: root, uid: identity.hostUid, gid: identity.hostGid, callerUid: host.callerUid) {
                 problems.append(m.diagnostic("package cache \(dir): \(why.message)", hint: why.hint))
                 continue
             }
@@ -137,7 +139,7 @@ public enum PackageTools {
                 if let i = profile.envSet.firstIndex(where: { $0.value.name == k }) { profile.envSet[i] = entry } else { profile.envSet.append(entry) }
             }
             cache.variables = vars.map(\.0)
-            profile.readWrite.append(Sourced(PathEntry(path: dir, optional: false), file: m.file, line: m.line, key: "packages.managers"))
+            profile.readWrite.append(Sourced(PathEntry(path: dir, optional: absent), file: m.file, line: m.line, key: "packages.managers"))
             caches.append(cache)
         }
         if !problems.isEmpty { throw ProfileError(problems) }

@@ -124,6 +124,8 @@ public struct PlanBuilder {
 
     /// The package caches `[packages]` added as read-write binds (see `PackageTools`).
     var packageCacheDirs: Set<String> = []
+    /// False for `check`: a missing package cache is listed as skipped instead of created.
+    public var createPackageCaches = true
 
     /// Builds the plan, or throws every error found.
     public func build() throws(ProfileError) -> SandboxPlan {
@@ -131,7 +133,7 @@ public struct PlanBuilder {
         // [packages]: the caches, variables and registry rules become ordinary profile entries.
         let identity = try host.accounts.resolveIdentity(userName: profile.userName, callerUid: host.callerUid, callerGid: host.callerGid)
         var b = self
-        let (caches, warnings) = try PackageTools.apply(&b.profile, host: host, identity: identity)
+        let (caches, warnings) = try PackageTools.apply(&b.profile, host: host, identity: identity, create: createPackageCaches)
         b.packageCacheDirs = Set(caches.map(\.directory))
         var plan = try b.buildResolved()
         plan.packages = caches
