@@ -87,7 +87,8 @@ enum CLI {
         #expect(names.contains("base") && names.contains("python") && names.contains("node")
                 && names.contains("time") && names.contains("git"))
         // sqlite and filesystem name their directories with --set (no server flag carries them).
-        let dirs = ["--set", "db_dir=\(repo.path)", "--set", "input=\(repo.path)", "--set", "output=\(repo.path)"]
+        let output = Scratch()
+        let dirs = ["--set", "db_dir=\(repo.path)", "--set", "input=\(repo.path)", "--set", "output=\(output.path)"]
         let r = try CLI.run(["check", "--strict", "--set", "repo=\(repo.path)"] + dirs + shipped + names)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         for n in names { #expect(r.stdout.contains("/\(n).toml: OK\n"), "\(r.stdout)") }

@@ -5,6 +5,7 @@ import Testing
 /// `[packages]`: the profile keys, the cache bind, registries from the user's configuration, offline.
 @Suite struct PackagesTests {
     func plan(_ s: Scratch, _ profile: String, env: [String: String]) throws -> SandboxPlan {
+        s.write("profiles/base.toml", "")
         s.write("profiles/pkg.toml", profile)
         var e = ["XDG_CACHE_HOME": s.path + "/cache", "HOME": s.path + "/home"]
         e.merge(env) { _, b in b }
@@ -76,6 +77,7 @@ import Testing
     @Test("A cache that is a symlink, too open, or another uid's is refused")
     func refusedCaches() throws {
         let s = Scratch()
+        s.write("profiles/base.toml", "")
         let profiles = Paths.dirname(s.write("profiles/pkg.toml", "[packages]\nmanagers = [\"uv\"]\n"))
         let env = ["XDG_CACHE_HOME": s.path + "/cache"]
         func errors() -> [String] { Fixture.errors("pkg", dirs: [profiles], env: env).map(\.description) }
