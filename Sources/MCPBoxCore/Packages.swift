@@ -98,13 +98,14 @@ public enum PackageTools {
                     : (false, "no session with this cache has ended with status 0 yet; after one, launches use the cache only")
             }
             let registry = discoverRegistry(m.value, environment: env, home: env["HOME"])
-            var cache = PackageCache(manager: m.value, directory: dir, marker: marker, registry: registry?.url ?? defaultRegistry[m.value]!,
+            let url = registry?.url ?? defaultRegistry[m.value]!
+            var cache = PackageCache(manager: m.value, directory: dir, marker: marker, registry: redacted(url),
                                      registryOrigin: registry?.origin ?? "default", hosts: [], offline: offline, offlineReason: reason, variables: [])
             if let r = registry, let p = parseURL(r.url), !p.userinfo.isEmpty {
                 warnings.append("packages: the \(m.value.rawValue) registry URL from \(r.origin) carries credentials; the server can read them")
             }
             if network == .allow {
-                guard let parsed = parseURL(cache.registry) else {
+                guard let parsed = parseURL(url) else {
                     problems.append(m.diagnostic("the \(m.value.rawValue) registry \"\(cache.registry)\" (\(cache.registryOrigin)) is not an http(s) URL",
                                                  hint: "fix that setting"))
                     continue
@@ -127,11 +128,11 @@ public enum PackageTools {
             switch m.value {
             case .uv:
                 vars = [("UV_CACHE_DIR", dir)]
-                if registry != nil { vars.append(("UV_DEFAULT_INDEX", cache.registry)) }
+                if registry != nil { vars.append(("UV_DEFAULT_INDEX", url)) }
                 if offline { vars.append(("UV_OFFLINE", "1")) }
             case .npm:
                 vars = [("npm_config_cache", dir), ("npm_config_update_notifier", "false"), ("npm_config_audit", "false"), ("npm_config_fund", "false")]
-                if registry != nil { vars.append(("npm_config_registry", cache.registry)) }
+                if registry != nil { vars.append(("npm_config_registry", url)) }
                 if offline { vars.append(("npm_config_offline", "true")) }
             }
             for (k, v) in vars {
@@ -250,6 +251,23 @@ public enum PackageTools {
             }
         }
         return nil
+    }
+
+    /// `url` with any userinfo shown as `***` (explain never prints a credential).
+    static func redacted(_ url: String) -> String {
+        let chars = Array(url)
+        var start = 0
+        for i in 0..<max(0, chars.count - 2) where chars[i] == ":" && chars[i + 1] == "/" && chars[i + 2] == "/" {
+            start = i + 3
+            break
+        }
+        guard start > 0 else { return url }
+        var end = start
+        while end < chars.count, chars[end] != "/", chars[end] != "?", chars[end] != "#" { end += 1 }
+        guard let at = chars[start..<end].lastIndex(of: "@") else { return url }
+        let head: String = String(chars[..<start])
+        let tail: String = String(chars[at...])
+        return head + "***" + tail
     }
 
     /// scheme://[userinfo@]host[:port][/path] for http and https.

@@ -64,6 +64,7 @@ import Testing
         #expect(p.environment.first { $0.name == "UV_DEFAULT_INDEX" }?.value == "https://user:pw@idx.example:8443/simple")
         #expect(p.environment.first { $0.name == "npm_config_registry" }?.value == "https://reg.example/npm/")
         #expect(p.warnings.contains { $0.contains("carries credentials") })
+        #expect(p.packages.first?.registry == "https://***@idx.example:8443/simple" && !Explain.text(p).contains("user:pw"))
     }
 
     @Test("URLs: scheme, userinfo, port, IPv6; anything else is not a registry")
