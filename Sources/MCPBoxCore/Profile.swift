@@ -532,7 +532,8 @@ struct ProfileFileReader {
 
     /// The flags of `NAME = { from_arg = "--flag" | ["--flag", "-f"] }`, or nil if malformed.
     static func fromArgFlags(_ value: TOMLValue) -> [String]? {
-        guard case .table(let t) = value.kind, t.entries.count == 1, let e = t.entries.first, e.key == "from_arg" else { return nil }
+        guard case .table(let t) = value.kind, let e = t.entries.first(where: { $0.key == "from_arg" }),
+              t.entries.allSatisfy({ $0.key == "from_arg" || $0.key == "parent" }) else { return nil }
         let flags: [String]
         switch e.value.kind {
         case .string(let s): flags = [s]
@@ -540,6 +541,12 @@ struct ProfileFileReader {
         default: return nil
         }
         return !flags.isEmpty && flags.allSatisfy({ $0.count > 1 && $0.hasPrefix("-") && !$0.contains("=") }) ? flags : nil
+    }
+
+    /// `[variables] NAME.parent = true`: the variable is the directory holding the argument's path.
+    static func fromArgParent(_ value: TOMLValue) -> Bool {
+        guard case .table(let t) = value.kind, case .bool(let b)? = t["parent"]?.value.kind else { return false }
+        return b
     }
 
     /// `[variables]`: validated here; their values are taken from the command line by the loader.
@@ -556,11 +563,15 @@ struct ProfileFileReader {
                 continue
             }
             for s in spec.entries where s.key != "from_arg" {
-                let hint = Units.suggestion(for: s.key, among: ["from_arg"]).map { "did you mean `\($0)`?" } ?? "the only key is from_arg"
+                if s.key == "parent" {
+                    if case .bool = s.value.kind {} else { sink.add(diag(s.value.line, key + ".parent", "expected a boolean (true or false), found \(s.value.typeName)")) }
+                    continue
+                }
+                let hint = Units.suggestion(for: s.key, among: ["from_arg", "parent"]).map { "did you mean `\($0)`?" } ?? "the keys are from_arg and parent"
                 sink.add(diag(s.keyLine, key + "." + s.key, "unknown key", hint: hint))
             }
             guard let from = spec.entries.first(where: { $0.key == "from_arg" }) else {
-                if spec.entries.allSatisfy({ $0.key == "from_arg" }) {
+                if spec.entries.allSatisfy({ $0.key == "from_arg" || $0.key == "parent" }) {
                     sink.add(diag(e.value.line, key, "missing from_arg", hint: "\(e.key) = { from_arg = [\"--flag\"] }"))
                 }
                 continue

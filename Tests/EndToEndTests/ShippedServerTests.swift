@@ -25,7 +25,8 @@ struct ShippedServerTests {
         let venv = try serverVenv(".venv-sqlite")
         let dbDir = try ownedDirectory(env, "db")
         let db = dbDir + "/test.db"
-        let out = try env.runClient(["--set", "db_dir=\(dbDir)", "--", venv + "/bin/mcp-server-sqlite", "--db-path", db], calls: [
+        // As client configs write it: the directory comes from the server's own --db-path.
+        let out = try env.runClient(["--", venv + "/bin/mcp-server-sqlite", "--db-path", db], calls: [
             ["tool": "create_table", "arguments": ["query": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"]],
             ["tool": "write_query", "arguments": ["query": "INSERT INTO notes (body) VALUES ('note \(env.token)')"]],
             ["tool": "read_query", "arguments": ["query": "SELECT body FROM notes"]],

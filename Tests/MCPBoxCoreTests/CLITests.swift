@@ -86,9 +86,9 @@ enum CLI {
             .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
         #expect(names.contains("base") && names.contains("python") && names.contains("node")
                 && names.contains("time") && names.contains("git"))
-        // sqlite and filesystem name their directories with --set (no server flag carries them).
+        // filesystem names its directories with --set (the server takes them as bare arguments).
         let output = Scratch()
-        let dirs = ["--set", "db_dir=\(repo.path)", "--set", "input=\(repo.path)", "--set", "output=\(output.path)"]
+        let dirs = ["--set", "input=\(repo.path)", "--set", "output=\(output.path)"]
         let r = try CLI.run(["check", "--strict", "--set", "repo=\(repo.path)"] + dirs + shipped + names)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         for n in names { #expect(r.stdout.contains("/\(n).toml: OK\n"), "\(r.stdout)") }

@@ -101,4 +101,19 @@ import Testing
         #expect(errors().contains { $0.contains("unknown package manager \"pip\"") } && errors().contains { $0.contains("did you mean `offline`") },
                 "\(errors())")
     }
+
+    @Test("[variables] parent = true: the directory holding the server's path argument")
+    func fromArgParent() throws {
+        let s = Scratch()
+        let data = s.mkdir("data")
+        s.write("base.toml", "")
+        s.write("p.toml", "[variables]\nd = { from_arg = [\"--db-path\"], parent = true }\n[filesystem]\nread_write = [\"${d}\"]\n")
+        let p = try Fixture.loader([s.path], command: ["srv", "--db-path", data + "/app.db"]).load("p")
+        #expect(p.readWrite.map(\.value.path) == [data])
+        let eq = try Fixture.loader([s.path], command: ["srv", "--db-path=\(data)/./app.db"]).load("p")
+        #expect(eq.readWrite.map(\.value.path) == [data])
+        #expect(throws: ProfileError.self) { try Fixture.loader([s.path], command: ["srv", "--db-path", data + "/x/../app.db"]).load("p") }
+        s.write("p.toml", "[variables]\nd = { from_arg = [\"--db-path\"], parent = \"yes\" }\n")
+        #expect(throws: ProfileError.self) { try Fixture.loader([s.path], command: ["srv"]).load("p") }
+    }
 }
