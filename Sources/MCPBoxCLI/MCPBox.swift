@@ -159,6 +159,7 @@ struct ProfileSelection: Equatable {
         let resolved = try loader.load(profile)
         var builder = PlanBuilder(profile: resolved, host: host, command: command, requireCommand: requireCommand)
         builder.forGrant = grant
+        builder.createPackageCaches = !check
         let plan = try builder.build()
         return (plan, resolved.unresolvedFromArg)
     }
@@ -211,7 +212,9 @@ struct Run: ParsableCommand {
             }
             Stderr.write(Explain.visible("mcpbox: warning: " + text))
         }
-        return Launcher.run(plan, verbose: verbose)
+        let status = Launcher.run(plan, verbose: verbose)
+        if status == 0 { PackageTools.sessionSucceeded(plan) }
+        return status
     }
 }
 

@@ -299,6 +299,18 @@ public enum Explain {
             kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")
         }
 
+        if !plan.packages.isEmpty {
+            out.append("")
+            out.append("PACKAGES (per-profile download caches; see [packages])")
+            for c in plan.packages {
+                kv(c.manager.rawValue, "cache \(visible(c.directory)) read-write, this profile only (owner uid \(plan.identity.hostUid), mode 0700)")
+                kv("registry", "\(visible(c.registry)) (\(visible(c.registryOrigin)))"
+                   + (c.hosts.isEmpty ? (plan.network == .allow ? "" : "; not reachable: network.mode is \"\(plan.network.rawValue)\"") : "; allowed: " + c.hosts.joined(separator: " ")))
+                kv("offline", (c.offline ? "yes: " : "no: ") + visible(c.offlineReason))
+                kv("variables", c.variables.joined(separator: " "))
+            }
+        }
+
         out.append("")
         out.append("TOOLS")
         for line in mcpLines(plan.mcp) { kv(line.0, line.1) }

@@ -138,6 +138,14 @@ public enum ExplainJSON {
         }
         w.close("}")
 
+        w.open("packages", "[")
+        for c in plan.packages {
+            w.element("{\"manager\": \(string(c.manager.rawValue)), \"cache\": \(string(c.directory)), \"registry\": \(string(c.registry)), "
+                + "\"registry_origin\": \(string(c.registryOrigin)), \"hosts\": \(strings(c.hosts)), \"offline\": \(c.offline), "
+                + "\"offline_reason\": \(string(c.offlineReason)), \"variables\": \(strings(c.variables))}")
+        }
+        w.close("]")
+
         w.open("tools", "{")
         w.field("layer", plan.mcp == nil ? "false" : "true")
         if let mcp = plan.mcp {

@@ -67,6 +67,8 @@ public struct SandboxPlan: Sendable, Equatable {
     public var mcp: MCPPlan?
     /// `[audit]`: the audit log (nil: off). When set, `mcp` is set too (the layer frames the traffic).
     public var audit: AuditPlan?
+    /// `[packages]`: each package tool's cache, registry and offline decision.
+    public var packages: [PackageCache] = []
 
     public init(profileName: String, profileFiles: [String], description: String?, argv: [String],
                 executable: String?, cwd: String, hostname: String, identity: Identity,

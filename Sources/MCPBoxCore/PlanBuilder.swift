@@ -86,7 +86,7 @@ public struct PlanBuilder {
 
     static let secretWords = ["TOKEN", "SECRET", "KEY", "PASSWORD", "PASS", "CREDENTIAL", "AUTH"]
 
-    public let profile: Profile
+    public private(set) var profile: Profile
     public let host: HostContext
     /// The command after `--` (empty: use the profile's `command`).
     public let commandLine: [String]
@@ -122,8 +122,26 @@ public struct PlanBuilder {
         }
     }
 
+    /// The package caches `[packages]` added as read-write binds (see `PackageTools`).
+    var packageCacheDirs: Set<String> = []
+    /// False for `check`: a missing package cache is listed as skipped instead of created.
+    public var createPackageCaches = true
+
     /// Builds the plan, or throws every error found.
     public func build() throws(ProfileError) -> SandboxPlan {
+        guard !profile.packageManagers.isEmpty else { return try buildResolved() }
+        // [packages]: the caches, variables and registry rules become ordinary profile entries.
+        let identity = try host.accounts.resolveIdentity(userName: profile.userName, callerUid: host.callerUid, callerGid: host.callerGid)
+        var b = self
+        let (caches, warnings) = try PackageTools.apply(&b.profile, host: host, identity: identity, create: createPackageCaches)
+        b.packageCacheDirs = Set(caches.map(\.directory))
+        var plan = try b.buildResolved()
+        plan.packages = caches
+        plan.warnings += warnings
+        return plan
+    }
+
+    func buildResolved() throws(ProfileError) -> SandboxPlan {
         var d = Draft()
         d.skipped = profile.skippedOptional
         let env = host.environmentDictionary
@@ -418,6 +436,9 @@ public struct PlanBuilder {
         }
         for m in d.mounts {
             guard case .bind(let source, false) = m.kind else { continue }
+            // mcpbox's own package cache: host git never runs there, and only this profile's
+            // sandboxes see it (uv keeps git dependencies as repositories in it).
+            if packageCacheDirs.contains(m.target) { continue }
             // `/` or a home read-write is refused by the grant checks unless accepted: no walk
             // of the whole tree just to refuse it anyway.
             if source == "/" || callerHomes().contains(where: { Paths.isWithin($0, source) }),

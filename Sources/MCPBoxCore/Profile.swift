@@ -112,6 +112,9 @@ public struct Profile: Sendable, Equatable {
     public var auditRequired: Sourced<Bool>?
     public var auditMaxSize: Sourced<UInt64>?
     public var auditKeep: Sourced<UInt64>?
+    /// `[packages] managers` (appended across `extends`) and `offline` (see `PackageTools`).
+    public var packageManagers: [Sourced<PackageManager>] = []
+    public var packageOffline: Sourced<PackageOffline>?
 
     /// Optional (`?`) paths absent on the host, as written after expansion.
     public var skippedOptional: [String] = []
@@ -179,6 +182,8 @@ public struct Profile: Sendable, Equatable {
         if let v = child.auditRequired { auditRequired = v }
         if let v = child.auditMaxSize { auditMaxSize = v }
         if let v = child.auditKeep { auditKeep = v }
+        for m in child.packageManagers where !packageManagers.contains(where: { $0.value == m.value }) { packageManagers.append(m) }
+        if let v = child.packageOffline { packageOffline = v }
         var skipped = Set(skippedOptional)
         for s in child.skippedOptional where skipped.insert(s).inserted { skippedOptional.append(s) }
         unresolvedFromArg.merge(child.unresolvedFromArg) { a, _ in a }
@@ -205,7 +210,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client", "audit"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client", "audit", "packages"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
@@ -215,6 +220,7 @@ public enum ProfileSchema {
         "prompts": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
         "audit": ["log", "payloads", "required", "max_size", "keep"],
+        "packages": ["managers", "offline"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
@@ -531,6 +537,7 @@ struct ProfileFileReader {
             case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
             case "client": if let t = subtable(entry) { readClient(t) }
             case "audit": if let t = subtable(entry) { readAudit(t) }
+            case "packages": if let t = subtable(entry) { readPackages(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -539,7 +546,8 @@ struct ProfileFileReader {
 
     /// The flags of `NAME = { from_arg = "--flag" | ["--flag", "-f"] }`, or nil if malformed.
     static func fromArgFlags(_ value: TOMLValue) -> [String]? {
-        guard case .table(let t) = value.kind, t.entries.count == 1, let e = t.entries.first, e.key == "from_arg" else { return nil }
+        guard case .table(let t) = value.kind, let e = t.entries.first(where: { $0.key == "from_arg" }),
+              t.entries.allSatisfy({ $0.key == "from_arg" || $0.key == "parent" }) else { return nil }
         let flags: [String]
         switch e.value.kind {
         case .string(let s): flags = [s]
@@ -547,6 +555,12 @@ struct ProfileFileReader {
         default: return nil
         }
         return !flags.isEmpty && flags.allSatisfy({ $0.count > 1 && $0.hasPrefix("-") && !$0.contains("=") }) ? flags : nil
+    }
+
+    /// `[variables] NAME.parent = true`: the variable is the directory holding the argument's path.
+    static func fromArgParent(_ value: TOMLValue) -> Bool {
+        guard case .table(let t) = value.kind, case .bool(let b)? = t["parent"]?.value.kind else { return false }
+        return b
     }
 
     /// `[variables]`: validated here; their values are taken from the command line by the loader.
@@ -563,11 +577,15 @@ struct ProfileFileReader {
                 continue
             }
             for s in spec.entries where s.key != "from_arg" {
-                let hint = Units.suggestion(for: s.key, among: ["from_arg"]).map { "did you mean `\($0)`?" } ?? "the only key is from_arg"
+                if s.key == "parent" {
+                    if case .bool = s.value.kind {} else { sink.add(diag(s.value.line, key + ".parent", "expected a boolean (true or false), found \(s.value.typeName)")) }
+                    continue
+                }
+                let hint = Units.suggestion(for: s.key, among: ["from_arg", "parent"]).map { "did you mean `\($0)`?" } ?? "the keys are from_arg and parent"
                 sink.add(diag(s.keyLine, key + "." + s.key, "unknown key", hint: hint))
             }
             guard let from = spec.entries.first(where: { $0.key == "from_arg" }) else {
-                if spec.entries.allSatisfy({ $0.key == "from_arg" }) {
+                if spec.entries.allSatisfy({ $0.key == "from_arg" || $0.key == "parent" }) {
                     sink.add(diag(e.value.line, key, "missing from_arg", hint: "\(e.key) = { from_arg = [\"--flag\"] }"))
                 }
                 continue
@@ -774,6 +792,25 @@ struct ProfileFileReader {
             case "elicitation": layer.clientElicitation = bool(e, "client.elicitation")
             case "roots": layer.clientRoots = bool(e, "client.roots")
             default: unknownKey(e, table: "client")
+            }
+        }
+    }
+
+    /// `[packages]`: package tools whose per-profile cache and registries mcpbox provides.
+    mutating func readPackages(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "managers":
+                for n in stringArray(e, "packages.managers", expand: false) ?? [] {
+                    if let m = PackageManager(rawValue: n.value) {
+                        layer.packageManagers.append(Sourced(m, file: file, line: n.line, key: "packages.managers"))
+                    } else {
+                        sink.add(n.diagnostic("unknown package manager \"\(n.value)\"",
+                                              hint: "must be exactly " + PackageManager.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")))
+                    }
+                }
+            case "offline": layer.packageOffline = enumValue(e, "packages.offline", PackageOffline.self)
+            default: unknownKey(e, table: "packages")
             }
         }
     }

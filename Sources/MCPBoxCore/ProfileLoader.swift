@@ -221,7 +221,11 @@ public struct ProfileLoader: Sendable {
                 for v in t.entries {
                     guard let flags = ProfileFileReader.fromArgFlags(v.value) else { continue }
                     if declared[v.key] == nil { declared[v.key] = flags }
-                    if derived[v.key] == nil, let value = Self.argument(after: flags, in: commandLine) { derived[v.key] = value }
+                    if derived[v.key] == nil, let value = Self.argument(after: flags, in: commandLine) {
+                        // `parent = true`: the directory holding the path (a database and its journal).
+                        derived[v.key] = ProfileFileReader.fromArgParent(v.value) && value.hasPrefix("/")
+                            ? Paths.normalize(value).map(Paths.dirname) ?? value : value
+                    }
                 }
             default: break
             }

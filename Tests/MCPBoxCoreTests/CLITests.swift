@@ -86,13 +86,16 @@ enum CLI {
             .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
         #expect(names.contains("base") && names.contains("python") && names.contains("node")
                 && names.contains("time") && names.contains("git"))
-        let r = try CLI.run(["check", "--strict", "--set", "repo=\(repo.path)"] + shipped + names)
+        // filesystem names its directories with --set (the server takes them as bare arguments).
+        let output = Scratch()
+        let dirs = ["--set", "input=\(repo.path)", "--set", "output=\(output.path)"]
+        let r = try CLI.run(["check", "--strict", "--set", "repo=\(repo.path)"] + dirs + shipped + names)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         for n in names { #expect(r.stdout.contains("/\(n).toml: OK\n"), "\(r.stdout)") }
         #expect(r.stderr.isEmpty)
         // The files themselves, as a user's repository of profiles would be checked: no --set.
         let files = names.map { Fixture.shippedProfiles + "/\($0).toml" }
-        let plain = try CLI.run(["check", "--strict"] + files)
+        let plain = try CLI.run(["check", "--strict"] + dirs + files)
         #expect(plain.status == 0, "\(plain.stdout)\(plain.stderr)")
         #expect(plain.stdout.contains("`${repo}` comes from the server command"), "\(plain.stdout)")
     }
