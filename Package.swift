@@ -34,8 +34,11 @@ let package = Package(
             name: "MCPBoxCore",
             dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxProtocol"]),
         .target(
+            name: "MCPBoxExport",
+            dependencies: ["MCPBoxCore"]),
+        .target(
             name: "MCPBoxCLI",
-            dependencies: ["MCPBoxCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MCPBoxCore", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mcpbox",
             dependencies: ["MCPBoxCLI"]),
@@ -59,6 +62,9 @@ let package = Package(
             name: "MCPBoxCoreTests",
             dependencies: ["MCPBoxCore", "MCPBoxCLI"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MCPBoxExportTests",
+            dependencies: ["MCPBoxExport", "MCPBoxCore", "MCPBoxTestSupport"]),
         .target(
             name: "MCPBoxTestSupport",
             path: "Tests/MCPBoxTestSupport"),
