@@ -39,6 +39,26 @@ public enum OCIExport {
             mounts.append(.object([("destination", .string(target)), ("type", .string(type)),
                                    ("source", .string(source)), ("options", .array(options.map(Node.string)))]))
         }
+        /// Read-write binds so far: target and source as written in config.json.
+        var writableBinds: [(target: String, source: String)] = []
+        var pinned = Set<String>()
+        /// As the child stage's pin_dir: every directory between a read-write bind and a mount
+        /// nested in it is bound onto itself, so the server cannot rename it (EBUSY) and put a
+        /// path of its own where the nested mount was planned.
+        func pin(_ target: String) -> Int {
+            guard let outer = writableBinds.filter({ target.hasPrefix($0.target + "/") }).max(by: { $0.target.count < $1.target.count }) else { return 0 }
+            var count = 0
+            var dir = outer.target
+            let parts = target.dropFirst(outer.target.count + 1).split(separator: "/").dropLast()
+            for part in parts {
+                dir += "/" + part
+                guard pinned.insert(dir).inserted, !mounted.contains(dir) else { continue }
+                mount(dir, "bind", outer.source + dir.dropFirst(outer.target.count), ["rbind", "rw", "nosuid", "nodev"])
+                count += 1
+            }
+            return count
+        }
+        func pinNote(_ n: Int) -> String { n == 0 ? "" : "; \(n) parent director\(n == 1 ? "y" : "ies") bound onto \(n == 1 ? "itself" : "themselves") (unrenameable, as under run)" }
 
         for m in plan.mounts {
             switch m.kind {
@@ -52,6 +72,7 @@ public enum OCIExport {
                     continue
                 }
                 let directory = isDirectory(source) ?? true
+                let pins = pin(m.target)
                 mountPoint(m.target, directory: directory)
                 var src = source
                 if rootfs == .empty {
@@ -60,12 +81,15 @@ public enum OCIExport {
                     placeholders.append("\(src) <- \(source)")
                 }
                 mount(m.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"])
+                if !ro { writableBinds.append((m.target, src)) }
                 rows.append(Carryover("mount \(m.target)", rootfs == .host ? .carried : .partial,
-                                      "bind \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source): fill it before running)")))
+                                      "bind \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source): fill it before running)")
+                                      + pinNote(pins)))
             case .tmpfs(let size):
+                let pins = pin(m.target)
                 mountPoint(m.target, directory: true)
                 mount(m.target, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=\(size)"])
-                rows.append(Carryover("mount \(m.target)", .carried, "tmpfs size=\(size)"))
+                rows.append(Carryover("mount \(m.target)", .carried, "tmpfs size=\(size)" + pinNote(pins)))
             case .proc:
                 mountPoint(m.target, directory: true)
                 mount(m.target, "proc", "proc", ["nosuid", "nodev", "noexec"])
@@ -85,12 +109,14 @@ public enum OCIExport {
                     "tmpfs with null, zero, full, random, urandom bound from the host and a private shm; the runtime adds the "
                     + "spec's default devices too (tty, console, ptmx) and its own fd/stdin/stdout/stderr links"))
             case .file(let contents):
+                _ = pin(m.target)
                 mountPoint(m.target, directory: false)
                 let src = "files" + m.target
                 files.append(.file(src, contents))
                 mount(m.target, "bind", src, ["bind", "ro", "nosuid", "nodev"])
                 rows.append(Carryover("mount \(m.target)", .carried, "synthesized file written to \(src), bound read-only"))
             case .hide(let isDir):
+                let pins = pin(m.target)
                 mounted.append(m.target)
                 if isDir {
                     mount(m.target, "tmpfs", "tmpfs", ["ro", "nosuid", "nodev", "noexec", "mode=555", "size=4096"])
@@ -98,7 +124,7 @@ public enum OCIExport {
                     files.append(.file("files/.empty", ""))
                     mount(m.target, "bind", "files/.empty", ["bind", "ro", "nosuid", "nodev", "noexec"])
                 }
-                rows.append(Carryover("hide \(m.target)", .carried, isDir ? "empty read-only tmpfs over it" : "empty read-only file over it"))
+                rows.append(Carryover("hide \(m.target)", .carried, (isDir ? "empty read-only tmpfs over it" : "empty read-only file over it") + pinNote(pins)))
             case .symlink(let to):
                 if underMount(m.target) {
                     rows.append(Carryover("symlink \(m.target)", .dropped, "lies under a mount; OCI mounts cannot create links"))
