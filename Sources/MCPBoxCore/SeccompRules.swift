@@ -36,6 +36,11 @@ public struct SeccompRuleList: Sendable, Equatable {
     public struct Stage: Sendable, Equatable {
         public var defaultAction: Action
         public var rules: [Rule]
+
+        public init(defaultAction: Action, rules: [Rule]) {
+            self.defaultAction = defaultAction
+            self.rules = rules
+        }
     }
     /// Evaluated in order; every stage but the last passes `allow` on to the next.
     public var stages: [Stage]
