@@ -210,12 +210,17 @@ public enum KubernetesExport {
             ("metadata", .object([("name", .string(name)), ("labels", labels)])),
             ("spec", .object(policySpec)),
         ])
-        // The SPO CRD takes the same fields as the OCI seccomp object.
+        // The SPO CRD takes the OCI seccomp fields except defaultErrnoRet (its ERRNO default is
+        // EPERM, the only errno the plan's default uses).
+        guard case .object(let seccompFields) = seccomp.node else { throw ExportError("seccomp: not an object") }
+        if case .uint(let e)? = seccomp.node["defaultErrnoRet"], e != 1 {
+            throw ExportError("seccomp: the SeccompProfile CRD cannot state a default errno other than EPERM (\(e))")
+        }
         let spo: Node = .object([
             ("apiVersion", .string("security-profiles-operator.x-k8s.io/v1beta1")),
             ("kind", .string("SeccompProfile")),
-            ("metadata", .object([("name", .string(name)), ("labels", labels)])),
-            ("spec", seccomp.node),
+            ("metadata", .object([("name", .string(name)), ("namespace", .string("default")), ("labels", labels)])),
+            ("spec", .object(seccompFields.filter { $0.0 != "defaultErrnoRet" })),
         ])
         var documents: [(String, Node)] = [("deployment.yaml", deployment), ("networkpolicy.yaml", networkPolicy)]
         if !configData.isEmpty {

@@ -1,3 +1,5 @@
+import Foundation
+import MCPBoxTestSupport
 import MCPBoxCore
 @testable import MCPBoxExport
 import Testing
@@ -149,5 +151,26 @@ struct SeccompTranslationTests {
         let permissive = try OCISeccomp.translate(SeccompPolicy(preset: .permissive, allow: [], deny: [], defaultAction: .errno)).node
         #expect(permissive["defaultAction"] == .string("SCMP_ACT_ALLOW"))
         #expect(errno["architectures"] == .array([.string(OCISeccomp.nativeArchitecture)]))
+    }
+}
+
+/// `SandboxLayout` states what the child stage (mounts.c) builds.
+@Suite("Export: /proc and /dev layout in step with mounts.c")
+struct SandboxLayoutTests {
+    @Test("every list in SandboxLayout is the C array of the same role")
+    func inStep() throws {
+        let source = try String(contentsOfFile: TestSupport.packageRoot.appendingPathComponent("Sources/CSandbox/mounts.c").path, encoding: .utf8)
+        func array(_ name: String) -> [String] {
+            guard let start = source.range(of: "const \(name)[] = {"), let end = source[start.upperBound...].range(of: "};") else { return [] }
+            return source[start.upperBound..<end.lowerBound].split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }.filter { !$0.isEmpty }
+        }
+        #expect(array("read_only") == SandboxLayout.procReadOnly)
+        #expect(array("masked_files") == SandboxLayout.procMaskedFiles)
+        #expect(array("masked_dirs") == SandboxLayout.procMaskedDirs)
+        #expect(array("nodes") == SandboxLayout.devNodes)
+        #expect(array("link_names") == SandboxLayout.devLinks.map(\.0))
+        #expect(array("link_targets") == SandboxLayout.devLinks.map(\.1))
     }
 }
