@@ -137,6 +137,8 @@ public indirect enum Node: Sendable, Equatable {
             ($0.value >= 0x61 && $0.value <= 0x7a) || ($0.value >= 0x41 && $0.value <= 0x5a)
                 || ($0.value >= 0x30 && $0.value <= 0x39) || "._-/".unicodeScalars.contains($0)
         }
-        return plain ? k : ExplainJSON.string(k)
+        // YAML 1.1 readers take these plain words as booleans or null.
+        let reserved = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"].contains(k.lowercased())
+        return plain && !reserved ? k : ExplainJSON.string(k)
     }
 }

@@ -152,6 +152,9 @@ public enum OCIExport {
         }
         var args = plan.argv
         if let exe = plan.executable, !args.isEmpty { args[0] = exe }
+        if plan.executable == nil, let program = plan.argv.first {
+            rows.append(Carryover("command", .partial, "`\(program)` is not found inside the sandbox on this host (run would exit 127); args[0] left as written"))
+        }
         if let problem = plan.execProblem {
             rows.append(Carryover("command", .partial, "the command cannot run inside this sandbox: \(problem.message)"))
         }

@@ -174,3 +174,14 @@ struct SandboxLayoutTests {
         #expect(array("link_targets") == SandboxLayout.devLinks.map(\.1))
     }
 }
+
+@Suite("Export: JSON and YAML rendering")
+struct NodeRenderingTests {
+    @Test("keys keep their order; strings are quoted; YAML 1.1 words are quoted keys")
+    func rendering() {
+        let node: Node = .object([("b", .int(1)), ("a", .array([.string("x: y"), .object([("on", .bool(true)), ("k", .null)])])),
+                                  ("empty", .array([])), ("e", .object([]))])
+        #expect(node.json() == "{\n  \"b\": 1,\n  \"a\": [\n    \"x: y\",\n    {\n      \"on\": true,\n      \"k\": null\n    }\n  ],\n  \"empty\": [],\n  \"e\": {}\n}\n")
+        #expect(node.yaml() == "b: 1\na:\n- \"x: y\"\n- \"on\": true\n  k: null\nempty: []\ne: {}\n")
+    }
+}
