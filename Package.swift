@@ -36,8 +36,11 @@ let package = Package(
         .target(
             name: "MCPBoxClients"),
         .target(
+            name: "MCPBoxExport",
+            dependencies: ["MCPBoxCore"]),
+        .target(
             name: "MCPBoxCLI",
-            dependencies: ["MCPBoxCore", "MCPBoxClients", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MCPBoxCore", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mcpbox",
             dependencies: ["MCPBoxCLI"]),
@@ -68,6 +71,9 @@ let package = Package(
             name: "MCPBoxClientsTests",
             dependencies: ["MCPBoxClients", "MCPBoxCore", "MCPBoxCLI"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MCPBoxExportTests",
+            dependencies: ["MCPBoxExport", "MCPBoxCore", "MCPBoxTestSupport"]),
         .target(
             name: "MCPBoxTestSupport",
             path: "Tests/MCPBoxTestSupport"),

@@ -253,9 +253,9 @@ struct E2EEnvironment {
     }
 
     /// Runs the Python SDK client against `mcpbox ARGS`.
-    func runClient(args: [String], calls: [[String: Any]], clientFeatures: Bool = false) throws -> ClientOutput {
+    func runClient(command: String? = nil, args: [String], calls: [[String: Any]], clientFeatures: Bool = false) throws -> ClientOutput {
         let config: [String: Any] = [
-            "command": mcpbox, "args": args, "calls": calls, "timeout": 120,
+            "command": command ?? mcpbox, "args": args, "calls": calls, "timeout": 120,
             "env": Self.environment(venv: venv, home: tmp.path), "client_features": clientFeatures,
         ]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)

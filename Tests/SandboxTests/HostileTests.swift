@@ -50,6 +50,9 @@ struct HostileRun: Sendable {
         case dedicatedAccount = "root+[user]"
         /// An ordinary user (created for the test) starts mcpbox via setpriv; no [user].
         case unprivilegedCaller = "unprivileged"
+        /// Root exports the `dedicatedAccount` profile as an OCI bundle and runs it with crun
+        /// (ExportCrunTests).
+        case crunBundle = "crun bundle"
     }
 
     struct Check: Sendable {
@@ -190,7 +193,7 @@ struct HostileRun: Sendable {
         defer { unixFile.stop() }
 
         var profile = "description = \"hostile-server suite (\(mode.rawValue))\"\nextends = [\"base\"]\n\n"
-        if mode == .dedicatedAccount {
+        if mode != .unprivilegedCaller {
             profile += "[user]\nname = \(tomlString(account.name))\n\n"
         }
         profile += """
@@ -218,8 +221,21 @@ struct HostileRun: Sendable {
         if mode == .unprivilegedCaller {
             argv += ["/usr/bin/setpriv", "--reuid", String(account.uid), "--regid", String(account.gid), "--clear-groups", "--"]
         }
-        argv += [binary, "run", profilePath, "--profile-path", TestSupport.profilesDir, "--",
-                 python, binDir + "/hostile.py", configFile]
+        let serverCommand = [python, binDir + "/hostile.py", configFile]
+        let containerID = "mcpbox-hostile-\(token)"
+        if mode == .crunBundle {
+            let bundle = tmp.sub("bundle")
+            let export = try runProcess([binary, "export", profilePath, "--profile-path", TestSupport.profilesDir, "--format", "oci",
+                                         "--output", bundle, "--"] + serverCommand)
+            guard export.status == 0 else {
+                launchFailure = "mcpbox export exited \(export.status): \(export.stderr)"
+                return
+            }
+            argv += CrunRunner.argv(bundle: bundle, id: containerID)
+        } else {
+            argv += [binary, "run", profilePath, "--profile-path", TestSupport.profilesDir, "--"] + serverCommand
+        }
+        defer { if mode == .crunBundle { CrunRunner.delete(containerID) } }
         let env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": tmp.path, "LANG": "C.UTF-8",
                    "MCPBOX_TEST_SECRET": envSecret]
         expectedOwner = account.uid

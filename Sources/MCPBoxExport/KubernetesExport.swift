@@ -1,0 +1,265 @@
+import MCPBoxCore
+
+/// `SandboxPlan` → Kubernetes objects for one server: a Deployment (one replica), a
+/// NetworkPolicy, a ConfigMap with the synthesized files, the seccomp policy as a Security
+/// Profiles Operator `SeccompProfile` and as the plain JSON file, with the carry-over report.
+public enum KubernetesExport {
+    /// Host paths a cluster node's image provides (the container image replaces them).
+    static let imagePaths = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc"]
+
+    /// A Kubernetes object name from a profile name: lower-case letters, digits and '-'.
+    public static func objectName(_ plan: SandboxPlan) -> String {
+        var base = plan.profileName
+        if let slash = base.lastIndex(of: "/") { base = String(base[base.index(after: slash)...]) }
+        if base.hasSuffix(".toml") { base = String(base.dropLast(5)) }
+        var out = ""
+        for c in base.lowercased().unicodeScalars {
+            let ok = (c.value >= 0x61 && c.value <= 0x7a) || (c.value >= 0x30 && c.value <= 0x39)
+            out += ok ? String(c) : "-"
+        }
+        var collapsed = ""
+        for c in out where !(c == "-" && collapsed.last == "-") { collapsed.append(c) }
+        out = collapsed
+        out = String(out.drop { $0 == "-" }.reversed().drop { $0 == "-" }.reversed())
+        return "mcpbox-" + String((out.isEmpty ? "server" : out).prefix(40))
+    }
+
+    public static func build(_ plan: SandboxPlan) throws -> Manifests {
+        let name = objectName(plan)
+        let labels: Node = .object([("app.kubernetes.io/name", .string(name)), ("app.kubernetes.io/managed-by", .string("mcpbox"))])
+        var rows: [Carryover] = []
+        var volumes: [Node] = []
+        var volumeMounts: [Node] = []
+        var annotations: [(String, Node)] = [("mcpbox.dev/profile", .string(plan.profileName)),
+                                             ("mcpbox.dev/stdio", .string("stdin is open: talk MCP with `kubectl attach -i deploy/\(name) -c server` (no tty)"))]
+        var configData: [(String, Node)] = []
+        var index = 0
+
+        func fromImage(_ path: String) -> Bool { imagePaths.contains { path == $0 || path.hasPrefix($0 + "/") } }
+        func mountNode(_ volume: String, _ path: String, readOnly: Bool, subPath: String? = nil) -> Node {
+            var f: [(String, Node)] = [("name", .string(volume)), ("mountPath", .string(path)), ("readOnly", .bool(readOnly))]
+            if let subPath { f.append(("subPath", .string(subPath))) }
+            return .object(f)
+        }
+
+        rows.append(Carryover("root", .partial, "readOnlyRootFilesystem: the container image's filesystem, read-only; mcpbox shows an empty root with only the listed paths, an image shows everything it holds"))
+        for m in plan.mounts {
+            switch m.kind {
+            case .bind(let source, let ro):
+                if fromImage(m.target) && ro {
+                    rows.append(Carryover("mount \(m.target)", .partial, "provided by the container image (read-only root), not bound from a node"))
+                    continue
+                }
+                index += 1
+                let volume = "bind-\(index)"
+                volumes.append(.object([("name", .string(volume)), ("hostPath", .object([("path", .string(source)), ("type", .string(""))]))]))
+                volumeMounts.append(mountNode(volume, m.target, readOnly: ro))
+                annotations.append(("mcpbox.dev/placeholder-\(volume)", .string("hostPath \(source) is this machine's path; replace it with a volume (PVC, image volume) holding the same data on the cluster")))
+                rows.append(Carryover("mount \(m.target)", .partial, "volume \(volume): hostPath \(source) as a PLACEHOLDER (a node has no such path; replace it), \(ro ? "read-only" : "read-write")"))
+            case .tmpfs(let size):
+                index += 1
+                let volume = "tmpfs-\(index)"
+                volumes.append(.object([("name", .string(volume)), ("emptyDir", .object([("medium", .string("Memory")), ("sizeLimit", .string(String(size)))]))]))
+                volumeMounts.append(mountNode(volume, m.target, readOnly: false))
+                rows.append(Carryover("mount \(m.target)", .carried, "emptyDir medium Memory, sizeLimit \(size) (counted against the memory limit; the kubelet evicts past the size instead of ENOSPC)"))
+            case .proc:
+                rows.append(Carryover("mount \(m.target)", .carried, "the runtime's procfs with procMount Default (masked and read-only paths like mcpbox's)"))
+            case .dev:
+                rows.append(Carryover("mount \(m.target)", .partial, "the runtime's /dev (the spec's default devices: tty, console, ptmx beyond mcpbox's five); /dev/shm is the runtime's 64 MiB"))
+            case .file(let contents):
+                let key = "file-" + String(m.target.dropFirst()).replacingAll("/", "-")
+                configData.append((key, .string(contents)))
+                index += 1
+                volumeMounts.append(mountNode("mcpbox-files", m.target, readOnly: true, subPath: key))
+                rows.append(Carryover("mount \(m.target)", .carried, "ConfigMap \(name)-files key \(key), mounted read-only with subPath"))
+            case .hide(let isDir):
+                index += 1
+                if isDir {
+                    let volume = "hide-\(index)"
+                    volumes.append(.object([("name", .string(volume)), ("emptyDir", .object([("medium", .string("Memory")), ("sizeLimit", .string("1Ki"))]))]))
+                    volumeMounts.append(mountNode(volume, m.target, readOnly: true))
+                } else {
+                    configData.append(("hide-empty", .string("")))
+                    volumeMounts.append(mountNode("mcpbox-files", m.target, readOnly: true, subPath: "hide-empty"))
+                }
+                rows.append(Carryover("hide \(m.target)", .partial, "an empty read-only volume over it; inside a hostPath volume the kubelet creates the mount point on the node when it is missing"))
+            case .symlink(let to):
+                rows.append(Carryover("symlink \(m.target)", .partial, "from the container image (mcpbox mirrors the host's link -> \(to))"))
+            }
+        }
+        if !configData.isEmpty {
+            volumes.append(.object([("name", .string("mcpbox-files")), ("configMap", .object([("name", .string(name + "-files"))]))]))
+        }
+
+        let id = plan.identity
+        let seccompFile = "operator/default/\(name).json"
+        let seccomp = try OCISeccomp.translate(plan.seccomp)
+        let seccompContext: Node = .object([("type", .string("Localhost")), ("localhostProfile", .string(seccompFile))])
+        rows.append(Carryover("seccomp", seccomp.differences.isEmpty ? .carried : .partial,
+            "SeccompProfile \(name) (Security Profiles Operator; localhostProfile \(seccompFile)) and \(name)-seccomp.json for the kubelet's seccomp directory"
+            + (seccomp.differences.isEmpty ? "" : "; " + seccomp.differences.joined(separator: "; "))))
+        rows.append(Carryover("identity", .carried, "runAsUser \(id.insideUid), runAsGroup \(id.insideGid), runAsNonRoot, hostUsers: false (a user namespace, the host ids are the kubelet's choice)"))
+        rows.append(Carryover("capabilities", .carried, "capabilities.drop [ALL]"))
+        rows.append(Carryover("no_new_privs", .carried, "allowPrivilegeEscalation: false"))
+        rows.append(Carryover("securebits", .dropped, "not expressible in a Pod"))
+        rows.append(Carryover("namespaces", .carried, "a Pod has its own mount, pid (shareProcessNamespace false), net, ipc and uts namespaces; hostUsers false adds the user namespace"))
+        rows.append(Carryover("hostname", .carried, "spec.hostname \(plan.hostname)"))
+        rows.append(Carryover("environment", .carried, "container env: \(plan.environment.count) variables, values as resolved at export"))
+        rows.append(Carryover("open_files", .dropped, "Pods cannot set RLIMIT_NOFILE (the container runtime's default applies)"))
+        if let n = plan.limits.processes {
+            rows.append(Carryover("processes", .dropped, "Pods cannot set RLIMIT_NPROC (\(n)); only the node-wide podPidsLimit of the kubelet bounds them"))
+        }
+        var limits: [(String, Node)] = []
+        if let mem = plan.limits.memoryBytes {
+            limits.append(("memory", .string(String(mem))))
+            rows.append(Carryover("memory", .carried, "resources.limits.memory \(mem)"))
+        } else if let o = plan.limits.optionalMemory {
+            rows.append(Carryover("memory (optional)", .dropped, "not applied in the plan on this host: \(o.reason)"))
+        }
+        if let cpu = plan.limits.cpu {
+            limits.append(("cpu", .string("\(Int((cpu * 1000).rounded()))m")))
+            rows.append(Carryover("cpu", .carried, "resources.limits.cpu \(cpu)"))
+        }
+        if plan.limits.wallTimeSeconds > 0 {
+            rows.append(Carryover("wall_time", .dropped, "a Deployment restarts its Pod; activeDeadlineSeconds exists only for Jobs and bare Pods"))
+        }
+        if plan.limits.inotifyInstances != nil || plan.limits.inotifyWatches != nil {
+            rows.append(Carryover("inotify limits", .dropped, "user.max_inotify_* is not an allowed Pod sysctl"))
+        }
+        if plan.landlock.enforced {
+            rows.append(Carryover("landlock", .dropped, "Kubernetes has no Landlock; the volumes alone draw the wall"))
+        }
+        if plan.mcp != nil {
+            rows.append(Carryover("MCP policy layer ([tools]/[prompts]/[client])", .dropped, "enforced by mcpbox's relay; the attached stdio reaches the server directly"))
+        }
+        if !plan.gitWatched.isEmpty || !plan.gitTrees.isEmpty {
+            rows.append(Carryover("git protection (after the session)", .dropped, "nothing runs after the Pod's session to move a planted commondir or nested .git aside"))
+        }
+        rows.append(Carryover("stdio relay", .dropped, "stdin: true, tty: false; clients attach (kubectl attach -i) straight to the server"))
+
+        var policySpec: [(String, Node)] = [("podSelector", .object([("matchLabels", labels)])), ("policyTypes", .array([.string("Ingress"), .string("Egress")]))]
+        switch plan.network {
+        case .none:
+            policySpec += [("ingress", .array([])), ("egress", .array([]))]
+            rows.append(Carryover("network none", .carried, "NetworkPolicy \(name): no ingress, no egress (the Pod keeps its loopback; needs a CNI that enforces NetworkPolicy)"))
+        case .allow:
+            policySpec += [("ingress", .array([])), ("egress", .array([]))]
+            rows.append(Carryover("network allow", .dropped, "NetworkPolicy cannot name hosts, and a sidecar proxy shares the Pod's network namespace so the server could bypass it; the export denies all egress instead (stricter: the allowed hosts are unreachable). Put an egress gateway outside the Pod and allow only it"))
+        case .host:
+            policySpec += [("ingress", .array([]))]
+            rows.append(Carryover("network host", .partial, "the Pod network, egress unrestricted (no host network); ingress denied"))
+        }
+
+        let containerSecurity: Node = .object([
+            ("allowPrivilegeEscalation", .bool(false)),
+            ("privileged", .bool(false)),
+            ("capabilities", .object([("drop", .array([.string("ALL")]))])),
+            ("readOnlyRootFilesystem", .bool(true)),
+            ("runAsNonRoot", .bool(true)),
+            ("runAsUser", .uint(UInt64(id.insideUid))),
+            ("runAsGroup", .uint(UInt64(id.insideGid))),
+            ("procMount", .string("Default")),
+            ("seccompProfile", seccompContext),
+        ])
+        var args = plan.argv
+        if let exe = plan.executable, !args.isEmpty { args[0] = exe }
+        var container: [(String, Node)] = [
+            ("name", .string("server")),
+            ("image", .string("REPLACE-WITH-AN-IMAGE-HOLDING-THE-SERVER")),
+            ("command", .array(args.map(Node.string))),
+            ("workingDir", .string(plan.cwd)),
+            ("env", .array(plan.environment.map { .object([("name", .string($0.name)), ("value", .string($0.value))]) })),
+            ("stdin", .bool(true)),
+            ("stdinOnce", .bool(false)),
+            ("tty", .bool(false)),
+            ("securityContext", containerSecurity),
+        ]
+        if !limits.isEmpty { container.append(("resources", .object([("limits", .object(limits)), ("requests", .object(limits))]))) }
+        container.append(("volumeMounts", .array(volumeMounts)))
+
+        let deployment: Node = .object([
+            ("apiVersion", .string("apps/v1")),
+            ("kind", .string("Deployment")),
+            ("metadata", .object([("name", .string(name)), ("labels", labels)])),
+            ("spec", .object([
+                ("replicas", .int(1)),
+                ("selector", .object([("matchLabels", labels)])),
+                ("template", .object([
+                    ("metadata", .object([("labels", labels), ("annotations", .object(annotations))])),
+                    ("spec", .object([
+                        ("hostUsers", .bool(false)),
+                        ("hostname", .string(plan.hostname)),
+                        ("automountServiceAccountToken", .bool(false)),
+                        ("enableServiceLinks", .bool(false)),
+                        ("shareProcessNamespace", .bool(false)),
+                        ("securityContext", .object([
+                            ("runAsNonRoot", .bool(true)),
+                            ("runAsUser", .uint(UInt64(id.insideUid))),
+                            ("runAsGroup", .uint(UInt64(id.insideGid))),
+                            ("seccompProfile", seccompContext),
+                        ])),
+                        ("containers", .array([.object(container)])),
+                        ("volumes", .array(volumes)),
+                    ])),
+                ])),
+            ])),
+        ])
+        let networkPolicy: Node = .object([
+            ("apiVersion", .string("networking.k8s.io/v1")),
+            ("kind", .string("NetworkPolicy")),
+            ("metadata", .object([("name", .string(name)), ("labels", labels)])),
+            ("spec", .object(policySpec)),
+        ])
+        // The SPO CRD takes the OCI seccomp fields except defaultErrnoRet (its ERRNO default is
+        // EPERM, the only errno the plan's default uses).
+        guard case .object(let seccompFields) = seccomp.node else { throw ExportError("seccomp: not an object") }
+        if case .uint(let e)? = seccomp.node["defaultErrnoRet"], e != 1 {
+            throw ExportError("seccomp: the SeccompProfile CRD cannot state a default errno other than EPERM (\(e))")
+        }
+        let spo: Node = .object([
+            ("apiVersion", .string("security-profiles-operator.x-k8s.io/v1beta1")),
+            ("kind", .string("SeccompProfile")),
+            ("metadata", .object([("name", .string(name)), ("namespace", .string("default")), ("labels", labels)])),
+            ("spec", .object(seccompFields.filter { $0.0 != "defaultErrnoRet" })),
+        ])
+        var documents: [(String, Node)] = [("deployment.yaml", deployment), ("networkpolicy.yaml", networkPolicy)]
+        if !configData.isEmpty {
+            documents.append(("configmap.yaml", .object([
+                ("apiVersion", .string("v1")),
+                ("kind", .string("ConfigMap")),
+                ("metadata", .object([("name", .string(name + "-files")), ("labels", labels)])),
+                ("data", .object(configData)),
+            ])))
+        }
+        documents.append(("seccompprofile.yaml", spo))
+        return Manifests(name: name, documents: documents, seccompJSON: seccomp.node, rows: rows)
+    }
+}
+
+/// The Kubernetes objects (one per file) and the plain seccomp JSON.
+public struct Manifests: Sendable {
+    public var name: String
+    /// File name and object, in the order `kubectl apply -f DIR` should see them.
+    public var documents: [(String, Node)]
+    public var seccompJSON: Node
+    public var rows: [Carryover]
+}
+
+extension BundleWriter {
+    /// Writes each object to its own YAML file, all of them to `all.yaml`, and the seccomp JSON.
+    public static func write(_ m: Manifests, to dir: String) throws -> [String] {
+        var written: [String] = []
+        for (file, node) in m.documents {
+            try write(dir + "/" + file, node.yaml())
+            written.append(dir + "/" + file)
+        }
+        try write(dir + "/\(m.name)-seccomp.json", m.seccompJSON.json())
+        written.append(dir + "/\(m.name)-seccomp.json")
+        return written
+    }
+}
+
+extension String {
+    /// Every `a` replaced by `b` (single characters).
+    func replacingAll(_ a: Character, _ b: Character) -> String { String(map { $0 == a ? b : $0 }) }
+}
