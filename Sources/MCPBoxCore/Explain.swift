@@ -1,4 +1,5 @@
 import MCPBoxNetwork
+import MCPBoxProtocol
 
 /// Renders a `SandboxPlan` as the text that `explain` and `run --dry-run` print.
 public enum Explain {
@@ -190,7 +191,24 @@ public enum Explain {
         }
         rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
         rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
+        out += pinLines(mcp)
         return out
+    }
+
+    /// The TOOLS section's pinning rows.
+    static func pinLines(_ mcp: MCPPlan) -> [(String, String)] {
+        guard let pin = mcp.policy.pins else {
+            return [("pin", "off\(mcp.pinOrigin.map { "  " + $0 } ?? " (no [tools] pin key)"): tool definitions are not checked")]
+        }
+        let effect = pin.mode == .block
+            ? "a new, changed or duplicate tool definition is hidden from tools/list (every page) and its tools/call refused with -32602 until approved; unapproved instructions are removed from the initialize result"
+            : "a new, changed or duplicate tool definition, or changed instructions, pass with a warning on stderr"
+        return [("pin", "\(pin.mode.rawValue)  \(mcp.pinOrigin ?? "")"),
+                ("pin effect", effect),
+                ("pin first use", pin.firstUse
+                    ? "true  \(mcp.pinFirstUseOrigin ?? ""): with no pin file yet, the first session's definitions are approved as seen"
+                    : "false: nothing is approved until `mcpbox tools approve \(visible(pin.profile))`"),
+                ("pin file", "\(visible(pin.path)) (SHA-256 of each definition's RFC 8785 canonical JSON; outside the sandbox)")]
     }
 
     /// The CLIENT section's rows: `[client]` gating, one row per feature.

@@ -319,6 +319,9 @@ public struct MCPPlan: Sendable, Equatable {
     public var promptsDeny: [NameRule]
     /// `[client]` keys as set, with their origins (name, allowed, origin).
     public var clientKeys: [ClientKey]
+    /// Where `[tools] pin` / `pin_first_use` were set (the config is in `policy.pins`).
+    public var pinOrigin: String?
+    public var pinFirstUseOrigin: String?
 
     /// nil when the profile sets none of the MCP layer's keys.
     public static func build(_ profile: Profile) -> MCPPlan? {
@@ -327,7 +330,8 @@ public struct MCPPlan: Sendable, Equatable {
         let hasPrompts = profile.promptsAllow != nil || !profile.promptsDeny.isEmpty
         let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
             .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
-        guard hasTools || hasPrompts || !clientKeys.isEmpty else { return nil }
+        let hasPin = profile.toolsPin.map { $0.value != .off } ?? false
+        guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin else { return nil }
         let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
                                                           elicitation: profile.clientElicitation?.value ?? true,
                                                           roots: profile.clientRoots?.value ?? true)
@@ -335,7 +339,10 @@ public struct MCPPlan: Sendable, Equatable {
             tools: hasTools ? NamePolicy(allow: profile.toolsAllow?.map(\.value), deny: profile.toolsDeny.map(\.value)) : nil,
             prompts: hasPrompts ? NamePolicy(allow: profile.promptsAllow?.map(\.value), deny: profile.promptsDeny.map(\.value)) : nil,
             client: gate)
-        return MCPPlan(policy: policy, toolsAllow: profile.toolsAllow.map(rules), toolsDeny: rules(profile.toolsDeny),
-                       promptsAllow: profile.promptsAllow.map(rules), promptsDeny: rules(profile.promptsDeny), clientKeys: clientKeys)
+        var plan = MCPPlan(policy: policy, toolsAllow: profile.toolsAllow.map(rules), toolsDeny: rules(profile.toolsDeny),
+                           promptsAllow: profile.promptsAllow.map(rules), promptsDeny: rules(profile.promptsDeny), clientKeys: clientKeys)
+        plan.pinOrigin = profile.toolsPin?.origin
+        plan.pinFirstUseOrigin = profile.toolsPinFirstUse?.origin
+        return plan
     }
 }

@@ -263,6 +263,8 @@ public struct PlanBuilder {
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
 
+        let pins = PinPlanner.config(profile, host: host, writable: writable, sink: &d.sink)
+
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
         var plan = SandboxPlan(profileName: profile.name, profileFiles: profile.files, description: profile.description?.value,
@@ -286,6 +288,7 @@ public struct PlanBuilder {
         }
         plan.egress = egress
         plan.mcp = MCPPlan.build(profile)
+        plan.mcp?.policy.pins = pins
         return plan
     }
 

@@ -1,4 +1,5 @@
 import MCPBoxNetwork
+import MCPBoxProtocol
 
 /// A value from a profile with the file and line it came from.
 public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
@@ -101,6 +102,9 @@ public struct Profile: Sendable, Equatable {
     public var toolsDeny: [Sourced<String>] = []
     public var promptsAllow: [Sourced<String>]?
     public var promptsDeny: [Sourced<String>] = []
+    /// `[tools] pin` / `pin_first_use`: nil = not set (pinning off).
+    public var toolsPin: Sourced<PinMode>?
+    public var toolsPinFirstUse: Sourced<Bool>?
     /// `[client] sampling` / `elicitation` / `roots`: nil = not set (allowed).
     public var clientSampling: Sourced<Bool>?
     public var clientElicitation: Sourced<Bool>?
@@ -164,6 +168,8 @@ public struct Profile: Sendable, Equatable {
         Self.appendNames(&toolsDeny, child.toolsDeny)
         if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
         Self.appendNames(&promptsDeny, child.promptsDeny)
+        if let v = child.toolsPin { toolsPin = v }
+        if let v = child.toolsPinFirstUse { toolsPinFirstUse = v }
         if let v = child.clientSampling { clientSampling = v }
         if let v = child.clientElicitation { clientElicitation = v }
         if let v = child.clientRoots { clientRoots = v }
@@ -199,7 +205,7 @@ public enum ProfileSchema {
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
         "env": ["pass", "set", "accept"],
         "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
-        "tools": ["allow", "deny"],
+        "tools": ["allow", "deny", "pin", "pin_first_use"],
         "prompts": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
@@ -747,6 +753,8 @@ struct ProfileFileReader {
                 case (_, "allow"): layer.promptsAllow = ok
                 default: layer.promptsDeny = ok
                 }
+            case "pin" where table == "tools": layer.toolsPin = enumValue(e, "tools.pin", PinMode.self)
+            case "pin_first_use" where table == "tools": layer.toolsPinFirstUse = bool(e, "tools.pin_first_use")
             default: unknownKey(e, table: table)
             }
         }

@@ -93,11 +93,16 @@ public final class MCPFilter {
     /// Set once a limit ended the session.
     public private(set) var failed = false
 
-    enum ListKind { case tools, prompts, other }
+    /// `tools` is a first page (no cursor), `toolsPage` a later one.
+    enum ListKind { case tools, toolsPage, prompts, initialize, other }
+
+    /// `[tools] pin` for this session (nil when off).
+    let pins: PinGuard?
 
     public init(policy: MCPPolicy, say: @escaping (String) -> Void) {
         self.policy = policy
         self.say = say
+        pins = policy.pins.flatMap { $0.mode == .off ? nil : PinGuard($0, say: say) }
     }
 
     // MARK: The hook
@@ -154,7 +159,7 @@ public final class MCPFilter {
 
     // MARK: Messages
 
-    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name"])
+    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor"])
     private static let responseProjection = JSONProjection(["id", "method"])
 
     /// One whole line, its newline included.
@@ -182,10 +187,16 @@ public final class MCPFilter {
             let id = message["id"]
             var kind = ListKind.other
             switch method {
-            case "tools/list" where policy.tools != nil: kind = .tools
+            case "tools/list" where policy.tools != nil || pins != nil:
+                kind = message["params"]?["cursor"] == nil ? .tools : .toolsPage
+            case "initialize" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "tools/call":
                 if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                    if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
+                    return .drop
+                }
+                if let pins, let name = message["params"]?["name"]?.stringValue, pins.callRefusal(name) != nil {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
@@ -284,10 +295,19 @@ public final class MCPFilter {
             return .drop
         }
         guard var result = message["result"] else { return .pass }
-        guard let policy = kind == .tools ? self.policy.tools : self.policy.prompts else { return .pass }
-        let key = kind == .tools ? "tools" : "prompts"
+        if kind == .initialize {
+            guard case .object(let pairs) = result, let pins, !pins.instructions(result["instructions"]) else { return .pass }
+            message.set("result", .object(pairs.filter { $0.0 != "instructions" }))
+            return .replace(Array((message.serialized + "\n").utf8))
+        }
+        let tools = kind == .tools || kind == .toolsPage
+        let key = tools ? "tools" : "prompts"
         guard case .array(let items)? = result[key] else { return .pass }
-        let kept = items.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
+        var kept = items
+        if let policy = tools ? self.policy.tools : self.policy.prompts {
+            kept = kept.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
+        }
+        if tools, let pins { kept = pins.tools(kept, firstPage: kind == .tools) }
         if kept.count == items.count { return .pass }
         result.set(key, .array(kept))
         message.set("result", result)

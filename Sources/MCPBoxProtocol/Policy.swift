@@ -73,6 +73,8 @@ public struct MCPPolicy: Sendable, Equatable {
     public var prompts: NamePolicy?
     /// `[client]`; nil = no gating.
     public var client: ClientGate?
+    /// `[tools] pin`; nil = no pinning.
+    public var pins: PinConfig?
     /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.
     public var maxMessage: Int
 
@@ -80,7 +82,8 @@ public struct MCPPolicy: Sendable, Equatable {
     public static let defaultMaxMessage = 16 << 20
 
     public init(tools: NamePolicy? = nil, prompts: NamePolicy? = nil, client: ClientGate? = nil,
-                maxMessage: Int = MCPPolicy.defaultMaxMessage) {
+                maxMessage: Int = MCPPolicy.defaultMaxMessage, pins: PinConfig? = nil) {
+        self.pins = pins
         self.tools = tools
         self.prompts = prompts
         self.client = client
