@@ -188,7 +188,7 @@ public final class MCPFilter {
             var kind = ListKind.other
             switch method {
             case "tools/list" where policy.tools != nil || pins != nil:
-                kind = message["params"]?["cursor"] == nil ? .tools : .toolsPage
+                kind = (message["params"]?["cursor"] ?? .null) == .null ? .tools : .toolsPage
             case "initialize" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "tools/call":
