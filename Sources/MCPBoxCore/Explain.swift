@@ -192,6 +192,11 @@ public enum Explain {
         rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
         rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
         out += pinLines(mcp)
+        if let confirm = mcp.toolsConfirm {
+            for r in confirm { out.append(("confirm", "\(quote(r.pattern))  \(r.origin)")) }
+            out.append(("confirm effect", confirm.isEmpty ? "(empty: no tool needs confirmation)"
+                : "a matching tools/call waits for the user's answer, asked by mcpbox through the client's elicitation (form); forwarded only on accept; decline, cancel, an error or a client without elicitation → a tool error (isError) from mcpbox"))
+        }
         return out
     }
 

@@ -153,6 +153,7 @@ public enum ExplainJSON {
             w.field("pin", mcp.policy.pins.map {
                 "{\"mode\": \(string($0.mode.rawValue)), \"first_use\": \($0.firstUse), \"file\": \(string($0.path)), \"origin\": \(optional(mcp.pinOrigin, string))}"
             } ?? "null")
+            w.field("confirm", mcp.toolsConfirm.map(rules) ?? "null")
         }
         w.close("}")
 

@@ -322,6 +322,8 @@ public struct MCPPlan: Sendable, Equatable {
     /// Where `[tools] pin` / `pin_first_use` were set (the config is in `policy.pins`).
     public var pinOrigin: String?
     public var pinFirstUseOrigin: String?
+    /// `[tools] confirm` globs with their origins (nil: not set).
+    public var toolsConfirm: [NameRule]?
 
     /// nil when the profile sets none of the MCP layer's keys.
     public static func build(_ profile: Profile) -> MCPPlan? {
@@ -331,7 +333,7 @@ public struct MCPPlan: Sendable, Equatable {
         let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
             .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
         let hasPin = profile.toolsPin.map { $0.value != .off } ?? false
-        guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin else { return nil }
+        guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin || profile.toolsConfirm != nil else { return nil }
         let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
                                                           elicitation: profile.clientElicitation?.value ?? true,
                                                           roots: profile.clientRoots?.value ?? true)
@@ -343,6 +345,8 @@ public struct MCPPlan: Sendable, Equatable {
                            promptsAllow: profile.promptsAllow.map(rules), promptsDeny: rules(profile.promptsDeny), clientKeys: clientKeys)
         plan.pinOrigin = profile.toolsPin?.origin
         plan.pinFirstUseOrigin = profile.toolsPinFirstUse?.origin
+        plan.policy.confirm = profile.toolsConfirm?.map(\.value)
+        plan.toolsConfirm = profile.toolsConfirm.map(rules)
         return plan
     }
 }

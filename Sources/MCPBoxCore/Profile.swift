@@ -105,6 +105,8 @@ public struct Profile: Sendable, Equatable {
     /// `[tools] pin` / `pin_first_use`: nil = not set (pinning off).
     public var toolsPin: Sourced<PinMode>?
     public var toolsPinFirstUse: Sourced<Bool>?
+    /// `[tools] confirm` globs (nil: no layer sets it), appended across `extends`.
+    public var toolsConfirm: [Sourced<String>]?
     /// `[client] sampling` / `elicitation` / `roots`: nil = not set (allowed).
     public var clientSampling: Sourced<Bool>?
     public var clientElicitation: Sourced<Bool>?
@@ -170,6 +172,7 @@ public struct Profile: Sendable, Equatable {
         Self.appendNames(&promptsDeny, child.promptsDeny)
         if let v = child.toolsPin { toolsPin = v }
         if let v = child.toolsPinFirstUse { toolsPinFirstUse = v }
+        if let v = child.toolsConfirm { var l = toolsConfirm ?? []; Self.appendNames(&l, v); toolsConfirm = l }
         if let v = child.clientSampling { clientSampling = v }
         if let v = child.clientElicitation { clientElicitation = v }
         if let v = child.clientRoots { clientRoots = v }
@@ -205,7 +208,7 @@ public enum ProfileSchema {
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
         "env": ["pass", "set", "accept"],
         "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
-        "tools": ["allow", "deny", "pin", "pin_first_use"],
+        "tools": ["allow", "deny", "pin", "pin_first_use", "confirm"],
         "prompts": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
@@ -736,7 +739,7 @@ struct ProfileFileReader {
     mutating func readNames(_ t: TOMLTable, table: String) {
         for e in t.entries {
             switch e.key {
-            case "allow", "deny":
+            case "allow", "deny", "confirm" where e.key != "confirm" || table == "tools":
                 let key = "\(table).\(e.key)"
                 guard let list = stringArray(e, key, expand: false) else { continue }
                 var ok: [Sourced<String>] = []
@@ -748,6 +751,7 @@ struct ProfileFileReader {
                     }
                 }
                 switch (table, e.key) {
+                case ("tools", "confirm"): layer.toolsConfirm = ok
                 case ("tools", "allow"): layer.toolsAllow = ok
                 case ("tools", _): layer.toolsDeny = ok
                 case (_, "allow"): layer.promptsAllow = ok

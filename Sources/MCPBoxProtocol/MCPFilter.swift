@@ -98,11 +98,14 @@ public final class MCPFilter {
 
     /// `[tools] pin` for this session (nil when off).
     let pins: PinGuard?
+    /// `[tools] confirm` (nil when not set).
+    let confirm: ConfirmGate?
 
     public init(policy: MCPPolicy, say: @escaping (String) -> Void) {
         self.policy = policy
         self.say = say
         pins = policy.pins.flatMap { $0.mode == .off ? nil : PinGuard($0, say: say) }
+        confirm = policy.confirm.map { ConfirmGate(patterns: $0) }
     }
 
     // MARK: The hook
@@ -159,7 +162,8 @@ public final class MCPFilter {
 
     // MARK: Messages
 
-    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor"])
+    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor",
+                                                                "params.capabilities.elicitation", "result.action"])
     private static let responseProjection = JSONProjection(["id", "method"])
 
     /// One whole line, its newline included.
@@ -183,8 +187,14 @@ public final class MCPFilter {
             reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
             return .drop
         }
+        if let confirm, message["method"] == nil, case .string(let sid)? = message["id"], sid.hasPrefix(ConfirmGate.prefix) {
+            return confirmed(confirm, sid, message)
+        }
         if let method = message["method"]?.stringValue {
             let id = message["id"]
+            if method == "initialize", let confirm {
+                confirm.clientCanElicit = ConfirmGate.offersForm(message["params"]?["capabilities"]?["elicitation"])
+            }
             var kind = ListKind.other
             switch method {
             case "tools/list" where policy.tools != nil || pins != nil:
@@ -199,6 +209,9 @@ public final class MCPFilter {
                 if let pins, let name = message["params"]?["name"]?.stringValue, pins.callRefusal(name) != nil {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
+                }
+                if let confirm, let name = message["params"]?["name"]?.stringValue, let id, id != .null, confirm.matches(name) {
+                    return ask(confirm, body, id: id, name: name)
                 }
             case "prompts/get":
                 if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
@@ -215,6 +228,35 @@ public final class MCPFilter {
             }
         }
         return .pass
+    }
+
+    /// Holds a `tools/call` under `[tools] confirm` and asks the client; or refuses it at once
+    /// when the client cannot ask its user.
+    private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action {
+        guard confirm.clientCanElicit else {
+            say("mcpbox: confirm: refused tools/call \"\(name)\": the client did not declare elicitation (form)")
+            replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: [tools] confirm needs the user's approval for \"\(name)\", and this client cannot ask (it did not declare the elicitation capability)"))
+            return .drop
+        }
+        let arguments = (try? JSON.parse(body))?["params"]?["arguments"]
+        replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments))
+        say("mcpbox: confirm: asked the user about tools/call \"\(name)\"")
+        return .drop
+    }
+
+    /// The client's answer to mcpbox's confirmation request: the held call goes to the server on
+    /// accept, else the client gets a tool error. The answer itself never reaches the server.
+    private func confirmed(_ confirm: ConfirmGate, _ requestId: String, _ message: JSON) -> Action {
+        guard let (call, refusal) = confirm.answer(requestId, action: message["result"]?["action"]?.stringValue,
+                                                   isError: message["error"] != nil) else { return .drop }
+        if let refusal {
+            say("mcpbox: confirm: refused tools/call \"\(call.name)\": \(refusal)")
+            replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal) ([tools] confirm)"))
+            return .drop
+        }
+        say("mcpbox: confirm: the user accepted tools/call \"\(call.name)\"")
+        outstanding[call.id.serialized] = .other
+        return .replace(call.line)
     }
 
     static let clientCapabilitiesMetaKey = "io.modelcontextprotocol/clientCapabilities"
@@ -279,6 +321,12 @@ public final class MCPFilter {
                       id: id, to: 0)
             }
             say("mcpbox: refused the server's \(method): [client] \(capability) = false")
+            return .drop
+        }
+        if confirm != nil, head["method"] != nil, case .string(let sid)? = head["id"], sid.hasPrefix(ConfirmGate.prefix) {
+            // mcpbox's own id space: the server may not use it.
+            reply(error: -32600, message: "Invalid Request: ids starting with \(ConfirmGate.prefix) are reserved by mcpbox", id: .string(sid), to: 0)
+            drop("a request with an id in mcpbox's own id space")
             return .drop
         }
         guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }

@@ -75,6 +75,8 @@ public struct MCPPolicy: Sendable, Equatable {
     public var client: ClientGate?
     /// `[tools] pin`; nil = no pinning.
     public var pins: PinConfig?
+    /// `[tools] confirm` globs: calls that need the user's yes (nil = none).
+    public var confirm: [String]?
     /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.
     public var maxMessage: Int
 
@@ -82,8 +84,9 @@ public struct MCPPolicy: Sendable, Equatable {
     public static let defaultMaxMessage = 16 << 20
 
     public init(tools: NamePolicy? = nil, prompts: NamePolicy? = nil, client: ClientGate? = nil,
-                maxMessage: Int = MCPPolicy.defaultMaxMessage, pins: PinConfig? = nil) {
+                maxMessage: Int = MCPPolicy.defaultMaxMessage, pins: PinConfig? = nil, confirm: [String]? = nil) {
         self.pins = pins
+        self.confirm = confirm
         self.tools = tools
         self.prompts = prompts
         self.client = client

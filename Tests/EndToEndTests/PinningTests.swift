@@ -20,9 +20,10 @@ struct PinningTests {
         var instructions: String?
         var steps: [Step]
         var error: String?
+        var elicitations: [String]
         var stderr = ""
 
-        enum CodingKeys: String, CodingKey { case server, instructions, steps, error }
+        enum CodingKeys: String, CodingKey { case server, instructions, steps, error, elicitations }
 
         func names(_ step: Int) -> [String] { (steps.count > step ? steps[step].list ?? [] : []).map(\.name).sorted() }
     }
@@ -69,9 +70,9 @@ struct PinningTests {
 
         var selection: [String] { ["--profile-path", profiles, "--profile-path", TestSupport.profilesDir] }
 
-        func session(_ variant: String, _ steps: [Any]) throws -> Report {
+        func session(_ variant: String, _ steps: [Any], elicit: String? = nil) throws -> Report {
             let config: [String: Any] = [
-                "command": mcpbox, "timeout": 120, "env": environment, "steps": steps,
+                "command": mcpbox, "timeout": 120, "env": environment, "steps": steps, "elicit": elicit ?? NSNull(),
                 "args": ["run", "rug"] + selection + ["--", venv + "/bin/python", fixtures + "/mcp_rugpull.py", variant],
             ]
             let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
@@ -96,7 +97,7 @@ struct PinningTests {
         }
     }
 
-    static let greet: [String: Any] = ["call": "greet", "arguments": ["who": "pinned"]]
+    static var greet: [String: Any] { ["call": "greet", "arguments": ["who": "pinned"]] }
 
     @Test("block: nothing before approve; approved tools work; a rug pull after list_changed is hidden and its call refused, never reaching the server; warn passes it with a warning")
     func rugPull() throws {
@@ -180,5 +181,31 @@ struct PinningTests {
         #expect(s.serverCalls.isEmpty, "\(s.serverCalls)")
         let approve = try s.tools(["approve", "rug", "--all"])
         #expect(approve.stderr.contains("listed twice"), "\(approve.stderr)")
+    }
+
+    @Test("confirm: the user's accept (through the client's elicitation) runs the call; decline, or a client without elicitation, gets a tool error and the server never sees the call")
+    func confirm() throws {
+        let s = try Setup()
+        try s.profile("confirm = [\"gre*\"]")
+        let add: [String: Any] = ["call": "add", "arguments": ["a": 1, "b": 1]]
+
+        let accepted = try s.session("honest", [Self.greet, add], elicit: "accept")
+        #expect(accepted.error == nil, "\(accepted.error ?? "") \(accepted.stderr.suffix(1500))")
+        try #require(accepted.steps.count == 2, "\(accepted.steps)")
+        #expect(accepted.steps[0].is_error == false && accepted.steps[0].text == "hello pinned", "\(accepted.steps[0]) \(accepted.stderr.suffix(1000))")
+        #expect(accepted.elicitations.count == 1 && accepted.elicitations[0].contains("\"greet\"") && accepted.elicitations[0].contains("pinned"),
+                "the user is shown the tool and its arguments: \(accepted.elicitations)")
+        #expect(accepted.steps[1].text == "2", "add needs no confirmation: \(accepted.steps[1])")
+        #expect(s.serverCalls == ["greet", "add"], "\(s.serverCalls)")
+
+        let declined = try s.session("honest", [Self.greet], elicit: "decline")
+        #expect(declined.steps.count == 1 && declined.steps[0].is_error == true && declined.steps[0].text?.contains("declined") == true,
+                "\(declined.steps) \(declined.stderr.suffix(1000))")
+        #expect(declined.elicitations.count == 1)
+
+        let unable = try s.session("honest", [Self.greet])
+        #expect(unable.steps.count == 1 && unable.steps[0].is_error == true && unable.steps[0].text?.contains("did not declare the elicitation") == true,
+                "\(unable.steps)")
+        #expect(s.serverCalls == ["greet", "add"], "a refused call reached the server: \(s.serverCalls)")
     }
 }

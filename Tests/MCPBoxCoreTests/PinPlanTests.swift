@@ -75,4 +75,20 @@ import Testing
         let b = PinPlanner.fileName(profile: "./srv/git.toml", topFile: "/b/srv/git.toml")
         #expect(a.hasPrefix("git-") && a.hasSuffix(".json") && a != b)
     }
+
+    @Test func confirmKeyPlanAndExplain() throws {
+        let s = Scratch()
+        s.write("base.toml", "[tools]\nconfirm = [\"git_commit\"]\n")
+        s.write("p.toml", "extends = [\"base\"]\n[tools]\nconfirm = [\"*delete*\"]\n")
+        let p = try Fixture.plan("p", dirs: [s.path]).get()
+        let m = try #require(p.mcp, "confirm alone turns the layer on")
+        #expect(m.policy.confirm == ["git_commit", "*delete*"])
+        let text = Explain.text(p)
+        #expect(text.contains("confirm         git_commit  base.toml: tools.confirm"), "\(text)")
+        #expect(text.contains("forwarded only on accept"))
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        #expect(((j["tools"] as? [String: Any])?["confirm"] as? [[String: Any]])?.map { $0["pattern"] as? String } == ["git_commit", "*delete*"])
+        s.write("q.toml", "[prompts]\nconfirm = [\"x\"]\n")
+        #expect(Fixture.errors("q", dirs: [s.path]).contains { $0.key == "prompts.confirm" && $0.message == "unknown key" })
+    }
 }

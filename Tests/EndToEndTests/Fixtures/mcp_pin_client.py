@@ -1,7 +1,10 @@
 """Runs a script of steps against an MCP server through the real Python SDK client (stdio).
 
 Usage: python mcp_pin_client.py CONFIG_JSON
-CONFIG: {"command": str, "args": [str], "env": {str: str}, "steps": ["list" | {"call": name, "arguments": {...}}]}
+CONFIG: {"command": str, "args": [str], "env": {str: str}, "steps": ["list" | {"call": name, "arguments": {...}}],
+         "elicit": "accept"|"decline"|"cancel"|null}
+With "elicit" the client declares elicitation and answers every request with that action; the
+report's "elicitations" lists the messages it was shown.
 Prints one JSON object: {"server": name, "instructions": str|null, "steps": [
   {"list": [{"name", "description"}]} | {"call": name, "is_error": bool, "text": str, "code": int|null}],
   "error": str|null}
@@ -17,12 +20,21 @@ CONFIG = json.loads(sys.argv[1])
 
 
 async def main():
-    out = {"server": None, "instructions": None, "steps": [], "error": None}
+    out = {"server": None, "instructions": None, "steps": [], "error": None, "elicitations": []}
+    callbacks = {}
+    if CONFIG.get("elicit"):
+        import mcp_types as types
+
+        async def elicitation(context, params):
+            out["elicitations"].append(params.message)
+            return types.ElicitResult(action=CONFIG["elicit"], content={} if CONFIG["elicit"] == "accept" else None)
+
+        callbacks["elicitation_callback"] = elicitation
     params = StdioServerParameters(command=CONFIG["command"], args=CONFIG["args"], env=CONFIG.get("env") or None)
     try:
         with anyio.fail_after(CONFIG.get("timeout", 120)):
             async with stdio_client(params) as (read, write):
-                async with ClientSession(read, write) as session:
+                async with ClientSession(read, write, **callbacks) as session:
                     init = await session.initialize()
                     out["server"] = init.server_info.name
                     out["instructions"] = init.instructions
