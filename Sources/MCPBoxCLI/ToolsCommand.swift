@@ -161,7 +161,8 @@ struct ToolsCommand: ParsableCommand {
                 }
             }
             do {
-                try store.save(pins)
+                // Nothing approved: no pin file appears (it would end pin_first_use's first run).
+                if approved > 0 { try store.save(pins) }
                 if pending.instructions == nil && pending.tools.allSatisfy({ pins.tool($0.name ?? "") == $0 }) {
                     store.clearPending()
                 } else {

@@ -42,7 +42,8 @@ struct PinningTests {
             mcpbox = try TestSupport.mcpboxBinary()
             tmp = try TempDir(prefix: "mcpbox-pins")
             profiles = try tmp.makeDir("profiles")
-            calls = try tmp.makeDir("calls")
+            // The server runs as another account (nobody, when root starts mcpbox without [user]).
+            calls = try tmp.makeDir("calls", mode: 0o777)
         }
 
         deinit { tmp.remove() }
