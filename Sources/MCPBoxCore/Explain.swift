@@ -175,7 +175,8 @@ public enum Explain {
             return [("layer", "off: no [tools], [prompts] or [client] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
         }
         var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
-        func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String) {
+        func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String,
+                   lists: String? = nil, code: Int = -32602) {
             guard allow != nil || !deny.isEmpty else {
                 out.append((kind, "every \(noun) (no [\(kind)] key)"))
                 return
@@ -187,10 +188,12 @@ public enum Explain {
                 out.append(("\(kind) allow", "(absent: every \(noun) not denied)"))
             }
             for r in deny { out.append(("\(kind) deny", "\(quote(r.pattern))  \(r.origin)")) }
-            out.append(("\(kind) effect", "hidden from \(kind)/list (every page); \(method) for a hidden \(noun) answered by mcpbox with -32602, never forwarded (deny wins)"))
+            out.append(("\(kind) effect", "hidden from \(lists ?? kind + "/list") (every page); \(method) for a hidden \(noun) answered by mcpbox with \(code), never forwarded (deny wins)"))
         }
         rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
         rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
+        rules("resources", "resource URI", mcp.resourcesAllow, mcp.resourcesDeny, method: "resources/read (and subscribe)",
+              lists: "resources/list and resources/templates/list", code: -32002)
         out += pinLines(mcp)
         if let confirm = mcp.toolsConfirm {
             for r in confirm { out.append(("confirm", "\(quote(r.pattern))  \(r.origin)")) }

@@ -154,6 +154,8 @@ public enum ExplainJSON {
                 "{\"mode\": \(string($0.mode.rawValue)), \"first_use\": \($0.firstUse), \"file\": \(string($0.path)), \"origin\": \(optional(mcp.pinOrigin, string))}"
             } ?? "null")
             w.field("confirm", mcp.toolsConfirm.map(rules) ?? "null")
+            w.field("resources_allow", mcp.resourcesAllow.map(rules) ?? "null")
+            w.field("resources_deny", rules(mcp.resourcesDeny))
         }
         w.close("}")
 

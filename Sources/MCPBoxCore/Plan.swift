@@ -324,6 +324,9 @@ public struct MCPPlan: Sendable, Equatable {
     public var pinFirstUseOrigin: String?
     /// `[tools] confirm` globs with their origins (nil: not set).
     public var toolsConfirm: [NameRule]?
+    /// `[resources]` globs over URIs with their origins.
+    public var resourcesAllow: [NameRule]?
+    public var resourcesDeny: [NameRule] = []
 
     /// nil when the profile sets none of the MCP layer's keys.
     public static func build(_ profile: Profile) -> MCPPlan? {
@@ -333,7 +336,8 @@ public struct MCPPlan: Sendable, Equatable {
         let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
             .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
         let hasPin = profile.toolsPin.map { $0.value != .off } ?? false
-        guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin || profile.toolsConfirm != nil else { return nil }
+        let hasResources = profile.resourcesAllow != nil || !profile.resourcesDeny.isEmpty
+        guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin || profile.toolsConfirm != nil || hasResources else { return nil }
         let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
                                                           elicitation: profile.clientElicitation?.value ?? true,
                                                           roots: profile.clientRoots?.value ?? true)
@@ -346,6 +350,11 @@ public struct MCPPlan: Sendable, Equatable {
         plan.pinOrigin = profile.toolsPin?.origin
         plan.pinFirstUseOrigin = profile.toolsPinFirstUse?.origin
         plan.policy.confirm = profile.toolsConfirm?.map(\.value)
+        if hasResources {
+            plan.policy.resources = NamePolicy(allow: profile.resourcesAllow?.map(\.value), deny: profile.resourcesDeny.map(\.value))
+            plan.resourcesAllow = profile.resourcesAllow.map(rules)
+            plan.resourcesDeny = rules(profile.resourcesDeny)
+        }
         plan.toolsConfirm = profile.toolsConfirm.map(rules)
         return plan
     }

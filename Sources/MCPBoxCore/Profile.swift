@@ -102,6 +102,9 @@ public struct Profile: Sendable, Equatable {
     public var toolsDeny: [Sourced<String>] = []
     public var promptsAllow: [Sourced<String>]?
     public var promptsDeny: [Sourced<String>] = []
+    /// `[resources]` allow (nil: no layer sets it) and deny globs over URIs, appended across `extends`.
+    public var resourcesAllow: [Sourced<String>]?
+    public var resourcesDeny: [Sourced<String>] = []
     /// `[tools] pin` / `pin_first_use`: nil = not set (pinning off).
     public var toolsPin: Sourced<PinMode>?
     public var toolsPinFirstUse: Sourced<Bool>?
@@ -170,6 +173,8 @@ public struct Profile: Sendable, Equatable {
         Self.appendNames(&toolsDeny, child.toolsDeny)
         if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
         Self.appendNames(&promptsDeny, child.promptsDeny)
+        if let v = child.resourcesAllow { var l = resourcesAllow ?? []; Self.appendNames(&l, v); resourcesAllow = l }
+        Self.appendNames(&resourcesDeny, child.resourcesDeny)
         if let v = child.toolsPin { toolsPin = v }
         if let v = child.toolsPinFirstUse { toolsPinFirstUse = v }
         if let v = child.toolsConfirm { var l = toolsConfirm ?? []; Self.appendNames(&l, v); toolsConfirm = l }
@@ -202,7 +207,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "resources", "client"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
@@ -210,6 +215,7 @@ public enum ProfileSchema {
         "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
         "tools": ["allow", "deny", "pin", "pin_first_use", "confirm"],
         "prompts": ["allow", "deny"],
+        "resources": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
@@ -525,6 +531,7 @@ struct ProfileFileReader {
             case "landlock": if let t = subtable(entry) { readLandlock(t) }
             case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
             case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
+            case "resources": if let t = subtable(entry) { readNames(t, table: "resources") }
             case "client": if let t = subtable(entry) { readClient(t) }
             default: unknownKey(entry, table: "")
             }
@@ -754,6 +761,8 @@ struct ProfileFileReader {
                 case ("tools", "confirm"): layer.toolsConfirm = ok
                 case ("tools", "allow"): layer.toolsAllow = ok
                 case ("tools", _): layer.toolsDeny = ok
+                case ("resources", "allow"): layer.resourcesAllow = ok
+                case ("resources", _): layer.resourcesDeny = ok
                 case (_, "allow"): layer.promptsAllow = ok
                 default: layer.promptsDeny = ok
                 }

@@ -94,7 +94,7 @@ public final class MCPFilter {
     public private(set) var failed = false
 
     /// `tools` is a first page (no cursor), `toolsPage` a later one.
-    enum ListKind { case tools, toolsPage, prompts, initialize, other }
+    enum ListKind { case tools, toolsPage, prompts, resources, resourceTemplates, initialize, other }
 
     /// `[tools] pin` for this session (nil when off).
     let pins: PinGuard?
@@ -163,7 +163,7 @@ public final class MCPFilter {
     // MARK: Messages
 
     private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor",
-                                                                "params.capabilities.elicitation", "result.action"])
+                                                                "params.capabilities.elicitation", "result.action", "params.uri"])
     private static let responseProjection = JSONProjection(["id", "method"])
 
     /// One whole line, its newline included.
@@ -201,6 +201,14 @@ public final class MCPFilter {
                 kind = (message["params"]?["cursor"] ?? .null) == .null ? .tools : .toolsPage
             case "initialize" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
+            case "resources/list" where policy.resources != nil: kind = .resources
+            case "resources/templates/list" where policy.resources != nil: kind = .resourceTemplates
+            case "resources/read", "resources/subscribe":
+                if let p = policy.resources, let uri = message["params"]?["uri"]?.stringValue, !p.permits(uri) {
+                    // MCP's "resource not found" error.
+                    if let id { reply(error: -32002, message: "Resource not found: \(uri)", id: id) }
+                    return .drop
+                }
             case "tools/call":
                 if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
@@ -349,11 +357,15 @@ public final class MCPFilter {
             return .replace(Array((message.serialized + "\n").utf8))
         }
         let tools = kind == .tools || kind == .toolsPage
-        let key = tools ? "tools" : "prompts"
+        let (key, field) = switch kind {
+        case .resources: ("resources", "uri")
+        case .resourceTemplates: ("resourceTemplates", "uriTemplate")
+        default: (tools ? "tools" : "prompts", "name")
+        }
         guard case .array(let items)? = result[key] else { return .pass }
         var kept = items
-        if let policy = tools ? self.policy.tools : self.policy.prompts {
-            kept = kept.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
+        if let policy = tools ? self.policy.tools : kind == .prompts ? self.policy.prompts : self.policy.resources {
+            kept = kept.filter { item in item[field]?.stringValue.map(policy.permits) ?? false }
         }
         if tools, let pins { kept = pins.tools(kept, firstPage: kind == .tools) }
         if kept.count == items.count { return .pass }

@@ -77,6 +77,8 @@ public struct MCPPolicy: Sendable, Equatable {
     public var pins: PinConfig?
     /// `[tools] confirm` globs: calls that need the user's yes (nil = none).
     public var confirm: [String]?
+    /// `[resources] allow/deny` over resource URIs; nil = no resources policy.
+    public var resources: NamePolicy?
     /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.
     public var maxMessage: Int
 

@@ -80,6 +80,6 @@ import Testing
         #expect(errors("[tools]\nallow = \"git_status\"\n").contains { $0.key == "tools.allow" && $0.message.contains("expected an array") })
         #expect(errors("[tools]\ndeny = [\"\"]\n").contains { $0.key == "tools.deny" && $0.message.contains("invalid pattern") })
         // Parts of issue 9 not implemented stay unknown keys: never accepted without being enforced.
-        #expect(errors("[resources]\ndeny = [\"x\"]\n").contains { $0.key == "resources" && $0.message == "unknown key" })
+        #expect(errors("[resources]\nconfirm = [\"x\"]\n").contains { $0.key == "resources.confirm" && $0.message == "unknown key" })
     }
 }

@@ -91,4 +91,20 @@ import Testing
         s.write("q.toml", "[prompts]\nconfirm = [\"x\"]\n")
         #expect(Fixture.errors("q", dirs: [s.path]).contains { $0.key == "prompts.confirm" && $0.message == "unknown key" })
     }
+
+    @Test func resourcesKeysPlanAndExplain() throws {
+        let s = Scratch()
+        s.write("base.toml", "")
+        s.write("p.toml", "[resources]\nallow = [\"file:///docs/*\"]\ndeny = [\"*secret*\"]\n")
+        let p = try Fixture.plan("p", dirs: [s.path]).get()
+        let m = try #require(p.mcp, "[resources] alone turns the layer on")
+        #expect(m.policy.resources == NamePolicy(allow: ["file:///docs/*"], deny: ["*secret*"]))
+        let text = Explain.text(p)
+        #expect(text.contains("resources allow  'file:///docs/*'  p.toml: resources.allow"), "\(text)")
+        #expect(text.contains("resources/read (and subscribe) for a hidden resource URI answered by mcpbox with -32002"), "\(text)")
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        let t = try #require(j["tools"] as? [String: Any])
+        #expect((t["resources_allow"] as? [[String: Any]])?.map { $0["pattern"] as? String } == ["file:///docs/*"])
+        #expect((t["resources_deny"] as? [[String: Any]])?.map { $0["origin"] as? String } == ["p.toml: resources.deny"])
+    }
 }
