@@ -172,7 +172,7 @@ public enum Explain {
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
     static func mcpLines(_ mcp: MCPPlan?) -> [(String, String)] {
         guard let mcp else {
-            return [("layer", "off: no [tools], [prompts] or [client] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
+            return [("layer", "off: no [tools], [prompts], [resources] or [client] key; the relay moves bytes without reading them (every tool, prompt and resource reaches the client)")]
         }
         var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
         func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String,

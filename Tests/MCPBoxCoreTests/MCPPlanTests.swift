@@ -21,7 +21,7 @@ import Testing
     @Test func noKeyMeansNoLayer() throws {
         let p = try plan("")
         #expect(p.mcp == nil)
-        #expect(Explain.text(p).contains("off: no [tools], [prompts] or [client] key"))
+        #expect(Explain.text(p).contains("off: no [tools], [prompts], [resources] or [client] key"))
         let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
         #expect((j["tools"] as? [String: Any])?["layer"] as? Bool == false)
     }
