@@ -208,7 +208,9 @@ struct ToolsCommand: ParsableCommand {
     static func diff(old: Pin?, new: Pin, label: String) -> String {
         let a = old.flatMap { Canonical.pretty($0.value) }.map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
         let b = (Canonical.pretty(new.value) ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var out = "--- \(label): approved\(old.map { " sha256:" + $0.sha256 } ?? " (none)")\n+++ \(label): seen sha256:\(new.sha256)\n"
+        // Names come from the server: shown escaped, like every line below.
+        var out = Explain.visible("--- \(label): approved\(old.map { " sha256:" + $0.sha256 } ?? " (none)")") + "\n"
+            + Explain.visible("+++ \(label): seen sha256:\(new.sha256)") + "\n"
         for line in lineDiff(a, b) { out += Explain.visible(line) + "\n" }
         return out
     }

@@ -242,13 +242,13 @@ public final class MCPFilter {
     /// when the client cannot ask its user.
     private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action {
         guard confirm.clientCanElicit else {
-            say("mcpbox: confirm: refused tools/call \"\(name)\": the client did not declare elicitation (form)")
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): the client did not declare elicitation (form)")
             replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: [tools] confirm needs the user's approval for \"\(name)\", and this client cannot ask (it did not declare the elicitation capability)"))
             return .drop
         }
         let arguments = (try? JSON.parse(body))?["params"]?["arguments"]
         replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments))
-        say("mcpbox: confirm: asked the user about tools/call \"\(name)\"")
+        say("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name))")
         return .drop
     }
 
@@ -258,11 +258,11 @@ public final class MCPFilter {
         guard let (call, refusal) = confirm.answer(requestId, action: message["result"]?["action"]?.stringValue,
                                                    isError: message["error"] != nil) else { return .drop }
         if let refusal {
-            say("mcpbox: confirm: refused tools/call \"\(call.name)\": \(refusal)")
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(refusal)")
             replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal) ([tools] confirm)"))
             return .drop
         }
-        say("mcpbox: confirm: the user accepted tools/call \"\(call.name)\"")
+        say("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))")
         outstanding[call.id.serialized] = .other
         return .replace(call.line)
     }

@@ -299,7 +299,7 @@ final class PinGuard {
                 unapproved.insert(name)
                 pending.tools.removeAll { $0.name == name && state != .duplicate }
                 if !pending.tools.contains(pin) { pending.tools.append(pin) }
-                refused.append("\"\(name)\": \(state.rawValue)")
+                refused.append("\(JSON.quoted(name)): \(state.rawValue)")
             }
         }
         for n in count.keys { listing.insert(n) }
@@ -326,10 +326,10 @@ final class PinGuard {
         }
         guard let why else { return nil }
         if blocking {
-            say("mcpbox: pin: refused tools/call \"\(name)\": \(why); \(hint)")
+            say("mcpbox: pin: refused tools/call \(JSON.quoted(name)): \(why); \(hint)")
             return why
         }
-        say("mcpbox: pin: warning: tools/call \"\(name)\" passed although \(why) (pin = \"warn\")")
+        say("mcpbox: pin: warning: tools/call \(JSON.quoted(name)) passed although \(why) (pin = \"warn\")")
         return nil
     }
 
@@ -339,5 +339,21 @@ final class PinGuard {
 
     private func savePending() {
         do { try store.savePending(pending) } catch { say("mcpbox: pin: \(error)") }
+    }
+}
+
+extension JSON {
+    /// `s` as a JSON string literal: a name from the server shown on stderr cannot carry
+    /// terminal control sequences.
+    static func quoted(_ s: String) -> String {
+        var out = ""
+        quote(s, into: &out)
+        // DEL and C1 controls too (CSI is 0x9b in some terminals).
+        guard out.unicodeScalars.contains(where: { (0x7f...0x9f).contains($0.value) }) else { return out }
+        var safe = ""
+        for u in out.unicodeScalars {
+            if (0x7f...0x9f).contains(u.value) { safe += "\\u00" + String(u.value, radix: 16) } else { safe.unicodeScalars.append(u) }
+        }
+        return safe
     }
 }

@@ -283,3 +283,18 @@ struct PinTests {
         #expect(d.box.lines.contains { $0.contains("not a valid pin file") }, "\(d.box.lines)")
     }
 }
+
+@Suite("Tool pinning: hostile names")
+struct PinHostileNameTests {
+    @Test("a tool name carrying terminal control sequences reaches stderr escaped")
+    func controlSequencesAreEscaped() throws {
+        let f = try PinFixture()
+        let d = f.driver(.block)
+        let evil = #"{"name":"x\u001b]0;pwned\u0007\u009b2J","inputSchema":{"type":"object"}}"#
+        #expect(try d.listTools(id: 1, [evil]) == [])
+        _ = try d.call(id: 2, "x")
+        let said = d.box.lines.joined(separator: "\n")
+        #expect(!said.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" || (0x7f...0x9f).contains($0.value) }, "\(said.debugDescription)")
+        #expect(said.contains(#""x\u001b]0;pwned\u0007\u009b2J": new"#), "\(said)")
+    }
+}
