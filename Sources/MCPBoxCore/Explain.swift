@@ -178,7 +178,7 @@ public enum Explain {
         func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String,
                    lists: String? = nil, code: Int = -32602) {
             guard allow != nil || !deny.isEmpty else {
-                out.append((kind, "every \(noun) (no [\(kind)] key)"))
+                out.append((kind, "every \(noun) (no [\(kind)] allow or deny)"))
                 return
             }
             if let allow {
