@@ -1,4 +1,5 @@
 import MCPBoxNetwork
+import MCPBoxProtocol
 
 /// Renders a `SandboxPlan` as the text that `explain` and `run --dry-run` print.
 public enum Explain {
@@ -171,12 +172,13 @@ public enum Explain {
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
     static func mcpLines(_ mcp: MCPPlan?) -> [(String, String)] {
         guard let mcp else {
-            return [("layer", "off: no [tools], [prompts] or [client] key; the relay moves bytes without reading them (every tool and prompt reaches the client)")]
+            return [("layer", "off: no [tools], [prompts], [resources] or [client] key; the relay moves bytes without reading them (every tool, prompt and resource reaches the client)")]
         }
         var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
-        func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String) {
+        func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String,
+                   lists: String? = nil, code: Int = -32602) {
             guard allow != nil || !deny.isEmpty else {
-                out.append((kind, "every \(noun) (no [\(kind)] key)"))
+                out.append((kind, "every \(noun) (no [\(kind)] allow or deny)"))
                 return
             }
             if let allow {
@@ -186,11 +188,35 @@ public enum Explain {
                 out.append(("\(kind) allow", "(absent: every \(noun) not denied)"))
             }
             for r in deny { out.append(("\(kind) deny", "\(quote(r.pattern))  \(r.origin)")) }
-            out.append(("\(kind) effect", "hidden from \(kind)/list (every page); \(method) for a hidden \(noun) answered by mcpbox with -32602, never forwarded (deny wins)"))
+            out.append(("\(kind) effect", "hidden from \(lists ?? kind + "/list") (every page); \(method) for a hidden \(noun) answered by mcpbox with \(code), never forwarded (deny wins)"))
         }
         rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
         rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
+        rules("resources", "resource URI", mcp.resourcesAllow, mcp.resourcesDeny, method: "resources/read (and subscribe)",
+              lists: "resources/list and resources/templates/list", code: -32002)
+        out += pinLines(mcp)
+        if let confirm = mcp.toolsConfirm {
+            for r in confirm { out.append(("confirm", "\(quote(r.pattern))  \(r.origin)")) }
+            out.append(("confirm effect", confirm.isEmpty ? "(empty: no tool needs confirmation)"
+                : "a matching tools/call waits for the user's answer, asked by mcpbox through the client's elicitation (form); forwarded only on accept; decline, cancel, an error or a client without elicitation → a tool error (isError) from mcpbox"))
+        }
         return out
+    }
+
+    /// The TOOLS section's pinning rows.
+    static func pinLines(_ mcp: MCPPlan) -> [(String, String)] {
+        guard let pin = mcp.policy.pins else {
+            return [("pin", "off\(mcp.pinOrigin.map { "  " + $0 } ?? " (no [tools] pin key)"): tool definitions are not checked")]
+        }
+        let effect = pin.mode == .block
+            ? "a new, changed or duplicate tool definition is hidden from tools/list (every page) and its tools/call refused with -32602 until approved; unapproved instructions are removed from the initialize result"
+            : "a new, changed or duplicate tool definition, or changed instructions, pass with a warning on stderr"
+        return [("pin", "\(pin.mode.rawValue)  \(mcp.pinOrigin ?? "")"),
+                ("pin effect", effect),
+                ("pin first use", pin.firstUse
+                    ? "true  \(mcp.pinFirstUseOrigin ?? ""): with no pin file yet, the first session's definitions are approved as seen"
+                    : "false: nothing is approved until `mcpbox tools approve \(visible(pin.profile))`"),
+                ("pin file", "\(visible(pin.path)) (SHA-256 of each definition's RFC 8785 canonical JSON; outside the sandbox)")]
     }
 
     /// The CLIENT section's rows: `[client]` gating, one row per feature.

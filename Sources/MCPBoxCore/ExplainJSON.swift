@@ -1,4 +1,5 @@
 import MCPBoxEvents
+import MCPBoxProtocol
 import MCPBoxNetwork
 
 /// Renders a `SandboxPlan` as `explain --json` (schema 1, documented in the README).
@@ -157,6 +158,12 @@ public enum ExplainJSON {
             w.field("tools_deny", rules(mcp.toolsDeny))
             w.field("prompts_allow", mcp.promptsAllow.map(rules) ?? "null")
             w.field("prompts_deny", rules(mcp.promptsDeny))
+            w.field("pin", mcp.policy.pins.map {
+                "{\"mode\": \(string($0.mode.rawValue)), \"first_use\": \($0.firstUse), \"file\": \(string($0.path)), \"origin\": \(optional(mcp.pinOrigin, string))}"
+            } ?? "null")
+            w.field("confirm", mcp.toolsConfirm.map(rules) ?? "null")
+            w.field("resources_allow", mcp.resourcesAllow.map(rules) ?? "null")
+            w.field("resources_deny", rules(mcp.resourcesDeny))
         }
         w.close("}")
 

@@ -323,6 +323,14 @@ public struct MCPPlan: Sendable, Equatable {
     public var promptsDeny: [NameRule]
     /// `[client]` keys as set, with their origins (name, allowed, origin).
     public var clientKeys: [ClientKey]
+    /// Where `[tools] pin` / `pin_first_use` were set (the config is in `policy.pins`).
+    public var pinOrigin: String?
+    public var pinFirstUseOrigin: String?
+    /// `[tools] confirm` globs with their origins (nil: not set).
+    public var toolsConfirm: [NameRule]?
+    /// `[resources]` globs over URIs with their origins.
+    public var resourcesAllow: [NameRule]?
+    public var resourcesDeny: [NameRule] = []
 
     /// nil when the profile sets none of the MCP layer's keys (`audit`: the audit log is on).
     public static func build(_ profile: Profile, audit: Bool = false) -> MCPPlan? {
@@ -331,7 +339,9 @@ public struct MCPPlan: Sendable, Equatable {
         let hasPrompts = profile.promptsAllow != nil || !profile.promptsDeny.isEmpty
         let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
             .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
-        guard hasTools || hasPrompts || !clientKeys.isEmpty || audit else { return nil }
+        let hasPin = profile.toolsPin.map { $0.value != .off } ?? false
+        let hasResources = profile.resourcesAllow != nil || !profile.resourcesDeny.isEmpty
+        guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin || profile.toolsConfirm != nil || hasResources || audit else { return nil }
         let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
                                                           elicitation: profile.clientElicitation?.value ?? true,
                                                           roots: profile.clientRoots?.value ?? true)
@@ -339,7 +349,17 @@ public struct MCPPlan: Sendable, Equatable {
             tools: hasTools ? NamePolicy(allow: profile.toolsAllow?.map(\.value), deny: profile.toolsDeny.map(\.value)) : nil,
             prompts: hasPrompts ? NamePolicy(allow: profile.promptsAllow?.map(\.value), deny: profile.promptsDeny.map(\.value)) : nil,
             client: gate)
-        return MCPPlan(policy: policy, toolsAllow: profile.toolsAllow.map(rules), toolsDeny: rules(profile.toolsDeny),
-                       promptsAllow: profile.promptsAllow.map(rules), promptsDeny: rules(profile.promptsDeny), clientKeys: clientKeys)
+        var plan = MCPPlan(policy: policy, toolsAllow: profile.toolsAllow.map(rules), toolsDeny: rules(profile.toolsDeny),
+                           promptsAllow: profile.promptsAllow.map(rules), promptsDeny: rules(profile.promptsDeny), clientKeys: clientKeys)
+        plan.pinOrigin = profile.toolsPin?.origin
+        plan.pinFirstUseOrigin = profile.toolsPinFirstUse?.origin
+        plan.policy.confirm = profile.toolsConfirm?.map(\.value)
+        if hasResources {
+            plan.policy.resources = NamePolicy(allow: profile.resourcesAllow?.map(\.value), deny: profile.resourcesDeny.map(\.value))
+            plan.resourcesAllow = profile.resourcesAllow.map(rules)
+            plan.resourcesDeny = rules(profile.resourcesDeny)
+        }
+        plan.toolsConfirm = profile.toolsConfirm.map(rules)
+        return plan
     }
 }

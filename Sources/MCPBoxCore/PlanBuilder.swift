@@ -282,6 +282,8 @@ public struct PlanBuilder {
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
         let audit = AuditPlan.build(profile, env: host.environmentDictionary, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
 
+        let pins = PinPlanner.config(profile, host: host, writable: writable, sink: &d.sink)
+
         try d.sink.throwIfAny()
         guard let identity else { throw ProfileError(Diagnostic("identity could not be resolved")) }
         var plan = SandboxPlan(profileName: profile.name, profileFiles: profile.files, description: profile.description?.value,
@@ -306,6 +308,7 @@ public struct PlanBuilder {
         plan.egress = egress
         plan.mcp = MCPPlan.build(profile, audit: audit != nil)
         plan.audit = audit
+        plan.mcp?.policy.pins = pins
         return plan
     }
 

@@ -102,6 +102,14 @@ public struct Profile: Sendable, Equatable {
     public var toolsDeny: [Sourced<String>] = []
     public var promptsAllow: [Sourced<String>]?
     public var promptsDeny: [Sourced<String>] = []
+    /// `[resources]` allow (nil: no layer sets it) and deny globs over URIs, appended across `extends`.
+    public var resourcesAllow: [Sourced<String>]?
+    public var resourcesDeny: [Sourced<String>] = []
+    /// `[tools] pin` / `pin_first_use`: nil = not set (pinning off).
+    public var toolsPin: Sourced<PinMode>?
+    public var toolsPinFirstUse: Sourced<Bool>?
+    /// `[tools] confirm` globs (nil: no layer sets it), appended across `extends`.
+    public var toolsConfirm: [Sourced<String>]?
     /// `[client] sampling` / `elicitation` / `roots`: nil = not set (allowed).
     public var clientSampling: Sourced<Bool>?
     public var clientElicitation: Sourced<Bool>?
@@ -174,6 +182,11 @@ public struct Profile: Sendable, Equatable {
         Self.appendNames(&toolsDeny, child.toolsDeny)
         if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
         Self.appendNames(&promptsDeny, child.promptsDeny)
+        if let v = child.resourcesAllow { var l = resourcesAllow ?? []; Self.appendNames(&l, v); resourcesAllow = l }
+        Self.appendNames(&resourcesDeny, child.resourcesDeny)
+        if let v = child.toolsPin { toolsPin = v }
+        if let v = child.toolsPinFirstUse { toolsPinFirstUse = v }
+        if let v = child.toolsConfirm { var l = toolsConfirm ?? []; Self.appendNames(&l, v); toolsConfirm = l }
         if let v = child.clientSampling { clientSampling = v }
         if let v = child.clientElicitation { clientElicitation = v }
         if let v = child.clientRoots { clientRoots = v }
@@ -210,14 +223,15 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "client", "audit", "packages"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "resources", "client", "audit", "packages"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
         "env": ["pass", "set", "accept"],
         "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
-        "tools": ["allow", "deny"],
+        "tools": ["allow", "deny", "pin", "pin_first_use", "confirm"],
         "prompts": ["allow", "deny"],
+        "resources": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
         "audit": ["log", "payloads", "required", "max_size", "keep"],
         "packages": ["managers", "offline"],
@@ -535,6 +549,7 @@ struct ProfileFileReader {
             case "landlock": if let t = subtable(entry) { readLandlock(t) }
             case "tools": if let t = subtable(entry) { readNames(t, table: "tools") }
             case "prompts": if let t = subtable(entry) { readNames(t, table: "prompts") }
+            case "resources": if let t = subtable(entry) { readNames(t, table: "resources") }
             case "client": if let t = subtable(entry) { readClient(t) }
             case "audit": if let t = subtable(entry) { readAudit(t) }
             case "packages": if let t = subtable(entry) { readPackages(t) }
@@ -762,7 +777,7 @@ struct ProfileFileReader {
     mutating func readNames(_ t: TOMLTable, table: String) {
         for e in t.entries {
             switch e.key {
-            case "allow", "deny":
+            case "allow", "deny", "confirm" where e.key != "confirm" || table == "tools":
                 let key = "\(table).\(e.key)"
                 guard let list = stringArray(e, key, expand: false) else { continue }
                 var ok: [Sourced<String>] = []
@@ -774,11 +789,16 @@ struct ProfileFileReader {
                     }
                 }
                 switch (table, e.key) {
+                case ("tools", "confirm"): layer.toolsConfirm = ok
                 case ("tools", "allow"): layer.toolsAllow = ok
                 case ("tools", _): layer.toolsDeny = ok
+                case ("resources", "allow"): layer.resourcesAllow = ok
+                case ("resources", _): layer.resourcesDeny = ok
                 case (_, "allow"): layer.promptsAllow = ok
                 default: layer.promptsDeny = ok
                 }
+            case "pin" where table == "tools": layer.toolsPin = enumValue(e, "tools.pin", PinMode.self)
+            case "pin_first_use" where table == "tools": layer.toolsPinFirstUse = bool(e, "tools.pin_first_use")
             default: unknownKey(e, table: table)
             }
         }

@@ -107,4 +107,13 @@ public struct SHA256: Sendable {
             return (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
         }
     }
+
+    /// Hex of the digest of a string's UTF-8 bytes.
+    public static func hex(_ text: String) -> String { hex(hash(Array(text.utf8))) }
+
+    /// Lower-case hex of a digest.
+    public static func hexString(_ digest: [UInt8]) -> String { hex(digest) }
+
+    /// Same as `finalize()`.
+    public mutating func finish() -> [UInt8] { finalize() }
 }

@@ -95,11 +95,19 @@ public final class MCPFilter {
     /// `[audit]`: the session's audit trail (nil: no audit log).
     public var audit: AuditTrail?
 
-    enum ListKind { case tools, prompts, other }
+    /// `tools` is a first page (no cursor), `toolsPage` a later one.
+    enum ListKind { case tools, toolsPage, prompts, resources, resourceTemplates, initialize, other }
+
+    /// `[tools] pin` for this session (nil when off).
+    let pins: PinGuard?
+    /// `[tools] confirm` (nil when not set).
+    let confirm: ConfirmGate?
 
     public init(policy: MCPPolicy, say: @escaping (String) -> Void) {
         self.policy = policy
         self.say = say
+        pins = policy.pins.flatMap { $0.mode == .off ? nil : PinGuard($0, say: say) }
+        confirm = policy.confirm.map { ConfirmGate(patterns: $0) }
     }
 
     // MARK: The hook
@@ -157,7 +165,8 @@ public final class MCPFilter {
 
     // MARK: Messages
 
-    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name"])
+    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor",
+                                                                "params.capabilities.elicitation", "result.action", "params.uri"])
     private static let responseProjection = JSONProjection(["id", "method"])
 
     /// One whole line, its newline included.
@@ -183,17 +192,40 @@ public final class MCPFilter {
             reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
             return .drop
         }
+        if let confirm, message["method"] == nil, case .string(let sid)? = message["id"], sid.hasPrefix(ConfirmGate.prefix) {
+            return confirmed(confirm, sid, message)
+        }
         if let method = message["method"]?.stringValue {
             let id = message["id"]
+            if method == "initialize", let confirm {
+                confirm.clientCanElicit = ConfirmGate.offersForm(message["params"]?["capabilities"]?["elicitation"])
+            }
             var kind = ListKind.other
             switch method {
-            case "tools/list" where policy.tools != nil: kind = .tools
+            case "tools/list" where policy.tools != nil || pins != nil:
+                kind = (message["params"]?["cursor"] ?? .null) == .null ? .tools : .toolsPage
+            case "initialize" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
+            case "resources/list" where policy.resources != nil: kind = .resources
+            case "resources/templates/list" where policy.resources != nil: kind = .resourceTemplates
+            case "resources/read", "resources/subscribe":
+                if let p = policy.resources, let uri = message["params"]?["uri"]?.stringValue, !p.permits(uri) {
+                    // MCP's "resource not found" error.
+                    if let id { reply(error: -32002, message: "Resource not found: \(uri)", id: id) }
+                    return .drop
+                }
             case "tools/call":
                 if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[tools] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
+                }
+                if let pins, let name = message["params"]?["name"]?.stringValue, pins.callRefusal(name) != nil {
+                    if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
+                    return .drop
+                }
+                if let confirm, let name = message["params"]?["name"]?.stringValue, let id, id != .null, confirm.matches(name) {
+                    return ask(confirm, body, id: id, name: name)
                 }
             case "prompts/get":
                 if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
@@ -211,6 +243,35 @@ public final class MCPFilter {
             }
         }
         return .pass
+    }
+
+    /// Holds a `tools/call` under `[tools] confirm` and asks the client; or refuses it at once
+    /// when the client cannot ask its user.
+    private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action {
+        guard confirm.clientCanElicit else {
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): the client did not declare elicitation (form)")
+            replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: [tools] confirm needs the user's approval for \"\(name)\", and this client cannot ask (it did not declare the elicitation capability)"))
+            return .drop
+        }
+        let arguments = (try? JSON.parse(body))?["params"]?["arguments"]
+        replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments))
+        say("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name))")
+        return .drop
+    }
+
+    /// The client's answer to mcpbox's confirmation request: the held call goes to the server on
+    /// accept, else the client gets a tool error. The answer itself never reaches the server.
+    private func confirmed(_ confirm: ConfirmGate, _ requestId: String, _ message: JSON) -> Action {
+        guard let (call, refusal) = confirm.answer(requestId, action: message["result"]?["action"]?.stringValue,
+                                                   isError: message["error"] != nil) else { return .drop }
+        if let refusal {
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(refusal)")
+            replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal) ([tools] confirm)"))
+            return .drop
+        }
+        say("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))")
+        outstanding[call.id.serialized] = .other
+        return .replace(call.line)
     }
 
     static let clientCapabilitiesMetaKey = "io.modelcontextprotocol/clientCapabilities"
@@ -278,6 +339,12 @@ public final class MCPFilter {
             say("mcpbox: refused the server's \(method): [client] \(capability) = false")
             return .drop
         }
+        if confirm != nil, head["method"] != nil, case .string(let sid)? = head["id"], sid.hasPrefix(ConfirmGate.prefix) {
+            // mcpbox's own id space: the server may not use it.
+            reply(error: -32600, message: "Invalid Request: ids starting with \(ConfirmGate.prefix) are reserved by mcpbox", id: .string(sid), to: 0)
+            drop("a request with an id in mcpbox's own id space")
+            return .drop
+        }
         guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }
         guard let kind = outstanding.removeValue(forKey: id.serialized) else {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
@@ -292,10 +359,23 @@ public final class MCPFilter {
             return .drop
         }
         guard var result = message["result"] else { return .pass }
-        guard let policy = kind == .tools ? self.policy.tools : self.policy.prompts else { return .pass }
-        let key = kind == .tools ? "tools" : "prompts"
+        if kind == .initialize {
+            guard case .object(let pairs) = result, let pins, !pins.instructions(result["instructions"]) else { return .pass }
+            message.set("result", .object(pairs.filter { $0.0 != "instructions" }))
+            return .replace(Array((message.serialized + "\n").utf8))
+        }
+        let tools = kind == .tools || kind == .toolsPage
+        let (key, field) = switch kind {
+        case .resources: ("resources", "uri")
+        case .resourceTemplates: ("resourceTemplates", "uriTemplate")
+        default: (tools ? "tools" : "prompts", "name")
+        }
         guard case .array(let items)? = result[key] else { return .pass }
-        let kept = items.filter { item in item["name"]?.stringValue.map(policy.permits) ?? false }
+        var kept = items
+        if let policy = tools ? self.policy.tools : kind == .prompts ? self.policy.prompts : self.policy.resources {
+            kept = kept.filter { item in item[field]?.stringValue.map(policy.permits) ?? false }
+        }
+        if tools, let pins { kept = pins.tools(kept, firstPage: kind == .tools) }
         if kept.count == items.count { return .pass }
         result.set(key, .array(kept))
         message.set("result", result)

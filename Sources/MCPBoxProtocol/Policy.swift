@@ -73,6 +73,12 @@ public struct MCPPolicy: Sendable, Equatable {
     public var prompts: NamePolicy?
     /// `[client]`; nil = no gating.
     public var client: ClientGate?
+    /// `[tools] pin`; nil = no pinning.
+    public var pins: PinConfig?
+    /// `[tools] confirm` globs: calls that need the user's yes (nil = none).
+    public var confirm: [String]?
+    /// `[resources] allow/deny` over resource URIs; nil = no resources policy.
+    public var resources: NamePolicy?
     /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.
     public var maxMessage: Int
 
@@ -80,7 +86,9 @@ public struct MCPPolicy: Sendable, Equatable {
     public static let defaultMaxMessage = 16 << 20
 
     public init(tools: NamePolicy? = nil, prompts: NamePolicy? = nil, client: ClientGate? = nil,
-                maxMessage: Int = MCPPolicy.defaultMaxMessage) {
+                maxMessage: Int = MCPPolicy.defaultMaxMessage, pins: PinConfig? = nil, confirm: [String]? = nil) {
+        self.pins = pins
+        self.confirm = confirm
         self.tools = tools
         self.prompts = prompts
         self.client = client

@@ -1,0 +1,359 @@
+import MCPBoxEvents
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[tools] pin`: what happens to a tool whose definition is not the approved one.
+public enum PinMode: String, Sendable, Equatable, CaseIterable {
+    /// Hidden from `tools/list`, refused on `tools/call` (-32602).
+    case block
+    /// Passed, with a warning on stderr.
+    case warn
+    /// No pinning.
+    case off
+}
+
+/// Pinning as the plan decides it for one session.
+public struct PinConfig: Sendable, Equatable {
+    public var mode: PinMode
+    /// `pin_first_use`: with no pin file yet, the first session's definitions are approved.
+    public var firstUse: Bool
+    /// The profile as given (named in hints such as `mcpbox tools approve PROFILE`).
+    public var profile: String
+    /// The pin file (`PinStore`).
+    public var path: String
+
+    public init(mode: PinMode, firstUse: Bool, profile: String, path: String) {
+        self.mode = mode
+        self.firstUse = firstUse
+        self.profile = profile
+        self.path = path
+    }
+}
+
+/// One pinned or pending value: a whole tool definition, or the server's instructions (a string,
+/// or null when the server gives none), with the SHA-256 of its JCS text.
+public struct Pin: Sendable, Equatable {
+    public var sha256: String
+    public var value: JSON
+
+    /// nil when the value cannot be canonicalized (a non-finite number).
+    public init?(_ value: JSON) {
+        guard let text = Canonical.serialize(value) else { return nil }
+        self.sha256 = SHA256.hex(text)
+        self.value = value
+    }
+
+    /// A tool definition's name (nil for instructions, or a definition without a string name).
+    public var name: String? { value["name"]?.stringValue }
+}
+
+/// The approved definitions of one profile (the pin file) or the unapproved ones the last
+/// session saw (the pending file).
+public struct PinSet: Sendable, Equatable {
+    /// nil: not pinned (or, pending: nothing unapproved).
+    public var instructions: Pin?
+    /// Approved: one per name. Pending: as the server listed them (duplicates included).
+    public var tools: [Pin] = []
+
+    public init(instructions: Pin? = nil, tools: [Pin] = []) {
+        self.instructions = instructions
+        self.tools = tools
+    }
+
+    public func tool(_ name: String) -> Pin? { tools.first { $0.name == name } }
+
+    /// Adds or replaces the pin of `pin.name`.
+    public mutating func approve(_ pin: Pin) {
+        if let i = tools.firstIndex(where: { $0.name == pin.name }) { tools[i] = pin } else { tools.append(pin) }
+    }
+
+    /// The file's text: JCS of `{"instructions": {"sha256", "value"}?, "tools": [{"sha256",
+    /// "definition"}], "version": 1}`, tools sorted by name.
+    public var serialized: String {
+        var pairs: [(String, JSON)] = [("version", .number("1"))]
+        if let i = instructions { pairs.append(("instructions", .object([("sha256", .string(i.sha256)), ("value", i.value)]))) }
+        let sortedTools = tools.enumerated().sorted { a, b in
+            let x = a.element.name ?? "", y = b.element.name ?? ""
+            return x == y ? a.offset < b.offset : x.utf16.lexicographicallyPrecedes(y.utf16)
+        }.map(\.element)
+        pairs.append(("tools", .array(sortedTools.map { .object([("sha256", .string($0.sha256)), ("definition", $0.value)]) })))
+        return Canonical.serialize(.object(pairs))! + "\n"
+    }
+
+    /// Parses a pin or pending file; every hash is recomputed and must match.
+    public static func parse(_ bytes: [UInt8]) -> PinSet? {
+        guard let doc = try? JSON.parse(bytes, maxDepth: JSON.maxDepth + 4), doc["version"] == .number("1"),
+              case .array(let items)? = doc["tools"] else { return nil }
+        var set = PinSet()
+        if let i = doc["instructions"] {
+            guard let v = i["value"], let pin = Pin(v), i["sha256"]?.stringValue == pin.sha256 else { return nil }
+            set.instructions = pin
+        }
+        for item in items {
+            guard let d = item["definition"], let pin = Pin(d), pin.name != nil, item["sha256"]?.stringValue == pin.sha256 else { return nil }
+            set.tools.append(pin)
+        }
+        return set
+    }
+}
+
+/// The pin file of a profile and its pending file beside it (`NAME.json`, `NAME.pending.json`):
+/// directories created 0700, files 0600, replaced atomically (write, fsync, rename).
+public struct PinStore: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var pendingPath: String {
+        (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".pending.json"
+    }
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The approved pins; nil when there is no pin file.
+    public func load() throws(Failure) -> PinSet? { try Self.readSet(path) }
+
+    /// What the last session saw and could not expose; nil when there is none.
+    public func loadPending() throws(Failure) -> PinSet? { try Self.readSet(pendingPath) }
+
+    public func save(_ set: PinSet) throws(Failure) { try Self.writeText(path, set.serialized) }
+
+    public func savePending(_ set: PinSet) throws(Failure) { try Self.writeText(pendingPath, set.serialized) }
+
+    /// Deletes the pin file and the pending file; returns whether either existed.
+    public func reset() throws(Failure) -> Bool {
+        var any = false
+        for p in [path, pendingPath] {
+            if unlink(p) == 0 { any = true } else if errno != ENOENT {
+                throw Failure(description: "cannot delete \(p): \(String(cString: strerror(errno)))")
+            }
+        }
+        return any
+    }
+
+    public func clearPending() {
+        _ = unlink(pendingPath)
+    }
+
+    static let maxFile = 64 << 20
+
+    static func readSet(_ path: String) throws(Failure) -> PinSet? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+            guard bytes.count <= maxFile else { throw Failure(description: "\(path) is larger than \(maxFile) bytes") }
+        }
+        guard let set = PinSet.parse(bytes) else {
+            throw Failure(description: "\(path) is not a valid pin file (delete it with `mcpbox tools reset`)")
+        }
+        return set
+    }
+
+    /// Creates the missing directories of `dir` with mode 0700.
+    static func makeDirectories(_ dir: String) throws(Failure) {
+        var path = ""
+        for part in dir.split(separator: "/") {
+            path += "/" + part
+            if mkdir(path, 0o700) != 0 && errno != EEXIST {
+                throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    static func writeText(_ path: String, _ text: String) throws(Failure) {
+        guard let slash = path.lastIndex(of: "/"), path.hasPrefix("/") else {
+            throw Failure(description: "pin file \(path) is not an absolute path")
+        }
+        let dir = String(path[..<slash])
+        try makeDirectories(dir)
+        let tmp = dir + "/." + path[path.index(after: slash)...] + ".\(getpid()).tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        var done = 0
+        var failure: Int32 = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 { if errno == EINTR { continue }; failure = errno; break }
+            done += n
+        }
+        if failure == 0 && (fchmod(fd, 0o600) != 0 || fsync(fd) != 0) { failure = errno }
+        close(fd)
+        if failure == 0 && rename(tmp, path) != 0 { failure = errno }
+        guard failure == 0 else {
+            unlink(tmp)
+            throw Failure(description: "cannot write \(path): \(String(cString: strerror(failure)))")
+        }
+        let d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if d >= 0 { _ = fsync(d); close(d) }
+    }
+}
+
+/// Pinning during one session: checks every `tools/list` page and the `initialize` result
+/// against the pin file, hides or warns, and writes what it could not expose to the pending file
+/// (which `mcpbox tools approve` shows). Decisions go to `say` (stderr in `run`).
+final class PinGuard {
+    let config: PinConfig
+    let store: PinStore
+    let say: (String) -> Void
+    private var pins: PinSet
+    /// pin_first_use with no pin file at the start: this session's first definitions are approved.
+    private var trustFirstUse: Bool
+    /// Unapproved definitions seen this session (the pending file's content).
+    private var pending = PinSet()
+    /// Names whose latest listed definition is not approved, or listed twice.
+    private var unapproved: Set<String> = []
+    /// Names listed since the last first page (to catch a duplicate across pages).
+    private var listing: Set<String> = []
+
+    /// Why a tool is not exposed.
+    enum State: String { case approved, changed, new, duplicate, invalid }
+
+    init(_ config: PinConfig, say: @escaping (String) -> Void) {
+        self.config = config
+        self.store = PinStore(path: config.path)
+        self.say = say
+        do {
+            let loaded = try store.load()
+            pins = loaded ?? PinSet()
+            trustFirstUse = loaded == nil && config.firstUse
+        } catch {
+            // Fail closed: nothing counts as approved, and nothing is trusted on first use.
+            say("mcpbox: pin: \(error); every tool counts as unapproved")
+            pins = PinSet()
+            trustFirstUse = false
+        }
+    }
+
+    private var hint: String {
+        "see `mcpbox tools diff \(config.profile)`, approve with `mcpbox tools approve \(config.profile)`"
+    }
+
+    private var blocking: Bool { config.mode == .block }
+
+    /// Whether the `initialize` result's `instructions` (nil: absent) may reach the client.
+    func instructions(_ value: JSON?) -> Bool {
+        guard let pin = Pin(value ?? .null) else {
+            say("mcpbox: pin: the server's instructions cannot be canonicalized: \(blocking ? "removed" : "passed")")
+            return !blocking
+        }
+        if pins.instructions?.sha256 == pin.sha256 { return true }
+        if trustFirstUse && pins.instructions == nil {
+            pins.instructions = pin
+            save()
+            say("mcpbox: pin: approved the server's instructions on first use (\(config.path))")
+            return true
+        }
+        pending.instructions = pin
+        savePending()
+        let what = pins.instructions == nil ? "are not approved yet" : "changed since they were approved"
+        say("mcpbox: pin: the server's instructions \(what): \(blocking ? "removed from the initialize result" : "passed (pin = \"warn\")"); \(hint)")
+        return !blocking
+    }
+
+    /// The tools of one `tools/list` page that may reach the client (all of them under `warn`).
+    func tools(_ items: [JSON], firstPage: Bool) -> [JSON] {
+        if firstPage { listing = [] }
+        var count: [String: Int] = [:]
+        for item in items { if let n = item["name"]?.stringValue { count[n, default: 0] += 1 } }
+        var states: [State] = []
+        var pinned = false
+        var refused: [String] = []
+        for item in items {
+            guard let name = item["name"]?.stringValue, let pin = Pin(item) else {
+                states.append(.invalid)
+                refused.append("(a tool without a name, or with a number JSON cannot pin): invalid")
+                continue
+            }
+            var state: State
+            if count[name, default: 0] > 1 || listing.contains(name) {
+                state = .duplicate
+            } else if let approved = pins.tool(name) {
+                state = approved.sha256 == pin.sha256 ? .approved : .changed
+            } else if trustFirstUse {
+                pins.approve(pin)
+                pinned = true
+                state = .approved
+            } else {
+                state = .new
+            }
+            states.append(state)
+            if state == .approved {
+                unapproved.remove(name)
+                pending.tools.removeAll { $0.name == name }
+            } else {
+                unapproved.insert(name)
+                pending.tools.removeAll { $0.name == name && state != .duplicate }
+                if !pending.tools.contains(pin) { pending.tools.append(pin) }
+                refused.append("\(JSON.quoted(name)): \(state.rawValue)")
+            }
+        }
+        for n in count.keys { listing.insert(n) }
+        if pinned {
+            save()
+            say("mcpbox: pin: approved \(states.filter { $0 == .approved }.count) tool definition(s) on first use (\(config.path))")
+        }
+        guard !refused.isEmpty else { return items }
+        savePending()
+        say("mcpbox: pin: \(blocking ? "hidden" : "passed (pin = \"warn\")"): \(refused.joined(separator: ", ")); \(hint)")
+        guard blocking else { return items }
+        return zip(items, states).filter { $0.1 == .approved }.map(\.0)
+    }
+
+    /// Why a `tools/call` for `name` is refused (nil: forwarded; under `warn` always nil).
+    func callRefusal(_ name: String) -> String? {
+        let why: String?
+        if unapproved.contains(name) {
+            why = "its listed definition is not the approved one"
+        } else if pins.tool(name) == nil {
+            why = "it has no approved definition"
+        } else {
+            why = nil
+        }
+        guard let why else { return nil }
+        if blocking {
+            say("mcpbox: pin: refused tools/call \(JSON.quoted(name)): \(why); \(hint)")
+            return why
+        }
+        say("mcpbox: pin: warning: tools/call \(JSON.quoted(name)) passed although \(why) (pin = \"warn\")")
+        return nil
+    }
+
+    private func save() {
+        do { try store.save(pins) } catch { say("mcpbox: pin: \(error)") }
+    }
+
+    private func savePending() {
+        do { try store.savePending(pending) } catch { say("mcpbox: pin: \(error)") }
+    }
+}
+
+extension JSON {
+    /// `s` as a JSON string literal: a name from the server shown on stderr cannot carry
+    /// terminal control sequences.
+    static func quoted(_ s: String) -> String {
+        var out = ""
+        quote(s, into: &out)
+        // DEL and C1 controls too (CSI is 0x9b in some terminals).
+        guard out.unicodeScalars.contains(where: { (0x7f...0x9f).contains($0.value) }) else { return out }
+        var safe = ""
+        for u in out.unicodeScalars {
+            if (0x7f...0x9f).contains(u.value) { safe += "\\u00" + String(u.value, radix: 16) } else { safe.unicodeScalars.append(u) }
+        }
+        return safe
+    }
+}

@@ -1,0 +1,87 @@
+import MCPBoxProtocol
+import Testing
+
+@Suite("MCP filter: [tools] confirm")
+struct ConfirmTests {
+    static let policy = MCPPolicy(confirm: ["git_commit", "*delete*"])
+    static let call = #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"git_commit","arguments":{"message":"m"}}}"# + "\n"
+
+    func initialize(_ d: FilterDriver, elicitation: String?) {
+        let caps = elicitation.map { #"{"elicitation":\#($0)}"# } ?? "{}"
+        d.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":\#(caps)}}"# + "\n")
+        _ = d.take(0)
+    }
+
+    /// The client's elicitation request from mcpbox (its id and message).
+    func elicitation(_ d: FilterDriver) throws -> (id: String, message: String) {
+        let request = try JSON.parse(d.take(1))
+        #expect(request["method"] == .string("elicitation/create"))
+        return (try #require(request["id"]?.stringValue), try #require(request["params"]?["message"]?.stringValue))
+    }
+
+    @Test func acceptForwardsTheHeldCallByteIdentical() throws {
+        let d = FilterDriver(Self.policy)
+        initialize(d, elicitation: "{}")
+        d.feed(0, Self.call)
+        #expect(d.take(0) == "", "the call waits for the user")
+        let (id, message) = try elicitation(d)
+        #expect(id.hasPrefix("mcpbox-confirm-"))
+        #expect(message.contains("git_commit") && message.contains(#"{"message":"m"}"#), "\(message)")
+        d.feed(0, #"{"jsonrpc":"2.0","id":"\#(id)","result":{"action":"accept","content":{}}}"# + "\n")
+        #expect(d.take(0) == Self.call, "accepted: the call itself reaches the server, not the answer")
+        d.feed(1, #"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"# + "\n")
+        #expect(d.take(1) == #"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"# + "\n")
+    }
+
+    @Test(arguments: ["decline", "cancel"])
+    func declineOrCancelIsAToolError(_ action: String) throws {
+        let d = FilterDriver(Self.policy)
+        initialize(d, elicitation: #"{"form":{}}"#)
+        d.feed(0, Self.call)
+        let (id, _) = try elicitation(d)
+        d.feed(0, #"{"jsonrpc":"2.0","id":"\#(id)","result":{"action":"\#(action)"}}"# + "\n")
+        #expect(d.take(0) == "")
+        let reply = try JSON.parse(d.take(1))
+        #expect(reply["id"] == .number("7"))
+        #expect(reply["result"]?["isError"] == .bool(true))
+        // A replayed answer changes nothing.
+        d.feed(0, #"{"jsonrpc":"2.0","id":"\#(id)","result":{"action":"accept"}}"# + "\n")
+        #expect(d.take(0) == "")
+    }
+
+    @Test func clientErrorAndNoCapabilityAreRefused() throws {
+        let d = FilterDriver(Self.policy)
+        initialize(d, elicitation: #"{"form":{}}"#)
+        d.feed(0, Self.call)
+        let (id, _) = try elicitation(d)
+        d.feed(0, #"{"jsonrpc":"2.0","id":"\#(id)","error":{"code":-32601,"message":"no"}}"# + "\n")
+        #expect(d.take(0) == "")
+        #expect(try JSON.parse(d.take(1))["result"]?["isError"] == .bool(true))
+
+        for caps in [nil, #"{"url":{}}"#] {
+            let n = FilterDriver(Self.policy)
+            initialize(n, elicitation: caps)
+            n.feed(0, Self.call)
+            #expect(n.take(0) == "")
+            let reply = try JSON.parse(n.take(1))
+            #expect(reply["result"]?["isError"] == .bool(true))
+            #expect(reply["result"]?["content"].map { $0.serialized.contains("did not declare the elicitation") } == true)
+        }
+    }
+
+    @Test func otherToolsPassAndTheServerCannotUseMcpboxIds() throws {
+        let d = FilterDriver(Self.policy)
+        initialize(d, elicitation: "{}")
+        let status = #"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"git_status"}}"# + "\n"
+        d.feed(0, status)
+        #expect(d.take(0) == status)
+        // A server request in mcpbox's id space is refused, so the client's answer could never
+        // be taken for the user's.
+        d.feed(1, #"{"jsonrpc":"2.0","id":"mcpbox-confirm-1","method":"elicitation/create","params":{"message":"x","requestedSchema":{"type":"object","properties":{}}}}"# + "\n")
+        #expect(d.take(1) == "")
+        #expect(d.take(0).contains("reserved by mcpbox"))
+        // A client answer to an id mcpbox never used is dropped, not forwarded.
+        d.feed(0, #"{"jsonrpc":"2.0","id":"mcpbox-confirm-1","result":{"action":"accept"}}"# + "\n")
+        #expect(d.take(0) == "")
+    }
+}
