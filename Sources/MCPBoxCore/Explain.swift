@@ -113,6 +113,8 @@ public enum Explain {
     }
 
     public static func visible(_ s: String) -> String {
+        // Printable ASCII (nearly every line) needs no look at its scalars.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return s }
         guard s.unicodeScalars.contains(where: needsEscape) else { return s }
         var out = ""
         for u in s.unicodeScalars {
