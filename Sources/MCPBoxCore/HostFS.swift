@@ -189,6 +189,7 @@ public enum Paths {
     /// Joins and normalizes: collapses `//` and `.`, drops a trailing `/`; nil if relative or with `..`.
     public static func normalize(_ path: String) -> String? {
         guard path.hasPrefix("/") else { return nil }
+        if isNormalASCII(path) { return path }
         var parts: [Substring] = []
         for c in components(path) {
             if c == "." { continue }
@@ -196,6 +197,25 @@ public enum Paths {
             parts.append(c)
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// Whether the ASCII absolute `path` is already what `normalize` makes of it: `/`, or no
+    /// empty, `.` or `..` component (most paths are; they need no split and join).
+    static func isNormalASCII(_ path: String) -> Bool {
+        if path == "/" { return true }
+        var path = path
+        return path.withUTF8 { b in
+            guard b.count > 1, b[0] == UInt8(ascii: "/") else { return false }
+            var start = 1
+            for i in 1...b.count where i == b.count || b[i] == UInt8(ascii: "/") || b[i] >= 0x80 {
+                if i < b.count && b[i] >= 0x80 { return false }
+                let length = i - start
+                if length == 0 { return false }
+                if b[start] == UInt8(ascii: "."), length == 1 || (length == 2 && b[start + 1] == UInt8(ascii: ".")) { return false }
+                start = i + 1
+            }
+            return true
+        }
     }
 
     /// Path components of an absolute normalized path ("/" → []).
@@ -214,9 +234,14 @@ public enum Paths {
     public static func isWithin(_ path: String, _ ancestor: String) -> Bool {
         if ancestor == "/" { return true }
         // Byte-wise, without building `ancestor + "/"`: called for every pair of mounts and places.
-        let p = path.utf8, a = ancestor.utf8
-        guard p.count >= a.count, p.starts(with: a) else { return false }
-        return p.count == a.count || p[p.index(p.startIndex, offsetBy: a.count)] == UInt8(ascii: "/")
+        var path = path, ancestor = ancestor
+        return path.withUTF8 { p in
+            ancestor.withUTF8 { a in
+                guard p.count >= a.count else { return false }
+                if a.count > 0 && memcmp(p.baseAddress!, a.baseAddress!, a.count) != 0 { return false }
+                return p.count == a.count || p[a.count] == UInt8(ascii: "/")
+            }
+        }
     }
 
     /// `path` relative to its ancestor `base` ("" when equal).
