@@ -209,7 +209,7 @@ struct Run: ParsableCommand {
             for prefix in [PlanBuilder.accessWarningPrefix, PlanBuilder.limitsWarningPrefix] where text.hasPrefix(prefix) {
                 text = text.dropFirst(prefix.count)
             }
-            Stderr.write(Explain.visible("mcpbox: warning: " + text))
+            Stderr.write(Explain.visible("mcpbox: warning: " + String(text)))
         }
         return Launcher.run(plan, verbose: verbose)
     }

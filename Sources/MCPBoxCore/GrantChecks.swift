@@ -81,7 +81,7 @@ public enum GrantChecks {
         for (i, part) in parts.enumerated() where part.utf8.first == UInt8(ascii: ".") {
             for (name, c) in credentialComponents {
                 guard c[0] == part, i + c.count <= parts.count, parts[i..<(i + c.count)].elementsEqual(c) else { continue }
-                return ("/" + parts[0..<(i + c.count)].joined(separator: "/"), name)
+                return ("/" + Paths.slashJoined(parts[0..<(i + c.count)]), name)
             }
         }
         return nil

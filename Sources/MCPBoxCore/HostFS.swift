@@ -196,7 +196,20 @@ public enum Paths {
             if c == ".." { return nil }
             parts.append(c)
         }
-        return "/" + parts.joined(separator: "/")
+        return "/" + slashJoined(parts)
+    }
+
+    /// `parts.joined(separator: "/")`, built with concrete appends: the stdlib's `joined` over
+    /// Substrings is not specialized here and pays runtime witness lookups on first use.
+    static func slashJoined(_ parts: some Sequence<Substring>) -> String {
+        var out = ""
+        var first = true
+        for part in parts {
+            if !first { out.append("/") }
+            out.append(contentsOf: part)
+            first = false
+        }
+        return out
     }
 
     /// Whether the ASCII absolute `path` is already what `normalize` makes of it: `/`, or no
@@ -227,7 +240,8 @@ public enum Paths {
     }
 
     static func isASCII(_ s: String) -> Bool {
-        s.utf8.allSatisfy { $0 < 0x80 }
+        var s = s
+        return s.withUTF8 { !$0.contains { $0 >= 0x80 } }
     }
 
     /// Whether `ancestor` is `path` itself or one of its parent directories.
