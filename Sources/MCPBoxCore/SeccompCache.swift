@@ -35,9 +35,11 @@ public enum SeccompCache {
         return program
     }
 
-    /// `~/.local/state/mcpbox/seccomp` of the account running mcpbox, nil without a home.
+    /// `~/.local/state/mcpbox/seccomp` of the account running mcpbox, nil without a home
+    /// directory (mcpbox creates the directories below the home, never the home itself).
     static func directory() -> String? {
-        guard let home = Accounts().user(uid: geteuid())?.home, let h = Paths.normalize(home), h != "/" else { return nil }
+        guard let home = Accounts().user(uid: geteuid())?.home, let h = Paths.normalize(home), h != "/",
+              HostFS.info(h)?.isDirectory == true else { return nil }
         return Paths.join(h, ".local/state/mcpbox/seccomp")
     }
 
