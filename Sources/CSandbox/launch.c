@@ -257,10 +257,6 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (r != 1) _exit(125);
     /* This process's copy of mcpbox's command line is what /proc/1/cmdline shows the server. */
     if (L->argv_area) memset(L->argv_area, 0, L->argv_area_len);
-    /* Joined to its cgroups by now: root the cgroup namespace there, not at mcpbox's. */
-    if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-        mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
-
     struct net_helper net = {.launch = L};
     if (L->new_net && net_helper_start(&net) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
@@ -286,9 +282,19 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
      * mcpbox did not die in between (it holds the sync pipe open for the sandbox's life). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
+    /* mcpbox joins pid 1 to its cgroups while the mounts above are prepared (a cgroup v1 join
+     * waits for an RCU grace period, milliseconds on a busy host); a second byte says it is
+     * done. Nothing of the server exists before it: the server is forked below. */
+    if (L->n_cgroup_procs_fds) {
+        do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
+        if (r != 1) _exit(125);
+    }
     struct pollfd pfd = {.fd = sync_fd, .events = POLLIN};
     if (poll(&pfd, 1, 0) != 0) _exit(125);
     close(sync_fd);
+    /* Joined to its cgroups now: root the cgroup namespace there, not at mcpbox's. */
+    if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
 
     mcpbox_build_root(L, efd, trees);
 
@@ -476,21 +482,39 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
         failure->err = errno;
         goto kill_child;
     }
-    for (size_t i = 0; i < L->n_cgroup_procs_fds; i++) {
-        char pidstr[16];
-        int len = snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
-        if (pwrite(L->cgroup_procs_fds[i], pidstr, (size_t)len, 0) != len) {
-            failure->stage = MCPBOX_STAGE_CGROUP;
-            failure->err = errno;
-            goto kill_child;
-        }
-    }
     ssize_t w;
     do { w = write(sync_p[1], "x", 1); } while (w < 0 && errno == EINTR);
     if (w != 1) {
         failure->stage = MCPBOX_STAGE_SYNC;
         failure->err = errno;
         goto kill_child;
+    }
+    /* pid 1 prepares its mounts meanwhile and waits for the second byte before it switches
+     * root, roots its cgroup namespace or forks the server. */
+    if (L->n_cgroup_procs_fds) {
+        int gone = 0;
+        for (size_t i = 0; i < L->n_cgroup_procs_fds; i++) {
+            char pidstr[16];
+            int len = snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
+            if (pwrite(L->cgroup_procs_fds[i], pidstr, (size_t)len, 0) == len) continue;
+            /* ESRCH (here) or EPIPE (below): pid 1 already failed, its error is on the error
+             * pipe; it never gets the byte. */
+            if (errno == ESRCH) {
+                gone = 1;
+                break;
+            }
+            failure->stage = MCPBOX_STAGE_CGROUP;
+            failure->err = errno;
+            goto kill_child;
+        }
+        if (!gone) {
+            do { w = write(sync_p[1], "c", 1); } while (w < 0 && errno == EINTR);
+            if (w != 1 && errno != EPIPE) {
+                failure->stage = MCPBOX_STAGE_SYNC;
+                failure->err = errno;
+                goto kill_child;
+            }
+        }
     }
     out->pid = pid;
     out->error_fd = err_p[0];

@@ -210,7 +210,7 @@ struct Run: ParsableCommand {
             for prefix in [PlanBuilder.accessWarningPrefix, PlanBuilder.limitsWarningPrefix] where text.hasPrefix(prefix) {
                 text = text.dropFirst(prefix.count)
             }
-            Stderr.write(Explain.visible("mcpbox: warning: " + text))
+            Stderr.write(Explain.visible("mcpbox: warning: " + String(text)))
         }
         let status = Launcher.run(plan, verbose: verbose)
         if status == 0 { PackageTools.sessionSucceeded(plan) }

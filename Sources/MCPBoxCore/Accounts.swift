@@ -50,9 +50,40 @@ public struct Accounts: Sendable {
 
     static func fields(_ text: String?) -> [[String]] {
         guard let text else { return [] }
+        if let rows = asciiFields(text) { return rows }
         return text.split(separator: "\n").compactMap { line in
             if line.hasPrefix("#") { return nil }
             return line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+
+    /// `fields` byte by byte, the same split for ASCII text without `\r` (which the Character
+    /// split would join to `\n`); nil for any other text.
+    static func asciiFields(_ text: String) -> [[String]]? {
+        var text = text
+        return text.withUTF8 { buf -> [[String]]? in
+            if buf.contains(where: { $0 >= 0x80 || $0 == UInt8(ascii: "\r") }) { return nil }
+            func string(_ from: Int, _ to: Int) -> String {
+                String(decoding: UnsafeBufferPointer(rebasing: buf[from..<to]), as: UTF8.self)
+            }
+            var rows: [[String]] = []
+            var i = 0
+            while i < buf.count {
+                var end = i
+                while end < buf.count && buf[end] != UInt8(ascii: "\n") { end += 1 }
+                if end > i && buf[i] != UInt8(ascii: "#") {
+                    var row: [String] = []
+                    var start = i
+                    for k in i..<end where buf[k] == UInt8(ascii: ":") {
+                        row.append(string(start, k))
+                        start = k + 1
+                    }
+                    row.append(string(start, end))
+                    rows.append(row)
+                }
+                i = end + 1
+            }
+            return rows
         }
     }
 

@@ -114,6 +114,9 @@ public enum Explain {
     }
 
     public static func visible(_ s: String) -> String {
+        // Printable ASCII (nearly every line) needs no look at its scalars.
+        var bytes = s
+        if bytes.withUTF8({ !$0.contains { $0 < 0x20 || $0 >= 0x7F } }) { return s }
         guard s.unicodeScalars.contains(where: needsEscape) else { return s }
         var out = ""
         for u in s.unicodeScalars {
@@ -166,7 +169,12 @@ public enum Explain {
     }
 
     static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+        let count = Paths.isASCII(s) ? s.utf8.count : s.count
+        guard count < width else { return s }
+        var out = s
+        out.reserveCapacity(s.utf8.count + width - count)
+        for _ in count..<width { out.append(" ") }
+        return out
     }
 
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.

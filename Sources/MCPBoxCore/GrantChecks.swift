@@ -81,7 +81,7 @@ public enum GrantChecks {
         for (i, part) in parts.enumerated() where part.utf8.first == UInt8(ascii: ".") {
             for (name, c) in credentialComponents {
                 guard c[0] == part, i + c.count <= parts.count, parts[i..<(i + c.count)].elementsEqual(c) else { continue }
-                return ("/" + parts[0..<(i + c.count)].joined(separator: "/"), name)
+                return ("/" + Paths.slashJoined(parts[0..<(i + c.count)]), name)
             }
         }
         return nil
@@ -150,9 +150,8 @@ extension PlanBuilder {
     /// started through sudo, also the home of the user who ran sudo (`SUDO_UID`).
     func callerHomes() -> [String] {
         var homes: [String] = []
-        let env = host.environmentDictionary
-        let sudoer = host.callerUid == 0 ? env["SUDO_UID"].flatMap { UInt32($0) }.flatMap { host.accounts.user(uid: $0)?.home } : nil
-        for h in [env["HOME"], host.accounts.user(uid: host.callerUid)?.home, sudoer] {
+        let sudoer = host.callerUid == 0 ? host[env: "SUDO_UID"].flatMap { UInt32($0) }.flatMap { host.accounts.user(uid: $0)?.home } : nil
+        for h in [host[env: "HOME"], host.accounts.user(uid: host.callerUid)?.home, sudoer] {
             if let h, let n = Paths.normalize(h), n != "/", !homes.contains(n) { homes.append(n) }
         }
         return homes
@@ -160,7 +159,6 @@ extension PlanBuilder {
 
     /// Runs every check of `GrantChecks` over the draft's binds.
     func checkGrants(_ d: inout Draft, identity: Identity?) {
-        let env = host.environmentDictionary
         let homes = callerHomes()
         let binds = d.mounts.compactMap { m -> (m: Mount, source: String, ro: Bool)? in
             if case .bind(let source, let ro) = m.kind { (m, source, ro) } else { nil }
@@ -185,8 +183,8 @@ extension PlanBuilder {
             protected.append(("/etc/mcpbox", "mcpbox's system configuration"))
             var configs = homes.map { Paths.join($0, ".config/mcpbox") }
             var states = homes.map { Paths.join($0, ".local/state/mcpbox") }
-            if let x = env["XDG_CONFIG_HOME"].flatMap(Paths.normalize) { configs.append(Paths.join(x, "mcpbox")) }
-            if let x = env["XDG_STATE_HOME"].flatMap(Paths.normalize) { states.append(Paths.join(x, "mcpbox")) }
+            if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Paths.normalize) { configs.append(Paths.join(x, "mcpbox")) }
+            if let x = host[env: "XDG_STATE_HOME"].flatMap(Paths.normalize) { states.append(Paths.join(x, "mcpbox")) }
             protected += configs.map { ($0, "mcpbox's configuration") }
             protected += states.map { ($0, "mcpbox's state (pins, logs, caches it trusts later)") }
             if let exe = host.executablePath { protected.append((exe, "the mcpbox executable")) }
@@ -212,12 +210,12 @@ extension PlanBuilder {
         // The user's run-later places, `/`, home directories and their ancestors, read-write.
         var places: [(String, String)] = []
         for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
-        if let x = env["XDG_CONFIG_HOME"].flatMap(Paths.normalize) {
+        if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Paths.normalize) {
             for name in ["fish", "environment.d", "autostart", "systemd", "git", "nvim"] {
                 places.append((Paths.join(x, name), GrantChecks.runLater.first { $0.path == ".config/" + name }!.what))
             }
         }
-        if let x = env["XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
+        if let x = host[env: "XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
         var seenPlaces = Set<String>()
         let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in
             (place, resolve(place), what)

@@ -63,19 +63,22 @@ public enum HostFS {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while out.count <= limit {
-            let want = min(65536, limit + 1 - out.count)
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
+        // An uninitialized buffer, no bigger than the limit: most reads are a few bytes of /proc.
+        let size = min(65536, limit + 1)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buf -> [UInt8]? in
+            var out: [UInt8] = []
+            while out.count <= limit {
+                let want = min(size, limit + 1 - out.count)
+                let n = read(fd, buf.baseAddress, want)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return nil
+                }
+                if n == 0 { break }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
             }
-            if n == 0 { break }
-            out.append(contentsOf: buf[0..<n])
+            return out
         }
-        return out
     }
 
     /// The process environment, in order.
@@ -83,9 +86,10 @@ public enum HostFS {
         var out: [(String, String)] = []
         var p = environ
         while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                out.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
+            // Split at the first `=` byte (POSIX), without a Character walk of every entry.
+            if let eq = strchr(entry, Int32(UInt8(ascii: "="))) {
+                let name = String(decoding: UnsafeRawBufferPointer(start: entry, count: entry.distance(to: eq)), as: UTF8.self)
+                out.append((name, String(cString: eq + 1)))
             }
             p += 1
         }
@@ -185,27 +189,73 @@ public enum Paths {
     /// Joins and normalizes: collapses `//` and `.`, drops a trailing `/`; nil if relative or with `..`.
     public static func normalize(_ path: String) -> String? {
         guard path.hasPrefix("/") else { return nil }
+        if isNormalASCII(path) { return path }
         var parts: [Substring] = []
-        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+        for c in components(path) {
             if c == "." { continue }
             if c == ".." { return nil }
             parts.append(c)
         }
-        return "/" + parts.joined(separator: "/")
+        return "/" + slashJoined(parts)
+    }
+
+    /// `parts.joined(separator: "/")`, built with concrete appends: the stdlib's `joined` over
+    /// Substrings is not specialized here and pays runtime witness lookups on first use.
+    static func slashJoined(_ parts: some Sequence<Substring>) -> String {
+        var out = ""
+        var first = true
+        for part in parts {
+            if !first { out.append("/") }
+            out.append(contentsOf: part)
+            first = false
+        }
+        return out
+    }
+
+    /// Whether the ASCII absolute `path` is already what `normalize` makes of it: `/`, or no
+    /// empty, `.` or `..` component (most paths are; they need no split and join).
+    static func isNormalASCII(_ path: String) -> Bool {
+        if path == "/" { return true }
+        var path = path
+        return path.withUTF8 { b in
+            guard b.count > 1, b[0] == UInt8(ascii: "/") else { return false }
+            var start = 1
+            for i in 1...b.count where i == b.count || b[i] == UInt8(ascii: "/") || b[i] >= 0x80 {
+                if i < b.count && b[i] >= 0x80 { return false }
+                let length = i - start
+                if length == 0 { return false }
+                if b[start] == UInt8(ascii: "."), length == 1 || (length == 2 && b[start + 1] == UInt8(ascii: ".")) { return false }
+                start = i + 1
+            }
+            return true
+        }
     }
 
     /// Path components of an absolute normalized path ("/" → []).
     public static func components(_ path: String) -> [Substring] {
-        path.split(separator: "/", omittingEmptySubsequences: true)
+        // Splitting the bytes is the same split for ASCII, and far cheaper than by Character
+        // (a path with other text keeps the Character split: `/` plus a combining mark is one).
+        guard isASCII(path) else { return path.split(separator: "/", omittingEmptySubsequences: true) }
+        return path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
+    }
+
+    static func isASCII(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { !$0.contains { $0 >= 0x80 } }
     }
 
     /// Whether `ancestor` is `path` itself or one of its parent directories.
     public static func isWithin(_ path: String, _ ancestor: String) -> Bool {
         if ancestor == "/" { return true }
         // Byte-wise, without building `ancestor + "/"`: called for every pair of mounts and places.
-        let p = path.utf8, a = ancestor.utf8
-        guard p.count >= a.count, p.starts(with: a) else { return false }
-        return p.count == a.count || p[p.index(p.startIndex, offsetBy: a.count)] == UInt8(ascii: "/")
+        var path = path, ancestor = ancestor
+        return path.withUTF8 { p in
+            ancestor.withUTF8 { a in
+                guard p.count >= a.count else { return false }
+                if a.count > 0 && memcmp(p.baseAddress!, a.baseAddress!, a.count) != 0 { return false }
+                return p.count == a.count || p[a.count] == UInt8(ascii: "/")
+            }
+        }
     }
 
     /// `path` relative to its ancestor `base` ("" when equal).
@@ -234,8 +284,35 @@ public enum Paths {
 
     /// Orders paths component-wise, so a parent always sorts before its children.
     public static func precedes(_ a: String, _ b: String) -> Bool {
+        if let fast = asciiPrecedes(a, b) { return fast }
         let x = components(a), y = components(b)
         for (p, q) in zip(x, y) where p != q { return p < q }
         return x.count < y.count
+    }
+
+    /// `precedes` for two ASCII paths, byte by byte without splitting (ASCII strings compare as
+    /// their bytes do); nil when either has other text.
+    static func asciiPrecedes(_ a: String, _ b: String) -> Bool? {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y -> Bool? in
+                if x.contains(where: { $0 >= 0x80 }) || y.contains(where: { $0 >= 0x80 }) { return nil }
+                let slash = UInt8(ascii: "/")
+                var i = 0, j = 0
+                while true {
+                    while i < x.count && x[i] == slash { i += 1 }
+                    while j < y.count && y[j] == slash { j += 1 }
+                    if i == x.count || j == y.count { return i == x.count && j < y.count }
+                    while i < x.count && x[i] != slash && j < y.count && y[j] != slash {
+                        if x[i] != y[j] { return x[i] < y[j] }
+                        i += 1
+                        j += 1
+                    }
+                    let endX = i == x.count || x[i] == slash, endY = j == y.count || y[j] == slash
+                    // One component is a proper prefix of the other: the shorter sorts first.
+                    if endX != endY { return endX }
+                }
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ public enum Launcher {
         }
         let bpf: [UInt8]
         do {
-            bpf = try Seccomp.compile(plan.seccomp)
+            bpf = try SeccompCache.compile(plan.seccomp)
         } catch {
             printError("mcpbox: seccomp: \(error)")
             return 125

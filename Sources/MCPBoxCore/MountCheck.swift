@@ -247,7 +247,7 @@ extension SandboxView {
                 guard let link else { continue }
                 hops += 1
                 guard hops <= 40 else { return nil }
-                let rest = parts[(i + 1)...].joined(separator: "/")
+                let rest = Paths.slashJoined(parts[(i + 1)...])
                 let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
                 guard let next = Self.resolveDots(Paths.join(base, rest)) else { return nil }
                 current = next

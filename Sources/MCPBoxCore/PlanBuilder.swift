@@ -54,6 +54,12 @@ public struct HostContext: Sendable {
         return (instances, watches)
     }
 
+    /// One variable of mcpbox's environment (the first, as in `environmentDictionary`), without
+    /// building the dictionary.
+    public subscript(env name: String) -> String? {
+        environment.first { $0.0 == name }?.1
+    }
+
     public var environmentDictionary: [String: String] {
         var d: [String: String] = [:]
         for (k, v) in environment where d[k] == nil { d[k] = v }

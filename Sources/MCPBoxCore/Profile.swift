@@ -2,7 +2,11 @@ import MCPBoxNetwork
 import MCPBoxProtocol
 
 /// A value from a profile with the file and line it came from.
-public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
+///
+/// Equatable only where `T` is (a conditional conformance): a constraint on `T` itself would
+/// make the runtime look up `T: Equatable` in every conformance record of the binary the first
+/// time each `Sourced<T>` is used, a cost every launch paid.
+public struct Sourced<T: Sendable>: Sendable {
     public var value: T
     /// Absolute path of the profile file.
     public var file: String
@@ -24,6 +28,8 @@ public struct Sourced<T: Sendable & Equatable>: Sendable, Equatable {
         Diagnostic(file: file, line: line, key: key, message, hint: hint)
     }
 }
+
+extension Sourced: Equatable where T: Equatable {}
 
 /// One `[network] hosts` entry: a name answered with these addresses.
 public struct HostMapping: Sendable, Equatable {

@@ -65,7 +65,7 @@ public struct SandboxView: Sendable {
                     if info.isSymlink, m.target != prefix || !isSkeleton(prefix) {
                         hops += 1
                         guard hops <= 40, let link = HostFS.readLink(host) else { return .missing }
-                        let rest = parts[(i + 1)...].joined(separator: "/")
+                        let rest = Paths.slashJoined(parts[(i + 1)...])
                         let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
                         guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
                         current = next
@@ -89,7 +89,7 @@ public struct SandboxView: Sendable {
                     guard prefix == m.target else { return .missing }
                     hops += 1
                     guard hops <= 40 else { return .missing }
-                    let rest = parts[(i + 1)...].joined(separator: "/")
+                    let rest = Paths.slashJoined(parts[(i + 1)...])
                     let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
                     guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
                     current = next
@@ -112,6 +112,6 @@ public struct SandboxView: Sendable {
             if c == ".." { if !out.isEmpty { out.removeLast() }; continue }
             out.append(c)
         }
-        return "/" + out.joined(separator: "/")
+        return "/" + Paths.slashJoined(out)
     }
 }

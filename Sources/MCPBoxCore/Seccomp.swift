@@ -351,11 +351,12 @@ struct Shape {
         aioRefused = SeccompTables.aioSyscalls.filter { !extraSet.contains($0) && !deniedSet.contains($0) }
         switch policy.preset {
         case .default:
-            var seen = Set<String>()
-            finalAllowed = []
             let candidates = SeccompTables.defaultAllowed
                 + SeccompTables.guarded.filter { $0 != "clone3" }
                 + extraAllowed.filter { $0 != "clone3" }
+            var seen = Set<String>(minimumCapacity: candidates.count)
+            finalAllowed = []
+            finalAllowed.reserveCapacity(candidates.count)
             for name in candidates where !deniedSet.contains(name) && seen.insert(name).inserted {
                 finalAllowed.append(name)
             }

@@ -368,6 +368,23 @@ struct SpawnTests {
                 "\(failure.description)")
     }
 
+    /// pid 1 prepares its mounts while mcpbox joins it to its cgroup; a failure on either side
+    /// of that join still names its stage and target, and leaves no cgroup behind.
+    @Test func childSideFailureWithACgroupNamesStageAndTarget() throws {
+        var plan = SpawnFixture.shell("true", extra: [
+            Mount(target: "/usr/mcpbox-not-there", kind: .hide(isDirectory: false), origin: "test")])
+        plan.limits.memoryBytes = 64 << 20
+        for _ in 0..<5 {
+            let r = try SpawnFixture.run(plan)
+            let failure = try #require(r.failure)
+            #expect(r.status == 125)
+            #expect(failure.description.hasPrefix("mcpbox: mount point /usr/mcpbox-not-there: No such file or directory"),
+                    "\(failure.description)")
+        }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/mcpbox")) ?? []
+        #expect(!left.contains { $0.hasPrefix("\(getpid())-") }, "cgroups left behind: \(left)")
+    }
+
     @Test func symlinkInTargetPathIsNeverFollowed() throws {
         let dir = try TempDir(prefix: "mcpbox-spawn-link")
         defer { dir.remove() }
