@@ -178,6 +178,8 @@ public final class AuditTrail {
         }
         // A response: it answers a request of the other direction.
         guard let request = pending.removeValue(forKey: Self.key(1 - dir, id)) else {
+            // The client's answer to mcpbox's own request (a confirmation): recorded by its decision.
+            if dir == 0, let prefix = ownIdPrefix, case .string(let s) = id, s.hasPrefix(prefix) { return }
             violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
             return
         }
@@ -186,6 +188,18 @@ public final class AuditTrail {
             response.full = try? JSON.parse(body)
         }
         write(request, outcome: nil, response: response, responseBytes: bytes)
+    }
+
+    /// Ids of mcpbox's own requests to the client (`[tools] confirm`): their answers are not
+    /// protocol violations.
+    public var ownIdPrefix: String?
+
+    /// A request of `dir` that was held or forwarded and then answered by mcpbox itself (a
+    /// declined confirmation): closed as `denied` with `rule`.
+    public func answeredLocally(_ dir: Int, id: JSON, rule: String) {
+        guard var e = pending.removeValue(forKey: Self.key(dir, id)) else { return }
+        e.rule = rule
+        write(e, outcome: "denied", response: nil, responseBytes: 0)
     }
 
     /// mcpbox answered the line being decided itself (or dropped it): recorded as `denied` with

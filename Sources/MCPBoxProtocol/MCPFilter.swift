@@ -93,7 +93,9 @@ public final class MCPFilter {
     /// Set once a limit ended the session.
     public private(set) var failed = false
     /// `[audit]`: the session's audit trail (nil: no audit log).
-    public var audit: AuditTrail?
+    public var audit: AuditTrail? {
+        didSet { if confirm != nil { audit?.ownIdPrefix = ConfirmGate.prefix } }
+    }
 
     /// `tools` is a first page (no cursor), `toolsPage` a later one.
     enum ListKind { case tools, toolsPage, prompts, resources, resourceTemplates, initialize, other }
@@ -108,6 +110,17 @@ public final class MCPFilter {
         self.say = say
         pins = policy.pins.flatMap { $0.mode == .off ? nil : PinGuard($0, say: say) }
         confirm = policy.confirm.map { ConfirmGate(patterns: $0) }
+        // Pin decisions also become audit records.
+        pins?.say = { [unowned self] message in
+            say(message)
+            self.audit?.record(kind: "mcp.pin", fields: [("message", .string(message))])
+        }
+    }
+
+    /// A `[tools] confirm` step: stderr and, with `[audit]`, a decision record.
+    private func confirmStep(_ message: String, id: JSON, tool: String, outcome: String) {
+        say(message)
+        audit?.recordDecision(direction: 0, method: "tools/call", id: id, tool: tool, outcome: outcome, rule: "[tools] confirm")
     }
 
     // MARK: The hook
@@ -220,7 +233,8 @@ public final class MCPFilter {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
-                if let pins, let name = message["params"]?["name"]?.stringValue, pins.callRefusal(name) != nil {
+                if let pins, let name = message["params"]?["name"]?.stringValue, let why = pins.callRefusal(name) {
+                    audit?.refused(rule: "[tools] pin: " + why)
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
@@ -250,12 +264,13 @@ public final class MCPFilter {
     private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action {
         guard confirm.clientCanElicit else {
             say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): the client did not declare elicitation (form)")
+            audit?.refused(rule: "[tools] confirm: the client did not declare elicitation (form)")
             replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: [tools] confirm needs the user's approval for \"\(name)\", and this client cannot ask (it did not declare the elicitation capability)"))
             return .drop
         }
         let arguments = (try? JSON.parse(body))?["params"]?["arguments"]
         replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments))
-        say("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name))")
+        confirmStep("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name))", id: id, tool: name, outcome: "asked")
         return .drop
     }
 
@@ -266,10 +281,11 @@ public final class MCPFilter {
                                                    isError: message["error"] != nil) else { return .drop }
         if let refusal {
             say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(refusal)")
+            audit?.answeredLocally(0, id: call.id, rule: "[tools] confirm: " + refusal)
             replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal) ([tools] confirm)"))
             return .drop
         }
-        say("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))")
+        confirmStep("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))", id: call.id, tool: call.name, outcome: "accepted")
         outstanding[call.id.serialized] = .other
         return .replace(call.line)
     }

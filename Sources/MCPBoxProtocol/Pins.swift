@@ -209,7 +209,7 @@ public struct PinStore: Sendable {
 final class PinGuard {
     let config: PinConfig
     let store: PinStore
-    let say: (String) -> Void
+    var say: (String) -> Void
     private var pins: PinSet
     /// pin_first_use with no pin file at the start: this session's first definitions are approved.
     private var trustFirstUse: Bool
