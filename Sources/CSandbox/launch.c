@@ -141,6 +141,20 @@ static int net_helper_join(struct net_helper *h) {
     return rc;
 }
 
+/* Closes every fd >= 3 except the four given. */
+static int keep_only(int a, int b, int c, int d) {
+    int k[4] = {a, b, c, d};
+    for (int i = 1; i < 4; i++)
+        for (int j = i; j > 0 && k[j - 1] > k[j]; j--) { int t = k[j]; k[j] = k[j - 1]; k[j - 1] = t; }
+    unsigned int next = 3;
+    for (int i = 0; i < 4; i++) {
+        if (k[i] < 3 || (unsigned int)k[i] < next) continue;
+        if ((unsigned int)k[i] > next && syscall(SYS_close_range, next, (unsigned int)k[i] - 1, 0) < 0) return -1;
+        next = (unsigned int)k[i] + 1;
+    }
+    return (int)syscall(SYS_close_range, next, ~0U, 0);
+}
+
 /* The server: last steps before execve. Capabilities are still full inside the user
  * namespace here (pid 1 kept them through its setresuid with SECBIT_NO_SETUID_FIXUP); the
  * bounding set is already empty (pid 1 dropped it before forking). */
@@ -152,6 +166,10 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
 
     if (setsid() < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_SETSID, errno, -1, 125);
 
+    /* Only what the server's start needs stays open: with many fds inherited (a client that
+     * leaks them into mcpbox) the lowest free number could lie above RLIMIT_NOFILE. */
+    if (keep_only(L->stdin_fd, L->stdout_fd, L->stderr_fd, efd) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_CLOSE_FDS, errno, -1, 125);
     /* Through fds >= 3 first so that a relay fd already numbered 0-2 is not clobbered. */
     int in = fcntl(L->stdin_fd, F_DUPFD_CLOEXEC, 3);
     int out = fcntl(L->stdout_fd, F_DUPFD_CLOEXEC, 3);

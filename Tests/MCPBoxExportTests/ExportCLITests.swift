@@ -29,11 +29,8 @@ struct ExportCLITests {
         var args = [profile, "--profile-path", TestSupport.profilesDir, "--format", "kubernetes"]
         let tmpRepo = try TempDir(prefix: "mcpbox-export-repo")
         defer { tmpRepo.remove() }
-        if profile == "git" {
-            _ = try runProcess(["/usr/bin/git", "init", "-q", tmpRepo.path])
-            args += ["--set", "repo=\(tmpRepo.path)"]
-        }
-        if ["base", "python", "node"].contains(profile) { args += ["--", "/usr/bin/true"] }
+        args += try RoundTripTests.variables(profile, tmpRepo)
+        if RoundTripTests.bases.contains(profile) { args += ["--", "/usr/bin/true"] }
         let (r, tmp, out) = try Self.export(args)
         defer { tmp.remove() }
         try #require(r.status == 0, "export: \(r.stderr)")

@@ -12,6 +12,27 @@ struct RoundTripTests {
             .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
     }
 
+    /// The `--set` values a shipped profile needs (directories made in `tmp`).
+    static func variables(_ profile: String, _ tmp: TempDir) throws -> [String] {
+        switch profile {
+        case "git":
+            let repo = try tmp.makeDir("repo")
+            _ = try runProcess(["/usr/bin/git", "init", "-q", repo])
+            return ["--set", "repo=\(repo)"]
+        case "filesystem":
+            return ["--set", "input=\(try tmp.makeDir("input"))", "--set", "output=\(try tmp.makeDir("output"))"]
+        case "sqlite":
+            return ["--set", "db_dir=\(try tmp.makeDir("db"))"]
+        case "python-interpreter":
+            return ["--set", "workdir=\(try tmp.makeDir("work"))"]
+        default:
+            return []
+        }
+    }
+
+    /// Shipped profiles without a `command` of their own (bases for others).
+    static let bases: Set<String> = ["base", "python", "node", "uvx", "npx"]
+
     static func object(_ data: Data) throws -> [String: Any] {
         guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw SupportError("not a JSON object") }
         return o
@@ -22,12 +43,7 @@ struct RoundTripTests {
         let mcpbox = try TestSupport.mcpboxBinary()
         let tmp = try TempDir(prefix: "mcpbox-export")
         defer { tmp.remove() }
-        var args = [profile, "--profile-path", TestSupport.profilesDir]
-        if profile == "git" {
-            let repo = try tmp.makeDir("repo")
-            _ = try runProcess(["/usr/bin/git", "init", "-q", repo])
-            args += ["--set", "repo=\(repo)"]
-        }
+        var args = [profile, "--profile-path", TestSupport.profilesDir] + (try Self.variables(profile, tmp))
         // Profiles without a `command` (bases) get one.
         let explainProbe = try runProcess([mcpbox, "explain"] + args + ["--json"])
         let probe = try Self.object(explainProbe.stdout)

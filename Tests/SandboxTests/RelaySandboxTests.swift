@@ -63,13 +63,16 @@ struct RelaySandboxTests {
         RelayTests.checkByteExact(run, seed: sockets ? 3 : 5, lineMiB: 16, tinyWrites: 2000, mcpboxWarnings: true)
     }
 
-    @Test("mcpbox's resident set stays under 8 MiB while 1 GiB goes to a slow reader")
+    @Test("mcpbox's resident set stays under 4 MiB while 1 GiB goes to a slow reader (12 MiB over its whole life)")
     func backpressure() throws {
         let (run, dir) = try Self.start("flood.py", ["\(1 << 30)"])
         defer { dir.remove() }
         let (relaying, lifetime) = RelayTests.slowRead(run, total: 1 << 30)
         print("mcpbox RSS relaying 1024 MiB: peak \(relaying) KiB (VmHWM with start-up: \(lifetime) KiB)")
-        #expect(relaying > 0 && relaying <= 8 * 1024, "mcpbox peak RSS while relaying \(relaying) KiB")
+        // The relay drops the program text start-up touched (relay.c), so relaying costs little;
+        // start-up and shutdown run Swift code over a 35 MB static binary.
+        #expect(relaying > 0 && relaying <= 4 * 1024, "mcpbox peak RSS while relaying \(relaying) KiB")
+        #expect(lifetime <= 12 * 1024, "mcpbox VmHWM \(lifetime) KiB")
     }
 
     @Test("signals reach the server through pid 1; SIGTERM ends it with its own status")
