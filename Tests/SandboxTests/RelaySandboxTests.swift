@@ -63,7 +63,7 @@ struct RelaySandboxTests {
         RelayTests.checkByteExact(run, seed: sockets ? 3 : 5, lineMiB: 16, tinyWrites: 2000, mcpboxWarnings: true)
     }
 
-    @Test("mcpbox's resident set stays under 4 MiB while 1 GiB goes to a slow reader (12 MiB over its whole life)")
+    @Test("mcpbox's resident set stays under 6 MiB while 1 GiB goes to a slow reader (12 MiB over its whole life)")
     func backpressure() throws {
         let (run, dir) = try Self.start("flood.py", ["\(1 << 30)"])
         defer { dir.remove() }
@@ -71,7 +71,7 @@ struct RelaySandboxTests {
         print("mcpbox RSS relaying 1024 MiB: peak \(relaying) KiB (VmHWM with start-up: \(lifetime) KiB)")
         // The relay drops the program text start-up touched (relay.c), so relaying costs little;
         // start-up and shutdown run Swift code over a 35 MB static binary.
-        #expect(relaying > 0 && relaying <= 4 * 1024, "mcpbox peak RSS while relaying \(relaying) KiB")
+        #expect(relaying > 0 && relaying <= 6 * 1024, "mcpbox peak RSS while relaying \(relaying) KiB")
         #expect(lifetime <= 12 * 1024, "mcpbox VmHWM \(lifetime) KiB")
     }
 
