@@ -17,7 +17,8 @@ import Musl
 ///   read-write when the flag's name says the server writes there (`readWriteFlags`), or for the
 ///   filesystem server's directory arguments; an interpreter's script: its directory, read-only.
 /// - network: `none`, except for the hosts of `http(s)://` URLs in the arguments and the
-///   `knownHosts` table; then `allow` with exactly those hosts.
+///   `knownHosts` table; then `allow` with exactly those hosts. Extending `uvx`/`npx`: that
+///   profile's registry only (the tool installs the server), plus those hosts.
 /// - the names the entry's `env` sets are passed through (mcpbox clears every other variable).
 public struct StarterProfile: Sendable, Equatable {
     public var name: String
@@ -213,8 +214,14 @@ public struct StarterProfile: Sendable, Equatable {
                 if !readWrite.isEmpty { t += "read_write = [\(readWrite.map(quoted).joined(separator: ", "))]\n" }
             }
             if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(quoted).joined(separator: ", "))]\n" }
-            t += "\n[network]\n"
-            t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(quoted).joined(separator: ", "))]\n" : "mode = \"none\"\n"
+            if extends == "uvx" || extends == "npx" {
+                // The package profile's own allow-list (its registry only) stays: the tool installs
+                // the server on the first launch; hosts the server needs are added to it.
+                if !hosts.isEmpty { t += "\n[network]\nallow = [\(hosts.map(quoted).joined(separator: ", "))]\n" }
+            } else {
+                t += "\n[network]\n"
+                t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(quoted).joined(separator: ", "))]\n" : "mode = \"none\"\n"
+            }
         } else if !pass.isEmpty {
             t += "\n[env]\npass = [\(pass.map(quoted).joined(separator: ", "))]\n"
         }

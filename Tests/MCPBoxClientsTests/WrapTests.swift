@@ -491,6 +491,8 @@ struct StarterProfileTests {
 
         let uvx = StarterProfile.make(name: "t", server: "t", argv: ["uvx", "mcp-server-time"], envKeys: [], source: "/cfg", path: "/usr/bin", resolves: { $0 == "uvx" })
         #expect(uvx.text.contains("extends = [\"uvx\"]"))
+        // The uvx profile's registry allow-list stays: a starter `mode = "none"` would stop the install.
+        #expect(!uvx.text.contains("[network]"), "\(uvx.text)")
         let npx = StarterProfile.make(name: "t", server: "t", argv: ["npx", "-y", "x"], envKeys: [], source: "/cfg", path: "/usr/bin", resolves: { $0 == "npx" })
         #expect(npx.text.contains("extends = [\"npx\"]"))
 
