@@ -11,6 +11,25 @@ import Glibc
 /// filesystem view, pid 1, exit statuses, and failures that name their stage.
 @Suite(.enabled(if: geteuid() == 0, "needs root: real namespaces and accounts"))
 struct SpawnTests {
+    @Test("many fds open in mcpbox (a client that leaks them): the server still starts under a low open_files, and inherits none")
+    func manyInheritedFdsDoNotHitTheServersNofileLimit() throws {
+        // Fill fd numbers up to past the server's limit, so the lowest free fd lies above it.
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        while held.last.map({ $0 < 200 }) ?? true {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            try #require(fd >= 0)
+            held.append(fd)
+        }
+        let limits = Limits(memoryBytes: nil, processes: nil, openFiles: 64, cpu: nil, wallTimeSeconds: 0,
+                            tmpfsSizeBytes: 8 << 20, shutdownGraceSeconds: 2)
+        let r = try SpawnFixture.run(SpawnFixture.shell("ls /proc/self/fd | wc -l; ulimit -n", limits: limits))
+        #expect(r.failure == nil, "\(String(describing: r.failure))")
+        #expect(r.status == 0, "\(r.stderr)")
+        // 0, 1, 2 and the directory ls reads.
+        #expect(r.stdout.split(separator: "\n").map(String.init) == ["4", "64"], "\(r.stdout)")
+    }
+
     @Test func credentialsAreEmptyAndFiltered() throws {
         let r = try SpawnFixture.run(SpawnFixture.shell(
             "id -u; id -g; id -G; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status"))
