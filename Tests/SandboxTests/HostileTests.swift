@@ -53,6 +53,9 @@ struct HostileRun: Sendable {
         /// Root exports the `dedicatedAccount` profile as an OCI bundle and runs it with crun
         /// (ExportCrunTests).
         case crunBundle = "crun bundle"
+        /// Root runs the `dedicatedAccount` profile with `[isolation] runtime = "gvisor"`
+        /// (GVisorHostileTests).
+        case gvisor = "gvisor"
     }
 
     struct Check: Sendable {
@@ -195,6 +198,9 @@ struct HostileRun: Sendable {
         var profile = "description = \"hostile-server suite (\(mode.rawValue))\"\nextends = [\"base\"]\n\n"
         if mode != .unprivilegedCaller {
             profile += "[user]\nname = \(tomlString(account.name))\n\n"
+        }
+        if mode == .gvisor {
+            profile += "[isolation]\nruntime = \"gvisor\"\n\n"
         }
         profile += """
             [filesystem]
