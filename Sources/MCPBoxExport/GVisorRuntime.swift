@@ -68,8 +68,9 @@ public enum GVisorRuntime {
         } catch {
             return .failure(Refusal(message: "the plan cannot be written as an OCI bundle: \(error)", hint: fix))
         }
+        let errnos = seccompErrnos(bundle.config)
         bundle.config = gvisorConfig(bundle.config, plan: plan)
-        let rows = bundle.rows.map { restate($0, plan: plan) }
+        let rows = bundle.rows.map { restate($0, plan: plan, errnos: errnos) }
         let lost = rows.filter { $0.status != .carried && !allowedLoss($0, plan: plan) }
         if !lost.isEmpty {
             return .failure(Refusal(message: "under gVisor these restrictions of the plan cannot be applied as under the native runtime: "
@@ -95,7 +96,7 @@ public enum GVisorRuntime {
     }
 
     /// The export's row for a restriction, as it holds under gVisor with mcpbox in front.
-    static func restate(_ row: Carryover, plan: SandboxPlan) -> Carryover {
+    static func restate(_ row: Carryover, plan: SandboxPlan, errnos: Set<UInt64>) -> Carryover {
         let id = plan.identity
         let relay = "mcpbox's relay stays in front of runsc, as under the native runtime"
         switch row.restriction {
@@ -109,9 +110,14 @@ public enum GVisorRuntime {
             return Carryover(row.restriction, .carried, "gVisor's kernel gives the server every capability set empty and no_new_privs: nothing is left for securebits to guard")
         case "seccomp":
             let stricterOnly = seccompNotes(plan).allSatisfy { $0.hasPrefix("non-native ABIs") || $0.contains("instead of being allowed") }
-            guard stricterOnly else { return row }
-            return Carryover(row.restriction, .carried, "\(plan.seccomp.preset.rawValue) preset, default \(plan.seccomp.defaultAction.rawValue): applied by gVisor's kernel to the server's syscalls (runsc --oci-seccomp), same per-syscall decisions; "
-                + "fcntl/ioctl values with high bits set get the default action (stricter); gVisor runs no i386/x32 code; runsc's own seccomp filter guards the host kernel behind it")
+            let errnos = errnos.subtracting([UInt64(EPERM), UInt64(ENOSYS), UInt64(EAFNOSUPPORT)])
+            guard stricterOnly, errnos.isEmpty, plan.seccomp.defaultAction == .errno else {
+                return Carryover(row.restriction, .partial, row.detail + (errnos.isEmpty ? "" : "; runsc returns EPERM instead of errno \(errnos.sorted())")
+                    + (plan.seccomp.defaultAction == .errno ? "" : "; runsc's OCI seccomp has no \(plan.seccomp.defaultAction.rawValue) action as mcpbox applies it"))
+            }
+            return Carryover(row.restriction, .carried, "\(plan.seccomp.preset.rawValue) preset, default errno: applied by gVisor's kernel to the server's syscalls (runsc --oci-seccomp), the same allow/refuse decision per syscall; "
+                + "refused socket families get EPERM instead of EAFNOSUPPORT, ENOSYS rules are the trace action (ENOSYS with no tracer, and ptrace is refused); "
+                + "fcntl/ioctl values with high bits set get the default action (stricter); gVisor has no i386/x32 ABI: int 0x80 reaches the x86_64 table through the same filter; runsc's own seccomp filter guards the host kernel behind gVisor")
         case "mount /dev":
             return Carryover(row.restriction, .carried, "gVisor's own null, zero, full, random, urandom and a private shm, no host device reachable")
         case "inotify limits":
@@ -166,12 +172,49 @@ public enum GVisorRuntime {
                     linux[j].1 = .array(items.filter { $0["type"] != .string("user") })
                 }
             }
+            for (j, l) in linux.enumerated() where l.0 == "seccomp" {
+                linux[j].1 = seccompForRunsc(l.1)
+            }
             if cgroupNeeded(plan) {
                 linux.insert(("cgroupsPath", .string("/mcpbox/\(getpid())-\(processStartTime())-\(UInt32.random(in: 0...UInt32.max))")), at: 0)
             }
             top[i].1 = .object(linux)
         }
         return .object(top)
+    }
+
+    /// runsc's OCI seccomp (20221219) answers every errno rule with EPERM. A rule returning
+    /// ENOSYS (glibc's cue to fall back, as from clone3 to clone) becomes SCMP_ACT_TRACE: with no
+    /// tracer, the kernel answers ENOSYS, and none can attach (the same filter refuses ptrace).
+    static func seccompForRunsc(_ seccomp: Node) -> Node {
+        guard case .object(var fields) = seccomp else { return seccomp }
+        for (i, f) in fields.enumerated() where f.0 == "syscalls" {
+            guard case .array(let rules) = f.1 else { continue }
+            fields[i].1 = .array(rules.map { rule in
+                guard case .object(var r) = rule, rule["action"] == .string("SCMP_ACT_ERRNO"),
+                      rule["errnoRet"] == .uint(UInt64(ENOSYS)) || rule["errnoRet"] == .int(Int64(ENOSYS)) else { return rule }
+                r.removeAll { $0.0 == "errnoRet" }
+                for (k, pair) in r.enumerated() where pair.0 == "action" { r[k].1 = .string("SCMP_ACT_TRACE") }
+                return .object(r)
+            })
+        }
+        return .object(fields)
+    }
+
+    /// The errno values of the plan's seccomp rules that runsc cannot return as such: besides
+    /// EPERM (its only errno) and ENOSYS (by the trace action), EAFNOSUPPORT (refused socket
+    /// families) becomes EPERM, still a refusal; any other value is not carried.
+    static func seccompErrnos(_ config: Node) -> Set<UInt64> {
+        guard case .array(let rules)? = config["linux"]?["seccomp"]?["syscalls"] else { return [] }
+        var out = Set<UInt64>()
+        for r in rules {
+            switch r["errnoRet"] {
+            case .uint(let u)?: out.insert(u)
+            case .int(let i)?: out.insert(UInt64(max(0, i)))
+            default: break
+            }
+        }
+        return out
     }
 
     /// mcpbox's start time in clock ticks (field 22 of /proc/self/stat), as Cgroups names groups.

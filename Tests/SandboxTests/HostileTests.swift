@@ -200,7 +200,11 @@ struct HostileRun: Sendable {
             profile += "[user]\nname = \(tomlString(account.name))\n\n"
         }
         if mode == .gvisor {
-            profile += "[isolation]\nruntime = \"gvisor\"\n\n"
+            // The memory limit holds gVisor's kernel too, where a forked Python process costs
+            // about 4 MiB: the fork-bomb check's children under base's processes = 1024 exhaust
+            // base's 1 GiB and the host's OOM killer ends the whole sandbox (contained, but no
+            // report). At 128 processes the check sees fork fail, as under the native runtime.
+            profile += "[isolation]\nruntime = \"gvisor\"\n\n[limits]\nprocesses = 128\n\n"
         }
         profile += """
             [filesystem]
