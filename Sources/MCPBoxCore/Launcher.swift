@@ -152,9 +152,10 @@ public enum Launcher {
         } else {
             status = mcpbox_relay_run(&config)
         }
+        let runtimeFailure = external?.failure(status: status)
         sandbox.finish()
-        if let external, let failure = external.failure(status: status) {
-            printError("mcpbox: " + Explain.visible(failure))
+        if let runtimeFailure {
+            printError("mcpbox: " + Explain.visible(runtimeFailure))
             status = 125
         }
         for message in GitProtection.sweep(watched: plan.gitWatched, trees: plan.gitTrees) { printError("mcpbox: warning: " + message) }

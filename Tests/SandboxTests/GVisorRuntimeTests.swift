@@ -73,6 +73,20 @@ struct GVisorRuntimeTests {
         }
     }
 
+    @Test("runsc refusing the bundle (a FIFO bind, which its gofer will not mount): 125 with runsc's reason, nothing runs, no fallback")
+    func runscRefusal() throws {
+        defer { tmp.remove() }
+        let fifo = tmp.sub("fifo")
+        try #require(mkfifo(fifo, 0o644) == 0)
+        let p = try profile("f", "runtime = \"gvisor\"", extra: "\n[filesystem]\nread_only = [\(tomlString(fifo))]\n")
+        let before = Self.leftovers()
+        let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/echo", "server-ran"])
+        #expect(r.status == 125, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("mcpbox: runsc refused or failed to run the sandbox") && r.stderr.contains(fifo), "\(r.stderr)")
+        #expect(!r.stdoutText.contains("server-ran"), "the server ran: \(r.stdoutText)")
+        #expect(Self.leftovers().subtracting(before).isEmpty)
+    }
+
     @Test("network.mode = \"allow\" under gVisor: run and explain refuse (125) and say why")
     func allowModeRefused() throws {
         defer { tmp.remove() }
