@@ -345,7 +345,9 @@ final class RunscSandbox: ExternalSandbox {
 
     func finish() {
         guard let dir else { return }
-        if access(dir + "/state", F_OK) == 0, prepared.runsc.hasPrefix("/") {
+        // `runsc run` removes its container when it ends normally; one left behind (runsc
+        // killed) still has state files here.
+        if Self.hasEntries(dir + "/state") {
             if case .success(let pid) = spawnQuiet([prepared.runsc] + globalFlags + ["delete", "--force", id]) {
                 var st: Int32 = 0
                 while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
@@ -353,6 +355,16 @@ final class RunscSandbox: ExternalSandbox {
         }
         Tree.remove(dir)
         self.dir = nil
+    }
+
+    static func hasEntries(_ path: String) -> Bool {
+        guard let d = opendir(path) else { return false }
+        defer { closedir(d) }
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { return true }
+        }
+        return false
     }
 
     func spawnQuiet(_ argv: [String]) -> Result<pid_t, ExternalStartError> {
