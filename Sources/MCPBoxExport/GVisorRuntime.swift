@@ -217,17 +217,8 @@ public enum GVisorRuntime {
         return out
     }
 
-    /// mcpbox's start time in clock ticks (field 22 of /proc/self/stat), as Cgroups names groups.
-    static func processStartTime() -> UInt64 {
-        let fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buf, buf.count)
-        guard n > 0, let paren = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return 0 }
-        let fields = buf[(paren + 1)..<n].split(separator: UInt8(ascii: " "))
-        return fields.count > 19 ? UInt64(String(decoding: fields[19], as: UTF8.self)) ?? 0 : 0
-    }
+    /// mcpbox's start time in clock ticks, as Cgroups names groups.
+    static func processStartTime() -> UInt64 { RunscSandbox.startTime(of: getpid()) ?? 0 }
 
     /// Explain's section: the runtime and how each restriction is enforced under it.
     public static func explainText(_ prepared: Prepared) -> String {
@@ -279,7 +270,8 @@ final class RunscSandbox: ExternalSandbox {
 
     func start(stdin: Int32, stdout: Int32, stderr: Int32) -> Result<pid_t, ExternalStartError> {
         let base = ProcessInfoLite.tmpdir()
-        var template = Array((base + "/mcpbox-gvisor-XXXXXX").utf8CString)
+        Self.sweep(base)
+        var template = Array((base + "/\(Self.prefix)\(getpid())-\(GVisorRuntime.processStartTime())-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             return .failure(ExternalStartError("gvisor: cannot create a private directory in \(base): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)"))
         }
@@ -355,6 +347,41 @@ final class RunscSandbox: ExternalSandbox {
         }
         Tree.remove(dir)
         self.dir = nil
+    }
+
+    static let prefix = "mcpbox-gvisor-"
+
+    /// Removes the directories of gVisor runs whose mcpbox is gone (killed before it could
+    /// remove its own; runsc and its sandbox died with it): named `PREFIX PID-START-RANDOM`,
+    /// owned by this user, and PID no longer running with that start time.
+    static func sweep(_ base: String) {
+        guard let d = opendir(base) else { return }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasPrefix(prefix) { names.append(name) }
+        }
+        closedir(d)
+        for name in names {
+            let parts = name.dropFirst(prefix.count).split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[0]), let start = UInt64(parts[1]) else { continue }
+            var st = stat()
+            guard lstat(base + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else { continue }
+            if startTime(of: pid) == start { continue }
+            Tree.remove(base + "/" + name)
+        }
+    }
+
+    /// Start time of `pid` in clock ticks (field 22 of /proc/PID/stat), nil when it does not run.
+    static func startTime(of pid: Int32) -> UInt64? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0, let paren = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = buf[(paren + 1)..<n].split(separator: UInt8(ascii: " "))
+        return fields.count > 19 ? UInt64(String(decoding: fields[19], as: UTF8.self)) : nil
     }
 
     static func hasEntries(_ path: String) -> Bool {

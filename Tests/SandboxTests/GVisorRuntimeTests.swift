@@ -52,6 +52,51 @@ struct GVisorRuntimeTests {
         #expect(Self.leftovers().subtracting(before).isEmpty, "gvisor temp dirs left: \(Self.leftovers().subtracting(before))")
     }
 
+    /// pids whose command line mentions `text`.
+    static func processes(mentioning text: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
+            guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(text)
+        }
+    }
+
+    @Test("mcpbox killed by SIGKILL: runsc and its sandbox die with it; the next gvisor run removes the directory left behind")
+    func diesWithMcpbox() throws {
+        defer { tmp.remove() }
+        let p = try profile("k", "runtime = \"gvisor\"")
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: mcpbox)
+        proc.arguments = ["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sleep", "600"]
+        proc.environment = env.merging(["HOME": tmp.path]) { $1 }
+        let stdin = Pipe()
+        proc.standardInput = stdin
+        proc.standardOutput = FileHandle.nullDevice
+        proc.standardError = FileHandle.nullDevice
+        try proc.run()
+        let prefix = "mcpbox-gvisor-\(proc.processIdentifier)-"
+        var dir: String?
+        for _ in 0..<600 where dir == nil {
+            if let d = Self.leftovers().first(where: { $0.hasPrefix(prefix) }), Self.processes(mentioning: "/tmp/" + d).count >= 3 {
+                dir = "/tmp/" + d
+            } else {
+                usleep(100_000)
+            }
+        }
+        let found = try #require(dir, "runsc never started")
+        kill(proc.processIdentifier, SIGKILL)
+        proc.waitUntilExit()
+        var left = Self.processes(mentioning: found)
+        for _ in 0..<300 where !left.isEmpty {
+            usleep(100_000)
+            left = Self.processes(mentioning: found)
+        }
+        #expect(left.isEmpty, "processes of the killed mcpbox's sandbox still run: \(left)")
+        #expect(FileManager.default.fileExists(atPath: found), "mcpbox was killed: its directory stays until the next run")
+        let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: found), "the next run did not remove \(found)")
+    }
+
     @Test("runsc missing (profile names an absent path, or none on PATH): run, explain and check refuse, 125, nothing runs")
     func runscMissing() throws {
         defer { tmp.remove() }
