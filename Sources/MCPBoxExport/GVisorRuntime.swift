@@ -17,6 +17,7 @@ private func c_addclosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_act
 public enum GVisorRuntime {
     /// The bundle and the report, or why the plan cannot run under gVisor.
     public struct Prepared: Sendable {
+        public var plan: SandboxPlan
         public var runsc: String
         public var bundle: OCIBundle
         /// The export's report, restated for gVisor: how each restriction is enforced there.
@@ -79,7 +80,7 @@ public enum GVisorRuntime {
         }
         var flags = ["--platform=\(platform)", "--network=\(plan.network == .host ? "host" : "none")", "--oci-seccomp"]
         if !cgroupNeeded(plan) { flags.append("--ignore-cgroups") }
-        return .success(Prepared(runsc: runsc, bundle: bundle, rows: rows, flags: flags))
+        return .success(Prepared(plan: plan, runsc: runsc, bundle: bundle, rows: rows, flags: flags))
     }
 
     /// Whether runsc must make a cgroup (memory or cpu limits).
@@ -271,6 +272,7 @@ final class RunscSandbox: ExternalSandbox {
     func start(stdin: Int32, stdout: Int32, stderr: Int32) -> Result<pid_t, ExternalStartError> {
         let base = ProcessInfoLite.tmpdir()
         Self.sweep(base)
+        if GVisorRuntime.cgroupNeeded(prepared.plan) { Self.sweepCgroups() }
         var template = Array((base + "/\(Self.prefix)\(getpid())-\(GVisorRuntime.processStartTime())-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             return .failure(ExternalStartError("gvisor: cannot create a private directory in \(base): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)"))
@@ -369,6 +371,35 @@ final class RunscSandbox: ExternalSandbox {
             guard lstat(base + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else { continue }
             if startTime(of: pid) == start { continue }
             Tree.remove(base + "/" + name)
+        }
+    }
+
+    /// Removes the cgroups runsc made for a gVisor run whose mcpbox is gone (runsc killed with
+    /// it cannot remove them): `mcpbox/PID-START-RANDOM` in every hierarchy, empty, PID not
+    /// running with that start time (mcpbox's own sweep covers only memory and cpu).
+    static func sweepCgroups() {
+        var parents = ["/sys/fs/cgroup/mcpbox"]
+        if let d = opendir("/sys/fs/cgroup") {
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if !name.hasPrefix("."), e.pointee.d_type == UInt8(DT_DIR) { parents.append("/sys/fs/cgroup/\(name)/mcpbox") }
+            }
+            closedir(d)
+        }
+        for parent in parents {
+            guard let d = opendir(parent) else { continue }
+            var names: [String] = []
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if e.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
+            }
+            closedir(d)
+            for name in names {
+                let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+                guard parts.count == 3, let pid = Int32(parts[0]), pid > 0, let start = UInt64(parts[1]), UInt32(parts[2]) != nil else { continue }
+                if startTime(of: pid) == start { continue }
+                rmdir(parent + "/" + name)
+            }
         }
     }
 

@@ -95,6 +95,10 @@ struct GVisorRuntimeTests {
         let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: found), "the next run did not remove \(found)")
+        // base's memory limit made runsc create a cgroup in every hierarchy; none stays.
+        let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)/mcpbox" } + ["/sys/fs/cgroup/mcpbox"]
+        let groups = hierarchies.flatMap { h in ((try? FileManager.default.contentsOfDirectory(atPath: h)) ?? []).filter { $0.hasPrefix("\(proc.processIdentifier)-") }.map { h + "/" + $0 } }
+        #expect(groups.isEmpty, "cgroups of the killed mcpbox left: \(groups)")
     }
 
     @Test("runsc missing (profile names an absent path, or none on PATH): run, explain and check refuse, 125, nothing runs")
