@@ -120,7 +120,7 @@ public enum GVisorRuntime {
                 + "refused socket families get EPERM instead of EAFNOSUPPORT, ENOSYS rules are the trace action (ENOSYS with no tracer, and ptrace is refused); "
                 + "fcntl/ioctl values with high bits set get the default action (stricter); gVisor has no i386/x32 ABI: int 0x80 reaches the x86_64 table through the same filter; runsc's own seccomp filter guards the host kernel behind gVisor")
         case "mount /dev":
-            return Carryover(row.restriction, .carried, "gVisor's own null, zero, full, random, urandom and a private shm, no host device reachable")
+            return Carryover(row.restriction, .carried, "null, zero, full, random, urandom emulated by gVisor's kernel (its device files never reach a host device driver) and a private shm; no tty, console or block device")
         case "inotify limits":
             return Carryover(row.restriction, .carried, "the server's inotify is gVisor's, never the host's; its instances and watches live in the sandbox's memory")
         case "memory":
