@@ -136,6 +136,24 @@ struct GVisorRuntimeTests {
         #expect(Self.leftovers().subtracting(before).isEmpty)
     }
 
+    @Test("started by an ordinary user: run and explain refuse (125): runsc needs root, no --rootless fallback")
+    func notRootRefused() throws {
+        defer { tmp.remove() }
+        chmod(tmp.path, 0o755)
+        let binary = tmp.sub("mcpbox")
+        try FileManager.default.copyItem(atPath: mcpbox, toPath: binary)
+        chmod(binary, 0o755)
+        let p = try profile("u", "runtime = \"gvisor\"")
+        chmod(p, 0o644)
+        for args in [["run", p], ["explain", p]] {
+            let r = try runProcess(["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", binary] + args
+                                   + ["--profile-path", TestSupport.profilesDir, "--", "/bin/echo", "server-ran"],
+                                   environment: env.merging(["HOME": tmp.path]) { $1 })
+            #expect(r.status == 125 && r.stderr.contains("needs mcpbox started by root") && !r.stdoutText.contains("server-ran"),
+                    "\(args): exit \(r.status): \(r.stderr)")
+        }
+    }
+
     @Test("network.mode = \"allow\" under gVisor: run and explain refuse (125) and say why")
     func allowModeRefused() throws {
         defer { tmp.remove() }
