@@ -201,7 +201,10 @@ struct Run: ParsableCommand {
         let plan: SandboxPlan
         do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { return fail(error).rawValue }
         if dryRun {
-            print(Explain.text(plan), terminator: "")
+            switch RuntimeView.text(plan) {
+            case .success(let text): print(text, terminator: "")
+            case .failure(let r): return RuntimeView.refuse(r)
+            }
             return 0
         }
         // Every warning `explain` shows, once per launch, before the server's own stderr.
@@ -212,7 +215,7 @@ struct Run: ParsableCommand {
             }
             Stderr.write(Explain.visible("mcpbox: warning: " + String(text)))
         }
-        let status = Launcher.run(plan, verbose: verbose)
+        let status = plan.isolation.runtime == .gvisor ? RuntimeView.launch(plan, verbose: verbose) : Launcher.run(plan, verbose: verbose)
         if status == 0 { PackageTools.sessionSucceeded(plan) }
         return status
     }
@@ -237,7 +240,10 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         let plan: SandboxPlan
         do { plan = try options.selection.plan(profile, command: command, requireCommand: false) } catch { throw fail(error) }
-        print(json ? ExplainJSON.render(plan) : Explain.text(plan), terminator: "")
+        switch json ? RuntimeView.json(plan) : RuntimeView.text(plan) {
+        case .success(let out): print(out, terminator: "")
+        case .failure(let r): throw ExitCode(RuntimeView.refuse(r))
+        }
     }
 }
 
@@ -279,6 +285,16 @@ struct Check: ParsableCommand {
                 }
                 if let x = plan.execProblem {
                     print(Explain.visible("  note: \(x.message) (run would exit \(x.exitStatus); \(x.hint))"))
+                }
+                switch RuntimeView.prepare(plan) {
+                case .failure(let r)?:
+                    failed = true
+                    print(Explain.visible("  error: run would refuse: \(r.message) (\(r.hint))"))
+                case .success(let p)?:
+                    for row in p.rows where row.status != .carried {
+                        print(Explain.visible("  note: gvisor: \(row.restriction) \(row.status.rawValue): \(row.detail)"))
+                    }
+                case nil: break
                 }
             } catch {
                 failed = true

@@ -52,7 +52,9 @@ public enum ExplainJSON {
         }
     }
 
-    public static func render(_ plan: SandboxPlan) -> String {
+    /// `runtime`: the `runtime` value as raw JSON (the CLI adds gVisor's report); nil = name
+    /// and origin only.
+    public static func render(_ plan: SandboxPlan, runtime: String? = nil) -> String {
         var w = Writer()
         w.out = "{"
         w.indent = 1
@@ -227,6 +229,7 @@ public enum ExplainJSON {
         w.field("acknowledged_warnings", "[" + plan.acknowledged.map {
             "{\"warning\": \(string($0.warning)), \"origin\": \(string($0.origin))}"
         }.joined(separator: ", ") + "]")
+        w.field("runtime", runtime ?? "{\"name\": \(string(plan.isolation.runtime.rawValue)), \"origin\": \(string(plan.isolation.origin))}")
         w.indent = 0
         w.out += "\n}\n"
         return w.out

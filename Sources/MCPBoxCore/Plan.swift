@@ -48,6 +48,8 @@ public struct SandboxPlan: Sendable, Equatable {
     public var gitTrees: [GitProtection.Tree] = []
     /// The second wall, derived from `mounts` and `network` (see `LandlockPolicy.derive`).
     public var landlock: LandlockPolicy = .none
+    /// `[isolation]`: mcpbox's own child stage (native) or gVisor's runsc.
+    public var isolation: IsolationPlan = .native
     /// Why exec of `executable` would fail inside the sandbox (a missing or unusable
     /// interpreter, no execute permission); `run` exits with its status before launching.
     public var execProblem: ExecProblem?

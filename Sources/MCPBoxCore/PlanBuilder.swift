@@ -301,6 +301,7 @@ public struct PlanBuilder {
         plan.gitWatched = d.gitWatched
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
+        plan.isolation = IsolationPlan.build(profile, environment: host.environmentDictionary)
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
         if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
             plan.execProblem = ExecCheck.directoryProblem(e)

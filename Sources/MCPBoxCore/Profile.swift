@@ -102,6 +102,9 @@ public struct Profile: Sendable, Equatable {
     /// `landlock.tcp_bind` / `tcp_connect`: nil when no profile of the chain sets the key.
     public var landlockTCPBind: [Sourced<UInt16>]?
     public var landlockTCPConnect: [Sourced<UInt16>]?
+    /// `[isolation] runtime` and `runsc` (the runsc program's absolute path).
+    public var isolationRuntime: Sourced<IsolationRuntime>?
+    public var isolationRunsc: Sourced<String>?
 
     /// `[tools]` / `[prompts]` allow (nil: no layer sets it) and deny globs, appended across `extends`.
     public var toolsAllow: [Sourced<String>]?
@@ -184,6 +187,8 @@ public struct Profile: Sendable, Equatable {
         if let v = child.landlockMode { landlockMode = v }
         if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
         if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
+        if let v = child.isolationRuntime { isolationRuntime = v }
+        if let v = child.isolationRunsc { isolationRunsc = v }
         if let v = child.toolsAllow { var l = toolsAllow ?? []; Self.appendNames(&l, v); toolsAllow = l }
         Self.appendNames(&toolsDeny, child.toolsDeny)
         if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
@@ -229,7 +234,7 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "resources", "client", "audit", "packages"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "resources", "client", "audit", "packages", "isolation"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
@@ -242,6 +247,7 @@ public enum ProfileSchema {
         "audit": ["log", "payloads", "required", "max_size", "keep"],
         "packages": ["managers", "offline"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
+        "isolation": ["runtime", "runsc"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
 }
@@ -559,6 +565,7 @@ struct ProfileFileReader {
             case "client": if let t = subtable(entry) { readClient(t) }
             case "audit": if let t = subtable(entry) { readAudit(t) }
             case "packages": if let t = subtable(entry) { readPackages(t) }
+            case "isolation": if let t = subtable(entry) { readIsolation(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -848,6 +855,24 @@ struct ProfileFileReader {
             case "tcp_bind": layer.landlockTCPBind = portList(e, "landlock.tcp_bind")
             case "tcp_connect": layer.landlockTCPConnect = portList(e, "landlock.tcp_connect")
             default: unknownKey(e, table: "landlock")
+            }
+        }
+    }
+
+    mutating func readIsolation(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "runtime": layer.isolationRuntime = enumValue(e, "isolation.runtime", IsolationRuntime.self)
+            case "runsc":
+                guard case .string(let raw) = e.value.kind else { typeError(e, "isolation.runsc", expected: "a string"); continue }
+                guard let s = expand(raw, line: e.value.line, key: "isolation.runsc") else { continue }
+                guard s.hasPrefix("/"), let n = Paths.normalize(s) else {
+                    sink.add(diag(e.value.line, "isolation.runsc", "path \"\(s)\" is not absolute or contains `..`",
+                                  hint: "give the runsc program's absolute path, e.g. \"/usr/bin/runsc\""))
+                    continue
+                }
+                layer.isolationRunsc = Sourced(n, file: file, line: e.value.line, key: "isolation.runsc")
+            default: unknownKey(e, table: "isolation")
             }
         }
     }
