@@ -73,7 +73,8 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "MCPBoxExportTests",
-            dependencies: ["MCPBoxExport", "MCPBoxCore", "MCPBoxTestSupport"]),
+            dependencies: ["MCPBoxExport", "MCPBoxCore", "MCPBoxTestSupport"],
+            exclude: ["Fixtures"]),
         .target(
             name: "MCPBoxTestSupport",
             path: "Tests/MCPBoxTestSupport"),

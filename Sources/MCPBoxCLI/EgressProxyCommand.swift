@@ -14,7 +14,7 @@ struct EgressProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "egress-proxy",
         abstract: "Serve egress rules as an HTTP proxy on ADDR:PORT (the enforcement point of `mcpbox export --format kubernetes`).",
-        discussion: "RULES is the file the Kubernetes export ships in its ConfigMap: `allow RULE`, `deny RULE`, `host NAME ADDR...` lines, rules as in [network] allow/deny. Events (JSON Lines) go to --log or stderr. Runs until killed; exits 125 when it cannot start.")
+        discussion: "RULES is the file the Kubernetes export ships in its ConfigMap: `allow RULE`, `deny RULE`, `host NAME ADDR...` lines, rules as in [network] allow/deny. Events (JSON Lines) go to --log or stderr. Runs until SIGTERM, SIGINT or SIGHUP (exit 0); exits 125 when it cannot start.")
 
     @Option(help: ArgumentHelp("The rules file.", valueName: "FILE"))
     var rules: String
@@ -57,6 +57,12 @@ struct EgressProxyCommand: ParsableCommand {
             rl.rlim_cur = rl.rlim_max
             _ = setrlimit(RLIMIT_NOFILE_RESOURCE, &rl)
         }
+        // SIGTERM/SIGINT/SIGHUP end it with status 0 whatever mask it inherited: blocked here
+        // (the serving threads inherit the mask) and taken with sigwait below.
+        var stop = sigset_t()
+        sigemptyset(&stop)
+        for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stop, sig) }
+        pthread_sigmask(SIG_BLOCK, &stop, nil)
         let proxy = EgressProxy(policy: policy, profile: profile, sink: sink)
         guard proxy.serve(listener: fd) else {
             Stderr.write("mcpbox: egress-proxy: starting the proxy thread: \(String(cString: strerror(errno)))")
@@ -65,7 +71,9 @@ struct EgressProxyCommand: ParsableCommand {
         let shown = address.isV4 ? address.description : "[\(address)]"
         print("mcpbox egress-proxy listening on \(shown):\(bound) (\(policy.allow.count) allow, \(policy.deny.count) deny, \(policy.hosts.count) host rules)")
         fflush(nil)
-        while true { pause() }
+        var received: Int32 = 0
+        while sigwait(&stop, &received) != 0 {}
+        throw ExitCode(0)
     }
 
     /// `A.B.C.D:PORT` or `[V6]:PORT`.
