@@ -104,7 +104,7 @@ enum KubernetesEgress {
         let container: Node = .object([
             ("name", .string("egress-proxy")),
             ("image", .string(proxyImage)),
-            ("command", .array(["/mcpbox", "egress-proxy", "--rules", rulesPath, "--listen", "0.0.0.0:\(port)", "--profile", plan.profileName].map(Node.string))),
+            ("command", .array(["/mcpbox", "egress-proxy", "--rules", rulesPath, "--listen", "0.0.0.0:\(port)", "--profile", plan.profileName.literalForKubelet].map(Node.string))),
             ("ports", .array([.object([("name", .string("proxy")), ("containerPort", .int(Int64(port))), ("protocol", .string("TCP"))])])),
             ("securityContext", .object([
                 ("allowPrivilegeEscalation", .bool(false)),

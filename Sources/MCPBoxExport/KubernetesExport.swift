@@ -173,7 +173,8 @@ public enum KubernetesExport {
         var container: [(String, Node)] = [
             ("name", .string("server")),
             ("image", .string("REPLACE-WITH-AN-IMAGE-HOLDING-THE-SERVER")),
-            ("command", .array(args.map(Node.string))),
+            // The kubelet expands $(VAR) in command too.
+            ("command", .array(args.map { .string($0.literalForKubelet) })),
             ("workingDir", .string(plan.cwd)),
             ("env", .array(plan.environment.map { v in
                 // The kubelet expands $(VAR) in values: only the proxy URL may; `$$(` keeps the rest literal.

@@ -63,7 +63,9 @@ struct EgressProxyCommandTests {
 
         let profile = try tmp.write("k8segress.toml", """
             extends = ["base"]
-            command = ["/usr/bin/true"]
+            command = ["/usr/bin/true", "$(HOME)"]
+            [env]
+            set = { LITERAL = "a$(HOME)b" }
             [network]
             mode = "allow"
             allow = ["api.test:\(hp)", "api.test:\(sp)", "other.test:\(sp)", "blocked.test:\(hp)", "loop.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)"]
@@ -98,6 +100,9 @@ struct EgressProxyCommandTests {
         }
         let deployment = try String(contentsOfFile: out + "/deployment.yaml", encoding: .utf8)
         #expect(deployment.contains("value: \"http://$(MCPBOX_K8SEGRESS_EGRESS_SERVICE_HOST):3128\"") && deployment.contains("enableServiceLinks: true"))
+        // Only the proxy URL may be expanded by the kubelet: other `$(` are written `$$(`.
+        #expect(deployment.contains("value: \"a$$(HOME)b\"") && deployment.contains("- \"$$(HOME)\"") && !deployment.contains("\"$(HOME)"),
+                "\(deployment)")
         let proxyDeployment = try String(contentsOfFile: out + "/egress-deployment.yaml", encoding: .utf8)
         #expect(proxyDeployment.contains("image: \"registry.example/mcpbox:test\"") && proxyDeployment.contains("- \"egress-proxy\""))
 
