@@ -213,7 +213,8 @@ public enum OCIExport {
         var resources: [(String, Node)] = []
         if let mem = plan.limits.memoryBytes {
             resources.append(("memory", .object([("limit", .uint(mem)), ("swap", .uint(mem))])))
-            rows.append(Carryover("memory", .carried, "linux.resources.memory.limit and swap \(mem) (applied by the runtime's cgroup manager; the runtime OOM-kills past it)"))
+            rows.append(Carryover("memory", .partial, "linux.resources.memory.limit and swap \(mem) (applied by the runtime's cgroup manager; the kernel OOM-kills the container past it); "
+                + "socket buffers are not limited on cgroup v1, where run also writes memory.kmem.tcp.limit_in_bytes (cgroup v2 counts them in memory.max)"))
         } else if let o = plan.limits.optionalMemory {
             rows.append(Carryover("memory (optional)", .dropped, "not applied in the plan on this host: \(o.reason)"))
         }
