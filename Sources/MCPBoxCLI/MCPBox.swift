@@ -13,7 +13,7 @@ public struct MCPBox: ParsableCommand {
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
         version: MCPBoxVersion.current,
-        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self, GrantCommand.self, RevokeCommand.self, SweepGuardCommand.self, WrapCommand.self, UnwrapCommand.self, AuditCommand.self, ExportCommand.self, ToolsCommand.self])
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self, GrantCommand.self, RevokeCommand.self, SweepGuardCommand.self, WrapCommand.self, UnwrapCommand.self, AuditCommand.self, ExportCommand.self, EgressProxyCommand.self, ToolsCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
