@@ -44,6 +44,23 @@ extension MCPFilter {
         return .replace(Array((message.serialized + "\n").utf8))
     }
 
+    static let urlElicitationRequiredBytes = Array("-32042".utf8)
+
+    /// Under `elicitation = "form"`: a `URLElicitationRequiredError` (-32042, 2025-11-25), which
+    /// hands the client URLs to send the user to, replaced by an error without them (nil: not one).
+    func urlElicitationRequired(_ body: UnsafeRawBufferPointer, id: JSON) -> [UInt8]? {
+        guard let message = try? JSON.parse(body), message["error"]?["code"] == .number("-32042") else { return nil }
+        let rule = "[client] elicitation = \"form\""
+        say("mcpbox: replaced the server's URL elicitation required error (-32042) to id \(id.serialized.prefix(40)): \(rule)")
+        audit?.recordDecision(direction: 1, method: "error -32042", id: id, tool: nil, outcome: "replaced", rule: rule)
+        var s = "{\"jsonrpc\":\"2.0\",\"id\":"
+        JSON.write(id, into: &s)
+        s += ",\"error\":{\"code\":-32603,\"message\":"
+        JSON.quote("Internal error: the server requires a URL-mode elicitation, which mcpbox does not offer it (\(rule))", into: &s)
+        s += "}}\n"
+        return Array(s.utf8)
+    }
+
     /// Whether a request speaks protocol 2026-07-28 or later (its `_meta` names the version).
     static func isMultiRoundTrip(_ params: JSON?) -> Bool {
         guard let v = params?["_meta"]?[protocolVersionMetaKey]?.stringValue else { return false }

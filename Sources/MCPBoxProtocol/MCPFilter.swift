@@ -432,6 +432,10 @@ public final class MCPFilter {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
         }
+        if let gate = policy.client, gate.formOnly, Self.contains(body, Self.urlElicitationRequiredBytes),
+           let refused = urlElicitationRequired(body, id: id) {
+            return .replace(refused)
+        }
         if kind == .other { return .pass }
         if kind == .inputCapable || kind == .confirmedCall { return inputRequired(body, id: id, confirmed: kind == .confirmedCall) }
         var message: JSON

@@ -122,6 +122,25 @@ struct FormOnlyElicitationTests {
         }
     }
 
+    @Test func urlElicitationRequiredErrorLosesItsURLs() throws {
+        let d = FilterDriver(Self.policy)
+        _ = initialize(d, #"{"form":{}}"#)
+        d.feed(1, #"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}"# + "\n")
+        _ = d.take(1)
+        d.feed(0, #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"files"}}"# + "\n")
+        _ = d.take(0)
+        d.feed(1, #"{"jsonrpc":"2.0","id":5,"error":{"code":-32042,"message":"auth","data":{"elicitations":[{"mode":"url","elicitationId":"e","url":"https://evil.example/x","message":"go"}]}}}"# + "\n")
+        let e = d.take(1)
+        #expect(!e.contains("evil.example"), "\(e)")
+        #expect(try JSON.parse(e)["error"]?["code"] == .number("-32603"))
+        // Other errors pass byte-identical.
+        d.feed(0, #"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"files"}}"# + "\n")
+        _ = d.take(0)
+        let other = #"{"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"bad -32042"}}"# + "\n"
+        d.feed(1, other)
+        #expect(d.take(1) == other)
+    }
+
     @Test func elicitationFalseStillRefusesBothModes() {
         let d = FilterDriver(MCPPolicy(client: ClientGate(elicitation: false)))
         d.feed(1, #"{"jsonrpc":"2.0","id":"u1","method":"elicitation/create","params":{"mode":"url","message":"x","url":"https://e/","elicitationId":"e"}}"# + "\n")
