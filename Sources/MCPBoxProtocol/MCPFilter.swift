@@ -270,9 +270,9 @@ public final class MCPFilter {
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
-                if let confirm, let name = message["params"]?["name"]?.stringValue, let id, id != .null, confirm.matches(name),
-                   let action = ask(confirm, body, id: id, name: name) {
-                    return action
+                if let confirm, let name = message["params"]?["name"]?.stringValue, let id, id != .null, confirm.matches(name) {
+                    if let action = ask(confirm, body, id: id, name: name) { return action }
+                    kind = .confirmedCall   // a 2026-07-28 retry continuing an approved call's own rounds
                 }
             case "prompts/get":
                 if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {

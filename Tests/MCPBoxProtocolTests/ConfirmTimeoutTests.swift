@@ -245,6 +245,12 @@ struct ConfirmInResultTests {
         let next = InputRequiredTests.call(4, #","inputResponses":{"f1":{"action":"accept","content":{}}},"requestState":"srv""#)
         d.feed(0, next)
         #expect(d.take(0) == next, "the server's own round goes on")
+        // ...and so does its next round.
+        d.feed(1, #"{"jsonrpc":"2.0","id":4,"result":{"resultType":"input_required","requestState":"srv2"}}"# + "\n")
+        _ = d.take(1)
+        let third = InputRequiredTests.call(6, #","requestState":"srv2""#)
+        d.feed(0, third)
+        #expect(d.take(0) == third)
         // The same server state again (a replay) is asked about.
         d.feed(0, InputRequiredTests.call(5, #","requestState":"srv""#))
         #expect(d.take(0) == "")
