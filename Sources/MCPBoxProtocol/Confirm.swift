@@ -168,11 +168,13 @@ final class ConfirmGate {
         return Array(s.utf8)
     }
 
-    /// A `tools/call` result with `isError: true` and mcpbox's reason, for the client.
-    static func toolError(id: JSON, _ text: String) -> [UInt8] {
+    /// A `tools/call` result with `isError: true` and mcpbox's reason, for the client; `complete`
+    /// adds `"resultType": "complete"`, which results must carry from protocol 2026-07-28 on.
+    static func toolError(id: JSON, _ text: String, complete: Bool = false) -> [UInt8] {
         var s = "{\"jsonrpc\":\"2.0\",\"id\":"
         JSON.write(id, into: &s)
-        s += ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
+        s += complete ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":"
+            : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
         JSON.quote(text, into: &s)
         s += "}],\"isError\":true}}\n"
         return Array(s.utf8)

@@ -116,7 +116,7 @@ extension MCPFilter {
     private func refuseRetry(id: JSON, name: String, _ why: String) -> Action {
         say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): \(why)")
         audit?.refused(rule: "[tools] confirm: " + why)
-        replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: \(why) ([tools] confirm)"))
+        replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: \(why) ([tools] confirm)", complete: true))
         return .drop
     }
 }

@@ -264,6 +264,7 @@ struct ConfirmInResultTests {
         #expect(d.take(0) == "")
         let r = try JSON.parse(d.take(1))
         #expect(r["id"] == .number("2") && r["result"]?["isError"] == .bool(true))
+        #expect(r["result"]?["resultType"] == .string("complete"), "2026-07-28 results name their type")
     }
 
     @Test func anAnswerAfterTheTimeoutIsRefused() throws {
