@@ -164,6 +164,7 @@ public enum ExplainJSON {
                 "{\"mode\": \(string($0.mode.rawValue)), \"first_use\": \($0.firstUse), \"file\": \(string($0.path)), \"origin\": \(optional(mcp.pinOrigin, string))}"
             } ?? "null")
             w.field("confirm", mcp.toolsConfirm.map(rules) ?? "null")
+            w.field("confirm_timeout", "{\"seconds\": \(mcp.policy.confirmTimeout), \"origin\": \(optional(mcp.confirmTimeoutOrigin, string))}")
             w.field("resources_allow", mcp.resourcesAllow.map(rules) ?? "null")
             w.field("resources_deny", rules(mcp.resourcesDeny))
         }
@@ -172,7 +173,9 @@ public enum ExplainJSON {
         w.open("client", "{")
         for name in ["sampling", "elicitation", "roots"] {
             let key = plan.mcp?.clientKeys.first { $0.name == name }
-            w.field(name, "{\"allowed\": \(key?.allowed ?? true), \"origin\": \(optional(key?.origin, string))}")
+            let modes = name != "elicitation" ? "" : key?.allowed == false ? ", \"modes\": []"
+                : key?.formOnly == true ? ", \"modes\": [\"form\"]" : ", \"modes\": [\"form\", \"url\"]"
+            w.field(name, "{\"allowed\": \(key?.allowed ?? true), \"origin\": \(optional(key?.origin, string))\(modes)}")
         }
         w.close("}")
 

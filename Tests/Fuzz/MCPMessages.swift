@@ -1,6 +1,7 @@
 // libFuzzer entry for the MCP layer (scripts/fuzz-mcp): every input is parsed as JSON (whole and
 // projected), re-serialized and re-parsed, and fed through an MCPFilter in both directions, split
-// at an input-chosen point, with a tools policy on.
+// at an input-chosen point, with a tools policy, form-only client gating and [tools] confirm on
+// (the clock moves on between directions, so held calls time out).
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -15,16 +16,24 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         let again = try? JSON.parse(Array(v.serialized.utf8))
         precondition(again == v, "serialization does not round-trip")
     }
-    let filter = MCPFilter(policy: MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]),
-                                           client: ClientGate(sampling: false, roots: false), maxMessage: 4096),
-                           say: { _ in })
+    var policy = MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]),
+                           client: ClientGate(sampling: false, roots: false, elicitationURL: false), maxMessage: 4096,
+                           confirm: ["*delete*", "git_*"])
+    policy.confirmTimeout = 1
+    let filter = MCPFilter(policy: policy, say: { _ in })
+    var now: Int64 = 0
+    filter.clock = { now }
     let cut = size > 0 ? Int(bytes[0]) % (size + 1) : 0
     for dir in 0...1 {
         _ = filter.input(dir, UnsafeRawBufferPointer(rebasing: bytes[..<cut]))
         _ = filter.input(dir, UnsafeRawBufferPointer(rebasing: bytes[cut...]))
         _ = filter.input(dir, UnsafeRawBufferPointer(start: nil, count: 0))
-        let (_, n) = filter.pending(dir)
-        filter.consumed(dir, n)
+        now += 600
+        _ = filter.tick(now: now)
+        for d in 0...1 {
+            let (_, n) = filter.pending(d)
+            filter.consumed(d, n)
+        }
     }
     return 0
 }
