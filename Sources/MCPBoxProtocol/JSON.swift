@@ -300,7 +300,7 @@ struct Parser {
         return (quote | backslash | control | w) & high != 0
     }
 
-    /// A string validated without building it: 8 bytes at a time up to the next quote,
+    /// A string validated without building it: 32 or 8 bytes at a time up to the next quote,
     /// backslash, control or non-ASCII byte; escapes and UTF-8 checked as `string()` does.
     /// Returns whether it held an escape.
     @discardableResult
@@ -310,7 +310,15 @@ struct Parser {
         let n = b.count
         i += 1
         var escaped = false
+        let quote = SIMD32<UInt8>(repeating: 0x22), backslash = SIMD32<UInt8>(repeating: 0x5c)
+        let space = SIMD32<UInt8>(repeating: 0x20), notASCIIOrControl = SIMD32<UInt8>(repeating: 0x60)
         while true {
+            // 32 bytes at a time (vector compares), then 8 (SWAR), then one.
+            while i + 32 <= n {
+                let v = (base + i).loadUnaligned(as: SIMD32<UInt8>.self)
+                if any((v .== quote) .| (v .== backslash) .| (v &- space .>= notASCIIOrControl)) { break }
+                i += 32
+            }
             while i + 8 <= n, !Self.special((base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
             guard i < n else { throw .syntax(i) }
             let c = b[i]
