@@ -290,14 +290,14 @@ struct Parser {
         i += 1
     }
 
-    /// Whether any of the 8 bytes of `w` is a quote, a backslash, a control character or
+    /// Nonzero when any of the 8 bytes of `w` is a quote, a backslash, a control character or
     /// not ASCII (SWAR: the bytes a string scan must stop at).
     @inline(__always)
-    static func special(_ w: UInt64) -> Bool {
+    static func specialBits(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
         let q = w ^ (ones &* 0x22), s = w ^ (ones &* 0x5c)
         let quote = (q &- ones) & ~q, backslash = (s &- ones) & ~s, control = (w &- ones &* 0x20) & ~w
-        return (quote | backslash | control | w) & high != 0
+        return (quote | backslash | control | w) & high
     }
 
     /// A string validated without building it: 32 or 8 bytes at a time up to the next quote,
@@ -310,16 +310,16 @@ struct Parser {
         let n = b.count
         i += 1
         var escaped = false
-        let quote = SIMD32<UInt8>(repeating: 0x22), backslash = SIMD32<UInt8>(repeating: 0x5c)
-        let space = SIMD32<UInt8>(repeating: 0x20), notASCIIOrControl = SIMD32<UInt8>(repeating: 0x60)
         while true {
-            // 32 bytes at a time (vector compares), then 8 (SWAR), then one.
+            // 32 bytes at a time (four words), then 8, then one.
             while i + 32 <= n {
-                let v = (base + i).loadUnaligned(as: SIMD32<UInt8>.self)
-                if any((v .== quote) .| (v .== backslash) .| (v &- space .>= notASCIIOrControl)) { break }
+                let p = base + i
+                let any = Self.specialBits(p.loadUnaligned(as: UInt64.self)) | Self.specialBits((p + 8).loadUnaligned(as: UInt64.self))
+                    | Self.specialBits((p + 16).loadUnaligned(as: UInt64.self)) | Self.specialBits((p + 24).loadUnaligned(as: UInt64.self))
+                if any != 0 { break }
                 i += 32
             }
-            while i + 8 <= n, !Self.special((base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+            while i + 8 <= n, Self.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
             guard i < n else { throw .syntax(i) }
             let c = b[i]
             if c == UInt8(ascii: "\"") { break }
