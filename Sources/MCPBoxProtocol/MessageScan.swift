@@ -1,7 +1,7 @@
 /// What the MCP layer reads of one JSON-RPC line, found in a single pass shared by the filter
 /// and the audit trail. The members below are built (as `JSON.parse` builds them); every other
 /// value is validated with the parser's limits and skipped without being materialized: strings
-/// eight bytes at a time, containers by depth. `params.arguments` yields its key names only.
+/// 32 bytes at a time, containers by depth. `params.arguments` yields its key names only.
 ///
 /// Validity: the same grammar, depth limit and UTF-8 rules as `JSON.parse`; a duplicate key is
 /// refused in the objects the scan reads (the message, `params`, `params.arguments`,
