@@ -209,9 +209,6 @@ public final class MCPFilter {
 
     // MARK: Messages
 
-    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor",
-                                                                "params.capabilities.elicitation", "result.action", "params.uri"])
-    private static let responseProjection = JSONProjection(["id", "method", "params.mode"])
     static let inputCapableMethods: Set<String> = ["tools/call", "prompts/get", "resources/read"]
 
     /// One whole line, its newline included.
@@ -219,63 +216,62 @@ public final class MCPFilter {
         var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .pass }
-        audit?.observe(dir, body)
+        // One pass over the line, read by both the audit trail and the policy.
+        let scan = MessageScan(body)
+        audit?.observe(dir, body, scan)
         defer { audit?.lineDone() }
-        return dir == 0 ? clientLine(body) : serverLine(body)
+        return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)
     }
 
-    private func clientLine(_ body: UnsafeRawBufferPointer) -> Action {
-        let message: JSON
-        do {
-            message = try JSON.parse(body, keeping: Self.requestProjection)
-        } catch {
+    private func clientLine(_ body: UnsafeRawBufferPointer, _ message: MessageScan) -> Action {
+        if message.error != nil {
             // The server would answer the same; mcpbox does not forward what it cannot read.
             reply(error: -32700, message: "Parse error", id: .null)
             return .drop
         }
-        guard case .object = message else {
+        guard message.isObject else {
             reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
             return .drop
         }
-        if let confirm, message["method"] == nil, case .string(let sid)? = message["id"], sid.hasPrefix(ConfirmGate.prefix) {
+        if let confirm, message.method == nil, case .string(let sid)? = message.id, sid.hasPrefix(ConfirmGate.prefix) {
             return confirmed(confirm, sid, message)
         }
-        if let method = message["method"]?.stringValue {
-            let id = message["id"]
+        if let method = message.methodName {
+            let id = message.id
             if method == "initialize", let confirm {
-                confirm.clientCanElicit = ConfirmGate.offersForm(message["params"]?["capabilities"]?["elicitation"])
+                confirm.clientCanElicit = ConfirmGate.offersForm(message.elicitation)
             }
             var kind = ListKind.other
             switch method {
             case "tools/list" where policy.tools != nil || pins != nil:
-                kind = (message["params"]?["cursor"] ?? .null) == .null ? .tools : .toolsPage
+                kind = (message.cursor ?? .null) == .null ? .tools : .toolsPage
             case "initialize" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "resources/list" where policy.resources != nil: kind = .resources
             case "resources/templates/list" where policy.resources != nil: kind = .resourceTemplates
             case "resources/read", "resources/subscribe":
-                if let p = policy.resources, let uri = message["params"]?["uri"]?.stringValue, !p.permits(uri) {
+                if let p = policy.resources, let uri = message.uri?.stringValue, !p.permits(uri) {
                     // MCP's "resource not found" error.
                     if let id { reply(error: -32002, message: "Resource not found: \(uri)", id: id) }
                     return .drop
                 }
             case "tools/call":
-                if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                if let p = policy.tools, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[tools] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
-                if let pins, let name = message["params"]?["name"]?.stringValue, let why = pins.callRefusal(name) {
+                if let pins, let name = message.name?.stringValue, let why = pins.callRefusal(name) {
                     audit?.refused(rule: "[tools] pin: " + why)
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
-                if let confirm, let name = message["params"]?["name"]?.stringValue, let id, id != .null, confirm.matches(name) {
+                if let confirm, let name = message.name?.stringValue, let id, id != .null, confirm.matches(name) {
                     if let action = ask(confirm, body, id: id, name: name) { return action }
                     kind = .confirmedCall   // a 2026-07-28 retry continuing an approved call's own rounds
                 }
             case "prompts/get":
-                if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                if let p = policy.prompts, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[prompts] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
                     return .drop
@@ -286,7 +282,7 @@ public final class MCPFilter {
             if let id { outstanding[id.serialized] = kind }
             // After the tool and prompt checks: what is refused is refused whatever it carries.
             if let gate = policy.client, gate.restricts,
-               let changed = stripCapabilities(body, gate: gate, initialize: method == "initialize") {
+               let changed = stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
                 return .replace(changed)
             }
         }
@@ -315,9 +311,9 @@ public final class MCPFilter {
 
     /// The client's answer to mcpbox's confirmation request: the held call goes to the server on
     /// accept, else the client gets a tool error. The answer itself never reaches the server.
-    private func confirmed(_ confirm: ConfirmGate, _ requestId: String, _ message: JSON) -> Action {
-        guard let (call, refusal) = confirm.answer(requestId, action: message["result"]?["action"]?.stringValue,
-                                                   isError: message["error"] != nil) else {
+    private func confirmed(_ confirm: ConfirmGate, _ requestId: String, _ message: MessageScan) -> Action {
+        guard let (call, refusal) = confirm.answer(requestId, action: message.action?.stringValue,
+                                                   isError: message.hasError) else {
             if confirm.timedOut(requestId) {
                 // Its call was refused already: nothing of it reaches the server.
                 say("mcpbox: confirm: ignored a late answer to a confirmation that had timed out")
@@ -347,8 +343,9 @@ public final class MCPFilter {
     /// The request with the denied capabilities removed from what the client declares: in
     /// `initialize` (`params.capabilities`) and in any request's `params._meta` client
     /// capabilities (protocol 2026-07-28); nil when nothing is removed.
-    func stripCapabilities(_ body: UnsafeRawBufferPointer, gate: ClientGate, initialize: Bool) -> [UInt8]? {
-        let hasMeta = Self.contains(body, Self.metaKeyBytes)
+    func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate, initialize: Bool) -> [UInt8]? {
+        let hasMeta = scan.map { s in s.meta.map { Self.contains(UnsafeRawBufferPointer(rebasing: body[$0]), Self.metaKeyBytes) } ?? false }
+            ?? Self.contains(body, Self.metaKeyBytes)
         guard initialize || hasMeta, var message = try? JSON.parse(body), var params = message["params"] else { return nil }
         func strip(_ caps: JSON?) -> JSON? {
             guard case .object(let pairs)? = caps else { return nil }
@@ -391,24 +388,21 @@ public final class MCPFilter {
 
     /// A response reaches the client only for a request it sent and mcpbox forwarded, so a list
     /// answer forged ahead of the request (a server guessing ids) cannot slip past the filter.
-    private func serverLine(_ body: UnsafeRawBufferPointer) -> Action {
+    private func serverLine(_ body: UnsafeRawBufferPointer, _ head: MessageScan) -> Action {
         // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
         guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
             return .pass
         }
-        let head: JSON
-        do {
-            head = try JSON.parse(body, keeping: Self.responseProjection)
-        } catch {
+        if let error = head.error {
             drop(why(error))
             return .drop
         }
-        guard case .object = head else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
-        if let method = head["method"]?.stringValue, let gate = policy.client,
-           let rule = gate.refusal(method: method, mode: head["params"]?["mode"]?.stringValue) {
+        guard head.isObject else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        if let method = head.methodName, let gate = policy.client,
+           let rule = gate.refusal(method: method, mode: head.mode?.stringValue) {
             // Never forwarded: mcpbox answers as a client without that capability (or mode) would.
             audit?.refused(rule: rule)
-            if let id = head["id"], id != .null {
+            if let id = head.id, id != .null {
                 if let capability = gate.deniedCapability(forMethod: method) {
                     reply(error: -32601, message: "Method not found: \(method) (the client's \(capability) is not offered to this server)",
                           id: id, to: 0)
@@ -421,13 +415,13 @@ public final class MCPFilter {
             say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode url)" : ""): \(rule)")
             return .drop
         }
-        if confirm != nil, head["method"] != nil, case .string(let sid)? = head["id"], sid.hasPrefix(ConfirmGate.prefix) {
+        if confirm != nil, head.method != nil, case .string(let sid)? = head.id, sid.hasPrefix(ConfirmGate.prefix) {
             // mcpbox's own id space: the server may not use it.
             reply(error: -32600, message: "Invalid Request: ids starting with \(ConfirmGate.prefix) are reserved by mcpbox", id: .string(sid), to: 0)
             drop("a request with an id in mcpbox's own id space")
             return .drop
         }
-        guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }
+        guard head.method == nil, let id = head.id, id != .null else { return .pass }
         guard let kind = outstanding.removeValue(forKey: id.serialized) else {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
