@@ -11,8 +11,8 @@ import Glibc
 ///
 /// cgroup v1 (`/sys/fs/cgroup/{memory,cpu}/mcpbox/NAME`) or v2 (`/sys/fs/cgroup/mcpbox/NAME`
 /// when the unified hierarchy is mounted there with the controllers). The parent creates the
-/// groups and writes the limits before clone; pid 1 is joined while it prepares its mounts, and
-/// waits for the join before it switches root or forks the server (see `launch.c`); the
+/// groups and writes the limits before clone; pid 1 is joined while it builds its root, and
+/// waits for the join before it roots its cgroup namespace or forks the server (see `launch.c`); the
 /// groups are removed after it has been reaped. No writable hierarchy means no launch: a
 /// limit the profile asks for is never silently dropped.
 ///
