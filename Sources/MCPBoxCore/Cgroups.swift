@@ -30,6 +30,12 @@ public struct Cgroups: Sendable {
 
     static let root = "/sys/fs/cgroup"
 
+    /// Starts the kernel's wait for a v1 join now, on a thread of its own, so that pid 1's join
+    /// after planning finds it passed or under way (see `cgroup_warm.c`; changes no group).
+    public static func startJoinWarmUp() {
+        mcpbox_cgroup_warm_start()
+    }
+
     /// Creates the groups `limits` needs, or nil when it needs none.
     static func create(for limits: Limits) throws(SpawnError) -> Cgroups? {
         guard limits.memoryBytes != nil || limits.cpu != nil else { return nil }
