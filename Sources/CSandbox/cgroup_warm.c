@@ -2,7 +2,7 @@
  *
  * Writing to a v1 cgroup's cgroup.procs/tasks takes the kernel's global cgroup threadgroup
  * rwsem for writing; when no such write happened in the last grace period, that first waits for
- * an RCU grace period (1 to 20+ ms, the busier the host the longer). A write within one grace
+ * an RCU grace period (8-24 ms measured here under load, the busier the host the longer). A write within one grace
  * period of another one's end does not wait, and one made while another waits shares its
  * period. mcpbox joins pid 1 only after the plan is built and pid 1 is cloned; this thread
  * starts that wait at the beginning instead, on a thread that only sleeps in the kernel, by
