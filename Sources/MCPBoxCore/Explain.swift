@@ -171,10 +171,8 @@ public enum Explain {
     static func pad(_ s: String, _ width: Int) -> String {
         let count = Paths.isASCII(s) ? s.utf8.count : s.count
         guard count < width else { return s }
-        var out = s
-        out.reserveCapacity(s.utf8.count + width - count)
-        for _ in count..<width { out.append(" ") }
-        return out
+        // One append of the whole run of spaces (each `append` pays a grapheme-boundary check).
+        return s + String(repeating: " ", count: width - count)
     }
 
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.

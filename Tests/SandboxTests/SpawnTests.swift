@@ -391,7 +391,7 @@ struct SpawnTests {
                 "\(failure.description)")
     }
 
-    /// pid 1 prepares its mounts while mcpbox joins it to its cgroup; a failure on either side
+    /// pid 1 builds its root while mcpbox joins it to its cgroup; a failure on either side
     /// of that join still names its stage and target, and leaves no cgroup behind.
     @Test func childSideFailureWithACgroupNamesStageAndTarget() throws {
         var plan = SpawnFixture.shell("true", extra: [
