@@ -123,6 +123,8 @@ public enum GVisorRuntime {
             return Carryover(row.restriction, .carried, "null, zero, full, random, urandom emulated by gVisor's kernel (its device files never reach a host device driver) and a private shm; no tty, console or block device")
         case "inotify limits":
             return Carryover(row.restriction, .carried, "the server's inotify is gVisor's, never the host's; its instances and watches live in the sandbox's memory")
+        case "processes":
+            return Carryover(row.restriction, .carried, "RLIMIT_NPROC \(plan.limits.processes ?? 0), applied by gVisor's kernel to the server's processes (no pids.max on runsc's cgroup: it would count gVisor's own threads)")
         case "memory":
             return Carryover(row.restriction, .carried, "runsc's cgroup (cgroupsPath mcpbox/...) holds gVisor's whole sandbox, its kernel and the server: limit \(plan.limits.memoryBytes ?? 0) bytes")
         case "cpu":
@@ -175,6 +177,15 @@ public enum GVisorRuntime {
             }
             for (j, l) in linux.enumerated() where l.0 == "seccomp" {
                 linux[j].1 = seccompForRunsc(l.1)
+            }
+            // runsc's cgroup holds gVisor's own kernel threads and gofer too: a pids.max there
+            // would count them, not the server's processes (a Go runtime past it dies). The
+            // server's process limit is RLIMIT_NPROC, which gVisor's kernel applies.
+            for (j, l) in linux.enumerated() where l.0 == "resources" {
+                if case .object(var r) = l.1 {
+                    r.removeAll { $0.0 == "pids" }
+                    linux[j].1 = .object(r)
+                }
             }
             if cgroupNeeded(plan) {
                 linux.insert(("cgroupsPath", .string("/mcpbox/\(getpid())-\(processStartTime())-\(UInt32.random(in: 0...UInt32.max))")), at: 0)
