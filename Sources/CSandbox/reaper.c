@@ -172,10 +172,10 @@ __attribute__((noreturn, noinline)) REAPER_NO_SSP void mcpbox_reaper(pid_t serve
     raw4(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
     uint64_t all = ~(uint64_t)0;
     if (REAPER_RAW && maps_fd >= 0) {
-        /* This frame stays (the line buffer and the loop's locals, under 4 KiB: everything
-         * below is inlined or a raw system call), with a margin of pages beneath it. */
+        /* This frame stays: the line buffer and the loop's locals, about 2 KiB (everything
+         * below is inlined or a raw system call; no signal handler ever runs in pid 1). */
         unsigned long frame = (unsigned long)__builtin_frame_address(0);
-        unsigned long keep_lo = ((frame - 4096) & ~(REAPER_PAGE - 1)) - 2 * REAPER_PAGE;
+        unsigned long keep_lo = (frame - 4096) & ~(REAPER_PAGE - 1);
         unsigned long keep_hi = (frame + 16 + REAPER_PAGE - 1) & ~(REAPER_PAGE - 1);
         release_inherited(maps_fd, keep_lo, keep_hi, unregister_rseq());
     }

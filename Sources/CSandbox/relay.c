@@ -429,7 +429,7 @@ static void release_pages(void *p, size_t len) {
  * (a margin stays for the calls the caller makes). */
 static void drop_stack_below(unsigned long start, unsigned long stop, uintptr_t here) {
     if (here < start || here >= stop) return;
-    uintptr_t keep = (here & ~(RELAY_PAGE - 1)) - 4 * RELAY_PAGE;
+    uintptr_t keep = (here & ~(RELAY_PAGE - 1)) - 2 * RELAY_PAGE;
     if (keep > start) madvise((void *)start, keep - start, MADV_DONTNEED);
 }
 
@@ -443,7 +443,7 @@ static void drop_stack_below(unsigned long start, unsigned long stop, uintptr_t 
 __attribute__((noinline)) static void drop_startup_text(void) {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    char buf[8192];
+    char buf[4096];
     size_t have = 0;
     for (;;) {
         ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
