@@ -37,10 +37,10 @@ let package = Package(
             name: "MCPBoxClients"),
         .target(
             name: "MCPBoxExport",
-            dependencies: ["MCPBoxCore"]),
+            dependencies: ["MCPBoxCore", "MCPBoxNetwork"]),
         .target(
             name: "MCPBoxCLI",
-            dependencies: ["MCPBoxCore", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MCPBoxCore", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mcpbox",
             dependencies: ["MCPBoxCLI"]),
@@ -73,7 +73,8 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "MCPBoxExportTests",
-            dependencies: ["MCPBoxExport", "MCPBoxCore", "MCPBoxTestSupport"]),
+            dependencies: ["MCPBoxExport", "MCPBoxCore", "MCPBoxTestSupport"],
+            exclude: ["Fixtures"]),
         .target(
             name: "MCPBoxTestSupport",
             path: "Tests/MCPBoxTestSupport"),

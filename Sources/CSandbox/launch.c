@@ -277,9 +277,19 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
      * mcpbox did not die in between (it holds the sync pipe open for the sandbox's life). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
-    /* mcpbox joins pid 1 to its cgroups while the mounts above are prepared (a cgroup v1 join
-     * waits for an RCU grace period, milliseconds on a busy host); a second byte says it is
-     * done. Nothing of the server exists before it: the server is forked below. */
+    mcpbox_build_root(L, efd, trees);
+
+    if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
+    if (L->new_net && net_helper_join(&net) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
+    if (L->egress) close(L->egress_fd);
+
+    /* mcpbox joins pid 1 to its cgroups while the root above is built (a cgroup v1 join waits
+     * for an RCU grace period, milliseconds even on a quiet host); a second byte says it is
+     * done. Nothing of the server exists before it: the server is forked below, and nothing
+     * the server can grow is charged before the join (the setup's own few pages are, like
+     * pid 1's, charged where mcpbox runs). */
     if (L->n_cgroup_procs_fds) {
         do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
         if (r != 1) _exit(125);
@@ -290,14 +300,6 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     /* Joined to its cgroups now: root the cgroup namespace there, not at mcpbox's. */
     if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
-
-    mcpbox_build_root(L, efd, trees);
-
-    if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
-        mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
-    if (L->new_net && net_helper_join(&net) < 0)
-        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
-    if (L->egress) close(L->egress_fd);
 
     if (set_limit(RLIMIT_CORE, 0) < 0 ||
         (L->rlimit_nofile && set_limit(RLIMIT_NOFILE, L->rlimit_nofile) < 0) ||
@@ -484,8 +486,8 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
         failure->err = errno;
         goto kill_child;
     }
-    /* pid 1 prepares its mounts meanwhile and waits for the second byte before it switches
-     * root, roots its cgroup namespace or forks the server. */
+    /* pid 1 builds its root meanwhile and waits for the second byte before it roots its
+     * cgroup namespace or forks the server. */
     if (L->n_cgroup_procs_fds) {
         int gone = 0;
         for (size_t i = 0; i < L->n_cgroup_procs_fds; i++) {

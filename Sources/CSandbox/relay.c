@@ -567,6 +567,15 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             if (now >= r.drain_until) break;
         }
 
+        /* The filter's clock (a confirmation's deadline): due work first, its messages written. */
+        int64_t filter_due = RELAY_NEVER;
+        if (r.filter && r.filter->tick && !r.exited) {
+            int64_t t = r.filter->tick(r.filter->context, now);
+            if (t >= 0) filter_due = t;
+            filter_flush(&r, DIR_IN, now);
+            filter_flush(&r, DIR_OUT, now);
+        }
+
         int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3];
         if (!r.exited) {
             at_sig = n; pfd[n++] = (struct pollfd){.fd = r.sigfd, .events = POLLIN};
@@ -592,6 +601,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         int64_t due = r.exited ? r.drain_until : r.escalate_at;
         if (!r.exited && r.wall_at < due) due = r.wall_at;
         if (drop_text_at < due) due = drop_text_at;
+        if (filter_due < due) due = filter_due;
         int timeout = -1;
         if (due != RELAY_NEVER) {
             int64_t left = due - now;

@@ -24,6 +24,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("host: binds name the host paths (runs on this machine); empty: binds name placeholders under the bundle's binds/ (fill them first). OCI only.", valueName: "host|empty"))
     var rootfs: String = "host"
 
+    @Option(help: ArgumentHelp("Kubernetes, network.mode = \"allow\": the egress proxy's image (mcpbox's static binary at /mcpbox; see README). Default: a placeholder to replace.", valueName: "IMAGE"))
+    var proxyImage = KubernetesExport.defaultProxyImage
+
     @Option(help: "Directory to write into (created; must be new or empty).")
     var output: String
 
@@ -53,7 +56,7 @@ struct ExportCommand: ParsableCommand {
                 files = try BundleWriter.write(bundle, to: output)
                 rows = bundle.rows
             case .kubernetes:
-                let manifests = try KubernetesExport.build(plan)
+                let manifests = try KubernetesExport.build(plan, proxyImage: proxyImage)
                 files = try BundleWriter.write(manifests, to: output)
                 rows = manifests.rows
             }

@@ -13,7 +13,7 @@ public struct MCPBox: ParsableCommand {
         abstract: "Run MCP servers in a sandbox.",
         discussion: "Exit status of `run`: the server's own; 128+N when signal N ended it; 125 when mcpbox failed (including command-line errors), 126 when the command cannot be executed, 127 when it is not found inside the sandbox.",
         version: MCPBoxVersion.current,
-        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self, GrantCommand.self, RevokeCommand.self, SweepGuardCommand.self, WrapCommand.self, UnwrapCommand.self, AuditCommand.self, ExportCommand.self, ToolsCommand.self])
+        subcommands: [Run.self, ExplainCommand.self, Check.self, Profiles.self, DoctorCommand.self, UserCommand.self, GrantCommand.self, RevokeCommand.self, SweepGuardCommand.self, WrapCommand.self, UnwrapCommand.self, AuditCommand.self, ExportCommand.self, EgressProxyCommand.self, ToolsCommand.self])
     public init() {}
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
@@ -198,10 +198,15 @@ struct Run: ParsableCommand {
 
     /// Builds the plan and prints it (`--dry-run`) or launches it; returns the exit status.
     static func execute(profile: String, options: ProfileSelection, dryRun: Bool, command: [String], verbose: Bool = false) -> Int32 {
+        // A cgroup v1 join waits for an RCU grace period: let it start while the plan is built.
+        if !dryRun { Cgroups.startJoinWarmUp() }
         let plan: SandboxPlan
         do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { return fail(error).rawValue }
         if dryRun {
-            print(Explain.text(plan), terminator: "")
+            switch RuntimeView.text(plan) {
+            case .success(let text): print(text, terminator: "")
+            case .failure(let r): return RuntimeView.refuse(r)
+            }
             return 0
         }
         // Every warning `explain` shows, once per launch, before the server's own stderr.
@@ -212,7 +217,7 @@ struct Run: ParsableCommand {
             }
             Stderr.write(Explain.visible("mcpbox: warning: " + String(text)))
         }
-        let status = Launcher.run(plan, verbose: verbose)
+        let status = plan.isolation.runtime == .gvisor ? RuntimeView.launch(plan, verbose: verbose) : Launcher.run(plan, verbose: verbose)
         if status == 0 { PackageTools.sessionSucceeded(plan) }
         return status
     }
@@ -237,7 +242,10 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         let plan: SandboxPlan
         do { plan = try options.selection.plan(profile, command: command, requireCommand: false) } catch { throw fail(error) }
-        print(json ? ExplainJSON.render(plan) : Explain.text(plan), terminator: "")
+        switch json ? RuntimeView.json(plan) : RuntimeView.text(plan) {
+        case .success(let out): print(out, terminator: "")
+        case .failure(let r): throw ExitCode(RuntimeView.refuse(r))
+        }
     }
 }
 
@@ -279,6 +287,16 @@ struct Check: ParsableCommand {
                 }
                 if let x = plan.execProblem {
                     print(Explain.visible("  note: \(x.message) (run would exit \(x.exitStatus); \(x.hint))"))
+                }
+                switch RuntimeView.prepare(plan) {
+                case .failure(let r)?:
+                    failed = true
+                    print(Explain.visible("  error: run would refuse: \(r.message) (\(r.hint))"))
+                case .success(let p)?:
+                    for row in p.rows where row.status != .carried {
+                        print(Explain.visible("  note: gvisor: \(row.restriction) \(row.status.rawValue): \(row.detail)"))
+                    }
+                case nil: break
                 }
             } catch {
                 failed = true

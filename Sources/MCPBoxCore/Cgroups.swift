@@ -11,8 +11,8 @@ import Glibc
 ///
 /// cgroup v1 (`/sys/fs/cgroup/{memory,cpu}/mcpbox/NAME`) or v2 (`/sys/fs/cgroup/mcpbox/NAME`
 /// when the unified hierarchy is mounted there with the controllers). The parent creates the
-/// groups and writes the limits before clone; pid 1 is joined while it prepares its mounts, and
-/// waits for the join before it switches root or forks the server (see `launch.c`); the
+/// groups and writes the limits before clone; pid 1 is joined while it builds its root, and
+/// waits for the join before it roots its cgroup namespace or forks the server (see `launch.c`); the
 /// groups are removed after it has been reaped. No writable hierarchy means no launch: a
 /// limit the profile asks for is never silently dropped.
 ///
@@ -29,6 +29,12 @@ public struct Cgroups: Sendable {
     let procsFDs: [Int32]
 
     static let root = "/sys/fs/cgroup"
+
+    /// Starts the kernel's wait for a v1 join now, on a thread of its own, so that pid 1's join
+    /// after planning finds it passed or under way (see `cgroup_warm.c`; changes no group).
+    public static func startJoinWarmUp() {
+        mcpbox_cgroup_warm_start()
+    }
 
     /// Creates the groups `limits` needs, or nil when it needs none.
     static func create(for limits: Limits) throws(SpawnError) -> Cgroups? {

@@ -171,10 +171,8 @@ public enum Explain {
     static func pad(_ s: String, _ width: Int) -> String {
         let count = Paths.isASCII(s) ? s.utf8.count : s.count
         guard count < width else { return s }
-        var out = s
-        out.reserveCapacity(s.utf8.count + width - count)
-        for _ in count..<width { out.append(" ") }
-        return out
+        // One append of the whole run of spaces (each `append` pays a grapheme-boundary check).
+        return s + String(repeating: " ", count: width - count)
     }
 
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
@@ -206,7 +204,13 @@ public enum Explain {
         if let confirm = mcp.toolsConfirm {
             for r in confirm { out.append(("confirm", "\(quote(r.pattern))  \(r.origin)")) }
             out.append(("confirm effect", confirm.isEmpty ? "(empty: no tool needs confirmation)"
-                : "a matching tools/call waits for the user's answer, asked by mcpbox through the client's elicitation (form); forwarded only on accept; decline, cancel, an error or a client without elicitation → a tool error (isError) from mcpbox"))
+                : "a matching tools/call waits for the user's answer, asked by mcpbox through the client's elicitation (form); forwarded only on accept; decline, cancel, an error or a client without elicitation → a tool error (isError) from mcpbox; under protocol 2026-07-28 the question is an input-required result and the answer comes in the client's retry"))
+            if !confirm.isEmpty {
+                let t = mcp.policy.confirmTimeout
+                let seconds = t == t.rounded() ? String(Int(t)) : String(t)
+                out.append(("confirm timeout", "\(seconds) s\(mcp.confirmTimeoutOrigin.map { "  " + $0 } ?? " (default)"): "
+                            + "unanswered by then, the question is withdrawn (notifications/cancelled) and the call refused with a tool error; a late answer is ignored"))
+            }
         }
         return out
     }
@@ -236,9 +240,15 @@ public enum Explain {
             guard let key = mcp?.clientKeys.first(where: { $0.name == name }) else {
                 return (name, "allowed (default): \(what), as far as the client declares it")
             }
+            if key.formOnly {
+                return (name, "FORM ONLY: URL mode removed from the client's declared capabilities (initialize and 2026-07-28 per-request _meta) "
+                        + "and from input-required results; the server's elicitation/create with mode \"url\" is answered by mcpbox with -32602 "
+                        + "and never reaches the client; form mode allowed, as far as the client declares it  (\(key.origin))")
+            }
             if key.allowed { return (name, "allowed: \(what), as far as the client declares it  (\(key.origin))") }
             return (name, "DENIED: removed from the client's declared capabilities; the server's \(what.split(separator: ":")[0]) is answered "
-                    + "by mcpbox with -32601 and never reaches the client  (\(key.origin))")
+                    + "by mcpbox with -32601 and never reaches the client; under 2026-07-28 also removed from per-request _meta capabilities "
+                    + "and from input-required results  (\(key.origin))")
         }
     }
 

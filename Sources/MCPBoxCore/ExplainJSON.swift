@@ -52,7 +52,9 @@ public enum ExplainJSON {
         }
     }
 
-    public static func render(_ plan: SandboxPlan) -> String {
+    /// `runtime`: the `runtime` value as raw JSON (the CLI adds gVisor's report); nil = name
+    /// and origin only.
+    public static func render(_ plan: SandboxPlan, runtime: String? = nil) -> String {
         var w = Writer()
         w.out = "{"
         w.indent = 1
@@ -162,6 +164,7 @@ public enum ExplainJSON {
                 "{\"mode\": \(string($0.mode.rawValue)), \"first_use\": \($0.firstUse), \"file\": \(string($0.path)), \"origin\": \(optional(mcp.pinOrigin, string))}"
             } ?? "null")
             w.field("confirm", mcp.toolsConfirm.map(rules) ?? "null")
+            w.field("confirm_timeout", "{\"seconds\": \(mcp.policy.confirmTimeout), \"origin\": \(optional(mcp.confirmTimeoutOrigin, string))}")
             w.field("resources_allow", mcp.resourcesAllow.map(rules) ?? "null")
             w.field("resources_deny", rules(mcp.resourcesDeny))
         }
@@ -170,7 +173,9 @@ public enum ExplainJSON {
         w.open("client", "{")
         for name in ["sampling", "elicitation", "roots"] {
             let key = plan.mcp?.clientKeys.first { $0.name == name }
-            w.field(name, "{\"allowed\": \(key?.allowed ?? true), \"origin\": \(optional(key?.origin, string))}")
+            let modes = name != "elicitation" ? "" : key?.allowed == false ? ", \"modes\": []"
+                : key?.formOnly == true ? ", \"modes\": [\"form\"]" : ", \"modes\": [\"form\", \"url\"]"
+            w.field(name, "{\"allowed\": \(key?.allowed ?? true), \"origin\": \(optional(key?.origin, string))\(modes)}")
         }
         w.close("}")
 
@@ -227,6 +232,7 @@ public enum ExplainJSON {
         w.field("acknowledged_warnings", "[" + plan.acknowledged.map {
             "{\"warning\": \(string($0.warning)), \"origin\": \(string($0.origin))}"
         }.joined(separator: ", ") + "]")
+        w.field("runtime", runtime ?? "{\"name\": \(string(plan.isolation.runtime.rawValue)), \"origin\": \(string(plan.isolation.origin))}")
         w.indent = 0
         w.out += "\n}\n"
         return w.out

@@ -138,6 +138,11 @@ public enum HostFS {
     /// owner, group and mode bits, and the access ACL when there is one (as the kernel does).
     public static func permits(_ path: String, uid: UInt32, gids: [UInt32], want: UInt32) -> Bool? {
         guard let i = info(path) else { return nil }
+        return permits(path, info: i, uid: uid, gids: gids, want: want)
+    }
+
+    /// `permits` with the `info(path)` the caller already has (one stat fewer per bind).
+    public static func permits(_ path: String, info i: Info, uid: UInt32, gids: [UInt32], want: UInt32) -> Bool {
         if uid == 0 { return true }
         guard let acl = accessACL(path) else {
             let bits = i.uid == uid ? (i.mode >> 6) & 7 : gids.contains(i.gid) ? (i.mode >> 3) & 7 : i.mode & 7
@@ -246,16 +251,17 @@ public enum Paths {
 
     /// Whether `ancestor` is `path` itself or one of its parent directories.
     public static func isWithin(_ path: String, _ ancestor: String) -> Bool {
-        if ancestor == "/" { return true }
         // Byte-wise, without building `ancestor + "/"`: called for every pair of mounts and places.
-        var path = path, ancestor = ancestor
-        return path.withUTF8 { p in
-            ancestor.withUTF8 { a in
-                guard p.count >= a.count else { return false }
-                if a.count > 0 && memcmp(p.baseAddress!, a.baseAddress!, a.count) != 0 { return false }
-                return p.count == a.count || p[a.count] == UInt8(ascii: "/")
+        // The lengths first (stored, no copy): most pairs differ there already.
+        let a = ancestor.utf8, p = path.utf8
+        if a.count == 1 && a.first == UInt8(ascii: "/") { return true }
+        guard p.count >= a.count else { return false }
+        return p.withContiguousStorageIfAvailable { pb in
+            a.withContiguousStorageIfAvailable { ab in
+                if ab.count > 0 && memcmp(pb.baseAddress!, ab.baseAddress!, ab.count) != 0 { return false }
+                return pb.count == ab.count || pb[ab.count] == UInt8(ascii: "/")
             }
-        }
+        }.flatMap { $0 } ?? (p.starts(with: a) && (p.count == a.count || p.dropFirst(a.count).first == UInt8(ascii: "/")))
     }
 
     /// `path` relative to its ancestor `base` ("" when equal).

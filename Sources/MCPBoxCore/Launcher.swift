@@ -12,7 +12,10 @@ public enum Launcher {
     ///
     /// Call it from a thread that lives until it returns (pid 1's parent-death signal is
     /// tied to the calling thread); it blocks for the sandbox's whole life.
-    public static func run(_ plan: SandboxPlan, verbose: Bool = false) -> Int32 {
+    ///
+    /// `external` starts the sandbox instead of mcpbox's child stage (gVisor's runsc); the
+    /// relay, MCP layer, audit and git sweep around it stay the same.
+    public static func run(_ plan: SandboxPlan, verbose: Bool = false, external: ExternalSandbox? = nil) -> Int32 {
         if plan.executable == nil {
             printError("mcpbox: \(Explain.visible(plan.argv.first ?? "(no command)")): command not found inside the "
                 + "sandbox (\(Explain.notFoundHint(plan.argv.first ?? "")))")
@@ -22,12 +25,14 @@ public enum Launcher {
             printError("mcpbox: exec: \(Explain.visible(p.message)) (\(Explain.visible(p.hint)))")
             return p.exitStatus
         }
-        let bpf: [UInt8]
-        do {
-            bpf = try SeccompCache.compile(plan.seccomp)
-        } catch {
-            printError("mcpbox: seccomp: \(error)")
-            return 125
+        var bpf: [UInt8] = []
+        if external == nil {
+            do {
+                bpf = try SeccompCache.compile(plan.seccomp)
+            } catch {
+                printError("mcpbox: seccomp: \(error)")
+                return 125
+            }
         }
         // The after-session sweep must survive mcpbox's death (a client's SIGKILL): a guard does it then.
         var sweepGuard: SweepGuard.Handle?
@@ -82,15 +87,26 @@ public enum Launcher {
                 printError("mcpbox: warning: " + message + "; the session runs unlogged ([audit] required = false)")
             }
         }
-        let sandbox: Sandbox
-        do {
-            sandbox = try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read,
-                                      stdout: stdoutPipe.write, stderr: stderrPipe.write, egressFD: egress?.childFD ?? -1)
-        } catch {
-            for p in pipes { close(p.read); close(p.write) }
-            egress?.abandon()
-            printError(Explain.visible(error.description))
-            return error.exitCode
+        let sandbox: Started
+        if let external {
+            switch external.start(stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write) {
+            case .success(let pid): sandbox = Started(external: external, pid: pid)
+            case .failure(let e):
+                for p in pipes { close(p.read); close(p.write) }
+                egress?.abandon()
+                printError("mcpbox: " + Explain.visible(e.message))
+                return 125
+            }
+        } else {
+            do {
+                sandbox = Started(native: try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read, stdout: stdoutPipe.write,
+                                                          stderr: stderrPipe.write, egressFD: egress?.childFD ?? -1))
+            } catch {
+                for p in pipes { close(p.read); close(p.write) }
+                egress?.abandon()
+                printError(Explain.visible(error.description))
+                return error.exitCode
+            }
         }
         let guardFailure = sweepGuard?.watch(sandbox.pid)
         if guardFailure != nil { egress?.abandon() }
@@ -136,7 +152,12 @@ public enum Launcher {
         } else {
             status = mcpbox_relay_run(&config)
         }
+        let runtimeFailure = external?.failure(status: status)
         sandbox.finish()
+        if let runtimeFailure {
+            printError("mcpbox: " + Explain.visible(runtimeFailure))
+            status = 125
+        }
         for message in GitProtection.sweep(watched: plan.gitWatched, trees: plan.gitTrees) { printError("mcpbox: warning: " + message) }
         return status
     }
@@ -151,5 +172,60 @@ public enum Launcher {
             if n <= 0 { return }
             offset += n
         }
+    }
+}
+
+/// A sandbox started by something other than mcpbox's child stage (gVisor's runsc).
+public protocol ExternalSandbox {
+    /// Starts it with the server's stdio on the given fds (the caller closes its copies
+    /// afterwards); returns the pid the relay waits for, a child of mcpbox.
+    func start(stdin: Int32, stdout: Int32, stderr: Int32) -> Result<pid_t, ExternalStartError>
+    /// Called once the pid has been reaped: removes what the start made.
+    func finish()
+    /// Why the runtime itself failed, judged after the pid ended with `status`; nil when the
+    /// status is the server's own.
+    func failure(status: Int32) -> String?
+}
+
+/// Why an external sandbox did not start.
+public struct ExternalStartError: Error, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// The started sandbox, from either launcher.
+private struct Started {
+    let pid: pid_t
+    private let native: Sandbox?
+    private let external: ExternalSandbox?
+
+    init(native: Sandbox) {
+        self.pid = native.pid
+        self.native = native
+        self.external = nil
+    }
+
+    init(external: ExternalSandbox, pid: pid_t) {
+        self.pid = pid
+        self.native = nil
+        self.external = external
+    }
+
+    /// Nil once the server has exec'd (an external runtime reports its failures itself).
+    func awaitExec() -> SpawnError? { native?.awaitExec() }
+
+    func wait() -> Int32 {
+        if let native { return native.wait() }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { status = 125 << 8; break }
+        }
+        finish()
+        return mcpbox_exit_status(status)
+    }
+
+    func finish() {
+        native?.finish()
+        external?.finish()
     }
 }

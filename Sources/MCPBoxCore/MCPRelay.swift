@@ -26,6 +26,12 @@ final class MCPRelayHook {
             let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
             me.filter.consumed(Int(dir), n)
         }
+        // A clock only where the filter keeps deadlines ([tools] confirm).
+        if filter.needsClock {
+            hook.tick = { ctx, now in
+                Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue().filter.tick(now: now)
+            }
+        }
     }
 
     /// Runs the relay with this hook installed (the hook lives as long as the call).

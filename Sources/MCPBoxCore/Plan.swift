@@ -48,6 +48,8 @@ public struct SandboxPlan: Sendable, Equatable {
     public var gitTrees: [GitProtection.Tree] = []
     /// The second wall, derived from `mounts` and `network` (see `LandlockPolicy.derive`).
     public var landlock: LandlockPolicy = .none
+    /// `[isolation]`: mcpbox's own child stage (native) or gVisor's runsc.
+    public var isolation: IsolationPlan = .native
     /// Why exec of `executable` would fail inside the sandbox (a missing or unusable
     /// interpreter, no execute permission); `run` exits with its status before launching.
     public var execProblem: ExecProblem?
@@ -312,6 +314,8 @@ public struct ClientKey: Sendable, Equatable {
     public var name: String
     public var allowed: Bool
     public var origin: String
+    /// `elicitation = "form"`: allowed in form mode only.
+    public var formOnly = false
 }
 
 /// The MCP layer's part of the plan: the policy `run` hands to the relay, with the rules' origins.
@@ -328,6 +332,8 @@ public struct MCPPlan: Sendable, Equatable {
     public var pinFirstUseOrigin: String?
     /// `[tools] confirm` globs with their origins (nil: not set).
     public var toolsConfirm: [NameRule]?
+    /// Where `[tools] confirm_timeout` was set (nil: the default).
+    public var confirmTimeoutOrigin: String?
     /// `[resources]` globs over URIs with their origins.
     public var resourcesAllow: [NameRule]?
     public var resourcesDeny: [NameRule] = []
@@ -338,13 +344,16 @@ public struct MCPPlan: Sendable, Equatable {
         let hasTools = profile.toolsAllow != nil || !profile.toolsDeny.isEmpty
         let hasPrompts = profile.promptsAllow != nil || !profile.promptsDeny.isEmpty
         let clientKeys = [("sampling", profile.clientSampling), ("elicitation", profile.clientElicitation), ("roots", profile.clientRoots)]
-            .compactMap { name, v in v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin) } }
+            .compactMap { name, v in
+                v.map { ClientKey(name: name, allowed: $0.value, origin: $0.origin, formOnly: name == "elicitation" && profile.clientElicitationFormOnly) }
+            }
         let hasPin = profile.toolsPin.map { $0.value != .off } ?? false
         let hasResources = profile.resourcesAllow != nil || !profile.resourcesDeny.isEmpty
         guard hasTools || hasPrompts || !clientKeys.isEmpty || hasPin || profile.toolsConfirm != nil || hasResources || audit else { return nil }
         let gate = clientKeys.isEmpty ? nil : ClientGate(sampling: profile.clientSampling?.value ?? true,
                                                           elicitation: profile.clientElicitation?.value ?? true,
-                                                          roots: profile.clientRoots?.value ?? true)
+                                                          roots: profile.clientRoots?.value ?? true,
+                                                          elicitationURL: !profile.clientElicitationFormOnly)
         let policy = MCPPolicy(
             tools: hasTools ? NamePolicy(allow: profile.toolsAllow?.map(\.value), deny: profile.toolsDeny.map(\.value)) : nil,
             prompts: hasPrompts ? NamePolicy(allow: profile.promptsAllow?.map(\.value), deny: profile.promptsDeny.map(\.value)) : nil,
@@ -354,6 +363,10 @@ public struct MCPPlan: Sendable, Equatable {
         plan.pinOrigin = profile.toolsPin?.origin
         plan.pinFirstUseOrigin = profile.toolsPinFirstUse?.origin
         plan.policy.confirm = profile.toolsConfirm?.map(\.value)
+        if let t = profile.toolsConfirmTimeout {
+            plan.policy.confirmTimeout = t.value
+            plan.confirmTimeoutOrigin = t.origin
+        }
         if hasResources {
             plan.policy.resources = NamePolicy(allow: profile.resourcesAllow?.map(\.value), deny: profile.resourcesDeny.map(\.value))
             plan.resourcesAllow = profile.resourcesAllow.map(rules)

@@ -61,7 +61,8 @@ public struct HostContext: Sendable {
     }
 
     public var environmentDictionary: [String: String] {
-        var d: [String: String] = [:]
+        // Sized once: growing by doubling rehashes every variable several times per launch.
+        var d = [String: String](minimumCapacity: environment.count)
         for (k, v) in environment where d[k] == nil { d[k] = v }
         return d
     }
@@ -301,6 +302,7 @@ public struct PlanBuilder {
         plan.gitWatched = d.gitWatched
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
+        plan.isolation = IsolationPlan.build(profile, environment: host.environmentDictionary)
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
         if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
             plan.execProblem = ExecCheck.directoryProblem(e)
@@ -568,11 +570,11 @@ public struct PlanBuilder {
     static func withoutRedundantBinds(_ mounts: [Mount]) -> [Mount] {
         mounts.filter { m in
             guard case .bind(let source, let ro) = m.kind, m.target != "/" else { return true }
-            let others = mounts.filter { $0.target != m.target }
-            guard let parent = SandboxView(mounts: others).covering(m.target),
+            // (Without copying the list per bind: `others` is every mount at another target.)
+            guard let parent = SandboxView.covering(m.target, in: mounts, excluding: m.target),
                   case .bind(let parentSource, let parentRO) = parent.kind, parentRO == ro else { return true }
-            if others.contains(where: { o in
-                if case .hide = o.kind { return Paths.isWithin(m.target, o.target) || Paths.isWithin(o.target, m.target) }
+            if mounts.contains(where: { o in
+                if case .hide = o.kind, o.target != m.target { return Paths.isWithin(m.target, o.target) || Paths.isWithin(o.target, m.target) }
                 return false
             }) { return true }
             return Paths.join(parentSource, Paths.remainder(m.target, under: parent.target)) != source
@@ -721,7 +723,7 @@ public struct PlanBuilder {
             guard case .bind(let source, let ro) = m.kind, let info = HostFS.info(source) else { continue }
             var need: UInt32 = info.isDirectory ? 0o5 : 0o4
             if !ro { need |= 0o2 }
-            guard HostFS.permits(source, uid: identity.hostUid, gids: [identity.hostGid], want: need) == false else { continue }
+            guard !HostFS.permits(source, info: info, uid: identity.hostUid, gids: [identity.hostGid], want: need) else { continue }
             let what = ro ? "readable" : "writable"
             let acl = HostFS.accessACL(source) == nil ? "" : " and its ACL"
             d.warnings.append(Self.accessWarningPrefix + "\(m.target) is not \(what) by the server's account (uid \(identity.hostUid)): "

@@ -102,6 +102,9 @@ public struct Profile: Sendable, Equatable {
     /// `landlock.tcp_bind` / `tcp_connect`: nil when no profile of the chain sets the key.
     public var landlockTCPBind: [Sourced<UInt16>]?
     public var landlockTCPConnect: [Sourced<UInt16>]?
+    /// `[isolation] runtime` and `runsc` (the runsc program's absolute path).
+    public var isolationRuntime: Sourced<IsolationRuntime>?
+    public var isolationRunsc: Sourced<String>?
 
     /// `[tools]` / `[prompts]` allow (nil: no layer sets it) and deny globs, appended across `extends`.
     public var toolsAllow: [Sourced<String>]?
@@ -116,9 +119,13 @@ public struct Profile: Sendable, Equatable {
     public var toolsPinFirstUse: Sourced<Bool>?
     /// `[tools] confirm` globs (nil: no layer sets it), appended across `extends`.
     public var toolsConfirm: [Sourced<String>]?
+    /// `[tools] confirm_timeout` in seconds: nil = not set (`MCPPolicy.defaultConfirmTimeout`).
+    public var toolsConfirmTimeout: Sourced<Double>?
     /// `[client] sampling` / `elicitation` / `roots`: nil = not set (allowed).
     public var clientSampling: Sourced<Bool>?
     public var clientElicitation: Sourced<Bool>?
+    /// `[client] elicitation = "form"`: allowed, form mode only (set with `clientElicitation`).
+    public var clientElicitationFormOnly = false
     public var clientRoots: Sourced<Bool>?
     /// `[audit]` (see `AuditPlan`): nil = not set.
     public var auditLog: Sourced<AuditLogSetting>?
@@ -184,6 +191,8 @@ public struct Profile: Sendable, Equatable {
         if let v = child.landlockMode { landlockMode = v }
         if let v = child.landlockTCPBind { landlockTCPBind = Self.appendPorts(landlockTCPBind, v) }
         if let v = child.landlockTCPConnect { landlockTCPConnect = Self.appendPorts(landlockTCPConnect, v) }
+        if let v = child.isolationRuntime { isolationRuntime = v }
+        if let v = child.isolationRunsc { isolationRunsc = v }
         if let v = child.toolsAllow { var l = toolsAllow ?? []; Self.appendNames(&l, v); toolsAllow = l }
         Self.appendNames(&toolsDeny, child.toolsDeny)
         if let v = child.promptsAllow { var l = promptsAllow ?? []; Self.appendNames(&l, v); promptsAllow = l }
@@ -194,7 +203,8 @@ public struct Profile: Sendable, Equatable {
         if let v = child.toolsPinFirstUse { toolsPinFirstUse = v }
         if let v = child.toolsConfirm { var l = toolsConfirm ?? []; Self.appendNames(&l, v); toolsConfirm = l }
         if let v = child.clientSampling { clientSampling = v }
-        if let v = child.clientElicitation { clientElicitation = v }
+        if let v = child.clientElicitation { clientElicitation = v; clientElicitationFormOnly = child.clientElicitationFormOnly }
+        if let v = child.toolsConfirmTimeout { toolsConfirmTimeout = v }
         if let v = child.clientRoots { clientRoots = v }
         if let v = child.auditLog { auditLog = v }
         if let v = child.auditPayloads { auditPayloads = v }
@@ -229,19 +239,20 @@ public struct Profile: Sendable, Equatable {
 /// The keys a profile may hold, per table ("" = top level).
 public enum ProfileSchema {
     public static let tables: [String: [String]] = [
-        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "resources", "client", "audit", "packages"],
+        "": ["description", "extends", "command", "cwd", "variables", "user", "filesystem", "network", "env", "seccomp", "limits", "landlock", "tools", "prompts", "resources", "client", "audit", "packages", "isolation"],
         "user": ["name"],
         "filesystem": ["read_only", "read_write", "tmpfs", "hide", "accept", "bind_command"],
         "network": ["mode", "allow", "deny", "hosts", "log", "accept"],
         "env": ["pass", "set", "accept"],
         "seccomp": ["preset", "allow", "deny", "default_action", "accept"],
-        "tools": ["allow", "deny", "pin", "pin_first_use", "confirm"],
+        "tools": ["allow", "deny", "pin", "pin_first_use", "confirm", "confirm_timeout"],
         "prompts": ["allow", "deny"],
         "resources": ["allow", "deny"],
         "client": ["sampling", "elicitation", "roots"],
         "audit": ["log", "payloads", "required", "max_size", "keep"],
         "packages": ["managers", "offline"],
         "landlock": ["mode", "tcp_bind", "tcp_connect"],
+        "isolation": ["runtime", "runsc"],
         "limits": ["memory", "processes", "open_files", "cpu", "wall_time", "tmpfs_size", "shutdown_grace"],
     ]
 }
@@ -559,6 +570,7 @@ struct ProfileFileReader {
             case "client": if let t = subtable(entry) { readClient(t) }
             case "audit": if let t = subtable(entry) { readAudit(t) }
             case "packages": if let t = subtable(entry) { readPackages(t) }
+            case "isolation": if let t = subtable(entry) { readIsolation(t) }
             default: unknownKey(entry, table: "")
             }
         }
@@ -805,21 +817,51 @@ struct ProfileFileReader {
                 }
             case "pin" where table == "tools": layer.toolsPin = enumValue(e, "tools.pin", PinMode.self)
             case "pin_first_use" where table == "tools": layer.toolsPinFirstUse = bool(e, "tools.pin_first_use")
+            case "confirm_timeout" where table == "tools": layer.toolsConfirmTimeout = confirmTimeout(e)
             default: unknownKey(e, table: table)
             }
         }
     }
 
-    /// `[client]`: what the server may ask of the client (booleans; absent = allowed).
+    /// `[client]`: what the server may ask of the client (booleans, or `"form"` for elicitation; absent = allowed).
     mutating func readClient(_ t: TOMLTable) {
         for e in t.entries {
             switch e.key {
             case "sampling": layer.clientSampling = bool(e, "client.sampling")
-            case "elicitation": layer.clientElicitation = bool(e, "client.elicitation")
+            case "elicitation":
+                if case .string("form") = e.value.kind {
+                    layer.clientElicitation = Sourced(true, file: file, line: e.value.line, key: "client.elicitation")
+                    layer.clientElicitationFormOnly = true
+                } else if case .bool = e.value.kind {
+                    layer.clientElicitation = bool(e, "client.elicitation")
+                    layer.clientElicitationFormOnly = false
+                } else {
+                    var found = e.value.typeName
+                    if case .string(let t) = e.value.kind { found = "\"\(t)\"" }
+                    sink.add(diag(e.value.line, "client.elicitation", "expected true, false or \"form\", found \(found)",
+                                  hint: "\"form\" allows form-mode elicitation only (no URL mode)"))
+                }
             case "roots": layer.clientRoots = bool(e, "client.roots")
             default: unknownKey(e, table: "client")
             }
         }
+    }
+
+    /// `[tools] confirm_timeout`: seconds, a number greater than 0 and at most a day.
+    mutating func confirmTimeout(_ e: TOMLEntry) -> Sourced<Double>? {
+        let key = "tools.confirm_timeout"
+        let v: Double
+        switch e.value.kind {
+        case .integer(let i): v = Double(i)
+        case .float(let f): v = f
+        default: typeError(e, key, expected: "a number of seconds such as 120"); return nil
+        }
+        guard v.isFinite, v > 0, v <= 86_400 else {
+            sink.add(diag(e.value.line, key, "must be a number of seconds greater than 0 and at most 86400, found \(v)",
+                          hint: "how long a held tools/call waits for the user's answer, e.g. 120"))
+            return nil
+        }
+        return Sourced(v, file: file, line: e.value.line, key: key)
     }
 
     /// `[packages]`: package tools whose per-profile cache and registries mcpbox provides.
@@ -848,6 +890,24 @@ struct ProfileFileReader {
             case "tcp_bind": layer.landlockTCPBind = portList(e, "landlock.tcp_bind")
             case "tcp_connect": layer.landlockTCPConnect = portList(e, "landlock.tcp_connect")
             default: unknownKey(e, table: "landlock")
+            }
+        }
+    }
+
+    mutating func readIsolation(_ t: TOMLTable) {
+        for e in t.entries {
+            switch e.key {
+            case "runtime": layer.isolationRuntime = enumValue(e, "isolation.runtime", IsolationRuntime.self)
+            case "runsc":
+                guard case .string(let raw) = e.value.kind else { typeError(e, "isolation.runsc", expected: "a string"); continue }
+                guard let s = expand(raw, line: e.value.line, key: "isolation.runsc") else { continue }
+                guard s.hasPrefix("/"), let n = Paths.normalize(s) else {
+                    sink.add(diag(e.value.line, "isolation.runsc", "path \"\(s)\" is not absolute or contains `..`",
+                                  hint: "give the runsc program's absolute path, e.g. \"/usr/bin/runsc\""))
+                    continue
+                }
+                layer.isolationRunsc = Sourced(n, file: file, line: e.value.line, key: "isolation.runsc")
+            default: unknownKey(e, table: "isolation")
             }
         }
     }

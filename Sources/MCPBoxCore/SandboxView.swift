@@ -14,17 +14,24 @@ public struct SandboxView: Sendable {
 
     /// The mount visible at `path`: the innermost `hide` at or above it if any (masks are
     /// mounted last, over everything below them), else the innermost mount at or above it.
-    func covering(_ path: String) -> Mount? {
-        var best: Mount?
-        var mask: Mount?
-        for m in mounts where Paths.isWithin(path, m.target) {
-            if case .hide = m.kind {
-                if mask == nil || m.target.count >= mask!.target.count { mask = m }
-            } else if best == nil || m.target.count >= best!.target.count {
-                best = m
+    func covering(_ path: String) -> Mount? { Self.covering(path, in: mounts) }
+
+    /// `covering` in `mounts` leaving out every mount at `excluded` (as a view built without them).
+    static func covering(_ path: String, in mounts: [Mount], excluding excluded: String? = nil) -> Mount? {
+        // Indices and byte lengths: every candidate is `path` or an ancestor of it, so the longer
+        // in bytes is the longer in characters (and the inner one), without counting characters.
+        var best = -1, bestLength = -1
+        var mask = -1, maskLength = -1
+        for i in mounts.indices where Paths.isWithin(path, mounts[i].target) && mounts[i].target != excluded {
+            let length = mounts[i].target.utf8.count
+            if mounts[i].isHide {
+                if length >= maskLength { mask = i; maskLength = length }
+            } else if length >= bestLength {
+                best = i
+                bestLength = length
             }
         }
-        return mask ?? best
+        return mask >= 0 ? mounts[mask] : best >= 0 ? mounts[best] : nil
     }
 
     /// Whether `path` is a mount target or a directory created to hold one.
@@ -113,5 +120,13 @@ public struct SandboxView: Sendable {
             out.append(c)
         }
         return "/" + Paths.slashJoined(out)
+    }
+}
+
+private extension Mount {
+    /// Whether this is a `hide` mask (without copying the kind's payload out).
+    var isHide: Bool {
+        if case .hide = kind { return true }
+        return false
     }
 }

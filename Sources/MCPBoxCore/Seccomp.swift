@@ -139,7 +139,13 @@ public enum Seccomp {
             }
         }
         func string(_ value: String) {
-            for scalar in value.utf8 { byte(scalar) }
+            // Over the contiguous bytes: the tables hold hundreds of names, hashed every launch.
+            var value = value
+            hash = value.withUTF8 { bytes in
+                var h = hash
+                for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+                return h
+            }
             byte(0)
         }
         func strings(_ values: [String]) {

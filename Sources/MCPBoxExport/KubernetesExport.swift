@@ -2,8 +2,12 @@ import MCPBoxCore
 
 /// `SandboxPlan` → Kubernetes objects for one server: a Deployment (one replica), a
 /// NetworkPolicy, a ConfigMap with the synthesized files, the seccomp policy as a Security
-/// Profiles Operator `SeccompProfile` and as the plain JSON file, with the carry-over report.
+/// Profiles Operator `SeccompProfile` and as the plain JSON file, with the carry-over report;
+/// for `network.mode = "allow"` the egress proxy's objects too (`KubernetesEgress`).
 public enum KubernetesExport {
+    /// The egress proxy's image unless `--proxy-image` names one.
+    public static let defaultProxyImage = KubernetesEgress.placeholderImage
+
     /// Host paths a cluster node's image provides (the container image replaces them).
     static let imagePaths = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc"]
 
@@ -24,9 +28,12 @@ public enum KubernetesExport {
         return "mcpbox-" + String((out.isEmpty ? "server" : out).prefix(40))
     }
 
-    public static func build(_ plan: SandboxPlan) throws -> Manifests {
+    /// `proxyImage`: the egress proxy's image (`allow` mode only).
+    public static func build(_ plan: SandboxPlan, proxyImage: String = defaultProxyImage) throws -> Manifests {
         let name = objectName(plan)
-        let labels: Node = .object([("app.kubernetes.io/name", .string(name)), ("app.kubernetes.io/managed-by", .string("mcpbox"))])
+        let labels: Node = .object([("app.kubernetes.io/name", .string(name)), ("app.kubernetes.io/managed-by", .string("mcpbox")),
+                                    ("mcpbox.dev/role", .string("server")), ("mcpbox.dev/profile", .string(name))])
+        let egress = plan.egress.map { KubernetesEgress.build(plan, $0, name: name, serverLabels: labels, proxyImage: proxyImage) }
         var rows: [Carryover] = []
         var volumes: [Node] = []
         var volumeMounts: [Node] = []
@@ -143,8 +150,8 @@ public enum KubernetesExport {
             policySpec += [("ingress", .array([])), ("egress", .array([]))]
             rows.append(Carryover("network none", .carried, "NetworkPolicy \(name): no ingress, no egress (the Pod keeps its loopback; needs a CNI that enforces NetworkPolicy)"))
         case .allow:
-            policySpec += [("ingress", .array([])), ("egress", .array([]))]
-            rows.append(Carryover("network allow", .dropped, "NetworkPolicy cannot name hosts, and a sidecar proxy shares the Pod's network namespace so the server could bypass it; the export denies all egress instead (stricter: the allowed hosts are unreachable). Put an egress gateway outside the Pod and allow only it"))
+            policySpec += [("ingress", .array([])), ("egress", .array(egress?.serverEgress ?? []))]
+            rows += egress?.rows ?? []
         case .host:
             policySpec += [("ingress", .array([]))]
             rows.append(Carryover("network host", .partial, "the Pod network, egress unrestricted (no host network); ingress denied"))
@@ -166,9 +173,13 @@ public enum KubernetesExport {
         var container: [(String, Node)] = [
             ("name", .string("server")),
             ("image", .string("REPLACE-WITH-AN-IMAGE-HOLDING-THE-SERVER")),
-            ("command", .array(args.map(Node.string))),
+            // The kubelet expands $(VAR) in command too.
+            ("command", .array(args.map { .string($0.literalForKubelet) })),
             ("workingDir", .string(plan.cwd)),
-            ("env", .array(plan.environment.map { .object([("name", .string($0.name)), ("value", .string($0.value))]) })),
+            ("env", .array(plan.environment.map { v in
+                // The kubelet expands $(VAR) in values: only the proxy URL may; `$$(` keeps the rest literal.
+                .object([("name", .string(v.name)), ("value", .string(egress?.environment[v.name] ?? v.value.literalForKubelet))])
+            })),
             ("stdin", .bool(true)),
             ("stdinOnce", .bool(false)),
             ("tty", .bool(false)),
@@ -190,7 +201,8 @@ public enum KubernetesExport {
                         ("hostUsers", .bool(false)),
                         ("hostname", .string(plan.hostname)),
                         ("automountServiceAccountToken", .bool(false)),
-                        ("enableServiceLinks", .bool(false)),
+                        // In allow mode the proxy variables name the Service through its link variable.
+                        ("enableServiceLinks", .bool(egress != nil)),
                         ("shareProcessNamespace", .bool(false)),
                         ("securityContext", .object([
                             ("runAsNonRoot", .bool(true)),
@@ -232,7 +244,10 @@ public enum KubernetesExport {
             ])))
         }
         documents.append(("seccompprofile.yaml", spo))
-        return Manifests(name: name, documents: documents, seccompJSON: seccomp.node, rows: rows)
+        documents += egress?.documents ?? []
+        var files: [(String, String)] = []
+        if let egress { files.append((egress.rulesFile, egress.rules)) }
+        return Manifests(name: name, documents: documents, seccompJSON: seccomp.node, files: files, rows: rows)
     }
 }
 
@@ -242,6 +257,8 @@ public struct Manifests: Sendable {
     /// File name and object, in the order `kubectl apply -f DIR` should see them.
     public var documents: [(String, Node)]
     public var seccompJSON: Node
+    /// Plain files beside the objects (file name, contents): the egress rules in allow mode.
+    public var files: [(String, String)] = []
     public var rows: [Carryover]
 }
 
@@ -255,11 +272,27 @@ extension BundleWriter {
         }
         try write(dir + "/\(m.name)-seccomp.json", m.seccompJSON.json())
         written.append(dir + "/\(m.name)-seccomp.json")
+        for (file, contents) in m.files {
+            try write(dir + "/" + file, contents)
+            written.append(dir + "/" + file)
+        }
         return written
     }
 }
 
 extension String {
+    /// The value with every `$(` written `$$(`, which the kubelet turns back into `$(` instead
+    /// of expanding a variable.
+    var literalForKubelet: String {
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: "$(") {
+            out += rest[..<r.lowerBound] + "$$("
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+
     /// Every `a` replaced by `b` (single characters).
     func replacingAll(_ a: Character, _ b: Character) -> String { String(map { $0 == a ? b : $0 }) }
 }

@@ -170,7 +170,7 @@ public enum OCIExport {
         rows.append(Carryover("open_files", .carried, "RLIMIT_NOFILE \(plan.limits.openFiles)"))
         if let n = plan.limits.processes {
             rlimits.append(rlimit("RLIMIT_NPROC", n))
-            rows.append(Carryover("processes", .carried, "RLIMIT_NPROC \(n) (counted per uid in the container's user namespace)"))
+            rows.append(Carryover("processes", .carried, "RLIMIT_NPROC \(n) (counted per uid in the container's user namespace) and linux.resources.pids.limit \(n) (every task of the container; applied by the runtime's cgroup manager)"))
         }
         process.append(("rlimits", .array(rlimits)))
         process.append(("noNewPrivileges", .bool(true)))
@@ -213,14 +213,18 @@ public enum OCIExport {
         var resources: [(String, Node)] = []
         if let mem = plan.limits.memoryBytes {
             resources.append(("memory", .object([("limit", .uint(mem)), ("swap", .uint(mem))])))
-            rows.append(Carryover("memory", .carried, "linux.resources.memory.limit \(mem) (needs the runtime's cgroup manager)"))
+            rows.append(Carryover("memory", .partial, "linux.resources.memory.limit and swap \(mem) (applied by the runtime's cgroup manager; the kernel OOM-kills the container past it); "
+                + "socket buffers are not limited on cgroup v1, where run also writes memory.kmem.tcp.limit_in_bytes (cgroup v2 counts them in memory.max)"))
         } else if let o = plan.limits.optionalMemory {
             rows.append(Carryover("memory (optional)", .dropped, "not applied in the plan on this host: \(o.reason)"))
         }
         if let cpu = plan.limits.cpu {
             let period: UInt64 = 100_000
             resources.append(("cpu", .object([("quota", .int(Int64((cpu * Double(period)).rounded()))), ("period", .uint(period))])))
-            rows.append(Carryover("cpu", .carried, "linux.resources.cpu quota/period for \(cpu) cores (needs the runtime's cgroup manager)"))
+            rows.append(Carryover("cpu", .carried, "linux.resources.cpu quota/period for \(cpu) cores (applied by the runtime's cgroup manager)"))
+        }
+        if let n = plan.limits.processes {
+            resources.append(("pids", .object([("limit", .int(Int64(n)))])))
         }
         if plan.limits.wallTimeSeconds > 0 {
             rows.append(Carryover("wall_time", .dropped, "the runtime has no wall-clock limit; stop the container from outside"))

@@ -129,11 +129,10 @@ public final class AuditTrail {
 
     // MARK: Lines
 
-    /// What a record needs of a line (`params.arguments` is present in `tools/call` only).
-    private static let projection = JSONProjection(["id", "method", "params.name", "params.arguments", "result.isError", "error.code"])
-
-    /// One whole line of `dir` (newline and CR removed), before the MCP layer decides on it.
-    public func observe(_ dir: Int, _ body: UnsafeRawBufferPointer) {
+    /// One whole line of `dir` (newline and CR removed), before the MCP layer decides on it,
+    /// with the scan the MCP layer made of it (the line is not parsed again, except an
+    /// `initialize` exchange's and, with `payloads`, the parameters and results kept).
+    public func observe(_ dir: Int, _ body: UnsafeRawBufferPointer, _ head: MessageScan) {
         current = nil
         let bytes = body.count + 1
         guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") else {
@@ -141,22 +140,17 @@ public final class AuditTrail {
                 ? "a batch (JSON array), which MCP no longer has" : "not a JSON object")
             return
         }
-        let head: JSON
-        do {
-            head = try JSON.parse(body, keeping: Self.projection)
-        } catch {
+        if head.error != nil {
             violation(dir, bytes, "not valid JSON")
             return
         }
-        if let method = head["method"]?.stringValue {
-            var e = Exchange(dir: dir, method: method, id: head["id"], start: Self.monotonicNanoseconds(), requestBytes: bytes)
+        if let method = head.methodName {
+            var e = Exchange(dir: dir, method: method, id: head.id, start: Self.monotonicNanoseconds(), requestBytes: bytes)
             if method == "tools/call" {
-                e.tool = head["params"]?["name"]?.stringValue
-                if case .object(let pairs)? = head["params"]?["arguments"] {
-                    e.argumentKeys = pairs.map(\.0)
-                }
+                e.tool = head.name?.stringValue
+                e.argumentKeys = head.argumentKeys
             } else if method == "prompts/get" {
-                e.tool = head["params"]?["name"]?.stringValue
+                e.tool = head.name?.stringValue
             }
             if method == "initialize" || payloads != .none, let full = try? JSON.parse(body) {
                 if method == "initialize", let params = full["params"] {
@@ -172,8 +166,8 @@ public final class AuditTrail {
             current = e
             return
         }
-        guard let id = head["id"], id != .null else {
-            violation(dir, bytes, head["error"] != nil ? "an error response without id" : "neither a request nor a response")
+        guard let id = head.id, id != .null else {
+            violation(dir, bytes, head.hasError ? "an error response without id" : "neither a request nor a response")
             return
         }
         // A response: it answers a request of the other direction.
@@ -183,7 +177,7 @@ public final class AuditTrail {
             violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
             return
         }
-        var response = Response(head: head, full: nil)
+        var response = Response(hasError: head.hasError, errorCode: head.errorCode, isError: head.isError == .bool(true), full: nil)
         if request.method == "initialize" || request.method == "server/discover" || payloads != .none {
             response.full = try? JSON.parse(body)
         }
@@ -240,8 +234,11 @@ public final class AuditTrail {
                                                ("bytes", .int(Int64(bytes))), ("count", .int(Int64(violations)))])
     }
 
+    /// What a record keeps of a response.
     struct Response {
-        var head: JSON
+        var hasError: Bool
+        var errorCode: JSON?
+        var isError: Bool
         var full: JSON?
     }
 
@@ -254,14 +251,14 @@ public final class AuditTrail {
         if let tool = e.tool { f.append((e.method == "prompts/get" ? "prompt" : "tool", .string(tool))) }
         if let keys = e.argumentKeys { f.append(("argument_keys", .json(JSON.array(keys.map { .string($0) }).serialized))) }
         var outcome = given ?? (isNotification ? "sent" : "ok")
-        if let head = response?.head {
-            if let error = head["error"] {
+        if let response {
+            if response.hasError {
                 outcome = "error"
                 f.append(("outcome", .string(outcome)))
-                if case .number(let code)? = error["code"], let c = Int64(code) { f.append(("error_code", .int(c))) }
+                if case .number(let code)? = response.errorCode, let c = Int64(code) { f.append(("error_code", .int(c))) }
                 else { f.append(("error_code", .null)) }
             } else {
-                if head["result"]?["isError"] == .bool(true) { outcome = "isError" }
+                if response.isError { outcome = "isError" }
                 f.append(("outcome", .string(outcome)))
             }
         } else {

@@ -172,7 +172,7 @@ public struct JSONProjection: Sendable {
     }
 }
 
-private struct Parser {
+struct Parser {
     let b: UnsafeRawBufferPointer
     let maxDepth: Int
     var i = 0
@@ -224,48 +224,60 @@ private struct Parser {
         }
     }
 
-    /// Validates one value without building it. Iterative: a stack of open containers
-    /// (bounded by `maxDepth`).
+    /// Validates one value without building it (`depth`: its nesting level). Iterative: the
+    /// open containers are bits of a stack, bounded by `maxDepth`; nothing is allocated.
     mutating func skip(depth: Int) throws(JSONError) {
-        var stack: [UInt8] = []   // "{" or "["
-        func openAllowed(_ n: Int) -> Bool { depth + n < maxDepth }
+        var stack = ContainerStack()
+        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), openArray = UInt8(ascii: "["), closeArray = UInt8(ascii: "]")
         while true {
             skipSpace()
             guard i < b.count else { throw .syntax(i) }
             let c = b[i]
-            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
-                guard openAllowed(stack.count) else { throw .tooDeep }
+            if c == open || c == openArray {
+                guard depth + stack.count < maxDepth else { throw .tooDeep }
                 i += 1
                 skipSpace()
-                let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
-                if i < b.count, b[i] == close { i += 1 } else {
-                    stack.append(c)
-                    if c == UInt8(ascii: "{") { try skipKey() }
+                if i < b.count, b[i] == (c == open ? close : closeArray) { i += 1 } else {
+                    stack.push(object: c == open)
+                    if c == open { try skipKey() }
                     continue
                 }
             } else if c == UInt8(ascii: "\"") {
                 try skipString()
             } else {
-                _ = try value(depth: depth + stack.count)
+                try skipScalar()
             }
             // After a value: a separator or closers.
             while true {
-                guard let top = stack.last else { return }
+                guard let object = stack.top else { return }
                 skipSpace()
                 guard i < b.count else { throw .syntax(i) }
                 if b[i] == UInt8(ascii: ",") {
                     i += 1
-                    if top == UInt8(ascii: "{") { try skipKey() }
+                    if object { try skipKey() }
                     break
                 }
-                if b[i] == (top == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                if b[i] == (object ? close : closeArray) {
                     i += 1
-                    stack.removeLast()
+                    stack.pop()
                     continue
                 }
                 throw .syntax(i)
             }
         }
+    }
+
+    /// A number or literal validated without building it (as `value` would accept it).
+    mutating func skipScalar() throws(JSONError) {
+        switch b[i] {
+        case UInt8(ascii: "t"): if literal("true") { return }
+        case UInt8(ascii: "f"): if literal("false") { return }
+        case UInt8(ascii: "n"): if literal("null") { return }
+        case UInt8(ascii: "N"): if literal("NaN") { return }
+        case UInt8(ascii: "I"): if literal("Infinity") { return }
+        default: try skipNumber(); return
+        }
+        throw .syntax(i)
     }
 
     /// `"key" :` inside a skipped object.
@@ -278,30 +290,118 @@ private struct Parser {
         i += 1
     }
 
-    /// A string validated without building it (escapes checked; UTF-8 validated only when it
-    /// holds non-ASCII bytes).
-    mutating func skipString() throws(JSONError) {
+    /// Nonzero when any of the 8 bytes of `w` is a quote, a backslash, a control character or
+    /// not ASCII (SWAR: the bytes a string scan must stop at).
+    @inline(__always)
+    static func specialBits(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        let q = w ^ (ones &* 0x22), s = w ^ (ones &* 0x5c)
+        let quote = (q &- ones) & ~q, backslash = (s &- ones) & ~s, control = (w &- ones &* 0x20) & ~w
+        return (quote | backslash | control | w) & high
+    }
+
+    /// A string validated without building it: 32 or 8 bytes at a time up to the next quote,
+    /// backslash, control or non-ASCII byte; escapes and UTF-8 checked as `string()` does.
+    /// Returns whether it held an escape.
+    @discardableResult
+    mutating func skipString() throws(JSONError) -> Bool {
         let start = i
+        guard let base = b.baseAddress else { throw .syntax(i) }
+        let n = b.count
         i += 1
-        var ascii = true
-        while i < b.count {
+        var escaped = false
+        while true {
+            // 32 bytes at a time (four words), then 8, then one.
+            while i + 32 <= n {
+                let p = base + i
+                let any = Self.specialBits(p.loadUnaligned(as: UInt64.self)) | Self.specialBits((p + 8).loadUnaligned(as: UInt64.self))
+                    | Self.specialBits((p + 16).loadUnaligned(as: UInt64.self)) | Self.specialBits((p + 24).loadUnaligned(as: UInt64.self))
+                if any != 0 { break }
+                i += 32
+            }
+            while i + 8 <= n, Self.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
+            guard i < n else { throw .syntax(i) }
             let c = b[i]
             if c == UInt8(ascii: "\"") { break }
             if c < 0x20 { throw .syntax(i) }
-            if c >= 0x80 { ascii = false }
             if c == UInt8(ascii: "\\") {
-                // Escapes: let the full decoder judge this string.
-                i = start
-                _ = try string()
-                return
+                escaped = true
+                try skipEscape()
+            } else if c >= 0x80 {
+                guard utf8Sequence() else { throw .syntax(start) }
+            } else {
+                i += 1
             }
-            i += 1
-        }
-        guard i < b.count else { throw .syntax(i) }
-        if !ascii, String(validating: UnsafeRawBufferPointer(rebasing: b[(start + 1)..<i]), as: UTF8.self) == nil {
-            throw .syntax(start)
         }
         i += 1
+        return escaped
+    }
+
+    /// One escape at `i` (the backslash), validated: surrogates must pair.
+    mutating func skipEscape() throws(JSONError) {
+        i += 1
+        guard i < b.count else { throw .syntax(i) }
+        let e = b[i]
+        i += 1
+        switch e {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return
+        case UInt8(ascii: "u"):
+            let v = try hex4()
+            if v >= 0xd800 && v < 0xdc00 {
+                guard i + 2 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw .syntax(i) }
+                i += 2
+                let lo = try hex4()
+                guard lo >= 0xdc00 && lo < 0xe000 else { throw .syntax(i) }
+            } else if v >= 0xdc00 && v < 0xe000 {
+                throw .syntax(i)
+            }
+        default: throw .syntax(i - 1)
+        }
+    }
+
+    /// One well-formed UTF-8 sequence of two to four bytes at `i` (Unicode table 3-7: no
+    /// overlong forms, surrogates or values past U+10FFFF), stepped over.
+    @inline(__always)
+    mutating func utf8Sequence() -> Bool {
+        let n = b.count
+        func cont(_ k: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xbf) -> Bool { i + k < n && b[i + k] >= lo && b[i + k] <= hi }
+        let length: Int
+        switch b[i] {
+        case 0xc2...0xdf: guard cont(1) else { return false }; length = 2
+        case 0xe0: guard cont(1, 0xa0), cont(2) else { return false }; length = 3
+        case 0xe1...0xec, 0xee...0xef: guard cont(1), cont(2) else { return false }; length = 3
+        case 0xed: guard cont(1, 0x80, 0x9f), cont(2) else { return false }; length = 3
+        case 0xf0: guard cont(1, 0x90), cont(2), cont(3) else { return false }; length = 4
+        case 0xf1...0xf3: guard cont(1), cont(2), cont(3) else { return false }; length = 4
+        case 0xf4: guard cont(1, 0x80, 0x8f), cont(2), cont(3) else { return false }; length = 4
+        default: return false
+        }
+        i += length
+        return true
+    }
+
+    /// A number validated without building it.
+    mutating func skipNumber() throws(JSONError) {
+        func digit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        if i < b.count, b[i] == UInt8(ascii: "-") {
+            i += 1
+            if literal("Infinity") { return }
+        }
+        guard i < b.count, digit(b[i]) else { throw .syntax(i) }
+        if b[i] == 0x30 { i += 1 } else { while i < b.count, digit(b[i]) { i += 1 } }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < b.count, digit(b[i]) else { throw .syntax(i) }
+            while i < b.count, digit(b[i]) { i += 1 }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count, digit(b[i]) else { throw .syntax(i) }
+            while i < b.count, digit(b[i]) { i += 1 }
+        }
     }
 
     /// Recursion is bounded by `maxDepth` (checked before each descent).
@@ -452,5 +552,40 @@ private struct Parser {
         }
         guard let s = String(validating: bytes, as: UTF8.self) else { throw .syntax(start) }
         return s
+    }
+}
+
+
+/// The open containers of a skipped value: one bit per level (object or array), in two words
+/// up to 128 levels and an array past them (only for a caller's `maxDepth` above 128).
+struct ContainerStack {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+    private var more: [Bool] = []
+    private(set) var count = 0
+
+    mutating func push(object: Bool) {
+        if count < 128 {
+            let bit: UInt64 = object ? 1 << UInt64(count & 63) : 0
+            if count < 64 { low |= bit } else { high |= bit }
+        } else {
+            more.append(object)
+        }
+        count += 1
+    }
+
+    /// Whether the innermost open container is an object (nil: none is open).
+    var top: Bool? {
+        guard count > 0 else { return nil }
+        let k = count - 1
+        if k >= 128 { return more[k - 128] }
+        return (k < 64 ? low : high) >> UInt64(k & 63) & 1 == 1
+    }
+
+    mutating func pop() {
+        count -= 1
+        if count >= 128 { more.removeLast(); return }
+        let mask = ~(UInt64(1) << UInt64(count & 63))
+        if count < 64 { low &= mask } else { high &= mask }
     }
 }

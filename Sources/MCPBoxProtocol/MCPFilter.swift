@@ -83,11 +83,11 @@ public final class MCPFilter {
     /// Per direction: the lines passed on (and the current line, held until it is decided)...
     private let queues = [ByteQueue(), ByteQueue()]
     /// ...and mcpbox's own messages to that direction's destination, written between lines.
-    private let replies = [ByteQueue(), ByteQueue()]
+    let replies = [ByteQueue(), ByteQueue()]
     /// Which queue `pending` last offered, per direction.
     private var servingReplies = [false, false]
     /// Client requests forwarded and not yet answered: serialized id → what the answer is.
-    private var outstanding: [String: ListKind] = [:]
+    var outstanding: [String: ListKind] = [:]
     /// Lines from the server mcpbox could not parse and dropped.
     public private(set) var droppedLines = 0
     /// Set once a limit ended the session.
@@ -98,7 +98,10 @@ public final class MCPFilter {
     }
 
     /// `tools` is a first page (no cursor), `toolsPage` a later one.
-    enum ListKind { case tools, toolsPage, prompts, resources, resourceTemplates, initialize, other }
+    /// `inputCapable`: a tools/call, prompts/get or resources/read whose result may be an
+    /// input-required result (protocol 2026-07-28) mcpbox filters; `confirmedCall`: a tools/call
+    /// the user approved, whose input-required rounds continue without asking again.
+    enum ListKind { case tools, toolsPage, prompts, resources, resourceTemplates, initialize, other, inputCapable, confirmedCall }
 
     /// `[tools] pin` for this session (nil when off).
     let pins: PinGuard?
@@ -109,7 +112,7 @@ public final class MCPFilter {
         self.policy = policy
         self.say = say
         pins = policy.pins.flatMap { $0.mode == .off ? nil : PinGuard($0, say: say) }
-        confirm = policy.confirm.map { ConfirmGate(patterns: $0) }
+        confirm = policy.confirm.map { ConfirmGate(patterns: $0, timeout: policy.confirmTimeout) }
         // Pin decisions also become audit records.
         pins?.say = { [unowned self] message in
             say(message)
@@ -124,6 +127,34 @@ public final class MCPFilter {
     }
 
     // MARK: The hook
+
+    /// CLOCK_MONOTONIC in milliseconds (the C relay's clock); tests may set their own.
+    public var clock: () -> Int64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Whether the filter keeps deadlines, so the relay must call `tick`.
+    public var needsClock: Bool { confirm != nil }
+
+    /// The relay's clock hook: refuses the held calls whose confirmation timed out (the client
+    /// gets `notifications/cancelled` for mcpbox's question and a tool error for its call), and
+    /// returns the next deadline (-1: none).
+    public func tick(now: Int64) -> Int64 {
+        guard let confirm else { return -1 }
+        for (requestId, call) in confirm.expire(now: now) {
+            let seconds = confirm.timeoutText
+            let refusal = "the user did not answer within \(seconds) (timed out; [tools] confirm_timeout)"
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(refusal)")
+            audit?.recordDecision(direction: 0, method: "tools/call", id: call.id, tool: call.name, outcome: "timeout", rule: "[tools] confirm_timeout")
+            audit?.answeredLocally(0, id: call.id, rule: "[tools] confirm: " + refusal)
+            replies[1].append(ConfirmGate.cancelled(requestId, reason: "mcpbox: no answer within \(seconds)"))
+            replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal)"))
+            if audit?.mustStop == true { failed = true }
+        }
+        return confirm.nextDeadline ?? -1
+    }
 
     /// Bytes read in `dir` (empty: the source's end, whatever is held is passed on as is).
     /// Returns false when the session must end.
@@ -178,81 +209,80 @@ public final class MCPFilter {
 
     // MARK: Messages
 
-    private static let requestProjection = JSONProjection(["jsonrpc", "id", "method", "params.name", "params.cursor",
-                                                                "params.capabilities.elicitation", "result.action", "params.uri"])
-    private static let responseProjection = JSONProjection(["id", "method"])
+    static let inputCapableMethods: Set<String> = ["tools/call", "prompts/get", "resources/read"]
 
     /// One whole line, its newline included.
     private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) -> Action {
         var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .pass }
-        audit?.observe(dir, body)
+        // One pass over the line, read by both the audit trail and the policy.
+        let scan = MessageScan(body)
+        audit?.observe(dir, body, scan)
         defer { audit?.lineDone() }
-        return dir == 0 ? clientLine(body) : serverLine(body)
+        return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)
     }
 
-    private func clientLine(_ body: UnsafeRawBufferPointer) -> Action {
-        let message: JSON
-        do {
-            message = try JSON.parse(body, keeping: Self.requestProjection)
-        } catch {
+    private func clientLine(_ body: UnsafeRawBufferPointer, _ message: MessageScan) -> Action {
+        if message.error != nil {
             // The server would answer the same; mcpbox does not forward what it cannot read.
             reply(error: -32700, message: "Parse error", id: .null)
             return .drop
         }
-        guard case .object = message else {
+        guard message.isObject else {
             reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
             return .drop
         }
-        if let confirm, message["method"] == nil, case .string(let sid)? = message["id"], sid.hasPrefix(ConfirmGate.prefix) {
+        if let confirm, message.method == nil, case .string(let sid)? = message.id, sid.hasPrefix(ConfirmGate.prefix) {
             return confirmed(confirm, sid, message)
         }
-        if let method = message["method"]?.stringValue {
-            let id = message["id"]
+        if let method = message.methodName {
+            let id = message.id
             if method == "initialize", let confirm {
-                confirm.clientCanElicit = ConfirmGate.offersForm(message["params"]?["capabilities"]?["elicitation"])
+                confirm.clientCanElicit = ConfirmGate.offersForm(message.elicitation)
             }
             var kind = ListKind.other
             switch method {
             case "tools/list" where policy.tools != nil || pins != nil:
-                kind = (message["params"]?["cursor"] ?? .null) == .null ? .tools : .toolsPage
+                kind = (message.cursor ?? .null) == .null ? .tools : .toolsPage
             case "initialize" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "resources/list" where policy.resources != nil: kind = .resources
             case "resources/templates/list" where policy.resources != nil: kind = .resourceTemplates
             case "resources/read", "resources/subscribe":
-                if let p = policy.resources, let uri = message["params"]?["uri"]?.stringValue, !p.permits(uri) {
+                if let p = policy.resources, let uri = message.uri?.stringValue, !p.permits(uri) {
                     // MCP's "resource not found" error.
                     if let id { reply(error: -32002, message: "Resource not found: \(uri)", id: id) }
                     return .drop
                 }
             case "tools/call":
-                if let p = policy.tools, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                if let p = policy.tools, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[tools] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
-                if let pins, let name = message["params"]?["name"]?.stringValue, let why = pins.callRefusal(name) {
+                if let pins, let name = message.name?.stringValue, let why = pins.callRefusal(name) {
                     audit?.refused(rule: "[tools] pin: " + why)
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
-                if let confirm, let name = message["params"]?["name"]?.stringValue, let id, id != .null, confirm.matches(name) {
-                    return ask(confirm, body, id: id, name: name)
+                if let confirm, let name = message.name?.stringValue, let id, id != .null, confirm.matches(name) {
+                    if let action = ask(confirm, body, id: id, name: name) { return action }
+                    kind = .confirmedCall   // a 2026-07-28 retry continuing an approved call's own rounds
                 }
             case "prompts/get":
-                if let p = policy.prompts, let name = message["params"]?["name"]?.stringValue, !p.permits(name) {
+                if let p = policy.prompts, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[prompts] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
                     return .drop
                 }
             default: break
             }
+            if kind == .other, policy.client?.restricts == true, Self.inputCapableMethods.contains(method) { kind = .inputCapable }
             if let id { outstanding[id.serialized] = kind }
             // After the tool and prompt checks: what is refused is refused whatever it carries.
-            if let gate = policy.client, !gate.denied.isEmpty,
-               let changed = stripCapabilities(body, gate: gate, initialize: method == "initialize") {
+            if let gate = policy.client, gate.restricts,
+               let changed = stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
                 return .replace(changed)
             }
         }
@@ -261,24 +291,37 @@ public final class MCPFilter {
 
     /// Holds a `tools/call` under `[tools] confirm` and asks the client; or refuses it at once
     /// when the client cannot ask its user.
-    private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action {
+    /// nil: a 2026-07-28 retry that continues an approved call (it goes on as any request).
+    private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action? {
+        let full = try? JSON.parse(body)
+        if let full, Self.isMultiRoundTrip(full["params"]) {
+            return confirmInResult(confirm, body, message: full, id: id, name: name)
+        }
         guard confirm.clientCanElicit else {
             say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): the client did not declare elicitation (form)")
             audit?.refused(rule: "[tools] confirm: the client did not declare elicitation (form)")
             replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: [tools] confirm needs the user's approval for \"\(name)\", and this client cannot ask (it did not declare the elicitation capability)"))
             return .drop
         }
-        let arguments = (try? JSON.parse(body))?["params"]?["arguments"]
-        replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments))
+        let arguments = full?["params"]?["arguments"]
+        replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments, now: clock()))
         confirmStep("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name))", id: id, tool: name, outcome: "asked")
         return .drop
     }
 
     /// The client's answer to mcpbox's confirmation request: the held call goes to the server on
     /// accept, else the client gets a tool error. The answer itself never reaches the server.
-    private func confirmed(_ confirm: ConfirmGate, _ requestId: String, _ message: JSON) -> Action {
-        guard let (call, refusal) = confirm.answer(requestId, action: message["result"]?["action"]?.stringValue,
-                                                   isError: message["error"] != nil) else { return .drop }
+    private func confirmed(_ confirm: ConfirmGate, _ requestId: String, _ message: MessageScan) -> Action {
+        guard let (call, refusal) = confirm.answer(requestId, action: message.action?.stringValue,
+                                                   isError: message.hasError) else {
+            if confirm.timedOut(requestId) {
+                // Its call was refused already: nothing of it reaches the server.
+                say("mcpbox: confirm: ignored a late answer to a confirmation that had timed out")
+                audit?.recordDecision(direction: 0, method: "elicitation/create", id: .string(requestId), tool: nil,
+                                      outcome: "late answer ignored", rule: "[tools] confirm_timeout")
+            }
+            return .drop
+        }
         if let refusal {
             say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(refusal)")
             audit?.answeredLocally(0, id: call.id, rule: "[tools] confirm: " + refusal)
@@ -286,7 +329,11 @@ public final class MCPFilter {
             return .drop
         }
         confirmStep("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))", id: call.id, tool: call.name, outcome: "accepted")
-        outstanding[call.id.serialized] = .other
+        outstanding[call.id.serialized] = .confirmedCall
+        if let gate = policy.client, gate.restricts,
+           let stripped = call.line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
+            return .replace(stripped)
+        }
         return .replace(call.line)
     }
 
@@ -296,13 +343,23 @@ public final class MCPFilter {
     /// The request with the denied capabilities removed from what the client declares: in
     /// `initialize` (`params.capabilities`) and in any request's `params._meta` client
     /// capabilities (protocol 2026-07-28); nil when nothing is removed.
-    private func stripCapabilities(_ body: UnsafeRawBufferPointer, gate: ClientGate, initialize: Bool) -> [UInt8]? {
-        let hasMeta = Self.contains(body, Self.metaKeyBytes)
+    func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate, initialize: Bool) -> [UInt8]? {
+        let hasMeta = scan.map { s in s.meta.map { Self.contains(UnsafeRawBufferPointer(rebasing: body[$0]), Self.metaKeyBytes) } ?? false }
+            ?? Self.contains(body, Self.metaKeyBytes)
         guard initialize || hasMeta, var message = try? JSON.parse(body), var params = message["params"] else { return nil }
         func strip(_ caps: JSON?) -> JSON? {
             guard case .object(let pairs)? = caps else { return nil }
-            let kept = pairs.filter { !gate.denied.contains($0.0) }
-            return kept.count == pairs.count ? nil : .object(kept)
+            var kept: [(String, JSON)] = []
+            for (key, value) in pairs where !gate.denied.contains(key) {
+                if key == "elicitation", gate.formOnly, case .object(let modes) = value, modes.contains(where: { $0.0 == "url" }) {
+                    // URL mode removed; `{"url": {}}` alone goes entirely (an empty object would mean form).
+                    let rest = modes.filter { $0.0 != "url" }
+                    if !rest.isEmpty { kept.append((key, .object(rest))) }
+                    continue
+                }
+                kept.append((key, value))
+            }
+            return kept.count == pairs.count && kept.elementsEqual(pairs, by: { $0.0 == $1.0 && $0.1 == $1.1 }) ? nil : .object(kept)
         }
         var changed = false
         if initialize, let c = strip(params["capabilities"]) { params.set("capabilities", c); changed = true }
@@ -331,42 +388,50 @@ public final class MCPFilter {
 
     /// A response reaches the client only for a request it sent and mcpbox forwarded, so a list
     /// answer forged ahead of the request (a server guessing ids) cannot slip past the filter.
-    private func serverLine(_ body: UnsafeRawBufferPointer) -> Action {
+    private func serverLine(_ body: UnsafeRawBufferPointer, _ head: MessageScan) -> Action {
         // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
         guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
             return .pass
         }
-        let head: JSON
-        do {
-            head = try JSON.parse(body, keeping: Self.responseProjection)
-        } catch {
+        if let error = head.error {
             drop(why(error))
             return .drop
         }
-        guard case .object = head else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
-        if let method = head["method"]?.stringValue, let gate = policy.client,
-           let capability = gate.deniedCapability(forMethod: method) {
-            // Never forwarded: mcpbox answers as a client without that capability would.
-            audit?.refused(rule: "[client] \(capability) = false")
-            if let id = head["id"], id != .null {
-                reply(error: -32601, message: "Method not found: \(method) (the client's \(capability) is not offered to this server)",
-                      id: id, to: 0)
+        guard head.isObject else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        if let method = head.methodName, let gate = policy.client,
+           let rule = gate.refusal(method: method, mode: head.mode?.stringValue) {
+            // Never forwarded: mcpbox answers as a client without that capability (or mode) would.
+            audit?.refused(rule: rule)
+            if let id = head.id, id != .null {
+                if let capability = gate.deniedCapability(forMethod: method) {
+                    reply(error: -32601, message: "Method not found: \(method) (the client's \(capability) is not offered to this server)",
+                          id: id, to: 0)
+                } else {
+                    // The spec's answer to a mode the client did not declare.
+                    reply(error: -32602, message: "Invalid params: URL-mode elicitation is not supported (the client offers form mode only)",
+                          id: id, to: 0)
+                }
             }
-            say("mcpbox: refused the server's \(method): [client] \(capability) = false")
+            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode url)" : ""): \(rule)")
             return .drop
         }
-        if confirm != nil, head["method"] != nil, case .string(let sid)? = head["id"], sid.hasPrefix(ConfirmGate.prefix) {
+        if confirm != nil, head.method != nil, case .string(let sid)? = head.id, sid.hasPrefix(ConfirmGate.prefix) {
             // mcpbox's own id space: the server may not use it.
             reply(error: -32600, message: "Invalid Request: ids starting with \(ConfirmGate.prefix) are reserved by mcpbox", id: .string(sid), to: 0)
             drop("a request with an id in mcpbox's own id space")
             return .drop
         }
-        guard head["method"] == nil, let id = head["id"], id != .null else { return .pass }
+        guard head.method == nil, let id = head.id, id != .null else { return .pass }
         guard let kind = outstanding.removeValue(forKey: id.serialized) else {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
         }
+        if let gate = policy.client, gate.formOnly, Self.contains(body, Self.urlElicitationRequiredBytes),
+           let refused = urlElicitationRequired(body, id: id) {
+            return .replace(refused)
+        }
         if kind == .other { return .pass }
+        if kind == .inputCapable || kind == .confirmedCall { return inputRequired(body, id: id, confirmed: kind == .confirmedCall) }
         var message: JSON
         do {
             message = try JSON.parse(body)
@@ -411,7 +476,7 @@ public final class MCPFilter {
     }
 
     /// A JSON-RPC error response from mcpbox to the client.
-    private func reply(error code: Int, message: String, id: JSON, to dir: Int = 1) {
+    func reply(error code: Int, message: String, id: JSON, to dir: Int = 1) {
         var s = "{\"jsonrpc\":\"2.0\",\"id\":"
         JSON.write(id, into: &s)
         s += ",\"error\":{\"code\":\(code),\"message\":"

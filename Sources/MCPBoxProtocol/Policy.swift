@@ -40,11 +40,28 @@ public struct ClientGate: Sendable, Equatable {
     public var sampling: Bool
     public var elicitation: Bool
     public var roots: Bool
+    /// With `elicitation`: URL-mode elicitation too (false: `elicitation = "form"`, form mode only).
+    public var elicitationURL: Bool
 
-    public init(sampling: Bool = true, elicitation: Bool = true, roots: Bool = true) {
+    public init(sampling: Bool = true, elicitation: Bool = true, roots: Bool = true, elicitationURL: Bool = true) {
         self.sampling = sampling
         self.elicitation = elicitation
         self.roots = roots
+        self.elicitationURL = elicitationURL
+    }
+
+    /// Whether URL-mode elicitation is refused while form mode is allowed (`elicitation = "form"`).
+    public var formOnly: Bool { elicitation && !elicitationURL }
+
+    /// Whether the gate changes anything at all.
+    public var restricts: Bool { !denied.isEmpty || formOnly }
+
+    /// The refusal for one server→client request (`method`, with `params.mode` for elicitation):
+    /// the rule that denies it, nil when it may reach the client.
+    public func refusal(method: String, mode: String?) -> String? {
+        if let capability = deniedCapability(forMethod: method) { return "[client] \(capability) = false" }
+        if method == "elicitation/create", formOnly, mode == "url" { return "[client] elicitation = \"form\"" }
+        return nil
     }
 
     /// The client capability (`sampling`, `elicitation`, `roots`) a server→client method needs,
@@ -77,6 +94,11 @@ public struct MCPPolicy: Sendable, Equatable {
     public var pins: PinConfig?
     /// `[tools] confirm` globs: calls that need the user's yes (nil = none).
     public var confirm: [String]?
+    /// `[tools] confirm_timeout`: seconds a held call waits for the user's answer before mcpbox refuses it.
+    public var confirmTimeout: Double = MCPPolicy.defaultConfirmTimeout
+
+    /// 120 seconds.
+    public static let defaultConfirmTimeout = 120.0
     /// `[resources] allow/deny` over resource URIs; nil = no resources policy.
     public var resources: NamePolicy?
     /// Longest message (one line, newline excluded) in either direction; a longer one ends the session.

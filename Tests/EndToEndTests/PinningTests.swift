@@ -21,9 +21,11 @@ struct PinningTests {
         var steps: [Step]
         var error: String?
         var elicitations: [String]
+        /// The negotiated protocol version (the SDK's high-level client only).
+        var `protocol`: String?
         var stderr = ""
 
-        enum CodingKeys: String, CodingKey { case server, instructions, steps, error, elicitations }
+        enum CodingKeys: String, CodingKey { case server, instructions, steps, error, elicitations, `protocol` }
 
         func names(_ step: Int) -> [String] { (steps.count > step ? steps[step].list ?? [] : []).map(\.name).sorted() }
     }
@@ -71,8 +73,9 @@ struct PinningTests {
 
         var selection: [String] { ["--profile-path", profiles, "--profile-path", TestSupport.profilesDir] }
 
-        func session(_ variant: String, _ steps: [Any], elicit: String? = nil) throws -> Report {
+        func session(_ variant: String, _ steps: [Any], elicit: String? = nil, modern: Bool = false) throws -> Report {
             let config: [String: Any] = [
+                "modern": modern,
                 "command": mcpbox, "timeout": 120, "env": environment, "steps": steps, "elicit": elicit ?? NSNull(),
                 "args": ["run", "rug"] + selection + ["--", venv + "/bin/python", fixtures + "/mcp_rugpull.py", variant],
             ]

@@ -162,6 +162,10 @@ struct ShippedServerTests {
         #expect(!dump.contains(env.token), "the environment dump leaked mcpbox's environment: \(dump)")
         #expect(names.isSubset(of: ["PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL", "TZ", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"]),
                 "unexpected variables: \(names.sorted())")
+        // ... and it is the sandbox's: its defaults (PATH with the venv mcpbox binds first), the account's home, not the client's.
+        let lines = Set(dump.split(separator: "\n").map(String.init))
+        #expect(lines.isSuperset(of: ["PATH=\(venv)/bin:/usr/local/bin:/usr/bin:/bin", "HOME=/home/\(env.account.name)", "USER=\(env.account.name)",
+                                      "TMPDIR=/tmp", "PYTHONUNBUFFERED=1"]), "the sandbox's environment: \(dump)")
         #expect(out.calls[1].isError, "fetch reached the host's loopback: \(out.calls[1])")
         #expect(out.calls[2].isError && !out.calls[2].text.contains("secret \(env.token)"), "run_command read the secret: \(out.calls[2])")
         #expect(!out.calls[3].isError && out.calls[3].text.trimmingCharacters(in: .whitespacesAndNewlines) == String(env.account.uid))

@@ -45,7 +45,7 @@ import Testing
         let j = try json(plan)
         #expect(j["schema"] as? Int == 1)
         #expect(Set(j.keys) == ["schema", "profile", "command", "identity", "namespaces", "filesystem", "network", "seccomp",
-                                "tools", "client", "audit", "packages", "landlock", "capabilities", "environment", "limits", "warnings", "mcpbox_version", "acknowledged_warnings"])
+                                "tools", "client", "audit", "packages", "landlock", "capabilities", "environment", "limits", "warnings", "mcpbox_version", "acknowledged_warnings", "runtime"])
         let command = try #require(j["command"] as? [String: Any])
         #expect(command["argv"] as? [String] == ["mcp-server-git", "--repository", repo.path])
         #expect(command["cwd"] as? String == repo.path)

@@ -72,8 +72,55 @@ import Testing
         #expect((c["sampling"] as? [String: Any])?["allowed"] as? Bool == false)
         #expect((c["sampling"] as? [String: Any])?["origin"] as? String == "p.toml: client.sampling")
         #expect((c["elicitation"] as? [String: Any])?["origin"] is NSNull)
-        #expect(errors("[client]\nelicitation = \"form\"\n").contains { $0.key == "client.elicitation" && $0.message.contains("expected a boolean") })
         #expect(errors("[client]\nsamplin = false\n").contains { $0.key == "client.samplin" && $0.message == "unknown key" })
+    }
+
+    @Test func elicitationFormOnlyPlanAndExplain() throws {
+        let p = try plan("extends = [\"base\"]\n[client]\nelicitation = \"form\"\n", base: "[client]\nelicitation = false\n")
+        let m = try #require(p.mcp)
+        #expect(m.policy.client == ClientGate(sampling: true, elicitation: true, roots: true, elicitationURL: false))
+        #expect(m.policy.client?.formOnly == true)
+        let text = Explain.text(p)
+        #expect(text.contains("elicitation     FORM ONLY: URL mode removed from the client's declared capabilities"), "\(text)")
+        #expect(text.contains("mode \"url\" is answered by mcpbox with -32602"))
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        let e = try #require((j["client"] as? [String: Any])?["elicitation"] as? [String: Any])
+        #expect(e["allowed"] as? Bool == true && e["modes"] as? [String] == ["form"] && e["origin"] as? String == "p.toml: client.elicitation")
+        // A later layer's true lifts the form-only limit.
+        let q = try plan("extends = [\"base\"]\n[client]\nelicitation = true\n", base: "[client]\nelicitation = \"form\"\n")
+        #expect(q.mcp?.policy.client?.formOnly == false)
+        let jq = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(q).utf8)) as? [String: Any])
+        #expect(((jq["client"] as? [String: Any])?["elicitation"] as? [String: Any])?["modes"] as? [String] == ["form", "url"])
+        let off = try plan("[client]\nelicitation = false\n")
+        let jo = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(off).utf8)) as? [String: Any])
+        #expect(((jo["client"] as? [String: Any])?["elicitation"] as? [String: Any])?["modes"] as? [String] == [])
+    }
+
+    @Test(arguments: ["\"url\"", "\"Form\"", "\"\"", "1", "[\"form\"]"])
+    func elicitationBadValuesAreErrors(_ value: String) {
+        let e = errors("\n[client]\nelicitation = \(value)\n")
+        #expect(e.contains { $0.key == "client.elicitation" && $0.line == 3 && $0.message.hasPrefix("expected true, false or \"form\", found ")
+                             && $0.file?.hasSuffix("p.toml") == true }, "\(e)")
+    }
+
+    @Test func confirmTimeoutPlanAndExplain() throws {
+        let p = try plan("[tools]\nconfirm = [\"git_commit\"]\nconfirm_timeout = 30\n")
+        #expect(p.mcp?.policy.confirmTimeout == 30)
+        let text = Explain.text(p)
+        #expect(text.contains("confirm timeout  30 s  p.toml: tools.confirm_timeout: unanswered by then, the question is withdrawn"), "\(text)")
+        let j = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
+        let t = try #require((j["tools"] as? [String: Any])?["confirm_timeout"] as? [String: Any])
+        #expect(t["seconds"] as? Double == 30 && t["origin"] as? String == "p.toml: tools.confirm_timeout")
+        let d = try plan("[tools]\nconfirm = [\"x\"]\n")
+        #expect(d.mcp?.policy.confirmTimeout == 120)
+        #expect(Explain.text(d).contains("confirm timeout  120 s (default)"))
+        #expect(try plan("[tools]\nconfirm = [\"x\"]\nconfirm_timeout = 0.5\n").mcp?.policy.confirmTimeout == 0.5)
+    }
+
+    @Test(arguments: ["0", "-5", "\"120\"", "\"2m\"", "86401", "nan", "inf", "true"])
+    func confirmTimeoutBadValuesAreErrors(_ value: String) {
+        let e = errors("[tools]\nconfirm = [\"x\"]\nconfirm_timeout = \(value)\n")
+        #expect(e.contains { $0.key == "tools.confirm_timeout" && $0.line == 3 && $0.file?.hasSuffix("p.toml") == true }, "\(e)")
     }
 
     @Test func badValuesAndUnimplementedKeysAreErrors() {

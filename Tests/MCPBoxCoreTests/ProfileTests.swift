@@ -55,6 +55,22 @@ import Testing
         expectError("read_only = [\"/usr\"]", line: 1, key: "read_only", "unknown key", hint: "belongs in [filesystem]")
     }
 
+    @Test("[isolation] runtime: native or gvisor; anything else names file, line and key")
+    func isolationRuntime() throws {
+        expectError("extends = [\"base\"]\n[isolation]\nruntime = \"kvm\"", line: 3, key: "isolation.runtime", "invalid value \"kvm\"",
+                    hint: "\"native\" or \"gvisor\"")
+        expectError("[isolation]\nruntime = \"gvisor\"\nrunsc = \"bin/runsc\"", line: 3, key: "isolation.runsc", "not absolute")
+        expectError("[isolation]\nruntim = \"gvisor\"", line: 2, key: "isolation.runtim", "unknown key", hint: "did you mean `runtime`?")
+        let s = Scratch()
+        s.write("n.toml", "extends = []\n")
+        #expect(try #require(Fixture.plan("n", dirs: [s.path]).plan).isolation == .native)
+        s.write("g.toml", "extends = []\n[isolation]\nruntime = \"gvisor\"\nrunsc = \"/nonexistent/runsc\"\n")
+        let g = try #require(Fixture.plan("g", dirs: [s.path]).plan).isolation
+        #expect(g.runtime == .gvisor && g.runsc == nil && g.runscLookup.contains("/nonexistent/runsc"), "\(g)")
+        s.write("h.toml", "extends = []\n[isolation]\nruntime = \"gvisor\"\nrunsc = \"/bin/sh\"\n")
+        #expect(try #require(Fixture.plan("h", dirs: [s.path]).plan).isolation.runsc == "/bin/sh")
+    }
+
     @Test func wrongTypesNameExpectedAndActual() {
         expectError("cwd = 5", line: 1, key: "cwd", "expected a string, found integer")
         expectError("[filesystem]\nread_only = \"/usr\"", line: 2, key: "filesystem.read_only", "expected an array of strings, found string", hint: "read_only = [\"/usr\"]")

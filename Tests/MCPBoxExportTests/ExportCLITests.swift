@@ -46,7 +46,12 @@ struct ExportCLITests {
             #expect(deployment.contains(field), "\(profile): deployment.yaml lacks \(field)")
         }
         let policy = try String(contentsOfFile: out + "/networkpolicy.yaml", encoding: .utf8)
-        #expect(policy.contains("egress: []") && policy.contains("ingress: []"), "\(profile): \(policy)")
+        if files.contains("egress-networkpolicy.yaml") {
+            // mode = "allow": the server's only egress is the proxy's port (EgressProxyCommandTests).
+            #expect(policy.contains("ingress: []") && policy.contains("mcpbox.dev/role: \"egress-proxy\"") && !policy.contains("ipBlock"), "\(profile): \(policy)")
+        } else {
+            #expect(policy.contains("egress: []") && policy.contains("ingress: []"), "\(profile): \(policy)")
+        }
         let seccomp = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/\(KubernetesName.of(profile))-seccomp.json"))) as? [String: Any]
         #expect(seccomp?["defaultAction"] as? String == "SCMP_ACT_ERRNO")
     }

@@ -159,7 +159,27 @@ struct ParserTests {
             _ = TLSClientHello.serverName(b)
             _ = DNSQuery.parse(b)
             _ = EgressRule.parse(String(decoding: b.prefix(400), as: UTF8.self), origin: "corpus")
+            _ = EgressRulesFile.parse(String(decoding: b, as: UTF8.self), file: "corpus")
         }
+    }
+
+    @Test("the rules file (Kubernetes export → egress-proxy): render then parse gives the same rules; bad lines are named")
+    func rulesFile() throws {
+        let allow = try ["api.github.com:443", "*.example.com", "10.0.0.0/8:5432", "[fd00::1]:443"].map { try EgressRule.parse($0, origin: "t").get() }
+        let deny = try ["bad.example.com"].map { try EgressRule.parse($0, origin: "t").get() }
+        let policy = EgressPolicy(allow: allow, deny: deny, hosts: ["internal.test": [IPAddress("10.1.2.3")!, IPAddress("fd00::3")!]])
+        let text = EgressRulesFile.render(policy, header: "line one\nline two")
+        #expect(text.hasPrefix("# line one\n# line two\nallow api.github.com:443\n"))
+        let back = try EgressRulesFile.parse(text, file: "r").get()
+        #expect(back.allow.map(\.text) == policy.allow.map(\.text) && back.deny.map(\.text) == ["bad.example.com"] && back.hosts == policy.hosts)
+        #expect(back.decide(host: "bad.example.com", port: 443).reason == "deny bad.example.com")
+        #expect(back.allow.first?.origin == "r:3")
+        guard case .failure(let e) = EgressRulesFile.parse("allow a.test b.test\nallow *\nhost x.test 1.2.3\nblock y\n  # fine\n", file: "f") else {
+            Issue.record("bad lines accepted")
+            return
+        }
+        let lines = e.message.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4 && lines[0].hasPrefix("f:1: ") && lines[1].hasPrefix("f:2: ") && lines[2].hasPrefix("f:3: ") && lines[3].hasPrefix("f:4: "), "\(lines)")
     }
 }
 

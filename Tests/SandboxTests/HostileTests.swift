@@ -53,6 +53,9 @@ struct HostileRun: Sendable {
         /// Root exports the `dedicatedAccount` profile as an OCI bundle and runs it with crun
         /// (ExportCrunTests).
         case crunBundle = "crun bundle"
+        /// Root runs the `dedicatedAccount` profile with `[isolation] runtime = "gvisor"`
+        /// (GVisorHostileTests).
+        case gvisor = "gvisor"
     }
 
     struct Check: Sendable {
@@ -195,6 +198,13 @@ struct HostileRun: Sendable {
         var profile = "description = \"hostile-server suite (\(mode.rawValue))\"\nextends = [\"base\"]\n\n"
         if mode != .unprivilegedCaller {
             profile += "[user]\nname = \(tomlString(account.name))\n\n"
+        }
+        if mode == .gvisor {
+            // The memory limit holds gVisor's kernel too, where a forked Python process costs
+            // about 4 MiB: the fork-bomb check's children under base's processes = 1024 exhaust
+            // base's 1 GiB and the host's OOM killer ends the whole sandbox (contained, but no
+            // report). At 128 processes the check sees fork fail, as under the native runtime.
+            profile += "[isolation]\nruntime = \"gvisor\"\n\n[limits]\nprocesses = 128\n\n"
         }
         profile += """
             [filesystem]

@@ -46,7 +46,11 @@ struct SpawnTests {
 
     @Test func pidOneIsAPrivilegelessReaperNotTheServer() throws {
         let r = try SpawnFixture.run(SpawnFixture.shell(
-            "echo $$; grep PPid /proc/$$/status; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/1/status; "
+            // pid 1 drops its own capabilities once the server has exec'd (it sleeps in vfork
+            // until then): wait for that, boundedly, rather than racing it.
+            "echo $$; grep PPid /proc/$$/status; "
+            + "for i in $(seq 200); do grep -q '^CapEff:.0000000000000000' /proc/1/status && break; sleep 0.01; done; "
+            + "grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/1/status; "
             + "ls /proc | grep -c '^[0-9]'"))
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
@@ -387,7 +391,7 @@ struct SpawnTests {
                 "\(failure.description)")
     }
 
-    /// pid 1 prepares its mounts while mcpbox joins it to its cgroup; a failure on either side
+    /// pid 1 builds its root while mcpbox joins it to its cgroup; a failure on either side
     /// of that join still names its stage and target, and leaves no cgroup behind.
     @Test func childSideFailureWithACgroupNamesStageAndTarget() throws {
         var plan = SpawnFixture.shell("true", extra: [

@@ -194,6 +194,13 @@ int mcpbox_check_source(const char *path, uint64_t *dev, uint64_t *ino, int *is_
  * Returns the tree fd, or -1 with errno. */
 int mcpbox_clone_source(const char *path, int read_only, uint64_t *dev, uint64_t *ino, int *is_dir);
 
+/* Starts a detached thread that writes its own thread id into the `tasks` file of the v1
+ * memory cgroup it already is in: a move to where it is, which changes no group but makes the
+ * kernel start the RCU grace period every cgroup v1 migration waits for (cgroup_warm.c). Called
+ * before the plan is built, so pid 1's join later finds that period passed or under way. Does
+ * nothing when there is no v1 memory hierarchy or its file is not writable by the caller. */
+void mcpbox_cgroup_warm_start(void);
+
 /* pipe2(fds, O_CLOEXEC) with both ends moved to fds >= 3. */
 int mcpbox_pipe_cloexec(int fds[2]);
 

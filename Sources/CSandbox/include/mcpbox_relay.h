@@ -30,6 +30,7 @@
 #define MCPBOX_RELAY_H
 #if defined(__linux__)
 #include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The MCP layer's hook (issue 9). When a relay_config carries one, the client->server (dir 0)
@@ -49,6 +50,12 @@ struct mcpbox_relay_filter {
     size_t (*pending)(void *context, int dir, const char **bytes);
     /* `count` bytes of the queue were written (or dropped: the destination is gone). */
     void (*consumed)(void *context, int dir, size_t count);
+    /* Optional (NULL: the filter has no clock). Called once per loop turn while the child runs,
+     * with CLOCK_MONOTONIC in milliseconds: the filter acts on what fell due (queueing its own
+     * messages, written right after) and returns when it next needs a call (same clock), or -1
+     * for never. The relay's poll() wakes up by then, so a deadline the filter sets is kept
+     * however quiet both peers are. */
+    int64_t (*tick)(void *context, int64_t now_ms);
 };
 
 struct mcpbox_relay_config {

@@ -1,6 +1,9 @@
 """A small MCP server (raw JSON-RPC over stdio, standard library only) that asks things of its
 client: its one tool `ask` sends sampling/createMessage, elicitation/create and roots/list to the
 client, whatever the client declared, and reports what came back. Used by MCPClientGatingTests.
+With the argument `modes`, `ask` sends two elicitation/create requests instead: one in URL mode
+(answers key "url") and one in form mode (key "form"); "elicitation" then holds the client's
+declared elicitation capability as the server saw it.
 
 The tool result's text is JSON: {"declared": [capability names the client's initialize held],
 "answers": {method: {"result": ...} | {"error": {"code": int, "message": str}}}}.
@@ -10,6 +13,8 @@ import sys
 
 out = sys.stdout
 declared = []
+elicitation = None
+MODES = sys.argv[1:] == ["modes"]
 
 
 def send(msg):
@@ -39,12 +44,24 @@ while True:
     method, ident = msg.get("method"), msg.get("id")
     if method == "initialize":
         declared = sorted(msg["params"].get("capabilities", {}).keys())
+        elicitation = msg["params"].get("capabilities", {}).get("elicitation")
         send({"jsonrpc": "2.0", "id": ident, "result": {
             "protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
             "serverInfo": {"name": "mcp-asker", "version": "1.0"}}})
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": ident, "result": {"tools": [
             {"name": "ask", "description": "asks the client", "inputSchema": {"type": "object"}}]}})
+    elif method == "tools/call" and MODES:
+        answers = {
+            "url": ask("elicitation/create", {
+                "mode": "url", "message": "Sign in", "url": "https://example.invalid/login",
+                "elicitationId": "e-1"}, "u1"),
+            "form": ask("elicitation/create", {
+                "mode": "form", "message": "ok?",
+                "requestedSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}, "f1"),
+        }
+        text = json.dumps({"declared": declared, "elicitation": elicitation, "answers": answers})
+        send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}]}})
     elif method == "tools/call":
         answers = {
             "sampling/createMessage": ask("sampling/createMessage", {

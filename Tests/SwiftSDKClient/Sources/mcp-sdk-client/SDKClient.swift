@@ -17,6 +17,8 @@ struct Report: Codable {
     var tools: [String] = []
     var callText: String?
     var callIsError: Bool?
+    /// With SDK_CLIENT_CALLS: each scripted call's outcome, in order.
+    var calls: [CallResult]?
     /// mcpbox's exit status (128+N for signal N), once it has exited.
     var mcpboxStatus: Int32?
     /// Seconds from closing mcpbox's stdin to mcpbox exiting on its own.
@@ -24,6 +26,33 @@ struct Report: Codable {
     /// Bytes mcpbox wrote to stdout after the session was closed.
     var trailingStdoutBytes: Int?
     var mcpboxStderr = ""
+}
+
+/// One call of SDK_CLIENT_CALLS: `{"tool": NAME, "arguments": {...}}`.
+struct ScriptedCall: Decodable {
+    var tool: String
+    var arguments: [String: Value]?
+}
+
+/// A scripted call's outcome: a tool result, or the JSON-RPC error the SDK threw.
+struct CallResult: Codable {
+    var tool: String
+    var isError: Bool
+    var text: String
+    /// The JSON-RPC error code (nil for a tool result).
+    var code: Int?
+}
+
+/// The message of a JSON-RPC error as the peer sent it (the SDK keeps it as the case's detail).
+func message(of error: MCPError) -> String {
+    switch error {
+    case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .invalidParams(let d), .internalError(let d):
+        return d ?? ""
+    case .serverError(_, let m):
+        return m
+    default:
+        return error.errorDescription ?? "\(error)"
+    }
 }
 
 /// Mutable state shared with the watchdog thread.
@@ -86,6 +115,15 @@ final class State: @unchecked Sendable {
     }
 }
 
+/// The text blocks of a tool result, joined.
+func joinedText(_ content: [Tool.Content]) -> String {
+    var text = ""
+    for item in content {
+        if case .text(let t, _, _) = item { text += t }
+    }
+    return text
+}
+
 /// Reads `fd` (made blocking) to end of file.
 func readAll(_ fd: Int32) -> Data {
     let flags = fcntl(fd, F_GETFL)
@@ -104,7 +142,9 @@ let usage = """
     Runs `MCPBOX run PROFILE [OPTION...] -- SERVER-COMMAND...` and drives it with the MCP Swift SDK:
     initialize, tools/list, tools/call get_current_time {timezone: UTC}, then closes stdin and waits
     for mcpbox to exit on its own. Prints one JSON report line; exits 0 only when everything worked.
-    Environment: SDK_CLIENT_STEP_TIMEOUT (seconds per step, default 60).
+    Environment: SDK_CLIENT_STEP_TIMEOUT (seconds per step, default 60);
+    SDK_CLIENT_CALLS: a JSON array of {"tool": NAME, "arguments": {...}} made instead of
+    get_current_time, each outcome (tool result or JSON-RPC error) reported in `calls`.
     """
 
 @main
@@ -119,6 +159,13 @@ struct SDKClient {
         let mcpbox = args[0]
         let runArgs = ["run", args[1]] + args[2..<dashes] + ["--"] + args[(dashes + 1)...]
         let stepTimeout = ProcessInfo.processInfo.environment["SDK_CLIENT_STEP_TIMEOUT"].flatMap(Double.init) ?? 60
+        var script: [ScriptedCall]?
+        if let json = ProcessInfo.processInfo.environment["SDK_CLIENT_CALLS"] {
+            do { script = try JSONDecoder().decode([ScriptedCall].self, from: Data(json.utf8)) } catch {
+                FileHandle.standardError.write(Data("SDK_CLIENT_CALLS is not a JSON array of calls: \(error)\n".utf8))
+                exit(2)
+            }
+        }
         let state = State()
 
         let stderrRead = DispatchGroup()
@@ -176,21 +223,39 @@ struct SDKClient {
             }
 
             state.begin("tools/list", seconds: stepTimeout)
-            let (tools, _) = try await client.listTools()
+            var tools: [Tool] = []
+            var cursor: String?
+            repeat {
+                let page = try await client.listTools(cursor: cursor)
+                tools += page.tools
+                cursor = page.nextCursor
+            } while cursor != nil
             state.update { $0.tools = tools.map(\.name) }
-            guard tools.contains(where: { $0.name == "get_current_time" }) else {
-                state.finish(error: "the server lists no get_current_time tool: \(tools.map(\.name))")
-            }
 
-            state.begin("tools/call get_current_time", seconds: stepTimeout)
-            let (content, isError) = try await client.callTool(name: "get_current_time", arguments: ["timezone": "UTC"])
-            var text = ""
-            for item in content {
-                if case .text(let t, _, _) = item { text += t }
+            if let script {
+                var results: [CallResult] = []
+                for call in script {
+                    state.begin("tools/call \(call.tool)", seconds: stepTimeout)
+                    do {
+                        let (content, isError) = try await client.callTool(name: call.tool, arguments: call.arguments)
+                        results.append(CallResult(tool: call.tool, isError: isError == true, text: joinedText(content), code: nil))
+                    } catch let error as MCPError {
+                        results.append(CallResult(tool: call.tool, isError: true, text: message(of: error), code: error.code))
+                    }
+                    state.update { $0.calls = results }
+                }
+            } else {
+                guard tools.contains(where: { $0.name == "get_current_time" }) else {
+                    state.finish(error: "the server lists no get_current_time tool: \(tools.map(\.name))")
+                }
+
+                state.begin("tools/call get_current_time", seconds: stepTimeout)
+                let (content, isError) = try await client.callTool(name: "get_current_time", arguments: ["timezone": "UTC"])
+                let text = joinedText(content)
+                state.update { $0.callText = text; $0.callIsError = isError }
+                if isError == true { state.finish(error: "get_current_time returned isError: \(text)") }
+                guard !text.isEmpty else { state.finish(error: "get_current_time returned no text content: \(content)") }
             }
-            state.update { $0.callText = text; $0.callIsError = isError }
-            if isError == true { state.finish(error: "get_current_time returned isError: \(text)") }
-            guard !text.isEmpty else { state.finish(error: "get_current_time returned no text content: \(content)") }
 
             state.begin("disconnect", seconds: stepTimeout)
             await client.disconnect()

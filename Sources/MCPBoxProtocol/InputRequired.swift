@@ -1,0 +1,131 @@
+/// Protocol 2026-07-28's multi round-trip requests (MRTR): a `tools/call`, `prompts/get` or
+/// `resources/read` may end in an input-required result (`resultType: "input_required"`) whose
+/// `inputRequests` ask the client for sampling, elicitation or roots, answered in the client's
+/// retry (`inputResponses`, `requestState`). mcpbox removes the entries `[client]` denies, and
+/// asks `[tools] confirm`'s question the same way.
+extension MCPFilter {
+    static let inputRequiredBytes = Array("\"input_required\"".utf8)
+    static let protocolVersionMetaKey = "io.modelcontextprotocol/protocolVersion"
+
+    /// A response to an input-capable request: the denied `inputRequests` removed and audited;
+    /// when none is left, the client gets the spec's missing-capability error (-32021) rather
+    /// than a result its retry could never satisfy.
+    func inputRequired(_ body: UnsafeRawBufferPointer, id: JSON, confirmed: Bool) -> Action {
+        guard Self.contains(body, Self.inputRequiredBytes), var message = try? JSON.parse(body),
+              var result = message["result"], result["resultType"] == .string("input_required") else { return .pass }
+        if confirmed, let state = result["requestState"]?.stringValue { confirm?.continued(state) }
+        guard let gate = policy.client, gate.restricts, case .object(let requests)? = result["inputRequests"] else { return .pass }
+        var kept: [(String, JSON)] = []
+        var required: [(String, JSON)] = []
+        for (key, request) in requests {
+            let method = request["method"]?.stringValue ?? ""
+            guard let rule = gate.refusal(method: method, mode: request["params"]?["mode"]?.stringValue) else {
+                kept.append((key, request))
+                continue
+            }
+            say("mcpbox: removed the server's \(method) (\(JSON.quoted(key))) from an input-required result: \(rule)")
+            audit?.recordDecision(direction: 1, method: method, id: id, tool: nil, outcome: "removed from input-required result", rule: rule)
+            let capability = gate.deniedCapability(forMethod: method) ?? "elicitation"
+            let value: JSON = gate.deniedCapability(forMethod: method) == nil ? .object([("url", .object([]))]) : .object([])
+            if !required.contains(where: { $0.0 == capability }) { required.append((capability, value)) }
+        }
+        if kept.count == requests.count { return .pass }
+        if kept.isEmpty {
+            var s = "{\"jsonrpc\":\"2.0\",\"id\":"
+            JSON.write(id, into: &s)
+            s += ",\"error\":{\"code\":-32021,\"message\":"
+            JSON.quote("Missing required client capability: the server needs " + required.map(\.0).joined(separator: ", ")
+                       + ", which mcpbox does not offer it ([client])", into: &s)
+            s += ",\"data\":{\"requiredCapabilities\":" + JSON.object(required).serialized + "}}}\n"
+            return .replace(Array(s.utf8))
+        }
+        result = result.setting("inputRequests", .object(kept))
+        message.set("result", result)
+        return .replace(Array((message.serialized + "\n").utf8))
+    }
+
+    static let urlElicitationRequiredBytes = Array("-32042".utf8)
+
+    /// Under `elicitation = "form"`: a `URLElicitationRequiredError` (-32042, 2025-11-25), which
+    /// hands the client URLs to send the user to, replaced by an error without them (nil: not one).
+    func urlElicitationRequired(_ body: UnsafeRawBufferPointer, id: JSON) -> [UInt8]? {
+        guard let message = try? JSON.parse(body), message["error"]?["code"] == .number("-32042") else { return nil }
+        let rule = "[client] elicitation = \"form\""
+        say("mcpbox: replaced the server's URL elicitation required error (-32042) to id \(id.serialized.prefix(40)): \(rule)")
+        audit?.recordDecision(direction: 1, method: "error -32042", id: id, tool: nil, outcome: "replaced", rule: rule)
+        var s = "{\"jsonrpc\":\"2.0\",\"id\":"
+        JSON.write(id, into: &s)
+        s += ",\"error\":{\"code\":-32603,\"message\":"
+        JSON.quote("Internal error: the server requires a URL-mode elicitation, which mcpbox does not offer it (\(rule))", into: &s)
+        s += "}}\n"
+        return Array(s.utf8)
+    }
+
+    /// Whether a request speaks protocol 2026-07-28 or later (its `_meta` names the version).
+    static func isMultiRoundTrip(_ params: JSON?) -> Bool {
+        guard let v = params?["_meta"]?[protocolVersionMetaKey]?.stringValue else { return false }
+        return v >= "2026-07-28"
+    }
+
+    /// `[tools] confirm` under 2026-07-28, where mcpbox cannot send the client a request of its
+    /// own: the call is answered with an input-required result whose one `inputRequests` entry
+    /// is mcpbox's question and whose `requestState` is its key. The client's retry carries the
+    /// user's answer; on accept, the original call (exactly what the user was shown) goes to the
+    /// server under the retry's id. nil: a retry continuing an approved call's own rounds (passed).
+    func confirmInResult(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, message: JSON, id: JSON, name: String) -> Action? {
+        let params = message["params"]
+        let state = params?["requestState"]?.stringValue
+        if let state, state.hasPrefix(ConfirmGate.prefix) {
+            guard let call = confirm.redeem(state) else {
+                return refuseRetry(id: id, name: name, "this confirmation is unknown or was already answered (call the tool again)")
+            }
+            if call.deadline < clock() {
+                audit?.recordDecision(direction: 0, method: "tools/call", id: id, tool: name, outcome: "timeout", rule: "[tools] confirm_timeout")
+                return refuseRetry(id: id, name: name, "the user did not answer within \(confirm.timeoutText) (timed out; [tools] confirm_timeout)")
+            }
+            if let why = ConfirmGate.refusal(action: params?["inputResponses"]?[state]?["action"]?.stringValue) {
+                return refuseRetry(id: id, name: name, why)
+            }
+            guard var original = try? JSON.parse(call.line.dropLast()) else {
+                return refuseRetry(id: id, name: name, "the held call could not be read again")
+            }
+            original.set("id", id)
+            audit?.recordDecision(direction: 0, method: "tools/call", id: id, tool: name, outcome: "accepted", rule: "[tools] confirm")
+            say("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))")
+            outstanding[id.serialized] = .confirmedCall
+            let line = Array((original.serialized + "\n").utf8)
+            if let gate = policy.client, gate.restricts,
+               let stripped = line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
+                return .replace(stripped)
+            }
+            return .replace(line)
+        }
+        if let state, confirm.isContinuation(state) { return nil }
+        let caps = params?["_meta"]?[Self.clientCapabilitiesMetaKey]
+        guard ConfirmGate.offersForm(caps?["elicitation"]) else {
+            return refuseRetry(id: id, name: name, "this client cannot ask (it did not declare the elicitation capability in this request's _meta)")
+        }
+        replies[1].append(confirm.askInResult(line: Array(body) + [0x0a], id: id, name: name,
+                                              arguments: params?["arguments"], now: clock()))
+        say("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name)) (input-required result)")
+        audit?.recordDecision(direction: 0, method: "tools/call", id: id, tool: name, outcome: "asked", rule: "[tools] confirm")
+        audit?.refused(rule: "[tools] confirm: answered by mcpbox with an input-required result (the user's answer comes in the retry)")
+        return .drop
+    }
+
+    private func refuseRetry(id: JSON, name: String, _ why: String) -> Action {
+        say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): \(why)")
+        audit?.refused(rule: "[tools] confirm: " + why)
+        replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: \(why) ([tools] confirm)", complete: true))
+        return .drop
+    }
+}
+
+extension JSON {
+    /// The object with `key` set to `value` (replaced where it is, else added last).
+    func setting(_ key: String, _ value: JSON) -> JSON {
+        guard case .object(var pairs) = self else { return self }
+        if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
+        return .object(pairs)
+    }
+}

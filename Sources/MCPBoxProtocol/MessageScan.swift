@@ -1,0 +1,155 @@
+/// What the MCP layer reads of one JSON-RPC line, found in a single pass shared by the filter
+/// and the audit trail. The members below are built (as `JSON.parse` builds them); every other
+/// value is validated with the parser's limits and skipped without being materialized: strings
+/// 32 bytes at a time, containers by depth. `params.arguments` yields its key names only.
+///
+/// Validity: the same grammar, depth limit and UTF-8 rules as `JSON.parse`; a duplicate key is
+/// refused in the objects the scan reads (the message, `params`, `params.arguments`,
+/// `params.capabilities`, `result`, `error`) and in the members it builds, not inside skipped
+/// values. So whatever `JSON.parse` accepts, the scan accepts, with the same members.
+public struct MessageScan {
+    /// Why the line is not JSON the scan accepts (nil: it is).
+    public private(set) var error: JSONError?
+    /// The line is one JSON object (a JSON-RPC message, not a batch or a scalar).
+    public private(set) var isObject = false
+    public private(set) var id: JSON?
+    public private(set) var method: JSON?
+    public private(set) var hasParams = false
+    public private(set) var hasResult = false
+    public private(set) var hasError = false
+    /// `params.name`, `params.cursor`, `params.uri`, `params.capabilities.elicitation`.
+    public private(set) var name: JSON?
+    public private(set) var cursor: JSON?
+    public private(set) var uri: JSON?
+    public private(set) var elicitation: JSON?
+    /// `params.mode` (an elicitation's form or url).
+    public private(set) var mode: JSON?
+    /// The key names of `params.arguments` in order, when it is an object.
+    public private(set) var argumentKeys: [String]?
+    /// Byte ranges of `params.arguments` and `params._meta` in the line.
+    public private(set) var arguments: Range<Int>?
+    public private(set) var meta: Range<Int>?
+    /// `result.action`, `result.isError`, `error.code`.
+    public private(set) var action: JSON?
+    public private(set) var isError: JSON?
+    public private(set) var errorCode: JSON?
+
+    public var methodName: String? { method?.stringValue }
+
+    /// Scans one line (without its newline).
+    public init(_ line: UnsafeRawBufferPointer) {
+        var p = Parser(b: line, maxDepth: JSON.maxDepth)
+        do throws(JSONError) {
+            p.skipSpace()
+            if p.i < line.count, line[p.i] == UInt8(ascii: "{") {
+                isObject = true
+                try object(&p, .message, depth: 0)
+            } else {
+                try p.skip(depth: 0)
+            }
+            p.skipSpace()
+            guard p.i == line.count else { throw .syntax(p.i) }
+        } catch {
+            self = MessageScan()
+            self.error = error
+        }
+    }
+
+    public init(_ line: [UInt8]) {
+        self = line.withUnsafeBytes { MessageScan($0) }
+    }
+
+    private init() {}
+
+    /// The objects the scan reads.
+    private enum Level { case message, params, capabilities, arguments, result, error }
+
+    /// One object at `p.i` (its `{`), read member by member.
+    private mutating func object(_ p: inout Parser, _ level: Level, depth: Int) throws(JSONError) {
+        guard depth < p.maxDepth else { throw .tooDeep }
+        p.i += 1
+        p.skipSpace()
+        if p.i < p.b.count, p.b[p.i] == UInt8(ascii: "}") {
+            p.i += 1
+            if level == .arguments { argumentKeys = [] }
+            return
+        }
+        var keys = KeyList()
+        while true {
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { throw .syntax(p.i) }
+            let at = p.i
+            let key = try p.string()
+            guard keys.insert(key) else { throw .syntax(at) }
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: ":") else { throw .syntax(p.i) }
+            p.i += 1
+            p.skipSpace()
+            try member(&p, level, key, depth: depth + 1)
+            p.skipSpace()
+            guard p.i < p.b.count else { throw .syntax(p.i) }
+            if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
+            if p.b[p.i] == UInt8(ascii: "}") {
+                p.i += 1
+                if level == .arguments { argumentKeys = keys.keys }
+                return
+            }
+            throw .syntax(p.i)
+        }
+    }
+
+    /// The value of `key` in an object of `level`, at `p.i`: built, read or skipped.
+    private mutating func member(_ p: inout Parser, _ level: Level, _ key: String, depth: Int) throws(JSONError) {
+        guard p.i < p.b.count else { throw .syntax(p.i) }
+        let opens = p.b[p.i] == UInt8(ascii: "{")
+        switch (level, key) {
+        case (.message, "id"): id = try p.value(depth: depth)
+        case (.message, "method"): method = try p.value(depth: depth)
+        case (.message, "params"):
+            hasParams = true
+            if opens { try object(&p, .params, depth: depth) } else { try p.skip(depth: depth) }
+        case (.message, "result"):
+            hasResult = true
+            if opens { try object(&p, .result, depth: depth) } else { try p.skip(depth: depth) }
+        case (.message, "error"):
+            hasError = true
+            if opens { try object(&p, .error, depth: depth) } else { try p.skip(depth: depth) }
+        case (.params, "name"): name = try p.value(depth: depth)
+        case (.params, "cursor"): cursor = try p.value(depth: depth)
+        case (.params, "uri"): uri = try p.value(depth: depth)
+        case (.params, "mode"): mode = try p.value(depth: depth)
+        case (.params, "arguments"):
+            let start = p.i
+            if opens { try object(&p, .arguments, depth: depth) } else { try p.skip(depth: depth) }
+            arguments = start..<p.i
+        case (.params, "capabilities"):
+            if opens { try object(&p, .capabilities, depth: depth) } else { try p.skip(depth: depth) }
+        case (.params, "_meta"):
+            let start = p.i
+            try p.skip(depth: depth)
+            meta = start..<p.i
+        case (.capabilities, "elicitation"): elicitation = try p.value(depth: depth)
+        case (.result, "action"): action = try p.value(depth: depth)
+        case (.result, "isError"): isError = try p.value(depth: depth)
+        case (.error, "code"): errorCode = try p.value(depth: depth)
+        default: try p.skip(depth: depth)
+        }
+    }
+}
+
+/// The keys of one object, for the duplicate check: a list while short, a set past that.
+private struct KeyList {
+    var keys: [String] = []
+    var set: Set<String>?
+
+    mutating func insert(_ key: String) -> Bool {
+        if set == nil, keys.count >= 16 { set = Set(keys) }
+        if set != nil {
+            guard set!.insert(key).inserted else { return false }
+        } else if keys.contains(key) {
+            return false
+        }
+        keys.append(key)
+        return true
+    }
+}

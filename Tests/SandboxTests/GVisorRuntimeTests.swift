@@ -1,0 +1,194 @@
+import Foundation
+import MCPBoxTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[isolation] runtime = "gvisor"` through the built binary: what runs, what explain shows, and
+/// every refusal (runsc missing, egress allow-mode), never a fallback to the native runtime.
+@Suite("gVisor runtime: run, explain, refusals", .enabled(if: TestSupport.isRoot && GVisorSupport.runsc != nil, "needs root and runsc"))
+struct GVisorRuntimeTests {
+    let mcpbox: String
+    let tmp: TempDir
+    let env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"]
+
+    init() throws {
+        mcpbox = try TestSupport.mcpboxBinary()
+        tmp = try TempDir(prefix: "mcpbox-gvisor")
+    }
+
+    func profile(_ name: String, _ isolation: String, extra: String = "") throws -> String {
+        try tmp.write(name + ".toml", "extends = [\"base\"]\n\n[isolation]\n" + isolation + "\n" + extra)
+    }
+
+    func mcpboxRun(_ args: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+        var e = environment ?? env
+        e["HOME"] = tmp.path
+        return try runProcess([mcpbox] + args, environment: e, timeout: 120)
+    }
+
+    /// Leftover private directories of gVisor runs.
+    static func leftovers() -> Set<String> {
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("mcpbox-gvisor-") })
+    }
+
+    @Test("run: the server runs in gVisor's kernel as the plan's user; stdio through mcpbox; the bundle dir is removed")
+    func runsUnderGVisor() throws {
+        defer { tmp.remove() }
+        let p = try profile("g", "runtime = \"gvisor\"")
+        let before = Self.leftovers()
+        let r = try runProcess([mcpbox, "run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c",
+                                 "id -u; read line; echo \"got $line\"; cat /proc/version; exit 7"],
+                                environment: env.merging(["HOME": tmp.path]) { $1 }, stdin: Data("hello\n".utf8))
+        #expect(r.status == 7, "exit \(r.status): \(r.stderr)")
+        let lines = r.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.first == "65534", "\(lines)")
+        #expect(lines.contains("got hello"), "\(lines)")
+        // gVisor's kernel answers /proc/version with its own, not the host's.
+        let host = (try? String(contentsOfFile: "/proc/version", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        #expect(lines.count >= 3 && lines[2] != host, "/proc/version inside: \(lines.dropFirst(2)), host: \(host)")
+        #expect(Self.leftovers().subtracting(before).isEmpty, "gvisor temp dirs left: \(Self.leftovers().subtracting(before))")
+    }
+
+    /// pids whose command line mentions `text`.
+    static func processes(mentioning text: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
+            guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(text)
+        }
+    }
+
+    @Test("mcpbox killed by SIGKILL: runsc and its sandbox die with it; the next gvisor run removes the directory left behind")
+    func diesWithMcpbox() throws {
+        defer { tmp.remove() }
+        let p = try profile("k", "runtime = \"gvisor\"")
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: mcpbox)
+        proc.arguments = ["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sleep", "600"]
+        proc.environment = env.merging(["HOME": tmp.path]) { $1 }
+        let stdin = Pipe()
+        proc.standardInput = stdin
+        proc.standardOutput = FileHandle.nullDevice
+        proc.standardError = FileHandle.nullDevice
+        try proc.run()
+        let prefix = "mcpbox-gvisor-\(proc.processIdentifier)-"
+        var dir: String?
+        for _ in 0..<600 where dir == nil {
+            if let d = Self.leftovers().first(where: { $0.hasPrefix(prefix) }), Self.processes(mentioning: "/tmp/" + d).count >= 3 {
+                dir = "/tmp/" + d
+            } else {
+                usleep(100_000)
+            }
+        }
+        let found = try #require(dir, "runsc never started")
+        kill(proc.processIdentifier, SIGKILL)
+        proc.waitUntilExit()
+        var left = Self.processes(mentioning: found)
+        for _ in 0..<300 where !left.isEmpty {
+            usleep(100_000)
+            left = Self.processes(mentioning: found)
+        }
+        #expect(left.isEmpty, "processes of the killed mcpbox's sandbox still run: \(left)")
+        #expect(FileManager.default.fileExists(atPath: found), "mcpbox was killed: its directory stays until the next run")
+        let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: found), "the next run did not remove \(found)")
+        // base's memory limit made runsc create a cgroup in every hierarchy; none stays.
+        let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)/mcpbox" } + ["/sys/fs/cgroup/mcpbox"]
+        let groups = hierarchies.flatMap { h in ((try? FileManager.default.contentsOfDirectory(atPath: h)) ?? []).filter { $0.hasPrefix("\(proc.processIdentifier)-") }.map { h + "/" + $0 } }
+        #expect(groups.isEmpty, "cgroups of the killed mcpbox left: \(groups)")
+    }
+
+    @Test("runsc missing (profile names an absent path, or none on PATH): run, explain and check refuse, 125, nothing runs")
+    func runscMissing() throws {
+        defer { tmp.remove() }
+        let canary = tmp.sub("canary")
+        let missing = try profile("m", "runtime = \"gvisor\"\nrunsc = \"/nonexistent/runsc\"")
+        let onPath = try profile("p", "runtime = \"gvisor\"")
+        let noRunsc = ["PATH": "/usr/local/bin", "LANG": "C.UTF-8"]
+        for (p, environment, fragment) in [(missing, env, "/nonexistent/runsc"), (onPath, noRunsc, "PATH (/usr/local/bin)")] {
+            let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/touch", canary], environment: environment)
+            #expect(r.status == 125, "exit \(r.status): \(r.stderr)")
+            #expect(r.stderr.contains("runsc not found") && r.stderr.contains(fragment) && r.stderr.contains("apt-get install runsc"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: canary), "the server ran without gVisor")
+            for args in [["explain", p], ["explain", p, "--json"], ["run", p, "--dry-run"]] {
+                let e = try mcpboxRun(args + ["--profile-path", TestSupport.profilesDir, "--", "/bin/true"], environment: environment)
+                #expect(e.status == 125 && e.stderr.contains("runsc not found") && e.stdout.isEmpty, "\(args): exit \(e.status): \(e.stderr)")
+            }
+            let c = try mcpboxRun(["check", p, "--profile-path", TestSupport.profilesDir], environment: environment)
+            #expect(c.status == 1 && c.stdoutText.contains("run would refuse") && c.stdoutText.contains("runsc not found"), "\(c.stdoutText)")
+        }
+    }
+
+    @Test("runsc refusing the bundle (a FIFO bind, which its gofer will not mount): 125 with runsc's reason, nothing runs, no fallback")
+    func runscRefusal() throws {
+        defer { tmp.remove() }
+        let fifo = tmp.sub("fifo")
+        try #require(mkfifo(fifo, 0o644) == 0)
+        let p = try profile("f", "runtime = \"gvisor\"", extra: "\n[filesystem]\nread_only = [\(tomlString(fifo))]\n")
+        let before = Self.leftovers()
+        let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/echo", "server-ran"])
+        #expect(r.status == 125, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("mcpbox: runsc refused or failed to run the sandbox") && r.stderr.contains(fifo), "\(r.stderr)")
+        #expect(!r.stdoutText.contains("server-ran"), "the server ran: \(r.stdoutText)")
+        #expect(Self.leftovers().subtracting(before).isEmpty)
+    }
+
+    @Test("started by an ordinary user: run and explain refuse (125): runsc needs root, no --rootless fallback")
+    func notRootRefused() throws {
+        defer { tmp.remove() }
+        chmod(tmp.path, 0o755)
+        let binary = tmp.sub("mcpbox")
+        try FileManager.default.copyItem(atPath: mcpbox, toPath: binary)
+        chmod(binary, 0o755)
+        let p = try profile("u", "runtime = \"gvisor\"")
+        chmod(p, 0o644)
+        for args in [["run", p], ["explain", p]] {
+            let r = try runProcess(["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", binary] + args
+                                   + ["--profile-path", TestSupport.profilesDir, "--", "/bin/echo", "server-ran"],
+                                   environment: env.merging(["HOME": tmp.path]) { $1 })
+            #expect(r.status == 125 && r.stderr.contains("needs mcpbox started by root") && !r.stdoutText.contains("server-ran"),
+                    "\(args): exit \(r.status): \(r.stderr)")
+        }
+    }
+
+    @Test("network.mode = \"allow\" under gVisor: run and explain refuse (125) and say why")
+    func allowModeRefused() throws {
+        defer { tmp.remove() }
+        let p = try profile("a", "runtime = \"gvisor\"", extra: "\n[network]\nmode = \"allow\"\nallow = [\"example.com:443\"]\n")
+        for args in [["run", p], ["explain", p]] {
+            let r = try mcpboxRun(args + ["--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
+            #expect(r.status == 125 && r.stderr.contains("network.mode = \"allow\" cannot run under gVisor"), "\(args): exit \(r.status): \(r.stderr)")
+        }
+    }
+
+    @Test("explain shows the runtime: text section and --json `runtime` with each restriction's status")
+    func explainShowsRuntime() throws {
+        defer { tmp.remove() }
+        let g = try profile("g", "runtime = \"gvisor\"")
+        let text = try mcpboxRun(["explain", g, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdoutText.contains("runtime: gvisor (runsc /usr/bin/runsc --platform=ptrace --network=none --oci-seccomp"), "\(text.stdoutText)")
+        #expect(text.stdoutText.contains("gvisor export:") && text.stdoutText.contains("carried identity"), "\(text.stdoutText)")
+
+        let json = try mcpboxRun(["explain", g, "--json", "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
+        let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any], "\(json.stderr)")
+        let runtime = try #require(object["runtime"] as? [String: Any])
+        #expect(runtime["name"] as? String == "gvisor" && runtime["runsc"] as? String == "/usr/bin/runsc")
+        let rows = try #require(runtime["restrictions"] as? [[String: String]])
+        let notCarried = rows.filter { $0["status"] != "carried" }.compactMap { $0["restriction"] }
+        // base.toml asks for Landlock best-effort: the one restriction gVisor leaves out, and says so.
+        #expect(notCarried == ["landlock"], "\(rows)")
+        for needed in ["identity", "seccomp", "memory", "stdio relay", "mount /proc", "network none", "no_new_privs"] {
+            #expect(rows.contains { $0["restriction"] == needed && $0["status"] == "carried" }, "\(needed): \(rows)")
+        }
+
+        let n = try tmp.write("n.toml", "extends = [\"base\"]\n")
+        let native = try mcpboxRun(["explain", n, "--json", "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
+        let nobj = try #require(try JSONSerialization.jsonObject(with: native.stdout) as? [String: Any])
+        #expect((nobj["runtime"] as? [String: Any])?["name"] as? String == "native")
+        #expect(!(try mcpboxRun(["explain", n, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])).stdoutText.contains("runtime: gvisor"))
+    }
+}
