@@ -231,33 +231,6 @@ static int server_entry(void *p) {
     server_main(a->launch, a->error_fd);
 }
 
-/* pid 1 after the server is forked: no fds, no capabilities, not dumpable (the server runs
- * as the same uid and must not be able to ptrace it or write its /proc/1/mem). It forwards
- * the terminating signals to the server, reaps every orphan, and exits with the server's
- * status, which kills whatever is left in the pid namespace. */
-__attribute__((noreturn)) static void reaper(pid_t server) {
-    syscall(SYS_close_range, 0, ~0U, 0);
-    drop_all_caps();
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    uint64_t all = ~(uint64_t)0;
-    for (;;) {
-        siginfo_t info;
-        int sig = (int)syscall(SYS_rt_sigtimedwait, &all, &info, NULL, sizeof all);
-        if (sig < 0) continue;
-        switch (sig) {
-        case SIGTERM: case SIGINT: case SIGHUP: case SIGQUIT: case SIGUSR1: case SIGUSR2:
-            kill(server, sig);
-            break;
-        default:
-            break;
-        }
-        int status;
-        pid_t p;
-        while ((p = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0)
-            if (p == server) _exit(mcpbox_exit_status(status));
-    }
-}
-
 /* pid 1 of the new pid namespace, from clone to the server's fork. Every signal is blocked
  * (the parent blocked them around clone) and stays blocked: pid 1 takes them with
  * rt_sigtimedwait, so signals from mcpbox are queued rather than dropped by the kernel's
@@ -268,6 +241,10 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     syscall(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, sizeof dfl.mask);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
+    /* For the reaper (reaper.c), which releases the memory it inherited: opened while the
+     * parent writes the uid maps, and while mcpbox's /proc is still this process's view; the
+     * server never holds it past its keep_only (and it is close-on-exec). */
+    int maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     /* Released once the maps are written; EOF means mcpbox is gone (or gave up). */
     char b;
     ssize_t r;
@@ -343,7 +320,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     pid_t server = clone(server_entry, server_stack + sizeof server_stack,
                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (server < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_FORK_SERVER, errno, -1, 125);
-    reaper(server);
+    mcpbox_reaper(server, maps_fd);
 }
 
 /* Moves a descriptor to >= 3 (close-on-exec) so dup2 onto 0-2 never clobbers it. */

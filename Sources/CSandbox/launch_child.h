@@ -31,5 +31,13 @@ void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const i
  * and sends them to mcpbox on launch->egress_fd (egress.c); -1 with errno. */
 int mcpbox_egress_listeners(const struct mcpbox_launch *launch);
 
+/* pid 1 after the server is forked (reaper.c): no fds, no capabilities, not dumpable (the
+ * server runs as the same uid and must not be able to ptrace it or write its /proc/1/mem).
+ * It releases the memory it inherited from mcpbox (its mappings read from `maps_fd`, an fd
+ * of /proc/self/maps, or -1 to keep them), forwards the terminating signals to the server,
+ * reaps every orphan, and exits with the server's status, which kills whatever is left in
+ * the pid namespace. */
+__attribute__((noreturn)) void mcpbox_reaper(pid_t server, int maps_fd);
+
 #endif
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -413,15 +414,36 @@ static unsigned long parse_hex(const char **p) {
     }
 }
 
+#define RELAY_PAGE 4096UL
+
+/* Gives back the whole pages inside [p, p + len) (madvise MADV_DONTNEED): memory whose
+ * contents are dead; it is zero-filled again on the next touch. */
+static void release_pages(void *p, size_t len) {
+    uintptr_t lo = ((uintptr_t)p + RELAY_PAGE - 1) & ~(RELAY_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + len) & ~(RELAY_PAGE - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* The stack mapping [start, stop) holds `here` (a local of the caller): the pages below it,
+ * which start-up's deep Swift calls dirtied and the relay loop never reaches, are given back
+ * (a margin stays for the calls the caller makes). */
+static void drop_stack_below(unsigned long start, unsigned long stop, uintptr_t here) {
+    if (here < start || here >= stop) return;
+    uintptr_t keep = (here & ~(RELAY_PAGE - 1)) - 2 * RELAY_PAGE;
+    if (keep > start) madvise((void *)start, keep - start, MADV_DONTNEED);
+}
+
 /* Unmaps from the page tables (madvise MADV_DONTNEED) the program text that start-up touched:
  * every private, read-only, executable file mapping. Such pages are never written, so they stay
  * in the page cache and the few the relay loop runs fault back in; mcpbox's resident set while
  * relaying is then its small fixed working set, not the whole CLI it ran before. Text only:
- * writable or RELRO mappings hold modified private pages and are left alone. */
-static void drop_startup_text(void) {
+ * writable or RELRO mappings hold modified private pages and are left alone. The stack below
+ * this frame goes too (drop_stack_below: never inlined, so that every live frame of the relay
+ * lies above its own), and malloc's free memory (malloc_trim). */
+__attribute__((noinline)) static void drop_startup_text(void) {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    char buf[8192];
+    char buf[4096];
     size_t have = 0;
     for (;;) {
         ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
@@ -443,11 +465,14 @@ static void drop_startup_text(void) {
         const char *path = strchr(perms, '/');
         if (stop > start && !strncmp(perms, "r-xp", 4) && path)
             madvise((void *)start, stop - start, MADV_DONTNEED);
+        else if (stop > start)
+            drop_stack_below(start, stop, (uintptr_t)buf);
         size_t used = (size_t)(end - buf) + 1;
         memmove(buf, buf + used, have - used);
         have -= used;
     }
     close(fd);
+    malloc_trim(0);
 }
 
 void mcpbox_relay_block_forwarded(sigset_t *set) {
@@ -459,6 +484,9 @@ void mcpbox_relay_block_forwarded(sigset_t *set) {
 
 int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     char buffers[3][RELAY_BUFFER_SIZE];
+    /* Start-up's deep calls dirtied the stack where the buffers now lie: untouched until a
+     * transfer needs them, they cost nothing while the session is quiet. */
+    release_pages(buffers, sizeof buffers);
     struct relay r;
     memset(&r, 0, sizeof r);
     int64_t start = now_ms();
