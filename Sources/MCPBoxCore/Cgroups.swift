@@ -141,7 +141,7 @@ public struct Cgroups: Sendable {
 
     /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), nil
     /// when it does not run.
-    static func startTime(of pid: Int32) -> UInt64? {
+    public static func startTime(of pid: Int32) -> UInt64? {
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

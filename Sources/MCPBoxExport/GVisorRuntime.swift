@@ -414,17 +414,8 @@ final class RunscSandbox: ExternalSandbox {
         }
     }
 
-    /// Start time of `pid` in clock ticks (field 22 of /proc/PID/stat), nil when it does not run.
-    static func startTime(of pid: Int32) -> UInt64? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buf, buf.count)
-        guard n > 0, let paren = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buf[(paren + 1)..<n].split(separator: UInt8(ascii: " "))
-        return fields.count > 19 ? UInt64(String(decoding: fields[19], as: UTF8.self)) : nil
-    }
+    /// Start time of `pid` in clock ticks, nil when it does not run (as mcpbox's cgroup sweep reads it).
+    static func startTime(of pid: Int32) -> UInt64? { Cgroups.startTime(of: pid) }
 
     static func hasEntries(_ path: String) -> Bool {
         guard let d = opendir(path) else { return false }

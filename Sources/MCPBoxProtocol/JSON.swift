@@ -461,24 +461,7 @@ struct Parser {
 
     mutating func number() throws(JSONError) -> JSON {
         let start = i
-        func digit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
-        if i < b.count, b[i] == UInt8(ascii: "-") {
-            i += 1
-            if literal("Infinity") { return .number("-Infinity") }
-        }
-        guard i < b.count, digit(b[i]) else { throw .syntax(i) }
-        if b[i] == 0x30 { i += 1 } else { while i < b.count, digit(b[i]) { i += 1 } }
-        if i < b.count, b[i] == UInt8(ascii: ".") {
-            i += 1
-            guard i < b.count, digit(b[i]) else { throw .syntax(i) }
-            while i < b.count, digit(b[i]) { i += 1 }
-        }
-        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-            guard i < b.count, digit(b[i]) else { throw .syntax(i) }
-            while i < b.count, digit(b[i]) { i += 1 }
-        }
+        try skipNumber()
         return .number(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
     }
 
