@@ -40,6 +40,8 @@ struct EgressProxyCommand: ParsableCommand {
             Stderr.write(e.message.split(separator: "\n").map { Explain.visible("mcpbox: egress-proxy: " + $0) }.joined(separator: "\n"))
             throw ExitCode(125)
         }
+        // The over-broad rules `check` warns about, said here too (the rules file has no check).
+        for w in policy.warnings { Stderr.write(Explain.visible("mcpbox: egress-proxy: warning: " + w)) }
         var sink = EventSink.stderr()
         if let log {
             guard let s = EventSink.file(log) else {

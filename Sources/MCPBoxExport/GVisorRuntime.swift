@@ -120,7 +120,7 @@ public enum GVisorRuntime {
                 + "refused socket families get EPERM instead of EAFNOSUPPORT, ENOSYS rules are the trace action (ENOSYS with no tracer, and ptrace is refused); "
                 + "fcntl/ioctl values with high bits set get the default action (stricter); gVisor has no i386/x32 ABI: int 0x80 reaches the x86_64 table through the same filter; runsc's own seccomp filter guards the host kernel behind gVisor")
         case "mount /dev":
-            return Carryover(row.restriction, .carried, "null, zero, full, random, urandom emulated by gVisor's kernel (its device files never reach a host device driver) and a private shm; no tty, console or block device")
+            return Carryover(row.restriction, .carried, "null, zero, full, random, urandom emulated by gVisor's kernel (its device files never reach a host device driver) and a private shm; gVisor's kernel adds its own /dev/ptmx and /dev/pts (pseudo-terminals inside gVisor, never a host tty) and a synthetic /sys of its own (not the host's sysfs); no console or block device")
         case "inotify limits":
             return Carryover(row.restriction, .carried, "the server's inotify is gVisor's, never the host's; its instances and watches live in the sandbox's memory")
         case "processes":
@@ -281,12 +281,16 @@ final class RunscSandbox: ExternalSandbox {
     }
 
     func start(stdin: Int32, stdout: Int32, stderr: Int32) -> Result<pid_t, ExternalStartError> {
-        let base = ProcessInfoLite.tmpdir()
+        let base: String
+        switch Self.privateBase() {
+        case .success(let b): base = b
+        case .failure(let e): return .failure(e)
+        }
         Self.sweep(base)
         if GVisorRuntime.cgroupNeeded(prepared.plan) { Self.sweepCgroups() }
         var template = Array((base + "/\(Self.prefix)\(getpid())-\(GVisorRuntime.processStartTime())-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            return .failure(ExternalStartError("gvisor: cannot create a private directory in \(base): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)"))
+            return .failure(ExternalStartError("gvisor: cannot create a private directory in \(base): \(String(cString: strerror(errno))) "))
         }
         let dir = String(cString: made)
         self.dir = dir
@@ -363,6 +367,27 @@ final class RunscSandbox: ExternalSandbox {
     }
 
     static let prefix = "mcpbox-gvisor-"
+
+    /// Where gVisor runs keep their bundles and runsc's state: root's own directory, never
+    /// TMPDIR. Root hands these paths to runsc; in a directory another user can write, they could
+    /// swap the bundle for their own between mcpbox writing it and runsc reading it.
+    static let baseDir = "/run/mcpbox/gvisor"
+
+    /// `baseDir`, created 0700 if missing; every directory on the way must be root's and
+    /// writable by no one else, else the run is refused.
+    static func privateBase() -> Result<String, ExternalStartError> {
+        for dir in ["/run/mcpbox", baseDir] where mkdir(dir, 0o700) != 0 && errno != EEXIST {
+            return .failure(ExternalStartError("gvisor: cannot create \(dir): \(String(cString: strerror(errno)))"))
+        }
+        for dir in ["/", "/run", "/run/mcpbox", baseDir] {
+            var st = stat()
+            guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == 0, st.st_mode & 0o022 == 0 else {
+                return .failure(ExternalStartError("gvisor: \(dir) must be a directory owned by root and writable by no one else "
+                    + "(it holds the bundle root hands to runsc); fix its owner and mode (chown root: \(dir); chmod go-w \(dir))"))
+            }
+        }
+        return .success(baseDir)
+    }
 
     /// Removes the directories of gVisor runs whose mcpbox is gone (killed before it could
     /// remove its own; runsc and its sandbox died with it): named `PREFIX PID-START-RANDOM`,
@@ -447,16 +472,6 @@ final class RunscSandbox: ExternalSandbox {
             out += buf[0..<n]
         }
         return String(decoding: out, as: UTF8.self)
-    }
-}
-
-/// TMPDIR when absolute, else /tmp.
-enum ProcessInfoLite {
-    static func tmpdir() -> String {
-        if let t = getenv("TMPDIR").map({ String(cString: $0) }), t.hasPrefix("/"), t.count > 1 {
-            return t.hasSuffix("/") ? String(t.dropLast()) : t
-        }
-        return "/tmp"
     }
 }
 

@@ -81,7 +81,13 @@ final class ConfirmGate {
     static let maxIssued = 256
     /// The server's own `requestState`s of approved calls' input-required rounds: a retry carrying
     /// one continues the approved call without asking again (single use, at most `maxIssued`).
-    private var continuations: [String] = []
+    private var continuations: [(state: String, call: String)] = []
+
+    /// What an approval covers: the tool's name and its arguments (JCS text), so that a
+    /// continuation cannot carry another call than the one the user approved.
+    static func fingerprint(name: String, arguments: JSON?) -> String {
+        name + "\u{0}" + (arguments.map { Canonical.serialize($0) ?? $0.serialized } ?? "")
+    }
 
     /// Records the call and returns mcpbox's input-required result for the client.
     func askInResult(line: [UInt8], id: JSON, name: String, arguments: JSON?, now: Int64) -> [UInt8] {
@@ -104,14 +110,14 @@ final class ConfirmGate {
     func redeem(_ key: String) -> Held? { issued.removeValue(forKey: key) }
 
     /// An approved call's round ended with the server's own `requestState`.
-    func continued(_ state: String) {
-        continuations.append(state)
+    func continued(_ state: String, call: String) {
+        continuations.append((state, call))
         if continuations.count > Self.maxIssued { continuations.removeFirst() }
     }
 
-    /// Whether `state` continues an approved call (consumed).
-    func isContinuation(_ state: String) -> Bool {
-        guard let i = continuations.firstIndex(of: state) else { return false }
+    /// Whether `state` continues the approved call `call` (consumed when it does).
+    func isContinuation(_ state: String, call: String) -> Bool {
+        guard let i = continuations.firstIndex(where: { $0.state == state && $0.call == call }) else { return false }
         continuations.remove(at: i)
         return true
     }

@@ -11,15 +11,16 @@ extension MCPFilter {
     /// when none is left, the client gets the spec's missing-capability error (-32021) rather
     /// than a result its retry could never satisfy.
     func inputRequired(_ body: UnsafeRawBufferPointer, id: JSON, confirmed: Bool) -> Action {
+        let approved = confirmed ? approvedCalls.removeValue(forKey: id.serialized) : nil
         guard Self.contains(body, Self.inputRequiredBytes), var message = try? JSON.parse(body),
               var result = message["result"], result["resultType"] == .string("input_required") else { return .pass }
-        if confirmed, let state = result["requestState"]?.stringValue { confirm?.continued(state) }
+        if let approved, let state = result["requestState"]?.stringValue { confirm?.continued(state, call: approved) }
         guard let gate = policy.client, gate.restricts, case .object(let requests)? = result["inputRequests"] else { return .pass }
         var kept: [(String, JSON)] = []
         var required: [(String, JSON)] = []
         for (key, request) in requests {
             let method = request["method"]?.stringValue ?? ""
-            guard let rule = gate.refusal(method: method, mode: request["params"]?["mode"]?.stringValue) else {
+            guard let rule = gate.refusal(method: method, mode: request["params"]?["mode"]) else {
                 kept.append((key, request))
                 continue
             }
@@ -93,6 +94,7 @@ extension MCPFilter {
             audit?.recordDecision(direction: 0, method: "tools/call", id: id, tool: name, outcome: "accepted", rule: "[tools] confirm")
             say("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))")
             outstanding[id.serialized] = .confirmedCall
+            approvedCalls[id.serialized] = ConfirmGate.fingerprint(name: call.name, arguments: original["params"]?["arguments"])
             let line = Array((original.serialized + "\n").utf8)
             if let gate = policy.client, gate.restricts,
                let stripped = line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
@@ -100,7 +102,13 @@ extension MCPFilter {
             }
             return .replace(line)
         }
-        if let state, confirm.isContinuation(state) { return nil }
+        if let state {
+            let call = ConfirmGate.fingerprint(name: name, arguments: params?["arguments"])
+            if confirm.isContinuation(state, call: call) {
+                approvedCalls[id.serialized] = call
+                return nil
+            }
+        }
         let caps = params?["_meta"]?[Self.clientCapabilitiesMetaKey]
         guard ConfirmGate.offersForm(caps?["elicitation"]) else {
             return refuseRetry(id: id, name: name, "this client cannot ask (it did not declare the elicitation capability in this request's _meta)")

@@ -88,6 +88,9 @@ public final class MCPFilter {
     private var servingReplies = [false, false]
     /// Client requests forwarded and not yet answered: serialized id → what the answer is.
     var outstanding: [String: ListKind] = [:]
+    /// Calls the user approved under `[tools] confirm`, by request id: what their input-required
+    /// rounds may continue (`ConfirmGate.fingerprint`).
+    var approvedCalls: [String: String] = [:]
     /// Lines from the server mcpbox could not parse and dropped.
     public private(set) var droppedLines = 0
     /// Set once a limit ended the session.
@@ -250,12 +253,20 @@ public final class MCPFilter {
             case "resources/list" where policy.resources != nil: kind = .resources
             case "resources/templates/list" where policy.resources != nil: kind = .resourceTemplates
             case "resources/read", "resources/subscribe":
+                if policy.resources != nil,
+                   let refused = unjudgeable(method, id: id, subject: message.uri, what: "resource uri", section: "[resources]") {
+                    return refused
+                }
                 if let p = policy.resources, let uri = message.uri?.stringValue, !p.permits(uri) {
                     // MCP's "resource not found" error.
                     if let id { reply(error: -32002, message: "Resource not found: \(uri)", id: id) }
                     return .drop
                 }
             case "tools/call":
+                if policy.tools != nil || pins != nil || confirm != nil,
+                   let refused = unjudgeable(method, id: id, subject: message.name, what: "tool name", section: "[tools]") {
+                    return refused
+                }
                 if let p = policy.tools, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[tools] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
@@ -271,6 +282,10 @@ public final class MCPFilter {
                     kind = .confirmedCall   // a 2026-07-28 retry continuing an approved call's own rounds
                 }
             case "prompts/get":
+                if policy.prompts != nil,
+                   let refused = unjudgeable(method, id: id, subject: message.name, what: "prompt name", section: "[prompts]") {
+                    return refused
+                }
                 if let p = policy.prompts, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[prompts] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
@@ -287,6 +302,27 @@ public final class MCPFilter {
             }
         }
         return .pass
+    }
+
+    /// A policed request mcpbox cannot judge is refused, never forwarded: one without a string or
+    /// integer id (MCP requests need one; a server could still act on it, unasked and unlogged
+    /// by id), or whose name or uri is not a string (a server might coerce `["git_commit"]`).
+    private func unjudgeable(_ method: String, id: JSON?, subject: JSON?, what: String, section: String) -> Action? {
+        switch id {
+        case .string?, .number?: break
+        default:
+            say("mcpbox: refused a \(method) without a string or integer id")
+            audit?.refused(rule: "\(section) a \(method) needs a string or integer id")
+            if id != nil { reply(error: -32600, message: "Invalid Request: \(method) needs a string or integer id", id: .null) }
+            return .drop
+        }
+        guard case .string? = subject else {
+            say("mcpbox: refused a \(method) whose \(what) is not a string")
+            audit?.refused(rule: "\(section) the \(what) is not a string")
+            reply(error: -32602, message: "Invalid params: the \(what) must be a string", id: id ?? .null)
+            return .drop
+        }
+        return nil
     }
 
     /// Holds a `tools/call` under `[tools] confirm` and asks the client; or refuses it at once
@@ -330,6 +366,8 @@ public final class MCPFilter {
         }
         confirmStep("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))", id: call.id, tool: call.name, outcome: "accepted")
         outstanding[call.id.serialized] = .confirmedCall
+        approvedCalls[call.id.serialized] = ConfirmGate.fingerprint(
+            name: call.name, arguments: (try? JSON.parse(call.line.dropLast()))?["params"]?["arguments"])
         if let gate = policy.client, gate.restricts,
            let stripped = call.line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
             return .replace(stripped)
@@ -399,7 +437,7 @@ public final class MCPFilter {
         }
         guard head.isObject else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
         if let method = head.methodName, let gate = policy.client,
-           let rule = gate.refusal(method: method, mode: head.mode?.stringValue) {
+           let rule = gate.refusal(method: method, mode: head.mode) {
             // Never forwarded: mcpbox answers as a client without that capability (or mode) would.
             audit?.refused(rule: rule)
             if let id = head.id, id != .null {
@@ -412,7 +450,7 @@ public final class MCPFilter {
                           id: id, to: 0)
                 }
             }
-            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode url)" : ""): \(rule)")
+            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode \(head.mode?.stringValue ?? head.mode?.serialized ?? "none"))" : ""): \(rule)")
             return .drop
         }
         if confirm != nil, head.method != nil, case .string(let sid)? = head.id, sid.hasPrefix(ConfirmGate.prefix) {

@@ -58,9 +58,10 @@ public struct ClientGate: Sendable, Equatable {
 
     /// The refusal for one server→client request (`method`, with `params.mode` for elicitation):
     /// the rule that denies it, nil when it may reach the client.
-    public func refusal(method: String, mode: String?) -> String? {
+    public func refusal(method: String, mode: JSON?) -> String? {
         if let capability = deniedCapability(forMethod: method) { return "[client] \(capability) = false" }
-        if method == "elicitation/create", formOnly, mode == "url" { return "[client] elicitation = \"form\"" }
+        // Form only: no mode (form) or exactly "form"; "url", any other value or type is refused.
+        if method == "elicitation/create", formOnly, mode != nil, mode != .string("form") { return "[client] elicitation = \"form\"" }
         return nil
     }
 

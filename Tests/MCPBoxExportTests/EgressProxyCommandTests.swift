@@ -183,5 +183,9 @@ struct EgressProxyCommandTests {
         #expect(l.status == 125 && l.stderr.contains("--listen"), "\(l.status) \(l.stderr)")
         let m = try runProcess([mcpbox, "egress-proxy", "--rules", tmp.sub("missing.rules"), "--listen", "127.0.0.1:0"])
         #expect(m.status == 125 && m.stderr.contains("missing.rules"), "\(m.status) \(m.stderr)")
+        // Over-broad rules start (the file is the export's) but are said, as `check` says them.
+        let wide = try tmp.write("wide.rules", "allow 0.0.0.0/0\n")
+        let w = try runProcess([mcpbox, "egress-proxy", "--rules", wide, "--listen", "127.0.0.1:0"], timeout: 3)
+        #expect(w.stderr.contains("mcpbox: egress-proxy: warning: network.allow: \"0.0.0.0/0\" is a wide address range"), "\(w.stderr)")
     }
 }

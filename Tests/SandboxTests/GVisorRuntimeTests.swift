@@ -29,9 +29,12 @@ struct GVisorRuntimeTests {
         return try runProcess([mcpbox] + args, environment: e, timeout: 120)
     }
 
+    /// Where gVisor runs keep their private directories (root's own, never TMPDIR).
+    static let base = "/run/mcpbox/gvisor"
+
     /// Leftover private directories of gVisor runs.
     static func leftovers() -> Set<String> {
-        Set(((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("mcpbox-gvisor-") })
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { $0.hasPrefix("mcpbox-gvisor-") })
     }
 
     @Test("run: the server runs in gVisor's kernel as the plan's user; stdio through mcpbox; the bundle dir is removed")
@@ -76,8 +79,8 @@ struct GVisorRuntimeTests {
         let prefix = "mcpbox-gvisor-\(proc.processIdentifier)-"
         var dir: String?
         for _ in 0..<600 where dir == nil {
-            if let d = Self.leftovers().first(where: { $0.hasPrefix(prefix) }), Self.processes(mentioning: "/tmp/" + d).count >= 3 {
-                dir = "/tmp/" + d
+            if let d = Self.leftovers().first(where: { $0.hasPrefix(prefix) }), Self.processes(mentioning: Self.base + "/" + d).count >= 3 {
+                dir = Self.base + "/" + d
             } else {
                 usleep(100_000)
             }
@@ -99,6 +102,48 @@ struct GVisorRuntimeTests {
         let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)/mcpbox" } + ["/sys/fs/cgroup/mcpbox"]
         let groups = hierarchies.flatMap { h in ((try? FileManager.default.contentsOfDirectory(atPath: h)) ?? []).filter { $0.hasPrefix("\(proc.processIdentifier)-") }.map { h + "/" + $0 } }
         #expect(groups.isEmpty, "cgroups of the killed mcpbox left: \(groups)")
+    }
+
+    @Test("TMPDIR another user can write is never used: root's bundle lives in /run/mcpbox/gvisor (0700 root); a weakened directory is refused")
+    func bundleNeverInTMPDIR() throws {
+        defer { tmp.remove() }
+        // A directory anyone may write, without the sticky bit: whoever can rename entries in it
+        // could swap the bundle root hands to runsc for their own.
+        let shared = tmp.sub("shared-tmp")
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(tmp.path, 0o755)
+        chmod(shared, 0o777)
+        let p = try profile("t", "runtime = \"gvisor\"")
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: mcpbox)
+        proc.arguments = ["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c", "sleep 2"]
+        proc.environment = env.merging(["HOME": tmp.path, "TMPDIR": shared]) { $1 }
+        let input = Pipe()   // kept open: stdin's EOF would end the session early
+        proc.standardInput = input
+        proc.standardOutput = FileHandle.nullDevice
+        proc.standardError = FileHandle.nullDevice
+        try proc.run()
+        var seenInShared: Set<String> = []
+        var seenInBase = false
+        while proc.isRunning {
+            seenInShared.formUnion((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? [])
+            if !Self.leftovers().isEmpty { seenInBase = true }
+            usleep(20_000)
+        }
+        try? input.fileHandleForWriting.close()
+        #expect(proc.terminationStatus == 0)
+        #expect(seenInShared.isEmpty, "mcpbox (root) wrote into a TMPDIR others can write: \(seenInShared)")
+        #expect(seenInBase, "the bundle directory never appeared in \(Self.base)")
+        var st = stat()
+        #expect(lstat(Self.base, &st) == 0 && st.st_uid == 0 && st.st_mode & 0o7777 == 0o700)
+
+        // Group-writable: refused before anything runs, no fallback.
+        let canary = tmp.sub("canary")
+        chmod(Self.base, 0o770)
+        defer { chmod(Self.base, 0o700) }
+        let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/touch", canary])
+        #expect(r.status == 125 && r.stderr.contains("\(Self.base) must be a directory owned by root and writable by no one else"), "exit \(r.status): \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: canary))
     }
 
     @Test("runsc missing (profile names an absent path, or none on PATH): run, explain and check refuse, 125, nothing runs")
