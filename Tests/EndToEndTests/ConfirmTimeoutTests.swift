@@ -74,19 +74,7 @@ struct ConfirmTimeoutEndToEndTests {
     }
 
     func modes(client: String) throws -> (ClientOutput, ModesReport?) {
-        let env = try E2EEnvironment(launch: .rootShippedProfile, shippedProfile: "time")
-        defer { env.cleanUp() }
-        let fixtures = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures").path
-        let profile = try env.tmp.write("asker.toml", """
-            extends = ["base"]
-            [filesystem]
-            read_only = [\(tomlString(fixtures))]
-            \(client)
-
-            """)
-        let out = try env.runClient(args: ["run", profile, "--profile-path", TestSupport.profilesDir, "--",
-                                           try TestSupport.systemPython(), fixtures + "/mcp_asker.py", "modes"],
-                                    calls: [["tool": "ask", "arguments": [:]]], clientFeatures: true)
+        let out = try MCPClientGatingTests.asker(client: client, args: ["modes"])
         return (out, out.calls.first.flatMap { try? JSONDecoder().decode(ModesReport.self, from: Data($0.text.utf8)) })
     }
 

@@ -15,7 +15,9 @@ struct MCPClientGatingTests {
         }
     }
 
-    func session(client: String) throws -> (ClientOutput, Report?) {
+    /// `mcp_asker.py` (with `args`) under a profile with `client` appended, driven by the Python
+    /// SDK client declaring sampling, elicitation and roots; it calls the asker's one tool.
+    static func asker(client: String, args: [String] = []) throws -> ClientOutput {
         let env = try E2EEnvironment(launch: .rootShippedProfile, shippedProfile: "time")
         defer { env.cleanUp() }
         let fixtures = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures").path
@@ -26,9 +28,13 @@ struct MCPClientGatingTests {
             \(client)
 
             """)
-        let out = try env.runClient(args: ["run", profile, "--profile-path", TestSupport.profilesDir, "--",
-                                           try TestSupport.systemPython(), fixtures + "/mcp_asker.py"],
-                                    calls: [["tool": "ask", "arguments": [:]]], clientFeatures: true)
+        return try env.runClient(args: ["run", profile, "--profile-path", TestSupport.profilesDir, "--",
+                                        try TestSupport.systemPython(), fixtures + "/mcp_asker.py"] + args,
+                                 calls: [["tool": "ask", "arguments": [:]]], clientFeatures: true)
+    }
+
+    func session(client: String) throws -> (ClientOutput, Report?) {
+        let out = try Self.asker(client: client)
         let report = out.calls.first.flatMap { try? JSONDecoder().decode(Report.self, from: Data($0.text.utf8)) }
         return (out, report)
     }

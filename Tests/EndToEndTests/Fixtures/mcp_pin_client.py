@@ -49,16 +49,21 @@ async def main():
                             tools = await session.list_tools()
                             out["steps"].append({"list": [{"name": t.name, "description": t.description} for t in tools.tools]})
                             continue
-                        try:
-                            r = await session.call_tool(step["call"], step.get("arguments", {}))
-                            text = "\n".join(getattr(b, "text", "") or "" for b in r.content or [])
-                            out["steps"].append({"call": step["call"], "is_error": bool(r.is_error), "text": text, "code": None})
-                        except Exception as e:  # noqa: BLE001 - a protocol error is a result here
-                            out["steps"].append({"call": step["call"], "is_error": True, "text": "%s: %s" % (type(e).__name__, e),
-                                                 "code": getattr(getattr(e, "error", None), "code", None)})
+                        await call_step(session, step, out)
     except Exception as e:  # noqa: BLE001
         out["error"] = "%s: %s" % (type(e).__name__, e)
     return out
+
+
+async def call_step(caller, step, out):
+    """One tool call (a ClientSession or the high-level Client): its result, or its error as a result."""
+    try:
+        r = await caller.call_tool(step["call"], step.get("arguments", {}))
+        text = "\n".join(getattr(b, "text", "") or "" for b in r.content or [])
+        out["steps"].append({"call": step["call"], "is_error": bool(r.is_error), "text": text, "code": None})
+    except Exception as e:  # noqa: BLE001 - a protocol error is a result here
+        out["steps"].append({"call": step["call"], "is_error": True, "text": "%s: %s" % (type(e).__name__, e),
+                             "code": getattr(getattr(e, "error", None), "code", None)})
 
 
 async def modern(out, params, callbacks):
@@ -70,13 +75,7 @@ async def modern(out, params, callbacks):
                 out["protocol"] = client.session.protocol_version
                 out["server"] = "connected"
                 for step in CONFIG["steps"]:
-                    try:
-                        r = await client.call_tool(step["call"], step.get("arguments", {}))
-                        text = "\n".join(getattr(b, "text", "") or "" for b in r.content or [])
-                        out["steps"].append({"call": step["call"], "is_error": bool(r.is_error), "text": text, "code": None})
-                    except Exception as e:  # noqa: BLE001 - a protocol error is a result here
-                        out["steps"].append({"call": step["call"], "is_error": True, "text": "%s: %s" % (type(e).__name__, e),
-                                             "code": getattr(getattr(e, "error", None), "code", None)})
+                    await call_step(client, step, out)
     except Exception as e:  # noqa: BLE001
         out["error"] = "%s: %s" % (type(e).__name__, e)
     return out
