@@ -315,6 +315,9 @@ public struct PlanBuilder {
         }
         plan.egress = egress
         plan.mcp = MCPPlan.build(profile, audit: audit != nil)
+        if profile.toolsConfirm == nil, let t = profile.toolsConfirmTimeout {
+            plan.warnings.append("tools.confirm_timeout: has no effect without [tools] confirm (\(t.origin))")
+        }
         plan.audit = audit
         plan.mcp?.policy.pins = pins
         return plan

@@ -117,6 +117,13 @@ import Testing
         #expect(try plan("[tools]\nconfirm = [\"x\"]\nconfirm_timeout = 0.5\n").mcp?.policy.confirmTimeout == 0.5)
     }
 
+    @Test func confirmTimeoutWithoutConfirmWarns() throws {
+        let p = try plan("[tools]\nconfirm_timeout = 30\n")
+        #expect(p.mcp == nil)
+        #expect(p.warnings.contains("tools.confirm_timeout: has no effect without [tools] confirm (p.toml: tools.confirm_timeout)"), "\(p.warnings)")
+        #expect(!(try plan("[tools]\nconfirm = [\"x\"]\nconfirm_timeout = 30\n")).warnings.contains { $0.hasPrefix("tools.confirm_timeout") })
+    }
+
     @Test(arguments: ["0", "-5", "\"120\"", "\"2m\"", "86401", "nan", "inf", "true"])
     func confirmTimeoutBadValuesAreErrors(_ value: String) {
         let e = errors("[tools]\nconfirm = [\"x\"]\nconfirm_timeout = \(value)\n")
