@@ -173,6 +173,10 @@ public struct Event: Sendable {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// Bytes `appendQuoted` copies as they are (not `"`, a backslash, a control character, DEL, or 0xE2,
+    /// which may begin U+2028/U+2029).
+    private static let plainBytes: [Bool] = (0..<256).map { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c && $0 != 0x7f && $0 != 0xe2 }
+
     /// `quote` into bytes: the same escapes, written as UTF-8 directly.
     static func appendQuoted(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -186,7 +190,9 @@ public struct Event: Sendable {
             while i < b.count {
                 // A run of bytes that need no escape goes in at once.
                 var j = i
-                while j < b.count, b[j] >= 0x20, b[j] != 0x22, b[j] != 0x5c, b[j] != 0x7f, b[j] != 0xe2 { j += 1 }
+                Event.plainBytes.withUnsafeBufferPointer { plain in
+                    while j < b.count, plain[Int(b[j])] { j += 1 }
+                }
                 if j > i {
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<j]))
                     i = j
