@@ -263,11 +263,12 @@ public struct LogRotation: Sendable, Equatable {
 /// write(2) on an O_APPEND descriptor under flock(2); a writer that finds the file grown or
 /// replaced by another mcpbox (two sessions sharing a log) chains to the line actually last in it.
 ///
-/// Per line: `flock`, `fstat`, `write`, `flock`. The path is looked up again only when `fstat`
-/// says the file may have been renamed or removed (a rotated file is made read-only by the
-/// writer that rotates it; a rename or unlink also leaves its change time past its modification
-/// time, or no link). The hash of a line just written is computed by `settle()` (the MCP layer
-/// calls it once the message is passed on) or else before the next line.
+/// Per line: `flock`, `fstat`, `write`, `flock`. The path is looked up again when `fstat` says
+/// the file may have been renamed or removed (a rotated file is made read-only by the writer
+/// that rotates it, under the lock; an unlinked file has no link; a rename usually leaves the
+/// change time past the modification time), and otherwise once a second (a rename by hand
+/// within the clock tick of a write). The hash of a line just written is computed by `settle()`
+/// (the MCP layer calls it once the message is passed on) or else before the next line.
 public final class EventSink: @unchecked Sendable {
     private var fd: Int32
     private let owned: Bool
@@ -281,6 +282,8 @@ public final class EventSink: @unchecked Sendable {
     private var line: [UInt8] = []
     /// `line` was written and `lastHash` is not yet its hash.
     private var unhashed = false
+    /// The second (CLOCK_MONOTONIC_COARSE) in which the path was last looked up.
+    private var pathCheckedAt: Int = -1
     /// errno of the last failed write (0 after a success).
     public private(set) var lastError: Int32 = 0
 
@@ -428,7 +431,9 @@ public final class EventSink: @unchecked Sendable {
     private func synchronize() -> Int64? {
         var mine = stat()
         guard fstat(fd, &mine) == 0 else { return nil }
-        if Self.mayBeRenamed(mine) {
+        let now = Self.coarseSeconds()
+        if Self.mayBeRenamed(mine) || now != pathCheckedAt {
+            pathCheckedAt = now
             var named = stat()
             if lstat(path!, &named) != 0 || named.st_ino != mine.st_ino || named.st_dev != mine.st_dev {
                 let new = Self.openLog(path!)
@@ -460,6 +465,12 @@ public final class EventSink: @unchecked Sendable {
             knownSize = size
         }
         return size
+    }
+
+    static func coarseSeconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return ts.tv_sec
     }
 
     /// Whether the file behind the descriptor may no longer be the one at the path (checked
