@@ -106,7 +106,7 @@ public struct AuditPlan: Sendable, Equatable {
                 + "one per notification and per protocol violation; session start and end; initialize with client/server names, versions, capabilities"),
             ("payloads", payloadWords(a.payloads) + "  (\(a.origins["payloads"] ?? ""))"),
             ("chain", "every record ends with prev = sha256 of the line before; `mcpbox audit verify \(a.path)` checks it"),
-            ("rotation", "at \(Units.formatSize(a.rotation.maxSize)), keeping \(a.rotation.keep) rotated file\(a.rotation.keep == 1 ? "" : "s") (\(a.path).1 …)"),
+            ("rotation", "at \(Units.formatSize(a.rotation.maxSize)), keeping \(a.rotation.keep) rotated file\(a.rotation.keep == 1 ? "" : "s") (\(a.path).1 …, made read-only 0400)"),
         ]
         out.append(("required", a.required
             ? "true: if the log cannot be opened the server does not start (exit 125); a failed write ends the session (exit 125)"

@@ -62,6 +62,16 @@ public struct Event: Sendable {
     public func bytes(prev: String?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
+        if let prev {
+            Array(prev.utf8).withUnsafeBufferPointer { write(into: &out, prev: $0) }
+        } else {
+            write(into: &out, prev: nil)
+        }
+        return out
+    }
+
+    /// Appends the line to `out` (a buffer the caller reuses), `prev` (hex) last when given.
+    public func write(into out: inout [UInt8], prev: UnsafeBufferPointer<UInt8>?) {
         out += Event.timePrefix
         Event.appendTimestamp(time, into: &out)
         out += Event.profileKey
@@ -74,20 +84,45 @@ public struct Event: Sendable {
             out.append(UInt8(ascii: ":"))
             switch v {
             case .string(let x): Event.appendQuoted(x, into: &out)
-            case .int(let x): out += x.description.utf8
-            case .bool(let x): out += (x ? "true" : "false").utf8
-            case .null: out += "null".utf8
-            case .json(let x): out += x.utf8
+            case .int(let x): Event.appendInt(x, into: &out)
+            case .bool(let x): out += x ? Event.trueBytes : Event.falseBytes
+            case .null: out += Event.nullBytes
+            case .json(let x): Event.appendUTF8(x, into: &out)
             }
         }
         if let prev {
             out += Event.prevKey
-            out += prev.utf8
+            out.append(contentsOf: prev)
             out.append(UInt8(ascii: "\""))
         }
         out.append(UInt8(ascii: "}"))
         out.append(0x0a)
-        return out
+    }
+
+    private static let trueBytes = Array("true".utf8)
+    private static let falseBytes = Array("false".utf8)
+    private static let nullBytes = Array("null".utf8)
+
+    /// Decimal digits of `x`.
+    static func appendInt(_ x: Int64, into out: inout [UInt8]) {
+        if x < 0 { out.append(UInt8(ascii: "-")) }
+        var v = x.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: a UInt64's 20 digits fit
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+            } while v > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
+    }
+
+    /// A string's UTF-8 bytes as they are.
+    static func appendUTF8(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
     }
 
     private static let timePrefix = Array("{\"time\":".utf8)
@@ -95,12 +130,14 @@ public struct Event: Sendable {
     private static let kindKey = Array(",\"kind\":".utf8)
     private static let prevKey = Array(",\"prev\":\"".utf8)
 
-    /// `"2026-11-29T10:00:00.123Z"` (quoted), as `timestamp` writes it.
+    /// `"2026-11-29T10:00:00.123Z"` (quoted), as `timestamp` writes it (the civil date is
+    /// computed from the day number, as gmtime does, without its lock).
     static func appendTimestamp(_ t: Double, into out: inout [UInt8]) {
-        var secs = time_t(t.rounded(.down))
+        let secs = Int64(t.rounded(.down))
         let millis = min(999, Int((t - Double(secs)) * 1000))
-        var tm = tm()
-        gmtime_r(&secs, &tm)
+        let (days, rem) = secs.quotientAndRemainder(dividingBy: 86400)
+        let (day, second) = rem < 0 ? (days - 1, rem + 86400) : (days, rem)
+        let (year, month, mday) = civil(day)
         func digits(_ v: Int, _ n: Int) {
             var p = 1
             for _ in 1..<n { p *= 10 }
@@ -108,17 +145,37 @@ public struct Event: Sendable {
             while p > 0 { out.append(UInt8(0x30 + (x / p) % 10)); p /= 10 }
         }
         out.append(UInt8(ascii: "\""))
-        digits(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
-        digits(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-        digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
-        digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(tm.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(year, 4); out.append(UInt8(ascii: "-"))
+        digits(month, 2); out.append(UInt8(ascii: "-"))
+        digits(mday, 2); out.append(UInt8(ascii: "T"))
+        digits(Int(second / 3600), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(second % 3600 / 60), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(second % 60), 2); out.append(UInt8(ascii: "."))
         digits(millis, 3)
-        out += "Z\"".utf8
+        out.append(UInt8(ascii: "Z"))
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Year, month (1-12) and day (1-31) of day `z` since 1970-01-01, proleptic Gregorian
+    /// (H. Hinnant's civil_from_days).
+    static func civil(_ z: Int64) -> (Int, Int, Int) {
+        let z = z + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        return (Int(y), Int(m), Int(d))
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Bytes `appendQuoted` copies as they are (not `"`, a backslash, a control character, DEL, or 0xE2,
+    /// which may begin U+2028/U+2029).
+    private static let plainBytes: [Bool] = (0..<256).map { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c && $0 != 0x7f && $0 != 0xe2 }
 
     /// `quote` into bytes: the same escapes, written as UTF-8 directly.
     static func appendQuoted(_ s: String, into out: inout [UInt8]) {
@@ -131,6 +188,16 @@ public struct Event: Sendable {
         func body(_ b: UnsafeBufferPointer<UInt8>) {
             var i = 0
             while i < b.count {
+                // A run of bytes that need no escape goes in at once.
+                var j = i
+                Event.plainBytes.withUnsafeBufferPointer { plain in
+                    while j < b.count, plain[Int(b[j])] { j += 1 }
+                }
+                if j > i {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<j]))
+                    i = j
+                    if i == b.count { break }
+                }
                 let c = b[i]
                 switch c {
                 case 0x22: out += "\\\"".utf8
@@ -147,9 +214,8 @@ public struct Event: Sendable {
                 i += 1
             }
         }
-        if s.utf8.withContiguousStorageIfAvailable(body) == nil {
-            Array(s.utf8).withUnsafeBufferPointer(body)
-        }
+        var s = s
+        s.withUTF8(body)
         out.append(UInt8(ascii: "\""))
     }
 
@@ -196,15 +262,28 @@ public struct LogRotation: Sendable, Equatable {
 /// the file now called FILE.1, so FILE.keep … FILE.1 FILE verify as one chain. Each line is one
 /// write(2) on an O_APPEND descriptor under flock(2); a writer that finds the file grown or
 /// replaced by another mcpbox (two sessions sharing a log) chains to the line actually last in it.
+///
+/// Per line: `flock`, `fstat`, `write`, `flock`. The path is looked up again when `fstat` says
+/// the file may have been renamed or removed (a rotated file is made read-only by the writer
+/// that rotates it, under the lock; an unlinked file has no link; a rename usually leaves the
+/// change time past the modification time), and otherwise once a second (a rename by hand
+/// within the clock tick of a write). The hash of a line just written is computed by `settle()`
+/// (the MCP layer calls it once the message is passed on) or else before the next line.
 public final class EventSink: @unchecked Sendable {
     private var fd: Int32
     private let owned: Bool
     private let path: String?
     private let rotation: LogRotation?
     private var lock = pthread_mutex_t()
-    /// Hex SHA-256 of the last line in the file, and the file's size after it (-1: unknown).
-    private var lastHash = EventSink.genesis
+    /// Hex SHA-256 of the last line in the file (64 bytes), and the file's size after it (-1: unknown).
+    private var lastHash = Array(EventSink.genesis.utf8)
     private var knownSize: Int64 = -1
+    /// The line being built, reused; after a write, the line last written until it is hashed.
+    private var line: [UInt8] = []
+    /// `line` was written and `lastHash` is not yet its hash.
+    private var unhashed = false
+    /// The second (CLOCK_MONOTONIC_COARSE) in which the path was last looked up.
+    private var pathCheckedAt: Int = -1
     /// errno of the last failed write (0 after a success).
     public private(set) var lastError: Int32 = 0
 
@@ -267,44 +346,76 @@ public final class EventSink: @unchecked Sendable {
         guard fd >= 0 else { return true }
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
-        guard path != nil else { return append(event.bytes(prev: nil), at: -1) }
+        guard path != nil else {
+            line.removeAll(keepingCapacity: true)
+            event.write(into: &line, prev: nil)
+            return append(at: -1)
+        }
         while flock(fd, LOCK_EX) != 0 {
             if errno != EINTR { return fail(errno) }
         }
         defer { _ = flock(fd, LOCK_UN) }
         guard var size = synchronize() else { return fail(errno) }
-        var line = event.bytes(prev: lastHash)
+        build(event)
         if let r = rotation, size > 0, UInt64(size) + UInt64(line.count) > r.maxSize {
             guard rotate(r) else { return fail(errno) }
             size = 0
             let marker = Event(time: event.time, profile: event.profile, kind: "log.rotated",
                                fields: [("previous_file", .string(Self.basename(path!) + ".1"))])
-            let first = marker.bytes(prev: lastHash)
-            guard append(first, at: size) else { return false }
-            size += Int64(first.count)
-            line = event.bytes(prev: lastHash)
+            build(marker)
+            guard append(at: size) else { return false }
+            size += Int64(line.count)
+            build(event)
         }
-        return append(line, at: size)
+        return append(at: size)
     }
 
-    /// One whole line at the end (`size` = the file's size before it, -1 for a stream); the
+    /// `line` = the event with `prev` = the hash of the line last written.
+    private func build(_ event: Event) {
+        hashLastLine()
+        line.removeAll(keepingCapacity: true)
+        lastHash.withUnsafeBufferPointer { event.write(into: &line, prev: $0) }
+    }
+
+    /// Brings `lastHash` up to date with the line last written (deferred work of `write`).
+    private func hashLastLine() {
+        guard unhashed else { return }
+        unhashed = false
+        line.withUnsafeBytes { b in lastHash.withUnsafeMutableBufferPointer { SHA256.hexDigest(b, into: $0.baseAddress!) } }
+    }
+
+    /// Does the work `write` left for later (the hash of the line just written), so the next
+    /// record does not wait for it. The MCP layer calls it after a message is passed on.
+    public func settle() {
+        guard fd >= 0 else { return }
+        pthread_mutex_lock(&lock)
+        hashLastLine()
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// `line`, whole, at the end (`size` = the file's size before it, -1 for a stream); the
     /// chain advances only when the line is written whole.
-    private func append(_ bytes: [UInt8], at size: Int64) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let e = n < 0 ? errno : ENOSPC
-                if size >= 0 && offset > 0 { _ = ftruncate(fd, off_t(size)) }
-                knownSize = -1
-                return fail(e)
+    private func append(at size: Int64) -> Bool {
+        let ok = line.withUnsafeBytes { bytes -> Bool in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    let e = n < 0 ? errno : ENOSPC
+                    if size >= 0 && offset > 0 { _ = ftruncate(fd, off_t(size)) }
+                    knownSize = -1
+                    lastError = e
+                    return false
+                }
+                offset += n
             }
-            offset += n
+            return true
         }
+        guard ok else { return false }
         if size >= 0 {
-            lastHash = bytes.withUnsafeBytes { SHA256.hex(SHA256.hash($0)) }
-            knownSize = size + Int64(bytes.count)
+            unhashed = true
+            knownSize = size + Int64(line.count)
         }
         lastError = 0
         return true
@@ -320,19 +431,24 @@ public final class EventSink: @unchecked Sendable {
     private func synchronize() -> Int64? {
         var mine = stat()
         guard fstat(fd, &mine) == 0 else { return nil }
-        var named = stat()
-        if lstat(path!, &named) != 0 || named.st_ino != mine.st_ino || named.st_dev != mine.st_dev {
-            let new = Self.openLog(path!)
-            guard new >= 0 else { return nil }
-            _ = flock(fd, LOCK_UN)
-            close(fd)
-            fd = new
-            while flock(fd, LOCK_EX) != 0 { if errno != EINTR { return nil } }
-            guard fstat(fd, &mine) == 0 else { return nil }
-            knownSize = -1
+        let now = Self.coarseSeconds()
+        if Self.mayBeRenamed(mine) || now != pathCheckedAt {
+            pathCheckedAt = now
+            var named = stat()
+            if lstat(path!, &named) != 0 || named.st_ino != mine.st_ino || named.st_dev != mine.st_dev {
+                let new = Self.openLog(path!)
+                guard new >= 0 else { return nil }
+                _ = flock(fd, LOCK_UN)
+                close(fd)
+                fd = new
+                while flock(fd, LOCK_EX) != 0 { if errno != EINTR { return nil } }
+                guard fstat(fd, &mine) == 0 else { return nil }
+                knownSize = -1
+            }
         }
         let size = Int64(mine.st_size)
         if size != knownSize {
+            unhashed = false
             guard let (hash, complete) = Self.lastLineHash(path!, size: size) else { return nil }
             if !complete {
                 // A line cut short (a crash mid-write): end it, so this record stands on its own
@@ -341,14 +457,30 @@ public final class EventSink: @unchecked Sendable {
                 var n: Int
                 repeat { n = Glibc.write(fd, &nl, 1) } while n < 0 && errno == EINTR
                 guard n == 1 else { if n == 0 { errno = ENOSPC }; return nil }
-                lastHash = hash
+                lastHash = Array(hash.utf8)
                 knownSize = size + 1
                 return size + 1
             }
-            lastHash = hash
+            lastHash = Array(hash.utf8)
             knownSize = size
         }
         return size
+    }
+
+    static func coarseSeconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return ts.tv_sec
+    }
+
+    /// Whether the file behind the descriptor may no longer be the one at the path (checked
+    /// then by name): it has no link left, it is read-only for its owner (what `rotate` makes
+    /// of a file it renames away), or its status changed after its last write (a rename, as a
+    /// write sets both times alike). Otherwise no other writer rotated it away: a rotation by
+    /// mcpbox happens under the lock held here, after the file was made read-only.
+    static func mayBeRenamed(_ st: stat) -> Bool {
+        st.st_nlink == 0 || st.st_mode & S_IWUSR == 0
+            || st.st_ctim.tv_sec != st.st_mtim.tv_sec || st.st_ctim.tv_nsec != st.st_mtim.tv_nsec
     }
 
     /// The hex hash of the file's last line (genesis for an empty file) and whether it ends
@@ -397,13 +529,21 @@ public final class EventSink: @unchecked Sendable {
     /// FILE.(keep-1) → FILE.keep, …, FILE → FILE.1; a new FILE opened (keep 0: FILE is removed).
     private func rotate(_ r: LogRotation) -> Bool {
         let base = path!
+        // Writers sharing the log see a read-only file as rotated away (`mayBeRenamed`).
+        _ = fchmod(fd, 0o400)
+        func undo() -> Bool {
+            let e = errno
+            _ = fchmod(fd, 0o600)
+            errno = e
+            return false
+        }
         if r.keep == 0 {
-            if unlink(base) != 0 && errno != ENOENT { return false }
+            if unlink(base) != 0 && errno != ENOENT { return undo() }
         } else {
             for i in stride(from: r.keep - 1, through: 1, by: -1) {
-                if rename("\(base).\(i)", "\(base).\(i + 1)") != 0 && errno != ENOENT { return false }
+                if rename("\(base).\(i)", "\(base).\(i + 1)") != 0 && errno != ENOENT { return undo() }
             }
-            if rename(base, "\(base).1") != 0 { return false }
+            if rename(base, "\(base).1") != 0 { return undo() }
         }
         let new = Self.openLog(base)
         guard new >= 0 else { return false }

@@ -1,9 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// SHA-256 (FIPS 180-4), streaming, Foundation-free: the event log's hash chain and the
-/// audit log's profile hash.
+/// audit log's profile hash. Whole blocks are compressed straight from the caller's buffer and
+/// a partial one is kept inline, so hashing allocates nothing (the audit log hashes every record).
 public struct SHA256: Sendable {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    private var block = [UInt8](repeating: 0, count: 64)
+    /// The partial block (64 bytes).
+    private var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var used = 0
     private var length: UInt64 = 0
 
@@ -21,40 +27,73 @@ public struct SHA256: Sendable {
     public init() {}
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        length &+= UInt64(bytes.count)
-        var i = 0
+        guard var p = bytes.baseAddress, bytes.count > 0 else { return }
+        var n = bytes.count
+        length &+= UInt64(n)
         if used > 0 {
-            while used < 64 && i < bytes.count { block[used] = bytes[i]; used += 1; i += 1 }
-            if used == 64 { block.withUnsafeBytes { compress($0.baseAddress!) }; used = 0 }
+            let take = min(64 - used, n)
+            let at = used
+            withUnsafeMutableBytes(of: &block) { _ = memcpy($0.baseAddress! + at, p, take) }
+            used += take
+            p += take
+            n -= take
+            guard used == 64 else { return }
+            var copy = block
+            withUnsafeBytes(of: &copy) { compress($0.baseAddress!, blocks: 1) }
+            used = 0
         }
-        while bytes.count - i >= 64 {
-            compress(bytes.baseAddress! + i)
-            i += 64
+        if n >= 64 {
+            compress(p, blocks: n / 64)
+            p += n & ~63
+            n &= 63
         }
-        while i < bytes.count { block[used] = bytes[i]; used += 1; i += 1 }
+        if n > 0 {
+            withUnsafeMutableBytes(of: &block) { _ = memcpy($0.baseAddress!, p, n) }
+            used = n
+        }
     }
 
     public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) { return done }
         let a = Array(bytes)
         a.withUnsafeBytes { update($0) }
     }
 
     /// The 32-byte digest (the hasher is spent afterwards).
     public mutating func finalize() -> [UInt8] {
-        let bits = length &* 8
-        var pad: [UInt8] = [0x80]
-        let rest = (used + 1) % 64
-        pad += [UInt8](repeating: 0, count: rest <= 56 ? 56 - rest : 120 - rest)
-        for s in stride(from: 56, through: 0, by: -8) { pad.append(UInt8(truncatingIfNeeded: bits >> UInt64(s))) }
-        let saved = length
-        update(pad)
-        length = saved
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for w in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
-            out += [UInt8(w >> 24), UInt8(truncatingIfNeeded: w >> 16), UInt8(truncatingIfNeeded: w >> 8), UInt8(truncatingIfNeeded: w)]
+        [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            finish(into: UnsafeMutableRawPointer(out.baseAddress!))
+            count = 32
         }
-        return out
+    }
+
+    /// Pads, compresses the last block(s) and writes the 32-byte digest at `out`.
+    private mutating func finish(into out: UnsafeMutableRawPointer) {
+        let bits = length &* 8
+        var tail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let used = self.used
+        let blocks = used < 56 ? 1 : 2
+        withUnsafeMutableBytes(of: &tail) { t in
+            withUnsafeBytes(of: &block) { _ = memcpy(t.baseAddress!, $0.baseAddress!, used) }
+            t[used] = 0x80
+            t.storeBytes(of: bits.bigEndian, toByteOffset: blocks * 64 - 8, as: UInt64.self)
+            compress(UnsafeRawPointer(t.baseAddress!), blocks: blocks)
+        }
+        withUnsafeBytes(of: h) { words in
+            for i in 0..<8 {
+                out.storeBytes(of: words.load(fromByteOffset: i * 4, as: UInt32.self).bigEndian, toByteOffset: i * 4, as: UInt32.self)
+            }
+        }
+    }
+
+    /// The 64 lower-case hex digits of the digest, written at `out`.
+    public mutating func finalizeHex(into out: UnsafeMutablePointer<UInt8>) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { d in
+            finish(into: UnsafeMutableRawPointer(d.baseAddress!))
+            Self.hex(UnsafeBufferPointer(d), into: out)
+        }
     }
 
     /// The digest of `bytes`.
@@ -70,42 +109,78 @@ public struct SHA256: Sendable {
         return s.finalize()
     }
 
-    /// Lower-case hex of `digest`.
-    public static func hex(_ digest: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(digest.count * 2)
-        for b in digest { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
+    /// The hex digest of `bytes`, written at `out` (64 bytes); allocates nothing.
+    public static func hexDigest(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+        var s = SHA256()
+        s.update(bytes)
+        s.finalizeHex(into: out)
     }
 
-    private mutating func compress(_ p: UnsafeRawPointer) {
-        @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        h = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            for t in 0..<16 {
-                let b = p + t * 4
-                w[t] = UInt32(b.load(as: UInt8.self)) << 24 | UInt32((b + 1).load(as: UInt8.self)) << 16
-                    | UInt32((b + 2).load(as: UInt8.self)) << 8 | UInt32((b + 3).load(as: UInt8.self))
-            }
-            for t in 16..<64 {
-                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, hh) = h
-            SHA256.k.withUnsafeBufferPointer { k in
-                for t in 0..<64 {
-                    let S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = hh &+ S1 &+ ch &+ k[t] &+ w[t]
-                    let S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = S0 &+ maj
-                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+    private static let hexDigits: StaticString = "0123456789abcdef"
+
+    static func hex(_ digest: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) {
+        let digits = hexDigits.utf8Start
+        for (i, b) in digest.enumerated() {
+            out[2 * i] = digits[Int(b >> 4)]
+            out[2 * i + 1] = digits[Int(b & 15)]
+        }
+    }
+
+    /// Lower-case hex of `digest`.
+    public static func hex(_ digest: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: digest.count * 2) { out in
+            digest.withUnsafeBufferPointer { hex($0, into: out.baseAddress!) }
+            return digest.count * 2
+        }
+    }
+
+    @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x &>> n) | (x &<< (32 &- n)) }
+
+    /// One round; the caller rotates the roles of the eight working variables (8 rounds unrolled).
+    @inline(__always) private static func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                                                _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32, _ kw: UInt32) {
+        // Σ1(e) = rotr(e ^ rotr(e, 14) ^ rotr(e, 20), 6), Σ0(a) likewise: fewer register copies;
+        // Ch = g ^ (e & (f ^ g)), Maj = (a & b) | (c & (a | b)).
+        let t1 = h &+ rotr(e ^ rotr(e ^ rotr(e, 14), 5), 6) &+ (g ^ (e & (f ^ g))) &+ kw
+        let t2 = rotr(a ^ rotr(a ^ rotr(a, 9), 11), 2) &+ ((a & b) | (c & (a | b)))
+        d &+= t1
+        h = t1 &+ t2
+    }
+
+    /// Compresses `blocks` 64-byte blocks at `p` into the state.
+    private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
+        var (a, b, c, d, e, f, g, h) = self.h
+        SHA256.k.withUnsafeBufferPointer { kb in
+            let k = kb.baseAddress!
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { wb in
+                let w = wb.baseAddress!
+                for block in 0..<blocks {
+                    let m = p + block &* 64
+                    for t in 0..<16 { w[t] = UInt32(bigEndian: m.loadUnaligned(fromByteOffset: t &* 4, as: UInt32.self)) }
+                    for t in 16..<64 {
+                        let x = w[t &- 15], y = w[t &- 2]
+                        let s0 = Self.rotr(x, 7) ^ Self.rotr(x, 18) ^ (x &>> 3)
+                        let s1 = Self.rotr(y, 17) ^ Self.rotr(y, 19) ^ (y &>> 10)
+                        w[t] = w[t &- 16] &+ s0 &+ w[t &- 7] &+ s1
+                    }
+                    let (a0, b0, c0, d0, e0, f0, g0, h0) = (a, b, c, d, e, f, g, h)
+                    var t = 0
+                    while t < 64 {
+                        Self.round(a, b, c, &d, e, f, g, &h, k[t] &+ w[t])
+                        Self.round(h, a, b, &c, d, e, f, &g, k[t &+ 1] &+ w[t &+ 1])
+                        Self.round(g, h, a, &b, c, d, e, &f, k[t &+ 2] &+ w[t &+ 2])
+                        Self.round(f, g, h, &a, b, c, d, &e, k[t &+ 3] &+ w[t &+ 3])
+                        Self.round(e, f, g, &h, a, b, c, &d, k[t &+ 4] &+ w[t &+ 4])
+                        Self.round(d, e, f, &g, h, a, b, &c, k[t &+ 5] &+ w[t &+ 5])
+                        Self.round(c, d, e, &f, g, h, a, &b, k[t &+ 6] &+ w[t &+ 6])
+                        Self.round(b, c, d, &e, f, g, h, &a, k[t &+ 7] &+ w[t &+ 7])
+                        t &+= 8
+                    }
+                    a &+= a0; b &+= b0; c &+= c0; d &+= d0; e &+= e0; f &+= f0; g &+= g0; h &+= h0
                 }
             }
-            return (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
         }
+        self.h = (a, b, c, d, e, f, g, h)
     }
 
     /// Hex of the digest of a string's UTF-8 bytes.

@@ -51,8 +51,8 @@ public final class AuditTrail {
 
     /// Most requests awaiting a response at once (both directions).
     public static let maxPending = 4096
-    /// Requests awaiting a response: "DIR ID" → the request.
-    private var pending: [String: Exchange] = [:]
+    /// Requests awaiting a response, by direction and id.
+    private var pending: [Key: Exchange] = [:]
     /// The request or notification of the line being decided (`observe` … `lineDone`).
     private var current: Exchange?
 
@@ -75,8 +75,22 @@ public final class AuditTrail {
     /// Other parts of the MCP layer (pinning, confirmation) record their decisions with it.
     @discardableResult
     public func record(kind: String, fields: [(String, Event.Value)]) -> Bool {
+        var all: [(String, Event.Value)] = []
+        all.reserveCapacity(fields.count + 1)
+        all.append(("profile_hash", .string(profileHash)))
+        all += fields
+        return emit(kind: kind, fields: all)
+    }
+
+    /// Does the log's deferred work (the hash of the record just written); the MCP layer calls
+    /// it once a message is passed on, so the next record does not wait for it.
+    public func settle() { sink.settle() }
+
+    /// Writes one record whose fields begin with `profile_hash`.
+    @discardableResult
+    private func emit(kind: String, fields: [(String, Event.Value)]) -> Bool {
         if failed && required { return false }
-        let event = Event(profile: profile, kind: kind, fields: [("profile_hash", .string(profileHash))] + fields)
+        let event = Event(profile: profile, kind: kind, fields: fields)
         guard sink.write(event) else {
             let first = !failed
             failed = true
@@ -224,7 +238,16 @@ public final class AuditTrail {
         }
     }
 
-    static func key(_ dir: Int, _ id: JSON) -> String { "\(dir) \(id.serialized)" }
+    /// A pending request's key: its direction and serialized id (a number's text as written).
+    struct Key: Hashable {
+        var dir: Int
+        var id: String
+    }
+
+    static func key(_ dir: Int, _ id: JSON) -> Key {
+        if case .number(let n) = id { return Key(dir: dir, id: n) }
+        return Key(dir: dir, id: id.serialized)
+    }
 
     static func stringField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string($0) } ?? .null }
 
@@ -246,10 +269,23 @@ public final class AuditTrail {
     /// `mcp.notification`.
     private func write(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int) {
         let isNotification = e.id == nil || e.id == .null
-        var f: [(String, Event.Value)] = [("direction", .string(Self.direction(e.dir))), ("method", .string(e.method))]
-        if !isNotification { f.append(("id", .json(e.id!.serialized))) }
+        var f: [(String, Event.Value)] = []
+        f.reserveCapacity(16 + e.extra.count)
+        f.append(("profile_hash", .string(profileHash)))
+        f.append(("direction", .string(Self.direction(e.dir))))
+        f.append(("method", .string(e.method)))
+        if !isNotification {
+            if case .number(let n)? = e.id { f.append(("id", .json(n))) } else { f.append(("id", .json(e.id!.serialized))) }
+        }
         if let tool = e.tool { f.append((e.method == "prompts/get" ? "prompt" : "tool", .string(tool))) }
-        if let keys = e.argumentKeys { f.append(("argument_keys", .json(JSON.array(keys.map { .string($0) }).serialized))) }
+        if let keys = e.argumentKeys {
+            var list = "["
+            for (i, k) in keys.enumerated() {
+                if i > 0 { list += "," }
+                JSON.quote(k, into: &list)
+            }
+            f.append(("argument_keys", .json(list + "]")))
+        }
         var outcome = given ?? (isNotification ? "sent" : "ok")
         if let response {
             if response.hasError {
@@ -285,7 +321,7 @@ public final class AuditTrail {
             if let result = full["result"] { f.append(("result", .json(payload(result)))) }
             if let error = full["error"] { f.append(("error", .json(payload(error)))) }
         }
-        record(kind: isNotification ? "mcp.notification" : "mcp.request", fields: f)
+        emit(kind: isNotification ? "mcp.notification" : "mcp.request", fields: f)
     }
 
     private func payload(_ v: JSON) -> String {

@@ -489,12 +489,20 @@ struct Parser {
         i += 1
         let start = i
         // Fast path: no escapes.
-        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { i += 1 }
+        var high: UInt8 = 0
+        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { high |= b[i]; i += 1 }
         guard i < b.count else { throw .syntax(i) }
         if b[i] == UInt8(ascii: "\"") {
             let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
-            guard let s = String(validating: raw, as: UTF8.self) else { throw .syntax(start) }
             i += 1
+            if high < 0x80 {
+                // ASCII is valid UTF-8 as it is: copied without the generic validation.
+                return String(unsafeUninitializedCapacity: raw.count) { out in
+                    UnsafeMutableRawBufferPointer(out).copyMemory(from: raw)
+                    return raw.count
+                }
+            }
+            guard let s = String(validating: raw, as: UTF8.self) else { throw .syntax(start) }
             return s
         }
         var bytes = [UInt8](UnsafeRawBufferPointer(rebasing: b[start..<i]))

@@ -198,6 +198,8 @@ public final class MCPFilter {
 
     public func consumed(_ dir: Int, _ n: Int) {
         (servingReplies[dir] ? replies[dir] : queues[dir]).consume(n)
+        // The message is on its way: the audit log's deferred work (the last record's hash) now.
+        audit?.settle()
     }
 
     /// What happens to a whole line.

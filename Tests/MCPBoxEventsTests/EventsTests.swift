@@ -178,3 +178,135 @@ struct ChainTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/elsewhere"))
     }
 }
+
+@Suite("SHA-256 and record bytes against references")
+struct SHA256ReferenceTests {
+    /// `sha256sum` of `data`, run on a file.
+    static func sha256sum(_ data: [UInt8]) throws -> String {
+        let dir = try Scratch()
+        let file = dir.path + "/data"
+        try Data(data).write(to: URL(fileURLWithPath: file))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [file]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return String(text.prefix(64))
+    }
+
+    @Test("known digests at the padding edges: 55, 56, 63, 64, 65 and 119/120/128 bytes (one, two, three blocks)")
+    func paddingEdges() {
+        // Reference digests from sha256sum (GNU coreutils) of "a" repeated N times.
+        let want: [Int: String] = [
+            55: "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318",
+            56: "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a",
+            63: "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34",
+            64: "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb",
+            65: "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0",
+            119: "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb",
+            120: "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c",
+            128: "6836cf13bac400e9105071cd6af47084dfacad4e5e302c94bfed24e013afb73e",
+        ]
+        for (n, digest) in want {
+            #expect(SHA256.hex(SHA256.hash([UInt8](repeating: 0x61, count: n))) == digest, "\(n) bytes")
+        }
+    }
+
+    @Test("every length from 0 to 300 bytes, and 1 MiB + 3, agree with sha256sum; hexDigest(into:) gives the same hex")
+    func agreesWithSha256sum() throws {
+        var data = [UInt8](repeating: 0, count: 301)
+        for i in data.indices { data[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 17) }
+        var lengths = Array(0...300)
+        lengths.append((1 << 20) + 3)
+        for n in lengths {
+            let bytes = n <= 300 ? Array(data[0..<n]) : (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let want = try Self.sha256sum(bytes)
+            #expect(SHA256.hex(SHA256.hash(bytes)) == want, "\(n) bytes")
+            var out = [UInt8](repeating: 0, count: 64)
+            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { SHA256.hexDigest(b, into: $0.baseAddress!) } }
+            #expect(String(decoding: out, as: UTF8.self) == want, "\(n) bytes, hexDigest")
+        }
+    }
+
+    @Test("the record's timestamp matches gmtime's (leap days, century years, before 1970) and integers print as Swift does")
+    func timestampsAndIntegers() {
+        let times: [Double] = [0, 0.999, 59.5, 951_782_400.25, 951_868_799.999, 1_709_164_800, 1_709_251_199.5,
+                               4_107_542_400, 4_102_444_799.001, -1, -86_400.5, 1_800_000_000.123, 253_402_300_799]
+        for t in times {
+            let line = Event(time: t, profile: "p", kind: "k").jsonLine
+            #expect(line.hasPrefix("{\"time\":\"\(Event.timestamp(t))\","), "\(t): \(line)")
+        }
+        for x: Int64 in [0, 7, -7, 10, 99, 1_000_000, Int64.max, Int64.min] {
+            let line = Event(time: 0, profile: "p", kind: "k", fields: [("n", .int(x))]).jsonLine
+            #expect(line.hasSuffix(",\"n\":\(x)}\n"), "\(x)")
+        }
+    }
+}
+
+@Suite("Event log: the writer's per-record checks")
+struct SinkRecheckTests {
+    static func event(_ i: Int) -> Event { ChainTests.event(i) }
+
+    @Test("a log renamed away (a second later) or removed between records: the next record starts a new file (a new chain) at the path")
+    func renamedOrRemoved() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let sink = try #require(EventSink.file(path))
+        for i in 0..<3 { #expect(sink.write(Self.event(i))) }
+        sink.settle()
+        #expect(rename(path, path + ".old") == 0)
+        // A rename by hand is noticed at the latest in the next second (the path is looked up
+        // once a second, or at once when the file's times show the rename).
+        usleep(1_100_000)
+        #expect(sink.write(Self.event(3)))
+        #expect(try dir.lines("log.jsonl.old").count == 3)
+        #expect(try dir.lines("log.jsonl").count == 1)
+        // The new file is a new chain: its first line chains to genesis (nothing was in it).
+        #expect(try ChainVerifier.verify(files: [path]).broken == nil)
+        #expect(unlink(path) == 0)
+        #expect(sink.write(Self.event(4)) && sink.write(Self.event(5)))
+        #expect(try dir.lines("log.jsonl").count == 2)
+        #expect(try ChainVerifier.verify(files: [path]).broken == nil)
+    }
+
+    @Test("rotation leaves the rotated files read-only (0400) and the live log 0600; a second writer notices the rotation and keeps one chain")
+    func rotatedReadOnly() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let a = try #require(EventSink.file(path, rotation: LogRotation(maxSize: 700, keep: 3)))
+        let b = try #require(EventSink.file(path, rotation: LogRotation(maxSize: 700, keep: 3)))
+        // a writes until just before it rotates; b then rotates; a writes again.
+        #expect(a.write(Self.event(0)) && a.write(Self.event(1)) && a.write(Self.event(2)))
+        a.settle()
+        #expect(b.write(Self.event(3)) && b.write(Self.event(4)))
+        #expect(a.write(Self.event(5)))
+        var st = stat()
+        #expect(stat(path + ".1", &st) == 0 && st.st_mode & 0o777 == 0o400)
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        var files = [path]
+        for i in 1...3 where FileManager.default.fileExists(atPath: "\(path).\(i)") { files.insert("\(path).\(i)", at: 0) }
+        let r = try ChainVerifier.verify(files: files)
+        #expect(r.broken == nil, "\(String(describing: r.broken))")
+        #expect(try dir.lines("log.jsonl").last?.contains("\"n\":5") == true)
+    }
+
+    @Test("a line another process appended is chained to, whether or not the last hash was settled")
+    func foreignAppend() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        for settle in [true, false] {
+            unlink(path)
+            let a = try #require(EventSink.file(path))
+            let b = try #require(EventSink.file(path))
+            #expect(a.write(Self.event(0)))
+            if settle { a.settle() }
+            #expect(b.write(Self.event(1)))
+            #expect(a.write(Self.event(2)))
+            let r = try ChainVerifier.verify(files: [path])
+            #expect(r.broken == nil && r.lines == 3, "settle \(settle): \(String(describing: r.broken))")
+        }
+    }
+}
