@@ -83,6 +83,35 @@ public struct GVisorUserNamespace: Sendable, Equatable {
         return out
     }
 
+    /// runsc's gofer creates each bind's missing mount point in the bundle's rootfs (the ones
+    /// under a tmpfs or another mount too) as runsc's root, a subordinate id: the caller could
+    /// not remove a directory of its. mcpbox writes them all with the bundle, as the caller;
+    /// below a link of the skeleton the gofer resolves the target itself, so those stay its.
+    static func premakeMountPoints(_ bundle: inout OCIBundle, isDirectory: (String) -> Bool?) {
+        guard bundle.config["root"]?["path"] == .string("rootfs"), case .array(let mounts)? = bundle.config["mounts"] else { return }
+        let links = Set(bundle.entries.compactMap { entry -> String? in
+            if case .symlink(let p, _) = entry { return p }
+            return nil
+        })
+        var known = Set(bundle.entries.map(\.path))
+        for m in mounts {
+            guard m["type"] == .string("bind"), case .string(let target)? = m["destination"], case .string(let source)? = m["source"],
+                  target.hasPrefix("/"), target != "/" else { continue }
+            let path = "rootfs" + target
+            var parents: [String] = []
+            var p = "rootfs"
+            for part in target.split(separator: "/").dropLast() {
+                p += "/" + part
+                parents.append(p)
+            }
+            if links.contains(path) || parents.contains(where: links.contains) { continue }
+            for parent in parents where known.insert(parent).inserted { bundle.entries.append(.dir(parent)) }
+            guard known.insert(path).inserted else { continue }
+            // Relative sources are the bundle's own synthesized files.
+            bundle.entries.append(source.hasPrefix("/") && isDirectory(source) != false ? .dir(path) : .file(path, ""))
+        }
+    }
+
     /// The identity and namespaces rows of `rows`, as they hold with runsc in this namespace.
     func restate(_ rows: [Carryover], plan: SandboxPlan) -> [Carryover] {
         let id = plan.identity
@@ -94,7 +123,10 @@ public struct GVisorUserNamespace: Sendable, Equatable {
             case "identity":
                 return Carryover(row.restriction, .carried, "the server runs as \(id.insideUid):\(id.insideGid) (\(id.userName)) in gVisor's kernel and files it creates are owned by \(id.hostUid):\(id.hostGid) on the host; "
                     + "mcpbox was started by uid \(id.callerUid), not root: runsc runs as uid 0 of a user namespace mcpbox maps with newuidmap/newgidmap (\(map); \(rootUid), \(nobodyUid) and gids \(rootGid), \(nobodyGid) are subordinate ids of the caller's, no other host id is mapped, host root never), without the caller's supplementary groups; "
-                    + "on the host gVisor's sandbox, the server's code included, runs as \(nobodyUid):\(nobodyGid) in a user namespace of runsc's nested in it, its file proxy (gofer) as \(rootUid):\(rootGid) with reduced capabilities in mcpbox's namespace (reaching only files of the mapped ids beyond what any user may); never the server as root")
+                    + "on the host gVisor's sandbox, the server's code included, runs as " + (plan.network == .host
+                        ? "\(rootUid):\(rootGid) in mcpbox's namespace (network.mode = \"host\": runsc gives its sandbox no user namespace of its own) and the host's network namespace"
+                        : "\(nobodyUid):\(nobodyGid) in a user namespace of runsc's nested in it")
+                    + ", its file proxy (gofer) as \(rootUid):\(rootGid) with reduced capabilities in mcpbox's namespace (reaching only files of the mapped ids beyond what any user may); never the server as root")
             case "namespaces":
                 return Carryover(row.restriction, .carried, plan.namespaces.filter { $0 != .user }.map(\.rawValue).joined(separator: ", ")
                     + " inside gVisor's kernel; user: gVisor's kernel is the server's; mcpbox puts runsc in a user namespace of its own (\(map)) and runsc its sandbox in one nested in it (the bundle states none)")

@@ -78,6 +78,7 @@ public enum GVisorRuntime {
         }
         let errnos = seccompErrnos(bundle.config)
         bundle.config = gvisorConfig(bundle.config, plan: plan)
+        if userNamespace != nil { GVisorUserNamespace.premakeMountPoints(&bundle, isDirectory: isDirectory) }
         var rows = bundle.rows.map { restate($0, plan: plan, errnos: errnos) }
         if let userNamespace { rows = userNamespace.restate(rows, plan: plan) }
         let lost = rows.filter { $0.status != .carried && !allowedLoss($0, plan: plan) }

@@ -68,6 +68,24 @@ struct GVisorRootlessTests {
         #expect(GVisorRuntime.explainText(prepared).contains("65534->165534"))
     }
 
+    @Test("every bind's mount point is in the bundle (written by the caller): runsc's gofer, a subordinate id, creates none the caller cannot remove")
+    func mountPointsPremade() throws {
+        defer { tmp.remove() }
+        let a = try accounts(subuid: "alice:100000:65536\n", subgid: "alice:100000:65536\n")
+        let rw = try tmp.makeDir("deep/rw")
+        let prepared = try prepare(try plan(a, extra: "\n[filesystem]\nread_write = [\(tomlString(rw))]\n"), a).get()
+        let entries = prepared.bundle.entries
+        var parent = "rootfs"
+        for part in rw.split(separator: "/") {
+            parent += "/" + part
+            #expect(entries.contains(.dir(parent)), "\(parent) missing from \(entries)")
+        }
+        #expect(entries.contains(.file("rootfs/dev/null", "")) && entries.contains(.file("rootfs/etc/passwd", "")), "\(entries)")
+        // Root's bundle is the export's: runsc's root is root, who removes what it creates.
+        let root = try GVisorRuntime.prepare(try plan(a, extra: "\n[filesystem]\nread_write = [\(tomlString(rw))]\n"), euid: 0, isDirectory: { _ in true }).get()
+        #expect(!root.bundle.entries.contains(.dir("rootfs" + rw)))
+    }
+
     @Test("a [user] account from the caller's subordinate range maps to itself and is never picked for runsc")
     func subordinateAccount() throws {
         defer { tmp.remove() }
