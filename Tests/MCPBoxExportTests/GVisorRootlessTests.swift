@@ -40,8 +40,9 @@ struct GVisorRootlessTests {
         return try PlanBuilder(profile: profile, host: host, command: ["/bin/true"]).build()
     }
 
-    func prepare(_ plan: SandboxPlan, _ accounts: Accounts, helpers: Bool = true) -> Result<GVisorRuntime.Prepared, GVisorRuntime.Refusal> {
-        GVisorRuntime.prepare(plan, euid: 1000, isDirectory: { _ in true }) {
+    func prepare(_ plan: SandboxPlan, _ accounts: Accounts, helpers: Bool = true,
+                 isDirectory: (String) -> Bool? = { _ in true }) -> Result<GVisorRuntime.Prepared, GVisorRuntime.Refusal> {
+        GVisorRuntime.prepare(plan, euid: 1000, isDirectory: isDirectory) {
             GVisorUserNamespace.forCaller($0, accounts: accounts, executable: { _ in helpers })
         }
     }
@@ -73,7 +74,7 @@ struct GVisorRootlessTests {
         defer { tmp.remove() }
         let a = try accounts(subuid: "alice:100000:65536\n", subgid: "alice:100000:65536\n")
         let rw = try tmp.makeDir("deep/rw")
-        let prepared = try prepare(try plan(a, extra: "\n[filesystem]\nread_write = [\(tomlString(rw))]\n"), a).get()
+        let prepared = try prepare(try plan(a, extra: "\n[filesystem]\nread_write = [\(tomlString(rw))]\n"), a, isDirectory: BundleWriter.isDirectory).get()
         let entries = prepared.bundle.entries
         var parent = "rootfs"
         for part in rw.split(separator: "/") {
