@@ -39,8 +39,8 @@ public enum GVisorRuntime {
     /// The platform runsc runs the server's code on: ptrace works on any host (no /dev/kvm).
     public static let platform = "ptrace"
 
-    /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid` and
-    /// `isDirectory` (host facts).
+    /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid`,
+    /// `isDirectory` and, for an ordinary user, `rootless` (host facts).
     public static func prepare(_ plan: SandboxPlan, euid: uid_t = geteuid(),
                                isDirectory: (String) -> Bool? = BundleWriter.isDirectory,
                                rootless: (SandboxPlan) -> Result<GVisorUserNamespace, Refusal> = { GVisorUserNamespace.forCaller($0) }) -> Result<Prepared, Refusal> {
@@ -380,8 +380,9 @@ final class RunscSandbox: ExternalSandbox {
     static let prefix = "mcpbox-gvisor-"
 
     /// Where root's gVisor runs keep their bundles and runsc's state: root's own directory, never
-    /// TMPDIR (an ordinary user's: `GVisorUserNamespace.baseDir`). Root hands these paths to runsc; in a directory another user can write, they could
-    /// swap the bundle for their own between mcpbox writing it and runsc reading it.
+    /// TMPDIR (an ordinary user's: `GVisorUserNamespace.baseDir`). Root hands these paths to
+    /// runsc; in a directory another user can write, they could swap the bundle for their own
+    /// between mcpbox writing it and runsc reading it.
     static let baseDir = "/run/mcpbox/gvisor"
 
     /// `baseDir`, created 0700 if missing; every directory on the way must be root's and
