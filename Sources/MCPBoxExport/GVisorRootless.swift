@@ -28,6 +28,19 @@ public struct GVisorUserNamespace: Sendable, Equatable {
     var uidMap: [String] { Self.map(root: rootUid, nobody: nobodyUid, own: ownUids) }
     var gidMap: [String] { Self.map(root: rootGid, nobody: nobodyGid, own: ownGids) }
 
+    /// Explain's `runtime.user_namespace`: each map as `[inside, outside, count]` triples and
+    /// the host ids of runsc (and its gofer) and of gVisor's sandbox (runsc's own under
+    /// network.mode = "host", where runsc gives its sandbox no user namespace).
+    func node(_ plan: SandboxPlan) -> Node {
+        let host = plan.network == .host
+        func triples(_ args: [String]) -> Node {
+            .array(stride(from: 0, to: args.count - 2, by: 3).map { i in .array(args[i..<(i + 3)].map { .uint(UInt64($0) ?? 0) }) })
+        }
+        return .object([("uid_map", triples(uidMap)), ("gid_map", triples(gidMap)),
+                        ("runsc", .object([("uid", .uint(UInt64(rootUid))), ("gid", .uint(UInt64(rootGid)))])),
+                        ("sandbox", .object([("uid", .uint(UInt64(host ? rootUid : nobodyUid))), ("gid", .uint(UInt64(host ? rootGid : nobodyGid)))]))])
+    }
+
     static func map(root: UInt32, nobody: UInt32, own: [UInt32]) -> [String] {
         var out = ["0", "\(root)", "1"]
         for id in own { out += ["\(id)", "\(id)", "1"] }

@@ -260,7 +260,7 @@ public enum GVisorRuntime {
             ("restrictions", .array(prepared.rows.map {
                 .object([("restriction", .string($0.restriction)), ("status", .string($0.status.rawValue)), ("detail", .string($0.detail))])
             })),
-        ])
+        ] + (prepared.userNamespace.map { [("user_namespace", $0.node(plan))] } ?? []))
     }
 
     /// `run` under gVisor: the prepared bundle through `Launcher` with runsc as the sandbox.

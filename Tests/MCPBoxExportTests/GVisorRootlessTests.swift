@@ -67,6 +67,8 @@ struct GVisorRootlessTests {
         let namespaces = try #require(prepared.rows.first { $0.restriction == "namespaces" })
         #expect(namespaces.detail.contains("mcpbox puts runsc in a user namespace of its own"), "\(namespaces.detail)")
         #expect(GVisorRuntime.explainText(prepared).contains("65534->165534"))
+        let json = GVisorRuntime.explainNode(prepared.plan, prepared).json().filter { $0 != " " && $0 != "\n" }
+        #expect(json.contains(#""user_namespace":{"uid_map":[[0,165535,1],[1000,1000,1],[65534,165534,1]],"gid_map":[[0,200009,1],[1000,1000,1],[65534,200008,1]],"runsc":{"uid":165535,"gid":200009},"sandbox":{"uid":165534,"gid":200008}}"#), "\(json)")
     }
 
     @Test("every bind's mount point is in the bundle (written by the caller): runsc's gofer, a subordinate id, creates none the caller cannot remove")
