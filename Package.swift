@@ -37,7 +37,7 @@ let package = Package(
             name: "MCPBoxClients"),
         .target(
             name: "MCPBoxExport",
-            dependencies: ["MCPBoxCore", "MCPBoxNetwork"]),
+            dependencies: ["CSandbox", "MCPBoxCore", "MCPBoxNetwork"]),
         .target(
             name: "MCPBoxCLI",
             dependencies: ["MCPBoxCore", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

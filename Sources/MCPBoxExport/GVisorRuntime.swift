@@ -13,7 +13,8 @@ private func c_addclosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_act
 /// cannot start), so the bundle states none: the server's uid is the one gVisor's kernel gives
 /// it, and on the host gVisor's sandbox (the server's code included, on the ptrace platform)
 /// runs as nobody in runsc's own user namespace while its file proxy (gofer) runs as root with
-/// reduced capabilities. runsc needs root for that setup, so mcpbox must be started by root.
+/// reduced capabilities. runsc needs root for that setup: started by an ordinary user, mcpbox
+/// runs runsc as root of a user namespace of its own (`GVisorUserNamespace`).
 public enum GVisorRuntime {
     /// The bundle and the report, or why the plan cannot run under gVisor.
     public struct Prepared: Sendable {
@@ -24,6 +25,8 @@ public enum GVisorRuntime {
         public var rows: [Carryover]
         /// runsc's global flags (before `run`), state root and log excluded.
         public var flags: [String]
+        /// Started by an ordinary user: the user namespace runsc runs in as root.
+        public var userNamespace: GVisorUserNamespace? = nil
     }
 
     /// Why the plan cannot run under gVisor (run exits 125; explain and check refuse too).
@@ -36,19 +39,23 @@ public enum GVisorRuntime {
     /// The platform runsc runs the server's code on: ptrace works on any host (no /dev/kvm).
     public static let platform = "ptrace"
 
-    /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid` and
-    /// `isDirectory` (host facts).
+    /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid`,
+    /// `isDirectory` and, for an ordinary user, `rootless` (host facts).
     public static func prepare(_ plan: SandboxPlan, euid: uid_t = geteuid(),
-                               isDirectory: (String) -> Bool? = BundleWriter.isDirectory) -> Result<Prepared, Refusal> {
+                               isDirectory: (String) -> Bool? = BundleWriter.isDirectory,
+                               rootless: (SandboxPlan) -> Result<GVisorUserNamespace, Refusal> = { GVisorUserNamespace.forCaller($0) }) -> Result<Prepared, Refusal> {
         let iso = plan.isolation
         let fix = "or set [isolation] runtime = \"native\""
         guard let runsc = iso.runsc else {
             return .failure(Refusal(message: "runtime = \"gvisor\" (\(iso.origin)): runsc not found (looked in \(iso.runscLookup))",
                                     hint: "install gVisor's runsc (Debian: apt-get install runsc) or name it with [isolation] runsc = \"/path/to/runsc\", " + fix))
         }
-        guard euid == 0 else {
-            return .failure(Refusal(message: "runtime = \"gvisor\" needs mcpbox started by root (runsc sets up its sandbox and file proxy with root's rights; mcpbox does not use runsc --rootless)",
-                                    hint: "start mcpbox as root, with [user] name for the server's account, " + fix))
+        var userNamespace: GVisorUserNamespace?
+        if euid != 0 {
+            switch rootless(plan) {
+            case .success(let ns): userNamespace = ns
+            case .failure(let r): return .failure(r)
+            }
         }
         if plan.network == .allow {
             return .failure(Refusal(message: "network.mode = \"allow\" cannot run under gVisor: mcpbox's egress enforcement point reaches the sandbox through a socket handed to its pid 1, which runsc's sandbox does not receive",
@@ -71,7 +78,9 @@ public enum GVisorRuntime {
         }
         let errnos = seccompErrnos(bundle.config)
         bundle.config = gvisorConfig(bundle.config, plan: plan)
-        let rows = bundle.rows.map { restate($0, plan: plan, errnos: errnos) }
+        if userNamespace != nil { GVisorUserNamespace.premakeMountPoints(&bundle, isDirectory: isDirectory) }
+        var rows = bundle.rows.map { restate($0, plan: plan, errnos: errnos) }
+        if let userNamespace { rows = userNamespace.restate(rows, plan: plan) }
         let lost = rows.filter { $0.status != .carried && !allowedLoss($0, plan: plan) }
         if !lost.isEmpty {
             return .failure(Refusal(message: "under gVisor these restrictions of the plan cannot be applied as under the native runtime: "
@@ -80,7 +89,7 @@ public enum GVisorRuntime {
         }
         var flags = ["--platform=\(platform)", "--network=\(plan.network == .host ? "host" : "none")", "--oci-seccomp"]
         if !cgroupNeeded(plan) { flags.append("--ignore-cgroups") }
-        return .success(Prepared(plan: plan, runsc: runsc, bundle: bundle, rows: rows, flags: flags))
+        return .success(Prepared(plan: plan, runsc: runsc, bundle: bundle, rows: rows, flags: flags, userNamespace: userNamespace))
     }
 
     /// Whether runsc must make a cgroup (memory or cpu limits).
@@ -251,7 +260,7 @@ public enum GVisorRuntime {
             ("restrictions", .array(prepared.rows.map {
                 .object([("restriction", .string($0.restriction)), ("status", .string($0.status.rawValue)), ("detail", .string($0.detail))])
             })),
-        ])
+        ] + (prepared.userNamespace.map { [("user_namespace", $0.node(plan))] } ?? []))
     }
 
     /// `run` under gVisor: the prepared bundle through `Launcher` with runsc as the sandbox.
@@ -267,7 +276,8 @@ public enum GVisorRuntime {
 }
 
 /// One runsc container: bundle, state and log in a private temporary directory (0700, the
-/// invoking user's), removed once it has ended.
+/// invoking user's), removed once it has ended. Started by an ordinary user, runsc (and its
+/// `delete`) run in `prepared.userNamespace`.
 final class RunscSandbox: ExternalSandbox {
     let prepared: GVisorRuntime.Prepared
     let id = "mcpbox-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -314,6 +324,7 @@ final class RunscSandbox: ExternalSandbox {
     }
 
     func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32) -> Result<pid_t, ExternalStartError> {
+        if let ns = prepared.userNamespace { return ns.spawn(argv, stdin: stdin, stdout: stdout, stderr: stderr) }
         var actions = posix_spawn_file_actions_t()
         var attr = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -368,14 +379,16 @@ final class RunscSandbox: ExternalSandbox {
 
     static let prefix = "mcpbox-gvisor-"
 
-    /// Where gVisor runs keep their bundles and runsc's state: root's own directory, never
-    /// TMPDIR. Root hands these paths to runsc; in a directory another user can write, they could
-    /// swap the bundle for their own between mcpbox writing it and runsc reading it.
+    /// Where root's gVisor runs keep their bundles and runsc's state: root's own directory, never
+    /// TMPDIR (an ordinary user's: `GVisorUserNamespace.baseDir`). Root hands these paths to
+    /// runsc; in a directory another user can write, they could swap the bundle for their own
+    /// between mcpbox writing it and runsc reading it.
     static let baseDir = "/run/mcpbox/gvisor"
 
     /// `baseDir`, created 0700 if missing; every directory on the way must be root's and
     /// writable by no one else, else the run is refused.
     static func privateBase() -> Result<String, ExternalStartError> {
+        if geteuid() != 0 { return GVisorUserNamespace.privateBase() }
         for dir in ["/run/mcpbox", baseDir] where mkdir(dir, 0o700) != 0 && errno != EEXIST {
             return .failure(ExternalStartError("gvisor: cannot create \(dir): \(String(cString: strerror(errno)))"))
         }

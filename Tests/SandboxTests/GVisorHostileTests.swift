@@ -2,12 +2,14 @@ import Foundation
 import MCPBoxTestSupport
 import Testing
 
-/// The developers' hostile server under `mcpbox run` with `[isolation] runtime = "gvisor"`: the
-/// same checks and expectations as under the native runtime (HostileTests), apart from
+/// The developers' hostile server under `mcpbox run` with `[isolation] runtime = "gvisor"`, started
+/// by root (with a dedicated account) and by an ordinary user (runsc in mcpbox's user namespace):
+/// the same checks and expectations as under the native runtime (HostileTests), apart from
 /// `gvisorDifferences`.
 @Suite("gVisor runtime: hostile server", .enabled(if: TestSupport.isRoot && GVisorSupport.runsc != nil, "needs root and runsc"))
 struct GVisorHostileTests {
     static let run = HostileRun.perform(.gvisor)
+    static let ordinaryUser = HostileRun.perform(.gvisorOrdinaryUser)
 
     /// Checks whose native expectation cannot hold under gVisor, and why.
     static let gvisorDifferences: [String: String] = [
@@ -22,19 +24,31 @@ struct GVisorHostileTests {
         Self.run.expect(check)
     }
 
-    @Test("gvisor: the listed differences are exactly the checks that do not hold")
+    @Test("gvisor, ordinary user: escape fails / legit op works", arguments: HostileRun.checkNames.filter { gvisorDifferences[$0] == nil })
+    func hostileOrdinaryUser(check: String) {
+        Self.ordinaryUser.expect(check)
+    }
+
+    @Test("gvisor (root and ordinary user): the listed differences are exactly the checks that do not hold")
     func differencesExact() {
-        guard Self.run.launchFailure == nil else {
-            Issue.record("no result: \(Self.run.launchFailure!)")
-            return
+        for run in [Self.run, Self.ordinaryUser] {
+            guard run.launchFailure == nil else {
+                Issue.record("[\(run.mode.rawValue)] no result: \(run.launchFailure!)")
+                continue
+            }
+            let failing = Set(run.results.filter { !$0.value.ok }.keys)
+            #expect(failing == Set(Self.gvisorDifferences.keys),
+                    "[\(run.mode.rawValue)] failing under gvisor: \(failing.sorted().map { "\($0): \(run.results[$0]!.detail)" })")
         }
-        let failing = Set(Self.run.results.filter { !$0.value.ok }.keys)
-        #expect(failing == Set(Self.gvisorDifferences.keys),
-                "failing under gvisor: \(failing.sorted().map { "\($0): \(Self.run.results[$0]!.detail)" })")
     }
 
     @Test("gvisor: a file the server wrote is owned by the dedicated account")
     func owner() {
         Self.run.expectOwner()
+    }
+
+    @Test("gvisor, ordinary user: a file the server wrote is owned by the caller, never root nor runsc's subordinate ids")
+    func ownerOrdinaryUser() {
+        Self.ordinaryUser.expectOwner()
     }
 }

@@ -181,8 +181,8 @@ struct GVisorRuntimeTests {
         #expect(Self.leftovers().subtracting(before).isEmpty)
     }
 
-    @Test("started by an ordinary user: run and explain refuse (125): runsc needs root, no --rootless fallback")
-    func notRootRefused() throws {
+    @Test("started by an ordinary user without subordinate ids: run and explain refuse (125) and say how to fix it, nothing runs")
+    func ordinaryUserWithoutSubordinateIdsRefused() throws {
         defer { tmp.remove() }
         chmod(tmp.path, 0o755)
         let binary = tmp.sub("mcpbox")
@@ -194,8 +194,137 @@ struct GVisorRuntimeTests {
             let r = try runProcess(["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", binary] + args
                                    + ["--profile-path", TestSupport.profilesDir, "--", "/bin/echo", "server-ran"],
                                    environment: env.merging(["HOME": tmp.path]) { $1 })
-            #expect(r.status == 125 && r.stderr.contains("needs mcpbox started by root") && !r.stdoutText.contains("server-ran"),
+            #expect(r.status == 125 && r.stderr.contains("needs two subordinate uids and two subordinate gids of nobody's")
+                    && r.stderr.contains("usermod --add-subuids") && !r.stdoutText.contains("server-ran"),
                     "\(args): exit \(r.status): \(r.stderr)")
+        }
+    }
+
+    /// An ordinary user with a subordinate range, its private runtime directory, a read-write
+    /// directory of its own and a copy of the binary it can run.
+    struct OrdinaryUser {
+        let account: TestAccount
+        let ids: (root: UInt32, nobody: UInt32)
+        let binary: String
+        let runtime: String
+        let rw: String
+
+        init(_ tmp: TempDir, mcpbox: String) throws {
+            account = try TestAccount.create(prefix: "mcpbox-gvuser")
+            do {
+                ids = try GVisorSupport.grantSubordinateIds(to: account)
+                chmod(tmp.path, 0o755)
+                binary = tmp.sub("mcpbox")
+                try FileManager.default.copyItem(atPath: mcpbox, toPath: binary)
+                chmod(binary, 0o755)
+                runtime = try tmp.makeDir("xdg-runtime", mode: 0o700)
+                rw = try tmp.makeDir("rw", mode: 0o700)
+                for dir in [runtime, rw] where chown(dir, account.uid, account.gid) != 0 {
+                    throw SupportError("chown \(dir): \(String(cString: strerror(errno)))")
+                }
+            } catch {
+                account.delete()
+                throw error
+            }
+        }
+
+        func argv(_ args: [String]) -> [String] {
+            ["/usr/bin/setpriv", "--reuid", String(account.uid), "--regid", String(account.gid), "--clear-groups", "--", binary] + args
+        }
+
+        /// Private directories of gVisor runs left in the runtime directory.
+        var leftovers: [String] {
+            (try? FileManager.default.contentsOfDirectory(atPath: runtime + "/mcpbox/gvisor")) ?? []
+        }
+    }
+
+    /// uid (real, effective, saved, fs) of a running process.
+    static func uids(of pid: Int32) -> Set<UInt32> {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return [] }
+        return Set(line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().compactMap { UInt32($0) })
+    }
+
+    @Test("started by an ordinary user with subordinate ids: the server runs in gVisor as that user and its files are the user's; runsc and gVisor's sandbox run only as the two subordinate ids explain names; the bundle is in XDG_RUNTIME_DIR (0700) and removed")
+    func ordinaryUserRuns() throws {
+        defer { tmp.remove() }
+        let user = try OrdinaryUser(tmp, mcpbox: mcpbox)
+        defer { user.account.delete() }
+        let p = try profile("o", "runtime = \"gvisor\"", extra: "\n[filesystem]\nread_write = [\(tomlString(user.rw))]\n")
+        chmod(p, 0o644)
+        let environment = env.merging(["HOME": tmp.path, "XDG_RUNTIME_DIR": user.runtime]) { $1 }
+        let base = user.runtime + "/mcpbox/gvisor"
+
+        let explain = try runProcess(user.argv(["explain", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"]), environment: environment)
+        #expect(explain.status == 0, "\(explain.stderr)")
+        let uid = user.account.uid, gid = user.account.gid
+        for fragment in ["the server runs as \(uid):\(gid)", "runsc runs as uid 0 of a user namespace mcpbox maps with newuidmap/newgidmap",
+                         "uids 0->\(user.ids.root), \(uid)->\(uid), 65534->\(user.ids.nobody)", "runs as \(user.ids.nobody):", "gofer) as \(user.ids.root):"] {
+            #expect(explain.stdoutText.contains(fragment), "\(fragment): \(explain.stdoutText)")
+        }
+
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        proc.arguments = Array(user.argv(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c",
+                                          "id -u; id -g; echo from-gvisor > \(user.rw)/written; cat /proc/version; read line; echo \"got $line\""]).dropFirst())
+        proc.environment = environment
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        proc.standardInput = stdin
+        proc.standardOutput = stdout
+        proc.standardError = stderr
+        try proc.run()
+        // While the server waits for its line: every process of the sandbox (those naming the
+        // bundle directory) runs as runsc's subordinate ids, never as the caller or root.
+        var seen: [Int32: Set<UInt32>] = [:]
+        for _ in 0..<600 where seen.count < 3 || !seen.values.contains([user.ids.nobody]) {
+            usleep(100_000)
+            // A process gone between the two reads of /proc has no uids left to check.
+            seen = Dictionary(uniqueKeysWithValues: Self.processes(mentioning: base).map { ($0, Self.uids(of: $0)) }).filter { !$0.value.isEmpty }
+        }
+        let dirs = user.leftovers
+        try stdin.fileHandleForWriting.write(contentsOf: Data("hello\n".utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        proc.waitUntilExit()
+
+        #expect(proc.terminationStatus == 0, "exit \(proc.terminationStatus): \(err)")
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.count >= 4 && lines[0] == String(uid) && lines[1] == String(gid), "\(lines) \(err)")
+        #expect(lines.contains("got hello"), "\(lines)")
+        let host = (try? String(contentsOfFile: "/proc/version", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        #expect(lines.count >= 3 && lines[2] != host, "/proc/version inside: \(lines.dropFirst(2)), host: \(host)")
+        #expect(ownerUID(of: user.rw + "/written") == uid, "owner of the server's file: \(String(describing: ownerUID(of: user.rw + "/written")))")
+
+        #expect(seen.count >= 3, "sandbox processes seen: \(seen)")
+        let allowed: Set<UInt32> = [user.ids.root, user.ids.nobody]
+        for (pid, ids) in seen { #expect(ids.isSubset(of: allowed), "pid \(pid) runs as \(ids), expected only \(allowed)") }
+        #expect(seen.values.contains { $0 == [user.ids.nobody] }, "gVisor's sandbox should run as \(user.ids.nobody): \(seen)")
+
+        #expect(dirs.count == 1 && dirs[0].hasPrefix("mcpbox-gvisor-"), "bundle directories during the run: \(dirs)")
+        var st = stat()
+        #expect(lstat(base, &st) == 0 && st.st_uid == uid && st.st_mode & 0o7777 == 0o700, "\(base): uid \(st.st_uid) mode \(String(st.st_mode, radix: 8))")
+        #expect(user.leftovers.isEmpty, "left in \(base): \(user.leftovers)")
+    }
+
+    @Test("ordinary user: a bundle directory others could write into (group-writable XDG_RUNTIME_DIR, or one in a world-writable non-sticky directory) is refused, 125, nothing runs")
+    func ordinaryUserUnsafeDirectoryRefused() throws {
+        defer { tmp.remove() }
+        let user = try OrdinaryUser(tmp, mcpbox: mcpbox)
+        defer { user.account.delete() }
+        let p = try profile("w", "runtime = \"gvisor\"", extra: "\n[filesystem]\nread_write = [\(tomlString(user.rw))]\n")
+        chmod(p, 0o644)
+        let canary = user.rw + "/canary"
+        let shared = try tmp.makeDir("shared", mode: 0o777)
+        let inShared = try tmp.makeDir("shared/run", mode: 0o700)
+        chown(inShared, user.account.uid, user.account.gid)
+        chmod(user.runtime, 0o770)
+        for (runtime, fragment) in [(user.runtime, "\(user.runtime) must be owned by root or uid \(user.account.uid) and writable by no one else"),
+                                    (inShared, "\(shared) must be owned by root or uid \(user.account.uid) and writable by no one else")] {
+            let r = try runProcess(user.argv(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/touch", canary]),
+                                   environment: env.merging(["HOME": tmp.path, "XDG_RUNTIME_DIR": runtime]) { $1 })
+            #expect(r.status == 125 && r.stderr.contains(fragment), "exit \(r.status): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: canary), "the server ran")
         }
     }
 

@@ -56,6 +56,12 @@ struct HostileRun: Sendable {
         /// Root runs the `dedicatedAccount` profile with `[isolation] runtime = "gvisor"`
         /// (GVisorHostileTests).
         case gvisor = "gvisor"
+        /// An ordinary user (created for the test, with a subordinate id range) runs the
+        /// `unprivilegedCaller` profile with `[isolation] runtime = "gvisor"` (GVisorHostileTests).
+        case gvisorOrdinaryUser = "gvisor, ordinary user"
+
+        /// Whether an ordinary user starts mcpbox (via setpriv), without `[user]`.
+        var ordinaryCaller: Bool { self == .unprivilegedCaller || self == .gvisorOrdinaryUser }
     }
 
     struct Check: Sendable {
@@ -196,10 +202,10 @@ struct HostileRun: Sendable {
         defer { unixFile.stop() }
 
         var profile = "description = \"hostile-server suite (\(mode.rawValue))\"\nextends = [\"base\"]\n\n"
-        if mode != .unprivilegedCaller {
+        if !mode.ordinaryCaller {
             profile += "[user]\nname = \(tomlString(account.name))\n\n"
         }
-        if mode == .gvisor {
+        if mode == .gvisor || mode == .gvisorOrdinaryUser {
             // The memory limit holds gVisor's kernel too, where a forked Python process costs
             // about 4 MiB: the fork-bomb check's children under base's processes = 1024 exhaust
             // base's 1 GiB and the host's OOM killer ends the whole sandbox (contained, but no
@@ -228,7 +234,17 @@ struct HostileRun: Sendable {
 
         // fd 7 is opened by root without close-on-exec and stays open through setpriv into mcpbox.
         var argv = ["/bin/sh", "-c", "exec 7<\"$0\" && exec \"$@\"", fdSecretFile]
-        if mode == .unprivilegedCaller {
+        var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": tmp.path, "LANG": "C.UTF-8",
+                   "MCPBOX_TEST_SECRET": envSecret]
+        if mode == .gvisorOrdinaryUser {
+            // runsc runs as two of the caller's subordinate ids; the bundle goes to its private
+            // runtime directory (as systemd gives every login).
+            try GVisorSupport.grantSubordinateIds(to: account)
+            let runtime = try tmp.makeDir("xdg-runtime", mode: 0o700)
+            guard chown(runtime, account.uid, account.gid) == 0 else { throw SupportError("chown \(runtime): \(String(cString: strerror(errno)))") }
+            env["XDG_RUNTIME_DIR"] = runtime
+        }
+        if mode.ordinaryCaller {
             argv += ["/usr/bin/setpriv", "--reuid", String(account.uid), "--regid", String(account.gid), "--clear-groups", "--"]
         }
         let serverCommand = [python, binDir + "/hostile.py", configFile]
@@ -246,8 +262,6 @@ struct HostileRun: Sendable {
             argv += [binary, "run", profilePath, "--profile-path", TestSupport.profilesDir, "--"] + serverCommand
         }
         defer { if mode == .crunBundle { CrunRunner.delete(containerID) } }
-        let env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": tmp.path, "LANG": "C.UTF-8",
-                   "MCPBOX_TEST_SECRET": envSecret]
         expectedOwner = account.uid
 
         let result = try runProcess(argv, environment: env, keepStdinOpen: true, timeout: 300)
