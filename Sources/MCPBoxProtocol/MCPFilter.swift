@@ -444,6 +444,13 @@ public final class MCPFilter {
             return .drop
         }
         guard head.isObject else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        // Neither a request nor a response: a client's parser may take `{"id":2,"method":5,
+        // "result":…}` as the answer to request 2 (Python's SDK does), which mcpbox would
+        // otherwise pass on unfiltered as a request.
+        if head.method != nil && (head.methodName == nil || head.hasResult || head.hasError) {
+            drop("a message whose method is not a string, or that is both a request and a response")
+            return .drop
+        }
         if let method = head.methodName, let gate = policy.client,
            let rule = gate.refusal(method: method, mode: head.mode) {
             // Never forwarded: mcpbox answers as a client without that capability (or mode) would.
@@ -472,12 +479,16 @@ public final class MCPFilter {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
         }
-        if let gate = policy.client, gate.formOnly, Self.contains(body, Self.urlElicitationRequiredBytes),
+        // Read from the scan, decoded: a client reads `-3.2042e4` and `"input\u005frequired"`
+        // as the code and the text they spell.
+        if let gate = policy.client, gate.formOnly, Self.isCode(head.errorCode, Self.urlElicitationRequiredCode),
            let refused = urlElicitationRequired(body, id: id) {
             return .replace(refused)
         }
         if kind == .other { return .pass }
-        if kind == .inputCapable || kind == .confirmedCall { return inputRequired(body, id: id, confirmed: kind == .confirmedCall) }
+        if kind == .inputCapable || kind == .confirmedCall {
+            return inputRequired(body, id: id, confirmed: kind == .confirmedCall, isInputRequired: head.resultType == .string("input_required"))
+        }
         var message: JSON
         do {
             message = try JSON.parse(body)
