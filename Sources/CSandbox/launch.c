@@ -167,7 +167,7 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
     if (setsid() < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_SETSID, errno, -1, 125);
 
     /* Only what the server's start needs stays open: with many fds inherited (a client that
-     * leaks them into mcpbox) the lowest free number could lie above RLIMIT_NOFILE. */
+     * leaks them into mcpbox) the lowest free number could lie above the inherited RLIMIT_NOFILE. */
     if (keep_only(L->stdin_fd, L->stdout_fd, L->stderr_fd, efd) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CLOSE_FDS, errno, -1, 125);
     /* Through fds >= 3 first so that a relay fd already numbered 0-2 is not clobbered. */
@@ -203,6 +203,9 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
     if (ruleset >= 0 && mcpbox_landlock_enforce(ruleset) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_LANDLOCK, errno, -1, 125);
     if (set_all_blocked(0, NULL) < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_SIGNALS, errno, -1, 125);
+    /* Below the fds still open here is fine: the limit only stops new ones past it. */
+    if (L->rlimit_nofile && set_limit(RLIMIT_NOFILE, L->rlimit_nofile) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_RLIMIT, errno, -1, 125);
 
     /* The filter comes last: nothing above needs a syscall it may forbid. */
     if (L->bpf == NULL || L->bpf_len == 0) {
@@ -301,8 +304,9 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
 
+    /* RLIMIT_NOFILE is the server's alone, set just before its filter: the setup's own fds
+     * (relay pipes, Landlock paths) must not count against what the profile gives the server. */
     if (set_limit(RLIMIT_CORE, 0) < 0 ||
-        (L->rlimit_nofile && set_limit(RLIMIT_NOFILE, L->rlimit_nofile) < 0) ||
         (L->rlimit_nproc && set_limit(RLIMIT_NPROC, L->rlimit_nproc) < 0))
         mcpbox_child_fail(efd, MCPBOX_STAGE_RLIMIT, errno, -1, 125);
 

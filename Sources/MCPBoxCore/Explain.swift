@@ -315,7 +315,7 @@ public enum Explain {
             kv("git watch", "\(w) must not appear: run moves it aside if the server creates it")
         }
         for t in plan.gitTrees {
-            kv("git watch", "new `.git` entries under \(t.root) (nested repositories, submodules) are moved aside after the session")
+            kv("git watch", "new `.git` entries and git directories under \(t.root) (nested and bare repositories, submodules) are moved aside after the session")
         }
         if !plan.gitWatched.isEmpty || !plan.gitTrees.isEmpty {
             kv("git guard", "run starts a guard process (same user, own session) that does this sweep if mcpbox is killed first, "

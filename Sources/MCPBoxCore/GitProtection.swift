@@ -38,11 +38,11 @@ public enum GitProtection {
     /// a nested repository behind; past it mcpbox says it could not check.
     public static let sweepLimit = 400_000
 
-    /// A read-write bind walked again after the session for new `.git` entries.
+    /// A read-write bind walked again after the session for new `.git` entries and git directories.
     public struct Tree: Sendable, Equatable {
         /// The bind's host path.
         public var root: String
-        /// Directories under it that held a `.git` at launch.
+        /// Directories under it that held a `.git`, or were git directories, at launch.
         public var known: [String]
         public init(root: String, known: [String]) {
             self.root = root
@@ -204,6 +204,12 @@ public enum GitProtection {
             for dir in now.worktrees where !known.contains(dir) {
                 messages.append(moveAside(Array(Paths.join(dir, ".git").utf8), within: root,
                                           why: "a repository host git would enter (a submodule's configuration and hooks run there)"))
+            }
+            // A git directory by itself (`HEAD`, `objects`, `refs`: a bare repository), which host
+            // git uses when run inside it: its `HEAD` is moved aside, so git no longer sees one.
+            for dir in now.gitDirs where !known.contains(dir) && Paths.basename(dir) != ".git" {
+                messages.append(moveAside(Array(Paths.join(dir, "HEAD").utf8), within: root,
+                                          why: "which makes \(dir) a git directory host git would use (and run its configuration) when run there"))
             }
             for dir in now.unrepresentable {
                 messages.append("\(dir) holds a repository under a name that is not valid UTF-8: "

@@ -14,6 +14,8 @@ import Glibc
 ///   without `hide`); when root starts mcpbox for an account, a bind source the account could not
 ///   reach on the host.
 public enum GrantChecks {
+    /// What a bind of mcpbox's package cache root exposes (see `Packages.cacheRoot`).
+    static let packageCachesWhat = "mcpbox's package caches (other profiles' server code, run again by their later sandboxes)"
     /// Credentials, relative to a home directory; a bind whose path has these components exposes them.
     public static let credentials: [String] = [
         ".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store", ".netrc", ".git-credentials",
@@ -187,11 +189,24 @@ extension PlanBuilder {
             if let x = host[env: "XDG_STATE_HOME"].flatMap(Paths.normalize) { states.append(Paths.join(x, "mcpbox")) }
             protected += configs.map { ($0, "mcpbox's configuration") }
             protected += states.map { ($0, "mcpbox's state (pins, logs, caches it trusts later)") }
+            // Package caches: each profile's server code, run again by that profile's later
+            // sandboxes (`Packages.cacheRoot`); only the profile's own cache is bound, by mcpbox.
+            var caches = homes.map { Paths.join($0, ".cache/mcpbox") }
+            if let x = host[env: "XDG_CACHE_HOME"].flatMap(Paths.normalize) { caches.append(Paths.join(x, "mcpbox")) }
+            if host.callerUid == 0 { caches.append("/var/cache/mcpbox") }
+            protected += caches.map { ($0, GrantChecks.packageCachesWhat) }
             if let exe = host.executablePath { protected.append((exe, "the mcpbox executable")) }
+            // gVisor's runsc runs as root at every launch: a server that could replace it would
+            // run its own program as root at the next one.
+            if let runsc = IsolationPlan.build(profile, environment: host.environmentDictionary).runsc {
+                protected.append((runsc, "gVisor's runsc, which mcpbox runs as root"))
+            }
             let resolvedProtected = protected.compactMap { p in Paths.normalize(p.0).map { ($0, resolve($0), p.1) } }
             for w in writable {
                 var hits: [(path: String, relation: String, what: String)] = []
                 for (n, real, what) in resolvedProtected {
+                    // The profile's own package cache, which mcpbox binds itself.
+                    if what == GrantChecks.packageCachesWhat, packageCacheDirs.contains(w.m.target) { continue }
                     if Paths.isWithin(w.source, real) || Paths.isWithin(w.source, n) { hits.append((n, "lies inside", what)) }
                     else if Paths.isWithin(real, w.source) || Paths.isWithin(n, w.source) { hits.append((n, "contains", what)) }
                 }

@@ -530,8 +530,11 @@ public struct PlanBuilder {
                 d.mounts.append(Mount(target: Paths.join(m.target, Paths.remainder(gitfile, under: source)),
                                       kind: .bind(source: gitfile, readOnly: true), origin: origin))
             }
-            if e.touchesRepository && HostFS.info(source)?.isDirectory == true {
-                d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees))
+            // In caller-remap mode a repository the server creates anywhere is the caller's, which
+            // host git trusts (no "dubious ownership"): every read-write tree is swept, not only
+            // those that held a repository at launch.
+            if (e.touchesRepository || identity.mechanism == .callerRemap) && HostFS.info(source)?.isDirectory == true {
+                d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees + e.gitDirs))
             }
         }
     }

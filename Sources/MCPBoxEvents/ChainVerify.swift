@@ -40,6 +40,9 @@ public enum ChainVerifier {
             guard fd >= 0 else { throw ReadError(file: file, code: errno) }
             defer { close(fd) }
             var pending: [UInt8] = []
+            // Where the search for the next newline resumes: a long line is scanned once, not
+            // once per chunk read (quadratic time on a file with a huge line).
+            var searched = 0
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             var lineNumber = 0
             var eof = false
@@ -49,7 +52,7 @@ public enum ChainVerifier {
                 guard n >= 0 else { throw ReadError(file: file, code: errno) }
                 if n == 0 { eof = true } else { pending += chunk[0..<n] }
                 var start = 0
-                while let nl = pending[start...].firstIndex(of: 0x0a) {
+                while let nl = pending[max(start, searched)...].firstIndex(of: 0x0a) {
                     lineNumber += 1
                     report.lines += 1
                     let line = pending[start...nl]
@@ -60,7 +63,8 @@ public enum ChainVerifier {
                     }
                     start = nl + 1
                 }
-                pending.removeFirst(start)
+                if start > 0 { pending.removeFirst(start) }
+                searched = pending.count
             }
             if !pending.isEmpty {
                 report.broken = (file, lineNumber + 1, "an incomplete last line (no newline): cut short, or still being written")

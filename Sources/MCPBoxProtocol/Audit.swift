@@ -149,8 +149,9 @@ public final class AuditTrail {
     public func observe(_ dir: Int, _ body: UnsafeRawBufferPointer, _ head: MessageScan) {
         current = nil
         let bytes = body.count + 1
-        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") else {
-            violation(dir, bytes, body.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "[")
+        let first = MCPFilter.firstSignificantByte(body)
+        guard first == UInt8(ascii: "{") else {
+            violation(dir, bytes, first == UInt8(ascii: "[")
                 ? "a batch (JSON array), which MCP no longer has" : "not a JSON object")
             return
         }

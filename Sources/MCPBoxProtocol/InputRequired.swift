@@ -4,15 +4,15 @@
 /// retry (`inputResponses`, `requestState`). mcpbox removes the entries `[client]` denies, and
 /// asks `[tools] confirm`'s question the same way.
 extension MCPFilter {
-    static let inputRequiredBytes = Array("\"input_required\"".utf8)
     static let protocolVersionMetaKey = "io.modelcontextprotocol/protocolVersion"
 
     /// A response to an input-capable request: the denied `inputRequests` removed and audited;
     /// when none is left, the client gets the spec's missing-capability error (-32021) rather
     /// than a result its retry could never satisfy.
-    func inputRequired(_ body: UnsafeRawBufferPointer, id: JSON, confirmed: Bool) -> Action {
+    /// `isInputRequired`: the scan found `result.resultType` to be `"input_required"`.
+    func inputRequired(_ body: UnsafeRawBufferPointer, id: JSON, confirmed: Bool, isInputRequired: Bool) -> Action {
         let approved = confirmed ? approvedCalls.removeValue(forKey: id.serialized) : nil
-        guard Self.contains(body, Self.inputRequiredBytes), var message = try? JSON.parse(body),
+        guard isInputRequired, var message = try? JSON.parse(body),
               var result = message["result"], result["resultType"] == .string("input_required") else { return .pass }
         if let approved, let state = result["requestState"]?.stringValue { confirm?.continued(state, call: approved) }
         guard let gate = policy.client, gate.restricts, case .object(let requests)? = result["inputRequests"] else { return .pass }
@@ -45,12 +45,19 @@ extension MCPFilter {
         return .replace(Array((message.serialized + "\n").utf8))
     }
 
-    static let urlElicitationRequiredBytes = Array("-32042".utf8)
+    static let urlElicitationRequiredCode = -32042.0
+
+    /// Whether a JSON number has the value `code`, however it is written (`-32042`,
+    /// `-32042.0`, `-3.2042e4`: a client's parser reads them all as that code).
+    static func isCode(_ value: JSON?, _ code: Double) -> Bool {
+        guard case .number(let text)? = value, let v = Double(text) else { return false }
+        return v == code
+    }
 
     /// Under `elicitation = "form"`: a `URLElicitationRequiredError` (-32042, 2025-11-25), which
     /// hands the client URLs to send the user to, replaced by an error without them (nil: not one).
     func urlElicitationRequired(_ body: UnsafeRawBufferPointer, id: JSON) -> [UInt8]? {
-        guard let message = try? JSON.parse(body), message["error"]?["code"] == .number("-32042") else { return nil }
+        guard let message = try? JSON.parse(body), Self.isCode(message["error"]?["code"], Self.urlElicitationRequiredCode) else { return nil }
         let rule = "[client] elicitation = \"form\""
         say("mcpbox: replaced the server's URL elicitation required error (-32042) to id \(id.serialized.prefix(40)): \(rule)")
         audit?.recordDecision(direction: 1, method: "error -32042", id: id, tool: nil, outcome: "replaced", rule: rule)

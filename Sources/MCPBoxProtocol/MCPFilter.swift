@@ -184,7 +184,8 @@ public final class MCPFilter {
             case .drop: q.dropHeld()
             case .replace(let bytes): q.dropHeld(); q.append(bytes)
             }
-            if audit?.mustStop == true { failed = true; return false }
+            if audit?.mustStop == true { failed = true }
+            if failed { return false }
             start = end
         }
         return true
@@ -220,7 +221,7 @@ public final class MCPFilter {
     private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) -> Action {
         var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
-        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .pass }
+        if Self.firstSignificantByte(body) == nil { return .pass }
         // One pass over the line, read by both the audit trail and the policy.
         let scan = MessageScan(body)
         audit?.observe(dir, body, scan)
@@ -413,6 +414,12 @@ public final class MCPFilter {
         return Array((message.serialized + "\n").utf8)
     }
 
+    /// The first byte that is not JSON whitespace (space, tab, CR, LF), as every client's JSON
+    /// parser skips it: a line `\r{…}` is a message to the client, not a stray log line.
+    static func firstSignificantByte(_ body: UnsafeRawBufferPointer) -> UInt8? {
+        body.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d && $0 != 0x0a }
+    }
+
     /// Whether `needle` occurs in `hay` (memchr for its first byte, then a compare).
     static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return false }
@@ -430,7 +437,8 @@ public final class MCPFilter {
     /// answer forged ahead of the request (a server guessing ids) cannot slip past the filter.
     private func serverLine(_ body: UnsafeRawBufferPointer, _ head: MessageScan) -> Action {
         // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
-        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+        // A client's parser skips all of JSON's whitespace, CR included: so does this test.
+        guard let first = Self.firstSignificantByte(body), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
             return .pass
         }
         if let error = head.error {
@@ -438,6 +446,13 @@ public final class MCPFilter {
             return .drop
         }
         guard head.isObject else { drop("a batch (JSON array), which MCP no longer has"); return .drop }
+        // Neither a request nor a response: a client's parser may take `{"id":2,"method":5,
+        // "result":…}` as the answer to request 2 (Python's SDK does), which mcpbox would
+        // otherwise pass on unfiltered as a request.
+        if head.method != nil && (head.methodName == nil || head.hasResult || head.hasError) {
+            drop("a message whose method is not a string, or that is both a request and a response")
+            return .drop
+        }
         if let method = head.methodName, let gate = policy.client,
            let rule = gate.refusal(method: method, mode: head.mode) {
             // Never forwarded: mcpbox answers as a client without that capability (or mode) would.
@@ -466,12 +481,16 @@ public final class MCPFilter {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
         }
-        if let gate = policy.client, gate.formOnly, Self.contains(body, Self.urlElicitationRequiredBytes),
+        // Read from the scan, decoded: a client reads `-3.2042e4` and `"input\u005frequired"`
+        // as the code and the text they spell.
+        if let gate = policy.client, gate.formOnly, Self.isCode(head.errorCode, Self.urlElicitationRequiredCode),
            let refused = urlElicitationRequired(body, id: id) {
             return .replace(refused)
         }
         if kind == .other { return .pass }
-        if kind == .inputCapable || kind == .confirmedCall { return inputRequired(body, id: id, confirmed: kind == .confirmedCall) }
+        if kind == .inputCapable || kind == .confirmedCall {
+            return inputRequired(body, id: id, confirmed: kind == .confirmedCall, isInputRequired: head.resultType == .string("input_required"))
+        }
         var message: JSON
         do {
             message = try JSON.parse(body)
@@ -515,7 +534,12 @@ public final class MCPFilter {
         say("mcpbox: dropped a line from the server: \(why)")
     }
 
-    /// A JSON-RPC error response from mcpbox to the client.
+    /// How many bytes of mcpbox's own answers to the server may wait unread: the relay keeps
+    /// reading the server while they wait, so a server that sends requests mcpbox refuses and
+    /// never reads the answers ends the session here instead of growing mcpbox's memory.
+    static let serverReplyBacklog = 1 << 20
+
+    /// A JSON-RPC error response from mcpbox to the client (or, `to: 0`, to the server).
     func reply(error code: Int, message: String, id: JSON, to dir: Int = 1) {
         var s = "{\"jsonrpc\":\"2.0\",\"id\":"
         JSON.write(id, into: &s)
@@ -523,5 +547,10 @@ public final class MCPFilter {
         JSON.quote(message, into: &s)
         s += "}}\n"
         replies[dir].append(Array(s.utf8))
+        if dir == 0, replies[0].count > Self.serverReplyBacklog, !failed {
+            failed = true
+            say("mcpbox: the server left more than \(Self.serverReplyBacklog) bytes of mcpbox's answers to its refused requests unread "
+                + "(the MCP layer's limit): session ended")
+        }
     }
 }

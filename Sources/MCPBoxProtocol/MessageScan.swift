@@ -29,8 +29,9 @@ public struct MessageScan {
     /// Byte ranges of `params.arguments` and `params._meta` in the line.
     public private(set) var arguments: Range<Int>?
     public private(set) var meta: Range<Int>?
-    /// `result.action`, `result.isError`, `error.code`.
+    /// `result.action`, `result.isError`, `result.resultType`, `error.code`.
     public private(set) var action: JSON?
+    public private(set) var resultType: JSON?
     public private(set) var isError: JSON?
     public private(set) var errorCode: JSON?
 
@@ -131,6 +132,7 @@ public struct MessageScan {
         case (.capabilities, "elicitation"): elicitation = try p.value(depth: depth)
         case (.result, "action"): action = try p.value(depth: depth)
         case (.result, "isError"): isError = try p.value(depth: depth)
+        case (.result, "resultType"): resultType = try p.value(depth: depth)
         case (.error, "code"): errorCode = try p.value(depth: depth)
         default: try p.skip(depth: depth)
         }

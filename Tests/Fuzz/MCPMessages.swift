@@ -47,7 +47,7 @@ func scanAgrees(_ line: [UInt8]) {
     guard let v = try? JSON.parse(line) else {
         if scan.error == nil {
             let built = JSONProjection(["id", "method", "params.name", "params.cursor", "params.uri", "params.mode",
-                                        "params.capabilities.elicitation", "result.action", "result.isError", "error.code"])
+                                        "params.capabilities.elicitation", "result.action", "result.isError", "result.resultType", "error.code"])
             precondition((try? JSON.parse(line, keeping: built)) != nil, "scan accepted what the parser refuses")
         }
         return
@@ -60,6 +60,7 @@ func scanAgrees(_ line: [UInt8]) {
     precondition(scan.name == params?["name"] && scan.cursor == params?["cursor"] && scan.uri == params?["uri"] && scan.mode == params?["mode"])
     precondition(scan.elicitation == params?["capabilities"]?["elicitation"])
     precondition(scan.action == v["result"]?["action"] && scan.isError == v["result"]?["isError"] && scan.errorCode == v["error"]?["code"])
+    precondition(scan.resultType == v["result"]?["resultType"])
     var keys: [String]?
     if case .object(let pairs)? = params?["arguments"] { keys = pairs.map(\.0) }
     precondition(scan.argumentKeys == keys)

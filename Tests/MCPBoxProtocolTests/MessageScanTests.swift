@@ -18,7 +18,7 @@ struct SeededRandom: RandomNumberGenerator {
 /// What the scan must find, read from the full parse.
 struct ScanFields: Equatable, CustomStringConvertible {
     var isObject = false
-    var id, method, name, cursor, uri, mode, elicitation, action, isError, errorCode: JSON?
+    var id, method, name, cursor, uri, mode, elicitation, action, isError, resultType, errorCode: JSON?
     var hasParams = false, hasResult = false, hasError = false
     var argumentKeys: [String]?
     var arguments: JSON?, meta: JSON?
@@ -42,6 +42,7 @@ struct ScanFields: Equatable, CustomStringConvertible {
         meta = params?["_meta"]
         action = v["result"]?["action"]
         isError = v["result"]?["isError"]
+        resultType = v["result"]?["resultType"]
         errorCode = v["error"]?["code"]
     }
 
@@ -62,6 +63,7 @@ struct ScanFields: Equatable, CustomStringConvertible {
         meta = s.meta.flatMap { try? JSON.parse(Array(line[$0])) }
         action = s.action
         isError = s.isError
+        resultType = s.resultType
         errorCode = s.errorCode
     }
 
@@ -143,6 +145,7 @@ struct MessageGenerator {
             var r = ["\"content\":" + value(depth: 3)]
             if chance(0.5) { r.append("\"isError\":" + pick(["true", "false", scalar()])) }
             if chance(0.3) { r.append("\"action\":" + pick(["\"accept\"", "\"decline\"", scalar()])) }
+            if chance(0.2) { r.append("\"resultType\":" + pick(["\"input_required\"", "\"input\\u005frequired\"", scalar()])) }
             r.shuffle(using: &rng)
             members.append("\"result\":" + (chance(0.9) ? "{" + r.joined(separator: ",") + "}" : value(depth: 2)))
         }
@@ -195,7 +198,7 @@ struct MessageScanTests {
     }
 
     static let built = JSONProjection(["id", "method", "params.name", "params.cursor", "params.uri", "params.mode",
-                                       "params.capabilities.elicitation", "result.action", "result.isError", "error.code"])
+                                       "params.capabilities.elicitation", "result.action", "result.isError", "result.resultType", "error.code"])
 
     @Test("generated JSON-RPC lines, and damaged copies of them")
     func generated() {
