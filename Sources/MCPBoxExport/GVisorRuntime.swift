@@ -39,7 +39,9 @@ public enum GVisorRuntime {
     /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid` and
     /// `isDirectory` (host facts).
     public static func prepare(_ plan: SandboxPlan, euid: uid_t = geteuid(),
-                               isDirectory: (String) -> Bool? = BundleWriter.isDirectory) -> Result<Prepared, Refusal> {
+                               isDirectory: (String) -> Bool? = BundleWriter.isDirectory,
+                               mcpbox: () -> String? = GVisorEgress.staticSelf,
+                               hostUDS: (String) -> Bool = GVisorEgress.runscHasHostUDS) -> Result<Prepared, Refusal> {
         let iso = plan.isolation
         let fix = "or set [isolation] runtime = \"native\""
         guard let runsc = iso.runsc else {
@@ -50,9 +52,10 @@ public enum GVisorRuntime {
             return .failure(Refusal(message: "runtime = \"gvisor\" needs mcpbox started by root (runsc sets up its sandbox and file proxy with root's rights; mcpbox does not use runsc --rootless)",
                                     hint: "start mcpbox as root, with [user] name for the server's account, " + fix))
         }
+        var forwarder: String?
         if plan.network == .allow {
-            return .failure(Refusal(message: "network.mode = \"allow\" cannot run under gVisor: mcpbox's egress enforcement point reaches the sandbox through a socket handed to its pid 1, which runsc's sandbox does not receive",
-                                    hint: "use network.mode = \"none\" under gVisor, " + fix))
+            forwarder = mcpbox()
+            if let r = GVisorEgress.refusal(plan, runsc: runsc, mcpbox: forwarder, hostUDS: hostUDS) { return .failure(r) }
         }
         if plan.landlock.mode == .require {
             return .failure(Refusal(message: "landlock.mode = \"require\" cannot hold under gVisor: the host's Landlock cannot be applied to a server running in gVisor's kernel",
@@ -71,6 +74,7 @@ public enum GVisorRuntime {
         }
         let errnos = seccompErrnos(bundle.config)
         bundle.config = gvisorConfig(bundle.config, plan: plan)
+        if let forwarder { GVisorEgress.adapt(&bundle, plan: plan, mcpbox: forwarder) }
         let rows = bundle.rows.map { restate($0, plan: plan, errnos: errnos) }
         let lost = rows.filter { $0.status != .carried && !allowedLoss($0, plan: plan) }
         if !lost.isEmpty {
@@ -80,6 +84,7 @@ public enum GVisorRuntime {
         }
         var flags = ["--platform=\(platform)", "--network=\(plan.network == .host ? "host" : "none")", "--oci-seccomp"]
         if !cgroupNeeded(plan) { flags.append("--ignore-cgroups") }
+        if plan.network == .allow { flags.append(GVisorEgress.hostUDSFlag) }
         return .success(Prepared(plan: plan, runsc: runsc, bundle: bundle, rows: rows, flags: flags))
     }
 
@@ -137,6 +142,8 @@ public enum GVisorRuntime {
             return Carryover(row.restriction, .carried, "mcpbox sweeps after runsc has ended, as under the native runtime")
         case "lifetime":
             return Carryover(row.restriction, .carried, "runsc gets a parent-death SIGKILL and runs its sandbox attached: the sandbox dies with mcpbox; mcpbox removes the container at exit")
+        case "network allow":
+            return GVisorEgress.row(plan)
         case "landlock":
             return Carryover(row.restriction, .dropped, "best-effort: the host's Landlock cannot reach a server in gVisor's kernel; gVisor's file proxy serves only the mounts")
         default:
@@ -272,8 +279,12 @@ final class RunscSandbox: ExternalSandbox {
     let prepared: GVisorRuntime.Prepared
     let id = "mcpbox-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     var dir: String?
+    /// mode "allow": where `start` sends the egress sockets (`GVisorEgress`).
+    var egressFD: Int32 = -1
 
     init(_ prepared: GVisorRuntime.Prepared) { self.prepared = prepared }
+
+    func attachEgress(_ fd: Int32) { egressFD = fd }
 
     var globalFlags: [String] {
         guard let dir else { return [] }
@@ -300,6 +311,10 @@ final class RunscSandbox: ExternalSandbox {
         } catch {
             finish()
             return .failure(ExternalStartError("gvisor: cannot write the bundle: \(error)"))
+        }
+        if prepared.plan.network == .allow, let e = GVisorEgress.listen(dir + "/bundle/" + GVisorEgress.socketsDir, sendTo: egressFD) {
+            finish()
+            return .failure(e)
         }
         // setpriv gives runsc a parent-death SIGKILL (kept across exec): runsc then takes its
         // attached sandbox down with it when mcpbox dies.
