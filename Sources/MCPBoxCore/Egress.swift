@@ -138,16 +138,20 @@ public final class EgressSession: @unchecked Sendable {
         // addresses come from there (see GVisorEgress).
         let proxy = EgressProxy(policy: e.policy, profile: plan.profileName, sink: sink,
                                 fakes: plan.isolation.runtime == .gvisor ? .loopback() : FakeAddresses())
-        return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count))
+        return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count,
+                                      forwarded: plan.isolation.runtime == .gvisor))
     }
 
     let expectedCaptures: Int
+    /// gVisor: the listeners are Unix sockets an in-sandbox forwarder reaches (`GVisorEgress`).
+    let forwarded: Bool
 
-    init(parentFD: Int32, childFD: Int32, proxy: EgressProxy, expectedCaptures: Int) {
+    init(parentFD: Int32, childFD: Int32, proxy: EgressProxy, expectedCaptures: Int, forwarded: Bool = false) {
         self.parentFD = parentFD
         self.childFD = childFD
         self.proxy = proxy
         self.expectedCaptures = expectedCaptures
+        self.forwarded = forwarded
     }
 
     /// Closes both ends (launch failed before `start`).
@@ -183,9 +187,9 @@ public final class EgressSession: @unchecked Sendable {
         }
         // Either the native set (proxy, DNS over UDP and TCP, one capture per port) or, under
         // gVisor, Unix listeners its in-sandbox forwarder reaches: proxy, DNS stream, captures.
-        if forwarded >= 0 {
+        if self.forwarded {
             let all = [proxyFD, dnsTCP, forwarded]
-            guard proxyFD >= 0, dnsTCP >= 0, dnsFD < 0, captures.isEmpty else {
+            guard proxyFD >= 0, dnsTCP >= 0, forwarded >= 0, dnsFD < 0, captures.isEmpty else {
                 for fd in all + [dnsFD] + captures where fd >= 0 { close(fd) }
                 return EgressStartError(message: "gVisor's egress listeners: \(n) received, expected proxy, DNS and capture")
             }
@@ -199,8 +203,8 @@ public final class EgressSession: @unchecked Sendable {
             }
         }
         let all = [proxyFD, dnsFD, dnsTCP] + captures
-        guard proxyFD >= 0, dnsFD >= 0, dnsTCP >= 0, captures.count == expectedCaptures else {
-            for fd in all where fd >= 0 { close(fd) }
+        guard proxyFD >= 0, dnsFD >= 0, dnsTCP >= 0, captures.count == expectedCaptures, forwarded < 0 else {
+            for fd in all + [forwarded] where fd >= 0 { close(fd) }
             return EgressStartError(message: "the sandbox's network helper sent \(n) of \(3 + expectedCaptures) listeners")
         }
         raiseOpenFileLimit()
