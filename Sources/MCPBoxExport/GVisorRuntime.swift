@@ -37,7 +37,8 @@ public enum GVisorRuntime {
     public static let platform = "ptrace"
 
     /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid` and
-    /// `isDirectory` (host facts).
+    /// `isDirectory` (host facts), and in allow mode `mcpbox` (its static binary) and `hostUDS`
+    /// (`runsc flags`).
     public static func prepare(_ plan: SandboxPlan, euid: uid_t = geteuid(),
                                isDirectory: (String) -> Bool? = BundleWriter.isDirectory,
                                mcpbox: () -> String? = GVisorEgress.staticSelf,
