@@ -55,10 +55,37 @@ static int add_fake_range(void) {
     return rc;
 }
 
+int mcpbox_egress_send(int sock, const int *fds, const char *kinds, int n) {
+    if (n <= 0 || n > MCPBOX_EGRESS_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * MCPBOX_EGRESS_MAX_FDS)];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {.iov_base = (void *)kinds, .iov_len = (size_t)n};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+    ssize_t w;
+    do { w = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (w < 0 && errno == EINTR);
+    if (w != n) {
+        if (w >= 0) errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int mcpbox_egress_listeners(const struct mcpbox_launch *L) {
     int fds[MCPBOX_EGRESS_MAX_FDS];
     char kinds[MCPBOX_EGRESS_MAX_FDS];
-    int n = 0;
+    int n = 0, rc, e;
     if (L->n_egress_capture_ports > MCPBOX_EGRESS_MAX_CAPTURE) {
         errno = E2BIG;
         return -1;
@@ -83,29 +110,11 @@ int mcpbox_egress_listeners(const struct mcpbox_launch *L) {
         kinds[n++] = MCPBOX_EGRESS_CAPTURE;
     }
 
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * MCPBOX_EGRESS_MAX_FDS)];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {.iov_base = kinds, .iov_len = (size_t)n};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
-    ssize_t w;
-    int e;
-    do { w = sendmsg(L->egress_fd, &msg, MSG_NOSIGNAL); } while (w < 0 && errno == EINTR);
+    rc = mcpbox_egress_send(L->egress_fd, fds, kinds, n);
     e = errno;
     for (int i = 0; i < n; i++) close(fds[i]);
-    if (w != n) {
-        errno = w < 0 ? e : EIO;
-        return -1;
-    }
-    return 0;
+    errno = e;
+    return rc;
 fail:
     e = errno;
     for (int i = 0; i < n; i++) close(fds[i]);

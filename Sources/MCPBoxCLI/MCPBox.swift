@@ -1,5 +1,6 @@
 import ArgumentParser
 import MCPBoxCore
+import MCPBoxNetwork
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -23,6 +24,8 @@ public struct MCPBox: ParsableCommand {
 
     /// Parses `arguments` and runs the chosen command; never returns.
     public static func main(_ arguments: [String]) -> Never {
+        // Inside a gVisor sandbox, before anything that would outlive the exec of the server.
+        if arguments.first == EgressForwarder.subcommand { Glibc.exit(EgressForwarder.main(arguments)) }
         // A closed 0-2 would be reused by the next open (the relay's signalfd as "stdin"):
         // give it /dev/null. A write to a vanished reader must fail with EPIPE, not kill mcpbox
         // (the server's own SIGPIPE disposition is reset in the child stage).

@@ -134,17 +134,24 @@ public final class EgressSession: @unchecked Sendable {
         guard mcpbox_egress_socketpair(&fds) == 0 else {
             return .failure(EgressStartError(message: "egress socketpair: \(String(cString: strerror(errno)))"))
         }
-        let proxy = EgressProxy(policy: e.policy, profile: plan.profileName, sink: sink)
-        return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count))
+        // gVisor's loopback holds 127.0.0.0/8 and no address can be added to it: fake
+        // addresses come from there (see GVisorEgress).
+        let proxy = EgressProxy(policy: e.policy, profile: plan.profileName, sink: sink,
+                                fakes: plan.isolation.runtime == .gvisor ? .loopback() : FakeAddresses())
+        return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count,
+                                      forwarded: plan.isolation.runtime == .gvisor))
     }
 
     let expectedCaptures: Int
+    /// gVisor: the listeners are Unix sockets an in-sandbox forwarder reaches (`GVisorEgress`).
+    let forwarded: Bool
 
-    init(parentFD: Int32, childFD: Int32, proxy: EgressProxy, expectedCaptures: Int) {
+    init(parentFD: Int32, childFD: Int32, proxy: EgressProxy, expectedCaptures: Int, forwarded: Bool = false) {
         self.parentFD = parentFD
         self.childFD = childFD
         self.proxy = proxy
         self.expectedCaptures = expectedCaptures
+        self.forwarded = forwarded
     }
 
     /// Closes both ends (launch failed before `start`).
@@ -166,7 +173,7 @@ public final class EgressSession: @unchecked Sendable {
             return EgressStartError(message: n == 0 ? "the sandbox's network helper sent no listener"
                                     : "receiving the egress listeners: \(String(cString: strerror(errno)))")
         }
-        var proxyFD: Int32 = -1, dnsFD: Int32 = -1, dnsTCP: Int32 = -1
+        var proxyFD: Int32 = -1, dnsFD: Int32 = -1, dnsTCP: Int32 = -1, forwarded: Int32 = -1
         var captures: [Int32] = []
         for i in 0..<Int(n) {
             switch UInt8(bitPattern: kinds[i]) {
@@ -174,24 +181,48 @@ public final class EgressSession: @unchecked Sendable {
             case UInt8(ascii: "D") where dnsFD < 0: dnsFD = fds[i]
             case UInt8(ascii: "T") where dnsTCP < 0: dnsTCP = fds[i]
             case UInt8(ascii: "C"): captures.append(fds[i])
+            case UInt8(ascii: "U") where forwarded < 0: forwarded = fds[i]
             default: close(fds[i])
             }
         }
+        // Either the native set (proxy, DNS over UDP and TCP, one capture per port) or, under
+        // gVisor, Unix listeners its in-sandbox forwarder reaches: proxy, DNS stream, captures.
+        if self.forwarded {
+            let all = [proxyFD, dnsTCP, forwarded]
+            guard proxyFD >= 0, dnsTCP >= 0, forwarded >= 0, dnsFD < 0, captures.isEmpty else {
+                for fd in all + [dnsFD] + captures where fd >= 0 { close(fd) }
+                return EgressStartError(message: "gVisor's egress listeners: \(n) received, expected proxy, DNS and capture")
+            }
+            raiseOpenFileLimit()
+            return serve(all) { i, fd in
+                switch i {
+                case 0: proxy.serve(listener: fd)
+                case 1: proxy.serveDNSStream(listener: fd)
+                default: proxy.serveForwardedCapture(listener: fd)
+                }
+            }
+        }
         let all = [proxyFD, dnsFD, dnsTCP] + captures
-        guard proxyFD >= 0, dnsFD >= 0, dnsTCP >= 0, captures.count == expectedCaptures else {
-            for fd in all where fd >= 0 { close(fd) }
+        guard proxyFD >= 0, dnsFD >= 0, dnsTCP >= 0, captures.count == expectedCaptures, forwarded < 0 else {
+            for fd in all + [forwarded] where fd >= 0 { close(fd) }
             return EgressStartError(message: "the sandbox's network helper sent \(n) of \(3 + expectedCaptures) listeners")
         }
         raiseOpenFileLimit()
-        // Once a thread serves a socket it owns it; the rest are closed on failure.
-        for (i, fd) in all.enumerated() {
-            let ok = switch i {
+        return serve(all) { i, fd in
+            switch i {
             case 0: proxy.serve(listener: fd)
             case 1: proxy.serveDNS(socket: fd)
             case 2: proxy.serveDNSStream(listener: fd)
             default: proxy.serveCapture(listener: fd)
             }
-            if !ok {
+        }
+    }
+
+    /// Starts a thread per socket; once a thread serves a socket it owns it, the rest are
+    /// closed on failure.
+    func serve(_ all: [Int32], _ start: (Int, Int32) -> Bool) -> EgressStartError? {
+        for (i, fd) in all.enumerated() {
+            if !start(i, fd) {
                 let e = errno
                 for rest in all[i...] { close(rest) }
                 return EgressStartError(message: "starting the proxy threads: \(String(cString: strerror(e)))")

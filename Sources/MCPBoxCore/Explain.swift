@@ -337,7 +337,8 @@ public enum Explain {
                 kv("explicitly", "\(x.rule.text) allowed although \(x.classes.map(\.rawValue).joined(separator: "/"))  \(x.rule.origin)")
             }
             kv("proxy", "\(e.proxyURL) inside the sandbox (HTTP CONNECT and absolute-URI requests; TLS server name must match)")
-            kv("dns", "127.0.0.1:53 (UDP and TCP) answers allowed names with addresses in 198.18.0.0/15, REFUSED otherwise; nothing is forwarded")
+            kv("dns", "127.0.0.1:53 (UDP and TCP) answers allowed names with addresses in "
+               + (plan.isolation.runtime == .gvisor ? FakeAddresses.loopback() : FakeAddresses()).range + ", REFUSED otherwise; nothing is forwarded")
             kv("capture", e.policy.capturePorts.isEmpty ? "(no ports)" : "connect() to those addresses on ports \(e.policy.capturePorts.map(String.init).joined(separator: ",")) goes through the same checks")
             kv("variables", e.variables.joined(separator: " "))
             kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")

@@ -89,6 +89,7 @@ public enum Launcher {
         }
         let sandbox: Started
         if let external {
+            if let egress { external.attachEgress(egress.childFD) }
             switch external.start(stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write) {
             case .success(let pid): sandbox = Started(external: external, pid: pid)
             case .failure(let e):
@@ -185,6 +186,13 @@ public protocol ExternalSandbox {
     /// Why the runtime itself failed, judged after the pid ended with `status`; nil when the
     /// status is the server's own.
     func failure(status: Int32) -> String?
+    /// mode "allow": `start` sends the sandbox's egress listeners over `fd` (as the native child
+    /// stage does); without it mcpbox receives none and refuses to start.
+    func attachEgress(_ fd: Int32)
+}
+
+extension ExternalSandbox {
+    public func attachEgress(_ fd: Int32) {}
 }
 
 /// Why an external sandbox did not start.

@@ -40,10 +40,13 @@ public enum GVisorRuntime {
     public static let platform = "ptrace"
 
     /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid`,
-    /// `isDirectory` and, for an ordinary user, `rootless` (host facts).
+    /// `isDirectory`, for an ordinary user `rootless`, and in allow mode `mcpbox` (its static
+    /// binary) and `hostUDS` (`runsc flags`) (host facts).
     public static func prepare(_ plan: SandboxPlan, euid: uid_t = geteuid(),
                                isDirectory: (String) -> Bool? = BundleWriter.isDirectory,
-                               rootless: (SandboxPlan) -> Result<GVisorUserNamespace, Refusal> = { GVisorUserNamespace.forCaller($0) }) -> Result<Prepared, Refusal> {
+                               rootless: (SandboxPlan) -> Result<GVisorUserNamespace, Refusal> = { GVisorUserNamespace.forCaller($0) },
+                               mcpbox: () -> String? = GVisorEgress.staticSelf,
+                               hostUDS: (String) -> Bool = GVisorEgress.runscHasHostUDS) -> Result<Prepared, Refusal> {
         let iso = plan.isolation
         let fix = "or set [isolation] runtime = \"native\""
         guard let runsc = iso.runsc else {
@@ -57,9 +60,10 @@ public enum GVisorRuntime {
             case .failure(let r): return .failure(r)
             }
         }
+        var forwarder: String?
         if plan.network == .allow {
-            return .failure(Refusal(message: "network.mode = \"allow\" cannot run under gVisor: mcpbox's egress enforcement point reaches the sandbox through a socket handed to its pid 1, which runsc's sandbox does not receive",
-                                    hint: "use network.mode = \"none\" under gVisor, " + fix))
+            forwarder = mcpbox()
+            if let r = GVisorEgress.refusal(plan, runsc: runsc, mcpbox: forwarder, hostUDS: hostUDS) { return .failure(r) }
         }
         if plan.landlock.mode == .require {
             return .failure(Refusal(message: "landlock.mode = \"require\" cannot hold under gVisor: the host's Landlock cannot be applied to a server running in gVisor's kernel",
@@ -78,6 +82,7 @@ public enum GVisorRuntime {
         }
         let errnos = seccompErrnos(bundle.config)
         bundle.config = gvisorConfig(bundle.config, plan: plan)
+        if let forwarder { GVisorEgress.adapt(&bundle, plan: plan, mcpbox: forwarder) }
         if userNamespace != nil { GVisorUserNamespace.premakeMountPoints(&bundle, isDirectory: isDirectory) }
         var rows = bundle.rows.map { restate($0, plan: plan, errnos: errnos) }
         if let userNamespace { rows = userNamespace.restate(rows, plan: plan) }
@@ -89,6 +94,7 @@ public enum GVisorRuntime {
         }
         var flags = ["--platform=\(platform)", "--network=\(plan.network == .host ? "host" : "none")", "--oci-seccomp"]
         if !cgroupNeeded(plan) { flags.append("--ignore-cgroups") }
+        if plan.network == .allow { flags.append(GVisorEgress.hostUDSFlag) }
         return .success(Prepared(plan: plan, runsc: runsc, bundle: bundle, rows: rows, flags: flags, userNamespace: userNamespace))
     }
 
@@ -146,6 +152,8 @@ public enum GVisorRuntime {
             return Carryover(row.restriction, .carried, "mcpbox sweeps after runsc has ended, as under the native runtime")
         case "lifetime":
             return Carryover(row.restriction, .carried, "runsc gets a parent-death SIGKILL and runs its sandbox attached: the sandbox dies with mcpbox; mcpbox removes the container at exit")
+        case "network allow":
+            return GVisorEgress.row(plan)
         case "landlock":
             return Carryover(row.restriction, .dropped, "best-effort: the host's Landlock cannot reach a server in gVisor's kernel; gVisor's file proxy serves only the mounts")
         default:
@@ -282,8 +290,12 @@ final class RunscSandbox: ExternalSandbox {
     let prepared: GVisorRuntime.Prepared
     let id = "mcpbox-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     var dir: String?
+    /// mode "allow": where `start` sends the egress sockets (`GVisorEgress`).
+    var egressFD: Int32 = -1
 
     init(_ prepared: GVisorRuntime.Prepared) { self.prepared = prepared }
+
+    func attachEgress(_ fd: Int32) { egressFD = fd }
 
     var globalFlags: [String] {
         guard let dir else { return [] }
@@ -310,6 +322,10 @@ final class RunscSandbox: ExternalSandbox {
         } catch {
             finish()
             return .failure(ExternalStartError("gvisor: cannot write the bundle: \(error)"))
+        }
+        if prepared.plan.network == .allow, let e = GVisorEgress.listen(dir + "/bundle/" + GVisorEgress.socketsDir, sendTo: egressFD) {
+            finish()
+            return .failure(e)
         }
         // setpriv gives runsc a parent-death SIGKILL (kept across exec): runsc then takes its
         // attached sandbox down with it when mcpbox dies.

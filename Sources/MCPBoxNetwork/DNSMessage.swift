@@ -91,10 +91,25 @@ public final class FakeAddresses: @unchecked Sendable {
     private var byName: [String: UInt32] = [:]
     private var byAddress: [UInt32: String] = [:]
     private var next: UInt32 = 2
-    static let base: UInt32 = 0xC612_0000
-    static let size: UInt32 = 1 << 17
+    /// The first address of the range and how many it holds.
+    public let base: UInt32
+    public let size: UInt32
 
-    public init() { pthread_mutex_init(&lock, nil) }
+    /// 198.18.0.0/15 by default (assigned to the sandbox's `lo` by the native launch).
+    public init(base: UInt32 = 0xC612_0000, size: UInt32 = 1 << 17) {
+        self.base = base
+        self.size = size
+        pthread_mutex_init(&lock, nil)
+    }
+
+    /// 127.198.0.0/16: under gVisor, whose loopback already holds all of 127.0.0.0/8 and
+    /// which lets no unprivileged process add an address to `lo`.
+    public static func loopback() -> FakeAddresses { FakeAddresses(base: 0x7FC6_0000, size: 1 << 16) }
+
+    /// The range as text (`198.18.0.0/15`).
+    public var range: String {
+        "\(base >> 24).\((base >> 16) & 0xff).\((base >> 8) & 0xff).\(base & 0xff)/\(32 - size.trailingZeroBitCount)"
+    }
 
     /// The address for `name` (allocated on first use); nil once the range is exhausted.
     public func address(for name: String) -> IPAddress? {
@@ -102,8 +117,8 @@ public final class FakeAddresses: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         let v: UInt32
         if let known = byName[name] { v = known } else {
-            guard next < FakeAddresses.size - 1 else { return nil }
-            v = FakeAddresses.base | next
+            guard next < size - 1 else { return nil }
+            v = base | next
             next += 1
             byName[name] = v
             byAddress[v] = name

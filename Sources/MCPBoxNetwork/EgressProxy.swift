@@ -20,7 +20,9 @@ public final class EgressProxy: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var active = 0
 
-    public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = 256) {
+    public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = 256,
+                fakes: FakeAddresses = FakeAddresses()) {
+        self.fakes = fakes
         self.policy = policy
         self.profile = profile
         self.sink = sink
@@ -46,7 +48,33 @@ public final class EgressProxy: @unchecked Sendable {
     }
 
     /// Fake addresses the DNS stub answered with, mapped back by the capture listeners.
-    public let fakes = FakeAddresses()
+    public let fakes: FakeAddresses
+
+    /// Serves a Unix listener of captures forwarded from inside a gVisor sandbox: each
+    /// connection starts with the address and port it was made to (4 + 2 bytes, network
+    /// order), then carries the bytes. The header is untrusted (the server can connect here
+    /// itself): only fake addresses the stub handed out, on captured ports, get through, and
+    /// then the same checks as a capture.
+    public func serveForwardedCapture(listener: Int32) -> Bool {
+        Thread.start(stackSize: 256 << 10) { [self] in
+            acceptLoop(listener) { [self] fd in
+                var head: [UInt8] = []
+                let deadline = Sockets.now() + EgressProxy.headTimeout
+                while head.count < 6 {
+                    if Sockets.receive(fd, into: &head, max: 6 - head.count, until: deadline) <= 0 {
+                        var rec = Record()
+                        rec.via = "capture"
+                        rec.reason = "forwarded capture without its destination"
+                        log(rec)
+                        return
+                    }
+                }
+                let port = UInt16(head[4]) << 8 | UInt16(head[5])
+                captured(fd, local: IPAddress(bytes: Array(head[0..<4])), port: port,
+                         onCapturedPort: policy.capturePorts.contains(port))
+            }
+        }
+    }
 
     func acceptLoop(_ listener: Int32, _ handler: @escaping (Int32) -> Void) {
         while true {
@@ -276,10 +304,25 @@ public final class EgressProxy: @unchecked Sendable {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client, $0, &len) == 0 }
         }
         guard ok, Int32(sa.sin_family) == AF_INET else { rec.reason = "not an IPv4 connection"; return }
-        let port = UInt16(bigEndian: sa.sin_port)
         var raw = sa.sin_addr
-        let local = IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        captured(client, local: IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) }), port: UInt16(bigEndian: sa.sin_port),
+                 onCapturedPort: true, record: &rec)
+    }
+
+    /// A capture made to `local:port` (a fake address, when the stub answered it).
+    func captured(_ client: Int32, local: IPAddress?, port: UInt16, onCapturedPort: Bool) {
+        var rec = Record()
+        rec.via = "capture"
+        defer { log(rec) }
+        self.captured(client, local: local, port: port, onCapturedPort: onCapturedPort, record: &rec)
+    }
+
+    func captured(_ client: Int32, local: IPAddress?, port: UInt16, onCapturedPort: Bool, record rec: inout Record) {
         rec.port = port
+        guard onCapturedPort else {
+            rec.reason = "port \(port) is not a captured port"
+            return
+        }
         guard let local, let name = fakes.name(for: local) else {
             rec.reason = "direct connection to \(local?.description ?? "?"):\(port) inside the sandbox (only names the DNS stub answered are captured)"
             return

@@ -77,6 +77,16 @@ struct RuleTests {
         #expect(p.capturePorts == [80, 443, 8080])
     }
 
+    @Test("fake addresses: 198.18.0.0/15 natively, 127.198.0.0/16 under gVisor; mapped back only when handed out")
+    func fakeRanges() {
+        #expect(FakeAddresses().range == "198.18.0.0/15")
+        let g = FakeAddresses.loopback()
+        #expect(g.range == "127.198.0.0/16")
+        let a = g.address(for: "api.test")
+        #expect(a?.description == "127.198.0.2" && g.address(for: "api.test") == a && g.address(for: "b.test")?.description == "127.198.0.3")
+        #expect(g.name(for: a!) == "api.test" && g.name(for: IPAddress("127.198.0.9")!) == nil && g.name(for: IPAddress("127.0.0.2")!) == nil)
+    }
+
     @Test("a wildcard under a shared-hosting domain is warned about")
     func warnings() {
         #expect(EgressPolicy(allow: [rule("*.amazonaws.com")!], deny: []).warnings.count == 1)

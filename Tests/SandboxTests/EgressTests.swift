@@ -38,22 +38,7 @@ struct EgressTests {
 
     @Test("nothing reached the host's UDP listener; the log records decisions as JSON lines")
     func hostSide() {
-        for run in [Self.dedicated, Self.unprivileged] {
-            #expect(run.failure == nil, "\(run.mode): \(run.failure ?? "")")
-            #expect(run.udpReceived == 0, "\(run.mode): \(run.udpReceived) datagrams reached the host listener")
-            let events = run.log.split(separator: "\n").compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
-            #expect(!events.isEmpty && events.count == run.log.split(separator: "\n").count, "\(run.mode): log lines must each be JSON: \(run.log.prefix(500))")
-            let allowed = events.first { $0["host"] as? String == "api.test" && $0["decision"] as? String == "allowed" && ($0["bytes_in"] as? Int ?? 0) > 0 }
-            #expect(allowed != nil, "\(run.mode): no allowed api.test event with bytes")
-            if let a = allowed {
-                #expect(a["kind"] as? String == "egress" && a["address"] as? String == "127.0.0.2" && a["time"] is String)
-            }
-            let rebind = events.first { $0["host"] as? String == "rebind.test" }
-            #expect(rebind?["decision"] as? String == "denied" && (rebind?["reason"] as? String ?? "").contains("loopback"),
-                    "\(run.mode): \(String(describing: rebind))")
-        }
+        for run in [Self.dedicated, Self.unprivileged] { run.expectHostSide() }
     }
 
     @Test("the enforcement point cannot start (log unwritable): mcpbox refuses with 125")
@@ -101,9 +86,32 @@ struct EgressRun: Sendable {
         #expect(r.ok, "\(mode): \(check): \(r.detail)")
     }
 
-    static func perform(unprivileged: Bool) -> EgressRun {
-        var run = EgressRun(mode: unprivileged ? "unprivileged" : "root+[user]")
-        do { try run.launch(unprivileged: unprivileged) } catch { run.failure = "\(error)" }
+    /// The log's events, one JSON object per line (lines that are not are left out).
+    var events: [[String: Any]] {
+        log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// What the host saw: no datagram reached its UDP listener, and the log holds one JSON
+    /// event per line, the allowed api.test with bytes and the denied rebind.test among them.
+    func expectHostSide() {
+        #expect(failure == nil, "\(mode): \(failure ?? "")")
+        #expect(udpReceived == 0, "\(mode): \(udpReceived) datagrams reached the host listener")
+        let events = self.events
+        #expect(!events.isEmpty && events.count == log.split(separator: "\n").count, "\(mode): log lines must each be JSON: \(log.prefix(500))")
+        let allowed = events.first { $0["host"] as? String == "api.test" && $0["decision"] as? String == "allowed" && ($0["bytes_in"] as? Int ?? 0) > 0 }
+        #expect(allowed != nil, "\(mode): no allowed api.test event with bytes")
+        if let a = allowed {
+            #expect(a["kind"] as? String == "egress" && a["address"] as? String == "127.0.0.2" && a["time"] is String)
+        }
+        let rebind = events.first { $0["host"] as? String == "rebind.test" }
+        #expect(rebind?["decision"] as? String == "denied" && (rebind?["reason"] as? String ?? "").contains("loopback"),
+                "\(mode): \(String(describing: rebind))")
+    }
+
+    /// `gvisor`: the same run with `[isolation] runtime = "gvisor"` (root with `[user]` only).
+    static func perform(unprivileged: Bool, gvisor: Bool = false) -> EgressRun {
+        var run = EgressRun(mode: gvisor ? "gvisor root+[user]" : unprivileged ? "unprivileged" : "root+[user]")
+        do { try run.launch(unprivileged: unprivileged, gvisor: gvisor) } catch { run.failure = "\(error)" }
         return run
     }
 
@@ -126,7 +134,7 @@ struct EgressRun: Sendable {
         return (fd, UInt16(bigEndian: addr.sin_port))
     }
 
-    mutating func launch(unprivileged: Bool) throws {
+    mutating func launch(unprivileged: Bool, gvisor: Bool) throws {
         let mcpbox = try TestSupport.mcpboxBinary()
         let tmp = try TempDir(prefix: "mcpbox-egress")
         defer { tmp.remove() }
@@ -177,9 +185,10 @@ struct EgressRun: Sendable {
         let logPath = logDir + "/net.jsonl"
         try FileManager.default.copyItem(atPath: EgressTests.fixtures + "/client.py", toPath: tmp.sub("client.py"))
         chmod(tmp.sub("client.py"), 0o644)
-        let config: [String: Any] = ["http_port": hp, "https_port": sp, "proxy_port": 3128, "ca": ca,
+        var config: [String: Any] = ["http_port": hp, "https_port": sp, "proxy_port": 3128, "ca": ca,
                                      "host_listener_port": Int(tcp.port), "udp_listener_port": Int(udpPort),
                                      "server_address": "127.0.0.2"]
+        if gvisor { config["gvisor"] = true; config["fake_prefix"] = [127, 198] }
         let configPath = try tmp.write("config.json", String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self))
 
         var profile = "extends = [\"base\"]\n"
@@ -187,6 +196,7 @@ struct EgressRun: Sendable {
         // Unprivileged run: Landlock limits TCP connect to no port of its own; mcpbox keeps its
         // listeners (proxy, DNS over TCP, captured ports) reachable.
         if unprivileged { profile += "[landlock]\ntcp_connect = []\n" }
+        if gvisor { profile += "[isolation]\nruntime = \"gvisor\"\n" }
         profile += """
             [filesystem]
             read_only = [\(tomlString(tmp.path))]

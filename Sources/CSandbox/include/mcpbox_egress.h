@@ -20,10 +20,15 @@
 #define MCPBOX_EGRESS_DNS 'D'     /* UDP socket, 127.0.0.1:53: the DNS stub */
 #define MCPBOX_EGRESS_DNS_TCP 'T' /* TCP listener, 127.0.0.1:53: the DNS stub over TCP */
 #define MCPBOX_EGRESS_CAPTURE 'C' /* TCP listener, 0.0.0.0:PORT: transparent capture */
+#define MCPBOX_EGRESS_FORWARDED 'U' /* Unix listener: captures forwarded from inside gVisor */
 
 /* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC) with both ends moved to fds >= 3;
  * fds[0] stays in mcpbox, fds[1] goes to the child (struct mcpbox_launch.egress_fd). */
 int mcpbox_egress_socketpair(int fds[2]);
+
+/* Sends `n` descriptors with their kind letters in one message (SCM_RIGHTS); 0, or -1 with
+ * errno. The sender keeps (and closes) its copies. */
+int mcpbox_egress_send(int sock, const int *fds, const char *kinds, int n);
 
 /* Parent side: receives one message of up to MCPBOX_EGRESS_MAX_FDS descriptors (SCM_RIGHTS)
  * with their kind letters. Returns how many (kinds[i] names fds[i]), 0 when the child closed

@@ -13,6 +13,8 @@ import urllib.request
 cfg = json.load(open(sys.argv[1]))
 HP, SP = cfg["http_port"], cfg["https_port"]
 PROXY = ("127.0.0.1", cfg["proxy_port"])
+# The DNS stub's fake range: 198.18.0.0/15, or 127.198.0.0/16 under gVisor.
+FAKE = bytes(cfg.get("fake_prefix", [198, 18]))
 results = {}
 
 
@@ -214,7 +216,7 @@ def _():
     # nothing answers (no route; a port captured inside the sandbox only for DNS-stub names).
     out = []
     for addr, port in [(cfg["server_address"], HP), ("127.0.0.1", cfg["host_listener_port"]), ("198.51.100.7", 80),
-                       ("198.18.3.3", HP)]:
+                       ("198.18.3.3", HP), ("127.198.3.3", HP)]:
         try:
             s = socket.create_connection((addr, port), timeout=5)
             s.sendall(b"GET / HTTP/1.0\r\nHost: api.test\r\n\r\n")
@@ -284,7 +286,7 @@ def dns_query(name, qtype=1):
 def _():
     data = dns_query("api.test")
     rcode, ancount = data[3] & 0xF, int.from_bytes(data[6:8], "big")
-    return rcode == 0 and ancount == 1 and data[-4:-2] == bytes([198, 18]), data.hex()
+    return rcode == 0 and ancount == 1 and data[-4:-2] == FAKE, data.hex()
 
 
 @check("dns_stub_over_tcp")
@@ -304,7 +306,7 @@ def _():
     ok = ask("api.test")
     refused = ask("secret-data.exfil.test")
     s.close()
-    return ok[3] & 0xF == 0 and ok[-4:-2] == bytes([198, 18]) and refused[3] & 0xF == 5, (ok.hex(), refused.hex())
+    return ok[3] & 0xF == 0 and ok[-4:-2] == FAKE and refused[3] & 0xF == 5, (ok.hex(), refused.hex())
 
 
 @check("dns_stub_refuses_other_names")
@@ -374,6 +376,107 @@ def _():
     line, status = status_of(data)
     return code == 200 and (status == 408 or data == b""), (code, line)
 
+
+if cfg.get("gvisor"):
+    # Under gVisor the sandbox reaches mcpbox through Unix sockets bound at /.mcpbox/egress;
+    # the server can connect to them itself, bypassing the forwarder: they must give it nothing
+    # the forwarder's listeners do not.
+    SOCKETS = "/.mcpbox/egress/"
+
+    def unix(name):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(20)
+        s.connect(SOCKETS + name)
+        return s
+
+    def capture_header(addr, port):
+        s = unix("capture.sock")
+        s.sendall(socket.inet_aton(addr) + port.to_bytes(2, "big") + b"GET / HTTP/1.0\r\nHost: api.test\r\n\r\n")
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        s.close()
+        return data
+
+    @check("gvisor_socket_proxy_same_rules")
+    def _():
+        out = []
+        for target, want in [(b"api.test:%d" % HP, 200), (b"other.test:%d" % HP, 403), (b"127.0.0.2:%d" % cfg["host_listener_port"], 403)]:
+            s = unix("proxy.sock")
+            s.sendall(b"GET http://" + target + b"/ HTTP/1.1\r\nHost: " + target + b"\r\n\r\n")
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            line, code = status_of(data)
+            out.append((target.decode(), code, line))
+        return [c for _, c, _ in out] == [200, 403, 403], out
+
+    @check("gvisor_socket_capture_raw_address_refused")
+    def _():
+        # A destination the DNS stub never handed out: the test's server address itself.
+        data = capture_header(cfg["server_address"], HP)
+        return data == b"", data[:80]
+
+    @check("gvisor_socket_capture_uncaptured_port_refused")
+    def _():
+        # api.test's real fake address, on a port no allow rule names (so none is captured).
+        fake = socket.getaddrinfo("api.test", HP, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+        data = capture_header(fake, 9)
+        return data == b"" and socket.inet_aton(fake)[:2] == FAKE, (fake, data[:80])
+
+    @check("gvisor_socket_capture_header_allowed_works")
+    def _():
+        # The same header the forwarder writes: reaches api.test, as a capture does.
+        fake = socket.getaddrinfo("api.test", HP, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+        data = capture_header(fake, HP)
+        return b"hello from api.test" in data, data[:120]
+
+    @check("gvisor_socket_dns_refuses_other_names")
+    def _():
+        s = unix("dns.sock")
+        q = b"\x43\x21\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x06secret\x05exfil\x04test\x00\x00\x01\x00\x01"
+        s.sendall(len(q).to_bytes(2, "big") + q)
+        n = int.from_bytes(s.recv(2), "big")
+        data = s.recv(n)
+        s.close()
+        return data[3] & 0xF == 5, data.hex()
+
+    @check("gvisor_socket_dir_read_only")
+    def _():
+        out = []
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind(SOCKETS + "mine.sock")
+            out.append("bound a socket of its own")
+        except OSError as e:
+            pass
+        for path in [SOCKETS + "proxy.sock", "/.mcpbox/mcpbox"]:
+            try:
+                os.unlink(path)
+                out.append("unlinked " + path)
+            except OSError:
+                pass
+        try:
+            open("/.mcpbox/mcpbox", "r+b").close()
+            out.append("opened the forwarder binary for writing")
+        except OSError:
+            pass
+        return not out, out
+
+    @check("gvisor_no_interface_but_lo")
+    def _():
+        names = sorted(n for _, n in socket.if_nameindex())
+        return names == ["lo"], names
 
 json.dump(results, sys.stdout)
 sys.stdout.flush()
