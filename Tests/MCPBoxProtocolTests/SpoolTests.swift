@@ -83,7 +83,17 @@ struct SpoolTests {
 
     /// The `Rss:` of the mapping starting at `address` (/proc/self/smaps), KiB.
     static func residentKiB(_ address: UnsafeRawPointer) -> Int? {
-        guard let smaps = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return nil }
+        let fd = open("/proc/self/smaps", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[..<n]
+        }
+        let smaps = String(decoding: bytes, as: UTF8.self)
         let start = String(UInt(bitPattern: address), radix: 16) + "-"
         var inside = false
         for line in smaps.split(separator: "\n") {

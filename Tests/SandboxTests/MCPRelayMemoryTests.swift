@@ -8,7 +8,7 @@ import Testing
 @Suite("MCP relay: big messages held out of memory", .serialized)
 struct MCPRelayMemoryTests {
     /// `mcpbox run` of the echo fixture under a profile with [tools] allow/deny and [audit].
-    static func start(_ dir: TempDir) throws -> RelayRun {
+    static func start(_ dir: TempDir, sockets: Bool = false) throws -> RelayRun {
         let fixtures = URL(fileURLWithPath: RelayRun.fixture("echo.py")).deletingLastPathComponent().path
         let profile = try dir.write("mcp-relay.toml", """
             description = "MCP relay memory: the echo fixture with [tools] and [audit]"
@@ -22,7 +22,7 @@ struct MCPRelayMemoryTests {
 
             """)
         return try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--",
-                                   try TestSupport.systemPython(), RelayRun.fixture("echo.py")])
+                                   try TestSupport.systemPython(), RelayRun.fixture("echo.py")], sockets: sockets)
     }
 
     /// One JSON-RPC notification whose body (newline excluded) is `size` bytes of varied text.
@@ -75,11 +75,13 @@ struct MCPRelayMemoryTests {
         #expect(audit.components(separatedBy: "notifications/message").count - 1 == 4, "audit: \(audit.prefix(2000))")
     }
 
-    @Test("a spooled and a small message written one byte at a time come back whole and in order")
-    func oneByteWrites() throws {
+    /// `sockets`: the client's stdio are sockets, so a spooled line is copied out through the
+    /// relay's buffer instead of spliced.
+    @Test("a spooled and a small message written one byte at a time come back whole and in order", arguments: [false, true])
+    func oneByteWrites(sockets: Bool) throws {
         let dir = try TempDir(prefix: "mcpbox-mcp-bytes")
         defer { dir.remove() }
-        let run = try Self.start(dir)
+        let run = try Self.start(dir, sockets: sockets)
         let ping = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0a]
         let text = ping + Self.message(300 << 10, seed: 3) + ping
         let writer = Background { [text] in for byte in text { run.write([byte]) }; return true }
