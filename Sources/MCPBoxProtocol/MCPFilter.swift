@@ -93,7 +93,7 @@ public final class MCPFilter {
     private var spooledOut: [[(before: Int, line: SpooledLine, written: Int)]] = [[], []]
     /// Past this many bytes a line still arriving is held in a file, not in memory (tests and
     /// the fuzzer lower it).
-    public var spoolThreshold = 256 << 10
+    public var spoolThreshold = 1 << 20
     /// Client requests forwarded and not yet answered: serialized id → what the answer is.
     var outstanding: [String: ListKind] = [:]
     /// Calls the user approved under `[tools] confirm`, by request id: what their input-required

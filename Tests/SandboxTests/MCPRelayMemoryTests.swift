@@ -4,7 +4,7 @@ import MCPBoxTestSupport
 import Testing
 
 /// The MCP layer's memory while relaying big messages through the real `mcpbox run` (issue 9,
-/// item 10): a line past 256 KiB is held in a memfd, not in mcpbox's memory.
+/// item 10): a line past 1 MiB is held in a memfd, not in mcpbox's memory.
 @Suite("MCP relay: big messages held out of memory", .serialized)
 struct MCPRelayMemoryTests {
     /// `mcpbox run` of the echo fixture under a profile with [tools] allow/deny and [audit].
@@ -83,7 +83,7 @@ struct MCPRelayMemoryTests {
         defer { dir.remove() }
         let run = try Self.start(dir, sockets: sockets)
         let ping = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0a]
-        let text = ping + Self.message(300 << 10, seed: 3) + ping
+        let text = ping + Self.message((1 << 20) + 4096, seed: 3) + ping
         let writer = Background { [text] in for byte in text { run.write([byte]) }; return true }
         let echoed = Self.read(run.output, text.count)
         _ = writer.join()
