@@ -75,6 +75,30 @@ struct MCPRelayMemoryTests {
         #expect(audit.components(separatedBy: "notifications/message").count - 1 == 4, "audit: \(audit.prefix(2000))")
     }
 
+    @Test("a tools/list answer over 1 MiB, held in a spool file, reaches the client filtered")
+    func spooledListIsFiltered() throws {
+        let dir = try TempDir(prefix: "mcpbox-mcp-list")
+        defer { dir.remove() }
+        let run = try Self.start(dir)
+        // The echo server sends back the client's request (to the client, as the server's own) and
+        // then the answer the client wrote: a response to the forwarded tools/list, so mcpbox filters it.
+        let request = #"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"# + "\n"
+        let pad = String(repeating: "d", count: 3 << 19)
+        let answer = #"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"git_status","description":"\#(pad)"},"#
+            + #"{"name":"git_commit","description":"\#(pad)"},{"name":"git_log","description":"x"}]}}"# + "\n"
+        let filtered = #"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"git_status","description":"\#(pad)"},"#
+            + #"{"name":"git_log","description":"x"}]}}"# + "\n"
+        let expected = Array((request + filtered).utf8)
+        let writer = Background { run.write(Array((request + answer).utf8)); return true }
+        let got = Self.read(run.output, expected.count)
+        _ = writer.join()
+        run.closeInput()
+        let rest = RelayRun.readAll(run.output)
+        let err = RelayRun.readAll(run.errors)
+        #expect(run.wait().status == 0, "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self))")
+        #expect(got == expected && rest.isEmpty, "got \(got.count) + \(rest.count) bytes, expected \(expected.count)")
+    }
+
     /// `sockets`: the client's stdio are sockets, so a spooled line is copied out through the
     /// relay's buffer instead of spliced.
     @Test("a spooled and a small message written one byte at a time come back whole and in order", arguments: [false, true])
