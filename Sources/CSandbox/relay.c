@@ -48,6 +48,7 @@ struct relay_dir {
     int src_nowait, dst_nowait; /* the client's pipes and sockets: RWF_NOWAIT (their flags are theirs) */
     int wait_dst;             /* data is waiting for room in dst */
     int eof_pending;          /* filtered: the source ended, its queue is still being written */
+    int dst_is_pipe;          /* filtered: a spooled line can be spliced to dst */
     size_t off, len;          /* pending bytes in buf */
     char *buf;
     int open;
@@ -256,6 +257,28 @@ static ssize_t dir_write(struct relay_dir *d) {
     return write(d->dst, v.iov_base, v.iov_len);
 }
 
+/* Up to `n` bytes of the spooled line at the head of the filter's queue for `which`: spliced
+ * from its file when dst is a pipe (page references move, nothing is copied), else read into the
+ * direction's buffer and written from there (only what was written counts). */
+static ssize_t write_spooled(struct relay_dir *d, const struct mcpbox_relay_filter *f, int which, size_t n) {
+    int64_t at = 0;
+    int fd = f->pending_file ? f->pending_file(f->context, which, &at) : -1;
+    if (fd < 0) { errno = EBADF; return -1; }
+    loff_t off = (loff_t)at;
+    if (d->dst_is_pipe) {
+        ssize_t m = splice(fd, &off, d->dst, NULL, n, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (m >= 0 || errno != EINVAL) return m;
+        d->dst_is_pipe = 0;               /* unexpected: copy from now on */
+    }
+    ssize_t got = pread(fd, d->buf, n < RELAY_BUFFER_SIZE ? n : RELAY_BUFFER_SIZE, (off_t)at);
+    if (got <= 0) { if (got == 0) errno = EIO; return -1; }
+    d->off = 0;
+    d->len = (size_t)got;
+    ssize_t m = dir_write(d);
+    d->off = d->len = 0;
+    return m;
+}
+
 /* Writes the filter's queue for `which` (dropped when the destination is gone); sets wait_dst
  * while bytes remain, and completes a pending end of the source once the queue is empty.
  * Returns 1 on progress. */
@@ -268,13 +291,17 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
         size_t n = f->pending(f->context, which, &p);
         if (n == 0) break;
         if (!d->open || d->dst < 0) { f->consumed(f->context, which, n); moved = 1; continue; }
-        struct iovec v = {(void *)p, n};
         ssize_t m = -1;
-        if (d->dst_nowait) {
-            m = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
-            if (m < 0 && errno == EOPNOTSUPP) d->dst_nowait = 0;
+        if (!p) {
+            m = write_spooled(d, f, which, n);
+        } else {
+            struct iovec v = {(void *)p, n};
+            if (d->dst_nowait) {
+                m = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
+                if (m < 0 && errno == EOPNOTSUPP) d->dst_nowait = 0;
+            }
+            if (!d->dst_nowait) m = write(d->dst, p, n);
         }
-        if (!d->dst_nowait) m = write(d->dst, p, n);
         if (m > 0) { f->consumed(f->context, which, (size_t)m); moved = 1; continue; }
         if (m < 0 && errno == EINTR) continue;
         if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return moved; }
@@ -532,6 +559,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         d->dst_owned = i == DIR_IN;
         d->buf = buffers[i];
         d->can_splice = is_pipe(d->src) && is_pipe(d->dst) && !(r.filter && i != DIR_ERR);
+        d->dst_is_pipe = is_pipe(d->dst);
         int client_fd = i == DIR_IN ? d->src : d->dst;
         int nowait = is_pipe(client_fd) || is_socket(client_fd);
         if (i == DIR_IN) d->src_nowait = nowait; else d->dst_nowait = nowait;

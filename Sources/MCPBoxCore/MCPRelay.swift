@@ -22,6 +22,12 @@ final class MCPRelayHook {
             out?.pointee = p.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
             return n
         }
+        hook.pending_file = { ctx, dir, offset in
+            let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
+            let (fd, at) = me.filter.pendingFile(Int(dir))
+            offset?.pointee = Int64(at)
+            return fd
+        }
         hook.consumed = { ctx, dir, n in
             let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
             me.filter.consumed(Int(dir), n)

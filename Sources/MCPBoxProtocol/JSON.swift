@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A JSON value as the MCP layer sees it: numbers keep their source text (re-serialized exactly),
 /// objects keep their key order. Produced only by `JSON.parse`, which bounds size and depth.
 public indirect enum JSON: Sendable, Equatable {
@@ -176,14 +180,41 @@ struct Parser {
     let b: UnsafeRawBufferPointer
     let maxDepth: Int
     var i = 0
+    /// Where the pages behind `i` are next given back (`releaseBehind`); Int.max: never.
+    var releaseAt = Int.max
+    private var released = 0
 
     init(b: UnsafeRawBufferPointer, maxDepth: Int) {
         self.b = b
         self.maxDepth = maxDepth
     }
 
+    /// How far apart the skipping loops give back pages, once `releasing()` is on.
+    static let releaseStep = 256 << 10
+
+    /// For `b` mapped from a file (MAP_SHARED, page-aligned) only: while values are skipped, the
+    /// pages more than 64 KiB behind `i` are dropped from the process (MADV_DONTNEED), every
+    /// `releaseStep` bytes, so a scan of a spooled line keeps only a window of it resident. The
+    /// file keeps its contents: what is read again later faults back in. Never for anonymous
+    /// memory, whose dropped pages would read back as zeros.
+    mutating func releasing() { releaseAt = Self.releaseStep }
+
+    @inline(never)
+    mutating func releaseBehind() {
+        releaseAt = i + Self.releaseStep
+        let keep = (i - (64 << 10)) & ~4095
+        guard keep > released, let base = b.baseAddress else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + released), keep - released, MADV_DONTNEED)
+        released = keep
+    }
+
     mutating func skipSpace() {
-        while i < b.count, b[i] == 0x20 || b[i] == 0x0a || b[i] == 0x0d || b[i] == 0x09 { i += 1 }
+        while true {
+            let n = min(b.count, releaseAt)
+            while i < n, b[i] == 0x20 || b[i] == 0x0a || b[i] == 0x0d || b[i] == 0x09 { i += 1 }
+            guard i == n, n < b.count else { return }
+            releaseBehind()
+        }
     }
 
     mutating func literal(_ word: StaticString) -> Bool {
@@ -230,6 +261,7 @@ struct Parser {
         var stack = ContainerStack()
         let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), openArray = UInt8(ascii: "["), closeArray = UInt8(ascii: "]")
         while true {
+            if i >= releaseAt { releaseBehind() }
             skipSpace()
             guard i < b.count else { throw .syntax(i) }
             let c = b[i]
@@ -311,15 +343,17 @@ struct Parser {
         i += 1
         var escaped = false
         while true {
+            if i >= releaseAt { releaseBehind() }
+            let stop = min(n, releaseAt)
             // 32 bytes at a time (four words), then 8, then one.
-            while i + 32 <= n {
+            while i + 32 <= stop {
                 let p = base + i
                 let any = Self.specialBits(p.loadUnaligned(as: UInt64.self)) | Self.specialBits((p + 8).loadUnaligned(as: UInt64.self))
                     | Self.specialBits((p + 16).loadUnaligned(as: UInt64.self)) | Self.specialBits((p + 24).loadUnaligned(as: UInt64.self))
                 if any != 0 { break }
                 i += 32
             }
-            while i + 8 <= n, Self.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
+            while i + 8 <= stop, Self.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
             guard i < n else { throw .syntax(i) }
             let c = b[i]
             if c == UInt8(ascii: "\"") { break }
@@ -385,6 +419,7 @@ struct Parser {
     /// A number validated without building it.
     mutating func skipNumber() throws(JSONError) {
         func digit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        defer { if i >= releaseAt { releaseBehind() } }
         if i < b.count, b[i] == UInt8(ascii: "-") {
             i += 1
             if literal("Infinity") { return }

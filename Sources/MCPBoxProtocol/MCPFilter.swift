@@ -86,6 +86,14 @@ public final class MCPFilter {
     let replies = [ByteQueue(), ByteQueue()]
     /// Which queue `pending` last offered, per direction.
     private var servingReplies = [false, false]
+    /// Per direction: the current line once it is spooled out of memory (`SpooledLine`)...
+    private var spooling: [SpooledLine?] = [nil, nil]
+    /// ...and the spooled lines passed on, in order with the queue: each is written once the
+    /// `before` queue bytes ahead of it are.
+    private var spooledOut: [[(before: Int, line: SpooledLine, written: Int)]] = [[], []]
+    /// Past this many bytes a line still arriving is held in a file, not in memory (tests and
+    /// the fuzzer lower it).
+    public var spoolThreshold = 1 << 20
     /// Client requests forwarded and not yet answered: serialized id → what the answer is.
     var outstanding: [String: ListKind] = [:]
     /// Calls the user approved under `[tools] confirm`, by request id: what their input-required
@@ -165,24 +173,45 @@ public final class MCPFilter {
         if failed { return false }
         let q = queues[dir]
         if bytes.count == 0 {
-            q.commit()              // an unterminated last line goes on as it is
+            // An unterminated last line goes on as it is.
+            if let spooled = spooling[dir] { spooling[dir] = nil; passSpooled(dir, spooled) } else { q.commit() }
             return true
         }
         var start = 0
         while start < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
-            guard let nl = memchr(rest.baseAddress!, 0x0a, rest.count) else {
-                guard q.held + rest.count <= policy.maxMessage else { return tooBig(dir) }
-                q.hold(rest)
-                return true
+            let nl = memchr(rest.baseAddress!, 0x0a, rest.count)
+            let end = nl.map { start + rest.baseAddress!.distance(to: UnsafeRawPointer($0)) + 1 } ?? bytes.count
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            let held = spooling[dir]?.count ?? q.held
+            guard held + piece.count - (nl == nil ? 0 : 1) <= policy.maxMessage else { return tooBig(dir) }
+            if spooling[dir] == nil, held + piece.count > spoolThreshold {
+                guard let spooled = SpooledLine(), spooled.append(q.heldBytes) else { return cannotSpool(dir) }
+                q.dropHeld()
+                spooling[dir] = spooled
             }
-            let end = start + (rest.baseAddress!.distance(to: UnsafeRawPointer(nl))) + 1
-            guard q.held + (end - start) - 1 <= policy.maxMessage else { return tooBig(dir) }
-            q.hold(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            switch line(dir, q.heldBytes) {
-            case .pass: q.commit()
-            case .drop: q.dropHeld()
-            case .replace(let bytes): q.dropHeld(); q.append(bytes)
+            if let spooled = spooling[dir] {
+                guard spooled.append(piece) else { return cannotSpool(dir) }
+            } else {
+                q.hold(piece)
+            }
+            guard nl != nil else { return true }
+            if let spooled = spooling[dir] {
+                spooling[dir] = nil
+                guard let raw = spooled.map() else { return cannotSpool(dir) }
+                let action = line(dir, raw, mapped: true)
+                spooled.unmap()
+                switch action {
+                case .pass: passSpooled(dir, spooled)
+                case .drop: break
+                case .replace(let bytes): q.append(bytes)
+                }
+            } else {
+                switch line(dir, q.heldBytes) {
+                case .pass: q.commit()
+                case .drop: q.dropHeld()
+                case .replace(let bytes): q.dropHeld(); q.append(bytes)
+                }
             }
             if audit?.mustStop == true { failed = true }
             if failed { return false }
@@ -191,16 +220,54 @@ public final class MCPFilter {
         return true
     }
 
-    /// Lines first, mcpbox's own messages when no line is waiting (never inside a line).
+    /// Queues a spooled line after what the queue already holds.
+    private func passSpooled(_ dir: Int, _ line: SpooledLine) {
+        let ahead = spooledOut[dir].reduce(0) { $0 + $1.before }
+        spooledOut[dir].append((queues[dir].count - ahead, line, 0))
+    }
+
+    /// Lines first, mcpbox's own messages when no line is waiting (never inside a line). A
+    /// spooled line is offered as nil bytes: `pendingFile` says where they are.
     public func pending(_ dir: Int) -> (UnsafePointer<UInt8>?, Int) {
+        if let next = spooledOut[dir].first {
+            servingReplies[dir] = false
+            if next.before == 0 { return (nil, next.line.count - next.written) }
+            let (p, n) = queues[dir].peek()
+            return (p, min(n, next.before))
+        }
         servingReplies[dir] = queues[dir].count == 0
         return servingReplies[dir] ? replies[dir].peek() : queues[dir].peek()
     }
 
+    /// The file and offset of the spooled line `pending` offered.
+    public func pendingFile(_ dir: Int) -> (fd: Int32, offset: Int) {
+        guard let next = spooledOut[dir].first, next.before == 0 else { return (-1, 0) }
+        return (next.line.fd, next.written)
+    }
+
     public func consumed(_ dir: Int, _ n: Int) {
+        if !spooledOut[dir].isEmpty {
+            if spooledOut[dir][0].before == 0 {
+                spooledOut[dir][0].written += n
+                if spooledOut[dir][0].written >= spooledOut[dir][0].line.count { spooledOut[dir].removeFirst() }
+            } else {
+                queues[dir].consume(n)
+                spooledOut[dir][0].before -= n
+            }
+            return
+        }
         (servingReplies[dir] ? replies[dir] : queues[dir]).consume(n)
         // The message is on its way: the audit log's deferred work (the last record's hash) now.
         audit?.settle()
+    }
+
+    /// Fail closed: a line that cannot be held out of memory is never held in it instead.
+    private func cannotSpool(_ dir: Int) -> Bool {
+        let why = String(cString: strerror(errno))
+        failed = true
+        say("mcpbox: cannot hold a message from the \(dir == 0 ? "client" : "server") of more than \(spoolThreshold) bytes "
+            + "out of memory (memfd: \(why)): session ended")
+        return false
     }
 
     /// What happens to a whole line.
@@ -218,12 +285,13 @@ public final class MCPFilter {
     static let inputCapableMethods: Set<String> = ["tools/call", "prompts/get", "resources/read"]
 
     /// One whole line, its newline included.
-    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer) -> Action {
+    /// `mapped`: a spooled line (`SpooledLine.map`).
+    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false) -> Action {
         var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         if Self.firstSignificantByte(body) == nil { return .pass }
         // One pass over the line, read by both the audit trail and the policy.
-        let scan = MessageScan(body)
+        let scan = MessageScan(body, mapped: mapped)
         audit?.observe(dir, body, scan)
         defer { audit?.lineDone() }
         return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)

@@ -37,9 +37,11 @@ public struct MessageScan {
 
     public var methodName: String? { method?.stringValue }
 
-    /// Scans one line (without its newline).
-    public init(_ line: UnsafeRawBufferPointer) {
+    /// Scans one line (without its newline). `mapped`: the line is mapped from a spool file
+    /// (`SpooledLine`), whose pages the scan gives back behind it (`Parser.releasing`).
+    public init(_ line: UnsafeRawBufferPointer, mapped: Bool = false) {
         var p = Parser(b: line, maxDepth: JSON.maxDepth)
+        if mapped { p.releasing() }
         do throws(JSONError) {
             p.skipSpace()
             if p.i < line.count, line[p.i] == UInt8(ascii: "{") {

@@ -2,7 +2,7 @@
 // projected), re-serialized and re-parsed, scanned by MessageScan (which must agree with the
 // full parse), and fed through an MCPFilter in both directions, split at an input-chosen point,
 // with a tools policy, form-only client gating and [tools] confirm on (the clock moves on
-// between directions, so held calls time out).
+// between directions, so held calls time out); lines past 256 bytes are spooled to a memfd.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -23,6 +23,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                            confirm: ["*delete*", "git_*"])
     policy.confirmTimeout = 1
     let filter = MCPFilter(policy: policy, say: { _ in })
+    filter.spoolThreshold = 256     // long inputs take the spool path (SpooledLine)
     var now: Int64 = 0
     filter.clock = { now }
     let cut = size > 0 ? Int(bytes[0]) % (size + 1) : 0

@@ -105,12 +105,32 @@ final class FilterDriver {
         return true
     }
 
-    /// Takes what the filter queued for dir's destination (0: the server, 1: the client).
+    /// Takes what the filter queued for dir's destination (0: the server, 1: the client), as the
+    /// C relay writes it: memory bytes, and spooled lines read from their file (`pendingFile`).
+    /// One `pending` offer, as one write would take it.
     func take(_ dir: Int) -> String {
-        let (p, n) = filter.pending(dir)
-        let s = n == 0 ? "" : String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-        filter.consumed(dir, n)
-        return s
+        String(decoding: takeBytes(dir, once: true), as: UTF8.self)
+    }
+
+    /// Everything queued, `step` bytes per write at most.
+    func takeBytes(_ dir: Int, step: Int = Int.max, once: Bool = false) -> [UInt8] {
+        var out: [UInt8] = []
+        while true {
+            let (p, n) = filter.pending(dir)
+            if n == 0 { return out }
+            let m = min(n, step)
+            if let p {
+                out += UnsafeBufferPointer(start: p, count: m)
+            } else {
+                let (fd, offset) = filter.pendingFile(dir)
+                var chunk = [UInt8](repeating: 0, count: m)
+                let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, m, off_t(offset)) }
+                precondition(got == m, "pread of a spooled line: \(got) of \(m)")
+                out += chunk
+            }
+            filter.consumed(dir, m)
+            if once { return out }
+        }
     }
 }
 

@@ -46,8 +46,14 @@ struct mcpbox_relay_filter {
     /* `len` bytes read in direction `dir`; len 0 = that source's end (flush what is held).
      * Returns 0, or -1 to end the session (the filter has said why on stderr). */
     int (*input)(void *context, int dir, const char *bytes, size_t len);
-    /* The bytes queued for dir's destination: their count, the first one in *bytes. */
+    /* The bytes queued for dir's destination: their count, the first one in *bytes. NULL in
+     * *bytes: they lie in a file instead (a line spooled out of memory), see `pending_file`. */
     size_t (*pending)(void *context, int dir, const char **bytes);
+    /* Where `pending`'s bytes lie when it gave NULL: returns the file's fd and sets *offset. The
+     * relay sends them with splice (a pipe destination: the pages move, no copy) or through its
+     * buffer, and reports them to `consumed` like any others. Never called when `pending` only
+     * gives memory (it may then be NULL). */
+    int (*pending_file)(void *context, int dir, int64_t *offset);
     /* `count` bytes of the queue were written (or dropped: the destination is gone). */
     void (*consumed)(void *context, int dir, size_t count);
     /* Optional (NULL: the filter has no clock). Called once per loop turn while the child runs,
