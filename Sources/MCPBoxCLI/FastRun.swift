@@ -1,4 +1,4 @@
-/// The launch path's command line, parsed without ArgumentParser.
+/// The launch path's command line (and `explain`'s), parsed without ArgumentParser.
 ///
 /// `mcpbox run` sits in front of every server start, and ArgumentParser's reflection-based
 /// parsing costs about a millisecond of runtime type lookups. This parser accepts exactly the
@@ -13,22 +13,30 @@ struct FastRun: Equatable {
 
     /// Parses `run ...` (arguments without the executable name); nil when not a plain `run`.
     static func parse(_ arguments: [String]) -> FastRun? {
-        guard arguments.first == "run" else { return nil }
+        parse(arguments, subcommand: "run", flag: "--dry-run").map {
+            FastRun(profile: $0.profile, options: $0.options, dryRun: $0.flag, command: $0.command)
+        }
+    }
+
+    /// The grammar `run` and `explain` share: PROFILE once, `--set K=V` and `--profile-path DIR`
+    /// (repeatable, the value not starting with `-`), `flag` at most once, then `--` and the command.
+    static func parse(_ arguments: [String], subcommand: String, flag name: String)
+        -> (profile: String, options: ProfileSelection, flag: Bool, command: [String])? {
+        guard arguments.first == subcommand else { return nil }
         var profile: String?
         var sets: [String] = []
         var paths: [String] = []
-        var dryRun = false
+        var flag = false
         var i = 1
         while i < arguments.count {
             let a = arguments[i]
             if a == "--" {
                 guard let profile else { return nil }
-                return FastRun(profile: profile, options: ProfileSelection(sets: sets, profilePath: paths),
-                               dryRun: dryRun, command: Array(arguments[(i + 1)...]))
+                return (profile, ProfileSelection(sets: sets, profilePath: paths), flag, Array(arguments[(i + 1)...]))
             }
-            if a == "--dry-run" {
-                if dryRun { return nil }
-                dryRun = true
+            if a == name {
+                if flag { return nil }
+                flag = true
             } else if a == "--set" || a == "--profile-path" {
                 guard i + 1 < arguments.count, !arguments[i + 1].hasPrefix("-") else { return nil }
                 if a == "--set" { sets.append(arguments[i + 1]) } else { paths.append(arguments[i + 1]) }
@@ -42,6 +50,22 @@ struct FastRun: Equatable {
             i += 1
         }
         guard let profile else { return nil }
-        return FastRun(profile: profile, options: ProfileSelection(sets: sets, profilePath: paths), dryRun: dryRun, command: [])
+        return (profile, ProfileSelection(sets: sets, profilePath: paths), flag, [])
+    }
+}
+
+/// `explain`'s command line, parsed without ArgumentParser: the same plain forms as `FastRun`
+/// with `--json` in place of `--dry-run`; nil for anything else (ArgumentParser handles it).
+struct FastExplain: Equatable {
+    var profile: String
+    var options: ProfileSelection
+    var json: Bool
+    var command: [String]
+
+    /// Parses `explain ...` (arguments without the executable name); nil when not a plain `explain`.
+    static func parse(_ arguments: [String]) -> FastExplain? {
+        FastRun.parse(arguments, subcommand: "explain", flag: "--json").map {
+            FastExplain(profile: $0.profile, options: $0.options, json: $0.flag, command: $0.command)
+        }
     }
 }

@@ -36,6 +36,9 @@ public struct MCPBox: ParsableCommand {
         if let fast = FastRun.parse(arguments) {
             Glibc.exit(Run.execute(profile: fast.profile, options: fast.options, dryRun: fast.dryRun, command: fast.command))
         }
+        if let fast = FastExplain.parse(arguments) {
+            Glibc.exit(ExplainCommand.execute(profile: fast.profile, options: fast.options, json: fast.json, command: fast.command))
+        }
         if let problem = usageProblem(arguments) {
             Stderr.write(problem)
             Glibc.exit(125)
@@ -243,12 +246,19 @@ struct ExplainCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        let status = ExplainCommand.execute(profile: profile, options: options.selection, json: json, command: command)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Builds the plan and prints its explanation; returns the exit status.
+    static func execute(profile: String, options: ProfileSelection, json: Bool, command: [String]) -> Int32 {
         let plan: SandboxPlan
-        do { plan = try options.selection.plan(profile, command: command, requireCommand: false) } catch { throw fail(error) }
+        do { plan = try options.plan(profile, command: command, requireCommand: false) } catch { return fail(error).rawValue }
         switch json ? RuntimeView.json(plan) : RuntimeView.text(plan) {
         case .success(let out): print(out, terminator: "")
-        case .failure(let r): throw ExitCode(RuntimeView.refuse(r))
+        case .failure(let r): return RuntimeView.refuse(r)
         }
+        return 0
     }
 }
 

@@ -172,7 +172,15 @@ public enum Explain {
         let count = Paths.isASCII(s) ? s.utf8.count : s.count
         guard count < width else { return s }
         // One append of the whole run of spaces (each `append` pays a grapheme-boundary check).
-        return s + String(repeating: " ", count: width - count)
+        return s + spaces(width - count)
+    }
+
+    /// `n` spaces, written in place (`String(repeating:count:)` costs thousands of instructions a call).
+    static func spaces(_ n: Int) -> String {
+        String(unsafeUninitializedCapacity: n) { buf in
+            buf.initialize(repeating: UInt8(ascii: " "))
+            return n
+        }
     }
 
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.

@@ -287,7 +287,7 @@ public struct PlanBuilder {
         checkMountPoints(&d)
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
-        let audit = AuditPlan.build(profile, env: host.environmentDictionary, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
+        let audit = AuditPlan.build(profile, env: env, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
 
         let pins = PinPlanner.config(profile, host: host, writable: writable, sink: &d.sink)
 
@@ -302,7 +302,7 @@ public struct PlanBuilder {
         plan.gitWatched = d.gitWatched
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
-        plan.isolation = IsolationPlan.build(profile, environment: host.environmentDictionary)
+        plan.isolation = IsolationPlan.build(profile, environment: env)
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
         if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
             plan.execProblem = ExecCheck.directoryProblem(e)

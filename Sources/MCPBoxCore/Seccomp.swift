@@ -360,11 +360,17 @@ struct Shape {
             let candidates = SeccompTables.defaultAllowed
                 + SeccompTables.guarded.filter { $0 != "clone3" }
                 + extraAllowed.filter { $0 != "clone3" }
-            var seen = Set<String>(minimumCapacity: candidates.count)
-            finalAllowed = []
-            finalAllowed.reserveCapacity(candidates.count)
-            for name in candidates where !deniedSet.contains(name) && seen.insert(name).inserted {
-                finalAllowed.append(name)
+            if extraAllowed.isEmpty {
+                // The tables hold no name twice (SeccompTests checks it): nothing to deduplicate,
+                // and no set of some 300 hashed names to build on every plan.
+                finalAllowed = deniedSet.isEmpty ? candidates : candidates.filter { !deniedSet.contains($0) }
+            } else {
+                var seen = Set<String>(minimumCapacity: candidates.count)
+                finalAllowed = []
+                finalAllowed.reserveCapacity(candidates.count)
+                for name in candidates where !deniedSet.contains(name) && seen.insert(name).inserted {
+                    finalAllowed.append(name)
+                }
             }
             personalityFiltered = !deniedSet.contains("personality") && !finalAllowed.contains("personality")
         case .permissive:

@@ -165,6 +165,8 @@ struct SeccompCompilerTests {
         #expect(Set(SeccompTables.defaultAllowed).isDisjoint(with: SeccompTables.guarded))
         #expect(Set(SeccompTables.defaultAllowed).count == SeccompTables.defaultAllowed.count)
         #expect(Set(SeccompTables.refused).count == SeccompTables.refused.count)
+        // Shape skips deduplicating the default preset's candidates when nothing is added.
+        #expect(Set(SeccompTables.guarded).count == SeccompTables.guarded.count)
     }
 
     @Test("every preset × default action compiles, and the embedded program is libseccomp's",
