@@ -14,6 +14,7 @@
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -26,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -428,6 +430,28 @@ static int run_map_helper(const char *path, pid_t pid, const char *const *args) 
     return 0;
 }
 
+/* One byte to pid 1's sync pipe. pid 1 may already have failed and closed its end: the EPIPE is
+ * reported, never a SIGPIPE to the calling process (a library caller may not ignore it). */
+static ssize_t write_sync_byte(int fd, char byte) {
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigset_t pending;
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t w;
+    do { w = write(fd, &byte, 1); } while (w < 0 && errno == EINTR);
+    int saved = errno;
+    if (w < 0 && saved == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return w;
+}
+
 static int write_maps(const struct mcpbox_launch *L, pid_t pid) {
     if (L->map_mode == MCPBOX_MAP_NEWUIDMAP)
         return run_map_helper(L->newuidmap_path, pid, L->newuidmap_args) == 0 &&
@@ -484,7 +508,7 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
         goto kill_child;
     }
     ssize_t w;
-    do { w = write(sync_p[1], "x", 1); } while (w < 0 && errno == EINTR);
+    w = write_sync_byte(sync_p[1], 'x');
     if (w != 1) {
         failure->stage = MCPBOX_STAGE_SYNC;
         failure->err = errno;
@@ -509,7 +533,7 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
             goto kill_child;
         }
         if (!gone) {
-            do { w = write(sync_p[1], "c", 1); } while (w < 0 && errno == EINTR);
+            w = write_sync_byte(sync_p[1], 'c');
             if (w != 1 && errno != EPIPE) {
                 failure->stage = MCPBOX_STAGE_SYNC;
                 failure->err = errno;
