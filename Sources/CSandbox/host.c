@@ -130,6 +130,12 @@ __attribute__((noreturn)) static void relay(const struct host_msg *m, const int 
     sa.sa_handler = reap_worker;
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigaction(SIGCHLD, &sa, NULL);
+    /* A client may start mcpbox with SIGCHLD blocked (the mask is inherited): the worker would
+     * stay a zombie in the client's process group, which the Python SDK waits to see empty. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &chld, NULL);
     reap_worker(SIGCHLD);
     struct mcpbox_relay_config c = {
         .client_in = 0, .client_out = 1, .client_err = 2,

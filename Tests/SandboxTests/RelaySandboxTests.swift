@@ -90,18 +90,43 @@ struct RelaySandboxTests {
         #expect(peak <= 3 * 1024, "mcpbox VmHWM \(peak) KiB")
     }
 
-    @Test("with the MCP layer (the worker relays): signals to mcpbox or its process group reach the server once each")
+    @Test("started with SIGCHLD blocked, mcpbox leaves no zombie in its process group (the Python SDK waits for it to empty)")
+    func noZombieWorker() throws {
+        let dir = try TempDir(prefix: "mcpbox-relay")
+        defer { dir.remove() }
+        let path = try Self.profile(dir, grace: "10s")
+        let python = try TestSupport.systemPython()
+        // The mask survives exec: mcpbox starts with SIGCHLD blocked, as under some runners.
+        let blockAndExec = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD]); os.execv(sys.argv[1], sys.argv[1:])"
+        let run = try RelayRun(argv: [python, "-c", blockAndExec, try TestSupport.mcpboxBinary(), "run", path, "--",
+                                      python, RelayRun.fixture("signals.py")])
+        #expect(RelayRun.readLine(run.output) == "ready")
+        // Left: pid 1 alone (mcpbox's start-up worker is reaped once it has handed over).
+        var children: [pid_t] = []
+        for _ in 0..<200 {
+            children = Pid1MemoryTests.children(of: run.pid)
+            if children.count == 1 { break }
+            usleep(10_000)
+        }
+        #expect(children.count == 1 && Pid1MemoryTests.isNamespaceInit(children[0]), "children of mcpbox: \(children)")
+        kill(-run.pid, SIGTERM)
+        #expect(RelayRun.readLine(run.output) == "got SIGTERM")
+        #expect(run.wait().status == 7)
+    }
+
+    @Test("with the MCP layer (the worker relays): signals sent to mcpbox reach the server through the worker")
     func workerSignals() throws {
         let (run, dir) = try Self.start("signals.py", grace: "10s", extra: "[tools]\ndeny = [\"*commit*\"]\n")
         defer { dir.remove() }
         #expect(RelayRun.readLine(run.output) == "ready")
-        // A duplicate would show as the previous name where the next one is expected.
-        for (sig, name, group) in [(SIGUSR1, "SIGUSR1", false), (SIGUSR2, "SIGUSR2", true), (SIGHUP, "SIGHUP", true),
-                                   (SIGQUIT, "SIGQUIT", false), (SIGINT, "SIGINT", true), (SIGUSR1, "SIGUSR1", false)] {
-            kill(group ? -run.pid : run.pid, sig)
+        // To mcpbox's pid alone: only the forward from mcpbox's first process to the worker's
+        // relay can carry them (a process group's signals also reach pid 1 directly).
+        for (sig, name) in [(SIGUSR1, "SIGUSR1"), (SIGUSR2, "SIGUSR2"), (SIGHUP, "SIGHUP"), (SIGQUIT, "SIGQUIT"),
+                            (SIGINT, "SIGINT")] {
+            kill(run.pid, sig)
             #expect(RelayRun.readLine(run.output) == "got \(name)")
         }
-        kill(-run.pid, SIGTERM)
+        kill(run.pid, SIGTERM)
         #expect(RelayRun.readLine(run.output) == "got SIGTERM")
         #expect(run.wait().status == 7)
     }
