@@ -96,8 +96,10 @@ struct RelaySandboxTests {
         defer { dir.remove() }
         let path = try Self.profile(dir, grace: "10s")
         let python = try TestSupport.systemPython()
-        // The mask survives exec: mcpbox starts with SIGCHLD blocked, as under some runners.
-        let blockAndExec = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD]); os.execv(sys.argv[1], sys.argv[1:])"
+        // The mask survives exec: mcpbox starts with SIGCHLD blocked, as under some runners (and
+        // with SIGCHLD's default action: an ignored one, which this runner may pass on, reaps).
+        let blockAndExec = "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_DFL); "
+            + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD]); os.execv(sys.argv[1], sys.argv[1:])"
         let run = try RelayRun(argv: [python, "-c", blockAndExec, try TestSupport.mcpboxBinary(), "run", path, "--",
                                       python, RelayRun.fixture("signals.py")])
         #expect(RelayRun.readLine(run.output) == "ready")
