@@ -192,6 +192,13 @@ void mcpbox_host_start(int argc, char **argv) {
      * worker's Swift start-up would do. */
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0) return;
+    /* pid 1 becomes this process's child: an ignored SIGCHLD (inherited from the client) would
+     * have the kernel reap it before the relay reads its status. The worker keeps the default
+     * too, for the pid 1 it relays itself. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &dfl, NULL);
     sigset_t old, set;
     sigprocmask(SIG_BLOCK, NULL, &old);
     mcpbox_relay_block_forwarded(&set);

@@ -116,6 +116,22 @@ struct RelaySandboxTests {
         #expect(run.wait().status == 7)
     }
 
+    @Test("started with SIGCHLD ignored, mcpbox still exits with the server's status")
+    func ignoredSIGCHLD() throws {
+        let dir = try TempDir(prefix: "mcpbox-relay")
+        defer { dir.remove() }
+        let path = try Self.profile(dir)
+        let python = try TestSupport.systemPython()
+        // An ignored SIGCHLD survives exec; the kernel would then reap pid 1 itself.
+        let ignoreAndExec = "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+        let run = try RelayRun(argv: [python, "-c", ignoreAndExec, try TestSupport.mcpboxBinary(), "run", path, "--",
+                                      python, RelayRun.fixture("status.py"), "exit", "3"])
+        let err = Background { RelayRun.readAll(run.errors) }
+        #expect(RelayRun.readAll(run.output) == Array("bye\n".utf8))
+        _ = err.join()
+        #expect(run.wait().status == 3)
+    }
+
     @Test("with the MCP layer (the worker relays): signals sent to mcpbox reach the server through the worker")
     func workerSignals() throws {
         let (run, dir) = try Self.start("signals.py", grace: "10s", extra: "[tools]\ndeny = [\"*commit*\"]\n")
