@@ -41,9 +41,13 @@ let package = Package(
         .target(
             name: "MCPBoxCLI",
             dependencies: ["MCPBoxCore", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(
+            name: "CMCPBoxEntry",
+            dependencies: ["CSandbox"],
+            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-O2", "-Wall", "-Wextra"])]),
         .executableTarget(
             name: "mcpbox",
-            dependencies: ["MCPBoxCLI"]),
+            dependencies: ["MCPBoxCLI", "CMCPBoxEntry"]),
         .executableTarget(
             name: "relay-harness",
             dependencies: ["CSandbox"],

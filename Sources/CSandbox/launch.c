@@ -30,6 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -302,6 +306,12 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     struct pollfd pfd = {.fd = sync_fd, .events = POLLIN};
     if (poll(&pfd, 1, 0) != 0) _exit(125);
     close(sync_fd);
+    /* The parent-death signal above refers to the relay host when it is the parent: it must
+     * not have died before (its end of the host socket closed). */
+    if (L->host_parent) {
+        struct pollfd hp = {.fd = L->host_fd, .events = POLLRDHUP};
+        if (poll(&hp, 1, 0) != 0) _exit(125);
+    }
     /* Joined to its cgroups now: root the cgroup namespace there, not at mcpbox's. */
     if (L->n_cgroup_procs_fds && (L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
@@ -463,6 +473,20 @@ static int write_maps(const struct mcpbox_launch *L, pid_t pid) {
     return write_proc_file(pid, "gid_map", L->gid_map);
 }
 
+int mcpbox_wait_gone(pid_t pid, int pidfd) {
+    int status = 0;
+    if (pidfd < 0) {
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) return 125 << 8;
+        }
+        return status;
+    }
+    /* Not this process's child: its pidfd turns readable when it has exited. */
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {}
+    return 125 << 8;
+}
+
 int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *out,
                         struct mcpbox_child_error *failure) {
     int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1};
@@ -486,7 +510,11 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
     /* The network namespace is made by pid 1's helper, in parallel with the mounts. */
     unsigned long flags = (unsigned long)L->clone_flags;
     if (L->new_net) flags &= ~(unsigned long)CLONE_NEWNET;
-    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    /* With a relay host, pid 1 is its child (CLONE_PARENT); a pidfd lets this process wait
+     * for it on a failed launch all the same. */
+    int pidfd = -1;
+    if (L->host_parent) flags |= CLONE_PARENT | CLONE_PIDFD;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, &pidfd, NULL, 0);
     if (pid == 0) {
         close(sync_p[1]);
         close(err_p[0]);
@@ -544,11 +572,13 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
     out->pid = pid;
     out->error_fd = err_p[0];
     out->sync_fd = sync_p[1];
+    out->pidfd = pidfd;
     return 0;
 
 kill_child:
     kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    mcpbox_wait_gone(pid, pidfd);
+    if (pidfd >= 0) close(pidfd);
 close_all:
     for (int i = 0; i < 2; i++) {
         if (sync_p[i] >= 0) close(sync_p[i]);

@@ -1,5 +1,6 @@
 /* The stdio relay: see include/mcpbox_relay.h for the contract. Syscalls only, no malloc. */
 #include "mcpbox_relay.h"
+#include "mcpbox_host.h"
 #if defined(__linux__)
 #include <errno.h>
 #include <fcntl.h>
@@ -413,7 +414,12 @@ static void reap(struct relay *r, int64_t now) {
 
 static void forward_signals(struct relay *r) {
     struct signalfd_siginfo si;
+    pid_t host = mcpbox_host_pid();
     while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        /* A worker behind a relay host (mcpbox_host.h) takes signals from the host only: the
+         * ones sent to mcpbox's pid reach it that way, and a process group's (a terminal's ^C)
+         * would otherwise arrive twice. */
+        if (host > 0 && si.ssi_pid != (uint32_t)host) continue;
         int sig = (int)si.ssi_signo;
         send_signal(r, sig);              /* the client's own escalation governs what follows */
     }
@@ -510,6 +516,8 @@ void mcpbox_relay_block_forwarded(sigset_t *set) {
 }
 
 int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
+    /* A worker relaying itself: the host gives up stdio and forwards signals here. */
+    mcpbox_host_proxy();
     char buffers[3][RELAY_BUFFER_SIZE];
     /* Start-up's deep calls dirtied the stack where the buffers now lie: untouched until a
      * transfer needs them, they cost nothing while the session is quiet. */

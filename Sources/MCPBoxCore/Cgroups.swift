@@ -36,10 +36,11 @@ public struct Cgroups: Sendable {
         mcpbox_cgroup_warm_start()
     }
 
-    /// Creates the groups `limits` needs, or nil when it needs none.
-    static func create(for limits: Limits) throws(SpawnError) -> Cgroups? {
+    /// Creates the groups `limits` needs, or nil when it needs none; named after `owner`, the
+    /// mcpbox process that removes them.
+    static func create(for limits: Limits, owner: pid_t = getpid()) throws(SpawnError) -> Cgroups? {
         guard limits.memoryBytes != nil || limits.cpu != nil else { return nil }
-        let name = "\(getpid())-\(Cgroups.startTime(of: getpid()) ?? 0)-\(UInt32.random(in: 0...UInt32.max))"
+        let name = "\(owner)-\(Cgroups.startTime(of: owner) ?? 0)-\(UInt32.random(in: 0...UInt32.max))"
         var made = Cgroups(dirs: [], procsFDs: [])
         do {
             if isV2() {

@@ -87,6 +87,10 @@ public enum Launcher {
                 printError("mcpbox: warning: " + message + "; the session runs unlogged ([audit] required = false)")
             }
         }
+        // A plain session (nothing in Swift during or after it but removing cgroups) is handed
+        // to the relay host, mcpbox's original process, which relays it in C (mcpbox_host.h).
+        let hostRelay = mcpbox_host_socket() >= 0 && external == nil && plan.mcp == nil && egress == nil
+            && sweepGuard == nil && plan.packages.isEmpty
         let sandbox: Started
         if let external {
             if let egress { external.attachEgress(egress.childFD) }
@@ -101,7 +105,8 @@ public enum Launcher {
         } else {
             do {
                 sandbox = Started(native: try Spawn.start(plan, bpf: bpf, stdin: stdinPipe.read, stdout: stdoutPipe.write,
-                                                          stderr: stderrPipe.write, egressFD: egress?.childFD ?? -1))
+                                                          stderr: stderrPipe.write, egressFD: egress?.childFD ?? -1,
+                                                          hostParent: hostRelay))
             } catch {
                 for p in pipes { close(p.read); close(p.write) }
                 egress?.abandon()
@@ -150,6 +155,20 @@ public enum Launcher {
                 audit.finish(fields: [("exit_status", .int(Int64(status)))])
                 if ended || audit.mustStop { status = 125 }
             }
+        } else if hostRelay {
+            let dirs: [UnsafePointer<CChar>?] = sandbox.cgroupDirs.map { UnsafePointer(strdup($0)) }
+            let sent = mcpbox_host_handoff(&config, dirs, Int32(dirs.count))
+            let err = errno
+            for d in dirs { free(UnsafeMutablePointer(mutating: d)) }
+            // The host relays from here; this process has nothing left to do.
+            if sent == 0 { _exit(0) }
+            close(stdinPipe.write)
+            close(stdoutPipe.read)
+            close(stderrPipe.read)
+            kill(sandbox.pid, SIGKILL)
+            _ = sandbox.wait()
+            printError("mcpbox: relay host: \(String(cString: strerror(err)))")
+            return 125
         } else {
             status = mcpbox_relay_run(&config)
         }
@@ -236,4 +255,7 @@ private struct Started {
         native?.finish()
         external?.finish()
     }
+
+    /// The sandbox's cgroup directories, deepest last.
+    var cgroupDirs: [String] { native?.cgroups?.dirs ?? [] }
 }

@@ -135,6 +135,8 @@ public struct Sandbox: Sendable {
     let executable: String
     /// The path of each Landlock rule, named by Landlock failures.
     var landlockPaths: [String] = []
+    /// A pidfd of pid 1 when it is the relay host's child (`Spawn.start(hostParent:)`), else -1.
+    var pidfd: Int32 = -1
 
     /// Reads the error pipe to EOF: nil once the server has exec'd, else why it did not.
     /// Closes the error pipe.
@@ -161,17 +163,15 @@ public struct Sandbox: Sendable {
     /// Waits for pid 1 and returns mcpbox's exit status for it (exit code, or 128+N for
     /// signal N); then releases what the launch held (`finish`).
     public func wait() -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { status = 125 << 8; break }
-        }
+        let status = mcpbox_wait_gone(pid, pidfd)
         finish()
         return mcpbox_exit_status(status)
     }
 
-    /// Releases the sync pipe and removes the cgroups; call once pid 1 has been reaped.
+    /// Releases the sync pipe (and pidfd) and removes the cgroups; call once pid 1 is gone.
     public func finish() {
         close(syncFD)
+        if pidfd >= 0 { close(pidfd) }
         cgroups?.remove()
     }
 }
@@ -214,8 +214,10 @@ public enum Spawn {
     /// Starts the sandbox for `plan` with the server's stdio on the given fds (child ends
     /// of the relay pipes; the caller closes its copies afterwards). `bpf` is the compiled
     /// seccomp program (struct sock_filter[]). Returns once pid 1 has been released.
+    /// `hostParent`: pid 1 becomes a child of the relay host (`mcpbox_host.h`), which relays
+    /// and reaps it after `Launcher` hands the session over.
     public static func start(_ plan: SandboxPlan, bpf: [UInt8], stdin: Int32, stdout: Int32,
-                             stderr: Int32, egressFD: Int32 = -1) throws(SpawnError) -> Sandbox {
+                             stderr: Int32, egressFD: Int32 = -1, hostParent: Bool = false) throws(SpawnError) -> Sandbox {
         guard let executable = plan.executable else {
             throw SpawnError(stage: Int32(MCPBOX_STAGE_EXEC.rawValue), code: ENOENT,
                              target: plan.argv.first)
@@ -294,7 +296,8 @@ public enum Spawn {
         }
 
         Cgroups.sweep()
-        let cgroups = try Cgroups.create(for: plan.limits)
+        // Named after the process that removes them: the relay host when it takes the session.
+        let cgroups = try Cgroups.create(for: plan.limits, owner: hostParent ? mcpbox_host_pid() : getpid())
         var ok = false
         defer { if !ok { cgroups?.remove() } }
 
@@ -364,6 +367,10 @@ public enum Spawn {
         launch.stderr_fd = stderr
         (launch.argv_area, launch.argv_area_len) = Spawn.commandLineArea()
         launch.landlock = plan.landlock.cDescription(arena)
+        if hostParent {
+            launch.host_parent = 1
+            launch.host_fd = mcpbox_host_socket()
+        }
 
         let procsFDs = cgroups?.procsFDs ?? []
         var spawned = mcpbox_spawned()
@@ -387,7 +394,7 @@ public enum Spawn {
         ok = true
         return Sandbox(pid: spawned.pid, errorFD: spawned.error_fd, syncFD: spawned.sync_fd,
                        cgroups: cgroups, targets: plan.mounts.map(Spawn.describe), executable: executable,
-                       landlockPaths: plan.landlock.rules.map(\.path))
+                       landlockPaths: plan.landlock.rules.map(\.path), pidfd: spawned.pidfd)
     }
 }
 

@@ -7,7 +7,7 @@ import Testing
 @Suite("Relay through mcpbox run", .serialized)
 struct RelaySandboxTests {
     /// Writes a profile that binds /usr and the relay fixtures, with the given limits.
-    static func profile(_ dir: TempDir, grace: String = "500ms", wall: String = "0") throws -> String {
+    static func profile(_ dir: TempDir, grace: String = "500ms", wall: String = "0", extra: String = "") throws -> String {
         let fixtures = URL(fileURLWithPath: RelayRun.fixture("echo.py")).deletingLastPathComponent().path
         return try dir.write("relay.toml", """
             description = "relay tests: the fixtures under Tests/SandboxTests/Fixtures/relay"
@@ -16,7 +16,7 @@ struct RelaySandboxTests {
             [limits]
             shutdown_grace = \(tomlString(grace))
             wall_time = \(tomlString(wall))
-
+            \(extra)
             """)
     }
 
@@ -25,9 +25,9 @@ struct RelaySandboxTests {
 
     /// `mcpbox run PROFILE -- python3 FIXTURE ARGS`.
     static func start(_ fixture: String, _ args: [String] = [], grace: String = "500ms",
-                      wall: String = "0", sockets: Bool = false) throws -> (RelayRun, TempDir) {
+                      wall: String = "0", sockets: Bool = false, extra: String = "") throws -> (RelayRun, TempDir) {
         let dir = try TempDir(prefix: "mcpbox-relay")
-        let path = try profile(dir, grace: grace, wall: wall)
+        let path = try profile(dir, grace: grace, wall: wall, extra: extra)
         let run = try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", path, "--",
                                       try TestSupport.systemPython(), RelayRun.fixture(fixture)] + args,
                                sockets: sockets)
@@ -73,6 +73,80 @@ struct RelaySandboxTests {
         // start-up and shutdown run Swift code over a 35 MB static binary.
         #expect(relaying > 0 && relaying <= 6 * 1024, "mcpbox peak RSS while relaying \(relaying) KiB")
         #expect(lifetime <= 12 * 1024, "mcpbox VmHWM \(lifetime) KiB")
+    }
+
+    @Test("mcpbox's resident set peaks at 3 MiB or less over its whole life, start-up included")
+    func startupPeak() throws {
+        // The process the client started stays a small C relay (mcpbox_host.h): the Swift
+        // start-up runs in a worker, whose pages never count here.
+        let (run, dir) = try Self.start("echo.py")
+        defer { dir.remove() }
+        run.write(Array("hello\n".utf8))
+        #expect(RelayRun.readLine(run.output) == "hello")
+        let peak = run.memoryKiB("VmHWM") ?? Int.max
+        print("mcpbox VmHWM after a launch and a round trip: \(peak) KiB")
+        run.closeInput()
+        #expect(run.wait().status == 0)
+        #expect(peak <= 3 * 1024, "mcpbox VmHWM \(peak) KiB")
+    }
+
+    @Test("started with SIGCHLD blocked, mcpbox leaves no zombie in its process group (the Python SDK waits for it to empty)")
+    func noZombieWorker() throws {
+        let dir = try TempDir(prefix: "mcpbox-relay")
+        defer { dir.remove() }
+        let path = try Self.profile(dir, grace: "10s")
+        let python = try TestSupport.systemPython()
+        // The mask survives exec: mcpbox starts with SIGCHLD blocked, as under some runners (and
+        // with SIGCHLD's default action: an ignored one, which this runner may pass on, reaps).
+        let blockAndExec = "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_DFL); "
+            + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD]); os.execv(sys.argv[1], sys.argv[1:])"
+        let run = try RelayRun(argv: [python, "-c", blockAndExec, try TestSupport.mcpboxBinary(), "run", path, "--",
+                                      python, RelayRun.fixture("signals.py")])
+        #expect(RelayRun.readLine(run.output) == "ready")
+        // Left: pid 1 alone (mcpbox's start-up worker is reaped once it has handed over).
+        var children: [pid_t] = []
+        for _ in 0..<200 {
+            children = Pid1MemoryTests.children(of: run.pid)
+            if children.count == 1 { break }
+            usleep(10_000)
+        }
+        #expect(children.count == 1 && Pid1MemoryTests.isNamespaceInit(children[0]), "children of mcpbox: \(children)")
+        kill(-run.pid, SIGTERM)
+        #expect(RelayRun.readLine(run.output) == "got SIGTERM")
+        #expect(run.wait().status == 7)
+    }
+
+    @Test("started with SIGCHLD ignored, mcpbox still exits with the server's status")
+    func ignoredSIGCHLD() throws {
+        let dir = try TempDir(prefix: "mcpbox-relay")
+        defer { dir.remove() }
+        let path = try Self.profile(dir)
+        let python = try TestSupport.systemPython()
+        // An ignored SIGCHLD survives exec; the kernel would then reap pid 1 itself.
+        let ignoreAndExec = "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+        let run = try RelayRun(argv: [python, "-c", ignoreAndExec, try TestSupport.mcpboxBinary(), "run", path, "--",
+                                      python, RelayRun.fixture("status.py"), "exit", "3"])
+        let err = Background { RelayRun.readAll(run.errors) }
+        #expect(RelayRun.readAll(run.output) == Array("bye\n".utf8))
+        _ = err.join()
+        #expect(run.wait().status == 3)
+    }
+
+    @Test("with the MCP layer (the worker relays): signals sent to mcpbox reach the server through the worker")
+    func workerSignals() throws {
+        let (run, dir) = try Self.start("signals.py", grace: "10s", extra: "[tools]\ndeny = [\"*commit*\"]\n")
+        defer { dir.remove() }
+        #expect(RelayRun.readLine(run.output) == "ready")
+        // To mcpbox's pid alone: only the forward from mcpbox's first process to the worker's
+        // relay can carry them (a process group's signals also reach pid 1 directly).
+        for (sig, name) in [(SIGUSR1, "SIGUSR1"), (SIGUSR2, "SIGUSR2"), (SIGHUP, "SIGHUP"), (SIGQUIT, "SIGQUIT"),
+                            (SIGINT, "SIGINT")] {
+            kill(run.pid, sig)
+            #expect(RelayRun.readLine(run.output) == "got \(name)")
+        }
+        kill(run.pid, SIGTERM)
+        #expect(RelayRun.readLine(run.output) == "got SIGTERM")
+        #expect(run.wait().status == 7)
     }
 
     @Test("signals reach the server through pid 1; SIGTERM ends it with its own status")

@@ -165,6 +165,12 @@ struct mcpbox_launch {
      * the profile path and --set values). NULL/0: nothing to blank. */
     char *argv_area;
     size_t argv_area_len;
+
+    /* 1: pid 1 is cloned as a child of mcpbox's relay host (CLONE_PARENT, mcpbox_host.h), which
+     * relays and reaps it; host_fd is the worker's end of the host socket: pid 1 checks, after
+     * its last parent-death setup, that the host still holds the other end. */
+    int host_parent;
+    int host_fd;
 };
 
 /* Result of a spawn. */
@@ -173,6 +179,7 @@ struct mcpbox_spawned {
     int error_fd;    /* read end of the CLOEXEC error pipe: EOF = the server exec'd */
     int sync_fd;     /* write end of the sync pipe: keep it open until pid 1 is reaped
                         (pid 1 treats its hang-up as the death of mcpbox), then close it */
+    int pidfd;       /* host_parent: a pidfd of pid 1 (not the caller's child), else -1 */
 };
 
 /* Clones the sandbox, writes the maps, joins cgroups, releases the child.
@@ -181,6 +188,11 @@ struct mcpbox_spawned {
  * PR_SET_PDEATHSIG(SIGKILL), which fires when the calling thread exits. */
 int mcpbox_launch_spawn(const struct mcpbox_launch *launch, struct mcpbox_spawned *out,
                         struct mcpbox_child_error *failure);
+
+/* Waits until pid 1 is gone: waitpid when it is the caller's child (pidfd -1), returning its
+ * wait status (125 << 8 on error); else polls its pidfd (host_parent launches: the relay host
+ * reaps it) and returns 125 << 8. */
+int mcpbox_wait_gone(pid_t pid, int pidfd);
 
 /* Parent-side check of a bind source: opens the canonical `path` with openat2
  * (O_PATH|O_CLOEXEC, RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS), fstat()s it and closes it.
