@@ -76,17 +76,23 @@ struct GVisorRuntimeTests {
         proc.standardInput = stdin
         proc.standardOutput = FileHandle.nullDevice
         proc.standardError = FileHandle.nullDevice
+        let before = Set(Self.leftovers())
         try proc.run()
-        let prefix = "mcpbox-gvisor-\(proc.processIdentifier)-"
+        // Named after the mcpbox process that runs runsc: the start-up worker mcpbox forks (its
+        // first process stays the relay host), so any new directory of this run.
         var dir: String?
+        var owner = ""
         for _ in 0..<600 where dir == nil {
-            if let d = Self.leftovers().first(where: { $0.hasPrefix(prefix) }), Self.processes(mentioning: Self.base + "/" + d).count >= 3 {
+            if let d = Self.leftovers().first(where: { !before.contains($0) && $0.hasPrefix("mcpbox-gvisor-") }),
+               Self.processes(mentioning: Self.base + "/" + d).count >= 3 {
                 dir = Self.base + "/" + d
+                owner = String(d.dropFirst("mcpbox-gvisor-".count).prefix { $0 != "-" })
             } else {
                 usleep(100_000)
             }
         }
         let found = try #require(dir, "runsc never started")
+        #expect(Int32(owner) != nil, "\(found)")
         kill(proc.processIdentifier, SIGKILL)
         proc.waitUntilExit()
         var left = Self.processes(mentioning: found)
@@ -95,13 +101,15 @@ struct GVisorRuntimeTests {
             left = Self.processes(mentioning: found)
         }
         #expect(left.isEmpty, "processes of the killed mcpbox's sandbox still run: \(left)")
+        // The worker dies of its parent-death signal and is reaped by init, not by this process.
+        for _ in 0..<300 where FileManager.default.fileExists(atPath: "/proc/\(owner)") { usleep(100_000) }
         #expect(FileManager.default.fileExists(atPath: found), "mcpbox was killed: its directory stays until the next run")
         let r = try mcpboxRun(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: found), "the next run did not remove \(found)")
         // base's memory limit made runsc create a cgroup in every hierarchy; none stays.
         let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)/mcpbox" } + ["/sys/fs/cgroup/mcpbox"]
-        let groups = hierarchies.flatMap { h in ((try? FileManager.default.contentsOfDirectory(atPath: h)) ?? []).filter { $0.hasPrefix("\(proc.processIdentifier)-") }.map { h + "/" + $0 } }
+        let groups = hierarchies.flatMap { h in ((try? FileManager.default.contentsOfDirectory(atPath: h)) ?? []).filter { $0.hasPrefix("\(owner)-") }.map { h + "/" + $0 } }
         #expect(groups.isEmpty, "cgroups of the killed mcpbox left: \(groups)")
     }
 
