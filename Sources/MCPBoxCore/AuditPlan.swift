@@ -69,6 +69,9 @@ public struct AuditPlan: Sendable, Equatable {
             origins["log"] = profile.auditLog.map { $0.origin + " = true (default path)" } ?? "default (an [audit] key is set)"
         }
         let logOrigin = profile.auditLog
+        if let (message, hint) = LogPaths.problem(path, makesParents: true) {
+            sink.add(logOrigin?.diagnostic(message, hint: hint) ?? Diagnostic(key: "audit.log", message, hint: hint))
+        }
         for m in mounts {
             guard case .bind(let source, let readOnly) = m.kind else { continue }
             guard Paths.isWithin(path, source) || Paths.isWithin(path, m.target) else { continue }
