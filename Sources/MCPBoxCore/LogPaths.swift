@@ -10,19 +10,19 @@ import Musl
 enum LogPaths {
     /// Why `path` (absolute, normalized) cannot be a log, with how to fix it; nil when it can.
     /// `makesParents`: missing directories are created by mcpbox (the audit log); otherwise
-    /// the directory must exist.
-    static func problem(_ path: String, makesParents: Bool) -> (message: String, hint: String)? {
+    /// the directory must exist. `what` names the log in the message.
+    static func problem(_ path: String, makesParents: Bool, what: String = "log") -> (message: String, hint: String)? {
         let hint = "name a regular file (or a new one) in an ordinary directory, outside /proc, /sys and /dev"
         for top in ["/proc", "/sys", "/dev"] where Paths.isWithin(path, top) {
-            return ("refused: the log \(path) lies under \(top), which holds kernel and device files, not logs", hint)
+            return ("refused: the \(what) \(path) lies under \(top), which holds kernel and device files, not logs", hint)
         }
         if let i = HostFS.info(path, follow: false) {
             if i.isSymlink {
-                return ("refused: the log \(path) is a symlink; mcpbox opens logs without following symlinks",
+                return ("refused: the \(what) \(path) is a symlink; mcpbox opens logs without following symlinks",
                         "name the symlink's target, or remove the symlink")
             }
-            if i.isDirectory { return ("refused: the log \(path) is a directory", "name a file inside it") }
-            if !i.isRegular { return ("refused: the log \(path) is a FIFO, socket or device, not a regular file", hint) }
+            if i.isDirectory { return ("refused: the \(what) \(path) is a directory", "name a file inside it") }
+            if !i.isRegular { return ("refused: the \(what) \(path) is a FIFO, socket or device, not a regular file", hint) }
         }
         // The nearest existing ancestor must be a directory.
         var dir = Paths.dirname(path)
@@ -31,7 +31,7 @@ enum LogPaths {
             dir = Paths.dirname(dir)
         }
         guard let d = HostFS.info(dir), d.isDirectory else {
-            return ("refused: the log \(path) cannot be created: \(dir) is not a directory", hint)
+            return ("refused: the \(what) \(path) cannot be created: \(dir) is not a directory", hint)
         }
         return nil
     }
