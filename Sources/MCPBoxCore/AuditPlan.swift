@@ -81,6 +81,15 @@ public struct AuditPlan: Sendable, Equatable {
             }
         }
         let required = profile.auditRequired?.value ?? true
+        // A path no log can live at: refused as run would refuse it; with required = false run
+        // goes on unlogged, which explain states as a warning.
+        if let (message, hint) = LogPaths.problem(path, makesParents: true, what: "audit log") {
+            if required {
+                sink.add(logOrigin?.diagnostic(message, hint: hint) ?? Diagnostic(key: "audit.log", message, hint: hint))
+            } else {
+                warnings.append("audit.log: \(message.dropFirst("refused: ".count)); with required = false the session will not be logged (\(hint))")
+            }
+        }
         if !required {
             warnings.append("audit.required = false: if the audit log cannot be written, the session continues unlogged after one warning (\(profile.auditRequired!.origin))")
         }

@@ -83,7 +83,9 @@ enum EgressPlanner {
                                             hint: "keep the log outside the directories the server may write"))
                 }
             }
-            if HostFS.info(Paths.dirname(log.value))?.isDirectory != true {
+            if let (message, hint) = LogPaths.problem(log.value, makesParents: false) {
+                sink.add(log.diagnostic(message, hint: hint))
+            } else if HostFS.info(Paths.dirname(log.value))?.isDirectory != true {
                 sink.add(log.diagnostic("the directory of \(log.value) does not exist", hint: "create it (mcpbox creates only the file)"))
             }
             logPath = log.value

@@ -274,6 +274,15 @@ public struct PlanBuilder {
                                       hint: "keep profiles outside the directories they grant write access to"))
             }
         }
+        // Nor reach it by another name: a hard link, or the same directory seen through another mount.
+        let rwBinds = d.mounts.compactMap { m -> (source: String, target: String, origin: String)? in
+            if case .bind(let source, false) = m.kind { (source, m.target, m.origin) } else { nil }
+        }
+        for f in profile.files where !rwBinds.contains(where: { Paths.isWithin(f, $0.source) }) {
+            if let (message, hint) = ProfileAliases.problem(f, writable: rwBinds) {
+                d.sink.add(Diagnostic(file: f, key: "filesystem.read_write", message, hint: hint))
+            }
+        }
 
         // Nor plant a symlink in a writable path that a later launch would follow to a bind source.
         let writable = d.mounts.compactMap { m -> String? in if case .bind(let source, false) = m.kind { source } else { nil } }

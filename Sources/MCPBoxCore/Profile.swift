@@ -687,22 +687,23 @@ struct ProfileFileReader {
                     continue
                 }
                 for h in t.entries {
-                    let key = "network.hosts.\(h.key)"
+                    let key = "network.hosts." + TOML.keySegment(h.key)
                     let name = h.key.lowercased()
                     guard EgressRule.isHostName(name), IPAddress(name) == nil else {
                         sink.add(diag(h.keyLine, key, "invalid host name \"\(h.key)\""))
                         continue
                     }
                     var texts: [Sourced<String>] = []
-                    if case .array = h.value.kind { texts = stringArray(h, key, expand: true) ?? [] }
-                    else if let one = string(h, key, expand: true) { texts = [one] }
+                    if case .array(let items) = h.value.kind {
+                        texts = stringArray(h, key, expand: true) ?? []
+                        if items.isEmpty { sink.add(diag(h.value.line, key, "needs at least one address")) }
+                    } else if let one = string(h, key, expand: true) { texts = [one] }
                     var addresses: [IPAddress] = []
                     for t in texts {
                         if let a = IPAddress(t.value) { addresses.append(a) } else {
                             sink.add(t.diagnostic("\"\(t.value)\" is not an IP address", hint: "write an IPv4 or IPv6 address, without brackets or port"))
                         }
                     }
-                    if texts.isEmpty { sink.add(diag(h.value.line, key, "needs at least one address")) }
                     if !addresses.isEmpty {
                         layer.networkHosts.append(Sourced(HostMapping(name: name, addresses: addresses), file: file, line: h.value.line, key: key))
                     }

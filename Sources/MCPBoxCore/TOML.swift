@@ -72,6 +72,24 @@ public enum TOML {
     /// to a value counts as one level (`a.b = [[1]]` reaches depth 4).
     public static let maxDepth = 128
 
+    /// One component of a dotted key as TOML writes it: bare when it can be, else quoted
+    /// (`"a.test"`), so a key path in a message reads back as the same key.
+    public static func keySegment(_ s: String) -> String {
+        if !s.isEmpty, s.utf8.allSatisfy(TOMLParser.isBareKeyChar) { return s }
+        var out = "\""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where ch.value < 0x20 || ch.value == 0x7F:
+                let hex = String(ch.value, radix: 16, uppercase: true)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out + "\""
+    }
+
     /// Parses `text`; `file` names the source in errors.
     public static func parse(_ text: String, file: String = "<input>") throws(TOMLError) -> TOMLTable {
         try parse(bytes: Array(text.utf8), file: file)

@@ -45,6 +45,13 @@ import Testing
                 && audit["payloads"] as? String == "redacted" && audit["required"] as? Bool == true && audit["keep"] as? Int == 5)
     }
 
+    @Test("a log path no log can live at: refused, or with required = false a warning that the session will not be logged")
+    func unwritablePath() throws {
+        #expect(errors("[audit]\nlog = \"/dev/full\"\n").contains { $0.key == "audit.log" && $0.message.contains("audit log /dev/full lies under /dev") })
+        let p = try plan("[audit]\nlog = \"/proc/self/x.jsonl\"\nrequired = false\n")
+        #expect(p.warnings.contains { $0.contains("lies under /proc") && $0.contains("will not be logged") }, "\(p.warnings)")
+    }
+
     @Test func keysAndVariables() throws {
         let p = try plan("""
             [audit]

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Log files mcpbox writes on the host (`[audit] log`, `[network] log`): a path `run` could not
+/// open and append to as a regular file is refused when the plan is built, so `explain` and
+/// `run` refuse it with the same words.
+enum LogPaths {
+    /// Why `path` (absolute, normalized) cannot be a log, with how to fix it; nil when it can.
+    /// `makesParents`: missing directories are created by mcpbox (the audit log); otherwise
+    /// the directory must exist. `what` names the log in the message.
+    static func problem(_ path: String, makesParents: Bool, what: String = "log") -> (message: String, hint: String)? {
+        let hint = "name a regular file (or a new one) in an ordinary directory, outside /proc, /sys and /dev"
+        for top in ["/proc", "/sys", "/dev"] where Paths.isWithin(path, top) {
+            return ("refused: the \(what) \(path) lies under \(top), which holds kernel and device files, not logs", hint)
+        }
+        if let i = HostFS.info(path, follow: false) {
+            if i.isSymlink {
+                return ("refused: the \(what) \(path) is a symlink; mcpbox opens logs without following symlinks",
+                        "name the symlink's target, or remove the symlink")
+            }
+            if i.isDirectory { return ("refused: the \(what) \(path) is a directory", "name a file inside it") }
+            if !i.isRegular { return ("refused: the \(what) \(path) is a FIFO, socket or device, not a regular file", hint) }
+        }
+        // The nearest existing ancestor must be a directory.
+        var dir = Paths.dirname(path)
+        while HostFS.info(dir) == nil, dir != "/" {
+            if !makesParents { return nil }  // reported by the caller ("does not exist")
+            dir = Paths.dirname(dir)
+        }
+        guard let d = HostFS.info(dir), d.isDirectory else {
+            return ("refused: the \(what) \(path) cannot be created: \(dir) is not a directory", hint)
+        }
+        return nil
+    }
+}
+
+extension HostFS {
+    /// Device, inode and link count of `path` (`lstat(2)`); nil when it cannot be examined.
+    static func identity(_ path: String) -> (dev: UInt64, ino: UInt64, links: UInt64)? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_nlink))
+    }
+}
+
+/// A profile file the server could rewrite through another name than its path.
+enum ProfileAliases {
+    /// Why `file` (a real path) can be reached from `writable` (read-write bind sources) or
+    /// from another name, with how to fix it; nil when it cannot.
+    static func problem(_ file: String, writable: [(source: String, target: String, origin: String)]) -> (message: String, hint: String)? {
+        guard let me = HostFS.identity(file) else { return nil }
+        if me.links > 1 {
+            return ("refused: this profile has \(me.links) hard links; another of its names may lie where the server can write, so the server could rewrite it",
+                    "give it a single link: cp \(file) \(file).new && mv \(file).new \(file)")
+        }
+        for w in writable {
+            var st = stat()
+            guard stat(w.source, &st) == 0 else { continue }
+            var path = file
+            while true {
+                if let i = HostFS.identity(path), i.dev == UInt64(st.st_dev), i.ino == UInt64(st.st_ino) {
+                    return ("refused: this profile lies inside \(w.target), which the server may write (\(w.origin)): \(path) is the same file or directory as \(w.source)",
+                            "keep profiles outside the directories they grant write access to")
+                }
+                if path == "/" { break }
+                path = Paths.dirname(path)
+            }
+        }
+        return nil
+    }
+}

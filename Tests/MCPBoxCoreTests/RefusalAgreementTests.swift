@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import MCPBoxCore
+
+/// Plans `run` would refuse at start-up are refused when the plan is built, so `explain` (the
+/// built binary) refuses them too, with `run`'s words: log paths no log can live at, and a
+/// profile the server could rewrite through another name.
+@Suite(.serialized, .enabled(if: geteuid() == 0, "launches sandboxes as root (CI does)"))
+struct RefusalAgreementTests {
+    let shipped = ["--profile-path", Fixture.shippedProfiles]
+
+    /// explain and run of `file` both exit 125 with the same message, which names `culprit`
+    /// (default `file`), `key` and contains `words` (the hint follows in parentheses).
+    func expectBothRefuse(_ file: String, _ args: [String], key: String, words: String, culprit: String? = nil, _ name: String) throws {
+        let explain = try CLI.run(["explain", file] + args + ["--", "/bin/true"])
+        let run = try CLI.run(["run", file] + args + ["--", "/bin/true"])
+        #expect(explain.status == 125 && run.status == 125, "\(name): explain \(explain.status) \(explain.stderr) / run \(run.status) \(run.stderr)")
+        #expect(run.stderr == explain.stderr, "\(name): \(explain.stderr) / \(run.stderr)")
+        #expect(explain.stderr.contains("\(culprit ?? file):") && explain.stderr.contains(key) && explain.stderr.contains(words) && explain.stderr.contains(" ("),
+                "\(name): \(explain.stderr)")
+    }
+
+    /// (name, log path, words of the refusal) for paths where no log can be written.
+    func badLogPaths(_ s: Scratch) -> [(String, String, String)] {
+        let p = s.path
+        s.write("file", "x\n")
+        s.mkdir("dir")
+        mkfifo(p + "/fifo", 0o600)
+        symlink(p + "/file", p + "/link")
+        return [
+            ("a file under /proc", "/proc/self/x.jsonl", "lies under /proc"),
+            ("a device", "/dev/full", "lies under /dev"),
+            ("a file under /sys", "/sys/x.jsonl", "lies under /sys"),
+            ("below a regular file", p + "/file/x.jsonl", "is not a directory"),
+            ("a FIFO", p + "/fifo", "FIFO, socket or device"),
+            ("a directory", p + "/dir", "is a directory"),
+            ("a symlink", p + "/link", "is a symlink"),
+        ]
+    }
+
+    @Test("an audit log path run cannot write is refused by explain and run alike")
+    func auditLogPaths() throws {
+        let s = Scratch()
+        let profiles = Scratch()
+        for (name, path, words) in badLogPaths(s) {
+            let file = profiles.write("p.toml", "[audit]\nlog = \(HonestyCLITests.tomlQuoted(path))\n")
+            try expectBothRefuse(file, shipped, key: "audit.log", words: words, name)
+        }
+    }
+
+    @Test("a network log path run cannot write is refused by explain and run alike")
+    func networkLogPaths() throws {
+        let s = Scratch()
+        let profiles = Scratch()
+        for (name, path, words) in badLogPaths(s) {
+            let file = profiles.write("p.toml", "[network]\nmode = \"allow\"\nlog = \(HonestyCLITests.tomlQuoted(path))\n")
+            try expectBothRefuse(file, shipped, key: "network.log", words: words, name)
+        }
+    }
+
+    @Test("a profile, or a profile it extends, hard-linked into a read-write bind is refused")
+    func hardLinkedProfile() throws {
+        let s = Scratch()
+        let rw = s.mkdir("rw", mode: 0o777)
+        let profiles = s.mkdir("profiles")
+        s.write("profiles/base.toml", "[filesystem]\nread_only = [\"/usr\", \"/lib\", \"/lib64\", \"/bin\"]\n")
+        let file = s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(rw)\"]\n")
+        let dirs = ["--profile-path", profiles]
+        // Control: without the links both work.
+        let fine = try CLI.run(["explain", file] + dirs + ["--", "/bin/true"])
+        #expect(fine.status == 0, "\(fine.stderr)")
+        #expect(link(file, rw + "/p.toml") == 0)
+        try expectBothRefuse(file, dirs, key: "filesystem.read_write", words: "hard links", "the profile")
+        let explain = try CLI.run(["explain", file] + dirs + ["--", "/bin/true"])
+        #expect(explain.stderr.contains("cp \(file) \(file).new && mv \(file).new \(file)"), "\(explain.stderr)")
+        unlink(rw + "/p.toml")
+        #expect(link(profiles + "/base.toml", rw + "/base.toml") == 0)
+        try expectBothRefuse(file, dirs, key: "filesystem.read_write", words: "hard links", culprit: profiles + "/base.toml",
+                             "the profile it extends")
+    }
+}
