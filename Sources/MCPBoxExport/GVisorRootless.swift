@@ -66,12 +66,15 @@ public struct GVisorUserNamespace: Sendable, Equatable {
         let owners = Set([String(id.callerUid)] + (accounts.user(uid: id.callerUid).map { [$0.name] } ?? []))
         let callerName = accounts.user(uid: id.callerUid)?.name ?? String(id.callerUid)
         let own = [id.callerUid, id.hostUid], ownG = [id.callerGid, id.hostGid]
-        let uids = pick(accounts.subuid.filter { owners.contains($0.owner) }, excluding: Set(own))
-        let gids = pick(accounts.subgid.filter { owners.contains($0.owner) }, excluding: Set(ownG))
+        // Never an id that names an account or group (another profile's `[user]` account from
+        // the same range): that account would share its host id with runsc or gVisor's sandbox.
+        let named = Set(accounts.users.map(\.uid)), namedG = Set(accounts.groups.map(\.gid) + accounts.users.map(\.gid))
+        let uids = pick(accounts.subuid.filter { owners.contains($0.owner) }, excluding: Set(own).union(named))
+        let gids = pick(accounts.subgid.filter { owners.contains($0.owner) }, excluding: Set(ownG).union(namedG))
         guard uids.count == 2, gids.count == 2 else {
             let missing = (uids.count < 2 ? [accounts.subuidPath] : []) + (gids.count < 2 ? [accounts.subgidPath] : [])
             return .failure(GVisorRuntime.Refusal(
-                message: "runtime = \"gvisor\" started by an ordinary user needs two subordinate uids and two subordinate gids of \(callerName)'s (runsc runs as one, gVisor's sandbox as the other; never as \(callerName)'s own ids or root) and \(missing.joined(separator: " and ")) gives fewer",
+                message: "runtime = \"gvisor\" started by an ordinary user needs two subordinate uids and two subordinate gids of \(callerName)'s (runsc runs as one, gVisor's sandbox as the other; never as \(callerName)'s own ids, root, or an id that names an account or group) and \(missing.joined(separator: " and ")) gives fewer",
                 hint: "as root, give \(callerName) a range: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(callerName); or start mcpbox as root, " + fix))
         }
         func unique(_ ids: [UInt32]) -> [UInt32] { ids.reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }

@@ -47,28 +47,28 @@ struct GVisorRootlessTests {
         }
     }
 
-    @Test("the caller's own ids map to themselves, runsc's root and gVisor's nobody to the two highest subordinate ids; explain says so")
+    @Test("the caller's own ids map to themselves, runsc's root and gVisor's nobody to the two highest subordinate ids that name no account (srv is 165535); explain says so")
     func mapsAndExplain() throws {
         defer { tmp.remove() }
         let a = try accounts(subuid: "alice:100000:65536\n", subgid: "1000:200000:10\n")
         let prepared = try prepare(try plan(a), a).get()
         let ns = try #require(prepared.userNamespace)
-        #expect(ns == GVisorUserNamespace(rootUid: 165535, rootGid: 200009, nobodyUid: 165534, nobodyGid: 200008, ownUids: [1000], ownGids: [1000]))
-        #expect(ns.uidMap == ["0", "165535", "1", "1000", "1000", "1", "65534", "165534", "1"])
+        #expect(ns == GVisorUserNamespace(rootUid: 165534, rootGid: 200009, nobodyUid: 165533, nobodyGid: 200008, ownUids: [1000], ownGids: [1000]))
+        #expect(ns.uidMap == ["0", "165534", "1", "1000", "1000", "1", "65534", "165533", "1"])
         #expect(ns.gidMap == ["0", "200009", "1", "1000", "1000", "1", "65534", "200008", "1"])
         #expect(prepared.flags.contains("--ignore-cgroups") && !prepared.flags.contains("--rootless"), "\(prepared.flags)")
         let identity = try #require(prepared.rows.first { $0.restriction == "identity" })
         #expect(identity.status == .carried)
         for fragment in ["the server runs as 1000:1000 (alice) in gVisor's kernel", "owned by 1000:1000 on the host",
-                         "uids 0->165535, 1000->1000, 65534->165534; gids 0->200009, 1000->1000, 65534->200008",
-                         "runs as 165534:200008", "gofer) as 165535:200009", "host root never", "without the caller's supplementary groups"] {
+                         "uids 0->165534, 1000->1000, 65534->165533; gids 0->200009, 1000->1000, 65534->200008",
+                         "runs as 165533:200008", "gofer) as 165534:200009", "host root never", "without the caller's supplementary groups"] {
             #expect(identity.detail.contains(fragment), "\(fragment): \(identity.detail)")
         }
         let namespaces = try #require(prepared.rows.first { $0.restriction == "namespaces" })
         #expect(namespaces.detail.contains("mcpbox puts runsc in a user namespace of its own"), "\(namespaces.detail)")
-        #expect(GVisorRuntime.explainText(prepared).contains("65534->165534"))
+        #expect(GVisorRuntime.explainText(prepared).contains("65534->165533"))
         let json = GVisorRuntime.explainNode(prepared.plan, prepared).json().filter { $0 != " " && $0 != "\n" }
-        #expect(json.contains(#""user_namespace":{"uid_map":[[0,165535,1],[1000,1000,1],[65534,165534,1]],"gid_map":[[0,200009,1],[1000,1000,1],[65534,200008,1]],"runsc":{"uid":165535,"gid":200009},"sandbox":{"uid":165534,"gid":200008}}"#), "\(json)")
+        #expect(json.contains(#""user_namespace":{"uid_map":[[0,165534,1],[1000,1000,1],[65534,165533,1]],"gid_map":[[0,200009,1],[1000,1000,1],[65534,200008,1]],"runsc":{"uid":165534,"gid":200009},"sandbox":{"uid":165533,"gid":200008}}"#), "\(json)")
     }
 
     @Test("every bind's mount point is in the bundle (written by the caller): runsc's gofer, a subordinate id, creates none the caller cannot remove")
@@ -100,6 +100,20 @@ struct GVisorRootlessTests {
         #expect(ns.uidMap == ["0", "165534", "1", "1000", "1000", "1", "165535", "165535", "1", "65534", "165533", "1"])
         let identity = try #require(prepared.rows.first { $0.restriction == "identity" })
         #expect(identity.detail.contains("the server runs as 165535:165535 (srv)") && identity.detail.contains("1000->1000 (the caller"), "\(identity.detail)")
+    }
+
+    @Test("an id of the caller's range that names an account or group (another profile's [user] account) is never runsc's or gVisor's sandbox's")
+    func namedIdsNeverPicked() throws {
+        defer { tmp.remove() }
+        // srv (uid and gid 165535, the top of alice's ranges) is a server account of other profiles;
+        // this profile runs as alice herself. A group alone (165534) counts too.
+        let a = try accounts(subuid: "alice:100000:65536\n", subgid: "alice:100000:65536\n")
+        try Data("alice:x:1000:\nsrv:x:165535:\nshared:x:165534:\n".utf8).write(to: URL(fileURLWithPath: a.subuidPath.replacingOccurrences(of: "subuid", with: "group")))
+        let b = Accounts(root: String(a.subuidPath.dropLast("/etc/subuid".count)))
+        let ns = try #require(try prepare(try plan(b), b).get().userNamespace)
+        #expect(![ns.rootUid, ns.nobodyUid].contains(165535) && ![ns.rootGid, ns.nobodyGid].contains(165535), "\(ns)")
+        #expect(ns.rootUid == 165534 && ns.nobodyUid == 165533, "\(ns)")
+        #expect(ns.rootGid == 165533 && ns.nobodyGid == 165532, "\(ns)")
     }
 
     @Test("fewer than two subordinate ids (none, one, or only the server's): refused, naming the file and the fix")
