@@ -16,6 +16,9 @@ enum LogPaths {
         for top in ["/proc", "/sys", "/dev"] where Paths.isWithin(path, top) {
             return ("refused: the \(what) \(path) lies under \(top), which holds kernel and device files, not logs", hint)
         }
+        if path.utf8.count >= Int(PATH_MAX) || path.split(separator: "/").contains(where: { $0.utf8.count > Int(NAME_MAX) }) {
+            return ("refused: the \(what) \(path) is too long (a path of at most \(PATH_MAX - 1) bytes, each name at most \(NAME_MAX))", "choose a shorter path")
+        }
         if let i = HostFS.info(path, follow: false) {
             if i.isSymlink {
                 return ("refused: the \(what) \(path) is a symlink; mcpbox opens logs without following symlinks",
@@ -23,6 +26,11 @@ enum LogPaths {
             }
             if i.isDirectory { return ("refused: the \(what) \(path) is a directory", "name a file inside it") }
             if !i.isRegular { return ("refused: the \(what) \(path) is a FIFO, socket or device, not a regular file", hint) }
+            if access(path, W_OK) != 0 {
+                return ("refused: the \(what) \(path) cannot be written: \(String(cString: strerror(errno)))",
+                        "make it writable by the account running mcpbox (and not immutable, on a read-write file system), or name another file")
+            }
+            return nil
         }
         // The nearest existing ancestor must be a directory.
         var dir = Paths.dirname(path)
@@ -32,6 +40,10 @@ enum LogPaths {
         }
         guard let d = HostFS.info(dir), d.isDirectory else {
             return ("refused: the \(what) \(path) cannot be created: \(dir) is not a directory", hint)
+        }
+        if access(dir, W_OK | X_OK) != 0 {
+            return ("refused: the \(what) \(path) cannot be created: \(dir): \(String(cString: strerror(errno)))",
+                    "make \(dir) writable by the account running mcpbox (on a read-write file system), or name another file")
         }
         return nil
     }

@@ -35,6 +35,7 @@ struct RefusalAgreementTests {
             ("a FIFO", p + "/fifo", "FIFO, socket or device"),
             ("a directory", p + "/dir", "is a directory"),
             ("a symlink", p + "/link", "is a symlink"),
+            ("a name longer than NAME_MAX", p + "/" + String(repeating: "x", count: 300) + ".jsonl", "is too long"),
         ]
     }
 
@@ -55,6 +56,25 @@ struct RefusalAgreementTests {
         for (name, path, words) in badLogPaths(s) {
             let file = profiles.write("p.toml", "[network]\nmode = \"allow\"\nlog = \(HonestyCLITests.tomlQuoted(path))\n")
             try expectBothRefuse(file, shipped, key: "network.log", words: words, name)
+        }
+    }
+
+    @Test("a log on a read-only file system (a new file, or an existing one) is refused by explain and run alike")
+    func readOnlyFileSystemLog() throws {
+        let s = Scratch()
+        let profiles = Scratch()
+        let mnt = s.mkdir("ro")
+        s.write("ro/existing.jsonl", "")
+        // A read-only bind of the scratch directory onto itself, removed before the test ends.
+        #expect(mount(mnt, mnt, nil, UInt(MS_BIND), nil) == 0, "bind: \(String(cString: strerror(errno)))")
+        defer { umount2(mnt, Int32(MNT_DETACH)) }
+        #expect(mount(nil, mnt, nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY), nil) == 0, "remount ro: \(String(cString: strerror(errno)))")
+        for (name, path, words) in [("a new file", mnt + "/new.jsonl", "cannot be created: \(mnt): Read-only file system"),
+                                    ("an existing file", mnt + "/existing.jsonl", "cannot be written: Read-only file system")] {
+            let audit = profiles.write("a.toml", "[audit]\nlog = \(HonestyCLITests.tomlQuoted(path))\n")
+            try expectBothRefuse(audit, shipped, key: "audit.log", words: words, name)
+            let net = profiles.write("n.toml", "[network]\nmode = \"allow\"\nlog = \(HonestyCLITests.tomlQuoted(path))\n")
+            try expectBothRefuse(net, shipped, key: "network.log", words: words, name)
         }
     }
 

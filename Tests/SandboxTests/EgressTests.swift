@@ -56,7 +56,7 @@ struct EgressTests {
         let r = try runProcess([try TestSupport.mcpboxBinary(), "run", profile, "--profile-path", TestSupport.profilesDir,
                                 "--", "/bin/echo", "ran"], timeout: 60)
         #expect(r.status == 125 && r.stdoutText.isEmpty && r.stderr.contains("network.log"), "\(r.status) \(r.stderr)")
-        // Past the plan's checks (the directory exists), the open itself fails at run time.
+        // A directory at the log's path: refused when the plan is built, before any launch.
         try tmp.makeDir("is-a-dir.jsonl")
         let atRun = try tmp.write("q.toml", """
             extends = ["base"]
@@ -68,7 +68,7 @@ struct EgressTests {
             """)
         let q = try runProcess([try TestSupport.mcpboxBinary(), "run", atRun, "--profile-path", TestSupport.profilesDir,
                                 "--", "/bin/echo", "ran"], timeout: 60)
-        #expect(q.status == 125 && q.stdoutText.isEmpty && q.stderr.contains("mcpbox: egress: network.log"), "\(q.status) \(q.stderr)")
+        #expect(q.status == 125 && q.stdoutText.isEmpty && q.stderr.contains("network.log: refused: the log \(tmp.sub("is-a-dir.jsonl")) is a directory"), "\(q.status) \(q.stderr)")
     }
 }
 
