@@ -13,7 +13,10 @@ import Glibc
 @Suite("mcp-server-fetch through mcpbox's egress proxy", .enabled(if: TestSupport.isRoot, "creates throwaway accounts: run as root (CI does)"))
 struct FetchServerTests {
     @Test("allowed host fetched; other hosts, loopback and redirects refused", arguments: RealServerTests.Launch.allCases)
-    func fetch(launch: RealServerTests.Launch) throws {
+    func fetch(launch: RealServerTests.Launch) throws { try Self.fetch(launch: launch, runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    static func fetch(launch: RealServerTests.Launch, runtime: String?) throws {
         let venv = try TestSupport.venv()
         guard FileManager.default.isExecutableFile(atPath: venv + "/bin/mcp-server-fetch") else {
             throw SupportError("\(venv)/bin/mcp-server-fetch is missing: run scripts/setup")
@@ -59,6 +62,7 @@ struct FetchServerTests {
             log = \(tomlString(logPath))
 
             """
+        if let runtime { profile += "[isolation]\nruntime = \(tomlString(runtime))\n" }
         let profilePath = try tmp.write("profiles/fetch-test.toml", profile)
 
         let env = ["PATH": "\(venv)/bin:/usr/local/bin:/usr/bin:/bin", "HOME": tmp.path, "LANG": "C.UTF-8"]

@@ -39,8 +39,11 @@ struct RealServerTests {
     }
 
     @Test("mcp-server-git under `git`: reads and commits in its repository, clean close", arguments: Launch.allCases)
-    func gitInRepository(launch: Launch) throws {
-        let env = try E2EEnvironment(launch: launch, shippedProfile: "git")
+    func gitInRepository(launch: Launch) throws { try Self.gitInRepository(launch: launch, runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    static func gitInRepository(launch: Launch, runtime: String?) throws {
+        let env = try E2EEnvironment(launch: launch, shippedProfile: "git", runtime: runtime)
         defer { env.cleanUp() }
         let repos = try env.makeRepositories()
         let message = "commit from the sandbox \(env.token)"
@@ -71,6 +74,39 @@ struct RealServerTests {
         }
     }
 
+    @Test("mcp-server-git on a repository its account may not write: status and log work, add and commit fail, the host repository is unchanged",
+          arguments: Launch.allCases)
+    func gitReadOnlyRepository(launch: Launch) throws { try Self.gitReadOnlyRepository(launch: launch, runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    static func gitReadOnlyRepository(launch: Launch, runtime: String?) throws {
+        let env = try E2EEnvironment(launch: launch, shippedProfile: "git", runtime: runtime)
+        defer { env.cleanUp() }
+        let repos = try env.makeRepositories()
+        // Owner root, group the server's: without group write the account may only read it.
+        let r = try runProcess(["/bin/chmod", "-R", "g-w", repos.repo])
+        try #require(r.status == 0, "\(r.stderr)")
+        let before = try runProcess(["/usr/bin/git", "-C", repos.repo, "rev-parse", "HEAD"]).stdoutText
+
+        let out = try env.runClient(args: ["run", env.profile, "--profile-path", TestSupport.profilesDir, "--set", "repo=\(repos.repo)"], calls: [
+            ["tool": "git_status", "arguments": ["repo_path": repos.repo]],
+            ["tool": "git_log", "arguments": ["repo_path": repos.repo]],
+            ["tool": "git_add", "arguments": ["repo_path": repos.repo, "files": ["new-file.txt"]]],
+            ["tool": "git_commit", "arguments": ["repo_path": repos.repo, "message": "must not land \(env.token)"]],
+        ])
+        out.expectCleanSession(server: "mcp-git")
+        try #require(out.calls.count == 4, "calls: \(out.calls)")
+        #expect(!out.calls[0].isError && out.calls[0].text.contains("new-file.txt"), "git_status: \(out.calls[0].text)")
+        #expect(!out.calls[1].isError && out.calls[1].text.contains("initial commit \(env.token)"), "git_log: \(out.calls[1].text)")
+        #expect(out.calls[2].isError && out.calls[2].text.contains("Permission denied"), "git_add on a read-only repository: \(out.calls[2].text)")
+        #expect(out.calls[3].isError, "git_commit on a read-only repository: \(out.calls[3].text)")
+        let after = try runProcess(["/usr/bin/git", "-C", repos.repo, "rev-parse", "HEAD"]).stdoutText
+        #expect(before == after && !before.isEmpty, "the repository's HEAD moved: \(before) → \(after)")
+        let staged = try runProcess(["/usr/bin/git", "-C", repos.repo, "diff", "--cached", "--name-only"]).stdoutText
+        #expect(staged.isEmpty, "something was staged: \(staged)")
+        #expect(!FileManager.default.fileExists(atPath: repos.repo + "/.git/index.lock"))
+    }
+
     @Test("mcp-server-git as client configs write it: the repository comes from its own --repository (no --set)",
           arguments: Launch.allCases)
     func gitRepositoryFromServerArguments(launch: Launch) throws {
@@ -92,8 +128,11 @@ struct RealServerTests {
     }
 
     @Test("mcp-server-git unconfined by its own --repository: the sandbox alone hides a sibling repository", arguments: Launch.allCases)
-    func gitSiblingInvisible(launch: Launch) throws {
-        let env = try E2EEnvironment(launch: launch, shippedProfile: "git")
+    func gitSiblingInvisible(launch: Launch) throws { try Self.gitSiblingInvisible(launch: launch, runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    static func gitSiblingInvisible(launch: Launch, runtime: String?) throws {
+        let env = try E2EEnvironment(launch: launch, shippedProfile: "git", runtime: runtime)
         defer { env.cleanUp() }
         let repos = try env.makeRepositories()
         let server = try TestSupport.venv() + "/bin/mcp-server-git"
@@ -169,11 +208,13 @@ struct E2EEnvironment {
     let serverUID: UInt32
     let serverGID: UInt32
 
-    init(launch: RealServerTests.Launch, shippedProfile: String) throws {
+    /// `runtime`: when given, the profile is wrapped once more with `[isolation] runtime = RUNTIME`.
+    init(launch: RealServerTests.Launch, shippedProfile: String, runtime: String? = nil) throws {
         self.launch = launch
         venv = try TestSupport.venv()
         mcpbox = try TestSupport.mcpboxBinary()
         tmp = try TempDir(prefix: "mcpbox-e2e")
+        var profile: String
         switch launch {
         case .rootShippedProfile:
             account = nil
@@ -192,6 +233,23 @@ struct E2EEnvironment {
 
                 """)
         }
+        do {
+        if let runtime {
+            try tmp.makeDir("profiles")
+            profile = try tmp.write("profiles/\(shippedProfile)-\(runtime).toml", """
+                extends = [\(tomlString(profile))]
+
+                [isolation]
+                runtime = \(tomlString(runtime))
+
+                """)
+        }
+        } catch {
+            account?.delete()
+            tmp.remove()
+            throw error
+        }
+        self.profile = profile
         let work = try tmp.makeDir("work")
         let explain = try runProcess([mcpbox, "explain", profile, "--profile-path", TestSupport.profilesDir,
                                       "--set", "repo=\(work)", "--json"], environment: Self.environment(venv: venv, home: tmp.path))

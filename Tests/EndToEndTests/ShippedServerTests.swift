@@ -19,8 +19,11 @@ struct ShippedServerTests {
     }
 
     @Test("mcp-server-sqlite under `sqlite`: creates, writes and reads its database; the host sees the rows")
-    func sqlite() throws {
-        let env = try ShippedProfileEnvironment(shipped: "sqlite")
+    func sqlite() throws { try sqlite(runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    func sqlite(runtime: String?) throws {
+        let env = try ShippedProfileEnvironment(shipped: "sqlite", extra: runtime.map { "[isolation]\nruntime = \(tomlString($0))\n" } ?? "")
         defer { env.cleanUp() }
         let venv = try serverVenv(".venv-sqlite")
         let dbDir = try ownedDirectory(env, "db")
@@ -43,8 +46,11 @@ struct ShippedServerTests {
     }
 
     @Test("filesystem-mcp under `filesystem`: reads the input tree, writes the output tree, cannot write the input or read elsewhere")
-    func filesystem() throws {
-        let env = try ShippedProfileEnvironment(shipped: "filesystem")
+    func filesystem() throws { try filesystem(runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    func filesystem(runtime: String?) throws {
+        let env = try ShippedProfileEnvironment(shipped: "filesystem", extra: runtime.map { "[isolation]\nruntime = \(tomlString($0))\n" } ?? "")
         defer { env.cleanUp() }
         let venv = try serverVenv(".venv-filesystem")
         let input = try env.tmp.makeDir("input")
