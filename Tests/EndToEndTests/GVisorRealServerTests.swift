@@ -4,7 +4,9 @@ import Testing
 
 /// The native real-server checks (RealServerTests, FetchServerTests, ShippedServerTests) run
 /// unchanged with `[isolation] runtime = "gvisor"` added to the profile, started by root: the same
-/// servers, the same Python SDK client, the same assertions.
+/// servers, the same Python SDK client, the same assertions (none differs under gVisor). Not run
+/// by an ordinary user: git needs `[user]`, and `allow` refuses the fetch site's loopback address
+/// to an ordinary user under either runtime; GVisorTimeTests covers an ordinary user's session.
 @Suite("gVisor runtime: the real-server end-to-end checks", .serialized,
        .enabled(if: TestSupport.isRoot && GVisorSupport.runsc != nil, "needs root and runsc"))
 struct GVisorRealServerTests {
@@ -37,5 +39,15 @@ struct GVisorRealServerTests {
     @Test("filesystem-mcp under gvisor: reads the input tree, writes the output tree, cannot write the input or read elsewhere")
     func filesystem() throws {
         try ShippedServerTests().filesystem(runtime: "gvisor")
+    }
+
+    @Test("mcp-python-interpreter under gvisor: the model's code runs in its work directory and its escapes fail")
+    func pythonInterpreter() throws {
+        try ShippedServerTests().pythonInterpreter(runtime: "gvisor")
+    }
+
+    @Test("mcp-server-everything-wrong under gvisor: the environment dump shows only the sandbox's, fetch and run_command are contained")
+    func everythingWrong() throws {
+        try ShippedServerTests().everythingWrong(runtime: "gvisor")
     }
 }

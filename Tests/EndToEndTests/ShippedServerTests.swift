@@ -82,8 +82,11 @@ struct ShippedServerTests {
     }
 
     @Test("mcp-python-interpreter under `python-interpreter`: the model's code runs in its work directory and its escapes fail")
-    func pythonInterpreter() throws {
-        let env = try ShippedProfileEnvironment(shipped: "python-interpreter")
+    func pythonInterpreter() throws { try pythonInterpreter(runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    func pythonInterpreter(runtime: String?) throws {
+        let env = try ShippedProfileEnvironment(shipped: "python-interpreter", extra: runtime.map { "[isolation]\nruntime = \(tomlString($0))\n" } ?? "")
         defer { env.cleanUp() }
         let venv = try serverVenv(".venv-interpreter")
         let work = try ownedDirectory(env, "work")
@@ -144,8 +147,11 @@ struct ShippedServerTests {
     }
 
     @Test("mcp-server-everything-wrong under `everything-wrong`: the environment dump shows only the sandbox's, fetch and run_command are contained")
-    func everythingWrong() throws {
-        let env = try ShippedProfileEnvironment(shipped: "everything-wrong")
+    func everythingWrong() throws { try everythingWrong(runtime: nil) }
+
+    /// Also run under `[isolation] runtime = "gvisor"` by GVisorRealServerTests.
+    func everythingWrong(runtime: String?) throws {
+        let env = try ShippedProfileEnvironment(shipped: "everything-wrong", extra: runtime.map { "[isolation]\nruntime = \(tomlString($0))\n" } ?? "")
         defer { env.cleanUp() }
         let venv = try serverVenv(".venv-everything-wrong")
         let secret = try env.tmp.write("secret.txt", "secret \(env.token)\n")
