@@ -141,7 +141,8 @@ public struct Cgroups: Sendable {
     }
 
     /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), nil
-    /// when it does not run.
+    /// when it does not run (a zombie does not: a killed mcpbox whose parent died too waits
+    /// for init to reap it, and its groups are left to sweep meanwhile).
     public static func startTime(of pid: Int32) -> UInt64? {
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -151,7 +152,7 @@ public struct Cgroups: Sendable {
         guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // After "pid (comm) ", field 3 (state) comes first: field 22 is the 20th.
         let fields = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count > 19 else { return nil }
+        guard fields.count > 19, fields[0] != [UInt8(ascii: "Z")], fields[0] != [UInt8(ascii: "X")] else { return nil }
         return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 
