@@ -24,11 +24,18 @@ public struct EgressPlan: Sendable, Equatable {
     public var explicitlyAllowed: [(rule: EgressRule, classes: [IPAddress.Restricted])] {
         policy.allow.compactMap { r in
             guard case .range(let net, let prefix) = r.host else { return nil }
+            // A range meeting the NAT64 prefix also names the IPv4 addresses it carries.
+            let (n64, p64) = IPAddress.nat64
+            var ranges = [(net, prefix)]
+            if prefix >= p64, let v4 = net.nat64IPv4 { ranges.append((v4, prefix - p64)) }
+            if prefix < p64, n64.within(net, prefix: prefix) { ranges.append((IPAddress("0.0.0.0")!, 0)) }
             let classes = IPAddress.Restricted.allCases.filter { c in
                 c.ranges.contains { text in
-                    guard let (cnet, cprefix) = IPAddress.parseRange(text), cnet.isV4 == net.isV4 else { return false }
+                    guard let (cnet, cprefix) = IPAddress.parseRange(text) else { return false }
                     // Overlap: one range contains the other's network.
-                    return net.within(cnet, prefix: cprefix) || cnet.within(net, prefix: prefix)
+                    return ranges.contains { net, prefix in
+                        cnet.isV4 == net.isV4 && (net.within(cnet, prefix: cprefix) || cnet.within(net, prefix: prefix))
+                    }
                 }
             }
             return classes.isEmpty ? nil : (r, classes)

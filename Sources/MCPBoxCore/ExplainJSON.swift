@@ -132,6 +132,7 @@ public enum ExplainJSON {
                 w.element("{\"class\": \(string(c.rawValue)), \"ranges\": \(strings(c.ranges))}")
             }
             w.close("]")
+            w.field("judged_by_ipv4", strings(["::ffff:0:0/96", "64:ff9b::/96"]))
             w.field("explicitly_allowed", strings(e.explicitlyAllowed.map(\.rule.text)))
             w.field("proxy", string(e.proxyURL))
             w.field("proxy_variables", strings(e.variables))

@@ -47,7 +47,9 @@ enum KubernetesEgress {
         // The proxy's egress: everything but the refused classes (and deny ranges) on the rules'
         // ports; ranges the rules name explicitly; the cluster DNS when a name needs resolving.
         let denyRanges = policy.deny.compactMap(range)
-        let refused = IPAddress.Restricted.allCases.flatMap(\.ranges).compactMap { IPAddress.parseRange($0) }
+        // NAT64 addresses are judged by the IPv4 address they carry: the IPv4 ranges' NAT64 forms too.
+        let refusedV4 = IPAddress.Restricted.allCases.flatMap(\.ranges).compactMap { IPAddress.parseRange($0) }
+        let refused = refusedV4 + (refusedV4 + denyRanges).filter { $0.0.isV4 }.map(IPAddress.nat64Range)
         var proxyEgress: [Node] = []
         let nameRules = policy.allow.filter { if case .range = $0.host { return false } else { return true } }
         let namePorts = Set(nameRules.flatMap(\.effectivePorts)).sorted()
@@ -162,7 +164,7 @@ enum KubernetesEgress {
         var rows: [Carryover] = []
         rows.append(Carryover("network allow", .carried,
             "Deployment \(proxyName) runs mcpbox egress-proxy (image \(proxyImage)) with the plan's \(policy.allow.count) allow and \(policy.deny.count) deny rules "
-            + "(ConfigMap \(proxyName)-rules): the same rule matching, refusal of loopback/private/link-local/multicast addresses, TLS server-name check and 403 reasons as run; "
+            + "(ConfigMap \(proxyName)-rules): the same rule matching, refusal of the restricted address classes (NAT64 forms judged by their IPv4), TLS server-name check and 403 reasons as run; "
             + "NetworkPolicy \(name) lets the server reach only the proxy's port \(port), NetworkPolicy \(proxyName) lets only the server in and the proxy out to "
             + "0.0.0.0/0 and ::/0 except the refused classes\(denyRanges.isEmpty ? "" : " and deny ranges")"
             + (namePorts.isEmpty ? "" : " on ports \(namePorts.map(String.init).joined(separator: ","))")

@@ -48,8 +48,8 @@ public struct EgressPolicy: Sendable, Equatable {
     }
 
     /// Judges one resolved address at connect time: a deny range refuses it; a restricted
-    /// class (loopback, private, link-local, multicast, unspecified) is refused unless an
-    /// allow rule names the address or a range holding it.
+    /// class (`IPAddress.Restricted`) is refused unless an allow rule names the address or a
+    /// range holding it. A NAT64 address is judged by the IPv4 address it carries.
     public func check(address: IPAddress, port: UInt16) -> Decision {
         if let r = deny.first(where: { $0.covers(address: address, port: port) }) {
             return Decision(allowed: false, reason: "deny \(r.text)")
@@ -58,7 +58,8 @@ public struct EgressPolicy: Sendable, Equatable {
         if let r = allow.first(where: { $0.covers(address: address, port: port) }) {
             return Decision(allowed: true, reason: "allow \(r.text)")
         }
-        return Decision(allowed: false, reason: "\(c.rawValue) address \(address)")
+        let carried = address.nat64IPv4.map { " (NAT64 of \($0))" } ?? ""
+        return Decision(allowed: false, reason: "\(c.rawValue) address \(address)\(carried)")
     }
 
     /// The DNS stub's test: the rule text allowing `name` on at least one port no deny rule

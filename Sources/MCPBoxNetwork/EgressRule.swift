@@ -107,14 +107,15 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
         case .subdomains(let suffix): return host.hasSuffix("." + suffix) && host.utf8.count > suffix.utf8.count + 1
         case .range(let net, let prefix):
             guard let a = IPAddress(host) else { return false }
-            return a.within(net, prefix: prefix)
+            return a.within(net, prefix: prefix) || a.judged.within(net, prefix: prefix)
         }
     }
 
-    /// Whether this rule names `address` explicitly (an address or range rule containing it).
+    /// Whether this rule names `address` explicitly (an address or range rule containing it, or
+    /// the IPv4 address a NAT64 address carries).
     public func covers(address: IPAddress, port: UInt16) -> Bool {
         guard effectivePorts.contains(port), case .range(let net, let prefix) = host else { return false }
-        return address.within(net, prefix: prefix)
+        return address.within(net, prefix: prefix) || address.judged.within(net, prefix: prefix)
     }
 }
 

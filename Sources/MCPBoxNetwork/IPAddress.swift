@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// An IPv4 or IPv6 address. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are judged as the
-/// IPv4 address they carry.
+/// An IPv4 or IPv6 address. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are held as the
+/// IPv4 address they carry; NAT64 addresses (`64:ff9b::a.b.c.d`) are kept but judged by it.
 public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// 4 or 16 bytes, network order.
     public let bytes: [UInt8]
@@ -57,31 +57,61 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 
-    /// The address classes refused by default: only these, nothing else.
+    /// The address classes refused by default: every block of IANA's IPv4 and IPv6
+    /// special-purpose registries that is not globally reachable (whole, with the few reachable
+    /// anycast entries inside `192.0.0.0/24` and `2001::/23`), plus multicast, site-local and
+    /// IPv4-compatible IPv6. Only these, nothing else.
     public enum Restricted: String, Sendable, CaseIterable {
-        case loopback, `private` = "private", linkLocal = "link-local", multicast, unspecified
+        case loopback, `private` = "private", shared, linkLocal = "link-local", multicast, unspecified
+        case benchmarking, documentation, protocolAssignments = "protocol-assignments", translation, reserved
 
         /// The ranges of each class, as documented.
         public var ranges: [String] {
             switch self {
             case .loopback: ["127.0.0.0/8", "::1/128"]
-            case .private: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+            case .private: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fec0::/10"]
+            case .shared: ["100.64.0.0/10"]
             case .linkLocal: ["169.254.0.0/16", "fe80::/10"]
             case .multicast: ["224.0.0.0/4", "ff00::/8"]
             case .unspecified: ["0.0.0.0/8", "::/128"]
+            case .benchmarking: ["198.18.0.0/15", "2001:2::/48"]
+            case .documentation: ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"]
+            case .protocolAssignments: ["192.0.0.0/24", "2001::/23"]
+            case .translation: ["64:ff9b:1::/48", "2002::/16"]
+            case .reserved: ["240.0.0.0/4", "::/96", "100::/64", "100:0:0:1::/64", "5f00::/16"]
             }
+        }
+
+        /// The parsed ranges of every class, in order (the first holding an address names it).
+        static let table: [(Restricted, IPAddress, Int)] = allCases.flatMap { c in
+            c.ranges.compactMap { IPAddress.parseRange($0).map { (c, $0.0, $0.1) } }
         }
     }
 
-    /// The restricted class this address falls in, or nil for an ordinary (public or
-    /// documentation) address, which is judged by the name rules alone.
+    /// The well-known NAT64 prefix (RFC 6052): `64:ff9b::a.b.c.d` reaches IPv4 `a.b.c.d`.
+    public static let nat64 = (IPAddress("64:ff9b::")!, 96)
+
+    /// The IPv4 address a NAT64 address (`64:ff9b::/96`) carries, or nil.
+    public var nat64IPv4: IPAddress? {
+        guard !isV4, within(IPAddress.nat64.0, prefix: IPAddress.nat64.1) else { return nil }
+        return IPAddress(bytes: Array(bytes[12..<16]))
+    }
+
+    /// The NAT64 form of an IPv4 range (`10.0.0.0/8` → `64:ff9b::a00:0/104`); other ranges unchanged.
+    public static func nat64Range(_ range: (IPAddress, Int)) -> (IPAddress, Int) {
+        guard range.0.isV4, let a = IPAddress(bytes: Array(nat64.0.bytes[0..<12]) + range.0.bytes) else { return range }
+        return (a, range.1 + nat64.1)
+    }
+
+    /// The address judged for classes and address rules: the IPv4 address a NAT64 address
+    /// carries, else the address itself (IPv4-mapped addresses are IPv4 already).
+    public var judged: IPAddress { nat64IPv4 ?? self }
+
+    /// The restricted class this address falls in (a NAT64 address: the class of the IPv4
+    /// address it carries), or nil for an ordinary public address, judged by the name rules alone.
     public var restrictedClass: Restricted? {
-        for c in Restricted.allCases {
-            for r in c.ranges {
-                if let (net, prefix) = IPAddress.parseRange(r), within(net, prefix: prefix) { return c }
-            }
-        }
-        return nil
+        let a = judged
+        return Restricted.table.first { $0.1.bytes.count == a.bytes.count && a.within($0.1, prefix: $0.2) }?.0
     }
 
     /// `ADDR/PREFIX` (or a bare address: a full-length prefix).

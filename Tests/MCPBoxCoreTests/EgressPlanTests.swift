@@ -67,6 +67,8 @@ import Testing
         #expect(text.contains("allow           api.test:8443  ports 8443  p.toml: network.allow"))
         #expect(text.contains("deny            bad.test  ports 80,443  p.toml: network.deny"))
         #expect(text.contains("link-local (169.254.0.0/16 fe80::/10)"))
+        #expect(text.contains("shared (100.64.0.0/10)") && text.contains("translation (64:ff9b:1::/48 2002::/16)"))
+        #expect(text.contains("IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses are judged by the IPv4 address they carry"))
         #expect(text.contains("explicitly      10.1.2.3:5432 allowed although private"))
         #expect(text.contains("HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY"))
         #expect(!text.contains("http://127.0.0.1:3128 HTTP"), "variable values are never shown")
@@ -76,10 +78,25 @@ import Testing
         #expect(allow.first?["rule"] as? String == "api.test:8443" && allow.first?["ports"] as? [Int] == [8443]
                 && allow.first?["origin"] as? String == "p.toml: network.allow")
         #expect(n["explicitly_allowed"] as? [String] == ["10.1.2.3:5432"])
-        #expect((n["refused_classes"] as? [[String: Any]])?.map { $0["class"] as? String } == ["loopback", "private", "link-local", "multicast", "unspecified"])
+        #expect((n["refused_classes"] as? [[String: Any]])?.map { $0["class"] as? String }
+                == ["loopback", "private", "shared", "link-local", "multicast", "unspecified", "benchmarking", "documentation",
+                    "protocol-assignments", "translation", "reserved"])
+        #expect((n["refused_classes"] as? [[String: Any]])?.first { $0["class"] as? String == "shared" }?["ranges"] as? [String] == ["100.64.0.0/10"])
+        #expect(n["judged_by_ipv4"] as? [String] == ["::ffff:0:0/96", "64:ff9b::/96"])
         #expect((n["proxy_variables"] as? [String])?.contains("HTTPS_PROXY") == true)
         #expect(n["capture_ports"] as? [Int] == [8443], "ports of allow name rules only")
         #expect(n["log"] is NSNull)
+    }
+
+    @Test func nat64RangesLiftTheClassesOfTheIPv4TheyCarry() throws {
+        let p = try plan("""
+            [network]
+            mode = "allow"
+            allow = ["[64:ff9b::a00:0/104]:443", "[64:ff9b::/96]:8443", "[2001:db8::1]:443", "93.184.216.34", "[64:ff9b::808:808]:443"]
+            """)
+        let x = try #require(p.egress).explicitlyAllowed
+        #expect(x.map(\.rule.text) == ["[64:ff9b::a00:0/104]:443", "[64:ff9b::/96]:8443", "[2001:db8::1]:443"])
+        #expect(x.map { $0.classes.map(\.rawValue) } == [["private"], IPAddress.Restricted.allCases.filter { $0 != .translation }.map(\.rawValue), ["documentation"]])
     }
 
     @Test func badRulesAndMisplacedKeysAreErrors() {

@@ -95,7 +95,8 @@ struct EgressProxyCommandTests {
                 "\(serverPolicy)")
         let proxyPolicy = try String(contentsOfFile: out + "/egress-networkpolicy.yaml", encoding: .utf8)
         for cidr in ["\"0.0.0.0/0\"", "\"127.0.0.0/8\"", "\"10.0.0.0/8\"", "\"172.16.0.0/12\"", "\"192.168.0.0/16\"", "\"169.254.0.0/16\"",
-                     "\"fc00::/7\"", "\"fe80::/10\"", "\"224.0.0.0/4\"", "\"127.0.0.2/32\""] {
+                     "\"fc00::/7\"", "\"fe80::/10\"", "\"224.0.0.0/4\"", "\"127.0.0.2/32\"", "\"100.64.0.0/10\"", "\"64:ff9b:1::/48\"",
+                     "\"64:ff9b::7f00:0/104\"", "\"64:ff9b::a9fe:0/112\"", "\"64:ff9b::6440:0/106\""] {
             #expect(proxyPolicy.contains(cidr), "egress-networkpolicy.yaml lacks \(cidr)")
         }
         let deployment = try String(contentsOfFile: out + "/deployment.yaml", encoding: .utf8)

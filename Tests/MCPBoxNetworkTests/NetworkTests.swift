@@ -50,9 +50,10 @@ struct RuleTests {
         #expect(empty.decide(host: "example.com", port: 443).reason == "allow list is empty")
     }
 
-    @Test("restricted address classes refused unless named; public and documentation addresses pass")
+    @Test("restricted address classes refused unless named; public addresses pass")
     func addresses() {
-        let p = EgressPolicy(allow: [rule("api.test")!, rule("10.1.2.3:5432")!, rule("[fd00::/64]:443")!], deny: [rule("198.51.100.66")!])
+        let p = EgressPolicy(allow: [rule("api.test")!, rule("10.1.2.3:5432")!, rule("[fd00::/64]:443")!, rule("198.51.100.0/24")!],
+                             deny: [rule("198.51.100.66")!])
         for a in ["127.0.0.1", "127.9.9.9", "::1", "10.0.0.1", "172.16.5.5", "192.168.1.1", "fc00::5", "169.254.169.254",
                   "fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254"] {
             #expect(!p.check(address: IPAddress(a)!, port: 443).allowed, "\(a)")
@@ -64,6 +65,59 @@ struct RuleTests {
         #expect(p.check(address: IPAddress("93.184.216.34")!, port: 443).allowed)
         #expect(!p.check(address: IPAddress("198.51.100.66")!, port: 443).allowed, "deny ranges apply to addresses")
         #expect(IPAddress("169.254.169.254")?.restrictedClass == .linkLocal)
+    }
+
+    /// Every block of IANA's special-purpose registries that is not globally reachable, one
+    /// address each, with the class that names it; the reachable ones around them pass.
+    static let specialPurpose: [(String, IPAddress.Restricted)] = [
+        ("0.0.0.0", .unspecified), ("0.1.2.3", .unspecified), ("10.9.9.9", .private), ("100.64.0.1", .shared),
+        ("100.127.255.254", .shared), ("127.0.0.2", .loopback), ("169.254.1.1", .linkLocal), ("172.31.0.1", .private),
+        ("192.0.0.1", .protocolAssignments), ("192.0.0.9", .protocolAssignments), ("192.0.0.170", .protocolAssignments),
+        ("192.0.2.5", .documentation), ("192.168.0.1", .private), ("198.18.0.1", .benchmarking), ("198.19.255.1", .benchmarking),
+        ("198.51.100.1", .documentation), ("203.0.113.9", .documentation), ("224.0.0.251", .multicast), ("240.0.0.1", .reserved),
+        ("255.255.255.255", .reserved),
+        ("::", .unspecified), ("::1", .loopback), ("::7f00:1", .reserved), ("::ffff:10.0.0.1", .private),
+        ("64:ff9b:1::a00:1", .translation), ("100::1", .reserved), ("100:0:0:1::1", .reserved), ("2001::1", .protocolAssignments),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", .protocolAssignments), ("2001:1::1", .protocolAssignments), ("2001:2::5", .benchmarking),
+        ("2001:10::1", .protocolAssignments), ("2001:db8::1", .documentation), ("2002:7f00:1::1", .translation), ("3fff::1", .documentation),
+        ("5f00::1", .reserved), ("fc00::1", .private), ("fd12::1", .private), ("fe80::1", .linkLocal), ("fec0::1", .private),
+        ("ff02::1", .multicast),
+    ]
+
+    @Test("every special-purpose block that is not globally reachable is a refused class", arguments: Self.specialPurpose)
+    func specialPurposeBlocks(address: String, expected: IPAddress.Restricted) {
+        let a = IPAddress(address)!
+        #expect(a.restrictedClass == expected, "\(address): \(String(describing: a.restrictedClass))")
+        let d = EgressPolicy(allow: [rule("api.test")!], deny: []).check(address: a, port: 443)
+        #expect(!d.allowed && d.reason == "\(expected.rawValue) address \(a)", "\(address): \(d.reason)")
+    }
+
+    @Test("globally reachable addresses, including those next to the refused blocks, pass")
+    func reachableAddresses() {
+        for a in ["1.1.1.1", "93.184.216.34", "100.63.255.255", "100.128.0.0", "192.0.1.255", "192.0.3.0", "192.31.196.1", "192.52.193.1",
+                  "192.175.48.1", "198.17.255.255", "198.20.0.0", "223.255.255.255", "2606:4700::1111", "2001:200::1",
+                  "2620:4f:8000::1", "64:ff9b::808:808", "64:ff9b::1.1.1.1", "2003::1", "3ffe::1"] {
+            #expect(IPAddress(a)!.restrictedClass == nil, "\(a)")
+            #expect(EgressPolicy(allow: [], deny: []).check(address: IPAddress(a)!, port: 443).allowed, "\(a)")
+        }
+    }
+
+    @Test("a NAT64 address (64:ff9b::/96) is judged by the IPv4 address it carries, for classes and address rules")
+    func nat64() {
+        let p = EgressPolicy(allow: [rule("10.1.2.3:5432")!], deny: [rule("93.184.216.0/24")!])
+        for (a, c) in [("64:ff9b::127.0.0.1", IPAddress.Restricted.loopback), ("64:ff9b::a00:1", .private), ("64:ff9b::169.254.169.254", .linkLocal),
+                       ("64:ff9b::100.64.0.1", .shared), ("64:ff9b::0.0.0.0", .unspecified), ("64:ff9b::198.51.100.1", .documentation)] {
+            let addr = IPAddress(a)!
+            #expect(!addr.isV4 && addr.nat64IPv4?.isV4 == true && addr.restrictedClass == c, "\(a)")
+            let d = p.check(address: addr, port: 443)
+            #expect(!d.allowed && d.reason == "\(c.rawValue) address \(addr) (NAT64 of \(addr.nat64IPv4!))", "\(a): \(d.reason)")
+        }
+        #expect(p.check(address: IPAddress("64:ff9b::a01:203")!, port: 5432).allowed, "the IPv4 rule names the carried address")
+        #expect(!p.check(address: IPAddress("64:ff9b::93.184.216.34")!, port: 443).allowed, "an IPv4 deny range covers its NAT64 form")
+        #expect(p.check(address: IPAddress("64:ff9b::93.184.217.1")!, port: 443).allowed)
+        #expect(IPAddress("64:ff9b::7f00:1")!.description == "64:ff9b::7f00:1", "kept as IPv6 (connected to as is)")
+        #expect(IPAddress.nat64Range((IPAddress("10.0.0.0")!, 8)) == (IPAddress("64:ff9b::a00:0")!, 104))
+        #expect(p.decide(host: "[64:ff9b::a01:203]", port: 5432).allowed)
     }
 
     @Test("DNS answers only names some allow rule names; capture ports come from name rules")

@@ -22,7 +22,8 @@ struct EgressTests {
         "denied_rule_wins", "redirect_to_other_host_refused", "https_refused_for_other_name",
         "connect_sni_mismatch_refused", "connect_without_sni_refused", "connect_localhost_refused",
         "connect_127_0_0_1_refused", "connect_ipv6_loopback_refused", "connect_metadata_169_254_169_254_refused",
-        "connect_allowed_name_resolving_to_loopback_refused", "smuggling_host_differs_400",
+        "connect_allowed_name_resolving_to_loopback_refused", "connect_allowed_name_resolving_to_cgnat_refused",
+        "connect_allowed_name_resolving_to_nat64_of_loopback_refused", "smuggling_host_differs_400",
         "smuggling_crlf_in_target_400", "smuggling_te_and_cl_400", "overlong_head_refused",
         "direct_connect_without_proxy_fails", "udp_to_host_dns_listener_fails", "dns_tunnel_long_labels_fails",
         "many_connections_then_still_serving", "slowloris_closed_others_served",
@@ -204,9 +205,9 @@ struct EgressRun: Sendable {
             open_files = 4096
             [network]
             mode = "allow"
-            allow = ["api.test:\(hp)", "api.test:\(sp)", "*.wild.test:\(sp)", "rebind.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)", "localhost:\(tcp.port)"]
+            allow = ["api.test:\(hp)", "api.test:\(sp)", "*.wild.test:\(sp)", "rebind.test:\(hp)", "cgnat.test:\(hp)", "nat64.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)", "localhost:\(tcp.port)"]
             deny = ["blocked.wild.test:\(sp)"]
-            hosts = { "api.test" = "127.0.0.2", "other.test" = "127.0.0.2", "www.wild.test" = "127.0.0.2", "blocked.wild.test" = "127.0.0.2", "rebind.test" = "127.0.0.1" }
+            hosts = { "api.test" = "127.0.0.2", "other.test" = "127.0.0.2", "www.wild.test" = "127.0.0.2", "blocked.wild.test" = "127.0.0.2", "rebind.test" = "127.0.0.1", "cgnat.test" = "100.64.0.1", "nat64.test" = "64:ff9b::7f00:2" }
             log = \(tomlString(logPath))
 
             """

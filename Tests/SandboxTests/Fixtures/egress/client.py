@@ -167,15 +167,21 @@ for label, target in [("localhost", "localhost:%d" % cfg["host_listener_port"]),
                       ("127_0_0_1", "127.0.0.1:%d" % cfg["host_listener_port"]),
                       ("ipv6_loopback", "[::1]:%d" % cfg["host_listener_port"]),
                       ("metadata_169_254_169_254", "169.254.169.254:80"),
-                      ("allowed_name_resolving_to_loopback", "rebind.test:%d" % HP)]:
+                      ("allowed_name_resolving_to_loopback", "rebind.test:%d" % HP),
+                      ("allowed_name_resolving_to_cgnat", "cgnat.test:%d" % HP),
+                      ("allowed_name_resolving_to_nat64_of_loopback", "nat64.test:%d" % HP)]:
     def make(target=target):
         def fn():
             _, head = connect_tunnel(target)
             line, code = status_of(head)
             reason = refused_header(head)
             # localhost is allowed by name: the host resolver (/etc/hosts, in the static binary
-            # too) gives a loopback address, which is refused.
-            want = "loopback address" if target.startswith(("localhost", "rebind")) else ""
+            # too) gives a loopback address, which is refused. cgnat.test and nat64.test are
+            # mapped by [network] hosts to 100.64.0.1 and 64:ff9b::7f00:2 (the test servers'
+            # 127.0.0.2 through NAT64): refused by their class, never connected to.
+            want = {"localhost": "loopback address", "rebind.test": "loopback address",
+                    "cgnat.test": "shared address 100.64.0.1",
+                    "nat64.test": "loopback address 64:ff9b::7f00:2 (NAT64 of 127.0.0.2)"}.get(target.split(":")[0], "")
             return code == 403 and reason != "" and want in reason, (line, reason)
         return fn
     check("connect_%s_refused" % label)(make())
