@@ -3,6 +3,7 @@
 #if defined(__linux__)
 #include "mcpbox_launch.h"
 #include "launch_child.h"
+#include "map_helper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -37,8 +37,6 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-
-extern char **environ;
 
 void mcpbox_child_fail(int error_fd, int stage, int err, int index, int code) {
     struct mcpbox_child_error e = {stage, err, index};
@@ -414,32 +412,6 @@ static int write_proc_file(pid_t pid, const char *name, const char *data) {
     return 0;
 }
 
-/* Runs newuidmap/newgidmap PID ARGS... and waits for it. */
-static int run_map_helper(const char *path, pid_t pid, const char *const *args) {
-    char pidstr[16];
-    snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
-    const char *argv[64];
-    size_t n = 0;
-    argv[n++] = path;
-    argv[n++] = pidstr;
-    for (size_t i = 0; args && args[i] && n < 63; i++) argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t child;
-    int rc = posix_spawn(&child, path, NULL, NULL, (char *const *)argv, environ);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        errno = EPERM;
-        return -1;
-    }
-    return 0;
-}
-
 /* One byte to pid 1's sync pipe. pid 1 may already have failed and closed its end: the EPIPE is
  * reported, never a SIGPIPE to the calling process (a library caller may not ignore it). */
 static ssize_t write_sync_byte(int fd, char byte) {
@@ -464,8 +436,8 @@ static ssize_t write_sync_byte(int fd, char byte) {
 
 static int write_maps(const struct mcpbox_launch *L, pid_t pid) {
     if (L->map_mode == MCPBOX_MAP_NEWUIDMAP)
-        return run_map_helper(L->newuidmap_path, pid, L->newuidmap_args) == 0 &&
-                       run_map_helper(L->newgidmap_path, pid, L->newgidmap_args) == 0
+        return mcpbox_run_map_helper(L->newuidmap_path, pid, L->newuidmap_args, NULL, 0) == 0 &&
+                       mcpbox_run_map_helper(L->newgidmap_path, pid, L->newgidmap_args, NULL, 0) == 0
                    ? 0
                    : -1;
     if (L->deny_setgroups && write_proc_file(pid, "setgroups", "deny") < 0) return -1;

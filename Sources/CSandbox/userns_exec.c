@@ -3,12 +3,12 @@
  * broadcast). */
 #if defined(__linux__)
 #include "mcpbox_userns.h"
+#include "map_helper.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +20,6 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-
-extern char **environ;
 
 struct userns_error {
     int32_t stage;
@@ -88,50 +86,6 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_userns_exec
     child_fail(efd, MCPBOX_USERNS_EXEC, errno);
 }
 
-/* Runs HELPER PID ARGS... (newuidmap or newgidmap) with stdin and stdout on /dev/null and its
- * stderr collected into `msg`; 0 when it exited 0, else its exit status (or 128+signal). */
-static int run_map_helper(const char *helper, pid_t pid, const char *const *args, char *msg, size_t len) {
-    char pidstr[16];
-    snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
-    const char *argv[64];
-    size_t n = 0;
-    argv[n++] = helper;
-    argv[n++] = pidstr;
-    for (size_t i = 0; args && args[i] && n < 63; i++) argv[n++] = args[i];
-    argv[n] = NULL;
-    int errp[2];
-    if (pipe2(errp, O_CLOEXEC) < 0) return 125;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    pid_t child;
-    int rc = posix_spawn(&child, helper, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(errp[1]);
-    if (rc != 0) {
-        close(errp[0]);
-        snprintf(msg, len, "cannot run %s: %s", helper, strerror(rc));
-        return 127;
-    }
-    size_t used = 0;
-    for (;;) {
-        char buf[256];
-        ssize_t r = read(errp[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        for (ssize_t i = 0; i < r && used + 1 < len; i++) msg[used++] = buf[i];
-    }
-    if (len) msg[used < len ? used : len - 1] = 0;
-    close(errp[0]);
-    int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR) return 125;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 125;
-}
-
 int mcpbox_userns_spawn(const struct mcpbox_userns_exec *x, pid_t *pid, int *stage, int *err,
                         char *map_error, size_t map_error_len) {
     int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1};
@@ -170,13 +124,13 @@ int mcpbox_userns_spawn(const struct mcpbox_userns_exec *x, pid_t *pid, int *sta
         *err = clone_errno;
         goto close_all;
     }
-    int rc = run_map_helper(x->newuidmap_path, child, x->uid_map_args, map_error, map_error_len);
+    int rc = mcpbox_run_map_helper(x->newuidmap_path, child, x->uid_map_args, map_error, map_error_len);
     if (rc != 0) {
         *stage = MCPBOX_USERNS_UID_MAP;
         *err = rc;
         goto kill_child;
     }
-    rc = run_map_helper(x->newgidmap_path, child, x->gid_map_args, map_error, map_error_len);
+    rc = mcpbox_run_map_helper(x->newgidmap_path, child, x->gid_map_args, map_error, map_error_len);
     if (rc != 0) {
         *stage = MCPBOX_USERNS_GID_MAP;
         *err = rc;
