@@ -150,32 +150,16 @@ public enum EgressForwarder {
     /// DNS over UDP: each query goes to the stub over a stream (length-prefixed, as DNS over
     /// TCP), its answer back to the sender.
     static func dnsLoop(_ fd: Int32, _ path: String) {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            var from = sockaddr_storage()
-            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let n = buf.withUnsafeMutableBytes { b in
-                withUnsafeMutablePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
-                }
-            }
-            if n < 0 {
-                if errno == EINTR || errno == ENOMEM || errno == ENOBUFS { continue }
-                return
-            }
-            guard n >= 12, n <= 512 else { continue }
+        Sockets.serveDatagrams(fd) { query in
+            let n = query.count
+            guard n >= 12, n <= 512 else { return nil }
             let up = connectUnix(path)
-            guard up >= 0 else { continue }
+            guard up >= 0 else { return nil }
             defer { close(up) }
-            guard writeAll(up, ([UInt8(n >> 8), UInt8(n & 0xff)] + buf[0..<n])[...]),
-                  let lengthBytes = readExactly(up, 2) else { continue }
+            guard writeAll(up, ([UInt8(n >> 8), UInt8(n & 0xff)] + query)[...]),
+                  let lengthBytes = readExactly(up, 2) else { return nil }
             let length = Int(lengthBytes[0]) << 8 | Int(lengthBytes[1])
-            guard let reply = readExactly(up, length) else { continue }
-            _ = reply.withUnsafeBytes { b in
-                withUnsafePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, fromLen) }
-                }
-            }
+            return readExactly(up, length)
         }
     }
 

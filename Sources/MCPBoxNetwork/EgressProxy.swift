@@ -342,27 +342,8 @@ public final class EgressProxy: @unchecked Sendable {
     /// empty answer (other types: clients then use the A record); anything else REFUSED. Nothing
     /// is ever forwarded, so queries cannot carry data out.
     func dnsLoop(_ fd: Int32) {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            var from = sockaddr_storage()
-            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let n = buf.withUnsafeMutableBytes { b in
-                withUnsafeMutablePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
-                }
-            }
-            if n < 0 {
-                if errno == EINTR || errno == ENOMEM || errno == ENOBUFS { continue }
-                close(fd)
-                return
-            }
-            guard let reply = dnsAnswer(Array(buf[0..<n])) else { continue }
-            _ = reply.withUnsafeBytes { b in
-                withUnsafePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, fromLen) }
-                }
-            }
-        }
+        Sockets.serveDatagrams(fd) { [self] query in dnsAnswer(Array(query)) }
+        close(fd)
     }
 
     /// DNS over TCP (127.0.0.1:53): length-prefixed queries on one connection, answered in

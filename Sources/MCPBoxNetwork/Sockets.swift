@@ -39,6 +39,32 @@ enum Sockets {
         }
     }
 
+    /// Serves the datagram socket `fd` until `recvfrom` fails for good (EINTR, ENOMEM and
+    /// ENOBUFS are retried): each datagram (at most 4,096 bytes) goes to `answer`, whose reply,
+    /// if any, is sent back to its sender without blocking.
+    static func serveDatagrams(_ fd: Int32, answer: (ArraySlice<UInt8>) -> [UInt8]?) {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var from = sockaddr_storage()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = buf.withUnsafeMutableBytes { b in
+                withUnsafeMutablePointer(to: &from) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
+                }
+            }
+            if n < 0 {
+                if errno == EINTR || errno == ENOMEM || errno == ENOBUFS { continue }
+                return
+            }
+            guard let reply = answer(buf[0..<n]) else { continue }
+            _ = reply.withUnsafeBytes { b in
+                withUnsafePointer(to: &from) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, fromLen) }
+                }
+            }
+        }
+    }
+
     /// Writes all of `bytes` (blocking socket); false on error.
     @discardableResult
     static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
