@@ -34,7 +34,8 @@ let package = Package(
             name: "MCPBoxCore",
             dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxProtocol"]),
         .target(
-            name: "MCPBoxClients"),
+            name: "MCPBoxClients",
+            dependencies: ["MCPBoxCore"]),
         .target(
             name: "MCPBoxExport",
             dependencies: ["CSandbox", "MCPBoxCore", "MCPBoxNetwork"]),

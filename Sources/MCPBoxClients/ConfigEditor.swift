@@ -1,3 +1,5 @@
+import MCPBoxCore
+
 /// One replacement of the bytes `start..<end` (an insertion when they are equal).
 public struct Edit: Sendable, Equatable {
     public var start: Int
@@ -7,23 +9,8 @@ public struct Edit: Sendable, Equatable {
 
 /// Byte-level helpers shared by the JSON and TOML editors.
 public enum ConfigText {
-    /// A string literal valid in both JSON and TOML (basic string): `"` and `\` escaped,
-    /// control characters as `\u00XX`, everything else as UTF-8.
-    public static func encodeString(_ s: String) -> [UInt8] {
-        var out: [UInt8] = [0x22]
-        for c in s.utf8 {
-            switch c {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                out += Array("\\u00".utf8) + [hex[Int(c >> 4)], hex[Int(c & 15)]]
-            default: out.append(c)
-            }
-        }
-        out.append(0x22)
-        return out
-    }
+    /// A string literal valid in both JSON and TOML (`TOML.string`).
+    public static func encodeString(_ s: String) -> [UInt8] { Array(TOML.string(s).utf8) }
 
     /// `bytes` with the edits applied; edits must not overlap (insertions at one offset keep their order).
     public static func apply(_ edits: [Edit], to bytes: [UInt8]) -> [UInt8] {

@@ -1,3 +1,5 @@
+import MCPBoxCore
+
 /// The MCP clients whose configuration files `wrap` knows, and how each stores its servers.
 public enum ClientKind: String, CaseIterable, Sendable {
     case claudeDesktop = "claude-desktop"
@@ -86,7 +88,7 @@ public enum ServerEntries {
         case .claudeCode:
             add("mcpServers", in: root, label: "")
             if let projects = root.member("projects"), case .object(let ps) = projects.node.value {
-                for p in ps { add("mcpServers", in: p.node, label: "projects[\(quoted(p.key))].") }
+                for p in ps { add("mcpServers", in: p.node, label: "projects[\(TOML.string(p.key))].") }
             }
         default:
             add("mcpServers", in: root, label: "")
@@ -100,7 +102,7 @@ public enum ServerEntries {
             }
             for s in servers {
                 guard case .object = s.node.value else {
-                    notes.append("\(label)[\(quoted(s.key))] is not an object; left unchanged")
+                    notes.append("\(label)[\(TOML.string(s.key))] is not an object; left unchanged")
                     continue
                 }
                 entries.append(jsonEntry(s.key, s.node, location: label))
@@ -141,7 +143,7 @@ public enum ServerEntries {
             let name = header.path[1]
             guard index[name] == nil else { continue }
             index[name] = entries.count
-            var e = ServerEntry(name: name, location: "[mcp_servers.\(tomlKey(name))]")
+            var e = ServerEntry(name: name, location: "[mcp_servers.\(TOML.keySegment(name))]")
             e.isTOML = true
             for pair in doc.pairs where pair.header == h && pair.path.count == 3 {
                 switch pair.path[2] {
@@ -175,23 +177,17 @@ public enum ServerEntries {
             if let i = index[name] {
                 if pair.path.count == 4, pair.path[2] == "env", header == ["mcp_servers", name, "env"] { entries[i].envKeys.append(pair.path[3]) }
                 if header.count < 2 && reported.insert(name).inserted {
-                    notes.append("mcp_servers.\(tomlKey(name)): keys outside its [mcp_servers.\(tomlKey(name))] table; left unchanged")
+                    notes.append("mcp_servers.\(TOML.keySegment(name)): keys outside its [mcp_servers.\(TOML.keySegment(name))] table; left unchanged")
                 }
                 continue
             }
             if reported.insert(name).inserted {
-                notes.append("mcp_servers.\(tomlKey(name)) is not written as a [mcp_servers.\(tomlKey(name))] table; left unchanged (write it as one to wrap it)")
+                notes.append("mcp_servers.\(TOML.keySegment(name)) is not written as a [mcp_servers.\(TOML.keySegment(name))] table; left unchanged (write it as one to wrap it)")
             }
         }
         for i in entries.indices where reported.contains(entries[i].name) {
             entries[i].commandProblem = entries[i].commandProblem ?? "some of its keys lie outside its table"
         }
         return entries
-    }
-
-    static func quoted(_ s: String) -> String { String(decoding: ConfigText.encodeString(s), as: UTF8.self) }
-
-    static func tomlKey(_ s: String) -> String {
-        s.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }) && !s.isEmpty ? s : quoted(s)
     }
 }

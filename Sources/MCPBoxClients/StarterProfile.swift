@@ -1,3 +1,4 @@
+import MCPBoxCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -201,34 +202,33 @@ public struct StarterProfile: Sendable, Equatable {
         }
         let allowMode = !hosts.isEmpty || (serverID == "mcp-server-fetch" && known == nil)
 
-        var t = "# Starter profile written by `mcpbox wrap` for the server \(quoted(server)) of \(quoted(source)).\n"
+        var t = "# Starter profile written by `mcpbox wrap` for the server \(TOML.string(server)) of \(TOML.string(source)).\n"
         t += "# Recognized:\n"
         for n in notes { t += "#   " + oneLine(n) + "\n" }
         t += "# Review it with `mcpbox explain \(name) -- COMMAND...`; wrap never overwrites it.\n"
-        t += "description = \(quoted("starter profile for the MCP server " + server + " (mcpbox wrap)"))\n"
-        t += "extends = [\(quoted(extends))]\n"
+        t += "description = \(TOML.string("starter profile for the MCP server " + server + " (mcpbox wrap)"))\n"
+        t += "extends = [\(TOML.string(extends))]\n"
         if known == nil {
             if !readOnly.isEmpty || !readWrite.isEmpty {
                 t += "\n[filesystem]\n"
-                if !readOnly.isEmpty { t += "read_only = [\(readOnly.map(quoted).joined(separator: ", "))]\n" }
-                if !readWrite.isEmpty { t += "read_write = [\(readWrite.map(quoted).joined(separator: ", "))]\n" }
+                if !readOnly.isEmpty { t += "read_only = [\(readOnly.map(TOML.string).joined(separator: ", "))]\n" }
+                if !readWrite.isEmpty { t += "read_write = [\(readWrite.map(TOML.string).joined(separator: ", "))]\n" }
             }
-            if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(quoted).joined(separator: ", "))]\n" }
+            if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n" }
             if extends == "uvx" || extends == "npx" {
                 // The package profile's own allow-list (its registry only) stays: the tool installs
                 // the server on the first launch; hosts the server needs are added to it.
-                if !hosts.isEmpty { t += "\n[network]\nallow = [\(hosts.map(quoted).joined(separator: ", "))]\n" }
+                if !hosts.isEmpty { t += "\n[network]\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" }
             } else {
                 t += "\n[network]\n"
-                t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(quoted).joined(separator: ", "))]\n" : "mode = \"none\"\n"
+                t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" : "mode = \"none\"\n"
             }
         } else if !pass.isEmpty {
-            t += "\n[env]\npass = [\(pass.map(quoted).joined(separator: ", "))]\n"
+            t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n"
         }
         return StarterProfile(name: name, text: t, notes: notes)
     }
 
-    static func quoted(_ s: String) -> String { String(decoding: ConfigText.encodeString(s), as: UTF8.self) }
 
     static func oneLine(_ s: String) -> String {
         String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })

@@ -72,22 +72,31 @@ public enum TOML {
     /// to a value counts as one level (`a.b = [[1]]` reaches depth 4).
     public static let maxDepth = 128
 
-    /// One component of a dotted key as TOML writes it: bare when it can be, else quoted
-    /// (`"a.test"`), so a key path in a message reads back as the same key.
-    public static func keySegment(_ s: String) -> String {
-        if !s.isEmpty, s.utf8.allSatisfy(TOMLParser.isBareKeyChar) { return s }
+    /// `s` as a TOML basic string, quotes included: `"` and `\` escaped, control characters
+    /// as `\u00XX`, everything else as is. Also a valid JSON string. The one writer of TOML
+    /// strings mcpbox uses.
+    public static func string(_ s: String) -> String {
         var out = "\""
         for ch in s.unicodeScalars {
             switch ch {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case _ where ch.value < 0x20 || ch.value == 0x7F:
-                let hex = String(ch.value, radix: 16, uppercase: true)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                let hex = Array("0123456789abcdef".unicodeScalars)
+                out += "\\u00"
+                out.unicodeScalars.append(hex[Int(ch.value >> 4)])
+                out.unicodeScalars.append(hex[Int(ch.value & 15)])
             default: out.unicodeScalars.append(ch)
             }
         }
         return out + "\""
+    }
+
+    /// One component of a dotted key as TOML writes it: bare when it can be, else quoted
+    /// (`"a.test"`), so a key path in a message reads back as the same key.
+    public static func keySegment(_ s: String) -> String {
+        if !s.isEmpty, s.utf8.allSatisfy(TOMLParser.isBareKeyChar) { return s }
+        return string(s)
     }
 
     /// Parses `text`; `file` names the source in errors.

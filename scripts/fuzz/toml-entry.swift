@@ -18,27 +18,12 @@ public func fuzzTOML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 enum FuzzPrinter {
     static func document(_ t: TOMLTable) -> String {
-        t.entries.map { quote($0.key) + " = " + value($0.value.kind) + "\n" }.joined()
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where u.value < 0x20 || u.value == 0x7F:
-                let hex = String(u.value, radix: 16, uppercase: true)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
+        t.entries.map { TOML.string($0.key) + " = " + value($0.value.kind) + "\n" }.joined()
     }
 
     static func value(_ k: TOMLValue.Kind) -> String {
         switch k {
-        case .string(let s): return quote(s)
+        case .string(let s): return TOML.string(s)
         case .integer(let i): return String(i)
         case .float(let d):
             if d.isNaN { return "nan" }
@@ -47,7 +32,7 @@ enum FuzzPrinter {
         case .bool(let b): return b ? "true" : "false"
         case .datetime(let s): return s
         case .array(let items): return "[" + items.map { value($0.kind) }.joined(separator: ", ") + "]"
-        case .table(let t): return "{" + t.entries.map { quote($0.key) + " = " + value($0.value.kind) }.joined(separator: ", ") + "}"
+        case .table(let t): return "{" + t.entries.map { TOML.string($0.key) + " = " + value($0.value.kind) }.joined(separator: ", ") + "}"
         }
     }
 
