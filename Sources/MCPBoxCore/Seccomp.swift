@@ -46,12 +46,15 @@ public enum Seccomp {
         let added = shape.extraAllowed.filter { !presetAllows($0) }
         let removed = shape.denied.filter { presetAllows($0) }
 
+        // clone3 and openat2 are answered ENOSYS (EPERM when denied) whatever the lists say:
+        // never allowed, never counted.
         let allowedCount: Int
         switch policy.preset {
         case .default:
-            allowedCount = shape.finalAllowed.count + (shape.personalityFiltered ? 1 : 0)
+            allowedCount = shape.finalAllowed.count - (shape.finalAllowed.contains("openat2") ? 1 : 0)
+                + (shape.personalityFiltered ? 1 : 0)
         case .permissive:
-            let refused = Set(shape.refused + shape.aioRefused)
+            let refused = Set(shape.refused + shape.aioRefused + Shape.neverAllowed)
             allowedCount = nativeSyscallNames().filter { !refused.contains($0) }.count
         }
 
@@ -346,6 +349,8 @@ struct Shape {
     var finalAllowed: [String]
     /// `personality` allowed only for Docker's values (`default` preset only).
     var personalityFiltered: Bool
+    /// Answered ENOSYS by the guard unless denied (then refused): allowed in no policy.
+    static let neverAllowed = ["clone3", "openat2"]
 
     init(_ policy: SeccompPolicy) {
         denied = unique(policy.deny)

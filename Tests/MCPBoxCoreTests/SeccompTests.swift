@@ -241,10 +241,27 @@ struct SeccompCompilerTests {
         let permissive = Seccomp.summary(policy(.permissive))
         #expect(permissive.allowedCount > base.allowedCount)
         #expect(permissive.allowedCount == Seccomp.nativeSyscallNames().count - SeccompTables.refused.count
-            - SeccompTables.aioSyscalls.count)
+            - SeccompTables.aioSyscalls.count - Shape.neverAllowed.count)
         let permissiveLess = Seccomp.summary(policy(.permissive, allow: ["ptrace"], deny: ["uname"]))
         #expect(permissiveLess.added == ["ptrace"] && permissiveLess.removed == ["uname"])
         #expect(permissiveLess.allowedCount == permissive.allowedCount)
+    }
+
+    @Test("allowed_count is the number of native syscalls the compiled stages let through (openat2, clone3: ENOSYS)")
+    func allowedCountMatchesStages() {
+        let variations = allCombinations + [policy(.default, allow: ["openat2", "ptrace"]), policy(.default, deny: ["openat2", "uname"]),
+                                            policy(.permissive, deny: ["openat2"]), policy(.default, allow: ["clone3"])]
+        for p in variations {
+            let stages = SeccompProgram(p).stages
+            let allowed = Seccomp.nativeSyscallNames().filter { name in
+                // Refused outright by the guard: never allowed; refused only for some arguments: allowed, filtered.
+                if stages[0].rules.contains(where: { $0.name == name && $0.args.isEmpty && $0.action != .allow }) { return false }
+                guard stages.count > 1 else { return stages[0].defaultAction == .allow }
+                return stages[1].rules.contains { $0.name == name && $0.action == .allow }
+            }
+            #expect(Seccomp.summary(p).allowedCount == allowed.count, "\(p): summary \(Seccomp.summary(p).allowedCount), stages \(allowed.count)")
+            #expect(!allowed.contains("openat2") && !allowed.contains("clone3"), "\(p)")
+        }
     }
 
     @Test("timing: embedded program vs libseccomp compile (printed, not asserted)")
