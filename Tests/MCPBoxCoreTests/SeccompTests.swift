@@ -62,11 +62,14 @@ int main(int argc, char **argv) {
 }
 """#
 
+/// Where the runner is built: removed when the test process exits.
+private let runnerDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mcpbox-seccomp-tests-\(getpid())")
+
 /// Builds the runner with the system C compiler into a fresh directory.
 private let runnerPath: String = {
-    let dir = FileManager.default.temporaryDirectory
-        .appendingPathComponent("mcpbox-seccomp-tests-\(getpid())")
+    let dir = runnerDirectory
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: runnerDirectory) }
     let source = dir.appendingPathComponent("runner.c")
     try! runnerSource.write(to: source, atomically: true, encoding: .utf8)
     let binary = dir.appendingPathComponent("runner").path
