@@ -306,6 +306,8 @@ struct Check: ParsableCommand {
                     failed = true
                     print(Explain.visible("  error: run would refuse: \(r.message) (\(r.hint))"))
                 case .success(let p)?:
+                    for w in p.warnings { print(Explain.visible("  warning: \(w)")) }
+                    if strict && !p.warnings.isEmpty { failed = true }
                     for row in p.rows where row.status != .carried {
                         print(Explain.visible("  note: gvisor: \(row.restriction) \(row.status.rawValue): \(row.detail)"))
                     }

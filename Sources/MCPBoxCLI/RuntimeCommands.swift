@@ -14,7 +14,7 @@ enum RuntimeView {
         switch prepare(plan) {
         case nil: return .success(Explain.text(plan))
         case .failure(let r)?: return .failure(r)
-        case .success(let p)?: return .success(Explain.text(plan) + "\n" + GVisorRuntime.explainText(p))
+        case .success(let p)?: return .success(Explain.text(p.plan) + "\n" + GVisorRuntime.explainText(p))
         }
     }
 
@@ -24,7 +24,7 @@ enum RuntimeView {
         case .failure(let r)?: return .failure(r)
         case .success(let p)?:
             let node = GVisorRuntime.explainNode(plan, p).json()
-            return .success(ExplainJSON.render(plan, runtime: String(node.dropLast())))
+            return .success(ExplainJSON.render(p.plan, runtime: String(node.dropLast())))
         }
     }
 

@@ -99,6 +99,55 @@ public struct GVisorUserNamespace: Sendable, Equatable {
         return out
     }
 
+    /// Owner, group and permission bits of a host path (stat(2), links followed); nil when absent.
+    public typealias Ownership = (uid: UInt32, gid: UInt32, mode: UInt32)
+
+    public static func ownership(_ path: String) -> Ownership? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (st.st_uid, st.st_gid, UInt32(st.st_mode))
+    }
+
+    /// One warning for each bind the server cannot use as the profile asks: runsc's file proxy
+    /// (gofer) runs as `rootUid`, and its capabilities cover only files whose owner and group
+    /// are both mapped, so a bind source (or a directory above it) with another owner or group
+    /// is reached only through its permission bits for others — even by its owner (a file of
+    /// the caller's with a group of its own included). The run goes on: the server gets less,
+    /// never more.
+    func unusableBindWarnings(_ plan: SandboxPlan, ownership: (String) -> Ownership? = GVisorUserNamespace.ownership) -> [String] {
+        let uids = Set(ownUids + [rootUid, nobodyUid]), gids = Set(ownGids + [rootGid, nobodyGid])
+        var out: [String] = []
+        for m in plan.mounts {
+            guard case .bind(let source, let readOnly) = m.kind, source.hasPrefix("/") else { continue }
+            // Search on every directory above, then read (and list) the source, and write it for read_write.
+            var checks: [(String, UInt32, String)] = []
+            var dir = ""
+            for part in source.split(separator: "/").dropLast() {
+                dir += "/" + part
+                checks.append((dir, 0o1, "search"))
+            }
+            checks.append((source, readOnly ? 0o4 : 0o6, readOnly ? "read" : "read and write"))
+            for (path, bits, what) in checks {
+                guard let o = ownership(path), !(uids.contains(o.uid) && gids.contains(o.gid)) else { continue }
+                let isDir = o.mode & 0o170000 == 0o040000
+                let need = bits | (path == source && isDir ? 0o1 : 0)
+                guard o.mode & need != need else { continue }
+                let mode = String(o.mode & 0o7777, radix: 8)
+                let chmodBits = (need & 0o4 != 0 ? "r" : "") + (need & 0o2 != 0 ? "w" : "") + (need & 0o1 != 0 ? (isDir ? "x" : "X") : "")
+                let key = readOnly ? "read_only" : "read_write"
+                out.append("gvisor: filesystem.\(key) \(source) (\(m.origin)) is unusable inside: runsc's file proxy cannot \(what) "
+                    + (path == source ? "it" : "the directory \(path) above it") + " (owner \(o.uid), group \(o.gid), mode \(mode)): "
+                    + "started by an ordinary user, runsc reaches only files whose owner and group are both mapped "
+                    + "(uids \(uids.sorted().map(String.init).joined(separator: ", ")); gids \(gids.sorted().map(String.init).joined(separator: ", "))) "
+                    + "and, for any other, what its permission bits allow everyone, even to its owner "
+                    + "(fix: " + (uids.contains(o.uid) ? "chgrp \(o.uid == plan.identity.hostUid ? plan.identity.hostGid : plan.identity.callerGid) \(path), or " : "")
+                    + "chmod o+\(chmodBits) \(path); or start mcpbox as root, or set [isolation] runtime = \"native\")")
+                break
+            }
+        }
+        return out
+    }
+
     /// runsc's gofer creates each bind's missing mount point in the bundle's rootfs (the ones
     /// under a tmpfs or another mount too) as runsc's root, a subordinate id: the caller could
     /// not remove a directory of its. mcpbox writes them all with the bundle, as the caller;

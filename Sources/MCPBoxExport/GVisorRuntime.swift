@@ -27,6 +27,8 @@ public enum GVisorRuntime {
         public var flags: [String]
         /// Started by an ordinary user: the user namespace runsc runs in as root.
         public var userNamespace: GVisorUserNamespace? = nil
+        /// What gVisor adds to the plan's warnings (in `plan.warnings` too): `run` prints them.
+        public var warnings: [String] = []
     }
 
     /// Why the plan cannot run under gVisor (run exits 125; explain and check refuse too).
@@ -41,12 +43,13 @@ public enum GVisorRuntime {
 
     /// Builds the bundle and the report for `plan`, or refuses it. Pure but for `geteuid`,
     /// `isDirectory`, for an ordinary user `rootless`, and in allow mode `mcpbox` (its static
-    /// binary) and `hostUDS` (`runsc flags`) (host facts).
+    /// binary) and `hostUDS` (`runsc flags`), and `ownership` of bind sources (host facts).
     public static func prepare(_ plan: SandboxPlan, euid: uid_t = geteuid(),
                                isDirectory: (String) -> Bool? = BundleWriter.isDirectory,
                                rootless: (SandboxPlan) -> Result<GVisorUserNamespace, Refusal> = { GVisorUserNamespace.forCaller($0) },
                                mcpbox: () -> String? = GVisorEgress.staticSelf,
-                               hostUDS: (String) -> Bool = GVisorEgress.runscHasHostUDS) -> Result<Prepared, Refusal> {
+                               hostUDS: (String) -> Bool = GVisorEgress.runscHasHostUDS,
+                               ownership: (String) -> GVisorUserNamespace.Ownership? = GVisorUserNamespace.ownership) -> Result<Prepared, Refusal> {
         let iso = plan.isolation
         let fix = "or set [isolation] runtime = \"native\""
         guard let runsc = iso.runsc else {
@@ -95,7 +98,10 @@ public enum GVisorRuntime {
         var flags = ["--platform=\(platform)", "--network=\(plan.network == .host ? "host" : "none")", "--oci-seccomp"]
         if !cgroupNeeded(plan) { flags.append("--ignore-cgroups") }
         if plan.network == .allow { flags.append(GVisorEgress.hostUDSFlag) }
-        return .success(Prepared(plan: plan, runsc: runsc, bundle: bundle, rows: rows, flags: flags, userNamespace: userNamespace))
+        let warnings = userNamespace?.unusableBindWarnings(plan, ownership: ownership) ?? []
+        var warned = plan
+        warned.warnings += warnings
+        return .success(Prepared(plan: warned, runsc: runsc, bundle: bundle, rows: rows, flags: flags, userNamespace: userNamespace, warnings: warnings))
     }
 
     /// Whether runsc must make a cgroup (memory or cpu limits).
@@ -278,6 +284,7 @@ public enum GVisorRuntime {
             Launcher.printError(Explain.visible("mcpbox: \(r.message) (\(r.hint))"))
             return 125
         case .success(let prepared):
+            for w in prepared.warnings { Launcher.printError(Explain.visible("mcpbox: warning: " + w)) }
             return Launcher.run(plan, verbose: verbose, external: RunscSandbox(prepared))
         }
     }

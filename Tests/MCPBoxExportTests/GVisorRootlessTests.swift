@@ -192,4 +192,46 @@ struct GVisorRootlessTests {
         #expect(GVisorUserNamespace.baseDir { $0 == "XDG_RUNTIME_DIR" ? "relative" : all[$0] } == "/home/a/.st/mcpbox/gvisor")
         #expect(GVisorUserNamespace.baseDir { $0 == "HOME" ? all[$0] : nil } == "/home/a/.local/state/mcpbox/gvisor")
     }
+
+    @Test("a bind (or a directory above it) whose owner or group is outside the map and that others may not use is warned about: path, ids, mode and the fix, in the plan's warnings explain shows; mapped or open ones are not")
+    func unusableBindsWarned() throws {
+        defer { tmp.remove() }
+        chmod(tmp.path, 0o755)
+        let a = try accounts(subuid: "alice:100000:65536\n", subgid: "alice:100000:65536\n")
+        let own = try tmp.makeDir("own", mode: 0o700), otherGroup = try tmp.makeDir("other-group", mode: 0o750)
+        let rootOnly = try tmp.makeDir("root-only", mode: 0o700), open = try tmp.makeDir("open", mode: 0o755)
+        _ = try tmp.makeDir("closed", mode: 0o700)
+        let inner = try tmp.makeDir("closed/inner", mode: 0o755), rwOpen = try tmp.makeDir("rw-open", mode: 0o755)
+        chown(own, 1000, 1000)
+        chown(otherGroup, 1000, 4242)
+        let extra = "\n[filesystem]\nread_only = [\([own, otherGroup, rootOnly, open, inner].map(tomlString).joined(separator: ", "))]\n"
+            + "read_write = [\(tomlString(rwOpen))]\n"
+        let prepared = try prepare(try plan(a, extra: extra), a).get()
+        let ids = "(uids 1000, 165533, 165534; gids 1000, 165533, 165534)"
+        let tail = "; or start mcpbox as root, or set [isolation] runtime = \"native\")"
+        let expected = [
+            "gvisor: filesystem.read_only \(otherGroup) (g.toml: filesystem.read_only) is unusable inside: runsc's file proxy cannot read it (owner 1000, group 4242, mode 750): "
+                + "started by an ordinary user, runsc reaches only files whose owner and group are both mapped \(ids) and, for any other, what its permission bits allow everyone, even to its owner "
+                + "(fix: chgrp 1000 \(otherGroup), or chmod o+rx \(otherGroup)" + tail,
+            "gvisor: filesystem.read_only \(rootOnly) (g.toml: filesystem.read_only) is unusable inside: runsc's file proxy cannot read it (owner 0, group 0, mode 700): "
+                + "started by an ordinary user, runsc reaches only files whose owner and group are both mapped \(ids) and, for any other, what its permission bits allow everyone, even to its owner "
+                + "(fix: chmod o+rx \(rootOnly)" + tail,
+            "gvisor: filesystem.read_only \(inner) (g.toml: filesystem.read_only) is unusable inside: runsc's file proxy cannot search the directory \(tmp.sub("closed")) above it (owner 0, group 0, mode 700): "
+                + "started by an ordinary user, runsc reaches only files whose owner and group are both mapped \(ids) and, for any other, what its permission bits allow everyone, even to its owner "
+                + "(fix: chmod o+x \(tmp.sub("closed"))" + tail,
+            "gvisor: filesystem.read_write \(rwOpen) (g.toml: filesystem.read_write) is unusable inside: runsc's file proxy cannot read and write it (owner 0, group 0, mode 755): "
+                + "started by an ordinary user, runsc reaches only files whose owner and group are both mapped \(ids) and, for any other, what its permission bits allow everyone, even to its owner "
+                + "(fix: chmod o+rwx \(rwOpen)" + tail,
+        ]
+        // In the plan's mount order.
+        #expect(prepared.warnings.sorted() == expected.sorted(), "\(prepared.warnings)")
+        #expect(Array(prepared.plan.warnings.suffix(4)) == prepared.warnings)
+        let text = Explain.text(prepared.plan)
+        for w in expected { #expect(text.contains("  ! " + w), "\(w)") }
+        let json = try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(prepared.plan).utf8)) as? [String: Any])
+        #expect(Array((json["warnings"] as? [String] ?? []).suffix(4)) == prepared.warnings)
+        // Root's gVisor maps no namespace: nothing to warn about; the base profile's binds are open.
+        #expect(try prepare(try plan(a), a).get().warnings.isEmpty)
+    }
 }
+

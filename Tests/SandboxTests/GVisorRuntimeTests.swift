@@ -316,6 +316,38 @@ struct GVisorRuntimeTests {
         #expect(user.leftovers.isEmpty, "left in \(base): \(user.leftovers)")
     }
 
+    @Test("ordinary user: a read-only bind of the user's own whose group is outside the map is unreadable inside; explain and run warn with the same words, naming the path and the fix; a bind with mapped ids is read")
+    func ordinaryUserUnmappedGroupWarned() throws {
+        defer { tmp.remove() }
+        let user = try OrdinaryUser(tmp, mcpbox: mcpbox)
+        defer { user.account.delete() }
+        let uid = user.account.uid, gid = user.account.gid
+        // Group 4242: outside the map (none of the account's, none of its subordinate ids).
+        let unmapped = try tmp.makeDir("unmapped", mode: 0o750), mapped = try tmp.makeDir("mapped", mode: 0o700)
+        _ = try tmp.write("unmapped/f", "unmapped-secret\n", mode: 0o640)
+        _ = try tmp.write("mapped/f", "mapped-content\n", mode: 0o600)
+        for path in [unmapped, unmapped + "/f"] { chown(path, uid, 4242) }
+        for path in [mapped, mapped + "/f"] { chown(path, uid, gid) }
+        let p = try profile("u", "runtime = \"gvisor\"", extra: "\n[filesystem]\nread_only = [\(tomlString(unmapped)), \(tomlString(mapped))]\n")
+        chmod(p, 0o644)
+        let environment = env.merging(["HOME": tmp.path, "XDG_RUNTIME_DIR": user.runtime]) { $1 }
+        let warning = "gvisor: filesystem.read_only \(unmapped) (u.toml: filesystem.read_only) is unusable inside: runsc's file proxy cannot read it (owner \(uid), group 4242, mode 750)"
+        let fix = "(fix: chgrp \(gid) \(unmapped), or chmod o+rx \(unmapped); or start mcpbox as root, or set [isolation] runtime = \"native\")"
+
+        let explain = try runProcess(user.argv(["explain", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/true"]), environment: environment)
+        #expect(explain.status == 0, "\(explain.stderr)")
+        let shown = explain.stdoutText.split(separator: "\n").first { $0.contains(warning) }.map { String($0.drop { $0 == " " || $0 == "!" }) }
+        #expect(shown?.hasSuffix(fix) == true && !explain.stdoutText.contains("filesystem.read_only \(mapped) "), "\(explain.stdoutText)")
+
+        let run = try runProcess(user.argv(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c",
+                                            "cat \(unmapped)/f; echo \"unmapped $?\"; cat \(mapped)/f"]), environment: environment, timeout: 120)
+        #expect(run.status == 0, "exit \(run.status): \(run.stderr)")
+        #expect(shown != nil && run.stderr.contains("mcpbox: warning: " + (shown ?? "-")), "run must warn as explain does: \(run.stderr)")
+        #expect(!run.stdoutText.contains("unmapped-secret") && run.stdoutText.contains("unmapped 1") && run.stdoutText.contains("mapped-content"),
+                "\(run.stdoutText) \(run.stderr)")
+        #expect(user.leftovers.isEmpty, "left: \(user.leftovers)")
+    }
+
     @Test("ordinary user: a bundle directory others could write into (group-writable XDG_RUNTIME_DIR, or one in a world-writable non-sticky directory) is refused, 125, nothing runs")
     func ordinaryUserUnsafeDirectoryRefused() throws {
         defer { tmp.remove() }
