@@ -207,7 +207,7 @@ struct EgressRun: Sendable {
             mode = "allow"
             allow = ["api.test:\(hp)", "api.test:\(sp)", "*.wild.test:\(sp)", "rebind.test:\(hp)", "cgnat.test:\(hp)", "nat64.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)", "localhost:\(tcp.port)"]
             deny = ["blocked.wild.test:\(sp)"]
-            hosts = { "api.test" = "127.0.0.2", "other.test" = "127.0.0.2", "www.wild.test" = "127.0.0.2", "blocked.wild.test" = "127.0.0.2", "rebind.test" = "127.0.0.1", "cgnat.test" = "100.64.0.1", "nat64.test" = "64:ff9b::7f00:2" }
+            hosts = { "api.test" = "127.0.0.2", "other.test" = "127.0.0.2", "www.wild.test" = "127.0.0.2", "blocked.wild.test" = "127.0.0.2", "rebind.test" = "127.0.0.1", "cgnat.test" = "100.64.0.1", "nat64.test" = "64:ff9b::7f00:1" }
             log = \(tomlString(logPath))
 
             """

@@ -177,11 +177,11 @@ for label, target in [("localhost", "localhost:%d" % cfg["host_listener_port"]),
             reason = refused_header(head)
             # localhost is allowed by name: the host resolver (/etc/hosts, in the static binary
             # too) gives a loopback address, which is refused. cgnat.test and nat64.test are
-            # mapped by [network] hosts to 100.64.0.1 and 64:ff9b::7f00:2 (the test servers'
-            # 127.0.0.2 through NAT64): refused by their class, never connected to.
+            # mapped by [network] hosts to 100.64.0.1 and 64:ff9b::7f00:1 (127.0.0.1
+            # through NAT64): refused by their class, never connected to.
             want = {"localhost": "loopback address", "rebind.test": "loopback address",
                     "cgnat.test": "shared address 100.64.0.1",
-                    "nat64.test": "loopback address 64:ff9b::7f00:2 (NAT64 of 127.0.0.2)"}.get(target.split(":")[0], "")
+                    "nat64.test": "loopback address 64:ff9b::7f00:1 (NAT64 of 127.0.0.1)"}.get(target.split(":")[0], "")
             return code == 403 and reason != "" and want in reason, (line, reason)
         return fn
     check("connect_%s_refused" % label)(make())
