@@ -339,6 +339,9 @@ struct GVisorRuntimeTests {
         let shown = explain.stdoutText.split(separator: "\n").first { $0.contains(warning) }.map { String($0.drop { $0 == " " || $0 == "!" }) }
         #expect(shown?.hasSuffix(fix) == true && !explain.stdoutText.contains("filesystem.read_only \(mapped) "), "\(explain.stdoutText)")
 
+        let check = try runProcess(user.argv(["check", "--strict", p, "--profile-path", TestSupport.profilesDir]), environment: environment)
+        #expect(check.status == 1 && shown != nil && check.stdoutText.contains("  warning: " + (shown ?? "-")), "check: \(check.status) \(check.stdoutText) \(check.stderr)")
+
         let run = try runProcess(user.argv(["run", p, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c",
                                             "cat \(unmapped)/f; echo \"unmapped $?\"; cat \(mapped)/f"]), environment: environment, timeout: 120)
         #expect(run.status == 0, "exit \(run.status): \(run.stderr)")
