@@ -173,9 +173,28 @@ public final class MCPFilter {
         if failed { return false }
         let q = queues[dir]
         if bytes.count == 0 {
-            // An unterminated last line goes on as it is.
-            if let spooled = spooling[dir] { spooling[dir] = nil; passSpooled(dir, spooled) } else { q.commit() }
-            return true
+            // An unterminated last line is judged like any line (a peer may still act on it:
+            // Python's file iteration yields it, the Python SDK server runs it) and goes on as
+            // it is when it passes.
+            if let spooled = spooling[dir] {
+                spooling[dir] = nil
+                guard let raw = spooled.map() else { return cannotSpool(dir) }
+                let action = line(dir, raw, mapped: true, terminated: false)
+                spooled.unmap()
+                switch action {
+                case .pass: passSpooled(dir, spooled)
+                case .drop: break
+                case .replace(let bytes): q.append(bytes)
+                }
+            } else if q.held > 0 {
+                switch line(dir, q.heldBytes, terminated: false) {
+                case .pass: q.commit()
+                case .drop: q.dropHeld()
+                case .replace(let bytes): q.dropHeld(); q.append(bytes)
+                }
+            }
+            if audit?.mustStop == true { failed = true }
+            return !failed
         }
         var start = 0
         while start < bytes.count {
@@ -284,10 +303,10 @@ public final class MCPFilter {
 
     static let inputCapableMethods: Set<String> = ["tools/call", "prompts/get", "resources/read"]
 
-    /// One whole line, its newline included.
+    /// One whole line, its newline included (`terminated`; else the last bytes before the end).
     /// `mapped`: a spooled line (`SpooledLine.map`).
-    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false) -> Action {
-        var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
+    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false, terminated: Bool = true) -> Action {
+        var body = terminated ? UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)]) : raw
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         if Self.firstSignificantByte(body) == nil { return .pass }
         // One pass over the line, read by both the audit trail and the policy.
