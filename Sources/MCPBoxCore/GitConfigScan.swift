@@ -295,9 +295,10 @@ public enum GitConfigScan {
         public var problems: [String] = []
     }
 
-    /// Scans `gitDir`'s `config` and `config.worktree` and their includes. `~/` stands for each
-    /// of `homes` (whoever may run host git there).
-    public static func scan(gitDir: String, homes: [String]) -> Result {
+    /// Scans `gitDir`'s `config` and `config.worktree` and their includes, after the `global`
+    /// files (system and global configuration, where they exist). `~/` stands for each of
+    /// `homes` (whoever may run host git there).
+    public static func scan(gitDir: String, homes: [String], global: [String] = []) -> Result {
         var r = Result()
         var raw: [(file: String, entry: Entry)] = []
         var seen: Set<String> = []
@@ -332,12 +333,16 @@ public enum GitConfigScan {
                 }
             }
         }
+        // The system and global files first, as git reads them: a relative `core.hooksPath`
+        // there is resolved in every repository, inside the tree the server writes.
+        for file in global { read(file, depth: 0) }
+        let repositoryEntries = raw.count
         read(Paths.join(gitDir, "config"), depth: 0)
         read(Paths.join(gitDir, "config.worktree"), depth: 0)
 
         // Where host git runs commands and resolves a relative hooksPath: the worktree top.
         var top = Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir
-        for (_, e) in raw where e.section == "core" && e.subsection == nil {
+        for (_, e) in raw[repositoryEntries...] where e.section == "core" && e.subsection == nil {
             if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
             if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
         }
@@ -480,7 +485,11 @@ extension PlanBuilder {
         var homes = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
         for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
         where h.hasPrefix("/") && !homes.contains(h) { homes.append(h) }
-        let scan = GitConfigScan.scan(gitDir: g, homes: homes)
+        // Host git also reads the system and global files of whoever runs it there.
+        var global = ["/etc/gitconfig"]
+        for h in homes { global += [Paths.join(h, ".gitconfig"), Paths.join(h, ".config/git/config")] }
+        if let x = host.environmentDictionary["XDG_CONFIG_HOME"], x.hasPrefix("/") { global.append(Paths.join(x, "git/config")) }
+        let scan = GitConfigScan.scan(gitDir: g, homes: homes, global: global)
         let repo = Paths.basename(g) == ".git" ? Paths.dirname(g) : g
         for problem in scan.problems {
             d.sink.add(Diagnostic(key: "filesystem.read_write",
