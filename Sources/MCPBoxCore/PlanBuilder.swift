@@ -538,6 +538,12 @@ public struct PlanBuilder {
                 guard HostFS.info(gitfile, follow: false)?.isRegular == true else { continue }
                 d.mounts.append(Mount(target: Paths.join(m.target, Paths.remainder(gitfile, under: source)),
                                       kind: .bind(source: gitfile, readOnly: true), origin: origin))
+                // Its git directory's configuration (and its common directory's, for a linked
+                // worktree) is resolved from this worktree: `core.hooksPath = .husky/_` names
+                // a directory here.
+                if let g = GitConfigScan.gitfileTarget(worktree: w), !gitDirs.contains(g) {
+                    protectGitConfiguration(&d, gitDir: g, bind: m, worktree: w)
+                }
             }
             // In caller-remap mode a repository the server creates anywhere is the caller's, which
             // host git trusts (no "dubious ownership"): every read-write tree is swept, not only
