@@ -540,8 +540,9 @@ public struct PlanBuilder {
                                       kind: .bind(source: gitfile, readOnly: true), origin: origin))
                 // Its git directory's configuration (and its common directory's, for a linked
                 // worktree) is resolved from this worktree: `core.hooksPath = .husky/_` names
-                // a directory here.
-                if let g = GitConfigScan.gitfileTarget(worktree: w), !gitDirs.contains(g) {
+                // a directory here (a submodule's git directory, found by the walk too, was
+                // resolved from itself above).
+                if let g = GitConfigScan.gitfileTarget(worktree: w) {
                     protectGitConfiguration(&d, gitDir: g, bind: m, worktree: w)
                 }
             }

@@ -48,6 +48,23 @@ import Testing
         }, "\(errors)")
     }
 
+    @Test("a submodule's hooksPath, missing in its worktree inside the bound superproject, is refused")
+    func submoduleHooksPathRefused() throws {
+        let s = Scratch()
+        try git(["init", "-q", s.path + "/lib"])
+        try git(["-C", s.path + "/lib", "commit", "-q", "--allow-empty", "-m", "x"])
+        try git(["init", "-q", s.path + "/super"])
+        try git(["-C", s.path + "/super", "-c", "protocol.file.allow=always", "submodule", "add", "-q", s.path + "/lib", "sub"])
+        try git(["-C", s.path + "/super/sub", "config", "core.hooksPath", ".husky/_"])
+        s.write("profiles/base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/super\"]\n")
+        let errors = plan(s).errors
+        #expect(errors.contains {
+            $0.message.contains("\(s.path)/super/sub's configuration (\(s.path)/super/.git/modules/sub/config: core.hookspath) names \(s.path)/super/sub/.husky/_")
+                && $0.message.contains("does not exist")
+        }, "\(errors)")
+    }
+
     @Test("the main repository's hooksPath inside the bound linked worktree is bound read-only")
     func hooksPathBoundReadOnly() throws {
         let s = try setUp()
