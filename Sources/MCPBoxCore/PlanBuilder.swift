@@ -501,6 +501,11 @@ public struct PlanBuilder {
             if let repo = e.enclosingRepository, e.enclosingGitDir == nil, HostFS.info(Paths.join(repo, ".git"))?.isDirectory == true,
                let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.contains(g) {
                 protectGitConfiguration(&d, gitDir: g, bind: m)
+            } else if let repo = e.enclosingRepository, e.enclosingGitDir == nil,
+                      HostFS.info(Paths.join(repo, ".git"), follow: false)?.isRegular == true,
+                      let g = GitConfigScan.gitfileTarget(worktree: repo) {
+                // ...or, for a linked worktree or submodule, its gitfile's.
+                protectGitConfiguration(&d, gitDir: g, bind: m, worktree: repo)
             }
             for g in gitDirs {
                 if let planted = Self.plantedCommonDir(g) {

@@ -65,6 +65,19 @@ import Testing
         }, "\(errors)")
     }
 
+    @Test("a bind inside a linked worktree: what the main repository's configuration names inside it is refused when missing")
+    func bindInsideLinkedWorktree() throws {
+        let s = try setUp()
+        try git(["-C", s.path + "/main", "config", "core.fsmonitor", "src/fsmonitor"])
+        s.mkdir("wt/src")
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/wt/src\"]\n")
+        let errors = plan(s).errors
+        #expect(errors.contains {
+            $0.message.contains("(\(s.path)/main/.git/config: core.fsmonitor) names \(s.path)/wt/src/fsmonitor, inside a path the server may write")
+                && $0.message.contains("does not exist")
+        }, "\(errors)")
+    }
+
     @Test("the main repository's hooksPath inside the bound linked worktree is bound read-only")
     func hooksPathBoundReadOnly() throws {
         let s = try setUp()
