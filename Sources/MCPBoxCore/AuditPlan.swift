@@ -80,6 +80,16 @@ public struct AuditPlan: Sendable, Equatable {
                 warnings.append("audit.log: the server can read the audit log \(path) through \(m.target) (\(m.origin)); keep it outside the sandbox's view")
             }
         }
+        // The same through another name: a symlink on the way, or a host bind mount.
+        let writable = mounts.compactMap { m -> (source: String, target: String)? in
+            if case .bind(let source, false) = m.kind, !Paths.isWithin(path, source), !Paths.isWithin(path, m.target) { (source, m.target) } else { nil }
+        }
+        if let alias = LogPaths.writableAlias(path, writable: writable) {
+            let origin = mounts.first { $0.target == alias.target }?.origin ?? "filesystem.read_write"
+            let message = "refused: the audit log \(path) lies inside \(alias.target), which the server may write (\(origin)): \(alias.via) is \(alias.source) or lies inside it"
+            let hint = "keep the audit log outside the directories the server may write, under every name"
+            sink.add(logOrigin?.diagnostic(message, hint: hint) ?? Diagnostic(key: "audit.log", message, hint: hint))
+        }
         let required = profile.auditRequired?.value ?? true
         // A path no log can live at: refused as run would refuse it; with required = false run
         // goes on unlogged, which explain states as a warning.

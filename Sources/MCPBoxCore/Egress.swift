@@ -90,6 +90,15 @@ enum EgressPlanner {
                                             hint: "keep the log outside the directories the server may write"))
                 }
             }
+            // The same through another name: a symlink on the way, or a host bind mount.
+            let writable = mounts.compactMap { m -> (source: String, target: String)? in
+                if case .bind(let source, false) = m.kind, !Paths.isWithin(log.value, source), !Paths.isWithin(log.value, m.target) { (source, m.target) } else { nil }
+            }
+            if let alias = LogPaths.writableAlias(log.value, writable: writable) {
+                let origin = mounts.first { $0.target == alias.target }?.origin ?? "filesystem.read_write"
+                sink.add(log.diagnostic("refused: the log \(log.value) lies inside \(alias.target), which the server may write (\(origin)): \(alias.via) is \(alias.source) or lies inside it",
+                                        hint: "keep the log outside the directories the server may write, under every name"))
+            }
             if let (message, hint) = LogPaths.problem(log.value, makesParents: false) {
                 sink.add(log.diagnostic(message, hint: hint))
             } else if HostFS.info(Paths.dirname(log.value))?.isDirectory != true {

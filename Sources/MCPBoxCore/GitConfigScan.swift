@@ -295,9 +295,12 @@ public enum GitConfigScan {
         public var problems: [String] = []
     }
 
-    /// Scans `gitDir`'s `config` and `config.worktree` and their includes. `~/` stands for each
-    /// of `homes` (whoever may run host git there).
-    public static func scan(gitDir: String, homes: [String]) -> Result {
+    /// Scans `gitDir`'s `config` and `config.worktree` and their includes, after the `global`
+    /// files (system and global configuration, where they exist). `~/` stands for each of
+    /// `homes` (whoever may run host git there).
+    /// `worktree`: the top of a worktree whose gitfile names `gitDir` (a linked worktree, a
+    /// submodule): the configuration of its common directory applies, resolved from there.
+    public static func scan(gitDir: String, homes: [String], global: [String] = [], worktree: String? = nil) -> Result {
         var r = Result()
         var raw: [(file: String, entry: Entry)] = []
         var seen: Set<String> = []
@@ -332,12 +335,18 @@ public enum GitConfigScan {
                 }
             }
         }
+        // The system and global files first, as git reads them: a relative `core.hooksPath`
+        // there is resolved in every repository, inside the tree the server writes.
+        for file in global { read(file, depth: 0) }
+        let repositoryEntries = raw.count
+        // A linked worktree's git directory keeps its configuration in the common directory.
+        if let common = commonDir(of: gitDir) { read(Paths.join(common, "config"), depth: 0) }
         read(Paths.join(gitDir, "config"), depth: 0)
         read(Paths.join(gitDir, "config.worktree"), depth: 0)
 
         // Where host git runs commands and resolves a relative hooksPath: the worktree top.
-        var top = Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir
-        for (_, e) in raw where e.section == "core" && e.subsection == nil {
+        var top = worktree ?? (Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir)
+        for (_, e) in raw[repositoryEntries...] where worktree == nil && e.section == "core" && e.subsection == nil {
             if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
             if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
         }
@@ -360,6 +369,26 @@ public enum GitConfigScan {
             }
         }
         return r
+    }
+
+    /// The directory `gitDir/commondir` names (relative to `gitDir`), nil without one.
+    static func commonDir(of gitDir: String) -> String? {
+        guard let bytes = HostFS.readBytes(Paths.join(gitDir, "commondir"), limit: 4096),
+              let text = String(validating: bytes, as: UTF8.self)?.split(whereSeparator: \.isNewline).first else { return nil }
+        let value = String(text)
+        return HostFS.realPath(value.hasPrefix("/") ? value : gitDir + "/" + value)
+    }
+
+    /// The git directory a gitfile (`DIR/.git`: `gitdir: PATH`) names, relative to DIR; nil when
+    /// it names none that exists.
+    public static func gitfileTarget(worktree: String) -> String? {
+        guard let bytes = HostFS.readBytes(Paths.join(worktree, ".git"), limit: 4096),
+              let text = String(validating: bytes, as: UTF8.self)?.split(whereSeparator: \.isNewline).first,
+              text.hasPrefix("gitdir: ") else { return nil }
+        let value = String(text.dropFirst("gitdir: ".count))
+        guard let path = HostFS.realPath(value.hasPrefix("/") ? value : worktree + "/" + value),
+              HostFS.info(path)?.isDirectory == true else { return nil }
+        return path
     }
 
     /// An include's files: `~/` from each home, relative to the including file's directory.
@@ -471,7 +500,7 @@ extension PlanBuilder {
     /// plan (hooks directories, included files, commands), and refuses what cannot be bound: a
     /// path that does not exist yet, one reached through a symlink there, configuration that
     /// cannot be checked.
-    func protectGitConfiguration(_ d: inout Draft, gitDir g: String, bind m: Mount) {
+    func protectGitConfiguration(_ d: inout Draft, gitDir g: String, bind m: Mount, worktree: String? = nil) {
         let writable: [(source: String, target: String)] = d.mounts.compactMap {
             if case .bind(let source, false) = $0.kind { return (source, $0.target) }
             return nil
@@ -480,8 +509,12 @@ extension PlanBuilder {
         var homes = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
         for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
         where h.hasPrefix("/") && !homes.contains(h) { homes.append(h) }
-        let scan = GitConfigScan.scan(gitDir: g, homes: homes)
-        let repo = Paths.basename(g) == ".git" ? Paths.dirname(g) : g
+        // Host git also reads the system and global files of whoever runs it there.
+        var global = ["/etc/gitconfig"]
+        for h in homes { global += [Paths.join(h, ".gitconfig"), Paths.join(h, ".config/git/config")] }
+        if let x = host.environmentDictionary["XDG_CONFIG_HOME"], x.hasPrefix("/") { global.append(Paths.join(x, "git/config")) }
+        let scan = GitConfigScan.scan(gitDir: g, homes: homes, global: global, worktree: worktree)
+        let repo = worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g)
         for problem in scan.problems {
             d.sink.add(Diagnostic(key: "filesystem.read_write",
                                   "refused: \(repo)'s configuration cannot be checked for what host git would run from a path the server may write: \(problem) (\(m.origin))",

@@ -49,6 +49,32 @@ enum LogPaths {
     }
 }
 
+extension LogPaths {
+    /// The read-write bind (source, target) that shows log `path` under another name: a symlink
+    /// on its way (resolved as far as the path exists) or a host bind mount showing one of its
+    /// directories elsewhere (same device and inode); nil when none does. The textual check
+    /// (`path` inside a bind's source or target) is the caller's.
+    static func writableAlias(_ path: String, writable: [(source: String, target: String)]) -> (source: String, target: String, via: String)? {
+        guard !writable.isEmpty else { return nil }
+        let real = GrantChecks.resolved(path)
+        if let w = writable.first(where: { Paths.isWithin(real, $0.source) }) { return (w.source, w.target, real) }
+        let ids: [(dev: UInt64, ino: UInt64, w: (source: String, target: String))] = writable.compactMap { w in
+            var st = stat()
+            guard stat(w.source, &st) == 0 else { return nil }
+            return (UInt64(st.st_dev), UInt64(st.st_ino), w)
+        }
+        var dir = real
+        while true {
+            var st = stat()
+            if stat(dir, &st) == 0, let hit = ids.first(where: { $0.dev == UInt64(st.st_dev) && $0.ino == UInt64(st.st_ino) }) {
+                return (hit.w.source, hit.w.target, dir)
+            }
+            if dir == "/" { return nil }
+            dir = Paths.dirname(dir)
+        }
+    }
+}
+
 extension HostFS {
     /// Device, inode and link count of `path` (`lstat(2)`); nil when it cannot be examined.
     static func identity(_ path: String) -> (dev: UInt64, ino: UInt64, links: UInt64)? {

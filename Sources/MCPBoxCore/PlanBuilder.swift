@@ -501,6 +501,11 @@ public struct PlanBuilder {
             if let repo = e.enclosingRepository, e.enclosingGitDir == nil, HostFS.info(Paths.join(repo, ".git"))?.isDirectory == true,
                let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.contains(g) {
                 protectGitConfiguration(&d, gitDir: g, bind: m)
+            } else if let repo = e.enclosingRepository, e.enclosingGitDir == nil,
+                      HostFS.info(Paths.join(repo, ".git"), follow: false)?.isRegular == true,
+                      let g = GitConfigScan.gitfileTarget(worktree: repo) {
+                // ...or, for a linked worktree or submodule, its gitfile's.
+                protectGitConfiguration(&d, gitDir: g, bind: m, worktree: repo)
             }
             for g in gitDirs {
                 if let planted = Self.plantedCommonDir(g) {
@@ -538,6 +543,13 @@ public struct PlanBuilder {
                 guard HostFS.info(gitfile, follow: false)?.isRegular == true else { continue }
                 d.mounts.append(Mount(target: Paths.join(m.target, Paths.remainder(gitfile, under: source)),
                                       kind: .bind(source: gitfile, readOnly: true), origin: origin))
+                // Its git directory's configuration (and its common directory's, for a linked
+                // worktree) is resolved from this worktree: `core.hooksPath = .husky/_` names
+                // a directory here (a submodule's git directory, found by the walk too, was
+                // resolved from itself above).
+                if let g = GitConfigScan.gitfileTarget(worktree: w) {
+                    protectGitConfiguration(&d, gitDir: g, bind: m, worktree: w)
+                }
             }
             // In caller-remap mode a repository the server creates anywhere is the caller's, which
             // host git trusts (no "dubious ownership"): every read-write tree is swept, not only

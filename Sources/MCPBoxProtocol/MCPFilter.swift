@@ -173,9 +173,28 @@ public final class MCPFilter {
         if failed { return false }
         let q = queues[dir]
         if bytes.count == 0 {
-            // An unterminated last line goes on as it is.
-            if let spooled = spooling[dir] { spooling[dir] = nil; passSpooled(dir, spooled) } else { q.commit() }
-            return true
+            // An unterminated last line is judged like any line (a peer may still act on it:
+            // Python's file iteration yields it, the Python SDK server runs it) and goes on as
+            // it is when it passes.
+            if let spooled = spooling[dir] {
+                spooling[dir] = nil
+                guard let raw = spooled.map() else { return cannotSpool(dir) }
+                let action = line(dir, raw, mapped: true, terminated: false)
+                spooled.unmap()
+                switch action {
+                case .pass: passSpooled(dir, spooled)
+                case .drop: break
+                case .replace(let bytes): q.append(bytes)
+                }
+            } else if q.held > 0 {
+                switch line(dir, q.heldBytes, terminated: false) {
+                case .pass: q.commit()
+                case .drop: q.dropHeld()
+                case .replace(let bytes): q.dropHeld(); q.append(bytes)
+                }
+            }
+            if audit?.mustStop == true { failed = true }
+            return !failed
         }
         var start = 0
         while start < bytes.count {
@@ -284,10 +303,10 @@ public final class MCPFilter {
 
     static let inputCapableMethods: Set<String> = ["tools/call", "prompts/get", "resources/read"]
 
-    /// One whole line, its newline included.
+    /// One whole line, its newline included (`terminated`; else the last bytes before the end).
     /// `mapped`: a spooled line (`SpooledLine.map`).
-    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false) -> Action {
-        var body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)])
+    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false, terminated: Bool = true) -> Action {
+        var body = terminated ? UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)]) : raw
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         if Self.firstSignificantByte(body) == nil { return .pass }
         // One pass over the line, read by both the audit trail and the policy.
@@ -488,6 +507,37 @@ public final class MCPFilter {
         body.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d && $0 != 0x0a }
     }
 
+    /// Whether a line starts a JSON object or array after one of the line breaks other than LF
+    /// that some clients also split at: a lone CR (Java's and .NET's `readLine`, Node's
+    /// `readline`, Python's text mode), and VT, FF, FS, GS, RS, NEL, U+2028, U+2029 (Python's
+    /// `str.splitlines`). `x\r{…}` is stray text to mcpbox and a message to such a client.
+    static func hidesMessage(_ body: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        var atBreak = false
+        while i < body.count {
+            let b = body[i]
+            var width = 0
+            switch b {
+            case 0x0d, 0x0b, 0x0c, 0x1c, 0x1d, 0x1e: width = 1
+            case 0xc2 where i + 1 < body.count && body[i + 1] == 0x85: width = 2
+            case 0xe2 where i + 2 < body.count && body[i + 1] == 0x80 && (body[i + 2] == 0xa8 || body[i + 2] == 0xa9): width = 3
+            default: break
+            }
+            if width > 0 {
+                atBreak = true
+                i += width
+                continue
+            }
+            if atBreak {
+                if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
+                // JSON whitespace a parser skips before the value (CR handled above).
+                if b != 0x20 && b != 0x09 { atBreak = false }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// Whether `needle` occurs in `hay` (memchr for its first byte, then a compare).
     static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return false }
@@ -507,6 +557,11 @@ public final class MCPFilter {
         // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
         // A client's parser skips all of JSON's whitespace, CR included: so does this test.
         guard let first = Self.firstSignificantByte(body), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+            // ...unless a client that also breaks lines elsewhere would find a message in it.
+            if Self.hidesMessage(body) {
+                drop("text with a JSON message behind a line break other than LF (CR, VT, FF, NEL, U+2028…), where some clients split lines")
+                return .drop
+            }
             return .pass
         }
         if let error = head.error {
