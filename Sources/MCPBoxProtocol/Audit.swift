@@ -107,8 +107,13 @@ public final class AuditTrail {
     @discardableResult
     public func writeHeld() -> Bool {
         guard !held.isEmpty else { return !mustStop }
-        let records = held
-        held.removeAll(keepingCapacity: true)
+        // The buffer is taken and given back emptied (no allocation per call).
+        var records: [Held] = []
+        swap(&records, &held)
+        defer {
+            records.removeAll(keepingCapacity: true)
+            if held.isEmpty { swap(&records, &held) }
+        }
         for r in records {
             let event: Event
             switch r {
