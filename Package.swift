@@ -54,6 +54,10 @@ let package = Package(
             dependencies: ["CSandbox"],
             path: "Tests/RelayHarness"),
         .executableTarget(
+            name: "mcp-harness",
+            dependencies: ["MCPBoxProtocol", "MCPBoxEvents"],
+            path: "Tests/MCPHarness"),
+        .executableTarget(
             name: "landlock-harness",
             dependencies: ["CSandbox"],
             path: "Tests/LandlockHarness"),

@@ -321,6 +321,17 @@ static int filter_wants_src(struct relay *r, int which) {
     return which != DIR_IN || r->filter->pending(r->filter->context, DIR_OUT, &p) <= MCPBOX_RELAY_FILTER_BACKLOG;
 }
 
+/* The MCP layer refused the session (a message over its limit, the audit log failed): nothing
+ * more is read or written for the client, and the server is asked to end. */
+static void filter_stop(struct relay *r, int64_t now) {
+    if (r->dir[DIR_IN].open) dir_close(&r->dir[DIR_IN]);
+    if (r->dir[DIR_OUT].open) {
+        close_fd(&r->dir[DIR_OUT].dst);
+        dir_close(&r->dir[DIR_OUT]);
+    }
+    escalate(r, 2, now, "the MCP layer ended the session");
+}
+
 /* A filtered direction: its queue first, then one read handed to the filter, then both queues. */
 static int filter_transfer(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
@@ -331,13 +342,7 @@ static int filter_transfer(struct relay *r, int which, int64_t now) {
     if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
     if (n < 0) return moved;
     if (r->filter->input(r->filter->context, which, d->buf, (size_t)n) < 0) {
-        /* The MCP layer refused the session (a message over its limit, the audit log failed). */
-        if (r->dir[DIR_IN].open) dir_close(&r->dir[DIR_IN]);
-        if (r->dir[DIR_OUT].open) {
-            close_fd(&r->dir[DIR_OUT].dst);
-            dir_close(&r->dir[DIR_OUT]);
-        }
-        escalate(r, 2, now, "the MCP layer ended the session");
+        filter_stop(r, now);
         return 1;
     }
     filter_flush(r, DIR_IN, now);
@@ -607,7 +612,8 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         int64_t filter_due = RELAY_NEVER;
         if (r.filter && r.filter->tick && !r.exited) {
             int64_t t = r.filter->tick(r.filter->context, now);
-            if (t >= 0) filter_due = t;
+            if (t == MCPBOX_RELAY_FILTER_STOP) filter_stop(&r, now);
+            else if (t >= 0) filter_due = t;
             filter_flush(&r, DIR_IN, now);
             filter_flush(&r, DIR_OUT, now);
         }

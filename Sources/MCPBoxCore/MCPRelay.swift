@@ -32,17 +32,21 @@ final class MCPRelayHook {
             let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
             me.filter.consumed(Int(dir), n)
         }
-        // A clock only where the filter keeps deadlines ([tools] confirm).
-        if filter.needsClock {
-            hook.tick = { ctx, now in
-                Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue().filter.tick(now: now)
-            }
-        }
     }
 
     /// Runs the relay with this hook installed (the hook lives as long as the call).
     func run(_ config: inout mcpbox_relay_config) -> Int32 {
-        withUnsafePointer(to: &hook) { h in
+        // An audit record is written right after the line completing its exchange is passed on
+        // (at the next loop turn's tick, before the relay reads anything else).
+        filter.audit?.holding = true
+        // A clock only where the filter needs one ([tools] confirm deadlines, held records).
+        if filter.needsClock {
+            hook.tick = { ctx, now in
+                let t = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue().filter.tick(now: now)
+                return t == MCPFilter.stopSession ? Int64(MCPBOX_RELAY_FILTER_STOP) : t
+            }
+        }
+        return withUnsafePointer(to: &hook) { h in
             config.filter = h
             defer { config.filter = nil }
             return mcpbox_relay_run(&config)

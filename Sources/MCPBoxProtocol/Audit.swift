@@ -51,6 +51,22 @@ public final class AuditTrail {
 
     /// Most requests awaiting a response at once (both directions).
     public static let maxPending = 4096
+    /// Records are held while set, and written by `writeHeld`: the relay passes on the line that
+    /// completes an exchange first and writes its record right after, before it reads or acts on
+    /// anything else (so a failed write still ends the session before anything further is relayed).
+    public var holding = false
+    /// Records made while `holding`, not yet written: events, or exchanges whose record is built
+    /// when it is written (off the path of the line that completed them).
+    private var held: [Held] = []
+
+    enum Held {
+        case event(Event)
+        /// `write`'s arguments, with the time the exchange ended (realtime, monotonic).
+        case exchange(Exchange, outcome: String?, response: Response?, responseBytes: Int, time: Double, end: UInt64)
+    }
+    /// Whether records are waiting for `writeHeld`.
+    public var hasHeld: Bool { !held.isEmpty }
+
     /// Requests awaiting a response, by direction and id.
     private var pending: [Key: Exchange] = [:]
     /// The request or notification of the line being decided (`observe` … `lineDone`).
@@ -86,11 +102,48 @@ public final class AuditTrail {
     /// it once a message is passed on, so the next record does not wait for it.
     public func settle() { sink.settle() }
 
-    /// Writes one record whose fields begin with `profile_hash`.
+    /// Writes the records held (in order), then the hash of the last one; false when one could
+    /// not be written and the log is required (the session must end).
+    @discardableResult
+    public func writeHeld() -> Bool {
+        guard !held.isEmpty else { return !mustStop }
+        // The buffer is taken and given back emptied (no allocation per call).
+        var records: [Held] = []
+        swap(&records, &held)
+        defer {
+            records.removeAll(keepingCapacity: true)
+            if held.isEmpty { swap(&records, &held) }
+        }
+        for r in records {
+            let event: Event
+            switch r {
+            case .event(let e): event = e
+            case let .exchange(e, outcome, response, bytes, time, end):
+                event = exchangeEvent(e, outcome: outcome, response: response, responseBytes: bytes, time: time, end: end)
+            }
+            if !put(event) && required { return false }
+        }
+        sink.settle()
+        return true
+    }
+
+    /// Writes one record whose fields begin with `profile_hash` (holds it while `holding`).
     @discardableResult
     private func emit(kind: String, fields: [(String, Event.Value)]) -> Bool {
         if failed && required { return false }
         let event = Event(profile: profile, kind: kind, fields: fields)
+        if holding {
+            held.append(.event(event))
+            return true
+        }
+        if !held.isEmpty, !writeHeld() { return false }
+        return put(event)
+    }
+
+    /// Writes one record now.
+    @discardableResult
+    private func put(_ event: Event) -> Bool {
+        if failed && required { return false }
         guard sink.write(event) else {
             let first = !failed
             failed = true
@@ -126,6 +179,8 @@ public final class AuditTrail {
     /// Records the requests never answered (outcome `no response`), then `session.end`.
     @discardableResult
     public func finish(fields: [(String, Event.Value)]) -> Bool {
+        holding = false
+        writeHeld()
         let open = pending.values.sorted { $0.start < $1.start }
         pending = [:]
         for e in open { write(e, outcome: "no response", response: nil, responseBytes: 0) }
@@ -269,6 +324,19 @@ public final class AuditTrail {
     /// An exchange's record: kind `mcp.request` (with `response` or an outcome given) or
     /// `mcp.notification`.
     private func write(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int) {
+        if failed && required { return }
+        let time = Event.now(), end = Self.monotonicNanoseconds()
+        if holding {
+            held.append(.exchange(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end))
+            return
+        }
+        if !held.isEmpty, !writeHeld() { return }
+        put(exchangeEvent(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end))
+    }
+
+    /// The record of an exchange that ended at `time` (`end` on the monotonic clock).
+    private func exchangeEvent(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int,
+                               time: Double, end: UInt64) -> Event {
         let isNotification = e.id == nil || e.id == .null
         var f: [(String, Event.Value)] = []
         f.reserveCapacity(16 + e.extra.count)
@@ -303,7 +371,7 @@ public final class AuditTrail {
         }
         if let rule = e.rule { f.append(("rule", .string(rule))) }
         if !isNotification {
-            let us = given == nil ? Int64((Self.monotonicNanoseconds() &- e.start) / 1000) : nil
+            let us = given == nil ? Int64((end &- e.start) / 1000) : nil
             f.append(("duration_us", us.map { .int($0) } ?? .null))
         }
         f.append(("request_bytes", .int(Int64(e.requestBytes))))
@@ -322,7 +390,7 @@ public final class AuditTrail {
             if let result = full["result"] { f.append(("result", .json(payload(result)))) }
             if let error = full["error"] { f.append(("error", .json(payload(error)))) }
         }
-        emit(kind: isNotification ? "mcp.notification" : "mcp.request", fields: f)
+        return Event(time: time, profile: profile, kind: isNotification ? "mcp.notification" : "mcp.request", fields: f)
     }
 
     private func payload(_ v: JSON) -> String {

@@ -76,6 +76,12 @@ public indirect enum JSON: Sendable, Equatable {
     /// A JSON string literal: quote, backslash and control characters escaped.
     public static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Printable ASCII without a quote or backslash goes in as it is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

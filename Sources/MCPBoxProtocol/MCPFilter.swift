@@ -146,13 +146,26 @@ public final class MCPFilter {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    /// Whether the filter keeps deadlines, so the relay must call `tick`.
-    public var needsClock: Bool { confirm != nil }
+    /// Whether the relay must call `tick`: the filter keeps deadlines, or holds audit records.
+    public var needsClock: Bool { confirm != nil || audit?.holding == true }
 
-    /// The relay's clock hook: refuses the held calls whose confirmation timed out (the client
-    /// gets `notifications/cancelled` for mcpbox's question and a tool error for its call), and
-    /// returns the next deadline (-1: none).
+    /// What `tick` returns when the session must end (`MCPBOX_RELAY_FILTER_STOP`).
+    public static let stopSession: Int64 = -2
+
+    /// Writes the audit records held for the lines passed on; false (the session ends) when the
+    /// log is required and could not be written.
+    private func writeAuditHeld() -> Bool {
+        guard let audit, audit.hasHeld || audit.mustStop else { return true }
+        if !audit.writeHeld() { failed = true }
+        return !failed
+    }
+
+    /// The relay's clock hook, called once per loop turn (after what was decided is written):
+    /// writes the audit records held; refuses the held calls whose confirmation timed out (the
+    /// client gets `notifications/cancelled` for mcpbox's question and a tool error for its call),
+    /// and returns the next deadline (-1: none), or `stopSession`.
     public func tick(now: Int64) -> Int64 {
+        guard !failed, writeAuditHeld() else { return Self.stopSession }
         guard let confirm else { return -1 }
         for (requestId, call) in confirm.expire(now: now) {
             let seconds = confirm.timeoutText
@@ -164,13 +177,15 @@ public final class MCPFilter {
             replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal)"))
             if audit?.mustStop == true { failed = true }
         }
+        // Its records before its messages: a log that cannot be written ends the session first.
+        guard !failed, writeAuditHeld() else { return Self.stopSession }
         return confirm.nextDeadline ?? -1
     }
 
     /// Bytes read in `dir` (empty: the source's end, whatever is held is passed on as is).
     /// Returns false when the session must end.
     public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        if failed { return false }
+        if failed || !writeAuditHeld() { return false }
         let q = queues[dir]
         if bytes.count == 0 {
             // An unterminated last line is judged like any line (a peer may still act on it:
@@ -215,6 +230,8 @@ public final class MCPFilter {
                 q.hold(piece)
             }
             guard nl != nil else { return true }
+            // The records of a line before it in this read are written before it is decided.
+            guard writeAuditHeld() else { return false }
             if let spooled = spooling[dir] {
                 spooling[dir] = nil
                 guard let raw = spooled.map() else { return cannotSpool(dir) }

@@ -29,8 +29,14 @@ public struct NamePolicy: Sendable, Equatable {
 
     /// fnmatch(3) with no flags: `*`, `?`, `[...]`; a name containing NUL never matches.
     public static func matches(_ pattern: String, _ name: String) -> Bool {
-        if name.utf8.contains(0) || pattern.utf8.contains(0) { return false }
+        if hasNUL(name) || hasNUL(pattern) { return false }
         return fnmatch(pattern, name, 0) == 0
+    }
+
+    /// Whether `s` has a NUL byte (fnmatch would see it end there).
+    static func hasNUL(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil }
     }
 }
 

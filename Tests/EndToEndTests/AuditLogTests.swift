@@ -128,6 +128,12 @@ struct AuditLogTests {
         let out = try env.runClient(args: ["run", profile, "--profile-path", TestSupport.profilesDir, "--set", "repo=\(repos.repo)"], calls: calls)
         #expect(out.returncode == 125, "exit \(String(describing: out.returncode)): \(out.stderr.suffix(800))")
         #expect(out.stderr.contains("audit log: cannot write") && out.stderr.contains("session ended"), "\(out.stderr.suffix(800))")
+        // A record is written right after the answer completing its exchange is passed on: at
+        // most that one answer reached the client unlogged, and nothing after it.
+        let logged = (try String(contentsOfFile: log, encoding: .utf8)).split(separator: "\n")
+            .filter { $0.contains(#""method":"tools/call""#) }.count
+        let answered = out.calls.filter { !$0.isError && $0.code == nil }.count
+        #expect(answered <= logged + 1, "\(answered) answers, \(logged) records: \(out.calls)")
         let verify = try runProcess([env.mcpbox, "audit", "verify", log])
         #expect(verify.status == 0, "no partial line is left: \(verify.stderr)")
     }

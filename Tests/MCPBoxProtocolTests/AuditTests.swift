@@ -152,6 +152,64 @@ struct AuditRecordTests {
     }
 }
 
+@Suite("Audit trail: records held until their line is passed on")
+struct AuditHeldTests {
+    static let policy = AuditRecordTests.policy
+
+    static func call(_ id: Int) -> String {
+        #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"git_status","arguments":{"repo_path":"/r"}}}"# + "\n"
+    }
+
+    static func answer(_ id: Int) -> String { #"{"jsonrpc":"2.0","id":\#(id),"result":{"content":[]}}"# + "\n" }
+
+    @Test("the line completing an exchange is passed on first and its record written by the next tick, before anything else is read; a line after it in the same read waits for it; the chain verifies")
+    func order() throws {
+        let s = try AuditedSession(Self.policy)
+        s.trail.holding = true
+        #expect(s.driver.filter.needsClock, "the relay calls tick, where held records are written")
+        #expect(s.driver.feed(0, Self.call(1)) && s.driver.take(0) == Self.call(1))
+        #expect(s.driver.feed(1, Self.answer(1)))
+        #expect(try s.records().isEmpty, "not written before the answer is passed on")
+        #expect(s.driver.take(1) == Self.answer(1))
+        #expect(s.driver.filter.tick(now: 0) == -1)
+        #expect(try s.records().map { $0["id"] as? Int } == [1])
+        // Two answers in one read: the first one's record is written before the second is decided.
+        #expect(s.driver.feed(0, Self.call(2) + Self.call(3)) && s.driver.take(0) == Self.call(2) + Self.call(3))
+        #expect(s.driver.feed(1, Self.answer(2) + Self.answer(3)))
+        #expect(try s.records().map { $0["id"] as? Int } == [1, 2])
+        #expect(s.driver.take(1) == Self.answer(2) + Self.answer(3))
+        // Held records are written before the next read is decided, tick or not.
+        #expect(s.driver.feed(0, #"{"jsonrpc":"2.0","method":"notifications/initialized"}"# + "\n"))
+        #expect(try s.records().map { $0["id"] as? Int } == [1, 2, 3])
+        s.trail.finish(fields: [])
+        #expect(try s.records().map { $0["kind"] as? String } == ["mcp.request", "mcp.request", "mcp.request", "mcp.notification", "session.end"])
+        #expect(try s.records().last?["records"] as? Int == 4)
+        #expect(try ChainVerifier.verify(files: [s.path]).broken == nil)
+    }
+
+    @Test("the log can no longer be written mid-session: the answer already passed on is the last line relayed; tick ends the session with the message, and nothing read after it is passed on")
+    func failure() throws {
+        let s = try AuditedSession(Self.policy)
+        s.trail.holding = true
+        #expect(s.driver.feed(0, Self.call(1)) && s.driver.take(0) == Self.call(1))
+        #expect(s.driver.feed(1, Self.answer(1)) && s.driver.take(1) == Self.answer(1))
+        #expect(s.driver.filter.tick(now: 0) == -1)
+        // The log is renamed away (made read-only, as a rotation does) and a directory takes its name.
+        #expect(chmod(s.path, 0o400) == 0)
+        try FileManager.default.moveItem(atPath: s.path, toPath: s.path + ".away")
+        try FileManager.default.createDirectory(atPath: s.path, withIntermediateDirectories: false)
+        #expect(s.driver.feed(0, Self.call(2)) && s.driver.take(0) == Self.call(2))
+        #expect(s.driver.feed(1, Self.answer(2)))
+        #expect(s.driver.take(1) == Self.answer(2))
+        #expect(s.driver.filter.tick(now: 0) == MCPFilter.stopSession)
+        #expect(s.trail.mustStop && s.driver.box.lines.contains { $0.contains("audit log: cannot write") && $0.contains("session ended") })
+        #expect(!s.driver.feed(0, Self.call(3)), "the session is over")
+        #expect(!s.driver.feed(1, Self.answer(3)))
+        #expect(s.driver.take(0).isEmpty && s.driver.take(1).isEmpty, "nothing after the failed record is passed on")
+        #expect(s.driver.filter.tick(now: 0) == MCPFilter.stopSession)
+    }
+}
+
 @Suite("Audit trail: redaction")
 struct RedactionTests {
     @Test(arguments: ["token", "access_token", "X-Api-Key", "password", "client_secret", "Authorization", "cookie", "credentials", "key", "privateKey"])

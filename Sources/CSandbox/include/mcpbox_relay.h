@@ -41,6 +41,8 @@
  * most MCPBOX_RELAY_FILTER_BACKLOG bytes), so the filter's memory stays bounded by what it holds
  * for one message. Without a filter the relay is exactly the plain byte loop. */
 #define MCPBOX_RELAY_FILTER_BACKLOG (1024 * 1024)
+/* What `tick` returns to end the session. */
+#define MCPBOX_RELAY_FILTER_STOP (-2)
 struct mcpbox_relay_filter {
     void *context;
     /* `len` bytes read in direction `dir`; len 0 = that source's end (flush what is held).
@@ -60,7 +62,8 @@ struct mcpbox_relay_filter {
      * with CLOCK_MONOTONIC in milliseconds: the filter acts on what fell due (queueing its own
      * messages, written right after) and returns when it next needs a call (same clock), or -1
      * for never. The relay's poll() wakes up by then, so a deadline the filter sets is kept
-     * however quiet both peers are. */
+     * however quiet both peers are. MCPBOX_RELAY_FILTER_STOP ends the session as `input`'s -1
+     * does (the filter has said why): the relay reads and writes nothing more for it. */
     int64_t (*tick)(void *context, int64_t now_ms);
 };
 
