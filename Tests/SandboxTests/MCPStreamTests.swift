@@ -60,6 +60,17 @@ struct MCPStreamTests {
         return out
     }
 
+    /// What reached the server: stderr without mcpbox's own lines (`mcpbox: …`, its start-up
+    /// warnings and messages), which come whole, at the start or after the server's last byte.
+    static func serverBytes(_ err: [UInt8]) -> [UInt8] {
+        var rest = err[...]
+        let tag = Array("mcpbox: ".utf8)
+        while rest.starts(with: tag), let nl = rest.firstIndex(of: 0x0a) { rest = rest[(nl + 1)...] }
+        return Array(rest)
+    }
+
+    static func text(of bytes: [UInt8]) -> String { String(decoding: bytes.suffix(2000), as: UTF8.self) }
+
     static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
         guard needle.count <= hay.count else { return false }
         return (0...(hay.count - needle.count)).contains { hay[$0..<($0 + needle.count)].elementsEqual(needle) }
@@ -85,8 +96,9 @@ struct MCPStreamTests {
         let status = run.wait().status
         let err = errors.join()
         #expect(status == 0, "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self))")
-        #expect(early + rest == line, "the client got \(early.count + rest.count) bytes, not the line")
-        #expect(err == line, "the server got \(err.count) bytes, not the line")
+        let clientGot = early + rest, serverGot = Self.serverBytes(err)
+        #expect(clientGot == line, "the client got \(clientGot.count) bytes, not the line")
+        #expect(serverGot == line, "the server got \(serverGot.count) bytes, not the line: \(Self.text(of: err))")
         // The record is today's: tool, argument keys, sizes (the echo is the server's request).
         let audit = (try? String(contentsOfFile: dir.sub("audit.jsonl"), encoding: .utf8)) ?? ""
         let records = audit.split(separator: "\n").filter { $0.contains(#""tool":"git_status""#) }
@@ -115,8 +127,9 @@ struct MCPStreamTests {
         let status = run.wait().status
         let err = errors.join()
         #expect(status == 0, "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self))")
-        #expect(echoed == text)
-        #expect(err == text)
+        let serverGot = Self.serverBytes(err)
+        #expect(echoed == text, "the client got \(echoed.count) of \(text.count) bytes, or others")
+        #expect(serverGot == text, "the server got \(serverGot.count) of \(text.count) bytes, or others: \(Self.text(of: err))")
     }
 
     @Test("a late duplicate tool name after streaming began: the session ends and no finished line with it reaches either peer")
@@ -161,7 +174,8 @@ struct MCPStreamTests {
         let status = run.wait().status
         let err = errors.join()
         #expect(status == 0, "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self))")
+        let serverGot = Self.serverBytes(err)
         #expect(got == refusal + ping)
-        #expect(err == ping, "the server got \(err.count) bytes: \(String(decoding: err.prefix(200), as: UTF8.self))")
+        #expect(serverGot == ping, "the server got \(serverGot.count) bytes: \(Self.text(of: err))")
     }
 }
