@@ -109,6 +109,23 @@ struct StreamTests {
         #expect(early + d.takeBytes(1) == Array((note + "\n" + refusal).utf8))
     }
 
+    @Test("mcpbox's answers waiting for a server's unfinished streamed line are bounded: past 1 MiB the session ends")
+    func waitingRepliesAreBounded() {
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        let note = #"{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"\#(Self.pad)"}}"#
+        #expect(d.feed(1, String(note.prefix(50_000))))
+        #expect(d.takeBytes(1).count > 40_000)
+        let refused = #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"git_commit"}}"# + "\n"
+        var going = true, sent = 0
+        while going, sent < 20_000 {
+            going = d.feed(0, refused)
+            sent += 1
+        }
+        #expect(!going && d.filter.failed, "\(sent) refused calls")
+        #expect(d.box.lines.contains { $0.contains("waited for the end of a message from the server") })
+        #expect(!d.takeBytes(1).contains(0x0a))
+    }
+
     @Test("lines whose verdict needs the whole line are still held: under [tools] confirm or a [client] gate, a tools/list answer")
     func wholeLinePoliciesHold() throws {
         let gate = MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: []), client: ClientGate(sampling: false))
