@@ -4,13 +4,16 @@ import Glibc
 
 /// A growable byte FIFO in malloc'd memory. Its tail may hold an incomplete or undecided line
 /// (`hold`), which `peek` does not expose until `commit`; bytes stay put between `peek` and
-/// `consume`, which the C relay relies on.
+/// `consume`, which the C relay relies on. A streamed line's bytes are kept after they are
+/// written (`keepHeld`), until `release`: the line is scanned whole at its end.
 final class ByteQueue {
     private var base: UnsafeMutablePointer<UInt8>?
     private var capacity = 0
     private var head = 0
     private var committed = 0
     private var tail = 0
+    /// Where the kept bytes start (nil: none kept).
+    private var keep: Int?
 
     /// Bytes ready to be written.
     var count: Int { committed - head }
@@ -23,11 +26,13 @@ final class ByteQueue {
     func hold(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         if tail + bytes.count > capacity {
-            if head > 0 {
-                if tail > head { memmove(base!, base! + head, tail - head) }
-                committed -= head
-                tail -= head
-                head = 0
+            let from = min(head, keep ?? head)
+            if from > 0 {
+                if tail > from { memmove(base!, base! + from, tail - from) }
+                committed -= from
+                tail -= from
+                head -= from
+                keep = keep.map { $0 - from }
             }
             if tail + bytes.count > capacity {
                 let want = max(tail + bytes.count, capacity * 2, 4096)
@@ -44,6 +49,24 @@ final class ByteQueue {
     var heldBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base.map { $0 + committed }, count: held) }
 
     func commit() { committed = tail }
+
+    /// Commits the held bytes and keeps them, and all appended after them, once written.
+    func keepHeld() {
+        keep = committed
+        commit()
+    }
+
+    /// The kept bytes and the held ones after them (valid until the next mutation).
+    var kept: UnsafeRawBufferPointer {
+        guard let keep else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base.map { $0 + keep }, count: tail - keep)
+    }
+
+    /// Stops keeping written bytes.
+    func release() {
+        keep = nil
+        reset()
+    }
 
     func dropHeld() { tail = committed; reset() }
 
@@ -64,7 +87,7 @@ final class ByteQueue {
     }
 
     private func reset() {
-        guard head == tail else { return }
+        guard head == tail, keep == nil else { return }
         head = 0
         committed = 0
         tail = 0
@@ -81,19 +104,31 @@ public final class MCPFilter {
     /// Where mcpbox's own lines go (stderr in `run`).
     let say: (String) -> Void
     /// Per direction: the lines passed on (and the current line, held until it is decided)...
-    private let queues = [ByteQueue(), ByteQueue()]
+    let queues = [ByteQueue(), ByteQueue()]
     /// ...and mcpbox's own messages to that direction's destination, written between lines.
     let replies = [ByteQueue(), ByteQueue()]
     /// Which queue `pending` last offered, per direction.
     private var servingReplies = [false, false]
     /// Per direction: the current line once it is spooled out of memory (`SpooledLine`)...
-    private var spooling: [SpooledLine?] = [nil, nil]
+    var spooling: [SpooledLine?] = [nil, nil]
     /// ...and the spooled lines passed on, in order with the queue: each is written once the
     /// `before` queue bytes ahead of it are.
     private var spooledOut: [[(before: Int, line: SpooledLine, written: Int)]] = [[], []]
     /// Past this many bytes a line still arriving is held in a file, not in memory (tests and
     /// the fuzzer lower it).
     public var spoolThreshold = 1 << 20
+    /// Per direction: the current line is streamed (`StreamedLine.swift`): its bytes are passed on
+    /// as they arrive and kept (`ByteQueue.keepHeld`, or in `spooling`) for the scan at its newline...
+    var streaming = [false, false]
+    /// ...and how many held bytes the line must reach before its start is scanned again.
+    var forecastAt = [0, 0]
+    /// A line is forecast once this many of its bytes are held (shorter ones are held whole: they
+    /// gain nothing from streaming)...
+    public var forecastFrom = 16 << 10
+    /// ...and no longer past this many: it is then held whole.
+    public var forecastLimit = 256 << 10
+    /// The scan error of the last whole line (for the message when a streamed line is refused).
+    var lastError: JSONError?
     /// Client requests forwarded and not yet answered: serialized id → what the answer is.
     var outstanding: [String: ListKind] = [:]
     /// Calls the user approved under `[tools] confirm`, by request id: what their input-required
@@ -102,7 +137,7 @@ public final class MCPFilter {
     /// Lines from the server mcpbox could not parse and dropped.
     public private(set) var droppedLines = 0
     /// Set once a limit ended the session.
-    public private(set) var failed = false
+    public internal(set) var failed = false
     /// `[audit]`: the session's audit trail (nil: no audit log).
     public var audit: AuditTrail? {
         didSet { if confirm != nil { audit?.ownIdPrefix = ConfirmGate.prefix } }
@@ -191,7 +226,10 @@ public final class MCPFilter {
             // An unterminated last line is judged like any line (a peer may still act on it:
             // Python's file iteration yields it, the Python SDK server runs it) and goes on as
             // it is when it passes.
-            if let spooled = spooling[dir] {
+            if streaming[dir] {
+                // Its bytes are on their way already.
+                endStream(dir)
+            } else if let spooled = spooling[dir] {
                 spooling[dir] = nil
                 guard let raw = spooled.map() else { return cannotSpool(dir) }
                 let action = line(dir, raw, mapped: true, terminated: false)
@@ -217,22 +255,37 @@ public final class MCPFilter {
             let nl = memchr(rest.baseAddress!, 0x0a, rest.count)
             let end = nl.map { start + rest.baseAddress!.distance(to: UnsafeRawPointer($0)) + 1 } ?? bytes.count
             let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            let held = spooling[dir]?.count ?? q.held
+            // A streamed line's bytes are queued as they come and kept in the queue (or spool).
+            let held = spooling[dir]?.count ?? (streaming[dir] ? q.kept.count : q.held)
             guard held + piece.count - (nl == nil ? 0 : 1) <= policy.maxMessage else { return tooBig(dir) }
             if spooling[dir] == nil, held + piece.count > spoolThreshold {
-                guard let spooled = SpooledLine(), spooled.append(q.heldBytes) else { return cannotSpool(dir) }
-                q.dropHeld()
+                guard let spooled = SpooledLine(), spooled.append(streaming[dir] ? q.kept : q.heldBytes) else { return cannotSpool(dir) }
+                if streaming[dir] { q.release() } else { q.dropHeld() }
                 spooling[dir] = spooled
             }
-            if let spooled = spooling[dir] {
+            if streaming[dir] {
+                // All but the newline, the commit point: it waits for the verdict on the whole line.
+                q.append(UnsafeRawBufferPointer(rebasing: piece[..<(piece.count - (nl == nil ? 0 : 1))]))
+                if let spooled = spooling[dir] {
+                    guard spooled.append(piece) else { return cannotSpool(dir) }
+                } else if nl != nil {
+                    q.hold(UnsafeRawBufferPointer(rebasing: piece[(piece.count - 1)...]))
+                }
+            } else if let spooled = spooling[dir] {
                 guard spooled.append(piece) else { return cannotSpool(dir) }
             } else {
                 q.hold(piece)
             }
-            guard nl != nil else { return true }
+            guard nl != nil else {
+                if !streaming[dir], spooling[dir] == nil, q.held >= max(forecastAt[dir], forecastFrom) { forecast(dir) }
+                return true
+            }
+            forecastAt[dir] = 0
             // The records of a line before it in this read are written before it is decided.
             guard writeAuditHeld() else { return false }
-            if let spooled = spooling[dir] {
+            if streaming[dir] {
+                guard finishStream(dir) else { return false }
+            } else if let spooled = spooling[dir] {
                 spooling[dir] = nil
                 guard let raw = spooled.map() else { return cannotSpool(dir) }
                 let action = line(dir, raw, mapped: true)
@@ -271,7 +324,8 @@ public final class MCPFilter {
             let (p, n) = queues[dir].peek()
             return (p, min(n, next.before))
         }
-        servingReplies[dir] = queues[dir].count == 0
+        // Never inside a streamed line either: its newline is still to come.
+        servingReplies[dir] = queues[dir].count == 0 && !streaming[dir]
         return servingReplies[dir] ? replies[dir].peek() : queues[dir].peek()
     }
 
@@ -298,7 +352,7 @@ public final class MCPFilter {
     }
 
     /// Fail closed: a line that cannot be held out of memory is never held in it instead.
-    private func cannotSpool(_ dir: Int) -> Bool {
+    func cannotSpool(_ dir: Int) -> Bool {
         let why = String(cString: strerror(errno))
         failed = true
         say("mcpbox: cannot hold a message from the \(dir == 0 ? "client" : "server") of more than \(spoolThreshold) bytes "
@@ -309,7 +363,7 @@ public final class MCPFilter {
     /// What happens to a whole line.
     enum Action { case pass, drop, replace([UInt8]) }
 
-    private func tooBig(_ dir: Int) -> Bool {
+    func tooBig(_ dir: Int) -> Bool {
         failed = true
         say("mcpbox: the \(dir == 0 ? "client" : "server") sent a message longer than \(policy.maxMessage) bytes "
             + "(the MCP layer's limit): session ended")
@@ -322,12 +376,14 @@ public final class MCPFilter {
 
     /// One whole line, its newline included (`terminated`; else the last bytes before the end).
     /// `mapped`: a spooled line (`SpooledLine.map`).
-    private func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false, terminated: Bool = true) -> Action {
+    func line(_ dir: Int, _ raw: UnsafeRawBufferPointer, mapped: Bool = false, terminated: Bool = true) -> Action {
         var body = terminated ? UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)]) : raw
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
+        lastError = nil
         if Self.firstSignificantByte(body) == nil { return .pass }
         // One pass over the line, read by both the audit trail and the policy.
         let scan = MessageScan(body, mapped: mapped)
+        lastError = scan.error
         audit?.observe(dir, body, scan)
         defer { audit?.lineDone() }
         return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)
@@ -662,7 +718,7 @@ public final class MCPFilter {
         return .replace(Array((message.serialized + "\n").utf8))
     }
 
-    private func why(_ error: JSONError) -> String {
+    func why(_ error: JSONError) -> String {
         switch error {
         case .tooDeep: return "nested deeper than \(JSON.maxDepth) levels"
         case .syntax(let at): return "not valid JSON (byte \(at); duplicate keys count as invalid)"
@@ -687,6 +743,12 @@ public final class MCPFilter {
         JSON.quote(message, into: &s)
         s += "}}\n"
         replies[dir].append(Array(s.utf8))
+        if dir == 1, streaming[1], replies[1].count > Self.serverReplyBacklog, !failed {
+            // They wait for the end of the server's streamed line, which the client cannot hurry.
+            failed = true
+            say("mcpbox: more than \(Self.serverReplyBacklog) bytes of mcpbox's answers to the client's refused requests "
+                + "waited for the end of a message from the server (the MCP layer's limit): session ended")
+        }
         if dir == 0, replies[0].count > Self.serverReplyBacklog, !failed {
             failed = true
             say("mcpbox: the server left more than \(Self.serverReplyBacklog) bytes of mcpbox's answers to its refused requests unread "

@@ -40,6 +40,21 @@ public struct MessageScan {
     /// Scans one line (without its newline). `mapped`: the line is mapped from a spool file
     /// (`SpooledLine`), whose pages the scan gives back behind it (`Parser.releasing`).
     public init(_ line: UnsafeRawBufferPointer, mapped: Bool = false) {
+        self.init(line, mapped: mapped, prefix: false)
+    }
+
+    /// Scans the start of a line still arriving (`MCPFilter`'s early verdict): the members seen
+    /// whole before the bytes ran out are kept, `error` is set (the line is not complete) and
+    /// `truncated` tells whether the scan stopped at the end of `line` rather than at an error
+    /// inside it. What it reads is only a forecast: the whole line is scanned again at its end.
+    public init(prefix line: UnsafeRawBufferPointer) {
+        self.init(line, mapped: false, prefix: true)
+    }
+
+    /// With `prefix`: the scan stopped at the end of the bytes given, not at an error before it.
+    public private(set) var truncated = false
+
+    private init(_ line: UnsafeRawBufferPointer, mapped: Bool, prefix: Bool) {
         var p = Parser(b: line, maxDepth: JSON.maxDepth)
         if mapped { p.releasing() }
         do throws(JSONError) {
@@ -53,7 +68,11 @@ public struct MessageScan {
             p.skipSpace()
             guard p.i == line.count else { throw .syntax(p.i) }
         } catch {
-            self = MessageScan()
+            if prefix, case .syntax(let at) = error, at >= line.count {
+                truncated = true
+            } else {
+                self = MessageScan()
+            }
             self.error = error
         }
     }

@@ -1,8 +1,16 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // libFuzzer entry for the MCP layer (scripts/fuzz-mcp): every input is parsed as JSON (whole and
 // projected), re-serialized and re-parsed, scanned by MessageScan (which must agree with the
 // full parse), and fed through an MCPFilter in both directions, split at an input-chosen point,
 // with a tools policy, form-only client gating and [tools] confirm on (the clock moves on
 // between directions, so held calls time out); lines past 256 bytes are spooled to a memfd.
+// Streaming (StreamedLine.swift) is checked against holding: the input goes through a filter that
+// may stream lines and one that never does, in small pieces; the streaming one's output must be
+// the holding one's, or, when it ended the session, a fragment whose finished lines the holding
+// one also passed.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -18,6 +26,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         precondition(again == v, "serialization does not round-trip")
     }
     scanAgrees(array)
+    streamAgrees(bytes)
     var policy = MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]),
                            client: ClientGate(sampling: false, roots: false, elicitationURL: false), maxMessage: 4096,
                            confirm: ["*delete*", "git_*"])
@@ -67,4 +76,67 @@ func scanAgrees(_ line: [UInt8]) {
     precondition(scan.argumentKeys == keys)
     precondition(scan.arguments.flatMap { try? JSON.parse(Array(line[$0])) } == params?["arguments"])
     precondition(scan.meta.flatMap { try? JSON.parse(Array(line[$0])) } == params?["_meta"])
+}
+
+/// Streaming against holding, in each direction (after a forwarded client request with id 1, so
+/// server responses can be forecast).
+func streamAgrees(_ bytes: UnsafeRawBufferPointer) {
+    let piece = bytes.count > 0 ? Int(bytes[0]) % 7 + 1 : 1
+    for dir in 0...1 {
+        let held = relayed(bytes, dir: dir, piece: piece, stream: false)
+        let streamed = relayed(bytes, dir: dir, piece: piece, stream: true)
+        for d in 0...1 {
+            let out = streamed.out[d], finished = out[..<((out.lastIndex(of: 0x0a) ?? -1) + 1)]
+            if streamed.failed {
+                precondition(held.out[d].starts(with: finished), "a streamed line was finished that holding did not pass")
+            } else {
+                precondition(out == held.out[d], "streaming changed what was relayed")
+            }
+        }
+    }
+}
+
+/// What a filter with a tools policy queues for each destination when `bytes` arrive in `dir`
+/// in pieces of `piece` bytes (`stream` false: never streams).
+func relayed(_ bytes: UnsafeRawBufferPointer, dir: Int, piece: Int, stream: Bool) -> (out: [[UInt8]], failed: Bool) {
+    let filter = MCPFilter(policy: MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]), maxMessage: 4096), say: { _ in })
+    filter.spoolThreshold = 256
+    filter.forecastFrom = 16
+    filter.forecastLimit = stream ? 1024 : -1
+    var out: [[UInt8]] = [[], []]
+    func drain() {
+        for d in 0...1 {
+            while true {
+                let (p, n) = filter.pending(d)
+                guard n > 0 else { break }
+                if let p {
+                    out[d] += UnsafeBufferPointer(start: p, count: n)
+                } else {
+                    let (fd, at) = filter.pendingFile(d)
+                    var chunk = [UInt8](repeating: 0, count: n)
+                    let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, n, off_t(at)) }
+                    precondition(got == n, "a spooled line could not be read back")
+                    out[d] += chunk
+                }
+                filter.consumed(d, n)
+            }
+        }
+    }
+    if dir == 1 {
+        let request = Array(#"{"jsonrpc":"2.0","id":1,"method":"x"}"#.utf8) + [0x0a]
+        precondition(request.withUnsafeBytes { filter.input(0, $0) })
+        drain()
+        out = [[], []]
+    }
+    var failed = false
+    var at = 0
+    while at < bytes.count, !failed {
+        let end = min(at + piece, bytes.count)
+        failed = !filter.input(dir, UnsafeRawBufferPointer(rebasing: bytes[at..<end]))
+        drain()
+        at = end
+    }
+    if !failed { failed = !filter.input(dir, UnsafeRawBufferPointer(start: nil, count: 0)) }
+    drain()
+    return (out, failed)
 }

@@ -39,6 +39,28 @@ struct MCPRelayMemoryTests {
         return head + body + tail + [0x0a]
     }
 
+    /// `field` of the relaying process's status. mcpbox's processes are [a parent that only waits
+    /// (with [audit]),] the relay, the sandbox's pid 1, all the same executable, then the server:
+    /// the relay is the one above the last mcpbox.
+    static func relayMemoryKiB(_ run: RelayRun, _ field: String) -> Int? {
+        func exe(_ pid: String) -> String? {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"))
+        }
+        var chain = ["\(run.pid)"]
+        let mine = exe(chain[0])
+        while chain.count < 4, mine != nil,
+              let children = try? String(contentsOfFile: "/proc/\(chain.last!)/task/\(chain.last!)/children", encoding: .utf8),
+              let next = children.split(separator: " ").map(String.init).first(where: { exe($0) == mine }) {
+            chain.append(next)
+        }
+        let pid = chain.count >= 2 ? chain[chain.count - 2] : chain[0]
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        }
+        return nil
+    }
+
     /// Reads exactly `count` bytes from `fd` (fewer at EOF).
     static func read(_ fd: Int32, _ count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
@@ -61,8 +83,9 @@ struct MCPRelayMemoryTests {
         let writer = Background { [messages] in for m in messages { run.write(m) }; return true }
         let echoed = Self.read(run.output, messages[0].count + messages[1].count)
         _ = writer.join()
-        // Read while mcpbox still runs: its lifetime peak, start-up included.
-        let hwm = run.memoryKiB("VmHWM") ?? Int.max
+        // Read while mcpbox still runs: its lifetime peak, start-up included, of the process that
+        // relays (with [audit] a child of the one started).
+        let hwm = Self.relayMemoryKiB(run, "VmHWM") ?? Int.max
         run.closeInput()
         let err = RelayRun.readAll(run.errors)
         #expect(run.wait().status == 0, "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self))")
