@@ -250,6 +250,19 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     syscall(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, sizeof dfl.mask);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
+    /* cgroup v1: join first, as one thread whose credentials are still mcpbox's (the kernel
+     * checks them against the fd's opener), so that everything pid 1 starts is inside. "0" is
+     * this thread alone: no global lock, no RCU grace period (a pid or cgroup.procs would wait
+     * for one, milliseconds). Then the cgroup namespace, rooted at the groups just joined. */
+    if (L->n_cgroup_tasks_fds) {
+        for (size_t i = 0; i < L->n_cgroup_tasks_fds; i++) {
+            if (pwrite(L->cgroup_tasks_fds[i], "0", 1, 0) != 1)
+                mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno ? errno : EIO, (int)i, 125);
+            close(L->cgroup_tasks_fds[i]);
+        }
+        if ((L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+            mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
+    }
     /* For the reaper (reaper.c), which releases the memory it inherited: opened while the
      * parent writes the uid maps, and while mcpbox's /proc is still this process's view; the
      * server never holds it past its keep_only (and it is close-on-exec). */
@@ -294,11 +307,11 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
     if (L->egress) close(L->egress_fd);
 
-    /* mcpbox joins pid 1 to its cgroups while the root above is built (a cgroup v1 join waits
-     * for an RCU grace period, milliseconds even on a quiet host); a second byte says it is
-     * done. Nothing of the server exists before it: the server is forked below, and nothing
-     * the server can grow is charged before the join (the setup's own few pages are, like
-     * pid 1's, charged where mcpbox runs). */
+    /* cgroup v2: mcpbox joins pid 1 to its cgroups while the root above is built (a
+     * cgroup.procs write may wait for an RCU grace period); a second byte says it is done.
+     * Nothing of the server exists before it: the server is forked below, and nothing the
+     * server can grow is charged before the join (the setup's own few pages are, like pid 1's,
+     * charged where mcpbox runs). */
     if (L->n_cgroup_procs_fds) {
         do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
         if (r != 1) _exit(125);
@@ -510,6 +523,8 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
     /* The network namespace is made by pid 1's helper, in parallel with the mounts. */
     unsigned long flags = (unsigned long)L->clone_flags;
     if (L->new_net) flags &= ~(unsigned long)CLONE_NEWNET;
+    /* pid 1 makes its cgroup namespace itself once it has joined its v1 groups. */
+    if (L->n_cgroup_tasks_fds) flags &= ~(unsigned long)CLONE_NEWCGROUP;
     /* With a relay host, pid 1 is its child (CLONE_PARENT); a pidfd lets this process wait
      * for it on a failed launch all the same. */
     int pidfd = -1;
