@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -92,14 +93,48 @@ static int set_limit(int resource, uint64_t value) {
 /* Creating a network namespace costs about as much as building the whole filesystem view
  * (sysctl tables, the loopback device). A helper thread of pid 1 (CLONE_VM | CLONE_FILES, its
  * own stack) creates it, brings `lo` up and hands over an fd of it (SIOCGSKNS) while pid 1
- * mounts; pid 1 then joins it with setns. */
+ * mounts; pid 1 then joins it with setns.
+ *
+ * The helper then detaches the old root for pid 1. umount2(MNT_DETACH) detaches at once but
+ * returns only after an expedited RCU grace period (namespace_unlock), 1-40 ms here, the
+ * longer the busier the host; bwrap waits for two of them. pid 1 goes on meanwhile and, before
+ * it forks the server, checks that the old root has left the mount namespace (statmount(2)
+ * finds its unique id no more), or else waits for the helper's umount2 to return: nothing of
+ * the server runs before the detach, exactly as when pid 1 detached it itself. */
 struct net_helper {
-    int ready[2];   /* helper -> pid 1: {errno or 0, namespace fd} */
+    int ready[2];   /* helper -> pid 1: {errno or 0, namespace fd}, then {umount2 errno or 0, -1} */
+    int detach[2];  /* pid 1 -> helper: one byte, "detach the old root now" (root_fd, old_root set) */
     pid_t pid;
+    int root_fd;    /* the new root (a dup of pid 1's, closed by the helper) */
+    int detach_asked, detach_result_read, reaped;
+    uint64_t old_root;  /* unique mount id of the old root, 0 when unknown */
     const struct mcpbox_launch *launch;
 };
 
 static char net_stack[16 * 1024] __attribute__((aligned(64)));
+
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif
+
+/* statmount(2)'s request (Linux 6.8); only the mount id is looked up. */
+struct mcpbox_mnt_id_req {
+    uint32_t size, spare;
+    uint64_t mnt_id, param;
+};
+
+/* 1 when mount `id` is in this mount namespace, 0 when it is not, -1 when statmount cannot
+ * tell (no such system call, no permission). */
+static int mount_present(uint64_t id) {
+    struct mcpbox_mnt_id_req req = {.size = sizeof req, .mnt_id = id, .param = 0x1 /* STATMOUNT_SB_BASIC */};
+    static char buf[1024] __attribute__((aligned(8)));
+    int saved = errno;
+    long rc = syscall(SYS_statmount, &req, buf, sizeof buf, 0);
+    int e = errno;
+    errno = saved;
+    if (rc == 0) return 1;
+    return e == ENOENT ? 0 : -1;
+}
 
 /* Shares pid 1's memory (TLS included, so errno too) and fd table. On its success path it
  * calls only wrappers that leave errno alone when they succeed, so it never changes the errno
@@ -118,12 +153,25 @@ static int net_entry(void *p) {
         msg[0] = errno ? errno : EIO;
     if (s >= 0) close(s);
     while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}
+    if (msg[0] != 0) _exit(0);
+    /* The detach, when pid 1 asks for it (EOF: it never will). "." is the new root, the old
+     * one stacked on it: what pid 1's own umount2(".") would detach. */
+    char go;
+    ssize_t n;
+    do { n = read(h->detach[0], &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(0);
+    msg[0] = 0;
+    msg[1] = -1;
+    if (fchdir(h->root_fd) < 0 || umount2(".", MNT_DETACH) < 0) msg[0] = errno ? errno : EIO;
+    close(h->root_fd);
+    while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}
     _exit(0);
 }
 
 /* Starts the helper; -1 with errno on failure. */
 static int net_helper_start(struct net_helper *h) {
     if (pipe2(h->ready, O_CLOEXEC) < 0) return -1;
+    if (pipe2(h->detach, O_CLOEXEC) < 0) return -1;
     h->pid = clone(net_entry, net_stack + sizeof net_stack, CLONE_VM | CLONE_FILES | SIGCHLD, h);
     return h->pid < 0 ? -1 : 0;
 }
@@ -133,9 +181,6 @@ static int net_helper_join(struct net_helper *h) {
     int msg[2] = {EIO, -1};
     ssize_t n;
     do { n = read(h->ready[0], msg, sizeof msg); } while (n < 0 && errno == EINTR);
-    while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR) {}
-    close(h->ready[0]);
-    close(h->ready[1]);
     if (n != (ssize_t)sizeof msg || msg[0] != 0) {
         errno = n == (ssize_t)sizeof msg ? msg[0] : EIO;
         return -1;
@@ -145,6 +190,64 @@ static int net_helper_join(struct net_helper *h) {
     close(msg[1]);
     errno = saved;
     return rc;
+}
+
+/* mcpbox_detach_fn: hands the detach of the old root to the helper. */
+static int net_helper_detach(void *p, int root_fd, uint64_t old_root) {
+    struct net_helper *h = p;
+    /* Only when statmount sees the old root now can its absence later mean it is detached. */
+    h->old_root = old_root && mount_present(old_root) == 1 ? old_root : 0;
+    h->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+    if (h->root_fd < 0) return -1;
+    char go = 'd';
+    ssize_t w;
+    do { w = write(h->detach[1], &go, 1); } while (w < 0 && errno == EINTR);
+    if (w != 1) return -1;
+    h->detach_asked = 1;
+    return 0;
+}
+
+/* The helper's umount2 result: 0, or -1 with errno. */
+static int net_helper_result(struct net_helper *h) {
+    int msg[2] = {EIO, -1};
+    ssize_t n;
+    do { n = read(h->ready[0], msg, sizeof msg); } while (n < 0 && errno == EINTR);
+    h->detach_result_read = 1;
+    if (n != (ssize_t)sizeof msg || msg[0] != 0) {
+        errno = n == (ssize_t)sizeof msg ? msg[0] : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 once the old root is out of the mount namespace: statmount no longer finds it,
+ * or the helper's umount2 returned; -1 with errno when the detach failed. */
+static int net_helper_detached(struct net_helper *h) {
+    if (!h->detach_asked) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int spins = 0; h->old_root; spins++) {
+        int present = mount_present(h->old_root);
+        if (present == 0) return 0;
+        if (present < 0) break;
+        struct pollfd p = {.fd = h->ready[0], .events = POLLIN};
+        if (poll(&p, 1, spins < 64 ? 0 : 1) > 0) break;
+        if (spins < 64) sched_yield();
+    }
+    return net_helper_result(h);
+}
+
+/* Waits for the helper to exit (it shares pid 1's memory, which the reaper releases). */
+static void net_helper_finish(struct net_helper *h) {
+    if (h->pid <= 0) return;
+    if (h->detach_asked && !h->detach_result_read) (void)net_helper_result(h);
+    while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR) {}
+    close(h->ready[0]);
+    close(h->ready[1]);
+    close(h->detach[0]);
+    close(h->detach[1]);
+    h->pid = 0;
 }
 
 /* Closes every fd >= 3 except the four given. */
@@ -274,7 +377,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (r != 1) _exit(125);
     /* This process's copy of mcpbox's command line is what /proc/1/cmdline shows the server. */
     if (L->argv_area) memset(L->argv_area, 0, L->argv_area_len);
-    struct net_helper net = {.launch = L};
+    struct net_helper net = {.launch = L, .ready = {-1, -1}, .detach = {-1, -1}, .root_fd = -1};
     if (L->new_net && net_helper_start(&net) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
 
@@ -299,7 +402,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
      * mcpbox did not die in between (it holds the sync pipe open for the sandbox's life). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
-    mcpbox_build_root(L, efd, trees);
+    mcpbox_build_root(L, efd, trees, L->new_net ? net_helper_detach : NULL, &net);
 
     if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
@@ -345,10 +448,15 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     /* vfork-style on a stack of its own: no copy of pid 1's page tables, and pid 1 sleeps
      * until the server has exec'd or failed (glibc's fork() would also run atfork handlers
      * and take malloc locks another thread of mcpbox may have held at the first clone). */
+    /* The old root must be gone before anything of the server runs. */
+    if (L->new_net && net_helper_detached(&net) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_PIVOT_ROOT, errno, -1, 125);
     struct server_args args = {L, efd};
     pid_t server = clone(server_entry, server_stack + sizeof server_stack,
                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (server < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_FORK_SERVER, errno, -1, 125);
+    /* The helper's umount2 may still wait for its grace period: the server runs meanwhile. */
+    if (L->new_net) net_helper_finish(&net);
     mcpbox_reaper(server, maps_fd);
 }
 
