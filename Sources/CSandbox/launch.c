@@ -370,6 +370,11 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
      * parent writes the uid maps, and while mcpbox's /proc is still this process's view; the
      * server never holds it past its keep_only (and it is close-on-exec). */
     int maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    /* The network namespace needs no uid map (the capabilities of the new user namespace are
+     * there from its creation): the helper starts while mcpbox writes the maps. */
+    struct net_helper net = {.launch = L, .ready = {-1, -1}, .detach = {-1, -1}, .root_fd = -1};
+    if (L->new_net && net_helper_start(&net) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
     /* Released once the maps are written; EOF means mcpbox is gone (or gave up). */
     char b;
     ssize_t r;
@@ -377,9 +382,6 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (r != 1) _exit(125);
     /* This process's copy of mcpbox's command line is what /proc/1/cmdline shows the server. */
     if (L->argv_area) memset(L->argv_area, 0, L->argv_area_len);
-    struct net_helper net = {.launch = L, .ready = {-1, -1}, .detach = {-1, -1}, .root_fd = -1};
-    if (L->new_net && net_helper_start(&net) < 0)
-        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
 
     if (L->n_mounts > MCPBOX_MAX_MOUNTS) mcpbox_child_fail(efd, MCPBOX_STAGE_MOUNT_ROOT, E2BIG, -1, 125);
     int trees[L->n_mounts ? L->n_mounts : 1];
