@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -90,14 +91,48 @@ static int set_limit(int resource, uint64_t value) {
 /* Creating a network namespace costs about as much as building the whole filesystem view
  * (sysctl tables, the loopback device). A helper thread of pid 1 (CLONE_VM | CLONE_FILES, its
  * own stack) creates it, brings `lo` up and hands over an fd of it (SIOCGSKNS) while pid 1
- * mounts; pid 1 then joins it with setns. */
+ * mounts; pid 1 then joins it with setns.
+ *
+ * The helper then detaches the old root for pid 1. umount2(MNT_DETACH) detaches at once but
+ * returns only after an expedited RCU grace period (namespace_unlock), 1-40 ms here, the
+ * longer the busier the host; bwrap waits for two of them. pid 1 goes on meanwhile and, before
+ * it forks the server, checks that the old root has left the mount namespace (statmount(2)
+ * finds its unique id no more), or else waits for the helper's umount2 to return: nothing of
+ * the server runs before the detach, exactly as when pid 1 detached it itself. */
 struct net_helper {
-    int ready[2];   /* helper -> pid 1: {errno or 0, namespace fd} */
+    int ready[2];   /* helper -> pid 1: {errno or 0, namespace fd}, then {umount2 errno or 0, -1} */
+    int detach[2];  /* pid 1 -> helper: one byte, "detach the old root now" (root_fd, old_root set) */
     pid_t pid;
+    int root_fd;    /* the new root (a dup of pid 1's, closed by the helper) */
+    int detach_asked, detach_result_read, reaped;
+    uint64_t old_root;  /* unique mount id of the old root, 0 when unknown */
     const struct mcpbox_launch *launch;
 };
 
 static char net_stack[16 * 1024] __attribute__((aligned(64)));
+
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif
+
+/* statmount(2)'s request (Linux 6.8); only the mount id is looked up. */
+struct mcpbox_mnt_id_req {
+    uint32_t size, spare;
+    uint64_t mnt_id, param;
+};
+
+/* 1 when mount `id` is in this mount namespace, 0 when it is not, -1 when statmount cannot
+ * tell (no such system call, no permission). */
+static int mount_present(uint64_t id) {
+    struct mcpbox_mnt_id_req req = {.size = sizeof req, .mnt_id = id, .param = 0x1 /* STATMOUNT_SB_BASIC */};
+    static char buf[1024] __attribute__((aligned(8)));
+    int saved = errno;
+    long rc = syscall(SYS_statmount, &req, buf, sizeof buf, 0);
+    int e = errno;
+    errno = saved;
+    if (rc == 0) return 1;
+    return e == ENOENT ? 0 : -1;
+}
 
 /* Shares pid 1's memory (TLS included, so errno too) and fd table. On its success path it
  * calls only wrappers that leave errno alone when they succeed, so it never changes the errno
@@ -116,12 +151,25 @@ static int net_entry(void *p) {
         msg[0] = errno ? errno : EIO;
     if (s >= 0) close(s);
     while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}
+    if (msg[0] != 0) _exit(0);
+    /* The detach, when pid 1 asks for it (EOF: it never will). "." is the new root, the old
+     * one stacked on it: what pid 1's own umount2(".") would detach. */
+    char go;
+    ssize_t n;
+    do { n = read(h->detach[0], &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(0);
+    msg[0] = 0;
+    msg[1] = -1;
+    if (fchdir(h->root_fd) < 0 || umount2(".", MNT_DETACH) < 0) msg[0] = errno ? errno : EIO;
+    close(h->root_fd);
+    while (write(h->ready[1], msg, sizeof msg) < 0 && errno == EINTR) {}
     _exit(0);
 }
 
 /* Starts the helper; -1 with errno on failure. */
 static int net_helper_start(struct net_helper *h) {
     if (pipe2(h->ready, O_CLOEXEC) < 0) return -1;
+    if (pipe2(h->detach, O_CLOEXEC) < 0) return -1;
     h->pid = clone(net_entry, net_stack + sizeof net_stack, CLONE_VM | CLONE_FILES | SIGCHLD, h);
     return h->pid < 0 ? -1 : 0;
 }
@@ -131,9 +179,6 @@ static int net_helper_join(struct net_helper *h) {
     int msg[2] = {EIO, -1};
     ssize_t n;
     do { n = read(h->ready[0], msg, sizeof msg); } while (n < 0 && errno == EINTR);
-    while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR) {}
-    close(h->ready[0]);
-    close(h->ready[1]);
     if (n != (ssize_t)sizeof msg || msg[0] != 0) {
         errno = n == (ssize_t)sizeof msg ? msg[0] : EIO;
         return -1;
@@ -143,6 +188,64 @@ static int net_helper_join(struct net_helper *h) {
     close(msg[1]);
     errno = saved;
     return rc;
+}
+
+/* mcpbox_detach_fn: hands the detach of the old root to the helper. */
+static int net_helper_detach(void *p, int root_fd, uint64_t old_root) {
+    struct net_helper *h = p;
+    /* Only when statmount sees the old root now can its absence later mean it is detached. */
+    h->old_root = old_root && mount_present(old_root) == 1 ? old_root : 0;
+    h->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+    if (h->root_fd < 0) return -1;
+    char go = 'd';
+    ssize_t w;
+    do { w = write(h->detach[1], &go, 1); } while (w < 0 && errno == EINTR);
+    if (w != 1) return -1;
+    h->detach_asked = 1;
+    return 0;
+}
+
+/* The helper's umount2 result: 0, or -1 with errno. */
+static int net_helper_result(struct net_helper *h) {
+    int msg[2] = {EIO, -1};
+    ssize_t n;
+    do { n = read(h->ready[0], msg, sizeof msg); } while (n < 0 && errno == EINTR);
+    h->detach_result_read = 1;
+    if (n != (ssize_t)sizeof msg || msg[0] != 0) {
+        errno = n == (ssize_t)sizeof msg ? msg[0] : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 once the old root is out of the mount namespace: statmount no longer finds it,
+ * or the helper's umount2 returned; -1 with errno when the detach failed. */
+static int net_helper_detached(struct net_helper *h) {
+    if (!h->detach_asked) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int spins = 0; h->old_root; spins++) {
+        int present = mount_present(h->old_root);
+        if (present == 0) return 0;
+        if (present < 0) break;
+        struct pollfd p = {.fd = h->ready[0], .events = POLLIN};
+        if (poll(&p, 1, spins < 64 ? 0 : 1) > 0) break;
+        if (spins < 64) sched_yield();
+    }
+    return net_helper_result(h);
+}
+
+/* Waits for the helper to exit (it shares pid 1's memory, which the reaper releases). */
+static void net_helper_finish(struct net_helper *h) {
+    if (h->pid <= 0) return;
+    if (h->detach_asked && !h->detach_result_read) (void)net_helper_result(h);
+    while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR) {}
+    close(h->ready[0]);
+    close(h->ready[1]);
+    close(h->detach[0]);
+    close(h->detach[1]);
+    h->pid = 0;
 }
 
 /* Closes every fd >= 3 except the four given. */
@@ -248,10 +351,28 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     syscall(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, sizeof dfl.mask);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
+    /* cgroup v1: join first, as one thread whose credentials are still mcpbox's (the kernel
+     * checks them against the fd's opener), so that everything pid 1 starts is inside. "0" is
+     * this thread alone: no global lock, no RCU grace period (a pid or cgroup.procs would wait
+     * for one, milliseconds). Then the cgroup namespace, rooted at the groups just joined. */
+    if (L->n_cgroup_tasks_fds) {
+        for (size_t i = 0; i < L->n_cgroup_tasks_fds; i++) {
+            if (pwrite(L->cgroup_tasks_fds[i], "0", 1, 0) != 1)
+                mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno ? errno : EIO, (int)i, 125);
+            close(L->cgroup_tasks_fds[i]);
+        }
+        if ((L->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+            mcpbox_child_fail(efd, MCPBOX_STAGE_CGROUP, errno, -1, 125);
+    }
     /* For the reaper (reaper.c), which releases the memory it inherited: opened while the
      * parent writes the uid maps, and while mcpbox's /proc is still this process's view; the
      * server never holds it past its keep_only (and it is close-on-exec). */
     int maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    /* The network namespace needs no uid map (the capabilities of the new user namespace are
+     * there from its creation): the helper starts while mcpbox writes the maps. */
+    struct net_helper net = {.launch = L, .ready = {-1, -1}, .detach = {-1, -1}, .root_fd = -1};
+    if (L->new_net && net_helper_start(&net) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
     /* Released once the maps are written; EOF means mcpbox is gone (or gave up). */
     char b;
     ssize_t r;
@@ -259,9 +380,6 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     if (r != 1) _exit(125);
     /* This process's copy of mcpbox's command line is what /proc/1/cmdline shows the server. */
     if (L->argv_area) memset(L->argv_area, 0, L->argv_area_len);
-    struct net_helper net = {.launch = L};
-    if (L->new_net && net_helper_start(&net) < 0)
-        mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
 
     if (L->n_mounts > MCPBOX_MAX_MOUNTS) mcpbox_child_fail(efd, MCPBOX_STAGE_MOUNT_ROOT, E2BIG, -1, 125);
     int trees[L->n_mounts ? L->n_mounts : 1];
@@ -284,7 +402,7 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
      * mcpbox did not die in between (it holds the sync pipe open for the sandbox's life). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PDEATHSIG, errno, -1, 125);
-    mcpbox_build_root(L, efd, trees);
+    mcpbox_build_root(L, efd, trees, L->new_net ? net_helper_detach : NULL, &net);
 
     if (L->hostname && sethostname(L->hostname, strlen(L->hostname)) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_HOSTNAME, errno, -1, 125);
@@ -292,11 +410,11 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
         mcpbox_child_fail(efd, MCPBOX_STAGE_LOOPBACK, errno, -1, 125);
     if (L->egress) close(L->egress_fd);
 
-    /* mcpbox joins pid 1 to its cgroups while the root above is built (a cgroup v1 join waits
-     * for an RCU grace period, milliseconds even on a quiet host); a second byte says it is
-     * done. Nothing of the server exists before it: the server is forked below, and nothing
-     * the server can grow is charged before the join (the setup's own few pages are, like
-     * pid 1's, charged where mcpbox runs). */
+    /* cgroup v2: mcpbox joins pid 1 to its cgroups while the root above is built (a
+     * cgroup.procs write may wait for an RCU grace period); a second byte says it is done.
+     * Nothing of the server exists before it: the server is forked below, and nothing the
+     * server can grow is charged before the join (the setup's own few pages are, like pid 1's,
+     * charged where mcpbox runs). */
     if (L->n_cgroup_procs_fds) {
         do { r = read(sync_fd, &b, 1); } while (r < 0 && errno == EINTR);
         if (r != 1) _exit(125);
@@ -330,10 +448,15 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     /* vfork-style on a stack of its own: no copy of pid 1's page tables, and pid 1 sleeps
      * until the server has exec'd or failed (glibc's fork() would also run atfork handlers
      * and take malloc locks another thread of mcpbox may have held at the first clone). */
+    /* The old root must be gone before anything of the server runs. */
+    if (L->new_net && net_helper_detached(&net) < 0)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_PIVOT_ROOT, errno, -1, 125);
     struct server_args args = {L, efd};
     pid_t server = clone(server_entry, server_stack + sizeof server_stack,
                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (server < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_FORK_SERVER, errno, -1, 125);
+    /* The helper's umount2 may still wait for its grace period: the server runs meanwhile. */
+    if (L->new_net) net_helper_finish(&net);
     mcpbox_reaper(server, maps_fd);
 }
 
@@ -482,6 +605,8 @@ int mcpbox_launch_spawn(const struct mcpbox_launch *L, struct mcpbox_spawned *ou
     /* The network namespace is made by pid 1's helper, in parallel with the mounts. */
     unsigned long flags = (unsigned long)L->clone_flags;
     if (L->new_net) flags &= ~(unsigned long)CLONE_NEWNET;
+    /* pid 1 makes its cgroup namespace itself once it has joined its v1 groups. */
+    if (L->n_cgroup_tasks_fds) flags &= ~(unsigned long)CLONE_NEWCGROUP;
     /* With a relay host, pid 1 is its child (CLONE_PARENT); a pidfd lets this process wait
      * for it on a failed launch all the same. */
     int pidfd = -1;

@@ -13,6 +13,9 @@ __attribute__((noreturn)) void mcpbox_child_fail(int error_fd, int stage, int er
 /* Most mounts a sandbox may have (bounds the child's stack array of trees). */
 #define MCPBOX_MAX_MOUNTS 1024
 
+/* statx(2): the mount's unique 64-bit id (Linux 6.8), what statmount(2) takes. */
+#define MCPBOX_STATX_MNT_ID_UNIQUE 0x00004000U
+
 /* A detached clone (open_tree OPEN_TREE_CLONE|AT_RECURSIVE) of the object `fd` refers to,
  * nosuid,nodev (ro when `read_only`), private; -1 with errno. */
 int mcpbox_clone_tree(int fd, int read_only);
@@ -22,10 +25,18 @@ int mcpbox_clone_tree(int fd, int read_only);
  * re-opened with the caller's own access. On failure reports and exits. */
 void mcpbox_prepare_mounts(const struct mcpbox_launch *launch, int error_fd, int *trees);
 
+/* Detaches the old root stacked on the new one after pivot_root(".", "."), given the new
+ * root's fd and the old root's unique mount id; 0 once the detach is under way (the caller
+ * makes sure it is done before the server starts), -1 with errno. */
+typedef int (*mcpbox_detach_fn)(void *ctx, int root_fd, uint64_t old_root_id);
+
 /* Builds the whole filesystem view from `trees` and the plan, pivots into it, and makes the
- * root read-only. Must run as pid 1 of the new pid namespace (for procfs) with a mapped
- * uid (files it creates need an owner). On failure reports and exits. */
-void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees);
+ * root read-only. The old root is detached by `detach` (with `ctx`) when given, else here
+ * with umount2 (which waits for an RCU grace period). Must run as pid 1 of the new pid
+ * namespace (for procfs) with a mapped uid (files it creates need an owner). On failure
+ * reports and exits. */
+void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees,
+                       mcpbox_detach_fn detach, void *ctx);
 
 /* Network helper, inside the new network namespace with lo up: makes the egress listeners
  * and sends them to mcpbox on launch->egress_fd (egress.c); -1 with errno. */

@@ -413,7 +413,17 @@ void mcpbox_prepare_mounts(const struct mcpbox_launch *launch, int error_fd, int
     }
 }
 
-void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees) {
+/* The unique (never reused) id of the mount at "/", 0 when the kernel has none to give. */
+static uint64_t root_mount_unique_id(void) {
+    struct statx st;
+    if (syscall(SYS_statx, AT_FDCWD, "/", 0, MCPBOX_STATX_MNT_ID_UNIQUE, &st) < 0 ||
+        !(st.stx_mask & MCPBOX_STATX_MNT_ID_UNIQUE))
+        return 0;
+    return st.stx_mnt_id;
+}
+
+void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const int *trees,
+                       mcpbox_detach_fn detach, void *ctx) {
     struct mcpbox_fs fs = {.launch = launch, .error_fd = error_fd, .root = -1, .scratch = -1};
     size_t n = launch->n_mounts;
 
@@ -500,8 +510,10 @@ void mcpbox_build_root(const struct mcpbox_launch *launch, int error_fd, const i
         fail(&fs, MCPBOX_STAGE_MOUNT_ROOT, -1);
 
     /* pivot_root(".", ".") stacks the old root on the new one; detaching "." drops it. */
-    if (fchdir(fs.root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-        umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+    uint64_t old_root = detach ? root_mount_unique_id() : 0;
+    if (fchdir(fs.root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+        fail(&fs, MCPBOX_STAGE_PIVOT_ROOT, -1);
+    if ((detach ? detach(ctx, fs.root, old_root) : umount2(".", MNT_DETACH)) < 0 || chdir("/") < 0)
         fail(&fs, MCPBOX_STAGE_PIVOT_ROOT, -1);
     /* A read-write bind of "/" keeps its mode; everything else makes the root read-only. */
     int rw_root = fs.root_is_bind && launch->mounts[0].kind == MCPBOX_MOUNT_BIND_RW;

@@ -204,8 +204,6 @@ struct Run: ParsableCommand {
 
     /// Builds the plan and prints it (`--dry-run`) or launches it; returns the exit status.
     static func execute(profile: String, options: ProfileSelection, dryRun: Bool, command: [String], verbose: Bool = false) -> Int32 {
-        // A cgroup v1 join waits for an RCU grace period: let it start while the plan is built.
-        if !dryRun { Cgroups.startJoinWarmUp() }
         let plan: SandboxPlan
         do { plan = try options.plan(profile, command: command, requireCommand: true) } catch { return fail(error).rawValue }
         if dryRun {

@@ -11,9 +11,10 @@ import Glibc
 ///
 /// cgroup v1 (`/sys/fs/cgroup/{memory,cpu}/mcpbox/NAME`) or v2 (`/sys/fs/cgroup/mcpbox/NAME`
 /// when the unified hierarchy is mounted there with the controllers). The parent creates the
-/// groups and writes the limits before clone; pid 1 is joined while it builds its root, and
-/// waits for the join before it roots its cgroup namespace or forks the server (see `launch.c`); the
-/// groups are removed after it has been reaped. No writable hierarchy means no launch: a
+/// groups, writes the limits and opens the files to join before clone. On v1 pid 1 joins
+/// itself first thing, through the `tasks` files (see `launch.c`); on v2 the parent joins it
+/// while it builds its root, and pid 1 waits for the join before it roots its cgroup
+/// namespace or forks the server. The groups are removed after pid 1 has been reaped. No writable hierarchy means no launch: a
 /// limit the profile asks for is never silently dropped.
 ///
 /// `memory` covers socket buffers too: cgroup v2 charges them to `memory.max` itself; on v1
@@ -25,16 +26,13 @@ import Glibc
 public struct Cgroups: Sendable {
     /// Directories created, deepest last.
     let dirs: [String]
-    /// Open `cgroup.procs` files, one per directory (closed after the join).
+    /// Open files to join, one per directory (closed after the join): v1's `tasks`, which pid 1
+    /// writes itself, or v2's `cgroup.procs`, which the parent writes pid 1's pid to.
     let procsFDs: [Int32]
+    /// Whether pid 1 joins itself (v1 `tasks` files) rather than being joined by the parent.
+    var joinedByPid1 = false
 
     static let root = "/sys/fs/cgroup"
-
-    /// Starts the kernel's wait for a v1 join now, on a thread of its own, so that pid 1's join
-    /// after planning finds it passed or under way (see `cgroup_warm.c`; changes no group).
-    public static func startJoinWarmUp() {
-        mcpbox_cgroup_warm_start()
-    }
 
     /// Creates the groups `limits` needs, or nil when it needs none; named after `owner`, the
     /// mcpbox process that removes them.
@@ -46,6 +44,7 @@ public struct Cgroups: Sendable {
             if isV2() {
                 try made.makeV2(name: name, limits: limits)
             } else {
+                made.joinedByPid1 = true
                 if let bytes = limits.memoryBytes {
                     let dir = try made.makeV1(controller: "memory", name: name)
                     try Cgroups.write("\(dir)/memory.limit_in_bytes", "\(bytes)")
@@ -199,16 +198,16 @@ public struct Cgroups: Sendable {
         }
     }
 
-    /// Creates `dir` and opens its cgroup.procs.
+    /// Creates `dir` and opens the file pid 1 joins through (`tasks` on v1, `cgroup.procs` on v2).
     private mutating func add(_ dir: String) throws(SpawnError) {
         guard mkdir(dir, 0o755) == 0 else { throw Cgroups.failure(dir) }
-        let fd = open("\(dir)/cgroup.procs", O_WRONLY | O_CLOEXEC)
+        let fd = open("\(dir)/\(joinedByPid1 ? "tasks" : "cgroup.procs")", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = Cgroups.failure(dir)
             rmdir(dir)
             throw e
         }
-        self = Cgroups(dirs: dirs + [dir], procsFDs: procsFDs + [fd])
+        self = Cgroups(dirs: dirs + [dir], procsFDs: procsFDs + [fd], joinedByPid1: joinedByPid1)
     }
 
     /// CFS quota in microseconds per 100 ms period for `cpu` cores; a value the profile check

@@ -154,7 +154,8 @@ public struct Sandbox: Sendable {
         }
         close(errorFD)
         guard got == want else { return nil }
-        let names = record.stage == Int32(MCPBOX_STAGE_LANDLOCK.rawValue) ? landlockPaths : targets
+        let names = record.stage == Int32(MCPBOX_STAGE_LANDLOCK.rawValue) ? landlockPaths
+            : record.stage == Int32(MCPBOX_STAGE_CGROUP.rawValue) ? (cgroups?.dirs ?? []) : targets
         var target = record.index >= 0 && Int(record.index) < names.count ? names[Int(record.index)] : nil
         if record.stage == Int32(MCPBOX_STAGE_EXEC.rawValue) { target = executable }
         return SpawnError(stage: record.stage, code: record.err, target: target)
@@ -381,8 +382,13 @@ public enum Spawn {
                     launch.bpf = program.baseAddress
                     launch.bpf_len = UInt16(bpf.count / 8)
                     launch.mounts = mountBuf.baseAddress
-                    launch.cgroup_procs_fds = procs.baseAddress
-                    launch.n_cgroup_procs_fds = procs.count
+                    if cgroups?.joinedByPid1 == true {
+                        launch.cgroup_tasks_fds = procs.baseAddress
+                        launch.n_cgroup_tasks_fds = procs.count
+                    } else {
+                        launch.cgroup_procs_fds = procs.baseAddress
+                        launch.n_cgroup_procs_fds = procs.count
+                    }
                     return mcpbox_launch_spawn(&launch, &spawned, &failure)
                 }
             }

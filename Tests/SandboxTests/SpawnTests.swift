@@ -101,6 +101,22 @@ struct SpawnTests {
         #expect(seen.isSuperset(of: ["/", "/usr", "/proc", "/proc/sys", "/dev", "/dev/null", "/dev/shm", "/tmp"]))
     }
 
+    /// The host's mount tree (the old root after pivot_root) is detached before the server
+    /// starts, though pid 1 no longer waits for umount2 to return (launch.c, the net helper).
+    @Test func theHostMountTreeIsGoneBeforeTheServerStarts() throws {
+        for _ in 0..<5 {
+            let r = try SpawnFixture.run(SpawnFixture.shell("cat /proc/self/mountinfo", landlock: .off))
+            #expect(r.status == 0, "\(r.stderr)")
+            let points = r.stdout.split(separator: "\n").compactMap { line -> String? in
+                let f = line.split(separator: " ")
+                return f.count > 4 ? String(f[4]) : nil
+            }
+            #expect(points.filter { $0 == "/" }.count == 1, "\(r.stdout)")
+            #expect(!points.contains { $0 == "/sys" || $0.hasPrefix("/sys/") || $0 == "/run" || $0.hasPrefix("/run/") },
+                    "\(r.stdout)")
+        }
+    }
+
     @Test func procIsPrivateMaskedAndReadOnly() throws {
         let r = try SpawnFixture.run(SpawnFixture.shell("""
             echo core > /proc/sys/kernel/core_pattern 2>/dev/null && echo WROTE-SYS
@@ -319,6 +335,59 @@ struct SpawnTests {
         #expect(r.stdout.hasSuffix(":/\n"), "\(r.stdout)")
         let left = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/cpu/mcpbox")) ?? []
         #expect(!left.contains { $0.hasPrefix("\(getpid())-") })
+    }
+
+    /// cgroup v1: pid 1 joins its group itself, before it starts anything, so the reaper and
+    /// the server are both inside and the cgroup namespace is rooted there.
+    @Test(.enabled(if: !Cgroups.isV2(), "cgroup v1 join"))
+    func pid1AndTheServerAreInsideTheMemoryGroup() throws {
+        var limits = SpawnFixture.shell("").limits
+        limits.memoryBytes = 64 << 20
+        let plan = SpawnFixture.shell("grep -h ':memory:' /proc/1/cgroup /proc/self/cgroup; echo ready; read x; true",
+                                      limits: limits)
+        var seen = "", tasks: [String] = [], pid1: pid_t = 0
+        let r = try SpawnFixture.run(plan) { sandbox, out in
+            var byte: UInt8 = 0
+            while !seen.hasSuffix("ready\n"), read(out, &byte, 1) == 1 { seen.append(Character(UnicodeScalar(byte))) }
+            pid1 = sandbox.pid
+            if let dir = sandbox.cgroups?.dirs.first {
+                tasks = ((try? String(contentsOfFile: "\(dir)/tasks", encoding: .utf8)) ?? "")
+                    .split(separator: "\n").map(String.init)
+            }
+        }
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = seen.split(separator: "\n")
+        #expect(lines.count == 3 && lines.prefix(2).allSatisfy { $0.hasSuffix(":memory:/") }, "\(seen)")
+        // pid 1 and the shell: nothing of mcpbox, nothing else.
+        #expect(tasks.count == 2 && tasks.contains("\(pid1)"), "\(tasks) (pid 1 is \(pid1))")
+    }
+
+    /// A join the kernel refuses stops the launch (exit 125, the group named), with nothing
+    /// run and nothing left behind. Here: a real-time pid 1 and a cpu group with no real-time
+    /// budget (cpu.rt_runtime_us = 0), which the kernel refuses to attach it to.
+    @Test(.enabled(if: !Cgroups.isV2() && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/cpu.rt_runtime_us"),
+                   "cgroup v1 with real-time group scheduling"))
+    func aRefusedCgroupJoinStopsTheLaunch() throws {
+        var limits = SpawnFixture.shell("").limits
+        limits.cpu = 0.5
+        let plan = SpawnFixture.shell("echo RAN", limits: limits)
+        var param = sched_param(sched_priority: 1)
+        try #require(sched_setscheduler(0, SCHED_FIFO, &param) == 0, "SCHED_FIFO: \(String(cString: strerror(errno)))")
+        let r: SpawnFixture.Outcome
+        do {
+            defer {
+                var normal = sched_param(sched_priority: 0)
+                sched_setscheduler(0, SCHED_OTHER, &normal)
+            }
+            r = try SpawnFixture.run(plan)
+        }
+        let failure = try #require(r.failure, "the launch went ahead: \(r.stdout)")
+        #expect(r.status == 125 && failure.exitCode == 125)
+        #expect(failure.stageName == "cgroup" && failure.code == EINVAL, "\(failure.description)")
+        #expect(failure.description.hasPrefix("mcpbox: cgroup /sys/fs/cgroup/cpu/mcpbox/\(getpid())-"), "\(failure.description)")
+        #expect(!r.stdout.contains("RAN"))
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/cpu/mcpbox")) ?? []
+        #expect(!left.contains { $0.hasPrefix("\(getpid())-") }, "cgroups left behind: \(left)")
     }
 
     @Test func hostNetworkModeKeepsTheHostStack() throws {

@@ -156,9 +156,15 @@ struct mcpbox_launch {
     /* the server's stdio (child ends of the relay pipes) */
     int stdin_fd, stdout_fd, stderr_fd;
 
-    /* parent side: cgroup.procs files to join the sandbox's pid 1 into (may be empty) */
+    /* parent side: cgroup.procs files to join the sandbox's pid 1 into (v2; may be empty) */
     const int *cgroup_procs_fds;
     size_t n_cgroup_procs_fds;
+
+    /* pid 1 side: cgroup v1 `tasks` files (opened by mcpbox) that pid 1 joins itself into
+     * first, while it is still one thread: "0" moves only the writing thread, which spares the
+     * kernel's global migration lock and the RCU grace period its first writer waits for */
+    const int *cgroup_tasks_fds;
+    size_t n_cgroup_tasks_fds;
 
     /* mcpbox's own argv strings (contiguous, as the kernel laid them out): pid 1 is a copy of
      * mcpbox and the server can read /proc/1/cmdline, so pid 1 blanks its copy (which holds
@@ -205,13 +211,6 @@ int mcpbox_check_source(const char *path, uint64_t *dev, uint64_t *ino, int *is_
  * `read_only`) and private (so no mount made inside the sandbox propagates to the host).
  * Returns the tree fd, or -1 with errno. */
 int mcpbox_clone_source(const char *path, int read_only, uint64_t *dev, uint64_t *ino, int *is_dir);
-
-/* Starts a detached thread that writes its own thread id into the `tasks` file of the v1
- * memory cgroup it already is in: a move to where it is, which changes no group but makes the
- * kernel start the RCU grace period every cgroup v1 migration waits for (cgroup_warm.c). Called
- * before the plan is built, so pid 1's join later finds that period passed or under way. Does
- * nothing when there is no v1 memory hierarchy or its file is not writable by the caller. */
-void mcpbox_cgroup_warm_start(void);
 
 /* pipe2(fds, O_CLOEXEC) with both ends moved to fds >= 3. */
 int mcpbox_pipe_cloexec(int fds[2]);
