@@ -278,14 +278,21 @@ public enum Paths {
     }
 
     public static func dirname(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
+        guard let slash = lastSlash(path) else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     public static func basename(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
+        guard let slash = lastSlash(path) else { return path }
         return String(path[path.index(after: slash)...])
+    }
+
+    /// The last `/` of `path`: found among the bytes of an ASCII path (the same answer, without
+    /// the Character search's grapheme breaking), among its Characters otherwise.
+    static func lastSlash(_ path: String) -> String.Index? {
+        guard isASCII(path) else { return path.lastIndex(of: "/") }
+        return path.utf8.lastIndex(of: UInt8(ascii: "/"))
     }
 
     /// Orders paths component-wise, so a parent always sorts before its children.
