@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// For the targets in the shipped binary: generic types used at concrete arguments get their
+/// metadata through the accessor function, not by demangling the type's name at first use (the
+/// runtime's demangler and its conformance scan were a quarter of a `run --dry-run`).
+let directMetadata: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])]
+
 let package = Package(
     name: "mcpbox",
     platforms: [.macOS(.v13)],
@@ -23,32 +28,40 @@ let package = Package(
             name: "CSandbox",
             cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-O2", "-Wall", "-Wextra", "-fno-strict-aliasing"])]),
         .target(
-            name: "MCPBoxEvents"),
+            name: "MCPBoxEvents",
+            swiftSettings: directMetadata),
         .target(
             name: "MCPBoxProtocol",
-            dependencies: ["MCPBoxEvents"]),
+            dependencies: ["MCPBoxEvents"],
+            swiftSettings: directMetadata),
         .target(
             name: "MCPBoxNetwork",
-            dependencies: ["CSandbox", "MCPBoxEvents"]),
+            dependencies: ["CSandbox", "MCPBoxEvents"],
+            swiftSettings: directMetadata),
         .target(
             name: "MCPBoxCore",
-            dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxProtocol"]),
+            dependencies: ["CSeccomp", "CCap", "CSandbox", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxProtocol"],
+            swiftSettings: directMetadata),
         .target(
             name: "MCPBoxClients",
-            dependencies: ["MCPBoxCore"]),
+            dependencies: ["MCPBoxCore"],
+            swiftSettings: directMetadata),
         .target(
             name: "MCPBoxExport",
-            dependencies: ["CSandbox", "MCPBoxCore", "MCPBoxNetwork"]),
+            dependencies: ["CSandbox", "MCPBoxCore", "MCPBoxNetwork"],
+            swiftSettings: directMetadata),
         .target(
             name: "MCPBoxCLI",
-            dependencies: ["MCPBoxCore", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MCPBoxCore", "MCPBoxNetwork", "MCPBoxEvents", "MCPBoxClients", "MCPBoxExport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: directMetadata),
         .target(
             name: "CMCPBoxEntry",
             dependencies: ["CSandbox"],
             cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-O2", "-Wall", "-Wextra"])]),
         .executableTarget(
             name: "mcpbox",
-            dependencies: ["MCPBoxCLI", "CMCPBoxEntry"]),
+            dependencies: ["MCPBoxCLI", "CMCPBoxEntry"],
+            swiftSettings: directMetadata),
         .executableTarget(
             name: "relay-harness",
             dependencies: ["CSandbox"],

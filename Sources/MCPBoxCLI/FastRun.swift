@@ -13,15 +13,13 @@ struct FastRun: Equatable {
 
     /// Parses `run ...` (arguments without the executable name); nil when not a plain `run`.
     static func parse(_ arguments: [String]) -> FastRun? {
-        parse(arguments, subcommand: "run", flag: "--dry-run").map {
-            FastRun(profile: $0.profile, options: $0.options, dryRun: $0.flag, command: $0.command)
-        }
+        parse(arguments, subcommand: "run", flag: "--dry-run")
     }
 
     /// The grammar `run` and `explain` share: PROFILE once, `--set K=V` and `--profile-path DIR`
-    /// (repeatable, the value not starting with `-`), `flag` at most once, then `--` and the command.
-    static func parse(_ arguments: [String], subcommand: String, flag name: String)
-        -> (profile: String, options: ProfileSelection, flag: Bool, command: [String])? {
+    /// (repeatable, the value not starting with `-`), `flag` at most once (in `dryRun`), then `--`
+    /// and the command. (A plain struct, not a tuple: an optional tuple's metadata is built at run time.)
+    static func parse(_ arguments: [String], subcommand: String, flag name: String) -> FastRun? {
         guard arguments.first == subcommand else { return nil }
         var profile: String?
         var sets: [String] = []
@@ -32,7 +30,8 @@ struct FastRun: Equatable {
             let a = arguments[i]
             if a == "--" {
                 guard let profile else { return nil }
-                return (profile, ProfileSelection(sets: sets, profilePath: paths), flag, Array(arguments[(i + 1)...]))
+                return FastRun(profile: profile, options: ProfileSelection(sets: sets, profilePath: paths), dryRun: flag,
+                               command: Array(arguments[(i + 1)...]))
             }
             if a == name {
                 if flag { return nil }
@@ -50,7 +49,7 @@ struct FastRun: Equatable {
             i += 1
         }
         guard let profile else { return nil }
-        return (profile, ProfileSelection(sets: sets, profilePath: paths), flag, [])
+        return FastRun(profile: profile, options: ProfileSelection(sets: sets, profilePath: paths), dryRun: flag, command: [])
     }
 }
 
@@ -64,8 +63,7 @@ struct FastExplain: Equatable {
 
     /// Parses `explain ...` (arguments without the executable name); nil when not a plain `explain`.
     static func parse(_ arguments: [String]) -> FastExplain? {
-        FastRun.parse(arguments, subcommand: "explain", flag: "--json").map {
-            FastExplain(profile: $0.profile, options: $0.options, json: $0.flag, command: $0.command)
-        }
+        guard let r = FastRun.parse(arguments, subcommand: "explain", flag: "--json") else { return nil }
+        return FastExplain(profile: r.profile, options: r.options, json: r.dryRun, command: r.command)
     }
 }

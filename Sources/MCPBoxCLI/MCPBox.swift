@@ -34,9 +34,11 @@ public struct MCPBox: ParsableCommand {
         }
         signal(SIGPIPE, SIG_IGN)
         if let fast = FastRun.parse(arguments) {
+            ExitArena.enabled = true
             Glibc.exit(Run.execute(profile: fast.profile, options: fast.options, dryRun: fast.dryRun, command: fast.command))
         }
         if let fast = FastExplain.parse(arguments) {
+            ExitArena.enabled = true
             Glibc.exit(ExplainCommand.execute(profile: fast.profile, options: fast.options, json: fast.json, command: fast.command))
         }
         if let problem = usageProblem(arguments) {

@@ -41,10 +41,12 @@ public enum HostFS {
 
     /// `readlink(2)`; nil when `path` is not a symlink or its text is not valid UTF-8.
     public static func readLink(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: 4097)
-        let n = readlink(path, &buf, 4096)
-        guard n >= 0 else { return nil }
-        return String(validating: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // An uninitialized buffer, read in place (no zeroed array, no copy of the bytes).
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buf -> String? in
+            let n = readlink(path, buf.baseAddress!, 4096)
+            guard n >= 0 else { return nil }
+            return String(validating: UnsafeRawBufferPointer(start: buf.baseAddress, count: n), as: UTF8.self)
+        }
     }
 
     /// Whole file as UTF-8 text; nil if it cannot be read.
@@ -241,7 +243,21 @@ public enum Paths {
         // Splitting the bytes is the same split for ASCII, and far cheaper than by Character
         // (a path with other text keeps the Character split: `/` plus a combining mark is one).
         guard isASCII(path) else { return path.split(separator: "/", omittingEmptySubsequences: true) }
-        return path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
+        // One pass over the bytes straight into the result (no array of UTF-8 slices to convert).
+        var out: [Substring] = []
+        let bytes = path.utf8
+        var i = bytes.startIndex
+        var start: String.Index?
+        while i != bytes.endIndex {
+            if bytes[i] == UInt8(ascii: "/") {
+                if let s = start { out.append(path[s..<i]); start = nil }
+            } else if start == nil {
+                start = i
+            }
+            bytes.formIndex(after: &i)
+        }
+        if let s = start { out.append(path[s..<bytes.endIndex]) }
+        return out
     }
 
     static func isASCII(_ s: String) -> Bool {
@@ -278,14 +294,21 @@ public enum Paths {
     }
 
     public static func dirname(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
+        guard let slash = lastSlash(path) else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     public static func basename(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
+        guard let slash = lastSlash(path) else { return path }
         return String(path[path.index(after: slash)...])
+    }
+
+    /// The last `/` of `path`: found among the bytes of an ASCII path (the same answer, without
+    /// the Character search's grapheme breaking), among its Characters otherwise.
+    static func lastSlash(_ path: String) -> String.Index? {
+        guard isASCII(path) else { return path.lastIndex(of: "/") }
+        return path.utf8.lastIndex(of: UInt8(ascii: "/"))
     }
 
     /// Orders paths component-wise, so a parent always sorts before its children.

@@ -147,9 +147,17 @@ public struct ProfileLoader: Sendable {
         let home = callerHome()
         if loader.variables["CALLER_HOME"] == nil {
             if let value = home.value { loader.variables["CALLER_HOME"] = value }
-            if let why = home.unavailable { loader.unavailable["CALLER_HOME"] = why }
+            if let why = home.unavailable {
+                // Storage reserved here, not by the first insert or a literal: those run the
+                // standard library's prebuilt [String: String] code, which looks the storage type
+                // up by name (a scan of every conformance record in the binary, ~0.2 M instructions).
+                var unavailable = [String: String](minimumCapacity: 1)
+                unavailable["CALLER_HOME"] = why
+                loader.unavailable = unavailable
+            }
         }
         loader.documents = documents
+        ExitArena.keep(Documents(documents))
         if placeholdersForCheck { loader.placeholders = declared }
         loader.loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
         try sink.throwIfAny()
@@ -176,29 +184,36 @@ public struct ProfileLoader: Sendable {
     /// Largest profile file accepted, in bytes (1 MiB).
     public static let maxFileSize = 1 << 20
 
-    /// Why a profile file could not be parsed.
-    struct ParseProblem: Error {
-        var diagnostic: Diagnostic
+    /// One profile file, parsed or not. (Not `Result`: a generic type whose `Error` requirement
+    /// the runtime checks by scanning every conformance record on first use.)
+    enum Parsed {
+        case success(TOMLTable)
+        case failure(Diagnostic)
     }
 
     /// Reads (at most `maxFileSize` bytes) and parses one profile file.
-    static func parse(_ file: String) -> Result<TOMLTable, ParseProblem> {
+    static func parse(_ file: String) -> Parsed {
         guard let bytes = HostFS.readBytes(file, limit: maxFileSize) else {
-            return .failure(ParseProblem(diagnostic: Diagnostic(file: file, "cannot read the profile")))
+            return .failure(Diagnostic(file: file, "cannot read the profile"))
         }
         if bytes.count > maxFileSize {
-            return .failure(ParseProblem(diagnostic: Diagnostic(
-                file: file, "the profile is larger than \(maxFileSize >> 20) MiB", hint: "profiles are short TOML files; check the path")))
+            return .failure(Diagnostic(
+                file: file, "the profile is larger than \(maxFileSize >> 20) MiB", hint: "profiles are short TOML files; check the path"))
         }
         do {
             return .success(try TOML.parse(bytes: bytes, file: file))
         } catch {
-            return .failure(ParseProblem(diagnostic: Diagnostic(file: error.file, line: error.line, column: error.column, error.message)))
+            return .failure(Diagnostic(file: error.file, line: error.line, column: error.column, error.message))
         }
     }
 
     /// Parsed documents from the first pass, by file.
     private var documents: [String: TOMLTable] = [:]
+    /// The parsed documents, as `ExitArena` keeps them.
+    private final class Documents {
+        let documents: [String: TOMLTable]
+        init(_ documents: [String: TOMLTable]) { self.documents = documents }
+    }
     /// `check` only: the chain's `from_arg` variables (name → flags).
     private var placeholders: [String: [String]] = [:]
     /// Built-in variables undefined for this invocation, with the reason.
@@ -263,7 +278,7 @@ public struct ProfileLoader: Sendable {
             switch Self.parse(file) {
             case .success(let parsed): doc = parsed
             case .failure(let problem):
-                sink.add(problem.diagnostic)
+                sink.add(problem)
                 return
             }
         }
