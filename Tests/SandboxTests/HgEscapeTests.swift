@@ -72,7 +72,7 @@ struct HgEscapeTests {
             try hgrc "printf '[hooks]\\npre-status.x = \(hook)\\n' hgrc >> .hg/hgrc"
             try include "printf '[hooks]\\npre-status.y = \(hook)\\n' include >> local.rc"
             try script "printf 'touch \(s.canaries)/script\\n' > tools/check.sh"
-            try notshared "printf '[hooks]\\npre-status.z = \(hook)\\n' notshared > .hg/hgrc-not-shared"
+            try notshared "printf '[ui]\\neditor = \(hook)\\n' notshared > .hg/hgrc-not-shared"
             try nested "hg init nested && printf '[hooks]\\npre-status = \(hook)\\n' nested > nested/.hg/hgrc"
             echo done
             """
@@ -85,10 +85,11 @@ struct HgEscapeTests {
             #expect(run.stdoutText.contains("written \(name)"), "the \(name) attack did not get set up: \(run.stdoutText)")
         }
         #expect(run.stderr.contains("hgrc-not-shared") && run.stderr.contains("nested/.hg"), "mcpbox did not say what it moved aside: \(run.stderr.suffix(2000))")
-        s.runHostHg(in: s.repo)
-        s.runHostHg(in: s.repo + "/nested")
+        let said = s.runHostHg(in: s.repo) + s.runHostHg(in: s.repo + "/nested")
         let fired = (try? FileManager.default.contentsOfDirectory(atPath: s.canaries)) ?? []
         #expect(fired.isEmpty, "host hg ran the server's payloads: \(fired.sorted())")
+        // The caller's own hook still runs (host hg works there, with its configuration).
+        #expect(said.contains("hg status in \(s.repo): 0"), "\(said)")
     }
 
     @Test("dedicated account: a repository without .hg/hgrc is refused (the server could create one)")
@@ -124,6 +125,7 @@ struct HgEscapeTests {
                     let r = try runProcess(["/usr/bin/hg", "init", repo], environment: env)
                     guard r.status == 0 else { throw SupportError("hg init: \(r.stderr)") }
                     _ = try tmp.write("home/work/repo/README", "hello\n")
+                    _ = try tmp.makeDir("home/work/repo/tools")
                     _ = try tmp.write("home/work/repo/tools/check.sh", "true\n")
                     _ = try tmp.write("home/work/repo/local.rc", "")
                     _ = try tmp.write("home/work/repo/.hg/hgrc", "%include ../local.rc\n[hooks]\npre-status.check = sh tools/check.sh\n")
@@ -169,15 +171,19 @@ struct HgEscapeTests {
                 + ["/usr/bin/hg", "--config", "ui.username=host <host@invalid>"]
         }
 
-        /// Everyday host hg commands in `dir`, as the caller and as root.
-        func runHostHg(in dir: String) {
+        /// Everyday host hg commands in `dir`, as the caller and as root; returns what they said.
+        @discardableResult
+        func runHostHg(in dir: String) -> String {
             var accounts: [TestAccount?] = [caller]
             if caller != nil { accounts.append(nil) }
+            var said = ""
             for account in accounts {
                 for args in [["status"], ["diff"], ["log", "-l", "1"], ["addremove"], ["commit", "-m", "host commit"], ["summary"]] {
-                    _ = try? runProcess(hostHg(as: account) + ["--cwd", dir] + args, environment: env, currentDirectory: "/", timeout: 60)
+                    let r = try? runProcess(hostHg(as: account) + ["--cwd", dir] + args, environment: env, currentDirectory: "/", timeout: 60)
+                    said += "hg \(args.joined(separator: " ")) in \(dir): \(r.map { "\($0.status) \($0.stdoutText) \($0.stderr)" } ?? "not run")\n"
                 }
             }
+            return said
         }
     }
 }
