@@ -40,6 +40,42 @@ struct HgEscapeTests {
         #expect(fired.isEmpty, "host hg ran the server's payloads: \(fired.sorted())")
     }
 
+    @Test("caller-remap: mcpbox SIGKILLed while the server runs: the sweep guard moves the new .hg aside")
+    func callerRemapGuardSweeps() throws {
+        let s = try Scenario(dedicated: false, repository: false)
+        defer { s.cleanUp() }
+        let script = """
+            trap '' TERM HUP INT
+            cd \(s.work) && hg init proj || exit 3
+            printf '[hooks]\\npre-status = touch \(s.canaries)/guard\\n' > proj/.hg/hgrc
+            echo planted
+            while :; do sleep 1; done
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = Array(s.asCaller().dropFirst()) + [s.binary, "run", s.profile, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c", script]
+        p.environment = s.env
+        p.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        let planted = String(decoding: output.fileHandleForReading.readData(ofLength: 8), as: UTF8.self)
+        try #require(planted.hasPrefix("planted"), "the server did not plant: \(planted)")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let hg = s.work + "/proj/.hg"
+        let deadline = Date().addingTimeInterval(20)
+        while FileManager.default.fileExists(atPath: hg) && Date() < deadline { usleep(100_000) }
+        #expect(!FileManager.default.fileExists(atPath: hg), "the guard did not move \(hg) aside")
+        let log = (try? String(contentsOfFile: s.env["XDG_STATE_HOME"]! + "/mcpbox/quarantine.log", encoding: .utf8)) ?? ""
+        #expect(log.contains(hg) && log.contains("Mercurial"), "quarantine log: \(log)")
+        s.runHostHg(in: s.work + "/proj")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.canaries)) ?? []).isEmpty, "host hg ran the server's hook")
+    }
+
     @Test("caller-remap: a read-write bind of a repository is refused by run and explain")
     func callerRemapRepositoryRefused() throws {
         let s = try Scenario(dedicated: false, repository: true)
