@@ -178,7 +178,11 @@ extension PlanBuilder {
                        hint: "create it: touch \(hgrc)")
                 continue
             }
-            let scan = HgProtection.scan(globals + [hgrc, Paths.join(hg, "hgrc-not-shared")], repo: repo, homes: homes)
+            // A share (`.hg/sharedpath`, absolute or relative to `.hg`) reads its source's `hgrc` too.
+            let shared = HostFS.readFile(Paths.join(hg, "sharedpath"), limit: 4096)
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                .flatMap { GitConfigScan.resolve($0, base: hg, home: nil) }.map { [Paths.join($0, "hgrc")] } ?? []
+            let scan = HgProtection.scan(globals + shared + [hgrc, Paths.join(hg, "hgrc-not-shared")], repo: repo, homes: homes)
             if HgProtection.trusts(scan, user: serverUser, group: serverGroup) {
                 if !acknowledged([m.target, source], reason: "read-write Mercurial repository \(repo) whose host configuration trusts the server's account", &d) {
                     refuse(&d, m, "\(m.target) is or holds the Mercurial repository \(repo), and host hg's [trusted] users or groups cover the server's account (\(serverUser ?? String(identity.hostUid))): host hg would run the hooks the server writes there",
@@ -216,8 +220,10 @@ extension PlanBuilder {
                            hint: "replace the symlink with what it points to")
                     continue
                 }
-                d.mounts.append(Mount(target: Paths.join(m.target, Paths.remainder(path, under: source)),
-                                      kind: .bind(source: path, readOnly: true), origin: origin))
+                let mount = Mount(target: Paths.join(m.target, Paths.remainder(path, under: source)),
+                                  kind: .bind(source: path, readOnly: true), origin: origin)
+                // A share's source configuration is scanned for the share too: one bind each.
+                if !d.mounts.contains(where: { $0.target == mount.target && $0.origin == origin }) { d.mounts.append(mount) }
             }
             if Paths.isWithin(hg, source) || Paths.isWithin(source, hg) {
                 for name in HgProtection.watchedEntries {
