@@ -319,11 +319,14 @@ public enum Explain {
         for g in plan.gitProtected {
             kv("git", "\(g): configuration, hooks, info, modules, worktrees and object alternates read-only (host git would run what they name)")
         }
+        for h in plan.hgProtected {
+            kv("hg", "\(h): hgrc, hgrc-not-shared and sharedpath read-only where present, with what they name inside a read-write bind (host hg would run its hooks and extensions)")
+        }
         for w in plan.gitWatched {
             kv("git watch", "\(w) must not appear: run moves it aside if the server creates it")
         }
         for t in plan.gitTrees {
-            kv("git watch", "new `.git` entries and git directories under \(t.root) (nested and bare repositories, submodules) are moved aside after the session")
+            kv("git watch", "new `.git` and `.hg` entries and git directories under \(t.root) (nested and bare repositories, submodules) are moved aside after the session")
         }
         if !plan.gitWatched.isEmpty || !plan.gitTrees.isEmpty {
             kv("git guard", "run starts a guard process (same user, own session) that does this sweep if mcpbox is killed first, "

@@ -103,6 +103,7 @@ public enum ExplainJSON {
         w.field("skipped_optional", strings(plan.skippedOptional))
         w.field("git_protected", strings(plan.gitProtected))
         w.field("git_watched", strings(plan.gitWatched))
+        w.field("hg_protected", strings(plan.hgProtected))
         w.field("git_watched_trees", strings(plan.gitTrees.map(\.root)))
         w.field("accepted", "[" + plan.accepted.map {
             "{\"path\": \(string($0.path)), \"reason\": \(string($0.reason)), \"origin\": \(string($0.origin))}"

@@ -68,10 +68,15 @@ public enum GitProtection {
         public var unrepresentable: [String] = []
         /// The walk stopped at its limit of directories.
         public var truncated = false
+        /// Mercurial repositories inside the bind: directories holding a `.hg` (see `HgProtection`).
+        public var hgRepos: [String] = []
+        /// A Mercurial repository the bind lies in or is (the directory holding `.hg`), when it does.
+        public var enclosingHgRepository: String?
 
         /// Whether the bind touches a repository at all: lies in one, or holds one.
         public var touchesRepository: Bool {
             enclosingRepository != nil || !gitDirs.isEmpty || !worktrees.isEmpty || !unrepresentable.isEmpty
+                || enclosingHgRepository != nil || !hgRepos.isEmpty
         }
     }
 
@@ -99,6 +104,9 @@ public enum GitProtection {
             } else if up != source, HostFS.info(up + "/.git", follow: false) != nil {
                 e.enclosingRepository = e.enclosingRepository ?? up
             }
+            if e.enclosingHgRepository == nil, HostFS.info(Paths.join(up, ".hg"), follow: false) != nil {
+                e.enclosingHgRepository = up
+            }
             if up == "/" { break }
             up = Paths.dirname(up)
         }
@@ -118,10 +126,12 @@ public enum GitProtection {
             let names = Set(entries.map(\.name))
             let isGit = names.contains(Array("HEAD".utf8)) && isGitDir(dir)
             let isWorktree = names.contains(Array(".git".utf8))
-            if isGit || isWorktree {
+            let isHg = names.contains(Array(".hg".utf8)) && dir != Array(source.utf8)
+            if isGit || isWorktree || isHg {
                 if let path = String(validating: dir, as: UTF8.self) {
                     if isGit { e.gitDirs.append(path) }
                     if isWorktree { e.worktrees.append(path) }
+                    if isHg { e.hgRepos.append(path) }
                 } else {
                     e.unrepresentable.append(String(decoding: dir, as: UTF8.self))
                 }
@@ -195,7 +205,7 @@ public enum GitProtection {
         var messages: [String] = []
         for path in watched where HostFS.info(path, follow: false) != nil {
             messages.append(moveAside(Array(path.utf8), within: Array(Paths.dirname(path).utf8),
-                                      why: "which would make host git read the server's configuration"))
+                                      why: "which would make host \(Paths.basename(Paths.dirname(path)) == ".hg" ? "hg" : "git") read the server's configuration"))
         }
         for tree in trees {
             let now = exposure(of: tree.root, limit: sweepLimit)
@@ -210,6 +220,13 @@ public enum GitProtection {
             for dir in now.gitDirs where !known.contains(dir) && Paths.basename(dir) != ".git" {
                 messages.append(moveAside(Array(Paths.join(dir, "HEAD").utf8), within: root,
                                           why: "which makes \(dir) a git directory host git would use (and run its configuration) when run there"))
+            }
+            // A Mercurial repository (`.hg`): host hg runs the hooks and extensions of an
+            // `.hg/hgrc` its user owns (every file the server writes, in caller-remap mode).
+            for dir in now.hgRepos + [now.enclosingHgRepository].compactMap({ $0 }).filter({ $0 == tree.root })
+            where !known.contains(Paths.join(dir, ".hg")) {
+                messages.append(moveAside(Array(Paths.join(dir, ".hg").utf8), within: root,
+                                          why: "a Mercurial repository host hg would use (and run the hooks and extensions of its `.hg/hgrc`) when run there"))
             }
             for dir in now.unrepresentable {
                 messages.append("\(dir) holds a repository under a name that is not valid UTF-8: "

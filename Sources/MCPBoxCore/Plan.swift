@@ -43,6 +43,8 @@ public struct SandboxPlan: Sendable, Equatable {
     /// Host paths that must not appear during the session (a `commondir` the server could plant
     /// in a git directory to redirect host git's configuration): `run` moves aside any that do.
     public var gitWatched: [String] = []
+    /// Mercurial `.hg` directories whose configuration is bound read-only; see `HgProtection`.
+    public var hgProtected: [String] = []
     /// Read-write binds holding repositories, walked after the session: a `.git` that appeared
     /// (a nested repository or submodule host git would enter) is moved aside.
     public var gitTrees: [GitProtection.Tree] = []

@@ -116,6 +116,7 @@ public struct PlanBuilder {
         var sink = DiagnosticSink()
         var skipped: [String] = []
         var gitProtected: [String] = []
+        var hgProtected: [String] = []
         var gitWatched: [String] = []
         var gitTrees: [GitProtection.Tree] = []
         var accepted: [AcceptedGrant] = []
@@ -308,6 +309,7 @@ public struct PlanBuilder {
                                environment: environment, limits: limits, warnings: d.warnings)
         plan.skippedOptional = d.skipped
         plan.gitProtected = d.gitProtected
+        plan.hgProtected = d.hgProtected
         plan.gitWatched = d.gitWatched
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
@@ -479,13 +481,17 @@ public struct PlanBuilder {
                 continue
             }
             if identity.mechanism == .callerRemap && e.touchesRepository {
-                let repo = e.enclosingRepository ?? e.worktrees.first ?? e.gitDirs.first ?? m.target
-                if !acknowledged([m.target, source], reason: "read-write git repository \(repo) in caller-remap mode: host git trusts the files the server writes there, hooks and configuration included", &d) {
-                    refuse(&d, m, "\(m.target) is or holds the git repository \(repo), and the server would run as you (caller-remap): host git trusts every file you own there, so the server could make your next `git status` run its code",
+                let gitRepo = e.enclosingRepository ?? e.worktrees.first ?? e.gitDirs.first
+                let repo = gitRepo ?? e.enclosingHgRepository ?? e.hgRepos.first ?? m.target
+                let (tool, command) = gitRepo == nil && e.unrepresentable.isEmpty ? ("hg", "hg status") : ("git", "git status")
+                let kind = tool == "git" ? "git" : "Mercurial"
+                if !acknowledged([m.target, source], reason: "read-write \(kind) repository \(repo) in caller-remap mode: host \(tool) trusts the files the server writes there, hooks and configuration included", &d) {
+                    refuse(&d, m, "\(m.target) is or holds the \(kind) repository \(repo), and the server would run as you (caller-remap): host \(tool) trusts every file you own there, so the server could make your next `\(command)` run its code",
                            hint: Self.acceptHint(m.target, "run the server as a dedicated account: [user] name = an account of its own, with its uid and gid in your /etc/subuid and /etc/subgid (see Identity in the README)"))
                 }
                 continue
             }
+            protectMercurial(&d, m, source: source, exposure: e, identity: identity)
             var gitDirs = e.gitDirs
             if let g = e.enclosingGitDir {
                 if let entry = GitProtection.guardedEntries.first(where: { Paths.isWithin(source, Paths.join(g, $0)) }) {
@@ -555,7 +561,8 @@ public struct PlanBuilder {
             // host git trusts (no "dubious ownership"): every read-write tree is swept, not only
             // those that held a repository at launch.
             if (e.touchesRepository || identity.mechanism == .callerRemap) && HostFS.info(source)?.isDirectory == true {
-                d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees + e.gitDirs))
+                let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { $0 == source }).map { Paths.join($0, ".hg") }
+                d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees + e.gitDirs + hgKnown))
             }
         }
     }
