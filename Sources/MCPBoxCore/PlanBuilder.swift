@@ -760,16 +760,7 @@ public struct PlanBuilder {
     }
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
-        for m in d.mounts {
-            guard case .bind(let source, _) = m.kind else { continue }
-            if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
-                if acknowledged([m.target, source], reason: "socket", &d) { continue }
-                d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
-            } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {
-                if acknowledged([m.target, source], reason: "contains docker.sock", &d) { continue }
-                d.warnings.append("filesystem: \(m.target) contains docker.sock; access to Docker is root on the host (\(m.origin))")
-            }
-        }
+        warnSockets(&d)
         if network == .host {
             d.warn("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))",
                    acknowledgedBy: profile.networkAccept.first { $0.value == "host" })
