@@ -16,6 +16,21 @@ import Glibc
 public enum GrantChecks {
     /// What a bind of mcpbox's package cache root exposes (see `Packages.cacheRoot`).
     static let packageCachesWhat = "mcpbox's package caches (other profiles' server code, run again by their later sandboxes)"
+    /// System places the host runs or trusts later (as root, at boot, at every login or sudo).
+    public static let systemRunLater: [(path: String, what: String)] = [
+        ("/etc/crontab", "system cron table"), ("/etc/cron.d", "system cron jobs"), ("/etc/cron.hourly", "system cron jobs"),
+        ("/etc/cron.daily", "system cron jobs"), ("/etc/cron.weekly", "system cron jobs"), ("/etc/cron.monthly", "system cron jobs"),
+        ("/var/spool/cron", "users' cron tables"), ("/etc/profile", "login shell start-up file"),
+        ("/etc/profile.d", "login shell start-up files"), ("/etc/bash.bashrc", "shell start-up file"),
+        ("/etc/zsh", "shell start-up files"), ("/etc/environment", "login environment"),
+        ("/etc/ld.so.preload", "libraries preloaded into every program"), ("/etc/ld.so.conf.d", "library search path"),
+        ("/etc/sudoers", "sudo rules"), ("/etc/sudoers.d", "sudo rules"), ("/etc/pam.d", "login modules"),
+        ("/etc/systemd", "systemd units"), ("/etc/xdg/autostart", "desktop autostart entries"),
+        ("/etc/init.d", "init scripts"), ("/etc/rc.local", "boot script"), ("/etc/passwd", "accounts"),
+        ("/etc/shadow", "account passwords"), ("/etc/ssh", "ssh server configuration"),
+    ]
+    /// What a directory on the caller's PATH is, in messages.
+    static let pathDirectoryWhat = "a directory on your PATH: a program planted there runs when you next type its name"
     /// Credentials, relative to a home directory; a bind whose path has these components exposes them.
     public static let credentials: [String] = [
         ".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store", ".netrc", ".git-credentials",
@@ -225,16 +240,22 @@ extension PlanBuilder {
         // The user's run-later places, `/`, home directories and their ancestors, read-write.
         var places: [(String, String)] = []
         for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
-        if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Paths.normalize) {
-            for name in ["fish", "environment.d", "autostart", "systemd", "git", "nvim"] {
-                places.append((Paths.join(x, name), GrantChecks.runLater.first { $0.path == ".config/" + name }!.what))
-            }
+        // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
+        for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
+            guard let x = host[env: variable].flatMap(Paths.normalize) else { continue }
+            for p in GrantChecks.runLater where p.path.hasPrefix(prefix) { places.append((Paths.join(x, String(p.path.dropFirst(prefix.count))), p.what)) }
         }
-        if let x = host[env: "XDG_DATA_HOME"].flatMap(Paths.normalize) { places.append((Paths.join(x, "systemd"), "systemd user units")) }
+        places += GrantChecks.systemRunLater
+        // Every directory on the caller's PATH, wherever it lies: a program planted there runs
+        // when the caller next types its name (or a same-named command earlier in PATH).
+        for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
+            if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
+        }
         var seenPlaces = Set<String>()
+        var seenPathDirs = Set<String>()
         let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in
             (place, resolve(place), what)
-        }
+        }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert($0.1).inserted }
         for w in writable {
             var wholeRefused = false
             if w.source == "/" || w.m.target == "/" {

@@ -9,6 +9,8 @@ public struct HostContext: Sendable {
     public var landlockABI: Int
     /// Whether mcpbox can create a memory cgroup here, and why (decides `memory = "?SIZE"`).
     public var memoryCgroup: (usable: Bool, reason: String)
+    /// Whether mcpbox can create a cpu cgroup here, and why (`limits.cpu` is refused when not).
+    public var cpuCgroup: (usable: Bool, reason: String)
     /// The caller's per-user inotify budget here (`user.max_inotify_instances`, `..._watches`).
     public var inotifyBudget: (instances: UInt64, watches: UInt64)?
     /// The hard limits mcpbox runs under (see `HostLimits`).
@@ -21,6 +23,7 @@ public struct HostContext: Sendable {
     public init(callerUid: UInt32, callerGid: UInt32, environment: [(String, String)], accounts: Accounts,
                 landlockABI: Int = 0,
                 memoryCgroup: (usable: Bool, reason: String) = (true, "test host"),
+                cpuCgroup: (usable: Bool, reason: String) = (true, "test host"),
                 inotifyBudget: (instances: UInt64, watches: UInt64)? = (128, 8192),
                 limits: HostLimits = .unlimited,
                 callerGroups: [UInt32] = [], executablePath: String? = nil) {
@@ -31,6 +34,7 @@ public struct HostContext: Sendable {
         self.accounts = accounts
         self.landlockABI = landlockABI
         self.memoryCgroup = memoryCgroup
+        self.cpuCgroup = cpuCgroup
         self.limits = limits
         self.callerGroups = callerGroups
         self.executablePath = executablePath
@@ -40,7 +44,7 @@ public struct HostContext: Sendable {
     public static func current() -> HostContext {
         HostContext(callerUid: HostFS.uid, callerGid: HostFS.gid, environment: HostFS.environment(), accounts: Accounts(),
                     landlockABI: LandlockPolicy.probeABI(),
-                    memoryCgroup: Cgroups.memoryUsable(), inotifyBudget: currentInotifyBudget(),
+                    memoryCgroup: Cgroups.memoryUsable(), cpuCgroup: Doctor.cpuUsable(), inotifyBudget: currentInotifyBudget(),
                     limits: .current(),
                     callerGroups: HostFS.groups(), executablePath: HostFS.executablePath())
     }
@@ -767,16 +771,7 @@ public struct PlanBuilder {
     }
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
-        for m in d.mounts {
-            guard case .bind(let source, _) = m.kind else { continue }
-            if m.target.hasSuffix(".sock") || Paths.basename(source).hasSuffix(".sock") {
-                if acknowledged([m.target, source], reason: "socket", &d) { continue }
-                d.warnings.append("filesystem: \(m.target) is a socket; whatever listens on it is reachable from the sandbox (\(m.origin))")
-            } else if HostFS.info(Paths.join(source, "docker.sock"), follow: false) != nil {
-                if acknowledged([m.target, source], reason: "contains docker.sock", &d) { continue }
-                d.warnings.append("filesystem: \(m.target) contains docker.sock; access to Docker is root on the host (\(m.origin))")
-            }
-        }
+        warnSockets(&d)
         if network == .host {
             d.warn("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))",
                    acknowledgedBy: profile.networkAccept.first { $0.value == "host" })

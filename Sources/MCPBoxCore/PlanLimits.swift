@@ -90,6 +90,11 @@ extension PlanBuilder {
                                         hint: "run as root or delegate a cgroup, or write memory = \"?\(Units.formatSize(m.value))\" to apply it only where it can be"))
             }
         }
+        if let c = profile.cpu, !host.cpuCgroup.usable {
+            // run would fail creating the cgroup: refuse here too, with the reason.
+            d.sink.add(c.diagnostic("cannot be applied here: \(host.cpuCgroup.reason)",
+                                    hint: "run as root or delegate a cgroup with the cpu controller, or remove limits.cpu"))
+        }
         var limits = Limits(memoryBytes: optionalMemory.map { $0.applied ? $0.bytes : nil } ?? profile.memory?.value,
                             processes: profile.processes?.value,
                             openFiles: openFiles, cpu: profile.cpu?.value,
