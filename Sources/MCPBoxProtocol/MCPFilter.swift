@@ -397,7 +397,7 @@ public final class MCPFilter {
         // A raw CR after the message's first byte and not the one before the newline: JSON
         // whitespace to mcpbox, a line break to Java's, .NET's and Node's line readers, behind
         // which a second message could start. (Before the first byte, it hides nothing.)
-        let cr = memchr(body.baseAddress! + first, 0x0d, body.count - first).map { body.baseAddress!.distance(to: UnsafeRawPointer($0)) }
+        let cr = Self.firstCR(body, from: first, mapped: mapped)
         // One pass over the line, read by both the audit trail and the policy.
         var scan = MessageScan(body, mapped: mapped)
         if scan.error == nil, let cr { scan.refuse(.lineBreak(cr)) }
@@ -405,6 +405,22 @@ public final class MCPFilter {
         audit?.observe(dir, body, scan)
         defer { audit?.lineDone() }
         return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)
+    }
+
+    /// The offset of the first CR in `body` from `from`. A mapped line's pages are given back
+    /// behind the search as the scan gives them back (`Parser.releasing`).
+    static func firstCR(_ body: UnsafeRawBufferPointer, from: Int, mapped: Bool) -> Int? {
+        guard let base = body.baseAddress else { return nil }
+        var p = Parser(b: body, maxDepth: 0)
+        if mapped { p.releasing() }
+        p.i = from
+        while p.i < body.count {
+            let n = min(body.count - p.i, Parser.releaseStep)
+            if let at = memchr(base + p.i, 0x0d, n) { return base.distance(to: UnsafeRawPointer(at)) }
+            p.i += n
+            if mapped { p.releaseBehind() }
+        }
+        return nil
     }
 
     private func clientLine(_ body: UnsafeRawBufferPointer, _ message: MessageScan) -> Action {
