@@ -210,8 +210,12 @@ public final class AuditTrail {
                 ? "a batch (JSON array), which MCP no longer has" : "not a JSON object")
             return
         }
-        if head.error != nil {
-            violation(dir, bytes, "not valid JSON")
+        if let error = head.error {
+            if case .lineBreak = error {
+                violation(dir, bytes, "a raw CR inside the line, where some clients end a line")
+            } else {
+                violation(dir, bytes, "not valid JSON")
+            }
             return
         }
         if let method = head.methodName {

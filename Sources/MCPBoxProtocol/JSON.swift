@@ -108,6 +108,9 @@ public enum JSONError: Error, Equatable, Sendable {
     case syntax(Int)
     /// Nested deeper than the limit.
     case tooDeep
+    /// Valid JSON with a raw CR at this byte offset (not the one before the newline): some clients
+    /// end a line there (`MCPFilter.line`).
+    case lineBreak(Int)
 }
 
 extension JSON {

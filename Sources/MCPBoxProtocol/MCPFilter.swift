@@ -50,11 +50,14 @@ final class ByteQueue {
 
     func commit() { committed = tail }
 
-    /// Commits the held bytes and keeps them, and all appended after them, once written.
-    func keepHeld() {
+    /// Commits the first `n` held bytes; all held bytes from the first on are kept once written.
+    func keepHeld(passing n: Int) {
         keep = committed
-        commit()
+        commit(n)
     }
+
+    /// Commits the first `n` held bytes.
+    func commit(_ n: Int) { committed = min(tail, committed + n) }
 
     /// The kept bytes and the held ones after them (valid until the next mutation).
     var kept: UnsafeRawBufferPointer {
@@ -120,8 +123,10 @@ public final class MCPFilter {
     /// Per direction: the current line is streamed (`StreamedLine.swift`): its bytes are passed on
     /// as they arrive and kept (`ByteQueue.keepHeld`, or in `spooling`) for the scan at its newline...
     var streaming = [false, false]
-    /// ...and how many held bytes the line must reach before its start is scanned again.
+    /// ...and how many held bytes the line must reach before its start is scanned again...
     var forecastAt = [0, 0]
+    /// ...and how far the streamed line may be passed on before its verdict (`StreamHold`).
+    var streamHold = [StreamHold(), StreamHold()]
     /// A line is forecast once this many of its bytes are held (shorter ones are held whole: they
     /// gain nothing from streaming)...
     public var forecastFrom = 16 << 10
@@ -227,8 +232,8 @@ public final class MCPFilter {
             // Python's file iteration yields it, the Python SDK server runs it) and goes on as
             // it is when it passes.
             if streaming[dir] {
-                // Its bytes are on their way already.
-                endStream(dir)
+                // Its bytes up to its closing one are on their way already.
+                _ = finishStream(dir, terminated: false)
             } else if let spooled = spooling[dir] {
                 spooling[dir] = nil
                 guard let raw = spooled.map() else { return cannotSpool(dir) }
@@ -260,16 +265,23 @@ public final class MCPFilter {
             guard held + piece.count - (nl == nil ? 0 : 1) <= policy.maxMessage else { return tooBig(dir) }
             if spooling[dir] == nil, held + piece.count > spoolThreshold {
                 guard let spooled = SpooledLine(), spooled.append(streaming[dir] ? q.kept : q.heldBytes) else { return cannotSpool(dir) }
-                if streaming[dir] { q.release() } else { q.dropHeld() }
+                // A streamed line's held-back bytes now wait in the spool.
+                q.dropHeld()
+                if streaming[dir] { q.release() }
                 spooling[dir] = spooled
             }
             if streaming[dir] {
-                // All but the newline, the commit point: it waits for the verdict on the whole line.
-                q.append(UnsafeRawBufferPointer(rebasing: piece[..<(piece.count - (nl == nil ? 0 : 1))]))
+                // Up to the byte that would close the message (`StreamHold`); the rest, the
+                // newline included, waits for the verdict on the whole line.
+                let body = UnsafeRawBufferPointer(rebasing: piece[..<(piece.count - (nl == nil ? 0 : 1))])
+                let n = streamHold[dir].passable(body)
                 if let spooled = spooling[dir] {
+                    // What is held back is in the spool only (`finishStream` passes it from there).
                     guard spooled.append(piece) else { return cannotSpool(dir) }
-                } else if nl != nil {
-                    q.hold(UnsafeRawBufferPointer(rebasing: piece[(piece.count - 1)...]))
+                    if n > 0 { q.append(UnsafeRawBufferPointer(rebasing: body[..<n])) }
+                } else {
+                    q.hold(piece)
+                    q.commit(n)
                 }
             } else if let spooled = spooling[dir] {
                 guard spooled.append(piece) else { return cannotSpool(dir) }
@@ -309,10 +321,11 @@ public final class MCPFilter {
         return true
     }
 
-    /// Queues a spooled line after what the queue already holds.
-    private func passSpooled(_ dir: Int, _ line: SpooledLine) {
+    /// Queues a spooled line (from its byte `from`) after what the queue already holds.
+    func passSpooled(_ dir: Int, _ line: SpooledLine, from: Int = 0) {
+        guard from < line.count else { return }
         let ahead = spooledOut[dir].reduce(0) { $0 + $1.before }
-        spooledOut[dir].append((queues[dir].count - ahead, line, 0))
+        spooledOut[dir].append((queues[dir].count - ahead, line, from))
     }
 
     /// Lines first, mcpbox's own messages when no line is waiting (never inside a line). A
@@ -380,13 +393,34 @@ public final class MCPFilter {
         var body = terminated ? UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)]) : raw
         if body.last == 0x0d { body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)]) }
         lastError = nil
-        if Self.firstSignificantByte(body) == nil { return .pass }
+        guard let first = body.firstIndex(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d && $0 != 0x0a }) else { return .pass }
+        // A raw CR after the message's first byte and not the one before the newline: JSON
+        // whitespace to mcpbox, a line break to Java's, .NET's and Node's line readers, behind
+        // which a second message could start. (Before the first byte, it hides nothing.)
+        let cr = Self.firstCR(body, from: first, mapped: mapped)
         // One pass over the line, read by both the audit trail and the policy.
-        let scan = MessageScan(body, mapped: mapped)
+        var scan = MessageScan(body, mapped: mapped)
+        if scan.error == nil, let cr { scan.refuse(.lineBreak(cr)) }
         lastError = scan.error
         audit?.observe(dir, body, scan)
         defer { audit?.lineDone() }
         return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)
+    }
+
+    /// The offset of the first CR in `body` from `from`. A mapped line's pages are given back
+    /// behind the search as the scan gives them back (`Parser.releasing`).
+    static func firstCR(_ body: UnsafeRawBufferPointer, from: Int, mapped: Bool) -> Int? {
+        guard let base = body.baseAddress else { return nil }
+        var p = Parser(b: body, maxDepth: 0)
+        if mapped { p.releasing() }
+        p.i = from
+        while p.i < body.count {
+            let n = min(body.count - p.i, Parser.releaseStep)
+            if let at = memchr(base + p.i, 0x0d, n) { return base.distance(to: UnsafeRawPointer(at)) }
+            p.i += n
+            if mapped { p.releaseBehind() }
+        }
+        return nil
     }
 
     private func clientLine(_ body: UnsafeRawBufferPointer, _ message: MessageScan) -> Action {
@@ -722,6 +756,7 @@ public final class MCPFilter {
         switch error {
         case .tooDeep: return "nested deeper than \(JSON.maxDepth) levels"
         case .syntax(let at): return "not valid JSON (byte \(at); duplicate keys count as invalid)"
+        case .lineBreak(let at): return "a JSON message with a raw CR at byte \(at), where some clients end a line"
         }
     }
 

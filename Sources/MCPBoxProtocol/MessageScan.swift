@@ -83,6 +83,12 @@ public struct MessageScan {
 
     private init() {}
 
+    /// Refuses a line the grammar accepts (`JSONError.lineBreak`): no member is kept.
+    mutating func refuse(_ error: JSONError) {
+        self = MessageScan()
+        self.error = error
+    }
+
     /// The objects the scan reads.
     private enum Level { case message, params, capabilities, arguments, result, error }
 

@@ -1,11 +1,17 @@
 /// Streaming (issue 9, throughput): a line whose verdict is known from its start is passed on as
-/// it arrives instead of held whole, all but its newline. A JSON-RPC peer acts on nothing before
-/// the newline, so the newline is the commit point: it is queued only once the whole line has
+/// it arrives instead of held whole, up to the byte that would close its JSON object. What is
+/// held back (that byte, what follows it, the newline) is queued only once the whole line has
 /// been scanned again (the same `MessageScan` and the same decision as a held line, so the audit
 /// record is today's) and that decision is still to pass it unchanged. When it is not (a later
 /// duplicate `method`, `id` or `name`, a `result` in a request, JSON that breaks off, a response
-/// id reused meanwhile), the newline is withheld and the session ends: the peer is left with an
-/// unterminated fragment, never a finished message mcpbox would have refused or changed.
+/// id reused meanwhile), the rest is withheld and the session ends: the peer is left with an
+/// unfinished JSON value, never a message mcpbox would have refused or changed, even when it acts
+/// on an unterminated last line at EOF (the Python SDK's server does). Holding back the newline
+/// alone is not enough: a late duplicate `params.name` is the one Python's json keeps.
+///
+/// `StreamHold` also stops at the first raw CR (some clients end a line there, `MCPFilter.line`
+/// refuses it), at any other control byte, and at a non-ASCII byte outside strings: all of them
+/// make the line something other than one plain JSON object, so they wait for the verdict too.
 ///
 /// Only lines whose verdict depends on a few members near their start are forecast: client
 /// requests other than `initialize`, the list methods, `resources/*` and `prompts/get` (a
@@ -22,7 +28,8 @@ extension MCPFilter {
         forecastAt[dir] = max(q.held * 2, 64)
         let scan = MessageScan(prefix: q.heldBytes)
         guard scan.error == nil || scan.truncated, scan.isObject, forecastPasses(dir, scan) else { return }
-        q.keepHeld()
+        streamHold[dir] = StreamHold()
+        q.keepHeld(passing: streamHold[dir].passable(q.heldBytes))
         streaming[dir] = true
     }
 
@@ -53,21 +60,23 @@ extension MCPFilter {
         return outstanding[id.serialized] == .other
     }
 
-    /// The newline of `dir`'s streamed line has arrived: the whole line is decided as a held
-    /// one is, and its newline queued when it passes unchanged. False: the session ends.
-    func finishStream(_ dir: Int) -> Bool {
+    /// The newline of `dir`'s streamed line has arrived (or, not `terminated`, its source ended):
+    /// the whole line is decided as a held one is, and its held-back end queued when it passes
+    /// unchanged. False: the session ends.
+    func finishStream(_ dir: Int, terminated: Bool = true) -> Bool {
         streaming[dir] = false
         let q = queues[dir]
         let action: Action
         if let spooled = spooling[dir] {
             spooling[dir] = nil
             guard let raw = spooled.map() else { return cannotSpool(dir) }
-            action = line(dir, raw, mapped: true)
+            action = line(dir, raw, mapped: true, terminated: terminated)
             spooled.unmap()
-            if case .pass = action { q.append([0x0a]) }
+            // The held-back end is in the spool only.
+            if case .pass = action { passSpooled(dir, spooled, from: streamHold[dir].passed) }
         } else {
-            // The kept line and its newline, held.
-            action = line(dir, q.kept)
+            // The kept line, its held-back end held.
+            action = line(dir, q.kept, terminated: terminated)
             if case .pass = action { q.commit() } else { q.dropHeld() }
             q.release()
         }
@@ -81,12 +90,53 @@ extension MCPFilter {
         }
         return true
     }
+}
 
-    /// The source ended inside a streamed line: what came of it is on its way, as an unterminated
-    /// last line is passed on when held.
-    func endStream(_ dir: Int) {
-        streaming[dir] = false
-        spooling[dir] = nil
-        queues[dir].release()
+/// How far a streamed line may be passed on before its verdict: a small JSON state over its
+/// bytes (in a string, after a backslash, nesting depth) that stops, for good, at the byte that
+/// would close the top-level value, at any control byte but a tab outside strings (CR included),
+/// and at a byte that cannot start or continue a value at depth 0 or is not ASCII outside strings.
+struct StreamHold {
+    private var depth = 0
+    private var inString = false
+    private var escaped = false
+    private var stopped = false
+    /// The line's bytes passed on so far.
+    private(set) var passed = 0
+
+    /// How many of `bytes` (the line's next ones) may be passed on now.
+    mutating func passable(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard !stopped else { return 0 }
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if inString {
+                if b < 0x20 { break }
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                i += 1
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                // The closing byte of the message is held back.
+                if depth <= 1 { stopped = true } else { depth -= 1 }
+            case 0x20, 0x09: break
+            case 0x00..<0x20, 0x80...: stopped = true
+            default: if depth == 0 { stopped = true }
+            }
+            if stopped { break }
+            i += 1
+        }
+        if i < bytes.count { stopped = true }
+        passed += i
+        return i
     }
 }

@@ -75,10 +75,12 @@ struct StreamTests {
         (#"{"jsonrpc":"2.0","method":"notifications/x","params":{"text":"\#(pad)"}"#, 0, "not valid JSON"),
         // A server request that turns out to carry a result.
         (#"{"jsonrpc":"2.0","id":3,"method":"roots/list","params":{"text":"\#(pad)"},"result":{}}"#, 1, "refused or changed"),
+        // Strings that would fool a scan of the closing byte: `}` and `\"` inside, then `\\` before the closing quote.
+        (#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"git_status","arguments":{"text":"\#(pad) \"}}\" \\"},"name":"git_commit"}}"#, 0, "duplicate keys"),
     ]
 
-    @Test("a streamed line whose end changes its verdict: the newline is withheld and the session ends",
-          arguments: 0..<5)
+    @Test("a streamed line whose end changes its verdict: its closing byte and newline are withheld and the session ends",
+          arguments: 0..<6)
     func lateChangeEndsTheSession(_ index: Int) {
         let (line, dir, why) = Self.lateChanges[index]
         let d = FilterDriver(MCPFilterTests.gitPolicy)
@@ -91,7 +93,98 @@ struct StreamTests {
         #expect(!out.contains(0x0a), "the newline of a refused line was passed on")
         let isPrefix = Array(line.utf8).starts(with: out)
         #expect(isPrefix)
+        // Not even the message's closing byte: the peer never holds a whole JSON value of it.
+        // (A line that breaks off has no closing byte.)
+        #expect(out.count < line.utf8.count || why == "not valid JSON", "the refused line's closing byte was passed on")
         #expect(d.box.lines.contains { $0.contains("had begun passing on") && $0.contains(why) }, "\(d.box.lines)")
+    }
+
+    func end(_ d: FilterDriver, _ dir: Int) -> Bool {
+        d.filter.input(dir, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    @Test("a streamed last line without a newline is judged at EOF: a late denied duplicate name never completes at the server",
+          arguments: [1 << 20, 150_000])
+    func unterminatedLateChangeAtEOF(spoolThreshold: Int) {
+        // Python's json keeps the last duplicate and the Python SDK's server runs a final
+        // unterminated line: the fragment must not be the whole message.
+        let line = Self.lateChanges[0].0
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        d.filter.spoolThreshold = spoolThreshold
+        #expect(d.feed(0, line, chunk: 8192))
+        let early = d.takeBytes(0)
+        #expect(early.count > 100_000, "streaming did not begin")
+        #expect(!end(d, 0) && d.filter.failed)
+        let out = early + d.takeBytes(0)
+        #expect(Array(line.utf8).starts(with: out) && out.count < line.utf8.count, "\(out.count) of \(line.utf8.count) bytes passed on")
+        #expect(d.box.lines.contains { $0.contains("had begun passing on") && $0.contains("duplicate keys") }, "\(d.box.lines)")
+    }
+
+    @Test("a permitted streamed line arrives whole and once, ended by a newline or by EOF, held in memory or spooled, with a long held-back end",
+          arguments: [1 << 20, 150_000, 20_000], [(true, 0), (false, 0), (true, 100_000), (false, 100_000)])
+    func permittedLineWholeAndOnce(spoolThreshold: Int, end: (terminated: Bool, spaces: Int)) {
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        d.filter.spoolThreshold = spoolThreshold
+        let terminated = end.terminated
+        // Spaces after the message are held back with its closing byte.
+        let line = Self.call("git_status") + String(repeating: " ", count: end.spaces) + (terminated ? "\n" : "")
+        let bytes = Array(line.utf8)
+        #expect(d.feed(0, String(decoding: bytes[..<(bytes.count - 40)], as: UTF8.self), chunk: 5000))
+        var out = d.takeBytes(0, step: 3000)
+        #expect(out.count > 100_000, "streaming did not begin")
+        #expect(d.feed(0, String(decoding: bytes[(bytes.count - 40)...], as: UTF8.self), chunk: 7))
+        out += d.takeBytes(0, step: 3000)
+        if !terminated {
+            #expect(out.count < bytes.count, "the closing byte went on before the verdict")
+            #expect(self.end(d, 0))
+            out += d.takeBytes(0)
+        }
+        #expect(out == bytes, "\(out.count) of \(bytes.count) bytes")
+        #expect(!d.filter.failed)
+        #expect(d.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"ping"}"# + "\n"))
+        #expect(d.take(0) == #"{"jsonrpc":"2.0","id":1,"method":"ping"}"# + "\n")
+    }
+
+    /// A raw CR outside strings is JSON whitespace, and a line break to Java's, .NET's and Node's
+    /// line readers: behind it, a second message the peer reads as a line of its own.
+    static func behindCR(_ inner: String, pad: String = "") -> String {
+        #"{"jsonrpc":"2.0","method":"notifications/x","params":{"p":"\#(pad)","q":"# + "\r" + inner + "}}"
+    }
+
+    @Test("a streamed line with a message behind a raw CR: nothing from the CR on reaches the server, the session ends")
+    func streamedCRSplit() {
+        let inner = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_commit","arguments":{}}}"#
+        let line = Self.behindCR(inner, pad: Self.pad)
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        #expect(d.feed(0, String(line.prefix(150_000)), chunk: 8192))
+        let early = d.takeBytes(0)
+        #expect(early.count > 100_000, "streaming did not begin")
+        #expect(!d.feed(0, String(line.dropFirst(150_000)) + "\n", chunk: 8192))
+        let out = early + d.takeBytes(0)
+        #expect(!out.contains(0x0d) && !out.contains(0x0a), "the CR or what follows it reached the server")
+        #expect(d.box.lines.contains { $0.contains("had begun passing on") && $0.contains("raw CR") }, "\(d.box.lines)")
+    }
+
+    @Test("a held line with a message behind a raw CR is a protocol violation: a denied call or sampling request never gets through")
+    func heldCRSplit() throws {
+        let call = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_commit","arguments":{}}}"#
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        #expect(d.feed(0, Self.behindCR(call) + "\n"))
+        #expect(d.takeBytes(0).isEmpty, "the line reached the server")
+        let answer = try JSON.parse(d.take(1))
+        #expect(answer["error"]?["code"] == .number("-32700"))
+        let sampling = #"{"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}}"#
+        let s = FilterDriver(MCPPolicy(client: ClientGate(sampling: false)))
+        #expect(s.feed(1, Self.behindCR(sampling) + "\n"))
+        #expect(s.takeBytes(1).isEmpty, "the line reached the client")
+        #expect(s.filter.droppedLines == 1)
+        #expect(s.box.lines.contains { $0.contains("raw CR") }, "\(s.box.lines)")
+        // CRLF, and a CR inside a JSON string (escaped), still pass byte-identical.
+        for ok in [#"{"jsonrpc":"2.0","method":"notifications/x","params":{"t":"a\rb"}}"# + "\r\n",
+                   #"{"jsonrpc":"2.0","method":"notifications/x"}"# + "\n"] {
+            #expect(s.feed(1, ok))
+            #expect(s.take(1) == ok)
+        }
     }
 
     @Test("mcpbox's own answers to the client never land inside a streamed server line")
