@@ -79,7 +79,7 @@ import Testing
                 && allow.first?["origin"] as? String == "p.toml: network.allow")
         #expect(n["explicitly_allowed"] as? [String] == ["10.1.2.3:5432"])
         #expect((n["refused_classes"] as? [[String: Any]])?.map { $0["class"] as? String }
-                == ["loopback", "private", "shared", "link-local", "multicast", "unspecified", "benchmarking", "documentation",
+                == ["loopback", "private", "shared", "link-local", "multicast", "unspecified",
                     "protocol-assignments", "translation", "reserved"])
         #expect((n["refused_classes"] as? [[String: Any]])?.first { $0["class"] as? String == "shared" }?["ranges"] as? [String] == ["100.64.0.0/10"])
         #expect(n["judged_by_ipv4"] as? [String] == ["::ffff:0:0/96", "64:ff9b::/96"])
@@ -92,11 +92,11 @@ import Testing
         let p = try plan("""
             [network]
             mode = "allow"
-            allow = ["[64:ff9b::a00:0/104]:443", "[64:ff9b::/96]:8443", "[2001:db8::1]:443", "93.184.216.34", "[64:ff9b::808:808]:443"]
+            allow = ["[64:ff9b::a00:0/104]:443", "[64:ff9b::/96]:8443", "[fd00::1]:443", "93.184.216.34", "[64:ff9b::808:808]:443"]
             """)
         let x = try #require(p.egress).explicitlyAllowed
-        #expect(x.map(\.rule.text) == ["[64:ff9b::a00:0/104]:443", "[64:ff9b::/96]:8443", "[2001:db8::1]:443"])
-        #expect(x.map { $0.classes.map(\.rawValue) } == [["private"], IPAddress.Restricted.allCases.filter { $0 != .translation }.map(\.rawValue), ["documentation"]])
+        #expect(x.map(\.rule.text) == ["[64:ff9b::a00:0/104]:443", "[64:ff9b::/96]:8443", "[fd00::1]:443"])
+        #expect(x.map { $0.classes.map(\.rawValue) } == [["private"], IPAddress.Restricted.allCases.filter { $0 != .translation }.map(\.rawValue), ["private"]])
     }
 
     @Test func badRulesAndMisplacedKeysAreErrors() {
