@@ -150,6 +150,10 @@ public enum Launcher {
             let hook = MCPRelayHook(mcp.policy)
             hook.filter.audit = audit
             status = hook.run(&config)
+            // The MCP layer ended the session (a message refused after it began streaming, one
+            // over max_message, a spool that failed): mcpbox's refusal, whatever the server's
+            // own status as it ended (it may exit 0 at the end of its input).
+            if hook.filter.failed { status = 125 }
             if let audit {
                 let ended = audit.mustStop
                 audit.finish(fields: [("exit_status", .int(Int64(status)))])
