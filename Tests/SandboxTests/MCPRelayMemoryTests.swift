@@ -9,20 +9,7 @@ import Testing
 struct MCPRelayMemoryTests {
     /// `mcpbox run` of the echo fixture under a profile with [tools] allow/deny and [audit].
     static func start(_ dir: TempDir, sockets: Bool = false) throws -> RelayRun {
-        let fixtures = URL(fileURLWithPath: RelayRun.fixture("echo.py")).deletingLastPathComponent().path
-        let profile = try dir.write("mcp-relay.toml", """
-            description = "MCP relay memory: the echo fixture with [tools] and [audit]"
-            [filesystem]
-            read_only = ["/usr", "/lib", "/lib64", "/bin", \(tomlString(fixtures))]
-            [tools]
-            allow = ["git_status", "git_log*"]
-            deny = ["*commit*"]
-            [audit]
-            log = \(tomlString(dir.sub("audit.jsonl")))
-
-            """)
-        return try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--",
-                                   try TestSupport.systemPython(), RelayRun.fixture("echo.py")], sockets: sockets)
+        try RelayRun.mcpAudited(dir, fixture: "echo.py", description: "MCP relay memory: the echo fixture with [tools] and [audit]", sockets: sockets)
     }
 
     /// One JSON-RPC notification whose body (newline excluded) is `size` bytes of varied text.

@@ -10,20 +10,7 @@ import Testing
 @Suite("MCP relay: lines streamed before their newline", .serialized)
 struct MCPStreamTests {
     static func start(_ dir: TempDir, sockets: Bool = false) throws -> RelayRun {
-        let fixtures = URL(fileURLWithPath: RelayRun.fixture("tee.py")).deletingLastPathComponent().path
-        let profile = try dir.write("mcp-stream.toml", """
-            description = "MCP streaming: the tee fixture with [tools] and [audit]"
-            [filesystem]
-            read_only = ["/usr", "/lib", "/lib64", "/bin", \(tomlString(fixtures))]
-            [tools]
-            allow = ["git_status", "git_log*"]
-            deny = ["*commit*"]
-            [audit]
-            log = \(tomlString(dir.sub("audit.jsonl")))
-
-            """)
-        return try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--",
-                                   try TestSupport.systemPython(), RelayRun.fixture("tee.py")], sockets: sockets)
+        try RelayRun.mcpAudited(dir, fixture: "tee.py", description: "MCP streaming: the tee fixture with [tools] and [audit]", sockets: sockets)
     }
 
     /// A tools/call for `name` whose one argument is `size` bytes of varied text; `after` goes

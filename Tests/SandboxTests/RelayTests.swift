@@ -24,6 +24,25 @@ final class RelayRun: @unchecked Sendable {
             .appendingPathComponent("Fixtures/relay/\(name)").path
     }
 
+    /// `mcpbox run` of the fixture `name` under a profile with [tools] allow/deny and [audit]
+    /// (the log at `dir/audit.jsonl`): the MCP layer's relay, as the MCP suites drive it.
+    static func mcpAudited(_ dir: TempDir, fixture name: String, description: String, sockets: Bool = false) throws -> RelayRun {
+        let fixtures = URL(fileURLWithPath: fixture(name)).deletingLastPathComponent().path
+        let profile = try dir.write("mcp-relay.toml", """
+            description = \(tomlString(description))
+            [filesystem]
+            read_only = ["/usr", "/lib", "/lib64", "/bin", \(tomlString(fixtures))]
+            [tools]
+            allow = ["git_status", "git_log*"]
+            deny = ["*commit*"]
+            [audit]
+            log = \(tomlString(dir.sub("audit.jsonl")))
+
+            """)
+        return try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--",
+                                   try TestSupport.systemPython(), fixture(name)], sockets: sockets)
+    }
+
     /// Starts `fixture args` under relay-harness; `sockets` gives it socket stdio (the read/write path).
     convenience init(_ fixture: String, _ args: [String] = [], grace: Double = 1, wall: Double = 0,
                      sockets: Bool = false) throws {
