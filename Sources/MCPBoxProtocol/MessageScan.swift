@@ -9,31 +9,31 @@
 /// values. So whatever `JSON.parse` accepts, the scan accepts, with the same members.
 public struct MessageScan {
     /// Why the line is not JSON the scan accepts (nil: it is).
-    public private(set) var error: JSONError?
+    public internal(set) var error: JSONError?
     /// The line is one JSON object (a JSON-RPC message, not a batch or a scalar).
-    public private(set) var isObject = false
-    public private(set) var id: JSON?
-    public private(set) var method: JSON?
-    public private(set) var hasParams = false
-    public private(set) var hasResult = false
-    public private(set) var hasError = false
+    public internal(set) var isObject = false
+    public internal(set) var id: JSON?
+    public internal(set) var method: JSON?
+    public internal(set) var hasParams = false
+    public internal(set) var hasResult = false
+    public internal(set) var hasError = false
     /// `params.name`, `params.cursor`, `params.uri`, `params.capabilities.elicitation`.
-    public private(set) var name: JSON?
-    public private(set) var cursor: JSON?
-    public private(set) var uri: JSON?
-    public private(set) var elicitation: JSON?
+    public internal(set) var name: JSON?
+    public internal(set) var cursor: JSON?
+    public internal(set) var uri: JSON?
+    public internal(set) var elicitation: JSON?
     /// `params.mode` (an elicitation's form or url).
-    public private(set) var mode: JSON?
+    public internal(set) var mode: JSON?
     /// The key names of `params.arguments` in order, when it is an object.
-    public private(set) var argumentKeys: [String]?
+    public internal(set) var argumentKeys: [String]?
     /// Byte ranges of `params.arguments` and `params._meta` in the line.
-    public private(set) var arguments: Range<Int>?
-    public private(set) var meta: Range<Int>?
+    public internal(set) var arguments: Range<Int>?
+    public internal(set) var meta: Range<Int>?
     /// `result.action`, `result.isError`, `result.resultType`, `error.code`.
-    public private(set) var action: JSON?
-    public private(set) var resultType: JSON?
-    public private(set) var isError: JSON?
-    public private(set) var errorCode: JSON?
+    public internal(set) var action: JSON?
+    public internal(set) var resultType: JSON?
+    public internal(set) var isError: JSON?
+    public internal(set) var errorCode: JSON?
 
     public var methodName: String? { method?.stringValue }
 
@@ -52,7 +52,7 @@ public struct MessageScan {
     }
 
     /// With `prefix`: the scan stopped at the end of the bytes given, not at an error before it.
-    public private(set) var truncated = false
+    public internal(set) var truncated = false
 
     private init(_ line: UnsafeRawBufferPointer, mapped: Bool, prefix: Bool) {
         var p = Parser(b: line, maxDepth: JSON.maxDepth)
@@ -81,7 +81,7 @@ public struct MessageScan {
         self = line.withUnsafeBytes { MessageScan($0) }
     }
 
-    private init() {}
+    init() {}
 
     /// Refuses a line the grammar accepts (`JSONError.lineBreak`): no member is kept.
     mutating func refuse(_ error: JSONError) {
@@ -167,7 +167,7 @@ public struct MessageScan {
 }
 
 /// The keys of one object, for the duplicate check: a list while short, a set past that.
-private struct KeyList {
+struct KeyList {
     var keys: [String] = []
     var set: Set<String>?
 
