@@ -202,9 +202,24 @@ public final class AuditTrail {
     /// with the scan the MCP layer made of it (the line is not parsed again, except an
     /// `initialize` exchange's and, with `payloads`, the parameters and results kept).
     public func observe(_ dir: Int, _ body: UnsafeRawBufferPointer, _ head: MessageScan) {
+        observe(dir, count: body.count, first: MCPFilter.firstSignificantByte(body), head, full: { try? JSON.parse(body) })
+    }
+
+    /// Whether `observe` reads more of a line than its scan (the whole message, parsed): an
+    /// `initialize` and the answers to `initialize` and `server/discover`, or any line with
+    /// `payloads`. A line passed on before its end is never kept for it (`StreamedLine.swift`).
+    func readsWhole(_ dir: Int, _ head: MessageScan) -> Bool {
+        if payloads != .none { return true }
+        if let method = head.methodName { return method == "initialize" }
+        guard let id = head.id, let request = pending[Self.key(1 - dir, id)] else { return false }
+        return request.method == "initialize" || request.method == "server/discover"
+    }
+
+    /// `observe` for a line of `count` bytes (without its newline) starting with `first`, its
+    /// whole message parsed by `full` when `readsWhole` (nil: not at hand).
+    func observe(_ dir: Int, count: Int, first: UInt8?, _ head: MessageScan, full: () -> JSON?) {
         current = nil
-        let bytes = body.count + 1
-        let first = MCPFilter.firstSignificantByte(body)
+        let bytes = count + 1
         guard first == UInt8(ascii: "{") else {
             violation(dir, bytes, first == UInt8(ascii: "[")
                 ? "a batch (JSON array), which MCP no longer has" : "not a JSON object")
@@ -226,7 +241,7 @@ public final class AuditTrail {
             } else if method == "prompts/get" {
                 e.tool = head.name?.stringValue
             }
-            if method == "initialize" || payloads != .none, let full = try? JSON.parse(body) {
+            if method == "initialize" || payloads != .none, let full = full() {
                 if method == "initialize", let params = full["params"] {
                     if let info = params["clientInfo"] {
                         e.extra.append(("client_name", Self.stringField(info["name"])))
@@ -253,7 +268,7 @@ public final class AuditTrail {
         }
         var response = Response(hasError: head.hasError, errorCode: head.errorCode, isError: head.isError == .bool(true), full: nil)
         if request.method == "initialize" || request.method == "server/discover" || payloads != .none {
-            response.full = try? JSON.parse(body)
+            response.full = full()
         }
         write(request, outcome: nil, response: response, responseBytes: bytes)
     }

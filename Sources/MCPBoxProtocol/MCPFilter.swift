@@ -4,16 +4,13 @@ import Glibc
 
 /// A growable byte FIFO in malloc'd memory. Its tail may hold an incomplete or undecided line
 /// (`hold`), which `peek` does not expose until `commit`; bytes stay put between `peek` and
-/// `consume`, which the C relay relies on. A streamed line's bytes are kept after they are
-/// written (`keepHeld`), until `release`: the line is scanned whole at its end.
+/// `consume`, which the C relay relies on.
 final class ByteQueue {
     private var base: UnsafeMutablePointer<UInt8>?
     private var capacity = 0
     private var head = 0
     private var committed = 0
     private var tail = 0
-    /// Where the kept bytes start (nil: none kept).
-    private var keep: Int?
 
     /// Bytes ready to be written.
     var count: Int { committed - head }
@@ -26,13 +23,11 @@ final class ByteQueue {
     func hold(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         if tail + bytes.count > capacity {
-            let from = min(head, keep ?? head)
-            if from > 0 {
-                if tail > from { memmove(base!, base! + from, tail - from) }
-                committed -= from
-                tail -= from
-                head -= from
-                keep = keep.map { $0 - from }
+            if head > 0 {
+                if tail > head { memmove(base!, base! + head, tail - head) }
+                committed -= head
+                tail -= head
+                head = 0
             }
             if tail + bytes.count > capacity {
                 let want = max(tail + bytes.count, capacity * 2, 4096)
@@ -50,26 +45,8 @@ final class ByteQueue {
 
     func commit() { committed = tail }
 
-    /// Commits the first `n` held bytes; all held bytes from the first on are kept once written.
-    func keepHeld(passing n: Int) {
-        keep = committed
-        commit(n)
-    }
-
     /// Commits the first `n` held bytes.
     func commit(_ n: Int) { committed = min(tail, committed + n) }
-
-    /// The kept bytes and the held ones after them (valid until the next mutation).
-    var kept: UnsafeRawBufferPointer {
-        guard let keep else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base.map { $0 + keep }, count: tail - keep)
-    }
-
-    /// Stops keeping written bytes.
-    func release() {
-        keep = nil
-        reset()
-    }
 
     func dropHeld() { tail = committed; reset() }
 
@@ -90,7 +67,7 @@ final class ByteQueue {
     }
 
     private func reset() {
-        guard head == tail, keep == nil else { return }
+        guard head == tail else { return }
         head = 0
         committed = 0
         tail = 0
@@ -121,8 +98,11 @@ public final class MCPFilter {
     /// the fuzzer lower it).
     public var spoolThreshold = 1 << 20
     /// Per direction: the current line is streamed (`StreamedLine.swift`): its bytes are passed on
-    /// as they arrive and kept (`ByteQueue.keepHeld`, or in `spooling`) for the scan at its newline...
+    /// as they arrive and scanned as they come (`IncrementalScan`), never kept...
     var streaming = [false, false]
+    /// ...that scan, and the line's length so far...
+    var streamScan = [IncrementalScan(), IncrementalScan()]
+    var streamLength = [0, 0]
     /// ...and how many held bytes the line must reach before its start is scanned again...
     var forecastAt = [0, 0]
     /// ...and how far the streamed line may be passed on before its verdict (`StreamHold`).
@@ -260,25 +240,31 @@ public final class MCPFilter {
             let nl = memchr(rest.baseAddress!, 0x0a, rest.count)
             let end = nl.map { start + rest.baseAddress!.distance(to: UnsafeRawPointer($0)) + 1 } ?? bytes.count
             let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            // A streamed line's bytes are queued as they come and kept in the queue (or spool).
-            let held = spooling[dir]?.count ?? (streaming[dir] ? q.kept.count : q.held)
+            // A streamed line's bytes are queued as they come (all but its held-back end).
+            let held = streaming[dir] ? streamLength[dir] : spooling[dir]?.count ?? q.held
             guard held + piece.count - (nl == nil ? 0 : 1) <= policy.maxMessage else { return tooBig(dir) }
-            if spooling[dir] == nil, held + piece.count > spoolThreshold {
-                guard let spooled = SpooledLine(), spooled.append(streaming[dir] ? q.kept : q.heldBytes) else { return cannotSpool(dir) }
-                // A streamed line's held-back bytes now wait in the spool.
+            if !streaming[dir], spooling[dir] == nil, held + piece.count > spoolThreshold {
+                guard let spooled = SpooledLine(), spooled.append(q.heldBytes) else { return cannotSpool(dir) }
                 q.dropHeld()
-                if streaming[dir] { q.release() }
                 spooling[dir] = spooled
             }
             if streaming[dir] {
-                // Up to the byte that would close the message (`StreamHold`); the rest, the
-                // newline included, waits for the verdict on the whole line.
+                // Scanned while hot; passed on up to the byte that would close the message
+                // (`StreamHold`); the rest, the newline included, waits for the verdict.
                 let body = UnsafeRawBufferPointer(rebasing: piece[..<(piece.count - (nl == nil ? 0 : 1))])
+                streamScan[dir].feed(body)
+                streamLength[dir] += body.count
                 let n = streamHold[dir].passable(body)
+                if spooling[dir] == nil, q.held + piece.count - n > spoolThreshold {
+                    // A long held-back end (whitespace after the closing byte, or what follows a
+                    // stop) waits in a spool, not in memory.
+                    guard let spooled = SpooledLine(), spooled.append(q.heldBytes) else { return cannotSpool(dir) }
+                    q.dropHeld()
+                    spooling[dir] = spooled
+                }
                 if let spooled = spooling[dir] {
-                    // What is held back is in the spool only (`finishStream` passes it from there).
-                    guard spooled.append(piece) else { return cannotSpool(dir) }
                     if n > 0 { q.append(UnsafeRawBufferPointer(rebasing: body[..<n])) }
+                    guard spooled.append(UnsafeRawBufferPointer(rebasing: piece[n...])) else { return cannotSpool(dir) }
                 } else {
                     q.hold(piece)
                     q.commit(n)
@@ -401,10 +387,19 @@ public final class MCPFilter {
         // One pass over the line, read by both the audit trail and the policy.
         var scan = MessageScan(body, mapped: mapped)
         if scan.error == nil, let cr { scan.refuse(.lineBreak(cr)) }
+        return decide(dir, scan, body: body, count: body.count, first: body[first])
+    }
+
+    /// The decision on a line of `count` bytes (its newline and last CR left out) starting with
+    /// `first`, from its scan. `body`: the line (nil: a streamed line, not kept; a decision that
+    /// needs more than the scan then refuses it).
+    func decide(_ dir: Int, _ scan: MessageScan, body: UnsafeRawBufferPointer?, count: Int, first: UInt8) -> Action {
         lastError = scan.error
-        audit?.observe(dir, body, scan)
+        let whole = body == nil && audit?.readsWhole(dir, scan) == true
+        audit?.observe(dir, count: count, first: first, scan, full: { body.flatMap { try? JSON.parse($0) } })
         defer { audit?.lineDone() }
-        return dir == 0 ? clientLine(body, scan) : serverLine(body, scan)
+        if whole { return .drop }
+        return dir == 0 ? clientLine(body, scan) : serverLine(body, first: first, scan)
     }
 
     /// The offset of the first CR in `body` from `from`. A mapped line's pages are given back
@@ -423,7 +418,7 @@ public final class MCPFilter {
         return nil
     }
 
-    private func clientLine(_ body: UnsafeRawBufferPointer, _ message: MessageScan) -> Action {
+    private func clientLine(_ body: UnsafeRawBufferPointer?, _ message: MessageScan) -> Action {
         if message.error != nil {
             // The server would answer the same; mcpbox does not forward what it cannot read.
             reply(error: -32700, message: "Parse error", id: .null)
@@ -475,6 +470,7 @@ public final class MCPFilter {
                     return .drop
                 }
                 if let confirm, let name = message.name?.stringValue, let id, id != .null, confirm.matches(name) {
+                    guard let body else { return .drop }
                     if let action = ask(confirm, body, id: id, name: name) { return action }
                     kind = .confirmedCall   // a 2026-07-28 retry continuing an approved call's own rounds
                 }
@@ -493,9 +489,11 @@ public final class MCPFilter {
             if kind == .other, policy.client?.restricts == true, Self.inputCapableMethods.contains(method) { kind = .inputCapable }
             if let id { outstanding[id.serialized] = kind }
             // After the tool and prompt checks: what is refused is refused whatever it carries.
-            if let gate = policy.client, gate.restricts,
-               let changed = stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
-                return .replace(changed)
+            if let gate = policy.client, gate.restricts {
+                guard let body else { return .drop }
+                if let changed = stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
+                    return .replace(changed)
+                }
             }
         }
         return .pass
@@ -660,11 +658,12 @@ public final class MCPFilter {
 
     /// A response reaches the client only for a request it sent and mcpbox forwarded, so a list
     /// answer forged ahead of the request (a server guessing ids) cannot slip past the filter.
-    private func serverLine(_ body: UnsafeRawBufferPointer, _ head: MessageScan) -> Action {
+    private func serverLine(_ body: UnsafeRawBufferPointer?, first: UInt8, _ head: MessageScan) -> Action {
         // Text that cannot be a JSON-RPC message to any client (a stray log line) goes on as it is.
         // A client's parser skips all of JSON's whitespace, CR included: so does this test.
-        guard let first = Self.firstSignificantByte(body), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+        guard first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
             // ...unless a client that also breaks lines elsewhere would find a message in it.
+            guard let body else { return .drop }
             if Self.hidesMessage(body) {
                 drop("text with a JSON message behind a line break other than LF (CR, VT, FF, NEL, U+2028…), where some clients split lines")
                 return .drop
@@ -710,6 +709,12 @@ public final class MCPFilter {
         guard let kind = outstanding.removeValue(forKey: id.serialized) else {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
+        }
+        // A streamed line is judged from its scan alone: one whose request changed meanwhile
+        // (its id reused) needs more, and is refused.
+        guard let body else {
+            let urlRefusal = policy.client?.formOnly == true && Self.isCode(head.errorCode, Self.urlElicitationRequiredCode)
+            return kind == .other && !urlRefusal ? .pass : .drop
         }
         // Read from the scan, decoded: a client reads `-3.2042e4` and `"input\u005frequired"`
         // as the code and the text they spell.
