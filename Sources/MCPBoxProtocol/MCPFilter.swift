@@ -7,7 +7,7 @@ import Glibc
 /// `consume`, which the C relay relies on.
 final class ByteQueue {
     private var base: UnsafeMutablePointer<UInt8>?
-    private var capacity = 0
+    private(set) var capacity = 0
     private var head = 0
     private var committed = 0
     private var tail = 0

@@ -1,0 +1,62 @@
+import Foundation
+@testable import MCPBoxProtocol
+import Testing
+
+/// Streamed lines decided from the scan made as they arrived (`IncrementalScan`), never kept.
+@Suite("MCP filter: a streamed line is scanned as it arrives and not kept")
+struct StreamScanTests {
+    @Test("a 4 MiB tools/call and its result stream through an audited filter: one read's bytes in memory, no spool, the same records")
+    func notKept() throws {
+        let s = try AuditedSession(MCPFilterTests.gitPolicy)
+        let pad = String(repeating: "abcdefgh", count: (4 << 20) / 8)
+        let call = #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"git_status","arguments":{"text":"\#(pad)"}}}"# + "\n"
+        let result = #"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"\#(pad)"}],"isError":false}}"# + "\n"
+        for (dir, line) in [(0, call), (1, result)] {
+            let bytes = Array(line.utf8)
+            var out: [UInt8] = []
+            var most = 0
+            for at in stride(from: 0, to: bytes.count, by: 65536) {
+                #expect(bytes[at..<min(bytes.count, at + 65536)].withUnsafeBytes { s.driver.filter.input(dir, $0) })
+                // Before the newline: nothing held in a spool, the queue no bigger than a few reads.
+                #expect(s.driver.filter.spooling[dir] == nil)
+                most = max(most, s.driver.filter.queues[dir].capacity)
+                out += s.driver.takeBytes(dir)
+            }
+            #expect(out == bytes)
+            #expect(most <= 256 << 10, "the queue grew to \(most) bytes: the streamed line was kept")
+        }
+        let r = try s.records()
+        #expect(r.count == 1 && r[0]["tool"] as? String == "git_status" && r[0]["argument_keys"] as? [String] == ["text"])
+        #expect(r[0]["request_bytes"] as? Int == call.utf8.count && r[0]["response_bytes"] as? Int == result.utf8.count)
+        #expect(!s.driver.filter.failed && s.trail.violations == 0)
+    }
+
+    @Test("a big answer to initialize is held whole: its audit record reads the server's name from the whole message")
+    func initializeAnswerHeld() throws {
+        let s = try AuditedSession(MCPFilterTests.gitPolicy)
+        #expect(s.driver.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"# + "\n"))
+        _ = s.driver.takeBytes(0)
+        let answer = #"{"jsonrpc":"2.0","id":1,"result":{"instructions":"\#(String(repeating: "i", count: 200_000))","protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"srv","version":"9"}}}"#
+        #expect(s.driver.feed(1, answer, chunk: 4096))
+        #expect(s.driver.takeBytes(1).isEmpty, "an initialize answer was streamed")
+        #expect(s.driver.feed(1, "\n"))
+        #expect(s.driver.takeBytes(1) == Array((answer + "\n").utf8))
+        let r = try s.records()
+        #expect(r.count == 1 && r[0]["server_name"] as? String == "srv" && r[0]["server_version"] as? String == "9")
+    }
+
+    @Test("a streamed answer whose request id is reused meanwhile for a filtered tools/list ends the session without its end")
+    func idReusedMeanwhile() {
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        #expect(d.feed(0, #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"# + "\n"))
+        _ = d.takeBytes(0)
+        let answer = #"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"\#(String(repeating: "t", count: 100_000))"}]}}"#
+        #expect(d.feed(1, answer, chunk: 4096))
+        let early = d.takeBytes(1)
+        #expect(early.count > 90_000)
+        #expect(d.feed(0, #"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"# + "\n"))
+        #expect(!d.feed(1, "\n"))
+        #expect(d.filter.failed && !(early + d.takeBytes(1)).contains(0x0a))
+        #expect(d.box.lines.contains { $0.contains("had begun passing on") })
+    }
+}
