@@ -116,9 +116,16 @@ struct StreamHold {
 
     /// How many of `bytes` (the line's next ones) may be passed on now.
     mutating func passable(_ bytes: UnsafeRawBufferPointer) -> Int {
-        guard !stopped else { return 0 }
+        guard !stopped, let base = bytes.baseAddress else { return 0 }
+        let n = bytes.count
         var i = 0
-        while i < bytes.count {
+        while i < n {
+            if inString, !escaped {
+                // 32 or 8 bytes at a time up to the next quote, backslash, control or non-ASCII byte.
+                while i + 32 <= n, !Parser.anySpecial32(base + i) { i += 32 }
+                while i + 8 <= n, Parser.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
+                guard i < n else { break }
+            }
             let b = bytes[i]
             if inString {
                 if b < 0x20 { break }
