@@ -10,7 +10,8 @@ import Glibc
 // Streaming (StreamedLine.swift) is checked against holding: the input goes through a filter that
 // may stream lines and one that never does, in small pieces; the streaming one's output must be
 // the holding one's, or, when it ended the session, a fragment whose finished lines the holding
-// one also passed.
+// one also passed. The incremental scan of streamed lines (IncrementalScan) must find, fed in
+// pieces, what MessageScan finds in each whole line.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -26,6 +27,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         precondition(again == v, "serialization does not round-trip")
     }
     scanAgrees(array)
+    incrementalAgrees(array)
     streamAgrees(bytes)
     var policy = MCPPolicy(tools: NamePolicy(allow: ["git_*"], deny: ["*commit*"]),
                            client: ClientGate(sampling: false, roots: false, elicitationURL: false), maxMessage: 4096,
@@ -76,6 +78,40 @@ func scanAgrees(_ line: [UInt8]) {
     precondition(scan.argumentKeys == keys)
     precondition(scan.arguments.flatMap { try? JSON.parse(Array(line[$0])) } == params?["arguments"])
     precondition(scan.meta.flatMap { try? JSON.parse(Array(line[$0])) } == params?["_meta"])
+}
+
+/// IncrementalScan fed each line in pieces of 1 to 13 bytes against MessageScan on the whole line
+/// (its last CR left out, as `MCPFilter.line` does): the same class of error, the same members,
+/// the same first CR.
+func incrementalAgrees(_ input: [UInt8]) {
+    let piece = input.count > 1 ? Int(input[1]) % 13 + 1 : 1
+    for line in input.split(separator: 0x0a, omittingEmptySubsequences: false) {
+        var body = Array(line)
+        var inc = IncrementalScan()
+        body.withUnsafeBytes { b in
+            for at in stride(from: 0, to: b.count, by: piece) { inc.feed(UnsafeRawBufferPointer(rebasing: b[at..<min(b.count, at + piece)])) }
+        }
+        let got = inc.finish()
+        if body.last == 0x0d { body.removeLast() }
+        let whole = MessageScan(body)
+        func kind(_ e: JSONError?) -> Int {
+            switch e { case nil: 0; case .syntax?: 1; case .tooDeep?: 2; case .lineBreak?: 3 }
+        }
+        precondition(!inc.overflow && kind(got.error) == kind(whole.error), "incremental scan: another verdict")
+        precondition(got.isObject == whole.isObject && got.id == whole.id && got.method == whole.method && got.name == whole.name
+            && got.cursor == whole.cursor && got.uri == whole.uri && got.mode == whole.mode && got.elicitation == whole.elicitation
+            && got.action == whole.action && got.isError == whole.isError && got.resultType == whole.resultType
+            && got.errorCode == whole.errorCode && got.hasParams == whole.hasParams && got.hasResult == whole.hasResult
+            && got.hasError == whole.hasError && got.argumentKeys == whole.argumentKeys && got.arguments == whole.arguments
+            && got.meta == whole.meta, "incremental scan: other members")
+        if whole.error == nil {
+            let cr = body.withUnsafeBytes { b -> Int? in
+                guard let first = b.firstIndex(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d && $0 != 0x0a }) else { return nil }
+                return MCPFilter.firstCR(b, from: first, mapped: false)
+            }
+            precondition(inc.firstCR == cr, "incremental scan: another first CR")
+        }
+    }
 }
 
 /// Streaming against holding, in each direction (after a forwarded client request with id 1, so
