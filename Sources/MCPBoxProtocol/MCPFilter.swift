@@ -89,7 +89,8 @@ public final class MCPFilter {
     let replies = [ByteQueue(), ByteQueue()]
     /// Which queue `pending` last offered, per direction.
     private var servingReplies = [false, false]
-    /// Per direction: the current line once it is spooled out of memory (`SpooledLine`)...
+    /// Per direction: the current line once it is spooled out of memory (`SpooledLine`; of a
+    /// streamed line, only its held-back end)...
     var spooling: [SpooledLine?] = [nil, nil]
     /// ...and the spooled lines passed on, in order with the queue: each is written once the
     /// `before` queue bytes ahead of it are.
