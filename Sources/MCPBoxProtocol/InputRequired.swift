@@ -128,7 +128,7 @@ extension MCPFilter {
             approvedCalls[id.serialized] = ConfirmGate.fingerprint(name: call.name, arguments: original["params"]?["arguments"])
             let line = Array((original.serialized + "\n").utf8)
             if let gate = policy.client, gate.restricts,
-               let stripped = line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
+               let stripped = line.dropLast().withUnsafeBytes({ (try? stripCapabilities($0, gate: gate, initialize: false)) ?? nil }) {
                 return .replace(stripped)
             }
             return .replace(line)

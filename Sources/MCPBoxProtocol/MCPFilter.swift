@@ -494,9 +494,20 @@ public final class MCPFilter {
             if kind == .other, policy.client?.restricts == true, Self.inputCapableMethods.contains(method) { kind = .inputCapable }
             if let id { outstanding[id.serialized] = kind }
             // After the tool and prompt checks: what is refused is refused whatever it carries.
-            if let gate = policy.client, gate.restricts,
-               let changed = stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
-                return .replace(changed)
+            if let gate = policy.client, gate.restricts {
+                do {
+                    if let changed = try stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
+                        return .replace(changed)
+                    }
+                } catch {
+                    // Capabilities to strip in a line the parser refuses (a duplicate key where the
+                    // scan does not look): refused, never forwarded with them declared.
+                    if let id { outstanding.removeValue(forKey: id.serialized) }
+                    say("mcpbox: refused the client's \(method): its capabilities cannot be read (\(why(error)))")
+                    audit?.refused(rule: "[client] the capabilities cannot be read: " + why(error))
+                    if let id { reply(error: -32700, message: "Parse error", id: id) }
+                    return .drop
+                }
             }
         }
         return .pass
@@ -584,7 +595,7 @@ public final class MCPFilter {
         approvedCalls[call.id.serialized] = ConfirmGate.fingerprint(
             name: call.name, arguments: (try? JSON.parse(call.line.dropLast()))?["params"]?["arguments"])
         if let gate = policy.client, gate.restricts,
-           let stripped = call.line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
+           let stripped = call.line.dropLast().withUnsafeBytes({ (try? stripCapabilities($0, gate: gate, initialize: false)) ?? nil }) {
             return .replace(stripped)
         }
         return .replace(call.line)
@@ -595,11 +606,15 @@ public final class MCPFilter {
 
     /// The request with the denied capabilities removed from what the client declares: in
     /// `initialize` (`params.capabilities`) and in any request's `params._meta` client
-    /// capabilities (protocol 2026-07-28); nil when nothing is removed.
-    func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate, initialize: Bool) -> [UInt8]? {
+    /// capabilities (protocol 2026-07-28); nil when nothing is removed. Throws when the line
+    /// holds capabilities to look at and does not parse.
+    func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate,
+                           initialize: Bool) throws(JSONError) -> [UInt8]? {
         let hasMeta = scan.map { s in s.meta.map { Self.contains(UnsafeRawBufferPointer(rebasing: body[$0]), Self.metaKeyBytes) } ?? false }
             ?? Self.contains(body, Self.metaKeyBytes)
-        guard initialize || hasMeta, var message = try? JSON.parse(body), var params = message["params"] else { return nil }
+        guard initialize || hasMeta else { return nil }
+        var message = try JSON.parse(body)
+        guard var params = message["params"] else { return nil }
         func strip(_ caps: JSON?) -> JSON? {
             guard case .object(let pairs)? = caps else { return nil }
             var kept: [(String, JSON)] = []
