@@ -143,7 +143,12 @@ extension MCPRedTeamTests {
             }
             var result: Result?
         }
+        struct Reply: Decodable {
+            struct Failure: Decodable { var code: Int }
+            var error: Failure?
+        }
         var asked: [String]
+        var initialize: Reply?
         var response: Response?
         var stderr: String
         var text: String { response?.result?.content?.compactMap(\.text).joined(separator: "\n") ?? "" }
@@ -194,5 +199,50 @@ extension MCPRedTeamTests {
         #expect(dup.asked.isEmpty, "the user was asked about arguments mcpbox could not read: \(dup.asked)")
         #expect(dup.response?.result?.isError == true && dup.text.contains("mcpbox refused this call"), "\(dup.text) \(dup.stderr.suffix(800))")
         #expect(ran.count == 1, "the call reached the server: \(ran)")
+    }
+}
+
+extension MCPRedTeamTests {
+    @Test("[client] sampling = false: an initialize whose capabilities mcpbox cannot parse (a duplicate key deep inside) is refused, never forwarded with sampling declared")
+    func initializeDuplicateKey() throws {
+        let env = try E2EEnvironment(launch: .rootShippedProfile, shippedProfile: "time")
+        defer { env.cleanUp() }
+        let fixtures = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures").path
+        let profile = try env.tmp.write("gate.toml", """
+            extends = ["base"]
+            [filesystem]
+            read_only = [\(tomlString(fixtures))]
+            [client]
+            sampling = false
+
+            """)
+        struct Asked: Decodable { var declared: [String] }
+        func run(_ experimental: String) throws -> (RawReport, Asked?) {
+            let initialize = #"{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},"elicitation":{"form":{}},"experimental":"#
+                + experimental + #"},"clientInfo":{"name":"raw","version":"1"}}"#
+            let config: [String: Any] = [
+                "command": env.mcpbox, "answer": "decline", "call": #"{"name":"ask","arguments":{}}"#, "initialize": initialize,
+                "env": E2EEnvironment.environment(venv: env.venv, home: env.tmp.path),
+                "args": ["run", profile, "--profile-path", TestSupport.profilesDir, "--",
+                         try TestSupport.systemPython(), fixtures + "/mcp_asker.py"],
+            ]
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+            let r = try runProcess([try TestSupport.systemPython(), fixtures + "/mcp_raw_client.py", json], timeout: 180)
+            guard !r.timedOut else { throw SupportError("the raw client timed out; stderr: \(r.stderr.suffix(2000))") }
+            let report: RawReport
+            do {
+                report = try JSONDecoder().decode(RawReport.self, from: r.stdout)
+            } catch {
+                throw SupportError("the raw client exited \(r.status) without a report: \(r.stderr.suffix(2000)) \(r.stdoutText.prefix(500))")
+            }
+            return (report, try? JSONDecoder().decode(Asked.self, from: Data(report.text.utf8)))
+        }
+        // The control: sampling is stripped from what the server sees.
+        let (plain, plainAsked) = try run(#"{"x":{"a":1}}"#)
+        #expect(plain.initialize?.error == nil && plainAsked?.declared == ["elicitation", "experimental"],
+                "\(String(describing: plainAsked)) \(plain.stderr.suffix(800))")
+        let (dup, dupAsked) = try run(#"{"x":{"a":1,"a":2}}"#)
+        #expect(dup.initialize?.error?.code == -32700, "\(String(describing: dup.initialize)) \(dup.stderr.suffix(800))")
+        #expect(dupAsked.map { !$0.declared.contains("sampling") } == true, "the server saw \(String(describing: dupAsked)) — \(dup.text)")
     }
 }

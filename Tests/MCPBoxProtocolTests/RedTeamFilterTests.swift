@@ -66,4 +66,12 @@ struct RedTeamFilterTests {
         let out = d.take(1)
         #expect(!out.contains("elicitation/create") && out.contains("mcpbox refused this call"), "\(out)")
     }
+
+    @Test("[client] sampling = false: an initialize with a duplicate key where the scan does not look is refused, not forwarded with sampling")
+    func initializeDuplicate() throws {
+        let d = FilterDriver(MCPPolicy(client: ClientGate(sampling: false)))
+        d.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"capabilities":{"sampling":{},"experimental":{"a":1,"a":2}}}}"# + "\n")
+        #expect(d.take(0) == "", "forwarded to the server")
+        #expect(try JSON.parse(d.take(1))["error"]?["code"] == .number("-32700"))
+    }
 }

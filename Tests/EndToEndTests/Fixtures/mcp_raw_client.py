@@ -4,10 +4,11 @@ SDK clients never send (a duplicate key deep inside the arguments).
 
 Usage: python mcp_raw_client.py CONFIG_JSON
 CONFIG: {"command": str, "args": [str], "env": {str: str}, "call": str (the params of one
-  tools/call, raw JSON text), "answer": "accept"|"decline"}
+  tools/call, raw JSON text), "answer": "accept"|"decline", "initialize": str? (the params of
+  initialize, raw JSON text; default: protocol 2025-11-25 declaring form elicitation)}
 It declares elicitation and answers every elicitation/create with "answer".
-Prints one JSON object: {"asked": [elicitation messages shown], "response": the tools/call's
-  response (object), "stderr": mcpbox's stderr}.
+Prints one JSON object: {"asked": [elicitation messages shown], "initialize": its response,
+  "response": the tools/call's response (object), "stderr": mcpbox's stderr}.
 """
 import json
 import subprocess
@@ -38,10 +39,11 @@ def until(ident):
     return None
 
 
-send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+INITIALIZE = CONFIG.get("initialize") or json.dumps({
     "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"form": {}}},
-    "clientInfo": {"name": "raw-client", "version": "1.0"}}}))
-until(1)
+    "clientInfo": {"name": "raw-client", "version": "1.0"}})
+send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":%s}' % INITIALIZE)
+out["initialize"] = until(1)
 send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
 send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":%s}' % CONFIG["call"])
 out["response"] = until(2)
