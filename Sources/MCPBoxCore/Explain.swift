@@ -202,7 +202,7 @@ public enum Explain {
                 out.append(("\(kind) allow", "(absent: every \(noun) not denied)"))
             }
             for r in deny { out.append(("\(kind) deny", "\(quote(r.pattern))  \(r.origin)")) }
-            out.append(("\(kind) effect", "hidden from \(lists ?? kind + "/list") (every page); \(method) for a hidden \(noun) answered by mcpbox with \(code), never forwarded (deny wins)"))
+            out.append(("\(kind) effect", "hidden from \(lists ?? kind + "/list") (every page); \(method) for a hidden \(noun) answered by mcpbox with \(code), never forwarded (deny wins; a \(noun) with a NUL character is never exposed)"))
         }
         rules("tools", "tool", mcp.toolsAllow, mcp.toolsDeny, method: "tools/call")
         rules("prompts", "prompt", mcp.promptsAllow, mcp.promptsDeny, method: "prompts/get")
@@ -229,7 +229,7 @@ public enum Explain {
             return [("pin", "off\(mcp.pinOrigin.map { "  " + $0 } ?? " (no [tools] pin key)"): tool definitions are not checked")]
         }
         let effect = pin.mode == .block
-            ? "a new, changed or duplicate tool definition is hidden from tools/list (every page) and its tools/call refused with -32602 until approved; unapproved instructions are removed from the initialize result"
+            ? "a new, changed or duplicate tool definition is hidden from tools/list (every page) and its tools/call refused with -32602 until approved; unapproved instructions are removed from the initialize (or server/discover) result"
             : "a new, changed or duplicate tool definition, or changed instructions, pass with a warning on stderr"
         return [("pin", "\(pin.mode.rawValue)  \(mcp.pinOrigin ?? "")"),
                 ("pin effect", effect),

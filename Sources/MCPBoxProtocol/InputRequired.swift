@@ -12,8 +12,19 @@ extension MCPFilter {
     /// `isInputRequired`: the scan found `result.resultType` to be `"input_required"`.
     func inputRequired(_ body: UnsafeRawBufferPointer, id: JSON, confirmed: Bool, isInputRequired: Bool) -> Action {
         let approved = confirmed ? approvedCalls.removeValue(forKey: id.serialized) : nil
-        guard isInputRequired, var message = try? JSON.parse(body),
-              var result = message["result"], result["resultType"] == .string("input_required") else { return .pass }
+        guard isInputRequired else { return .pass }
+        let parsed: JSON
+        do {
+            parsed = try JSON.parse(body)
+        } catch {
+            // Valid to the scan, which does not look inside `inputRequests`, but not to the
+            // parser (a duplicate key there): a client keeping the last of duplicate keys would
+            // read requests mcpbox cannot filter. Fail closed: the client gets an error.
+            guard policy.client?.restricts == true else { return .pass }
+            return unreadableAnswer(id: id, why(error))
+        }
+        var message = parsed
+        guard var result = message["result"], result["resultType"] == .string("input_required") else { return .pass }
         if let approved, let state = result["requestState"]?.stringValue { confirm?.continued(state, call: approved) }
         guard let gate = policy.client, gate.restricts, case .object(let requests)? = result["inputRequests"] else { return .pass }
         var kept: [(String, JSON)] = []
@@ -45,6 +56,18 @@ extension MCPFilter {
         return .replace(Array((message.serialized + "\n").utf8))
     }
 
+    /// An error for the client in place of a server answer mcpbox must filter and cannot parse.
+    func unreadableAnswer(id: JSON, _ why: String) -> Action {
+        say("mcpbox: refused the server's answer to id \(id.serialized.prefix(40)): \(why); the client gets an error")
+        audit?.recordDecision(direction: 1, method: "response", id: id, tool: nil, outcome: "replaced", rule: "[client]: " + why)
+        var s = "{\"jsonrpc\":\"2.0\",\"id\":"
+        JSON.write(id, into: &s)
+        s += ",\"error\":{\"code\":-32603,\"message\":"
+        JSON.quote("Internal error: mcpbox could not read the server's answer (\(why))", into: &s)
+        s += "}}\n"
+        return .replace(Array(s.utf8))
+    }
+
     static let urlElicitationRequiredCode = -32042.0
 
     /// Whether a JSON number has the value `code`, however it is written (`-32042`,
@@ -55,9 +78,10 @@ extension MCPFilter {
     }
 
     /// Under `elicitation = "form"`: a `URLElicitationRequiredError` (-32042, 2025-11-25), which
-    /// hands the client URLs to send the user to, replaced by an error without them (nil: not one).
-    func urlElicitationRequired(_ body: UnsafeRawBufferPointer, id: JSON) -> [UInt8]? {
-        guard let message = try? JSON.parse(body), Self.isCode(message["error"]?["code"], Self.urlElicitationRequiredCode) else { return nil }
+    /// hands the client URLs to send the user to, replaced by an error without them. Judged from
+    /// the scan's `error.code` alone: a line the parser refuses (a duplicate key in `error.data`,
+    /// which the scan skips) is replaced all the same.
+    func urlElicitationRequired(id: JSON) -> [UInt8] {
         let rule = "[client] elicitation = \"form\""
         say("mcpbox: replaced the server's URL elicitation required error (-32042) to id \(id.serialized.prefix(40)): \(rule)")
         audit?.recordDecision(direction: 1, method: "error -32042", id: id, tool: nil, outcome: "replaced", rule: rule)
@@ -104,7 +128,7 @@ extension MCPFilter {
             approvedCalls[id.serialized] = ConfirmGate.fingerprint(name: call.name, arguments: original["params"]?["arguments"])
             let line = Array((original.serialized + "\n").utf8)
             if let gate = policy.client, gate.restricts,
-               let stripped = line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
+               let stripped = line.dropLast().withUnsafeBytes({ (try? stripCapabilities($0, gate: gate, initialize: false)) ?? nil }) {
                 return .replace(stripped)
             }
             return .replace(line)

@@ -441,7 +441,8 @@ public final class MCPFilter {
             switch method {
             case "tools/list" where policy.tools != nil || pins != nil:
                 kind = (message.cursor ?? .null) == .null ? .tools : .toolsPage
-            case "initialize" where pins != nil: kind = .initialize
+            // Protocol 2026-07-28's server/discover result carries the instructions instead.
+            case "initialize" where pins != nil, "server/discover" where pins != nil: kind = .initialize
             case "prompts/list" where policy.prompts != nil: kind = .prompts
             case "resources/list" where policy.resources != nil: kind = .resources
             case "resources/templates/list" where policy.resources != nil: kind = .resourceTemplates
@@ -492,8 +493,18 @@ public final class MCPFilter {
             // After the tool and prompt checks: what is refused is refused whatever it carries.
             if let gate = policy.client, gate.restricts {
                 guard let body else { return .drop }
-                if let changed = stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
-                    return .replace(changed)
+                do {
+                    if let changed = try stripCapabilities(body, message, gate: gate, initialize: method == "initialize") {
+                        return .replace(changed)
+                    }
+                } catch {
+                    // Capabilities to strip in a line the parser refuses (a duplicate key where the
+                    // scan does not look): refused, never forwarded with them declared.
+                    if let id { outstanding.removeValue(forKey: id.serialized) }
+                    say("mcpbox: refused the client's \(method): its capabilities cannot be read (\(why(error)))")
+                    audit?.refused(rule: "[client] the capabilities cannot be read: " + why(error))
+                    if let id { reply(error: -32700, message: "Parse error", id: id) }
+                    return .drop
                 }
             }
         }
@@ -502,7 +513,8 @@ public final class MCPFilter {
 
     /// A policed request mcpbox cannot judge is refused, never forwarded: one without a string or
     /// integer id (MCP requests need one; a server could still act on it, unasked and unlogged
-    /// by id), or whose name or uri is not a string (a server might coerce `["git_commit"]`).
+    /// by id), or whose name or uri is not a string (a server might coerce `["git_commit"]`) or
+    /// holds a NUL.
     private func unjudgeable(_ method: String, id: JSON?, subject: JSON?, what: String, section: String) -> Action? {
         switch id {
         case .string?, .number?: break
@@ -518,6 +530,14 @@ public final class MCPFilter {
             reply(error: -32602, message: "Invalid params: the \(what) must be a string", id: id ?? .null)
             return .drop
         }
+        if case .string(let s)? = subject, NamePolicy.hasNUL(s) {
+            // No glob judges it (fnmatch would stop at the NUL), and a server comparing C strings
+            // would: `git_commit\u0000` is git_commit to it.
+            say("mcpbox: refused a \(method) whose \(what) contains a NUL character")
+            audit?.refused(rule: "\(section) the \(what) contains a NUL character")
+            reply(error: -32602, message: "Invalid params: the \(what) must not contain a NUL character", id: id ?? .null)
+            return .drop
+        }
         return nil
     }
 
@@ -525,8 +545,16 @@ public final class MCPFilter {
     /// when the client cannot ask its user.
     /// nil: a 2026-07-28 retry that continues an approved call (it goes on as any request).
     private func ask(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, id: JSON, name: String) -> Action? {
-        let full = try? JSON.parse(body)
-        if let full, Self.isMultiRoundTrip(full["params"]) {
+        // The user must see the arguments the server would get: a line the parser refuses (a
+        // duplicate key deep inside the arguments, which the scan skips) is refused, not asked about.
+        guard let full = try? JSON.parse(body) else {
+            let why = "its arguments are not valid JSON to mcpbox (a duplicate key?), so the user cannot be shown them"
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(name)): \(why)")
+            audit?.refused(rule: "[tools] confirm: " + why)
+            replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: \(why) ([tools] confirm)"))
+            return .drop
+        }
+        if Self.isMultiRoundTrip(full["params"]) {
             return confirmInResult(confirm, body, message: full, id: id, name: name)
         }
         guard confirm.clientCanElicit else {
@@ -535,7 +563,7 @@ public final class MCPFilter {
             replies[1].append(ConfirmGate.toolError(id: id, "mcpbox refused this call: [tools] confirm needs the user's approval for \"\(name)\", and this client cannot ask (it did not declare the elicitation capability)"))
             return .drop
         }
-        let arguments = full?["params"]?["arguments"]
+        let arguments = full["params"]?["arguments"]
         replies[1].append(confirm.ask(line: Array(body) + [0x0a], id: id, name: name, arguments: arguments, now: clock()))
         confirmStep("mcpbox: confirm: asked the user about tools/call \(JSON.quoted(name))", id: id, tool: name, outcome: "asked")
         return .drop
@@ -565,7 +593,7 @@ public final class MCPFilter {
         approvedCalls[call.id.serialized] = ConfirmGate.fingerprint(
             name: call.name, arguments: (try? JSON.parse(call.line.dropLast()))?["params"]?["arguments"])
         if let gate = policy.client, gate.restricts,
-           let stripped = call.line.dropLast().withUnsafeBytes({ stripCapabilities($0, gate: gate, initialize: false) }) {
+           let stripped = call.line.dropLast().withUnsafeBytes({ (try? stripCapabilities($0, gate: gate, initialize: false)) ?? nil }) {
             return .replace(stripped)
         }
         return .replace(call.line)
@@ -576,11 +604,15 @@ public final class MCPFilter {
 
     /// The request with the denied capabilities removed from what the client declares: in
     /// `initialize` (`params.capabilities`) and in any request's `params._meta` client
-    /// capabilities (protocol 2026-07-28); nil when nothing is removed.
-    func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate, initialize: Bool) -> [UInt8]? {
+    /// capabilities (protocol 2026-07-28); nil when nothing is removed. Throws when the line
+    /// holds capabilities to look at and does not parse.
+    func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate,
+                           initialize: Bool) throws(JSONError) -> [UInt8]? {
         let hasMeta = scan.map { s in s.meta.map { Self.contains(UnsafeRawBufferPointer(rebasing: body[$0]), Self.metaKeyBytes) } ?? false }
             ?? Self.contains(body, Self.metaKeyBytes)
-        guard initialize || hasMeta, var message = try? JSON.parse(body), var params = message["params"] else { return nil }
+        guard initialize || hasMeta else { return nil }
+        var message = try JSON.parse(body)
+        guard var params = message["params"] else { return nil }
         func strip(_ caps: JSON?) -> JSON? {
             guard case .object(let pairs)? = caps else { return nil }
             var kept: [(String, JSON)] = []
@@ -719,9 +751,8 @@ public final class MCPFilter {
         }
         // Read from the scan, decoded: a client reads `-3.2042e4` and `"input\u005frequired"`
         // as the code and the text they spell.
-        if let gate = policy.client, gate.formOnly, Self.isCode(head.errorCode, Self.urlElicitationRequiredCode),
-           let refused = urlElicitationRequired(body, id: id) {
-            return .replace(refused)
+        if let gate = policy.client, gate.formOnly, Self.isCode(head.errorCode, Self.urlElicitationRequiredCode) {
+            return .replace(urlElicitationRequired(id: id))
         }
         if kind == .other { return .pass }
         if kind == .inputCapable || kind == .confirmedCall {

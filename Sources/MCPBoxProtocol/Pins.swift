@@ -261,7 +261,7 @@ final class PinGuard {
         pending.instructions = pin
         savePending()
         let what = pins.instructions == nil ? "are not approved yet" : "changed since they were approved"
-        say("mcpbox: pin: the server's instructions \(what): \(blocking ? "removed from the initialize result" : "passed (pin = \"warn\")"); \(hint)")
+        say("mcpbox: pin: the server's instructions \(what): \(blocking ? "removed from the initialize (server/discover) result" : "passed (pin = \"warn\")"); \(hint)")
         return !blocking
     }
 

@@ -13,8 +13,10 @@ public struct NamePolicy: Sendable, Equatable {
         self.deny = deny
     }
 
-    /// Whether `name` is exposed to the client.
+    /// Whether `name` is exposed to the client. A name with a NUL never is: fnmatch cannot judge
+    /// it, and a server comparing C strings reads `git_commit\0x` as `git_commit`.
     public func permits(_ name: String) -> Bool {
+        if NamePolicy.hasNUL(name) { return false }
         if deny.contains(where: { NamePolicy.matches($0, name) }) { return false }
         guard let allow else { return true }
         return allow.contains(where: { NamePolicy.matches($0, name) })
@@ -22,6 +24,7 @@ public struct NamePolicy: Sendable, Equatable {
 
     /// The rule that hides `name` (`deny "PATTERN"` or `not in allow`), nil when it is exposed.
     public func refusal(_ name: String) -> String? {
+        if NamePolicy.hasNUL(name) { return "a name with a NUL character" }
         if let d = deny.first(where: { NamePolicy.matches($0, name) }) { return "deny \"\(d)\"" }
         if let allow, !allow.contains(where: { NamePolicy.matches($0, name) }) { return "not in allow" }
         return nil

@@ -74,7 +74,12 @@ async def modern(out, params, callbacks):
             async with Client(params, **callbacks) as client:
                 out["protocol"] = client.session.protocol_version
                 out["server"] = "connected"
+                out["instructions"] = client.instructions
                 for step in CONFIG["steps"]:
+                    if step == "list":
+                        tools = await client.list_tools()
+                        out["steps"].append({"list": [{"name": t.name, "description": t.description} for t in tools.tools]})
+                        continue
                     await call_step(client, step, out)
     except Exception as e:  # noqa: BLE001
         out["error"] = "%s: %s" % (type(e).__name__, e)
