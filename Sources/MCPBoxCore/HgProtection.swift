@@ -239,17 +239,18 @@ extension PlanBuilder {
 /// Foundation's character sets for `trimmingCharacters(in:)`, without linking Foundation (its
 /// start-up and its pages were a third of every mcpbox process's start).
 enum HgText {
-    /// `CharacterSet.whitespaces`: tab and the space separators (Zs).
+    /// `CharacterSet.whitespaces` (as Foundation defines it on Linux: tab, the space separators
+    /// and U+200B).
     static func isSpace(_ c: Unicode.Scalar) -> Bool {
-        c == "\t" || c.properties.generalCategory == .spaceSeparator
+        switch c.value {
+        case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
     }
 
-    /// `CharacterSet.whitespacesAndNewlines`: `isSpace`, U+000A-U+000D, U+0085 and the line and
-    /// paragraph separators (Zl, Zp).
+    /// `CharacterSet.whitespacesAndNewlines`: `isSpace`, U+000A-U+000D, U+0085, U+2028, U+2029.
     static func isSpaceOrNewline(_ c: Unicode.Scalar) -> Bool {
-        if isSpace(c) || (c.value >= 0x0A && c.value <= 0x0D) || c.value == 0x85 { return true }
-        let g = c.properties.generalCategory
-        return g == .lineSeparator || g == .paragraphSeparator
+        isSpace(c) || (c.value >= 0x0A && c.value <= 0x0D) || c.value == 0x85 || c.value == 0x2028 || c.value == 0x2029
     }
 
     /// The characters hg's command words are stripped of.
