@@ -19,7 +19,14 @@ public struct MCPBox: ParsableCommand {
 
     /// Parses and runs; command-line errors exit 125 with an `mcpbox:` message on stderr.
     public static func main() {
-        main(Array(CommandLine.arguments.dropFirst()))
+        // From argv itself: `CommandLine.arguments`'s first use looks its array type up by
+        // mangled name (about 0.1 ms of every start).
+        var arguments: [String] = []
+        arguments.reserveCapacity(Int(CommandLine.argc))
+        for i in 1..<max(1, Int(CommandLine.argc)) {
+            if let arg = CommandLine.unsafeArgv[i] { arguments.append(String(cString: arg)) }
+        }
+        main(arguments)
     }
 
     /// Parses `arguments` and runs the chosen command; never returns.

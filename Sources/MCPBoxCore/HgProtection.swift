@@ -72,15 +72,15 @@ public enum HgProtection {
             for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 let line = String(raw.hasSuffix("\r") ? raw.dropLast() : raw)
                 if key != nil, let first = line.first, first == " " || first == "\t",
-                   !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                    value += "\n" + line.trimmingCharacters(in: .whitespaces)
+                   !line.trimmingScalars(where: HgText.isSpace).isEmpty {
+                    value += "\n" + line.trimmingScalars(where: HgText.isSpace)
                     continue
                 }
                 flush()
-                let t = line.trimmingCharacters(in: .whitespaces)
+                let t = line.trimmingScalars(where: HgText.isSpace)
                 if t.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
                 if line.hasPrefix("%include") {
-                    let target = line.dropFirst("%include".count).trimmingCharacters(in: .whitespaces)
+                    let target = line.dropFirst("%include".count).trimmingScalars(where: HgText.isSpace)
                     for p in GitConfigScan.resolveAll(target, base: Paths.dirname(file), homes: homes) {
                         add(p, "%include")
                         visit(p, depth: depth + 1)
@@ -89,12 +89,12 @@ public enum HgProtection {
                 }
                 if line.hasPrefix("%unset") { continue }
                 if line.hasPrefix("["), let close = line.firstIndex(of: "]") {
-                    section = String(line[line.index(after: line.startIndex)..<close]).trimmingCharacters(in: .whitespaces)
+                    section = String(line[line.index(after: line.startIndex)..<close]).trimmingScalars(where: HgText.isSpace)
                     continue
                 }
                 if let eq = line.firstIndex(of: "="), !line.hasPrefix(" "), !line.hasPrefix("\t") {
-                    key = String(line[..<eq]).trimmingCharacters(in: .whitespaces)
-                    value = String(line[line.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+                    key = String(line[..<eq]).trimmingScalars(where: HgText.isSpace)
+                    value = String(line[line.index(after: eq)...]).trimmingScalars(where: HgText.isSpace)
                 }
             }
             flush()
@@ -127,7 +127,7 @@ public enum HgProtection {
             words = [v]
         } else {
             words = v.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" || $0 == "|" || $0 == "&" })
-                .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"'`()")) }
+                .map { $0.trimmingScalars(where: HgText.isQuoteOrParen) }
                 .filter { $0.contains("/") && !$0.contains("://") && !$0.hasPrefix("$") }
         }
         var out: [String] = []
@@ -144,8 +144,6 @@ public enum HgProtection {
             || user.map { s.trustedUsers.contains($0) } == true || group.map { s.trustedGroups.contains($0) } == true
     }
 }
-
-import Foundation
 
 extension PlanBuilder {
     /// Binds read-only what host hg would run or trust in every Mercurial repository read-write
@@ -180,7 +178,7 @@ extension PlanBuilder {
             }
             // A share (`.hg/sharedpath`, absolute or relative to `.hg`) reads its source's `hgrc` too.
             let shared = HostFS.readFile(Paths.join(hg, "sharedpath"), limit: 4096)
-                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                .map { $0.trimmingScalars(where: HgText.isSpaceOrNewline) }
                 .flatMap { GitConfigScan.resolve($0, base: hg, home: nil) }.map { [Paths.join($0, "hgrc")] } ?? []
             let scan = HgProtection.scan(globals + shared + [hgrc, Paths.join(hg, "hgrc-not-shared")], repo: repo, homes: homes)
             if HgProtection.trusts(scan, user: serverUser, group: serverGroup) {
@@ -235,5 +233,37 @@ extension PlanBuilder {
             }
             if !d.hgProtected.contains(hg) { d.hgProtected.append(hg) }
         }
+    }
+}
+
+/// Foundation's character sets for `trimmingCharacters(in:)`, without linking Foundation (its
+/// start-up and its pages were a third of every mcpbox process's start).
+enum HgText {
+    /// `CharacterSet.whitespaces` (as Foundation defines it on Linux: tab, the space separators
+    /// and U+200B).
+    static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
+    }
+
+    /// `CharacterSet.whitespacesAndNewlines`: `isSpace`, U+000A-U+000D, U+0085, U+2028, U+2029.
+    static func isSpaceOrNewline(_ c: Unicode.Scalar) -> Bool {
+        isSpace(c) || (c.value >= 0x0A && c.value <= 0x0D) || c.value == 0x85 || c.value == 0x2028 || c.value == 0x2029
+    }
+
+    /// The characters hg's command words are stripped of.
+    static func isQuoteOrParen(_ c: Unicode.Scalar) -> Bool {
+        c == "\"" || c == "'" || c == "`" || c == "(" || c == ")"
+    }
+}
+
+extension StringProtocol {
+    /// The text without the leading and trailing scalars `drop` accepts.
+    func trimmingScalars(where drop: (Unicode.Scalar) -> Bool) -> String {
+        let s = Substring(self).unicodeScalars
+        guard let first = s.firstIndex(where: { !drop($0) }), let last = s.lastIndex(where: { !drop($0) }) else { return "" }
+        return String(Substring(s[first...last]))
     }
 }

@@ -55,4 +55,21 @@ import Testing
         #expect(s.named.map(\.path) == [repo + "/long/hook.sh", repo + "/missing.rc"])
         #expect(s.unreadable.isEmpty)
     }
+
+    /// The hgrc reader trims as Foundation's `trimmingCharacters(in:)` did before mcpbox stopped
+    /// linking Foundation: every kind of blank and newline, at either end, and nothing inside.
+    @Test func trimmingMatchesFoundation() {
+        let blanks: [Character] = [" ", "\t", "\u{A0}", "\u{1680}", "\u{2003}", "\u{202F}", "\u{3000}", "\u{200B}", "\u{FEFF}"]
+        let newlines: [Character] = ["\n", "\r", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}"]
+        let others: [Character] = ["a", "/", "\"", "'", "`", "(", ")", "é", "e\u{301}", "\u{1F600}", "\u{301}"]
+        let all = blanks + newlines + others
+        var cases: [String] = ["", "   ", "a b", " \u{301}x"]
+        for a in all { for b in all { cases += [String([a, b]), String([a, "x", b]), String([b, a, "y", "y", a])] } }
+        for c in cases {
+            #expect(c.trimmingScalars(where: HgText.isSpace) == c.trimmingCharacters(in: .whitespaces), "\(Array(c.unicodeScalars))")
+            #expect(c.trimmingScalars(where: HgText.isSpaceOrNewline) == c.trimmingCharacters(in: .whitespacesAndNewlines), "\(Array(c.unicodeScalars))")
+            #expect(c.trimmingScalars(where: HgText.isQuoteOrParen) == c.trimmingCharacters(in: CharacterSet(charactersIn: "\"'`()")), "\(Array(c.unicodeScalars))")
+            #expect(Substring(c).trimmingScalars(where: HgText.isSpace) == c.trimmingCharacters(in: .whitespaces))
+        }
+    }
 }
