@@ -455,6 +455,10 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     pid_t server = clone(server_entry, server_stack + sizeof server_stack,
                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (server < 0) mcpbox_child_fail(efd, MCPBOX_STAGE_FORK_SERVER, errno, -1, 125);
+    /* The server has exec'd or failed (CLONE_VFORK), its record written: the error pipe's EOF
+     * tells mcpbox now, not after the helper's exit and the reaper's release below. Nothing
+     * here writes to it again (the helper shares this fd table and never does). */
+    close(efd);
     /* The helper's umount2 may still wait for its grace period: the server runs meanwhile. */
     if (L->new_net) net_helper_finish(&net);
     mcpbox_reaper(server, maps_fd);

@@ -113,24 +113,24 @@ public struct Cgroups: Sendable {
         var removed: [String] = []
         for parent in parents() {
             guard let dir = opendir(parent) else { continue }
-            var names: [String] = []
+            // Every launch sweeps, and each running sandbox has a group here: the names are
+            // judged on their bytes and the owner's start time is read into a stack buffer
+            // (with 300 sandboxes running, strings and arrays per group cost a launch about
+            // 1 ms of CPU).
+            var stale: [String] = []
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+                let verdict = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Bool in
+                    Cgroups.ownerGone(raw.prefix(while: { $0 != 0 }))
                 }
-                if entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
+                if verdict {
+                    stale.append(withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                    })
+                }
             }
             closedir(dir)
-            for name in names {
-                let parts = name.split(separator: "-", omittingEmptySubsequences: false)
-                guard parts.count == 2 || parts.count == 3,
-                      parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
-                      let pid = Int32(parts[0]), pid > 0 else { continue }
-                if parts.count == 3, let start = UInt64(parts[1]) {
-                    if let running = startTime(of: pid), running == start { continue }
-                } else if kill(pid, 0) == 0 || errno == EPERM {
-                    continue
-                }
+            for name in stale {
                 let group = "\(parent)/\(name)"
                 guard let procs = try? readSmall("\(group)/cgroup.procs"), procs.isEmpty else { continue }
                 if rmdir(group) == 0 { removed.append(group) }
@@ -139,20 +139,81 @@ public struct Cgroups: Sendable {
         return removed
     }
 
+    /// Whether `name` is a group of mcpbox's form (`PID-START-RANDOM`, or `PID-RANDOM` from
+    /// earlier versions, decimal digits only) whose mcpbox no longer runs.
+    static func ownerGone(_ name: Slice<UnsafeRawBufferPointer>) -> Bool {
+        var pidValue: UInt64 = 0, second: UInt64 = 0, current: UInt64 = 0
+        var count = 0, digits = 0
+        for byte in name {
+            if byte == UInt8(ascii: "-") {
+                guard digits > 0, count < 2 else { return false }
+                if count == 0 { pidValue = current } else { second = current }
+                count += 1
+                digits = 0
+                current = 0
+                continue
+            }
+            guard byte >= 48, byte <= 57, digits < 19 else { return false }
+            current = current * 10 + UInt64(byte - 48)
+            digits += 1
+        }
+        guard digits > 0, count == 1 || count == 2, pidValue > 0, pidValue <= UInt64(Int32.max) else { return false }
+        let pid = Int32(pidValue)
+        if count == 2 { return startTime(of: pid) != second }
+        return !(kill(pid, 0) == 0 || errno == EPERM)
+    }
+
     /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), nil
     /// when it does not run (a zombie does not: a killed mcpbox whose parent died too waits
     /// for init to reap it, and its groups are left to sweep meanwhile).
     public static func startTime(of pid: Int32) -> UInt64? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = read(fd, &buf, buf.count)
-        guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        // After "pid (comm) ", field 3 (state) comes first: field 22 is the 20th.
-        let fields = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count > 19, fields[0] != [UInt8(ascii: "Z")], fields[0] != [UInt8(ascii: "X")] else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1088) { buf -> UInt64? in
+            guard let base = buf.baseAddress else { return nil }
+            // "/proc/PID/stat" built in place.
+            var path: [CChar] = Array("/proc/".utf8CString.dropLast())
+            path.reserveCapacity(32)
+            var digits: [CChar] = []
+            var v = pid
+            repeat { digits.append(CChar(48 + v % 10)); v /= 10 } while v > 0
+            path += digits.reversed()
+            path += "/stat".utf8CString
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            let n = read(fd, base, 1024)
+            close(fd)
+            guard n > 0 else { return nil }
+            // After "pid (comm) ", field 3 (state) comes first: field 22 is the 20th.
+            var i = n - 1
+            while i >= 0 && base[i] != UInt8(ascii: ")") { i -= 1 }
+            guard i >= 0 else { return nil }
+            i += 1
+            var field = 0
+            var value: UInt64 = 0
+            var inField = false
+            while i < n {
+                let c = base[i]
+                if c == UInt8(ascii: " ") || c == UInt8(ascii: "\n") {
+                    if inField {
+                        if field == 20 { return value }
+                        inField = false
+                    }
+                } else {
+                    if !inField {
+                        inField = true
+                        field += 1
+                        value = 0
+                    }
+                    // field 1 here is the state: a zombie (Z) or a dead task (X) does not run
+                    if field == 1 && (c == UInt8(ascii: "Z") || c == UInt8(ascii: "X")) { return nil }
+                    if field == 20 {
+                        guard c >= 48, c <= 57 else { return nil }
+                        value = value &* 10 &+ UInt64(c - 48)
+                    }
+                }
+                i += 1
+            }
+            return inField && field == 20 ? value : nil
+        }
     }
 
     /// Whether the unified hierarchy is mounted at /sys/fs/cgroup (pure cgroup v2).
