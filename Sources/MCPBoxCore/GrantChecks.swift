@@ -65,6 +65,11 @@ public enum GrantChecks {
         (".ipython", "IPython start-up files"), (".jupyter", "Jupyter configuration"),
         (".config/direnv", "direnv configuration"), (".direnvrc", "direnv start-up file"),
         (".vscode", "VS Code extensions"), (".config/Code/User", "VS Code settings and tasks"),
+        (".local/share/direnv", "direnv's allow list (which .envrc files run)"),
+        // MCP clients' own configuration: a server added there runs unsandboxed at the client's next start.
+        (".claude.json", "Claude Code's MCP servers"), (".claude", "Claude Code settings (hooks, MCP servers)"),
+        (".config/Claude", "Claude Desktop's MCP servers"), (".cursor", "Cursor's MCP servers and extensions"),
+        (".codex", "Codex's MCP servers"), (".gemini", "Gemini CLI's settings and MCP servers"),
         (".gitconfig", "git configuration"), (".config/git", "git configuration"),
         (".vimrc", "editor start-up file"), (".vim", "editor start-up files"), (".config/nvim", "editor start-up files"),
         (".emacs", "editor start-up file"), (".emacs.d", "editor start-up files"),
