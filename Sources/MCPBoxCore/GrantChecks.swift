@@ -256,6 +256,18 @@ extension PlanBuilder {
         for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
             if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
         }
+        // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
+        // directory the caller's shell is in: inside a read-write bind, a program the server
+        // plants there runs when the caller types its name there. Who runs mcpbox decides it.
+        if !writable.isEmpty, let path = host[env: "PATH"], !path.isEmpty {
+            let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.hasPrefix("/") }
+            if !relative.isEmpty {
+                let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
+                d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "
+                    + "\(writable.map(\.m.target).joined(separator: ", ")), a program the server plants there runs when you type its "
+                    + "name in that directory; use only absolute PATH entries")
+            }
+        }
         var seenPlaces = Set<String>()
         var seenPathDirs = Set<String>()
         let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in

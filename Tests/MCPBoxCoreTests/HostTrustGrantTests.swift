@@ -74,3 +74,27 @@ import Testing
         #expect(e.diagnostics.contains { $0.message.contains("\(home)/.config/Claude") }, "\(e.diagnostics)")
     }
 }
+
+/// Red team: a relative PATH entry makes every read-write bind a directory on the caller's PATH
+/// whenever they work there; the absolute-entry check passed it silently.
+@Suite struct RelativePathEntryTests {
+    @Test("a relative or empty PATH entry is warned (a note for check) when the plan has a read-write bind; absolute-only PATH is quiet")
+    func relativePathEntriesWarned() throws {
+        let w = Scratch(), s = Scratch()
+        let work = w.mkdir("work")
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        s.write("p.toml", "[filesystem]\nread_write = [\"\(work)\"]\n")
+        for (path, shown) in [(".:/usr/bin:/bin", "`.`"), ("/usr/bin::/bin", "an empty entry"), ("node_modules/.bin:/usr/bin", "`node_modules/.bin`")] {
+            let env = ["PATH": path]
+            let p = try #require(Fixture.plan("p", dirs: [s.path], env: env, host: Fixture.host(env: env)).plan)
+            #expect(p.warnings.contains { $0.hasPrefix(PlanBuilder.invocationWarningPrefix) && $0.contains("your PATH holds the relative \(shown)")
+                && $0.contains(work) }, "\(path): \(p.warnings)")
+        }
+        let env = ["PATH": "/usr/bin:/bin"]
+        let quiet = try #require(Fixture.plan("p", dirs: [s.path], env: env, host: Fixture.host(env: env)).plan)
+        #expect(!quiet.warnings.contains { $0.contains("your PATH") }, "\(quiet.warnings)")
+        s.write("ro.toml", "[filesystem]\nread_only = [\"\(work)\"]\n")
+        let readOnly = try #require(Fixture.plan("ro", dirs: [s.path], env: ["PATH": ".:/usr/bin"], host: Fixture.host(env: ["PATH": ".:/usr/bin"])).plan)
+        #expect(!readOnly.warnings.contains { $0.contains("your PATH") }, "\(readOnly.warnings)")
+    }
+}
