@@ -284,6 +284,9 @@ public enum GitConfigScan {
         /// The host path it names, when it names one (lexically resolved; nil for a command
         /// found through `PATH`).
         public var path: String?
+        /// What `path` is when the configuration reaches it only through a file it names
+        /// (husky's dispatcher in the hooks directory, see `HookManagers`); nil otherwise.
+        public var via: String? = nil
     }
 
     /// Everything one repository's configuration names.
@@ -520,8 +523,20 @@ extension PlanBuilder {
                                   "refused: \(repo)'s configuration cannot be checked for what host git would run from a path the server may write: \(problem) (\(m.origin))",
                                   hint: "fix or shorten the configuration (`git -C \(repo) config --list --show-origin` shows it)"))
         }
+        // A hooks directory's dispatcher (husky's) runs files beside it in the worktree.
+        var findings: [GitConfigScan.Finding] = []
         for f in scan.findings {
-            let what = "\(repo)'s configuration (\(f.file): \(f.key))"
+            findings.append(f)
+            guard f.key.lowercased() == "core.hookspath", let p = f.path else { continue }
+            for delegate in HookManagers.delegates(hooksDir: p, top: repo) {
+                var g = f
+                g.path = delegate.path
+                g.via = delegate.what
+                findings.append(g)
+            }
+        }
+        for f in findings {
+            let what = "\(repo)'s configuration (\(f.file): \(f.key)\(f.via.map { ", through \($0)" } ?? ""))"
             if f.use == .flag {
                 d.sink.add(Diagnostic(key: "filesystem.read_write",
                                       "refused: \(what) = always lets a URL the server writes (in .gitmodules, say) run commands on the host at the next `git fetch` or `git submodule update` (\(m.origin))",
@@ -555,7 +570,8 @@ extension PlanBuilder {
             }
             for h in holders {
                 let target = Paths.join(h.target, Paths.remainder(p, under: h.source))
-                let mount = Mount(target: target, kind: .bind(source: p, readOnly: true), origin: "mcpbox: git protection (\(f.key))")
+                let mount = Mount(target: target, kind: .bind(source: p, readOnly: true),
+                                  origin: "mcpbox: git protection (\(f.key)\(f.via == nil ? "" : ": husky"))")
                 if d.mounts.contains(where: { $0.target == target && $0.kind == mount.kind }) { continue }
                 d.mounts.append(mount)
             }

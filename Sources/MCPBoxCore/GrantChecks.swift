@@ -65,6 +65,11 @@ public enum GrantChecks {
         (".ipython", "IPython start-up files"), (".jupyter", "Jupyter configuration"),
         (".config/direnv", "direnv configuration"), (".direnvrc", "direnv start-up file"),
         (".vscode", "VS Code extensions"), (".config/Code/User", "VS Code settings and tasks"),
+        (".local/share/direnv", "direnv's allow list (which .envrc files run)"),
+        // MCP clients' own configuration: a server added there runs unsandboxed at the client's next start.
+        (".claude.json", "Claude Code's MCP servers"), (".claude", "Claude Code settings (hooks, MCP servers)"),
+        (".config/Claude", "Claude Desktop's MCP servers"), (".cursor", "Cursor's MCP servers and extensions"),
+        (".codex", "Codex's MCP servers"), (".gemini", "Gemini CLI's settings and MCP servers"),
         (".gitconfig", "git configuration"), (".config/git", "git configuration"),
         (".vimrc", "editor start-up file"), (".vim", "editor start-up files"), (".config/nvim", "editor start-up files"),
         (".emacs", "editor start-up file"), (".emacs.d", "editor start-up files"),
@@ -250,6 +255,18 @@ extension PlanBuilder {
         // when the caller next types its name (or a same-named command earlier in PATH).
         for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
             if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
+        }
+        // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
+        // directory the caller's shell is in: inside a read-write bind, a program the server
+        // plants there runs when the caller types its name there. Who runs mcpbox decides it.
+        if !writable.isEmpty, let path = host[env: "PATH"], !path.isEmpty {
+            let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.hasPrefix("/") }
+            if !relative.isEmpty {
+                let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
+                d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "
+                    + "\(writable.map(\.m.target).joined(separator: ", ")), a program the server plants there runs when you type its "
+                    + "name in that directory; use only absolute PATH entries")
+            }
         }
         var seenPlaces = Set<String>()
         var seenPathDirs = Set<String>()

@@ -8,6 +8,10 @@ import Musl
 @_silgen_name("getxattr")
 private func c_getxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
 
+/// `statfs(2)` from the C library (sys/vfs.h is not part of the Glibc module).
+@_silgen_name("statfs")
+private func c_statfs(_ path: UnsafePointer<CChar>, _ buf: UnsafeMutableRawPointer) -> Int32
+
 /// Small, Foundation-free queries of the host filesystem and process.
 public enum HostFS {
     public struct Info: Sendable, Equatable {
@@ -30,6 +34,14 @@ public enum HostFS {
     }
 
     public static func exists(_ path: String) -> Bool { info(path, follow: false) != nil }
+
+    /// Whether `path` (followed) lies on a procfs (`PROC_SUPER_MAGIC`), wherever it is mounted.
+    public static func isProcFS(_ path: String) -> Bool {
+        // struct statfs begins with f_type, a C long; 256 bytes hold the whole struct.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 32) { buf in
+            c_statfs(path, UnsafeMutableRawPointer(buf.baseAddress!)) == 0 && buf[0] == 0x9FA0
+        }
+    }
 
     /// `realpath(3)`; nil when some component is missing, or when the result is not valid
     /// UTF-8 (a repaired name would be another path: nothing could be bound from it).

@@ -372,7 +372,14 @@ public struct PlanBuilder {
                 }
                 continue
             }
-            if Paths.isWithin(path, "/dev"), !acknowledged([path], reason: "host device", &d) {
+            // The same through a symlink (`--set repo=/srv/link` with link -> /proc/PID), or a
+            // procfs mounted elsewhere: the host's processes, never the sandbox's own.
+            if Paths.isWithin(source, "/proc") || HostFS.isProcFS(source) {
+                d.sink.add(b.entry.diagnostic("\(path) resolves to \(source), part of the host's /proc, which cannot be bound from the host; the sandbox gets its own",
+                                              hint: "remove it"))
+                continue
+            }
+            if Paths.isWithin(path, "/dev") || Paths.isWithin(source, "/dev"), !acknowledged([path], reason: "host device", &d) {
                 d.warnings.append("\(b.entry.key): \(path) exposes a host device to the server (\(b.entry.origin))")
             }
             d.mounts.append(Mount(target: path, kind: .bind(source: source, readOnly: b.readOnly), origin: b.entry.origin))

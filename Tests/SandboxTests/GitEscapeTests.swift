@@ -104,6 +104,95 @@ struct GitEscapeTests {
         #expect(fired.isEmpty, "host git ran the server's payloads: \(fired.sorted())")
     }
 
+    /// husky 9's files as `npx husky` writes them: every hook in `.husky/_` sources `h`.
+    static let huskyDispatcher = """
+        #!/usr/bin/env sh
+        [ "$HUSKY" = "2" ] && set -x
+        n=$(basename "$0")
+        s=$(dirname "$(dirname "$0")")/$n
+
+        [ ! -f "$s" ] && exit 0
+
+        if [ -f "$HOME/.huskyrc" ]; then
+        	echo "husky - '~/.huskyrc' is DEPRECATED, please move your code to ~/.config/husky/init.sh"
+        fi
+        i="${XDG_CONFIG_HOME:-$HOME/.config}/husky/init.sh"
+        [ -f "$i" ] && . "$i"
+
+        [ "${HUSKY-}" = "0" ] && exit 0
+
+        export PATH="node_modules/.bin:$PATH"
+        sh -e "$s" "$@"
+        c=$?
+
+        [ $c != 0 ] && echo "husky - $n script failed (code $c)"
+        [ $c = 127 ] && echo "husky - command not found in PATH=$PATH"
+        exit $c
+
+        """
+
+    /// A husky 9 repository (hooks in `.husky/_` dispatching to `.husky/NAME`), with
+    /// `node_modules/.bin` unless `withBin` is false, writable by the server's group.
+    static func huskyRepository(_ s: Scenario, withBin: Bool = true) throws {
+        _ = try s.tmp.makeDir("work/repo/.husky/_")
+        _ = try s.tmp.write("work/repo/.husky/_/h", huskyDispatcher, mode: 0o755)
+        for hook in ["pre-commit", "post-commit", "commit-msg"] {
+            _ = try s.tmp.write("work/repo/.husky/_/\(hook)", "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n", mode: 0o755)
+        }
+        _ = try s.tmp.write("work/repo/.husky/_/.gitignore", "*\n")
+        _ = try s.tmp.write("work/repo/.husky/pre-commit", "true\n", mode: 0o644)
+        if withBin {
+            _ = try s.tmp.makeDir("work/repo/node_modules")
+            _ = try s.tmp.makeDir("work/repo/node_modules/.bin")
+        }
+        for cmd in [["/usr/bin/git", "-C", s.repo, "config", "core.hooksPath", ".husky/_"],
+                    ["/bin/chgrp", "-R", String(s.server!.gid), s.repo], ["/bin/chmod", "-R", "g+rwX", s.repo]] {
+            let r = try runProcess(cmd, environment: s.hostEnv)
+            try #require(r.status == 0, "\(cmd): \(r.stderr)")
+        }
+    }
+
+    @Test("husky 9: the server cannot change the hook scripts its dispatcher runs, nor put an `sh` in node_modules/.bin")
+    func huskyDispatchTargetsProtected() throws {
+        let s = try Scenario(mode: .rootAccount)
+        defer { s.cleanUp() }
+        try Self.huskyRepository(s)
+        try FileManager.default.removeItem(atPath: s.script)
+        try FileManager.default.copyItem(atPath: HostileRun.fixtures + "/hostile_husky.py", toPath: s.script)
+        let explain = try s.mcpbox(["explain"])
+        #expect(explain.status == 0, "\(explain.stderr)")
+        for path in ["\(s.repo)/.husky ", "\(s.repo)/node_modules/.bin "] {
+            #expect(explain.stdoutText.contains(path) && explain.stdoutText.contains("git protection (core.hookspath: husky)"),
+                    "explain does not show \(path)as protected: \(explain.stdoutText)")
+        }
+        let run = try s.runServer()
+        #expect(run.status == 0, "mcpbox run exited \(run.status): \(run.stderr.suffix(3000))")
+        let report = (try? JSONSerialization.jsonObject(with: run.stdout) as? [String: [String: Any]]) ?? [:]
+        try #require(report.count == 6, "no report from the hostile server: \(run.stderr.suffix(3000)) \(run.stdoutText.prefix(500))")
+        #expect(report["legit_write"]?["written"] as? Bool == true, "\(report["legit_write"] ?? [:])")
+        for name in report.keys where name != "legit_write" {
+            #expect(report[name]?["written"] as? Bool == false, "\(name) was written: \(report[name] ?? [:])")
+        }
+        s.runHostGit()
+        let fired = (try? FileManager.default.contentsOfDirectory(atPath: s.canaries)) ?? []
+        #expect(fired.isEmpty, "host git ran the server's payloads through husky: \(fired.sorted())")
+        // The dispatcher still works for the owner: their own hook ran (it is `true`), and commits went in.
+        let log = try runProcess(s.hostGit(as: nil) + ["-C", s.repo, "log", "--format=%s"], environment: s.hostEnv)
+        #expect(log.stdoutText.contains("host commit"), "\(log.stdoutText) \(log.stderr)")
+    }
+
+    @Test("husky 9 without node_modules/.bin: refused (the server could create it, first in the hooks' PATH)")
+    func huskyWithoutBinRefused() throws {
+        let s = try Scenario(mode: .rootAccount)
+        defer { s.cleanUp() }
+        try Self.huskyRepository(s, withBin: false)
+        for sub in [["explain"], ["run"]] {
+            let r = try s.mcpbox(sub, command: sub == ["run"] ? ["/bin/true"] : [])
+            #expect(r.status == 125 && r.stderr.contains("\(s.repo)/node_modules/.bin") && r.stderr.contains("husky"),
+                    "\(sub): \(r.status) \(r.stderr)")
+        }
+    }
+
     /// One repository, its owner, the server's account, and the hostile server's files.
     struct Scenario {
         var tmp: TempDir
