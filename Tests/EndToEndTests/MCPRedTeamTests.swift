@@ -8,13 +8,13 @@ import Testing
 @Suite("MCP layer: red team (hostile server, odd client)", .enabled(if: TestSupport.isRoot, "runs sandboxes: run as root (CI does)"))
 struct MCPRedTeamTests {
     /// One session under `tools` (the profile's `[tools]` lines) calling `calls`; the canary file's lines.
-    static func session(tools: String, calls: [[String: Any]]) throws -> (ClientOutput, [String]) {
-        let env = try E2EEnvironment(launch: .rootShippedProfile, shippedProfile: "time")
-        defer { env.cleanUp() }
+    /// A profile `file` in `env` that runs Fixtures/mcp_nul_dispatch.py under `tools` (the
+    /// `[tools]` lines), its canary directory, and the fixtures directory.
+    static func canaryProfile(_ env: E2EEnvironment, _ file: String, tools: String) throws -> (profile: String, canary: String, fixtures: String) {
         let fixtures = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures").path
         // The server runs as another account (nobody): the canary's directory is open to it.
         let canary = try env.tmp.makeDir("canary", mode: 0o777)
-        let profile = try env.tmp.write("nul.toml", """
+        let profile = try env.tmp.write(file, """
             extends = ["base"]
             [filesystem]
             read_only = [\(tomlString(fixtures))]
@@ -25,6 +25,13 @@ struct MCPRedTeamTests {
             \(tools)
 
             """)
+        return (profile, canary, fixtures)
+    }
+
+    static func session(tools: String, calls: [[String: Any]]) throws -> (ClientOutput, [String]) {
+        let env = try E2EEnvironment(launch: .rootShippedProfile, shippedProfile: "time")
+        defer { env.cleanUp() }
+        let (profile, canary, fixtures) = try canaryProfile(env, "nul.toml", tools: tools)
         let out = try env.runClient(args: ["run", profile, "--profile-path", TestSupport.profilesDir, "--",
                                            try TestSupport.systemPython(), fixtures + "/mcp_nul_dispatch.py"], calls: calls)
         let ran = ((try? String(contentsOfFile: canary + "/calls.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -158,19 +165,7 @@ extension MCPRedTeamTests {
     func confirmDuplicateKeyArguments() throws {
         let env = try E2EEnvironment(launch: .rootShippedProfile, shippedProfile: "time")
         defer { env.cleanUp() }
-        let fixtures = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures").path
-        let canary = try env.tmp.makeDir("canary", mode: 0o777)
-        let profile = try env.tmp.write("confirm.toml", """
-            extends = ["base"]
-            [filesystem]
-            read_only = [\(tomlString(fixtures))]
-            read_write = [\(tomlString(canary))]
-            [env]
-            set = { NUL_CALLS = \(tomlString(canary + "/calls.log")) }
-            [tools]
-            confirm = ["git_commit"]
-
-            """)
+        let (profile, canary, fixtures) = try Self.canaryProfile(env, "confirm.toml", tools: #"confirm = ["git_commit"]"#)
         func run(_ call: String) throws -> RawReport {
             let config: [String: Any] = [
                 "command": env.mcpbox, "answer": "accept", "call": call,
