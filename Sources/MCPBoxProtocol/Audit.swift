@@ -51,6 +51,10 @@ public final class AuditTrail {
 
     /// Most requests awaiting a response at once (both directions).
     public static let maxPending = 4096
+    /// Most bytes the requests awaiting a response may hold at once (their ids, methods, tool
+    /// names, argument keys and kept params): a peer's huge ids or methods on requests never
+    /// answered cannot grow mcpbox's memory past this; the first pending request is always kept.
+    public static let maxPendingBytes = 16 << 20
     /// Records are held while set, and written by `writeHeld`: the relay passes on the line that
     /// completes an exchange first and writes its record right after, before it reads or acts on
     /// anything else (so a failed write still ends the session before anything further is relayed).
@@ -69,6 +73,8 @@ public final class AuditTrail {
 
     /// Requests awaiting a response, by direction and id.
     private var pending: [Key: Exchange] = [:]
+    /// What `pending` holds, as `cost` counts it.
+    private var pendingBytes = 0
     /// The request or notification of the line being decided (`observe` … `lineDone`).
     private var current: Exchange?
 
@@ -183,6 +189,7 @@ public final class AuditTrail {
         writeHeld()
         let open = pending.values.sorted { $0.start < $1.start }
         pending = [:]
+        pendingBytes = 0
         for e in open { write(e, outcome: "no response", response: nil, responseBytes: 0) }
         return record(kind: "session.end", fields: [("records", .int(Int64(records))), ("protocol_violations", .int(Int64(violations))),
                                                     ("unanswered", .int(Int64(open.count)))] + fields)
@@ -260,7 +267,7 @@ public final class AuditTrail {
             return
         }
         // A response: it answers a request of the other direction.
-        guard let request = pending.removeValue(forKey: Self.key(1 - dir, id)) else {
+        guard let request = takePending(Self.key(1 - dir, id)) else {
             // The client's answer to mcpbox's own request (a confirmation): recorded by its decision.
             if dir == 0, let prefix = ownIdPrefix, case .string(let s) = id, s.hasPrefix(prefix) { return }
             violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
@@ -280,7 +287,7 @@ public final class AuditTrail {
     /// A request of `dir` that was held or forwarded and then answered by mcpbox itself (a
     /// declined confirmation): closed as `denied` with `rule`.
     public func answeredLocally(_ dir: Int, id: JSON, rule: String) {
-        guard var e = pending.removeValue(forKey: Self.key(dir, id)) else { return }
+        guard var e = takePending(Self.key(dir, id)) else { return }
         e.rule = rule
         write(e, outcome: "denied", response: nil, responseBytes: 0)
     }
@@ -299,7 +306,7 @@ public final class AuditTrail {
             write(e, outcome: "denied", response: nil, responseBytes: 0)
         } else if let id = e.id, id != .null {
             let key = Self.key(e.dir, id)
-            if let earlier = pending[key] {
+            if let earlier = takePending(key) {
                 // The id is reused while its request is pending: the earlier request is closed.
                 write(earlier, outcome: "no response (id reused)", response: nil, responseBytes: 0)
             } else if pending.count >= Self.maxPending {
@@ -307,7 +314,15 @@ public final class AuditTrail {
                 write(e, outcome: "not tracked (\(Self.maxPending) requests pending)", response: nil, responseBytes: 0)
                 return
             }
+            let cost = Self.cost(key, e)
+            if !pending.isEmpty, pendingBytes + cost > Self.maxPendingBytes {
+                // Likewise by size: huge ids or methods on requests left unanswered.
+                write(e, outcome: "not tracked (pending requests hold more than \(Self.maxPendingBytes >> 20) MiB)",
+                      response: nil, responseBytes: 0)
+                return
+            }
             pending[key] = e
+            pendingBytes += cost
         } else {
             write(e, outcome: nil, response: nil, responseBytes: 0)
         }
@@ -317,6 +332,20 @@ public final class AuditTrail {
     struct Key: Hashable {
         var dir: Int
         var id: String
+    }
+
+    /// Removes and returns the pending request under `key`.
+    private func takePending(_ key: Key) -> Exchange? {
+        guard let e = pending.removeValue(forKey: key) else { return nil }
+        pendingBytes -= Self.cost(key, e)
+        return e
+    }
+
+    /// The bytes a pending request holds, about: its id twice (key and record), method, tool,
+    /// argument keys, kept params, and a fixed share for the entry itself.
+    static func cost(_ key: Key, _ e: Exchange) -> Int {
+        2 * key.id.utf8.count + e.method.utf8.count + (e.tool?.utf8.count ?? 0) + (e.params?.utf8.count ?? 0)
+            + (e.argumentKeys?.reduce(0) { $0 + $1.utf8.count + 16 } ?? 0) + 128
     }
 
     static func key(_ dir: Int, _ id: JSON) -> Key {

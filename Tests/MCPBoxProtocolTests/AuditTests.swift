@@ -118,6 +118,23 @@ struct AuditRecordTests {
         #expect(r.count == 2 && (r[1]["outcome"] as? String)?.hasPrefix("not tracked") == true && r[1]["id"] as? Int == AuditTrail.maxPending + 9)
     }
 
+    @Test("memory stays bounded by size: requests left unanswered whose huge ids pass maxPendingBytes are recorded at once, not kept")
+    func pendingBoundedBySize() throws {
+        let s = try AuditedSession(Self.policy)
+        let big = String(repeating: "i", count: 1 << 20)
+        // Each server request holds its 1 MiB id twice: the budget takes seven or eight of them.
+        var flood = ""
+        for i in 0..<12 { flood += #"{"jsonrpc":"2.0","id":"\#(big)\#(i)","method":"roots/list"}"# + "\n" }
+        s.driver.feed(1, flood)
+        let r = try s.records()
+        let untracked = r.filter { ($0["outcome"] as? String)?.hasPrefix("not tracked (pending requests hold more than") == true }
+        #expect(!untracked.isEmpty && untracked.count < 12, "\(r.map { $0["outcome"] as? String ?? "-" })")
+        // What is tracked still joins its answer.
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":"\#(big)0","result":{"roots":[]}}"# + "\n")
+        let after = try s.records()
+        #expect(after.count == r.count + 1 && after.last?["outcome"] as? String == "ok", "\(after.last ?? [:])")
+    }
+
     @Test("payloads: full keeps params and results; redacted masks secret keys and secret-looking strings")
     func payloads() throws {
         let call = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_log","arguments":{"repo_path":"/r","api_key":"plain","note":"use sk-abcdefghijklmnopqrstuvwx now"}}}"# + "\n"
