@@ -44,7 +44,8 @@ public struct MessageScan {
     }
 
     /// Scans the start of a line still arriving (`MCPFilter`'s early verdict): the members seen
-    /// whole before the bytes ran out are kept, `error` is set (the line is not complete) and
+    /// whole before the bytes ran out are kept (not a number that reaches their end: `"id":1`
+    /// may go on as `"id":12`), `error` is set (the line is not complete) and
     /// `truncated` tells whether the scan stopped at the end of `line` rather than at an error
     /// inside it. What it reads is only a forecast: the whole line is scanned again at its end.
     public init(prefix line: UnsafeRawBufferPointer) {
@@ -53,8 +54,11 @@ public struct MessageScan {
 
     /// With `prefix`: the scan stopped at the end of the bytes given, not at an error before it.
     public internal(set) var truncated = false
+    /// A scan of a line's start (`init(prefix:)`).
+    private var isPrefix = false
 
     private init(_ line: UnsafeRawBufferPointer, mapped: Bool, prefix: Bool) {
+        isPrefix = prefix
         var p = Parser(b: line, maxDepth: JSON.maxDepth)
         if mapped { p.releasing() }
         do throws(JSONError) {
@@ -126,13 +130,20 @@ public struct MessageScan {
         }
     }
 
+    /// A member's value at `p.i`, built. In a prefix, a number that reaches its end is cut there.
+    private func built(_ p: inout Parser, depth: Int) throws(JSONError) -> JSON {
+        let value = try p.value(depth: depth)
+        if isPrefix, p.i == p.b.count, case .number = value { throw .syntax(p.i) }
+        return value
+    }
+
     /// The value of `key` in an object of `level`, at `p.i`: built, read or skipped.
     private mutating func member(_ p: inout Parser, _ level: Level, _ key: String, depth: Int) throws(JSONError) {
         guard p.i < p.b.count else { throw .syntax(p.i) }
         let opens = p.b[p.i] == UInt8(ascii: "{")
         switch (level, key) {
-        case (.message, "id"): id = try p.value(depth: depth)
-        case (.message, "method"): method = try p.value(depth: depth)
+        case (.message, "id"): id = try built(&p, depth: depth)
+        case (.message, "method"): method = try built(&p, depth: depth)
         case (.message, "params"):
             hasParams = true
             if opens { try object(&p, .params, depth: depth) } else { try p.skip(depth: depth) }
@@ -142,10 +153,10 @@ public struct MessageScan {
         case (.message, "error"):
             hasError = true
             if opens { try object(&p, .error, depth: depth) } else { try p.skip(depth: depth) }
-        case (.params, "name"): name = try p.value(depth: depth)
-        case (.params, "cursor"): cursor = try p.value(depth: depth)
-        case (.params, "uri"): uri = try p.value(depth: depth)
-        case (.params, "mode"): mode = try p.value(depth: depth)
+        case (.params, "name"): name = try built(&p, depth: depth)
+        case (.params, "cursor"): cursor = try built(&p, depth: depth)
+        case (.params, "uri"): uri = try built(&p, depth: depth)
+        case (.params, "mode"): mode = try built(&p, depth: depth)
         case (.params, "arguments"):
             let start = p.i
             if opens { try object(&p, .arguments, depth: depth) } else { try p.skip(depth: depth) }
@@ -156,11 +167,11 @@ public struct MessageScan {
             let start = p.i
             try p.skip(depth: depth)
             meta = start..<p.i
-        case (.capabilities, "elicitation"): elicitation = try p.value(depth: depth)
-        case (.result, "action"): action = try p.value(depth: depth)
-        case (.result, "isError"): isError = try p.value(depth: depth)
-        case (.result, "resultType"): resultType = try p.value(depth: depth)
-        case (.error, "code"): errorCode = try p.value(depth: depth)
+        case (.capabilities, "elicitation"): elicitation = try built(&p, depth: depth)
+        case (.result, "action"): action = try built(&p, depth: depth)
+        case (.result, "isError"): isError = try built(&p, depth: depth)
+        case (.result, "resultType"): resultType = try built(&p, depth: depth)
+        case (.error, "code"): errorCode = try built(&p, depth: depth)
         default: try p.skip(depth: depth)
         }
     }

@@ -45,6 +45,23 @@ struct StreamScanTests {
         #expect(r.count == 1 && r[0]["server_name"] as? String == "srv" && r[0]["server_version"] as? String == "9")
     }
 
+    @Test("a response whose number id the forecast's prefix cuts (`1` of `12`) is judged by its whole id: a tools/list answer is filtered, not streamed")
+    func numberIdCutAtForecast() {
+        // The prefix scan keeps no number its end may cut.
+        let prefix = Array(#"{"result":{},"id":1"#.utf8).withUnsafeBytes { MessageScan(prefix: $0) }
+        #expect(prefix.truncated && prefix.hasResult && prefix.id == nil)
+        let d = FilterDriver(MCPFilterTests.gitPolicy)
+        #expect(d.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"# + "\n"))
+        #expect(d.feed(0, #"{"jsonrpc":"2.0","id":12,"method":"tools/list"}"# + "\n"))
+        _ = d.takeBytes(0)
+        let tools = #"{"name":"git_status","description":"\#(String(repeating: "d", count: 20_000))"},{"name":"git_commit"}"#
+        // One read of more than 16 KiB that ends inside the id: the start is forecast there.
+        #expect(d.feed(1, #"{"jsonrpc":"2.0","result":{"tools":[\#(tools)]},"id":1"#))
+        #expect(d.feed(1, "2}\n"))
+        let out = String(decoding: d.takeBytes(1), as: UTF8.self)
+        #expect(!d.filter.failed && out.contains(#""id":12"#) && out.contains("git_status") && !out.contains("git_commit"))
+    }
+
     @Test("a streamed answer whose request id is reused meanwhile for a filtered tools/list ends the session without its end")
     func idReusedMeanwhile() {
         let d = FilterDriver(MCPFilterTests.gitPolicy)
