@@ -214,7 +214,7 @@ public final class MCPFilter {
             // it is when it passes.
             if streaming[dir] {
                 // Its bytes up to its closing one are on their way already.
-                _ = finishStream(dir, terminated: false)
+                _ = finishStream(dir)
             } else if let spooled = spooling[dir] {
                 spooling[dir] = nil
                 guard let raw = spooled.map() else { return cannotSpool(dir) }

@@ -68,10 +68,10 @@ extension MCPFilter {
         return outstanding[id.serialized] == .other
     }
 
-    /// The newline of `dir`'s streamed line has arrived (or, not `terminated`, its source ended):
+    /// The newline of `dir`'s streamed line has arrived (or its source ended before one):
     /// the whole line is decided as a held one is, and its held-back end queued when it passes
     /// unchanged. False: the session ends.
-    func finishStream(_ dir: Int, terminated: Bool = true) -> Bool {
+    func finishStream(_ dir: Int) -> Bool {
         streaming[dir] = false
         let q = queues[dir]
         var scan = streamScan[dir].finish()
