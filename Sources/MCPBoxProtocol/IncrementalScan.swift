@@ -186,8 +186,7 @@ struct IncrementalScan {
                 return
             case .string:
                 // 32 or 8 bytes at a time up to the next quote, backslash, control or non-ASCII byte.
-                while i + 32 <= n, !Parser.anySpecial32(base + i) { i += 32 }
-                while i + 8 <= n, Parser.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
+                i = Parser.plainRun(base, from: i, to: n)
                 guard i < n else { break }
                 let c = b[i]
                 if c == UInt8(ascii: "\"") {

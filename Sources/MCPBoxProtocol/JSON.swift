@@ -356,6 +356,16 @@ struct Parser {
         return any(ma .| mb .| (ca .>= top) .| (cb .>= top))
     }
 
+    /// The first index from `i` (up to `stop`) that may be a quote, a backslash, a control or a
+    /// non-ASCII byte: 32 bytes at a time (two vectors), then 8; the last few are left to the caller.
+    @inline(__always)
+    static func plainRun(_ base: UnsafeRawPointer, from i: Int, to stop: Int) -> Int {
+        var i = i
+        while i + 32 <= stop, !anySpecial32(base + i) { i += 32 }
+        while i + 8 <= stop, specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
+        return i
+    }
+
     /// A string validated without building it: 32 or 8 bytes at a time up to the next quote,
     /// backslash, control or non-ASCII byte; escapes and UTF-8 checked as `string()` does.
     /// Returns whether it held an escape.
@@ -369,9 +379,7 @@ struct Parser {
         while true {
             if i >= releaseAt { releaseBehind() }
             let stop = min(n, releaseAt)
-            // 32 bytes at a time (two vectors), then 8, then one.
-            while i + 32 <= stop, !Self.anySpecial32(base + i) { i += 32 }
-            while i + 8 <= stop, Self.specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
+            i = Self.plainRun(base, from: i, to: stop)
             guard i < n else { throw .syntax(i) }
             let c = b[i]
             if c == UInt8(ascii: "\"") { break }
