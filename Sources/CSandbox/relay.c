@@ -33,6 +33,11 @@
 /* The server's stdin and stdout pipes (mcpbox's own) are enlarged to the default pipe-max-size
  * so bulk transfers need fewer wake-ups: kernel pipe memory, not mcpbox's. stderr keeps 64 KiB. */
 #define RELAY_SERVER_PIPE_SIZE (1024 * 1024)
+/* A filtered direction's stage pipe (see struct relay_dir): as large as the server's pipes. */
+#define RELAY_STAGE_SIZE RELAY_SERVER_PIPE_SIZE
+/* How much of the stage is teed, read and judged at a time (one buffer shared by both
+ * directions): fewer, larger moves mean fewer wake-ups of the peers. */
+#define RELAY_STAGE_READ (256 * 1024)
 #define RELAY_DEFAULT_GRACE_MS 2000
 #define RELAY_MIN_DRAIN_MS 1000
 #define RELAY_NEVER INT64_MAX
@@ -53,6 +58,16 @@ struct relay_dir {
     size_t off, len;          /* pending bytes in buf */
     char *buf;
     int open;
+    /* Filtered, a line the filter passes as it arrives (`passes_through`), both ends pipes: the
+     * source's bytes are moved (splice) into the stage, a private pipe; a copy teed into the peek
+     * pipe is read and judged (`input_verbatim`), and what the filter passed unchanged is moved on
+     * from the stage to dst, so each byte is copied once, not three times. Opened at the first
+     * such line when `stage_ok`; -1 until then. */
+    int stage_ok;
+    int stage_r, stage_w, peek_r, peek_w;
+    size_t staged;            /* bytes in the stage not yet handed to the filter (behind the two below) */
+    size_t verbatim_left;     /* at the stage's head: bytes the filter passed unchanged, for dst */
+    size_t skip_left;         /* after them: bytes the filter took (queued or dropped), to discard */
 };
 
 enum relay_dir_index { DIR_IN = 0, DIR_OUT = 1, DIR_ERR = 2 };
@@ -73,6 +88,8 @@ struct relay {
     int64_t wall_at;
     int64_t drain_until;    /* after exit: give up if no progress by then */
     const struct mcpbox_relay_filter *filter; /* the MCP layer, for DIR_IN and DIR_OUT */
+    int null_fd;            /* /dev/null, where a stage's judged and queued bytes are discarded */
+    char *stage_buf;        /* RELAY_STAGE_READ bytes (mmap) for the stages' teed copies, or NULL */
 };
 
 /* clock_gettime(CLOCK_MONOTONIC) in milliseconds. */
@@ -135,6 +152,31 @@ static int is_pipe(int fd) {
 static int is_socket(int fd) {
     struct stat st;
     return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Replaces the client's pipe `fd` with a file description of mcpbox's own on the same pipe
+ * (opened through /proc/self/fd, non-blocking): its flags, and what splice() changes in it, are
+ * then mcpbox's, not shared with the client. Returns 1 when done; 0 (fd untouched) when fd is not
+ * a pipe or cannot be reopened. */
+static int reopen_private(int fd, int mode) {
+    struct stat before, after;
+    if (fd < 0 || fstat(fd, &before) < 0 || !S_ISFIFO(before.st_mode)) return 0;
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    for (unsigned v = (unsigned)fd; n == 0 || v; v /= 10) digits[n++] = (char)('0' + v % 10);
+    size_t k = strlen(path);
+    while (n) path[k++] = digits[--n];
+    path[k] = 0;
+    int nfd = open(path, mode | O_NONBLOCK | O_CLOEXEC);
+    if (nfd < 0) return 0;
+    if (fstat(nfd, &after) < 0 || after.st_ino != before.st_ino || after.st_dev != before.st_dev
+        || dup3(nfd, fd, 0) < 0) {
+        close(nfd);
+        return 0;
+    }
+    close(nfd);
+    return 1;
 }
 
 static void close_fd(int *fd) {
@@ -200,6 +242,47 @@ static void dir_close(struct relay_dir *d) {
     d->open = 0;
     d->wait_dst = 0;
     d->len = d->off = 0;
+    d->staged = d->verbatim_left = d->skip_left = 0;
+}
+
+/* Creates dir's stage and peek pipes (best effort: without them its bytes are copied). */
+static void stage_open(struct relay_dir *d) {
+    int a[2], b[2];
+    if (pipe2(a, O_CLOEXEC | O_NONBLOCK) < 0) return;
+    if (pipe2(b, O_CLOEXEC | O_NONBLOCK) < 0) { close(a[0]); close(a[1]); return; }
+    /* Best effort: smaller pipes only cost more calls. A whole stage read fits in one tee. */
+    fcntl(a[1], F_SETPIPE_SZ, RELAY_STAGE_SIZE);
+    fcntl(b[1], F_SETPIPE_SZ, RELAY_STAGE_READ);
+    d->stage_r = a[0]; d->stage_w = a[1];
+    d->peek_r = b[0]; d->peek_w = b[1];
+}
+
+static void stage_close(struct relay_dir *d) {
+    close_fd(&d->stage_r); close_fd(&d->stage_w);
+    close_fd(&d->peek_r); close_fd(&d->peek_w);
+    d->staged = d->verbatim_left = d->skip_left = 0;
+}
+
+/* Moves the stage's head on: first the bytes the filter passed unchanged (to dst), then those it
+ * took (discarded). Returns 1 when done, 0 when dst is full (wait_dst set), -1 when dst is gone. */
+static int stage_flush(struct relay *r, struct relay_dir *d) {
+    while (d->verbatim_left) {
+        ssize_t m = splice(d->stage_r, NULL, d->dst, NULL, d->verbatim_left, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (m > 0) { d->verbatim_left -= (size_t)m; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return 0; }
+        return -1;                        /* the stage holds them: dst failed */
+    }
+    while (d->skip_left) {
+        ssize_t m = r->null_fd >= 0
+            ? splice(d->stage_r, NULL, r->null_fd, NULL, d->skip_left, SPLICE_F_NONBLOCK)
+            : read(d->stage_r, d->buf, d->skip_left < RELAY_BUFFER_SIZE ? d->skip_left : RELAY_BUFFER_SIZE);
+        if (m > 0) { d->skip_left -= (size_t)m; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0 && errno == EINVAL && r->null_fd >= 0) { close_fd(&r->null_fd); continue; }
+        return -1;                        /* cannot happen: the stage holds them */
+    }
+    return 1;
 }
 
 static int filter_flush(struct relay *r, int which, int64_t now);
@@ -287,6 +370,13 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
     const struct mcpbox_relay_filter *f = r->filter;
     int moved = 0;
+    if (d->verbatim_left || d->skip_left) {
+        /* What the filter passed unchanged comes before anything it queued after. */
+        int done = d->open && d->dst >= 0 ? stage_flush(r, d) : (d->verbatim_left = d->skip_left = 0, 1);
+        if (done == 0) return 0;
+        if (done < 0) { dst_gone(r, which, now); return 1; }
+        moved = 1;
+    }
     for (;;) {
         const char *p = NULL;
         size_t n = f->pending(f->context, which, &p);
@@ -332,22 +422,87 @@ static void filter_stop(struct relay *r, int64_t now) {
     escalate(r, 2, now, "the MCP layer ended the session");
 }
 
-/* A filtered direction: its queue first, then one read handed to the filter, then both queues. */
+/* Whether the filter passes dir's current line as it arrives (its bytes then go by the stage). */
+static int filter_passes_through(struct relay *r, int which) {
+    const struct mcpbox_relay_filter *f = r->filter;
+    return r->dir[which].stage_ok && f->passes_through(f->context, which);
+}
+
+/* Reads bytes for the filter by the stage (see struct relay_dir): fills it from the source when
+ * empty, then hands the filter a teed copy of its head (`input_verbatim`) while the line passes
+ * through, else reads the stage's bytes themselves. Returns input's result, or 1 when the source
+ * has nothing now, or 2 at its end (or failure). */
+static int stage_input(struct relay *r, int which) {
+    struct relay_dir *d = &r->dir[which];
+    const struct mcpbox_relay_filter *f = r->filter;
+    int through = filter_passes_through(r, which);
+    if (!d->staged) {
+        if (!through) return 3;           /* not by the stage: the caller reads the source */
+        if (d->stage_r < 0) stage_open(d);
+        if (d->stage_r < 0) { d->stage_ok = 0; return 3; }
+        ssize_t m;
+        do m = splice(d->src, NULL, d->stage_w, NULL, RELAY_STAGE_SIZE, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        while (m < 0 && errno == EINTR);
+        if (m == 0) return 2;
+        if (m < 0 && errno == EAGAIN) return 1;
+        if (m < 0 && errno == EINVAL) { stage_close(d); d->stage_ok = 0; return 3; }   /* unexpected: copy from now on */
+        if (m < 0) return 2;
+        d->staged = (size_t)m;
+    }
+    size_t want = d->staged < RELAY_BUFFER_SIZE ? d->staged : RELAY_BUFFER_SIZE;
+    ssize_t n = -1;
+    if (through) {
+        ssize_t t;
+        size_t more = d->staged < RELAY_STAGE_READ ? d->staged : RELAY_STAGE_READ;
+        do t = tee(d->stage_r, d->peek_w, more, SPLICE_F_NONBLOCK); while (t < 0 && errno == EINTR);
+        if (t > 0) {
+            do n = read(d->peek_r, r->stage_buf, (size_t)t); while (n < 0 && errno == EINTR);
+            if (n != t) {                 /* the peek pipe was empty: cannot happen */
+                say(r->err_fd, "the stage's copy could not be read back", "", 0);
+                return -1;
+            }
+            size_t verbatim = 0;
+            int rc = f->input_verbatim(f->context, which, r->stage_buf, (size_t)n, &verbatim);
+            if (verbatim > (size_t)n) { say(r->err_fd, "the filter passed more than it was given", "", 0); return -1; }
+            d->verbatim_left = verbatim;
+            d->skip_left = (size_t)n - verbatim;
+            d->staged -= (size_t)n;
+            return rc;
+        }
+        /* tee failed (it cannot on a pipe holding bytes): the stage's bytes are read instead. */
+    }
+    do n = read(d->stage_r, d->buf, want); while (n < 0 && errno == EINTR);
+    if (n <= 0) { say(r->err_fd, "reading the stage pipe", ": ", n < 0 ? errno : EIO); return -1; }
+    d->staged -= (size_t)n;
+    return f->input(f->context, which, d->buf, (size_t)n);
+}
+
+/* A filtered direction: its queue first, then one read handed to the filter, then both queues;
+ * again while the stage holds bytes (poll cannot see them). */
 static int filter_transfer(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
     int moved = filter_flush(r, which, now);
-    if (!d->open || d->wait_dst || !filter_wants_src(r, which)) return moved;
-    ssize_t n;
-    do n = dir_read(d); while (n < 0 && errno == EINTR);
-    if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
-    if (n < 0) return moved;
-    if (r->filter->input(r->filter->context, which, d->buf, (size_t)n) < 0) {
-        filter_stop(r, now);
-        return 1;
+    for (;;) {
+        if (!d->open || d->wait_dst || !filter_wants_src(r, which)) return moved;
+        int rc = d->stage_ok ? stage_input(r, which) : 3;
+        if (rc == 1) return moved;
+        if (rc == 2) { src_done(r, which, now); return 1; }
+        if (rc == 3) {
+            ssize_t n;
+            do n = dir_read(d); while (n < 0 && errno == EINTR);
+            if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
+            if (n < 0) return moved;
+            rc = r->filter->input(r->filter->context, which, d->buf, (size_t)n);
+        }
+        if (rc < 0) {
+            filter_stop(r, now);
+            return 1;
+        }
+        filter_flush(r, DIR_IN, now);
+        filter_flush(r, DIR_OUT, now);
+        moved = 1;
+        if (!d->staged) return moved;
     }
-    filter_flush(r, DIR_IN, now);
-    filter_flush(r, DIR_OUT, now);
-    return 1;
 }
 
 /* Moves what is available; `dst_ready` tells whether poll reported room in dst. Returns 1 on progress. */
@@ -436,7 +591,7 @@ static void end_empty_sources(struct relay *r, int64_t now) {
     for (int i = DIR_OUT; i <= DIR_ERR; i++) {
         struct relay_dir *d = &r->dir[i];
         int avail = 0;
-        if (!d->open || d->wait_dst || d->len) continue;
+        if (!d->open || d->wait_dst || d->len || d->staged || d->verbatim_left || d->skip_left) continue;
         if (ioctl(d->src, FIONREAD, &avail) == 0 && avail == 0) src_done(r, i, now);
     }
 }
@@ -538,6 +693,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     r.escalate_at = RELAY_NEVER;
     r.drain_until = RELAY_NEVER;
     r.filter = config->filter;
+    r.null_fd = -1;
 
     sigset_t set;
     mcpbox_relay_block_forwarded(&set);
@@ -571,11 +727,25 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         d->src_owned = i != DIR_IN;
         d->dst_owned = i == DIR_IN;
         d->buf = buffers[i];
-        d->can_splice = is_pipe(d->src) && is_pipe(d->dst) && !(r.filter && i != DIR_ERR);
-        d->dst_is_pipe = is_pipe(d->dst);
+        d->stage_r = d->stage_w = d->peek_r = d->peek_w = -1;
+        /* splice() clears the non-blocking capability (FMODE_NOWAIT, hence RWF_NOWAIT) of the
+         * files it touches, so the client's pipes are spliced only through a file description of
+         * mcpbox's own (reopen_private); stderr, which mcpbox's own lines share, is copied. */
         int client_fd = i == DIR_IN ? d->src : d->dst;
-        int nowait = is_pipe(client_fd) || is_socket(client_fd);
+        int own = i != DIR_ERR && reopen_private(client_fd, i == DIR_IN ? O_RDONLY : O_WRONLY);
+        int nowait = !own && (is_pipe(client_fd) || is_socket(client_fd));
         if (i == DIR_IN) d->src_nowait = nowait; else d->dst_nowait = nowait;
+        int spliceable = own && is_pipe(i == DIR_IN ? d->dst : d->src);
+        d->can_splice = spliceable && !r.filter;
+        d->dst_is_pipe = i == DIR_IN ? is_pipe(d->dst) : own;
+        if (spliceable && r.filter && r.filter->passes_through && r.filter->input_verbatim) {
+            if (!r.stage_buf) {
+                void *m = mmap(NULL, RELAY_STAGE_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                r.stage_buf = m == MAP_FAILED ? NULL : m;
+            }
+            d->stage_ok = r.stage_buf != NULL;
+            if (r.null_fd < 0) r.null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        }
         int server_fd = i == DIR_IN ? d->dst : d->src;
         if (server_fd >= 0) {
             int fl = fcntl(server_fd, F_GETFL);
@@ -618,7 +788,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             filter_flush(&r, DIR_OUT, now);
         }
 
-        int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3];
+        int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3], staged[3] = {0, 0, 0}, any_staged = 0;
         if (!r.exited) {
             at_sig = n; pfd[n++] = (struct pollfd){.fd = r.sigfd, .events = POLLIN};
             at_pid = n; pfd[n++] = (struct pollfd){.fd = r.pidfd, .events = POLLIN};
@@ -630,6 +800,8 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             if (!d->wait_dst && (!r.filter || i == DIR_ERR || filter_wants_src(&r, i))) {
                 at_src[i] = n;
                 pfd[n++] = (struct pollfd){.fd = d->src, .events = POLLIN};
+                /* Bytes in the stage are ready whatever the source says. */
+                if (d->staged) any_staged = staged[i] = 1;
             }
             /* dst is always watched, for errors at least: a vanished reader is noticed at once. */
             at_dst[i] = n;
@@ -649,6 +821,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             int64_t left = due - now;
             timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
         }
+        if (any_staged) timeout = 0;
         int ready = poll(pfd, (nfds_t)n, timeout);
         if (ready < 0) {
             if (errno == EINTR) continue;
@@ -664,7 +837,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             break;
         }
         now = now_ms();
-        if (ready == 0) continue;
+        if (ready == 0 && !any_staged) continue;
 
         if (at_sig >= 0 && pfd[at_sig].revents) forward_signals(&r);
         for (int i = 0; i < 3; i++) {
@@ -676,7 +849,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
                 if (transfer(&r, i, 1, now) && r.exited) r.drain_until = now + r.drain_ms;
             } else if (dre & (POLLERR | POLLHUP | POLLNVAL)) {
                 dst_gone(&r, i, now);
-            } else if (sre) {
+            } else if (sre || staged[i]) {
                 if (sre & POLLNVAL) src_done(&r, i, now);
                 else if (transfer(&r, i, 0, now) && r.exited) r.drain_until = now + r.drain_ms;
             }
@@ -684,8 +857,12 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         if (at_pid >= 0 && pfd[at_pid].revents) reap(&r, now);
     }
 
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
+        stage_close(&r.dir[i]);
+    }
+    close_fd(&r.null_fd);
+    if (r.stage_buf) munmap(r.stage_buf, RELAY_STAGE_READ);
     if (!r.exited) r.status = 125;
     /* Consume signals that arrived too late to matter; they stay blocked. */
     struct signalfd_siginfo si;

@@ -16,6 +16,15 @@ final class MCPRelayHook {
             let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
             return me.filter.input(Int(dir), UnsafeRawBufferPointer(start: bytes, count: len)) ? 0 : -1
         }
+        hook.passes_through = { ctx, dir in
+            Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue().filter.passesThrough(Int(dir)) ? 1 : 0
+        }
+        hook.input_verbatim = { ctx, dir, bytes, len, verbatim in
+            let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
+            var n = 0
+            defer { verbatim?.pointee = n }
+            return me.filter.input(Int(dir), UnsafeRawBufferPointer(start: bytes, count: len), verbatim: &n) ? 0 : -1
+        }
         hook.pending = { ctx, dir, out in
             let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()
             let (p, n) = me.filter.pending(Int(dir))

@@ -23,6 +23,10 @@ struct IncrementalScan {
     /// A CR that ended the last piece: it is the line's last byte (dropped, as `MCPFilter.line`
     /// drops the CR before the newline) unless more bytes follow.
     private var pendingCR = false
+    /// The first byte a streamed line may not pass on before its verdict (`passable`)...
+    private var holdAt = Int.max
+    /// ...and how many of its bytes `passable` has let through.
+    private(set) var passed = 0
 
     private enum State: UInt8 {
         case start, value, firstValue, firstKey, key, colon, after, done
@@ -116,6 +120,22 @@ struct IncrementalScan {
 
     private mutating func fail(_ e: JSONError) { if error == nil { error = e } }
 
+    /// How many more of the bytes fed so far may be passed on now, before the line's verdict:
+    /// all of them up to the byte that closes the top-level value, the first raw CR (wherever it
+    /// is; a CR that ends the bytes fed waits for the next ones), or the start of the piece in
+    /// which the scan failed or overflowed, whichever comes first. Once reached, nothing more
+    /// passes. Past a stop the bytes may still make the line invalid or change its verdict; before
+    /// it they are an unclosed JSON object, which no peer can act on (see `StreamedLine.swift`).
+    mutating func passable() -> Int {
+        let upTo = min(holdAt, count)
+        guard upTo > passed else { return 0 }
+        defer { passed = upTo }
+        return upTo - passed
+    }
+
+    @inline(__always)
+    private mutating func hold(_ at: Int) { if at < holdAt { holdAt = at } }
+
     private mutating func run(_ b: UnsafeRawBufferPointer) {
         guard error == nil, !overflow, let base = b.baseAddress else { count += b.count; return }
         let n = b.count
@@ -130,6 +150,7 @@ struct IncrementalScan {
                     capture(key: true, b, keyFrom, n)
                 }
             }
+            if error != nil || overflow { hold(count) }
             count += n
         }
         @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0d || c == 0x0a }
@@ -138,7 +159,11 @@ struct IncrementalScan {
             let c = b[i]
             switch state {
             case .start:
-                if isSpace(c) { i += 1; continue }
+                if isSpace(c) {
+                    if c == 0x0d { hold(count + i) }
+                    i += 1
+                    continue
+                }
                 significant = true
                 if c == UInt8(ascii: "{") {
                     scan.isObject = true
@@ -284,7 +309,10 @@ struct IncrementalScan {
     /// JSON whitespace at `i` outside strings (past the first significant byte, a CR is noted).
     @inline(__always)
     private mutating func space(_ c: UInt8, _ i: Int) {
-        if c == 0x0d, firstCR == nil { firstCR = count + i }
+        if c == 0x0d, firstCR == nil {
+            firstCR = count + i
+            hold(count + i)
+        }
     }
 
     private mutating func startString(at i: Int, key: Bool) {
@@ -438,6 +466,8 @@ struct IncrementalScan {
     /// The closer at `i` of the innermost container.
     private mutating func close(_ b: UnsafeRawBufferPointer, _ i: inout Int, object: Bool) {
         let frame = frames.removeLast()
+        // The closing byte of the message waits for its verdict.
+        if frames.isEmpty { hold(count + i) }
         if frame.level == .arguments { scan.argumentKeys = frame.keys?.keys ?? [] }
         i += 1
         valueDone(b, i)

@@ -106,8 +106,6 @@ public final class MCPFilter {
     var streamLength = [0, 0]
     /// ...and how many held bytes the line must reach before its start is scanned again...
     var forecastAt = [0, 0]
-    /// ...and how far the streamed line may be passed on before its verdict (`StreamHold`).
-    var streamHold = [StreamHold(), StreamHold()]
     /// A line is forecast once this many of its bytes are held (shorter ones are held whole: they
     /// gain nothing from streaming)...
     public var forecastFrom = 16 << 10
@@ -203,9 +201,20 @@ public final class MCPFilter {
         return confirm.nextDeadline ?? -1
     }
 
+    /// Whether `dir`'s current line is streamed with nothing queued ahead of its next bytes: the
+    /// next `input` may then leave the ones it passes unchanged to the caller (`verbatim`).
+    public func passesThrough(_ dir: Int) -> Bool {
+        streaming[dir] && spooling[dir] == nil && queues[dir].count == 0 && queues[dir].held == 0
+            && spooledOut[dir].isEmpty
+    }
+
     /// Bytes read in `dir` (empty: the source's end, whatever is held is passed on as is).
-    /// Returns false when the session must end.
-    public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Returns false when the session must end. With `verbatim`, when `passesThrough(dir)`: the
+    /// leading bytes of a streamed line that pass unchanged are not queued; their count is set
+    /// there, and the caller sends them before anything queued (the C relay moves them from a pipe).
+    public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer, verbatim: UnsafeMutablePointer<Int>? = nil) -> Bool {
+        let through = verbatim != nil && passesThrough(dir)
+        verbatim?.pointee = 0
         if failed || !writeAuditHeld() { return false }
         let q = queues[dir]
         if bytes.count == 0 {
@@ -251,11 +260,11 @@ public final class MCPFilter {
             }
             if streaming[dir] {
                 // Scanned while hot; passed on up to the byte that would close the message
-                // (`StreamHold`); the rest, the newline included, waits for the verdict.
+                // (`IncrementalScan.passable`); the rest, the newline included, waits for the verdict.
                 let body = UnsafeRawBufferPointer(rebasing: piece[..<(piece.count - (nl == nil ? 0 : 1))])
                 streamScan[dir].feed(body)
                 streamLength[dir] += body.count
-                let n = streamHold[dir].passable(body)
+                let n = streamScan[dir].passable()
                 if spooling[dir] == nil, q.held + piece.count - n > spoolThreshold {
                     // A long held-back end (whitespace after the closing byte, or what follows a
                     // stop) waits in a spool, not in memory.
@@ -263,9 +272,14 @@ public final class MCPFilter {
                     q.dropHeld()
                     spooling[dir] = spooled
                 }
+                // The first piece of a read that passes through: its passable bytes stay with the caller.
+                let leave = through && start == 0
+                if leave { verbatim?.pointee = n }
                 if let spooled = spooling[dir] {
-                    if n > 0 { q.append(UnsafeRawBufferPointer(rebasing: body[..<n])) }
+                    if n > 0, !leave { q.append(UnsafeRawBufferPointer(rebasing: body[..<n])) }
                     guard spooled.append(UnsafeRawBufferPointer(rebasing: piece[n...])) else { return cannotSpool(dir) }
+                } else if leave {
+                    q.hold(UnsafeRawBufferPointer(rebasing: piece[n...]))
                 } else {
                     q.hold(piece)
                     q.commit(n)

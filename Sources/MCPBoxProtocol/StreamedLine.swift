@@ -10,8 +10,10 @@
 /// on an unterminated last line at EOF (the Python SDK's server does). Holding back the newline
 /// alone is not enough: a late duplicate `params.name` is the one Python's json keeps.
 ///
-/// `StreamHold` also stops at the first raw CR (some clients end a line there, `MCPFilter.line`
-/// refuses it), at any other control byte, and at a non-ASCII byte outside strings: all of them
+/// How far it is passed on is the scan's own (`IncrementalScan.passable`), so each byte is read
+/// once: it stops at the byte that would close the object, at the first raw CR (some clients end a
+/// line there, `MCPFilter.line` refuses it), and before the piece in which the scan found the line
+/// invalid (any other control byte, a non-ASCII byte outside strings, bad UTF-8...): all of them
 /// make the line something other than one plain JSON object, so they wait for the verdict too.
 ///
 /// Only lines whose verdict depends on a few members near their start are forecast: client
@@ -36,8 +38,7 @@ extension MCPFilter {
         streamScan[dir] = IncrementalScan()
         streamScan[dir].feed(q.heldBytes)
         streamLength[dir] = q.held
-        streamHold[dir] = StreamHold()
-        q.commit(streamHold[dir].passable(q.heldBytes))
+        q.commit(streamScan[dir].passable())
         streaming[dir] = true
     }
 
@@ -99,60 +100,5 @@ extension MCPFilter {
             return false
         }
         return true
-    }
-}
-
-/// How far a streamed line may be passed on before its verdict: a small JSON state over its
-/// bytes (in a string, after a backslash, nesting depth) that stops, for good, at the byte that
-/// would close the top-level value, at any control byte but a tab outside strings (CR included),
-/// and at a byte that cannot start or continue a value at depth 0 or is not ASCII outside strings.
-struct StreamHold {
-    private var depth = 0
-    private var inString = false
-    private var escaped = false
-    private var stopped = false
-    /// The line's bytes passed on so far.
-    private(set) var passed = 0
-
-    /// How many of `bytes` (the line's next ones) may be passed on now.
-    mutating func passable(_ bytes: UnsafeRawBufferPointer) -> Int {
-        guard !stopped, let base = bytes.baseAddress else { return 0 }
-        let n = bytes.count
-        var i = 0
-        while i < n {
-            if inString, !escaped {
-                // 32 or 8 bytes at a time up to the next quote, backslash, control or non-ASCII byte.
-                i = Parser.plainRun(base, from: i, to: n)
-                guard i < n else { break }
-            }
-            let b = bytes[i]
-            if inString {
-                if b < 0x20 { break }
-                if escaped {
-                    escaped = false
-                } else if b == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if b == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                i += 1
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                // The closing byte of the message is held back.
-                if depth <= 1 { stopped = true } else { depth -= 1 }
-            case 0x20, 0x09: break
-            case 0x00..<0x20, 0x80...: stopped = true
-            default: if depth == 0 { stopped = true }
-            }
-            if stopped { break }
-            i += 1
-        }
-        if i < bytes.count { stopped = true }
-        passed += i
-        return i
     }
 }

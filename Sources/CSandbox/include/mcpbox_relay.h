@@ -65,6 +65,16 @@ struct mcpbox_relay_filter {
      * however quiet both peers are. MCPBOX_RELAY_FILTER_STOP ends the session as `input`'s -1
      * does (the filter has said why): the relay reads and writes nothing more for it. */
     int64_t (*tick)(void *context, int64_t now_ms);
+    /* Optional (NULL: every byte is copied through `input` and `pending`). Whether dir's current
+     * line is passed on as it arrives, with nothing queued ahead of it: its next bytes may then be
+     * handed over with `input_verbatim`. */
+    int (*passes_through)(void *context, int dir);
+    /* `input` for bytes the relay holds in a pipe of its own (moved there from the source with
+     * splice; `bytes` is a copy teed out of it): the filter sets *verbatim to how many leading
+     * bytes it passes on unchanged without queueing them, and the relay moves those pages from
+     * its pipe to dir's destination (no copy) before anything the filter queues. Only that pipe's
+     * reader is the relay, so the bytes moved are the bytes judged, whoever else holds the source. */
+    int (*input_verbatim)(void *context, int dir, const char *bytes, size_t len, size_t *verbatim);
 };
 
 struct mcpbox_relay_config {
