@@ -267,6 +267,40 @@ struct RelayTests {
         #expect(relaying > 0 && lifetime <= 8 * 1024, "relay-harness VmHWM \(lifetime) KiB")
     }
 
+    @Test("a client that stops reading after a spliced transfer does not freeze the relay: SIGTERM to mcpbox still ends the session",
+          arguments: [false, true])
+    func stalledClientAfterSplice(mcp: Bool) throws {
+        // splice() takes the non-blocking capability (RWF_NOWAIT) from the files it touches: a
+        // relay that then wrote to the client's pipe with a plain write() blocked there once the
+        // client stopped reading, deaf to signals, the server's exit and its own deadlines.
+        let dir = try TempDir(prefix: "mcpbox-relay-stall")
+        defer { dir.remove() }
+        let run = mcp ? try RelayRun.mcpAudited(dir, fixture: "burst.py", description: "relay: a client that stops reading")
+            : try RelayRun("burst.py", grace: 1)
+        let errors = Background { RelayRun.readAll(run.errors) }
+        // The 1 MiB line (spliced, or by the MCP layer's stage) and a few small ones after it.
+        let got = MCPStreamTests.read(run.output, atLeast: (1 << 20) + 2000)
+        #expect(got.count >= (1 << 20) + 2000, "only \(got.count) bytes came")
+        // The client reads no more; the small lines fill its pipe.
+        usleep(1_500_000)
+        kill(run.pid, SIGTERM)
+        var raw: Int32 = 0
+        var ended = false
+        for _ in 0..<300 {
+            let r = waitpid(run.pid, &raw, WNOHANG)
+            if r == run.pid { ended = true; break }
+            usleep(100_000)
+        }
+        if !ended {
+            kill(-run.pid, SIGKILL)
+            while waitpid(run.pid, &raw, 0) < 0 && errno == EINTR {}
+        }
+        run.closeOutput()
+        let err = String(decoding: errors.join(), as: UTF8.self)
+        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading; stderr: \(err.suffix(1500))")
+        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+    }
+
     @Test("client stdin EOF reaches the server, which exits promptly")
     func stdinEOF() throws {
         let run = try RelayRun("echo.py", grace: 5)
