@@ -341,26 +341,37 @@ struct Parser {
         return (quote | backslash | control | w) & high
     }
 
+    /// The bytes of `a` that are a quote, a backslash, a control character or not ASCII. A control
+    /// (< 0x20) or non-ASCII (>= 0x80) byte c is one where c + 0xe0 (mod 256) >= 0x60.
+    @inline(__always)
+    static func special16(_ a: SIMD16<UInt8>) -> SIMDMask<SIMD16<Int8>> {
+        let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5c)
+        let bias = SIMD16<UInt8>(repeating: 0xe0), top = SIMD16<UInt8>(repeating: 0x60)
+        return (a .== quote) .| (a .== backslash) .| ((a &+ bias) .>= top)
+    }
+
     /// Whether any of the 32 bytes at `p` is a quote, a backslash, a control character or not
     /// ASCII (vector compares: about three times the word-at-a-time test's speed).
     @inline(__always)
     static func anySpecial32(_ p: UnsafeRawPointer) -> Bool {
-        let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5c)
-        // A control (< 0x20) or non-ASCII (>= 0x80) byte c is one where c + 0xe0 (mod 256) >= 0x60.
-        let bias = SIMD16<UInt8>(repeating: 0xe0), top = SIMD16<UInt8>(repeating: 0x60)
-        let a = p.loadUnaligned(as: SIMD16<UInt8>.self), b = (p + 16).loadUnaligned(as: SIMD16<UInt8>.self)
-        let ma: SIMDMask<SIMD16<Int8>> = (a .== quote) .| (a .== backslash)
-        let mb: SIMDMask<SIMD16<Int8>> = (b .== quote) .| (b .== backslash)
-        let ca: SIMD16<UInt8> = a &+ bias
-        let cb: SIMD16<UInt8> = b &+ bias
-        return any(ma .| mb .| (ca .>= top) .| (cb .>= top))
+        any(special16(p.loadUnaligned(as: SIMD16<UInt8>.self)) .| special16((p + 16).loadUnaligned(as: SIMD16<UInt8>.self)))
+    }
+
+    /// The same over 64 bytes: one test of four vectors' masks (about 1.5 to 2 times the 32-byte
+    /// loop's speed on long strings here).
+    @inline(__always)
+    static func anySpecial64(_ p: UnsafeRawPointer) -> Bool {
+        any(special16(p.loadUnaligned(as: SIMD16<UInt8>.self)) .| special16((p + 16).loadUnaligned(as: SIMD16<UInt8>.self))
+            .| special16((p + 32).loadUnaligned(as: SIMD16<UInt8>.self)) .| special16((p + 48).loadUnaligned(as: SIMD16<UInt8>.self)))
     }
 
     /// The first index from `i` (up to `stop`) that may be a quote, a backslash, a control or a
-    /// non-ASCII byte: 32 bytes at a time (two vectors), then 8; the last few are left to the caller.
+    /// non-ASCII byte: 64 bytes at a time (four vectors), then 32, then 8; the last few are left
+    /// to the caller.
     @inline(__always)
     static func plainRun(_ base: UnsafeRawPointer, from i: Int, to stop: Int) -> Int {
         var i = i
+        while i + 64 <= stop, !anySpecial64(base + i) { i += 64 }
         while i + 32 <= stop, !anySpecial32(base + i) { i += 32 }
         while i + 8 <= stop, specialBits((base + i).loadUnaligned(as: UInt64.self)) == 0 { i += 8 }
         return i
