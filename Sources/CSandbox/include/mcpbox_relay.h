@@ -69,11 +69,11 @@ struct mcpbox_relay_filter {
      * line is passed on as it arrives, with nothing queued ahead of it: its next bytes may then be
      * handed over with `input_verbatim`. */
     int (*passes_through)(void *context, int dir);
-    /* `input` for bytes the relay holds in a pipe of its own (moved there from the source with
-     * splice; `bytes` is a copy teed out of it): the filter sets *verbatim to how many leading
-     * bytes it passes on unchanged without queueing them, and the relay moves those pages from
-     * its pipe to dir's destination (no copy) before anything the filter queues. Only that pipe's
-     * reader is the relay, so the bytes moved are the bytes judged, whoever else holds the source. */
+    /* `input` for bytes the relay read from a pipe of its own (moved there from the source with
+     * splice): the filter sets *verbatim to how many leading bytes it passes on unchanged without
+     * queueing them, and the relay writes those from `bytes` (it keeps them until written) to
+     * dir's destination before anything the filter queues. Written, never spliced: a pipe's
+     * pages may be its writer's memory (vmsplice) or a file's, changeable after they were judged. */
     int (*input_verbatim)(void *context, int dir, const char *bytes, size_t len, size_t *verbatim);
 };
 
