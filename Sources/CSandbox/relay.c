@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,13 +155,19 @@ static int is_socket(int fd) {
     return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* pipefs's f_type (linux/magic.h): anonymous pipes, not named FIFOs. */
+#define RELAY_PIPEFS_MAGIC 0x50495045
+
 /* Replaces the client's pipe `fd` with a file description of mcpbox's own on the same pipe
  * (opened through /proc/self/fd, non-blocking): its flags, and what splice() changes in it, are
  * then mcpbox's, not shared with the client. Returns 1 when done; 0 (fd untouched) when fd is not
- * a pipe or cannot be reopened. */
+ * an anonymous pipe or cannot be reopened. A named FIFO is left alone: opened anew after its
+ * writers left, a reader never sees its end (no POLLHUP until another writer comes). */
 static int reopen_private(int fd, int mode) {
     struct stat before, after;
+    struct statfs fs;
     if (fd < 0 || fstat(fd, &before) < 0 || !S_ISFIFO(before.st_mode)) return 0;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != RELAY_PIPEFS_MAGIC) return 0;
     char path[32] = "/proc/self/fd/";
     char digits[12];
     int n = 0;
