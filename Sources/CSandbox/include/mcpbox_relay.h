@@ -2,8 +2,8 @@
  *
  * One poll() loop in C moves bytes client stdin -> server stdin, server stdout -> client
  * stdout and server stderr -> client stderr, unchanged and as soon as they arrive: splice()
- * when both ends are pipes (no copy), else read/write through one fixed 64 KiB buffer per
- * direction. A source is read only when its destination accepts, so memory stays bounded
+ * when both ends are pipes (no copy; stdin and stdout only), else read/write through one fixed
+ * 64 KiB buffer per direction. A source is read only when its destination accepts, so memory stays bounded
  * whatever the peers do.
  *
  * Lifecycle (the MCP stdio shutdown sequence, enforced):
@@ -23,7 +23,11 @@
  *     without progress for a client that does not read; then the child's status is returned.
  *
  * The caller creates all six fds; the server ends may be blocking (the relay sets O_NONBLOCK on
- * them), the client's are left as they are (they may be shared with the client). On return the
+ * them). The client's file descriptions are never changed (they may be shared with the client):
+ * a client stdin or stdout pipe is replaced, on the same fd number, by a non-blocking file
+ * description of the relay's own on the same pipe (reopened through /proc/self/fd), the only
+ * ones it splices (splice() takes RWF_NOWAIT support away from the files it touches); other
+ * client fds are used with RWF_NOWAIT, and stderr is copied, never spliced. On return the
  * forwarded signals stay blocked and SIGPIPE ignored: the caller is expected to exit with the
  * returned status. */
 #ifndef MCPBOX_RELAY_H
