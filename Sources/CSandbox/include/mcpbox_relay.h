@@ -24,10 +24,11 @@
  *
  * The caller creates all six fds; the server ends may be blocking (the relay sets O_NONBLOCK on
  * them). The client's file descriptions are never changed (they may be shared with the client):
- * a client stdin or stdout pipe is replaced, on the same fd number, by a non-blocking file
- * description of the relay's own on the same pipe (reopened through /proc/self/fd), the only
- * ones it splices (splice() takes RWF_NOWAIT support away from the files it touches); other
- * client fds are used with RWF_NOWAIT, and stderr is copied, never spliced. On return the
+ * a client stdin or stdout pipe (anonymous; a named FIFO is left as it is) is replaced, on the
+ * same fd number, by a non-blocking file description of the relay's own on the same pipe
+ * (reopened through /proc/self/fd), the only ones it splices (splice() takes RWF_NOWAIT
+ * support away from the files it touches); other client fds are used with RWF_NOWAIT, and
+ * stderr is copied, never spliced. On return the
  * forwarded signals stay blocked and SIGPIPE ignored: the caller is expected to exit with the
  * returned status. */
 #ifndef MCPBOX_RELAY_H
