@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +36,8 @@
 #define RELAY_SERVER_PIPE_SIZE (1024 * 1024)
 /* A filtered direction's stage pipe (see struct relay_dir): as large as the server's pipes. */
 #define RELAY_STAGE_SIZE RELAY_SERVER_PIPE_SIZE
-/* How much of the stage is teed, read and judged at a time (one buffer shared by both
- * directions): fewer, larger moves mean fewer wake-ups of the peers. */
+/* How much of the stage is read and judged at a time (a buffer per direction): fewer, larger
+ * moves mean fewer wake-ups of the peers. */
 #define RELAY_STAGE_READ (256 * 1024)
 #define RELAY_DEFAULT_GRACE_MS 2000
 #define RELAY_MIN_DRAIN_MS 1000
@@ -59,15 +60,16 @@ struct relay_dir {
     char *buf;
     int open;
     /* Filtered, a line the filter passes as it arrives (`passes_through`), both ends pipes: the
-     * source's bytes are moved (splice) into the stage, a private pipe; a copy teed into the peek
-     * pipe is read and judged (`input_verbatim`), and what the filter passed unchanged is moved on
-     * from the stage to dst, so each byte is copied once, not three times. Opened at the first
-     * such line when `stage_ok`; -1 until then. */
+     * source's bytes are moved (splice) into the stage, a private pipe, then read into `judged`
+     * and judged (`input_verbatim`); what the filter passed unchanged is written to dst from
+     * there, unqueued. Never spliced on: a pipe's pages may be the writer's own memory (vmsplice)
+     * or a file's, which it can still change after they were judged. Opened at the first such
+     * line when `stage_ok`; -1 until then. */
     int stage_ok;
-    int stage_r, stage_w, peek_r, peek_w;
-    size_t staged;            /* bytes in the stage not yet handed to the filter (behind the two below) */
-    size_t verbatim_left;     /* at the stage's head: bytes the filter passed unchanged, for dst */
-    size_t skip_left;         /* after them: bytes the filter took (queued or dropped), to discard */
+    int stage_r, stage_w;
+    size_t staged;            /* bytes in the stage not yet handed to the filter */
+    char *judged;             /* RELAY_STAGE_READ bytes: the last ones read from the stage */
+    size_t verbatim_off, verbatim_left; /* in judged: bytes the filter passed unchanged, for dst */
 };
 
 enum relay_dir_index { DIR_IN = 0, DIR_OUT = 1, DIR_ERR = 2 };
@@ -88,8 +90,7 @@ struct relay {
     int64_t wall_at;
     int64_t drain_until;    /* after exit: give up if no progress by then */
     const struct mcpbox_relay_filter *filter; /* the MCP layer, for DIR_IN and DIR_OUT */
-    int null_fd;            /* /dev/null, where a stage's judged and queued bytes are discarded */
-    char *stage_buf;        /* RELAY_STAGE_READ bytes (mmap) for the stages' teed copies, or NULL */
+    char *stage_buf;        /* 2 * RELAY_STAGE_READ bytes (mmap): the directions' `judged`, or NULL */
 };
 
 /* clock_gettime(CLOCK_MONOTONIC) in milliseconds. */
@@ -154,13 +155,19 @@ static int is_socket(int fd) {
     return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* pipefs's f_type (linux/magic.h): anonymous pipes, not named FIFOs. */
+#define RELAY_PIPEFS_MAGIC 0x50495045
+
 /* Replaces the client's pipe `fd` with a file description of mcpbox's own on the same pipe
  * (opened through /proc/self/fd, non-blocking): its flags, and what splice() changes in it, are
  * then mcpbox's, not shared with the client. Returns 1 when done; 0 (fd untouched) when fd is not
- * a pipe or cannot be reopened. */
+ * an anonymous pipe or cannot be reopened. A named FIFO is left alone: opened anew after its
+ * writers left, a reader never sees its end (no POLLHUP until another writer comes). */
 static int reopen_private(int fd, int mode) {
     struct stat before, after;
+    struct statfs fs;
     if (fd < 0 || fstat(fd, &before) < 0 || !S_ISFIFO(before.st_mode)) return 0;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != RELAY_PIPEFS_MAGIC) return 0;
     char path[32] = "/proc/self/fd/";
     char digits[12];
     int n = 0;
@@ -242,45 +249,32 @@ static void dir_close(struct relay_dir *d) {
     d->open = 0;
     d->wait_dst = 0;
     d->len = d->off = 0;
-    d->staged = d->verbatim_left = d->skip_left = 0;
+    d->staged = d->verbatim_off = d->verbatim_left = 0;
 }
 
-/* Creates dir's stage and peek pipes (best effort: without them its bytes are copied). */
+/* Creates dir's stage pipe (best effort: without it its bytes are read from the source). */
 static void stage_open(struct relay_dir *d) {
-    int a[2], b[2];
+    int a[2];
     if (pipe2(a, O_CLOEXEC | O_NONBLOCK) < 0) return;
-    if (pipe2(b, O_CLOEXEC | O_NONBLOCK) < 0) { close(a[0]); close(a[1]); return; }
-    /* Best effort: smaller pipes only cost more calls. A whole stage read fits in one tee. */
+    /* Best effort: a smaller pipe only costs more calls. */
     fcntl(a[1], F_SETPIPE_SZ, RELAY_STAGE_SIZE);
-    fcntl(b[1], F_SETPIPE_SZ, RELAY_STAGE_READ);
     d->stage_r = a[0]; d->stage_w = a[1];
-    d->peek_r = b[0]; d->peek_w = b[1];
 }
 
 static void stage_close(struct relay_dir *d) {
     close_fd(&d->stage_r); close_fd(&d->stage_w);
-    close_fd(&d->peek_r); close_fd(&d->peek_w);
-    d->staged = d->verbatim_left = d->skip_left = 0;
+    d->staged = d->verbatim_off = d->verbatim_left = 0;
 }
 
-/* Moves the stage's head on: first the bytes the filter passed unchanged (to dst), then those it
- * took (discarded). Returns 1 when done, 0 when dst is full (wait_dst set), -1 when dst is gone. */
-static int stage_flush(struct relay *r, struct relay_dir *d) {
+/* Writes the bytes the filter passed unchanged from `judged` to dst. Returns 1 when done, 0 when
+ * dst is full (wait_dst set), -1 when dst is gone. */
+static int stage_flush(struct relay_dir *d) {
     while (d->verbatim_left) {
-        ssize_t m = splice(d->stage_r, NULL, d->dst, NULL, d->verbatim_left, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-        if (m > 0) { d->verbatim_left -= (size_t)m; continue; }
+        ssize_t m = write(d->dst, d->judged + d->verbatim_off, d->verbatim_left);
+        if (m > 0) { d->verbatim_off += (size_t)m; d->verbatim_left -= (size_t)m; continue; }
         if (m < 0 && errno == EINTR) continue;
         if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return 0; }
-        return -1;                        /* the stage holds them: dst failed */
-    }
-    while (d->skip_left) {
-        ssize_t m = r->null_fd >= 0
-            ? splice(d->stage_r, NULL, r->null_fd, NULL, d->skip_left, SPLICE_F_NONBLOCK)
-            : read(d->stage_r, d->buf, d->skip_left < RELAY_BUFFER_SIZE ? d->skip_left : RELAY_BUFFER_SIZE);
-        if (m > 0) { d->skip_left -= (size_t)m; continue; }
-        if (m < 0 && errno == EINTR) continue;
-        if (m < 0 && errno == EINVAL && r->null_fd >= 0) { close_fd(&r->null_fd); continue; }
-        return -1;                        /* cannot happen: the stage holds them */
+        return -1;
     }
     return 1;
 }
@@ -370,9 +364,9 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
     const struct mcpbox_relay_filter *f = r->filter;
     int moved = 0;
-    if (d->verbatim_left || d->skip_left) {
+    if (d->verbatim_left) {
         /* What the filter passed unchanged comes before anything it queued after. */
-        int done = d->open && d->dst >= 0 ? stage_flush(r, d) : (d->verbatim_left = d->skip_left = 0, 1);
+        int done = d->open && d->dst >= 0 ? stage_flush(d) : (d->verbatim_left = 0, 1);
         if (done == 0) return 0;
         if (done < 0) { dst_gone(r, which, now); return 1; }
         moved = 1;
@@ -429,9 +423,9 @@ static int filter_passes_through(struct relay *r, int which) {
 }
 
 /* Reads bytes for the filter by the stage (see struct relay_dir): fills it from the source when
- * empty, then hands the filter a teed copy of its head (`input_verbatim`) while the line passes
- * through, else reads the stage's bytes themselves. Returns input's result, or 1 when the source
- * has nothing now, or 2 at its end (or failure). */
+ * empty, then reads its head and hands it over with `input_verbatim` while the line passes
+ * through, else with `input`. Returns input's result, or 1 when the source has nothing now, or 2
+ * at its end (or failure). */
 static int stage_input(struct relay *r, int which) {
     struct relay_dir *d = &r->dir[which];
     const struct mcpbox_relay_filter *f = r->filter;
@@ -449,32 +443,22 @@ static int stage_input(struct relay *r, int which) {
         if (m < 0) return 2;
         d->staged = (size_t)m;
     }
-    size_t want = d->staged < RELAY_BUFFER_SIZE ? d->staged : RELAY_BUFFER_SIZE;
-    ssize_t n = -1;
-    if (through) {
-        ssize_t t;
-        size_t more = d->staged < RELAY_STAGE_READ ? d->staged : RELAY_STAGE_READ;
-        do t = tee(d->stage_r, d->peek_w, more, SPLICE_F_NONBLOCK); while (t < 0 && errno == EINTR);
-        if (t > 0) {
-            do n = read(d->peek_r, r->stage_buf, (size_t)t); while (n < 0 && errno == EINTR);
-            if (n != t) {                 /* the peek pipe was empty: cannot happen */
-                say(r->err_fd, "the stage's copy could not be read back", "", 0);
-                return -1;
-            }
-            size_t verbatim = 0;
-            int rc = f->input_verbatim(f->context, which, r->stage_buf, (size_t)n, &verbatim);
-            if (verbatim > (size_t)n) { say(r->err_fd, "the filter passed more than it was given", "", 0); return -1; }
-            d->verbatim_left = verbatim;
-            d->skip_left = (size_t)n - verbatim;
-            d->staged -= (size_t)n;
-            return rc;
-        }
-        /* tee failed (it cannot on a pipe holding bytes): the stage's bytes are read instead. */
-    }
-    do n = read(d->stage_r, d->buf, want); while (n < 0 && errno == EINTR);
+    /* Read (copied), not teed: the bytes written on are the ones judged, whatever happens to the
+     * pages they came in (see struct relay_dir). */
+    char *to = through ? d->judged : d->buf;
+    size_t cap = through ? RELAY_STAGE_READ : RELAY_BUFFER_SIZE;
+    size_t want = d->staged < cap ? d->staged : cap;
+    ssize_t n;
+    do n = read(d->stage_r, to, want); while (n < 0 && errno == EINTR);
     if (n <= 0) { say(r->err_fd, "reading the stage pipe", ": ", n < 0 ? errno : EIO); return -1; }
     d->staged -= (size_t)n;
-    return f->input(f->context, which, d->buf, (size_t)n);
+    if (!through) return f->input(f->context, which, d->buf, (size_t)n);
+    size_t verbatim = 0;
+    int rc = f->input_verbatim(f->context, which, d->judged, (size_t)n, &verbatim);
+    if (verbatim > (size_t)n) { say(r->err_fd, "the filter passed more than it was given", "", 0); return -1; }
+    d->verbatim_off = 0;
+    d->verbatim_left = verbatim;
+    return rc;
 }
 
 /* A filtered direction: its queue first, then one read handed to the filter, then both queues;
@@ -591,7 +575,7 @@ static void end_empty_sources(struct relay *r, int64_t now) {
     for (int i = DIR_OUT; i <= DIR_ERR; i++) {
         struct relay_dir *d = &r->dir[i];
         int avail = 0;
-        if (!d->open || d->wait_dst || d->len || d->staged || d->verbatim_left || d->skip_left) continue;
+        if (!d->open || d->wait_dst || d->len || d->staged || d->verbatim_left) continue;
         if (ioctl(d->src, FIONREAD, &avail) == 0 && avail == 0) src_done(r, i, now);
     }
 }
@@ -693,7 +677,6 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     r.escalate_at = RELAY_NEVER;
     r.drain_until = RELAY_NEVER;
     r.filter = config->filter;
-    r.null_fd = -1;
 
     sigset_t set;
     mcpbox_relay_block_forwarded(&set);
@@ -727,7 +710,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         d->src_owned = i != DIR_IN;
         d->dst_owned = i == DIR_IN;
         d->buf = buffers[i];
-        d->stage_r = d->stage_w = d->peek_r = d->peek_w = -1;
+        d->stage_r = d->stage_w = -1;
         /* splice() clears the non-blocking capability (FMODE_NOWAIT, hence RWF_NOWAIT) of the
          * files it touches, so the client's pipes are spliced only through a file description of
          * mcpbox's own (reopen_private); stderr, which mcpbox's own lines share, is copied. */
@@ -740,11 +723,11 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         d->dst_is_pipe = i == DIR_IN ? is_pipe(d->dst) : own;
         if (spliceable && r.filter && r.filter->passes_through && r.filter->input_verbatim) {
             if (!r.stage_buf) {
-                void *m = mmap(NULL, RELAY_STAGE_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                void *m = mmap(NULL, 2 * RELAY_STAGE_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 r.stage_buf = m == MAP_FAILED ? NULL : m;
             }
             d->stage_ok = r.stage_buf != NULL;
-            if (r.null_fd < 0) r.null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (r.stage_buf) d->judged = r.stage_buf + (size_t)i * RELAY_STAGE_READ;
         }
         int server_fd = i == DIR_IN ? d->dst : d->src;
         if (server_fd >= 0) {
@@ -861,8 +844,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
         stage_close(&r.dir[i]);
     }
-    close_fd(&r.null_fd);
-    if (r.stage_buf) munmap(r.stage_buf, RELAY_STAGE_READ);
+    if (r.stage_buf) munmap(r.stage_buf, 2 * RELAY_STAGE_READ);
     if (!r.exited) r.status = 125;
     /* Consume signals that arrived too late to matter; they stay blocked. */
     struct signalfd_siginfo si;

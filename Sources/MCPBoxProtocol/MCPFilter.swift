@@ -211,7 +211,7 @@ public final class MCPFilter {
     /// Bytes read in `dir` (empty: the source's end, whatever is held is passed on as is).
     /// Returns false when the session must end. With `verbatim`, when `passesThrough(dir)`: the
     /// leading bytes of a streamed line that pass unchanged are not queued; their count is set
-    /// there, and the caller sends them before anything queued (the C relay moves them from a pipe).
+    /// there, and the caller sends them, from `bytes`, before anything queued.
     public func input(_ dir: Int, _ bytes: UnsafeRawBufferPointer, verbatim: UnsafeMutablePointer<Int>? = nil) -> Bool {
         let through = verbatim != nil && passesThrough(dir)
         verbatim?.pointee = 0

@@ -168,4 +168,28 @@ struct MCPStreamTests {
         #expect(got == refusal + ping)
         #expect(serverGot == ping, "the server got \(serverGot.count) bytes: \(Self.text(of: err))")
     }
+
+    @Test("a server that rewrites a page it handed to its stdout by reference (vmsplice) after mcpbox judged it: the client gets the bytes judged, no line mcpbox never passed")
+    func rewrittenPageIsNotPassed() throws {
+        let dir = try TempDir(prefix: "mcpbox-mcp-stream-vmsplice")
+        defer { dir.remove() }
+        let run = try RelayRun.mcpAudited(dir, fixture: "vmsplice.py", description: "MCP streaming: a server that rewrites a vmspliced page")
+        // The fixture streams a result: its start, then one page of its memory by reference;
+        // once mcpbox has taken that page ("spliced"), the next message makes it rewrite it.
+        run.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"#.utf8) + [0x0a])
+        var said: [String] = []
+        while let l = RelayRun.readLine(run.errors), l != "spliced" { said.append(l) }
+        run.write(Array(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#.utf8) + [0x0a])
+        while let l = RelayRun.readLine(run.errors), l != "rewritten" { said.append(l) }
+        let expected = Array(#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":""#.utf8)
+            + [UInt8](repeating: UInt8(ascii: "a"), count: 40000) + [UInt8](repeating: UInt8(ascii: "b"), count: Int(getpagesize()))
+            + Array(#""}],"isError":false}}"#.utf8) + [0x0a]
+        let got = Self.read(run.output, atLeast: expected.count)
+        run.closeInput()
+        _ = RelayRun.readAll(run.errors)
+        _ = run.wait()
+        #expect(got.firstIndex(of: 0x0a) == expected.count - 1, "the client got a line end mcpbox never passed: \(Self.text(of: got))")
+        let judged = got == expected
+        #expect(judged, "the client got \(got.count) bytes, not the ones judged: \(Self.text(of: got)); stderr: \(said.joined(separator: "\n"))")
+    }
 }

@@ -51,7 +51,8 @@ final class RelayRun: @unchecked Sendable {
     }
 
     /// Starts `argv` (relay-harness or `mcpbox run`) in its own process group with stdio we hold.
-    init(argv: [String], sockets: Bool = false) throws {
+    /// `stdinFile`: the child's stdin is that descriptor instead of a channel (`input` then goes nowhere).
+    init(argv: [String], sockets: Bool = false, stdinFile: Int32? = nil) throws {
         func channel() throws -> (ours: Int32, theirs: Int32) {
             var fds: [Int32] = [-1, -1]
             let rc = sockets ? socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) : pipe(&fds)
@@ -67,7 +68,7 @@ final class RelayRun: @unchecked Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin.ours, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdinFile ?? stdin.ours, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout.theirs, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr.theirs, 2)
         var attr = posix_spawnattr_t()
@@ -311,6 +312,41 @@ struct RelayTests {
         let (status, seconds) = run.wait()
         #expect(status == 0)
         #expect(seconds < 4)
+    }
+
+    @Test("stdin a named FIFO whose writer left before the relay started: its end still reaches the server")
+    func fifoStdinWriterGone() throws {
+        let dir = try TempDir(prefix: "mcpbox-relay-fifo")
+        defer { dir.remove() }
+        let path = dir.sub("in.fifo")
+        #expect(mkfifo(path, 0o600) == 0)
+        // The client's description saw its writer come and go (a shell's `< fifo` after a short
+        // producer); a description opened on the FIFO now would never see that end (no POLLHUP).
+        let reader = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let writer = open(path, O_WRONLY | O_CLOEXEC)
+        #expect(reader >= 0 && writer >= 0)
+        _ = fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK)
+        _ = "hello\n".withCString { Glibc.write(writer, $0, 6) }
+        close(writer)
+        let run = try RelayRun(argv: [RelayRun.harness, "--grace", "1", "--", try TestSupport.systemPython(),
+                                      RelayRun.fixture("echo.py")], stdinFile: reader)
+        close(reader)
+        var got = [UInt8](), ended = false
+        var chunk = [UInt8](repeating: 0, count: 1 << 12)
+        while !ended {
+            var p = pollfd(fd: run.output, events: Int16(POLLIN), revents: 0)
+            let r = poll(&p, 1, 30_000)       // a deadline against a hang, not a measurement
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { break }
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(run.output, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { ended = true } else { got += chunk[..<n] }
+        }
+        if !ended { kill(-run.pid, SIGKILL) }
+        let status = run.wait().status
+        #expect(String(decoding: got, as: UTF8.self) == "hello\n")
+        #expect(ended, "the relay never saw the end of its FIFO stdin")
+        #expect(status == 0)
     }
 
     @Test("server closing stdout gives the client EOF; stderr keeps flowing")

@@ -24,10 +24,11 @@
  *
  * The caller creates all six fds; the server ends may be blocking (the relay sets O_NONBLOCK on
  * them). The client's file descriptions are never changed (they may be shared with the client):
- * a client stdin or stdout pipe is replaced, on the same fd number, by a non-blocking file
- * description of the relay's own on the same pipe (reopened through /proc/self/fd), the only
- * ones it splices (splice() takes RWF_NOWAIT support away from the files it touches); other
- * client fds are used with RWF_NOWAIT, and stderr is copied, never spliced. On return the
+ * a client stdin or stdout pipe (anonymous; a named FIFO is left as it is) is replaced, on the
+ * same fd number, by a non-blocking file description of the relay's own on the same pipe
+ * (reopened through /proc/self/fd), the only ones it splices (splice() takes RWF_NOWAIT
+ * support away from the files it touches); other client fds are used with RWF_NOWAIT, and
+ * stderr is copied, never spliced. On return the
  * forwarded signals stay blocked and SIGPIPE ignored: the caller is expected to exit with the
  * returned status. */
 #ifndef MCPBOX_RELAY_H
@@ -73,11 +74,11 @@ struct mcpbox_relay_filter {
      * line is passed on as it arrives, with nothing queued ahead of it: its next bytes may then be
      * handed over with `input_verbatim`. */
     int (*passes_through)(void *context, int dir);
-    /* `input` for bytes the relay holds in a pipe of its own (moved there from the source with
-     * splice; `bytes` is a copy teed out of it): the filter sets *verbatim to how many leading
-     * bytes it passes on unchanged without queueing them, and the relay moves those pages from
-     * its pipe to dir's destination (no copy) before anything the filter queues. Only that pipe's
-     * reader is the relay, so the bytes moved are the bytes judged, whoever else holds the source. */
+    /* `input` for bytes the relay read from a pipe of its own (moved there from the source with
+     * splice): the filter sets *verbatim to how many leading bytes it passes on unchanged without
+     * queueing them, and the relay writes those from `bytes` (it keeps them until written) to
+     * dir's destination before anything the filter queues. Written, never spliced: a pipe's
+     * pages may be its writer's memory (vmsplice) or a file's, changeable after they were judged. */
     int (*input_verbatim)(void *context, int dir, const char *bytes, size_t len, size_t *verbatim);
 };
 
