@@ -34,11 +34,9 @@
 /* The server's stdin and stdout pipes (mcpbox's own) are enlarged to the default pipe-max-size
  * so bulk transfers need fewer wake-ups: kernel pipe memory, not mcpbox's. stderr keeps 64 KiB. */
 #define RELAY_SERVER_PIPE_SIZE (1024 * 1024)
-/* A filtered direction's stage pipe (see struct relay_dir): as large as the server's pipes. */
-#define RELAY_STAGE_SIZE RELAY_SERVER_PIPE_SIZE
-/* How much of the stage is read and judged at a time (a buffer per direction): fewer, larger
- * moves mean fewer wake-ups of the peers. */
-#define RELAY_STAGE_READ (256 * 1024)
+/* How much of a streamed line is read and judged at a time (a buffer per filtered direction,
+ * see struct relay_dir): fewer, larger moves mean fewer wake-ups of the peers. */
+#define RELAY_JUDGED_SIZE (256 * 1024)
 #define RELAY_DEFAULT_GRACE_MS 2000
 #define RELAY_MIN_DRAIN_MS 1000
 #define RELAY_NEVER INT64_MAX
@@ -59,16 +57,13 @@ struct relay_dir {
     size_t off, len;          /* pending bytes in buf */
     char *buf;
     int open;
-    /* Filtered, a line the filter passes as it arrives (`passes_through`), both ends pipes: the
-     * source's bytes are moved (splice) into the stage, a private pipe, then read into `judged`
-     * and judged (`input_verbatim`); what the filter passed unchanged is written to dst from
-     * there, unqueued. Never spliced on: a pipe's pages may be the writer's own memory (vmsplice)
-     * or a file's, which it can still change after they were judged. Opened at the first such
-     * line when `stage_ok`; -1 until then. */
-    int stage_ok;
-    int stage_r, stage_w;
-    size_t staged;            /* bytes in the stage not yet handed to the filter */
-    char *judged;             /* RELAY_STAGE_READ bytes: the last ones read from the stage */
+    /* Filtered, a line the filter passes as it arrives (`passes_through`): its bytes are read
+     * into `judged`, up to RELAY_JUDGED_SIZE at a time, and handed over with `input_verbatim`;
+     * what the filter passed unchanged is written to dst from there, not queued (one copy in, one
+     * out). Never spliced on: a pipe's pages may be the writer's own memory (vmsplice) or a
+     * file's, which it can still change after they were judged. NULL: every read goes by `buf`
+     * and `input`. */
+    char *judged;
     size_t verbatim_off, verbatim_left; /* in judged: bytes the filter passed unchanged, for dst */
 };
 
@@ -90,7 +85,7 @@ struct relay {
     int64_t wall_at;
     int64_t drain_until;    /* after exit: give up if no progress by then */
     const struct mcpbox_relay_filter *filter; /* the MCP layer, for DIR_IN and DIR_OUT */
-    char *stage_buf;        /* 2 * RELAY_STAGE_READ bytes (mmap): the directions' `judged`, or NULL */
+    char *judged_buf;       /* 2 * RELAY_JUDGED_SIZE bytes (mmap): the directions' `judged`, or NULL */
 };
 
 /* clock_gettime(CLOCK_MONOTONIC) in milliseconds. */
@@ -249,35 +244,9 @@ static void dir_close(struct relay_dir *d) {
     d->open = 0;
     d->wait_dst = 0;
     d->len = d->off = 0;
-    d->staged = d->verbatim_off = d->verbatim_left = 0;
+    d->verbatim_off = d->verbatim_left = 0;
 }
 
-/* Creates dir's stage pipe (best effort: without it its bytes are read from the source). */
-static void stage_open(struct relay_dir *d) {
-    int a[2];
-    if (pipe2(a, O_CLOEXEC | O_NONBLOCK) < 0) return;
-    /* Best effort: a smaller pipe only costs more calls. */
-    fcntl(a[1], F_SETPIPE_SZ, RELAY_STAGE_SIZE);
-    d->stage_r = a[0]; d->stage_w = a[1];
-}
-
-static void stage_close(struct relay_dir *d) {
-    close_fd(&d->stage_r); close_fd(&d->stage_w);
-    d->staged = d->verbatim_off = d->verbatim_left = 0;
-}
-
-/* Writes the bytes the filter passed unchanged from `judged` to dst. Returns 1 when done, 0 when
- * dst is full (wait_dst set), -1 when dst is gone. */
-static int stage_flush(struct relay_dir *d) {
-    while (d->verbatim_left) {
-        ssize_t m = write(d->dst, d->judged + d->verbatim_off, d->verbatim_left);
-        if (m > 0) { d->verbatim_off += (size_t)m; d->verbatim_left -= (size_t)m; continue; }
-        if (m < 0 && errno == EINTR) continue;
-        if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return 0; }
-        return -1;
-    }
-    return 1;
-}
 
 static int filter_flush(struct relay *r, int which, int64_t now);
 
@@ -314,25 +283,42 @@ static void dst_gone(struct relay *r, int which, int64_t now) {
 /* preadv2(RWF_NOWAIT) on the client's pipes and sockets: non-blocking without touching their
  * O_NONBLOCK, which the client may share; plain read() elsewhere (our own non-blocking pipes,
  * files and ttys, which poll() just reported ready). */
-static ssize_t dir_read(struct relay_dir *d) {
-    struct iovec v = {d->buf, RELAY_BUFFER_SIZE};
+static ssize_t dir_read_into(struct relay_dir *d, char *to, size_t size) {
+    struct iovec v = {to, size};
     if (d->src_nowait) {
         ssize_t n = preadv2(d->src, &v, 1, -1, RWF_NOWAIT);
         if (n >= 0 || errno != EOPNOTSUPP) return n;
         d->src_nowait = 0;
     }
-    return read(d->src, d->buf, RELAY_BUFFER_SIZE);
+    return read(d->src, to, size);
 }
 
+static ssize_t dir_read(struct relay_dir *d) { return dir_read_into(d, d->buf, RELAY_BUFFER_SIZE); }
+
 /* pwritev2(RWF_NOWAIT) likewise. */
-static ssize_t dir_write(struct relay_dir *d) {
-    struct iovec v = {d->buf + d->off, d->len - d->off};
+static ssize_t dst_write(struct relay_dir *d, const char *p, size_t n) {
+    struct iovec v = {(void *)p, n};
     if (d->dst_nowait) {
-        ssize_t n = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
-        if (n >= 0 || errno != EOPNOTSUPP) return n;
+        ssize_t m = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
+        if (m >= 0 || errno != EOPNOTSUPP) return m;
         d->dst_nowait = 0;
     }
-    return write(d->dst, v.iov_base, v.iov_len);
+    return write(d->dst, p, n);
+}
+
+static ssize_t dir_write(struct relay_dir *d) { return dst_write(d, d->buf + d->off, d->len - d->off); }
+
+/* Writes the bytes the filter passed unchanged from `judged` to dst. Returns 1 when done, 0 when
+ * dst is full (wait_dst set), -1 when dst is gone. */
+static int verbatim_flush(struct relay_dir *d) {
+    while (d->verbatim_left) {
+        ssize_t m = dst_write(d, d->judged + d->verbatim_off, d->verbatim_left);
+        if (m > 0) { d->verbatim_off += (size_t)m; d->verbatim_left -= (size_t)m; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return 0; }
+        return -1;
+    }
+    return 1;
 }
 
 /* Up to `n` bytes of the spooled line at the head of the filter's queue for `which`: spliced
@@ -366,7 +352,7 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
     int moved = 0;
     if (d->verbatim_left) {
         /* What the filter passed unchanged comes before anything it queued after. */
-        int done = d->open && d->dst >= 0 ? stage_flush(d) : (d->verbatim_left = 0, 1);
+        int done = d->open && d->dst >= 0 ? verbatim_flush(d) : (d->verbatim_left = 0, 1);
         if (done == 0) return 0;
         if (done < 0) { dst_gone(r, which, now); return 1; }
         moved = 1;
@@ -380,12 +366,7 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
         if (!p) {
             m = write_spooled(d, f, which, n);
         } else {
-            struct iovec v = {(void *)p, n};
-            if (d->dst_nowait) {
-                m = pwritev2(d->dst, &v, 1, -1, RWF_NOWAIT);
-                if (m < 0 && errno == EOPNOTSUPP) d->dst_nowait = 0;
-            }
-            if (!d->dst_nowait) m = write(d->dst, p, n);
+            m = dst_write(d, p, n);
         }
         if (m > 0) { f->consumed(f->context, which, (size_t)m); moved = 1; continue; }
         if (m < 0 && errno == EINTR) continue;
@@ -416,77 +397,35 @@ static void filter_stop(struct relay *r, int64_t now) {
     escalate(r, 2, now, "the MCP layer ended the session");
 }
 
-/* Whether the filter passes dir's current line as it arrives (its bytes then go by the stage). */
-static int filter_passes_through(struct relay *r, int which) {
-    const struct mcpbox_relay_filter *f = r->filter;
-    return r->dir[which].stage_ok && f->passes_through(f->context, which);
-}
-
-/* Reads bytes for the filter by the stage (see struct relay_dir): fills it from the source when
- * empty, then reads its head and hands it over with `input_verbatim` while the line passes
- * through, else with `input`. Returns input's result, or 1 when the source has nothing now, or 2
- * at its end (or failure). */
-static int stage_input(struct relay *r, int which) {
-    struct relay_dir *d = &r->dir[which];
-    const struct mcpbox_relay_filter *f = r->filter;
-    int through = filter_passes_through(r, which);
-    if (!d->staged) {
-        if (!through) return 3;           /* not by the stage: the caller reads the source */
-        if (d->stage_r < 0) stage_open(d);
-        if (d->stage_r < 0) { d->stage_ok = 0; return 3; }
-        ssize_t m;
-        do m = splice(d->src, NULL, d->stage_w, NULL, RELAY_STAGE_SIZE, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-        while (m < 0 && errno == EINTR);
-        if (m == 0) return 2;
-        if (m < 0 && errno == EAGAIN) return 1;
-        if (m < 0 && errno == EINVAL) { stage_close(d); d->stage_ok = 0; return 3; }   /* unexpected: copy from now on */
-        if (m < 0) return 2;
-        d->staged = (size_t)m;
-    }
-    /* Read (copied), not teed: the bytes written on are the ones judged, whatever happens to the
-     * pages they came in (see struct relay_dir). */
-    char *to = through ? d->judged : d->buf;
-    size_t cap = through ? RELAY_STAGE_READ : RELAY_BUFFER_SIZE;
-    size_t want = d->staged < cap ? d->staged : cap;
-    ssize_t n;
-    do n = read(d->stage_r, to, want); while (n < 0 && errno == EINTR);
-    if (n <= 0) { say(r->err_fd, "reading the stage pipe", ": ", n < 0 ? errno : EIO); return -1; }
-    d->staged -= (size_t)n;
-    if (!through) return f->input(f->context, which, d->buf, (size_t)n);
-    size_t verbatim = 0;
-    int rc = f->input_verbatim(f->context, which, d->judged, (size_t)n, &verbatim);
-    if (verbatim > (size_t)n) { say(r->err_fd, "the filter passed more than it was given", "", 0); return -1; }
-    d->verbatim_off = 0;
-    d->verbatim_left = verbatim;
-    return rc;
-}
-
-/* A filtered direction: its queue first, then one read handed to the filter, then both queues;
- * again while the stage holds bytes (poll cannot see them). */
+/* A filtered direction: its queue first, then one read handed to the filter, then both queues.
+ * A line the filter passes as it arrives is read into `judged`, and the bytes it passes
+ * unchanged are written from there (see struct relay_dir). */
 static int filter_transfer(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
+    const struct mcpbox_relay_filter *f = r->filter;
     int moved = filter_flush(r, which, now);
-    for (;;) {
-        if (!d->open || d->wait_dst || !filter_wants_src(r, which)) return moved;
-        int rc = d->stage_ok ? stage_input(r, which) : 3;
-        if (rc == 1) return moved;
-        if (rc == 2) { src_done(r, which, now); return 1; }
-        if (rc == 3) {
-            ssize_t n;
-            do n = dir_read(d); while (n < 0 && errno == EINTR);
-            if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
-            if (n < 0) return moved;
-            rc = r->filter->input(r->filter->context, which, d->buf, (size_t)n);
-        }
-        if (rc < 0) {
-            filter_stop(r, now);
-            return 1;
-        }
-        filter_flush(r, DIR_IN, now);
-        filter_flush(r, DIR_OUT, now);
-        moved = 1;
-        if (!d->staged) return moved;
+    if (!d->open || d->wait_dst || !filter_wants_src(r, which)) return moved;
+    int through = d->judged && f->passes_through(f->context, which);
+    ssize_t n;
+    do n = through ? dir_read_into(d, d->judged, RELAY_JUDGED_SIZE) : dir_read(d); while (n < 0 && errno == EINTR);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
+    if (n < 0) return moved;
+    int rc;
+    if (through) {
+        size_t verbatim = 0;
+        rc = f->input_verbatim(f->context, which, d->judged, (size_t)n, &verbatim);
+        if (verbatim > (size_t)n) { say(r->err_fd, "the MCP layer passed more than it was given", "", 0); rc = -1; }
+        else { d->verbatim_off = 0; d->verbatim_left = verbatim; }
+    } else {
+        rc = f->input(f->context, which, d->buf, (size_t)n);
     }
+    if (rc < 0) {
+        filter_stop(r, now);
+        return 1;
+    }
+    filter_flush(r, DIR_IN, now);
+    filter_flush(r, DIR_OUT, now);
+    return 1;
 }
 
 /* Moves what is available; `dst_ready` tells whether poll reported room in dst. Returns 1 on progress. */
@@ -575,7 +514,7 @@ static void end_empty_sources(struct relay *r, int64_t now) {
     for (int i = DIR_OUT; i <= DIR_ERR; i++) {
         struct relay_dir *d = &r->dir[i];
         int avail = 0;
-        if (!d->open || d->wait_dst || d->len || d->staged || d->verbatim_left) continue;
+        if (!d->open || d->wait_dst || d->len || d->verbatim_left) continue;
         if (ioctl(d->src, FIONREAD, &avail) == 0 && avail == 0) src_done(r, i, now);
     }
 }
@@ -710,7 +649,6 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         d->src_owned = i != DIR_IN;
         d->dst_owned = i == DIR_IN;
         d->buf = buffers[i];
-        d->stage_r = d->stage_w = -1;
         /* splice() clears the non-blocking capability (FMODE_NOWAIT, hence RWF_NOWAIT) of the
          * files it touches, so the client's pipes are spliced only through a file description of
          * mcpbox's own (reopen_private); stderr, which mcpbox's own lines share, is copied. */
@@ -721,13 +659,13 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         int spliceable = own && is_pipe(i == DIR_IN ? d->dst : d->src);
         d->can_splice = spliceable && !r.filter;
         d->dst_is_pipe = i == DIR_IN ? is_pipe(d->dst) : own;
-        if (spliceable && r.filter && r.filter->passes_through && r.filter->input_verbatim) {
-            if (!r.stage_buf) {
-                void *m = mmap(NULL, 2 * RELAY_STAGE_READ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                r.stage_buf = m == MAP_FAILED ? NULL : m;
+        if (i != DIR_ERR && r.filter && r.filter->passes_through && r.filter->input_verbatim) {
+            /* Untouched (no memory) until a line passes through. */
+            if (!r.judged_buf) {
+                void *m = mmap(NULL, 2 * RELAY_JUDGED_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                r.judged_buf = m == MAP_FAILED ? NULL : m;
             }
-            d->stage_ok = r.stage_buf != NULL;
-            if (r.stage_buf) d->judged = r.stage_buf + (size_t)i * RELAY_STAGE_READ;
+            if (r.judged_buf) d->judged = r.judged_buf + (size_t)i * RELAY_JUDGED_SIZE;
         }
         int server_fd = i == DIR_IN ? d->dst : d->src;
         if (server_fd >= 0) {
@@ -771,7 +709,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             filter_flush(&r, DIR_OUT, now);
         }
 
-        int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3], staged[3] = {0, 0, 0}, any_staged = 0;
+        int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3];
         if (!r.exited) {
             at_sig = n; pfd[n++] = (struct pollfd){.fd = r.sigfd, .events = POLLIN};
             at_pid = n; pfd[n++] = (struct pollfd){.fd = r.pidfd, .events = POLLIN};
@@ -783,8 +721,6 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             if (!d->wait_dst && (!r.filter || i == DIR_ERR || filter_wants_src(&r, i))) {
                 at_src[i] = n;
                 pfd[n++] = (struct pollfd){.fd = d->src, .events = POLLIN};
-                /* Bytes in the stage are ready whatever the source says. */
-                if (d->staged) any_staged = staged[i] = 1;
             }
             /* dst is always watched, for errors at least: a vanished reader is noticed at once. */
             at_dst[i] = n;
@@ -804,7 +740,6 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             int64_t left = due - now;
             timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
         }
-        if (any_staged) timeout = 0;
         int ready = poll(pfd, (nfds_t)n, timeout);
         if (ready < 0) {
             if (errno == EINTR) continue;
@@ -820,7 +755,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             break;
         }
         now = now_ms();
-        if (ready == 0 && !any_staged) continue;
+        if (ready == 0) continue;
 
         if (at_sig >= 0 && pfd[at_sig].revents) forward_signals(&r);
         for (int i = 0; i < 3; i++) {
@@ -832,7 +767,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
                 if (transfer(&r, i, 1, now) && r.exited) r.drain_until = now + r.drain_ms;
             } else if (dre & (POLLERR | POLLHUP | POLLNVAL)) {
                 dst_gone(&r, i, now);
-            } else if (sre || staged[i]) {
+            } else if (sre) {
                 if (sre & POLLNVAL) src_done(&r, i, now);
                 else if (transfer(&r, i, 0, now) && r.exited) r.drain_until = now + r.drain_ms;
             }
@@ -842,9 +777,8 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
 
     for (int i = 0; i < 3; i++) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
-        stage_close(&r.dir[i]);
     }
-    if (r.stage_buf) munmap(r.stage_buf, 2 * RELAY_STAGE_READ);
+    if (r.judged_buf) munmap(r.judged_buf, 2 * RELAY_JUDGED_SIZE);
     if (!r.exited) r.status = 125;
     /* Consume signals that arrived too late to matter; they stay blocked. */
     struct signalfd_siginfo si;

@@ -74,11 +74,11 @@ struct mcpbox_relay_filter {
      * line is passed on as it arrives, with nothing queued ahead of it: its next bytes may then be
      * handed over with `input_verbatim`. */
     int (*passes_through)(void *context, int dir);
-    /* `input` for bytes the relay read from a pipe of its own (moved there from the source with
-     * splice): the filter sets *verbatim to how many leading bytes it passes on unchanged without
-     * queueing them, and the relay writes those from `bytes` (it keeps them until written) to
-     * dir's destination before anything the filter queues. Written, never spliced: a pipe's
-     * pages may be its writer's memory (vmsplice) or a file's, changeable after they were judged. */
+    /* `input` for bytes the relay read into a buffer it keeps until they are written: the filter
+     * sets *verbatim to how many leading bytes it passes on unchanged without queueing them, and
+     * the relay writes those from `bytes` to dir's destination before anything the filter queues.
+     * Written, never spliced: a pipe's pages may be its writer's memory (vmsplice) or a file's,
+     * changeable after they were judged. */
     int (*input_verbatim)(void *context, int dir, const char *bytes, size_t len, size_t *verbatim);
 };
 
