@@ -173,7 +173,7 @@ static int reopen_private(int fd, int mode) {
     int nfd = open(path, mode | O_NONBLOCK | O_CLOEXEC);
     if (nfd < 0) return 0;
     if (fstat(nfd, &after) < 0 || after.st_ino != before.st_ino || after.st_dev != before.st_dev
-        || dup3(nfd, fd, 0) < 0) {
+        || dup3(nfd, fd, (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
         close(nfd);
         return 0;
     }
