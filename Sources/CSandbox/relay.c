@@ -51,6 +51,7 @@ struct relay_dir {
     int can_splice;           /* both ends are pipes */
     int bulk;                 /* the last transfer filled a buffer: splice the next one */
     int src_nowait, dst_nowait; /* the client's pipes and sockets: RWF_NOWAIT (their flags are theirs) */
+    int src_poll;             /* a client source that may block (a tty): read only once poll says so */
     int wait_dst;             /* data is waiting for room in dst */
     int eof_pending;          /* filtered: the source ended, its queue is still being written */
     int dst_is_pipe;          /* filtered: a spooled line can be spliced to dst */
@@ -280,15 +281,24 @@ static void dst_gone(struct relay *r, int which, int64_t now) {
     dir_close(&r->dir[which]);
 }
 
-/* preadv2(RWF_NOWAIT) on the client's pipes and sockets: non-blocking without touching their
- * O_NONBLOCK, which the client may share; plain read() elsewhere (our own non-blocking pipes,
- * files and ttys, which poll() just reported ready). */
+/* preadv2(RWF_NOWAIT) on the client's sockets and named FIFOs: non-blocking without touching
+ * their O_NONBLOCK, which the client may share; plain read() elsewhere: our own non-blocking
+ * pipes (the client's anonymous ones reopened), and files and ttys after a poll() that says they
+ * are ready. */
 static ssize_t dir_read_into(struct relay_dir *d, char *to, size_t size) {
     struct iovec v = {to, size};
     if (d->src_nowait) {
         ssize_t n = preadv2(d->src, &v, 1, -1, RWF_NOWAIT);
         if (n >= 0 || errno != EOPNOTSUPP) return n;
         d->src_nowait = 0;
+        d->src_poll = 1;
+    }
+    if (d->src_poll) {
+        /* The MCP layer reads again after writing what it queued, without a poll first. */
+        struct pollfd p = {.fd = d->src, .events = POLLIN};
+        int k;
+        do k = poll(&p, 1, 0); while (k < 0 && errno == EINTR);
+        if (k == 0) { errno = EAGAIN; return -1; }
     }
     return read(d->src, to, size);
 }
@@ -656,6 +666,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         int own = i != DIR_ERR && reopen_private(client_fd, i == DIR_IN ? O_RDONLY : O_WRONLY);
         int nowait = !own && (is_pipe(client_fd) || is_socket(client_fd));
         if (i == DIR_IN) d->src_nowait = nowait; else d->dst_nowait = nowait;
+        if (i == DIR_IN) d->src_poll = !own && !nowait && client_fd >= 0;
         int spliceable = own && is_pipe(i == DIR_IN ? d->dst : d->src);
         d->can_splice = spliceable && !r.filter;
         d->dst_is_pipe = i == DIR_IN ? is_pipe(d->dst) : own;

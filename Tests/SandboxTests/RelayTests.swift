@@ -349,6 +349,69 @@ struct RelayTests {
         #expect(status == 0)
     }
 
+    @Test("with the MCP layer on and stdin a terminal, the relay never waits in a read of it: the server's output keeps flowing while the client types nothing")
+    func ttyStdinNeverBlocks() throws {
+        let dir = try TempDir(prefix: "mcpbox-relay-tty")
+        defer { dir.remove() }
+        // A pseudo-terminal in raw mode (no echo, no line editing): /dev/ptmx, TIOCSPTLCK, TIOCGPTN.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        try #require(master >= 0)
+        var unlock: Int32 = 0, number: UInt32 = 0
+        try #require(ioctl(master, 0x4004_5431, &unlock) == 0 && ioctl(master, 0x8004_5430, &number) == 0)
+        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        try #require(slave >= 0)
+        var mode = termios()
+        try #require(tcgetattr(slave, &mode) == 0)
+        mode.c_iflag &= ~tcflag_t(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON)
+        mode.c_oflag &= ~tcflag_t(OPOST)
+        mode.c_lflag &= ~tcflag_t(ECHO | ECHONL | ICANON | ISIG | IEXTEN)
+        mode.c_cflag &= ~tcflag_t(CSIZE | PARENB)
+        mode.c_cflag |= tcflag_t(CS8)
+        try #require(tcsetattr(slave, TCSANOW, &mode) == 0)
+        let fixtures = URL(fileURLWithPath: RelayRun.fixture("lateecho.py")).deletingLastPathComponent().path
+        let profile = try dir.write("tty.toml", """
+            description = "relay: a terminal as the client's stdin"
+            [filesystem]
+            read_only = ["/usr", "/lib", "/lib64", "/bin", \(tomlString(fixtures))]
+            [tools]
+            allow = ["git_status"]
+
+            """)
+        let run = try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--", try TestSupport.systemPython(),
+                                      RelayRun.fixture("lateecho.py")], stdinFile: slave)
+        close(slave)
+        let errors = Background { RelayRun.readAll(run.errors) }
+        // One 2 MiB request mcpbox holds whole (a tools/list: never streamed) and then writes to
+        // the server's stdin pipe, which holds less while the server sleeps: by then the relay has
+        // read all the client typed; it waits for room, writes the rest when the server reads,
+        // and then must not read the silent terminal (a blocking read there held up the echo).
+        let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"padding":""#.utf8)
+            + [UInt8](repeating: UInt8(ascii: "x"), count: 2 << 20) + Array(#""}}"#.utf8) + [0x0a]
+        let count = 1
+        let writer = Background { () -> Bool in
+            line.withUnsafeBytes { raw in
+                for _ in 0..<count {
+                    var off = 0
+                    while off < raw.count {
+                        let n = Glibc.write(master, raw.baseAddress! + off, raw.count - off)
+                        if n < 0 { if errno == EINTR { continue }; return false }
+                        off += n
+                    }
+                }
+                return true
+            }
+        }
+        let got = MCPStreamTests.read(run.output, atLeast: line.count * count, seconds: 30)
+        #expect(writer.join())
+        close(master)                     // the terminal hangs up: mcpbox's stdin ends
+        if got.count < line.count * count { run.closeOutput() }   // a stuck relay: let it end
+        let status = run.wait().status
+        let err = String(decoding: errors.join(), as: UTF8.self)
+        #expect(got.count == line.count * count, "the client got \(got.count) of \(line.count * count) bytes; stderr: \(err.suffix(1500))")
+        #expect(got == Array((0..<count).map { _ in line }.joined()))
+        #expect(status == 0, "stderr: \(err.suffix(1500))")
+    }
+
     @Test("server closing stdout gives the client EOF; stderr keeps flowing")
     func serverStdoutEOF() throws {
         let run = try RelayRun("halfclose.py", grace: 5)
