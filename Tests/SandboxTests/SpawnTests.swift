@@ -518,8 +518,15 @@ struct SpawnTests {
         #expect(r.status == 125)
     }
 
+    /// Through `mcpbox run` (its own process), never `Launcher.run` in the test process: the relay
+    /// takes over the stdio of the process it runs in (it reopens fds 0 and 1 as descriptions of
+    /// its own and closes fd 1 to give the client EOF), which in the test runner freed fd 1 for the
+    /// next pipe and crossed later tests' pipes (a lost line of output, a test waiting forever).
     @Test func launcherRunsAndReturnsTheServersStatus() throws {
-        // Through the relay: mcpbox's own stdio is the test's, so only the status is checked.
-        #expect(Launcher.run(SpawnFixture.shell("exit 42")) == 42)
+        let r = try runProcess([try TestSupport.mcpboxBinary(), "run", "base", "--profile-path", TestSupport.profilesDir,
+                                "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 42"], timeout: 60)
+        #expect(r.status == 42, "\(r.stderr)")
+        #expect(r.stdoutText == "out\n")
+        #expect(r.stderr.hasSuffix("err\n"), "\(r.stderr)")
     }
 }
