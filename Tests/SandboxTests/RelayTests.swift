@@ -368,7 +368,7 @@ struct RelayTests {
         mode.c_cflag &= ~tcflag_t(CSIZE | PARENB)
         mode.c_cflag |= tcflag_t(CS8)
         try #require(tcsetattr(slave, TCSANOW, &mode) == 0)
-        let fixtures = URL(fileURLWithPath: RelayRun.fixture("lateecho.py")).deletingLastPathComponent().path
+        let fixtures = URL(fileURLWithPath: RelayRun.fixture("echo.py")).deletingLastPathComponent().path
         let profile = try dir.write("tty.toml", """
             description = "relay: a terminal as the client's stdin"
             [filesystem]
@@ -378,7 +378,7 @@ struct RelayTests {
 
             """)
         let run = try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--", try TestSupport.systemPython(),
-                                      RelayRun.fixture("lateecho.py")], stdinFile: slave)
+                                      RelayRun.fixture("echo.py"), "--sleep", "1.5"], stdinFile: slave)
         close(slave)
         let errors = Background { RelayRun.readAll(run.errors) }
         // One 2 MiB request mcpbox holds whole (a tools/list: never streamed) and then writes to
