@@ -82,6 +82,7 @@ struct relay {
     int client_watched;     /* client stdout is a pipe, socket or tty: its reader's exit is seen */
     const char *why;        /* why mcpbox itself is ending the server (for the stderr line) */
     int err_fd;             /* the client's stderr, for those lines */
+    int err_own;            /* open_private's description on it (the server's stderr goes there), or -1 */
     int64_t escalate_at;    /* when the next escalation step is due */
     int64_t wall_at;
     int64_t drain_until;    /* after exit: give up if no progress by then */
@@ -154,16 +155,23 @@ static int is_socket(int fd) {
 /* pipefs's f_type (linux/magic.h): anonymous pipes, not named FIFOs. */
 #define RELAY_PIPEFS_MAGIC 0x50495045
 
-/* Replaces the client's pipe `fd` with a file description of mcpbox's own on the same pipe
- * (opened through /proc/self/fd, non-blocking): its flags, and what splice() changes in it, are
- * then mcpbox's, not shared with the client. Returns 1 when done; 0 (fd untouched) when fd is not
- * an anonymous pipe or cannot be reopened. A named FIFO is left alone: opened anew after its
- * writers left, a reader never sees its end (no POLLHUP until another writer comes). */
-static int reopen_private(int fd, int mode) {
+/* A file description of mcpbox's own (opened through /proc/self/fd, non-blocking, close-on-exec)
+ * on the same file as the client's `fd`: its flags, and what splice() changes in it, are then
+ * mcpbox's, not shared with the client. For an anonymous pipe (either end), and for a named FIFO
+ * or a terminal that mcpbox writes to (pwritev2's RWF_NOWAIT is not supported there: a blocking
+ * write to a client that stopped reading froze the relay). Returns -1 for anything else or when
+ * it cannot be opened. A named FIFO is never reopened for reading: opened anew after its writers
+ * left, a reader never sees its end (no POLLHUP until another writer comes); a terminal neither
+ * (it is read after a zero-timeout poll). */
+static int open_private(int fd, int mode) {
     struct stat before, after;
     struct statfs fs;
-    if (fd < 0 || fstat(fd, &before) < 0 || !S_ISFIFO(before.st_mode)) return 0;
-    if (fstatfs(fd, &fs) < 0 || fs.f_type != RELAY_PIPEFS_MAGIC) return 0;
+    if (fd < 0 || fstat(fd, &before) < 0) return -1;
+    if (S_ISFIFO(before.st_mode)) {
+        if (mode != O_WRONLY && (fstatfs(fd, &fs) < 0 || fs.f_type != RELAY_PIPEFS_MAGIC)) return -1;
+    } else if (!S_ISCHR(before.st_mode) || mode != O_WRONLY || !isatty(fd)) {
+        return -1;
+    }
     char path[32] = "/proc/self/fd/";
     char digits[12];
     int n = 0;
@@ -171,10 +179,22 @@ static int reopen_private(int fd, int mode) {
     size_t k = strlen(path);
     while (n) path[k++] = digits[--n];
     path[k] = 0;
-    int nfd = open(path, mode | O_NONBLOCK | O_CLOEXEC);
-    if (nfd < 0) return 0;
+    int nfd = open(path, mode | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (nfd < 0) return -1;
     if (fstat(nfd, &after) < 0 || after.st_ino != before.st_ino || after.st_dev != before.st_dev
-        || dup3(nfd, fd, (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+        || after.st_rdev != before.st_rdev) {
+        close(nfd);
+        return -1;
+    }
+    return nfd;
+}
+
+/* Replaces the client's `fd` with open_private's description, on the same fd number (keeping
+ * its close-on-exec flag). Returns 1 when done; 0 (fd untouched) otherwise. */
+static int reopen_private(int fd, int mode) {
+    int nfd = open_private(fd, mode);
+    if (nfd < 0) return 0;
+    if (dup3(nfd, fd, (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
         close(nfd);
         return 0;
     }
@@ -619,6 +639,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     memset(&r, 0, sizeof r);
     int64_t start = now_ms();
     r.err_fd = config->client_err;
+    r.err_own = -1;
     r.grace_ms = config->grace_seconds >= 0 ? seconds_to_ms(config->grace_seconds) : RELAY_DEFAULT_GRACE_MS;
     r.drain_ms = r.grace_ms > RELAY_MIN_DRAIN_MS ? r.grace_ms : RELAY_MIN_DRAIN_MS;
     int64_t wall = seconds_to_ms(config->wall_time_seconds);
@@ -663,13 +684,21 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
          * files it touches, so the client's pipes are spliced only through a file description of
          * mcpbox's own (reopen_private); stderr, which mcpbox's own lines share, is copied. */
         int client_fd = i == DIR_IN ? d->src : d->dst;
-        int own = i != DIR_ERR && reopen_private(client_fd, i == DIR_IN ? O_RDONLY : O_WRONLY);
+        int own = 0;
+        if (i != DIR_ERR) {
+            own = reopen_private(client_fd, i == DIR_IN ? O_RDONLY : O_WRONLY);
+        } else if ((r.err_own = open_private(client_fd, O_WRONLY)) >= 0) {
+            /* On a new fd: fd 2 stays the client's description (the Swift side writes there). */
+            d->dst = client_fd = r.err_fd = r.err_own;
+            own = 1;
+        }
         int nowait = !own && (is_pipe(client_fd) || is_socket(client_fd));
         if (i == DIR_IN) d->src_nowait = nowait; else d->dst_nowait = nowait;
         if (i == DIR_IN) d->src_poll = !own && !nowait && client_fd >= 0;
-        int spliceable = own && is_pipe(i == DIR_IN ? d->dst : d->src);
+        int own_pipe = own && is_pipe(client_fd);
+        int spliceable = own_pipe && i != DIR_ERR && is_pipe(i == DIR_IN ? d->dst : d->src);
         d->can_splice = spliceable && !r.filter;
-        d->dst_is_pipe = i == DIR_IN ? is_pipe(d->dst) : own;
+        d->dst_is_pipe = i == DIR_IN ? is_pipe(d->dst) : own_pipe;
         if (i != DIR_ERR && r.filter && r.filter->passes_through && r.filter->input_verbatim) {
             /* Untouched (no memory) until a line passes through. */
             if (!r.judged_buf) {
@@ -790,6 +819,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
     }
     if (r.judged_buf) munmap(r.judged_buf, 2 * RELAY_JUDGED_SIZE);
+    if (r.err_own >= 0) close(r.err_own);
     if (!r.exited) r.status = 125;
     /* Consume signals that arrived too late to matter; they stay blocked. */
     struct signalfd_siginfo si;

@@ -27,8 +27,10 @@
  * a client stdin or stdout pipe (anonymous; a named FIFO is left as it is) is replaced, on the
  * same fd number, by a non-blocking file description of the relay's own on the same pipe
  * (reopened through /proc/self/fd), the only ones it splices (splice() takes RWF_NOWAIT
- * support away from the files it touches); other client fds are used with RWF_NOWAIT, and
- * stderr is copied, never spliced. On return the
+ * support away from the files it touches); a terminal or named FIFO as stdout is reopened the
+ * same way, and as stderr written through an extra such description (neither supports
+ * RWF_NOWAIT); other client fds are used with RWF_NOWAIT, and stderr is copied, never spliced.
+ * On return the
  * forwarded signals stay blocked and SIGPIPE ignored: the caller is expected to exit with the
  * returned status. */
 #ifndef MCPBOX_RELAY_H

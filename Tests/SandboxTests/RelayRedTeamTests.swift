@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+import MCPBoxTestSupport
+import Testing
+
+/// Red-team findings on the stdio relay, each through `mcpbox run`.
+@Suite("Relay red team", .serialized)
+struct RelayRedTeamTests {
+    /// A client-side end mcpbox writes to: a named FIFO or a pseudo-terminal's slave, and the
+    /// descriptor the test reads it from (the FIFO's reader, the terminal's master).
+    struct ClientSink {
+        let path: String
+        let reader: Int32
+
+        static func make(_ kind: String, in dir: TempDir) throws -> ClientSink {
+            if kind == "fifo" {
+                let path = dir.sub("client.fifo")
+                try #require(mkfifo(path, 0o600) == 0)
+                let reader = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+                try #require(reader >= 0)
+                _ = fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK)
+                return ClientSink(path: path, reader: reader)
+            }
+            // /dev/ptmx, TIOCSPTLCK (unlock), TIOCGPTN (its number).
+            let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            try #require(master >= 0)
+            var unlock: Int32 = 0, number: UInt32 = 0
+            try #require(ioctl(master, 0x4004_5431, &unlock) == 0 && ioctl(master, 0x8004_5430, &number) == 0)
+            return ClientSink(path: "/dev/pts/\(number)", reader: master)
+        }
+    }
+
+    static func profile(_ dir: TempDir, mcp: Bool) throws -> String {
+        let fixtures = URL(fileURLWithPath: RelayRun.fixture("burst.py")).deletingLastPathComponent().path
+        return try dir.write("redteam.toml", """
+            description = "relay red team"
+            [filesystem]
+            read_only = ["/usr", "/lib", "/lib64", "/bin", \(tomlString(fixtures))]
+            \(mcp ? "[tools]\nallow = [\"git_status\"]\n" : "")
+            """)
+    }
+
+    /// SIGTERM to mcpbox; whether it ended within 30 s (a deadline against a hang, not a
+    /// measurement). A hung mcpbox is killed with its process group.
+    static func terminate(_ run: RelayRun) -> (ended: Bool, raw: Int32) {
+        kill(run.pid, SIGTERM)
+        var raw: Int32 = 0
+        for _ in 0..<300 {
+            if waitpid(run.pid, &raw, WNOHANG) == run.pid { return (true, raw) }
+            usleep(100_000)
+        }
+        kill(-run.pid, SIGKILL)
+        while waitpid(run.pid, &raw, 0) < 0 && errno == EINTR {}
+        return (false, raw)
+    }
+
+    @Test("a client that stops reading its stdout, a named FIFO or a terminal, does not freeze the relay: SIGTERM to mcpbox still ends the session",
+          arguments: ["fifo", "tty"], [false, true])
+    func stalledStdout(kind: String, mcp: Bool) throws {
+        // pwritev2(RWF_NOWAIT) is not supported on named FIFOs nor terminals (EOPNOTSUPP): the
+        // relay fell back to a blocking write() on the client's own description and stayed there
+        // once the client stopped reading, deaf to signals, the server's exit and its deadlines.
+        let dir = try TempDir(prefix: "mcpbox-redteam-stdout")
+        defer { dir.remove() }
+        let sink = try ClientSink.make(kind, in: dir)
+        defer { close(sink.reader) }
+        let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" run \"$1\" -- \"$2\" \"$3\" > \"$4\"",
+                                      try TestSupport.mcpboxBinary(), try Self.profile(dir, mcp: mcp),
+                                      try TestSupport.systemPython(), RelayRun.fixture("burst.py"), sink.path])
+        let errors = Background { RelayRun.readAll(run.errors) }
+        let got = MCPStreamTests.read(sink.reader, atLeast: (1 << 20) + 2000, seconds: 30)
+        #expect(got.count >= (1 << 20) + 2000, "only \(got.count) bytes came")
+        // The client reads no more; the small lines fill its FIFO or terminal.
+        usleep(1_500_000)
+        let (ended, raw) = Self.terminate(run)
+        run.closeOutput()
+        let err = String(decoding: errors.join(), as: UTF8.self)
+        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading; stderr: \(err.suffix(1500))")
+        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+    }
+
+    @Test("a client that stops reading its stderr, a named FIFO or a terminal, while the server floods it: SIGTERM to mcpbox still ends the session",
+          arguments: ["fifo", "tty"], [false, true])
+    func stalledStderr(kind: String, mcp: Bool) throws {
+        let dir = try TempDir(prefix: "mcpbox-redteam-stderr")
+        defer { dir.remove() }
+        let sink = try ClientSink.make(kind, in: dir)
+        defer { close(sink.reader) }
+        let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" run \"$1\" -- \"$2\" \"$3\" 2> \"$4\"",
+                                      try TestSupport.mcpboxBinary(), try Self.profile(dir, mcp: mcp),
+                                      try TestSupport.systemPython(), RelayRun.fixture("errburst.py"), sink.path])
+        let output = Background { RelayRun.readAll(run.output) }
+        let got = MCPStreamTests.read(sink.reader, atLeast: 2000, seconds: 30)
+        #expect(got.count >= 2000, "only \(got.count) bytes came")
+        // The client reads no more of stderr; the server's lines fill it.
+        usleep(3_000_000)
+        let (ended, raw) = Self.terminate(run)
+        run.closeErrors()
+        _ = output.join()
+        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading stderr")
+        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+    }
+}
+
+extension RelayRun {
+    func closeErrors() { close(errors); errors = -1 }
+}
