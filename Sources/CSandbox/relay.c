@@ -105,7 +105,16 @@ static int64_t seconds_to_ms(double s) {
 }
 
 /* Writes one line to fd without ever blocking on a client that stopped reading (RWF_NOWAIT
- * where the fd supports it; a line that does not fit is dropped). */
+ * where the fd supports it, else fd is the relay's own non-blocking description; a line that
+ * does not fit is dropped). */
+static void say_line(int fd, const char *line, size_t n) {
+    struct iovec v = {(void *)line, n};
+    ssize_t w;
+    do w = pwritev2(fd, &v, 1, -1, RWF_NOWAIT); while (w < 0 && errno == EINTR);
+    if (w < 0 && errno == EOPNOTSUPP)
+        while (write(fd, line, n) < 0 && errno == EINTR) {}
+}
+
 static void say_parts(int fd, const char *const *parts, int count) {
     if (fd < 0) return;
     char line[320];
@@ -113,11 +122,27 @@ static void say_parts(int fd, const char *const *parts, int count) {
     for (int i = 0; i < count; i++)
         for (const char *p = parts[i]; p && *p && n < sizeof line - 1; p++) line[n++] = *p;
     line[n++] = '\n';
-    struct iovec v = {line, n};
-    ssize_t w;
-    do w = pwritev2(fd, &v, 1, -1, RWF_NOWAIT); while (w < 0 && errno == EINTR);
-    if (w < 0 && errno == EOPNOTSUPP)
-        while (write(fd, line, n) < 0 && errno == EINTR) {}
+    say_line(fd, line, n);
+}
+
+/* While a relay runs: the fd its own lines go to (mcpbox_relay_say), else -1. */
+static int relay_say_fd = -1;
+
+void mcpbox_relay_say(const char *text) {
+    size_t len = strlen(text);
+    if (relay_say_fd < 0) {
+        /* Not relaying: a blocking write of the whole line, as before the session. */
+        struct iovec v[2] = {{(void *)text, len}, {"\n", 1}};
+        int parts = len && text[len - 1] == '\n' ? 1 : 2;
+        while (writev(2, v, parts) < 0 && errno == EINTR) {}
+        return;
+    }
+    /* One write of at most PIPE_BUF bytes: whole or not at all, between the server's stderr bytes. */
+    char line[PIPE_BUF];
+    size_t n = len < sizeof line - 1 ? len : sizeof line - 1;
+    memcpy(line, text, n);
+    if (!n || line[n - 1] != '\n') line[n++] = '\n';
+    say_line(relay_say_fd, line, n);
 }
 
 static void say(int fd, const char *a, const char *b, int err) {
@@ -715,6 +740,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         }
         d->open = 1;
     }
+    relay_say_fd = r.err_fd;
     struct stat out_st;
     r.client_watched = config->client_out >= 0 && fstat(config->client_out, &out_st) == 0
         && (S_ISFIFO(out_st.st_mode) || S_ISSOCK(out_st.st_mode) || isatty(config->client_out));
@@ -819,6 +845,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
     }
     if (r.judged_buf) munmap(r.judged_buf, 2 * RELAY_JUDGED_SIZE);
+    relay_say_fd = -1;
     if (r.err_own >= 0) close(r.err_own);
     if (!r.exited) r.status = 125;
     /* Consume signals that arrived too late to matter; they stay blocked. */

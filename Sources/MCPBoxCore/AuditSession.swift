@@ -1,3 +1,4 @@
+import CSandbox
 import MCPBoxEvents
 import MCPBoxProtocol
 #if canImport(Glibc)
@@ -21,7 +22,7 @@ enum AuditSession {
         }
         let hash = profileHash(plan.profileFiles)
         let trail = AuditTrail(sink: sink, profile: plan.profileName, profileHash: hash, payloads: audit.payloads,
-                               required: audit.required, say: { Launcher.printError($0) })
+                               required: audit.required, say: { mcpbox_relay_say($0) })
         let files = JSON.array(plan.profileFiles.map { .string($0) }).serialized
         let ok = trail.start(fields: [
             ("profile_hash_of", .string("profile files")), ("profile_files", .json(files)),

@@ -10,7 +10,7 @@ final class MCPRelayHook {
     private(set) var hook = mcpbox_relay_filter()
 
     init(_ policy: MCPPolicy) {
-        filter = MCPFilter(policy: policy, say: { Launcher.printError($0) })
+        filter = MCPFilter(policy: policy, say: { mcpbox_relay_say($0) })
         hook.context = Unmanaged.passUnretained(self).toOpaque()
         hook.input = { ctx, dir, bytes, len in
             let me = Unmanaged<MCPRelayHook>.fromOpaque(ctx!).takeUnretainedValue()

@@ -100,6 +100,30 @@ struct RelayRedTeamTests {
         #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading stderr")
         #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
     }
+
+    @Test("a client that never reads its stderr pipe: the MCP layer's own lines (a server's invalid lines, each dropped and said) never freeze the session; SIGTERM to mcpbox still ends it")
+    func unreadStderrMCPLines() throws {
+        // The filter's messages went by a blocking write to fd 2: once the client's stderr pipe
+        // was full, mcpbox stopped there for good (no more relaying, signals unread).
+        let dir = try TempDir(prefix: "mcpbox-redteam-say")
+        defer { dir.remove() }
+        let run = try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", try Self.profile(dir, mcp: true), "--",
+                                      try TestSupport.systemPython(), RelayRun.fixture("junklines.py"), "20000"])
+        let output = Background { RelayRun.readAll(run.output) }
+        // Wait until the stderr pipe (64 KiB) is full of mcpbox's lines; the client reads none.
+        var queued: Int32 = 0
+        for _ in 0..<300 {
+            if ioctl(run.errors, UInt(FIONREAD), &queued) == 0 && queued >= 60_000 { break }
+            usleep(100_000)
+        }
+        #expect(queued >= 60_000, "only \(queued) bytes on stderr")
+        usleep(500_000)
+        let (ended, raw) = Self.terminate(run)
+        run.closeErrors()
+        _ = output.join()
+        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client did not read stderr")
+        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+    }
 }
 
 extension RelayRun {

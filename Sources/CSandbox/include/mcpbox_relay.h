@@ -99,6 +99,12 @@ struct mcpbox_relay_config {
  * child) if the relay cannot be set up. */
 int mcpbox_relay_run(const struct mcpbox_relay_config *config);
 
+/* One line of mcpbox's own (a newline is added when missing) on the client's stderr. While a relay
+ * runs (the MCP layer's messages), it never blocks: written like the relay's own lines, at most
+ * PIPE_BUF bytes in one write, dropped when the client's stderr has no room (a blocking write
+ * to a client that did not read its stderr froze the session). Otherwise a blocking write to fd 2. */
+void mcpbox_relay_say(const char *text);
+
 /* Blocks the signals the relay forwards (TERM, INT, HUP, QUIT, USR1, USR2), so that one arriving
  * before mcpbox_relay_run waits for it instead of killing mcpbox; fills *set with them. */
 void mcpbox_relay_block_forwarded(sigset_t *set);
