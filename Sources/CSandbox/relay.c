@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -177,6 +178,9 @@ static int is_socket(int fd) {
     return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* /dev/ptmx: every pseudo-terminal master has this device number. */
+#define RELAY_PTMX_MAJOR 5
+#define RELAY_PTMX_MINOR 2
 /* pipefs's f_type (linux/magic.h): anonymous pipes, not named FIFOs. */
 #define RELAY_PIPEFS_MAGIC 0x50495045
 
@@ -194,7 +198,10 @@ static int open_private(int fd, int mode) {
     if (fd < 0 || fstat(fd, &before) < 0) return -1;
     if (S_ISFIFO(before.st_mode)) {
         if (mode != O_WRONLY && (fstatfs(fd, &fs) < 0 || fs.f_type != RELAY_PIPEFS_MAGIC)) return -1;
-    } else if (!S_ISCHR(before.st_mode) || mode != O_WRONLY || !isatty(fd)) {
+    } else if (!S_ISCHR(before.st_mode) || mode != O_WRONLY || !isatty(fd)
+               || (major(before.st_rdev) == RELAY_PTMX_MAJOR && minor(before.st_rdev) == RELAY_PTMX_MINOR)) {
+        /* A pseudo-terminal's master (its device is /dev/ptmx's, 5:2, whichever pty it is):
+         * opening it again makes a new pty, whose slave nobody reads; the client's own is kept. */
         return -1;
     }
     char path[32] = "/proc/self/fd/";

@@ -124,6 +124,21 @@ struct RelayRedTeamTests {
         #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client did not read stderr")
         #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
     }
+
+    @Test("a pseudo-terminal's master as the client's stdout gets the server's output (reopening it through /proc would make a new pty nobody reads)",
+          arguments: [false, true])
+    func ptyMasterStdout(mcp: Bool) throws {
+        // Every pty master has /dev/ptmx's device number: opened again through /proc/self/fd it
+        // is a new pseudo-terminal, and what mcpbox wrote there reached nobody.
+        let dir = try TempDir(prefix: "mcpbox-redteam-ptmx")
+        defer { dir.remove() }
+        let line = #"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"from the server"}}"#
+        let r = try runProcess([try TestSupport.systemPython(), RelayRun.fixture("ptmxout.py"),
+                                try TestSupport.mcpboxBinary(), "run", try Self.profile(dir, mcp: mcp), "--",
+                                "/bin/sh", "-c", "echo '\(line)'"], timeout: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdoutText == line + "\n", "what reached the terminal: \(r.stdoutText.debugDescription); stderr: \(r.stderr)")
+    }
 }
 
 extension RelayRun {
