@@ -80,6 +80,7 @@ struct relay {
     int exited;
     int status;
     int phase;              /* 0 running, 1 asked to end, 2 SIGTERM sent, 3 SIGKILL sent */
+    int stop_drain;         /* after exit: SIGTERM, SIGINT, SIGHUP or SIGQUIT came: stop draining */
     int client_watched;     /* client stdout is a pipe, socket or tty: its reader's exit is seen */
     const char *why;        /* why mcpbox itself is ending the server (for the stderr line) */
     int err_fd;             /* the client's stderr, for those lines */
@@ -566,6 +567,9 @@ static void forward_signals(struct relay *r) {
          * would otherwise arrive twice. */
         if (host > 0 && si.ssi_pid != (uint32_t)host) continue;
         int sig = (int)si.ssi_signo;
+        /* The server is gone: a request to end is for mcpbox, which stops draining its output
+         * to a client that may read it slowly for a long time (USR1 and USR2 mean nothing now). */
+        if (r->exited && sig != SIGUSR1 && sig != SIGUSR2) r->stop_drain = 1;
         send_signal(r, sig);              /* the client's own escalation governs what follows */
     }
 }
@@ -767,6 +771,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         int64_t now = now_ms();
         escalate_due(&r, now);
         if (r.exited) {
+            if (r.stop_drain) break;
             end_empty_sources(&r, now);
             if (!r.dir[DIR_OUT].open && !r.dir[DIR_ERR].open) break;
             if (now >= r.drain_until) break;
@@ -783,8 +788,9 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         }
 
         int n = 0, at_sig = -1, at_pid = -1, at_src[3], at_dst[3];
+        /* Signals are read after the server's exit too: they end the drain. */
+        at_sig = n; pfd[n++] = (struct pollfd){.fd = r.sigfd, .events = POLLIN};
         if (!r.exited) {
-            at_sig = n; pfd[n++] = (struct pollfd){.fd = r.sigfd, .events = POLLIN};
             at_pid = n; pfd[n++] = (struct pollfd){.fd = r.pidfd, .events = POLLIN};
         }
         for (int i = 0; i < 3; i++) {

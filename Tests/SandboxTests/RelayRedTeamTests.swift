@@ -139,6 +139,50 @@ struct RelayRedTeamTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdoutText == line + "\n", "what reached the terminal: \(r.stdoutText.debugDescription); stderr: \(r.stderr)")
     }
+
+    @Test("SIGTERM to mcpbox after the server exited ends the drain to a client that reads its output slowly")
+    func signalEndsTheDrain() throws {
+        // Once the server had exited the relay stopped reading its signals: a client that kept
+        // reading, slowly, could not make mcpbox end before all of the output had crossed.
+        let dir = try TempDir(prefix: "mcpbox-redteam-drain")
+        defer { dir.remove() }
+        let run = try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", try Self.profile(dir, mcp: false), "--",
+                                      try TestSupport.systemPython(), RelayRun.fixture("flood.py"), "1000000"])
+        let errors = Background { RelayRun.readAll(run.errors) }
+        // flood.py writes its 1,000,000 bytes (they fit in the pipes), closes stdout and exits at
+        // the end of its stdin; the client reads none of it yet.
+        close(run.input)
+        run.input = -1
+        usleep(2_000_000)
+        // Now 4 KiB every 200 ms (the whole output would take about 50 s), and SIGTERM.
+        let reader = Background { () -> Int in
+            var total = 0
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(run.output, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return total }
+                total += n
+                usleep(200_000)
+            }
+        }
+        kill(run.pid, SIGTERM)
+        var raw: Int32 = 0
+        var ended = false
+        for _ in 0..<100 {
+            if waitpid(run.pid, &raw, WNOHANG) == run.pid { ended = true; break }
+            usleep(100_000)
+        }
+        if !ended {
+            kill(-run.pid, SIGKILL)
+            while waitpid(run.pid, &raw, 0) < 0 && errno == EINTR {}
+        }
+        let read = reader.join()
+        _ = errors.join()
+        #expect(ended, "mcpbox was still draining 10 s after SIGTERM (the server had exited; the client had read \(read) bytes)")
+        #expect(!ended || (raw & 0x7f == 0 && (raw >> 8) & 0xff == 0), "exit \((raw >> 8) & 0xff), signal \(raw & 0x7f): the server's status (0) was expected")
+        #expect(read < 1_000_000)
+    }
 }
 
 extension RelayRun {
