@@ -54,51 +54,43 @@ struct RelayRedTeamTests {
         return (false, raw)
     }
 
+    /// Starts mcpbox with its stdout (`stream` 1) or stderr (2) redirected to a `kind` sink, reads
+    /// `first` bytes there, stops reading for `pause` µs, then SIGTERMs mcpbox: whether it ended.
+    static func stall(stream: Int, kind: String, mcp: Bool, fixture: String, first: Int, pause: UInt32) throws {
+        let dir = try TempDir(prefix: "mcpbox-redteam-\(stream == 1 ? "stdout" : "stderr")")
+        defer { dir.remove() }
+        let sink = try ClientSink.make(kind, in: dir)
+        defer { close(sink.reader) }
+        let redirect = stream == 1 ? ">" : "2>"
+        let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" run \"$1\" -- \"$2\" \"$3\" \(redirect) \"$4\"",
+                                      try TestSupport.mcpboxBinary(), try Self.profile(dir, mcp: mcp),
+                                      try TestSupport.systemPython(), RelayRun.fixture(fixture), sink.path])
+        // The other channel is read to its end all along.
+        let other = Background { RelayRun.readAll(stream == 1 ? run.errors : run.output) }
+        let got = MCPStreamTests.read(sink.reader, atLeast: first, seconds: 30)
+        #expect(got.count >= first, "only \(got.count) bytes came")
+        // The client reads no more there; the server's lines fill it.
+        usleep(pause)
+        let (ended, raw) = Self.terminate(run)
+        if stream == 1 { run.closeOutput() } else { run.closeErrors() }
+        let text = String(decoding: other.join(), as: UTF8.self)
+        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading \(stream == 1 ? "stdout; stderr: \(text.suffix(1500))" : "stderr")")
+        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+    }
+
     @Test("a client that stops reading its stdout, a named FIFO or a terminal, does not freeze the relay: SIGTERM to mcpbox still ends the session",
           arguments: ["fifo", "tty"], [false, true])
     func stalledStdout(kind: String, mcp: Bool) throws {
         // pwritev2(RWF_NOWAIT) is not supported on named FIFOs nor terminals (EOPNOTSUPP): the
         // relay fell back to a blocking write() on the client's own description and stayed there
         // once the client stopped reading, deaf to signals, the server's exit and its deadlines.
-        let dir = try TempDir(prefix: "mcpbox-redteam-stdout")
-        defer { dir.remove() }
-        let sink = try ClientSink.make(kind, in: dir)
-        defer { close(sink.reader) }
-        let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" run \"$1\" -- \"$2\" \"$3\" > \"$4\"",
-                                      try TestSupport.mcpboxBinary(), try Self.profile(dir, mcp: mcp),
-                                      try TestSupport.systemPython(), RelayRun.fixture("burst.py"), sink.path])
-        let errors = Background { RelayRun.readAll(run.errors) }
-        let got = MCPStreamTests.read(sink.reader, atLeast: (1 << 20) + 2000, seconds: 30)
-        #expect(got.count >= (1 << 20) + 2000, "only \(got.count) bytes came")
-        // The client reads no more; the small lines fill its FIFO or terminal.
-        usleep(1_500_000)
-        let (ended, raw) = Self.terminate(run)
-        run.closeOutput()
-        let err = String(decoding: errors.join(), as: UTF8.self)
-        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading; stderr: \(err.suffix(1500))")
-        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+        try Self.stall(stream: 1, kind: kind, mcp: mcp, fixture: "burst.py", first: (1 << 20) + 2000, pause: 1_500_000)
     }
 
     @Test("a client that stops reading its stderr, a named FIFO or a terminal, while the server floods it: SIGTERM to mcpbox still ends the session",
           arguments: ["fifo", "tty"], [false, true])
     func stalledStderr(kind: String, mcp: Bool) throws {
-        let dir = try TempDir(prefix: "mcpbox-redteam-stderr")
-        defer { dir.remove() }
-        let sink = try ClientSink.make(kind, in: dir)
-        defer { close(sink.reader) }
-        let run = try RelayRun(argv: ["/bin/sh", "-c", "exec \"$0\" run \"$1\" -- \"$2\" \"$3\" 2> \"$4\"",
-                                      try TestSupport.mcpboxBinary(), try Self.profile(dir, mcp: mcp),
-                                      try TestSupport.systemPython(), RelayRun.fixture("errburst.py"), sink.path])
-        let output = Background { RelayRun.readAll(run.output) }
-        let got = MCPStreamTests.read(sink.reader, atLeast: 2000, seconds: 30)
-        #expect(got.count >= 2000, "only \(got.count) bytes came")
-        // The client reads no more of stderr; the server's lines fill it.
-        usleep(3_000_000)
-        let (ended, raw) = Self.terminate(run)
-        run.closeErrors()
-        _ = output.join()
-        #expect(ended, "mcpbox did not end within 30 s of SIGTERM while its client was not reading stderr")
-        #expect(!ended || raw & 0x7f == 0, "mcpbox itself died of signal \(raw & 0x7f)")
+        try Self.stall(stream: 2, kind: kind, mcp: mcp, fixture: "errburst.py", first: 2000, pause: 3_000_000)
     }
 
     @Test("a client that never reads its stderr pipe: the MCP layer's own lines (a server's invalid lines, each dropped and said) never freeze the session; SIGTERM to mcpbox still ends it")
