@@ -170,10 +170,10 @@ static int net_entry(void *p) {
 
 /* The helper is there to run beside pid 1, but the scheduler places a new task by the CPUs'
  * recent load, and here it often queued the helper behind pid 1 on pid 1's own CPU while the
- * other stood idle: the namespace was made only once pid 1 blocked waiting for it (0.55 of
- * 0.7 ms lost per launch, seen with ftrace). So the helper may not run on pid 1's CPU while
- * pid 1 works, when another CPU is allowed; pid 1 gives it all its CPUs back before it waits
- * for it (net_helper_gather). Only placement: a failure here changes nothing else. */
+ * other stood idle: the namespace was made only once pid 1 blocked waiting for it (pid 1 then
+ * waited about 0.7 ms at the join, seen with ftrace). So the helper may not run on pid 1's CPU
+ * while pid 1 works, when another CPU is allowed; pid 1 gives it all its CPUs back before it
+ * waits for it (net_helper_gather). Only placement: a failure here changes nothing else. */
 static void net_helper_spread(struct net_helper *h) {
     cpu_set_t others;
     if (sched_getaffinity(0, sizeof h->allowed, &h->allowed) < 0 || CPU_COUNT(&h->allowed) < 2) return;
