@@ -266,15 +266,15 @@ extension PlanBuilder {
     static func withoutBindsOnSymlinks(_ mounts: [Mount]) -> [Mount] {
         mounts.filter { m in
             guard case .bind(let source, let ro) = m.kind, m.target != "/" else { return true }
-            let others = mounts.filter { $0.target != m.target }
-            let view = SandboxView(mounts: others)
+            // (The view of every mount at another target, without copying the list per bind.)
+            let view = SandboxView(mounts: mounts, excluding: m.target)
             guard view.hostPath(m.target) != nil, let resolved = view.resolve(m.target), resolved != m.target,
                   let holder = view.covering(resolved), case .bind(_, let holderRO) = holder.kind, holderRO == ro,
                   let seen = view.hostPath(resolved), HostFS.realPath(seen) == source
             else { return true }
             // A mask at or below either path keeps the bind (and the check names the conflict).
-            return others.contains { o in
-                guard case .hide = o.kind else { return false }
+            return mounts.contains { o in
+                guard case .hide = o.kind, o.target != m.target else { return false }
                 return Paths.isWithin(o.target, m.target) || Paths.isWithin(o.target, resolved)
             }
         }

@@ -599,10 +599,10 @@ public struct PlanBuilder {
                   let link = HostFS.readLink(m.target), !link.isEmpty,
                   SandboxView.resolveDots(link.hasPrefix("/") ? link : Paths.join(Paths.dirname(m.target), link)) == source
             else { return m }
-            let others = mounts.filter { $0.target != m.target }
-            let view = SandboxView(mounts: others)
+            // (The view of every mount at another target, without copying the list per bind.)
+            let view = SandboxView(mounts: mounts, excluding: m.target)
             // Same object, and read-only there too: the link must not widen what the bind allowed.
-            guard !others.contains(where: { Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target) }),
+            guard !mounts.contains(where: { $0.target != m.target && (Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target)) }),
                   view.hostPath(source) == source, let holder = view.covering(source), case .bind(_, true) = holder.kind
             else { return m }
             // (A `hide` inside the target has an alias mask under the link by now: the first

@@ -9,12 +9,24 @@ public struct SandboxView: Sendable {
     }
 
     let mounts: [Mount]
+    /// The mounts at this target are left out: the view of a list built without them, with
+    /// no copy of the list (the plan's passes ask it once per mount).
+    let excluded: String?
 
-    public init(mounts: [Mount]) { self.mounts = mounts }
+    public init(mounts: [Mount]) {
+        self.mounts = mounts
+        excluded = nil
+    }
+
+    /// The view of `mounts` without those at `target`.
+    init(mounts: [Mount], excluding target: String) {
+        self.mounts = mounts
+        excluded = target
+    }
 
     /// The mount visible at `path`: the innermost `hide` at or above it if any (masks are
     /// mounted last, over everything below them), else the innermost mount at or above it.
-    func covering(_ path: String) -> Mount? { Self.covering(path, in: mounts) }
+    func covering(_ path: String) -> Mount? { Self.covering(path, in: mounts, excluding: excluded) }
 
     /// `covering` in `mounts` leaving out every mount at `excluded` (as a view built without them).
     static func covering(_ path: String, in mounts: [Mount], excluding excluded: String? = nil) -> Mount? {
@@ -36,7 +48,7 @@ public struct SandboxView: Sendable {
 
     /// Whether `path` is a mount target or a directory created to hold one.
     func isSkeleton(_ path: String) -> Bool {
-        mounts.contains { Paths.isWithin($0.target, path) }
+        mounts.contains { $0.target != excluded && Paths.isWithin($0.target, path) }
     }
 
     /// Host path behind a sandbox path, when it lies in a bind (no symlink resolution).
