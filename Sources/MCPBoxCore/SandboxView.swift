@@ -13,13 +13,8 @@ public struct SandboxView: Sendable {
     /// no copy of the list (the plan's passes ask it once per mount).
     let excluded: String?
 
-    public init(mounts: [Mount]) {
-        self.mounts = mounts
-        excluded = nil
-    }
-
-    /// The view of `mounts` without those at `target`.
-    init(mounts: [Mount], excluding target: String) {
+    /// The view of `mounts`, without those at `target` when one is given.
+    public init(mounts: [Mount], excluding target: String? = nil) {
         self.mounts = mounts
         excluded = target
     }
