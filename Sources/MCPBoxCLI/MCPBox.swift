@@ -230,6 +230,12 @@ struct Run: ParsableCommand {
             }
             Stderr.write(Explain.visible("mcpbox: warning: " + String(text)))
         }
+        // Every grant the profile accepted, at every launch: a profile file another server could
+        // write (one outside mcpbox's own directories, inside that server's read-write grant)
+        // could otherwise gain an accepted grant no one would hear of until `explain`.
+        for a in plan.accepted {
+            Stderr.write(Explain.visible("mcpbox: warning: accepted: \(a.path): \(a.reason) (\(a.origin))"))
+        }
         let status = plan.isolation.runtime == .gvisor ? RuntimeView.launch(plan, verbose: verbose) : Launcher.run(plan, verbose: verbose)
         if status == 0 { PackageTools.sessionSucceeded(plan) }
         return status

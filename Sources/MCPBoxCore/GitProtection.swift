@@ -80,14 +80,21 @@ public enum GitProtection {
         }
     }
 
-    /// Whether `dir` looks like a git directory: `HEAD` a file, `objects` and `refs` directories.
+    /// Whether host git may take `dir` for a git directory: `HEAD` a file or a symlink, and
+    /// either a `commondir` entry or `objects` and `refs` entries, each of any type. A superset of
+    /// git's own test (`is_git_directory`: a valid `HEAD`, then `objects` and `refs` looked up
+    /// with `access(2)`, which follows symlinks and accepts an executable file, in the directory a
+    /// `commondir` names), never narrower: a directory whose `objects` and `refs` were symlinks,
+    /// or whose `commondir` pointed at them, was no git directory to mcpbox's `lstat` and went
+    /// unswept while host git ran its configuration. (A `.git/logs` holds `HEAD` and `refs` but
+    /// no `objects`: not one, for git either.)
     public static func isGitDir(_ dir: String) -> Bool { isGitDir(Array(dir.utf8)) }
 
     static func isGitDir(_ dir: [UInt8]) -> Bool {
         guard let head = lstatBytes(dir + Array("/HEAD".utf8)),
               head.st_mode & S_IFMT == S_IFREG || head.st_mode & S_IFMT == S_IFLNK else { return false }
-        return lstatBytes(dir + Array("/objects".utf8)).map { $0.st_mode & S_IFMT == S_IFDIR } == true
-            && lstatBytes(dir + Array("/refs".utf8)).map { $0.st_mode & S_IFMT == S_IFDIR } == true
+        if lstatBytes(dir + Array("/commondir".utf8)) != nil { return true }
+        return lstatBytes(dir + Array("/objects".utf8)) != nil && lstatBytes(dir + Array("/refs".utf8)) != nil
     }
 
     /// Finds the git directories a read-write bind of host directory `source` exposes, and the
@@ -245,26 +252,75 @@ public enum GitProtection {
 
     /// Renames `path` aside; where the caller may not (a directory the server owns), the nearest
     /// ancestor below `limit` that it may rename instead.
+    ///
+    /// The rename is done in the parent directory reached from `/` one component at a time
+    /// without following any symlink (`openat` O_PATH|O_NOFOLLOW), by its fd: the walk that found
+    /// `path` and this rename are apart in time, and another sandbox still writing the same tree
+    /// could swap a directory on the way for a symlink to anywhere the caller may write (mcpbox's
+    /// own pin store), which a rename by path would follow. Such a path is left where it is and
+    /// named in the message. The new name ends in the pid and a random number, so the server
+    /// cannot occupy it beforehand.
     static func moveAside(_ path: [UInt8], within limit: [UInt8], why: String) -> String {
         let shown = String(decoding: path, as: UTF8.self)
         var victim = path
+        let tag = ".mcpbox-quarantine-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         while true {
-            let aside = victim + Array(".mcpbox-quarantine-\(getpid())".utf8)
-            let rc = (victim + [0]).withUnsafeBufferPointer { from in
-                (aside + [0]).withUnsafeBufferPointer { to in
-                    from.withMemoryRebound(to: CChar.self) { f in to.withMemoryRebound(to: CChar.self) { t in rename(f.baseAddress!, t.baseAddress!) } }
+            let slash = victim.lastIndex(of: UInt8(ascii: "/")) ?? 0
+            let name = Array(victim[(slash + 1)...])
+            let aside = name + Array(tag.utf8)
+            var err: Int32 = 0
+            if let parent = openDirectoryNoFollow(Array(victim[..<slash])) {
+                let rc = (name + [0]).withUnsafeBufferPointer { from in
+                    (aside + [0]).withUnsafeBufferPointer { to in
+                        from.withMemoryRebound(to: CChar.self) { f in
+                            to.withMemoryRebound(to: CChar.self) { t in renameat(parent, f.baseAddress!, parent, t.baseAddress!) }
+                        }
+                    }
+                }
+                err = rc == 0 ? 0 : errno
+                close(parent)
+                if rc == 0 {
+                    let moved = String(decoding: victim, as: UTF8.self)
+                    return "the server created \(shown), \(why); moved \(moved) to \(moved + tag)"
+                }
+            } else {
+                err = errno
+                if err == ELOOP || err == ENOTDIR {
+                    return "the server created \(shown), \(why), and it could not be moved aside (a directory on its path is now a symlink or no directory: another sandbox may be changing it): remove it before running git there"
                 }
             }
-            if rc == 0 {
-                return "the server created \(shown), \(why); moved \(String(decoding: victim, as: UTF8.self)) to \(String(decoding: aside, as: UTF8.self))"
-            }
-            let err = errno
-            guard err == EACCES || err == EPERM, victim.count > limit.count, victim.starts(with: limit),
-                  let slash = victim.lastIndex(of: UInt8(ascii: "/")), slash > limit.count
+            guard err == EACCES || err == EPERM, victim.count > limit.count, victim.starts(with: limit), slash > limit.count
             else {
                 return "the server created \(shown), \(why), and it could not be moved aside (\(String(cString: strerror(err)))): remove it before running git there"
             }
             victim = Array(victim[..<slash])
         }
+    }
+
+    /// An O_PATH fd of the absolute directory `path` (`/` when empty), reached from `/` one
+    /// component at a time without following symlinks; nil with errno (ELOOP or ENOTDIR where a
+    /// component is a symlink or no directory).
+    static func openDirectoryNoFollow(_ path: [UInt8]) -> Int32? {
+        let O_PATH: Int32 = 0o10000000  // linux/fcntl.h (the Glibc module does not export it)
+        var fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        for component in path.split(separator: UInt8(ascii: "/")) {
+            if component.elementsEqual([46]) || component.elementsEqual([46, 46]) {
+                close(fd)
+                errno = EINVAL
+                return nil
+            }
+            let next = (Array(component) + [0]).withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { openat(fd, $0.baseAddress!, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            }
+            let saved = errno
+            close(fd)
+            guard next >= 0 else {
+                errno = saved
+                return nil
+            }
+            fd = next
+        }
+        return fd
     }
 }

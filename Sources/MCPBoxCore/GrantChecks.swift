@@ -71,6 +71,17 @@ public enum GrantChecks {
         (".config/Claude", "Claude Desktop's MCP servers"), (".cursor", "Cursor's MCP servers and extensions"),
         (".codex", "Codex's MCP servers"), (".gemini", "Gemini CLI's settings and MCP servers"),
         (".gitconfig", "git configuration"), (".config/git", "git configuration"),
+        (".hgrc", "Mercurial configuration (hooks and extensions host hg runs)"),
+        (".config/hg", "Mercurial configuration (hooks and extensions host hg runs)"),
+        // Code that shell start-up files source, or that the user's tools run or install later.
+        (".nvm", "nvm (its nvm.sh is sourced by shell start-up files)"), (".oh-my-zsh", "zsh start-up framework"),
+        (".bash_it", "bash start-up framework"), (".sdkman", "SDKMAN (sourced by shell start-up files; shims in PATH)"),
+        (".pyenv", "pyenv (shims in PATH, sourced by shell start-up files)"), ("go/bin", "programs in PATH"),
+        (".local/share/nvim", "editor plugins (run at every editor start)"),
+        (".gradle", "Gradle init scripts (run by every build)"), (".m2", "Maven settings (repositories, extensions)"),
+        (".rustup", "Rust toolchains (run by cargo and rustc)"), (".config/uv", "uv configuration (package index)"),
+        (".npm", "npm's cache (packages npx runs again)"), (".cache/uv", "uv's cache (packages uvx runs again)"),
+        (".cache/pip", "pip's cache (wheels installed again)"),
         (".vimrc", "editor start-up file"), (".vim", "editor start-up files"), (".config/nvim", "editor start-up files"),
         (".emacs", "editor start-up file"), (".emacs.d", "editor start-up files"),
     ]

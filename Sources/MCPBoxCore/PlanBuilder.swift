@@ -568,10 +568,12 @@ public struct PlanBuilder {
                     protectGitConfiguration(&d, gitDir: g, bind: m, worktree: w)
                 }
             }
-            // In caller-remap mode a repository the server creates anywhere is the caller's, which
-            // host git trusts (no "dubious ownership"): every read-write tree is swept, not only
-            // those that held a repository at launch.
-            if (e.touchesRepository || identity.mechanism == .callerRemap) && HostFS.info(source)?.isDirectory == true {
+            // Every read-write tree is swept, not only those that held a repository at launch: in
+            // caller-remap mode a repository the server creates anywhere is the caller's, which
+            // host git trusts (no "dubious ownership"); with an account of its own the server can
+            // still make a git directory of files inside a directory the owner made, which passes
+            // that check (git looks at the directory, not at the files in it).
+            if HostFS.info(source)?.isDirectory == true {
                 let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { $0 == source }).map { Paths.join($0, ".hg") }
                 d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees + e.gitDirs + hgKnown))
             }

@@ -273,7 +273,7 @@ public final class AuditTrail {
             violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
             return
         }
-        var response = Response(hasError: head.hasError, errorCode: head.errorCode, isError: head.isError == .bool(true), full: nil)
+        var response = Response(hasError: head.hasError, errorCode: head.errorCode, isError: Self.truthy(head.isError), full: nil)
         if request.method == "initialize" || request.method == "server/discover" || payloads != .none {
             response.full = full()
         }
@@ -362,6 +362,22 @@ public final class AuditTrail {
     }
 
     /// What a record keeps of a response.
+    /// `isError` as a lax client reads it (the Python SDK's pydantic model): true, a string such
+    /// as "true" or "1", a non-zero number. The audit said `ok` for `"isError":"true"` before.
+    static func trimmed(_ s: String) -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        return String(s.drop(while: blank).reversed().drop(while: blank).reversed())
+    }
+
+    static func truthy(_ value: JSON?) -> Bool {
+        switch value {
+        case .bool(let b)?: return b
+        case .number(let n)?: return Double(n).map { $0 != 0 } ?? false
+        case .string(let s)?: return ["true", "1", "yes", "on", "t", "y"].contains(trimmed(s).lowercased())
+        default: return false
+        }
+    }
+
     struct Response {
         var hasError: Bool
         var errorCode: JSON?
@@ -408,8 +424,15 @@ public final class AuditTrail {
             if response.hasError {
                 outcome = "error"
                 f.append(("outcome", .string(outcome)))
-                if case .number(let code)? = response.errorCode, let c = Int64(code) { f.append(("error_code", .int(c))) }
-                else { f.append(("error_code", .null)) }
+                // As a lax client reads it: a number, or a string spelling an integer (`"-32602"`).
+                switch response.errorCode {
+                case .number(let code)? where Double(code).map({ $0 == $0.rounded() && abs($0) < 9e15 }) == true:
+                    f.append(("error_code", .int(Int64(Double(code)!))))
+                case .string(let code)? where Int64(Self.trimmed(code)) != nil:
+                    f.append(("error_code", .int(Int64(Self.trimmed(code))!)))
+                default:
+                    f.append(("error_code", .null))
+                }
             } else {
                 if response.isError { outcome = "isError" }
                 f.append(("outcome", .string(outcome)))

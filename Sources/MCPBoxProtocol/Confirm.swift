@@ -64,13 +64,33 @@ final class ConfirmGate {
     /// The `elicitation/create` params that ask the user about one call (form mode, no fields).
     /// `mode` is named only where the protocol has modes (earlier clients may not know the field).
     static func question(name: String, arguments: JSON?, mode: Bool = false) -> String {
-        var args = arguments.map(\.serialized) ?? "{}"
-        if args.count > 4000 { args = String(args.prefix(4000)) + "… (\(args.utf8.count) bytes)" }
-        let message = "mcpbox: the MCP server's tool \"\(name)\" is about to run with these arguments:\n\(args)\nAllow this call? (Accept runs it; decline or cancel refuses it.)"
+        var args = shown(arguments.map(\.serialized) ?? "{}")
+        if args.count > 4000 {
+            let total = args.utf8.count
+            args = String(args.prefix(4000)) + "… (only the first 4000 characters of \(total) bytes are shown: decline unless you expected arguments this long)"
+        }
+        let message = "mcpbox: the MCP server's tool \"\(shown(name))\" is about to run with these arguments:\n\(args)\nAllow this call? (Accept runs it; decline or cancel refuses it.)"
         var s = mode ? "{\"mode\":\"form\",\"message\":" : "{\"message\":"
         JSON.quote(message, into: &s)
         s += ",\"requestedSchema\":{\"type\":\"object\",\"properties\":{}}}"
         return s
+    }
+
+    /// `text` with every character a user would not see as itself written `\u{XXXX}`: controls,
+    /// format characters (the bidirectional overrides and isolates, which can show an argument
+    /// reversed, and the zero-width ones), line and paragraph separators. What the user is asked
+    /// to approve reads as what the server gets.
+    static func shown(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            default:
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     // MARK: Protocol 2026-07-28 (multi round-trip requests)

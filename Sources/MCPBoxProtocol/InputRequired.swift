@@ -70,19 +70,28 @@ extension MCPFilter {
 
     static let urlElicitationRequiredCode = -32042.0
 
-    /// Whether a JSON number has the value `code`, however it is written (`-32042`,
-    /// `-32042.0`, `-3.2042e4`: a client's parser reads them all as that code).
+    /// Whether a JSON value has the number `code`, however it is written: a number (`-32042`,
+    /// `-32042.0`, `-3.2042e4`) or a string spelling one (`"-32042"`, `" -32_042 "`), which a
+    /// lax client reads as that code too (the Python SDK's pydantic model does). Before, a string
+    /// code slipped past the check while the client still saw -32042.
     static func isCode(_ value: JSON?, _ code: Double) -> Bool {
-        guard case .number(let text)? = value, let v = Double(text) else { return false }
-        return v == code
+        switch value {
+        case .number(let text)?:
+            return Double(text) == code
+        case .string(let text)?:
+            let digits = String(text.unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "_" })
+            return Double(digits) == code
+        default:
+            return false
+        }
     }
 
-    /// Under `elicitation = "form"`: a `URLElicitationRequiredError` (-32042, 2025-11-25), which
-    /// hands the client URLs to send the user to, replaced by an error without them. Judged from
-    /// the scan's `error.code` alone: a line the parser refuses (a duplicate key in `error.data`,
-    /// which the scan skips) is replaced all the same.
+    /// Under `elicitation = "form"` or `false`: a `URLElicitationRequiredError` (-32042,
+    /// 2025-11-25), which hands the client URLs to send the user to, replaced by an error without
+    /// them. Judged from the scan's `error.code` alone: a line the parser refuses (a duplicate key
+    /// in `error.data`, which the scan skips) is replaced all the same.
     func urlElicitationRequired(id: JSON) -> [UInt8] {
-        let rule = "[client] elicitation = \"form\""
+        let rule = policy.client?.elicitation == false ? "[client] elicitation = false" : "[client] elicitation = \"form\""
         say("mcpbox: replaced the server's URL elicitation required error (-32042) to id \(id.serialized.prefix(40)): \(rule)")
         audit?.recordDecision(direction: 1, method: "error -32042", id: id, tool: nil, outcome: "replaced", rule: rule)
         var s = "{\"jsonrpc\":\"2.0\",\"id\":"

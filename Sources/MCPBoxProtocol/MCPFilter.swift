@@ -622,8 +622,13 @@ public final class MCPFilter {
     /// holds capabilities to look at and does not parse.
     func stripCapabilities(_ body: UnsafeRawBufferPointer, _ scan: MessageScan? = nil, gate: ClientGate,
                            initialize: Bool) throws(JSONError) -> [UInt8]? {
-        let hasMeta = scan.map { s in s.meta.map { Self.contains(UnsafeRawBufferPointer(rebasing: body[$0]), Self.metaKeyBytes) } ?? false }
-            ?? Self.contains(body, Self.metaKeyBytes)
+        // The key's bytes, or any escape: a key written `io.modelcontextprotocol\/clientCapabilities`
+        // (or with a `\uXXXX` letter) is the same key to the server, and went unstripped before.
+        func mayHold(_ range: UnsafeRawBufferPointer) -> Bool {
+            Self.contains(range, Self.metaKeyBytes) || range.contains(0x5c)
+        }
+        let hasMeta = scan.map { s in s.meta.map { mayHold(UnsafeRawBufferPointer(rebasing: body[$0])) } ?? false }
+            ?? mayHold(body)
         guard initialize || hasMeta else { return nil }
         var message = try JSON.parse(body)
         guard var params = message["params"] else { return nil }
@@ -690,6 +695,36 @@ public final class MCPFilter {
         return false
     }
 
+    /// Whether a line starts a JSON object or array once its leading bytes that some client
+    /// strips before parsing are skipped: the UTF-8 byte-order mark (Rust's SDK strips it), any
+    /// Unicode white space and the zero-width characters (C#'s `Trim`), ASCII control characters.
+    /// mcpbox's own test for a message skips only JSON's four whitespace bytes, so such a line was
+    /// stray text to it, passed on unjudged, and a request or response to those clients.
+    static func startsMessageAfterIgnorable(_ body: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < body.count {
+            let b = body[i]
+            if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
+            if b <= 0x20 || b == 0x7f { i += 1; continue }
+            let rest = body.count - i
+            let b1 = rest > 1 ? body[i + 1] : 0, b2 = rest > 2 ? body[i + 2] : 0
+            var width = 0
+            switch b {
+            case 0xc2 where b1 == 0x85 || b1 == 0xa0: width = 2                          // NEL, NBSP
+            case 0xe1 where b1 == 0x9a && b2 == 0x80: width = 3                          // U+1680
+            case 0xe1 where b1 == 0xa0 && b2 == 0x8e: width = 3                          // U+180E
+            case 0xe2 where b1 == 0x80 && (b2 <= 0x8f || b2 == 0xa8 || b2 == 0xa9 || b2 == 0xaf): width = 3  // U+2000–200F, 2028, 2029, 202F
+            case 0xe2 where b1 == 0x81 && (b2 == 0x9f || b2 == 0xa0): width = 3          // U+205F, U+2060
+            case 0xe3 where b1 == 0x80 && b2 == 0x80: width = 3                          // U+3000
+            case 0xef where b1 == 0xbb && b2 == 0xbf: width = 3                          // U+FEFF (BOM)
+            default: break
+            }
+            guard width > 0 else { return false }
+            i += width
+        }
+        return false
+    }
+
     /// Whether `needle` occurs in `hay` (memchr for its first byte, then a compare).
     static func contains(_ hay: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return false }
@@ -711,6 +746,10 @@ public final class MCPFilter {
         guard first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
             // ...unless a client that also breaks lines elsewhere would find a message in it.
             guard let body else { return .drop }
+            if Self.startsMessageAfterIgnorable(body) {
+                drop("a JSON message behind a byte-order mark, a Unicode space or a control character, which some clients strip before they parse (Rust's and C#'s SDKs)")
+                return .drop
+            }
             if Self.hidesMessage(body) {
                 drop("text with a JSON message behind a line break other than LF (CR, VT, FF, NEL, U+2028…), where some clients split lines")
                 return .drop
@@ -760,12 +799,12 @@ public final class MCPFilter {
         // A streamed line is judged from its scan alone: one whose request changed meanwhile
         // (its id reused) needs more, and is refused.
         guard let body else {
-            let urlRefusal = policy.client?.formOnly == true && Self.isCode(head.errorCode, Self.urlElicitationRequiredCode)
+            let urlRefusal = policy.client?.refusesURLElicitation == true && Self.isCode(head.errorCode, Self.urlElicitationRequiredCode)
             return kind == .other && !urlRefusal ? .pass : .drop
         }
         // Read from the scan, decoded: a client reads `-3.2042e4` and `"input\u005frequired"`
         // as the code and the text they spell.
-        if let gate = policy.client, gate.formOnly, Self.isCode(head.errorCode, Self.urlElicitationRequiredCode) {
+        if let gate = policy.client, gate.refusesURLElicitation, Self.isCode(head.errorCode, Self.urlElicitationRequiredCode) {
             return .replace(urlElicitationRequired(id: id))
         }
         if kind == .other { return .pass }

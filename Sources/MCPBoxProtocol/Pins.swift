@@ -46,6 +46,15 @@ public struct Pin: Sendable, Equatable {
 
     /// A tool definition's name (nil for instructions, or a definition without a string name).
     public var name: String? { value["name"]?.stringValue }
+
+    /// Whether two tool names are the same name: the same bytes, as the server and the
+    /// allow/deny globs compare them. Swift's `==` on strings is canonical equivalence (K and
+    /// U+212A KELVIN SIGN, or NFC and NFD accents, are equal), so a call for a never-approved
+    /// name passed as the approved one it resembles.
+    public static func same(_ a: String?, _ b: String?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.utf8.elementsEqual(b.utf8)
+    }
 }
 
 /// The approved definitions of one profile (the pin file) or the unapproved ones the last
@@ -61,11 +70,11 @@ public struct PinSet: Sendable, Equatable {
         self.tools = tools
     }
 
-    public func tool(_ name: String) -> Pin? { tools.first { $0.name == name } }
+    public func tool(_ name: String) -> Pin? { tools.first { Pin.same($0.name, name) } }
 
     /// Adds or replaces the pin of `pin.name`.
     public mutating func approve(_ pin: Pin) {
-        if let i = tools.firstIndex(where: { $0.name == pin.name }) { tools[i] = pin } else { tools.append(pin) }
+        if let i = tools.firstIndex(where: { Pin.same($0.name, pin.name) }) { tools[i] = pin } else { tools.append(pin) }
     }
 
     /// The file's text: JCS of `{"instructions": {"sha256", "value"}?, "tools": [{"sha256",
@@ -215,10 +224,11 @@ final class PinGuard {
     private var trustFirstUse: Bool
     /// Unapproved definitions seen this session (the pending file's content).
     private var pending = PinSet()
-    /// Names whose latest listed definition is not approved, or listed twice.
-    private var unapproved: Set<String> = []
+    /// Names whose latest listed definition is not approved, or listed twice (by their bytes:
+    /// see `Pin.same`).
+    private var unapproved: Set<[UInt8]> = []
     /// Names listed since the last first page (to catch a duplicate across pages).
-    private var listing: Set<String> = []
+    private var listing: Set<[UInt8]> = []
 
     /// Why a tool is not exposed.
     enum State: String { case approved, changed, new, duplicate, invalid }
@@ -268,8 +278,8 @@ final class PinGuard {
     /// The tools of one `tools/list` page that may reach the client (all of them under `warn`).
     func tools(_ items: [JSON], firstPage: Bool) -> [JSON] {
         if firstPage { listing = [] }
-        var count: [String: Int] = [:]
-        for item in items { if let n = item["name"]?.stringValue { count[n, default: 0] += 1 } }
+        var count: [[UInt8]: Int] = [:]
+        for item in items { if let n = item["name"]?.stringValue { count[Array(n.utf8), default: 0] += 1 } }
         var states: [State] = []
         var pinned = false
         var refused: [String] = []
@@ -280,7 +290,8 @@ final class PinGuard {
                 continue
             }
             var state: State
-            if count[name, default: 0] > 1 || listing.contains(name) {
+            let key = Array(name.utf8)
+            if count[key, default: 0] > 1 || listing.contains(key) {
                 state = .duplicate
             } else if let approved = pins.tool(name) {
                 state = approved.sha256 == pin.sha256 ? .approved : .changed
@@ -293,11 +304,11 @@ final class PinGuard {
             }
             states.append(state)
             if state == .approved {
-                unapproved.remove(name)
-                pending.tools.removeAll { $0.name == name }
+                unapproved.remove(key)
+                pending.tools.removeAll { Pin.same($0.name, name) }
             } else {
-                unapproved.insert(name)
-                pending.tools.removeAll { $0.name == name && state != .duplicate }
+                unapproved.insert(key)
+                pending.tools.removeAll { Pin.same($0.name, name) && state != .duplicate }
                 if !pending.tools.contains(pin) { pending.tools.append(pin) }
                 refused.append("\(JSON.quoted(name)): \(state.rawValue)")
             }
@@ -317,7 +328,7 @@ final class PinGuard {
     /// Why a `tools/call` for `name` is refused (nil: forwarded; under `warn` always nil).
     func callRefusal(_ name: String) -> String? {
         let why: String?
-        if unapproved.contains(name) {
+        if unapproved.contains(Array(name.utf8)) {
             why = "its listed definition is not the approved one"
         } else if pins.tool(name) == nil {
             why = "it has no approved definition"

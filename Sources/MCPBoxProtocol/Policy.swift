@@ -62,6 +62,9 @@ public struct ClientGate: Sendable, Equatable {
     /// Whether URL-mode elicitation is refused while form mode is allowed (`elicitation = "form"`).
     public var formOnly: Bool { elicitation && !elicitationURL }
 
+    /// Whether URL-mode elicitation is refused: elicitation denied altogether, or form mode only.
+    public var refusesURLElicitation: Bool { !elicitation || !elicitationURL }
+
     /// Whether the gate changes anything at all.
     public var restricts: Bool { !denied.isEmpty || formOnly }
 

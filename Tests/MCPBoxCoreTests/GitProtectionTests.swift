@@ -186,4 +186,26 @@ import Glibc
         #expect(GitProtection.exposure(of: s.path, limit: 10).truncated)
         #expect(!GitProtection.exposure(of: s.path, limit: 100).truncated)
     }
+
+    /// The sweep's rename happens in the parent reached without following symlinks: another
+    /// sandbox on the same tree that swaps a directory on the way for a symlink (between the walk
+    /// and the rename) cannot make mcpbox rename something outside the tree, such as its own pin
+    /// store. Found by a red-team pass; the rename by path followed the symlink before the fix.
+    @Test func moveAsideNeverFollowsASymlinkOnTheWay() throws {
+        let s = Scratch()
+        s.mkdir("tree/real")
+        s.write("tree/real/HEAD", "ref: refs/heads/main\n")
+        s.mkdir("outside/pins")
+        s.write("outside/pins/victim.json", "{}")
+        #expect(symlink(s.path + "/outside", s.path + "/tree/swapped") == 0)
+        let tree = Array((s.path + "/tree").utf8)
+        let redirected = GitProtection.moveAside(Array((s.path + "/tree/swapped/pins").utf8), within: tree, why: "test")
+        #expect(FileManager.default.fileExists(atPath: s.path + "/outside/pins/victim.json"), "renamed outside the tree: \(redirected)")
+        #expect(redirected.contains("could not be moved aside"), "\(redirected)")
+        // The ordinary case still works, and says where it moved what.
+        let moved = GitProtection.moveAside(Array((s.path + "/tree/real/HEAD").utf8), within: tree, why: "test")
+        #expect(!FileManager.default.fileExists(atPath: s.path + "/tree/real/HEAD"), "\(moved)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: s.path + "/tree/real")) ?? []
+        #expect(left.count == 1 && left[0].hasPrefix("HEAD.mcpbox-quarantine-") && moved.contains(left[0]), "\(left) \(moved)")
+    }
 }

@@ -37,6 +37,21 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         }
     }
 
+    /// User-level Mercurial configuration runs hooks at the user's next `hg status` in any of
+    /// their repositories, and the others are code the user's shell or tools run later: a
+    /// read-write grant of one was accepted silently. Found by a red-team pass; fails before the fix.
+    @Test("tool configuration that runs later (Mercurial's, nvm, Gradle, npm's cache…) is refused read-write unless accepted",
+          arguments: [".config/hg", ".hgrc", ".nvm", ".oh-my-zsh", ".local/share/nvim", ".gradle", ".m2", ".rustup",
+                      ".npm", ".cache/uv", ".cache/pip", "go/bin", ".pyenv"])
+    func toolConfigurationRunLater(_ place: String) throws {
+        let w = World()
+        let path = w.home.path + "/" + place
+        if place == ".hgrc" { w.home.write(place, "[ui]\n") } else { _ = w.home.mkdir(place) }
+        let errs = w.errors("[filesystem]\nread_write = [\"\(path)\"]\n")
+        #expect(errs.contains { $0.key == "filesystem.read_write" && $0.message.contains(path) }, "\(errs)")
+        #expect(w.errors("[filesystem]\nread_write = [\"\(path)\"]\naccept = [\"\(path)\"]\n").isEmpty)
+    }
+
     @Test("mcpbox's own files: a read-write bind touching them is refused, and accept does not help")
     func protectedPlacesAreNeverAcceptable() throws {
         let w = World()

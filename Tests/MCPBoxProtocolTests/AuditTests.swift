@@ -77,6 +77,26 @@ struct AuditRecordTests {
         #expect(try ChainVerifier.verify(files: [s.path]).broken == nil)
     }
 
+    /// The outcome as a lax client reads the response (the Python SDK's pydantic models):
+    /// `"isError":"true"` or `1` is a tool error, `"code":"-32602"` is that code. Before, such a
+    /// response was recorded `ok`, and the code as null. Found by a red-team pass.
+    @Test("isError and error codes spelled loosely are recorded as the client reads them")
+    func looseOutcomes() throws {
+        let s = try AuditedSession(Self.policy)
+        s.trail.start(fields: [])
+        let responses = [#""result":{"content":[],"isError":"true"}"#, #""result":{"content":[],"isError":1}"#,
+                         #""result":{"content":[],"isError":false}"#, #""error":{"code":"-32602","message":"x"}"#,
+                         #""error":{"code":-32602.0,"message":"x"}"#]
+        for (i, response) in responses.enumerated() {
+            s.driver.feed(0, #"{"jsonrpc":"2.0","id":\#(i + 1),"method":"tools/call","params":{"name":"git_status","arguments":{}}}"# + "\n")
+            s.driver.feed(1, #"{"jsonrpc":"2.0","id":\#(i + 1),\#(response)}"# + "\n")
+        }
+        s.trail.finish(fields: [])
+        let r = try s.records().filter { $0["kind"] as? String == "mcp.request" }
+        #expect(r.map { $0["outcome"] as? String } == ["isError", "isError", "ok", "error", "error"], "\(r)")
+        #expect(r[3]["error_code"] as? Int == -32602 && r[4]["error_code"] as? Int == -32602, "\(r)")
+    }
+
     @Test("server→client requests: joined with the client's response; a denied one is recorded with its [client] rule")
     func serverToClient() throws {
         let s = try AuditedSession(MCPPolicy(client: ClientGate(sampling: false)))

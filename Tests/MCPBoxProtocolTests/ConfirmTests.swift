@@ -33,6 +33,26 @@ struct ConfirmTests {
         #expect(d.take(1) == #"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"# + "\n")
     }
 
+    /// What the user approves must read as what the server gets: a bidirectional override
+    /// (U+202E) shows an argument reversed, a zero-width space hides a difference, and a long
+    /// padding pushes the dangerous part past the 4000 characters shown. Found by a red-team
+    /// pass: the question showed them raw and cut without saying why.
+    @Test func questionShowsInvisibleCharactersAndSaysWhenCut() throws {
+        let d = FilterDriver(Self.policy)
+        initialize(d, elicitation: "{}")
+        d.feed(0, #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"git_commit","arguments":{"message":"\#u{202E}fr- mr\#u{200B}x"}}}"# + "\n")
+        let (_, message) = try elicitation(d)
+        #expect(!message.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x200B }, "\(message.debugDescription)")
+        #expect(message.contains("\\u{202E}fr- mr\\u{200B}x"), "\(message)")
+
+        let long = FilterDriver(Self.policy)
+        initialize(long, elicitation: "{}")
+        let padding = String(repeating: "a", count: 5000)
+        long.feed(0, #"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"git_commit","arguments":{"pad":"\#(padding)","cmd":"rm -rf ~"}}}"# + "\n")
+        let (_, cut) = try elicitation(long)
+        #expect(!cut.contains("rm -rf") && cut.contains("only the first 4000 characters") && cut.contains("decline unless"), "\(cut.suffix(300))")
+    }
+
     @Test(arguments: ["decline", "cancel"])
     func declineOrCancelIsAToolError(_ action: String) throws {
         let d = FilterDriver(Self.policy)

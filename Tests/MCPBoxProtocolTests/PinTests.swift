@@ -180,6 +180,26 @@ struct PinTests {
         #expect(pin.sha256 == SHA256.hex(jcs))
     }
 
+    /// Tool names are the same name only byte for byte, as the server and the allow/deny globs
+    /// see them: Swift's string equality (canonical equivalence) took U+212A KELVIN SIGN for K and
+    /// NFD accents for NFC, so a call for a never-approved name passed as the approved look-alike.
+    /// Found by a red-team pass; fails on the build before the fix.
+    @Test("block: a call for a name canonically equivalent to an approved one, but not the same bytes, is refused",
+          arguments: [("Kelvin_read", "\u{212A}elvin_read"), ("caf\u{E9}", "cafe\u{301}"), ("cafe\u{301}", "caf\u{E9}")])
+    func lookAlikeNameRefused(_ approved: String, _ lookalike: String) throws {
+        let f = try PinFixture()
+        let tool = #"{"name":"\#(approved)","inputSchema":{"type":"object"}}"#
+        _ = try f.driver(.block).listTools(id: 1, [tool])
+        try f.approveAll()
+        let d = f.driver(.block)
+        #expect(try d.listTools(id: 1, [tool]) == [approved])
+        #expect(try d.call(id: 2, approved) == nil)
+        #expect(try d.call(id: 3, lookalike) == -32602, "a call for \(Array(lookalike.unicodeScalars)) reached the server")
+        // Listed side by side, the two are two tools (the look-alike new, so hidden).
+        let both = [tool, #"{"name":"\#(lookalike)","inputSchema":{"type":"object"}}"#]
+        #expect(try d.listTools(id: 4, both) == [approved])
+    }
+
     @Test("a changed definition (rug pull) is hidden and refused under block, passed with a warning under warn")
     func changedDefinition() throws {
         let f = try PinFixture()

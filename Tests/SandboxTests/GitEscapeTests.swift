@@ -41,7 +41,8 @@ struct GitEscapeTests {
         }
         // These attacks must reach their state inside the sandbox (else the host-side check
         // below proves nothing); what protects the host is the sweep after the session.
-        for name in ["nested_gitlink", "hidden_nested_gitlink", "submodule_gitdir", "linked_worktree", "commondir", "rebase_exec"] {
+        for name in ["nested_gitlink", "hidden_nested_gitlink", "submodule_gitdir", "linked_worktree", "commondir", "rebase_exec",
+                     "lookalike_links", "lookalike_commondir"] {
             #expect(report[name]?["written"] as? Bool == true, "the \(name) attack did not get set up: \(report[name] ?? [:])")
         }
         #expect(run.stderr.contains("commondir"), "mcpbox did not say it moved the planted commondir aside: \(run.stderr.suffix(2000)) \(report["commondir"] ?? [:])")
@@ -226,6 +227,9 @@ struct GitEscapeTests {
                 canaries = try tmp.makeDir("canaries", mode: 0o777)
                 repo = try tmp.makeDir("work/repo")
                 _ = try tmp.write("work/repo/README", "hello\n")
+                // Directories of the owner's, where a server may write (a git directory it made
+                // there passes host git's ownership check).
+                _ = try tmp.makeDir("work/repo/docs/api")
                 let git = ["/usr/bin/git", "-c", "user.name=owner", "-c", "user.email=owner@invalid", "-c", "init.defaultBranch=main"]
                 for step in [["init", "-q", repo], ["-C", repo, "add", "README"], ["-C", repo, "commit", "-q", "-m", "initial"]] {
                     let r = try runProcess(git + step, environment: ["PATH": "/usr/bin:/bin", "HOME": tmp.path])
@@ -300,8 +304,9 @@ struct GitEscapeTests {
                              ["worktree", "list"], ["fetch", "-q", "."], ["gc", "-q", "--auto"]] {
                     _ = try? runProcess(git + ["-C", repo] + args, environment: hostEnv, timeout: 60)
                 }
-                for sub in ["sub", "nested", "w", "evil-common", "lookalike/sub"] {
+                for sub in ["sub", "nested", "w", "evil-common", "lookalike/sub", "docs", "docs/api"] {
                     _ = try? runProcess(git + ["-C", repo + "/" + sub, "status"], environment: hostEnv, timeout: 60)
+                    _ = try? runProcess(git + ["-C", repo + "/" + sub, "fetch", "-q", "origin"], environment: hostEnv, timeout: 60)
                 }
             }
         }

@@ -193,6 +193,38 @@ attempt("rebase_exec", rebase_exec)
 
 
 
+# 7b. A git directory made of look-alikes in directories the repository's owner made (so host
+# git's ownership check passes): `objects` and `refs` as symlinks, or a `commondir` naming where
+# they are. Host git takes both for git directories (it follows symlinks and honours
+# commondir) and runs their configuration in that directory and below.
+def lookalike_config(vector):
+    return ("[core]\n\tbare = false\n\tworktree = .\n\tfsmonitor = \"%s; false\"\n"
+            "[remote \"origin\"]\n\turl = .\n\tuploadpack = \"%s; false\"\n") % (payload(vector), payload(vector + "_fetch"))
+
+
+def lookalike_links():
+    d = os.path.join(repo, "docs")
+    for name in ("o", "r"):
+        os.makedirs(os.path.join(d, name), exist_ok=True)
+    os.symlink("o", os.path.join(d, "objects"))
+    os.symlink("r", os.path.join(d, "refs"))
+    write(os.path.join(d, "HEAD"), "ref: refs/heads/main\n")
+    write(os.path.join(d, "config"), lookalike_config("lookalike_links"))
+
+
+def lookalike_commondir():
+    d = os.path.join(repo, "docs", "api")
+    for name in ("objects", "refs"):
+        os.makedirs(os.path.join(d, "c", name), exist_ok=True)
+    write(os.path.join(d, "HEAD"), "ref: refs/heads/main\n")
+    write(os.path.join(d, "commondir"), "c\n")
+    write(os.path.join(d, "c", "config"), lookalike_config("lookalike_commondir"))
+
+
+attempt("lookalike_links", lookalike_links)
+attempt("lookalike_commondir", lookalike_commondir)
+
+
 # 8. commondir: redirects where git reads the whole configuration from.
 def commondir():
     evil = os.path.join(repo, "evil-common")
