@@ -63,9 +63,14 @@ public enum GitProtection {
         /// Directories the walk could not list (permissions, a path too long): what lies in them
         /// is unknown. Shown with invalid UTF-8 replaced.
         public var unreadable: [String] = []
+        /// The same by their raw bytes (what the sweep renames: a decoded name can be another
+        /// directory's, `b\xFF` shown as `b\u{FFFD}`).
+        public var unreadableRaw: [[UInt8]] = []
         /// Git directories or worktrees whose path is not valid UTF-8 (shown with it replaced):
         /// they cannot be named in a mount.
         public var unrepresentable: [String] = []
+        /// The same by their raw bytes.
+        public var unrepresentableRaw: [[UInt8]] = []
         /// The walk stopped at its limit of directories.
         public var truncated = false
         /// Mercurial repositories inside the bind: directories holding a `.hg` (see `HgProtection`).
@@ -128,6 +133,7 @@ public enum GitProtection {
             if next > limit { e.truncated = true; break }
             guard let entries = listDirectory(dir) else {
                 e.unreadable.append(String(decoding: dir, as: UTF8.self))
+                e.unreadableRaw.append(dir)
                 continue
             }
             let names = Set(entries.map(\.name))
@@ -141,6 +147,7 @@ public enum GitProtection {
                     if isHg { e.hgRepos.append(path) }
                 } else {
                     e.unrepresentable.append(String(decoding: dir, as: UTF8.self))
+                    e.unrepresentableRaw.append(dir)
                 }
             }
             for entry in entries where entry.isDirectory {
@@ -215,10 +222,17 @@ public enum GitProtection {
                                       why: "which would make host \(Paths.basename(Paths.dirname(path)) == ".hg" ? "hg" : "git") read the server's configuration"))
         }
         for tree in trees {
+            let root = Array(tree.root.utf8)
+            if let restored = restoreOwnerAccess(root) { messages.append(restored) }
             let now = exposure(of: tree.root, limit: sweepLimit)
             let known = Set(tree.known)
-            let root = Array(tree.root.utf8)
-            for dir in now.worktrees where !known.contains(dir) {
+            if now.unreadableRaw.first == root {
+                messages.append("\(tree.root) cannot be listed any more, so mcpbox could not check it for repositories the server may have made: do not run git there before checking it")
+            }
+            // A worktree is known by its `.git` entry, a git directory by its path: a known
+            // worktree that became a git directory itself (its `.git` broken, `HEAD`, `objects`
+            // and `refs` beside it) is a new git directory.
+            for dir in now.worktrees where !known.contains(Paths.join(dir, ".git")) {
                 messages.append(moveAside(Array(Paths.join(dir, ".git").utf8), within: root,
                                           why: "a repository host git would enter (a submodule's configuration and hooks run there)"))
             }
@@ -235,12 +249,13 @@ public enum GitProtection {
                 messages.append(moveAside(Array(Paths.join(dir, ".hg").utf8), within: root,
                                           why: "a Mercurial repository host hg would use (and run the hooks and extensions of its `.hg/hgrc`) when run there"))
             }
-            for dir in now.unrepresentable {
-                messages.append("\(dir) holds a repository under a name that is not valid UTF-8: "
-                    + "do not run git in \(tree.root) before removing it")
+            // By their raw bytes: a decoded name could be another directory's.
+            for dir in now.unrepresentableRaw where dir != root {
+                messages.append(moveAside(dir, within: root,
+                                          why: "a repository under a name that is not valid UTF-8, which host git would use when run there"))
             }
-            for dir in now.unreadable where dir != tree.root {
-                messages.append(moveAside(Array(dir.utf8), within: root,
+            for dir in now.unreadableRaw where dir != root {
+                messages.append(moveAside(dir, within: root,
                                           why: "a directory mcpbox cannot look into for repositories the server may have made"))
             }
             if now.truncated {
@@ -248,6 +263,23 @@ public enum GitProtection {
             }
         }
         return messages
+    }
+
+    /// Gives the caller back its own read, write and search permissions on the bind's root when
+    /// the caller owns it and lacks one (in caller-remap mode the server's `chmod` is the
+    /// caller's: `chmod 0311` hid the root's `.git` from the walk while host git, which needs only
+    /// search permission, still used it). Through the root's fd reached without symlinks; returns
+    /// what it did, or nil.
+    static func restoreOwnerAccess(_ root: [UInt8]) -> String? {
+        guard let fd = openDirectoryNoFollow(root) else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(),
+              st.st_mode & 0o700 != 0o700 else { return nil }
+        let mode = (st.st_mode & 0o7777) | 0o700
+        guard chmod("/proc/self/fd/\(fd)", mode) == 0 else { return nil }
+        let shown = String(decoding: root, as: UTF8.self)
+        return "the server took your own permissions on \(shown) (mode \(String(st.st_mode & 0o7777, radix: 8))): given back (\(String(mode, radix: 8))) to check it for repositories"
     }
 
     /// Renames `path` aside; where the caller may not (a directory the server owns), the nearest

@@ -575,7 +575,10 @@ public struct PlanBuilder {
             // that check (git looks at the directory, not at the files in it).
             if HostFS.info(source)?.isDirectory == true {
                 let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { $0 == source }).map { Paths.join($0, ".hg") }
-                d.gitTrees.append(GitProtection.Tree(root: source, known: e.worktrees + e.gitDirs + hgKnown))
+                // Worktrees by their `.git` entry (see `GitProtection.sweep`).
+                var known: [String] = []
+                for k in e.worktrees.map({ Paths.join($0, ".git") }) + e.gitDirs + hgKnown where !known.contains(k) { known.append(k) }
+                d.gitTrees.append(GitProtection.Tree(root: source, known: known))
             }
         }
     }

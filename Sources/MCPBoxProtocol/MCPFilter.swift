@@ -664,62 +664,50 @@ public final class MCPFilter {
         body.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d && $0 != 0x0a }
     }
 
-    /// Whether a line starts a JSON object or array after one of the line breaks other than LF
-    /// that some clients also split at: a lone CR (Java's and .NET's `readLine`, Node's
-    /// `readline`, Python's text mode), and VT, FF, FS, GS, RS, NEL, U+2028, U+2029 (Python's
-    /// `str.splitlines`). `x\r{…}` is stray text to mcpbox and a message to such a client.
+    /// Whether a client could find a JSON object or array in a line mcpbox takes for stray text:
+    /// at its start, or after one of the line breaks other than LF that some clients also split
+    /// at (a lone CR: Java's and .NET's `readLine`, Node's `readline`, Python's text mode; VT, FF,
+    /// FS, GS, RS, NEL, U+2028, U+2029: Python's `str.splitlines`), once the characters some
+    /// clients strip before parsing are skipped: the UTF-8 byte-order mark (Rust's SDK strips it
+    /// from every line), every Unicode white space and the zero-width characters (C#'s `Trim`),
+    /// ASCII control characters. `x\r{…}`, `\u{FEFF}{…}` and `x\r\u{A0}{…}` are stray text to
+    /// mcpbox and a message to such a client. One pass over the line.
     static func hidesMessage(_ body: UnsafeRawBufferPointer) -> Bool {
         var i = 0
-        var atBreak = false
+        var atBreak = true      // the line's start counts as one
         while i < body.count {
             let b = body[i]
-            var width = 0
-            switch b {
-            case 0x0d, 0x0b, 0x0c, 0x1c, 0x1d, 0x1e: width = 1
-            case 0xc2 where i + 1 < body.count && body[i + 1] == 0x85: width = 2
-            case 0xe2 where i + 2 < body.count && body[i + 1] == 0x80 && (body[i + 2] == 0xa8 || body[i + 2] == 0xa9): width = 3
-            default: break
-            }
-            if width > 0 {
-                atBreak = true
-                i += width
-                continue
-            }
-            if atBreak {
-                if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
-                // JSON whitespace a parser skips before the value (CR handled above).
-                if b != 0x20 && b != 0x09 { atBreak = false }
-            }
-            i += 1
-        }
-        return false
-    }
-
-    /// Whether a line starts a JSON object or array once its leading bytes that some client
-    /// strips before parsing are skipped: the UTF-8 byte-order mark (Rust's SDK strips it), any
-    /// Unicode white space and the zero-width characters (C#'s `Trim`), ASCII control characters.
-    /// mcpbox's own test for a message skips only JSON's four whitespace bytes, so such a line was
-    /// stray text to it, passed on unjudged, and a request or response to those clients.
-    static func startsMessageAfterIgnorable(_ body: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i < body.count {
-            let b = body[i]
-            if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
-            if b <= 0x20 || b == 0x7f { i += 1; continue }
             let rest = body.count - i
             let b1 = rest > 1 ? body[i + 1] : 0, b2 = rest > 2 ? body[i + 2] : 0
+            // Line breaks some clients split at (each also a character they strip).
+            var breakWidth = 0
+            switch b {
+            case 0x0d, 0x0b, 0x0c, 0x1c, 0x1d, 0x1e: breakWidth = 1
+            case 0xc2 where b1 == 0x85: breakWidth = 2                                   // NEL
+            case 0xe2 where b1 == 0x80 && (b2 == 0xa8 || b2 == 0xa9): breakWidth = 3     // U+2028, U+2029
+            default: break
+            }
+            if breakWidth > 0 {
+                atBreak = true
+                i += breakWidth
+                continue
+            }
+            guard atBreak else { i += 1; continue }
+            if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
+            // Characters stripped before the value.
             var width = 0
             switch b {
-            case 0xc2 where b1 == 0x85 || b1 == 0xa0: width = 2                          // NEL, NBSP
+            case 0x00...0x20, 0x7f: width = 1
+            case 0xc2 where b1 == 0xa0: width = 2                                        // NBSP
             case 0xe1 where b1 == 0x9a && b2 == 0x80: width = 3                          // U+1680
             case 0xe1 where b1 == 0xa0 && b2 == 0x8e: width = 3                          // U+180E
-            case 0xe2 where b1 == 0x80 && (b2 <= 0x8f || b2 == 0xa8 || b2 == 0xa9 || b2 == 0xaf): width = 3  // U+2000–200F, 2028, 2029, 202F
+            case 0xe2 where b1 == 0x80 && (b2 <= 0x8f || b2 == 0xaf): width = 3          // U+2000–200F, U+202F
             case 0xe2 where b1 == 0x81 && (b2 == 0x9f || b2 == 0xa0): width = 3          // U+205F, U+2060
             case 0xe3 where b1 == 0x80 && b2 == 0x80: width = 3                          // U+3000
             case 0xef where b1 == 0xbb && b2 == 0xbf: width = 3                          // U+FEFF (BOM)
             default: break
             }
-            guard width > 0 else { return false }
+            if width == 0 { atBreak = false; width = 1 }
             i += width
         }
         return false
@@ -746,12 +734,9 @@ public final class MCPFilter {
         guard first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
             // ...unless a client that also breaks lines elsewhere would find a message in it.
             guard let body else { return .drop }
-            if Self.startsMessageAfterIgnorable(body) {
-                drop("a JSON message behind a byte-order mark, a Unicode space or a control character, which some clients strip before they parse (Rust's and C#'s SDKs)")
-                return .drop
-            }
             if Self.hidesMessage(body) {
-                drop("text with a JSON message behind a line break other than LF (CR, VT, FF, NEL, U+2028…), where some clients split lines")
+                drop("text with a JSON message at its start or behind a line break other than LF (CR, VT, FF, NEL, U+2028…), "
+                    + "after characters some clients strip before they parse (a byte-order mark, Unicode spaces, controls)")
                 return .drop
             }
             return .pass

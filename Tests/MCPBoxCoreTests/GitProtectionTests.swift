@@ -34,7 +34,7 @@ import Glibc
         }
         #expect(plan.gitProtected == [git])
         #expect(plan.gitWatched == ["commondir", "modules", "worktrees", "rebase-merge", "rebase-apply", "sequencer"].map { git + "/" + $0 })
-        #expect(plan.gitTrees == [GitProtection.Tree(root: s.path + "/repo", known: [s.path + "/repo", s.path + "/repo/.git"])])
+        #expect(plan.gitTrees == [GitProtection.Tree(root: s.path + "/repo", known: [s.path + "/repo/.git"])])
         let text = Explain.text(plan)
         #expect(text.contains("mcpbox: git protection") && text.contains("git watch"))
     }
@@ -121,7 +121,7 @@ import Glibc
         s.write("repo/.git/commondir", "../evil\n")
         s.mkdir("repo/nested/.git")
         let messages = GitProtection.sweep(watched: [root + "/.git/commondir", root + "/.git/modules"],
-                                           trees: [GitProtection.Tree(root: root, known: [root])])
+                                           trees: [GitProtection.Tree(root: root, known: [root + "/.git"])])
         #expect(messages.count == 2, "\(messages)")
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/commondir"))
         #expect(!FileManager.default.fileExists(atPath: root + "/nested/.git"))
@@ -131,7 +131,7 @@ import Glibc
     @Test func nestedRepositoryUnderAGitDirectoryLookalikeIsFoundAndMovedAside() throws {
         let s = try setUp()
         let root = s.path + "/repo"
-        let known = GitProtection.exposure(of: root).worktrees
+        let known = GitProtection.exposure(of: root).worktrees.map { $0 + "/.git" }
         s.write("repo/a/HEAD", "ref: refs/heads/main\n")
         s.mkdir("repo/a/objects")
         s.mkdir("repo/a/refs")

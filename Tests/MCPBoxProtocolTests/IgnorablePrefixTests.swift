@@ -33,10 +33,22 @@ struct IgnorablePrefixTests {
         #expect(list["result"]?["tools"] == .array([.object([("name", .string("ok"))])]), "\(list.serialized)")
     }
 
+    /// The two together: a line break some clients split at, then characters they strip. Found
+    /// by a second red-team pass (`x\r\u{A0}{…}` passed): fails on the build before the fix.
+    @Test("a denied sampling request behind a line break and a Unicode space never reaches the client",
+          arguments: ["\r\u{A0}", "\r\u{2000}", "\r\u{3000}", "\r\t\u{A0}", "\r\u{A0}\t", "\r \u{FEFF}", "\u{0B}\u{202F}", "\u{2028}\u{205F}", "\u{85}\u{1680}"])
+    func samplingBehindBreakAndSpace(_ separator: String) {
+        let d = FilterDriver(MCPPolicy(client: ClientGate(sampling: false)))
+        d.feed(1, "log line" + separator + #"{"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}}"# + "\n")
+        #expect(d.take(1) == "", "a line carrying the server's sampling request reached the client")
+        #expect(d.filter.droppedLines == 1)
+    }
+
     @Test("stray text that merely starts with such a character still passes as it is")
     func strayTextPasses() {
         let d = FilterDriver(MCPPolicy(client: ClientGate(sampling: false)))
-        for text in ["\u{FEFF}server starting\n", "\u{A0}\u{A0}indented {not first}\n", "\u{1F}log\n", "\u{3000}全角 [note]\n"] {
+        for text in ["\u{FEFF}server starting\n", "\u{A0}\u{A0}indented {not first}\n", "\u{1F}log\n", "\u{3000}全角 [note]\n",
+                     "done\r\u{A0}100%\n", "a\r\r\r\u{A0} b {c}\n"] {
             d.feed(1, text)
             #expect(d.take(1) == text)
         }
