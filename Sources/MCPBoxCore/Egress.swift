@@ -45,6 +45,10 @@ public struct EgressPlan: Sendable, Equatable {
 
 /// Builds the egress part of a plan and runs its enforcement point.
 enum EgressPlanner {
+    /// The network log's rotation: the audit log's defaults (10 MiB, 5 rotated files), so the
+    /// log never holds more than 60 MiB on the host.
+    static let logRotation = LogRotation(maxSize: AuditPlan.defaultMaxSize, keep: AuditPlan.defaultKeep)
+
     static var proxyURL: String { "http://127.0.0.1:\(EgressPolicy.proxyPort)" }
 
     /// Loopback inside the sandbox is the sandbox's own: never sent to the proxy.
@@ -143,7 +147,10 @@ public final class EgressSession: @unchecked Sendable {
         guard let e = plan.egress else { return .failure(EgressStartError(message: "no egress plan")) }
         var sink = verbose ? EventSink.stderr() : EventSink.discard
         if let path = e.policy.logPath {
-            guard let s = EventSink.file(path) else {
+            // Size-rotated like the audit log: mcpbox writes it outside the sandbox, as the
+            // invoking user, one record per decision, so a server asking for refused names as
+            // fast as it can (36 MB/s here) would otherwise fill the host's disk.
+            guard let s = EventSink.file(path, rotation: EgressPlanner.logRotation) else {
                 return .failure(EgressStartError(message: "network.log \(path): \(String(cString: strerror(errno))) (create its directory, or fix its permissions)"))
             }
             sink = s

@@ -52,6 +52,14 @@ enum ExecCheck {
             return ExecProblem(exitStatus: 126, message: "\(path) is not executable inside the sandbox (no execute permission: exec gets permission denied)",
                                hint: "chmod +x it on the host, or run it through its interpreter")
         }
+        if noexecMount(host) {
+            return ExecProblem(exitStatus: 126, message: "\(path) lies on a file system mounted noexec on the host, which the sandbox's bind keeps (exec: permission denied)",
+                               hint: "install it on a file system that allows execution, or run it through its interpreter")
+        }
+        if unknownFormat(host) {
+            return ExecProblem(exitStatus: 126, message: "\(path) is neither an ELF program nor a script with a #! line (exec: exec format error)",
+                               hint: "add a #! line naming its interpreter, or run it through its interpreter")
+        }
         guard depth < 3, let next = interpreter(ofHostFile: host) else { return nil }
         let (interp, kind) = next
         guard interp.hasPrefix("/") else { return nil }
@@ -73,6 +81,41 @@ enum ExecCheck {
             return kind == "ELF interpreter" ? nil : check(interp, view: view, depth: depth + 1)
         }
     }
+
+    /// Whether the host file system holding `host` is mounted noexec (exec then fails with
+    /// EACCES, in the sandbox too: a bind keeps the flag).
+    static func noexecMount(_ host: String) -> Bool {
+        var fs = statvfs()
+        let noexec: UInt = 8  // ST_NOEXEC (sys/statvfs.h; an enum the Glibc module does not export)
+        return statvfs(host, &fs) == 0 && fs.f_flag & noexec != 0
+    }
+
+    /// Whether exec would refuse the host file's format (ENOEXEC): readable, and neither an ELF
+    /// file nor a `#!` script. Never when binfmt_misc has handlers registered (they may take any
+    /// format), nor when the file cannot be read here.
+    static func unknownFormat(_ host: String) -> Bool {
+        guard !binfmtMiscHandlers else { return false }
+        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return false }
+        guard let head = readAt(fd, 0, min(4, Int(st.st_size))) else { return false }
+        if head.count >= 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") { return false }
+        if head.count == 4, head == [0x7f, 0x45, 0x4c, 0x46] { return false }
+        return true
+    }
+
+    /// Whether binfmt_misc is mounted with any handler (entries besides `register` and `status`).
+    static let binfmtMiscHandlers: Bool = {
+        guard let dir = opendir("/proc/sys/fs/binfmt_misc") else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !["", ".", "..", "register", "status"].contains(name) { return true }
+        }
+        return false
+    }()
 
     /// The interpreter exec would load for the host file at `host`: (path, "ELF interpreter")
     /// or (path, "#! interpreter"); nil for a static ELF, an unknown format, or a read error.

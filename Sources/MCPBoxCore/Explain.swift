@@ -353,7 +353,8 @@ public enum Explain {
                + (plan.isolation.runtime == .gvisor ? FakeAddresses.loopback() : FakeAddresses()).range + ", REFUSED otherwise; nothing is forwarded")
             kv("capture", e.policy.capturePorts.isEmpty ? "(no ports)" : "connect() to those addresses on ports \(e.policy.capturePorts.map(String.init).joined(separator: ",")) goes through the same checks")
             kv("variables", e.variables.joined(separator: " "))
-            kv("log", e.policy.logPath.map(visible) ?? "none (run --verbose: stderr)")
+            kv("log", e.policy.logPath.map { visible($0) + " (rotated at \(Units.formatSize(EgressPlanner.logRotation.maxSize)), keeping \(EgressPlanner.logRotation.keep) rotated files)" }
+                ?? "none (run --verbose: stderr)")
         }
 
         if !plan.packages.isEmpty {

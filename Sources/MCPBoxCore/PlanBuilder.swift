@@ -424,33 +424,40 @@ public struct PlanBuilder {
         let withBinds = SandboxView(mounts: d.mounts)
         for h in profile.hide {
             let path = h.value.path
-            guard withBinds.isBound(path) else {
+            guard let info = HostFS.info(path) else {
+                if !withBinds.isBound(path) {
+                    d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
+                } else if !h.value.optional {
+                    d.sink.add(h.diagnostic("path \(path) does not exist", hint: "mark it optional with a leading ?"))
+                }
+                continue
+            }
+            // Every place the sandbox shows the hidden host object: the path itself where it is
+            // bound, and wherever a bind shows it under another name (`/lib` as a bind of
+            // `/usr/lib`; a bind reached through a symlink, whose source is the real path; a host
+            // bind mount of a directory on the way, the same directory at another path; a bind of
+            // a directory inside the hidden one). Before, a hide whose path was not bound as
+            // written was dropped as "invisible anyway" while a symlinked bind showed the object.
+            let hidden = withBinds.hostPath(path) ?? HostFS.realPath(path) ?? path
+            var places: [(target: String, isDirectory: Bool)] = []
+            if withBinds.isBound(path) { places.append((path, info.isDirectory)) }
+            let ancestors = Self.ancestorIdentities(hidden)
+            for m in d.mounts {
+                guard case .bind(let source, _) = m.kind else { continue }
+                if let a = ancestors.first(where: { $0.path == source })
+                    ?? Self.identity(source).flatMap({ id in ancestors.first { $0.dev == id.dev && $0.ino == id.ino } }) {
+                    places.append((Paths.join(m.target, Paths.remainder(hidden, under: a.path)), info.isDirectory))
+                } else if Paths.isWithin(source, hidden) {
+                    places.append((m.target, HostFS.info(source)?.isDirectory ?? true))
+                }
+            }
+            if places.isEmpty {
                 d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
                 continue
             }
-            guard let info = HostFS.info(path) else {
-                if !h.value.optional { d.sink.add(h.diagnostic("path \(path) does not exist", hint: "mark it optional with a leading ?")) }
-                continue
-            }
-            d.mounts.removeAll { $0.target == path && { if case .hide = $0.kind { true } else { false } }($0) }
-            d.mounts.append(Mount(target: path, kind: .hide(isDirectory: info.isDirectory), origin: h.origin))
-            // The same host object may be visible through another bind too (`/lib` as a bind of
-            // `/usr/lib`, or a bind of a directory inside the hidden one): mask it there as well.
-            guard let hidden = withBinds.hostPath(path) else { continue }
-            for m in d.mounts {
-                guard case .bind(let source, _) = m.kind else { continue }
-                var alias: String?
-                var isDirectory = info.isDirectory
-                if Paths.isWithin(hidden, source) {
-                    alias = Paths.join(m.target, Paths.remainder(hidden, under: source))
-                } else if Paths.isWithin(source, hidden) {
-                    alias = m.target
-                    isDirectory = HostFS.info(source)?.isDirectory ?? true
-                }
-                guard let alias, alias != path,
-                      !d.mounts.contains(where: { $0.target == alias && { if case .hide = $0.kind { true } else { false } }($0) })
-                else { continue }
-                d.mounts.append(Mount(target: alias, kind: .hide(isDirectory: isDirectory), origin: h.origin))
+            for place in places {
+                d.mounts.removeAll { $0.target == place.target && { if case .hide = $0.kind { true } else { false } }($0) }
+                d.mounts.append(Mount(target: place.target, kind: .hide(isDirectory: place.isDirectory), origin: h.origin))
             }
         }
         protectGitRepositories(&d, identity: identity)
@@ -582,6 +589,21 @@ public struct PlanBuilder {
             }
         }
     }
+
+    /// `path` and each of its ancestors up to `/`, with the device and inode of each that exists.
+    static func ancestorIdentities(_ path: String) -> [(path: String, dev: UInt64, ino: UInt64)] {
+        var out: [(path: String, dev: UInt64, ino: UInt64)] = []
+        var p = path
+        while true {
+            if let id = identity(p) { out.append((p, id.dev, id.ino)) }
+            if p == "/" { break }
+            p = Paths.dirname(p)
+        }
+        return out
+    }
+
+    /// The device and inode of `path` (`lstat`: the paths compared here are real paths).
+    static func identity(_ path: String) -> (dev: UInt64, ino: UInt64)? { HostFS.identity(path).map { ($0.dev, $0.ino) } }
 
     /// `gitDir/commondir` when it exists where git never writes one: anywhere but a linked
     /// worktree's git directory (`<gitdir>/worktrees/NAME`).

@@ -542,6 +542,11 @@ struct ProfileFileReader {
                 if let c = stringArray(entry, "command", expand: true) {
                     if c.isEmpty {
                         sink.add(diag(entry.value.line, "command", "must not be empty", hint: "remove the key, or give the program and its arguments"))
+                    } else if let bad = c.first(where: { $0.value.contains("\0") }) {
+                        // execve takes C strings: the server would get the text up to the NUL
+                        // only, while explain showed all of it.
+                        sink.add(bad.diagnostic("an argument contains a NUL byte, which a program's arguments cannot hold",
+                                                hint: "remove the \\u0000"))
                     } else {
                         layer.command = Sourced(c.map(\.value), file: file, line: entry.value.line, key: "command")
                     }

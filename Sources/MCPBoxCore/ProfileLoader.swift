@@ -194,7 +194,14 @@ public struct ProfileLoader: Sendable {
     /// Reads (at most `maxFileSize` bytes) and parses one profile file.
     static func parse(_ file: String) -> Parsed {
         guard let bytes = HostFS.readBytes(file, limit: maxFileSize) else {
-            return .failure(Diagnostic(file: file, "cannot read the profile"))
+            // Say why: not a regular file (a directory, a FIFO, a device), or the error itself.
+            let why: String
+            if let info = HostFS.info(file) {
+                why = info.isDirectory ? "it is a directory" : info.isRegular ? "it cannot be opened or read (permissions?)" : "it is not a regular file"
+            } else {
+                why = "it does not exist or cannot be examined"
+            }
+            return .failure(Diagnostic(file: file, "cannot read the profile: \(why)"))
         }
         if bytes.count > maxFileSize {
             return .failure(Diagnostic(

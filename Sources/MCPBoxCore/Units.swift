@@ -22,24 +22,39 @@ public enum Units {
     /// "64MiB", "1GiB", "512KiB", "1000000" (bytes) → bytes; nil if malformed.
     public static func size(_ text: String) -> UInt64? {
         let (number, unit) = split(text)
-        guard !number.isEmpty, let value = Double(number), value >= 0, value.isFinite else { return nil }
-        let multiplier: Double
+        let multiplier: UInt64
         switch unit {
         case "", "B": multiplier = 1
-        case "KiB": multiplier = 1024
-        case "MiB": multiplier = 1024 * 1024
-        case "GiB": multiplier = 1024 * 1024 * 1024
-        case "TiB": multiplier = 1024 * 1024 * 1024 * 1024
+        case "KiB": multiplier = 1 << 10
+        case "MiB": multiplier = 1 << 20
+        case "GiB": multiplier = 1 << 30
+        case "TiB": multiplier = 1 << 40
         case "KB", "kB": multiplier = 1000
         case "MB": multiplier = 1_000_000
         case "GB": multiplier = 1_000_000_000
         case "TB": multiplier = 1_000_000_000_000
         default: return nil
         }
-        if unit.isEmpty && number.contains(".") { return nil }
-        let bytes = value * multiplier
-        guard bytes < 1.8e19 else { return nil }
-        return UInt64(bytes.rounded())
+        // Exact decimal arithmetic: through a Double, 2^53+1 bytes became 2^53 (a whole number of
+        // pages, accepted although the value written is not one).
+        let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { return nil }
+        let whole = parts[0], fraction = parts.count == 2 ? parts[1] : ""
+        let digits: (Substring) -> Bool = { $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }
+        guard !(whole.isEmpty && fraction.isEmpty), digits(whole), digits(fraction), whole.count <= 20, fraction.count <= 18 else { return nil }
+        if unit.isEmpty && parts.count == 2 { return nil }          // bytes are whole
+        guard let w = whole.isEmpty ? 0 : UInt64(whole) else { return nil }
+        var (total, overflow) = w.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        if !fraction.isEmpty, let f = UInt64(fraction) {
+            var scale: UInt64 = 1
+            for _ in 0..<fraction.count { scale *= 10 }
+            let (b, o) = f.multipliedReportingOverflow(by: multiplier)
+            guard !o, b % scale == 0 else { return nil }            // a whole number of bytes, exactly
+            (total, overflow) = total.addingReportingOverflow(b / scale)
+            guard !overflow else { return nil }
+        }
+        return total
     }
 
     /// The smallest `limits.cpu`: a CFS quota of 1 ms per 100 ms period, the kernel's minimum.

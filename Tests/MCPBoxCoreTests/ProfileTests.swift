@@ -224,6 +224,12 @@ import Testing
         expected.inotifyWatches = 2048
         #expect(l == expected)
         #expect(Units.size("1000000") == 1_000_000)
+        // Exact, never through a Double (found by a red-team pass: 2^53+1 read as 2^53).
+        #expect(Units.size("9007199254740993") == 9_007_199_254_740_993)
+        #expect(Units.size("1.5GiB") == 1_610_612_736 && Units.size(".5KiB") == 512 && Units.size("0.001KB") == 1)
+        #expect(Units.size("0.1GiB") == nil && Units.size("1.5") == nil && Units.size("1.2.3MiB") == nil)
+        #expect(Units.size("18446744073709551615") == UInt64.max && Units.size("18446744073709551616") == nil)
+        #expect(Units.size("16777216TiB") == nil && Units.size("1e3") == nil && Units.size("\u{0661}MiB") == nil)
         #expect(Units.duration("0") == 0)
     }
 
