@@ -144,7 +144,14 @@ struct MCPStreamTests {
         #expect(!clientFinished, "the client got a finished line")
         #expect(serverStarted, "nothing of the line reached the server")
         #expect(!serverFinished, "the server got the line's newline")
-        #expect(String(decoding: err, as: UTF8.self).contains("had begun passing on"), "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self))")
+        // The session's end is mcpbox's refusal (125). mcpbox says why on stderr where the
+        // client's stderr has room: its own lines never block the relay, and one that does not
+        // fit is dropped (here the server echoes 300 KB there, so about one run in twenty lost
+        // it); the audit log records the end all the same.
+        #expect(status == 125, "exit \(status)")
+        let said = String(decoding: err, as: UTF8.self).contains("had begun passing on")
+        let audit = (try? String(contentsOfFile: dir.sub("audit.jsonl"), encoding: .utf8)) ?? ""
+        #expect(said || audit.contains("\"exit_status\":125"), "stderr: \(String(decoding: err.suffix(2000), as: UTF8.self)) audit: \(audit.suffix(1000))")
     }
 
     @Test("a denied tools/call whose big arguments come before the name never reaches the server", arguments: [200_000, 2 << 20])
