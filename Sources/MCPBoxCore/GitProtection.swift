@@ -60,17 +60,17 @@ public enum GitProtection {
         public var enclosingRepository: String?
         /// A git directory the bind lies inside (the server writes part of a git directory).
         public var enclosingGitDir: String?
-        /// Directories the walk could not list (permissions, a path too long): what lies in them
-        /// is unknown. Shown with invalid UTF-8 replaced.
-        public var unreadable: [String] = []
-        /// The same by their raw bytes (what the sweep renames: a decoded name can be another
-        /// directory's, `b\xFF` shown as `b\u{FFFD}`).
+        /// Directories the walk could not list (permissions, a path too long), by their raw
+        /// bytes: what lies in them is unknown. Raw, because that is what the sweep renames (a
+        /// decoded name can be another directory's: `b\xFF` shown as `b\u{FFFD}`).
         public var unreadableRaw: [[UInt8]] = []
-        /// Git directories or worktrees whose path is not valid UTF-8 (shown with it replaced):
-        /// they cannot be named in a mount.
-        public var unrepresentable: [String] = []
-        /// The same by their raw bytes.
+        /// Git directories or worktrees whose path is not valid UTF-8 (they cannot be named in a
+        /// mount), by their raw bytes.
         public var unrepresentableRaw: [[UInt8]] = []
+        /// `unreadableRaw` shown, invalid UTF-8 replaced.
+        public var unreadable: [String] { unreadableRaw.map { String(decoding: $0, as: UTF8.self) } }
+        /// `unrepresentableRaw` shown, invalid UTF-8 replaced.
+        public var unrepresentable: [String] { unrepresentableRaw.map { String(decoding: $0, as: UTF8.self) } }
         /// The walk stopped at its limit of directories.
         public var truncated = false
         /// Mercurial repositories inside the bind: directories holding a `.hg` (see `HgProtection`).
@@ -80,7 +80,7 @@ public enum GitProtection {
 
         /// Whether the bind touches a repository at all: lies in one, or holds one.
         public var touchesRepository: Bool {
-            enclosingRepository != nil || !gitDirs.isEmpty || !worktrees.isEmpty || !unrepresentable.isEmpty
+            enclosingRepository != nil || !gitDirs.isEmpty || !worktrees.isEmpty || !unrepresentableRaw.isEmpty
                 || enclosingHgRepository != nil || !hgRepos.isEmpty
         }
     }
@@ -132,7 +132,6 @@ public enum GitProtection {
             next += 1
             if next > limit { e.truncated = true; break }
             guard let entries = listDirectory(dir) else {
-                e.unreadable.append(String(decoding: dir, as: UTF8.self))
                 e.unreadableRaw.append(dir)
                 continue
             }
@@ -146,7 +145,6 @@ public enum GitProtection {
                     if isWorktree { e.worktrees.append(path) }
                     if isHg { e.hgRepos.append(path) }
                 } else {
-                    e.unrepresentable.append(String(decoding: dir, as: UTF8.self))
                     e.unrepresentableRaw.append(dir)
                 }
             }

@@ -445,7 +445,7 @@ public struct PlanBuilder {
             for m in d.mounts {
                 guard case .bind(let source, _) = m.kind else { continue }
                 if let a = ancestors.first(where: { $0.path == source })
-                    ?? Self.identity(source).flatMap({ id in ancestors.first { $0.dev == id.dev && $0.ino == id.ino } }) {
+                    ?? HostFS.identity(source).flatMap({ id in ancestors.first { $0.dev == id.dev && $0.ino == id.ino } }) {
                     places.append((Paths.join(m.target, Paths.remainder(hidden, under: a.path)), info.isDirectory))
                 } else if Paths.isWithin(source, hidden) {
                     places.append((m.target, HostFS.info(source)?.isDirectory ?? true))
@@ -590,20 +590,19 @@ public struct PlanBuilder {
         }
     }
 
-    /// `path` and each of its ancestors up to `/`, with the device and inode of each that exists.
+    /// `path` and each of its ancestors up to `/`, with the device and inode of each that exists
+    /// (`HostFS.identity`, `lstat`: the paths compared here are real paths).
     static func ancestorIdentities(_ path: String) -> [(path: String, dev: UInt64, ino: UInt64)] {
         var out: [(path: String, dev: UInt64, ino: UInt64)] = []
         var p = path
         while true {
-            if let id = identity(p) { out.append((p, id.dev, id.ino)) }
+            if let id = HostFS.identity(p) { out.append((p, id.dev, id.ino)) }
             if p == "/" { break }
             p = Paths.dirname(p)
         }
         return out
     }
 
-    /// The device and inode of `path` (`lstat`: the paths compared here are real paths).
-    static func identity(_ path: String) -> (dev: UInt64, ino: UInt64)? { HostFS.identity(path).map { ($0.dev, $0.ino) } }
 
     /// `gitDir/commondir` when it exists where git never writes one: anywhere but a linked
     /// worktree's git directory (`<gitdir>/worktrees/NAME`).

@@ -361,23 +361,20 @@ public final class AuditTrail {
                                                ("bytes", .int(Int64(bytes))), ("count", .int(Int64(violations)))])
     }
 
-    /// What a record keeps of a response.
     /// `isError` as a lax client reads it (the Python SDK's pydantic model): true, a string such
     /// as "true" or "1", a non-zero number. The audit said `ok` for `"isError":"true"` before.
-    static func trimmed(_ s: String) -> String {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        return String(s.drop(while: blank).reversed().drop(while: blank).reversed())
-    }
-
     static func truthy(_ value: JSON?) -> Bool {
         switch value {
         case .bool(let b)?: return b
         case .number(let n)?: return Double(n).map { $0 != 0 } ?? false
-        case .string(let s)?: return ["true", "1", "yes", "on", "t", "y"].contains(trimmed(s).lowercased())
+        case .string(let s)?:
+            let word = String(s.unicodeScalars.filter { !$0.properties.isWhitespace }).lowercased()
+            return ["true", "1", "yes", "on", "t", "y"].contains(word)
         default: return false
         }
     }
 
+    /// What a record keeps of a response.
     struct Response {
         var hasError: Bool
         var errorCode: JSON?
@@ -424,13 +421,10 @@ public final class AuditTrail {
             if response.hasError {
                 outcome = "error"
                 f.append(("outcome", .string(outcome)))
-                // As a lax client reads it: a number, or a string spelling an integer (`"-32602"`).
-                switch response.errorCode {
-                case .number(let code)? where Double(code).map({ $0 == $0.rounded() && abs($0) < 9e15 }) == true:
-                    f.append(("error_code", .int(Int64(Double(code)!))))
-                case .string(let code)? where Int64(Self.trimmed(code)) != nil:
-                    f.append(("error_code", .int(Int64(Self.trimmed(code))!)))
-                default:
+                // As a lax client reads it: a number, or a string spelling one (`"-32602"`).
+                if let code = response.errorCode?.laxNumber, code == code.rounded(), abs(code) < 9e15 {
+                    f.append(("error_code", .int(Int64(code))))
+                } else {
                     f.append(("error_code", .null))
                 }
             } else {

@@ -75,15 +75,7 @@ extension MCPFilter {
     /// lax client reads as that code too (the Python SDK's pydantic model does). Before, a string
     /// code slipped past the check while the client still saw -32042.
     static func isCode(_ value: JSON?, _ code: Double) -> Bool {
-        switch value {
-        case .number(let text)?:
-            return Double(text) == code
-        case .string(let text)?:
-            let digits = String(text.unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "_" })
-            return Double(digits) == code
-        default:
-            return false
-        }
+        value?.laxNumber == code
     }
 
     /// Under `elicitation = "form"` or `false`: a `URLElicitationRequiredError` (-32042,
@@ -170,6 +162,16 @@ extension MCPFilter {
 }
 
 extension JSON {
+    /// The number a lax client reads in this value: a number, or a string spelling one
+    /// (`"-32042"`, `" -32_042 "`: the Python SDK's pydantic models accept both); nil otherwise.
+    var laxNumber: Double? {
+        switch self {
+        case .number(let text): return Double(text)
+        case .string(let text): return Double(String(text.unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "_" }))
+        default: return nil
+        }
+    }
+
     /// The object with `key` set to `value` (replaced where it is, else added last).
     func setting(_ key: String, _ value: JSON) -> JSON {
         guard case .object(var pairs) = self else { return self }
