@@ -269,7 +269,7 @@ public final class AuditTrail {
         // A response: it answers a request of the other direction.
         guard let request = takePending(Self.key(1 - dir, id)) else {
             // The client's answer to mcpbox's own request (a confirmation): recorded by its decision.
-            if dir == 0, let prefix = ownIdPrefix, case .string(let s) = id, s.hasPrefix(prefix) { return }
+            if dir == 0, let prefix = ownIdPrefix, case .string(let s) = id, s.utf8.starts(with: prefix.utf8) { return }
             violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
             return
         }
@@ -350,7 +350,7 @@ public final class AuditTrail {
 
     static func key(_ dir: Int, _ id: JSON) -> Key {
         if case .number(let n) = id { return Key(dir: dir, id: n) }
-        return Key(dir: dir, id: id.serialized)
+        return Key(dir: dir, id: id.key)
     }
 
     static func stringField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string($0) } ?? .null }

@@ -29,6 +29,11 @@ final class ConfirmGate {
 
     static let prefix = "mcpbox-confirm-"
 
+    /// Whether `id` is in mcpbox's id space: its bytes begin with `prefix`, as a client compares
+    /// them (`String.hasPrefix` compares characters: `mcpbox-confirm-` followed by a combining
+    /// mark does not begin with `-` to Swift).
+    static func isOwn(_ id: String) -> Bool { id.utf8.starts(with: prefix.utf8) }
+
     init(patterns: [String], timeout: Double = MCPPolicy.defaultConfirmTimeout) {
         self.patterns = patterns
         timeoutMs = Int64((timeout * 1000).rounded(.up))

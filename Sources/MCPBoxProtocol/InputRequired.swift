@@ -11,7 +11,7 @@ extension MCPFilter {
     /// than a result its retry could never satisfy.
     /// `isInputRequired`: the scan found `result.resultType` to be `"input_required"`.
     func inputRequired(_ body: UnsafeRawBufferPointer, id: JSON, confirmed: Bool, isInputRequired: Bool) -> Action {
-        let approved = confirmed ? approvedCalls.removeValue(forKey: id.serialized) : nil
+        let approved = confirmed ? approvedCalls.removeValue(forKey: id.key) : nil
         guard isInputRequired else { return .pass }
         let parsed: JSON
         do {
@@ -108,7 +108,7 @@ extension MCPFilter {
     func confirmInResult(_ confirm: ConfirmGate, _ body: UnsafeRawBufferPointer, message: JSON, id: JSON, name: String) -> Action? {
         let params = message["params"]
         let state = params?["requestState"]?.stringValue
-        if let state, state.hasPrefix(ConfirmGate.prefix) {
+        if let state, ConfirmGate.isOwn(state) {
             guard let call = confirm.redeem(state) else {
                 return refuseRetry(id: id, name: name, "this confirmation is unknown or was already answered (call the tool again)")
             }
@@ -125,8 +125,8 @@ extension MCPFilter {
             original.set("id", id)
             audit?.recordDecision(direction: 0, method: "tools/call", id: id, tool: name, outcome: "accepted", rule: "[tools] confirm")
             say("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))")
-            outstanding[id.serialized] = .confirmedCall
-            approvedCalls[id.serialized] = ConfirmGate.fingerprint(name: call.name, arguments: original["params"]?["arguments"])
+            outstanding[id.key] = .confirmedCall
+            approvedCalls[id.key] = ConfirmGate.fingerprint(name: call.name, arguments: original["params"]?["arguments"])
             let line = Array((original.serialized + "\n").utf8)
             if let gate = policy.client, gate.restricts,
                let stripped = line.dropLast().withUnsafeBytes({ (try? stripCapabilities($0, gate: gate, initialize: false)) ?? nil }) {
@@ -137,7 +137,7 @@ extension MCPFilter {
         if let state {
             let call = ConfirmGate.fingerprint(name: name, arguments: params?["arguments"])
             if confirm.isContinuation(state, call: call) {
-                approvedCalls[id.serialized] = call
+                approvedCalls[id.key] = call
                 return nil
             }
         }

@@ -41,6 +41,20 @@ public indirect enum JSON: Sendable, Equatable {
         self = .object(pairs)
     }
 
+    /// `serialized` with every character outside ASCII written as `\u{HEX}`: a dictionary key that
+    /// compares byte for byte. Swift's `String` equality is canonical equivalence, so the ids
+    /// `"é"` (U+00E9) and `"é"` (e, U+0301), or `"K"` and `"\u{212A}"` (KELVIN SIGN), would be one
+    /// key, while every client tells them apart. (`serialized` never writes `\u{`: injective.)
+    public var key: String {
+        let s = serialized
+        if s.utf8.allSatisfy({ $0 < 0x80 }) { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if u.isASCII { out.unicodeScalars.append(u) } else { out += "\\u{" + String(u.value, radix: 16) + "}" }
+        }
+        return out
+    }
+
     /// Compact JSON text (no whitespace); strings escaped as `Event.quote` does.
     public var serialized: String {
         var out = ""

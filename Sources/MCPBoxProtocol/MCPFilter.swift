@@ -443,7 +443,7 @@ public final class MCPFilter {
             reply(error: -32600, message: "Invalid Request: mcpbox relays single JSON-RPC messages, not batches", id: .null)
             return .drop
         }
-        if let confirm, message.method == nil, case .string(let sid)? = message.id, sid.hasPrefix(ConfirmGate.prefix) {
+        if let confirm, message.method == nil, case .string(let sid)? = message.id, ConfirmGate.isOwn(sid) {
             return confirmed(confirm, sid, message)
         }
         if let method = message.methodName {
@@ -503,7 +503,7 @@ public final class MCPFilter {
             default: break
             }
             if kind == .other, policy.client?.restricts == true, Self.inputCapableMethods.contains(method) { kind = .inputCapable }
-            if let id { outstanding[id.serialized] = kind }
+            if let id { outstanding[id.key] = kind }
             // After the tool and prompt checks: what is refused is refused whatever it carries.
             if let gate = policy.client, gate.restricts {
                 guard let body else { return .drop }
@@ -514,7 +514,7 @@ public final class MCPFilter {
                 } catch {
                     // Capabilities to strip in a line the parser refuses (a duplicate key where the
                     // scan does not look): refused, never forwarded with them declared.
-                    if let id { outstanding.removeValue(forKey: id.serialized) }
+                    if let id { outstanding.removeValue(forKey: id.key) }
                     say("mcpbox: refused the client's \(method): its capabilities cannot be read (\(why(error)))")
                     audit?.refused(rule: "[client] the capabilities cannot be read: " + why(error))
                     if let id { reply(error: -32700, message: "Parse error", id: id) }
@@ -603,8 +603,8 @@ public final class MCPFilter {
             return .drop
         }
         confirmStep("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))", id: call.id, tool: call.name, outcome: "accepted")
-        outstanding[call.id.serialized] = .confirmedCall
-        approvedCalls[call.id.serialized] = ConfirmGate.fingerprint(
+        outstanding[call.id.key] = .confirmedCall
+        approvedCalls[call.id.key] = ConfirmGate.fingerprint(
             name: call.name, arguments: (try? JSON.parse(call.line.dropLast()))?["params"]?["arguments"])
         if let gate = policy.client, gate.restricts,
            let stripped = call.line.dropLast().withUnsafeBytes({ (try? stripCapabilities($0, gate: gate, initialize: false)) ?? nil }) {
@@ -770,14 +770,14 @@ public final class MCPFilter {
             say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode \(head.mode?.stringValue ?? head.mode?.serialized ?? "none"))" : ""): \(rule)")
             return .drop
         }
-        if confirm != nil, head.method != nil, case .string(let sid)? = head.id, sid.hasPrefix(ConfirmGate.prefix) {
+        if confirm != nil, head.method != nil, case .string(let sid)? = head.id, ConfirmGate.isOwn(sid) {
             // mcpbox's own id space: the server may not use it.
             reply(error: -32600, message: "Invalid Request: ids starting with \(ConfirmGate.prefix) are reserved by mcpbox", id: .string(sid), to: 0)
             drop("a request with an id in mcpbox's own id space")
             return .drop
         }
         guard head.method == nil, let id = head.id, id != .null else { return .pass }
-        guard let kind = outstanding.removeValue(forKey: id.serialized) else {
+        guard let kind = outstanding.removeValue(forKey: id.key) else {
             drop("a response to id \(id.serialized.prefix(40)), which no forwarded request has")
             return .drop
         }

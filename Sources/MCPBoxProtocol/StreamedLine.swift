@@ -66,7 +66,7 @@ extension MCPFilter {
         }
         if scan.method != nil { return scan.methodName != nil && !scan.hasResult && !scan.hasError }
         guard scan.hasResult || scan.hasError, let id = scan.id, id != .null else { return false }
-        return outstanding[id.serialized] == .other
+        return outstanding[id.key] == .other
     }
 
     /// The newline of `dir`'s streamed line has arrived (or its source ended before one):

@@ -104,4 +104,17 @@ struct ConfirmTests {
         d.feed(0, #"{"jsonrpc":"2.0","id":"mcpbox-confirm-1","result":{"action":"accept"}}"# + "\n")
         #expect(d.take(0) == "")
     }
+
+    /// The id space is a byte prefix, as clients compare ids: to Swift's `hasPrefix` (characters),
+    /// `mcpbox-confirm-` followed by a combining mark does not begin with `-`, so the server's
+    /// request went to the client. Fails before the fix.
+    @Test("a server request whose id begins with mcpbox's prefix and a combining mark is refused too",
+          arguments: ["mcpbox-confirm-\u{301}1", "mcpbox-confirm-\u{20DD}"])
+    func combiningMarkAfterPrefix(_ sid: String) throws {
+        let d = FilterDriver(Self.policy)
+        initialize(d, elicitation: "{}")
+        d.feed(1, #"{"jsonrpc":"2.0","id":"\#(sid)","method":"elicitation/create","params":{"message":"x","requestedSchema":{"type":"object","properties":{}}}}"# + "\n")
+        #expect(d.take(1) == "", "the server's request reached the client")
+        #expect(d.take(0).contains("reserved by mcpbox"))
+    }
 }
