@@ -28,9 +28,9 @@ public struct AuditPlan: Sendable, Equatable {
     /// (NAME is the profile's file name without `.toml` when a path was given).
     static func defaultPath(profileName: String, env: [String: String]) -> String? {
         var base: String
-        if let x = env["XDG_STATE_HOME"], x.hasPrefix("/"), let n = Paths.normalize(x) {
+        if let x = env["XDG_STATE_HOME"], x.isAbsolutePath, let n = Paths.normalize(x) {
             base = n
-        } else if let h = env["HOME"], h.hasPrefix("/"), let n = Paths.normalize(h) {
+        } else if let h = env["HOME"], h.isAbsolutePath, let n = Paths.normalize(h) {
             base = Paths.join(n, ".local/state")
         } else {
             return nil
@@ -154,7 +154,7 @@ extension ProfileFileReader {
                 }
                 guard case .string = e.value.kind else { typeError(e, "audit.log", expected: "a path or a boolean"); continue }
                 guard let l = string(e, "audit.log", expand: true) else { continue }
-                if let n = Paths.normalize(l.value), l.value.hasPrefix("/"), n != "/" {
+                if let n = Paths.normalize(l.value), l.value.isAbsolutePath, n != "/" {
                     layer.auditLog = Sourced(.path(n), file: file, line: l.line, key: "audit.log")
                 } else {
                     sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`", hint: Paths.absoluteHint(l.value)))

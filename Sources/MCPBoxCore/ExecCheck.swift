@@ -62,7 +62,7 @@ enum ExecCheck {
         }
         guard depth < 3, let next = interpreter(ofHostFile: host) else { return nil }
         let (interp, kind) = next
-        guard interp.hasPrefix("/") else { return nil }
+        guard interp.isAbsolutePath else { return nil }
         switch view.lookup(interp) {
         case .missing:
             let dir = Paths.dirname(interp)

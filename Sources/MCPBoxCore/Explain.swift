@@ -106,7 +106,7 @@ public enum Explain {
     /// Idempotent: an escaped string has none left.
     /// How to fix a command that is not found inside the sandbox.
     public static func notFoundHint(_ program: String) -> String {
-        guard program.hasPrefix("/") else { return "bind the directory that holds it, or give an absolute path" }
+        guard program.isAbsolutePath else { return "bind the directory that holds it, or give an absolute path" }
         if HostFS.exists(program) {
             return "it exists on the host but is not bound: add it or its directory to filesystem.read_only, or set filesystem.bind_command = true"
         }
@@ -309,8 +309,8 @@ public enum Explain {
         for c in cells {
             out.append("  " + (0..<4).map { pad(c[$0], widths[$0] + 2) }.joined() + c[4])
         }
-        let absent = plan.skippedOptional.filter { $0.hasPrefix("/") }
-        let notHere = plan.skippedOptional.filter { !$0.hasPrefix("/") }
+        let absent = plan.skippedOptional.filter { $0.isAbsolutePath }
+        let notHere = plan.skippedOptional.filter { !$0.isAbsolutePath }
         if !absent.isEmpty { kv("skipped", "optional paths absent on this host: " + absent.joined(separator: ", ")) }
         if !notHere.isEmpty {
             kv("skipped", "optional paths with a variable undefined here (${CALLER_HOME} is undefined when root starts mcpbox): "

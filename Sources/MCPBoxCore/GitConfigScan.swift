@@ -306,15 +306,16 @@ public enum GitConfigScan {
     public static func scan(gitDir: String, homes: [String], global: [String] = [], worktree: String? = nil) -> Result {
         var r = Result()
         var raw: [(file: String, entry: Entry)] = []
-        var seen: Set<String> = []
+        // By bytes: two include files `caf\u{E9}` and `cafe\u{301}` are one to Swift's `String`.
+        var seen: Set<[UInt8]> = []
         func read(_ file: String, depth: Int) {
             guard HostFS.info(file) != nil else { return }
-            guard !seen.contains(file) else { return }
+            guard !seen.contains(Array(file.utf8)) else { return }
             guard r.files.count < fileCountLimit else {
                 r.problems.append("more than \(fileCountLimit) configuration files are included; \(file) was not read")
                 return
             }
-            seen.insert(file)
+            seen.insert(Array(file.utf8))
             r.files.append(file)
             guard let bytes = HostFS.readBytes(file, limit: fileLimit) else {
                 r.problems.append("\(file) cannot be read")
@@ -379,7 +380,7 @@ public enum GitConfigScan {
         guard let bytes = HostFS.readBytes(Paths.join(gitDir, "commondir"), limit: 4096),
               let text = String(validating: bytes, as: UTF8.self)?.split(whereSeparator: \.isNewline).first else { return nil }
         let value = String(text)
-        return HostFS.realPath(value.hasPrefix("/") ? value : gitDir + "/" + value)
+        return HostFS.realPath(value.isAbsolutePath ? value : gitDir + "/" + value)
     }
 
     /// The git directory a gitfile (`DIR/.git`: `gitdir: PATH`) names, relative to DIR; nil when
@@ -389,7 +390,7 @@ public enum GitConfigScan {
               let text = String(validating: bytes, as: UTF8.self)?.split(whereSeparator: \.isNewline).first,
               text.hasPrefix("gitdir: ") else { return nil }
         let value = String(text.dropFirst("gitdir: ".count))
-        guard let path = HostFS.realPath(value.hasPrefix("/") ? value : worktree + "/" + value),
+        guard let path = HostFS.realPath(value.isAbsolutePath ? value : worktree + "/" + value),
               HostFS.info(path)?.isDirectory == true else { return nil }
         return path
     }
@@ -420,7 +421,7 @@ public enum GitConfigScan {
             path = home + "/" + value.dropFirst(1)
         } else if value.hasPrefix("~") {
             return nil
-        } else if value.hasPrefix("/") {
+        } else if value.isAbsolutePath {
             path = value
         } else {
             path = base + "/" + value
@@ -511,11 +512,11 @@ extension PlanBuilder {
         // `~/` in the configuration: the home of the repository's owner and of the caller.
         var homes = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
         for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
-        where h.hasPrefix("/") && !homes.contains(h) { homes.append(h) }
+        where h.isAbsolutePath && !homes.contains(h) { homes.append(h) }
         // Host git also reads the system and global files of whoever runs it there.
         var global = ["/etc/gitconfig"]
         for h in homes { global += [Paths.join(h, ".gitconfig"), Paths.join(h, ".config/git/config")] }
-        if let x = host.environmentDictionary["XDG_CONFIG_HOME"], x.hasPrefix("/") { global.append(Paths.join(x, "git/config")) }
+        if let x = host.environmentDictionary["XDG_CONFIG_HOME"], x.isAbsolutePath { global.append(Paths.join(x, "git/config")) }
         let scan = GitConfigScan.scan(gitDir: g, homes: homes, global: global, worktree: worktree)
         let repo = worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g)
         for problem in scan.problems {

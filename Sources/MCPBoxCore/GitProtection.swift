@@ -223,27 +223,31 @@ public enum GitProtection {
             let root = Array(tree.root.utf8)
             if let restored = restoreOwnerAccess(root) { messages.append(restored) }
             let now = exposure(of: tree.root, limit: sweepLimit)
-            let known = Set(tree.known)
+            // By their bytes: Swift's `String` equality is canonical equivalence, and a new
+            // `\u{212A}ube/.git` (KELVIN SIGN) or `cafe\u{301}/.git` is not the known `Kube/.git` or
+            // `caf\u{E9}/.git` to host git.
+            let known = Set(tree.known.map { Array($0.utf8) })
+            func isKnown(_ path: String) -> Bool { known.contains(Array(path.utf8)) }
             if now.unreadableRaw.first == root {
                 messages.append("\(tree.root) cannot be listed any more, so mcpbox could not check it for repositories the server may have made: do not run git there before checking it")
             }
             // A worktree is known by its `.git` entry, a git directory by its path: a known
             // worktree that became a git directory itself (its `.git` broken, `HEAD`, `objects`
             // and `refs` beside it) is a new git directory.
-            for dir in now.worktrees where !known.contains(Paths.join(dir, ".git")) {
+            for dir in now.worktrees where !isKnown(Paths.join(dir, ".git")) {
                 messages.append(moveAside(Array(Paths.join(dir, ".git").utf8), within: root,
                                           why: "a repository host git would enter (a submodule's configuration and hooks run there)"))
             }
             // A git directory by itself (`HEAD`, `objects`, `refs`: a bare repository), which host
             // git uses when run inside it: its `HEAD` is moved aside, so git no longer sees one.
-            for dir in now.gitDirs where !known.contains(dir) && Paths.basename(dir) != ".git" {
+            for dir in now.gitDirs where !isKnown(dir) && !Paths.basename(dir).utf8.elementsEqual(".git".utf8) {
                 messages.append(moveAside(Array(Paths.join(dir, "HEAD").utf8), within: root,
                                           why: "which makes \(dir) a git directory host git would use (and run its configuration) when run there"))
             }
             // A Mercurial repository (`.hg`): host hg runs the hooks and extensions of an
             // `.hg/hgrc` its user owns (every file the server writes, in caller-remap mode).
-            for dir in now.hgRepos + [now.enclosingHgRepository].compactMap({ $0 }).filter({ $0 == tree.root })
-            where !known.contains(Paths.join(dir, ".hg")) {
+            for dir in now.hgRepos + [now.enclosingHgRepository].compactMap({ $0 }).filter({ $0.utf8.elementsEqual(root) })
+            where !isKnown(Paths.join(dir, ".hg")) {
                 messages.append(moveAside(Array(Paths.join(dir, ".hg").utf8), within: root,
                                           why: "a Mercurial repository host hg would use (and run the hooks and extensions of its `.hg/hgrc`) when run there"))
             }

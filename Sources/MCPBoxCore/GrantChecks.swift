@@ -211,7 +211,7 @@ extension PlanBuilder {
         if !writable.isEmpty {
             // A relative --profile-path is searched relative to the working directory.
             var protected: [(String, String)] = profile.searchPath.compactMap { p in
-                (p.hasPrefix("/") ? p : HostFS.realPath(p)).map { ($0, "a directory of the profile search path") }
+                (p.isAbsolutePath ? p : HostFS.realPath(p)).map { ($0, "a directory of the profile search path") }
             }
             protected.append(("/etc/mcpbox", "mcpbox's system configuration"))
             var configs = homes.map { Paths.join($0, ".config/mcpbox") }
@@ -245,8 +245,8 @@ extension PlanBuilder {
                 hits = hits.filter { h in
                     h.relation != "contains" || !hits.contains { $0.relation == "contains" && $0.path != h.path && Paths.isWithin(h.path, $0.path) }
                 }
-                var named = Set<String>()
-                for (n, relation, what) in hits where named.insert(n).inserted {
+                var named = Set<[UInt8]>()
+                for (n, relation, what) in hits where named.insert(Array(n.utf8)).inserted {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(n), \(what); the server could change what mcpbox trusts at a later launch",
                            hint: "bind a directory that holds none of mcpbox's files; this cannot be accepted")
                 }
@@ -264,14 +264,14 @@ extension PlanBuilder {
         places += GrantChecks.systemRunLater
         // Every directory on the caller's PATH, wherever it lies: a program planted there runs
         // when the caller next types its name (or a same-named command earlier in PATH).
-        for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
+        for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
             if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
         }
         // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
         // directory the caller's shell is in: inside a read-write bind, a program the server
         // plants there runs when the caller types its name there. Who runs mcpbox decides it.
         if !writable.isEmpty, let path = host[env: "PATH"], !path.isEmpty {
-            let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.hasPrefix("/") }
+            let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.isAbsolutePath }
             if !relative.isEmpty {
                 let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
                 d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "
@@ -279,11 +279,13 @@ extension PlanBuilder {
                     + "name in that directory; use only absolute PATH entries")
             }
         }
-        var seenPlaces = Set<String>()
-        var seenPathDirs = Set<String>()
-        let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert($0.0).inserted }.map { place, what in
+        // Paths are told apart by their bytes (`String` equality is canonical equivalence: two
+        // directories `caf\u{E9}` and `cafe\u{301}` are one to Swift and two to the kernel).
+        var seenPlaces = Set<[UInt8]>()
+        var seenPathDirs = Set<[UInt8]>()
+        let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert(Array($0.0.utf8)).inserted }.map { place, what in
             (place, resolve(place), what)
-        }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert($0.1).inserted }
+        }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert(Array($0.1.utf8)).inserted }
         for w in writable {
             var wholeRefused = false
             if w.source == "/" || w.m.target == "/" {
@@ -341,8 +343,8 @@ extension PlanBuilder {
             if HostFS.info(b.source)?.isDirectory == true {
                 candidates += GrantChecks.credentialDirectories.map { Paths.join(b.source, $0) }
             }
-            var seen = Set<String>()
-            for c in candidates where Paths.isWithin(c, b.source) && seen.insert(c).inserted {
+            var seen = Set<[UInt8]>()
+            for c in candidates where Paths.isWithin(c, b.source) && seen.insert(Array(c.utf8)).inserted {
                 guard HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c), Paths.isWithin(real, b.source) else { continue }
                 let inside = Paths.join(b.m.target, Paths.remainder(real, under: b.source))
                 guard view.hostPath(inside) == real else { continue }

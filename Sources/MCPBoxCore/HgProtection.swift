@@ -40,7 +40,7 @@ public enum HgProtection {
         files += HostFS.listDirectory("/etc/mercurial/hgrc.d").filter { $0.hasSuffix(".rc") }.sorted()
             .map { Paths.join("/etc/mercurial/hgrc.d", $0) }
         for h in homes { files += [Paths.join(h, ".hgrc"), Paths.join(h, ".config/hg/hgrc")] }
-        if let x = xdgConfigHome, x.hasPrefix("/") { files.append(Paths.join(x, "hg/hgrc")) }
+        if let x = xdgConfigHome, x.isAbsolutePath { files.append(Paths.join(x, "hg/hgrc")) }
         return files
     }
 

@@ -207,7 +207,8 @@ public enum Paths {
 
     /// Joins and normalizes: collapses `//` and `.`, drops a trailing `/`; nil if relative or with `..`.
     public static func normalize(_ path: String) -> String? {
-        guard path.hasPrefix("/") else { return nil }
+        // The first byte: `hasPrefix` compares Characters, and `/` with a combining mark is one.
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
         if isNormalASCII(path) { return path }
         var parts: [Substring] = []
         for c in components(path) {
@@ -252,9 +253,8 @@ public enum Paths {
 
     /// Path components of an absolute normalized path ("/" → []).
     public static func components(_ path: String) -> [Substring] {
-        // Splitting the bytes is the same split for ASCII, and far cheaper than by Character
-        // (a path with other text keeps the Character split: `/` plus a combining mark is one).
-        guard isASCII(path) else { return path.split(separator: "/", omittingEmptySubsequences: true) }
+        // Split at the `/` bytes, as the kernel does: a split by Character keeps `/` and a
+        // combining mark after it together (`a/\u{301}b` would be one component, not two).
         // One pass over the bytes straight into the result (no array of UTF-8 slices to convert).
         var out: [Substring] = []
         let bytes = path.utf8
@@ -294,9 +294,11 @@ public enum Paths {
 
     /// `path` relative to its ancestor `base` ("" when equal).
     public static func remainder(_ path: String, under base: String) -> String {
-        if path == base { return "" }
-        if base == "/" { return String(path.dropFirst()) }
-        return String(path.dropFirst(base.count + 1))
+        // By bytes: `path` begins with the bytes of `base` (isWithin), and a Character count
+        // differs where a combining mark follows the `/` (`/a/\u{301}b` under `/a`: `\u{301}b`).
+        let u = path.utf8, skip = base.utf8.count == 1 ? 1 : base.utf8.count + 1
+        guard u.count > skip else { return "" }
+        return String(path[u.index(u.startIndex, offsetBy: skip)...])
     }
 
     public static func join(_ base: String, _ rest: String) -> String {
@@ -313,14 +315,14 @@ public enum Paths {
 
     public static func basename(_ path: String) -> String {
         guard let slash = lastSlash(path) else { return path }
-        return String(path[path.index(after: slash)...])
+        // The byte after the `/` (a Character step would skip a combining mark after it).
+        return String(path[path.utf8.index(after: slash)...])
     }
 
-    /// The last `/` of `path`: found among the bytes of an ASCII path (the same answer, without
-    /// the Character search's grapheme breaking), among its Characters otherwise.
+    /// The last `/` byte of `path`, as the kernel finds it (a Character search would not see a
+    /// `/` that a combining mark follows: they make one Character).
     static func lastSlash(_ path: String) -> String.Index? {
-        guard isASCII(path) else { return path.lastIndex(of: "/") }
-        return path.utf8.lastIndex(of: UInt8(ascii: "/"))
+        path.utf8.lastIndex(of: UInt8(ascii: "/"))
     }
 
     /// Orders paths component-wise, so a parent always sorts before its children.
@@ -356,4 +358,10 @@ public enum Paths {
             }
         }
     }
+}
+
+extension StringProtocol {
+    /// Whether the first byte is `/`, as the kernel reads a path: `hasPrefix("/")` compares
+    /// Characters, and a `/` followed by a combining mark is one Character (not `/`).
+    var isAbsolutePath: Bool { utf8.first == UInt8(ascii: "/") }
 }

@@ -32,7 +32,7 @@ public struct IsolationPlan: Sendable, Equatable {
             return IsolationPlan(runtime: .gvisor, origin: r.origin, runsc: executable(path.value) ? path.value : nil,
                                  runscLookup: "[isolation] runsc = \"\(path.value)\" (\(path.origin))")
         }
-        let dirs = (environment["PATH"] ?? "").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") }
+        let dirs = (environment["PATH"] ?? "").split(separator: ":").map(String.init).filter { $0.isAbsolutePath }
         let found = dirs.lazy.map { $0 + "/runsc" }.first(where: executable)
         return IsolationPlan(runtime: .gvisor, origin: r.origin, runsc: found,
                              runscLookup: "PATH (\(dirs.isEmpty ? "empty" : dirs.joined(separator: ":")))")

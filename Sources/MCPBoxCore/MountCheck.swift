@@ -248,7 +248,7 @@ extension SandboxView {
                 hops += 1
                 guard hops <= 40 else { return nil }
                 let rest = Paths.slashJoined(parts[(i + 1)...])
-                let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
+                let base = link.isAbsolutePath ? link : Paths.join(Paths.dirname(prefix), link)
                 guard let next = Self.resolveDots(Paths.join(base, rest)) else { return nil }
                 current = next
                 continue restart

@@ -46,9 +46,9 @@ public enum PackageTools {
     /// Where the caches live: `$XDG_CACHE_HOME/mcpbox`, else `/var/cache/mcpbox` for root and
     /// `$HOME/.cache/mcpbox` for anyone else.
     public static func cacheRoot(environment env: [String: String], callerUid: UInt32) -> String? {
-        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/"), let n = Paths.normalize(x) { return Paths.join(n, "mcpbox") }
+        if let x = env["XDG_CACHE_HOME"], x.isAbsolutePath, let n = Paths.normalize(x) { return Paths.join(n, "mcpbox") }
         if callerUid == 0 { return "/var/cache/mcpbox" }
-        if let h = env["HOME"], h.hasPrefix("/"), let n = Paths.normalize(h) { return Paths.join(n, ".cache/mcpbox") }
+        if let h = env["HOME"], h.isAbsolutePath, let n = Paths.normalize(h) { return Paths.join(n, ".cache/mcpbox") }
         return nil
     }
 
@@ -201,7 +201,7 @@ public enum PackageTools {
 
     /// The registry the user's own configuration names (nil: none, the tool's default).
     static func discoverRegistry(_ m: PackageManager, environment env: [String: String], home: String?) -> (url: String, origin: String)? {
-        let xdg = env["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home.map { Paths.join($0, ".config") }
+        let xdg = env["XDG_CONFIG_HOME"].flatMap { $0.isAbsolutePath ? $0 : nil } ?? home.map { Paths.join($0, ".config") }
         switch m {
         case .uv:
             for k in ["UV_DEFAULT_INDEX", "UV_INDEX_URL"] { if let v = env[k], !v.isEmpty { return (v, "environment: \(k)") } }

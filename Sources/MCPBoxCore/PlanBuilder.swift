@@ -193,7 +193,7 @@ public struct PlanBuilder {
             (hostExecutable, venvBin) = bindCommand(program, &d, env: env)
             if let script = Self.interpretedScript(argv) { bindScript(script, &d, env: env) }
         }
-        if let first = argv.first, first.contains("/"), !first.hasPrefix("/") || Paths.normalize(first) == nil {
+        if let first = argv.first, first.contains("/"), !first.isAbsolutePath || Paths.normalize(first) == nil {
             let fromProfile = commandLine.isEmpty ? profile.command : nil
             d.sink.add(Diagnostic(file: fromProfile?.file, line: fromProfile?.line, key: "command",
                                   "program path \"\(first)\" must be absolute and free of `..`",
@@ -238,7 +238,7 @@ public struct PlanBuilder {
         if let program = argv.first {
             if let hostExecutable {
                 executable = hostExecutable
-            } else if program.hasPrefix("/") {
+            } else if program.isAbsolutePath {
                 switch view.lookup(program) {
                 case .file, .directory: executable = Paths.normalize(program)
                 case .missing:
@@ -249,7 +249,7 @@ public struct PlanBuilder {
                 }
             } else if !program.contains("/") {
                 let path = environment.first { $0.name == "PATH" }?.value ?? ""
-                for dir in path.split(separator: ":") where dir.hasPrefix("/") {
+                for dir in path.split(separator: ":") where dir.isAbsolutePath {
                     let candidate = Paths.join(Paths.normalize(String(dir)) ?? String(dir), program)
                     if case .file(_, true) = view.lookup(candidate) { executable = candidate; break }
                 }
@@ -581,10 +581,12 @@ public struct PlanBuilder {
             // still make a git directory of files inside a directory the owner made, which passes
             // that check (git looks at the directory, not at the files in it).
             if HostFS.info(source)?.isDirectory == true {
-                let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { $0 == source }).map { Paths.join($0, ".hg") }
-                // Worktrees by their `.git` entry (see `GitProtection.sweep`).
+                let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { $0.utf8.elementsEqual(source.utf8) }).map { Paths.join($0, ".hg") }
+                // Worktrees by their `.git` entry (see `GitProtection.sweep`); paths told apart by
+                // their bytes, as the sweep does (`String` equality is canonical equivalence).
                 var known: [String] = []
-                for k in e.worktrees.map({ Paths.join($0, ".git") }) + e.gitDirs + hgKnown where !known.contains(k) { known.append(k) }
+                for k in e.worktrees.map({ Paths.join($0, ".git") }) + e.gitDirs + hgKnown
+                where !known.contains(where: { $0.utf8.elementsEqual(k.utf8) }) { known.append(k) }
                 d.gitTrees.append(GitProtection.Tree(root: source, known: known))
             }
         }
@@ -623,7 +625,7 @@ public struct PlanBuilder {
             guard case .bind(let source, true) = m.kind, source != m.target,
                   HostFS.info(m.target, follow: false)?.isSymlink == true,
                   let link = HostFS.readLink(m.target), !link.isEmpty,
-                  SandboxView.resolveDots(link.hasPrefix("/") ? link : Paths.join(Paths.dirname(m.target), link)) == source
+                  SandboxView.resolveDots(link.isAbsolutePath ? link : Paths.join(Paths.dirname(m.target), link)) == source
             else { return m }
             // (The view of every mount at another target, without copying the list per bind.)
             let view = SandboxView(mounts: mounts, excluding: m.target)
@@ -677,7 +679,7 @@ public struct PlanBuilder {
             if writable.contains(where: { Paths.isWithin(next, $0) }) { return next }
             hops += 1
             guard hops <= 40, let target = HostFS.readLink(next) else { return nil }
-            if target.hasPrefix("/") { current = "/" }
+            if target.isAbsolutePath { current = "/" }
             pending = Paths.components(target).map(String.init) + pending
         }
         return nil
@@ -689,11 +691,11 @@ public struct PlanBuilder {
     func bindCommand(_ program: String, _ d: inout Draft, env: [String: String]) -> (String?, String?) {
         guard let flag = profile.bindCommand else { return (nil, nil) }
         var found: String?
-        if program.hasPrefix("/") {
+        if program.isAbsolutePath {
             // A regular file without an execute bit is bound too: exec then fails with 126, not 127.
             if let n = Paths.normalize(program), HostFS.info(n)?.isRegular == true { found = n }
         } else if !program.contains("/") {
-            for dir in (env["PATH"] ?? "").split(separator: ":") where dir.hasPrefix("/") {
+            for dir in (env["PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
                 let candidate = Paths.join(Paths.normalize(String(dir)) ?? String(dir), program)
                 if HostFS.isExecutableFile(candidate) { found = candidate; break }
             }
@@ -764,7 +766,7 @@ public struct PlanBuilder {
             if ["-m", "-c", "-e", "--eval", "-p", "--print"].contains(a) { return nil }
             if a == "--" { continue }
             if a.hasPrefix("-") { continue }
-            return a.hasPrefix("/") ? Paths.normalize(a) : nil
+            return a.isAbsolutePath ? Paths.normalize(a) : nil
         }
         return nil
     }

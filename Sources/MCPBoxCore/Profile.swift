@@ -478,7 +478,7 @@ struct ProfileFileReader {
                 if optional && metUnavailable && !layer.skippedOptional.contains(raw) { layer.skippedOptional.append(raw) }
                 continue
             }
-            guard expanded.hasPrefix("/") else {
+            guard expanded.isAbsolutePath else {
                 sink.add(diag(item.line, key, "path \"\(expanded)\" is not absolute", hint: Paths.absoluteHint(expanded)))
                 continue
             }
@@ -553,7 +553,7 @@ struct ProfileFileReader {
                 }
             case "cwd":
                 if let c = string(entry, "cwd", expand: true) {
-                    if !c.value.hasPrefix("/") {
+                    if !c.value.isAbsolutePath {
                         sink.add(c.diagnostic("path \"\(c.value)\" is not absolute", hint: Paths.absoluteHint(c.value)))
                     } else if let n = Paths.normalize(c.value) {
                         layer.cwd = Sourced(n, file: file, line: c.line, key: "cwd")
@@ -721,7 +721,7 @@ struct ProfileFileReader {
                 }
             case "log":
                 guard let l = string(e, "network.log", expand: true) else { continue }
-                if let n = Paths.normalize(l.value), l.value.hasPrefix("/") {
+                if let n = Paths.normalize(l.value), l.value.isAbsolutePath {
                     layer.networkLog = Sourced(n, file: file, line: l.line, key: "network.log")
                 } else {
                     sink.add(l.diagnostic("path \"\(l.value)\" must be absolute and free of `..`", hint: Paths.absoluteHint(l.value)))
@@ -907,7 +907,7 @@ struct ProfileFileReader {
             case "runsc":
                 guard case .string(let raw) = e.value.kind else { typeError(e, "isolation.runsc", expected: "a string"); continue }
                 guard let s = expand(raw, line: e.value.line, key: "isolation.runsc") else { continue }
-                guard s.hasPrefix("/"), let n = Paths.normalize(s) else {
+                guard s.isAbsolutePath, let n = Paths.normalize(s) else {
                     sink.add(diag(e.value.line, "isolation.runsc", "path \"\(s)\" is not absolute or contains `..`",
                                   hint: "give the runsc program's absolute path, e.g. \"/usr/bin/runsc\""))
                     continue

@@ -29,9 +29,9 @@ public struct ProfileLoader: Sendable {
         var dirs: [String] = []
         for p in profilePath { dirs += p.split(separator: ":").map(String.init) }
         if let env = environment["MCPBOX_PROFILE_PATH"] { dirs += env.split(separator: ":").map(String.init) }
-        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.isAbsolutePath {
             dirs.append(xdg + "/mcpbox/profiles")
-        } else if let home = environment["HOME"], home.hasPrefix("/") {
+        } else if let home = environment["HOME"], home.isAbsolutePath {
             dirs.append(home + "/.config/mcpbox/profiles")
         }
         dirs.append("/etc/mcpbox/profiles")
@@ -76,7 +76,7 @@ public struct ProfileLoader: Sendable {
         if callerUid == 0 {
             return (nil, "mcpbox was started by root, so the server runs as another account, not as you")
         }
-        guard let home = environment["HOME"], home.hasPrefix("/") else { return (nil, "HOME is not set to an absolute path") }
+        guard let home = environment["HOME"], home.isAbsolutePath else { return (nil, "HOME is not set to an absolute path") }
         return (home, nil)
     }
 
@@ -86,7 +86,7 @@ public struct ProfileLoader: Sendable {
     /// Resolves a NAME or path to an existing file (real path); `relativeTo` anchors relative paths.
     public func locate(_ ref: String, relativeTo dir: String?) -> String? {
         if Self.isPath(ref) {
-            let path = ref.hasPrefix("/") ? ref : Paths.join(dir ?? Self.currentDirectory(), ref)
+            let path = ref.isAbsolutePath ? ref : Paths.join(dir ?? Self.currentDirectory(), ref)
             return HostFS.realPath(path)
         }
         for d in searchPath {
@@ -245,7 +245,7 @@ public struct ProfileLoader: Sendable {
                     if declared[v.key] == nil { declared[v.key] = flags }
                     if derived[v.key] == nil, let value = Self.argument(after: flags, in: commandLine) {
                         // `parent = true`: the directory holding the path (a database and its journal).
-                        derived[v.key] = ProfileFileReader.fromArgParent(v.value) && value.hasPrefix("/")
+                        derived[v.key] = ProfileFileReader.fromArgParent(v.value) && value.isAbsolutePath
                             ? Paths.normalize(value).map(Paths.dirname) ?? value : value
                     }
                 }

@@ -80,7 +80,7 @@ public struct SandboxView: Sendable {
                         hops += 1
                         guard hops <= 40, let link = HostFS.readLink(host) else { return .missing }
                         let rest = Paths.slashJoined(parts[(i + 1)...])
-                        let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
+                        let base = link.isAbsolutePath ? link : Paths.join(Paths.dirname(prefix), link)
                         guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
                         current = next
                         continue restart
@@ -104,7 +104,7 @@ public struct SandboxView: Sendable {
                     hops += 1
                     guard hops <= 40 else { return .missing }
                     let rest = Paths.slashJoined(parts[(i + 1)...])
-                    let base = link.hasPrefix("/") ? link : Paths.join(Paths.dirname(prefix), link)
+                    let base = link.isAbsolutePath ? link : Paths.join(Paths.dirname(prefix), link)
                     guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
                     current = next
                     continue restart
@@ -119,7 +119,7 @@ public struct SandboxView: Sendable {
 
     /// Normalizes a path that may contain `.` and `..` (as a symlink target can).
     static func resolveDots(_ path: String) -> String? {
-        guard path.hasPrefix("/") else { return nil }
+        guard path.isAbsolutePath else { return nil }
         var out: [Substring] = []
         for c in Paths.components(path) {
             if c == "." { continue }

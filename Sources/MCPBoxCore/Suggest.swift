@@ -58,9 +58,9 @@ extension ProfileLoader {
         func add(_ d: String, _ o: String) { if !d.isEmpty, seen.insert(d).inserted { out.append((d, o)) } }
         for p in profilePath { for d in p.split(separator: ":") { add(String(d), "--profile-path") } }
         if let env = environment["MCPBOX_PROFILE_PATH"] { for d in env.split(separator: ":") { add(String(d), "MCPBOX_PROFILE_PATH") } }
-        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.isAbsolutePath {
             add(xdg + "/mcpbox/profiles", "user")
-        } else if let home = environment["HOME"], home.hasPrefix("/") {
+        } else if let home = environment["HOME"], home.isAbsolutePath {
             add(home + "/.config/mcpbox/profiles", "user")
         }
         add("/etc/mcpbox/profiles", "system")

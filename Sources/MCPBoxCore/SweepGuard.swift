@@ -39,14 +39,14 @@ public enum SweepGuard {
     /// `XDG_STATE_HOME`), else `~/.local/state/mcpbox/quarantine.log` (`$HOME`, else the
     /// account's home); nil when there is no home.
     public static func logPath() -> String? {
-        if let x = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), x.hasPrefix("/") {
+        if let x = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), x.isAbsolutePath {
             return Paths.join(x, "mcpbox/quarantine.log")
         }
         var home = getenv("HOME").map { String(cString: $0) }
-        if home?.hasPrefix("/") != true, let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir {
+        if home?.isAbsolutePath != true, let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir {
             home = String(cString: dir)
         }
-        guard let home, home.hasPrefix("/") else { return nil }
+        guard let home, home.isAbsolutePath else { return nil }
         return Paths.join(home, ".local/state/mcpbox/quarantine.log")
     }
 
@@ -255,7 +255,7 @@ public enum SweepGuard {
             i += 2
         }
         let messages = GitProtection.sweep(watched: watched, trees: trees)
-        guard !messages.isEmpty, log.hasPrefix("/") else { return 0 }
+        guard !messages.isEmpty, log.isAbsolutePath else { return 0 }
         var now = time(nil)
         var parts = tm()
         gmtime_r(&now, &parts)

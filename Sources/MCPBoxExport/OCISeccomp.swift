@@ -54,6 +54,9 @@ public enum OCISeccomp {
         }
         differences.append("non-native ABIs (i386, x32): the runtime's bad-architecture action (crun: the thread is killed; mcpbox kills the process)")
 
+        // Never two conditions on one argument in a rule: the runtimes would OR them.
+        for e in entries where Set(e.args.map(\.index)).count < e.args.count { throw Untranslatable(syscall: e.name) }
+
         // Group consecutive identical (action, args) entries by name list, as OCI profiles do.
         var syscalls: [Node] = []
         for e in entries {
@@ -139,10 +142,10 @@ public enum OCISeccomp {
             var allowed: [[Arg]] = []
             var low: UInt64 = 0
             for v in refused {
-                if v > low { allowed.append(range(index, low, v - 1)) }
+                if v > low { allowed += range(index, low, v - 1) }
                 low = v + 1
             }
-            allowed.append(range(index, low, u32))
+            allowed += range(index, low, u32)
             return (allowed, "\(name): refused values compared on the low 32 bits by mcpbox; the OCI rules allow the other values only "
                 + "up to 2^32-1, so a value with high bits set (which the kernel truncates) gets the default action instead of being allowed")
         }
@@ -169,10 +172,23 @@ public enum OCISeccomp {
         throw Untranslatable(syscall: name)
     }
 
-    static func range(_ index: UInt32, _ low: UInt64, _ high: UInt64) -> [Arg] {
-        var args: [Arg] = []
-        if low > 0 { args.append(Arg(index: index, op: .greaterOrEqual, datumA: low, datumB: 0)) }
-        args.append(Arg(index: index, op: .lessOrEqual, datumA: high, datumB: 0))
-        return args
+    /// `low...high` of one argument as alternatives of one condition each: runc and crun load a
+    /// rule with two conditions on one argument as one rule per condition (libseccomp refuses
+    /// them in one rule), which ORs them, so `GE low, LE high` would allow every value. Each
+    /// alternative is an aligned block (`value & ~(2^k-1) == start`), at most 128 of them.
+    static func range(_ index: UInt32, _ low: UInt64, _ high: UInt64) -> [[Arg]] {
+        if low == 0 { return [[Arg(index: index, op: .lessOrEqual, datumA: high, datumB: 0)]] }
+        var out: [[Arg]] = []
+        var start = low
+        while start <= high {
+            // The largest aligned block at `start` that ends at or before `high`.
+            var size: UInt64 = start == 0 ? 1 << 63 : start & (~start &+ 1)
+            while size > 1 && (high - start) < size - 1 { size >>= 1 }
+            out.append([Arg(index: index, op: .maskedEqual, datumA: ~(size - 1), datumB: start)])
+            let (next, overflow) = start.addingReportingOverflow(size)
+            if overflow { break }
+            start = next
+        }
+        return out
     }
 }

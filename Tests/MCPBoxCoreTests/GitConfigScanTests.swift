@@ -140,6 +140,20 @@ import Testing
                           "includeif.onbranch:x.path \(s.path)/home/inc", "includeif.onbranch:x.path \(s.path)/other/inc", "alias.x \(s.path)/r/bin/x"], "\(found)")
     }
 
+    /// Included files were remembered in a `Set<String>`, whose membership is canonical
+    /// equivalence: after `caf\u{E9}` an include of the other file `cafe\u{301}` was taken for one
+    /// already read and skipped, with what it makes git run. Fails before the fix.
+    @Test func includesWithCanonicallyEquivalentNamesAreBothRead() {
+        let s = Scratch()
+        s.write("r/.git/config", "[include]\n\tpath = ../caf\u{E9}\n\tpath = ../cafe\u{301}\n")
+        s.write("r/caf\u{E9}", "[core]\n\tpager = less\n")
+        s.write("r/cafe\u{301}", "[core]\n\tfsmonitor = ./planted.sh\n")
+        let r = GitConfigScan.scan(gitDir: s.path + "/r/.git", homes: [])
+        #expect(r.files.count == 3, "\(r.files)")
+        #expect(r.findings.contains { $0.key == "core.fsmonitor" && $0.path == s.path + "/r/planted.sh" },
+                "\(r.findings.map { "\($0.key) \($0.path ?? "-")" })")
+    }
+
     @Test func scanIsBounded() {
         let s = Scratch()
         s.write("r/.git/config", "[include]\npath = ../i0\n")

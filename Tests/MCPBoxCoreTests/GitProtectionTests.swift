@@ -128,6 +128,32 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: root + "/.git/HEAD"))
     }
 
+    /// The known repositories were a `Set<String>`, whose membership is canonical equivalence:
+    /// beside a known `Kube/.git` the server made `\u{212A}ube/.git` (KELVIN SIGN), beside
+    /// `café/.git` (U+00E9) it made `cafe\u{301}/.git`, and the sweep took each new repository for
+    /// the known one and left it for host git. Fails before the fix.
+    @Test("a new repository whose path is only canonically equivalent to a known one is moved aside",
+          arguments: [("Kube", "\u{212A}ube"), ("caf\u{E9}", "cafe\u{301}"), ("cafe\u{301}", "caf\u{E9}"),
+                      ("a;b", "a\u{37E}b"), ("x`", "x\u{1FEF}")])
+    func canonicallyEquivalentNameIsAnotherRepository(_ known: String, _ planted: String) throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        s.mkdir("repo/\(known)/.git")
+        let before = GitProtection.exposure(of: root).worktrees.map { $0 + "/.git" }
+        try #require(before.contains(root + "/\(known)/.git"))
+        s.mkdir("repo/\(planted)/.git")
+        let plantedBytes = Array((root + "/\(planted)/.git").utf8)
+        let messages = GitProtection.sweep(watched: [], trees: [GitProtection.Tree(root: root, known: before)])
+        #expect(messages.count == 1, "\(messages)")
+        #expect(!Self.existsBytes(plantedBytes), "the planted repository is still there: \(messages)")
+        #expect(Self.existsBytes(Array((root + "/\(known)/.git").utf8)), "the known repository was moved")
+    }
+
+    static func existsBytes(_ path: [UInt8]) -> Bool {
+        var st = stat()
+        return (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } } == 0
+    }
+
     @Test func nestedRepositoryUnderAGitDirectoryLookalikeIsFoundAndMovedAside() throws {
         let s = try setUp()
         let root = s.path + "/repo"

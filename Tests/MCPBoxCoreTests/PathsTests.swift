@@ -42,4 +42,24 @@ import Testing
             }
         }
     }
+
+    /// The kernel splits a path at its `/` bytes; Swift's Character split does not split at a
+    /// `/` that a combining mark follows (they make one Character), and `hasPrefix("/")`,
+    /// `lastIndex(of: "/")` and a Character count see the same. A symlink's text `/\u{301}x`
+    /// is absolute to the kernel; `a/\u{301}b` is two components. Fails before the fix.
+    @Test("paths are split, cut and joined at their / bytes, a combining mark after a / included")
+    func combiningMarkAfterSlash() {
+        func byteParts(_ p: String) -> [[UInt8]] { Array(p.utf8).split(separator: UInt8(ascii: "/")).map(Array.init) }
+        for x in ["/a/\u{301}b/c", "/\u{301}", "/\u{301}/\u{20DD}x", "/caf\u{E9}/\u{301}"] {
+            #expect(Paths.components(x).map { Array($0.utf8) } == byteParts(x), "\(Array(x.utf8))")
+            #expect(Paths.normalize(x).map { Array($0.utf8) } == Array(x.utf8), "\(Array(x.utf8))")
+        }
+        #expect(Paths.normalize("/a/\u{301}/../x") == nil)
+        #expect(Array(Paths.basename("/a/\u{301}b").utf8) == Array("\u{301}b".utf8))
+        #expect(Array(Paths.dirname("/a/\u{301}b").utf8) == Array("/a".utf8))
+        #expect(Array(Paths.remainder("/a/\u{301}b/c", under: "/a").utf8) == Array("\u{301}b/c".utf8))
+        #expect(Array(Paths.remainder("/\u{301}b", under: "/").utf8) == Array("\u{301}b".utf8))
+        #expect(Paths.remainder("/a", under: "/a") == "")
+        #expect("/\u{301}x".isAbsolutePath && !"x/\u{301}".isAbsolutePath)
+    }
 }

@@ -54,7 +54,13 @@ struct SeccompTranslationTests {
                     conds.append(Arg(index: UInt32(index), op: o, datumA: v, datumB: v2))
                 }
             }
-            for case .string(let name) in names { out[name, default: []].append((conds, action(entry, prefix: ""))) }
+            // As runc and crun load it: a rule with two conditions on one argument becomes one rule
+            // per condition (libseccomp refuses them in one rule), so its conditions are ORed.
+            let indices = conds.map(\.index)
+            let alternatives = Set(indices).count < indices.count ? conds.map { [$0] } : [conds]
+            for case .string(let name) in names {
+                for alt in alternatives { out[name, default: []].append((alt, action(entry, prefix: ""))) }
+            }
         }
         return out
     }
@@ -139,6 +145,20 @@ struct SeccompTranslationTests {
         #expect(mismatches.isEmpty, "\(mismatches.count) differences, e.g. \(mismatches.prefix(5))")
         if !knownWider.isEmpty {
             #expect(translation.differences.contains { $0.hasPrefix("ioctl") || $0.hasPrefix("fcntl") }, "the report must name the high-bits difference")
+        }
+    }
+
+    /// runc and crun OR two conditions on one argument (a rule each): `fcntl GE 1025, LE 2^32-1`
+    /// allowed every command, F_SETLEASE included, which mcpbox refuses. Found by a red-team
+    /// pass (crun took the lease); fails before the fix.
+    @Test("no rule puts two conditions on one argument", arguments: policies.indices)
+    func oneConditionPerArgument(index: Int) throws {
+        let translation = try OCISeccomp.translate(Self.policies[index])
+        guard case .array(let syscalls)? = translation.node["syscalls"] else { Issue.record("no syscalls"); return }
+        for entry in syscalls {
+            guard case .array(let args)? = entry["args"] else { continue }
+            let indices = args.compactMap { a -> UInt64? in if case .uint(let i)? = a["index"] { i } else { nil } }
+            #expect(Set(indices).count == indices.count, "\(entry)")
         }
     }
 

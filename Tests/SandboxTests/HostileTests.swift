@@ -86,7 +86,7 @@ struct HostileRun: Sendable {
         // other ABIs
         "ptrace_x32", "ptrace_int80", "i386_abi_refused", "x32_abi_refused",
         // terminal and devices
-        "tiocsti_fd0", "tiocsti_fd1", "tiocsti_fd2", "tiocsti_high_bits", "tioclinux", "dev_tty_unopenable", "no_block_devices_or_kmsg",
+        "tiocsti_fd0", "tiocsti_fd1", "tiocsti_fd2", "tiocsti_high_bits", "tioclinux", "tty_ioctls_filtered_on_any_fd", "fcntl_setlease_refused", "dev_tty_unopenable", "no_block_devices_or_kmsg",
         // network
         "host_tcp_listener_unreachable", "host_abstract_socket_unreachable", "host_unix_socket_file_unreachable",
         "vsock_refused", "dns_fails", "only_loopback_interface",

@@ -584,6 +584,50 @@ def _():
     return got == b"ping", "echo over 127.0.0.1 inside: %r" % got
 
 
+# ---- argument filters the seccomp policy must apply exactly ------------------------------
+
+def refused_by_filter(action):
+    """ok only for EPERM, the filter's answer: another error means the kernel was reached."""
+    try:
+        result = action()
+    except OSError as e:
+        return e.errno == errno.EPERM, ("refused: " if e.errno == errno.EPERM else "REACHED THE KERNEL: ") + oserr(e)
+    return False, "SUCCEEDED: %r" % (result,)
+
+
+@check("fcntl_setlease_refused")
+def _():
+    # A lease lets the server stall every host process that opens the file (lease-break-time).
+    # An exported bundle once allowed it: runc and crun OR two conditions on one argument.
+    import fcntl
+    path = "/tmp/hostile-lease-%d" % os.getpid()
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        return refused_by_filter(lambda: fcntl.fcntl(fd, 1024, fcntl.F_RDLCK))  # F_SETLEASE
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+@check("tty_ioctls_filtered_on_any_fd")
+def _():
+    # TIOCSTI and TIOCLINUX never reach the kernel, whatever the fd (a regular file here).
+    import fcntl
+    path = "/tmp/hostile-ioctl-%d" % os.getpid()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        details = []
+        for name, req in (("TIOCSTI", 0x5412), ("TIOCLINUX", 0x541C)):
+            ok, detail = refused_by_filter(lambda: fcntl.ioctl(fd, req, b"x"))
+            if not ok:
+                return False, "%s %s" % (name, detail)
+            details.append("%s %s" % (name, detail))
+        return True, "; ".join(details)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 # ---- raw syscalls (compiled helper) -------------------------------------------------------
 
 @check("raw_syscall_probe_ran", legit=True)
