@@ -44,7 +44,9 @@ struct EgressProxyCommand: ParsableCommand {
         for w in policy.warnings { Stderr.write(Explain.visible("mcpbox: egress-proxy: warning: " + w)) }
         var sink = EventSink.stderr()
         if let log {
-            guard let s = EventSink.file(log) else {
+            // Size-rotated as `run`'s network log is (a client flooding refused requests wrote
+            // 111 MB in 20 s to a log that never rotated; red-team finding).
+            guard let s = EventSink.file(log, rotation: EgressPlanner.logRotation) else {
                 Stderr.write("mcpbox: egress-proxy: --log \(Explain.visible(log)): \(String(cString: strerror(errno)))")
                 throw ExitCode(125)
             }

@@ -44,10 +44,10 @@ public struct EgressPlan: Sendable, Equatable {
 }
 
 /// Builds the egress part of a plan and runs its enforcement point.
-enum EgressPlanner {
+public enum EgressPlanner {
     /// The network log's rotation: the audit log's defaults (10 MiB, 5 rotated files), so the
     /// log never holds more than 60 MiB on the host.
-    static let logRotation = LogRotation(maxSize: AuditPlan.defaultMaxSize, keep: AuditPlan.defaultKeep)
+    public static let logRotation = LogRotation(maxSize: AuditPlan.defaultMaxSize, keep: AuditPlan.defaultKeep)
 
     static var proxyURL: String { "http://127.0.0.1:\(EgressPolicy.proxyPort)" }
 

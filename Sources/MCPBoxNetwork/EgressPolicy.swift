@@ -75,7 +75,9 @@ public struct EgressPolicy: Sendable, Equatable {
     }
 
     /// Ports captured transparently inside the sandbox: every port of a name rule, but the
-    /// proxy's own.
+    /// proxy's own and DNS's (the sandbox's resolver listens on 127.0.0.1:53, TCP too, so a
+    /// listener on 0.0.0.0:53 could not be made: `run` failed where `explain` promised a
+    /// capture). A name rule on port 53 is reached through the proxy (CONNECT).
     public var capturePorts: [UInt16] {
         var ports = Set<UInt16>()
         for r in allow {
@@ -83,6 +85,7 @@ public struct EgressPolicy: Sendable, Equatable {
             ports.formUnion(r.effectivePorts)
         }
         ports.remove(EgressPolicy.proxyPort)
+        ports.remove(53)
         return ports.sorted()
     }
 

@@ -15,7 +15,22 @@ public enum TLSClientHello {
     }
 
     /// Parses the ClientHello at the start of `data` (one or more handshake records).
+    ///
+    /// What a TLS server could take for TLS is judged as TLS: a first record of any TLS content
+    /// type (20-25) and any version. Only a handshake record carrying a ClientHello passes, so
+    /// a warning alert or a change-cipher-spec record first (which Go's crypto/tls skips before
+    /// the ClientHello), or a record version other than 3.x (Go accepts any below 0x1000), can no
+    /// longer make the ClientHello after it unjudged. An SSLv2-format ClientHello (no extensions,
+    /// so no server name) is refused. Any other first byte is not TLS, judged from that byte.
     public static func serverName(_ data: [UInt8]) -> Result {
+        guard let first = data.first else { return .incomplete }
+        if first & 0x80 != 0 {
+            // SSLv2 record header (2 bytes, high bit set), then message type 1: CLIENT-HELLO.
+            guard data.count >= 3 else { return .incomplete }
+            return data[2] == 1 ? .malformed("an SSLv2-format ClientHello (it cannot name a server)") : .notTLS
+        }
+        guard (20...25).contains(first) else { return .notTLS }
+        guard first == 22 else { return .malformed("a TLS record of type \(first) before the ClientHello") }
         // Reassemble the handshake message from consecutive records.
         var message: [UInt8] = []
         var i = 0
@@ -23,8 +38,7 @@ public enum TLSClientHello {
         while true {
             if let need, message.count >= need { break }
             guard i + 5 <= data.count else { return data.count >= maxBytes ? .malformed("too large") : .incomplete }
-            guard data[i] == 22 else { return i == 0 ? .notTLS : .malformed("record type") }
-            guard data[i + 1] == 3 else { return i == 0 ? .notTLS : .malformed("record version") }
+            guard data[i] == 22 else { return .malformed("record type") }
             let len = Int(data[i + 3]) << 8 | Int(data[i + 4])
             guard len > 0, len <= 16384 else { return .malformed("record length") }
             guard i + 5 + len <= data.count else { return data.count >= maxBytes ? .malformed("too large") : .incomplete }

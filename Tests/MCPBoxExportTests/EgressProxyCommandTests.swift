@@ -139,6 +139,8 @@ struct EgressProxyCommandTests {
             ["https_no_rule", "connect", "blocked.test", sp, ""],
             ["loopback_refused", "http", "loop.test", hp, ""],
             ["sni_mismatch", "connect", "api.test", sp, "other.test"],
+            ["sni_after_alert", "connect_after_alert", "api.test", sp, "other.test"],
+            ["sni_record_version_2", "connect_record_version_2", "api.test", sp, "other.test"],
         ]
         let casesJSON = String(decoding: try JSONSerialization.data(withJSONObject: cases), as: UTF8.self)
         let r = try runProcess([python, Self.client, String(proxyPort), ca, casesJSON], timeout: 120)
@@ -168,6 +170,11 @@ struct EgressProxyCommandTests {
         #expect(events.contains { $0["decision"] as? String == "allowed" && $0["host"] as? String == "api.test" && $0["profile"] as? String == "k8segress" })
         #expect(events.contains { $0["decision"] as? String == "denied" && $0["reason"] as? String == "deny blocked.test:\(hp)" })
         #expect(events.contains { $0["decision"] as? String == "denied" && ($0["reason"] as? String ?? "").contains("TLS server name other.test") }, "\(events)")
+        // A ClientHello behind a warning alert, or in a record of version 2.x, is judged too:
+        // before, both went through unjudged ("allowed") to servers that accept them (Go's).
+        // Found by a red-team pass; fails before the fix.
+        #expect(events.contains { $0["decision"] as? String == "denied" && ($0["reason"] as? String ?? "").contains("a TLS record of type 21 before the ClientHello") }, "\(events)")
+        #expect(events.filter { $0["decision"] as? String == "denied" && ($0["reason"] as? String ?? "").contains("TLS server name other.test") }.count == 2, "\(events)")
     }
 
     @Test("egress-proxy refuses a bad rules file, a bad --listen and a missing file with 125")

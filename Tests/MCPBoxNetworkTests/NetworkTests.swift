@@ -129,6 +129,10 @@ struct RuleTests {
         #expect(p.nameAllowed("other.test") == nil)
         #expect(p.nameAllowed("10.0.0.1") == nil)
         #expect(p.capturePorts == [80, 443, 8080])
+        // Neither the proxy's port nor DNS's: the sandbox listens there itself (a name rule on
+        // port 53 made `run` exit 125 where `explain` showed the capture; red-team finding).
+        let q = EgressPolicy(allow: [rule("api.test:53")!, rule("api.test:3128")!, rule("api.test:5353")!], deny: [])
+        #expect(q.capturePorts == [5353])
     }
 
     @Test("fake addresses: 198.18.0.0/15 natively, 127.198.0.0/16 under gVisor; mapped back only when handed out")
@@ -189,6 +193,18 @@ struct ParserTests {
         #expect(TLSClientHello.serverName(try file("tls-no-sni.bin")) == .noServerName)
         #expect(TLSClientHello.serverName(Array(hello.prefix(100))) == .incomplete)
         #expect(TLSClientHello.serverName(Array("GET / HTTP/1.1\r\n".utf8)) == .notTLS)
+        // Judged from the first byte: a server that speaks second still gets a short first write.
+        #expect(TLSClientHello.serverName([UInt8(ascii: "x")]) == .notTLS)
+        #expect(TLSClientHello.serverName([]) == .incomplete)
+        // What a TLS server may take for TLS is TLS: a warning alert or change-cipher-spec
+        // first is refused, a record version other than 3.x is parsed (and its name judged),
+        // an SSLv2-format ClientHello is refused.
+        if case .malformed = TLSClientHello.serverName([21, 3, 1, 0, 2, 1, 90] + hello) {} else { Issue.record("an alert before the ClientHello passed") }
+        if case .malformed = TLSClientHello.serverName([20, 3, 3, 0, 1, 1] + hello) {} else { Issue.record("a CCS before the ClientHello passed") }
+        #expect(TLSClientHello.serverName([hello[0], 2] + hello[2...]) == .serverName("api.test"))
+        #expect(TLSClientHello.serverName([hello[0], 0x0f] + hello[2...]) == .serverName("api.test"))
+        if case .malformed = TLSClientHello.serverName([0x80, 0x2e, 0x01, 0x03, 0x01]) {} else { Issue.record("an SSLv2 hello passed") }
+        #expect(TLSClientHello.serverName([0x80, 0x2e]) == .incomplete)
         var broken = hello
         broken[6] = 0x0f  // handshake length far beyond the record
         if case .serverName = TLSClientHello.serverName(broken) { Issue.record("a broken length must not yield a name") }
