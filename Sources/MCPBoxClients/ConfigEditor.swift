@@ -90,8 +90,35 @@ public enum EntryEditor {
             edits.append(Edit(start: start, end: close + 1, replacement: []))
         } else {
             edits.append(Edit(start: items[0].start, end: original.end, replacement: []))
+            // A trailing comma after the last element (`"cmd",\n]`) would be left alone in the
+            // emptied array (`[ , ]`, which neither JSON nor TOML reads): it goes too.
+            if let comma = trailingComma(after: original.end, close: close, isTOML: e.isTOML, bytes: bytes) {
+                edits.append(Edit(start: comma, end: comma + 1, replacement: []))
+            }
         }
         return edits
+    }
+
+    /// The offset of the comma between the last element of an array (ending at `from`) and its
+    /// `]` at `close`, when there is one; comments between them are skipped (`#` in TOML, `//`
+    /// and `/* */` in JSONC), since a comment may itself hold a comma.
+    static func trailingComma(after from: Int, close: Int, isTOML: Bool, bytes: [UInt8]) -> Int? {
+        var i = from
+        while i < close {
+            switch bytes[i] {
+            case 0x2C: return i
+            case 0x23 where isTOML:
+                while i < close && bytes[i] != 0x0A { i += 1 }
+            case 0x2F where !isTOML && i + 1 < close && bytes[i + 1] == 0x2F:
+                while i < close && bytes[i] != 0x0A { i += 1 }
+            case 0x2F where !isTOML && i + 1 < close && bytes[i + 1] == 0x2A:
+                i += 2
+                while i + 1 < close && !(bytes[i] == 0x2A && bytes[i + 1] == 0x2F) { i += 1 }
+                i += 2
+            default: i += 1
+            }
+        }
+        return nil
     }
 
     /// Where the `args` that wrap added (the file had none) begins, when it is in exactly the form wrap writes.

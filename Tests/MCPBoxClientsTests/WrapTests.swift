@@ -292,6 +292,47 @@ struct WrapEditTests {
         }
     }
 
+    /// A wrapped `args` whose last element (the original command) is followed by a trailing
+    /// comma: unwrap empties the array as it does without the comma, and the file still parses.
+    @Test("unwrap of args ending in a trailing comma leaves the file its client reads, as without the comma (TOML and JSONC)")
+    func unwrapTrailingComma() throws {
+        let cases: [(withComma: String, withoutComma: String, client: ClientKind)] = [
+            ("[mcp_servers.time]\ncommand = \"/usr/local/bin/mcpbox\"\nargs = [\n  \"run\",\n  \"time\",\n  \"--\",\n  \"mcp-server-time\",\n]\n",
+             "[mcp_servers.time]\ncommand = \"/usr/local/bin/mcpbox\"\nargs = [\n  \"run\",\n  \"time\",\n  \"--\",\n  \"mcp-server-time\"\n]\n", .codex),
+            ("[mcp_servers.time]\ncommand = \"mcpbox\"\nargs = [\"run\", \"time\", \"--\", \"mcp-server-time\" # a, b\n  , # c, d\n]\n",
+             "[mcp_servers.time]\ncommand = \"mcpbox\"\nargs = [\"run\", \"time\", \"--\", \"mcp-server-time\" # a, b\n   # c, d\n]\n", .codex),
+            ("{\"servers\": {\"time\": {\n  \"command\": \"/usr/local/bin/mcpbox\",\n  \"args\": [\n    \"run\",\n    \"time\",\n    \"--\",\n    \"mcp-server-time\",\n  ]\n}}}",
+             "{\"servers\": {\"time\": {\n  \"command\": \"/usr/local/bin/mcpbox\",\n  \"args\": [\n    \"run\",\n    \"time\",\n    \"--\",\n    \"mcp-server-time\"\n  ]\n}}}", .vscode),
+            ("{\"servers\": {\"time\": {\"command\": \"mcpbox\", \"args\": [\n  \"run\", \"time\", \"--\",\n  \"mcp-server-time\" /* a, b */ , // c, d\n]}}}",
+             "{\"servers\": {\"time\": {\"command\": \"mcpbox\", \"args\": [\n  \"run\", \"time\", \"--\",\n  \"mcp-server-time\" /* a, b */  // c, d\n]}}}", .vscode),
+        ]
+        for (withComma, withoutComma, client) in cases {
+            let u = try WrapPlanner.unwrap(path: "/cfg", client: client, bytes: Array(withComma.utf8))
+            let plain = try WrapPlanner.unwrap(path: "/cfg", client: client, bytes: Array(withoutComma.utf8))
+            #expect(u.items.map(\.outcome) == [.unwrapped(profile: "time")], "\(withComma)")
+            let text = String(decoding: u.updated, as: UTF8.self)
+            #expect(u.updated == plain.updated, "\(withComma) → \(text)")
+            // An independent parser reads the result: the original command, no arguments.
+            let v = client == .codex ? try V.toml(u.updated) : try V.jsonc(u.updated)
+            let entry = client == .codex ? v["mcp_servers"]?["time"] : v["servers"]?["time"]
+            #expect(entry == .obj(["command": .str("mcp-server-time"), "args": .arr([])]), "\(text)")
+        }
+        // wrap→unwrap of arrays with a trailing comma: back byte for byte, and every step parses.
+        let roundTrips: [(String, ClientKind)] = [
+            ("[mcp_servers.t]\ncommand = \"x\"\nargs = [\n  \"--local-timezone\",\n  \"UTC\",\n]\n", .codex),
+            ("[mcp_servers.t]\ncommand = \"x\"\nargs = [\"a\", ]\n", .codex),
+            ("{\"servers\": {\"t\": {\"command\": \"x\", \"args\": [\"a\",]}}}", .vscode),
+        ]
+        for (text, client) in roundTrips {
+            let w = try wrapPlan(Array(text.utf8), client)
+            let back = try WrapPlanner.unwrap(path: "/cfg", client: client, bytes: w.updated)
+            #expect(back.updated == Array(text.utf8), "\(text) → \(String(decoding: w.updated, as: UTF8.self)) → \(String(decoding: back.updated, as: UTF8.self))")
+            for bytes in [w.updated, back.updated] {
+                #expect(throws: Never.self) { client == .codex ? try V.toml(bytes) : try V.jsonc(bytes) }
+            }
+        }
+    }
+
     @Test("unwrap of hand-written mcpbox entries restores the command; entries it does not understand are left alone")
     func unwrapHandWritten() throws {
         let text = """
