@@ -111,12 +111,18 @@ public enum ServerEntries {
         return entries
     }
 
+    /// The keys of a JSON entry that wrap's decision reads: a duplicate of any of them is skipped,
+    /// since `member` sees none of a duplicated key while a client reads the last one (a second
+    /// `"type": "sse"` or `"url"` makes a remote server; a second `env` sets other variables).
+    static let decisionKeys = ["command", "args", "type", "url", "serverUrl", "env"]
+
     static func jsonEntry(_ name: String, _ node: JSONNode, location: String) -> ServerEntry {
         var e = ServerEntry(name: name, location: location)
         if node.member("url") != nil || node.member("serverUrl") != nil { e.isRemote = true }
         if let t = node.member("type")?.node.stringValue, remoteTypes.contains(t) { e.isRemote = true }
-        if node.hasDuplicate("command") || node.hasDuplicate("args") {
-            e.commandProblem = "`command` or `args` appears more than once"
+        let duplicated = decisionKeys.filter { node.hasDuplicate($0) }
+        if !duplicated.isEmpty {
+            e.commandProblem = duplicated.map { "`\($0)`" }.joined(separator: ", ") + (duplicated.count == 1 ? " appears" : " appear") + " more than once"
         } else if let c = node.member("command") {
             if let s = c.node.stringValue { e.command = StringToken(value: s, start: c.node.start, end: c.node.end) } else { e.commandProblem = "`command` is not a string" }
         }

@@ -372,6 +372,36 @@ struct WrapEditTests {
         #expect(!t.changed)
         #expect(t.notes.contains { $0.contains("not written as a [mcp_servers.x] table") })
     }
+
+    /// A client reads the last of a duplicated key (`JSON.parse`); wrap must not decide from a
+    /// reading the client does not share, so such an entry is skipped, whichever key it is.
+    @Test("an entry with a duplicated type, url, serverUrl or env is skipped with the reason, not wrapped")
+    func duplicatedDecisionKeys() throws {
+        let text = #"""
+            {"mcpServers": {
+              "a": {"type": "stdio", "type": "sse", "command": "/bin/echo", "url": "x", "url": "y"},
+              "t": {"type": "stdio", "type": "http", "command": "/bin/echo"},
+              "u": {"command": "/bin/echo", "url": "https://a.example", "url": "https://b.example"},
+              "s": {"command": "/bin/echo", "serverUrl": "https://a.example", "serverUrl": "https://b.example"},
+              "e": {"command": "/bin/echo", "env": {"A": "1"}, "env": {"B": "2"}},
+              "c": {"command": "/bin/echo", "command": "/bin/true"},
+              "ok": {"type": "stdio", "command": "/bin/echo", "env": {"A": "1"}}
+            }}
+            """#
+        let plan = try wrapPlan(Array(text.utf8), .claudeDesktop)
+        let outcome = { (name: String) in plan.items.first { $0.name == name }?.outcome }
+        #expect(outcome("a") == .skipped("`type`, `url` appear more than once; left unchanged"))
+        #expect(outcome("t") == .skipped("`type` appears more than once; left unchanged"))
+        #expect(outcome("u") == .skipped("`url` appears more than once; left unchanged"))
+        #expect(outcome("s") == .skipped("`serverUrl` appears more than once; left unchanged"))
+        #expect(outcome("e") == .skipped("`env` appears more than once; left unchanged"))
+        #expect(outcome("c") == .skipped("`command` appears more than once; left unchanged"))
+        #expect(outcome("ok") == .wrapped(profile: "ok", existing: nil))
+        // Only "ok" changes.
+        let v = try V.foundation(plan.updated), before = try V.foundation(Array(text.utf8))
+        for name in ["a", "t", "u", "s", "e", "c"] { #expect(v["mcpServers"]?[name] == before["mcpServers"]?[name], "\(name)") }
+        #expect(v["mcpServers"]?["ok"]?["command"] == .str(mcpboxPath))
+    }
 }
 
 @Suite("wrap: readers of untrusted configuration files")
