@@ -15,7 +15,7 @@ public enum UnifiedDiff {
             + midB.indices.map { Op(kind: .insert, oldLine: midA.count, newLine: $0) })
         ops += middle.map { Op(kind: $0.kind, oldLine: $0.oldLine + pre, newLine: $0.newLine + pre) }
         ops += (0..<suf).map { Op(kind: .same, oldLine: a.count - suf + $0, newLine: b.count - suf + $0) }
-        var out = "--- \(oldName)\n+++ \(newName)\n"
+        var out = "--- \(visible(oldName))\n+++ \(visible(newName))\n"
         // Group the operations into hunks: changes closer than 2*context lines share a hunk.
         var i = 0
         while i < ops.count {
@@ -38,7 +38,7 @@ public enum UnifiedDiff {
             out += "@@ -\(range(oldStart, oldCount)) +\(range(newStart, newCount)) @@\n"
             for op in hunk {
                 let (mark, text) = op.kind == .insert ? ("+", b[op.newLine]) : (op.kind == .delete ? "-" : " ", a[op.oldLine])
-                out += mark + visible(text)
+                out += mark + visibleLine(text)
                 if !text.hasSuffix("\n") { out += "\n\\ No newline at end of file\n" }
             }
             i = end
@@ -62,11 +62,29 @@ public enum UnifiedDiff {
         return out
     }
 
-    /// Control characters other than tab and newline shown as `^X` (a terminal must not interpret them).
+    /// One line of a file as the diff shows it: `visible`, except the `\n` or `\r\n` that ends it
+    /// (a CRLF file's lines keep their CR; a CR anywhere else is shown as `^M`).
+    static func visibleLine(_ text: String) -> String {
+        var body = text.unicodeScalars[...]
+        var ending = ""
+        if body.last == "\n" {
+            body.removeLast()
+            ending = "\n"
+            if body.last == "\r" {
+                body.removeLast()
+                ending = "\r\n"
+            }
+        }
+        return visible(String(body)) + ending
+    }
+
+    /// Control characters other than tab shown as `^X`, CR and LF included: what a configuration
+    /// names (a server, a command, a path) must neither drive the terminal nor forge or overwrite
+    /// a line of what wrap prints (`"evil\r  skip ..."` returned to the start of the line).
     static func visible(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
-            if (u.value < 0x20 && u != "\t" && u != "\n" && u != "\r") || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
+            if (u.value < 0x20 && u != "\t") || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
                 out += "^" + String(UnicodeScalar(UInt8((u.value + 0x40) & 0x7F)))
             } else {
                 out.unicodeScalars.append(u)

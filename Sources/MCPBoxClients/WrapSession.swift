@@ -121,7 +121,7 @@ public struct WrapSession {
                     bytes = l.bytes
                 }
             } catch {
-                err("mcpbox: \(verb): \(error)")
+                err(UnifiedDiff.visible("mcpbox: \(verb): \(error)"))
                 failed = true
                 continue
             }
@@ -132,14 +132,14 @@ public struct WrapSession {
                     : try WrapPlanner.unwrap(path: f.path, client: f.client, bytes: bytes, servers: options.servers)
                 plans.append((plan, locked))
             } catch {
-                err("mcpbox: \(verb): \(f.path): \(error); left unchanged")
+                err(UnifiedDiff.visible("mcpbox: \(verb): \(f.path): \(error); left unchanged"))
                 failed = true
             }
         }
 
         for (plan, _) in plans {
-            out("\(plan.path) (\(plan.client.rawValue)):")
-            if plan.items.isEmpty { out("  no \(mode == .wrap ? "local" : "wrapped") servers\(options.servers.isEmpty ? "" : " named " + options.servers.sorted().joined(separator: ", "))") }
+            out(UnifiedDiff.visible("\(plan.path) (\(plan.client.rawValue)):"))
+            if plan.items.isEmpty { out(UnifiedDiff.visible("  no \(mode == .wrap ? "local" : "wrapped") servers\(options.servers.isEmpty ? "" : " named " + options.servers.sorted().joined(separator: ", "))")) }
             for item in plan.items {
                 let line: String
                 switch item.outcome {
@@ -187,12 +187,12 @@ public struct WrapSession {
                 written.append(path)
                 let problems = verifyProfile(path)
                 guard problems.isEmpty else {
-                    err("mcpbox: \(verb): the starter profile \(path) does not pass `mcpbox check`:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
+                    err("mcpbox: \(verb): the starter profile \(UnifiedDiff.visible(path)) does not pass `mcpbox check`:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
                     throw ConfigFileError("no configuration file changed")
                 }
-                out("wrote profile \(path)")
+                out(UnifiedDiff.visible("wrote profile \(path)"))
             } catch {
-                err("mcpbox: \(verb): \(error); no configuration file changed")
+                err(UnifiedDiff.visible("mcpbox: \(verb): \(error); no configuration file changed"))
                 for w in written { unlink(w) }
                 return 125
             }
@@ -202,9 +202,9 @@ public struct WrapSession {
             do {
                 let backup = try locked.backup()
                 try locked.replace(with: plan.updated)
-                out("updated \(plan.path) (backup \(backup))")
+                out(UnifiedDiff.visible("updated \(plan.path) (backup \(backup))"))
             } catch {
-                err("mcpbox: \(verb): \(error)")
+                err(UnifiedDiff.visible("mcpbox: \(verb): \(error)"))
                 failed = true
             }
         }

@@ -730,6 +730,41 @@ struct WrapFileTests {
         #expect(FileManager.default.fileExists(atPath: profiles + "/git.toml"))
     }
 
+    /// What a configuration names reaches the terminal escaped: a CR in a server name, in the
+    /// whitespace of a changed line or in a syntax error would return to the start of the line
+    /// and overwrite what wrap says. Only the CR of a CRLF line end in the diff stays.
+    @Test("a CR from the configuration is shown as ^M in the summary, the diff and errors; CRLF line ends of the diff stay")
+    func carriageReturnEscaped() throws {
+        let tmp = try FixtureTree()
+        defer { tmp.remove() }
+        let path = tmp.path + "/cr.json"
+        write(path, "{\"mcpServers\": {\"evil\\r  skip     evil: a remote \u{2026}\": {\"command\": \"/bin/echo\",\r\"args\": [\"a\"]}}}\n")
+        let bad = tmp.path + "/bad.json"
+        write(bad, "{\"a\": \"\\\r\"}\n")
+        let out = Output()
+        var s = WrapSession(mode: .wrap, files: [.init(path: path, client: .claudeDesktop), .init(path: bad, client: .claudeDesktop)],
+                            options: WrapOptions(mcpbox: mcpboxPath), profileDirectory: tmp.path + "/profiles", existingProfile: { _ in nil })
+        s.out = { out.lines.append($0) }
+        s.err = { out.lines.append($0) }
+        s.dryRun = true
+        #expect(s.run() == 125)
+        // Lines by their bytes ("\r\n" is one Character to String.split).
+        let all = Array(out.lines.joined(separator: "\n").utf8)
+        #expect(!all.contains(0x0D), "\(out.lines)")
+        let lines = all.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+        #expect(lines.contains { $0.hasPrefix("  wrap     evil^M  skip     evil: a remote") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("+{\"mcpServers\": {\"evil\\r") && $0.contains("\"/usr/local/bin/mcpbox\",^M\"args\"") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("mcpbox: wrap: \(bad): ") && $0.contains("invalid escape \\^M") }, "\(lines)")
+
+        // A CRLF file: every diff line keeps its CR before the LF, and no other CR is shown raw.
+        let crlf = try wrapPlan(Fixture.cursorCRLF.bytes, .cursor)
+        let diff = UnifiedDiff.render(old: crlf.original, new: crlf.updated, oldName: "a", newName: "b")
+        let body = Array(diff.utf8).split(separator: 0x0A).filter { [0x2B, 0x2D, 0x20].contains($0.first) && !$0.starts(with: "---".utf8) && !$0.starts(with: "+++".utf8) }
+        #expect(!body.isEmpty && body.allSatisfy { $0.last == 0x0D && !$0.dropLast().contains(0x0D) }, "\(diff.debugDescription)")
+        #expect(!diff.contains("^M"))
+        #expect(UnifiedDiff.visibleLine("a\rb\r") == "a^Mb^M" && UnifiedDiff.visibleLine("a\r\r\n") == "a^M\r\n" && UnifiedDiff.visible("x\ny") == "x^Jy")
+    }
+
     @Test("a starter profile that fails check stops wrap before any configuration changes; its profiles are removed")
     func failingProfile() throws {
         let tmp = try FixtureTree()
