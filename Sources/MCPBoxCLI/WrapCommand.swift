@@ -24,7 +24,7 @@ struct WrapArguments: ParsableArguments {
     @Flag(name: .customLong("dry-run"), help: "Only show the diff; write nothing.")
     var dryRun = false
 
-    @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for existing profile NAMEs (repeatable, or colon-separated).", valueName: "DIR"))
+    @Option(name: .customLong("profile-path"), help: ArgumentHelp("Directory searched first for existing profile NAMEs (repeatable, or colon-separated); an entry whose profile is found through it gets it as --profile-path.", valueName: "DIR"))
     var profilePath: [String] = []
 
     func session(_ mode: WrapSession.Mode) throws -> WrapSession {
@@ -66,11 +66,25 @@ struct WrapArguments: ParsableArguments {
             Stderr.write("mcpbox: cannot find mcpbox's own path (/proc/self/exe)")
             throw ExitCode(125)
         }
-        let loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
+        // The client starts mcpbox without wrap's --profile-path and (as a rule) without its
+        // MCPBOX_PROFILE_PATH: an entry whose profile wrap resolved through those directories
+        // carries them as --profile-path (absolute: the client's working directory is not ours).
+        let given = Self.givenDirectories(profilePath: profilePath, environment: env, cwd: cwd)
+        var clientEnv = env
+        clientEnv["MCPBOX_PROFILE_PATH"] = nil
+        let loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: given, environment: clientEnv),
                                    variables: [:], environment: env, callerUid: host.callerUid, commandLine: [])
+        let clientLoader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: [], environment: clientEnv),
+                                         variables: [:], environment: env, callerUid: host.callerUid, commandLine: [])
         var session = WrapSession(mode: mode, files: locations,
                                   options: WrapOptions(mcpbox: me, servers: Set(servers), path: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"),
                                   profileDirectory: dir, existingProfile: { loader.locate($0, relativeTo: nil) })
+        var needsGiven: [String: Bool] = [:]
+        session.runOptions = { name in
+            guard !given.isEmpty else { return [] }
+            if needsGiven[name] == nil { needsGiven[name] = Self.resolvesDifferently(name, loader, clientLoader) }
+            return needsGiven[name] == true ? given.flatMap { ["--profile-path", $0] } : []
+        }
         session.dryRun = dryRun
         session.yes = yes
         session.interactive = isatty(0) == 1
@@ -91,6 +105,32 @@ struct WrapArguments: ParsableArguments {
             }
         }
         return session
+    }
+}
+
+extension WrapArguments {
+    /// The directories wrap searches before the default ones (`--profile-path`, then
+    /// MCPBOX_PROFILE_PATH; colon-separated lists split), made absolute against `cwd`.
+    static func givenDirectories(profilePath: [String], environment env: [String: String], cwd: String) -> [String] {
+        var dirs: [String] = []
+        for p in profilePath { dirs += p.split(separator: ":").map(String.init) }
+        if let e = env["MCPBOX_PROFILE_PATH"] { dirs += e.split(separator: ":").map(String.init) }
+        var seen = Set<String>()
+        return dirs.map { $0.hasPrefix("/") ? $0 : Paths.join(cwd, $0) }.filter { seen.insert($0).inserted }
+    }
+
+    /// Whether profile NAME, or a file of its `extends` chain, is another file (or none) for
+    /// `client` than for `wrap`. The chain is compared as `check` loads it (an unset `from_arg`
+    /// variable is no error); a profile that does not load either way is compared by its file.
+    static func resolvesDifferently(_ name: String, _ wrap: ProfileLoader, _ client: ProfileLoader) -> Bool {
+        let mine = wrap.locate(name, relativeTo: nil)
+        guard mine == client.locate(name, relativeTo: nil) else { return true }
+        var a = wrap, b = client
+        a.placeholdersForCheck = true
+        b.placeholdersForCheck = true
+        guard mine != nil, let chain = try? a.load(name) else { return false }
+        guard let theirs = try? b.load(name) else { return true }
+        return chain.files != theirs.files
     }
 }
 

@@ -43,10 +43,12 @@ public enum EntryEditor {
         command == "mcpbox" || command.hasSuffix("/mcpbox")
     }
 
-    public static func wrapEdits(_ e: ServerEntry, profile: String, mcpbox: String, in bytes: [UInt8]) -> [Edit] {
+    /// `options` are `mcpbox run` options written between NAME and `--` (`--profile-path DIR`).
+    public static func wrapEdits(_ e: ServerEntry, profile: String, options: [String] = [], mcpbox: String, in bytes: [UInt8]) -> [Edit] {
         guard let cmd = e.command else { return [] }
         let raw = Array(bytes[cmd.start..<cmd.end])
-        let elements = [ConfigText.encodeString("run"), ConfigText.encodeString(profile), ConfigText.encodeString("--"), raw]
+        let elements = ([ConfigText.encodeString("run"), ConfigText.encodeString(profile)] + options.map(ConfigText.encodeString)
+            + [ConfigText.encodeString("--"), raw])
         var edits = [Edit(start: cmd.start, end: cmd.end, replacement: ConfigText.encodeString(mcpbox))]
         switch e.args {
         case .absent:

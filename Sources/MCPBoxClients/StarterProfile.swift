@@ -26,6 +26,8 @@ public struct StarterProfile: Sendable, Equatable {
     public var text: String
     /// What was recognized, and what was left out and why; one line each.
     public var notes: [String]
+    /// The profile it extends (what its resolution depends on besides itself).
+    public var extends = "base"
 
     /// Flag names (without dashes, lower case) whose path argument the server writes to.
     public static let readWriteFlags: Set<String> = [
@@ -226,7 +228,7 @@ public struct StarterProfile: Sendable, Equatable {
         } else if !pass.isEmpty {
             t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n"
         }
-        return StarterProfile(name: name, text: t, notes: notes)
+        return StarterProfile(name: name, text: t, notes: notes, extends: extends)
     }
 
 

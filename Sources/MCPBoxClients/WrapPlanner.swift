@@ -12,6 +12,8 @@ public struct FilePlan: Sendable {
         public var name: String
         public var location: String
         public var outcome: Outcome
+        /// The `mcpbox run` options written before `--` (`--profile-path DIR`), for the summary.
+        public var runOptions: [String] = []
     }
 
     public var path: String
@@ -44,9 +46,13 @@ public struct WrapOptions: Sendable {
 public enum WrapPlanner {
     /// Plans `wrap` for one file. `existingProfile(NAME)` is the path of the profile NAME resolves
     /// to on mcpbox's search path, or nil; `reserved` holds profile names already planned for
-    /// other files of the same run (updated).
+    /// other files of the same run (updated). `runOptions(NAME)` are the `mcpbox run` options an
+    /// entry needs so that the client's mcpbox resolves NAME (an existing profile, or what a
+    /// starter extends) to the files wrap resolved it to: `--profile-path DIR` when wrap found them
+    /// through a directory the client's default search lacks.
     public static func wrap(path: String, client: ClientKind, bytes: [UInt8], options: WrapOptions,
-                            existingProfile: (String) -> String?, reserved: inout [String: String]) throws(ConfigSyntaxError) -> FilePlan {
+                            existingProfile: (String) -> String?, reserved: inout [String: String],
+                            runOptions: (String) -> [String] = { _ in [] }) throws(ConfigSyntaxError) -> FilePlan {
         var plan = FilePlan(path: path, client: client, original: bytes, updated: bytes)
         let entries = try ServerEntries.read(bytes, client: client, notes: &plan.notes)
         var edits: [Edit] = []
@@ -62,6 +68,7 @@ public enum WrapPlanner {
             var name = StarterProfile.profileName(for: e.name)
             var existing = existingProfile(name)
             var starter: StarterProfile?
+            var starterExtends = ""
             if existing == nil {
                 let candidate = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
                                                     path: options.path, resolves: { existingProfile($0) != nil })
@@ -77,15 +84,17 @@ public enum WrapPlanner {
                                             path: options.path, resolves: { existingProfile($0) != nil })
                 }
                 if existing == nil {
+                    starterExtends = s.extends
                     if reserved[name] == nil {
                         reserved[name] = Self.body(s.text)
                         starter = s
                     }
                 }
             }
-            edits += EntryEditor.wrapEdits(e, profile: name, mcpbox: options.mcpbox, in: bytes)
+            let extra = runOptions(existing != nil ? name : starterExtends)
+            edits += EntryEditor.wrapEdits(e, profile: name, options: extra, mcpbox: options.mcpbox, in: bytes)
             if let s = starter { plan.profiles.append(s) }
-            plan.items.append(.init(name: e.name, location: e.location, outcome: .wrapped(profile: name, existing: existing)))
+            plan.items.append(.init(name: e.name, location: e.location, outcome: .wrapped(profile: name, existing: existing), runOptions: extra))
         }
         plan.updated = ConfigText.apply(edits, to: bytes)
         return plan

@@ -84,6 +84,8 @@ public struct WrapSession {
     public var options: WrapOptions
     public var profileDirectory: String
     public var existingProfile: (String) -> String?
+    /// The `mcpbox run` options an entry running profile NAME needs (see `WrapPlanner.wrap`).
+    public var runOptions: (String) -> [String] = { _ in [] }
     public var dryRun = false
     public var yes = false
     /// Whether stdin is a terminal (a question can be asked).
@@ -128,7 +130,7 @@ public struct WrapSession {
             do {
                 let plan = mode == .wrap
                     ? try WrapPlanner.wrap(path: f.path, client: f.client, bytes: bytes, options: options,
-                                           existingProfile: existingProfile, reserved: &reserved)
+                                           existingProfile: existingProfile, reserved: &reserved, runOptions: runOptions)
                     : try WrapPlanner.unwrap(path: f.path, client: f.client, bytes: bytes, servers: options.servers)
                 plans.append((plan, locked))
             } catch {
@@ -144,7 +146,7 @@ public struct WrapSession {
                 let line: String
                 switch item.outcome {
                 case .wrapped(let p, let existing):
-                    line = "wrap     \(item.name) → mcpbox run \(p) -- …" + (existing.map { "  (profile \($0); check that it fits this server)" } ?? "  (new starter profile \(profileDirectory)/\(p).toml)")
+                    line = "wrap     \(item.name) → mcpbox run \(([p] + item.runOptions).joined(separator: " ")) -- …" + (existing.map { "  (profile \($0); check that it fits this server)" } ?? "  (new starter profile \(profileDirectory)/\(p).toml)")
                 case .unwrapped(let p): line = "unwrap   \(item.name) (was mcpbox run \(p))"
                 case .skipped(let why): line = "skip     \(item.name): \(why)"
                 }

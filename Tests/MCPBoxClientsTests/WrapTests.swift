@@ -333,6 +333,22 @@ struct WrapEditTests {
         }
     }
 
+    @Test("an entry whose profile (or what its starter extends) needs a search directory carries --profile-path before --; unwrap removes it")
+    func runOptionsWritten() throws {
+        let text = #"{"mcpServers": {"time": {"command": "mcp-server-time"}, "js": {"command": "node", "args": ["/x/index.js"]}, "plain": {"command": "/bin/echo"}}}"#
+        var reserved: [String: String] = [:]
+        let plan = try WrapPlanner.wrap(path: "/cfg", client: .cursor, bytes: Array(text.utf8), options: WrapOptions(mcpbox: mcpboxPath),
+                                        existingProfile: shippedOnly, reserved: &reserved,
+                                        runOptions: { ["time", "node"].contains($0) ? ["--profile-path", "/d"] : [] })
+        let v = try V.foundation(plan.updated)
+        #expect(v["mcpServers"]?["time"]?["args"] == .arr(["run", "time", "--profile-path", "/d", "--", "mcp-server-time"].map(V.str)))
+        #expect(v["mcpServers"]?["js"]?["args"] == .arr(["run", "js", "--profile-path", "/d", "--", "node", "/x/index.js"].map(V.str)))
+        #expect(v["mcpServers"]?["plain"]?["args"] == .arr(["run", "plain", "--", "/bin/echo"].map(V.str)))
+        #expect(plan.items.map(\.runOptions) == [["--profile-path", "/d"], ["--profile-path", "/d"], []])
+        #expect(try WrapPlanner.unwrap(path: "/cfg", client: .cursor, bytes: plan.updated).updated == Array(text.utf8))
+        #expect(!(try wrapPlan(plan.updated, .cursor)).changed)
+    }
+
     @Test("unwrap of hand-written mcpbox entries restores the command; entries it does not understand are left alone")
     func unwrapHandWritten() throws {
         let text = """
@@ -763,6 +779,46 @@ struct WrapFileTests {
         #expect(!body.isEmpty && body.allSatisfy { $0.last == 0x0D && !$0.dropLast().contains(0x0D) }, "\(diff.debugDescription)")
         #expect(!diff.contains("^M"))
         #expect(UnifiedDiff.visibleLine("a\rb\r") == "a^Mb^M" && UnifiedDiff.visibleLine("a\r\r\n") == "a^M\r\n" && UnifiedDiff.visible("x\ny") == "x^Jy")
+    }
+
+    /// `wrap --profile-path DIR` reports the profile it found in DIR; the client later runs the
+    /// written args without that option, so they must carry it: `mcpbox run` given exactly the
+    /// written args selects the file wrap reported (not the shipped profile of the same name,
+    /// and not "not found" for a name only DIR has).
+    @Test("wrap --profile-path DIR: the written args, as `mcpbox run` parses them, select the profile file wrap reported")
+    func profilePathCarried() throws {
+        let tmp = try FixtureTree()
+        defer { tmp.remove() }
+        let dir = tmp.path + "/mine"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        write(dir + "/time.toml", "extends = [\(TOML.string(ProfileLoader.sourceTreeProfiles + "/time.toml"))]\ndescription = \"mine\"\n", mode: 0o644)
+        write(dir + "/only-here.toml", "description = \"only in DIR\"\n", mode: 0o644)
+        let path = tmp.path + "/cfg.json"
+        let original = #"{"mcpServers": {"time": {"command": "mcp-server-time"}, "only-here": {"command": "/bin/echo"}}}"#
+        write(path, original)
+        let out = Output()
+        var s = try WrapArguments.parse(["--yes", "--profile-path", dir, path]).session(.wrap)
+        s.out = { out.lines.append($0) }
+        s.err = { out.lines.append($0) }
+        #expect(s.run() == 0, "\(out.lines)")
+        #expect(out.lines.contains { $0.contains("wrap     time → mcpbox run time --profile-path \(dir) -- …  (profile \(dir)/time.toml;") }, "\(out.lines)")
+
+        var notes: [String] = []
+        let entries = try ServerEntries.read(Array(contents(path).utf8), client: .claudeDesktop, notes: &notes)
+        #expect(entries.count == 2)
+        for e in entries {
+            let args = e.args.values
+            #expect(args.contains("--profile-path"), "\(args)")
+            let run = try #require(FastRun.parse(args), "\(args)")
+            let plan = try run.options.plan(run.profile, command: run.command, requireCommand: false)
+            #expect(plan.profileFiles.last == dir + "/" + e.name + ".toml", "\(e.name): \(plan.profileFiles)")
+        }
+        // Without the option the client's mcpbox would resolve `time` to the shipped profile.
+        let shipped = try ProfileSelection().plan("time", command: ["mcp-server-time"], requireCommand: false)
+        #expect(shipped.profileFiles.last != dir + "/time.toml")
+        // A relative DIR, as a user types it, is written absolute (the client's working directory is not ours).
+        #expect(WrapArguments.givenDirectories(profilePath: ["mine:/abs", "/abs"], environment: ["MCPBOX_PROFILE_PATH": "env::x"], cwd: "/w")
+            == ["/w/mine", "/abs", "/w/env", "/w/x"])
     }
 
     @Test("a starter profile that fails check stops wrap before any configuration changes; its profiles are removed")
