@@ -56,6 +56,7 @@ public enum WrapPlanner {
         var plan = FilePlan(path: path, client: client, original: bytes, updated: bytes)
         let entries = try ServerEntries.read(bytes, client: client, notes: &plan.notes)
         var edits: [Edit] = []
+        var suffixes: [String: Suffixes] = [:]
         for e in entries where options.servers.isEmpty || options.servers.contains(e.name) {
             func skip(_ why: String) { plan.items.append(.init(name: e.name, location: e.location, outcome: .skipped(why))) }
             if e.isRemote { skip("a remote (URL/HTTP/SSE) server: nothing runs locally"); continue }
@@ -65,28 +66,43 @@ public enum WrapPlanner {
             if EntryEditor.isMCPBox(cmd.value) { skip("already wrapped"); continue }
             if cmd.value.isEmpty { skip("`command` is empty; left unchanged"); continue }
 
-            var name = StarterProfile.profileName(for: e.name)
+            let base = StarterProfile.profileName(for: e.name)
+            var name = base
             var existing = existingProfile(name)
             var starter: StarterProfile?
             var starterExtends = ""
             if existing == nil {
-                let candidate = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
-                                                    path: options.path, resolves: { existingProfile($0) != nil })
-                // Two entries with one name but different needs (Claude Code projects): NAME-2, NAME-3...
-                var n = 1
-                var s = candidate
-                while let other = reserved[name], other != Self.body(s.text) {
-                    n += 1
-                    name = StarterProfile.profileName(for: e.name) + "-\(n)"
-                    existing = existingProfile(name)
-                    if existing != nil { break }
-                    s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
+                var s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
                                             path: options.path, resolves: { existingProfile($0) != nil })
+                // Two entries with one name but different needs (Claude Code projects): NAME-2, NAME-3...
+                // the first that is an existing profile, free, or planned with the same body.
+                let body = Self.body(s.text)
+                if let other = reserved[name], other != body {
+                    var known = suffixes[base] ?? Suffixes()
+                    if let k = known.first[body] {
+                        name = base + "-\(k)"
+                    } else {
+                        while true {
+                            let k = known.next
+                            name = base + "-\(k)"
+                            existing = existingProfile(name)
+                            if existing != nil { break }
+                            let planned = reserved[name] ?? body
+                            if known.first[planned] == nil { known.first[planned] = k }
+                            known.next = k + 1
+                            if planned == body { break }
+                        }
+                    }
+                    suffixes[base] = known
+                    if existing == nil {
+                        s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
+                                                path: options.path, resolves: { existingProfile($0) != nil })
+                    }
                 }
                 if existing == nil {
                     starterExtends = s.extends
                     if reserved[name] == nil {
-                        reserved[name] = Self.body(s.text)
+                        reserved[name] = body
                         starter = s
                     }
                 }
@@ -98,6 +114,15 @@ public enum WrapPlanner {
         }
         plan.updated = ConfigText.apply(edits, to: bytes)
         return plan
+    }
+
+    /// What planning has learnt of the names NAME-2, NAME-3... of one NAME (`wrap` would look
+    /// every one up again for each entry: quadratic in the entries sharing a name). Every
+    /// NAME-k with 2 ≤ k < `next` is no existing profile and is planned, and `first` maps a
+    /// planned body to its smallest such k. Both stay true: a plan is never changed or removed.
+    struct Suffixes {
+        var next = 2
+        var first: [String: Int] = [:]
     }
 
     /// A profile's text without its comment lines (which name the file it came from).

@@ -264,6 +264,40 @@ struct WrapEditTests {
         #expect(plan.items.first { $0.name == "linear" }?.outcome == .skipped("a remote (URL/HTTP/SSE) server: nothing runs locally"))
     }
 
+    /// A Claude Code file whose projects each have a server `NAME` with the given argument.
+    static func projects(_ servers: [(name: String, arg: String)]) -> [UInt8] {
+        let ps = servers.enumerated().map { i, s in
+            "\"/p\(i)\": {\"mcpServers\": {\(TOML.string(s.name)): {\"command\": \"/bin/x\", \"args\": [\(TOML.string(s.arg))]}}}"
+        }
+        return Array("{\"projects\": {\(ps.joined(separator: ", "))}}".utf8)
+    }
+
+    @Test("one name with different needs: NAME-2, NAME-3... in order, an equal one reused, an existing NAME-k used, a literal NAME-k respected")
+    func suffixNames() throws {
+        let url = { (h: String) in "--api-url=https://\(h).example" }
+        let bytes = Self.projects([("fs", url("a")), ("fs", url("b")), ("fs", url("a")), ("fs-3", url("z")), ("fs", url("c")),
+                                   ("fs", url("b")), ("fs", url("d")), ("gh", url("a")), ("gh", url("e"))])
+        let plan = try wrapPlan(bytes, .claudeCode, exists: { $0 == "fs-4" ? "/x/fs-4.toml" : nil })
+        let names = plan.items.map { if case .wrapped(let p, _) = $0.outcome { p } else { "?" } }
+        #expect(names == ["fs", "fs-2", "fs", "fs-3", "fs-4", "fs-2", "fs-4", "gh", "gh-2"])
+        #expect(plan.profiles.map(\.name) == ["fs", "fs-2", "fs-3", "gh", "gh-2"])
+        #expect(plan.profiles.allSatisfy { $0.text.contains("mcpbox explain \($0.name) --") })
+    }
+
+    /// Planning N entries of one name with N different needs looks each candidate name up a
+    /// bounded number of times (it was every NAME-k from 2 again for each entry: N²/2 lookups).
+    @Test("many entries of one name with different needs: profile lookups grow linearly, names as before")
+    func suffixWork() throws {
+        let n = 300
+        let bytes = Self.projects((0..<n).map { ("fs", "--api-url=https://h\($0).example") })
+        final class Count: @unchecked Sendable { var calls = 0 }
+        let count = Count()
+        let plan = try wrapPlan(bytes, .claudeCode, exists: { _ in count.calls += 1; return nil })
+        let names = plan.items.map { if case .wrapped(let p, _) = $0.outcome { p } else { "?" } }
+        #expect(names == ["fs"] + (2...n).map { "fs-\($0)" })
+        #expect(count.calls < 20 * n, "\(count.calls) profile lookups for \(n) entries")
+    }
+
     @Test("unwrap restores entries wrap made in every form: with args, empty args, no args (JSON and TOML)")
     func unwrapForms() throws {
         let cases: [(String, ClientKind)] = [
