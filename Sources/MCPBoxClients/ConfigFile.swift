@@ -4,6 +4,14 @@ import Glibc
 import Musl
 #endif
 
+/// `fgetxattr(2)` from the C library (its header, sys/xattr.h, is not part of the Glibc module).
+@_silgen_name("fgetxattr")
+private func c_fgetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
+
+/// `fsetxattr(2)` from the C library (sys/xattr.h is not part of the Glibc module).
+@_silgen_name("fsetxattr")
+private func c_fsetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
+
 /// A file-system failure, with the path and the errno text.
 public struct ConfigFileError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -21,6 +29,11 @@ public final class LockedConfigFile {
     public let bytes: [UInt8]
     let fd: Int32
     let info: stat
+    /// The file's access ACL as the kernel stores it (the `system.posix_acl_access` attribute), or
+    /// nil. With one, the mode's group bits are the ACL's mask, not the owning group's access: the
+    /// backup and the replacement get the ACL itself, or the mode alone would give the group what
+    /// the named entries had (and drop them).
+    let acl: [UInt8]?
 
     /// Opens, locks and reads `path`. Re-checks after locking that the path still names the
     /// locked file (another writer may have renamed a new one into place meanwhile).
@@ -48,6 +61,7 @@ public final class LockedConfigFile {
                 }
                 do {
                     self.bytes = try Self.readAll(fd, path: path)
+                    self.acl = try Self.accessACL(fd, path: path)
                 } catch {
                     close(fd)
                     throw error
@@ -79,6 +93,34 @@ public final class LockedConfigFile {
         }
     }
 
+    static let aclName = "system.posix_acl_access"
+
+    /// The access ACL of `fd` (`fgetxattr(2)`); nil when it has none or its file system has no ACLs.
+    static func accessACL(_ fd: Int32, path: String) throws(ConfigFileError) -> [UInt8]? {
+        while true {
+            let size = c_fgetxattr(fd, aclName, nil, 0)
+            if size < 0 {
+                if errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP { return nil }
+                if errno == EINTR { continue }
+                throw ConfigFileError("cannot read the access ACL of", path)
+            }
+            var buf = [UInt8](repeating: 0, count: size)
+            let n = buf.withUnsafeMutableBytes { c_fgetxattr(fd, aclName, $0.baseAddress, $0.count) }
+            if n >= 0 { return Array(buf[0..<n]) }
+            // Changed between the two calls (ERANGE), or gone: ask again.
+            if errno == ERANGE || errno == ENODATA || errno == EINTR { continue }
+            throw ConfigFileError("cannot read the access ACL of", path)
+        }
+    }
+
+    /// Gives `fd` (the backup or the replacement, at `name`) the file's access ACL, if it has one
+    /// (`fsetxattr(2)`; after `fchmod`, which would reset the ACL's mask).
+    func copyACL(to fd: Int32, name: String) throws(ConfigFileError) {
+        guard let acl else { return }
+        let rc = acl.withUnsafeBytes { c_fsetxattr(fd, Self.aclName, $0.baseAddress, $0.count, 0) }
+        guard rc == 0 else { throw ConfigFileError("cannot give the access ACL of \(path) to", name) }
+    }
+
     /// Reads a file with the size limit, without locking (for planning from a path).
     public static func readFile(_ path: String) throws(ConfigFileError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
@@ -88,7 +130,7 @@ public final class LockedConfigFile {
     }
 
     /// Writes the backup `PATH.mcpbox-backup-YYYYMMDDTHHMMSS` (UTC; `-2`, `-3`... when it
-    /// exists) holding the current bytes, with the file's mode; returns its path.
+    /// exists) holding the current bytes, with the file's mode and access ACL; returns its path.
     public func backup(now: time_t = time(nil)) throws(ConfigFileError) -> String {
         var t = now
         var tmv = tm()
@@ -105,14 +147,20 @@ public final class LockedConfigFile {
             defer { close(out) }
             _ = fchmod(out, info.st_mode & 0o777)
             if geteuid() == 0 { _ = fchown(out, info.st_uid, info.st_gid) }
+            do {
+                try copyACL(to: out, name: name)
+            } catch {
+                unlink(name)
+                throw error
+            }
             try Self.writeAll(out, bytes, path: name)
             guard fsync(out) == 0 else { throw ConfigFileError("cannot sync", name) }
             return name
         }
     }
 
-    /// Replaces the file with `updated`: a temporary file in the same directory (same mode and,
-    /// for root, owner), fsync, rename over the original, fsync of the directory. Refuses when the
+    /// Replaces the file with `updated`: a temporary file in the same directory (same mode, access
+    /// ACL and, for root, owner), fsync, rename over the original, fsync of the directory. Refuses when the
     /// file changed since it was read (a client wrote it meanwhile): nothing is lost, run again.
     public func replace(with updated: [UInt8]) throws(ConfigFileError) {
         let current = try Self.readFile(path)
@@ -134,6 +182,7 @@ public final class LockedConfigFile {
             // Root keeps the owner; an owner keeps the group when it may.
             if fchown(tmp, info.st_uid, info.st_gid) != 0 && geteuid() == 0 { throw ConfigFileError("cannot set the owner of", tmpPath) }
         }
+        try copyACL(to: tmp, name: tmpPath)
         try Self.writeAll(tmp, updated, path: tmpPath)
         guard fsync(tmp) == 0 else { throw ConfigFileError("cannot sync", tmpPath) }
         guard rename(tmpPath, path) == 0 else { throw ConfigFileError("cannot rename \(tmpPath) to", path) }

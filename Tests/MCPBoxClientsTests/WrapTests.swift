@@ -688,6 +688,60 @@ struct WrapFileTests {
         #expect(left.isEmpty)
     }
 
+    static let aclTools = ["setfacl", "getfacl"].allSatisfy { tool in ["/usr/bin/", "/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + tool) } }
+
+    /// `getfacl`'s entries for `path` (numeric ids, no header), or nil when it fails.
+    func acl(_ path: String) throws -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["getfacl", "--omit-header", "--numeric", path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+    }
+
+    /// With an access ACL, a file's group mode bits are the ACL's mask: copying the mode alone
+    /// gave the owning group the named user's rw and dropped the named user.
+    @Test("a configuration with an access ACL: the replacement and the backup get the same ACL and mode",
+          .enabled(if: aclTools, "setfacl/getfacl are not installed (apt package acl): ACL copying not tested"))
+    func accessACLKept() throws {
+        let tmp = try FixtureTree()
+        defer { tmp.remove() }
+        let path = tmp.path + "/mcp.json"
+        write(path, "{\"old\": 1}\n", mode: 0o600)
+        if geteuid() == 0 { chown(path, 0, 100) }
+        let set = Process()
+        set.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        set.arguments = ["setfacl", "-m", "u:12345:rw", path]
+        try set.run()
+        set.waitUntilExit()
+        try #require(set.terminationStatus == 0, "setfacl failed on \(tmp.path) (a file system without ACLs?)")
+        let before = try #require(try acl(path))
+        #expect(before.contains("user:12345:rw-") && before.contains("group::---") && before.contains("mask::rw-"), "\(before)")
+        var st = stat()
+        stat(path, &st)
+        let f = try LockedConfigFile(path)
+        let backup = try f.backup()
+        try f.replace(with: Array("{\"new\": 2}\n".utf8))
+        #expect(contents(path) == "{\"new\": 2}\n")
+        for p in [path, backup] {
+            #expect(try acl(p) == before, "\(p)")
+            var now = stat()
+            stat(p, &now)
+            #expect(now.st_mode & 0o7777 == st.st_mode & 0o7777 && now.st_gid == st.st_gid, "\(p): mode \(String(now.st_mode & 0o7777, radix: 8))")
+        }
+        // Without an ACL, none is added.
+        let plain = tmp.path + "/plain.json"
+        write(plain, "{}", mode: 0o640)
+        let g = try LockedConfigFile(plain)
+        let plainBackup = try g.backup()
+        try g.replace(with: Array("{ }".utf8))
+        for p in [plain, plainBackup] { #expect(try acl(p)?.contains("mask::") == false, "\(p)") }
+    }
+
     @Test("a symlinked configuration is edited where it lives, the link stays; the owner is kept (root)")
     func symlinkAndOwner() throws {
         let tmp = try FixtureTree()
