@@ -278,6 +278,12 @@ public struct PlanBuilder {
                                       "refused: this profile lies inside \(m.target), which the server may write (\(m.origin))",
                                       hint: "keep profiles outside the directories they grant write access to"))
             }
+            // Nor replace a symlink the profile is reached through (`ln -sfn wide.toml p.toml`).
+            for link in profile.links where Paths.isWithin(link, source) {
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: the profile is reached through the symbolic link \(link), which lies inside \(m.target), which the server may write (\(m.origin)): the server could point it at another profile",
+                                      hint: "name the profile by its real path, or keep the link outside the directories the profile grants write access to"))
+            }
         }
         // Nor reach it by another name: a hard link, or the same directory seen through another mount.
         let rwBinds = d.mounts.compactMap { m -> (source: String, target: String, origin: String)? in

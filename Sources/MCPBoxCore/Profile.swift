@@ -53,6 +53,9 @@ public struct Profile: Sendable, Equatable {
     public var name: String
     /// Every contributing file (real paths), base first, the named profile last.
     public var files: [String] = []
+    /// The symbolic links followed to reach them (each in its real directory): replacing one
+    /// replaces a profile, so none may lie where the server can write.
+    public var links: [String] = []
 
     public var description: Sourced<String>?
     public var command: Sourced<[String]>?
@@ -151,6 +154,7 @@ public struct Profile: Sendable, Equatable {
     /// Merges `child` over `self`.
     mutating func merge(_ child: Profile) {
         files.append(contentsOf: child.files)
+        links.append(contentsOf: child.links)
         // Written out field by field: key paths would be instantiated at run time, on every launch.
         if let v = child.description { description = v }
         if let v = child.command { command = v }

@@ -85,16 +85,74 @@ public struct ProfileLoader: Sendable {
 
     /// Resolves a NAME or path to an existing file (real path); `relativeTo` anchors relative paths.
     public func locate(_ ref: String, relativeTo dir: String?) -> String? {
+        locateNamed(ref, relativeTo: dir)?.real
+    }
+
+    /// `locate`, with the path as named (before the kernel follows its symlinks).
+    func locateNamed(_ ref: String, relativeTo dir: String?) -> (named: String, real: String)? {
         if Self.isPath(ref) {
             let path = ref.isAbsolutePath ? ref : Paths.join(dir ?? Self.currentDirectory(), ref)
-            return HostFS.realPath(path)
+            return HostFS.realPath(path).map { (path, $0) }
         }
         for d in searchPath {
             let candidate = Paths.join(d, ref + ".toml")
-            if let i = HostFS.info(candidate), i.isRegular { return HostFS.realPath(candidate) }
+            if let i = HostFS.info(candidate), i.isRegular, let real = HostFS.realPath(candidate) { return (candidate, real) }
         }
         return nil
     }
+
+    /// The symlinks the kernel follows to reach `path` (absolute), each as the real directory
+    /// holding it and its name there, in order; nil after 40 of them (the kernel's limit).
+    /// Links inside a link's target count too: the walk reads each link and goes on through its text.
+    static func symlinks(on path: String) -> [(directory: String, link: String)]? {
+        var pending = Paths.components(path).reversed().map(String.init)
+        var current = "/"
+        var out: [(directory: String, link: String)] = []
+        while let part = pending.popLast() {
+            if part == "." { continue }
+            if part == ".." { current = Paths.dirname(current); continue }
+            let next = Paths.join(current, part)
+            guard let info = HostFS.info(next, follow: false) else { return out }
+            guard info.isSymlink else { current = next; continue }
+            guard out.count < 40, let text = HostFS.readLink(next) else { return out.count < 40 ? out : nil }
+            out.append((current, next))
+            if text.isAbsolutePath { current = "/" }
+            pending += Paths.components(text).reversed().map(String.init)
+        }
+        return out
+    }
+
+    /// What a profile reached through symlinks also needs: each link owned by root or the
+    /// caller, in a directory that is (owner root or the caller, not writable by group or
+    /// others, unless sticky). Otherwise whoever may replace a link swaps the profile for another
+    /// file the checks accept (`ln -sfn wide.toml prof.toml` in a world-writable directory).
+    func symlinkProblems(named: String, file: String) -> [Diagnostic] {
+        guard named != file else { return [] }
+        guard let links = Self.symlinks(on: named) else {
+            return [Diagnostic(file: file, "refused: \(named) goes through more than 40 symbolic links", hint: "name the profile by its real path")]
+        }
+        var out: [Diagnostic] = []
+        for (directory, link) in links {
+            guard let own = HostFS.info(link, follow: false) else { continue }
+            if own.uid != 0 && own.uid != callerUid {
+                out.append(Diagnostic(file: file, "refused: the profile is reached through the symbolic link \(link), owned by uid \(own.uid), not by root or you (uid \(callerUid))",
+                                      hint: "name the profile by its real path, \(file)"))
+            }
+            guard let info = HostFS.info(directory) else { continue }
+            if info.uid != 0 && info.uid != callerUid {
+                out.append(Diagnostic(file: file, "refused: the profile is reached through the symbolic link \(link), in \(directory), owned by uid \(info.uid), not by root or you (uid \(callerUid))",
+                                      hint: "name the profile by its real path, \(file)"))
+            }
+            if info.mode & 0o022 != 0 && info.mode & 0o1000 == 0 {
+                out.append(Diagnostic(file: file, "refused: the profile is reached through the symbolic link \(link), in \(directory), which is writable by group or others (mode \(String(info.mode & 0o7777, radix: 8))): anyone who may write there could point it at another profile",
+                                      hint: "name the profile by its real path, \(file), or run chmod go-w \(directory)"))
+            }
+        }
+        return out
+    }
+
+    /// The most profiles one `extends` chain may nest (each level is a recursion).
+    static let maxExtendsDepth = 64
 
     static func currentDirectory() -> String {
         HostFS.realPath(".") ?? "/"
@@ -132,7 +190,7 @@ public struct ProfileLoader: Sendable {
         var sink = DiagnosticSink()
         var layers: [Profile] = []
         var loaded = Set<String>()
-        guard let file = locate(ref, relativeTo: nil) else {
+        guard let (named, file) = locateNamed(ref, relativeTo: nil) else {
             throw ProfileError(notFound(ref, from: nil))
         }
         // `[variables]` declared anywhere in the chain apply to every file of it: collect them
@@ -141,7 +199,7 @@ public struct ProfileLoader: Sendable {
         var derived: [String: String] = [:]
         var declared: [String: [String]] = [:]
         var seen = Set<String>()
-        collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen)
+        collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen, depth: 0)
         var loader = self
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
         let home = callerHome()
@@ -159,7 +217,7 @@ public struct ProfileLoader: Sendable {
         loader.documents = documents
         ExitArena.keep(Documents(documents))
         if placeholdersForCheck { loader.placeholders = declared }
-        loader.loadFile(file, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
+        loader.loadFile(file, named: named, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
         try sink.throwIfAny()
         var profile = Profile(name: ref)
         for layer in layers { profile.merge(layer) }
@@ -230,8 +288,8 @@ public struct ProfileLoader: Sendable {
     /// `[variables] NAME = { from_arg = [...] }` from the command line (first declaration wins).
     /// Errors are left to the main pass, which reports them with everything else.
     private func collectDerived(_ file: String, documents: inout [String: TOMLTable], derived: inout [String: String],
-                                declared: inout [String: [String]], seen: inout Set<String>) {
-        guard seen.insert(file).inserted, case .success(let doc) = Self.parse(file) else { return }
+                                declared: inout [String: [String]], seen: inout Set<String>, depth: Int) {
+        guard depth < Self.maxExtendsDepth, seen.insert(file).inserted, case .success(let doc) = Self.parse(file) else { return }
         documents[file] = doc
         var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
         for entry in doc.entries {
@@ -254,7 +312,7 @@ public struct ProfileLoader: Sendable {
         }
         for parent in parents {
             if let parentFile = locate(parent, relativeTo: Paths.dirname(file)) {
-                collectDerived(parentFile, documents: &documents, derived: &derived, declared: &declared, seen: &seen)
+                collectDerived(parentFile, documents: &documents, derived: &derived, declared: &declared, seen: &seen, depth: depth + 1)
             }
         }
     }
@@ -273,11 +331,12 @@ public struct ProfileLoader: Sendable {
         return nil
     }
 
-    private func loadFile(_ file: String, name: String, chain: [(file: String, name: String)],
+    private func loadFile(_ file: String, named: String, name: String, chain: [(file: String, name: String)],
                           loaded: inout Set<String>, layers: inout [Profile], sink: inout DiagnosticSink) {
         if loaded.contains(file) { return }
         loaded.insert(file)
         for d in permissionProblems(file) { sink.add(d) }
+        for d in symlinkProblems(named: named, file: file) { sink.add(d) }
         let doc: TOMLTable
         if let parsed = documents[file] {
             doc = parsed
@@ -300,8 +359,13 @@ public struct ProfileLoader: Sendable {
         }
         let here = chain + [(file, name)]
         for parent in parents {
-            guard let parentFile = locate(parent.value, relativeTo: Paths.dirname(file)) else {
+            guard let (parentNamed, parentFile) = locateNamed(parent.value, relativeTo: Paths.dirname(file)) else {
                 sink.add(notFound(parent.value, from: parent))
+                continue
+            }
+            // A bounded recursion: a chain of hundreds of files overflowed the stack (SIGSEGV).
+            guard here.count < Self.maxExtendsDepth else {
+                sink.add(parent.diagnostic("`extends` nests more than \(Self.maxExtendsDepth) profiles deep", hint: "flatten the chain"))
                 continue
             }
             if here.contains(where: { $0.file == parentFile }) {
@@ -311,8 +375,10 @@ public struct ProfileLoader: Sendable {
                                            hint: "remove one of these extends"))
                 continue
             }
-            loadFile(parentFile, name: parent.value, chain: here, loaded: &loaded, layers: &layers, sink: &sink)
+            loadFile(parentFile, named: parentNamed, name: parent.value, chain: here, loaded: &loaded, layers: &layers, sink: &sink)
         }
-        layers.append(reader.layer)
+        var layer = reader.layer
+        if named != file { layer.links = (Self.symlinks(on: named) ?? []).map(\.link) }
+        layers.append(layer)
     }
 }
