@@ -162,6 +162,7 @@ public final class EgressSession: @unchecked Sendable {
         // gVisor's loopback holds 127.0.0.0/8 and no address can be added to it: fake
         // addresses come from there (see GVisorEgress).
         let proxy = EgressProxy(policy: e.policy, profile: plan.profileName, sink: sink,
+                                maxConnections: EgressProxy.maxConnections(memoryLimit: plan.limits.memoryBytes),
                                 fakes: plan.isolation.runtime == .gvisor ? .loopback() : FakeAddresses())
         return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count,
                                       forwarded: plan.isolation.runtime == .gvisor))

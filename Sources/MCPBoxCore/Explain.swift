@@ -349,6 +349,10 @@ public enum Explain {
                 kv("explicitly", "\(x.rule.text) allowed although \(x.classes.map(\.rawValue).joined(separator: "/"))  \(x.rule.origin)")
             }
             kv("proxy", "\(e.proxyURL) inside the sandbox (HTTP CONNECT and absolute-URI requests; TLS server name must match)")
+            let connections = EgressProxy.maxConnections(memoryLimit: plan.limits.memoryBytes)
+            kv("connections", "at most \(connections) at once (more get 503); their buffers in mcpbox, outside the sandbox's memory limit, "
+               + "hold at most \(Units.formatSize(EgressProxy.tunnelBufferBound)) each, \(Units.formatSize(UInt64(connections) * EgressProxy.tunnelBufferBound)) in all"
+               + (plan.limits.memoryBytes == nil ? "" : " (fewer connections for a smaller memory limit)"))
             kv("dns", "127.0.0.1:53 (UDP and TCP) answers allowed names with addresses in "
                + (plan.isolation.runtime == .gvisor ? FakeAddresses.loopback() : FakeAddresses()).range + ", REFUSED otherwise; nothing is forwarded")
             kv("capture", e.policy.capturePorts.isEmpty ? "(no ports)" : "connect() to those addresses on ports \(e.policy.capturePorts.map(String.init).joined(separator: ",")) goes through the same checks")

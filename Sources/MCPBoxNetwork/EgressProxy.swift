@@ -13,6 +13,18 @@ public final class EgressProxy: @unchecked Sendable {
     let sink: EventSink
     /// Concurrent connections served; more are answered 503 at once.
     public let maxConnections: Int
+    /// The most kernel memory one tunnel's buffers can hold (sockets and pipes, `Sockets`).
+    public static let tunnelBufferBound = Sockets.tunnelBufferBound
+    /// The most concurrent connections by default (no memory limit): 128 × 4.5 MiB of buffers.
+    public static let defaultMaxConnections = 128
+
+    /// Connections for a sandbox with `memoryLimit`: as many as keep the proxy's buffers for it
+    /// within that limit (its tunnels' buffers are mcpbox's, outside the sandbox's cgroup), at
+    /// least 16 and at most `defaultMaxConnections`.
+    public static func maxConnections(memoryLimit: UInt64?) -> Int {
+        guard let memoryLimit else { return defaultMaxConnections }
+        return Int(min(UInt64(defaultMaxConnections), max(16, memoryLimit / tunnelBufferBound)))
+    }
     /// Seconds a client has to send a complete request head (and a ClientHello).
     public static let headTimeout = 10.0
     public static let connectTimeout = 10.0
@@ -20,7 +32,7 @@ public final class EgressProxy: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var active = 0
 
-    public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = 256,
+    public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = EgressProxy.defaultMaxConnections,
                 fakes: FakeAddresses = FakeAddresses()) {
         self.fakes = fakes
         self.policy = policy

@@ -88,6 +88,12 @@ enum Sockets {
         let family = address.isV4 ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return nil }
+        // Fixed buffers, set before the handshake (the window scale is agreed there): left to
+        // autotuning, one upstream that streams to a sandbox that never reads held up to
+        // tcp_rmem's maximum (32 MiB here) of kernel memory, charged to mcpbox, not the sandbox.
+        var receive = Self.upstreamReceiveBuffer, send = Self.upstreamSendBuffer
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send, socklen_t(MemoryLayout<Int32>.size))
         var rc: Int32
         if address.isV4 {
             var sa = sockaddr_in()
@@ -130,7 +136,19 @@ enum Sockets {
     }
 
     /// Bytes each direction's pipe holds (and one splice asks for).
-    static let pipeSize: Int32 = 1 << 20
+    static let pipeSize: Int32 = 256 << 10
+
+    /// The upstream leg's buffers (the kernel doubles them): 1 MiB of receive window keeps
+    /// 20 MB/s at 50 ms round trip.
+    static let upstreamReceiveBuffer: Int32 = 512 << 10
+    static let upstreamSendBuffer: Int32 = 256 << 10
+    /// The sandbox side's receive buffer (loopback: a small one costs no throughput).
+    static let clientReceiveBuffer: Int32 = 256 << 10
+
+    /// The most kernel memory one tunnel can hold, whatever its two ends do: both sockets'
+    /// buffers (doubled by the kernel, the client's send buffer at its maximum) and two pipes.
+    public static let tunnelBufferBound: UInt64 = 2 * UInt64(upstreamReceiveBuffer + upstreamSendBuffer + clientReceiveBuffer + clientSendBufferMax)
+        + 2 * UInt64(pipeSize)
 
     /// Send buffer of the sandbox-side leg at the start (loopback, so a small one costs no
     /// throughput; the kernel doubles it). Left to autotuning it grows to MiBs, and the bytes the
@@ -140,7 +158,7 @@ enum Sockets {
     /// The most it grows to. Each time the relay is woken to refill it: doubled when it is
     /// already empty (the relay was scheduled late, on a busy machine: the client may starve),
     /// halved again (not below `clientSendBuffer`) when it is still a quarter full (on time).
-    static let clientSendBufferMax: Int32 = 2 << 20
+    static let clientSendBufferMax: Int32 = 1 << 20
 
     /// Moves bytes both ways between `a` (the sandbox side) and `b` (upstream) until both
     /// directions have ended (splice(2) through a pipe per direction: no copy into mcpbox's
@@ -158,8 +176,9 @@ enum Sockets {
             // kernel may give less (pipe-max-size, the user's pipe budget), which only costs speed.
             _ = fcntl(pipes[i][0], 1031 /* F_SETPIPE_SZ */, Self.pipeSize)
         }
-        var sendBuffer = Self.clientSendBuffer
+        var sendBuffer = Self.clientSendBuffer, receiveBuffer = Self.clientReceiveBuffer
         setsockopt(a, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(a, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
         _ = fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK)
         _ = fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK)
         let src = [a, b], dst = [b, a]

@@ -1,6 +1,6 @@
 import Foundation
 import MCPBoxEvents
-import MCPBoxNetwork
+@testable import MCPBoxNetwork
 import Testing
 
 @Suite("Egress rules")
@@ -274,5 +274,45 @@ struct EventTests {
         #expect(line.hasPrefix("{\"time\":\"2027-01-15T08:00:00.250Z\",\"profile\":\"p\\\"x\",\"kind\":\"egress\","))
         let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         #expect(obj?["host"] as? String == "a\nb\u{1}" && obj?["port"] as? Int == 443 && obj?["ok"] as? Bool == true && obj?["address"] is NSNull)
+    }
+}
+
+/// A sandbox that opened many tunnels to an upstream streaming into them, and never read, made
+/// mcpbox hold gigabytes of socket buffers (autotuned to tcp_rmem's maximum), outside the
+/// sandbox's memory limit. Found by a red-team pass.
+@Suite("Egress: the proxy's buffers per sandbox are bounded")
+struct TunnelBufferTests {
+    @Test("the upstream socket's buffers are fixed before the handshake (no autotuning)")
+    func upstreamBuffersFixed() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_addr.s_addr = UInt32(0x7f000001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try #require(withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } } == 0)
+        try #require(listen(listener, 1) == 0)
+        _ = withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        let loopback = try #require(IPAddress("127.0.0.1"))
+        let fd = try #require(Sockets.connect(loopback, port: UInt16(bigEndian: sa.sin_port), timeout: 5))
+        defer { close(fd) }
+        var value: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &size)
+        #expect(value == 2 * Sockets.upstreamReceiveBuffer, "SO_RCVBUF \(value)")
+        getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, &size)
+        #expect(value == 2 * Sockets.upstreamSendBuffer, "SO_SNDBUF \(value)")
+    }
+
+    @Test("connections at once keep the proxy's buffers within the sandbox's memory limit (16 to 128)")
+    func connectionsFollowTheMemoryLimit() {
+        let bound = EgressProxy.tunnelBufferBound
+        #expect(bound == 4608 << 10)
+        #expect(EgressProxy.maxConnections(memoryLimit: nil) == 128)
+        #expect(EgressProxy.maxConnections(memoryLimit: 256 << 20) == Int((256 << 20) / bound))
+        #expect(UInt64(EgressProxy.maxConnections(memoryLimit: 256 << 20)) * bound <= 256 << 20)
+        #expect(EgressProxy.maxConnections(memoryLimit: 1 << 20) == 16)
+        #expect(EgressProxy.maxConnections(memoryLimit: 64 << 30) == 128)
     }
 }
