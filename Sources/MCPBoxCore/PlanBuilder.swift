@@ -166,6 +166,7 @@ public struct PlanBuilder {
         }
         let id = identity ?? Identity(mechanism: .callerRemap, userName: "user", groupName: "user", insideUid: 1, insideGid: 1,
                                       hostUid: 1, hostGid: 1, home: "/home/user", callerUid: host.callerUid, callerGid: host.callerGid)
+        d.warnings += profile.loadWarnings
         if id.mechanism == .rootNobody {
             d.warnings.append(Self.invocationWarningPrefix + "the server runs as the shared `nobody` account (uid 65534), like other services may; set [user] name to a dedicated account")
         }

@@ -56,6 +56,8 @@ public struct Profile: Sendable, Equatable {
     /// The symbolic links followed to reach them (each in its real directory): replacing one
     /// replaces a profile, so none may lie where the server can write.
     public var links: [String] = []
+    /// What loading noticed that the plan states as warnings (a diamond's order).
+    public var loadWarnings: [String] = []
 
     public var description: Sourced<String>?
     public var command: Sourced<[String]>?
@@ -155,6 +157,7 @@ public struct Profile: Sendable, Equatable {
     mutating func merge(_ child: Profile) {
         files.append(contentsOf: child.files)
         links.append(contentsOf: child.links)
+        loadWarnings.append(contentsOf: child.loadWarnings)
         // Written out field by field: key paths would be instantiated at run time, on every launch.
         if let v = child.description { description = v }
         if let v = child.command { command = v }

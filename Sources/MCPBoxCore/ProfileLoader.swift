@@ -358,10 +358,18 @@ public struct ProfileLoader: Sendable {
             parents = [Sourced("base", file: file, line: 1, key: "extends")]
         }
         let here = chain + [(file, name)]
-        for parent in parents {
+        let loadedBefore = loaded
+        var diamond: [String] = []
+        for (k, parent) in parents.enumerated() {
             guard let (parentNamed, parentFile) = locateNamed(parent.value, relativeTo: Paths.dirname(file)) else {
                 sink.add(notFound(parent.value, from: parent))
                 continue
+            }
+            // Merged once, where first reached: an earlier entry of this list that extends it
+            // was merged after it, so that entry's settings win, whatever this list's order says.
+            if k > 0, loaded.contains(parentFile), !loadedBefore.contains(parentFile) {
+                let through = parents[..<k].map { "`\($0.value)`" }.joined(separator: ", ")
+                diamond.append("extends: `\(parent.value)` is listed after \(through), which already extend\(k == 1 ? "s" : "") it: it is merged once, before them, so their settings win over its own (\(parent.file):\(parent.line)); list it first, or drop it")
             }
             // A bounded recursion: a chain of hundreds of files overflowed the stack (SIGSEGV).
             guard here.count < Self.maxExtendsDepth else {
@@ -378,6 +386,7 @@ public struct ProfileLoader: Sendable {
             loadFile(parentFile, named: parentNamed, name: parent.value, chain: here, loaded: &loaded, layers: &layers, sink: &sink)
         }
         var layer = reader.layer
+        layer.loadWarnings = diamond
         if named != file { layer.links = (Self.symlinks(on: named) ?? []).map(\.link) }
         layers.append(layer)
     }

@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+@testable import MCPBoxCore
+
+/// `a` extends `["./b.toml", "./c.toml"]` and `b` extends `c`: `c` is merged once, before `b`
+/// (so `b`'s settings win, as `b` refines `c`), whatever `a`'s list order suggests. That was
+/// silent: a reader of `a` expects `c`, listed last, to win. Now the plan says so. Found by a
+/// red-team pass (the network mode came out `host` where `c` set `none`); fails before the fix.
+@Suite("extends: a diamond is merged once, and the plan says where")
+struct DiamondTests {
+    @Test func diamondOrderIsStated() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/c.toml", "[network]\nmode = \"none\"\n")
+        s.write("p/b.toml", "extends = [\"./c.toml\"]\n[env]\nset = { FROM = \"b\" }\n")
+        s.write("p/a.toml", "extends = [\"./b.toml\", \"./c.toml\"]\n")
+        let plan = try #require(Fixture.plan(s.path + "/p/a.toml", dirs: [s.path + "/p"]).plan)
+        #expect(plan.profileFiles.map(Paths.basename) == ["base.toml", "c.toml", "b.toml", "a.toml"])
+        #expect(plan.warnings.contains { $0.contains("`./c.toml` is listed after `./b.toml`") && $0.contains("a.toml:1") }, "\(plan.warnings)")
+        // Without the diamond, no warning.
+        s.write("p/x.toml", "")
+        s.write("p/a2.toml", "extends = [\"./x.toml\", \"./c.toml\"]\n")
+        let plain = try #require(Fixture.plan(s.path + "/p/a2.toml", dirs: [s.path + "/p"]).plan)
+        #expect(!plain.warnings.contains { $0.contains("is listed after") }, "\(plain.warnings)")
+    }
+}
