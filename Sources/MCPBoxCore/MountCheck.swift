@@ -290,6 +290,18 @@ extension PlanBuilder {
         }
     }
 
+    /// Warns about every mount at or below a `hide`: masks are mounted last, over everything,
+    /// so such a mount shows the server nothing while `explain` listed it among the mounts
+    /// (`read_only = [h/sub]` with `hide = [h]` read as `h/sub ro`; the server saw no such path).
+    func checkMaskedMounts(_ d: inout Draft) {
+        let masks = d.mounts.filter(\.isHide)
+        guard !masks.isEmpty else { return }
+        for m in d.mounts where !m.isHide {
+            guard let mask = masks.first(where: { Paths.isWithin(m.target, $0.target) }) else { continue }
+            d.warnings.append("filesystem.hide: \(m.target) (\(m.origin)) lies \(mask.target == m.target ? "at" : "inside") \(mask.target), which `hide` masks (\(mask.origin)): nothing below a mask is visible, so the server never sees it; remove one of the two entries")
+        }
+    }
+
     /// Refuses, at the profile line that asked for it, every mount the launch would fail at.
     /// Only for an otherwise valid plan: earlier errors already name the entries at fault.
     func checkMountPoints(_ d: inout Draft) {

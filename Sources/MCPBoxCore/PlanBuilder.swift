@@ -305,6 +305,7 @@ public struct PlanBuilder {
                                   hint: "name the real path in the profile, or keep the symlink outside the read_write paths"))
         }
 
+        checkMaskedMounts(&d)
         checkMountPoints(&d)
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)

@@ -130,7 +130,7 @@ public struct SandboxView: Sendable {
     }
 }
 
-private extension Mount {
+extension Mount {
     /// Whether this is a `hide` mask (without copying the kind's payload out).
     var isHide: Bool {
         if case .hide = kind { return true }

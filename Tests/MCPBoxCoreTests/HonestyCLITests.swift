@@ -83,6 +83,11 @@ struct HonestyCLITests {
             let run = try CLI.run(["run", file] + shipped + ["--", "/bin/true"])
             #expect((explain.status == 0) == (run.status == 0), "\(name): explain \(explain.status) \(explain.stderr) / run \(run.status) \(run.stderr)")
             #expect((run.status == 0) == works, "\(name): run \(run.status) \(run.stderr)")
+            // A mount a mask covers is listed, and said to be invisible (a red-team finding:
+            // explain listed `sub/inner` as mounted with no word that the hide masks it).
+            if name.contains("hid"), text.contains("hide"), text.contains("inner\""), explain.status == 0 {
+                #expect(explain.stdout.contains("/ro/sub/inner") && explain.stdout.contains("inside \(s.path)/ro/sub, which `hide` masks"), "\(name): \(explain.stdout)")
+            }
             if explain.status != 0 {
                 #expect(run.status == 125 && run.stderr == explain.stderr, "\(name): \(explain.stderr) / \(run.stderr)")
                 if explain.stderr.contains("the launch would fail there") {
