@@ -228,7 +228,15 @@ public struct PlanBuilder {
                        acknowledgedBy: profile.envAccept.first { $0.value == p.value })
             }
         }
-        for s in profile.envSet { put(s.value) }
+        for s in profile.envSet {
+            put(s.value)
+            // A secret copied under another name is the same secret (`GH = "${GITHUB_TOKEN}"`
+            // passed the check that `pass = ["GITHUB_TOKEN"]` fails).
+            if let secret = profile.envSetReferences[s.value.name]?.first(where: { ref in Self.secretWords.contains { ref.uppercased().contains($0) } }) {
+                d.warn("env.set: `\(s.value.name)` is set from `${\(secret)}`, which looks like a secret; the server can read it (\(s.origin))",
+                       acknowledgedBy: profile.envAccept.first { $0.value == s.value.name || $0.value == secret })
+            }
+        }
         // Egress (mode "allow"): the proxy variables win over env.pass and env.set.
         if network == .allow { for v in EgressPlanner.environment { put(v) } }
 

@@ -87,6 +87,8 @@ public struct Profile: Sendable, Equatable {
     public var envPass: [Sourced<String>] = []
     /// `env.set`, in first-definition order; a later profile overrides the value.
     public var envSet: [Sourced<EnvVar>] = []
+    /// The variables each `env.set` value expands (name → `${…}` names), from the profile that set it.
+    public var envSetReferences: [String: [String]] = [:]
 
     public var seccompPreset: Sourced<SeccompPolicy.Preset>?
     public var seccompAllow: [Sourced<String>] = []
@@ -181,6 +183,7 @@ public struct Profile: Sendable, Equatable {
         if let v = child.networkLog { networkLog = v }
         Self.appendNames(&envPass, child.envPass)
         var envIndex = [String: Int](envSet.enumerated().map { ($1.value.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (k, v) in child.envSetReferences { envSetReferences[k] = v }
         for e in child.envSet {
             if let i = envIndex[e.value.name] { envSet[i] = e } else { envIndex[e.value.name] = envSet.count; envSet.append(e) }
         }
@@ -400,6 +403,9 @@ struct ProfileFileReader {
         return s.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" }
     }
 
+    /// The variables `expand` met since this was last emptied (env.set's secret check).
+    var referenced: [String] = []
+
     /// Expands `${name}` (from --set, then the environment); `$${` is a literal `${`.
     mutating func expand(_ s: String, line: Int, key: String) -> String? {
         guard s.contains("$") else { return s }
@@ -431,6 +437,7 @@ struct ProfileFileReader {
                 continue
             }
             let n = String(name)
+            referenced.append(n)
             if variables[n] == nil, let why = unavailable[n] {
                 metUnavailable = true
                 if !quietUnavailable {
@@ -765,9 +772,11 @@ struct ProfileFileReader {
                 for v in vars.entries {
                     let key = "env.set.\(v.key)"
                     guard Self.isEnvName(v.key) else { sink.add(diag(v.keyLine, key, "invalid variable name")); continue }
+                    referenced = []
                     guard let s = string(v, key, expand: true) else { continue }
                     if s.value.contains("\0") { sink.add(s.diagnostic("value contains a NUL byte")); continue }
                     layer.envSet.append(Sourced(EnvVar(name: v.key, value: s.value, origin: "set"), file: file, line: s.line, key: key))
+                    layer.envSetReferences[v.key] = referenced
                 }
             default: unknownKey(e, table: "env")
             }

@@ -24,3 +24,22 @@ struct DiamondTests {
         #expect(!plain.warnings.contains { $0.contains("is listed after") }, "\(plain.warnings)")
     }
 }
+
+/// `[env] pass = ["GITHUB_TOKEN"]` is warned about (and fails `check --strict`), but
+/// `set = { GH = "${GITHUB_TOKEN}" }` gave the server the same token without a word. Found by a
+/// red-team pass; fails before the fix.
+@Suite("env.set copying a secret-looking variable is warned about like env.pass")
+struct EnvSetSecretTests {
+    @Test func copiedSecretIsWarned() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/a.toml", "[env]\nset = { GH = \"${GITHUB_TOKEN}\", TZ = \"UTC\", HOME_COPY = \"${HOME}\" }\n")
+        let plan = try #require(Fixture.plan(s.path + "/p/a.toml", dirs: [s.path + "/p"], env: ["GITHUB_TOKEN": "hunter2"]).plan)
+        #expect(plan.warnings.contains { $0.contains("`GH` is set from `${GITHUB_TOKEN}`, which looks like a secret") }, "\(plan.warnings)")
+        #expect(plan.warnings.filter { $0.contains("env.set") }.count == 1, "\(plan.warnings)")
+        // Acknowledged by env.accept naming either the variable set or the one copied.
+        s.write("p/b.toml", "[env]\nset = { GH = \"${GITHUB_TOKEN}\" }\naccept = [\"GH\"]\n")
+        let accepted = try #require(Fixture.plan(s.path + "/p/b.toml", dirs: [s.path + "/p"], env: ["GITHUB_TOKEN": "hunter2"]).plan)
+        #expect(!accepted.warnings.contains { $0.contains("env.set") }, "\(accepted.warnings)")
+    }
+}
