@@ -266,6 +266,13 @@ public final class EgressProxy: @unchecked Sendable {
         let deadline = Sockets.now() + EgressProxy.headTimeout
         var verdict = TLSClientHello.serverName(rest)
         while verdict == .incomplete {
+            // A server that speaks first (SSH, SMTP, FTP banners) is not answering a TLS client
+            // (a TLS client always speaks first): nothing to judge, the bytes flow. Waiting on the
+            // client alone left such a tunnel idle for 10 s and then refused it.
+            if rest.isEmpty, Sockets.firstReadable(client, upstream, until: deadline) == upstream {
+                verdict = .notTLS
+                break
+            }
             let n = Sockets.receive(client, into: &rest, max: TLSClientHello.maxBytes - rest.count, until: deadline)
             if n <= 0 {
                 if n == 0 && rest.isEmpty { return }  // closed without a byte: nothing to judge

@@ -25,6 +25,21 @@ enum Sockets {
         }
     }
 
+    /// Which of `a` and `b` becomes readable first (or reaches its end) before the deadline; `a`
+    /// when both are; nil at the deadline.
+    static func firstReadable(_ a: Int32, _ b: Int32, until deadline: Double) -> Int32? {
+        while true {
+            let left = deadline - now()
+            if left <= 0 { return nil }
+            var p = [pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0)]
+            let rc = poll(&p, 2, Int32(min(left * 1000 + 1, 60_000)))
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 { return nil }
+            if p[0].revents != 0 { return a }
+            if p[1].revents != 0 { return b }
+        }
+    }
+
     /// recv(2) into `buffer` (appending up to `max` bytes) once the fd is readable before the
     /// deadline: >0 bytes read, 0 on EOF, -1 on error or timeout.
     static func receive(_ fd: Int32, into buffer: inout [UInt8], max: Int, until deadline: Double) -> Int {

@@ -59,7 +59,7 @@ struct EgressProxyCommandTests {
         }
         let portsLine = try #require(Self.line(serversOut.fileHandleForReading), "test servers did not start")
         let ports = try #require(try JSONSerialization.jsonObject(with: Data(portsLine.utf8)) as? [String: Int])
-        let hp = try #require(ports["http"]), sp = try #require(ports["https"])
+        let hp = try #require(ports["http"]), sp = try #require(ports["https"]), bp = try #require(ports["banner"])
 
         let profile = try tmp.write("k8segress.toml", """
             extends = ["base"]
@@ -68,7 +68,7 @@ struct EgressProxyCommandTests {
             set = { LITERAL = "a$(HOME)b" }
             [network]
             mode = "allow"
-            allow = ["api.test:\(hp)", "api.test:\(sp)", "other.test:\(sp)", "blocked.test:\(hp)", "loop.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)"]
+            allow = ["api.test:\(hp)", "api.test:\(sp)", "api.test:\(bp)", "other.test:\(sp)", "blocked.test:\(hp)", "loop.test:\(hp)", "127.0.0.2:\(hp)", "127.0.0.2:\(sp)", "127.0.0.2:\(bp)"]
             deny = ["blocked.test:\(hp)"]
             hosts = { "api.test" = "127.0.0.2", "other.test" = "127.0.0.2", "blocked.test" = "127.0.0.2", "loop.test" = "127.0.0.1" }
 
@@ -141,6 +141,7 @@ struct EgressProxyCommandTests {
             ["sni_mismatch", "connect", "api.test", sp, "other.test"],
             ["sni_after_alert", "connect_after_alert", "api.test", sp, "other.test"],
             ["sni_record_version_2", "connect_record_version_2", "api.test", sp, "other.test"],
+            ["server_speaks_first", "connect_banner", "api.test", bp, ""],
         ]
         let casesJSON = String(decoding: try JSONSerialization.data(withJSONObject: cases), as: UTF8.self)
         let r = try runProcess([python, Self.client, String(proxyPort), ca, casesJSON], timeout: 120)
@@ -154,6 +155,9 @@ struct EgressProxyCommandTests {
         check("http_denied", ["HTTP/1.1 403", "X-Mcpbox-Refused: deny blocked.test:\(hp)"])
         check("https_no_rule", ["HTTP/1.1 403", "X-Mcpbox-Refused: no allow rule for blocked.test:\(sp)"])
         check("loopback_refused", ["HTTP/1.1 403", "X-Mcpbox-Refused: loopback address 127.0.0.1"])
+        // A server that speaks first is reached (the proxy waited for the client alone, then
+        // refused the silent tunnel after 10 s; red-team finding). Fails before the fix.
+        check("server_speaks_first", ["HTTP/1.1 200", "SSH-2.0-mcpbox-test", "echo:ping"])
         let sni = got["sni_mismatch"] ?? ""
         #expect(sni.contains("error") && !sni.contains("hello"), "sni_mismatch: \(sni)")
 

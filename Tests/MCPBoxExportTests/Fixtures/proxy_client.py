@@ -44,6 +44,20 @@ for label, kind, host, port, sni in cases:
         if not head.startswith(b"HTTP/1.1 200"):
             out[label] = head.decode("latin-1")
             continue
+        if kind == "connect_banner":
+            # The server speaks first; the client only answers it.
+            s.settimeout(5)
+            head, _, banner = head.partition(b"\r\n\r\n")
+            head += b"\r\n\r\n"
+            while not banner.endswith(b"\r\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                banner += chunk
+            s.sendall(b"ping")
+            echo = s.recv(4096)
+            out[label] = head.decode("latin-1") + banner.decode("latin-1") + "echo:" + echo.decode("latin-1")
+            continue
         if kind in ("connect_after_alert", "connect_record_version_2"):
             # The ClientHello as Python's TLS makes it, then disguised: a warning alert record in
             # front (Go's crypto/tls skips it), or record version 2.x (Go accepts any below 16).
