@@ -158,6 +158,8 @@ public enum GVisorRuntime {
             return Carryover(row.restriction, .carried, "mcpbox sweeps after runsc has ended, as under the native runtime")
         case "lifetime":
             return Carryover(row.restriction, .carried, "runsc gets a parent-death SIGKILL and runs its sandbox attached: the sandbox dies with mcpbox; mcpbox removes the container at exit")
+        case OCIExport.isolationRow:
+            return Carryover(row.restriction, .carried, "runsc (platform \(platform)) runs the bundle: the server's system calls reach gVisor's kernel, never the host's directly")
         case "network allow":
             return GVisorEgress.row(plan)
         case "landlock":

@@ -11,6 +11,10 @@ public enum KubernetesExport {
     /// Host paths a cluster node's image provides (the container image replaces them).
     static let imagePaths = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc"]
 
+    /// The RuntimeClass a `[isolation] runtime = "gvisor"` plan's Pod names (GKE Sandbox's, and
+    /// gVisor's documentation's, name for the runsc handler).
+    public static let runtimeClass = "gvisor"
+
     /// A Kubernetes object name from a profile name: lower-case letters, digits and '-'.
     public static func objectName(_ plan: SandboxPlan) -> String {
         var base = plan.profileName
@@ -143,6 +147,15 @@ public enum KubernetesExport {
             rows.append(Carryover("git protection (after the session)", .dropped, "nothing runs after the Pod's session to move a planted commondir or nested .git aside"))
         }
         rows.append(Carryover("stdio relay", .dropped, "stdin: true, tty: false; clients attach (kubectl attach -i) straight to the server"))
+        // A Pod without runtimeClassName runs on the node's default runtime, the host kernel.
+        // Naming the class keeps gVisor or keeps the Pod from starting; what the node's runsc
+        // does with the Pod is the cluster's configuration, not the plan's.
+        let gvisor = plan.isolation.runtime == .gvisor
+        if gvisor {
+            rows.append(Carryover(OCIExport.isolationRow, .partial, "runtimeClassName \(runtimeClass): the cluster must define a RuntimeClass of that name whose handler is runsc "
+                + "(GKE Sandbox has one; without it the Pod is not admitted, it never falls back to the host kernel); the node's runsc applies the Pod's seccomp profile only "
+                + "when configured with --oci-seccomp, and its platform is the node's choice (mcpbox runs --platform=ptrace --oci-seccomp)"))
+        }
 
         var policySpec: [(String, Node)] = [("podSelector", .object([("matchLabels", labels)])), ("policyTypes", .array([.string("Ingress"), .string("Egress")]))]
         switch plan.network {
@@ -188,6 +201,23 @@ public enum KubernetesExport {
         if !limits.isEmpty { container.append(("resources", .object([("limits", .object(limits)), ("requests", .object(limits))]))) }
         container.append(("volumeMounts", .array(volumeMounts)))
 
+        var podSpec: [(String, Node)] = [("hostUsers", .bool(false))]
+        if gvisor { podSpec.append(("runtimeClassName", .string(runtimeClass))) }
+        podSpec += [
+            ("hostname", .string(plan.hostname)),
+            ("automountServiceAccountToken", .bool(false)),
+            // In allow mode the proxy variables name the Service through its link variable.
+            ("enableServiceLinks", .bool(egress != nil)),
+            ("shareProcessNamespace", .bool(false)),
+            ("securityContext", .object([
+                ("runAsNonRoot", .bool(true)),
+                ("runAsUser", .uint(UInt64(id.insideUid))),
+                ("runAsGroup", .uint(UInt64(id.insideGid))),
+                ("seccompProfile", seccompContext),
+            ])),
+            ("containers", .array([.object(container)])),
+            ("volumes", .array(volumes)),
+        ]
         let deployment: Node = .object([
             ("apiVersion", .string("apps/v1")),
             ("kind", .string("Deployment")),
@@ -197,22 +227,7 @@ public enum KubernetesExport {
                 ("selector", .object([("matchLabels", labels)])),
                 ("template", .object([
                     ("metadata", .object([("labels", labels), ("annotations", .object(annotations))])),
-                    ("spec", .object([
-                        ("hostUsers", .bool(false)),
-                        ("hostname", .string(plan.hostname)),
-                        ("automountServiceAccountToken", .bool(false)),
-                        // In allow mode the proxy variables name the Service through its link variable.
-                        ("enableServiceLinks", .bool(egress != nil)),
-                        ("shareProcessNamespace", .bool(false)),
-                        ("securityContext", .object([
-                            ("runAsNonRoot", .bool(true)),
-                            ("runAsUser", .uint(UInt64(id.insideUid))),
-                            ("runAsGroup", .uint(UInt64(id.insideGid))),
-                            ("seccompProfile", seccompContext),
-                        ])),
-                        ("containers", .array([.object(container)])),
-                        ("volumes", .array(volumes)),
-                    ])),
+                    ("spec", .object(podSpec)),
                 ])),
             ])),
         ])

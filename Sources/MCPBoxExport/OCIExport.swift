@@ -14,6 +14,9 @@ public enum OCIExport {
 
     public static let ociVersion = "1.0.2"
 
+    /// The report's row for `[isolation] runtime = "gvisor"` (only such plans have one).
+    public static let isolationRow = "isolation runtime gvisor"
+
     /// Builds the bundle for `plan`. `isDirectory` tells whether a host bind source is a
     /// directory (nil = absent), which decides the kind of mount point.
     public static func build(_ plan: SandboxPlan, rootfs: Rootfs, isDirectory: (String) -> Bool?) throws -> OCIBundle {
@@ -245,6 +248,12 @@ public enum OCIExport {
             rows.append(Carryover("git protection (after the session)", .dropped, "mcpbox moves aside a planted commondir or nested .git after the session; nothing runs after a runtime's container"))
         }
         rows.append(Carryover("lifetime", .partial, "mcpbox kills the sandbox when the client goes; under a runtime, the container ends with its own pid 1 or when stopped"))
+        // A bundle names no runtime: whoever runs it picks one, and runc or crun put the server
+        // straight on the host kernel, which `[isolation] runtime = "gvisor"` was chosen to avoid.
+        if plan.isolation.runtime == .gvisor {
+            rows.append(Carryover(isolationRow, .dropped, "a native OCI runtime (runc, crun) runs the server on the host kernel; run the bundle with runsc to keep gVisor's kernel in between "
+                + "(as mcpbox does: runsc --oci-seccomp, the bundle without its user namespace and id maps, which runsc refuses)"))
+        }
 
         var linux: [(String, Node)] = []
         if userNS {

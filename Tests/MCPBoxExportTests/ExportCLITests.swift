@@ -74,6 +74,50 @@ struct ExportCLITests {
         #expect(text.stdoutText.contains("dropped landlock") && text.stdoutText.contains("carried mount /usr"), "\(text.stdoutText)")
     }
 
+    @Test("[isolation] runtime = \"gvisor\": OCI reports the runtime dropped, Kubernetes names RuntimeClass gvisor (partial); --strict refuses both")
+    func gvisorRuntime() throws {
+        let tmp = try TempDir(prefix: "mcpbox-export-gvisor")
+        defer { tmp.remove() }
+        let body = "extends = [\"base\"]\ncommand = [\"/usr/bin/true\"]\n"
+        let gvisor = try tmp.write("p4.toml", body + "[isolation]\nruntime = \"gvisor\"\n")
+        let native = try tmp.write("native.toml", body)
+        let mcpbox = try TestSupport.mcpboxBinary()
+        func export(_ profile: String, _ format: String, _ out: String, strict: Bool = false) throws -> (ProcessResult, [String: String]) {
+            let r = try runProcess([mcpbox, "export", profile, "--profile-path", TestSupport.profilesDir, "--format", format,
+                                    "--output", tmp.sub(out), "--json"] + (strict ? ["--strict"] : []))
+            let report = try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
+            var rows: [String: String] = [:]
+            for row in report?["restrictions"] as? [[String: Any]] ?? [] {
+                rows[row["restriction"] as? String ?? ""] = row["status"] as? String
+            }
+            return (r, rows)
+        }
+        let row = "isolation runtime gvisor"
+
+        let (oci, ociRows) = try export(gvisor, "oci", "b5")
+        #expect(oci.status == 0, "\(oci.stderr)")
+        #expect(ociRows[row] == "dropped", "OCI rows: \(ociRows)")
+        let (ociStrict, _) = try export(gvisor, "oci", "b5-strict", strict: true)
+        #expect(ociStrict.status == 125 && ociStrict.stderr.contains(row), "\(ociStrict.status) \(ociStrict.stderr)")
+        let (plain, plainRows) = try export(native, "oci", "b-native")
+        #expect(plain.status == 0 && plainRows[row] == nil, "a native profile's OCI rows: \(plainRows)")
+
+        let (k8s, k8sRows) = try export(gvisor, "kubernetes", "k5")
+        #expect(k8s.status == 0, "\(k8s.stderr)")
+        #expect(k8sRows[row] == "partial", "Kubernetes rows: \(k8sRows)")
+        let deployment = try String(contentsOfFile: tmp.sub("k5/deployment.yaml"), encoding: .utf8)
+        #expect(deployment.contains("runtimeClassName: \"gvisor\""), "\(deployment)")
+        if let validator = Self.validator {
+            let v = try runProcess([validator, "-k", "1.33.0", "--strict", tmp.sub("k5/deployment.yaml")])
+            #expect(v.status == 0, "kubernetes-validate: \(v.stdoutText) \(v.stderr)")
+        }
+        let (k8sStrict, _) = try export(gvisor, "kubernetes", "k5-strict", strict: true)
+        #expect(k8sStrict.status == 125 && k8sStrict.stderr.contains(row), "\(k8sStrict.status) \(k8sStrict.stderr)")
+        let (k8sNative, k8sNativeRows) = try export(native, "kubernetes", "k-native")
+        let nativeDeployment = try String(contentsOfFile: tmp.sub("k-native/deployment.yaml"), encoding: .utf8)
+        #expect(k8sNative.status == 0 && k8sNativeRows[row] == nil && !nativeDeployment.contains("runtimeClassName"), "\(k8sNativeRows)")
+    }
+
     @Test("an existing non-empty output directory and an unknown --rootfs are refused with 125")
     func refusals() throws {
         let tmp = try TempDir(prefix: "mcpbox-export-cli")
