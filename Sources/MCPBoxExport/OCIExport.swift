@@ -108,9 +108,14 @@ public enum OCIExport {
                 }
                 mounted.append(m.target + "/shm")
                 mount(m.target + "/shm", "tmpfs", "shm", ["nosuid", "nodev", "noexec", "mode=1777", "size=\(plan.limits.tmpfsSizeBytes)"])
+                // run makes the tmpfs read-only once its nodes are in; "ro" in its options would
+                // keep the runtime from adding the spec's default devices, so it is a readonly
+                // path, which runtimes apply after those (the nodes and shm, mounts of their own,
+                // stay writable, as under run).
+                readonly.append(m.target)
                 rows.append(Carryover("mount \(m.target)", .partial,
-                    "tmpfs with null, zero, full, random, urandom bound from the host and a private shm; the runtime adds the "
-                    + "spec's default devices too (tty, console, ptmx) and its own fd/stdin/stdout/stderr links"))
+                    "tmpfs with null, zero, full, random, urandom bound from the host and a private writable shm, read-only (readonlyPaths) as under run; the runtime adds the "
+                    + "spec's default devices too (tty, console, ptmx) and its own fd/stdin/stdout/stderr links, and its read-only remount of the tmpfs may leave off nosuid and noexec (crun does; nothing can be written there)"))
             case .file(let contents):
                 _ = pin(m.target)
                 mountPoint(m.target, directory: false)
