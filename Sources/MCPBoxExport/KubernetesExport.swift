@@ -1,7 +1,8 @@
 import MCPBoxCore
 
 /// `SandboxPlan` → Kubernetes objects for one server: a Deployment (one replica), a
-/// NetworkPolicy, a ConfigMap with the synthesized files, the seccomp policy as a Security
+/// NetworkPolicy, a Secret with the values passed from the caller's environment, a ConfigMap
+/// with the synthesized files, the seccomp policy as a Security
 /// Profiles Operator `SeccompProfile` and as the plain JSON file, with the carry-over report;
 /// for `network.mode = "allow"` the egress proxy's objects too (`KubernetesEgress`).
 public enum KubernetesExport {
@@ -115,7 +116,29 @@ public enum KubernetesExport {
         rows.append(Carryover("securebits", .dropped, "not expressible in a Pod"))
         rows.append(Carryover("namespaces", .carried, "a Pod has its own mount, pid (shareProcessNamespace false), net, ipc and uts namespaces; hostUsers false adds the user namespace"))
         rows.append(Carryover("hostname", .carried, "spec.hostname \(plan.hostname)"))
-        rows.append(Carryover("environment", .carried, "container env: \(plan.environment.count) variables, values as resolved at export"))
+        // Values copied from the caller's environment (env.pass) are what a profile passes
+        // tokens with: they go to a Secret, which clusters keep apart from the Deployment (RBAC,
+        // encryption at rest) and which `kubectl get deploy -o yaml` does not show.
+        let secretName = name + "-env"
+        var secretData: [(String, Node)] = []
+        var env: [Node] = []
+        for v in plan.environment {
+            if let proxy = egress?.environment[v.name] {
+                env.append(.object([("name", .string(v.name)), ("value", .string(proxy))]))
+            } else if v.origin == "pass" {
+                let key = secretKey(v.name, taken: Set(secretData.map(\.0)))
+                secretData.append((key, .string(v.value)))
+                // Values from a Secret are never expanded by the kubelet: no `$$(` here.
+                env.append(.object([("name", .string(v.name)), ("valueFrom", .object([
+                    ("secretKeyRef", .object([("name", .string(secretName)), ("key", .string(key))])),
+                ]))]))
+            } else {
+                // The kubelet expands $(VAR) in values: only the proxy URL may; `$$(` keeps the rest literal.
+                env.append(.object([("name", .string(v.name)), ("value", .string(v.value.literalForKubelet))]))
+            }
+        }
+        rows.append(Carryover("environment", .carried, "container env: \(plan.environment.count) variables, values as resolved at export"
+            + (secretData.isEmpty ? "" : "; the \(secretData.count) passed from the caller's environment (env.pass) from Secret \(secretName) (secret.yaml) by secretKeyRef")))
         rows.append(Carryover("open_files", .dropped, "Pods cannot set RLIMIT_NOFILE (the container runtime's default applies)"))
         if let n = plan.limits.processes {
             rows.append(Carryover("processes", .dropped, "Pods cannot set RLIMIT_NPROC (\(n)); only the node-wide podPidsLimit of the kubelet bounds them"))
@@ -189,10 +212,7 @@ public enum KubernetesExport {
             // The kubelet expands $(VAR) in command too.
             ("command", .array(args.map { .string($0.literalForKubelet) })),
             ("workingDir", .string(plan.cwd)),
-            ("env", .array(plan.environment.map { v in
-                // The kubelet expands $(VAR) in values: only the proxy URL may; `$$(` keeps the rest literal.
-                .object([("name", .string(v.name)), ("value", .string(egress?.environment[v.name] ?? v.value.literalForKubelet))])
-            })),
+            ("env", .array(env)),
             ("stdin", .bool(true)),
             ("stdinOnce", .bool(false)),
             ("tty", .bool(false)),
@@ -249,7 +269,17 @@ public enum KubernetesExport {
             ("metadata", .object([("name", .string(name)), ("namespace", .string("default")), ("labels", labels)])),
             ("spec", .object(seccompFields.filter { $0.0 != "defaultErrnoRet" })),
         ])
-        var documents: [(String, Node)] = [("deployment.yaml", deployment), ("networkpolicy.yaml", networkPolicy)]
+        var documents: [(String, Node)] = []
+        if !secretData.isEmpty {
+            documents.append(("secret.yaml", .object([
+                ("apiVersion", .string("v1")),
+                ("kind", .string("Secret")),
+                ("metadata", .object([("name", .string(secretName)), ("labels", labels)])),
+                ("type", .string("Opaque")),
+                ("stringData", .object(secretData)),
+            ])))
+        }
+        documents += [("deployment.yaml", deployment), ("networkpolicy.yaml", networkPolicy)]
         if !configData.isEmpty {
             documents.append(("configmap.yaml", .object([
                 ("apiVersion", .string("v1")),
@@ -266,6 +296,21 @@ public enum KubernetesExport {
     }
 }
 
+extension KubernetesExport {
+    /// A Secret key for the variable `name`: the name itself when a key may be spelled so
+    /// (letters, digits, `-`, `_`, `.`), else `env-N`; never one of `taken`.
+    static func secretKey(_ name: String, taken: Set<String>) -> String {
+        let valid = !name.isEmpty && name != "." && name != ".." && name.utf8.count <= 253 && name.unicodeScalars.allSatisfy {
+            ($0.value >= 0x61 && $0.value <= 0x7a) || ($0.value >= 0x41 && $0.value <= 0x5a)
+                || ($0.value >= 0x30 && $0.value <= 0x39) || "-_.".unicodeScalars.contains($0)
+        }
+        if valid && !taken.contains(name) { return name }
+        var n = taken.count + 1
+        while taken.contains("env-\(n)") { n += 1 }
+        return "env-\(n)"
+    }
+}
+
 /// The Kubernetes objects (one per file) and the plain seccomp JSON.
 public struct Manifests: Sendable {
     public var name: String
@@ -278,7 +323,8 @@ public struct Manifests: Sendable {
 }
 
 extension BundleWriter {
-    /// Writes each object to its own YAML file, all of them to `all.yaml`, and the seccomp JSON.
+    /// Writes each object to its own YAML file and the seccomp JSON (0600, in the 0700 output
+    /// directory `prepare` made: secret.yaml holds passed values in plain text).
     public static func write(_ m: Manifests, to dir: String) throws -> [String] {
         var written: [String] = []
         for (file, node) in m.documents {

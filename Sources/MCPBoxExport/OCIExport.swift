@@ -184,7 +184,7 @@ public enum OCIExport {
         process.append(("noNewPrivileges", .bool(true)))
         rows.append(Carryover("no_new_privs", .carried, "process.noNewPrivileges"))
         rows.append(Carryover("securebits", .dropped, "runtime-spec has no securebits; with every capability set empty and no_new_privs there is nothing left for them to guard"))
-        rows.append(Carryover("environment", .carried, "process.env: \(plan.environment.count) variables, values as resolved now (pass-through values are fixed at export time)"))
+        rows.append(Carryover("environment", .carried, "process.env: \(plan.environment.count) variables, values as resolved now (pass-through values are fixed at export time, in plain text: config.json is 0600)"))
 
         // Namespaces and network.
         var namespaces: [Node] = []
