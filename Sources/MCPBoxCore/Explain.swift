@@ -344,7 +344,8 @@ public enum Explain {
             for h in e.hosts { kv("hosts", "\(h.name) = \(h.addresses.map(\.description).joined(separator: ", "))  \(visible(h.origin))") }
             kv("refused", "every address in these classes unless an allow rule names it: "
                + IPAddress.Restricted.allCases.map { "\($0.rawValue) (\($0.ranges.joined(separator: " ")))" }.joined(separator: ", ")
-               + "; IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses are judged by the IPv4 address they carry")
+               + "; IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses are judged by the IPv4 address they carry"
+               + "; so is every address of this host's own interfaces (looked up at each connection)")
             for x in e.explicitlyAllowed {
                 kv("explicitly", "\(x.rule.text) allowed although \(x.classes.map(\.rawValue).joined(separator: "/"))  \(x.rule.origin)")
             }

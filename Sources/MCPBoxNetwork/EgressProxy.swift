@@ -441,7 +441,7 @@ public final class EgressProxy: @unchecked Sendable {
         var refusal: String?
         var lastError: Int32 = 0
         for a in addresses {
-            let check = policy.check(address: a, port: port)
+            let check = policy.check(address: a, port: port, isLocal: Sockets.isLocalAddress)
             guard check.allowed else {
                 if refusal == nil { refusal = check.reason }
                 rec.address = a

@@ -25,6 +25,28 @@ enum Sockets {
         }
     }
 
+    /// Whether `address` is assigned to one of this host's interfaces (getifaddrs, at each
+    /// call: addresses come and go). When they cannot be listed, every address counts as local
+    /// (refused unless an address rule names it), never the reverse.
+    static func isLocalAddress(_ address: IPAddress) -> Bool {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return true }
+        defer { freeifaddrs(list) }
+        var at = list
+        while let entry = at {
+            defer { at = entry.pointee.ifa_next }
+            guard let sa = entry.pointee.ifa_addr else { continue }
+            if Int32(sa.pointee.sa_family) == AF_INET, address.isV4 {
+                let bytes = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in withUnsafeBytes(of: p.pointee.sin_addr) { Array($0) } }
+                if bytes == address.bytes { return true }
+            } else if Int32(sa.pointee.sa_family) == AF_INET6, !address.isV4 {
+                let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in withUnsafeBytes(of: p.pointee.sin6_addr) { Array($0) } }
+                if bytes == address.bytes { return true }
+            }
+        }
+        return false
+    }
+
     /// Which of `a` and `b` becomes readable first (or reaches its end) before the deadline; `a`
     /// when both are; nil at the deadline.
     static func firstReadable(_ a: Int32, _ b: Int32, until deadline: Double) -> Int32? {

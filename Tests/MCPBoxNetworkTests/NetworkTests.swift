@@ -316,3 +316,39 @@ struct TunnelBufferTests {
         #expect(EgressProxy.maxConnections(memoryLimit: 64 << 30) == 128)
     }
 }
+
+/// A name rebound to an address of the host's own interfaces (its public or bridge address)
+/// was allowed: the proxy connects from the host, so services bound to all interfaces, which
+/// firewalls trust as local traffic, were reachable. Found by a red-team pass (a veth address of
+/// the host); fails before the fix.
+@Suite("Egress: the host's own addresses are refused unless an address rule names them")
+struct LocalAddressTests {
+    func rule(_ s: String) -> EgressRule? { try? EgressRule.parse(s, origin: "t.toml: network.allow").get() }
+
+    @Test func hostAddressesAreRefused() throws {
+        let a = try #require(IPAddress("198.51.100.1"))
+        let p = EgressPolicy(allow: [rule("rebind.test:7000")!], deny: [])
+        #expect(p.check(address: a, port: 7000).allowed)
+        let local = p.check(address: a, port: 7000, isLocal: { $0 == a })
+        #expect(!local.allowed && local.reason.contains("this host's own interfaces"), "\(local.reason)")
+        let named = EgressPolicy(allow: [rule("rebind.test:7000")!, rule("198.51.100.1:7000")!], deny: [])
+        #expect(named.check(address: a, port: 7000, isLocal: { $0 == a }).allowed)
+    }
+
+    @Test func theHostsInterfacesAreListed() throws {
+        #expect(Sockets.isLocalAddress(try #require(IPAddress("127.0.0.1"))))
+        #expect(!Sockets.isLocalAddress(try #require(IPAddress("192.0.2.123"))))
+        // Every IPv4 address an interface holds (hostname -I lists them).
+        let out = Pipe()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/hostname")
+        p.arguments = ["-I"]
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        for word in text.split(separator: " ").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !word.contains(":") && !word.isEmpty {
+            #expect(Sockets.isLocalAddress(try #require(IPAddress(word))), "\(word)")
+        }
+    }
+}
