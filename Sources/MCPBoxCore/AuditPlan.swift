@@ -122,10 +122,14 @@ public struct AuditPlan: Sendable, Equatable {
             ("log", "\(a.path)  (\(a.origins["log"] ?? ""))"),
             ("written", "by mcpbox outside the sandbox as the invoking user: mode 0600, O_APPEND|O_NOFOLLOW, parent directories created 0700"),
             ("records", "one per exchange (request joined with its response by id), both directions, server→client requests included; "
-                + "one per notification and per protocol violation; session start and end; initialize with client/server names, versions, capabilities"),
+                + "one per notification and per protocol violation (the server's up to its budget, below); session start and end; initialize with client/server names, versions, capabilities"),
             ("payloads", payloadWords(a.payloads) + "  (\(a.origins["payloads"] ?? ""))"),
             ("chain", "every record ends with prev = sha256 of the line before; `mcpbox audit verify \(a.path)` checks it"),
             ("rotation", "at \(Units.formatSize(a.rotation.maxSize)), keeping \(a.rotation.keep) rotated file\(a.rotation.keep == 1 ? "" : "s") (\(a.path).1 …, made read-only 0400)"),
+            ("server budget", "\(Units.formatSize(UInt64(AuditTrail.serverBudget(maxSize: a.rotation.maxSize)))) (max_size / 4) of records per session for what "
+                + "the server alone sends (its notifications, its requests to the client, lines that are no message); past it each is counted, "
+                + "not written: one mcp.summary per method (\(AuditTrail.maxSummarizedMethods) at most, the rest together) before session.end; "
+                + "the client's requests and refusals are always written"),
         ]
         out.append(("required", a.required
             ? "true: if the log cannot be opened the server does not start (exit 125); a failed write ends the session (exit 125)"

@@ -273,7 +273,8 @@ public final class EventSink: @unchecked Sendable {
     private var fd: Int32
     private let owned: Bool
     private let path: String?
-    private let rotation: LogRotation?
+    /// Size rotation (nil: the file grows, or not a file); the audit trail sizes its budget for the server by it.
+    public let rotation: LogRotation?
     private var lock = pthread_mutex_t()
     /// Hex SHA-256 of the last line in the file (64 bytes), and the file's size after it (-1: unknown).
     private var lastHash = Array(EventSink.genesis.utf8)

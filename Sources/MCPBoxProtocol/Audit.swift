@@ -18,6 +18,13 @@ public enum AuditPayloads: String, Sendable, CaseIterable {
 /// plus session start and end. Records are `Event`s of the shared log format (kinds `mcp.*`,
 /// `session.*`), written through an `EventSink` (hash chain, rotation).
 ///
+/// What the server alone sends (its notifications, its requests to the client, its lines that
+/// are no message) gets individual records up to `serverBudget` bytes per session; past that
+/// each is counted instead, and `finish` writes one `mcp.summary` per method. Size rotation
+/// drops the oldest file, so without the budget a server writing small notifications fast
+/// pushed `session.start`, the refused calls before it and earlier sessions out of the log.
+/// What the client drives (its requests and their answers, refusals) is always written.
+///
 /// The MCP layer calls `observe` for every whole line before deciding on it, `refused` when
 /// mcpbox answers a request itself, and `lineDone` once the line is decided.
 public final class AuditTrail {
@@ -34,6 +41,20 @@ public final class AuditTrail {
     public private(set) var records = 0
     /// Lines that were not a JSON-RPC message mcpbox could read, or answered no request.
     public private(set) var violations = 0
+    /// Bytes of individual records the server's own traffic may take in this session (records
+    /// as written, `prev` included); past them its messages are counted, not written one by one.
+    public let serverBudget: Int
+    /// Bytes of the server's own traffic written as individual records so far.
+    public private(set) var serverBytes = 0
+    /// Messages of the server's own traffic counted instead of written (budget spent).
+    public private(set) var summarized = 0
+    /// Set once a record of the server's own traffic did not fit `serverBudget`.
+    public private(set) var budgetSpent = false
+    /// The counts `finish` writes as `mcp.summary` records, in the order first met.
+    private var summaries: [Summary] = []
+    private var summaryIndex: [SummaryKey: Int] = [:]
+    /// Distinct methods summarized so far (at most `maxSummarizedMethods`).
+    private var summarizedMethods = 0
 
     /// A request seen and not yet answered, or the line being decided.
     struct Exchange {
@@ -51,6 +72,16 @@ public final class AuditTrail {
 
     /// Most requests awaiting a response at once (both directions).
     public static let maxPending = 4096
+    /// The default `serverBudget`: a quarter of the log's `max_size` (10 MiB when the sink does
+    /// not rotate), so a flooding session writes at most that much plus its summaries, and a
+    /// log of `max_size` × `keep` keeps what came before it.
+    public static func serverBudget(maxSize: UInt64) -> Int { Int(clamping: maxSize / 4) }
+    /// Most methods given their own `mcp.summary` (a method sent both as a notification and as
+    /// a request counts twice); the messages of further methods are counted together, so a
+    /// server making up method names cannot make the summaries long.
+    public static let maxSummarizedMethods = 64
+    /// Most bytes of a method name a summary keeps (longer ones are cut, and counted as the cut name).
+    public static let maxSummarizedMethodBytes = 128
     /// Most bytes the requests awaiting a response may hold at once (their ids, methods, tool
     /// names, argument keys and kept params): a peer's huge ids or methods on requests never
     /// answered cannot grow mcpbox's memory past this; the first pending request is always kept.
@@ -65,6 +96,8 @@ public final class AuditTrail {
 
     enum Held {
         case event(Event)
+        /// A record of the server's own traffic (a protocol violation), charged to the budget when written.
+        case server(Event, Counted)
         /// `write`'s arguments, with the time the exchange ended (realtime, monotonic).
         case exchange(Exchange, outcome: String?, response: Response?, responseBytes: Int, time: Double, end: UInt64)
     }
@@ -78,13 +111,15 @@ public final class AuditTrail {
     /// The request or notification of the line being decided (`observe` … `lineDone`).
     private var current: Exchange?
 
+    /// `serverBudget` nil: `serverBudget(maxSize:)` of the sink's rotation.
     public init(sink: EventSink, profile: String, profileHash: String, payloads: AuditPayloads = .none,
-                required: Bool = true, say: @escaping (String) -> Void) {
+                required: Bool = true, serverBudget: Int? = nil, say: @escaping (String) -> Void) {
         self.sink = sink
         self.profile = profile
         self.profileHash = profileHash
         self.payloads = payloads
         self.required = required
+        self.serverBudget = serverBudget ?? Self.serverBudget(maxSize: sink.rotation?.maxSize ?? 10 << 20)
         self.say = say
     }
 
@@ -121,13 +156,14 @@ public final class AuditTrail {
             if held.isEmpty { swap(&records, &held) }
         }
         for r in records {
-            let event: Event
+            let ok: Bool
             switch r {
-            case .event(let e): event = e
+            case .event(let e): ok = put(e)
+            case let .server(e, counted): ok = putServer(counted) { e }
             case let .exchange(e, outcome, response, bytes, time, end):
-                event = exchangeEvent(e, outcome: outcome, response: response, responseBytes: bytes, time: time, end: end)
+                ok = putExchange(e, outcome: outcome, response: response, responseBytes: bytes, time: time, end: end)
             }
-            if !put(event) && required { return false }
+            if !ok && required { return false }
         }
         sink.settle()
         return true
@@ -182,7 +218,8 @@ public final class AuditTrail {
         record(kind: "session.start", fields: [("payloads", .string(payloads.rawValue))] + fields)
     }
 
-    /// Records the requests never answered (outcome `no response`), then `session.end`.
+    /// Records the requests never answered (outcome `no response`), the `mcp.summary` records
+    /// of what the server sent past its budget, then `session.end`.
     @discardableResult
     public func finish(fields: [(String, Event.Value)]) -> Bool {
         holding = false
@@ -191,8 +228,10 @@ public final class AuditTrail {
         pending = [:]
         pendingBytes = 0
         for e in open { write(e, outcome: "no response", response: nil, responseBytes: 0) }
+        for s in summaries { record(kind: "mcp.summary", fields: s.fields) }
         return record(kind: "session.end", fields: [("records", .int(Int64(records))), ("protocol_violations", .int(Int64(violations))),
-                                                    ("unanswered", .int(Int64(open.count)))] + fields)
+                                                    ("unanswered", .int(Int64(open.count))), ("summarized", .int(Int64(summarized)))]
+                      + fields)
     }
 
     static func direction(_ dir: Int) -> String { dir == 0 ? "client_to_server" : "server_to_client" }
@@ -248,7 +287,8 @@ public final class AuditTrail {
             } else if method == "prompts/get" {
                 e.tool = head.name?.stringValue
             }
-            if method == "initialize" || payloads != .none, let full = full() {
+            // Past the budget the server's message is only counted: nothing of it is kept.
+            if method == "initialize" || (payloads != .none && !(dir == 1 && budgetSpent)), let full = full() {
                 if method == "initialize", let params = full["params"] {
                     if let info = params["clientInfo"] {
                         e.extra.append(("client_name", Self.stringField(info["name"])))
@@ -270,7 +310,8 @@ public final class AuditTrail {
         guard let request = takePending(Self.key(1 - dir, id)) else {
             // The client's answer to mcpbox's own request (a confirmation): recorded by its decision.
             if dir == 0, let prefix = ownIdPrefix, case .string(let s) = id, s.utf8.starts(with: prefix.utf8) { return }
-            violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has")
+            violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has",
+                      reason: "a response to an id which no request has")
             return
         }
         var response = Response(hasError: head.hasError, errorCode: head.errorCode, isError: Self.truthy(head.isError), full: nil)
@@ -355,10 +396,30 @@ public final class AuditTrail {
 
     static func stringField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string($0) } ?? .null }
 
-    private func violation(_ dir: Int, _ bytes: Int, _ why: String) {
+    /// A line of `dir` that is no message mcpbox can read; `reason`: what a summary counts it
+    /// as (`why` without the line's own bytes), when it is the server's.
+    private func violation(_ dir: Int, _ bytes: Int, _ why: String, reason: String? = nil) {
         violations += 1
-        record(kind: "mcp.violation", fields: [("direction", .string(Self.direction(dir))), ("why", .string(why)),
-                                               ("bytes", .int(Int64(bytes))), ("count", .int(Int64(violations)))])
+        let fields: [(String, Event.Value)] = [("direction", .string(Self.direction(dir))), ("why", .string(why)),
+                                               ("bytes", .int(Int64(bytes))), ("count", .int(Int64(violations)))]
+        guard dir == 1 else {
+            record(kind: "mcp.violation", fields: fields)
+            return
+        }
+        if failed && required { return }
+        let counted = Counted(of: "mcp.violation", method: nil, label: reason ?? why, bytes: bytes, time: Event.now())
+        if budgetSpent {
+            count(counted)
+            return
+        }
+        let event = Event(time: counted.time, profile: profile, kind: "mcp.violation",
+                          fields: [("profile_hash", .string(profileHash))] + fields)
+        if holding {
+            held.append(.server(event, counted))
+            return
+        }
+        if !held.isEmpty, !writeHeld() { return }
+        putServer(counted) { event }
     }
 
     /// `isError` as a lax client reads it (the Python SDK's pydantic model): true, a string such
@@ -387,12 +448,152 @@ public final class AuditTrail {
     private func write(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int) {
         if failed && required { return }
         let time = Event.now(), end = Self.monotonicNanoseconds()
+        if e.dir == 1, budgetSpent {
+            count(counted(e, outcome: given, response: response, responseBytes: responseBytes, time: time))
+            return
+        }
         if holding {
             held.append(.exchange(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end))
             return
         }
         if !held.isEmpty, !writeHeld() { return }
-        put(exchangeEvent(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end))
+        putExchange(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end)
+    }
+
+    /// Writes an exchange's record now: the server's (`dir` 1) within its budget, or counted.
+    @discardableResult
+    private func putExchange(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int,
+                             time: Double, end: UInt64) -> Bool {
+        guard e.dir == 1 else {
+            return put(exchangeEvent(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end))
+        }
+        return putServer(counted(e, outcome: given, response: response, responseBytes: responseBytes, time: time)) {
+            exchangeEvent(e, outcome: given, response: response, responseBytes: responseBytes, time: time, end: end)
+        }
+    }
+
+    // MARK: The server's budget
+
+    /// What a summary counts of one message: the kind its record would have had, its method
+    /// (nil: a protocol violation), its outcome or (a violation) its reason, its bytes, when.
+    struct Counted {
+        var of: String
+        var method: String?
+        var label: String
+        var bytes: Int
+        var time: Double
+    }
+
+    struct SummaryKey: Hashable {
+        var of: String
+        /// nil: a violation, or a method past `maxSummarizedMethods`.
+        var method: String?
+    }
+
+    /// The messages of one kind and method counted past the budget.
+    struct Summary {
+        var key: SummaryKey
+        var count = 0
+        var bytes = 0
+        /// Counts by outcome (reason, for violations), in the order first met; outcomes and
+        /// reasons are mcpbox's own words, a few at most.
+        var labels: [(String, Int)] = []
+        var first: Double
+        var last: Double
+
+        /// The `mcp.summary` record's fields after `profile_hash`.
+        var fields: [(String, Event.Value)] {
+            var f: [(String, Event.Value)] = [("direction", .string(AuditTrail.direction(1))), ("of", .string(key.of))]
+            if key.of != "mcp.violation" {
+                f.append(("method", key.method.map { .string($0) } ?? .null))
+                if key.method == nil { f.append(("other_methods", .bool(true))) }
+            }
+            f += [("count", .int(Int64(count))), ("bytes", .int(Int64(bytes)))]
+            var object = "{"
+            for (i, (label, n)) in labels.enumerated() {
+                if i > 0 { object += "," }
+                JSON.quote(label, into: &object)
+                object += ":\(n)"
+            }
+            f.append((key.of == "mcp.violation" ? "reasons" : "outcomes", .json(object + "}")))
+            f += [("first_time", .string(Event.timestamp(first))), ("last_time", .string(Event.timestamp(last)))]
+            return f
+        }
+    }
+
+    /// `Counted` for an exchange of the server's, its outcome as its record would say it.
+    private func counted(_ e: Exchange, outcome given: String?, response: Response?, responseBytes: Int, time: Double) -> Counted {
+        let isNotification = e.id == nil || e.id == .null
+        var outcome = given ?? (isNotification ? "sent" : "ok")
+        if let response {
+            if response.hasError { outcome = "error" } else if response.isError { outcome = "isError" }
+        }
+        // "not tracked (…)" has a few spellings, all mcpbox's; the rule of a refusal is left out.
+        return Counted(of: isNotification ? "mcp.notification" : "mcp.request", method: e.method, label: outcome,
+                       bytes: e.requestBytes + responseBytes, time: time)
+    }
+
+    /// The bytes `,"prev":"HEX"` adds to a record as the log writes it.
+    static let prevFieldBytes = #","prev":""#.utf8.count + 64 + 1
+
+    /// Writes a record of the server's own traffic if it fits what is left of the budget; the
+    /// first that does not is preceded by an `mcp.budget` record, and it and every later one are
+    /// counted instead (`event` is then never built).
+    @discardableResult
+    private func putServer(_ counted: Counted, _ event: () -> Event) -> Bool {
+        if failed && required { return false }
+        if !budgetSpent {
+            let e = event()
+            let size = e.bytes(prev: nil).count + Self.prevFieldBytes
+            if serverBytes + size <= serverBudget {
+                serverBytes += size
+                return put(e)
+            }
+            budgetSpent = true
+            let spent = Event(time: counted.time, profile: profile, kind: "mcp.budget", fields: [
+                ("profile_hash", .string(profileHash)), ("direction", .string(Self.direction(1))),
+                ("budget_bytes", .int(Int64(serverBudget))), ("written_bytes", .int(Int64(serverBytes))),
+            ])
+            if !put(spent) && required { return false }
+        }
+        count(counted)
+        return true
+    }
+
+    /// Adds a message to its summary (a new method while fewer than `maxSummarizedMethods` have one).
+    private func count(_ c: Counted) {
+        summarized += 1
+        var key = SummaryKey(of: c.of, method: c.method.map {
+            $0.utf8.count <= Self.maxSummarizedMethodBytes ? $0
+                : String(decoding: $0.utf8.prefix(Self.maxSummarizedMethodBytes), as: UTF8.self)
+        })
+        var index = summaryIndex[key]
+        if index == nil, key.method != nil {
+            if summarizedMethods < Self.maxSummarizedMethods {
+                summarizedMethods += 1
+            } else {
+                key.method = nil
+                index = summaryIndex[key]
+            }
+        }
+        let i: Int
+        if let index {
+            i = index
+        } else {
+            i = summaries.count
+            summaries.append(Summary(key: key, first: c.time, last: c.time))
+            summaryIndex[key] = i
+        }
+        summaries[i].count += 1
+        summaries[i].bytes += c.bytes
+        // A held record is counted after one counted at once: the times need not come in order.
+        summaries[i].first = min(summaries[i].first, c.time)
+        summaries[i].last = max(summaries[i].last, c.time)
+        if let j = summaries[i].labels.firstIndex(where: { $0.0 == c.label }) {
+            summaries[i].labels[j].1 += 1
+        } else {
+            summaries[i].labels.append((c.label, 1))
+        }
     }
 
     /// The record of an exchange that ended at `time` (`end` on the monotonic clock).
