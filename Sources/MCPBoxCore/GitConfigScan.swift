@@ -427,7 +427,7 @@ public enum GitConfigScan {
             path = base + "/" + value
         }
         var parts: [Substring] = []
-        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+        for c in Paths.components(path) {
             if c == "." { continue }
             if c == ".." { _ = parts.popLast(); continue }
             parts.append(c)
@@ -558,7 +558,7 @@ extension PlanBuilder {
             // re-pointed by the server, a missing one created.
             var cur = first.source
             var problem: String?
-            for c in Paths.remainder(p, under: first.source).split(separator: "/") {
+            for c in Paths.components(Paths.remainder(p, under: first.source)) {
                 cur = Paths.join(cur, String(c))
                 guard let info = HostFS.info(cur, follow: false) else { problem = "\(cur) does not exist, so the server could create it"; break }
                 if info.isSymlink { problem = "\(cur) is a symlink the server could re-point"; break }

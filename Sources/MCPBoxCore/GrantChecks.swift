@@ -122,14 +122,17 @@ public enum GrantChecks {
 
     /// `resolved(Paths.join(realBase, rest))` for a `realBase` without symlinks, with one `lstat`
     /// per component until one is missing (the usual case for start-up files), memoized in `known`.
-    static func resolved(under realBase: String, _ rest: String, known: inout [String: Bool]) -> String {
+    static func resolved(under realBase: String, _ rest: String, known: inout [[UInt8]: Bool]) -> String {
         var current = realBase
-        let parts = rest.split(separator: "/")
+        let parts = Paths.components(rest)
         for (i, part) in parts.enumerated() {
             let next = Paths.join(current, String(part))
-            let isLink: Bool? = known[next] ?? {
+            // Memoized by the path's bytes (a `String` key would answer for a canonically
+            // equivalent other name).
+            let key = Array(next.utf8)
+            let isLink: Bool? = known[key] ?? {
                 let v = HostFS.info(next, follow: false).map(\.isSymlink)
-                known[next] = v
+                known[key] = v
                 return v
             }()
             guard let isLink else { return parts[i...].reduce(current) { Paths.join($0, String($1)) } }
@@ -198,7 +201,7 @@ extension PlanBuilder {
         }
         let writable = binds.filter { !$0.ro }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
-        var known: [String: Bool] = [:]
+        var known: [[UInt8]: Bool] = [:]
         /// A path under one of the homes resolved per component (cheap), any other with realpath.
         func resolve(_ path: String) -> String {
             if let home = resolvedHomes.first(where: { Paths.isWithin(path, $0.0) }), home.0 != path {

@@ -277,6 +277,10 @@ public enum Paths {
         return s.withUTF8 { !$0.contains { $0 >= 0x80 } }
     }
 
+    /// Whether `a` and `b` are one path to the kernel: the same bytes (`==` on `String` is
+    /// canonical equivalence: `caf\u{E9}` and `cafe\u{301}` are two files, one Swift string).
+    public static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
     /// Whether `ancestor` is `path` itself or one of its parent directories.
     public static func isWithin(_ path: String, _ ancestor: String) -> Bool {
         // Byte-wise, without building `ancestor + "/"`: called for every pair of mounts and places.

@@ -16,7 +16,7 @@ enum LogPaths {
         for top in ["/proc", "/sys", "/dev"] where Paths.isWithin(path, top) {
             return ("refused: the \(what) \(path) lies under \(top), which holds kernel and device files, not logs", hint)
         }
-        if path.utf8.count >= Int(PATH_MAX) || path.split(separator: "/").contains(where: { $0.utf8.count > Int(NAME_MAX) }) {
+        if path.utf8.count >= Int(PATH_MAX) || Paths.components(path).contains(where: { $0.utf8.count > Int(NAME_MAX) }) {
             return ("refused: the \(what) \(path) is too long (a path of at most \(PATH_MAX - 1) bytes, each name at most \(NAME_MAX))", "choose a shorter path")
         }
         if let i = HostFS.info(path, follow: false) {

@@ -97,6 +97,12 @@ public struct PlanBuilder {
 
     static let secretWords = ["TOKEN", "SECRET", "KEY", "PASSWORD", "PASS", "CREDENTIAL", "AUTH"]
 
+    /// Whether a variable's name looks like it holds a secret.
+    static func looksSecret(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return secretWords.contains { upper.contains($0) }
+    }
+
     public private(set) var profile: Profile
     public let host: HostContext
     /// The command after `--` (empty: use the profile's `command`).
@@ -227,6 +233,11 @@ public struct PlanBuilder {
                 d.warn("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))",
                        acknowledgedBy: profile.envAccept.first { $0.value == p.value })
             }
+        }
+        for r in profile.secretReferences {
+            let where_ = r.key == "command" ? "; in the command line every host user can read it (/proc/PID/cmdline)" : ""
+            d.warn("\(r.key): expands `${\(r.value)}`, which looks like a secret; the server can read it\(where_) (\(Paths.basename(r.file)):\(r.line))",
+                   acknowledgedBy: profile.envAccept.first { $0.value == r.value })
         }
         for s in profile.envSet {
             put(s.value)
@@ -359,12 +370,12 @@ public struct PlanBuilder {
     func buildMounts(_ d: inout Draft, identity: Identity, network: NetworkMode, limits: Limits) {
         var binds: [(entry: Sourced<PathEntry>, readOnly: Bool)] = profile.readOnly.map { ($0, true) } + profile.readWrite.map { ($0, false) }
         for ro in profile.readOnly {
-            if let rw = profile.readWrite.first(where: { $0.value.path == ro.value.path }) {
+            if let rw = profile.readWrite.first(where: { Paths.same($0.value.path, ro.value.path) }) {
                 d.sink.add(rw.diagnostic("\(rw.value.path) is also listed in filesystem.read_only (\(Paths.basename(ro.file)):\(ro.line))",
                                          hint: "list each path once, in read_only or read_write"))
             }
         }
-        binds.removeAll { b in b.readOnly && profile.readWrite.contains { $0.value.path == b.entry.value.path } }
+        binds.removeAll { b in b.readOnly && profile.readWrite.contains { Paths.same($0.value.path, b.entry.value.path) } }
         for b in binds {
             let path = b.entry.value.path
             if path == "/proc" || Paths.isWithin(path, "/proc") || path == "/dev" {
@@ -372,7 +383,7 @@ public struct PlanBuilder {
                                               hint: "remove it"))
                 continue
             }
-            if let t = profile.tmpfs.first(where: { $0.value.path == path }) {
+            if let t = profile.tmpfs.first(where: { Paths.same($0.value.path, path) }) {
                 d.sink.add(t.diagnostic("\(path) is listed both as a tmpfs and in \(b.entry.key) (\(Paths.basename(b.entry.file)):\(b.entry.line))",
                                         hint: "list each path once"))
                 continue
@@ -406,7 +417,7 @@ public struct PlanBuilder {
                 d.sink.add(t.diagnostic("\(path) cannot be a tmpfs", hint: "remove it"))
                 continue
             }
-            if d.mounts.contains(where: { $0.target == path }) { continue }
+            if d.mounts.contains(where: { Paths.same($0.target, path) }) { continue }
             d.mounts.append(Mount(target: path, kind: .tmpfs(sizeBytes: limits.tmpfsSizeBytes), origin: t.origin))
         }
         if !d.mounts.contains(where: { $0.target == "/tmp" }) {
@@ -472,7 +483,7 @@ public struct PlanBuilder {
                 continue
             }
             for place in places {
-                d.mounts.removeAll { $0.target == place.target && { if case .hide = $0.kind { true } else { false } }($0) }
+                d.mounts.removeAll { Paths.same($0.target, place.target) && $0.isHide }
                 d.mounts.append(Mount(target: place.target, kind: .hide(isDirectory: place.isDirectory), origin: h.origin))
             }
         }

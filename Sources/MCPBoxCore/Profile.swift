@@ -56,6 +56,8 @@ public struct Profile: Sendable, Equatable {
     /// The symbolic links followed to reach them (each in its real directory): replacing one
     /// replaces a profile, so none may lie where the server can write.
     public var links: [String] = []
+    /// Secret-looking variables expanded outside env.set (`command = ["x", "--token=${GH_TOKEN}"]`).
+    public var secretReferences: [Sourced<String>] = []
     /// What loading noticed that the plan states as warnings (a diamond's order).
     public var loadWarnings: [String] = []
 
@@ -160,6 +162,7 @@ public struct Profile: Sendable, Equatable {
         files.append(contentsOf: child.files)
         links.append(contentsOf: child.links)
         loadWarnings.append(contentsOf: child.loadWarnings)
+        secretReferences.append(contentsOf: child.secretReferences)
         // Written out field by field: key paths would be instantiated at run time, on every launch.
         if let v = child.description { description = v }
         if let v = child.command { command = v }
@@ -230,8 +233,10 @@ public struct Profile: Sendable, Equatable {
 
     /// Appends the entries whose path is not listed yet (linear: profiles can hold long lists).
     private static func appendPaths(_ list: inout [Sourced<PathEntry>], _ more: [Sourced<PathEntry>]) {
-        var seen = Set(list.map { $0.value.path })
-        for e in more where seen.insert(e.value.path).inserted { list.append(e) }
+        // By bytes: two paths only canonically equivalent are two files (a second `hide` of the
+        // NFD spelling was dropped as a duplicate of the NFC one, and its file stayed visible).
+        var seen = Set(list.map { Array($0.value.path.utf8) })
+        for e in more where seen.insert(Array(e.value.path.utf8)).inserted { list.append(e) }
     }
 
     private static func appendPorts(_ list: [Sourced<UInt16>]?, _ more: [Sourced<UInt16>]) -> [Sourced<UInt16>] {
@@ -438,6 +443,11 @@ struct ProfileFileReader {
             }
             let n = String(name)
             referenced.append(n)
+            // A secret-looking variable expanded anywhere but env.set (which says so itself):
+            // in `command` it is readable by every host user (/proc/PID/cmdline).
+            if !key.hasPrefix("env.set."), PlanBuilder.looksSecret(n) {
+                layer.secretReferences.append(Sourced(n, file: file, line: line, key: key))
+            }
             if variables[n] == nil, let why = unavailable[n] {
                 metUnavailable = true
                 if !quietUnavailable {

@@ -95,7 +95,10 @@ public struct ProfileLoader: Sendable {
             return HostFS.realPath(path).map { (path, $0) }
         }
         for d in searchPath {
-            let candidate = Paths.join(d, ref + ".toml")
+            // Absolute, so the symlink walk (which starts at `/`) sees the path as named: a
+            // relative `--profile-path rel` skipped every link check.
+            let dir = d.isAbsolutePath ? d : Paths.join(Self.currentDirectory(), d)
+            let candidate = Paths.join(dir, ref + ".toml")
             if let i = HostFS.info(candidate), i.isRegular, let real = HostFS.realPath(candidate) { return (candidate, real) }
         }
         return nil
@@ -127,7 +130,7 @@ public struct ProfileLoader: Sendable {
     /// others, unless sticky). Otherwise whoever may replace a link swaps the profile for another
     /// file the checks accept (`ln -sfn wide.toml prof.toml` in a world-writable directory).
     func symlinkProblems(named: String, file: String) -> [Diagnostic] {
-        guard named != file else { return [] }
+        guard !Paths.same(named, file) else { return [] }
         guard let links = Self.symlinks(on: named) else {
             return [Diagnostic(file: file, "refused: \(named) goes through more than 40 symbolic links", hint: "name the profile by its real path")]
         }
@@ -189,16 +192,16 @@ public struct ProfileLoader: Sendable {
     public func load(_ ref: String) throws(ProfileError) -> Profile {
         var sink = DiagnosticSink()
         var layers: [Profile] = []
-        var loaded = Set<String>()
+        var loaded = Set<[UInt8]>()
         guard let (named, file) = locateNamed(ref, relativeTo: nil) else {
             throw ProfileError(notFound(ref, from: nil))
         }
         // `[variables]` declared anywhere in the chain apply to every file of it: collect them
         // first (the documents are parsed once and kept for the main pass).
-        var documents: [String: TOMLTable] = [:]
+        var documents: [[UInt8]: TOMLTable] = [:]
         var derived: [String: String] = [:]
         var declared: [String: [String]] = [:]
-        var seen = Set<String>()
+        var seen = Set<[UInt8]>()
         collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen, depth: 0)
         var loader = self
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
@@ -273,11 +276,12 @@ public struct ProfileLoader: Sendable {
     }
 
     /// Parsed documents from the first pass, by file.
-    private var documents: [String: TOMLTable] = [:]
+    /// By the bytes of the path (two files only canonically equivalent are two files).
+    private var documents: [[UInt8]: TOMLTable] = [:]
     /// The parsed documents, as `ExitArena` keeps them.
     private final class Documents {
-        let documents: [String: TOMLTable]
-        init(_ documents: [String: TOMLTable]) { self.documents = documents }
+        let documents: [[UInt8]: TOMLTable]
+        init(_ documents: [[UInt8]: TOMLTable]) { self.documents = documents }
     }
     /// `check` only: the chain's `from_arg` variables (name → flags).
     private var placeholders: [String: [String]] = [:]
@@ -287,10 +291,10 @@ public struct ProfileLoader: Sendable {
     /// First pass: parses `file` and what it extends, and takes the value of every
     /// `[variables] NAME = { from_arg = [...] }` from the command line (first declaration wins).
     /// Errors are left to the main pass, which reports them with everything else.
-    private func collectDerived(_ file: String, documents: inout [String: TOMLTable], derived: inout [String: String],
-                                declared: inout [String: [String]], seen: inout Set<String>, depth: Int) {
-        guard depth < Self.maxExtendsDepth, seen.insert(file).inserted, case .success(let doc) = Self.parse(file) else { return }
-        documents[file] = doc
+    private func collectDerived(_ file: String, documents: inout [[UInt8]: TOMLTable], derived: inout [String: String],
+                                declared: inout [String: [String]], seen: inout Set<[UInt8]>, depth: Int) {
+        guard depth < Self.maxExtendsDepth, seen.insert(Array(file.utf8)).inserted, case .success(let doc) = Self.parse(file) else { return }
+        documents[Array(file.utf8)] = doc
         var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
         for entry in doc.entries {
             switch (entry.key, entry.value.kind) {
@@ -332,13 +336,12 @@ public struct ProfileLoader: Sendable {
     }
 
     private func loadFile(_ file: String, named: String, name: String, chain: [(file: String, name: String)],
-                          loaded: inout Set<String>, layers: inout [Profile], sink: inout DiagnosticSink) {
-        if loaded.contains(file) { return }
-        loaded.insert(file)
+                          loaded: inout Set<[UInt8]>, layers: inout [Profile], sink: inout DiagnosticSink) {
+        guard loaded.insert(Array(file.utf8)).inserted else { return }
         for d in permissionProblems(file) { sink.add(d) }
         for d in symlinkProblems(named: named, file: file) { sink.add(d) }
         let doc: TOMLTable
-        if let parsed = documents[file] {
+        if let parsed = documents[Array(file.utf8)] {
             doc = parsed
         } else {
             switch Self.parse(file) {
@@ -367,7 +370,7 @@ public struct ProfileLoader: Sendable {
             }
             // Merged once, where first reached: an earlier entry of this list that extends it
             // was merged after it, so that entry's settings win, whatever this list's order says.
-            if k > 0, loaded.contains(parentFile), !loadedBefore.contains(parentFile) {
+            if k > 0, loaded.contains(Array(parentFile.utf8)), !loadedBefore.contains(Array(parentFile.utf8)) {
                 let through = parents[..<k].map { "`\($0.value)`" }.joined(separator: ", ")
                 diamond.append("extends: `\(parent.value)` is listed after \(through), which already extend\(k == 1 ? "s" : "") it: it is merged once, before them, so their settings win over its own (\(parent.file):\(parent.line)); list it first, or drop it")
             }
@@ -376,8 +379,8 @@ public struct ProfileLoader: Sendable {
                 sink.add(parent.diagnostic("`extends` nests more than \(Self.maxExtendsDepth) profiles deep", hint: "flatten the chain"))
                 continue
             }
-            if here.contains(where: { $0.file == parentFile }) {
-                let start = here.firstIndex { $0.file == parentFile }!
+            if here.contains(where: { Paths.same($0.file, parentFile) }) {
+                let start = here.firstIndex { Paths.same($0.file, parentFile) }!
                 let names = here[start...].map(\.name) + [parent.value]
                 sink.add(parent.diagnostic("`extends` cycle: " + names.joined(separator: " → "),
                                            hint: "remove one of these extends"))
@@ -387,7 +390,7 @@ public struct ProfileLoader: Sendable {
         }
         var layer = reader.layer
         layer.loadWarnings = diamond
-        if named != file { layer.links = (Self.symlinks(on: named) ?? []).map(\.link) }
+        if !Paths.same(named, file) { layer.links = (Self.symlinks(on: named) ?? []).map(\.link) }
         layers.append(layer)
     }
 }

@@ -269,7 +269,7 @@ public enum SweepGuard {
     /// Appends `text` to the log at `path`, creating its missing directories 0700 and the file 0600.
     static func appendLog(_ path: String, _ text: String) -> Bool {
         var prefix = ""
-        for part in Paths.dirname(path).split(separator: "/") {
+        for part in Paths.components(Paths.dirname(path)) {
             prefix += "/" + part
             _ = mkdir(prefix, 0o700)
         }

@@ -32,7 +32,9 @@ public enum OCIExport {
         var placeholders: [String] = []
 
         func underMount(_ path: String) -> Bool {
-            mounted.contains { $0 != "/" && (path == $0 || path.hasPrefix($0 + "/")) }
+            // By bytes, as the kernel compares paths (a Character prefix test does not see a `/`
+            // a combining mark follows).
+            mounted.contains { $0 != "/" && Paths.isWithin(path, $0) }
         }
         func mountPoint(_ target: String, directory: Bool) {
             if !underMount(target) { files.append(directory ? .dir("rootfs" + target) : .file("rootfs" + target, "")) }
@@ -44,19 +46,20 @@ public enum OCIExport {
         }
         /// Read-write binds so far: target and source as written in config.json.
         var writableBinds: [(target: String, source: String)] = []
-        var pinned = Set<String>()
+        var pinned = Set<[UInt8]>()
         /// As the child stage's pin_dir: every directory between a read-write bind and a mount
         /// nested in it is bound onto itself, so the server cannot rename it (EBUSY) and put a
         /// path of its own where the nested mount was planned.
         func pin(_ target: String) -> Int {
-            guard let outer = writableBinds.filter({ target.hasPrefix($0.target + "/") }).max(by: { $0.target.count < $1.target.count }) else { return 0 }
+            guard let outer = writableBinds.filter({ !Paths.same(target, $0.target) && Paths.isWithin(target, $0.target) })
+                .max(by: { $0.target.utf8.count < $1.target.utf8.count }) else { return 0 }
             var count = 0
             var dir = outer.target
-            let parts = target.dropFirst(outer.target.count + 1).split(separator: "/").dropLast()
+            let parts = Paths.components(Paths.remainder(target, under: outer.target)).dropLast()
             for part in parts {
                 dir += "/" + part
-                guard pinned.insert(dir).inserted, !mounted.contains(dir) else { continue }
-                mount(dir, "bind", outer.source + dir.dropFirst(outer.target.count), ["rbind", "rw", "nosuid", "nodev"])
+                guard pinned.insert(Array(dir.utf8)).inserted, !mounted.contains(where: { Paths.same($0, dir) }) else { continue }
+                mount(dir, "bind", Paths.join(outer.source, Paths.remainder(dir, under: outer.target)), ["rbind", "rw", "nosuid", "nodev"])
                 count += 1
             }
             return count

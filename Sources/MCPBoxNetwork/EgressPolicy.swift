@@ -57,7 +57,7 @@ public struct EgressPolicy: Sendable, Equatable {
         if let r = deny.first(where: { $0.covers(address: address, port: port) }) {
             return Decision(allowed: false, reason: "deny \(r.text)")
         }
-        if address.restrictedClass == nil, isLocal(address) {
+        if address.restrictedClass == nil, isLocal(address) || (address.nat64IPv4.map(isLocal) ?? false) {
             if let r = allow.first(where: { $0.covers(address: address, port: port) }) {
                 return Decision(allowed: true, reason: "allow \(r.text)")
             }

@@ -142,7 +142,9 @@ final class ConfirmGate {
 
     /// Whether `state` continues the approved call `call` (consumed when it does).
     func isContinuation(_ state: String, call: String) -> Bool {
-        guard let i = continuations.firstIndex(where: { $0.state == state && $0.call == call }) else { return false }
+        // By bytes: arguments only canonically equivalent (`caf\u{E9}` and `cafe\u{301}`, `K` and
+        // KELVIN SIGN) name other files, and were taken for the call the user approved.
+        guard let i = continuations.firstIndex(where: { $0.state.utf8.elementsEqual(state.utf8) && $0.call.utf8.elementsEqual(call.utf8) }) else { return false }
         continuations.remove(at: i)
         return true
     }

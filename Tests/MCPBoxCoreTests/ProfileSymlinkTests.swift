@@ -77,3 +77,51 @@ struct ProfileSymlinkTests {
         #expect(errors.contains { $0.message.contains("nests more than \(ProfileLoader.maxExtendsDepth) profiles deep") }, "\(errors.prefix(3))")
     }
 }
+
+/// Review findings on the fixes above; each fails before its fix.
+@Suite("Profiles: relative search directories, canonical equivalence, secrets in the command")
+struct ProfileReviewTests {
+    @Test("a relative --profile-path is walked as named: a link in a world-writable directory is refused")
+    func relativeSearchDirectory() throws {
+        let s = Scratch()
+        s.write("safe/base.toml", "")
+        s.write("safe/strict.toml", "[network]\nmode = \"none\"\n")
+        let ww = s.mkdir("ww", mode: 0o777)
+        #expect(symlink(s.path + "/safe/strict.toml", ww + "/prof.toml") == 0)
+        // The scratch directory as a path relative to the test process's working directory.
+        let cwd = FileManager.default.currentDirectoryPath
+        let up = String(repeating: "../", count: Paths.components(cwd).count)
+        let relative = up + String(ww.dropFirst())
+        let loader = Fixture.loader([relative, s.path + "/safe"])
+        #expect(loader.locateNamed("prof", relativeTo: nil)?.named.isAbsolutePath == true)
+        do {
+            _ = try loader.load("prof")
+            Issue.record("loaded through a link in a world-writable directory")
+        } catch {
+            #expect(error.diagnostics.contains { $0.message.contains("writable by group or others") }, "\(error.diagnostics)")
+        }
+    }
+
+    @Test("two hides only canonically equivalent are two hides")
+    func equivalentHidesBothKept() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("tree/caf\u{E9}/secret", "s1")
+        s.write("tree/cafe\u{301}/secret", "s2")
+        let t = s.path + "/tree"
+        s.write("p/a.toml", "[filesystem]\nread_only = [\"\(t)\"]\nhide = [\"\(t)/caf\u{E9}\", \"\(t)/cafe\u{301}\"]\n")
+        let plan = try #require(Fixture.plan(s.path + "/p/a.toml", dirs: [s.path + "/p"]).plan)
+        let hidden = plan.mounts.filter(\.isHide).map { Array($0.target.utf8) }
+        #expect(hidden.contains(Array((t + "/caf\u{E9}").utf8)) && hidden.contains(Array((t + "/cafe\u{301}").utf8)), "\(plan.mounts.map(\.target))")
+    }
+
+    @Test("a secret-looking variable expanded into the command is warned about")
+    func secretInCommand() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/a.toml", "command = [\"/bin/echo\", \"--token=${GITHUB_TOKEN}\", \"${HOME}\"]\n")
+        let plan = try #require(Fixture.plan(s.path + "/p/a.toml", dirs: [s.path + "/p"], env: ["GITHUB_TOKEN": "ghp_x"]).plan)
+        #expect(plan.warnings.contains { $0.contains("command: expands `${GITHUB_TOKEN}`") && $0.contains("/proc/PID/cmdline") }, "\(plan.warnings)")
+        #expect(plan.warnings.filter { $0.contains("looks like a secret") }.count == 1, "\(plan.warnings)")
+    }
+}

@@ -152,3 +152,29 @@ struct ExportCLITests {
 enum KubernetesName {
     static func of(_ profile: String) -> String { "mcpbox-" + profile }
 }
+
+/// The OCI export pins every directory between a read-write bind and a mount nested in it (so
+/// the server cannot rename it away), found with Character prefix tests: a directory whose name
+/// begins with a combining mark (`w/\u{301}a`) was not seen as inside `w`, and no pin was written.
+/// Found by review; fails before the fix.
+@Suite("Export: pins are found by bytes")
+struct ExportPinBytesTests {
+    @Test func combiningMarkAfterSlash() throws {
+        let tmp = try TempDir(prefix: "mcpbox-export-pin")
+        defer { tmp.remove() }
+        let w = tmp.sub("w")
+        let inner = w + "/\u{301}a/b/c"
+        try FileManager.default.createDirectory(atPath: inner, withIntermediateDirectories: true)
+        chmod(tmp.path, 0o755)
+        let profile = try tmp.write("pin.toml", "extends = [\"base\"]\n[filesystem]\nread_write = [\"\(w)\"]\nread_only = [\"\(inner)\"]\n")
+        let (r, dir, out) = try ExportCLITests.export([profile, "--profile-path", TestSupport.profilesDir, "--format", "oci", "--", "/bin/true"])
+        defer { dir.remove() }
+        try #require(r.status == 0, "\(r.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any]
+        let mounts = (config?["mounts"] as? [[String: Any]]) ?? []
+        let destinations = mounts.compactMap { $0["destination"] as? String }.map { Array($0.utf8) }
+        for pinned in [w + "/\u{301}a", w + "/\u{301}a/b"] {
+            #expect(destinations.contains(Array(pinned.utf8)), "no pin for \(pinned): \(mounts.compactMap { $0["destination"] as? String })")
+        }
+    }
+}

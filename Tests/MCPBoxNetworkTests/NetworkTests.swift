@@ -352,3 +352,13 @@ struct LocalAddressTests {
         }
     }
 }
+
+@Suite("Egress: a NAT64 address of the host's own IPv4 address is the host's")
+struct LocalNAT64Tests {
+    @Test func nat64OfHostAddress() throws {
+        let host = try #require(IPAddress("198.51.100.1"))
+        let nat64 = try #require(IPAddress("64:ff9b::c633:6401"))
+        let p = EgressPolicy(allow: [try EgressRule.parse("rebind.test:7000", origin: "t").get()], deny: [])
+        #expect(!p.check(address: nat64, port: 7000, isLocal: { $0 == host }).allowed)
+    }
+}

@@ -41,3 +41,19 @@ struct CanonicalIdTests {
         #expect(JSON.string("\\u{e9}").key != JSON.string("\u{E9}").key)
     }
 }
+
+/// An approved call's continuation (protocol 2026-07-28 retry rounds) was matched by `String`
+/// equality of its fingerprint: arguments only canonically equivalent to the approved ones
+/// (another file: `caf\u{E9}` and `cafe\u{301}`) passed as the approved call. Found by review;
+/// fails before the fix.
+@Suite("Confirm: a continuation matches the approved call byte for byte")
+struct ConfirmContinuationBytesTests {
+    @Test func canonicallyEquivalentArgumentsAreAnotherCall() throws {
+        let gate = ConfirmGate(patterns: ["write_file"])
+        let approved = ConfirmGate.fingerprint(name: "write_file", arguments: try JSON.parse(Array(#"{"path":"/d/caf\u00e9"}"#.utf8)))
+        let other = ConfirmGate.fingerprint(name: "write_file", arguments: try JSON.parse(Array(#"{"path":"/d/cafe\u0301"}"#.utf8)))
+        gate.continued("state-1", call: approved)
+        #expect(!gate.isContinuation("state-1", call: other))
+        #expect(gate.isContinuation("state-1", call: approved))
+    }
+}
