@@ -321,6 +321,25 @@ public struct ProfileLoader: Sendable {
         }
     }
 
+    /// Whether `from` is `target` or extends it, directly or not (from the parsed documents).
+    private func extendsChain(_ from: String, contains target: [UInt8], depth: Int, seen: inout Set<[UInt8]>) -> Bool {
+        let key = Array(from.utf8)
+        if key == target { return true }
+        guard depth < Self.maxExtendsDepth, seen.insert(key).inserted, let doc = documents[key] else { return false }
+        var parents: [String] = Paths.basename(from) == "base.toml" ? [] : ["base"]
+        for entry in doc.entries where entry.key == "extends" {
+            switch entry.value.kind {
+            case .string(let s): parents = [s]
+            case .array(let items): parents = items.compactMap { if case .string(let s) = $0.kind { s } else { nil } }
+            default: break
+            }
+        }
+        for p in parents {
+            if let f = locate(p, relativeTo: Paths.dirname(from)), extendsChain(f, contains: target, depth: depth + 1, seen: &seen) { return true }
+        }
+        return false
+    }
+
     /// The value given to one of `flags` in `argv` (after argv[0]): `FLAG VALUE` or `FLAG=VALUE`.
     static func argument(after flags: [String], in argv: [String]) -> String? {
         var i = 1
@@ -361,8 +380,8 @@ public struct ProfileLoader: Sendable {
             parents = [Sourced("base", file: file, line: 1, key: "extends")]
         }
         let here = chain + [(file, name)]
-        let loadedBefore = loaded
         var diamond: [String] = []
+        let parentFiles = parents.count > 1 ? parents.map { locate($0.value, relativeTo: Paths.dirname(file)) } : []
         for (k, parent) in parents.enumerated() {
             guard let (parentNamed, parentFile) = locateNamed(parent.value, relativeTo: Paths.dirname(file)) else {
                 sink.add(notFound(parent.value, from: parent))
@@ -370,9 +389,16 @@ public struct ProfileLoader: Sendable {
             }
             // Merged once, where first reached: an earlier entry of this list that extends it
             // was merged after it, so that entry's settings win, whatever this list's order says.
-            if k > 0, loaded.contains(Array(parentFile.utf8)), !loadedBefore.contains(Array(parentFile.utf8)) {
-                let through = parents[..<k].map { "`\($0.value)`" }.joined(separator: ", ")
-                diamond.append("extends: `\(parent.value)` is listed after \(through), which already extend\(k == 1 ? "s" : "") it: it is merged once, before them, so their settings win over its own (\(parent.file):\(parent.line)); list it first, or drop it")
+            // (Judged from the chains themselves, not from what was loaded when: a profile merged
+            // earlier elsewhere is still listed after an entry that extends it.)
+            let target = Array(parentFile.utf8)
+            let through = (0..<k).filter { j in
+                guard let f = parentFiles[j] else { return false }
+                var seen = Set<[UInt8]>()
+                return extendsChain(f, contains: target, depth: 0, seen: &seen)
+            }.map { "`\(parents[$0].value)`" }
+            if !through.isEmpty {
+                diamond.append("extends: `\(parent.value)` is listed after \(through.joined(separator: ", ")), which already extend\(through.count == 1 ? "s" : "") it: it is merged once, before them, so their settings win over its own (\(parent.file):\(parent.line)); list it first, or drop it")
             }
             // A bounded recursion: a chain of hundreds of files overflowed the stack (SIGSEGV).
             guard here.count < Self.maxExtendsDepth else {

@@ -23,6 +23,20 @@ struct DiamondTests {
         let plain = try #require(Fixture.plan(s.path + "/p/a2.toml", dirs: [s.path + "/p"]).plan)
         #expect(!plain.warnings.contains { $0.contains("is listed after") }, "\(plain.warnings)")
     }
+
+    /// The review's case: `b` lists `["x", "c"]` and `x` extends `c`, and the top profile reaches
+    /// `c` first (`extends = ["c", "b"]`): `c` was already loaded when `b`'s list was read, so the
+    /// warning was skipped, while `b`'s list order (c last) still loses to `x`. Fails before the fix.
+    @Test func diamondBelowAnEarlierLoad() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/c.toml", "[limits]\nprocesses = 11\n")
+        s.write("p/x.toml", "extends = [\"./c.toml\"]\n[limits]\nprocesses = 22\n")
+        s.write("p/b.toml", "extends = [\"./x.toml\", \"./c.toml\"]\n")
+        s.write("p/top.toml", "extends = [\"./c.toml\", \"./b.toml\"]\n")
+        let plan = try #require(Fixture.plan(s.path + "/p/top.toml", dirs: [s.path + "/p"]).plan)
+        #expect(plan.warnings.contains { $0.contains("`./c.toml` is listed after `./x.toml`") && $0.contains("b.toml:1") }, "\(plan.warnings)")
+    }
 }
 
 /// `[env] pass = ["GITHUB_TOKEN"]` is warned about (and fails `check --strict`), but
