@@ -81,10 +81,14 @@ public enum UnifiedDiff {
     /// Control characters other than tab shown as `^X`, CR and LF included: what a configuration
     /// names (a server, a command, a path) must neither drive the terminal nor forge or overwrite
     /// a line of what wrap prints (`"evil\r  skip ..."` returned to the start of the line).
+    /// Bidirectional controls (U+202A–202E, U+2066–2069, U+200E, U+200F, U+061C) are written as
+    /// `<U+202E>`: they reorder what follows them on the terminal, so a name could show as another.
     static func visible(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
-            if (u.value < 0x20 && u != "\t") || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
+            if (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value) || u.value == 0x200E || u.value == 0x200F || u.value == 0x061C {
+                out += "<U+" + String(u.value, radix: 16, uppercase: true) + ">"
+            } else if (u.value < 0x20 && u != "\t") || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
                 out += "^" + String(UnicodeScalar(UInt8((u.value + 0x40) & 0x7F)))
             } else {
                 out.unicodeScalars.append(u)

@@ -928,3 +928,15 @@ struct WrapFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.contains("mcpbox-backup") }.isEmpty)
     }
 }
+
+/// A bidirectional override in a server name reordered what wrap printed after it on the
+/// terminal (`UnifiedDiff.visible` escaped controls, not bidi marks; `explain` escapes both).
+/// Found by a helper; fails before the fix.
+@Suite("wrap: bidirectional controls from a configuration are shown escaped")
+struct WrapBidiTests {
+    @Test func bidiEscaped() {
+        let shown = UnifiedDiff.visible("evil\u{202E}lmth.exe\u{2066}x\u{200F}")
+        #expect(shown == "evil<U+202E>lmth.exe<U+2066>x<U+200F>", "\(shown)")
+        #expect(UnifiedDiff.visible("tab\tok") == "tab\tok")
+    }
+}
