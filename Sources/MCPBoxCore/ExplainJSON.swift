@@ -189,6 +189,8 @@ public enum ExplainJSON {
             w.field("required", a.required ? "true" : "false")
             w.field("max_size_bytes", String(a.rotation.maxSize))
             w.field("keep", String(a.rotation.keep))
+            // What the server alone sends: records up to this many bytes per session, then counted.
+            w.field("server_budget_bytes", String(AuditTrail.serverBudget(maxSize: a.rotation.maxSize)))
             w.field("chain", string("sha256 of the previous line (prev); genesis 64 zeros"))
             w.field("profile_hash_of", string("profile files"))
         }

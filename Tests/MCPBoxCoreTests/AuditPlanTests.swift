@@ -43,6 +43,8 @@ import Testing
         let audit = try #require(j["audit"] as? [String: Any])
         #expect(audit["enabled"] as? Bool == true && audit["log"] as? String == "/var/lib/st/mcpbox/audit/p.jsonl"
                 && audit["payloads"] as? String == "redacted" && audit["required"] as? Bool == true && audit["keep"] as? Int == 5)
+        // The server's record budget, as the text states it (max_size / 4).
+        #expect(audit["server_budget_bytes"] as? Int == (audit["max_size_bytes"] as? Int ?? 0) / 4, "\(audit)")
     }
 
     @Test("a log path no log can live at: refused, or with required = false a warning that the session will not be logged")
