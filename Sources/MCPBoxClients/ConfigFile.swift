@@ -230,7 +230,7 @@ public enum ProfileWriter {
 
     static func makeDirectories(_ dir: String) throws(ConfigFileError) {
         var prefix = ""
-        for part in dir.split(separator: "/") {
+        for part in dir.utf8.split(separator: UInt8(ascii: "/")).map({ String(decoding: $0, as: UTF8.self) }) {
             prefix += "/" + part
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw ConfigFileError("cannot create", prefix) }
         }

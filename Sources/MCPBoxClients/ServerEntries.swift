@@ -13,7 +13,7 @@ public enum ClientKind: String, CaseIterable, Sendable {
 
     /// The client a file most likely belongs to, from its path alone.
     public static func guess(path: String) -> ClientKind {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let base = Paths.components(path).last.map(String.init) ?? path
         if base.hasSuffix(".toml") { return .codex }
         if base == ".claude.json" || base == ".mcp.json" { return .claudeCode }
         if path.contains("/.vscode/") || path.hasPrefix(".vscode/") || path.contains("/Code/User/") || path.contains("/Code - Insiders/User/") { return .vscode }

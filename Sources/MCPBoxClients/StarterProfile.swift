@@ -248,7 +248,7 @@ public struct StarterProfile: Sendable, Equatable {
 
     /// Trees every profile family already binds read-only (`base`): not repeated.
     static func isSystem(_ path: String) -> Bool {
-        ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev", "/sys"].contains { path == $0 || path.hasPrefix($0 + "/") }
+        ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev", "/sys"].contains { Paths.isWithin(path, $0) }
     }
 
     /// `path` when it is absolute, without `.`/`..` parts, `//`, a trailing `/` or `$` (a profile variable), else nil.
@@ -277,7 +277,7 @@ public struct StarterProfile: Sendable, Equatable {
         return parts[0].lowercased() + (https ? ":443" : ":80")
     }
 
-    static func basename(_ p: String) -> String { p.split(separator: "/").last.map(String.init) ?? p }
+    static func basename(_ p: String) -> String { Paths.components(p).last.map(String.init) ?? p }
 
     static func dirname(_ p: String) -> String {
         guard let slash = p.lastIndex(of: "/") else { return "." }

@@ -53,8 +53,9 @@ public enum BundleWriter {
     /// `mkdir -p` with `mode` for the last directory and `parents` for the others it creates
     /// (existing ones are left as they are).
     static func mkdirs(_ path: String, mode: mode_t = directoryMode, parents: mode_t? = nil) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        let components = path.split(separator: "/")
+        // Split at the `/` bytes (a Character split keeps `/` and a combining mark after it together).
+        var current = path.utf8.first == UInt8(ascii: "/") ? "" : "."
+        let components = path.utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
         for (i, part) in components.enumerated() {
             current += "/" + part
             let mode = i == components.count - 1 ? mode : parents ?? mode

@@ -57,7 +57,7 @@ public enum GVisorEgress {
             return .init(message: "network.mode = \"allow\" under gVisor runs mcpbox's own binary inside the sandbox as the egress forwarder, and this mcpbox is not statically linked",
                          hint: "use the static release build (scripts/setup builds it), " + fix)
         }
-        if let m = plan.mounts.first(where: { $0.target == "/" || $0.target == inside || $0.target.hasPrefix(inside + "/") }) {
+        if let m = plan.mounts.first(where: { $0.target == "/" || Paths.isWithin($0.target, inside) }) {
             return .init(message: "network.mode = \"allow\" under gVisor binds mcpbox (\(mcpbox)) and its egress sockets at \(inside), which the mount \(m.target) (\(m.origin)) would cover",
                          hint: "remove that mount, " + fix)
         }

@@ -122,7 +122,7 @@ public struct GVisorUserNamespace: Sendable, Equatable {
             // Search on every directory above, then read (and list) the source, and write it for read_write.
             var checks: [(String, UInt32, String)] = []
             var dir = ""
-            for part in source.split(separator: "/").dropLast() {
+            for part in Paths.components(source).dropLast() {
                 dir += "/" + part
                 checks.append((dir, 0o1, "search"))
             }
@@ -165,7 +165,7 @@ public struct GVisorUserNamespace: Sendable, Equatable {
             let path = "rootfs" + target
             var parents: [String] = []
             var p = "rootfs"
-            for part in target.split(separator: "/").dropLast() {
+            for part in Paths.components(target).dropLast() {
                 p += "/" + part
                 parents.append(p)
             }
@@ -272,7 +272,7 @@ public struct GVisorUserNamespace: Sendable, Equatable {
             return .failure(ExternalStartError("gvisor: no directory for the bundle (set XDG_RUNTIME_DIR, XDG_STATE_HOME or HOME to an absolute path)"))
         }
         var current = ""
-        for part in base.split(separator: "/") {
+        for part in Paths.components(base) {
             current += "/" + part
             if mkdir(current, 0o700) != 0 && errno != EEXIST {
                 return .failure(ExternalStartError("gvisor: cannot create \(current): \(String(cString: strerror(errno)))"))
@@ -291,7 +291,7 @@ public struct GVisorUserNamespace: Sendable, Equatable {
     static func unsafeComponent(_ path: String, uid: uid_t) -> String? {
         var chain = ["/"]
         var current = ""
-        for part in path.split(separator: "/") {
+        for part in Paths.components(path) {
             current += "/" + part
             chain.append(current)
         }

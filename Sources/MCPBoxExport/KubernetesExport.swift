@@ -47,7 +47,7 @@ public enum KubernetesExport {
         var configData: [(String, Node)] = []
         var index = 0
 
-        func fromImage(_ path: String) -> Bool { imagePaths.contains { path == $0 || path.hasPrefix($0 + "/") } }
+        func fromImage(_ path: String) -> Bool { imagePaths.contains { $0 != "/" && Paths.isWithin(path, $0) } }
         func mountNode(_ volume: String, _ path: String, readOnly: Bool, subPath: String? = nil) -> Node {
             var f: [(String, Node)] = [("name", .string(volume)), ("mountPath", .string(path)), ("readOnly", .bool(readOnly))]
             if let subPath { f.append(("subPath", .string(subPath))) }
