@@ -30,6 +30,8 @@ public enum GrantChecks {
         ("/etc/shadow", "account passwords"), ("/etc/ssh", "ssh server configuration"),
     ]
     /// What a directory on the caller's PATH is, in messages.
+    /// Entries of one run-later directory looked at for symlinks (~/.local/bin holds dozens).
+    static let linkedEntriesLimit = 4096
     static let pathDirectoryWhat = "a directory on your PATH: a program planted there runs when you next type its name"
     /// Credentials, relative to a home directory; a bind whose path has these components exposes them.
     public static let credentials: [String] = [
@@ -84,6 +86,14 @@ public enum GrantChecks {
         (".cache/pip", "pip's cache (wheels installed again)"),
         (".vimrc", "editor start-up file"), (".vim", "editor start-up files"), (".config/nvim", "editor start-up files"),
         (".emacs", "editor start-up file"), (".emacs.d", "editor start-up files"),
+        // Tools whose programs the user's PATH (not necessarily mcpbox's: GUI clients start
+        // with another) runs, or that `~/.local/bin` links into, and more shell start-up places.
+        (".local/share/uv", "uv tools and Pythons (what the links uv puts in PATH, and virtualenvs, point to)"),
+        (".local/share/pipx", "pipx venvs (what the links pipx puts in PATH point to)"), (".local/pipx", "pipx venvs (what the links pipx puts in PATH point to)"),
+        (".bashrc.d", "shell start-up files (sourced by .bashrc)"), (".config/zsh", "zsh start-up files (ZDOTDIR)"),
+        (".vscode-server", "VS Code server and extensions"), (".bun", "bun (its bin is in PATH)"),
+        (".deno", "deno (its bin is in PATH)"), (".volta", "volta (shims in PATH)"), (".asdf", "asdf (shims in PATH)"),
+        (".local/share/mise", "mise (shims in PATH)"), (".config/mise", "mise configuration (tasks, hooks)"),
     ]
 
     /// Whether two host paths are the same directory (device and inode): a host bind mount
@@ -281,6 +291,22 @@ extension PlanBuilder {
                     + "\(writable.map(\.m.target).joined(separator: ", ")), a program the server plants there runs when you type its "
                     + "name in that directory; use only absolute PATH entries")
             }
+        }
+        // What the symlinks inside those directories under a home point at runs too: `uv tool
+        // install` links ~/.local/bin/NAME into ~/.local/share/uv/tools, GNU stow links
+        // ~/.config/fish/config.fish into ~/dotfiles; a read-write bind of the target let the
+        // server rewrite what the host runs next (the place itself was checked, not its entries).
+        if !writable.isEmpty {
+            var linked: [(String, String)] = []
+            for (place, what) in places where homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) }) {
+                guard HostFS.info(place)?.isDirectory == true else { continue }
+                for name in HostFS.listDirectory(place).prefix(GrantChecks.linkedEntriesLimit) {
+                    let entry = Paths.join(place, name)
+                    guard HostFS.info(entry, follow: false)?.isSymlink == true else { continue }
+                    linked.append((entry, "the target of the symlink \(entry), in \(what)"))
+                }
+            }
+            places += linked
         }
         // Paths are told apart by their bytes (`String` equality is canonical equivalence: two
         // directories `caf\u{E9}` and `cafe\u{301}` are one to Swift and two to the kernel).

@@ -1,3 +1,4 @@
+import MCPBoxEvents
 import MCPBoxNetwork
 #if canImport(Glibc)
 import Glibc
@@ -52,12 +53,17 @@ public enum PackageTools {
         return nil
     }
 
-    /// The name a profile's caches are kept under: its file name without `.toml`.
+    /// The name a profile's caches are kept under: its file name without `.toml`, then `-` and
+    /// 12 hex digits of the SHA-256 of the file's real path. By the name alone, two profiles
+    /// named alike in different directories (`strong/srv.toml` with a read-write project and
+    /// `weak/srv.toml` with nothing) shared one cache: the weak one's server planted a `.pth`
+    /// that the strong one's next session ran, inside the strong sandbox.
     static func cacheName(_ profile: Profile) -> String? {
-        var n = Paths.basename(profile.files.last ?? profile.name)
+        let file = profile.files.last ?? profile.name
+        var n = Paths.basename(file)
         if n.hasSuffix(".toml") { n.removeLast(5) }
         let ok = !n.isEmpty && n.first != "." && n.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" || $0 == "." }
-        return ok ? n : nil
+        return ok ? n + "-" + String(SHA256.hex(file).prefix(12)) : nil
     }
 
     /// Adds each manager's cache bind, variables and registry rules to `profile`; creates the

@@ -42,7 +42,11 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
     /// read-write grant of one was accepted silently. Found by a red-team pass; fails before the fix.
     @Test("tool configuration that runs later (Mercurial's, nvm, Gradle, npm's cache…) is refused read-write unless accepted",
           arguments: [".config/hg", ".hgrc", ".nvm", ".oh-my-zsh", ".local/share/nvim", ".gradle", ".m2", ".rustup",
-                      ".npm", ".cache/uv", ".cache/pip", "go/bin", ".pyenv"])
+                      ".npm", ".cache/uv", ".cache/pip", "go/bin", ".pyenv",
+                      // A later red-team pass: uv/pipx tool venvs, more shell start-up places,
+                      // tool bins a GUI client's PATH lacks.
+                      ".local/share/uv", ".local/share/pipx", ".bashrc.d", ".config/zsh", ".vscode-server", ".bun",
+                      ".deno", ".volta", ".asdf", ".local/share/mise", ".config/mise"])
     func toolConfigurationRunLater(_ place: String) throws {
         let w = World()
         let path = w.home.path + "/" + place
@@ -50,6 +54,28 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         let errs = w.errors("[filesystem]\nread_write = [\"\(path)\"]\n")
         #expect(errs.contains { $0.key == "filesystem.read_write" && $0.message.contains(path) }, "\(errs)")
         #expect(w.errors("[filesystem]\nread_write = [\"\(path)\"]\naccept = [\"\(path)\"]\n").isEmpty)
+    }
+
+    /// A run-later directory's entries that are symlinks run their targets: `uv tool install`
+    /// links ~/.local/bin/NAME into ~/.local/share/uv/tools, GNU stow links
+    /// ~/.config/fish/config.fish into ~/dotfiles. A read-write bind of the target was silent.
+    /// Found by a red-team pass; fails before the fix.
+    @Test("a read-write bind holding the target of a symlink in a run-later directory is refused")
+    func symlinkTargetsInRunLaterDirectories() throws {
+        let w = World()
+        let tool = w.home.write(".local/share/tools/mytool/bin/mytool", "#!/bin/sh\n", mode: 0o755)
+        w.home.mkdir(".local/bin")
+        #expect(symlink("../share/tools/mytool/bin/mytool", w.home.path + "/.local/bin/mytool") == 0)
+        w.home.write("dotfiles/fish/config.fish", "set x 1\n")
+        w.home.mkdir(".config/fish")
+        #expect(symlink("../../dotfiles/fish/config.fish", w.home.path + "/.config/fish/config.fish") == 0)
+        let toolDir = Paths.dirname(Paths.dirname(tool))
+        let errs = w.errors("[filesystem]\nread_write = [\"\(toolDir)\"]\n")
+        #expect(errs.contains { $0.message.contains("the target of the symlink \(w.home.path)/.local/bin/mytool") }, "\(errs)")
+        let dot = w.errors("[filesystem]\nread_write = [\"\(w.home.path)/dotfiles\"]\n")
+        #expect(dot.contains { $0.message.contains("the target of the symlink \(w.home.path)/.config/fish/config.fish") }, "\(dot)")
+        // A read-write bind elsewhere is not affected.
+        #expect(w.errors("[filesystem]\nread_write = [\"\(w.home.path)/src/project\"]\n").isEmpty)
     }
 
     @Test("mcpbox's own files: a read-write bind touching them is refused, and accept does not help")

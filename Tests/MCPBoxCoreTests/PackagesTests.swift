@@ -1,9 +1,13 @@
 import Foundation
+import MCPBoxEvents
 import Testing
 @testable import MCPBoxCore
 
 /// `[packages]`: the profile keys, the cache bind, registries from the user's configuration, offline.
 @Suite struct PackagesTests {
+    /// The cache directory name of `s`'s profile `pkg.toml`: its name and a hash of its real path.
+    func cacheName(_ s: Scratch) -> String { "pkg-" + String(SHA256.hex(s.path + "/profiles/pkg.toml").prefix(12)) }
+
     func plan(_ s: Scratch, _ profile: String, env: [String: String]) throws -> SandboxPlan {
         s.write("profiles/base.toml", "")
         s.write("profiles/pkg.toml", profile)
@@ -16,7 +20,7 @@ import Testing
     func uvCacheAndRegistry() throws {
         let s = Scratch()
         let p = try plan(s, "[packages]\nmanagers = [\"uv\"]\n[network]\nmode = \"allow\"\n", env: [:])
-        let cache = s.path + "/cache/mcpbox/pkg/uv"
+        let cache = s.path + "/cache/mcpbox/\(cacheName(s))/uv"
         #expect(p.packages.map(\.directory) == [cache])
         #expect(p.mounts.contains { $0.target == cache && $0.kind == .bind(source: cache, readOnly: false) })
         var st = stat()
@@ -35,12 +39,30 @@ import Testing
         #expect(again.environment.first { $0.name == "UV_OFFLINE" }?.value == "1")
     }
 
+    /// Two profiles with one file name in two directories shared a cache: the one without
+    /// grants planted a `.pth` there that the other's next session ran inside its own sandbox,
+    /// with its read-write project. Found by a red-team pass; fails before the fix.
+    @Test("profiles named alike in different directories get caches of their own")
+    func sameNameOtherDirectory() throws {
+        let s = Scratch()
+        s.write("strong/base.toml", "")
+        s.write("weak/base.toml", "")
+        s.write("strong/srv.toml", "[packages]\nmanagers = [\"uv\"]\n")
+        s.write("weak/srv.toml", "[packages]\nmanagers = [\"uv\"]\n")
+        let env = ["XDG_CACHE_HOME": s.path + "/cache", "HOME": s.path + "/home"]
+        let strong = try Fixture.plan("srv", dirs: [s.path + "/strong"], env: env).get()
+        let weak = try Fixture.plan("srv", dirs: [s.path + "/weak"], env: env).get()
+        let a = try #require(strong.packages.first?.directory), b = try #require(weak.packages.first?.directory)
+        #expect(a != b, "\(a) \(b)")
+        #expect(Paths.basename(Paths.dirname(a)).hasPrefix("srv-") && Paths.basename(Paths.dirname(b)).hasPrefix("srv-"))
+    }
+
     @Test("mode none: no registry rule; the cache is still bound")
     func noneMode() throws {
         let s = Scratch()
         let p = try plan(s, "[packages]\nmanagers = [\"npm\"]\n", env: [:])
         #expect(p.egress == nil && p.packages.first?.hosts == [])
-        #expect(p.environment.contains { $0.name == "npm_config_cache" && $0.value == s.path + "/cache/mcpbox/pkg/npm" })
+        #expect(p.environment.contains { $0.name == "npm_config_cache" && $0.value == s.path + "/cache/mcpbox/\(cacheName(s))/npm" })
         #expect(Explain.text(p).contains("not reachable: network.mode is \"none\""))
     }
 
@@ -82,13 +104,13 @@ import Testing
         let profiles = Paths.dirname(s.write("profiles/pkg.toml", "[packages]\nmanagers = [\"uv\"]\n"))
         let env = ["XDG_CACHE_HOME": s.path + "/cache"]
         func errors() -> [String] { Fixture.errors("pkg", dirs: [profiles], env: env).map(\.description) }
-        let dir = s.mkdir("cache/mcpbox/pkg")
+        let dir = s.mkdir("cache/mcpbox/\(cacheName(s))")
         symlink(s.mkdir("elsewhere"), dir + "/uv")
         #expect(errors().contains { $0.contains("not a directory (or is a symlink)") }, "\(errors())")
         unlink(dir + "/uv")
         // The server's account: nobody when root runs the tests, else the caller.
         let owner: UInt32 = HostFS.uid == 0 ? 65534 : HostFS.uid
-        s.mkdir("cache/mcpbox/pkg/uv", mode: 0o755)
+        s.mkdir("cache/mcpbox/\(cacheName(s))/uv", mode: 0o755)
         if HostFS.uid == 0 { chown(dir + "/uv", owner, owner) }
         #expect(errors().contains { $0.contains("its mode is 755") }, "\(errors())")
         chmod(dir + "/uv", 0o700)
