@@ -156,7 +156,7 @@ public enum Explain {
             ("open_files", "\(l.openFiles) (RLIMIT_NOFILE)"),
             ("cpu", l.cpu.map { "\(formatNumber($0)) cores" } ?? "unlimited"),
             ("wall_time", l.wallTimeSeconds == 0 ? "unlimited" : Units.formatDuration(l.wallTimeSeconds)),
-            ("tmpfs_size", Units.formatSize(l.tmpfsSizeBytes)),
+            ("tmpfs_size", "\(Units.formatSize(l.tmpfsSizeBytes)) each, and at most \(Limits.tmpfsInodes(l.tmpfsSizeBytes)) files and directories each (one per KiB, at least 4096)"),
             ("shutdown_grace", Units.formatDuration(l.shutdownGraceSeconds)),
             ("inotify", l.inotifyInstances.map { "\($0) instances, \(l.inotifyWatches.map { String($0) } ?? "the host's") watches "
                 + "(1/\(PlanBuilder.inotifyShare) of the host user's budget)" } ?? "the host's per-user budget"),

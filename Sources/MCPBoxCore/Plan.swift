@@ -255,6 +255,10 @@ public struct EnvVar: Sendable, Equatable {
 }
 
 public struct Limits: Sendable, Equatable {
+    /// The inodes each tmpfs of `size` bytes may hold (`mcpbox_tmpfs_inodes` in mounts.c: one per
+    /// KiB, at least 4096), so a flood of empty files cannot take more kernel memory than its size.
+    public static func tmpfsInodes(_ size: UInt64) -> UInt64 { max(4096, size / 1024) }
+
     /// Bytes; nil = unlimited.
     public var memoryBytes: UInt64?
     /// An optional limit (`memory = "?SIZE"`): its size, and why it is applied or not.

@@ -219,4 +219,12 @@ int mcpbox_pipe_cloexec(int fds[2]);
 int mcpbox_exit_status(int wait_status);
 
 #endif /* __linux__ */
+/* The inodes a tmpfs of `size` bytes may hold: one per KiB (at least 4096), so its inodes and
+ * dentries (about 1 KiB of kernel memory each) stay within about its own size. PlanLimits and
+ * explain state the same. */
+static inline unsigned long long mcpbox_tmpfs_inodes(unsigned long long size) {
+    unsigned long long n = size / 1024;
+    return n < 4096 ? 4096 : n;
+}
+
 #endif /* MCPBOX_LAUNCH_H */
