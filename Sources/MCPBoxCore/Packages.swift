@@ -59,7 +59,11 @@ public enum PackageTools {
     /// `weak/srv.toml` with nothing) shared one cache: the weak one's server planted a `.pth`
     /// that the strong one's next session ran, inside the strong sandbox.
     static func cacheName(_ profile: Profile) -> String? {
-        let file = profile.files.last ?? profile.name
+        cacheName(profileFile: profile.files.last ?? profile.name)
+    }
+
+    /// `cacheName` of the profile file at `file` (its real path).
+    public static func cacheName(profileFile file: String) -> String? {
         var n = Paths.basename(file)
         if n.hasSuffix(".toml") { n.removeLast(5) }
         let ok = !n.isEmpty && n.first != "." && n.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" || $0 == "." }

@@ -1,4 +1,5 @@
 import Foundation
+import MCPBoxCore
 import MCPBoxTestSupport
 import Testing
 
@@ -104,7 +105,7 @@ struct PackageToolTests {
         let plan = try env.explainJSON(["--", "uvx", "mcp-server-time"], env: vars)
         let packages = try #require(plan["packages"] as? [[String: Any]])
         let cache = try #require(packages.first?["cache"] as? String)
-        #expect(cache == env.cacheHome + "/mcpbox/uvx-test/uv")
+        #expect(cache == env.cacheHome + "/mcpbox/" + (PackageTools.cacheName(profileFile: HostFS.realPath(env.profile) ?? env.profile) ?? "?") + "/uv")
         #expect(packages.first?["offline"] as? Bool == false)
         let rules = ((plan["network"] as? [String: Any])?["allow"] as? [[String: Any]])?.compactMap { $0["rule"] as? String } ?? []
         #expect(rules.contains("pypi.org:443") && rules.contains("files.pythonhosted.org:443"), "allow rules: \(rules)")
@@ -148,8 +149,9 @@ struct PackageToolTests {
         // Profile b, with the same cache root: its sandbox sees only its own cache.
         let bProfile = a.profileDir + "/uvx-b.toml"
         try String(contentsOfFile: b.profile, encoding: .utf8).write(toFile: bProfile, atomically: true, encoding: .utf8)
-        let cacheA = a.cacheHome + "/mcpbox/uvx-a/uv"
-        let cacheB = a.cacheHome + "/mcpbox/uvx-b/uv"
+        // Named by the profile file and a hash of its real path (PackageTools.cacheName).
+        let cacheA = a.cacheHome + "/mcpbox/" + (PackageTools.cacheName(profileFile: HostFS.realPath(a.profile) ?? a.profile) ?? "?") + "/uv"
+        let cacheB = a.cacheHome + "/mcpbox/" + (PackageTools.cacheName(profileFile: HostFS.realPath(bProfile) ?? bProfile) ?? "?") + "/uv"
         let ra = try runProcess([a.mcpbox, "run", a.profile, "--profile-path", TestSupport.profilesDir, "--", "/bin/sh", "-c",
                                  "echo planted > \(cacheA)/mark && echo ok"], environment: vars)
         #expect(ra.status == 0 && ra.stdoutText.contains("ok"), "profile a writes its own cache: \(ra.stderr)")
@@ -224,7 +226,7 @@ struct PackageToolTests {
         #expect(first.calls[0].text == "echo: hello \(env.token)")
         let names = first.calls[1].text.split(separator: " ").map(String.init)
         #expect(names.contains("npm_config_cache") && !names.contains("MCPBOX_TEST_SECRET"), "env: \(names)")
-        let cache = env.cacheHome + "/mcpbox/npx-test/npm"
+        let cache = env.cacheHome + "/mcpbox/" + (PackageTools.cacheName(profileFile: HostFS.realPath(env.profile) ?? env.profile) ?? "?") + "/npm"
         #expect(ownerUID(of: cache) == env.account.uid)
         #expect(FileManager.default.fileExists(atPath: cache + "/_npx"), "npx installed nothing into the profile's cache")
 
