@@ -693,23 +693,7 @@ public struct PlanBuilder {
     /// `writable` (real) paths, or nil.
     static func symlinkInside(_ path: String, _ writable: [String]) -> String? {
         guard !writable.isEmpty else { return nil }
-        var pending = Paths.components(path).map(String.init)
-        var current = "/"
-        var hops = 0
-        while !pending.isEmpty {
-            let part = pending.removeFirst()
-            if part == "." || part.isEmpty { continue }
-            if part == ".." { current = Paths.dirname(current); continue }
-            let next = Paths.join(current, part)
-            guard let info = HostFS.info(next, follow: false) else { return nil }
-            guard info.isSymlink else { current = next; continue }
-            if writable.contains(where: { Paths.isWithin(next, $0) }) { return next }
-            hops += 1
-            guard hops <= 40, let target = HostFS.readLink(next) else { return nil }
-            if target.isAbsolutePath { current = "/" }
-            pending = Paths.components(target).map(String.init) + pending
-        }
-        return nil
+        return HostFS.symlinks(on: path)?.first { l in writable.contains { Paths.isWithin(l.link, $0) } }?.link
     }
 
     // MARK: bind_command

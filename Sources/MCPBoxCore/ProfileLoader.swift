@@ -104,34 +104,13 @@ public struct ProfileLoader: Sendable {
         return nil
     }
 
-    /// The symlinks the kernel follows to reach `path` (absolute), each as the real directory
-    /// holding it and its name there, in order; nil after 40 of them (the kernel's limit).
-    /// Links inside a link's target count too: the walk reads each link and goes on through its text.
-    static func symlinks(on path: String) -> [(directory: String, link: String)]? {
-        var pending = Paths.components(path).reversed().map(String.init)
-        var current = "/"
-        var out: [(directory: String, link: String)] = []
-        while let part = pending.popLast() {
-            if part == "." { continue }
-            if part == ".." { current = Paths.dirname(current); continue }
-            let next = Paths.join(current, part)
-            guard let info = HostFS.info(next, follow: false) else { return out }
-            guard info.isSymlink else { current = next; continue }
-            guard out.count < 40, let text = HostFS.readLink(next) else { return out.count < 40 ? out : nil }
-            out.append((current, next))
-            if text.isAbsolutePath { current = "/" }
-            pending += Paths.components(text).reversed().map(String.init)
-        }
-        return out
-    }
-
     /// What a profile reached through symlinks also needs: each link owned by root or the
     /// caller, in a directory that is (owner root or the caller, not writable by group or
     /// others, unless sticky). Otherwise whoever may replace a link swaps the profile for another
     /// file the checks accept (`ln -sfn wide.toml prof.toml` in a world-writable directory).
     func symlinkProblems(named: String, file: String) -> [Diagnostic] {
         guard !Paths.same(named, file) else { return [] }
-        guard let links = Self.symlinks(on: named) else {
+        guard let links = HostFS.symlinks(on: named) else {
             return [Diagnostic(file: file, "refused: \(named) goes through more than 40 symbolic links", hint: "name the profile by its real path")]
         }
         var out: [Diagnostic] = []
@@ -416,7 +395,7 @@ public struct ProfileLoader: Sendable {
         }
         var layer = reader.layer
         layer.loadWarnings = diamond
-        if !Paths.same(named, file) { layer.links = (Self.symlinks(on: named) ?? []).map(\.link) }
+        if !Paths.same(named, file) { layer.links = (HostFS.symlinks(on: named) ?? []).map(\.link) }
         layers.append(layer)
     }
 }

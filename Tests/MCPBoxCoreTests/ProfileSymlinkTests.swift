@@ -63,7 +63,7 @@ struct ProfileSymlinkTests {
         let mine = s.mkdir("mine")
         link("../safe/strict.toml", at: mine + "/p.toml")
         #expect(Fixture.errors(mine + "/p.toml", dirs: [s.path + "/safe"]).isEmpty)
-        let links = ProfileLoader.symlinks(on: mine + "/p.toml")
+        let links = HostFS.symlinks(on: mine + "/p.toml")
         #expect(links?.map(\.link) == [mine + "/p.toml"])
     }
 
