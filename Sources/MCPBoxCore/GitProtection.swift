@@ -240,7 +240,7 @@ public enum GitProtection {
             }
             // A git directory by itself (`HEAD`, `objects`, `refs`: a bare repository), which host
             // git uses when run inside it: its `HEAD` is moved aside, so git no longer sees one.
-            for dir in now.gitDirs where !isKnown(dir) && !Paths.basename(dir).utf8.elementsEqual(".git".utf8) {
+            for dir in now.gitDirs where !isKnown(dir) && !Paths.same(Paths.basename(dir), ".git") {
                 messages.append(moveAside(Array(Paths.join(dir, "HEAD").utf8), within: root,
                                           why: "which makes \(dir) a git directory host git would use (and run its configuration) when run there"))
             }

@@ -228,8 +228,7 @@ public struct PlanBuilder {
         }
         for p in profile.envPass {
             if let value = env[p.value] { put(EnvVar(name: p.value, value: value, origin: "pass")) }
-            let upper = p.value.uppercased()
-            if Self.secretWords.contains(where: { upper.contains($0) }) {
+            if Self.looksSecret(p.value) {
                 d.warn("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))",
                        acknowledgedBy: profile.envAccept.first { $0.value == p.value })
             }
@@ -243,7 +242,7 @@ public struct PlanBuilder {
             put(s.value)
             // A secret copied under another name is the same secret (`GH = "${GITHUB_TOKEN}"`
             // passed the check that `pass = ["GITHUB_TOKEN"]` fails).
-            if let secret = profile.envSetReferences[s.value.name]?.first(where: { ref in Self.secretWords.contains { ref.uppercased().contains($0) } }) {
+            if let secret = profile.envSetReferences[s.value.name]?.first(where: Self.looksSecret) {
                 d.warn("env.set: `\(s.value.name)` is set from `${\(secret)}`, which looks like a secret; the server can read it (\(s.origin))",
                        acknowledgedBy: profile.envAccept.first { $0.value == s.value.name || $0.value == secret })
             }
@@ -608,12 +607,12 @@ public struct PlanBuilder {
             // still make a git directory of files inside a directory the owner made, which passes
             // that check (git looks at the directory, not at the files in it).
             if HostFS.info(source)?.isDirectory == true {
-                let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { $0.utf8.elementsEqual(source.utf8) }).map { Paths.join($0, ".hg") }
+                let hgKnown = (e.hgRepos + [e.enclosingHgRepository].compactMap { $0 }.filter { Paths.same($0, source) }).map { Paths.join($0, ".hg") }
                 // Worktrees by their `.git` entry (see `GitProtection.sweep`); paths told apart by
                 // their bytes, as the sweep does (`String` equality is canonical equivalence).
                 var known: [String] = []
                 for k in e.worktrees.map({ Paths.join($0, ".git") }) + e.gitDirs + hgKnown
-                where !known.contains(where: { $0.utf8.elementsEqual(k.utf8) }) { known.append(k) }
+                where !known.contains(where: { Paths.same($0, k) }) { known.append(k) }
                 d.gitTrees.append(GitProtection.Tree(root: source, known: known))
             }
         }
