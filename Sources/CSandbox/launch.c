@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
@@ -347,6 +348,10 @@ __attribute__((noreturn)) static void server_main(const struct mcpbox_launch *L,
     if (L->rlimit_nofile && set_limit(RLIMIT_NOFILE, L->rlimit_nofile) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_RLIMIT, errno, -1, 125);
 
+    /* A kernel without keys (ENOSYS) has no keyring to leave behind. */
+    if (L->new_session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+        mcpbox_child_fail(efd, MCPBOX_STAGE_KEYRING, errno, -1, 125);
+
     /* The filter comes last: nothing above needs a syscall it may forbid. */
     if (L->bpf == NULL || L->bpf_len == 0) {
         errno = EINVAL;
@@ -467,7 +472,10 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
 
     /* RLIMIT_NOFILE is the server's alone, set just before its filter: the setup's own fds
      * (relay pipes, Landlock paths) must not count against what the profile gives the server. */
-    if (set_limit(RLIMIT_CORE, 0) < 0 ||
+    /* 1, not 0: the kernel ignores RLIMIT_CORE 0 for a `|` core_pattern (a host handler would
+     * get the crashed server's memory) and skips both kinds of dump at 1 (a file dump needs a
+     * page). A server may still lower it to 0 itself: see the README ("Known and accepted"). */
+    if (set_limit(RLIMIT_CORE, 1) < 0 ||
         (L->rlimit_nproc && set_limit(RLIMIT_NPROC, L->rlimit_nproc) < 0))
         mcpbox_child_fail(efd, MCPBOX_STAGE_RLIMIT, errno, -1, 125);
 

@@ -234,6 +234,16 @@ public struct SeccompPolicy: Sendable, Equatable {
     public var deny: [String]
     public var defaultAction: DefaultAction
 
+    /// The keyring syscalls, refused by both presets unless `allow` names them.
+    public static let keyringSyscalls: Set<String> = ["keyctl", "add_key", "request_key"]
+
+    /// Whether the filter lets the server use a keyring: then it gets a new, empty session
+    /// keyring of its own (otherwise it would inherit the session keyring of whoever started
+    /// mcpbox, and could read and change that caller's keys).
+    public var reachesKeyrings: Bool {
+        allow.contains { Self.keyringSyscalls.contains($0) && !deny.contains($0) }
+    }
+
     public init(preset: Preset, allow: [String], deny: [String], defaultAction: DefaultAction) {
         self.preset = preset
         self.allow = allow

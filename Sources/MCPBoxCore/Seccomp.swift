@@ -71,6 +71,10 @@ public enum Seccomp {
         }
         notes.append("chmod, open, creat, mknod (and their *at forms): setuid/setgid mode bits refused (\(refusal))")
         if !denied.contains("openat2") { notes.append("openat2: ENOSYS (its mode cannot be inspected; libc falls back to openat)") }
+        if policy.reachesKeyrings {
+            let names = shape.extraAllowed.filter { SeccompPolicy.keyringSyscalls.contains($0) }
+            notes.append("\(names.joined(separator: ", ")): the server joins a new, empty session keyring of its own (the keys of whoever started mcpbox stay out of reach)")
+        }
         if !denied.contains("socket") {
             let how = policy.defaultAction == .kill ? "process killed" : "EAFNOSUPPORT"
             notes.append("socket: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK(route) only; other families \(how)")

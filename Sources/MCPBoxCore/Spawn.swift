@@ -65,6 +65,7 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
         case MCPBOX_STAGE_CGROUP.rawValue: return "cgroup"
         case MCPBOX_STAGE_SIGNALS.rawValue: return "signal mask"
         case MCPBOX_STAGE_LANDLOCK.rawValue: return "landlock"
+        case MCPBOX_STAGE_KEYRING.rawValue: return "session keyring"
         default: return "stage \(stage)"
         }
     }
@@ -368,6 +369,7 @@ public enum Spawn {
         launch.stderr_fd = stderr
         (launch.argv_area, launch.argv_area_len) = Spawn.commandLineArea()
         launch.landlock = plan.landlock.cDescription(arena)
+        launch.new_session_keyring = plan.seccomp.reachesKeyrings ? 1 : 0
         if hostParent {
             launch.host_parent = 1
             launch.host_fd = mcpbox_host_socket()

@@ -176,7 +176,7 @@ public enum OCIExport {
         process.append(("capabilities", .object([("bounding", caps), ("effective", caps), ("inheritable", caps),
                                                   ("permitted", caps), ("ambient", caps)])))
         rows.append(Carryover("capabilities", .carried, "every set empty"))
-        var rlimits: [Node] = [rlimit("RLIMIT_CORE", 0)]
+        var rlimits: [Node] = [rlimit("RLIMIT_CORE", 1)]
         rlimits.append(rlimit("RLIMIT_NOFILE", plan.limits.openFiles))
         rows.append(Carryover("open_files", .carried, "RLIMIT_NOFILE \(plan.limits.openFiles)"))
         if let n = plan.limits.processes {

@@ -286,6 +286,16 @@ struct SpawnTests {
         #expect(fields.count >= 4 && fields[2] == "6" && fields[3] == "6", "\(r.stdout)")
     }
 
+    /// RLIMIT_CORE 0 stops core files, but the kernel still hands the core of a crash to a `|`
+    /// handler in core_pattern (a root program on the host); 1 stops both. Found by a red-team
+    /// pass (the README said 0 kept the handler out of reach); fails on the build before.
+    @Test func coreLimitIsOneSoNoDumpReachesAPipeHandler() throws {
+        let r = try SpawnFixture.run(SpawnFixture.shell("grep 'Max core file size' /proc/self/limits"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let fields = r.stdout.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count >= 6 && fields[4] == "1" && fields[5] == "1", "\(r.stdout)")
+    }
+
     @Test func rlimitAboveTheHardLimitFailsInsteadOfBeingLowered() throws {
         var rl = rlimit()
         #expect(getrlimit(__rlimit_resource_t(7), &rl) == 0)  // RLIMIT_NOFILE

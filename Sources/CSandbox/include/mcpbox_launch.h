@@ -94,6 +94,7 @@ enum mcpbox_stage {
     MCPBOX_STAGE_MOUNT_SOURCE, /* re-opening a bind source (changed since it was checked) */
     MCPBOX_STAGE_SIGNALS,
     MCPBOX_STAGE_LANDLOCK,     /* building or enforcing the Landlock ruleset (index: rule) */
+    MCPBOX_STAGE_KEYRING,      /* joining a session keyring of the server's own */
 };
 
 /* What the child writes to the error pipe before _exit(125) (or 126/127 for EXEC). */
@@ -148,6 +149,12 @@ struct mcpbox_launch {
     /* Landlock: the ruleset the server enforces after no_new_privs, before seccomp;
      * NULL: none (landlock off, or best-effort on a kernel without Landlock) */
     const struct mcpbox_landlock *landlock;
+
+    /* 1: the server joins a new, empty session keyring before its filter, so the keyring
+     * syscalls a profile allows (keyctl, add_key, request_key) reach no key of the process
+     * that started mcpbox. 0 when the filter refuses them all: nothing to reach, and each
+     * keyring would count against the uid's key quota (200 keys for all of its sandboxes). */
+    int new_session_keyring;
 
     /* seccomp: a precompiled classic-BPF program (struct sock_filter[]); required */
     const void *bpf;
