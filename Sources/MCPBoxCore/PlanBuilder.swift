@@ -283,6 +283,11 @@ public struct PlanBuilder {
             } else {
                 d.sink.add(Diagnostic(key: "cwd", "the home directory \(cwd) is not a directory inside the sandbox"))
             }
+        } else if identity != nil, let (dir, info) = unsearchable(cwd, view: view, identity: id, capabilities: true) {
+            // The server's chdir, before it drops its capabilities: the kernel's EACCES there.
+            let text = "the server's account (uid \(id.hostUid)) may not enter \(cwd) inside the sandbox: \(dir) on the host has owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(dir) == nil ? "" : " and an ACL") (run would fail: cwd: permission denied)"
+            let hint = "give the account access (chmod o+x, or setfacl -m u:ACCOUNT:X), or set [user] name to an account that has it, or change cwd"
+            if let c = profile.cwd { d.sink.add(c.diagnostic(text, hint: hint)) } else { d.sink.add(Diagnostic(key: "cwd", text, hint: hint)) }
         }
 
         warn(&d, seccomp: seccomp, network: network)
@@ -346,8 +351,12 @@ public struct PlanBuilder {
         plan.isolation = IsolationPlan.build(profile, environment: env)
         plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
         if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
+            // Bound with bind_command, and masked by a hide above it.
             plan.execProblem = ExecCheck.directoryProblem(e)
+                ?? ExecProblem(exitStatus: 127, message: "\(e) is bound but not visible inside the sandbox: a filesystem.hide above it masks it (exec: no such file)",
+                               hint: "remove the hide that covers it, or run a program outside the hidden directory")
         }
+        if plan.execProblem == nil, let e = executable { plan.execProblem = execAccessProblem(e, view: view, identity: identity, seccomp: seccomp) }
         plan.accepted = d.accepted
         plan.acknowledged = d.acknowledged
         if identity.mechanism == .callerRemap {
@@ -794,19 +803,66 @@ public struct PlanBuilder {
         d.mounts = Self.ordered(Self.withoutRedundantBinds(d.mounts))
     }
 
+    // MARK: The server's own access
+
+    /// The groups the server's account has on the host: its own, and in caller-remap mode the
+    /// caller's supplementary groups, which it keeps.
+    func serverGroups(_ id: Identity) -> [UInt32] {
+        id.mechanism == .callerRemap ? [id.hostGid] + host.callerGroups : [id.hostGid]
+    }
+
+    /// The first directory from a bind on the way to `path` inside the sandbox (`path` itself
+    /// included when it is a directory) that the server's account may not search, as the
+    /// kernel judges it (owner, groups, mode bits, access ACL), with its host path and `lstat`.
+    /// `capabilities`: the server still holds its capabilities in its user namespace (its
+    /// chdir), which search any directory whose owner and group are both mapped there.
+    func unsearchable(_ path: String, view: SandboxView, identity id: Identity, capabilities: Bool) -> (String, HostFS.Info)? {
+        guard id.hostUid != 0 else { return nil }
+        let groups = serverGroups(id)
+        var denied: (String, HostFS.Info)?
+        _ = view.lookup(path) { host, info in
+            guard denied == nil else { return }
+            if capabilities && info.uid == id.hostUid && info.gid == id.hostGid { return }
+            if !HostFS.permits(host, info: info, uid: id.hostUid, gids: groups, want: 0o1) { denied = (host, info) }
+        }
+        return denied
+    }
+
+    /// Why the server's `execve` of `executable` would fail for reasons of its own account or
+    /// its filter (the file and its interpreters are visible: ExecCheck): execve refused by the
+    /// seccomp policy, a directory on the way it may not search, or no execute permission for it.
+    func execAccessProblem(_ executable: String, view: SandboxView, identity: Identity?, seccomp: SeccompPolicy) -> ExecProblem? {
+        if seccomp.deny.contains("execve") {
+            return ExecProblem(exitStatus: 126, message: "the seccomp policy refuses execve (seccomp.deny), so the server's exec of \(executable) fails (operation not permitted)",
+                               hint: "remove execve from seccomp.deny")
+        }
+        guard let id = identity, id.hostUid != 0 else { return nil }
+        if let (dir, info) = unsearchable(executable, view: view, identity: id, capabilities: false) {
+            return ExecProblem(exitStatus: 126, message: "the server's account (uid \(id.hostUid)) may not search \(dir) on the way to \(executable): owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(dir) == nil ? "" : " and an ACL") (exec: permission denied)",
+                               hint: "give the account access (chmod o+x, or setfacl -m u:ACCOUNT:X), or set [user] name to an account that has it")
+        }
+        if case .file(let host?, true) = view.lookup(executable), let info = HostFS.info(host),
+           !HostFS.permits(host, info: info, uid: id.hostUid, gids: serverGroups(id), want: 0o1) {
+            return ExecProblem(exitStatus: 126, message: "\(executable) is not executable by the server's account (uid \(id.hostUid)): owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(host) == nil ? "" : " and an ACL") (exec: permission denied)",
+                               hint: "chmod o+x it (or setfacl -m u:ACCOUNT:x), or set [user] name to an account that may run it")
+        }
+        return nil
+    }
+
     // MARK: Warnings
 
     /// Names the binds whose top directory or file the server's host account cannot use (by
-    /// owner, the account's own group, mode bits and the POSIX access ACL, as the kernel judges
-    /// it; other supplementary groups are not considered): the launch works, but the server gets
-    /// EACCES there. Who runs mcpbox decides this, so `check` shows it as a note.
+    /// owner, its groups (`serverGroups`), mode bits and the POSIX access ACL, as the kernel
+    /// judges it): the launch works, but the server gets EACCES there. Who runs mcpbox decides
+    /// this, so `check` shows it as a note.
     func warnAccess(_ d: inout Draft, identity: Identity) {
-        guard identity.hostUid != host.callerUid || host.callerUid == 0 else { return }
+        guard identity.hostUid != 0 else { return }
+        let groups = serverGroups(identity)
         for m in d.mounts {
             guard case .bind(let source, let ro) = m.kind, let info = HostFS.info(source) else { continue }
             var need: UInt32 = info.isDirectory ? 0o5 : 0o4
             if !ro { need |= 0o2 }
-            guard !HostFS.permits(source, info: info, uid: identity.hostUid, gids: [identity.hostGid], want: need) else { continue }
+            guard !HostFS.permits(source, info: info, uid: identity.hostUid, gids: groups, want: need) else { continue }
             let what = ro ? "readable" : "writable"
             let acl = HostFS.accessACL(source) == nil ? "" : " and its ACL"
             d.warnings.append(Self.accessWarningPrefix + "\(m.target) is not \(what) by the server's account (uid \(identity.hostUid)): "

@@ -55,8 +55,10 @@ public struct SandboxView: Sendable {
     /// Whether `path` is inside a bind (read-only or read-write) of the view.
     public func isBound(_ path: String) -> Bool { hostPath(path) != nil }
 
-    /// What the sandbox would see at `path`, following symlinks (up to 40).
-    public func lookup(_ path: String) -> Entry {
+    /// What the sandbox would see at `path`, following symlinks (up to 40). `visit` is called
+    /// with the host path and `lstat` of every directory from a bind that the lookup passes
+    /// through or ends at, in order (what the kernel checks search permission on).
+    public func lookup(_ path: String, visit: ((String, HostFS.Info) -> Void)? = nil) -> Entry {
         guard var current = Paths.normalize(path) else { return .missing }
         var hops = 0
         restart: while true {
@@ -85,6 +87,7 @@ public struct SandboxView: Sendable {
                         current = next
                         continue restart
                     }
+                    if info.isDirectory { visit?(host, info) }
                     if isLast {
                         if info.isDirectory { return .directory }
                         guard let full = HostFS.info(host) else { return .missing }
