@@ -52,10 +52,7 @@ struct ServerAccessHonestyTests {
     func commandNotExecutableByTheAccount() throws {
         let tmp = try TempDir(prefix: "mcpbox-exec-access")
         defer { tmp.remove() }
-        let bin = try tmp.makeDir("bin")
-        let tool = bin + "/tool"
-        #expect(Self.copyfile("/bin/true", tool))
-        chmod(tool, 0o744)  // root may run it, others only read it
+        let (bin, tool) = try Self.tool(in: tmp, mode: 0o744)  // root may run it, others only read it
         let profile = try tmp.write("p.toml", "[filesystem]\nread_only = [\(tomlString(bin))]\n")
         let o = try Self.both(profile, [tool])
         #expect(o.run.status == 126, "run: \(o.run.status) \(o.run.stderr.suffix(1500))")
@@ -78,10 +75,7 @@ struct ServerAccessHonestyTests {
     func boundCommandMaskedByAHide() throws {
         let tmp = try TempDir(prefix: "mcpbox-bind-hide")
         defer { tmp.remove() }
-        let bin = try tmp.makeDir("bin")
-        let tool = bin + "/tool"
-        #expect(Self.copyfile("/bin/true", tool))
-        chmod(tool, 0o755)
+        let (bin, tool) = try Self.tool(in: tmp, mode: 0o755)
         let profile = try tmp.write("p.toml", "[filesystem]\nbind_command = true\nread_only = [\(tomlString(tmp.path))]\nhide = [\(tomlString(bin))]\n")
         let o = try Self.both(profile, [tool])
         #expect(o.run.status == 127, "run: \(o.run.status) \(o.run.stderr.suffix(1500))")
@@ -113,8 +107,13 @@ struct ServerAccessHonestyTests {
                 "explain: \(o.explain.stdoutText.suffix(3000))")
     }
 
-    static func copyfile(_ from: String, _ to: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: from) else { return false }
-        return FileManager.default.createFile(atPath: to, contents: data)
+    /// `TMP/bin/tool`, a copy of /bin/true with `mode`.
+    static func tool(in tmp: TempDir, mode: mode_t) throws -> (bin: String, tool: String) {
+        let bin = try tmp.makeDir("bin")
+        let tool = bin + "/tool"
+        let data = try #require(FileManager.default.contents(atPath: "/bin/true"))
+        #expect(FileManager.default.createFile(atPath: tool, contents: data))
+        chmod(tool, mode)
+        return (bin, tool)
     }
 }
