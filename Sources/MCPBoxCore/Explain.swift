@@ -261,9 +261,32 @@ public enum Explain {
     }
 
     /// The complete text, deterministic for a given plan.
+    /// The text as it is built: every line made `visible` and ended with a newline, its bytes
+    /// appended to one buffer (`String.append` checks grapheme boundaries at every join; the
+    /// bytes are decoded once at the end).
+    struct Text {
+        var bytes: [UInt8] = []
+        init() { bytes.reserveCapacity(16384) }
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+        mutating func append(_ line: String) {
+            bytes.append(contentsOf: visible(line).utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        mutating func append(contentsOf lines: [String]) { for l in lines { append(l) } }
+        /// `  KEY` padded to `width` (at least two spaces after it), then `value`.
+        mutating func row(_ key: String, _ value: String, width: Int) {
+            let count = Paths.isASCII(key) ? key.utf8.count : key.count
+            bytes.append(contentsOf: "  ".utf8)
+            bytes.append(contentsOf: visible(key).utf8)
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(width, count + 2) - count))
+            bytes.append(contentsOf: visible(value).utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+    }
+
     public static func text(_ plan: SandboxPlan) -> String {
-        var out: [String] = []
-        func kv(_ k: String, _ v: String, width: Int = 16) { out.append("  " + pad(k, max(width, k.count + 2)) + v) }
+        var out = Text()
+        func kv(_ k: String, _ v: String, width: Int = 16) { out.row(k, v, width: width) }
         out.append("mcpbox plan for profile `\(plan.profileName)`")
         kv("files", plan.profileFiles.map(Paths.basename).joined(separator: " → "))
         for f in plan.profileFiles { kv("", f) }
@@ -419,7 +442,7 @@ public enum Explain {
         if plan.warnings.isEmpty && plan.acknowledged.isEmpty { out.append("  (none)") }
         for w in plan.warnings { out.append("  ! " + w) }
         for a in plan.acknowledged { out.append("  acknowledged: \(a.warning) [\(a.origin)]") }
-        return out.map(visible).joined(separator: "\n") + "\n"
+        return out.text
     }
 }
 

@@ -268,35 +268,36 @@ extension PlanBuilder {
 
         // The user's run-later places, `/`, home directories and their ancestors, read-write.
         var places: [(String, String)] = []
-        for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
-        // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
-        for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
-            guard let x = host[env: variable].flatMap(Paths.normalize) else { continue }
-            for p in GrantChecks.runLater where p.path.hasPrefix(prefix) { places.append((Paths.join(x, String(p.path.dropFirst(prefix.count))), p.what)) }
-        }
-        places += GrantChecks.systemRunLater
-        // Every directory on the caller's PATH, wherever it lies: a program planted there runs
-        // when the caller next types its name (or a same-named command earlier in PATH).
-        for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
-            if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
-        }
-        // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
-        // directory the caller's shell is in: inside a read-write bind, a program the server
-        // plants there runs when the caller types its name there. Who runs mcpbox decides it.
-        if !writable.isEmpty, let path = host[env: "PATH"], !path.isEmpty {
-            let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.isAbsolutePath }
-            if !relative.isEmpty {
-                let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
-                d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "
-                    + "\(writable.map(\.m.target).joined(separator: ", ")), a program the server plants there runs when you type its "
-                    + "name in that directory; use only absolute PATH entries")
-            }
-        }
-        // What the symlinks inside those directories under a home point at runs too: `uv tool
-        // install` links ~/.local/bin/NAME into ~/.local/share/uv/tools, GNU stow links
-        // ~/.config/fish/config.fish into ~/dotfiles; a read-write bind of the target let the
-        // server rewrite what the host runs next (the place itself was checked, not its entries).
+        // Only a read-write bind is judged against them: none, nothing to gather.
         if !writable.isEmpty {
+            for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
+            // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
+            for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
+                guard let x = host[env: variable].flatMap(Paths.normalize) else { continue }
+                for p in GrantChecks.runLater where p.path.hasPrefix(prefix) { places.append((Paths.join(x, String(p.path.dropFirst(prefix.count))), p.what)) }
+            }
+            places += GrantChecks.systemRunLater
+            // Every directory on the caller's PATH, wherever it lies: a program planted there runs
+            // when the caller next types its name (or a same-named command earlier in PATH).
+            for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
+                if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
+            }
+            // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
+            // directory the caller's shell is in: inside a read-write bind, a program the server
+            // plants there runs when the caller types its name there. Who runs mcpbox decides it.
+            if let path = host[env: "PATH"], !path.isEmpty {
+                let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.isAbsolutePath }
+                if !relative.isEmpty {
+                    let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
+                    d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "
+                        + "\(writable.map(\.m.target).joined(separator: ", ")), a program the server plants there runs when you type its "
+                        + "name in that directory; use only absolute PATH entries")
+                }
+            }
+            // What the symlinks inside those directories under a home point at runs too: `uv tool
+            // install` links ~/.local/bin/NAME into ~/.local/share/uv/tools, GNU stow links
+            // ~/.config/fish/config.fish into ~/dotfiles; a read-write bind of the target let the
+            // server rewrite what the host runs next (the place itself was checked, not its entries).
             var linked: [(String, String)] = []
             for (place, what) in places where homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) }) {
                 guard HostFS.info(place)?.isDirectory == true else { continue }

@@ -252,7 +252,7 @@ public struct PlanBuilder {
 
         // Executable, as the sandbox sees it.
         d.mounts = Self.ordered(d.mounts)
-        let view = SandboxView(mounts: d.mounts)
+        let view = SandboxView(mounts: d.mounts, memoizing: true)
         var executable: String?
         if let program = argv.first {
             if let hostExecutable {

@@ -13,10 +13,19 @@ public struct SandboxView: Sendable {
     /// no copy of the list (the plan's passes ask it once per mount).
     let excluded: String?
 
-    /// The view of `mounts`, without those at `target` when one is given.
-    public init(mounts: [Mount], excluding target: String? = nil) {
+    /// Answers already given, with the directories each lookup passed (`memoizing` views only:
+    /// the plan's view, asked about the command, its interpreters and the cwd several times).
+    final class Memo: @unchecked Sendable {
+        var answers: [String: (entry: Entry, visited: [(String, HostFS.Info)])] = [:]
+    }
+    let memo: Memo?
+
+    /// The view of `mounts`, without those at `target` when one is given. A `memoizing` view
+    /// answers each path once: the host objects behind it are examined at its first lookup.
+    public init(mounts: [Mount], excluding target: String? = nil, memoizing: Bool = false) {
         self.mounts = mounts
         excluded = target
+        memo = memoizing ? Memo() : nil
     }
 
     /// The mount visible at `path`: the innermost `hide` at or above it if any (masks are
@@ -59,6 +68,19 @@ public struct SandboxView: Sendable {
     /// with the host path and `lstat` of every directory from a bind that the lookup passes
     /// through or ends at, in order (what the kernel checks search permission on).
     public func lookup(_ path: String, visit: ((String, HostFS.Info) -> Void)? = nil) -> Entry {
+        guard let memo else { return resolve(path, visit: visit) }
+        if let hit = memo.answers[path] {
+            if let visit { for (host, info) in hit.visited { visit(host, info) } }
+            return hit.entry
+        }
+        var visited: [(String, HostFS.Info)] = []
+        let entry = resolve(path) { visited.append(($0, $1)) }
+        memo.answers[path] = (entry, visited)
+        if let visit { for (host, info) in visited { visit(host, info) } }
+        return entry
+    }
+
+    private func resolve(_ path: String, visit: ((String, HostFS.Info) -> Void)?) -> Entry {
         guard var current = Paths.normalize(path) else { return .missing }
         var hops = 0
         restart: while true {
@@ -123,6 +145,7 @@ public struct SandboxView: Sendable {
     /// Normalizes a path that may contain `.` and `..` (as a symlink target can).
     static func resolveDots(_ path: String) -> String? {
         guard path.isAbsolutePath else { return nil }
+        if Paths.isNormalASCII(path) { return path }
         var out: [Substring] = []
         for c in Paths.components(path) {
             if c == "." { continue }
