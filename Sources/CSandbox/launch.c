@@ -492,6 +492,12 @@ __attribute__((noreturn)) static void child_main(const struct mcpbox_launch *L, 
     /* The old root must be gone before anything of the server runs. */
     if (L->new_net && net_helper_detached(&net) < 0)
         mcpbox_child_fail(efd, MCPBOX_STAGE_PIVOT_ROOT, errno, -1, 125);
+    /* RLIMIT_NPROC counts the helper too while it lives when it runs as the same host user
+     * (the caller's uid, remapped: it was cloned before pid 1's setresuid), so pid 1, the
+     * helper and the server would be three: `processes = 2` could never fork the server.
+     * With the limit set, the helper is reaped first (its umount2's grace period is then
+     * waited for); without it, the server starts while the helper finishes. */
+    if (L->new_net && L->rlimit_nproc) net_helper_finish(&net);
     struct server_args args = {L, efd};
     pid_t server = clone(server_entry, server_stack + sizeof server_stack,
                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
