@@ -43,6 +43,16 @@ public struct HostLimits: Sendable, Equatable {
 }
 
 extension PlanBuilder {
+    /// The smallest `limits.memory` a `network.mode = "allow"` sandbox may have. pid 1's network
+    /// helper makes the egress listeners inside the sandbox, in its memory cgroup; below about
+    /// 384KiB the kernel memory of those sockets (and of the namespace) is refused or the OOM
+    /// killer takes the helper, and `run` fails with "the sandbox's network helper sent no
+    /// listener". Measured (kernel 6.18, cgroup v1, root; 100 runs of `/bin/true` each): 352KiB
+    /// failed so 2 times in 100 (320KiB once in 40, everything to 248KiB always), 384KiB never;
+    /// from 512KiB every run exited 0 (below it the OOM killer often ended pid 1 or the server
+    /// instead). 2MiB is 4 times that, for kernels whose namespaces cost more.
+    public static let egressMemoryFloor: UInt64 = 2 << 20
+
     /// The profile's limits exactly as `run` enforces them, or an error for each one it could
     /// not enforce as written: above mcpbox's own hard limit, below what the sandbox needs, or
     /// not a whole number of the kernel's units (which would be rounded silently).
@@ -75,6 +85,13 @@ extension PlanBuilder {
         if let t = profile.tmpfsSize, t.value % ceiling.pageSize != 0 {
             d.sink.add(t.diagnostic("\(t.value) bytes is not a whole number of \(ceiling.pageSize)-byte pages; the kernel would round it up to \((t.value / ceiling.pageSize + 1) * ceiling.pageSize)",
                                     hint: "use a multiple of \(Units.formatSize(ceiling.pageSize)), such as \"64MiB\""))
+        }
+        if let m = profile.memory, m.value < Self.egressMemoryFloor, let mode = profile.networkMode, mode.value == .allow {
+            // Optional ("?") or not: judged alike on every host, like the page rule above; where
+            // an optional limit applies, run would fail just the same.
+            let size = m.value % 1024 == 0 ? Units.formatSize(m.value) : "\(m.value) bytes"
+            d.sink.add(m.diagnostic("\(size) is below \(Units.formatSize(Self.egressMemoryFloor)), the least a sandbox with network.mode = \"allow\" (\(mode.origin)) may have: mcpbox's network helper makes the egress listeners inside the sandbox, charged to this limit, and fails to start below about 384KiB",
+                                    hint: "set limits.memory to at least \"\(Units.formatSize(Self.egressMemoryFloor))\""))
         }
         var optionalMemory: OptionalMemory?
         if let m = profile.memory {

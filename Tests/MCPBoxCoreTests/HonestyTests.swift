@@ -82,6 +82,28 @@ import Testing
         #expect(Fixture.plan("p", dirs: [ok.path], host: host(ceiling)).plan != nil)
     }
 
+    @Test("network.mode = \"allow\" refuses a memory limit below its floor, optional or not; other modes do not")
+    func egressMemoryFloor() throws {
+        var h = Fixture.host()
+        h.memoryCgroup = (true, "writable")
+        let floor = PlanBuilder.egressMemoryFloor
+        for memory in ["\"4KiB\"", "\"64KiB\"", "8192", "\"1MiB\"", "\"?64KiB\"", "\(floor - 4096)"] {
+            let s = profileDir("[network]\nmode = \"allow\"\n[limits]\nmemory = \(memory)\n")
+            let errs = Fixture.errors("p", dirs: [s.path], host: h)
+            let e = try #require(errs.first { $0.key == "limits.memory" }, "\(memory): \(errs)")
+            #expect(e.line == 4 && e.message.contains("is below 2MiB, the least a sandbox with network.mode = \"allow\" (p.toml: network.mode) may have")
+                    && e.message.contains("network helper"), "\(memory): \(e)")
+            #expect(e.hint == "set limits.memory to at least \"2MiB\"", "\(e)")
+        }
+        for memory in ["\"2MiB\"", "\"?2MiB\"", "\"1GiB\""] {
+            let s = profileDir("[network]\nmode = \"allow\"\n[limits]\nmemory = \(memory)\n")
+            #expect(Fixture.plan("p", dirs: [s.path], host: h).plan != nil, "\(memory): \(Fixture.errors("p", dirs: [s.path], host: h))")
+        }
+        // Only mcpbox's egress helper needs the floor.
+        let none = profileDir("[limits]\nmemory = \"64KiB\"\n")
+        #expect(Fixture.plan("p", dirs: [none.path], host: h).plan?.limits.memoryBytes == 64 << 10)
+    }
+
     @Test("the personality note names what happens to other values under each default action")
     func personalityNote() {
         func note(_ action: SeccompPolicy.DefaultAction) -> String? {

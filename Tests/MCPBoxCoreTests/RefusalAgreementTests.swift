@@ -98,4 +98,22 @@ struct RefusalAgreementTests {
         try expectBothRefuse(file, dirs, key: "filesystem.read_write", words: "hard links", culprit: profiles + "/base.toml",
                              "the profile it extends")
     }
+
+    @Test("network.mode = \"allow\" with a memory limit below the floor is refused by explain, check and run alike; at the floor it runs")
+    func egressMemoryFloor() throws {
+        let profiles = Scratch()
+        for memory in ["\"4KiB\"", "\"64KiB\"", "8192", "\"1MiB\"", "\"?64KiB\""] {
+            let file = profiles.write("p.toml", "[network]\nmode = \"allow\"\nallow = [\"example.com\"]\n[limits]\nmemory = \(memory)\n")
+            try expectBothRefuse(file, shipped, key: "limits.memory", words: "is below 2MiB, the least a sandbox with network.mode = \"allow\"", memory)
+            let check = try CLI.run(["check", file] + shipped)
+            #expect(check.status == 1 && check.stdout.contains("limits.memory: ") && check.stdout.contains("is below 2MiB"), "\(memory): \(check.stdout)")
+        }
+        guard HostContext.current().memoryCgroup.usable else { return }
+        let file = profiles.write("p.toml", "[network]\nmode = \"allow\"\nallow = [\"example.com\"]\n[limits]\nmemory = \"2MiB\"\n")
+        for _ in 0..<10 {
+            let run = try CLI.run(["run", file] + shipped + ["--", "/bin/true"])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+    }
+
 }
