@@ -35,6 +35,16 @@ public enum HostFS {
 
     public static func exists(_ path: String) -> Bool { info(path, follow: false) != nil }
 
+    /// "character device" or "block device" when `path` (followed) is one, else nil (`stat(2)`).
+    public static func deviceKind(_ path: String) -> String? {
+        guard let i = info(path) else { return nil }
+        switch i.mode & UInt32(S_IFMT) {
+        case UInt32(S_IFCHR): return "character device"
+        case UInt32(S_IFBLK): return "block device"
+        default: return nil
+        }
+    }
+
     /// Whether `path` (followed) lies on a procfs (`PROC_SUPER_MAGIC`), wherever it is mounted.
     public static func isProcFS(_ path: String) -> Bool {
         // struct statfs begins with f_type, a C long; 256 bytes hold the whole struct.

@@ -414,6 +414,15 @@ public struct PlanBuilder {
                                               hint: "remove it"))
                 continue
             }
+            // Every bind is nodev: a device node bound from the host opens for no one (EACCES),
+            // while explain would show it as granted, and it would cover the sandbox's own node.
+            if let kind = HostFS.deviceKind(source) {
+                let resolved = source == path ? "" : " (\(source))"
+                let nodes = LandlockPolicy.deviceNodes.map { Paths.basename($0) }.joined(separator: ", ")
+                d.sink.add(b.entry.diagnostic("refused: \(path)\(resolved) is a \(kind): binds are mounted nodev, so the server could not open it (Permission denied), and no accept changes that",
+                                              hint: "remove it; the sandbox's own /dev already has \(nodes) and a private /dev/shm"))
+                continue
+            }
             if Paths.isWithin(path, "/dev") || Paths.isWithin(source, "/dev"), !acknowledged([path], reason: "host device", &d) {
                 d.warnings.append("\(b.entry.key): \(path) exposes a host device to the server (\(b.entry.origin))")
             }

@@ -60,7 +60,7 @@ struct HonestyCLITests {
             ("bind through a symlink showing the same object", "[filesystem]\nread_only = [\"\(p)/ro\", \"\(p)/ro/dirlink/x\"]\n", true),
             ("read-write bind through a read-only symlink", "[filesystem]\nread_only = [\"\(p)/ro\"]\nread_write = [\"\(p)/ro/dirlink/x\"]\n", false),
             ("a device the sandbox's /dev lacks", "[filesystem]\nread_only = [\"/dev/tty\"]\n", false),
-            ("a device the sandbox's /dev has", "[filesystem]\nread_only = [\"/dev/null\"]\n", true),
+            ("a device the sandbox's /dev has", "[filesystem]\nread_only = [\"/dev/null\"]\n", false),
             ("tmpfs in /dev/shm", "[filesystem]\ntmpfs = [\"/dev/shm/x\"]\n", true),
             ("tmpfs in a missing directory of a read-write bind", "[filesystem]\nread_write = [\"\(p)/rw\"]\ntmpfs = [\"\(p)/rw/new/t\"]\n", true),
             ("HOME inside a read-only /home", "[filesystem]\nread_only = [\"/home\"]\n", access("/home/nobody", F_OK) == 0),

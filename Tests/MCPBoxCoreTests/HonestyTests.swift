@@ -104,6 +104,25 @@ import Testing
         #expect(Fixture.plan("p", dirs: [none.path], host: h).plan?.limits.memoryBytes == 64 << 10)
     }
 
+    @Test("a bind of a character or block device is refused, whatever accepts it; a directory holding one is not")
+    func deviceBindsRefused() throws {
+        let s = profileDir("")
+        let link = s.path + "/zero-link"
+        #expect(symlink("/dev/zero", link) == 0)
+        for (key, path, extra) in [("read_only", "/dev/null", "accept = [\"/dev/null\"]\n"), ("read_write", "/dev/null", ""),
+                                   ("read_only", link, "")] {
+            s.write("p.toml", "[filesystem]\n\(key) = [\"\(path)\"]\n" + extra)
+            let errs = Fixture.errors("p", dirs: [s.path])
+            let e = try #require(errs.first { $0.key == "filesystem.\(key)" }, "\(key) \(path): \(errs)")
+            #expect(e.line == 2 && e.message.contains("refused: \(path)") && e.message.contains("is a character device: binds are mounted nodev"), "\(e)")
+            #expect(e.hint?.contains("null, zero, full, random, urandom") == true, "\(e)")
+        }
+        s.mkdir("devs")
+        #expect(mknod(s.path + "/devs/null", S_IFCHR | 0o666, 0x103 /* makedev(1, 3): null */) == 0 || geteuid() != 0)
+        s.write("p.toml", "[filesystem]\nread_only = [\"\(s.path)/devs\"]\n")
+        #expect(Fixture.plan("p", dirs: [s.path]).plan != nil, "\(Fixture.errors("p", dirs: [s.path]))")
+    }
+
     @Test("the personality note names what happens to other values under each default action")
     func personalityNote() {
         func note(_ action: SeccompPolicy.DefaultAction) -> String? {

@@ -116,4 +116,28 @@ struct RefusalAgreementTests {
         }
     }
 
+    @Test("a bind of a device node is refused by explain and run alike; a directory holding one runs")
+    func deviceBinds() throws {
+        let s = Scratch()
+        let profiles = Scratch()
+        symlink("/dev/zero", s.path + "/zero-link")
+        s.mkdir("devs")
+        #expect(mknod(s.path + "/devs/null", S_IFCHR | 0o666, 0x103 /* makedev(1, 3): null */) == 0, "\(String(cString: strerror(errno)))")
+        var cases = [("read_only /dev/null, accepted", "read_only = [\"/dev/null\"]\naccept = [\"/dev/null\"]", "filesystem.read_only", "/dev/null is a character device"),
+                     ("read_write /dev/null", "read_write = [\"/dev/null\"]", "filesystem.read_write", "/dev/null is a character device"),
+                     ("through a symlink", "read_only = [\"\(s.path)/zero-link\"]", "filesystem.read_only", "zero-link (/dev/zero) is a character device"),
+                     ("a node outside /dev", "read_only = [\"\(s.path)/devs/null\"]", "filesystem.read_only", "devs/null is a character device")]
+        if let block = (try? FileManager.default.contentsOfDirectory(atPath: "/dev"))?.sorted().first(where: { HostFS.deviceKind("/dev/" + $0) == "block device" }) {
+            cases.append(("a block device", "read_only = [\"/dev/\(block)\"]", "filesystem.read_only", "/dev/\(block) is a block device"))
+        }
+        for (name, entry, key, words) in cases {
+            let file = profiles.write("p.toml", "[filesystem]\n\(entry)\n")
+            try expectBothRefuse(file, shipped, key: key, words: words, name)
+            let explain = try CLI.run(["explain", file] + shipped + ["--", "/bin/true"])
+            #expect(explain.stderr.contains("binds are mounted nodev") && explain.stderr.contains("null, zero, full, random, urandom"), "\(name): \(explain.stderr)")
+        }
+        let file = profiles.write("p.toml", "[filesystem]\nread_only = [\"\(s.path)/devs\"]\n")
+        let run = try CLI.run(["run", file] + shipped + ["--", "/bin/sh", "-c", "cat /dev/null && echo ok"])
+        #expect(run.status == 0 && run.stdout.contains("ok"), "\(run.stderr)")
+    }
 }

@@ -210,15 +210,15 @@ import Testing
 
     @Test func pathWarningsAreAcknowledgedByFilesystemAccept() throws {
         let s = Scratch()
-        s.write("dev.toml", "extends = \"base\"\n[filesystem]\nread_only = [\"/dev/null\"]\n")
-        s.write("devok.toml", "extends = \"dev\"\n[filesystem]\naccept = [\"/dev/null\"]\n")
+        s.write("dev.toml", "extends = \"base\"\n[filesystem]\nread_only = [\"/dev/shm\"]\n")
+        s.write("devok.toml", "extends = \"dev\"\n[filesystem]\naccept = [\"/dev/shm\"]\n")
         let dirs = [s.path, Fixture.shippedProfiles]
         guard case .success(let loud) = Fixture.plan("dev", dirs: dirs), case .success(let ok) = Fixture.plan("devok", dirs: dirs) else {
             Issue.record("plan failed"); return
         }
         #expect(loud.warnings.contains { $0.contains("exposes a host device") })
         #expect(!ok.warnings.contains { $0.contains("exposes a host device") })
-        #expect(ok.accepted.contains { $0.path == "/dev/null" && $0.reason == "host device" })
+        #expect(ok.accepted.contains { $0.path == "/dev/shm" && $0.reason == "host device" })
     }
 
     @Test func bashCompletionOffersProfileNames() throws {
