@@ -98,6 +98,32 @@ public enum GrantChecks {
 
     /// Whether two host paths are the same directory (device and inode): a host bind mount
     /// (`mount --bind /home/alice /x`) shows one tree at two paths.
+    /// Device and inode of the directories on a path, up to `/`, looked up once each: what
+    /// path comparison misses is the same directory mounted twice (a second mount of a home
+    /// shows its `.local/state/mcpbox` under another name).
+    final class Identities {
+        private var known: [[UInt8]: (dev: UInt64, ino: UInt64)?] = [:]
+        func of(_ path: String) -> (dev: UInt64, ino: UInt64)? {
+            let key = Array(path.utf8)
+            if let hit = known[key] { return hit }
+            var st = stat()
+            let id: (dev: UInt64, ino: UInt64)? = stat(path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+            known[key] = id
+            return id
+        }
+        /// Whether `inner` (which need not exist) is `outer` or lies under it as the kernel
+        /// sees objects: some existing directory on `inner`'s way up is `outer` itself.
+        func contains(_ outer: String, _ inner: String) -> Bool {
+            guard let o = of(outer) else { return false }
+            var dir = inner
+            while true {
+                if let i = of(dir), i.dev == o.dev, i.ino == o.ino { return true }
+                if dir == "/" { return false }
+                dir = Paths.dirname(dir)
+            }
+        }
+    }
+
     public static func sameObject(_ a: String, _ b: String) -> Bool {
         var sa = stat(), sb = stat()
         guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
@@ -212,6 +238,7 @@ extension PlanBuilder {
         let writable = binds.filter { !$0.ro }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
         var known: [[UInt8]: Bool] = [:]
+        let identities = GrantChecks.Identities()
         /// A path under one of the homes resolved per component (cheap), any other with realpath.
         func resolve(_ path: String) -> String {
             if let home = resolvedHomes.first(where: { Paths.isWithin(path, $0.0) }), home.0 != path {
@@ -253,6 +280,8 @@ extension PlanBuilder {
                     if what == GrantChecks.packageCachesWhat, packageCacheDirs.contains(w.m.target) { continue }
                     if Paths.isWithin(w.source, real) || Paths.isWithin(w.source, n) { hits.append((n, "lies inside", what)) }
                     else if Paths.isWithin(real, w.source) || Paths.isWithin(n, w.source) { hits.append((n, "contains", what)) }
+                    else if identities.contains(w.source, real) { hits.append((n, "contains (as another mount of it)", what)) }
+                    else if identities.contains(real, w.source) { hits.append((n, "lies inside (as another mount of it)", what)) }
                 }
                 // A bind containing ~/.config/mcpbox need not also name ~/.config/mcpbox/profiles.
                 hits = hits.filter { h in
@@ -338,6 +367,7 @@ extension PlanBuilder {
                 let relation: String
                 if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }
+                else if identities.contains(w.source, real) { relation = "contains (as another mount of it)" }
                 else { continue }
                 if acknowledged([place], reason: "read-write, \(what)", &d) { continue }
                 refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(place) (\(what)), which the host runs or trusts later; the server could plant code there",
