@@ -260,8 +260,14 @@ public struct LogRotation: Sendable, Equatable {
 /// line's exact bytes (its newline included); the first line of a log chains to `genesis`.
 /// After a rotation the new file begins with a `log.rotated` event chained to the last line of
 /// the file now called FILE.1, so FILE.keep … FILE.1 FILE verify as one chain. Each line is one
-/// write(2) on an O_APPEND descriptor under flock(2); a writer that finds the file grown or
-/// replaced by another mcpbox (two sessions sharing a log) chains to the line actually last in it.
+/// write(2) on an O_APPEND descriptor; a writer that finds the file grown or replaced by another
+/// mcpbox (two sessions sharing a log) chains to the line actually last in it.
+///
+/// Writers take turns on the log's directory (flock(2) on a descriptor of it: the one object
+/// that a rotation does not rename or replace), so a rotation — the renames, the new file, its
+/// `log.rotated` first line — is one step for every other writer: none finds the name missing
+/// between the renames, nor the new file empty before its first line (both happened to
+/// sessions sharing a log while another rotated it, when each locked the file itself).
 ///
 /// Per line: `flock`, `fstat`, `write`, `flock`. The path is looked up again when `fstat` says
 /// the file may have been renamed or removed (a rotated file is made read-only by the writer
@@ -271,6 +277,8 @@ public struct LogRotation: Sendable, Equatable {
 /// (the MCP layer calls it once the message is passed on) or else before the next line.
 public final class EventSink: @unchecked Sendable {
     private var fd: Int32
+    /// The log's directory, locked around every line (-1: not a file).
+    private let directory: Int32
     private let owned: Bool
     private let path: String?
     /// Size rotation (nil: the file grows, or not a file); the audit trail sizes its budget for the server by it.
@@ -292,18 +300,33 @@ public final class EventSink: @unchecked Sendable {
     public static let genesis = String(repeating: "0", count: 64)
 
     /// Discards every event.
-    public static let discard = EventSink(fd: -1, owned: false, path: nil, rotation: nil)
+    public static let discard = EventSink(fd: -1, directory: -1, owned: false, path: nil, rotation: nil)
 
     /// Writes to stderr (`run --verbose`), without the chain.
-    public static func stderr() -> EventSink { EventSink(fd: 2, owned: false, path: nil, rotation: nil) }
+    public static func stderr() -> EventSink { EventSink(fd: 2, directory: -1, owned: false, path: nil, rotation: nil) }
 
     /// Opens `path` for appending (created 0600 if missing, never through a symlink; with
     /// `makeParents`, missing parent directories are created 0700); nil with errno on failure.
     public static func file(_ path: String, rotation: LogRotation? = nil, makeParents: Bool = false) -> EventSink? {
         if makeParents, !makeDirectories(parentOf: path) { return nil }
+        var directory: Int32
+        repeat { directory = open(parentDirectory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC) } while directory < 0 && errno == EINTR
+        guard directory >= 0 else { return nil }
         let fd = openLog(path)
-        guard fd >= 0 else { return nil }
-        return EventSink(fd: fd, owned: true, path: path, rotation: rotation)
+        guard fd >= 0 else {
+            let e = errno
+            close(directory)
+            errno = e
+            return nil
+        }
+        return EventSink(fd: fd, directory: directory, owned: true, path: path, rotation: rotation)
+    }
+
+    /// The directory holding `path` ("/" for a file at the root, "." for a relative name).
+    static func parentDirectory(_ path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
     }
 
     private static func openLog(_ path: String) -> Int32 {
@@ -325,8 +348,9 @@ public final class EventSink: @unchecked Sendable {
         return true
     }
 
-    private init(fd: Int32, owned: Bool, path: String?, rotation: LogRotation?) {
+    private init(fd: Int32, directory: Int32, owned: Bool, path: String?, rotation: LogRotation?) {
         self.fd = fd
+        self.directory = directory
         self.owned = owned
         self.path = path
         self.rotation = rotation
@@ -335,6 +359,7 @@ public final class EventSink: @unchecked Sendable {
 
     deinit {
         if owned && fd >= 0 { close(fd) }
+        if directory >= 0 { close(directory) }
         pthread_mutex_destroy(&lock)
     }
 
@@ -352,10 +377,10 @@ public final class EventSink: @unchecked Sendable {
             event.write(into: &line, prev: nil)
             return append(at: -1)
         }
-        while flock(fd, LOCK_EX) != 0 {
+        while flock(directory, LOCK_EX) != 0 {
             if errno != EINTR { return fail(errno) }
         }
-        defer { _ = flock(fd, LOCK_UN) }
+        defer { _ = flock(directory, LOCK_UN) }
         guard var size = synchronize() else { return fail(errno) }
         build(event)
         if let r = rotation, size > 0, UInt64(size) + UInt64(line.count) > r.maxSize {
@@ -439,10 +464,8 @@ public final class EventSink: @unchecked Sendable {
             if lstat(path!, &named) != 0 || named.st_ino != mine.st_ino || named.st_dev != mine.st_dev {
                 let new = Self.openLog(path!)
                 guard new >= 0 else { return nil }
-                _ = flock(fd, LOCK_UN)
                 close(fd)
                 fd = new
-                while flock(fd, LOCK_EX) != 0 { if errno != EINTR { return nil } }
                 guard fstat(fd, &mine) == 0 else { return nil }
                 knownSize = -1
             }
@@ -478,7 +501,7 @@ public final class EventSink: @unchecked Sendable {
     /// then by name): it has no link left, it is read-only for its owner (what `rotate` makes
     /// of a file it renames away), or its status changed after its last write (a rename, as a
     /// write sets both times alike). Otherwise no other writer rotated it away: a rotation by
-    /// mcpbox happens under the lock held here, after the file was made read-only.
+    /// mcpbox happens under the directory's lock held here, after the file was made read-only.
     static func mayBeRenamed(_ st: stat) -> Bool {
         st.st_nlink == 0 || st.st_mode & S_IWUSR == 0
             || st.st_ctim.tv_sec != st.st_mtim.tv_sec || st.st_ctim.tv_nsec != st.st_mtim.tv_nsec
@@ -548,10 +571,8 @@ public final class EventSink: @unchecked Sendable {
         }
         let new = Self.openLog(base)
         guard new >= 0 else { return false }
-        _ = flock(fd, LOCK_UN)
         close(fd)
         fd = new
-        while flock(fd, LOCK_EX) != 0 { if errno != EINTR { return false } }
         knownSize = 0
         return true
     }

@@ -272,6 +272,36 @@ struct SinkRecheckTests {
         #expect(try ChainVerifier.verify(files: [path]).broken == nil)
     }
 
+    /// Sessions sharing a rotating log broke its chain (a writer that reopened the new file
+    /// before the rotating one had locked it chained from 64 zeros) and ended sessions (ENOENT
+    /// between the renames); found by a red-team pass with 30 concurrent sessions. Writers now
+    /// take turns on the log's directory. Fails on the build before (a broken chain, failed writes).
+    @Test("eight writers on threads, rotating a small log over and over: every write succeeds and the files verify as one chain")
+    func concurrentRotation() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let keep = 400
+        let sinks = try (0..<8).map { _ in try #require(EventSink.file(path, rotation: LogRotation(maxSize: 1500, keep: keep))) }
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: sinks.count) { w in
+            for i in 0..<150 where !sinks[w].write(Self.event(w * 1000 + i)) { failures.add("writer \(w) record \(i): errno \(sinks[w].lastError)") }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(5))")
+        var files = [path]
+        for i in 1...keep where FileManager.default.fileExists(atPath: "\(path).\(i)") { files.insert("\(path).\(i)", at: 0) }
+        #expect(files.count > 20 && files.count < keep, "\(files.count) files")
+        let r = try ChainVerifier.verify(files: files)
+        #expect(r.broken == nil, "\(String(describing: r.broken))")
+        #expect(r.lines >= 8 * 150, "\(r.lines) lines")
+    }
+
+    final class Failures: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [String] = []
+        func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return list }
+    }
+
     @Test("rotation leaves the rotated files read-only (0400) and the live log 0600; a second writer notices the rotation and keeps one chain")
     func rotatedReadOnly() throws {
         let dir = try Scratch()
