@@ -19,6 +19,10 @@ enum LogPaths {
         if path.utf8.count >= Int(PATH_MAX) || Paths.components(path).contains(where: { $0.utf8.count > Int(NAME_MAX) }) {
             return ("refused: the \(what) \(path) is too long (a path of at most \(PATH_MAX - 1) bytes, each name at most \(NAME_MAX))", "choose a shorter path")
         }
+        if let (dir, owner) = foreignDirectory(on: path, me: getuid()) {
+            return ("refused: the \(what) \(path) lies under \(dir), which \(owner); it could put a symlink on the way and have mcpbox create, rotate or remove log files wherever it points",
+                    "keep logs in directories only you (or root) can change")
+        }
         if let i = HostFS.info(path, follow: false) {
             if i.isSymlink {
                 return ("refused: the \(what) \(path) is a symlink; mcpbox opens logs without following symlinks",
@@ -50,6 +54,31 @@ enum LogPaths {
 }
 
 extension LogPaths {
+    /// The first existing directory holding a component of `path` (each looked at with `lstat`,
+    /// from `/` down) that an account other than `me` and root can change: owned by another
+    /// account, or writable by every account without the sticky bit. A symlink is only followed
+    /// where no other account could have put it. With why, or nil.
+    static func foreignDirectory(on path: String, me: uid_t) -> (String, String)? {
+        var dir = "/"
+        for part in Paths.components(path).dropLast() {
+            guard let info = HostFS.info(dir, follow: false), info.isDirectory else { return nil }
+            if info.uid != 0 && info.uid != me { return (dir, "account \(info.uid) owns") }
+            if info.mode & 0o002 != 0 && info.mode & 0o1000 == 0 { return (dir, "every account may write (mode \(String(info.mode & 0o7777, radix: 8)), no sticky bit)") }
+            let next = Paths.join(dir, String(part))
+            guard let n = HostFS.info(next, follow: false) else { return nil }
+            if n.isSymlink {
+                // Put there by `me` or root (checked above for `dir`): follow it, from the top.
+                guard let real = HostFS.realPath(next) else { return nil }
+                return foreignDirectory(on: Paths.join(real, Paths.remainder(path, under: next)), me: me)
+            }
+            dir = next
+        }
+        guard let info = HostFS.info(dir, follow: false), info.isDirectory else { return nil }
+        if info.uid != 0 && info.uid != me { return (dir, "account \(info.uid) owns") }
+        if info.mode & 0o002 != 0 && info.mode & 0o1000 == 0 { return (dir, "every account may write (mode \(String(info.mode & 0o7777, radix: 8)), no sticky bit)") }
+        return nil
+    }
+
     /// The read-write bind (source, target) that shows log `path` under another name: a symlink
     /// on its way (resolved as far as the path exists) or a host bind mount showing one of its
     /// directories elsewhere (same device and inode); nil when none does. The textual check
