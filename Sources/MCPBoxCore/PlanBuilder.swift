@@ -855,6 +855,24 @@ public struct PlanBuilder {
             return ExecProblem(exitStatus: 126, message: "\(executable) is not executable by the server's account (uid \(id.hostUid)): owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(host) == nil ? "" : " and an ACL") (exec: permission denied)",
                                hint: "chmod o+x it (or setfacl -m u:ACCOUNT:x), or set [user] name to an account that may run it")
         }
+        // The interpreters exec loads, as ExecCheck follows them (which found them visible and
+        // executable by someone): the account must search their directories and execute them.
+        var file = executable
+        for _ in 0..<3 {
+            guard case .file(let host?, _) = view.lookup(file), let (interp, kind) = ExecCheck.interpreter(ofHostFile: host),
+                  interp.isAbsolutePath else { return nil }
+            if let (dir, info) = unsearchable(interp, view: view, identity: id, capabilities: false) {
+                return ExecProblem(exitStatus: 126, message: "\(executable) needs the \(kind) \(interp), and the server's account (uid \(id.hostUid)) may not search \(dir) on the way: owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(dir) == nil ? "" : " and an ACL") (exec: permission denied)",
+                                   hint: "give the account access (chmod o+x, or setfacl -m u:ACCOUNT:X), or set [user] name to an account that has it")
+            }
+            if case .file(let ihost?, true) = view.lookup(interp), let info = HostFS.info(ihost),
+               !HostFS.permits(ihost, info: info, uid: id.hostUid, gids: serverGroups(id), want: 0o1) {
+                return ExecProblem(exitStatus: 126, message: "\(executable) needs the \(kind) \(interp), which the server's account (uid \(id.hostUid)) may not execute: owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(ihost) == nil ? "" : " and an ACL") (exec: permission denied)",
+                                   hint: "chmod o+x it (or setfacl -m u:ACCOUNT:x), or set [user] name to an account that may run it")
+            }
+            if kind == "ELF interpreter" { return nil }
+            file = interp
+        }
         return nil
     }
 

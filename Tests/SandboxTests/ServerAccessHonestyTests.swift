@@ -71,6 +71,31 @@ struct ServerAccessHonestyTests {
         #expect(ok.run.status == 0 && !ok.explain.stdoutText.contains("FAILS"), "run \(ok.run.status): \(ok.run.stderr.suffix(1500))")
     }
 
+    @Test("a #! interpreter the server's account may not execute or reach: explain says FAILS (126), as run exits")
+    func interpreterNotUsableByTheAccount() throws {
+        let tmp = try TempDir(prefix: "mcpbox-interp-access")
+        defer { tmp.remove() }
+        let (bin, interp) = try Self.tool(in: tmp, mode: 0o700)
+        let script = try tmp.write("bin/script", "#!\(interp)\n", mode: 0o755)
+        let profile = try tmp.write("p.toml", "[filesystem]\nread_only = [\(tomlString(bin))]\n")
+        let o = try Self.both(profile, [script])
+        #expect(o.run.status == 126, "run: \(o.run.status) \(o.run.stderr.suffix(1500))")
+        #expect(o.explain.stdoutText.contains("FAILS: \(script) needs the #! interpreter \(interp), which the server's account"),
+                "explain: \(o.explain.stdoutText.suffix(2500))")
+
+        // In a directory the account may not search.
+        let priv = try tmp.makeDir("priv", mode: 0o700)
+        let hidden = priv + "/sh"
+        #expect(rename(interp, hidden) == 0)
+        chmod(hidden, 0o755)
+        _ = try tmp.write("bin/script", "#!\(hidden)\n", mode: 0o755)
+        let p2 = try tmp.write("p2.toml", "[filesystem]\nread_only = [\(tomlString(bin)), \(tomlString(priv))]\naccept = [\(tomlString(priv))]\n")
+        let d = try Self.both(p2, [script])
+        #expect(d.run.status == 126, "run: \(d.run.status) \(d.run.stderr.suffix(1500))")
+        #expect(d.explain.stdoutText.contains("needs the #! interpreter \(hidden), and the server's account (uid 65534) may not search \(priv)"),
+                "explain: \(d.explain.stdoutText.suffix(2500))")
+    }
+
     @Test("bind_command under a hide: explain says FAILS (127), as run exits")
     func boundCommandMaskedByAHide() throws {
         let tmp = try TempDir(prefix: "mcpbox-bind-hide")
