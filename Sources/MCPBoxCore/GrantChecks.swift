@@ -368,6 +368,7 @@ extension PlanBuilder {
                 if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }
                 else if identities.contains(w.source, real) { relation = "contains (as another mount of it)" }
+                else if identities.contains(real, w.source) { relation = "lies inside (as another mount of it)" }
                 else { continue }
                 if acknowledged([place], reason: "read-write, \(what)", &d) { continue }
                 refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(place) (\(what)), which the host runs or trusts later; the server could plant code there",

@@ -16,7 +16,9 @@ public struct SandboxView: Sendable {
     /// Answers already given, with the directories each lookup passed (`memoizing` views only:
     /// the plan's view, asked about the command, its interpreters and the cwd several times).
     final class Memo: @unchecked Sendable {
-        var answers: [String: (entry: Entry, visited: [(String, HostFS.Info)])] = [:]
+        /// Keyed by the path's bytes: `String` equality is canonical equivalence, and `café` in
+        /// NFC and in NFD are two files to the kernel.
+        var answers: [[UInt8]: (entry: Entry, visited: [(String, HostFS.Info)])] = [:]
     }
     let memo: Memo?
 
@@ -69,13 +71,14 @@ public struct SandboxView: Sendable {
     /// through or ends at, in order (what the kernel checks search permission on).
     public func lookup(_ path: String, visit: ((String, HostFS.Info) -> Void)? = nil) -> Entry {
         guard let memo else { return resolve(path, visit: visit) }
-        if let hit = memo.answers[path] {
+        let key = Array(path.utf8)
+        if let hit = memo.answers[key] {
             if let visit { for (host, info) in hit.visited { visit(host, info) } }
             return hit.entry
         }
         var visited: [(String, HostFS.Info)] = []
         let entry = resolve(path) { visited.append(($0, $1)) }
-        memo.answers[path] = (entry, visited)
+        memo.answers[key] = (entry, visited)
         if let visit { for (host, info) in visited { visit(host, info) } }
         return entry
     }
@@ -105,7 +108,9 @@ public struct SandboxView: Sendable {
                         guard hops <= 40, let link = HostFS.readLink(host) else { return .missing }
                         let rest = Paths.slashJoined(parts[(i + 1)...])
                         let base = link.isAbsolutePath ? link : Paths.join(Paths.dirname(prefix), link)
-                        guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
+                        let joined = Paths.join(base, rest)
+                        if let visit { visitLeftByDots(joined, visit: visit) }
+                        guard let next = Self.resolveDots(joined) else { return .missing }
                         current = next
                         continue restart
                     }
@@ -130,7 +135,9 @@ public struct SandboxView: Sendable {
                     guard hops <= 40 else { return .missing }
                     let rest = Paths.slashJoined(parts[(i + 1)...])
                     let base = link.isAbsolutePath ? link : Paths.join(Paths.dirname(prefix), link)
-                    guard let next = Self.resolveDots(Paths.join(base, rest)) else { return .missing }
+                    let joined = Paths.join(base, rest)
+                    if let visit { visitLeftByDots(joined, visit: visit) }
+                    guard let next = Self.resolveDots(joined) else { return .missing }
                     current = next
                     continue restart
                 case .tmpfs, .proc, .dev:
@@ -139,6 +146,23 @@ public struct SandboxView: Sendable {
                 }
             }
             return .directory
+        }
+    }
+
+    /// The kernel searches every directory a `..` leaves (`priv/../bin` needs search permission
+    /// on `priv`), which `resolveDots` drops as text: visits the directories `path` names before
+    /// each `..`, as a lookup of each would.
+    private func visitLeftByDots(_ path: String, visit: @escaping (String, HostFS.Info) -> Void) {
+        guard !Paths.isNormalASCII(path) else { return }
+        var kept: [Substring] = []
+        for c in Paths.components(path) {
+            if c == "." { continue }
+            if c == ".." {
+                _ = resolve("/" + Paths.slashJoined(kept), visit: visit)
+                if !kept.isEmpty { kept.removeLast() }
+                continue
+            }
+            kept.append(c)
         }
     }
 

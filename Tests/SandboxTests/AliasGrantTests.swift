@@ -33,6 +33,17 @@ struct AliasGrantTests {
         #expect(r.stderr.contains("contains (as another mount of it) \(home)/.local/state/mcpbox, mcpbox's state"), "\(r.stderr.suffix(1500))")
     }
 
+    @Test("a directory inside a run-later place, under another mount of the home, is refused")
+    func insideRunLaterThroughAnotherMount() throws {
+        let tmp = try TempDir(prefix: "mcpbox-alias-in")
+        defer { tmp.remove() }
+        let home = try tmp.makeDir("home")
+        _ = try tmp.makeDir("home/.config/systemd/user")
+        let r = try Self.explain(tmp, home: home, relative: ".config/systemd/user")
+        #expect(r.status == 125, "explain: \(r.status) \(r.stderr.suffix(1500))")
+        #expect(r.stderr.contains("lies inside (as another mount of it) \(home)/.config/systemd"), "\(r.stderr.suffix(1500))")
+    }
+
     @Test("a run-later place under another mount of the home is refused")
     func runLaterThroughAnotherMount() throws {
         let tmp = try TempDir(prefix: "mcpbox-alias-rc")

@@ -96,6 +96,34 @@ struct ServerAccessHonestyTests {
                 "explain: \(d.explain.stdoutText.suffix(2500))")
     }
 
+    /// Found by a review: `..` in a symlink's target was removed as text, so the directory it
+    /// leaves (which the kernel searches) was never judged; and the plan's memo keyed paths by
+    /// `String`, which takes `café` in NFC and in NFD for one path.
+    @Test("a symlink through a directory the account may not search (`priv/../bin`), and NFC/NFD names, are judged as exec judges them")
+    func dotsAndNormalForms() throws {
+        let tmp = try TempDir(prefix: "mcpbox-dots")
+        defer { tmp.remove() }
+        let (bin, tool) = try Self.tool(in: tmp, mode: 0o755)
+        _ = try tmp.makeDir("priv", mode: 0o700)
+        #expect(symlink("priv/../bin/tool", tmp.path + "/link") == 0)
+        #expect(symlink("priv/../bin", tmp.path + "/link2") == 0)
+        let profile = try tmp.write("p.toml", "[filesystem]\nread_only = [\(tomlString(tmp.path))]\n")
+        let o = try Self.both(profile, [tmp.path + "/link"])
+        #expect(o.run.status == 126, "run: \(o.run.status) \(o.run.stderr.suffix(1500))")
+        #expect(o.explain.stdoutText.contains("may not search \(tmp.path)/priv on the way to \(tmp.path)/link"), "explain: \(o.explain.stdoutText.suffix(2500))")
+        let cwd = try tmp.write("c.toml", "cwd = \(tomlString(tmp.path + "/link2"))\n[filesystem]\nread_only = [\(tomlString(tmp.path))]\n")
+        let c = try Self.both(cwd, ["/bin/true"])
+        #expect(c.run.status == 125 && c.explain.status == 125, "run \(c.run.status), explain \(c.explain.status): \(c.explain.stderr.suffix(1500))")
+        _ = tool
+
+        // `café` (NFC) names the interpreter `cafe\u{301}` (NFD), which does not exist.
+        let nfc = bin + "/caf\u{E9}"
+        _ = try tmp.write("bin/caf\u{E9}", "#!\(bin)/cafe\u{301}\n", mode: 0o755)
+        let n = try Self.both(profile, [nfc])
+        #expect(n.run.status == 127, "run: \(n.run.status) \(n.run.stderr.suffix(1500))")
+        #expect(n.explain.stdoutText.contains("run would exit 127"), "explain: \(n.explain.stdoutText.suffix(2500))")
+    }
+
     @Test("bind_command under a hide: explain says FAILS (127), as run exits")
     func boundCommandMaskedByAHide() throws {
         let tmp = try TempDir(prefix: "mcpbox-bind-hide")
