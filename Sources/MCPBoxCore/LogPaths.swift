@@ -1,3 +1,4 @@
+import MCPBoxEvents
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -22,6 +23,20 @@ enum LogPaths {
         if let (dir, owner) = foreignDirectory(on: path, me: getuid()) {
             return ("refused: the \(what) \(path) lies under \(dir), which \(owner); it could put a symlink on the way and have mcpbox create, rotate or remove log files wherever it points",
                     "keep logs in directories only you (or root) can change")
+        }
+        for (file, name) in [(EventSink.lockPath(path), "its lock file"), (path, "it")] {
+            guard let i = HostFS.info(file, follow: false), !i.isSymlink, i.isRegular else { continue }
+            if i.uid != getuid() {
+                return ("refused: the \(what) \(path) cannot be this account's record: \(name == "it" ? "it" : "its lock file \(file)") belongs to account \(i.uid)",
+                        "remove it, or name a log in a directory of your own")
+            }
+            if i.mode & 0o022 != 0 {
+                return ("refused: the \(what) \(path) cannot be this account's record: other accounts may write \(name == "it" ? "it" : "its lock file \(file)") (mode \(String(i.mode & 0o7777, radix: 8)))",
+                        "chmod 600 it")
+            }
+        }
+        if let i = HostFS.info(EventSink.lockPath(path), follow: false), i.isSymlink || !i.isRegular {
+            return ("refused: the \(what)'s lock file \(EventSink.lockPath(path)) is a symlink or not a regular file", "remove it")
         }
         if let i = HostFS.info(path, follow: false) {
             if i.isSymlink {
@@ -54,28 +69,56 @@ enum LogPaths {
 }
 
 extension LogPaths {
-    /// The first existing directory holding a component of `path` (each looked at with `lstat`,
-    /// from `/` down) that an account other than `me` and root can change: owned by another
-    /// account, or writable by every account without the sticky bit. A symlink is only followed
-    /// where no other account could have put it. With why, or nil.
+    /// The first existing directory on the way to `path` that an account other than `me` and
+    /// root could change, so as to put a symlink there: owned by another account; writable by
+    /// every account, or by a group other than root's (and other than `me`'s own group on a
+    /// directory of `me`'s), without the sticky bit; or opened to another account or group for
+    /// writing by an ACL. Each component is looked at with `lstat`, from `/` down; a symlink is
+    /// followed one link at a time (each from a directory just judged, each owned by `me` or
+    /// root), at most 40. With why, or nil.
     static func foreignDirectory(on path: String, me: uid_t) -> (String, String)? {
+        let myGroup = getgid()
+        func foreign(_ dir: String) -> String? {
+            guard let info = HostFS.info(dir, follow: false) else { return nil }
+            if info.uid != 0 && info.uid != me { return "account \(info.uid) owns" }
+            let sticky = info.mode & 0o1000 != 0
+            if info.mode & 0o002 != 0 && !sticky {
+                return "every account may write (mode \(String(info.mode & 0o7777, radix: 8)), no sticky bit)"
+            }
+            if info.mode & 0o020 != 0 && !sticky && info.gid != 0 && !(info.uid == me && info.gid == myGroup) {
+                return "group \(info.gid) may write (mode \(String(info.mode & 0o7777, radix: 8)), no sticky bit)"
+            }
+            if let acl = HostFS.accessACL(dir) {
+                let mask = acl.first { $0.tag == HostFS.ACLEntry.mask }?.perm ?? 7
+                if acl.contains(where: { ($0.tag == HostFS.ACLEntry.user && $0.id != me && $0.id != 0 || $0.tag == HostFS.ACLEntry.group && $0.id != 0)
+                        && $0.perm & mask & 2 != 0 }) && !sticky {
+                    return "an ACL lets another account or group write"
+                }
+            }
+            return nil
+        }
+        var pending = Paths.components(path).reversed().map(String.init)
         var dir = "/"
-        for part in Paths.components(path).dropLast() {
-            guard let info = HostFS.info(dir, follow: false), info.isDirectory else { return nil }
-            if info.uid != 0 && info.uid != me { return (dir, "account \(info.uid) owns") }
-            if info.mode & 0o002 != 0 && info.mode & 0o1000 == 0 { return (dir, "every account may write (mode \(String(info.mode & 0o7777, radix: 8)), no sticky bit)") }
-            let next = Paths.join(dir, String(part))
+        var hops = 0
+        while let part = pending.popLast() {
+            if part == "." { continue }
+            if let why = foreign(dir) { return (dir, why) }
+            if part == ".." { dir = Paths.dirname(dir); continue }
+            let next = Paths.join(dir, part)
             guard let n = HostFS.info(next, follow: false) else { return nil }
             if n.isSymlink {
-                // Put there by `me` or root (checked above for `dir`): follow it, from the top.
-                guard let real = HostFS.realPath(next) else { return nil }
-                return foreignDirectory(on: Paths.join(real, Paths.remainder(path, under: next)), me: me)
+                hops += 1
+                if n.uid != 0 && n.uid != me { return (dir, "holds the symlink \(next) of account \(n.uid)") }
+                guard hops <= 40, let link = HostFS.readLink(next) else { return nil }
+                // The link's text, read from its own directory, replaces its name.
+                pending += Paths.components(link).reversed().map(String.init)
+                if link.isAbsolutePath { dir = "/" }
+                continue
             }
+            if !n.isDirectory { return nil }
             dir = next
         }
-        guard let info = HostFS.info(dir, follow: false), info.isDirectory else { return nil }
-        if info.uid != 0 && info.uid != me { return (dir, "account \(info.uid) owns") }
-        if info.mode & 0o002 != 0 && info.mode & 0o1000 == 0 { return (dir, "every account may write (mode \(String(info.mode & 0o7777, radix: 8)), no sticky bit)") }
+        if let why = foreign(dir) { return (dir, why) }
         return nil
     }
 

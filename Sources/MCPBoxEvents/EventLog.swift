@@ -263,11 +263,12 @@ public struct LogRotation: Sendable, Equatable {
 /// write(2) on an O_APPEND descriptor; a writer that finds the file grown or replaced by another
 /// mcpbox (two sessions sharing a log) chains to the line actually last in it.
 ///
-/// Writers take turns on the log's directory (flock(2) on a descriptor of it: the one object
-/// that a rotation does not rename or replace), so a rotation — the renames, the new file, its
+/// Writers take turns on `FILE.lock` (flock(2); a file of the log's owner, 0600, that a
+/// rotation neither renames nor replaces), so a rotation — the renames, the new file, its
 /// `log.rotated` first line — is one step for every other writer: none finds the name missing
 /// between the renames, nor the new file empty before its first line (both happened to
-/// sessions sharing a log while another rotated it, when each locked the file itself).
+/// sessions sharing a log while another rotated it, when each locked the file itself). Not the
+/// directory: any account that may read it could hold that lock and stall every log in it.
 ///
 /// Per line: `flock`, `fstat`, `write`, `flock`. The path is looked up again when `fstat` says
 /// the file may have been renamed or removed (a rotated file is made read-only by the writer
@@ -277,8 +278,8 @@ public struct LogRotation: Sendable, Equatable {
 /// (the MCP layer calls it once the message is passed on) or else before the next line.
 public final class EventSink: @unchecked Sendable {
     private var fd: Int32
-    /// The log's directory, locked around every line (-1: not a file).
-    private let directory: Int32
+    /// `FILE.lock`, locked around every line (-1: not a file).
+    private let lockFile: Int32
     private let owned: Bool
     private let path: String?
     /// Size rotation (nil: the file grows, or not a file); the audit trail sizes its budget for the server by it.
@@ -300,34 +301,49 @@ public final class EventSink: @unchecked Sendable {
     public static let genesis = String(repeating: "0", count: 64)
 
     /// Discards every event.
-    public static let discard = EventSink(fd: -1, directory: -1, owned: false, path: nil, rotation: nil)
+    public static let discard = EventSink(fd: -1, lockFile: -1, owned: false, path: nil, rotation: nil)
 
     /// Writes to stderr (`run --verbose`), without the chain.
-    public static func stderr() -> EventSink { EventSink(fd: 2, directory: -1, owned: false, path: nil, rotation: nil) }
+    public static func stderr() -> EventSink { EventSink(fd: 2, lockFile: -1, owned: false, path: nil, rotation: nil) }
 
     /// Opens `path` for appending (created 0600 if missing, never through a symlink; with
     /// `makeParents`, missing parent directories are created 0700); nil with errno on failure.
     public static func file(_ path: String, rotation: LogRotation? = nil, makeParents: Bool = false) -> EventSink? {
         if makeParents, !makeDirectories(parentOf: path) { return nil }
-        var directory: Int32
-        repeat { directory = open(parentDirectory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC) } while directory < 0 && errno == EINTR
-        guard directory >= 0 else { return nil }
         let fd = openLog(path)
-        guard fd >= 0 else {
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
             let e = errno
-            close(directory)
+            close(fd)
             errno = e
             return nil
         }
-        return EventSink(fd: fd, directory: directory, owned: true, path: path, rotation: rotation)
+        // Not a regular file (a device the tests write to; the plan refuses them): no rotation
+        // to share, no lock file beside it.
+        guard st.st_mode & S_IFMT == S_IFREG else { return EventSink(fd: fd, lockFile: -1, owned: true, path: path, rotation: rotation) }
+        // A log another account owns, or may write, is not this one's record.
+        guard st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            close(fd)
+            errno = EPERM
+            return nil
+        }
+        var lockFile: Int32
+        repeat { lockFile = open(lockPath(path), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) } while lockFile < 0 && errno == EINTR
+        // Only the owner may hold it: one another account made first (in a directory it may
+        // write) could be held forever; its mode, so that nobody else can open it.
+        guard lockFile >= 0, fstat(lockFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            let e = lockFile >= 0 ? EPERM : errno
+            if lockFile >= 0 { close(lockFile) }
+            close(fd)
+            errno = e
+            return nil
+        }
+        return EventSink(fd: fd, lockFile: lockFile, owned: true, path: path, rotation: rotation)
     }
 
-    /// The directory holding `path` ("/" for a file at the root, "." for a relative name).
-    static func parentDirectory(_ path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
-        let dir = String(path[..<slash])
-        return dir.isEmpty ? "/" : dir
-    }
+    /// The lock file of the log at `path`: `FILE.lock` beside it.
+    public static func lockPath(_ path: String) -> String { path + ".lock" }
 
     private static func openLog(_ path: String) -> Int32 {
         var fd: Int32
@@ -348,9 +364,9 @@ public final class EventSink: @unchecked Sendable {
         return true
     }
 
-    private init(fd: Int32, directory: Int32, owned: Bool, path: String?, rotation: LogRotation?) {
+    private init(fd: Int32, lockFile: Int32, owned: Bool, path: String?, rotation: LogRotation?) {
         self.fd = fd
-        self.directory = directory
+        self.lockFile = lockFile
         self.owned = owned
         self.path = path
         self.rotation = rotation
@@ -359,7 +375,7 @@ public final class EventSink: @unchecked Sendable {
 
     deinit {
         if owned && fd >= 0 { close(fd) }
-        if directory >= 0 { close(directory) }
+        if lockFile >= 0 { close(lockFile) }
         pthread_mutex_destroy(&lock)
     }
 
@@ -377,10 +393,10 @@ public final class EventSink: @unchecked Sendable {
             event.write(into: &line, prev: nil)
             return append(at: -1)
         }
-        while flock(directory, LOCK_EX) != 0 {
+        while lockFile >= 0 && flock(lockFile, LOCK_EX) != 0 {
             if errno != EINTR { return fail(errno) }
         }
-        defer { _ = flock(directory, LOCK_UN) }
+        defer { if lockFile >= 0 { _ = flock(lockFile, LOCK_UN) } }
         guard var size = synchronize() else { return fail(errno) }
         build(event)
         if let r = rotation, size > 0, UInt64(size) + UInt64(line.count) > r.maxSize {
@@ -501,7 +517,7 @@ public final class EventSink: @unchecked Sendable {
     /// then by name): it has no link left, it is read-only for its owner (what `rotate` makes
     /// of a file it renames away), or its status changed after its last write (a rename, as a
     /// write sets both times alike). Otherwise no other writer rotated it away: a rotation by
-    /// mcpbox happens under the directory's lock held here, after the file was made read-only.
+    /// mcpbox happens under the lock file's lock held here, after the file was made read-only.
     static func mayBeRenamed(_ st: stat) -> Bool {
         st.st_nlink == 0 || st.st_mode & S_IWUSR == 0
             || st.st_ctim.tv_sec != st.st_mtim.tv_sec || st.st_ctim.tv_nsec != st.st_mtim.tv_nsec

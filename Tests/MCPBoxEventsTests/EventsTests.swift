@@ -120,8 +120,9 @@ struct ChainTests {
         let path = dir.path + "/log.jsonl"
         let sink = try #require(EventSink.file(path, rotation: LogRotation(maxSize: 600, keep: 2)))
         for i in 0..<30 { #expect(sink.write(Self.event(i))) }
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted().filter { !$0.hasSuffix(".lock") }
         #expect(names == ["log.jsonl", "log.jsonl.1", "log.jsonl.2"])
+        #expect(FileManager.default.fileExists(atPath: path + ".lock"))
         for name in names {
             let size = (try FileManager.default.attributesOfItem(atPath: dir.path + "/" + name)[.size] as? Int) ?? 0
             #expect(size <= 600, "\(name): \(size) bytes")

@@ -43,7 +43,7 @@ struct NetworkLogBoundTests {
         let run = try runProcess([try TestSupport.mcpboxBinary(), "run", profile, "--profile-path", TestSupport.profilesDir, "--", "/usr/bin/python3", flood],
                                  environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp.path], keepStdinOpen: true, timeout: 120)
         #expect(run.status == 0 && run.stdoutText.contains("flooded"), "exit \(run.status): \(run.stderr.suffix(1500))")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { !$0.hasSuffix(".lock") }
         var total: UInt64 = 0
         for f in files { total += (try? FileManager.default.attributesOfItem(atPath: logs + "/" + f)[.size] as? UInt64) ?? 0 }
         let current = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? UInt64) ?? 0
