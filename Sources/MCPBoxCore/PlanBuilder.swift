@@ -846,30 +846,35 @@ public struct PlanBuilder {
                                hint: "remove execve from seccomp.deny")
         }
         guard let id = identity, id.hostUid != 0 else { return nil }
-        if let (dir, info) = unsearchable(executable, view: view, identity: id, capabilities: false) {
-            return ExecProblem(exitStatus: 126, message: "the server's account (uid \(id.hostUid)) may not search \(dir) on the way to \(executable): owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(dir) == nil ? "" : " and an ACL") (exec: permission denied)",
-                               hint: "give the account access (chmod o+x, or setfacl -m u:ACCOUNT:X), or set [user] name to an account that has it")
+        let uid = id.hostUid
+        func owner(_ path: String, _ info: HostFS.Info) -> String {
+            "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(path) == nil ? "" : " and an ACL")"
         }
-        if case .file(let host?, true) = view.lookup(executable), let info = HostFS.info(host),
-           !HostFS.permits(host, info: info, uid: id.hostUid, gids: serverGroups(id), want: 0o1) {
-            return ExecProblem(exitStatus: 126, message: "\(executable) is not executable by the server's account (uid \(id.hostUid)): owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(host) == nil ? "" : " and an ACL") (exec: permission denied)",
-                               hint: "chmod o+x it (or setfacl -m u:ACCOUNT:x), or set [user] name to an account that may run it")
+        /// The account's search permission on the way to `path` and its execute permission on
+        /// it; `notSearchable(dir)` and `notExecutable` word the problem.
+        func judge(_ path: String, notSearchable: (String) -> String, notExecutable: String) -> ExecProblem? {
+            if let (dir, info) = unsearchable(path, view: view, identity: id, capabilities: false) {
+                return ExecProblem(exitStatus: 126, message: "\(notSearchable(dir)): \(owner(dir, info)) (exec: permission denied)",
+                                   hint: "give the account access (chmod o+x, or setfacl -m u:ACCOUNT:X), or set [user] name to an account that has it")
+            }
+            if case .file(let host?, true) = view.lookup(path), let info = HostFS.info(host),
+               !HostFS.permits(host, info: info, uid: uid, gids: serverGroups(id), want: 0o1) {
+                return ExecProblem(exitStatus: 126, message: "\(notExecutable): \(owner(host, info)) (exec: permission denied)",
+                                   hint: "chmod o+x it (or setfacl -m u:ACCOUNT:x), or set [user] name to an account that may run it")
+            }
+            return nil
         }
+        if let p = judge(executable, notSearchable: { "the server's account (uid \(uid)) may not search \($0) on the way to \(executable)" },
+                         notExecutable: "\(executable) is not executable by the server's account (uid \(uid))") { return p }
         // The interpreters exec loads, as ExecCheck follows them (which found them visible and
         // executable by someone): the account must search their directories and execute them.
         var file = executable
         for _ in 0..<3 {
             guard case .file(let host?, _) = view.lookup(file), let (interp, kind) = ExecCheck.interpreter(ofHostFile: host),
                   interp.isAbsolutePath else { return nil }
-            if let (dir, info) = unsearchable(interp, view: view, identity: id, capabilities: false) {
-                return ExecProblem(exitStatus: 126, message: "\(executable) needs the \(kind) \(interp), and the server's account (uid \(id.hostUid)) may not search \(dir) on the way: owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(dir) == nil ? "" : " and an ACL") (exec: permission denied)",
-                                   hint: "give the account access (chmod o+x, or setfacl -m u:ACCOUNT:X), or set [user] name to an account that has it")
-            }
-            if case .file(let ihost?, true) = view.lookup(interp), let info = HostFS.info(ihost),
-               !HostFS.permits(ihost, info: info, uid: id.hostUid, gids: serverGroups(id), want: 0o1) {
-                return ExecProblem(exitStatus: 126, message: "\(executable) needs the \(kind) \(interp), which the server's account (uid \(id.hostUid)) may not execute: owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(HostFS.accessACL(ihost) == nil ? "" : " and an ACL") (exec: permission denied)",
-                                   hint: "chmod o+x it (or setfacl -m u:ACCOUNT:x), or set [user] name to an account that may run it")
-            }
+            let needs = "\(executable) needs the \(kind) \(interp)"
+            if let p = judge(interp, notSearchable: { "\(needs), and the server's account (uid \(uid)) may not search \($0) on the way" },
+                             notExecutable: "\(needs), which the server's account (uid \(uid)) may not execute") { return p }
             if kind == "ELF interpreter" { return nil }
             file = interp
         }
