@@ -113,12 +113,17 @@ public enum GrantChecks {
         }
         /// Whether `inner` (which need not exist) is `outer` or lies under it as the kernel
         /// sees objects: some existing directory on `inner`'s way up is `outer` itself.
-        func contains(_ outer: String, _ inner: String) -> Bool {
-            guard let o = of(outer) else { return false }
+        func contains(_ outer: String, _ inner: String) -> Bool { ancestor(of: inner, sameAs: [outer]) != nil }
+
+        /// The first existing path on `inner`'s way up (`inner` itself first) that is one of
+        /// `outers` (device and inode), with the index of the first such outer; nil if none.
+        func ancestor(of inner: String, sameAs outers: [String]) -> (outer: Int, dir: String)? {
+            let ids = outers.map(of)
+            guard ids.contains(where: { $0 != nil }) else { return nil }
             var dir = inner
             while true {
-                if let i = of(dir), i.dev == o.dev, i.ino == o.ino { return true }
-                if dir == "/" { return false }
+                if let i = of(dir), let k = ids.firstIndex(where: { $0?.dev == i.dev && $0?.ino == i.ino }) { return (k, dir) }
+                if dir == "/" { return nil }
                 dir = Paths.dirname(dir)
             }
         }

@@ -130,20 +130,8 @@ extension LogPaths {
         guard !writable.isEmpty else { return nil }
         let real = GrantChecks.resolved(path)
         if let w = writable.first(where: { Paths.isWithin(real, $0.source) }) { return (w.source, w.target, real) }
-        let ids: [(dev: UInt64, ino: UInt64, w: (source: String, target: String))] = writable.compactMap { w in
-            var st = stat()
-            guard stat(w.source, &st) == 0 else { return nil }
-            return (UInt64(st.st_dev), UInt64(st.st_ino), w)
-        }
-        var dir = real
-        while true {
-            var st = stat()
-            if stat(dir, &st) == 0, let hit = ids.first(where: { $0.dev == UInt64(st.st_dev) && $0.ino == UInt64(st.st_ino) }) {
-                return (hit.w.source, hit.w.target, dir)
-            }
-            if dir == "/" { return nil }
-            dir = Paths.dirname(dir)
-        }
+        guard let hit = GrantChecks.Identities().ancestor(of: real, sameAs: writable.map(\.source)) else { return nil }
+        return (writable[hit.outer].source, writable[hit.outer].target, hit.dir)
     }
 }
 
@@ -166,17 +154,11 @@ enum ProfileAliases {
             return ("refused: this profile has \(me.links) hard links; another of its names may lie where the server can write, so the server could rewrite it",
                     "give it a single link: cp \(file) \(file).new && mv \(file).new \(file)")
         }
+        let identities = GrantChecks.Identities()
         for w in writable {
-            var st = stat()
-            guard stat(w.source, &st) == 0 else { continue }
-            var path = file
-            while true {
-                if let i = HostFS.identity(path), i.dev == UInt64(st.st_dev), i.ino == UInt64(st.st_ino) {
-                    return ("refused: this profile lies inside \(w.target), which the server may write (\(w.origin)): \(path) is the same file or directory as \(w.source)",
-                            "keep profiles outside the directories they grant write access to")
-                }
-                if path == "/" { break }
-                path = Paths.dirname(path)
+            if let hit = identities.ancestor(of: file, sameAs: [w.source]) {
+                return ("refused: this profile lies inside \(w.target), which the server may write (\(w.origin)): \(hit.dir) is the same file or directory as \(w.source)",
+                        "keep profiles outside the directories they grant write access to")
             }
         }
         return nil
