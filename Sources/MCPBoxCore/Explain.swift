@@ -452,7 +452,7 @@ extension String {
         var out = ""
         var rest = Substring(self)
         while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
+            out.append(contentsOf: rest[..<r.lowerBound])
             out += replacement
             rest = rest[r.upperBound...]
         }

@@ -102,9 +102,9 @@ public enum GrantChecks {
     /// path comparison misses is the same directory mounted twice (a second mount of a home
     /// shows its `.local/state/mcpbox` under another name).
     final class Identities {
-        private var known: [[UInt8]: (dev: UInt64, ino: UInt64)?] = [:]
+        private var known: [PathKey: (dev: UInt64, ino: UInt64)?] = [:]
         func of(_ path: String) -> (dev: UInt64, ino: UInt64)? {
-            let key = Array(path.utf8)
+            let key = PathKey(path)
             if let hit = known[key] { return hit }
             var st = stat()
             let id: (dev: UInt64, ino: UInt64)? = stat(path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
@@ -113,7 +113,24 @@ public enum GrantChecks {
         }
         /// Whether `inner` (which need not exist) is `outer` or lies under it as the kernel
         /// sees objects: some existing directory on `inner`'s way up is `outer` itself.
-        func contains(_ outer: String, _ inner: String) -> Bool { ancestor(of: inner, sameAs: [outer]) != nil }
+        func contains(_ outer: String, _ inner: String) -> Bool {
+            guard let o = of(outer) else { return false }
+            return chain(inner).contains { $0.dev == o.dev && $0.ino == o.ino }
+        }
+
+        private var chains: [PathKey: [(dev: UInt64, ino: UInt64)]] = [:]
+        /// Device and inode of `path` and of each existing directory on its way up to `/`,
+        /// `path` first (one walk per path; the walks of its ancestors are shared).
+        private func chain(_ path: String) -> [(dev: UInt64, ino: UInt64)] {
+            let key = PathKey(path)
+            if let hit = chains[key] { return hit }
+            var ids: [(dev: UInt64, ino: UInt64)] = []
+            if let id = of(path) { ids.append(id) }
+            let parent = Paths.dirname(path)
+            if parent != path { ids += chain(parent) }
+            chains[key] = ids
+            return ids
+        }
 
         /// The first existing path on `inner`'s way up (`inner` itself first) that is one of
         /// `outers` (device and inode), with the index of the first such outer; nil if none.
@@ -137,15 +154,19 @@ public enum GrantChecks {
 
     /// `path` with the longest existing prefix resolved (`realpath`) and the rest appended, so a
     /// place that does not exist yet is compared where it would be created.
-    public static func resolved(_ path: String) -> String {
+    public static func resolved(_ path: String) -> String { resolvedExisting(path).path }
+
+    /// `resolved(path)`, and the longest prefix of it that exists (itself when it does): what
+    /// the kernel finds on the way there.
+    static func resolvedExisting(_ path: String) -> (path: String, existing: String) {
         var head = path
         var tail: [String] = []
         while head != "/" {
-            if let real = HostFS.realPath(head) { return tail.reversed().reduce(real) { Paths.join($0, $1) } }
+            if let real = HostFS.realPath(head) { return (tail.reversed().reduce(real) { Paths.join($0, $1) }, real) }
             tail.append(Paths.basename(head))
             head = Paths.dirname(head)
         }
-        return path
+        return (path, "/")
     }
 
     /// The credentials path that `path` is or lies inside (its prefix up to the matching components), or nil.
@@ -161,26 +182,55 @@ public enum GrantChecks {
         return nil
     }
 
-    /// `resolved(Paths.join(realBase, rest))` for a `realBase` without symlinks, with one `lstat`
-    /// per component until one is missing (the usual case for start-up files), memoized in `known`.
-    static func resolved(under realBase: String, _ rest: String, known: inout [[UInt8]: Bool]) -> String {
-        var current = realBase
-        let parts = Paths.components(rest)
+    /// `resolvedExisting(Paths.join(realBase, rest))` for a `realBase` without symlinks, with one
+    /// `lstat` per component until one is missing (the usual case for start-up files), memoized
+    /// in `known`.
+    static func resolved(under realBase: String, _ rest: String, known: inout [PathKey: Bool?]) -> (path: String, existing: String) {
+        // By bytes (called for every place of every home): `current` grows one component at a
+        // time, joined as `Paths.join` joins (no second `/` after a base of `/`).
+        let slash = UInt8(ascii: "/")
+        let r = Array(rest.utf8)
+        var parts: [Range<Int>] = []
+        var start = 0
+        for k in 0...r.count where k == r.count || r[k] == slash {
+            if k > start { parts.append(start..<k) }
+            start = k + 1
+        }
+        func joined(_ base: [UInt8], _ from: Int) -> [UInt8] {
+            var out = base
+            for p in parts[from...] {
+                if out != [slash] { out.append(slash) }
+                out.append(contentsOf: r[p])
+            }
+            return out
+        }
+        var current = Array(realBase.utf8)
         for (i, part) in parts.enumerated() {
-            let next = Paths.join(current, String(part))
+            var next = current
+            if next != [slash] { next.append(slash) }
+            next.append(contentsOf: r[part])
             // Memoized by the path's bytes (a `String` key would answer for a canonically
             // equivalent other name).
-            let key = Array(next.utf8)
-            let isLink: Bool? = known[key] ?? {
-                let v = HostFS.info(next, follow: false).map(\.isSymlink)
-                known[key] = v
-                return v
-            }()
-            guard let isLink else { return parts[i...].reduce(current) { Paths.join($0, String($1)) } }
-            if isLink { return resolved(parts[(i + 1)...].reduce(next) { Paths.join($0, String($1)) }) }
+            let key = PathKey(bytes: next)
+            // A missing path is remembered too (`.some(nil)`: assigning nil would remove the key).
+            let isLink: Bool?
+            if let hit = known[key] {
+                isLink = hit
+            } else {
+                var st = stat()
+                isLink = (next + [0]).withUnsafeBufferPointer { b in
+                    b.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) == 0 }
+                } ? (st.st_mode & S_IFMT) == S_IFLNK : nil
+                known[key] = .some(isLink)
+            }
+            guard let isLink else {
+                return (String(decoding: joined(current, i), as: UTF8.self), String(decoding: current, as: UTF8.self))
+            }
+            if isLink { return resolvedExisting(String(decoding: joined(next, i + 1), as: UTF8.self)) }
             current = next
         }
-        return current
+        let path = String(decoding: current, as: UTF8.self)
+        return (path, path)
     }
 }
 
@@ -242,15 +292,22 @@ extension PlanBuilder {
         }
         let writable = binds.filter { !$0.ro }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
-        var known: [[UInt8]: Bool] = [:]
+        var known: [PathKey: Bool?] = [:]
         let identities = GrantChecks.Identities()
-        /// A path under one of the homes resolved per component (cheap), any other with realpath.
-        func resolve(_ path: String) -> String {
+        /// A path resolved per component (cheap; under one of the homes from its real path);
+        /// with the longest prefix of the result that exists.
+        func resolveExisting(_ path: String) -> (path: String, existing: String) {
             if let home = resolvedHomes.first(where: { Paths.isWithin(path, $0.0) }), home.0 != path {
                 return GrantChecks.resolved(under: home.1, Paths.remainder(path, under: home.0), known: &known)
             }
-            return GrantChecks.resolved(path)
+            // Any other normalized path the same way from `/` (one `lstat` per new component;
+            // `realpath` only where a symlink is met), else with realpath.
+            if path != "/", Paths.normalize(path) == path {
+                return GrantChecks.resolved(under: "/", Paths.remainder(path, under: "/"), known: &known)
+            }
+            return GrantChecks.resolvedExisting(path)
         }
+        func resolve(_ path: String) -> String { resolveExisting(path).path }
 
         // Never acceptable: what mcpbox itself reads later.
         if !writable.isEmpty {
@@ -292,8 +349,8 @@ extension PlanBuilder {
                 hits = hits.filter { h in
                     h.relation != "contains" || !hits.contains { $0.relation == "contains" && $0.path != h.path && Paths.isWithin(h.path, $0.path) }
                 }
-                var named = Set<[UInt8]>()
-                for (n, relation, what) in hits where named.insert(Array(n.utf8)).inserted {
+                var named = Set<PathKey>()
+                for (n, relation, what) in hits where named.insert(PathKey(n)).inserted {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(n), \(what); the server could change what mcpbox trusts at a later launch",
                            hint: "bind a directory that holds none of mcpbox's files; this cannot be accepted")
                 }
@@ -335,9 +392,8 @@ extension PlanBuilder {
             var linked: [(String, String)] = []
             for (place, what) in places where homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) }) {
                 guard HostFS.info(place)?.isDirectory == true else { continue }
-                for name in HostFS.listDirectory(place).prefix(GrantChecks.linkedEntriesLimit) {
+                for name in HostFS.symlinkNames(in: place, limit: GrantChecks.linkedEntriesLimit) {
                     let entry = Paths.join(place, name)
-                    guard HostFS.info(entry, follow: false)?.isSymlink == true else { continue }
                     linked.append((entry, "the target of the symlink \(entry), in \(what)"))
                 }
             }
@@ -345,11 +401,15 @@ extension PlanBuilder {
         }
         // Paths are told apart by their bytes (`String` equality is canonical equivalence: two
         // directories `caf\u{E9}` and `cafe\u{301}` are one to Swift and two to the kernel).
-        var seenPlaces = Set<[UInt8]>()
-        var seenPathDirs = Set<[UInt8]>()
-        let resolvedPlaces: [(String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert(Array($0.0.utf8)).inserted }.map { place, what in
-            (place, resolve(place), what)
-        }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert(Array($0.1.utf8)).inserted }
+        var seenPlaces = Set<PathKey>()
+        var seenPathDirs = Set<PathKey>()
+        // Each with the longest prefix of its resolved path that exists: a place that does not
+        // exist (most start-up files) is the same object as nothing, and lies inside whatever
+        // that prefix is (the identity checks below ask the prefix, shared by many places).
+        let resolvedPlaces: [(String, String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert(PathKey($0.0)).inserted }.map { place, what in
+            let r = resolveExisting(place)
+            return (place, r.path, what, r.existing)
+        }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert(PathKey($0.1)).inserted }
         for w in writable {
             var wholeRefused = false
             if w.source == "/" || w.m.target == "/" {
@@ -368,12 +428,12 @@ extension PlanBuilder {
             }
             // Once `/` or a home is refused, naming every start-up file inside would only add noise.
             if wholeRefused { continue }
-            for (place, real, what) in resolvedPlaces {
+            for (place, real, what, existing) in resolvedPlaces {
                 let relation: String
                 if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }
-                else if identities.contains(w.source, real) { relation = "contains (as another mount of it)" }
-                else if identities.contains(real, w.source) { relation = "lies inside (as another mount of it)" }
+                else if identities.contains(w.source, existing) { relation = "contains (as another mount of it)" }
+                else if existing == real, identities.contains(real, w.source) { relation = "lies inside (as another mount of it)" }
                 else { continue }
                 if acknowledged([place], reason: "read-write, \(what)", &d) { continue }
                 refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(place) (\(what)), which the host runs or trusts later; the server could plant code there",
@@ -409,8 +469,8 @@ extension PlanBuilder {
             if HostFS.info(b.source)?.isDirectory == true {
                 candidates += GrantChecks.credentialDirectories.map { Paths.join(b.source, $0) }
             }
-            var seen = Set<[UInt8]>()
-            for c in candidates where Paths.isWithin(c, b.source) && seen.insert(Array(c.utf8)).inserted {
+            var seen = Set<PathKey>()
+            for c in candidates where Paths.isWithin(c, b.source) && seen.insert(PathKey(c)).inserted {
                 guard HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c), Paths.isWithin(real, b.source) else { continue }
                 let inside = Paths.join(b.m.target, Paths.remainder(real, under: b.source))
                 guard view.hostPath(inside) == real else { continue }

@@ -199,6 +199,27 @@ public enum HostFS {
         return names
     }
 
+    /// The names of the symlinks among the first `limit` entries of directory `path`; empty when
+    /// it cannot be read. The entry's type from the directory itself (`d_type`), `lstat` only
+    /// where the filesystem does not say (DT_UNKNOWN).
+    public static func symlinkNames(in path: String, limit: Int) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        var seen = 0
+        while seen < limit, let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            seen += 1
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_LNK): names.append(name)
+            case Int32(DT_UNKNOWN): if info(Paths.join(path, name), follow: false)?.isSymlink == true { names.append(name) }
+            default: break
+            }
+        }
+        return names
+    }
+
     /// The symlinks the kernel follows to reach `path` (absolute), each as the real directory
     /// holding it and its name there, in order; nil after 40 of them (the kernel's limit).
     /// Links inside a link's target count too: the walk reads each link and goes on through its text.
@@ -224,6 +245,17 @@ public enum HostFS {
 
     public static var uid: UInt32 { getuid() }
     public static var gid: UInt32 { getgid() }
+}
+
+/// A path's bytes as a dictionary or set key. Paths are told apart by their bytes (`String`
+/// equality is canonical equivalence: `caf\u{E9}` and `cafe\u{301}` are one to Swift and two to
+/// the kernel), and hashed in one pass (`[UInt8]` feeds the hasher one byte at a time).
+public struct PathKey: Hashable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ path: String) { bytes = Array(path.utf8) }
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public static func == (a: PathKey, b: PathKey) -> Bool { a.bytes == b.bytes }
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
 
 /// Pure path helpers (no filesystem access).

@@ -99,9 +99,19 @@ public struct PlanBuilder {
 
     /// Whether a variable's name looks like it holds a secret.
     static func looksSecret(_ name: String) -> Bool {
-        let upper = name.uppercased()
-        return secretWords.contains { upper.contains($0) }
+        // ASCII names (nearly all) by their bytes; any other by Unicode upper-casing (`ß` is `SS`).
+        guard name.utf8.allSatisfy({ $0 < 0x80 }) else {
+            let upper = name.uppercased()
+            return secretWords.contains { upper.contains($0) }
+        }
+        let upper = name.utf8.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 }
+        return secretWordBytes.contains { word in
+            upper.count >= word.count && (0...(upper.count - word.count)).contains { i in
+                word.indices.allSatisfy { upper[i + $0] == word[$0] }
+            }
+        }
     }
+    private static let secretWordBytes = secretWords.map { Array($0.utf8) }
 
     public private(set) var profile: Profile
     public let host: HostContext

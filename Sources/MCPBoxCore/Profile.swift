@@ -404,6 +404,13 @@ struct ProfileFileReader {
     // MARK: Variables and paths
 
     static func isVariableName(_ s: Substring) -> Bool {
+        // ASCII (nearly every name) by its bytes, the same answer as the Characters give.
+        if let first = s.utf8.first, s.utf8.allSatisfy({ $0 < 0x80 }) {
+            func letter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+            func digit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+            let underscore = UInt8(ascii: "_")
+            return (letter(first) || first == underscore) && s.utf8.allSatisfy { letter($0) || digit($0) || $0 == underscore }
+        }
         guard let f = s.first, f.isLetter || f == "_" else { return false }
         return s.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" }
     }
@@ -413,12 +420,12 @@ struct ProfileFileReader {
 
     /// Expands `${name}` (from --set, then the environment); `$${` is a literal `${`.
     mutating func expand(_ s: String, line: Int, key: String) -> String? {
-        guard s.contains("$") else { return s }
+        guard s.utf8.contains(UInt8(ascii: "$")) else { return s }
         var out = ""
         var rest = Substring(s)
         var ok = true
         while let dollar = rest.firstIndex(of: "$") {
-            out += rest[..<dollar]
+            out.append(contentsOf: rest[..<dollar])
             let after = rest[rest.index(after: dollar)...]
             if after.hasPrefix("${") {
                 out += "${"
@@ -476,7 +483,7 @@ struct ProfileFileReader {
             }
             out += value
         }
-        out += rest
+        out.append(contentsOf: rest)
         return ok ? out : nil
     }
 

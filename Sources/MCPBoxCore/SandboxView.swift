@@ -18,7 +18,7 @@ public struct SandboxView: Sendable {
     final class Memo: @unchecked Sendable {
         /// Keyed by the path's bytes: `String` equality is canonical equivalence, and `café` in
         /// NFC and in NFD are two files to the kernel.
-        var answers: [[UInt8]: (entry: Entry, visited: [(String, HostFS.Info)])] = [:]
+        var answers: [PathKey: (entry: Entry, visited: [(String, HostFS.Info)])] = [:]
     }
     let memo: Memo?
 
@@ -71,7 +71,7 @@ public struct SandboxView: Sendable {
     /// through or ends at, in order (what the kernel checks search permission on).
     public func lookup(_ path: String, visit: ((String, HostFS.Info) -> Void)? = nil) -> Entry {
         guard let memo else { return resolve(path, visit: visit) }
-        let key = Array(path.utf8)
+        let key = PathKey(path)
         if let hit = memo.answers[key] {
             if let visit { for (host, info) in hit.visited { visit(host, info) } }
             return hit.entry
