@@ -558,6 +558,9 @@ struct ProfileFileReader {
     mutating func read(_ doc: TOMLTable) -> [Sourced<String>]? {
         var extends: [Sourced<String>]? = nil
         if case .table(let vars)? = doc["variables"]?.value.kind {
+            // Sized once: the first resize of a `[String: String]` looks its storage type up by
+            // name (a scan of every conformance record, about 0.1 ms).
+            if declaredFromArg.isEmpty { declaredFromArg = Dictionary(minimumCapacity: vars.entries.count) }
             for v in vars.entries { if let f = Self.fromArgFlags(v.value)?.first { declaredFromArg[v.key] = f } }
         }
         for entry in doc.entries {
