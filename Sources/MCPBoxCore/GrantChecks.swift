@@ -161,12 +161,22 @@ public enum GrantChecks {
     static func resolvedExisting(_ path: String) -> (path: String, existing: String) {
         var head = path
         var tail: [String] = []
+        // The longest prefix `stat` reaches, as its count of components cut from the end, when
+        // `realpath` cannot name it (its real path is not UTF-8, or longer than PATH_MAX): it
+        // exists all the same, and the identity checks must ask the object it is.
+        var reached: (count: Int, head: String)?
         while head != "/" {
-            if let real = HostFS.realPath(head) { return (tail.reversed().reduce(real) { Paths.join($0, $1) }, real) }
+            if let real = HostFS.realPath(head) {
+                let parts = Array(tail.reversed())
+                let full = parts.reduce(real) { Paths.join($0, $1) }
+                guard let k = reached?.count else { return (full, real) }
+                return (full, parts.prefix(parts.count - k).reduce(real) { Paths.join($0, $1) })
+            }
+            if reached == nil, HostFS.info(head) != nil { reached = (tail.count, head) }
             tail.append(Paths.basename(head))
             head = Paths.dirname(head)
         }
-        return (path, "/")
+        return (path, reached?.head ?? "/")
     }
 
     /// The credentials path that `path` is or lies inside (its prefix up to the matching components), or nil.
@@ -185,7 +195,7 @@ public enum GrantChecks {
     /// `resolvedExisting(Paths.join(realBase, rest))` for a `realBase` without symlinks, with one
     /// `lstat` per component until one is missing (the usual case for start-up files), memoized
     /// in `known`.
-    static func resolved(under realBase: String, _ rest: String, known: inout [PathKey: Bool?]) -> (path: String, existing: String) {
+    static func resolved(under realBase: String, _ rest: String, known: inout [PathKey: Bool?]) -> (path: String, existing: String, linked: Bool) {
         // By bytes (called for every place of every home): `current` grows one component at a
         // time, joined as `Paths.join` joins (no second `/` after a base of `/`).
         let slash = UInt8(ascii: "/")
@@ -224,13 +234,16 @@ public enum GrantChecks {
                 known[key] = .some(isLink)
             }
             guard let isLink else {
-                return (String(decoding: joined(current, i), as: UTF8.self), String(decoding: current, as: UTF8.self))
+                return (String(decoding: joined(current, i), as: UTF8.self), String(decoding: current, as: UTF8.self), false)
             }
-            if isLink { return resolvedExisting(String(decoding: joined(next, i + 1), as: UTF8.self)) }
+            if isLink {
+                let r = resolvedExisting(String(decoding: joined(next, i + 1), as: UTF8.self))
+                return (r.path, r.existing, true)
+            }
             current = next
         }
         let path = String(decoding: current, as: UTF8.self)
-        return (path, path)
+        return (path, path, false)
     }
 }
 
@@ -296,7 +309,7 @@ extension PlanBuilder {
         let identities = GrantChecks.Identities()
         /// A path resolved per component (cheap; under one of the homes from its real path);
         /// with the longest prefix of the result that exists.
-        func resolveExisting(_ path: String) -> (path: String, existing: String) {
+        func resolveExisting(_ path: String) -> (path: String, existing: String, linked: Bool) {
             if let home = resolvedHomes.first(where: { Paths.isWithin(path, $0.0) }), home.0 != path {
                 return GrantChecks.resolved(under: home.1, Paths.remainder(path, under: home.0), known: &known)
             }
@@ -305,7 +318,8 @@ extension PlanBuilder {
             if path != "/", Paths.normalize(path) == path {
                 return GrantChecks.resolved(under: "/", Paths.remainder(path, under: "/"), known: &known)
             }
-            return GrantChecks.resolvedExisting(path)
+            let r = GrantChecks.resolvedExisting(path)
+            return (r.path, r.existing, true)
         }
         func resolve(_ path: String) -> String { resolveExisting(path).path }
 
@@ -334,16 +348,28 @@ extension PlanBuilder {
             if let runsc = IsolationPlan.build(profile, environment: host.environmentDictionary).runsc {
                 protected.append((runsc, "gVisor's runsc, which mcpbox runs as root"))
             }
-            let resolvedProtected = protected.compactMap { p in Paths.normalize(p.0).map { ($0, resolve($0), p.1) } }
+            let resolvedProtected = protected.compactMap { p in
+                Paths.normalize(p.0).map { n in
+                    let r = resolveExisting(n)
+                    return (n, r.path, p.1, r.linked ? HostFS.followed(n) : nil)
+                }
+            }
             for w in writable {
                 var hits: [(path: String, relation: String, what: String)] = []
-                for (n, real, what) in resolvedProtected {
+                for (n, real, what, followed) in resolvedProtected {
                     // The profile's own package cache, which mcpbox binds itself.
                     if what == GrantChecks.packageCachesWhat, packageCacheDirs.contains(w.m.target) { continue }
                     if Paths.isWithin(w.source, real) || Paths.isWithin(w.source, n) { hits.append((n, "lies inside", what)) }
                     else if Paths.isWithin(real, w.source) || Paths.isWithin(n, w.source) { hits.append((n, "contains", what)) }
                     else if identities.contains(w.source, real) { hits.append((n, "contains (as another mount of it)", what)) }
                     else if identities.contains(real, w.source) { hits.append((n, "lies inside (as another mount of it)", what)) }
+                    // Reached through symlinks: a link on the way, or the target not there yet.
+                    else if let link = followed?.links.first(where: { Paths.isWithin($0, w.source) || identities.contains(w.source, Paths.dirname($0)) }) {
+                        hits.append((n, "contains the symlink \(link) on the way to", what))
+                    } else if let f = followed, f.target != real,
+                              Paths.isWithin(f.target, w.source) || identities.contains(w.source, f.target) {
+                        hits.append((n, f.holdsTarget ? "contains \(f.target), which holds the target of the symlink" : "contains \(f.target) (not there yet), the target of the symlink", what))
+                    }
                 }
                 // A bind containing ~/.config/mcpbox need not also name ~/.config/mcpbox/profiles.
                 hits = hits.filter { h in
@@ -371,7 +397,10 @@ extension PlanBuilder {
             // Every directory on the caller's PATH, wherever it lies: a program planted there runs
             // when the caller next types its name (or a same-named command earlier in PATH).
             for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
-                if let n = Paths.normalize(String(dir)), n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
+                // An entry with `..` is where the kernel's walk of it arrives (`a/link/..` is the
+                // link target's parent, not `a`).
+                let n = Paths.normalize(String(dir)) ?? HostFS.followed(String(dir)).target
+                if n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
             }
             // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
             // directory the caller's shell is in: inside a read-write bind, a program the server
@@ -406,9 +435,12 @@ extension PlanBuilder {
         // Each with the longest prefix of its resolved path that exists: a place that does not
         // exist (most start-up files) is the same object as nothing, and lies inside whatever
         // that prefix is (the identity checks below ask the prefix, shared by many places).
-        let resolvedPlaces: [(String, String, String, String)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert(PathKey($0.0)).inserted }.map { place, what in
+        // A place reached through symlinks also carries each link on the way and where they lead
+        // when that does not exist yet (`HostFS.followed`): a server that can replace a link, or
+        // create the missing target, decides what the host opens there.
+        let resolvedPlaces: [(String, String, String, String, HostFS.Followed?)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert(PathKey($0.0)).inserted }.map { place, what in
             let r = resolveExisting(place)
-            return (place, r.path, what, r.existing)
+            return (place, r.path, what, r.existing, r.linked ? HostFS.followed(place) : nil)
         }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert(PathKey($0.1)).inserted }
         for w in writable {
             var wholeRefused = false
@@ -428,12 +460,18 @@ extension PlanBuilder {
             }
             // Once `/` or a home is refused, naming every start-up file inside would only add noise.
             if wholeRefused { continue }
-            for (place, real, what, existing) in resolvedPlaces {
+            for (place, real, what, existing, followed) in resolvedPlaces {
                 let relation: String
                 if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }
                 else if identities.contains(w.source, existing) { relation = "contains (as another mount of it)" }
                 else if existing == real, identities.contains(real, w.source) { relation = "lies inside (as another mount of it)" }
+                else if let link = followed?.links.first(where: { Paths.isWithin($0, w.source) || identities.contains(w.source, Paths.dirname($0)) }) {
+                    relation = "contains the symlink \(link) on the way to"
+                } else if let f = followed, f.target != real,
+                          Paths.isWithin(f.target, w.source) || identities.contains(w.source, f.target) {
+                    relation = f.holdsTarget ? "contains \(f.target), which holds the target of the symlink" : "contains \(f.target) (not there yet), the target of the symlink"
+                }
                 else { continue }
                 if acknowledged([place], reason: "read-write, \(what)", &d) { continue }
                 refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(place) (\(what)), which the host runs or trusts later; the server could plant code there",

@@ -71,6 +71,15 @@ public enum HostFS {
         }
     }
 
+    /// `readlink(2)` as bytes; nil when `path` is not a symlink or cannot be read.
+    public static func readLinkBytes(_ path: String) -> [UInt8]? {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buf -> [UInt8]? in
+            let n = buf.withMemoryRebound(to: CChar.self) { readlink(path, $0.baseAddress!, 4096) }
+            guard n >= 0 else { return nil }
+            return Array(buf.prefix(n))
+        }
+    }
+
     /// Whole file as UTF-8 text; nil if it cannot be read.
     public static func readFile(_ path: String, limit: Int = 4 << 20) -> String? {
         guard let bytes = readBytes(path, limit: limit), bytes.count <= limit else { return nil }
@@ -205,19 +214,74 @@ public enum HostFS {
     public static func symlinkNames(in path: String, limit: Int) -> [String] {
         guard let d = opendir(path) else { return [] }
         defer { closedir(d) }
+        // What `lstat` of each entry would say: nothing at all in a directory that may be read but
+        // not searched, and a name that is not UTF-8 is examined as decoded (as it always was).
+        let searchable = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0
         var names: [String] = []
         var seen = 0
         while seen < limit, let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let (name, valid) = withUnsafeBytes(of: entry.pointee.d_name) { raw -> (String, Bool) in
+                let bytes = raw.prefix { $0 != 0 }
+                let exact = String(validating: bytes, as: UTF8.self)
+                return (exact ?? String(decoding: bytes, as: UTF8.self), exact != nil)
+            }
             if name == "." || name == ".." { continue }
             seen += 1
-            switch Int32(entry.pointee.d_type) {
-            case Int32(DT_LNK): names.append(name)
-            case Int32(DT_UNKNOWN): if info(Paths.join(path, name), follow: false)?.isSymlink == true { names.append(name) }
-            default: break
-            }
+            guard searchable else { continue }
+            let type = Int32(entry.pointee.d_type)
+            if type == Int32(DT_LNK) && valid { names.append(name); continue }
+            if type == Int32(DT_UNKNOWN) || !valid, info(Paths.join(path, name), follow: false)?.isSymlink == true { names.append(name) }
         }
         return names
+    }
+
+    /// The symlinks the kernel follows to reach `path` (absolute), and where it arrives: the
+    /// object, or where it would be created when a component is missing (the rest of the path
+    /// appended as the kernel would walk it); through a link whose text is not UTF-8, the
+    /// directory that holds what it points at. At the 41st link, or a link whose text cannot be
+    /// read, the walk stops there (that link is the target).
+    public struct Followed: Sendable, Equatable {
+        public var links: [String]
+        public var target: String
+        /// `target` is the directory holding what a link whose text is not UTF-8 points at.
+        public var holdsTarget = false
+    }
+
+    public static func followed(_ path: String) -> Followed {
+        var pending = Paths.components(path).reversed().map(String.init)
+        var current = "/"
+        var links: [String] = []
+        var holds = false
+        while let part = pending.popLast() {
+            if part == "." { continue }
+            if part == ".." { current = Paths.dirname(current); continue }
+            let next = Paths.join(current, part)
+            guard let info = HostFS.info(next, follow: false) else {
+                var target = next
+                while let p = pending.popLast() {
+                    if p == "." { continue }
+                    target = p == ".." ? Paths.dirname(target) : Paths.join(target, p)
+                }
+                return Followed(links: links, target: target, holdsTarget: holds)
+            }
+            guard info.isSymlink else { current = next; continue }
+            links.append(next)
+            guard links.count <= 40, let bytes = HostFS.readLinkBytes(next) else { return Followed(links: links, target: next) }
+            if let text = String(validating: bytes, as: UTF8.self) {
+                if text.isAbsolutePath { current = "/" }
+                pending += Paths.components(text).reversed().map(String.init)
+                continue
+            }
+            // A text that is not UTF-8: the walk goes on to the directory its ASCII-named leading
+            // components name, and ends there (what it points at lies inside that directory).
+            let cut = bytes.firstIndex { $0 >= 0x80 } ?? bytes.count
+            let dirEnd = bytes[..<cut].lastIndex(of: UInt8(ascii: "/")) ?? -1
+            let prefix = dirEnd < 0 ? "" : String(decoding: bytes[..<dirEnd], as: UTF8.self)
+            if bytes.first == UInt8(ascii: "/") { current = "/" }
+            pending = Paths.components(prefix).reversed().map(String.init)
+            holds = true
+        }
+        return Followed(links: links, target: current, holdsTarget: holds)
     }
 
     /// The symlinks the kernel follows to reach `path` (absolute), each as the real directory
