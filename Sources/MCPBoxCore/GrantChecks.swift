@@ -288,11 +288,38 @@ extension PlanBuilder {
 
     /// The caller's home directories: `HOME` and the passwd entry of the caller's uid; for root
     /// started through sudo, also the home of the user who ran sudo (`SUDO_UID`).
+    /// `raw` normalized, or when it holds `..`, where the kernel's walk of it arrives (`a/link/..`
+    /// is the link target's parent, not `a`); nil for a relative path.
+    static func pathOrWalked(_ raw: String) -> String? {
+        Paths.normalize(raw) ?? (raw.isAbsolutePath ? HostFS.followed(raw).target : nil)
+    }
+
+    /// How a read-write bind of host path `source` reaches into the walk to a place that
+    /// resolves to `real`, for the refusal's "… is bound read-write and RELATION PLACE"; nil if it
+    /// does not: a symlink on the way inside it (the server repoints it), another point of the
+    /// walk (a directory there can be swapped for a link, a missing one created), the missing
+    /// target (the server creates it), or a part of the walk mcpbox cannot follow.
+    static func walkRelation(_ f: HostFS.Followed, real: String, source: String, identities: GrantChecks.Identities) -> String? {
+        func inside(_ p: String) -> String? {
+            if Paths.isWithin(p, source) { return "" }
+            return identities.contains(source, p) ? " (as another mount of it)" : nil
+        }
+        if let o = f.opaque {
+            return "may hold what lies past \(o) (mcpbox cannot follow it there: a name that is not UTF-8, or too long), on the way to"
+        }
+        for l in f.links { if let how = inside(l) { return "contains the symlink \(l)\(how) on the way to" } }
+        if f.target != real, let how = inside(f.target) {
+            return "contains \(f.target)\(how)\(HostFS.exists(f.target) ? "" : " (not there yet)"), at the end of the walk to"
+        }
+        for p in f.points { if let how = inside(p) { return "contains \(p)\(how), on the way to" } }
+        return nil
+    }
+
     func callerHomes() -> [String] {
         var homes: [String] = []
         let sudoer = host.callerUid == 0 ? host[env: "SUDO_UID"].flatMap { UInt32($0) }.flatMap { host.accounts.user(uid: $0)?.home } : nil
         for h in [host[env: "HOME"], host.accounts.user(uid: host.callerUid)?.home, sudoer] {
-            if let h, let n = Paths.normalize(h), n != "/", !homes.contains(n) { homes.append(n) }
+            if let h, let n = Self.pathOrWalked(h), n != "/", !homes.contains(n) { homes.append(n) }
         }
         return homes
     }
@@ -332,14 +359,14 @@ extension PlanBuilder {
             protected.append(("/etc/mcpbox", "mcpbox's system configuration"))
             var configs = homes.map { Paths.join($0, ".config/mcpbox") }
             var states = homes.map { Paths.join($0, ".local/state/mcpbox") }
-            if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Paths.normalize) { configs.append(Paths.join(x, "mcpbox")) }
-            if let x = host[env: "XDG_STATE_HOME"].flatMap(Paths.normalize) { states.append(Paths.join(x, "mcpbox")) }
+            if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Self.pathOrWalked) { configs.append(Paths.join(x, "mcpbox")) }
+            if let x = host[env: "XDG_STATE_HOME"].flatMap(Self.pathOrWalked) { states.append(Paths.join(x, "mcpbox")) }
             protected += configs.map { ($0, "mcpbox's configuration") }
             protected += states.map { ($0, "mcpbox's state (pins, logs, caches it trusts later)") }
             // Package caches: each profile's server code, run again by that profile's later
             // sandboxes (`Packages.cacheRoot`); only the profile's own cache is bound, by mcpbox.
             var caches = homes.map { Paths.join($0, ".cache/mcpbox") }
-            if let x = host[env: "XDG_CACHE_HOME"].flatMap(Paths.normalize) { caches.append(Paths.join(x, "mcpbox")) }
+            if let x = host[env: "XDG_CACHE_HOME"].flatMap(Self.pathOrWalked) { caches.append(Paths.join(x, "mcpbox")) }
             if host.callerUid == 0 { caches.append("/var/cache/mcpbox") }
             protected += caches.map { ($0, GrantChecks.packageCachesWhat) }
             if let exe = host.executablePath { protected.append((exe, "the mcpbox executable")) }
@@ -363,12 +390,9 @@ extension PlanBuilder {
                     else if Paths.isWithin(real, w.source) || Paths.isWithin(n, w.source) { hits.append((n, "contains", what)) }
                     else if identities.contains(w.source, real) { hits.append((n, "contains (as another mount of it)", what)) }
                     else if identities.contains(real, w.source) { hits.append((n, "lies inside (as another mount of it)", what)) }
-                    // Reached through symlinks: a link on the way, or the target not there yet.
-                    else if let link = followed?.links.first(where: { Paths.isWithin($0, w.source) || identities.contains(w.source, Paths.dirname($0)) }) {
-                        hits.append((n, "contains the symlink \(link) on the way to", what))
-                    } else if let f = followed, f.target != real,
-                              Paths.isWithin(f.target, w.source) || identities.contains(w.source, f.target) {
-                        hits.append((n, f.holdsTarget ? "contains \(f.target), which holds the target of the symlink" : "contains \(f.target) (not there yet), the target of the symlink", what))
+                    // Reached through symlinks: the walk there (see `walkRelation`).
+                    else if let f = followed, let how = Self.walkRelation(f, real: real, source: w.source, identities: identities) {
+                        hits.append((n, how, what))
                     }
                 }
                 // A bind containing ~/.config/mcpbox need not also name ~/.config/mcpbox/profiles.
@@ -390,16 +414,16 @@ extension PlanBuilder {
             for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
             // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
             for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
-                guard let x = host[env: variable].flatMap(Paths.normalize) else { continue }
+                guard let x = host[env: variable].flatMap(Self.pathOrWalked) else { continue }
                 for p in GrantChecks.runLater where p.path.hasPrefix(prefix) { places.append((Paths.join(x, String(p.path.dropFirst(prefix.count))), p.what)) }
             }
             places += GrantChecks.systemRunLater
             // Every directory on the caller's PATH, wherever it lies: a program planted there runs
             // when the caller next types its name (or a same-named command earlier in PATH).
             for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
-                // An entry with `..` is where the kernel's walk of it arrives (`a/link/..` is the
-                // link target's parent, not `a`).
-                let n = Paths.normalize(String(dir)) ?? HostFS.followed(String(dir)).target
+                // An entry with `..` as written: it is resolved, and its walk followed, below as
+                // the kernel walks it (`a/link/..` is the link target's parent, not `a`).
+                let n = Paths.normalize(String(dir)) ?? String(dir)
                 if n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
             }
             // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
@@ -419,7 +443,10 @@ extension PlanBuilder {
             // ~/.config/fish/config.fish into ~/dotfiles; a read-write bind of the target let the
             // server rewrite what the host runs next (the place itself was checked, not its entries).
             var linked: [(String, String)] = []
-            for (place, what) in places where homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) }) {
+            // The system's run-later directories too (`/etc/profile.d/x.sh -> /srv/w/x.sh`): few
+            // entries each. Not the PATH directories outside the homes (`/usr/bin` holds thousands).
+            let systemPlaces = Set(GrantChecks.systemRunLater.map { PathKey($0.path) })
+            for (place, what) in places where systemPlaces.contains(PathKey(place)) || homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) }) {
                 guard HostFS.info(place)?.isDirectory == true else { continue }
                 for name in HostFS.symlinkNames(in: place, limit: GrantChecks.linkedEntriesLimit) {
                     let entry = Paths.join(place, name)
@@ -435,6 +462,17 @@ extension PlanBuilder {
         // Each with the longest prefix of its resolved path that exists: a place that does not
         // exist (most start-up files) is the same object as nothing, and lies inside whatever
         // that prefix is (the identity checks below ask the prefix, shared by many places).
+        // The walk to each home that is reached through symlinks (as written differs from real).
+        let homeWalks: [((String, String), HostFS.Followed)] = writable.isEmpty ? [] : resolvedHomes.filter { $0.0 != $0.1 }.map { ($0, HostFS.followed($0.0)) }
+        // Where the places lie comes from these variables: one that is not UTF-8 was decoded with
+        // replacement characters, and every place under it judged at a path that does not exist.
+        if let w = writable.first {
+            for name in ["HOME", "PATH", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"]
+            where host[env: name]?.unicodeScalars.contains("\u{FFFD}") == true {
+                refuse(&d, w.m, "\(name) is not valid UTF-8: mcpbox cannot judge the read-write \(w.m.target) against the places under it that the host runs or trusts later",
+                       hint: "run mcpbox with \(name) in UTF-8, or bind nothing read-write")
+            }
+        }
         // A place reached through symlinks also carries each link on the way and where they lead
         // when that does not exist yet (`HostFS.followed`): a server that can replace a link, or
         // create the missing target, decides what the host opens there.
@@ -457,6 +495,14 @@ extension PlanBuilder {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and contains your home directory \(home.0); the server can modify it",
                            hint: Self.acceptHint(w.m.target, "bind only the directories the server needs"))
                 }
+            } else if let (home, how) = homeWalks.lazy.compactMap({ h in
+                          Self.walkRelation(h.1, real: h.0.1, source: w.source, identities: identities).map { (h.0.0, $0) } }).first {
+                // A home reached through a symlink inside the bind: the server repoints it.
+                wholeRefused = !acknowledged([w.m.target, w.source], reason: "read-write, on the way to the home directory \(home)", &d)
+                if wholeRefused {
+                    refuse(&d, w.m, "\(w.m.target) is bound read-write and \(how) your home directory \(home); the server can redirect it",
+                           hint: Self.acceptHint(w.m.target, "bind only the directories the server needs"))
+                }
             }
             // Once `/` or a home is refused, naming every start-up file inside would only add noise.
             if wholeRefused { continue }
@@ -466,11 +512,8 @@ extension PlanBuilder {
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }
                 else if identities.contains(w.source, existing) { relation = "contains (as another mount of it)" }
                 else if existing == real, identities.contains(real, w.source) { relation = "lies inside (as another mount of it)" }
-                else if let link = followed?.links.first(where: { Paths.isWithin($0, w.source) || identities.contains(w.source, Paths.dirname($0)) }) {
-                    relation = "contains the symlink \(link) on the way to"
-                } else if let f = followed, f.target != real,
-                          Paths.isWithin(f.target, w.source) || identities.contains(w.source, f.target) {
-                    relation = f.holdsTarget ? "contains \(f.target), which holds the target of the symlink" : "contains \(f.target) (not there yet), the target of the symlink"
+                else if let f = followed, let how = Self.walkRelation(f, real: real, source: w.source, identities: identities) {
+                    relation = how
                 }
                 else { continue }
                 if acknowledged([place], reason: "read-write, \(what)", &d) { continue }

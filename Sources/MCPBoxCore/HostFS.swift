@@ -235,53 +235,55 @@ public enum HostFS {
         return names
     }
 
-    /// The symlinks the kernel follows to reach `path` (absolute), and where it arrives: the
-    /// object, or where it would be created when a component is missing (the rest of the path
-    /// appended as the kernel would walk it); through a link whose text is not UTF-8, the
-    /// directory that holds what it points at. At the 41st link, or a link whose text cannot be
-    /// read, the walk stops there (that link is the target).
+    /// The symlinks the kernel follows to reach `path` (absolute), every point the walk stands on
+    /// (each component it looks up, links and missing ones included: a directory there can be
+    /// swapped for a link, a missing one created), and where it arrives: the object, or where it
+    /// would be created when a component is missing (the rest appended as the kernel would walk
+    /// it). `opaque` names the link or path where mcpbox cannot follow the walk (a link whose text
+    /// is not UTF-8, a path too long to examine): what lies beyond is unknown. At the 41st link the
+    /// walk stops (the kernel fails it too).
     public struct Followed: Sendable, Equatable {
-        public var links: [String]
-        public var target: String
-        /// `target` is the directory holding what a link whose text is not UTF-8 points at.
-        public var holdsTarget = false
+        public var links: [String] = []
+        public var points: [String] = []
+        public var target: String = "/"
+        public var opaque: String?
     }
 
     public static func followed(_ path: String) -> Followed {
         var pending = Paths.components(path).reversed().map(String.init)
         var current = "/"
-        var links: [String] = []
-        var holds = false
+        var f = Followed()
         while let part = pending.popLast() {
             if part == "." { continue }
             if part == ".." { current = Paths.dirname(current); continue }
             let next = Paths.join(current, part)
-            guard let info = HostFS.info(next, follow: false) else {
+            f.points.append(next)
+            var st = stat()
+            guard lstat(next, &st) == 0 else {
+                let missing = errno == ENOENT || errno == ENOTDIR || errno == EACCES
+                if !missing { f.opaque = next }
                 var target = next
                 while let p = pending.popLast() {
                     if p == "." { continue }
                     target = p == ".." ? Paths.dirname(target) : Paths.join(target, p)
+                    if missing { f.points.append(target) }
                 }
-                return Followed(links: links, target: target, holdsTarget: holds)
+                f.target = target
+                return f
             }
-            guard info.isSymlink else { current = next; continue }
-            links.append(next)
-            guard links.count <= 40, let bytes = HostFS.readLinkBytes(next) else { return Followed(links: links, target: next) }
-            if let text = String(validating: bytes, as: UTF8.self) {
-                if text.isAbsolutePath { current = "/" }
-                pending += Paths.components(text).reversed().map(String.init)
-                continue
+            guard (st.st_mode & S_IFMT) == S_IFLNK else { current = next; continue }
+            f.links.append(next)
+            guard f.links.count <= 40 else { f.target = next; return f }
+            guard let bytes = HostFS.readLinkBytes(next), let text = String(validating: bytes, as: UTF8.self) else {
+                f.opaque = next
+                f.target = next
+                return f
             }
-            // A text that is not UTF-8: the walk goes on to the directory its ASCII-named leading
-            // components name, and ends there (what it points at lies inside that directory).
-            let cut = bytes.firstIndex { $0 >= 0x80 } ?? bytes.count
-            let dirEnd = bytes[..<cut].lastIndex(of: UInt8(ascii: "/")) ?? -1
-            let prefix = dirEnd < 0 ? "" : String(decoding: bytes[..<dirEnd], as: UTF8.self)
-            if bytes.first == UInt8(ascii: "/") { current = "/" }
-            pending = Paths.components(prefix).reversed().map(String.init)
-            holds = true
+            if text.isAbsolutePath { current = "/" }
+            pending += Paths.components(text).reversed().map(String.init)
         }
-        return Followed(links: links, target: current, holdsTarget: holds)
+        f.target = current
+        return f
     }
 
     /// The symlinks the kernel follows to reach `path` (absolute), each as the real directory
