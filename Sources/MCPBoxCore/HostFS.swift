@@ -290,23 +290,10 @@ public enum HostFS {
     /// holding it and its name there, in order; nil after 40 of them (the kernel's limit).
     /// Links inside a link's target count too: the walk reads each link and goes on through its text.
     public static func symlinks(on path: String) -> [(directory: String, link: String)]? {
-        var pending = Paths.components(path).reversed().map(String.init)
-        var current = "/"
-        var out: [(directory: String, link: String)] = []
-        while let part = pending.popLast() {
-            if part == "." { continue }
-            if part == ".." { current = Paths.dirname(current); continue }
-            let next = Paths.join(current, part)
-            guard let info = HostFS.info(next, follow: false) else { return out }
-            guard info.isSymlink else { current = next; continue }
-            guard out.count < 40 else { return nil }
-            // Listed before its text is read: a link whose text cannot be read is still one.
-            out.append((current, next))
-            guard let text = HostFS.readLink(next) else { return out }
-            if text.isAbsolutePath { current = "/" }
-            pending += Paths.components(text).reversed().map(String.init)
-        }
-        return out
+        // The same walk as `followed`: each link is named in the real directory it was met in.
+        let f = followed(path)
+        guard f.links.count <= 40 else { return nil }
+        return f.links.map { (Paths.dirname($0), $0) }
     }
 
     public static var uid: UInt32 { getuid() }
