@@ -150,12 +150,7 @@ struct ProfileSelection: Equatable {
                 continue
             }
             let name = String(s[..<eq])
-            // ASCII letters, digits and `_`, not starting with a digit (by bytes: the same answer
-            // as the Characters give, without their Unicode properties).
-            func allowed(_ b: UInt8) -> Bool {
-                ((b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "_")
-            }
-            guard name.utf8.allSatisfy(allowed), let first = name.utf8.first, !(first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+            guard ProfileLoader.isVariableName(name) else {
                 problems.append(Diagnostic("--set \(s): invalid variable name `\(name)`", hint: "letters, digits and _ only"))
                 continue
             }

@@ -202,23 +202,10 @@ public enum GitProtection {
         let worktreeConfig = Paths.join(gitDir, "config.worktree")
         if HostFS.info(worktreeConfig, follow: false) == nil,
            let config = HostFS.readFile(Paths.join(gitDir, "config"), limit: 1 << 20),
-           containsASCIICaseInsensitive(config, "worktreeconfig") {
+           ASCII.containsCaseInsensitive(config, "worktreeconfig") {  // as git compares its keys
             out.append(worktreeConfig)
         }
         return out
-    }
-
-    /// Whether `text` holds `word` (lowercase ASCII) in any ASCII case, as git compares its
-    /// configuration keys; by bytes (a `String` search builds a table per call).
-    static func containsASCIICaseInsensitive(_ text: String, _ word: String) -> Bool {
-        let w = Array(word.utf8), t = Array(text.utf8)
-        guard !w.isEmpty, t.count >= w.count else { return w.isEmpty }
-        func lower(_ b: UInt8) -> UInt8 { b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b | 0x20 : b }
-        outer: for i in 0...(t.count - w.count) {
-            for j in 0..<w.count where lower(t[i + j]) != w[j] { continue outer }
-            return true
-        }
-        return false
     }
 
     /// After the session: moves aside each watched path that now exists, every `.git` entry

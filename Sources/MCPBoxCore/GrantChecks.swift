@@ -348,7 +348,6 @@ extension PlanBuilder {
             let r = GrantChecks.resolvedExisting(path)
             return (r.path, r.existing, true)
         }
-        func resolve(_ path: String) -> String { resolveExisting(path).path }
 
         // Never acceptable: what mcpbox itself reads later.
         if !writable.isEmpty {

@@ -63,16 +63,12 @@ public enum HostFS {
 
     /// `readlink(2)`; nil when `path` is not a symlink or its text is not valid UTF-8.
     public static func readLink(_ path: String) -> String? {
-        // An uninitialized buffer, read in place (no zeroed array, no copy of the bytes).
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buf -> String? in
-            let n = readlink(path, buf.baseAddress!, 4096)
-            guard n >= 0 else { return nil }
-            return String(validating: UnsafeRawBufferPointer(start: buf.baseAddress, count: n), as: UTF8.self)
-        }
+        readLinkBytes(path).flatMap { String(validating: $0, as: UTF8.self) }
     }
 
     /// `readlink(2)` as bytes; nil when `path` is not a symlink or cannot be read.
     public static func readLinkBytes(_ path: String) -> [UInt8]? {
+        // An uninitialized buffer, read in place (no zeroed array).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buf -> [UInt8]? in
             let n = buf.withMemoryRebound(to: CChar.self) { readlink(path, $0.baseAddress!, 4096) }
             guard n >= 0 else { return nil }
@@ -309,6 +305,22 @@ public struct PathKey: Hashable, Sendable {
     public init(bytes: [UInt8]) { self.bytes = bytes }
     public static func == (a: PathKey, b: PathKey) -> Bool { a.bytes == b.bytes }
     public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+}
+
+/// Byte-level text tests for ASCII words (no `String` search: each builds a table, and the
+/// first costs a type lookup by name).
+enum ASCII {
+    /// Whether `text` holds `word` (lowercase ASCII) in any ASCII case.
+    static func containsCaseInsensitive(_ text: String, _ word: String) -> Bool {
+        let w = Array(word.utf8), t = Array(text.utf8)
+        guard !w.isEmpty, t.count >= w.count else { return w.isEmpty }
+        func lower(_ b: UInt8) -> UInt8 { b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b | 0x20 : b }
+        outer: for i in 0...(t.count - w.count) {
+            for j in 0..<w.count where lower(t[i + j]) != w[j] { continue outer }
+            return true
+        }
+        return false
+    }
 }
 
 /// Pure path helpers (no filesystem access).

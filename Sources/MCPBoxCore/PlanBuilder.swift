@@ -104,14 +104,9 @@ public struct PlanBuilder {
             let upper = name.uppercased()
             return secretWords.contains { upper.contains($0) }
         }
-        let upper = name.utf8.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 }
-        return secretWordBytes.contains { word in
-            upper.count >= word.count && (0...(upper.count - word.count)).contains { i in
-                word.indices.allSatisfy { upper[i + $0] == word[$0] }
-            }
-        }
+        return lowercaseSecretWords.contains { ASCII.containsCaseInsensitive(name, $0) }
     }
-    private static let secretWordBytes = secretWords.map { Array($0.utf8) }
+    private static let lowercaseSecretWords = secretWords.map { $0.lowercased() }
 
     public private(set) var profile: Profile
     public let host: HostContext

@@ -399,3 +399,9 @@ public struct ProfileLoader: Sendable {
         layers.append(layer)
     }
 }
+
+extension ProfileLoader {
+    /// Whether `name` may name a profile variable (`${name}`, `--set name=V`): ASCII letters,
+    /// digits and `_`, not starting with a digit.
+    public static func isVariableName(_ name: String) -> Bool { ProfileFileReader.isVariableName(Substring(name)) }
+}
