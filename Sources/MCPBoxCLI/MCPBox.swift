@@ -24,7 +24,14 @@ public struct MCPBox: ParsableCommand {
         var arguments: [String] = []
         arguments.reserveCapacity(Int(CommandLine.argc))
         for i in 1..<max(1, Int(CommandLine.argc)) {
-            if let arg = CommandLine.unsafeArgv[i] { arguments.append(String(cString: arg)) }
+            guard let arg = CommandLine.unsafeArgv[i] else { continue }
+            guard let text = String(validatingCString: arg) else {
+                // Read as text, its bad bytes would become U+FFFD: the server would get another
+                // argument, a --set path would name another directory.
+                Stderr.write("mcpbox: argument \(i) is not valid UTF-8 (\(Explain.visible(String(cString: arg)))): mcpbox would pass it changed; give it in UTF-8")
+                Glibc.exit(125)
+            }
+            arguments.append(text)
         }
         main(arguments)
     }

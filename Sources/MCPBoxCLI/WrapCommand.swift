@@ -41,7 +41,10 @@ struct WrapArguments: ParsableArguments {
         let cwd = HostFS.realPath(".") ?? "/"
         let locations: [ClientConfigs.Location]
         if files.isEmpty {
+            // One file reached twice (a symlinked HOME, the project being the home) is edited once.
+            var seen = Set<String>()
             locations = ClientConfigs.discover(environment: env, cwd: cwd).filter { forced == nil || $0.client == forced }
+                .filter { seen.insert(HostFS.realPath($0.path) ?? $0.path).inserted }
             if locations.isEmpty {
                 let looked = ClientConfigs.candidates(environment: env, cwd: cwd).filter { forced == nil || $0.client == forced }
                 Stderr.write("mcpbox: no client configuration found; looked at:\n" + looked.map { "  \($0.path) (\($0.client.rawValue))" }.joined(separator: "\n")
@@ -77,7 +80,8 @@ struct WrapArguments: ParsableArguments {
         let clientLoader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: [], environment: clientEnv),
                                          variables: [:], environment: env, callerUid: host.callerUid, commandLine: [])
         var session = WrapSession(mode: mode, files: locations,
-                                  options: WrapOptions(mcpbox: me, servers: Set(servers), path: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"),
+                                  options: WrapOptions(mcpbox: me, servers: Set(servers), path: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+                                                       isSelf: Self.sameFileAsSelf),
                                   profileDirectory: dir, existingProfile: { loader.locate($0, relativeTo: nil) })
         var needsGiven: [String: Bool] = [:]
         session.runOptions = { name in
@@ -109,6 +113,14 @@ struct WrapArguments: ParsableArguments {
 }
 
 extension WrapArguments {
+    /// Whether the absolute `command` is this very executable (same device and inode as
+    /// `/proc/self/exe`): mcpbox installed or copied under another name.
+    static let sameFileAsSelf: @Sendable (String) -> Bool = { command in
+        guard command.hasPrefix("/") else { return false }
+        var a = stat(), b = stat()
+        return stat(command, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+    }
+
     /// The directories wrap searches before the default ones (`--profile-path`, then
     /// MCPBOX_PROFILE_PATH; colon-separated lists split), made absolute against `cwd`.
     static func givenDirectories(profilePath: [String], environment env: [String: String], cwd: String) -> [String] {

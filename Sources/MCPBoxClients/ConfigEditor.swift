@@ -38,9 +38,10 @@ public enum ConfigText {
 /// in TOML); an empty one gets the elements followed by one space before its `]`. `unwrap` is
 /// the exact inverse of each of the three forms, so wrap→unwrap gives back the original file.
 public enum EntryEditor {
-    /// Whether `command` is mcpbox (any path ending in `/mcpbox`, or bare `mcpbox`).
-    public static func isMCPBox(_ command: String) -> Bool {
-        command == "mcpbox" || command.hasSuffix("/mcpbox")
+    /// Whether `command` is mcpbox (any path ending in `/mcpbox`, bare `mcpbox`, or what
+    /// `isSelf` recognizes: the running mcpbox under another name).
+    public static func isMCPBox(_ command: String, or isSelf: (String) -> Bool = { _ in false }) -> Bool {
+        command == "mcpbox" || command.hasSuffix("/mcpbox") || isSelf(command)
     }
 
     /// `options` are `mcpbox run` options written between NAME and `--` (`--profile-path DIR`).
@@ -73,15 +74,15 @@ public enum EntryEditor {
     }
 
     /// The wrapped command's parts: the profile, and the index of the element holding the original command.
-    public static func wrapped(_ e: ServerEntry) -> (profile: String, commandIndex: Int)? {
-        guard let cmd = e.command, isMCPBox(cmd.value), case .strings(let items, _, _, _, _) = e.args,
+    public static func wrapped(_ e: ServerEntry, isSelf: (String) -> Bool = { _ in false }) -> (profile: String, commandIndex: Int)? {
+        guard let cmd = e.command, isMCPBox(cmd.value, or: isSelf), case .strings(let items, _, _, _, _) = e.args,
               items.count >= 4, items[0].value == "run",
               let dd = items.indices.dropFirst(2).first(where: { items[$0].value == "--" }), dd + 1 < items.count else { return nil }
         return (items[1].value, dd + 1)
     }
 
-    public static func unwrapEdits(_ e: ServerEntry, in bytes: [UInt8]) -> [Edit] {
-        guard let (_, ci) = wrapped(e), let cmd = e.command, case .strings(let items, let open, let close, let keyStart, let lineEnd) = e.args else { return [] }
+    public static func unwrapEdits(_ e: ServerEntry, in bytes: [UInt8], isSelf: (String) -> Bool = { _ in false }) -> [Edit] {
+        guard let (_, ci) = wrapped(e, isSelf: isSelf), let cmd = e.command, case .strings(let items, let open, let close, let keyStart, let lineEnd) = e.args else { return [] }
         let original = items[ci]
         var edits = [Edit(start: cmd.start, end: cmd.end, replacement: Array(bytes[original.start..<original.end]))]
         if ci + 1 < items.count {

@@ -129,6 +129,12 @@ public final class LockedConfigFile {
         return try readAll(fd, path: path)
     }
 
+    /// Refuses when the file changed since it was read (a client wrote it meanwhile).
+    public func checkUnchanged() throws(ConfigFileError) {
+        let current = try Self.readFile(path)
+        guard current == bytes else { throw ConfigFileError("\(path) changed while mcpbox was working (its client wrote it?); nothing written, run again") }
+    }
+
     /// Writes the backup `PATH.mcpbox-backup-YYYYMMDDTHHMMSS` (UTC; `-2`, `-3`... when it
     /// exists) holding the current bytes, with the file's mode and access ACL; returns its path.
     public func backup(now: time_t = time(nil)) throws(ConfigFileError) -> String {
@@ -163,8 +169,10 @@ public final class LockedConfigFile {
     /// ACL and, for root, owner), fsync, rename over the original, fsync of the directory. Refuses when the
     /// file changed since it was read (a client wrote it meanwhile): nothing is lost, run again.
     public func replace(with updated: [UInt8]) throws(ConfigFileError) {
-        let current = try Self.readFile(path)
-        guard current == bytes else { throw ConfigFileError("\(path) changed while mcpbox was working (its client wrote it?); nothing written, run again") }
+        try checkUnchanged()
+        guard updated.count <= ConfigLimits.maxFileSize else {
+            throw ConfigFileError("\(path) would grow past \(ConfigLimits.maxFileSize >> 20) MiB, more than wrap and unwrap read; nothing written")
+        }
         let dir = StarterProfile.dirname(path)
         let base = StarterProfile.basename(path)
         var template = Array((dir + "/." + base + ".mcpbox-XXXXXX").utf8CString)

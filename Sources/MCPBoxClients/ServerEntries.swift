@@ -51,8 +51,13 @@ public struct ServerEntry: Sendable {
     /// Why `command` cannot be used (not a string, duplicated), when it is present.
     public var commandProblem: String?
     public var args: ArgsValue = .absent
-    /// The names the entry's `env` sets (passed through to the sandbox by the starter profile).
+    /// The names the entry's `env` sets (passed through to the sandbox by the starter profile),
+    /// and those Codex's `env_vars` forwards from the client's environment.
     public var envKeys: [String] = []
+    /// The working directory the client starts the server in (`cwd`), when it is a string.
+    public var cwd: String?
+    /// What the entry sets that the starter profile cannot carry (`envFile`), one line each.
+    public var entryNotes: [String] = []
     /// A `url`/`serverUrl` or `type` http/sse entry: nothing to wrap.
     public var isRemote = false
     /// TOML only: the end of the line holding `command` (where a missing `args` is inserted).
@@ -137,6 +142,10 @@ public enum ServerEntries {
             }
         }
         if let env = node.member("env"), case .object(let vars) = env.node.value { e.envKeys = vars.map(\.key) }
+        e.cwd = node.member("cwd")?.node.stringValue
+        if node.member("envFile") != nil {
+            e.entryNotes.append("`envFile`: the variables the client loads from it are not passed (mcpbox clears the environment); name them in the profile's [env] pass")
+        }
         return e
     }
 
@@ -151,6 +160,10 @@ public enum ServerEntries {
             index[name] = entries.count
             var e = ServerEntry(name: name, location: "[mcp_servers.\(TOML.keySegment(name))]")
             e.isTOML = true
+            for pair in doc.pairs where pair.header == h && pair.path.count == 4 && pair.path[2] == "env" {
+                // Dotted: `env.FOO = "bar"` inside [mcp_servers.NAME].
+                e.envKeys.append(pair.path[3])
+            }
             for pair in doc.pairs where pair.header == h && pair.path.count == 3 {
                 switch pair.path[2] {
                 case "command":
@@ -171,6 +184,19 @@ public enum ServerEntries {
                     }
                 case "url", "bearer_token_env_var": e.isRemote = true
                 case "env": if case .table(let keys) = pair.value.kind { e.envKeys += keys }
+                case "env_vars":
+                    // Names Codex forwards from its own environment: mcpbox passes them on from
+                    // the environment the client starts it with.
+                    if case .array(let items) = pair.value.kind {
+                        let names = items.compactMap(\.stringValue)
+                        e.envKeys += names
+                        if names.count != items.count {
+                            e.entryNotes.append("`env_vars`: only its plain string names are passed (an element of another form is not)")
+                        }
+                    } else {
+                        e.entryNotes.append("`env_vars` is not an array: nothing of it is passed")
+                    }
+                case "cwd": e.cwd = pair.value.stringValue
                 default: break
                 }
             }

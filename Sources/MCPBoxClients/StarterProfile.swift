@@ -72,7 +72,7 @@ public struct StarterProfile: Sendable, Equatable {
     /// The starter profile for `argv` (the client's command and arguments).
     /// `resolves` says whether a profile NAME exists on mcpbox's search path; `path` is the PATH
     /// used to find a bare command (the client's, as far as mcpbox can tell: its own).
-    public static func make(name: String, server: String, argv: [String], envKeys: [String], source: String,
+    public static func make(name: String, server: String, argv: [String], envKeys: [String], cwd: String? = nil, source: String,
                             path: String, resolves: (String) -> Bool) -> StarterProfile {
         var notes: [String] = []
         let command = argv.first ?? ""
@@ -195,6 +195,30 @@ public struct StarterProfile: Sendable, Equatable {
                 }
             }
         }
+        // The client's `cwd` for the server: the sandbox starts it there (a relative script or
+        // file argument is found as the client finds it), the directory bound read-only unless a
+        // read-write bind already holds it.
+        var workdir: String?
+        if let c = cwd, !c.isEmpty {
+            var st = stat()
+            let home = getenv("HOME").map { String(cString: $0) }.flatMap(cleanPath)
+            if let dir = cleanPath(c), home.map({ Paths.isWithin($0, dir) }) == true
+                || GrantChecks.credentialDirectories.contains(where: { access(dir + "/" + $0, F_OK) == 0 }) {
+                notes.append("cwd \(dir): not applied (it holds your home directory or credentials, which a bind would expose; the server starts in the sandbox's home)")
+            } else if let dir = cleanPath(c), stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                workdir = dir
+                if isSystem(dir) {
+                    notes.append("cwd \(dir): the server starts there")
+                } else if readWrite.contains(where: { Paths.isWithin(dir, $0) }) {
+                    notes.append("cwd \(dir): the server starts there (inside a read-write bind)")
+                } else {
+                    readOnly.append(dir)
+                    notes.append("cwd \(dir): the server starts there, bound read-only")
+                }
+            } else {
+                notes.append("cwd `\(c)`: not an existing clean absolute directory here, not applied (the server starts in the sandbox's home; edit the profile's `cwd`)")
+            }
+        }
         readWrite = unique(readWrite)
         readOnly = unique(readOnly).filter { !readWrite.contains($0) }
         let pass = unique(envKeys.filter(isVariableName))
@@ -210,6 +234,7 @@ public struct StarterProfile: Sendable, Equatable {
         t += "# Review it with `mcpbox explain \(name) -- COMMAND...`; wrap never overwrites it.\n"
         t += "description = \(TOML.string("starter profile for the MCP server " + server + " (mcpbox wrap)"))\n"
         t += "extends = [\(TOML.string(extends))]\n"
+        if let w = workdir { t += "cwd = \(TOML.string(w))\n" }
         if known == nil {
             if !readOnly.isEmpty || !readWrite.isEmpty {
                 t += "\n[filesystem]\n"
@@ -225,8 +250,9 @@ public struct StarterProfile: Sendable, Equatable {
                 t += "\n[network]\n"
                 t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" : "mode = \"none\"\n"
             }
-        } else if !pass.isEmpty {
-            t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n"
+        } else {
+            if let w = workdir, !isSystem(w) { t += "\n[filesystem]\nread_only = [\(TOML.string(w))]\n" }
+            if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n" }
         }
         return StarterProfile(name: name, text: t, notes: notes, extends: extends)
     }

@@ -1,3 +1,5 @@
+import MCPBoxCore
+
 /// What `wrap` or `unwrap` does to one configuration file: the new bytes, what happens to each
 /// entry, and the starter profiles to write. A pure function of the file and the options.
 public struct FilePlan: Sendable {
@@ -35,11 +37,17 @@ public struct WrapOptions: Sendable {
     public var servers: Set<String> = []
     /// PATH used to find a bare command when choosing a starter profile.
     public var path: String = "/usr/local/bin:/usr/bin:/bin"
+    /// Whether a command names this mcpbox under another name (`/opt/mcpbox-1.2`, the path
+    /// written as `mcpbox`): an entry wrapped by it is already wrapped, and unwrap restores it.
+    public var isSelf: @Sendable (String) -> Bool = { _ in false }
 
-    public init(mcpbox: String, servers: Set<String> = [], path: String = "/usr/local/bin:/usr/bin:/bin") {
+    public init(mcpbox: String, servers: Set<String> = [], path: String = "/usr/local/bin:/usr/bin:/bin",
+                isSelf: @escaping @Sendable (String) -> Bool = { _ in false }) {
         self.mcpbox = mcpbox
         self.servers = servers
         self.path = path
+        let written = mcpbox
+        self.isSelf = { $0 == written || isSelf($0) }
     }
 }
 
@@ -63,8 +71,13 @@ public enum WrapPlanner {
             if let p = e.commandProblem { skip(p + "; left unchanged"); continue }
             guard let cmd = e.command, let argv = e.argv else { skip("no `command`; left unchanged"); continue }
             if case .invalid(let why) = e.args { skip(why + "; left unchanged"); continue }
-            if EntryEditor.isMCPBox(cmd.value) { skip("already wrapped"); continue }
+            if EntryEditor.isMCPBox(cmd.value, or: options.isSelf) { skip("already wrapped"); continue }
             if cmd.value.isEmpty { skip("`command` is empty; left unchanged"); continue }
+            if !cmd.value.hasPrefix("/"), cmd.value.contains("/") {
+                skip("the command is the relative path `\(cmd.value)`: the sandbox does not start the server in the client's working directory, so it would not be found; write it absolute, then wrap again; left unchanged")
+                continue
+            }
+            for n in e.entryNotes { plan.notes.append("\(e.name): \(n)") }
 
             let base = StarterProfile.profileName(for: e.name)
             var name = base
@@ -72,7 +85,7 @@ public enum WrapPlanner {
             var starter: StarterProfile?
             var starterExtends = ""
             if existing == nil {
-                var s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
+                var s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, cwd: e.cwd, source: path,
                                             path: options.path, resolves: { existingProfile($0) != nil })
                 // Two entries with one name but different needs (Claude Code projects): NAME-2, NAME-3...
                 // the first that is an existing profile, free, or planned with the same body.
@@ -95,7 +108,7 @@ public enum WrapPlanner {
                     }
                     suffixes[base] = known
                     if existing == nil {
-                        s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, source: path,
+                        s = StarterProfile.make(name: name, server: e.name, argv: argv, envKeys: e.envKeys, cwd: e.cwd, source: path,
                                                 path: options.path, resolves: { existingProfile($0) != nil })
                     }
                 }
@@ -106,6 +119,9 @@ public enum WrapPlanner {
                         starter = s
                     }
                 }
+            }
+            if existing != nil, let c = e.cwd {
+                plan.notes.append("\(e.name): `cwd` \(TOML.string(c)) is where the client starts mcpbox; the server starts in the working directory of the profile \(name) (its `cwd`), not there")
             }
             let extra = runOptions(existing != nil ? name : starterExtends)
             edits += EntryEditor.wrapEdits(e, profile: name, options: extra, mcpbox: options.mcpbox, in: bytes)
@@ -131,18 +147,19 @@ public enum WrapPlanner {
     }
 
     /// Plans `unwrap` for one file: every wrapped entry gets its original command and args back.
-    public static func unwrap(path: String, client: ClientKind, bytes: [UInt8], servers: Set<String> = []) throws(ConfigSyntaxError) -> FilePlan {
+    public static func unwrap(path: String, client: ClientKind, bytes: [UInt8], servers: Set<String> = [],
+                              isSelf: (String) -> Bool = { _ in false }) throws(ConfigSyntaxError) -> FilePlan {
         var plan = FilePlan(path: path, client: client, original: bytes, updated: bytes)
         let entries = try ServerEntries.read(bytes, client: client, notes: &plan.notes)
         var edits: [Edit] = []
         for e in entries where servers.isEmpty || servers.contains(e.name) {
-            guard e.commandProblem == nil, let (profile, _) = EntryEditor.wrapped(e) else {
-                if let c = e.command, EntryEditor.isMCPBox(c.value) {
+            guard e.commandProblem == nil, let (profile, _) = EntryEditor.wrapped(e, isSelf: isSelf) else {
+                if let c = e.command, EntryEditor.isMCPBox(c.value, or: isSelf) {
                     plan.items.append(.init(name: e.name, location: e.location, outcome: .skipped("runs mcpbox, but not as `mcpbox run NAME -- COMMAND...`; left unchanged")))
                 }
                 continue
             }
-            edits += EntryEditor.unwrapEdits(e, in: bytes)
+            edits += EntryEditor.unwrapEdits(e, in: bytes, isSelf: isSelf)
             plan.items.append(.init(name: e.name, location: e.location, outcome: .unwrapped(profile: profile)))
         }
         plan.updated = ConfigText.apply(edits, to: bytes)

@@ -131,7 +131,13 @@ public struct WrapSession {
                 let plan = mode == .wrap
                     ? try WrapPlanner.wrap(path: f.path, client: f.client, bytes: bytes, options: options,
                                            existingProfile: existingProfile, reserved: &reserved, runOptions: runOptions)
-                    : try WrapPlanner.unwrap(path: f.path, client: f.client, bytes: bytes, servers: options.servers)
+                    : try WrapPlanner.unwrap(path: f.path, client: f.client, bytes: bytes, servers: options.servers, isSelf: options.isSelf)
+                // What wrap writes, wrap and unwrap must read back (their size limit).
+                guard plan.updated.count <= ConfigLimits.maxFileSize else {
+                    err(UnifiedDiff.visible("mcpbox: \(verb): \(f.path): the result would be larger than \(ConfigLimits.maxFileSize >> 20) MiB, more than wrap and unwrap read; left unchanged"))
+                    failed = true
+                    continue
+                }
                 plans.append((plan, locked))
             } catch {
                 err(UnifiedDiff.visible("mcpbox: \(verb): \(f.path): \(error); left unchanged"))
@@ -140,7 +146,10 @@ public struct WrapSession {
         }
 
         for (plan, _) in plans {
-            out(UnifiedDiff.visible("\(plan.path) (\(plan.client.rawValue)):"))
+            // A symlinked configuration is edited where it points: say where.
+            let real = realpath(plan.path, nil).map { p in defer { free(p) }; return String(cString: p) }
+            let shown = real.map { $0 != plan.path ? "\(plan.path) (a symlink: the file edited is \($0))" : plan.path } ?? plan.path
+            out(UnifiedDiff.visible("\(shown) (\(plan.client.rawValue)):"))
             if plan.items.isEmpty { out(UnifiedDiff.visible("  no \(mode == .wrap ? "local" : "wrapped") servers\(options.servers.isEmpty ? "" : " named " + options.servers.sorted().joined(separator: ", "))")) }
             for item in plan.items {
                 let line: String
@@ -202,6 +211,7 @@ public struct WrapSession {
         for (plan, locked) in changed {
             guard let locked else { continue }
             do {
+                try locked.checkUnchanged()
                 let backup = try locked.backup()
                 try locked.replace(with: plan.updated)
                 out(UnifiedDiff.visible("updated \(plan.path) (backup \(backup))"))

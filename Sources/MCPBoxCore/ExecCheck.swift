@@ -30,9 +30,13 @@ enum ExecCheck {
     static let maxProgramHeaderBytes = 65536
     static let maxInterpreterBytes = 4096
 
-    /// The problem exec of `path` (inside the sandbox) would hit, or nil.
-    static func problem(_ path: String, view: SandboxView) -> ExecProblem? {
-        check(path, view: view, depth: 0)
+    /// How many `#!` scripts one exec follows (fs/exec.c: a sixth is ELOOP).
+    static let maxScriptDepth = 5
+
+    /// The problem exec of `path` (inside the sandbox, from the working directory `cwd`) would
+    /// hit, or nil.
+    static func problem(_ path: String, view: SandboxView, cwd: String = "/") -> ExecProblem? {
+        check(path, view: view, cwd: cwd, depth: 0)
     }
 
     /// Exec of a directory: EACCES, exit 126.
@@ -42,7 +46,7 @@ enum ExecCheck {
                            hint: "name the program file inside it")
     }
 
-    private static func check(_ path: String, view: SandboxView, depth: Int) -> ExecProblem? {
+    private static func check(_ path: String, view: SandboxView, cwd: String, depth: Int) -> ExecProblem? {
         if depth == 0, view.lookup(path) == .directory {
             return ExecProblem(exitStatus: 126, message: "\(path) is a directory inside the sandbox, not a program (exec: permission denied)",
                                hint: "name the program file inside it")
@@ -56,13 +60,30 @@ enum ExecCheck {
             return ExecProblem(exitStatus: 126, message: "\(path) lies on a file system mounted noexec on the host, which the sandbox's bind keeps (exec: permission denied)",
                                hint: "install it on a file system that allows execution, or run it through its interpreter")
         }
-        if unknownFormat(host) {
+        // The file's first bytes, read once for every judgement below (nil: not readable here,
+        // or not a regular file: nothing is predicted).
+        let head = Head(host)
+        defer { head?.close() }
+        if let head, head.unknownFormat {
             return ExecProblem(exitStatus: 126, message: "\(path) is neither an ELF program nor a script with a #! line (exec: exec format error)",
                                hint: "add a #! line naming its interpreter, or run it through its interpreter")
         }
-        guard depth < 3, let next = interpreter(ofHostFile: host) else { return nil }
-        let (interp, kind) = next
-        guard interp.isAbsolutePath else { return nil }
+        if let head, head.invalidELF {
+            return ExecProblem(exitStatus: 126, message: "\(path) starts like an ELF program but its headers are not a loadable one (exec: exec format error)",
+                               hint: "reinstall or rebuild it; a truncated or damaged binary cannot run")
+        }
+        if let head, head.emptyShebang {
+            return ExecProblem(exitStatus: 126, message: "\(path) has a #! line naming no interpreter (exec: exec format error)",
+                               hint: "name the interpreter after #!, e.g. #!/bin/sh")
+        }
+        guard let next = head?.interpreter else { return nil }
+        let (written, kind) = next
+        if kind == "#! interpreter", depth >= maxScriptDepth {
+            return ExecProblem(exitStatus: 126, message: "the chain of #! interpreters reaches \(path), a #! script more than \(maxScriptDepth) levels deep (exec: too many levels of symbolic links)",
+                               hint: "run the last interpreter directly, or shorten the chain of scripts")
+        }
+        // A relative #! interpreter is opened from the working directory at exec.
+        guard let interp = written.isAbsolutePath ? written : Paths.normalize(Paths.join(cwd, written)) else { return nil }
         switch view.lookup(interp) {
         case .missing:
             let dir = Paths.dirname(interp)
@@ -78,7 +99,7 @@ enum ExecCheck {
                                    hint: "bind an executable \(interp)")
             }
             // The kernel nests `#!` interpreters; an ELF interpreter's own PT_INTERP is not followed.
-            return kind == "ELF interpreter" ? nil : check(interp, view: view, depth: depth + 1)
+            return kind == "ELF interpreter" ? nil : check(interp, view: view, cwd: cwd, depth: depth + 1)
         }
     }
 
@@ -90,20 +111,65 @@ enum ExecCheck {
         return statvfs(host, &fs) == 0 && fs.f_flag & noexec != 0
     }
 
-    /// Whether exec would refuse the host file's format (ENOEXEC): readable, and neither an ELF
-    /// file nor a `#!` script. Never when binfmt_misc has handlers registered (they may take any
-    /// format), nor when the file cannot be read here.
-    static func unknownFormat(_ host: String) -> Bool {
-        guard !binfmtMiscHandlers else { return false }
-        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return false }
-        guard let head = readAt(fd, 0, min(4, Int(st.st_size))) else { return false }
-        if head.count >= 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") { return false }
-        if head.count == 4, head == [0x7f, 0x45, 0x4c, 0x46] { return false }
-        return true
+    /// The start of a host file as exec reads it: open once (the caller's judgements share it).
+    struct Head {
+        let fd: Int32
+        let size: Int
+        /// The first `shebangBytes` bytes (fewer for a shorter file).
+        let bytes: [UInt8]
+
+        init?(_ host: String) {
+            let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+            guard fd >= 0 else { return nil }
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+                  let bytes = ExecCheck.readAt(fd, 0, min(ExecCheck.shebangBytes, Int(st.st_size))) else {
+                _ = Glibc.close(fd)
+                return nil
+            }
+            self.fd = fd
+            self.size = Int(st.st_size)
+            self.bytes = bytes
+        }
+
+        func close() { _ = Glibc.close(fd) }
+
+        var isScript: Bool { bytes.count >= 2 && bytes[0] == UInt8(ascii: "#") && bytes[1] == UInt8(ascii: "!") }
+        var hasELFMagic: Bool { bytes.count >= 4 && bytes[0...3] == [0x7f, 0x45, 0x4c, 0x46] }
+
+        /// Whether exec would refuse the format (ENOEXEC): neither an ELF file nor a `#!` script.
+        /// Never when binfmt_misc has handlers registered (they may take any format).
+        var unknownFormat: Bool { !ExecCheck.binfmtMiscHandlers && !isScript && !hasELFMagic }
+
+        /// Whether it starts with the ELF magic but exec would refuse its headers (ENOEXEC):
+        /// shorter than an ELF header, a class or byte order that is no ELF's, or (for this
+        /// machine's 64-bit ELF) a program header table that is not one or lies past the end.
+        /// Only what every kernel's ELF loader refuses; never when binfmt_misc has handlers.
+        var invalidELF: Bool {
+            guard !ExecCheck.binfmtMiscHandlers, hasELFMagic else { return false }
+            guard bytes.count >= 52, bytes[4] == 1 || bytes[4] == 2, bytes[5] == 1 || bytes[5] == 2 else { return true }
+            guard bytes[4] == 2, bytes[5] == 1 else { return false }   // judged: little-endian 64-bit only
+            guard bytes.count >= 64 else { return true }
+            func int(_ r: Range<Int>) -> UInt64 { r.reversed().reduce(0) { $0 << 8 | UInt64(bytes[$1]) } }
+            let phoff = int(32..<40), phentsize = int(54..<56), phnum = int(56..<58)
+            guard phentsize == 56, phnum >= 1 else { return true }
+            return phoff > UInt64(size) || UInt64(size) - phoff < phentsize * phnum
+        }
+
+        /// Whether it is a `#!` script whose line names no interpreter (ENOEXEC). A line cut at
+        /// the buffer's end may go on past it: not judged.
+        var emptyShebang: Bool {
+            guard isScript, bytes.dropFirst(2).contains(UInt8(ascii: "\n")) || bytes.count < ExecCheck.shebangBytes else { return false }
+            return ExecCheck.shebang(bytes) == nil
+        }
+
+        /// The interpreter exec would load: (path, "ELF interpreter") or (path, "#! interpreter");
+        /// nil for a static ELF, an unknown format, or a read error.
+        var interpreter: (String, String)? {
+            guard bytes.count >= 2 else { return nil }
+            if isScript { return ExecCheck.shebang(bytes).map { ($0, "#! interpreter") } }
+            return ExecCheck.elfInterpreter(fd, head: bytes, size: size).map { ($0, "ELF interpreter") }
+        }
     }
 
     /// Whether binfmt_misc is mounted with any handler (entries besides `register` and `status`).
@@ -117,20 +183,11 @@ enum ExecCheck {
         return false
     }()
 
-    /// The interpreter exec would load for the host file at `host`: (path, "ELF interpreter")
-    /// or (path, "#! interpreter"); nil for a static ELF, an unknown format, or a read error.
+    /// The interpreter exec would load for the host file at `host` (see `Head.interpreter`).
     static func interpreter(ofHostFile host: String) -> (String, String)? {
-        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
-        let size = Int(st.st_size)
-        guard let head = readAt(fd, 0, min(shebangBytes, size)), head.count >= 2 else { return nil }
-        if head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") {
-            return shebang(head).map { ($0, "#! interpreter") }
-        }
-        return elfInterpreter(fd, head: head, size: size).map { ($0, "ELF interpreter") }
+        guard let head = Head(host) else { return nil }
+        defer { head.close() }
+        return head.interpreter
     }
 
     /// The interpreter path of a `#!` line, as the kernel splits it (spaces and tabs).

@@ -44,7 +44,7 @@ public enum GrantChecks {
     static let credentialComponents: [(name: String, parts: [Substring])] = credentials.map { ($0, $0.split(separator: "/")) }
     /// Credentials directories also looked for directly inside every bound directory (a project
     /// tree holding its own `.ssh`); the file-sized names are only looked for under home directories.
-    static let credentialDirectories = [".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store"]
+    public static let credentialDirectories = [".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store"]
 
     /// Places under a home directory that the host runs or trusts later, with what they are.
     public static let runLater: [(path: String, what: String)] = [

@@ -113,17 +113,28 @@ public enum HostFS {
     /// The process environment, in order.
     public static func environment() -> [(String, String)] {
         var out: [(String, String)] = []
+        var bad: Set<String> = []
         var p = environ
         while let entry = p.pointee {
             // Split at the first `=` byte (POSIX), without a Character walk of every entry.
             if let eq = strchr(entry, Int32(UInt8(ascii: "="))) {
                 let name = String(decoding: UnsafeRawBufferPointer(start: entry, count: entry.distance(to: eq)), as: UTF8.self)
-                out.append((name, String(cString: eq + 1)))
+                if let value = String(validatingCString: eq + 1) {
+                    out.append((name, value))
+                } else {
+                    out.append((name, String(cString: eq + 1)))
+                    bad.insert(name)
+                }
             }
             p += 1
         }
+        nonUTF8Environment = bad
         return out
     }
+
+    /// The names of the variables whose value `environment()` found not valid UTF-8 (read with
+    /// U+FFFD in place of the bad bytes): passed on or expanded, they are refused, not changed.
+    nonisolated(unsafe) public static var nonUTF8Environment: Set<String> = []
 
     /// Absolute path of the running executable (`/proc/self/exe`).
     public static func executablePath() -> String? { readLink("/proc/self/exe") }

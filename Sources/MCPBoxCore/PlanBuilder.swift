@@ -232,6 +232,11 @@ public struct PlanBuilder {
             }
         }
         for p in profile.envPass {
+            if HostFS.nonUTF8Environment.contains(p.value), env[p.value] != nil {
+                d.sink.add(p.diagnostic("the value of \(p.value) in mcpbox's environment is not valid UTF-8: the server would get it changed",
+                                        hint: "give it a UTF-8 value, or remove it from env.pass"))
+                continue
+            }
             if let value = env[p.value] { put(EnvVar(name: p.value, value: value, origin: "pass")) }
             if Self.looksSecret(p.value) {
                 d.warn("env.pass: `\(p.value)` looks like a secret; the server can read it (\(p.origin))",
@@ -354,7 +359,7 @@ public struct PlanBuilder {
         plan.gitTrees = d.gitTrees
         plan.landlock = landlock
         plan.isolation = IsolationPlan.build(profile, environment: env)
-        plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view) }
+        plan.execProblem = executable.flatMap { ExecCheck.problem($0, view: view, cwd: plan.cwd) }
         if plan.execProblem == nil, let e = executable, view.lookup(e) == .missing {
             // Bound with bind_command, and masked by a hide above it.
             plan.execProblem = ExecCheck.directoryProblem(e)
@@ -471,11 +476,34 @@ public struct PlanBuilder {
             d.mounts.append(Mount(target: identity.home, kind: .tmpfs(sizeBytes: limits.tmpfsSizeBytes), origin: "mcpbox: HOME"))
         }
         let withBinds = SandboxView(mounts: d.mounts)
+        /// The mount mcpbox makes itself (procfs, /dev, a tmpfs, a file it writes) that shows
+        /// `path` in the sandbox, when the deepest mount over it is one of those, not a bind.
+        func ownMount(over path: String) -> Mount? {
+            var best: Mount?
+            for m in d.mounts where !m.isHide && Paths.isWithin(path, m.target) {
+                if best == nil || m.target.utf8.count > best!.target.utf8.count { best = m }
+            }
+            if let best, case .bind = best.kind { return nil }
+            if let best, case .symlink = best.kind { return nil }
+            return best
+        }
+        /// A hide no bind shows: "invisible anyway", unless the sandbox shows something there
+        /// that mcpbox makes itself; hide (which covers host paths bound in) cannot make that
+        /// vanish, and saying "invisible anyway" would be false.
+        func notShown(_ h: Sourced<PathEntry>) {
+            let path = h.value.path
+            if let m = ownMount(over: path) {
+                d.sink.add(h.diagnostic("\(path) \(Paths.same(path, m.target) ? "is" : "lies in") \(m.target), which mcpbox makes itself (\(m.origin)), not a host path bound into the sandbox: hide cannot cover it, and the server would still see it",
+                                        hint: "remove it from filesystem.hide"))
+            } else {
+                d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
+            }
+        }
         for h in profile.hide {
             let path = h.value.path
             guard let info = HostFS.info(path) else {
                 if !withBinds.isBound(path) {
-                    d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
+                    notShown(h)
                 } else if !h.value.optional {
                     d.sink.add(h.diagnostic("path \(path) does not exist", hint: "mark it optional with a leading ?"))
                 }
@@ -501,7 +529,7 @@ public struct PlanBuilder {
                 }
             }
             if places.isEmpty {
-                d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
+                notShown(h)
                 continue
             }
             for place in places {

@@ -51,6 +51,13 @@ extension PlanBuilder {
     /// failed so 2 times in 100 (320KiB once in 40, everything to 248KiB always), 384KiB never;
     /// from 512KiB every run exited 0 (below it the OOM killer often ended pid 1 or the server
     /// instead). 2MiB is 4 times that, for kernels whose namespaces cost more.
+    /// `value` rounded up to a multiple of `unit`, as text ("more than 2^64 bytes" past the range).
+    static func roundedUp(_ value: UInt64, _ unit: UInt64) -> String {
+        let (q, r) = value.quotientAndRemainder(dividingBy: unit)
+        let (up, over) = (q + (r == 0 ? 0 : 1)).multipliedReportingOverflow(by: unit)
+        return over ? "more than 2^64 bytes" : "\(up)"
+    }
+
     public static let egressMemoryFloor: UInt64 = 2 << 20
 
     /// The profile's limits exactly as `run` enforces them, or an error for each one it could
@@ -83,7 +90,7 @@ extension PlanBuilder {
                                     hint: "use a multiple of \(Units.formatSize(ceiling.pageSize)), such as \"512MiB\""))
         }
         if let t = profile.tmpfsSize, t.value % ceiling.pageSize != 0 {
-            d.sink.add(t.diagnostic("\(t.value) bytes is not a whole number of \(ceiling.pageSize)-byte pages; the kernel would round it up to \((t.value / ceiling.pageSize + 1) * ceiling.pageSize)",
+            d.sink.add(t.diagnostic("\(t.value) bytes is not a whole number of \(ceiling.pageSize)-byte pages; the kernel would round it up to \(Self.roundedUp(t.value, ceiling.pageSize))",
                                     hint: "use a multiple of \(Units.formatSize(ceiling.pageSize)), such as \"64MiB\""))
         }
         if let m = profile.memory, m.value < Self.egressMemoryFloor, let mode = profile.networkMode, mode.value == .allow {

@@ -316,12 +316,25 @@ struct ProfileFileReader {
         return Sourced(x, file: file, line: e.value.line, key: key)
     }
 
+    /// The most entries one list of a profile may hold: every list is judged against others
+    /// (mounts against mounts and places, names against names), so its length bounds the work.
+    public static let maxListEntries = 1024
+
+    /// Whether the array `e` is within `maxListEntries`; a diagnostic when it is not.
+    mutating func withinListLimit(_ e: TOMLEntry, _ key: String, count: Int) -> Bool {
+        guard count > Self.maxListEntries else { return true }
+        sink.add(diag(e.value.line, key, "\(count) entries; a list holds at most \(Self.maxListEntries)",
+                      hint: "shorten it: a common parent directory, or fewer entries"))
+        return false
+    }
+
     mutating func stringArray(_ e: TOMLEntry, _ key: String, expand: Bool) -> [Sourced<String>]? {
         guard case .array(let items) = e.value.kind else {
             let hint: String? = if case .string(let s) = e.value.kind { "write it as a list: \(key.split(separator: ".").last!) = [\"\(s)\"]" } else { nil }
             sink.add(diag(e.value.line, key, "expected an array of strings, found \(e.value.typeName)", hint: hint))
             return nil
         }
+        guard withinListLimit(e, key, count: items.count) else { return nil }
         var out: [Sourced<String>] = []
         var ok = true
         for (i, item) in items.enumerated() {
@@ -481,6 +494,13 @@ struct ProfileFileReader {
                 ok = false
                 continue
             }
+            if variables[n] == nil, HostFS.nonUTF8Environment.contains(n) {
+                // Read with its invalid bytes replaced: another path, or another value, than the caller's.
+                sink.add(diag(line, key, "`${\(n)}` comes from the environment, where its value is not valid UTF-8: mcpbox would use it changed",
+                              hint: "pass --set \(n)=VALUE in UTF-8"))
+                ok = false
+                continue
+            }
             out += value
         }
         out.append(contentsOf: rest)
@@ -493,6 +513,7 @@ struct ProfileFileReader {
             _ = stringArray(e, key, expand: false)
             return []
         }
+        guard withinListLimit(e, key, count: items.count) else { return [] }
         var out: [Sourced<PathEntry>] = []
         for (i, item) in items.enumerated() {
             guard case .string(var raw) = item.kind else {
@@ -533,7 +554,9 @@ struct ProfileFileReader {
     // MARK: The file
 
     mutating func unknownKey(_ entry: TOMLEntry, table: String) {
-        let key = table.isEmpty ? entry.key : "\(table).\(entry.key)"
+        // Shown cut to 128 bytes: a key may be as long as the file.
+        let name = entry.key.utf8.count <= 128 ? entry.key : String(decoding: entry.key.utf8.prefix(128), as: UTF8.self) + "…"
+        let key = table.isEmpty ? name : "\(table).\(name)"
         let valid = ProfileSchema.tables[table] ?? []
         var hint: String?
         if let s = Units.suggestion(for: entry.key, among: valid) {
@@ -571,6 +594,12 @@ struct ProfileFileReader {
                     extends = [Sourced(s, file: file, line: entry.value.line, key: "extends")]
                 } else {
                     extends = stringArray(entry, "extends", expand: false) ?? []
+                    // As many as a chain may be deep: each is loaded and merged in turn.
+                    if let n = extends?.count, n > ProfileLoader.maxExtendsDepth {
+                        sink.add(diag(entry.value.line, "extends", "\(n) profiles; `extends` names at most \(ProfileLoader.maxExtendsDepth)",
+                                      hint: "name each profile once, and extend fewer"))
+                        extends = []
+                    }
                 }
             case "command":
                 if let c = stringArray(entry, "command", expand: true) {

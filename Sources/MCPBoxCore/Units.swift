@@ -91,13 +91,12 @@ public enum Units {
         return (String(number), String(text.dropFirst(number.count)).trimmingSpaces())
     }
 
-    /// Human form of a byte count ("64MiB", "1.5GiB", "1000B").
+    /// Exact form of a byte count in the largest unit that divides it ("64MiB", "1536MiB",
+    /// "1000B"): what `explain` states is the value applied, never a rounding of it.
     public static func formatSize(_ bytes: UInt64) -> String {
         let units: [(String, UInt64)] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
-        for (name, size) in units where bytes >= size {
-            if bytes % size == 0 { return "\(bytes / size)\(name)" }
-            let tenths = (bytes * 10 + size / 2) / size
-            return "\(tenths / 10).\(tenths % 10)\(name)"
+        for (name, size) in units where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(name)"
         }
         return "\(bytes)B"
     }

@@ -201,12 +201,26 @@ public final class AuditTrail {
         return true
     }
 
+    /// An id as a record holds it: a string, or a number of at most 64 characters in RFC 8259
+    /// form, as written; anything else (`NaN`, `Infinity`, a 1 MiB number, which strict JSON
+    /// readers refuse; an id of another type) as a string of its JSON text, at most 1024 bytes.
+    static func recordedID(_ id: JSON) -> Event.Value {
+        switch id {
+        case .string: return .json(id.serialized)
+        case .number(let n) where n.utf8.count <= 64 && n != "NaN" && n != "Infinity" && n != "-Infinity": return .json(n)
+        default:
+            let text = id.serialized
+            guard text.utf8.count > 1024 else { return .string(text) }
+            return .string(String(decoding: text.utf8.prefix(1024), as: UTF8.self) + "…")
+        }
+    }
+
     /// A record of a decision mcpbox took on its own, with the rule that took it (pinning,
     /// confirmation): kind `mcp.decision`.
     @discardableResult
     public func recordDecision(direction dir: Int, method: String, id: JSON?, tool: String?, outcome: String, rule: String) -> Bool {
         var f: [(String, Event.Value)] = [("direction", .string(Self.direction(dir))), ("method", .string(method))]
-        f.append(("id", id.map { .json($0.serialized) } ?? .null))
+        f.append(("id", id.map(Self.recordedID) ?? .null))
         if let tool { f.append(("tool", .string(tool))) }
         f += [("outcome", .string(outcome)), ("rule", .string(rule))]
         return record(kind: "mcp.decision", fields: f)
@@ -606,7 +620,7 @@ public final class AuditTrail {
         f.append(("direction", .string(Self.direction(e.dir))))
         f.append(("method", .string(e.method)))
         if !isNotification {
-            if case .number(let n)? = e.id { f.append(("id", .json(n))) } else { f.append(("id", .json(e.id!.serialized))) }
+            f.append(("id", Self.recordedID(e.id!)))
         }
         if let tool = e.tool { f.append((e.method == "prompts/get" ? "prompt" : "tool", .string(tool))) }
         if let keys = e.argumentKeys {

@@ -101,9 +101,18 @@ public enum Canonical {
 
     /// A JSON number literal in ECMAScript's `Number::toString` form (RFC 8785 section 3.2.2.3);
     /// nil when it is not a finite double.
+    /// An integer literal (no fraction, no exponent) is expressible only when that form is its
+    /// own digits: `9007199254740993` is not a double (JCS would write `9007199254740992`, and
+    /// a Python client keeps the integer exact), so it is not expressible.
     public static func number(_ text: String) -> String? {
         guard let d = Double(text), d.isFinite else { return nil }
-        return number(d)
+        let form = number(d)
+        if text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) }), text.utf8.count > 15 {
+            let digits = text.hasPrefix("-") ? String(text.dropFirst()) : text
+            let shown = form.hasPrefix("-") ? String(form.dropFirst()) : form
+            guard digits == shown else { return nil }
+        }
+        return form
     }
 
     public static func number(_ d: Double) -> String {

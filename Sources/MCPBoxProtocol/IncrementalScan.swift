@@ -337,6 +337,7 @@ struct IncrementalScan {
         let top = frames.count - 1
         guard frames[top].keys!.insert(key) else { fail(.syntax(stringStart)); return }
         next = Self.member(frames[top].level, key)
+        if frames[top].level == .params && (key == "url" || key == "elicitationId") { scan.hasURLElicitationKeys = true }
         switch next {
         case .object(.params): scan.hasParams = true
         case .object(.result): scan.hasResult = true

@@ -31,7 +31,9 @@ extension MCPFilter {
         var required: [(String, JSON)] = []
         for (key, request) in requests {
             let method = request["method"]?.stringValue ?? ""
-            guard let rule = gate.refusal(method: method, mode: request["params"]?["mode"]) else {
+            let params = request["params"]
+            guard let rule = gate.refusal(method: method, mode: params?["mode"],
+                                          urlKeys: params?["url"] != nil || params?["elicitationId"] != nil) else {
                 kept.append((key, request))
                 continue
             }

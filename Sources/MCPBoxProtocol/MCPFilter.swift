@@ -465,7 +465,7 @@ public final class MCPFilter {
                    let refused = unjudgeable(method, id: id, subject: message.uri, what: "resource uri", section: "[resources]") {
                     return refused
                 }
-                if let p = policy.resources, let uri = message.uri?.stringValue, !p.permits(uri) {
+                if let p = policy.resources, let uri = message.uri?.stringValue, !p.permitsURI(uri) {
                     // MCP's "resource not found" error.
                     if let id { reply(error: -32002, message: "Resource not found: \(uri)", id: id) }
                     return .drop
@@ -754,7 +754,7 @@ public final class MCPFilter {
             return .drop
         }
         if let method = head.methodName, let gate = policy.client,
-           let rule = gate.refusal(method: method, mode: head.mode) {
+           let rule = gate.refusal(method: method, mode: head.mode, urlKeys: head.hasURLElicitationKeys) {
             // Never forwarded: mcpbox answers as a client without that capability (or mode) would.
             audit?.refused(rule: rule)
             if let id = head.id, id != .null {
@@ -767,7 +767,7 @@ public final class MCPFilter {
                           id: id, to: 0)
                 }
             }
-            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode \(head.mode?.stringValue ?? head.mode?.serialized ?? "none"))" : ""): \(rule)")
+            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode \(head.mode?.stringValue ?? head.mode?.serialized ?? (head.hasURLElicitationKeys ? "none, with URL-mode keys" : "none")))" : ""): \(rule)")
             return .drop
         }
         if confirm != nil, head.method != nil, case .string(let sid)? = head.id, ConfirmGate.isOwn(sid) {
@@ -818,7 +818,11 @@ public final class MCPFilter {
         guard case .array(let items)? = result[key] else { return .pass }
         var kept = items
         if let policy = tools ? self.policy.tools : kind == .prompts ? self.policy.prompts : self.policy.resources {
-            kept = kept.filter { item in item[field]?.stringValue.map(policy.permits) ?? false }
+            let uris = kind == .resources || kind == .resourceTemplates
+            kept = kept.filter { item in
+                guard let text = item[field]?.stringValue else { return false }
+                return uris ? policy.permitsURI(text) : policy.permits(text)
+            }
         }
         if tools, let pins { kept = pins.tools(kept, firstPage: kind == .tools) }
         if kept.count == items.count { return .pass }

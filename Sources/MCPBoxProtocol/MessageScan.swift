@@ -24,6 +24,9 @@ public struct MessageScan {
     public internal(set) var elicitation: JSON?
     /// `params.mode` (an elicitation's form or url).
     public internal(set) var mode: JSON?
+    /// `params` holds `url` or `elicitationId`: the keys of a URL-mode elicitation, which a
+    /// client reads as one even without `mode` (the Python SDK tries URL mode first).
+    public internal(set) var hasURLElicitationKeys = false
     /// The key names of `params.arguments` in order, when it is an object.
     public internal(set) var argumentKeys: [String]?
     /// Byte ranges of `params.arguments` and `params._meta` in the line.
@@ -157,6 +160,9 @@ public struct MessageScan {
         case (.params, "cursor"): cursor = try built(&p, depth: depth)
         case (.params, "uri"): uri = try built(&p, depth: depth)
         case (.params, "mode"): mode = try built(&p, depth: depth)
+        case (.params, "url"), (.params, "elicitationId"):
+            hasURLElicitationKeys = true
+            try p.skip(depth: depth)
         case (.params, "arguments"):
             let start = p.i
             if opens { try object(&p, .arguments, depth: depth) } else { try p.skip(depth: depth) }

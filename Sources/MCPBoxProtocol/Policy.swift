@@ -30,6 +30,97 @@ public struct NamePolicy: Sendable, Equatable {
         return nil
     }
 
+    /// Whether resource URI `uri` is exposed: judged as written and as a server may read it,
+    /// percent-decoded (again and again, up to four times) with its dot segments removed (RFC
+    /// 3986, 5.2.4): every form must be permitted. `file:///docs/%2e%2e/key`,
+    /// `file:///docs/../key` and `file:///docs/%73ecret` are judged as `file:///key` and
+    /// `file:///docs/secret` too. A URI whose decoding holds NUL or is not UTF-8 never is.
+    public func permitsURI(_ uri: String) -> Bool {
+        guard let forms = NamePolicy.uriForms(uri) else { return false }
+        return forms.allSatisfy(permits)
+    }
+
+    /// The forms of `uri` `permitsURI` judges; nil when a decoding is not UTF-8 or holds NUL.
+    static func uriForms(_ uri: String) -> [String]? {
+        var forms = [uri]
+        var current = Array(uri.utf8)
+        for _ in 0..<4 {
+            guard let decoded = percentDecoded(current), !decoded.contains(0) else { return nil }
+            let next = withoutDotSegments(decoded)
+            guard next != current else { break }
+            guard let text = String(validating: next, as: UTF8.self) else { return nil }
+            forms.append(text)
+            current = next
+        }
+        return forms
+    }
+
+    /// `%XX` sequences decoded; a `%` not followed by two hex digits stays as it is.
+    static func percentDecoded(_ b: [UInt8]) -> [UInt8]? {
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let h = hex(b[i + 1]), let l = hex(b[i + 2]) {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The URI with `.` and `..` segments of its path removed (RFC 3986, 5.2.4); the scheme,
+    /// authority, query and fragment stay. The path starts after `scheme://authority`, or after
+    /// `scheme:`.
+    static func withoutDotSegments(_ b: [UInt8]) -> [UInt8] {
+        let slash = UInt8(ascii: "/")
+        let end = b.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? b.count
+        var start = 0
+        if let colon = b[..<end].firstIndex(of: UInt8(ascii: ":")),
+           b[..<colon].allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }) {
+            start = colon + 1
+            if start + 1 < end, b[start] == slash, b[start + 1] == slash {
+                start = b[(start + 2)..<end].firstIndex(of: slash) ?? end
+            }
+        }
+        let path = Array(b[start..<end])
+        guard path.contains(UInt8(ascii: ".")) else { return b }
+        // Segment by segment: "." goes, ".." takes the one before it away.
+        var segments: [ArraySlice<UInt8>] = []
+        let parts = path.split(separator: slash, omittingEmptySubsequences: false)
+        let absolute = path.first == slash
+        for (k, seg) in parts.enumerated() {
+            if k == 0 && absolute { continue }
+            let last = k == parts.count - 1
+            if seg.elementsEqual([0x2E]) {
+                if last { segments.append([]) }
+            } else if seg.elementsEqual([0x2E, 0x2E]) {
+                if !segments.isEmpty { segments.removeLast() }
+                if last { segments.append([]) }
+            } else {
+                segments.append(seg)
+            }
+        }
+        var out = Array(b[..<start])
+        if absolute { out.append(slash) }
+        for (k, seg) in segments.enumerated() {
+            if k > 0 { out.append(slash) }
+            out += seg
+        }
+        return out + b[end...]
+    }
+
     /// fnmatch(3) with no flags: `*`, `?`, `[...]`; a name containing NUL never matches.
     public static func matches(_ pattern: String, _ name: String) -> Bool {
         if hasNUL(name) || hasNUL(pattern) { return false }
@@ -70,10 +161,13 @@ public struct ClientGate: Sendable, Equatable {
 
     /// The refusal for one server→client request (`method`, with `params.mode` for elicitation):
     /// the rule that denies it, nil when it may reach the client.
-    public func refusal(method: String, mode: JSON?) -> String? {
+    /// `urlKeys`: the params hold `url` or `elicitationId`.
+    public func refusal(method: String, mode: JSON?, urlKeys: Bool = false) -> String? {
         if let capability = deniedCapability(forMethod: method) { return "[client] \(capability) = false" }
-        // Form only: no mode (form) or exactly "form"; "url", any other value or type is refused.
-        if method == "elicitation/create", formOnly, mode != nil, mode != .string("form") { return "[client] elicitation = \"form\"" }
+        // Form only: exactly "form", or no mode (form) without the keys of URL mode (a client
+        // takes `{"url":…,"elicitationId":…}` without a mode as URL mode); "url", any other
+        // value or type is refused.
+        if method == "elicitation/create", formOnly, mode.map({ $0 != .string("form") }) ?? urlKeys { return "[client] elicitation = \"form\"" }
         return nil
     }
 

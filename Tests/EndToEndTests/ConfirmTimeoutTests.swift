@@ -85,9 +85,12 @@ struct ConfirmTimeoutEndToEndTests {
         let r = try #require(report, "tool result: \(out.calls)")
         #expect(r.elicitation == ["form": [:]], "what the server saw declared: \(String(describing: r.elicitation))")
         #expect(r.answers["url"]?.error?.code == -32602, "\(String(describing: r.answers["url"]))")
+        // URL mode's keys without `mode`: the SDK's client takes it as URL mode (red team).
+        #expect(r.answers["nomode"]?.error?.code == -32602, "\(String(describing: r.answers["nomode"]))")
         #expect(r.answers["form"]?.error == nil && r.answers["form"]?.result?.action == "accept", "\(String(describing: r.answers["form"]))")
         #expect(out.client_requests == ["elicitation/create"], "the client was asked: \(out.client_requests ?? [])")
         #expect(out.stderr.contains("refused the server's elicitation/create (mode url): [client] elicitation = \"form\""), "\(out.stderr.suffix(800))")
+        #expect(out.stderr.contains("refused the server's elicitation/create (mode none, with URL-mode keys): [client] elicitation = \"form\""), "\(out.stderr.suffix(800))")
 
         // Without the key both modes reach the client (the same client and server).
         let (open, openReport) = try modes(client: "")
@@ -95,7 +98,7 @@ struct ConfirmTimeoutEndToEndTests {
         let o = try #require(openReport, "tool result: \(open.calls)")
         #expect(o.elicitation == ["form": [:], "url": [:]], "\(String(describing: o.elicitation))")
         #expect(o.answers["url"]?.error == nil && o.answers["form"]?.error == nil)
-        #expect(open.client_requests == ["elicitation/create", "elicitation/create"])
+        #expect(open.client_requests == ["elicitation/create", "elicitation/create", "elicitation/create"])
     }
 
     @Test("protocol 2026-07-28 (the SDK's high-level client): confirm asks through an input-required result; accept runs the call, decline refuses it")

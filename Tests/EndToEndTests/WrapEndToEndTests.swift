@@ -119,4 +119,108 @@ struct WrapEndToEndTests {
         let backups = try FileManager.default.contentsOfDirectory(atPath: home + "/.config/Claude").filter { $0.contains(".mcpbox-backup-") }
         #expect(backups.count == 2, "\(backups)")
     }
+
+    @Test("red team: a server run from its `cwd` with a relative script gets that cwd (bound read-only) and works; a relative command is skipped with the reason")
+    func cwdAndRelativeCommand() throws {
+        let venv = try TestSupport.venv()
+        let mcpbox = try TestSupport.mcpboxBinary()
+        let tmp = try TempDir(prefix: "mcpbox-wrap-cwd")
+        defer { tmp.remove() }
+        let home = try tmp.makeDir("home")
+        let proj = try tmp.makeDir("proj")
+        _ = try tmp.write("proj/srv.py", "from mcp_server_time import main\nmain()\n")
+        _ = try tmp.write("proj/run.sh", "#!/bin/sh\nexec \(venv)/bin/mcp-server-time\n", mode: 0o755)
+        let config = try tmp.makeDir("home/.config/Claude") + "/claude_desktop_config.json"
+        let original = """
+            {"mcpServers": {
+              "rel": {"command": "\(venv)/bin/python", "args": ["srv.py"], "cwd": "\(proj)"},
+              "relcmd": {"command": "./run.sh", "cwd": "\(proj)"}
+            }}
+
+            """
+        _ = try tmp.write("home/.config/Claude/claude_desktop_config.json", original, mode: 0o600)
+        let env = ["PATH": "\(venv)/bin:/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+        let wrap = try runProcess([mcpbox, "wrap", "--yes", config], environment: env)
+        try #require(wrap.status == 0, "wrap: \(wrap.stderr) \(wrap.stdoutText)")
+        #expect(wrap.stdoutText.contains("skip     relcmd: the command is the relative path `./run.sh`"), "\(wrap.stdoutText)")
+        let profile = try String(contentsOfFile: home + "/.config/mcpbox/profiles/rel.toml", encoding: .utf8)
+        #expect(profile.contains("cwd = \"\(proj)\"") && profile.contains("read_only = [\"\(proj)\"]"), "\(profile)")
+
+        // The real client starts the wrapped entry (with the entry's cwd, as clients do) and uses it.
+        let calls: [String: Any] = ["rel": ["tool": "get_current_time", "arguments": ["timezone": "UTC"]]]
+        let parsed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: Any]
+        let rel = try #require((parsed?["mcpServers"] as? [String: Any])?["rel"])
+        let only = tmp.path + "/rel-only.json"
+        try JSONSerialization.data(withJSONObject: ["mcpServers": ["rel": rel]]).write(to: URL(fileURLWithPath: only))
+        let client = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/wrapped_config_client.py").path
+        let callsJSON = String(decoding: try JSONSerialization.data(withJSONObject: calls), as: UTF8.self)
+        let r = try runProcess([venv + "/bin/python", client, only, callsJSON], environment: env, timeout: 300)
+        struct Report: Decodable {
+            struct Call: Decodable { var is_error: Bool; var text: String }
+            var call: Call?
+            var error: String?
+        }
+        let report = try #require(try? JSONDecoder().decode([String: Report].self, from: r.stdout),
+                                  "client exited \(r.status): \(r.stderr.suffix(2000)) \(r.stdoutText.prefix(500))")
+        #expect(report["rel"]?.error == nil, "\(report["rel"]?.error ?? "")")
+        #expect(report["rel"]?.call?.is_error == false && report["rel"]?.call?.text.contains("\"timezone\": \"UTC\"") == true,
+                "\(report["rel"]?.call?.text ?? "no call")")
+        let unwrap = try runProcess([mcpbox, "unwrap", "--yes", config], environment: env)
+        #expect(unwrap.status == 0, "\(unwrap.stderr)")
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == original)
+    }
+
+    @Test("red team: mcpbox started under another name wraps once and unwraps; a symlinked HOME's file is edited once; an oversized result and a symlinked file are handled")
+    func selfNameHomeLinkSizeSymlink() throws {
+        let mcpbox = try TestSupport.mcpboxBinary()
+        let tmp = try TempDir(prefix: "mcpbox-wrap-names")
+        defer { tmp.remove() }
+        let home = try tmp.makeDir("home")
+        let env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+
+        // Another name: a link `mcpbox-static` to the binary, as a packaged copy may be named.
+        let bin = try tmp.makeDir("bin")
+        let other = bin + "/mcpbox-static"
+        try #require(symlink(URL(fileURLWithPath: mcpbox).resolvingSymlinksInPath().path, other) == 0)
+        let dbl = tmp.path + "/dbl.json"
+        let original = "{\"mcpServers\":{\"a\":{\"command\":\"/bin/cat\"}}}\n"
+        _ = try tmp.write("dbl.json", original)
+        let first = try runProcess([other, "wrap", "--yes", dbl], environment: env)
+        try #require(first.status == 0, "\(first.stderr)")
+        let wrapped = try String(contentsOfFile: dbl, encoding: .utf8)
+        #expect(wrapped.contains("\"command\":\"\(other)\""), "\(wrapped)")
+        let second = try runProcess([other, "wrap", "--yes", dbl], environment: env)
+        #expect(second.status == 0 && second.stdoutText.contains("already wrapped") && second.stdoutText.contains("nothing to change"), "\(second.stdoutText)")
+        #expect(try String(contentsOfFile: dbl, encoding: .utf8) == wrapped)
+        let unwrap = try runProcess([other, "unwrap", "--yes", dbl], environment: env)
+        #expect(unwrap.status == 0, "\(unwrap.stdoutText) \(unwrap.stderr)")
+        #expect(try String(contentsOfFile: dbl, encoding: .utf8) == original)
+
+        // A symlinked HOME whose project directory is the home itself: one file, edited once.
+        _ = try tmp.makeDir("home/.cursor")
+        _ = try tmp.write("home/.cursor/mcp.json", "{\"mcpServers\":{\"a\":{\"command\":\"/bin/cat\"}}}\n")
+        let link = tmp.path + "/homelink"
+        try #require(symlink(home, link) == 0)
+        var linkEnv = env
+        linkEnv["HOME"] = link
+        let once = try runProcess([mcpbox, "wrap", "--yes"], environment: linkEnv, currentDirectory: home)
+        #expect(once.status == 0, "\(once.stderr) \(once.stdoutText)")
+        #expect(once.stdoutText.components(separatedBy: "updated ").count == 2, "\(once.stdoutText)")
+
+        // A result past the 8 MiB wrap and unwrap read: refused, the file unchanged.
+        let pad = String(repeating: "x", count: (8 << 20) - 80)
+        let big = "{\"mcpServers\":{\"a\":{\"command\":\"/bin/cat\"}},\"pad\":\"\(pad)\"}\n"
+        _ = try tmp.write("big.json", big)
+        let refused = try runProcess([mcpbox, "wrap", "--yes", tmp.path + "/big.json"], environment: env)
+        #expect(refused.status == 125 && refused.stderr.contains("larger than 8 MiB, more than wrap and unwrap read"), "\(refused.stderr.prefix(600))")
+        #expect(try String(contentsOfFile: tmp.path + "/big.json", encoding: .utf8) == big)
+
+        // A symlinked configuration: the summary names the file edited.
+        let target = try tmp.makeDir("elsewhere") + "/target.json"
+        _ = try tmp.write("elsewhere/target.json", "{\"mcpServers\":{\"a\":{\"command\":\"/bin/cat\"}}}\n")
+        let proj = try tmp.makeDir("proj")
+        try #require(symlink(target, proj + "/.mcp.json") == 0)
+        let shown = try runProcess([mcpbox, "wrap", "--dry-run"], environment: env, currentDirectory: proj)
+        #expect(shown.stdoutText.contains("\(proj)/.mcp.json (a symlink: the file edited is \(target))"), "\(shown.stdoutText)")
+    }
 }

@@ -587,6 +587,23 @@ struct StarterProfileTests {
         }
     }
 
+    @Test("red team: Codex env as dotted keys and env_vars reach [env] pass; VS Code envFile is noted")
+    func codexEnvForms() throws {
+        let toml = """
+            [mcp_servers.dotted]
+            command = "/usr/bin/cat"
+            env.FOO = "bar"
+            env_vars = ["BAR", "BAZ"]
+
+            """
+        let plan = try wrapPlan(Array(toml.utf8), .codex)
+        let text = try #require(plan.profiles.first?.text)
+        #expect(text.contains("pass = [\"FOO\", \"BAR\", \"BAZ\"]"), "\(text)")
+        let json = #"{"servers":{"s":{"type":"stdio","command":"/usr/bin/cat","envFile":"${workspaceFolder}/.env"}}}"#
+        let v = try wrapPlan(Array(json.utf8), .vscode)
+        #expect(v.notes.contains { $0.hasPrefix("s: `envFile`") }, "\(v.notes)")
+    }
+
     @Test("what a starter profile recognizes: runtime, paths read-only or read-write, env, hosts")
     func recognition() throws {
         let tmp = try FixtureTree()

@@ -1,9 +1,10 @@
 """A small MCP server (raw JSON-RPC over stdio, standard library only) that asks things of its
 client: its one tool `ask` sends sampling/createMessage, elicitation/create and roots/list to the
 client, whatever the client declared, and reports what came back. Used by MCPClientGatingTests.
-With the argument `modes`, `ask` sends two elicitation/create requests instead: one in URL mode
-(answers key "url") and one in form mode (key "form"); "elicitation" then holds the client's
-declared elicitation capability as the server saw it.
+With the argument `modes`, `ask` sends three elicitation/create requests instead: one in URL mode
+(answers key "url"), one with the keys of URL mode but no `mode` (key "nomode": the Python SDK
+reads it as URL mode, its default) and one in form mode (key "form"); "elicitation" then holds
+the client's declared elicitation capability as the server saw it.
 
 The tool result's text is JSON: {"declared": [capability names the client's initialize held],
 "answers": {method: {"result": ...} | {"error": {"code": int, "message": str}}}}.
@@ -56,6 +57,9 @@ while True:
             "url": ask("elicitation/create", {
                 "mode": "url", "message": "Sign in", "url": "https://example.invalid/login",
                 "elicitationId": "e-1"}, "u1"),
+            "nomode": ask("elicitation/create", {
+                "message": "Sign in", "url": "https://example.invalid/nomode", "elicitationId": "e-2",
+                "requestedSchema": {"type": "object", "properties": {}}}, "u2"),
             "form": ask("elicitation/create", {
                 "mode": "form", "message": "ok?",
                 "requestedSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}, "f1"),
