@@ -20,6 +20,8 @@ struct ScanFields: Equatable, CustomStringConvertible {
     var isObject = false
     var id, method, name, cursor, uri, mode, elicitation, action, isError, resultType, errorCode: JSON?
     var hasParams = false, hasResult = false, hasError = false
+    /// `params` holds `url` or `elicitationId` (URL-mode elicitation's keys).
+    var hasURLElicitationKeys = false
     var argumentKeys: [String]?
     var arguments: JSON?, meta: JSON?
 
@@ -36,6 +38,7 @@ struct ScanFields: Equatable, CustomStringConvertible {
         cursor = params?["cursor"]
         uri = params?["uri"]
         mode = params?["mode"]
+        if case .object(let pairs)? = params { hasURLElicitationKeys = pairs.contains { $0.0 == "url" || $0.0 == "elicitationId" } }
         elicitation = params?["capabilities"]?["elicitation"]
         arguments = params?["arguments"]
         if case .object(let pairs)? = arguments { argumentKeys = pairs.map(\.0) }
@@ -57,6 +60,7 @@ struct ScanFields: Equatable, CustomStringConvertible {
         cursor = s.cursor
         uri = s.uri
         mode = s.mode
+        hasURLElicitationKeys = s.hasURLElicitationKeys
         elicitation = s.elicitation
         argumentKeys = s.argumentKeys
         arguments = s.arguments.flatMap { try? JSON.parse(Array(line[$0])) }
@@ -95,7 +99,8 @@ struct MessageGenerator {
     mutating func key() -> String {
         chance(0.6) ? "\"" + pick(["id", "method", "params", "result", "error", "name", "arguments", "cursor", "uri",
                                    "capabilities", "elicitation", "action", "isError", "code", "_meta", "jsonrpc",
-                                   "\\u006dethod", "na\\u006de", "other", "data", "content"]) + "\"" : string()
+                                   "\\u006dethod", "na\\u006de", "other", "data", "content", "mode", "url", "elicitationId",
+                                   "\\u0075rl"]) + "\"" : string()
     }
 
     mutating func scalar() -> String {
