@@ -176,6 +176,7 @@ struct ProfileSelection: Equatable {
     func planForCheck(_ profile: String, command: [String], requireCommand: Bool, host: HostContext = .current(),
                       check: Bool, grant: Bool = false) throws(ProfileError) -> (plan: SandboxPlan, unresolved: [String: [String]]) {
         let env = host.environmentDictionary
+        if let problem = ProfileLoader.searchPathProblem(environment: env) { throw ProfileError([problem]) }
         var loader = ProfileLoader(searchPath: ProfileLoader.defaultSearchPath(profilePath: profilePath, environment: env),
                                    variables: try variables(), environment: env, callerUid: host.callerUid,
                                    commandLine: command)

@@ -28,6 +28,10 @@ public struct StarterProfile: Sendable, Equatable {
     public var notes: [String]
     /// The profile it extends (what its resolution depends on besides itself).
     public var extends = "base"
+    /// The same profile without the entry's `cwd` (and its bind), when it has one: written
+    /// instead when the profile with it does not pass `mcpbox check` (an account that may not
+    /// enter it, credentials inside), rather than failing the whole wrap.
+    public var textWithoutCwd: String?
 
     /// Flag names (without dashes, lower case) whose path argument the server writes to.
     public static let readWriteFlags: Set<String> = [
@@ -196,24 +200,34 @@ public struct StarterProfile: Sendable, Equatable {
             }
         }
         // The client's `cwd` for the server: the sandbox starts it there (a relative script or
-        // file argument is found as the client finds it), the directory bound read-only unless a
-        // read-write bind already holds it.
+        // file argument is found as the client finds it), the directory (its real path) bound
+        // read-only unless a read-write bind already holds it. Never the home or a directory
+        // holding it, one holding credentials, `/`, a top-level directory or a system one.
         var workdir: String?
+        var cwdBound = false
+        var cwdNote: String?
         if let c = cwd, !c.isEmpty {
+            let real = cleanPath(c).flatMap { p in realpath(p, nil).map { r in defer { free(r) }; return String(cString: r) } }
+            let home = getenv("HOME").flatMap { realpath($0, nil) }.map { r in defer { free(r) }; return String(cString: r) }
             var st = stat()
-            let home = getenv("HOME").map { String(cString: $0) }.flatMap(cleanPath)
-            if let dir = cleanPath(c), home.map({ Paths.isWithin($0, dir) }) == true
-                || GrantChecks.credentialDirectories.contains(where: { access(dir + "/" + $0, F_OK) == 0 }) {
-                notes.append("cwd \(dir): not applied (it holds your home directory or credentials, which a bind would expose; the server starts in the sandbox's home)")
-            } else if let dir = cleanPath(c), stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                workdir = dir
-                if isSystem(dir) {
-                    notes.append("cwd \(dir): the server starts there")
-                } else if readWrite.contains(where: { Paths.isWithin(dir, $0) }) {
-                    notes.append("cwd \(dir): the server starts there (inside a read-write bind)")
+            if let dir = real, stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                let systemDirs = ["/etc", "/proc", "/sys", "/dev", "/run", "/boot", "/root", "/var/run", "/var/lib", "/var/log"]
+                if Paths.components(dir).count < 2 || systemDirs.contains(where: { Paths.isWithin(dir, $0) }) {
+                    notes.append("cwd \(dir): not applied (a top-level or system directory, which a bind would expose whole; the server starts in the sandbox's home)")
+                } else if home.map({ Paths.isWithin($0, dir) }) == true
+                            || GrantChecks.credentials.contains(where: { access(dir + "/" + $0, F_OK) == 0 }) {
+                    notes.append("cwd \(dir): not applied (it holds your home directory or credentials, which a bind would expose; the server starts in the sandbox's home)")
                 } else {
-                    readOnly.append(dir)
-                    notes.append("cwd \(dir): the server starts there, bound read-only")
+                    workdir = dir
+                    if isSystem(dir) {
+                        cwdNote = "cwd \(dir): the server starts there"
+                    } else if readWrite.contains(where: { Paths.isWithin(dir, $0) }) {
+                        cwdNote = "cwd \(dir): the server starts there (inside a read-write bind)"
+                    } else {
+                        cwdBound = !readOnly.contains(dir)
+                        readOnly.append(dir)
+                        cwdNote = "cwd \(dir): the server starts there, bound read-only"
+                    }
                 }
             } else {
                 notes.append("cwd `\(c)`: not an existing clean absolute directory here, not applied (the server starts in the sandbox's home; edit the profile's `cwd`)")
@@ -228,33 +242,47 @@ public struct StarterProfile: Sendable, Equatable {
         }
         let allowMode = !hosts.isEmpty || (serverID == "mcp-server-fetch" && known == nil)
 
-        var t = "# Starter profile written by `mcpbox wrap` for the server \(TOML.string(server)) of \(TOML.string(source)).\n"
-        t += "# Recognized:\n"
-        for n in notes { t += "#   " + oneLine(n) + "\n" }
-        t += "# Review it with `mcpbox explain \(name) -- COMMAND...`; wrap never overwrites it.\n"
-        t += "description = \(TOML.string("starter profile for the MCP server " + server + " (mcpbox wrap)"))\n"
-        t += "extends = [\(TOML.string(extends))]\n"
-        if let w = workdir { t += "cwd = \(TOML.string(w))\n" }
-        if known == nil {
-            if !readOnly.isEmpty || !readWrite.isEmpty {
-                t += "\n[filesystem]\n"
-                if !readOnly.isEmpty { t += "read_only = [\(readOnly.map(TOML.string).joined(separator: ", "))]\n" }
-                if !readWrite.isEmpty { t += "read_write = [\(readWrite.map(TOML.string).joined(separator: ", "))]\n" }
+        let entryWorkdir = workdir
+        func render(withCwd: Bool) -> (String, [String]) {
+            var notes = notes
+            let workdir = withCwd ? entryWorkdir : nil
+            let readOnly = withCwd || !cwdBound ? readOnly : readOnly.filter { $0 != entryWorkdir }
+            if withCwd, let n = cwdNote { notes.append(n) }
+            if !withCwd, let w = entryWorkdir {
+                notes.append("cwd \(w): not applied (with it the profile does not pass `mcpbox check`; the server starts in the sandbox's home)")
             }
-            if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n" }
-            if extends == "uvx" || extends == "npx" {
-                // The package profile's own allow-list (its registry only) stays: the tool installs
-                // the server on the first launch; hosts the server needs are added to it.
-                if !hosts.isEmpty { t += "\n[network]\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" }
+            var t = "# Starter profile written by `mcpbox wrap` for the server \(TOML.string(server)) of \(TOML.string(source)).\n"
+            t += "# Recognized:\n"
+            for n in notes { t += "#   " + oneLine(n) + "\n" }
+            t += "# Review it with `mcpbox explain \(name) -- COMMAND...`; wrap never overwrites it.\n"
+            t += "description = \(TOML.string("starter profile for the MCP server " + server + " (mcpbox wrap)"))\n"
+            t += "extends = [\(TOML.string(extends))]\n"
+            if let w = workdir { t += "cwd = \(TOML.string(w))\n" }
+            if known == nil {
+                if !readOnly.isEmpty || !readWrite.isEmpty {
+                    t += "\n[filesystem]\n"
+                    if !readOnly.isEmpty { t += "read_only = [\(readOnly.map(TOML.string).joined(separator: ", "))]\n" }
+                    if !readWrite.isEmpty { t += "read_write = [\(readWrite.map(TOML.string).joined(separator: ", "))]\n" }
+                }
+                if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n" }
+                if extends == "uvx" || extends == "npx" {
+                    // The package profile's own allow-list (its registry only) stays: the tool installs
+                    // the server on the first launch; hosts the server needs are added to it.
+                    if !hosts.isEmpty { t += "\n[network]\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" }
+                } else {
+                    t += "\n[network]\n"
+                    t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" : "mode = \"none\"\n"
+                }
             } else {
-                t += "\n[network]\n"
-                t += allowMode ? "mode = \"allow\"\nallow = [\(hosts.map(TOML.string).joined(separator: ", "))]\n" : "mode = \"none\"\n"
+                if let w = workdir, cwdBound { t += "\n[filesystem]\nread_only = [\(TOML.string(w))]\n" }
+                if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n" }
             }
-        } else {
-            if let w = workdir, !isSystem(w) { t += "\n[filesystem]\nread_only = [\(TOML.string(w))]\n" }
-            if !pass.isEmpty { t += "\n[env]\npass = [\(pass.map(TOML.string).joined(separator: ", "))]\n" }
+            return (t, notes)
         }
-        return StarterProfile(name: name, text: t, notes: notes, extends: extends)
+        let (t, shownNotes) = render(withCwd: true)
+        var profile = StarterProfile(name: name, text: t, notes: shownNotes, extends: extends)
+        if workdir != nil { profile.textWithoutCwd = render(withCwd: false).0 }
+        return profile
     }
 
 

@@ -194,9 +194,25 @@ public struct WrapSession {
         var written: [String] = []
         for p in profiles {
             do {
-                let path = try ProfileWriter.write(p, into: profileDirectory)
+                var path = try ProfileWriter.write(p, into: profileDirectory)
                 written.append(path)
-                let problems = verifyProfile(path)
+                var problems = verifyProfile(path)
+                if !problems.isEmpty, let plain = p.textWithoutCwd {
+                    // The entry's cwd made it fail (an account that may not enter it, credentials
+                    // inside): the same profile without it, rather than no wrap at all.
+                    unlink(path)
+                    written.removeLast()
+                    var without = p
+                    without.text = plain
+                    without.textWithoutCwd = nil
+                    path = try ProfileWriter.write(without, into: profileDirectory)
+                    written.append(path)
+                    let first = problems.first ?? ""
+                    problems = verifyProfile(path)
+                    if problems.isEmpty {
+                        out(UnifiedDiff.visible("note: \(p.name): the entry's cwd is left out of its profile: with it, `mcpbox check` says: \(first)"))
+                    }
+                }
                 guard problems.isEmpty else {
                     err("mcpbox: \(verb): the starter profile \(UnifiedDiff.visible(path)) does not pass `mcpbox check`:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
                     throw ConfigFileError("no configuration file changed")

@@ -82,8 +82,10 @@ enum ExecCheck {
             return ExecProblem(exitStatus: 126, message: "the chain of #! interpreters reaches \(path), a #! script more than \(maxScriptDepth) levels deep (exec: too many levels of symbolic links)",
                                hint: "run the last interpreter directly, or shorten the chain of scripts")
         }
-        // A relative #! interpreter is opened from the working directory at exec.
-        guard let interp = written.isAbsolutePath ? written : Paths.normalize(Paths.join(cwd, written)) else { return nil }
+        // A relative #! interpreter is opened from the working directory at exec. One with `..`
+        // is not predicted: the kernel resolves `..` after the symlinks before it, not by text.
+        guard !Paths.components(written).contains(".."),
+              let interp = written.isAbsolutePath ? written : Paths.normalize(Paths.join(cwd, written)) else { return nil }
         switch view.lookup(interp) {
         case .missing:
             let dir = Paths.dirname(interp)
@@ -151,6 +153,9 @@ enum ExecCheck {
             guard bytes[4] == 2, bytes[5] == 1 else { return false }   // judged: little-endian 64-bit only
             guard bytes.count >= 64 else { return true }
             func int(_ r: Range<Int>) -> UInt64 { r.reversed().reduce(0) { $0 << 8 | UInt64(bytes[$1]) } }
+            // Neither a program nor a shared object (ET_EXEC, ET_DYN), or another machine's.
+            guard int(16..<18) == 2 || int(16..<18) == 3 else { return true }
+            if let machine = ExecCheck.machine, int(18..<20) != machine { return true }
             let phoff = int(32..<40), phentsize = int(54..<56), phnum = int(56..<58)
             guard phentsize == 56, phnum >= 1 else { return true }
             return phoff > UInt64(size) || UInt64(size) - phoff < phentsize * phnum
@@ -171,6 +176,17 @@ enum ExecCheck {
             return ExecCheck.elfInterpreter(fd, head: bytes, size: size).map { ($0, "ELF interpreter") }
         }
     }
+
+    /// This machine's ELF `e_machine` (nil: not judged).
+    static let machine: UInt64? = {
+        #if arch(x86_64)
+        return 62
+        #elseif arch(arm64)
+        return 183
+        #else
+        return nil
+        #endif
+    }()
 
     /// Whether binfmt_misc is mounted with any handler (entries besides `register` and `status`).
     static let binfmtMiscHandlers: Bool = {

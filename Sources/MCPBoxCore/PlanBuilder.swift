@@ -492,8 +492,15 @@ public struct PlanBuilder {
         /// vanish, and saying "invisible anyway" would be false.
         func notShown(_ h: Sourced<PathEntry>) {
             let path = h.value.path
-            if let m = ownMount(over: path) {
-                d.sink.add(h.diagnostic("\(path) \(Paths.same(path, m.target) ? "is" : "lies in") \(m.target), which mcpbox makes itself (\(m.origin)), not a host path bound into the sandbox: hide cannot cover it, and the server would still see it",
+            // Or one of those inside it (`/home` holds the sandbox's HOME, `/etc` its passwd).
+            let inside = d.mounts.first { m in
+                guard !m.isHide, Paths.isWithin(m.target, path) else { return false }
+                if case .bind = m.kind { return false }
+                if case .symlink = m.kind { return false }
+                return true
+            }
+            if let m = ownMount(over: path) ?? inside {
+                d.sink.add(h.diagnostic("\(path) \(Paths.same(path, m.target) ? "is" : Paths.isWithin(path, m.target) ? "lies in" : "holds") \(m.target), which mcpbox makes itself (\(m.origin)), not a host path bound into the sandbox: hide cannot cover it, and the server would still see it",
                                         hint: "remove it from filesystem.hide"))
             } else {
                 d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")

@@ -40,6 +40,17 @@ public struct ProfileLoader: Sendable {
         return dirs.filter { !$0.isEmpty && seen.insert($0).inserted }
     }
 
+    /// The variable the search path is built from whose value is not valid UTF-8 (read with
+    /// U+FFFD in place of its bad bytes, it would name another directory), as an error; nil when
+    /// none is.
+    public static func searchPathProblem(environment: [String: String]) -> Diagnostic? {
+        var used = ["MCPBOX_PROFILE_PATH"]
+        used.append(environment["XDG_CONFIG_HOME"]?.isAbsolutePath == true ? "XDG_CONFIG_HOME" : "HOME")
+        guard let name = used.first(where: { HostFS.nonUTF8Environment.contains($0) && environment[$0] != nil }) else { return nil }
+        return Diagnostic("\(name) is not valid UTF-8: mcpbox cannot name the profile directory it gives, and would search another",
+                          hint: "set \(name) in UTF-8, or unset it")
+    }
+
     /// Where the shipped profiles are: above the executable (a source checkout or build tree),
     /// `<prefix>/share/mcpbox/profiles`, then the source tree mcpbox was built from.
     public static func shippedProfileDirs() -> [String] {
@@ -201,6 +212,16 @@ public struct ProfileLoader: Sendable {
         if placeholdersForCheck { loader.placeholders = declared }
         loader.loadFile(file, named: named, name: ref, chain: [], loaded: &loaded, layers: &layers, sink: &sink)
         try sink.throwIfAny()
+        // What the layers add up to is bounded too: every path is judged against the others
+        // (mounts against mounts and run-later places), every rule against every name.
+        let paths = layers.reduce(0) { $0 + $1.readOnly.count + $1.readWrite.count + $1.tmpfs.count + $1.hide.count + $1.accept.count }
+        let rules = layers.reduce(0) { $0 + $1.networkAllow.count + $1.networkDeny.count }
+        for (count, what, key) in [(paths, "filesystem paths (read_only, read_write, tmpfs, hide, accept)", "filesystem"),
+                                   (rules, "network rules (allow, deny)", "network")] where count > Self.maxMergedEntries {
+            sink.add(Diagnostic(file: file, key: key, "the profile and what it extends name \(count) \(what); at most \(Self.maxMergedEntries) in all",
+                                hint: "extend fewer profiles, or name common parent directories"))
+        }
+        try sink.throwIfAny()
         var profile = Profile(name: ref)
         for layer in layers { profile.merge(layer) }
         profile.searchPath = searchPath
@@ -220,6 +241,10 @@ public struct ProfileLoader: Sendable {
         }
         return Diagnostic(message, hint: hint)
     }
+
+    /// The most filesystem paths, and the most network rules, a profile and what it extends
+    /// may name in all (one list holds at most `maxListEntries`).
+    public static let maxMergedEntries = 2048
 
     /// Largest profile file accepted, in bytes (1 MiB).
     public static let maxFileSize = 1 << 20

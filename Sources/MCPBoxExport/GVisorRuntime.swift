@@ -79,7 +79,7 @@ public enum GVisorRuntime {
         }
         var bundle: OCIBundle
         do {
-            bundle = try OCIExport.build(plan, rootfs: .host, isDirectory: isDirectory)
+            bundle = try OCIExport.build(plan, rootfs: .host, forGVisor: true, isDirectory: isDirectory)
         } catch {
             return .failure(Refusal(message: "the plan cannot be written as an OCI bundle: \(error)", hint: fix))
         }

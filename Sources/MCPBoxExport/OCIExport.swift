@@ -18,8 +18,12 @@ public enum OCIExport {
     public static let isolationRow = "isolation runtime gvisor"
 
     /// Builds the bundle for `plan`. `isDirectory` tells whether a host bind source is a
-    /// directory (nil = absent), which decides the kind of mount point.
-    public static func build(_ plan: SandboxPlan, rootfs: Rootfs, isDirectory: (String) -> Bool?) throws -> OCIBundle {
+    /// directory (nil = absent), which decides the kind of mount point. For crun and runc
+    /// (`forGVisor` false) directory binds also get `rnosuid`/`rnodev` and each tmpfs its inode
+    /// cap (`nr_inodes`); gVisor's runsc refuses the first and ignores the second.
+    public static func build(_ plan: SandboxPlan, rootfs: Rootfs, forGVisor: Bool = false, isDirectory: (String) -> Bool?) throws -> OCIBundle {
+        let recursive = forGVisor ? [] : ["rnosuid", "rnodev"]
+        func inodes(_ size: UInt64) -> [String] { forGVisor ? [] : ["nr_inodes=\(Limits.tmpfsInodes(size))"] }
         var rows: [Carryover] = []
         var files: [OCIBundle.Entry] = [.dir("rootfs")]
         var mounts: [Node] = []
@@ -59,7 +63,7 @@ public enum OCIExport {
             for part in parts {
                 dir += "/" + part
                 guard pinned.insert(Array(dir.utf8)).inserted, !mounted.contains(where: { Paths.same($0, dir) }) else { continue }
-                mount(dir, "bind", Paths.join(outer.source, Paths.remainder(dir, under: outer.target)), ["rbind", "rw", "nosuid", "nodev"])
+                mount(dir, "bind", Paths.join(outer.source, Paths.remainder(dir, under: outer.target)), ["rbind", "rw", "nosuid", "nodev"] + recursive)
                 count += 1
             }
             return count
@@ -86,7 +90,10 @@ public enum OCIExport {
                     files.append(directory ? .dir(src) : .file(src, ""))
                     placeholders.append("\(src) <- \(source)")
                 }
-                mount(m.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"])
+                // `rnosuid`/`rnodev` too: crun applies plain nosuid/nodev to a read-write rbind only as
+                // recursive flags (run's read-write binds hold device nodes that do not open).
+                // (directories only: crun opens the target of a recursive flag as a directory).
+                mount(m.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"] + (directory ? recursive : []))
                 if !ro { writableBinds.append((m.target, src)) }
                 rows.append(Carryover("mount \(m.target)", rootfs == .host ? .carried : .partial,
                                       "bind \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source): fill it before running)")
@@ -94,8 +101,8 @@ public enum OCIExport {
             case .tmpfs(let size):
                 let pins = pin(m.target)
                 mountPoint(m.target, directory: true)
-                mount(m.target, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=\(size)"])
-                rows.append(Carryover("mount \(m.target)", .carried, "tmpfs size=\(size)" + pinNote(pins)))
+                mount(m.target, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=\(size)"] + inodes(size))
+                rows.append(Carryover("mount \(m.target)", .carried, "tmpfs size=\(size)" + (forGVisor ? "" : " nr_inodes=\(Limits.tmpfsInodes(size))") + pinNote(pins)))
             case .proc:
                 mountPoint(m.target, directory: true)
                 mount(m.target, "proc", "proc", ["nosuid", "nodev", "noexec"])
@@ -110,7 +117,7 @@ public enum OCIExport {
                     mount(m.target + "/" + node, "bind", "/dev/" + node, ["bind", "nosuid", "noexec"])
                 }
                 mounted.append(m.target + "/shm")
-                mount(m.target + "/shm", "tmpfs", "shm", ["nosuid", "nodev", "noexec", "mode=1777", "size=\(plan.limits.tmpfsSizeBytes)"])
+                mount(m.target + "/shm", "tmpfs", "shm", ["nosuid", "nodev", "noexec", "mode=1777", "size=\(plan.limits.tmpfsSizeBytes)"] + inodes(plan.limits.tmpfsSizeBytes))
                 // run makes the tmpfs read-only once its nodes are in; "ro" in its options would
                 // keep the runtime from adding the spec's default devices, so it is a readonly
                 // path, which runtimes apply after those (the nodes and shm, mounts of their own,

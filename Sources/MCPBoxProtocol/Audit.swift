@@ -201,18 +201,26 @@ public final class AuditTrail {
         return true
     }
 
-    /// An id as a record holds it: a string, or a number of at most 64 characters in RFC 8259
-    /// form, as written; anything else (`NaN`, `Infinity`, a 1 MiB number, which strict JSON
-    /// readers refuse; an id of another type) as a string of its JSON text, at most 1024 bytes.
+    /// An id as a record holds it: a string, or an integer of at most 15 digits, as written;
+    /// anything else (`NaN`, `Infinity`, `1e400`, a 1 MiB number, which strict JSON readers
+    /// refuse or read inexactly; an id of another type) as a string of its JSON text, at most
+    /// 1024 bytes.
     static func recordedID(_ id: JSON) -> Event.Value {
         switch id {
         case .string: return .json(id.serialized)
-        case .number(let n) where n.utf8.count <= 64 && n != "NaN" && n != "Infinity" && n != "-Infinity": return .json(n)
+        case .number(let n) where Self.isPlainInteger(n): return .json(n)
         default:
             let text = id.serialized
             guard text.utf8.count > 1024 else { return .string(text) }
             return .string(String(decoding: text.utf8.prefix(1024), as: UTF8.self) + "…")
         }
+    }
+
+    /// An integer of at most 15 digits, as JSON writes it (`-` and digits): exact in every JSON
+    /// reader (`1e400`, `1.5` or a long number is not: one reads infinity, another refuses it).
+    static func isPlainInteger(_ n: String) -> Bool {
+        let digits = n.utf8.drop { $0 == UInt8(ascii: "-") }
+        return !digits.isEmpty && digits.count <= 15 && n.utf8.count - digits.count <= 1 && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
     /// A record of a decision mcpbox took on its own, with the rule that took it (pinning,

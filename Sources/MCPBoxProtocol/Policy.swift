@@ -31,30 +31,74 @@ public struct NamePolicy: Sendable, Equatable {
     }
 
     /// Whether resource URI `uri` is exposed: judged as written and as a server may read it,
-    /// percent-decoded (again and again, up to four times) with its dot segments removed (RFC
-    /// 3986, 5.2.4): every form must be permitted. `file:///docs/%2e%2e/key`,
-    /// `file:///docs/../key` and `file:///docs/%73ecret` are judged as `file:///key` and
-    /// `file:///docs/secret` too. A URI whose decoding holds NUL or is not UTF-8 never is.
+    /// every form of `uriForms` must be permitted. A URI whose decoding holds NUL or is not
+    /// UTF-8 never is.
     public func permitsURI(_ uri: String) -> Bool {
         guard let forms = NamePolicy.uriForms(uri) else { return false }
         return forms.allSatisfy(permits)
     }
 
-    /// The forms of `uri` `permitsURI` judges; nil when a decoding is not UTF-8 or holds NUL.
+    /// The forms of `uri` `permitsURI` judges: as written, then as URL parsers and servers
+    /// read it (Python's `urlsplit` + `unquote` + `normpath`, WHATWG's parser behind Node's
+    /// `fileURLToPath`): leading and trailing spaces and control characters dropped, tabs and
+    /// line breaks removed anywhere, the scheme in lower case; the part before the first `?`
+    /// or `#` then percent-decoded (again and again, up to four times: each decoding is one
+    /// more form), with `\` read as `/`, doubled `/` collapsed and `.`/`..` segments removed
+    /// (RFC 3986, 5.2.4; a `?` or `#` that decoding produced is part of the path, as it is to a
+    /// server that decodes the path it split off), and `file://localhost/` and `file:/` written
+    /// `file:///`. nil when a decoding holds NUL or is not UTF-8.
     static func uriForms(_ uri: String) -> [String]? {
         var forms = [uri]
-        var current = Array(uri.utf8)
+        var b = Array(uri.utf8)
+        // Spaces and C0 controls around it, tabs and line breaks inside (WHATWG, urlsplit).
+        while let f = b.first, f <= 0x20 { b.removeFirst() }
+        while let l = b.last, l <= 0x20 { b.removeLast() }
+        b.removeAll { $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        // The scheme (letters, digits, + - .) in lower case.
+        var start = 0
+        if let colon = b.firstIndex(of: UInt8(ascii: ":")), colon > 0,
+           b[..<colon].allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }) {
+            for i in 0..<colon where b[i] >= 0x41 && b[i] <= 0x5A { b[i] |= 0x20 }
+            start = colon + 1
+        }
+        let split = b[start...].firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? b.count
+        let scheme = Array(b[..<start]), tail = Array(b[split...])
+        var rest = Array(b[start..<split])
+        func emit(_ r: [UInt8]) -> Bool {
+            guard let text = String(validating: scheme + r + tail, as: UTF8.self) else { return false }
+            if !forms.contains(text) { forms.append(text) }
+            return true
+        }
+        rest = normalizedRest(rest, file: scheme == Array("file:".utf8))
+        guard emit(rest) else { return nil }
         for _ in 0..<4 {
-            guard let decoded = percentDecoded(current), !decoded.contains(0) else { return nil }
-            let next = withoutDotSegments(decoded)
-            guard next != current else { break }
-            guard let text = String(validating: next, as: UTF8.self) else { return nil }
-            forms.append(text)
-            current = next
+            guard let decoded = percentDecoded(rest), !decoded.contains(0) else { return nil }
+            let next = normalizedRest(decoded, file: scheme == Array("file:".utf8))
+            guard next != rest else { break }
+            rest = next
+            guard emit(rest) else { return nil }
         }
         return forms
     }
 
+    /// What follows a URI's scheme, up to its query or fragment: `\` as `/`, the path's doubled
+    /// `/` collapsed and dot segments removed, and for `file:` the authority `localhost` or a
+    /// missing one written as `//` (`file:/x` and `file://localhost/x` are `file:///x`).
+    static func normalizedRest(_ r: [UInt8], file: Bool) -> [UInt8] {
+        let slash = UInt8(ascii: "/")
+        var r = r.map { $0 == UInt8(ascii: "\\") ? slash : $0 }
+        var authority: [UInt8] = []
+        if r.count >= 2, r[0] == slash, r[1] == slash {
+            let end = r[2...].firstIndex(of: slash) ?? r.count
+            authority = Array(r[2..<end])
+            r = Array(r[end...])
+            if file && authority.map({ $0 | 0x20 }) == Array("localhost".utf8) { authority = [] }
+            authority = [slash, slash] + authority
+        } else if file {
+            authority = [slash, slash]
+        }
+        return authority + withoutDotSegments(r)
+    }
     /// `%XX` sequences decoded; a `%` not followed by two hex digits stays as it is.
     static func percentDecoded(_ b: [UInt8]) -> [UInt8]? {
         func hex(_ c: UInt8) -> UInt8? {
@@ -80,45 +124,38 @@ public struct NamePolicy: Sendable, Equatable {
         return out
     }
 
-    /// The URI with `.` and `..` segments of its path removed (RFC 3986, 5.2.4); the scheme,
-    /// authority, query and fragment stay. The path starts after `scheme://authority`, or after
-    /// `scheme:`.
-    static func withoutDotSegments(_ b: [UInt8]) -> [UInt8] {
+    /// A path with its empty, `.` and `..` segments removed (RFC 3986, 5.2.4, and the doubled
+    /// `/` a server's `normpath` collapses); a leading `/` and a trailing one after a last `.`
+    /// or `..` stay.
+    static func withoutDotSegments(_ path: [UInt8]) -> [UInt8] {
         let slash = UInt8(ascii: "/")
-        let end = b.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? b.count
-        var start = 0
-        if let colon = b[..<end].firstIndex(of: UInt8(ascii: ":")),
-           b[..<colon].allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }) {
-            start = colon + 1
-            if start + 1 < end, b[start] == slash, b[start + 1] == slash {
-                start = b[(start + 2)..<end].firstIndex(of: slash) ?? end
-            }
-        }
-        let path = Array(b[start..<end])
-        guard path.contains(UInt8(ascii: ".")) else { return b }
-        // Segment by segment: "." goes, ".." takes the one before it away.
+        let absolute = path.first == slash
         var segments: [ArraySlice<UInt8>] = []
         let parts = path.split(separator: slash, omittingEmptySubsequences: false)
-        let absolute = path.first == slash
+        var trailing = false
         for (k, seg) in parts.enumerated() {
-            if k == 0 && absolute { continue }
             let last = k == parts.count - 1
+            trailing = false
+            if seg.isEmpty {
+                if last && k > 0 { trailing = true }
+                continue
+            }
             if seg.elementsEqual([0x2E]) {
-                if last { segments.append([]) }
+                trailing = last
             } else if seg.elementsEqual([0x2E, 0x2E]) {
                 if !segments.isEmpty { segments.removeLast() }
-                if last { segments.append([]) }
+                trailing = last
             } else {
                 segments.append(seg)
             }
         }
-        var out = Array(b[..<start])
-        if absolute { out.append(slash) }
+        var out: [UInt8] = absolute ? [slash] : []
         for (k, seg) in segments.enumerated() {
             if k > 0 { out.append(slash) }
             out += seg
         }
-        return out + b[end...]
+        if trailing && !segments.isEmpty { out.append(slash) }
+        return out
     }
 
     /// fnmatch(3) with no flags: `*`, `?`, `[...]`; a name containing NUL never matches.

@@ -70,7 +70,7 @@ struct RedTeamPlanTests {
     @Test("hide of what mcpbox makes itself (its /proc, /dev, /tmp, /etc/hosts) is refused, not called invisible while the server sees it")
     func hideOwnMounts() throws {
         defer { tmp.remove() }
-        for path in ["/proc/cpuinfo", "/dev/shm", "/etc/hosts", "/tmp"] {
+        for path in ["/proc/cpuinfo", "/dev/shm", "/etc/hosts", "/tmp", "/home"] {
             let p = try profile("hide", "extends = [\"base\"]\n[filesystem]\nhide = [\"\(path)\"]\n")
             let explain = try mcpboxRun(["explain", p, "--", "/bin/true"])
             let run = try mcpboxRun(["run", p, "--", "/bin/cat", path == "/tmp" || path == "/dev/shm" ? "/dev/null" : path])
@@ -94,8 +94,23 @@ struct RedTeamPlanTests {
         _ = try tmp.write("x/empty", "#!\n", mode: 0o755)
         _ = try tmp.write("x/badelf", "\u{7f}ELF garbage", mode: 0o755)
         _ = try tmp.write("x/ibadelf", "#!\(dir)/badelf\n", mode: 0o755)
+        // Another machine's program and a relocatable object: ENOEXEC (126).
+        var elf = try Data(contentsOf: URL(fileURLWithPath: "/usr/bin/true"))
+        elf[18] = 0xb7
+        elf[19] = 0
+        try elf.write(to: URL(fileURLWithPath: dir + "/foreign"))
+        elf = try Data(contentsOf: URL(fileURLWithPath: "/usr/bin/true"))
+        elf[16] = 1
+        try elf.write(to: URL(fileURLWithPath: dir + "/relocatable"))
+        chmod(dir + "/foreign", 0o755)
+        chmod(dir + "/relocatable", 0o755)
+        // `..` after a symlink: the kernel resolves it from the link's target, not by text.
+        _ = try tmp.makeDir("x/sub")
+        try #require(symlink("/usr/bin", dir + "/sub/lnk") == 0)
+        _ = try tmp.write("x/dotdot", "#!\(dir)/sub/lnk/../bin/sh\nexit 0\n", mode: 0o755)
         let p = try profile("exec", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(dir)\"]\n")
-        for (name, status) in [("s5", 0), ("s6", 126), ("rel", 127), ("empty", 126), ("badelf", 126), ("ibadelf", 126)] {
+        for (name, status) in [("s5", 0), ("s6", 126), ("rel", 127), ("empty", 126), ("badelf", 126), ("ibadelf", 126),
+                               ("foreign", 126), ("relocatable", 126), ("dotdot", 0)] {
             let explain = try mcpboxRun(["explain", "--json", p, "--", dir + "/" + name])
             let json = try JSONSerialization.jsonObject(with: explain.stdout) as? [String: Any]
             let problem = (json?["command"] as? [String: Any])?["exec_problem"] as? [String: Any]
@@ -127,6 +142,12 @@ struct RedTeamPlanTests {
             let r = try runProcess(["/bin/sh", "-c", script, mcpbox], environment: ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"])
             #expect(r.status == 125 && r.stderr.contains(expected), "\(script): exit \(r.status) \(r.stdoutText.prefix(200)) \(r.stderr.suffix(300))")
             #expect(!r.stdoutText.contains("\u{FFFD}") && !r.stdoutText.contains(bad), "\(script): \(r.stdoutText.prefix(300))")
+        }
+        // The variables the profile search path is built from.
+        for name in ["HOME", "MCPBOX_PROFILE_PATH", "XDG_CONFIG_HOME"] {
+            let r = try runProcess(["/bin/sh", "-c", "\(name)=\"/tmp/h$(printf '\\377')h\" exec \"$0\" explain base -- /bin/true", mcpbox],
+                                   environment: ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"])
+            #expect(r.status == 125 && r.stderr.contains("\(name) is not valid UTF-8: mcpbox cannot name the profile directory"), "\(name): \(r.stderr.suffix(300))")
         }
         // An unrelated variable that is not UTF-8 changes nothing.
         let ok = try runProcess(["/bin/sh", "-c", "XV=\"$(printf 'a\\377b')\" exec \"$0\" run base -- /bin/true", mcpbox],

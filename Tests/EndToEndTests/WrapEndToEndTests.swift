@@ -223,4 +223,40 @@ struct WrapEndToEndTests {
         let shown = try runProcess([mcpbox, "wrap", "--dry-run"], environment: env, currentDirectory: proj)
         #expect(shown.stdoutText.contains("\(proj)/.mcp.json (a symlink: the file edited is \(target))"), "\(shown.stdoutText)")
     }
+
+    @Test("red team: a cwd that is the home through a symlink, a system directory, or one the server's account cannot enter is left out; the wrap still succeeds")
+    func cwdRefusals() throws {
+        let mcpbox = try TestSupport.mcpboxBinary()
+        let tmp = try TempDir(prefix: "mcpbox-wrap-cwd2")
+        defer { tmp.remove() }
+        let home = try tmp.makeDir("home")
+        _ = try tmp.write("home/.bash_history", "secret history\n")
+        try #require(symlink(home, tmp.path + "/homelink") == 0)
+        let closed = try tmp.makeDir("closed", mode: 0o700)
+        let env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+        let config = tmp.path + "/cfg.json"
+        _ = try tmp.write("cfg.json", """
+            {"mcpServers": {
+              "viahome": {"command": "/bin/cat", "cwd": "\(tmp.path)/homelink"},
+              "etc": {"command": "/bin/cat", "cwd": "/etc"},
+              "closed": {"command": "/bin/cat", "cwd": "\(closed)"}
+            }}
+
+            """)
+        let wrap = try runProcess([mcpbox, "wrap", "--yes", config], environment: env)
+        try #require(wrap.status == 0, "wrap: \(wrap.stderr) \(wrap.stdoutText)")
+        let dir = home + "/.config/mcpbox/profiles/"
+        let viahome = try String(contentsOfFile: dir + "viahome.toml", encoding: .utf8)
+        #expect(!viahome.contains("cwd = ") && !viahome.contains(home + "\"") && viahome.contains("not applied (it holds your home directory"), "\(viahome)")
+        let etc = try String(contentsOfFile: dir + "etc.toml", encoding: .utf8)
+        #expect(!etc.contains("cwd = ") && etc.contains("not applied (a top-level or system directory"), "\(etc)")
+        // Root starts mcpbox: the server runs as nobody, which cannot enter a 0700 directory of root's.
+        let closedProfile = try String(contentsOfFile: dir + "closed.toml", encoding: .utf8)
+        #expect(!closedProfile.contains("cwd = ") && closedProfile.contains("with it the profile does not pass `mcpbox check`"), "\(closedProfile)")
+        #expect(wrap.stdoutText.contains("note: closed: the entry's cwd is left out of its profile"), "\(wrap.stdoutText)")
+        for name in ["viahome", "etc", "closed"] {
+            let check = try runProcess([mcpbox, "check", dir + name + ".toml"], environment: env)
+            #expect(check.status == 0, "\(name): \(check.stdoutText)")
+        }
+    }
 }

@@ -56,6 +56,19 @@ struct RedTeamFilterMoreTests {
                     "file:///srv/docs/100%", "file:///srv/docs/x?q=../../y"] {
             #expect(policy.permitsURI(uri), "refused: \(uri)")
         }
+        // Second pass: a `?` or `#` that decoding makes is part of the path; tabs and line breaks
+        // dropped, `\` read as `/` (WHATWG, urlsplit); the scheme's case, `localhost`, `file:/`,
+        // doubled slashes and surrounding spaces do not change the file.
+        for uri in ["file:///srv/docs/%3f/../../private/k", "file:///srv/docs/%23/../../private/k", "file:///srv/docs/%3F/%2e%2e/%2e%2e/private/k",
+                    "file:///srv/docs/.\t./private/k", "file:///srv/docs/.\n./private/k", "file:///srv/docs/..\\private\\k", "file:///srv/docs/%5c..%5cprivate"] {
+            #expect(!policy.permitsURI(uri), "permitted: \(uri)")
+        }
+        let denyDir = NamePolicy(allow: nil, deny: ["file:///srv/private/*"])
+        for uri in ["FILE:///srv/private/k", "file://localhost/srv/private/k", "file://LOCALHOST/srv/private/k", "file:/srv/private/k",
+                    "file:///srv//private/k", " file:///srv/private/k", "file:///srv/./private/k", "File:///srv/x/../private/k"] {
+            #expect(!denyDir.permitsURI(uri), "permitted: \(uri)")
+        }
+        #expect(denyDir.permitsURI("file:///srv/public/k") && denyDir.permitsURI("https://example.test/srv/private/k"))
         #expect(NamePolicy.uriForms("file:///a/b/../c") == ["file:///a/b/../c", "file:///a/c"])
         #expect(NamePolicy.uriForms("note:a/../b") == ["note:a/../b", "note:b"])
         #expect(NamePolicy.uriForms("https://h/x/%2e%2E/y?z#f") == ["https://h/x/%2e%2E/y?z#f", "https://h/y?z#f"])
@@ -96,5 +109,10 @@ struct RedTeamFilterMoreTests {
         guard case .string(let s) = AuditTrail.recordedID(.number(huge)) else { Issue.record("a 1 MiB number kept as a number"); return }
         #expect(s.utf8.count <= 1024 + 3 && s.hasSuffix("…"))
         #expect(AuditTrail.recordedID(.array([.number("1")])) == .string("[1]"))
+        // Valid JSON that readers take differently (infinity, a refusal, a rounding): a string.
+        #expect(AuditTrail.recordedID(.number("1e400")) == .string("1e400"))
+        #expect(AuditTrail.recordedID(.number("-1.5")) == .string("-1.5"))
+        #expect(AuditTrail.recordedID(.number("9007199254740993")) == .string("9007199254740993"))
+        #expect(AuditTrail.recordedID(.number("-123456789012345")) == .json("-123456789012345"))
     }
 }
