@@ -378,7 +378,7 @@ public enum Explain {
                + "hold at most \(Units.formatSize(EgressProxy.tunnelBufferBound)) each, \(Units.formatSize(UInt64(connections) * EgressProxy.tunnelBufferBound)) in all"
                + (plan.limits.memoryBytes == nil ? "" : " (fewer connections for a smaller memory limit)"))
             kv("dns", "127.0.0.1:53 (UDP and TCP) answers allowed names with addresses in "
-               + (plan.isolation.runtime == .gvisor ? FakeAddresses.loopback() : FakeAddresses()).range + ", REFUSED otherwise; nothing is forwarded")
+               + (plan.isolation.runtime == .gvisor ? FakeAddresses.loopback() : FakeAddresses()).range + " (at most \(FakeAddresses.maxNames) names a session, SERVFAIL past them), REFUSED otherwise; nothing is forwarded")
             kv("capture", e.policy.capturePorts.isEmpty ? "(no ports)" : "connect() to those addresses on ports \(e.policy.capturePorts.map(String.init).joined(separator: ",")) goes through the same checks")
             kv("variables", e.variables.joined(separator: " "))
             kv("log", e.policy.logPath.map { visible($0) + " (rotated at \(Units.formatSize(EgressPlanner.logRotation.maxSize)), keeping \(EgressPlanner.logRotation.keep) rotated files)" }

@@ -94,6 +94,9 @@ public final class FakeAddresses: @unchecked Sendable {
     /// The first address of the range and how many it holds.
     public let base: UInt32
     public let size: UInt32
+    /// The most names one session's stub gives addresses (past it: SERVFAIL): the table is
+    /// mcpbox's memory, outside the sandbox's limit (a few hundred bytes a name).
+    public static let maxNames: UInt32 = 4096
 
     /// 198.18.0.0/15 by default (assigned to the sandbox's `lo` by the native launch).
     public init(base: UInt32 = 0xC612_0000, size: UInt32 = 1 << 17) {
@@ -117,7 +120,7 @@ public final class FakeAddresses: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         let v: UInt32
         if let known = byName[name] { v = known } else {
-            guard next < size - 1 else { return nil }
+            guard next < size - 1, next - 2 < Self.maxNames else { return nil }
             v = base | next
             next += 1
             byName[name] = v

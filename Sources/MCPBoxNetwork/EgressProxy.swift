@@ -411,7 +411,7 @@ public final class EgressProxy: @unchecked Sendable {
                         reply = q.answer(.noError, address: a.bytes)
                     } else {
                         rec.allowed = false
-                        rec.reason = "fake address range exhausted"
+                        rec.reason = "more than \(FakeAddresses.maxNames) names in this session (fake addresses exhausted)"
                         reply = q.answer(.servFail)
                     }
                 } else {

@@ -145,6 +145,14 @@ struct RuleTests {
         #expect(g.name(for: a!) == "api.test" && g.name(for: IPAddress("127.198.0.9")!) == nil && g.name(for: IPAddress("127.0.0.2")!) == nil)
     }
 
+    @Test("red team: at most 4096 names a session get fake addresses (the table is mcpbox's memory); a known name keeps its own")
+    func fakeNamesCapped() {
+        let f = FakeAddresses()
+        for i in 0..<Int(FakeAddresses.maxNames) { #expect(f.address(for: "n\(i).w.test") != nil, "name \(i)") }
+        #expect(f.address(for: "one-more.w.test") == nil)
+        #expect(f.address(for: "n7.w.test")?.description == "198.18.0.9")
+    }
+
     @Test("a wildcard under a shared-hosting domain is warned about")
     func warnings() {
         #expect(EgressPolicy(allow: [rule("*.amazonaws.com")!], deny: []).warnings.count == 1)
