@@ -380,7 +380,14 @@ final class RunscSandbox: ExternalSandbox {
     }
 
     func failure(status: Int32) -> String? {
-        guard let dir, let log = try? readSmall(dir + "/runsc.log") else { return nil }
+        guard let dir else { return nil }
+        // gVisor's runsc opens its --log file first thing, even when all goes well: none means
+        // the program named runsc never ran as runsc (`runsc = "/bin/true"` would exit 0 with no
+        // server run at all).
+        guard access(dir + "/runsc.log", F_OK) == 0 else {
+            return "\(prepared.runsc) exited (status \(status)) without writing runsc's log: it is not gVisor's runsc, or it never ran the sandbox (runtime = \"gvisor\" never falls back to native; check [isolation] runsc, or set runtime = \"native\")"
+        }
+        guard let log = try? readSmall(dir + "/runsc.log") else { return nil }
         // runsc logs only its own errors here (no --debug): any line means runsc failed.
         let errors = log.split(separator: "\n").filter { $0.contains("\"level\":\"error\"") || $0.contains("\"level\":\"fatal\"") }
         guard !errors.isEmpty else { return nil }

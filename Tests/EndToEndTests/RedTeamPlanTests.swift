@@ -154,4 +154,13 @@ struct RedTeamPlanTests {
                                 environment: ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"])
         #expect(ok.status == 0, "\(ok.stderr.suffix(300))")
     }
+
+    @Test("runtime = \"gvisor\" with a runsc that is not gVisor's (it writes no log): run fails (125), never reports the server's status without a server")
+    func fakeRunsc() throws {
+        defer { tmp.remove() }
+        let p = try profile("gv", "extends = [\"base\"]\n[isolation]\nruntime = \"gvisor\"\nrunsc = \"/bin/true\"\n")
+        let r = try mcpboxRun(["run", p, "--", "/bin/sh", "-c", "echo hi; exit 3"])
+        #expect(r.status == 125 && r.stderr.contains("without writing runsc's log: it is not gVisor's runsc"), "exit \(r.status): \(r.stderr.suffix(400))")
+        #expect(!r.stdoutText.contains("hi"))
+    }
 }
