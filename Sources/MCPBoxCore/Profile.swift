@@ -432,6 +432,9 @@ struct ProfileFileReader {
     var referenced: [String] = []
 
     /// Expands `${name}` (from --set, then the environment); `$${` is a literal `${`.
+    /// The longest string `${…}` expansion may make (the kernel's MAX_ARG_STRLEN, 32 pages).
+    static let maxExpandedBytes = 128 << 10
+
     mutating func expand(_ s: String, line: Int, key: String) -> String? {
         guard s.utf8.contains(UInt8(ascii: "$")) else { return s }
         var out = ""
@@ -502,8 +505,20 @@ struct ProfileFileReader {
                 continue
             }
             out += value
+            // No argument or variable exec takes is longer (MAX_ARG_STRLEN, 128 KiB): stop here,
+            // before a value that run could never pass grows without bound.
+            if out.utf8.count > Self.maxExpandedBytes {
+                sink.add(diag(line, key, "expands to more than \(Self.maxExpandedBytes) bytes, longer than any argument or variable a program can be started with",
+                              hint: "pass a shorter value"))
+                return nil
+            }
         }
         out.append(contentsOf: rest)
+        if ok, out.utf8.count > Self.maxExpandedBytes {
+            sink.add(diag(line, key, "expands to more than \(Self.maxExpandedBytes) bytes, longer than any argument or variable a program can be started with",
+                          hint: "pass a shorter value"))
+            return nil
+        }
         return ok ? out : nil
     }
 
@@ -754,6 +769,7 @@ struct ProfileFileReader {
                     typeError(e, "network.hosts", expected: "a table such as { \"api.test\" = \"127.0.0.1\" }")
                     continue
                 }
+                guard withinListLimit(e, "network.hosts", count: t.entries.count) else { continue }
                 for h in t.entries {
                     let key = "network.hosts." + TOML.keySegment(h.key)
                     let name = h.key.lowercased()
@@ -818,6 +834,7 @@ struct ProfileFileReader {
                     typeError(e, "env.set", expected: "a table such as { TZ = \"UTC\" }")
                     continue
                 }
+                guard withinListLimit(e, "env.set", count: vars.entries.count) else { continue }
                 for v in vars.entries {
                     let key = "env.set.\(v.key)"
                     guard Self.isEnvName(v.key) else { sink.add(diag(v.keyLine, key, "invalid variable name")); continue }

@@ -180,6 +180,7 @@ public struct ProfileLoader: Sendable {
 
     /// Loads `ref` and everything it extends; throws every error found.
     public func load(_ ref: String) throws(ProfileError) -> Profile {
+        Self.bytesParsed = 0
         var sink = DiagnosticSink()
         var layers: [Profile] = []
         var loaded = Set<[UInt8]>()
@@ -216,8 +217,11 @@ public struct ProfileLoader: Sendable {
         // (mounts against mounts and run-later places), every rule against every name.
         let paths = layers.reduce(0) { $0 + $1.readOnly.count + $1.readWrite.count + $1.tmpfs.count + $1.hide.count + $1.accept.count }
         let rules = layers.reduce(0) { $0 + $1.networkAllow.count + $1.networkDeny.count }
+        let hosts = layers.reduce(0) { $0 + $1.networkHosts.count }
+        let sets = layers.reduce(0) { $0 + $1.envSet.count }
         for (count, what, key) in [(paths, "filesystem paths (read_only, read_write, tmpfs, hide, accept)", "filesystem"),
-                                   (rules, "network rules (allow, deny)", "network")] where count > Self.maxMergedEntries {
+                                   (rules, "network rules (allow, deny)", "network"), (hosts, "network.hosts entries", "network.hosts"),
+                                   (sets, "env.set variables", "env.set")] where count > Self.maxMergedEntries {
             sink.add(Diagnostic(file: file, key: key, "the profile and what it extends name \(count) \(what); at most \(Self.maxMergedEntries) in all",
                                 hint: "extend fewer profiles, or name common parent directories"))
         }
@@ -246,6 +250,11 @@ public struct ProfileLoader: Sendable {
     /// may name in all (one list holds at most `maxListEntries`).
     public static let maxMergedEntries = 2048
 
+    /// Largest total of the files one profile and what it extends are read from (4 MiB).
+    public static let maxTotalSize = 4 << 20
+    /// The bytes `parse` read since `load` began.
+    nonisolated(unsafe) static var bytesParsed = 0
+
     /// Largest profile file accepted, in bytes (1 MiB).
     public static let maxFileSize = 1 << 20
 
@@ -271,6 +280,13 @@ public struct ProfileLoader: Sendable {
         if bytes.count > maxFileSize {
             return .failure(Diagnostic(
                 file: file, "the profile is larger than \(maxFileSize >> 20) MiB", hint: "profiles are short TOML files; check the path"))
+        }
+        // The files of one profile and what it extends are bounded in all too (64 files of
+        // 1 MiB each would be a minute of parsing).
+        bytesParsed += bytes.count
+        if bytesParsed > maxTotalSize {
+            return .failure(Diagnostic(file: file, "the profile and what it extends are larger than \(maxTotalSize >> 20) MiB in all",
+                                       hint: "profiles are short TOML files; extend fewer or smaller ones"))
         }
         do {
             return .success(try TOML.parse(bytes: bytes, file: file))

@@ -95,9 +95,14 @@ public enum OCIExport {
                 // (directories only: crun opens the target of a recursive flag as a directory).
                 mount(m.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"] + (directory ? recursive : []))
                 if !ro { writableBinds.append((m.target, src)) }
-                rows.append(Carryover("mount \(m.target)", rootfs == .host ? .carried : .partial,
+                // A read-write file bind: crun keeps neither nosuid nor nodev on it, and refuses
+                // the recursive flags on a file; a device node put there before the bundle runs
+                // would open (under run it does not).
+                let fileFlags = !ro && !directory && !forGVisor
+                rows.append(Carryover("mount \(m.target)", rootfs == .host && !fileFlags ? .carried : .partial,
                                       "bind \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source): fill it before running)")
-                                      + pinNote(pins)))
+                                      + pinNote(pins)
+                                      + (fileFlags ? "; a read-write file bind: crun (1.8) keeps neither nosuid nor nodev on it, so a device node or setuid file put at \(source) before the bundle runs would work there (not under run)" : "")))
             case .tmpfs(let size):
                 let pins = pin(m.target)
                 mountPoint(m.target, directory: true)

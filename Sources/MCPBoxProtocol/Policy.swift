@@ -61,23 +61,45 @@ public struct NamePolicy: Sendable, Equatable {
             for i in 0..<colon where b[i] >= 0x41 && b[i] <= 0x5A { b[i] |= 0x20 }
             start = colon + 1
         }
-        let split = b[start...].firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? b.count
-        let scheme = Array(b[..<start]), tail = Array(b[split...])
-        var rest = Array(b[start..<split])
-        func emit(_ r: [UInt8]) -> Bool {
+        let scheme = Array(b[..<start])
+        let file = scheme == Array("file:".utf8)
+        func emit(_ r: [UInt8], _ tail: [UInt8]) -> Bool {
             guard let text = String(validating: scheme + r + tail, as: UTF8.self) else { return false }
             if !forms.contains(text) { forms.append(text) }
             return true
         }
-        rest = normalizedRest(rest, file: scheme == Array("file:".utf8))
-        guard emit(rest) else { return nil }
-        for _ in 0..<4 {
-            guard let decoded = percentDecoded(rest), !decoded.contains(0) else { return nil }
-            let next = normalizedRest(decoded, file: scheme == Array("file:".utf8))
-            guard next != rest else { break }
-            rest = next
-            guard emit(rest) else { return nil }
+        /// The forms of what follows the scheme: `split` at its first `?` or `#` (a parser's
+        /// way), or not (a server that decodes the whole rest, query included).
+        func decodings(_ whole: [UInt8], split: Bool) -> Bool {
+            let at = split ? (whole.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? whole.count) : whole.count
+            let tail = Array(whole[at...])
+            let first = normalizedRest(Array(whole[..<at]), file: file)
+            guard emit(first, tail) else { return false }
+            // Each decoding read as it is and with its tabs and line breaks dropped (a parser
+            // reading the decoded text drops them too): every path of at most four decodings.
+            var frontier = [first]
+            var seen: Set<[UInt8]> = [first]
+            for round in 0...4 {
+                var next: [[UInt8]] = []
+                for r in frontier {
+                    guard let decoded = percentDecoded(r), !decoded.contains(0) else { return false }
+                    let stripped = decoded.filter { $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+                    for candidate in [normalizedRest(decoded, file: file), normalizedRest(stripped, file: file)]
+                    where candidate != r && seen.insert(candidate).inserted {
+                        next.append(candidate)
+                    }
+                }
+                if next.isEmpty { return true }
+                // Still changing after four decodings: a server decoding until nothing changes
+                // reads what no form here shows.
+                guard round < 4 else { return false }
+                for r in next { guard emit(r, tail) else { return false } }
+                frontier = next
+            }
+            return true
         }
+        let whole = Array(b[start...])
+        guard decodings(whole, split: true), decodings(whole, split: false) else { return nil }
         return forms
     }
 

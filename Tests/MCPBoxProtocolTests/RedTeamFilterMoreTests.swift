@@ -63,6 +63,17 @@ struct RedTeamFilterMoreTests {
                     "file:///srv/docs/.\t./private/k", "file:///srv/docs/.\n./private/k", "file:///srv/docs/..\\private\\k", "file:///srv/docs/%5c..%5cprivate"] {
             #expect(!policy.permitsURI(uri), "permitted: \(uri)")
         }
+        // Third pass: tabs and line breaks a decoding makes (a server decoding first, parsing
+        // second, drops them), a fifth decoding that still changes the URI, and a server that
+        // decodes the whole rest, query included.
+        for uri in ["file:///srv/docs/sec%09ret", "file:///srv/docs/.%09./.%0A./etc/passwd", "file:///srv/docs/.%0D./x",
+                    "file:///srv/docs/%2525252573ecret", "file:///srv/docs/x?/../../../etc/%73ecret"] {
+            #expect(!policy.permitsURI(uri), "permitted: \(uri)")
+        }
+        for uri in ["file:///srv/docs/%25252573.md", "https://host.test/srv/docs?q=1"] {
+            _ = policy.permitsURI(uri)   // judged without trapping
+        }
+        #expect(policy.permitsURI("file:///srv/docs/what%3F.md") && policy.permitsURI("file:///srv/docs/100%25.md"))
         let denyDir = NamePolicy(allow: nil, deny: ["file:///srv/private/*"])
         for uri in ["FILE:///srv/private/k", "file://localhost/srv/private/k", "file://LOCALHOST/srv/private/k", "file:/srv/private/k",
                     "file:///srv//private/k", " file:///srv/private/k", "file:///srv/./private/k", "File:///srv/x/../private/k"] {
