@@ -59,12 +59,28 @@ struct RedTeamPlanTests {
             ("extends = [\"base\"]\n[filesystem]\ntmpfs = [" + (0..<30_000).map { "\"/t\($0)\"" }.joined(separator: ",") + "]\n", ":3: filesystem.tmpfs: 30000 entries"),
             ("extends = [\"base\"]\n[network]\nmode = \"allow\"\nallow = [" + (0..<5000).map { "\"h\($0).example:443\"" }.joined(separator: ",") + "]\n", ":4: network.allow: 5000 entries"),
         ]
-        for (text, expected) in cases {
+        let tables = [
+            ("extends = [\"base\"]\n[network.hosts]\n" + (0..<2000).map { "\"h\($0).test\" = \"127.0.0.1\"\n" }.joined(), "network.hosts: 2000 entries"),
+            ("extends = [\"base\"]\n[env.set]\n" + (0..<1100).map { "V\($0) = \"x\"\n" }.joined(), "env.set: 1100 entries"),
+            ("extends = [\"base\"]\n[env]\nset = { BIG = \"" + String(repeating: "${HOME}", count: 30_000) + "\" }\n", "expands to more than 131072 bytes"),
+        ]
+        for (text, expected) in cases + tables {
             let p = try profile("long", text)
             let r = try mcpboxRun(["check", p], timeout: 20)
             #expect(!r.timedOut && r.seconds < 5 && r.status == 1 && r.stdoutText.contains(expected),
                     "\(expected): exit \(r.status) after \(r.seconds) s: \(r.stdoutText.prefix(300)) \(r.stderr.prefix(300))")
         }
+    }
+
+    @Test("the files of one profile and what it extends are read from at most 4 MiB in all")
+    func totalSize() throws {
+        defer { tmp.remove() }
+        let filler = "# " + String(repeating: "x", count: 1000) + "\n"
+        for i in 0..<5 {
+            _ = try profile("part\(i)", "extends = [\(i == 0 ? "\"base\"" : "\"part\(i - 1)\"")]\n" + String(repeating: filler, count: 1000))
+        }
+        let r = try mcpboxRun(["check", "--profile-path", tmp.path, "part4"], timeout: 20)
+        #expect(!r.timedOut && r.status == 1 && r.stdoutText.contains("larger than 4 MiB in all"), "exit \(r.status): \(r.stdoutText.prefix(400))")
     }
 
     @Test("hide of what mcpbox makes itself (its /proc, /dev, /tmp, /etc/hosts) is refused, not called invisible while the server sees it")
