@@ -323,8 +323,8 @@ struct ProfileFileReader {
     /// Whether the array `e` is within `maxListEntries`; a diagnostic when it is not.
     mutating func withinListLimit(_ e: TOMLEntry, _ key: String, count: Int) -> Bool {
         guard count > Self.maxListEntries else { return true }
-        sink.add(diag(e.value.line, key, "\(count) entries; a list holds at most \(Self.maxListEntries)",
-                      hint: "shorten it: a common parent directory, or fewer entries"))
+        sink.add(diag(e.value.line, key, "\(count) entries; a list or table holds at most \(Self.maxListEntries)",
+                      hint: "shorten it (for paths, a common parent directory covers many)"))
         return false
     }
 

@@ -384,19 +384,19 @@ import Testing
     @Test func largeProfilesLoad() throws {
         let s = Scratch()
         s.write("base.toml", "[env]\npass = [\"P1\"]\nset = { S1 = \"base\" }\n")
-        // A list holds at most 1024 entries (each is judged against the others); a table's keys
-        // and the keys of the file are not lists.
+        // A list or table holds at most 1024 entries (each is judged against the others); the
+        // keys of the file itself are not bounded so (only by its size).
         let n = 15_000, l = 1024
         s.write("long.toml", "[env]\npass = [" + (0..<l).map { "\"P\($0)\"" }.joined(separator: ", ") + "]\n"
-                + "set = {" + (0..<n).map { "S\($0) = \"v\"" }.joined(separator: ", ") + "}\n"
+                + "set = {" + (0..<l).map { "S\($0) = \"v\"" }.joined(separator: ", ") + "}\n"
                 + "[filesystem]\nread_only = [" + (0..<l).map { "\"?/nonexistent/\($0 % (l / 2))\"" }.joined(separator: ", ") + "]\n"
                 + "[seccomp]\nallow = [" + String(repeating: "\"read\", ", count: l) + "]\n")
         let profile = try Fixture.loader([s.path]).load("long")
-        #expect(profile.envPass.count == l && profile.envSet.count == n)
+        #expect(profile.envPass.count == l && profile.envSet.count == l)
         #expect(profile.envSet.first?.value.name == "S1" && profile.envSet.first?.value.value == "v")
         #expect(profile.skippedOptional.count == l / 2 && profile.seccompAllow.count == 1)
         s.write("longer.toml", "[env]\npass = [" + (0..<n).map { "\"P\($0)\"" }.joined(separator: ", ") + "]\n")
-        #expect(Fixture.errors("longer", dirs: [s.path]).map(\.message) == ["\(n) entries; a list holds at most \(l)"])
+        #expect(Fixture.errors("longer", dirs: [s.path]).map(\.message) == ["\(n) entries; a list or table holds at most \(l)"])
         s.write("unknown.toml", (0..<n).map { "k\($0) = 1\n" }.joined())
         #expect(Fixture.errors("unknown", dirs: [s.path]).count == n)
     }
