@@ -559,6 +559,25 @@ extension PlanBuilder {
                 refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside) to the server \(mode)",
                        hint: "add \"\(inside)\" to filesystem.hide, or acknowledge it: [filesystem] accept = [\"\(c)\"]")
             }
+            // A host mount inside the bound directory that shows a home (a bind mount of it, or of
+            // a directory above it): the home's credentials are inside the bind under another
+            // name, which the path comparisons above cannot see. System trees are not looked at.
+            guard HostFS.info(b.source)?.isDirectory == true,
+                  !["/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt"].contains(where: { Paths.isWithin(b.source, $0) }) else { continue }
+            for mp in HostFS.mountPoints() where Paths.isWithin(mp, b.source) && !Paths.same(mp, b.source) {
+                for h in credentialHomes where !Paths.isWithin(h, b.source) {
+                    guard let (_, dir) = identities.ancestor(of: h, sameAs: [mp]) else { continue }
+                    let shown = Paths.join(Paths.join(b.m.target, Paths.remainder(mp, under: b.source)), Paths.remainder(h, under: dir))
+                    for cred in GrantChecks.credentials where HostFS.info(Paths.join(h, cred), follow: false) != nil {
+                        let inside = Paths.join(shown, cred)
+                        guard seen.insert(PathKey(inside)).inserted, view.hostPath(inside) != nil else { continue }
+                        let c = Paths.join(h, cred)
+                        if acknowledged([c, inside], reason: "credentials (\(cred)) inside \(b.m.target) through the mount at \(mp), \(mode)", &d) { continue }
+                        refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside) to the server \(mode): the host mount at \(mp) shows \(dir)",
+                               hint: "add \"\(inside)\" to filesystem.hide, or acknowledge it: [filesystem] accept = [\"\(c)\"]")
+                    }
+                }
+            }
         }
 
         // Root starts mcpbox for an account: a bind must not reach what the account cannot.

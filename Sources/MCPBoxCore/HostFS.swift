@@ -132,6 +132,35 @@ public enum HostFS {
         return out
     }
 
+    /// The mount points of this mount namespace (`/proc/self/mountinfo`, field 5, its octal
+    /// escapes undone), read once; empty when it cannot be read.
+    public static func mountPoints() -> [String] {
+        if let known = mountPointsRead { return known }
+        var out: [String] = []
+        if let bytes = readBytes("/proc/self/mountinfo", limit: 4 << 20) {
+            for line in bytes.split(separator: UInt8(ascii: "\n")) {
+                let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
+                guard fields.count > 4 else { continue }
+                var path: [UInt8] = []
+                var f = fields[4][...]
+                while let c = f.first {
+                    if c == UInt8(ascii: "\\"), f.count >= 4,
+                       let v = UInt8(String(decoding: f.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
+                        path.append(v)
+                        f = f.dropFirst(4)
+                    } else {
+                        path.append(c)
+                        f = f.dropFirst()
+                    }
+                }
+                if let p = String(validating: path, as: UTF8.self) { out.append(p) }
+            }
+        }
+        mountPointsRead = out
+        return out
+    }
+    nonisolated(unsafe) static var mountPointsRead: [String]?
+
     /// The names of the variables whose value `environment()` found not valid UTF-8 (read with
     /// U+FFFD in place of the bad bytes): passed on or expanded, they are refused, not changed.
     nonisolated(unsafe) public static var nonUTF8Environment: Set<String> = []

@@ -179,4 +179,27 @@ struct RedTeamPlanTests {
         #expect(r.status == 125 && r.stderr.contains("without writing runsc's log: it is not gVisor's runsc"), "exit \(r.status): \(r.stderr.suffix(400))")
         #expect(!r.stdoutText.contains("hi"))
     }
+
+    @Test("a host bind mount of the home inside a bound directory: its credentials are refused (the path checks cannot see them); hidden, the run works")
+    func homeMountedInsideBind() throws {
+        defer { tmp.remove() }
+        let home = try tmp.makeDir("home")
+        _ = try tmp.makeDir("home/.ssh", mode: 0o755)
+        _ = try tmp.write("home/.ssh/id_rsa", "canary-key\n")
+        let proj = try tmp.makeDir("proj")
+        let m = try tmp.makeDir("proj/m")
+        let mount = try runProcess(["/bin/mount", "--bind", home, m])
+        try #require(mount.status == 0, "mount --bind: \(mount.stderr)")
+        defer { _ = try? runProcess(["/bin/umount", m]) }
+        let env = ["PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+        let p = try profile("mnt", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(proj)\"]\n")
+        let run = try runProcess([mcpbox, "run", p, "--", "/bin/cat", m + "/.ssh/id_rsa"], environment: env)
+        #expect(run.status == 125 && run.stderr.contains("exposes the credentials \(m)/.ssh") && !run.stdoutText.contains("canary-key"),
+                "exit \(run.status): \(run.stdoutText) \(run.stderr.suffix(400))")
+        let explain = try runProcess([mcpbox, "explain", p, "--", "/bin/true"], environment: env)
+        #expect(explain.status == 125 && explain.stderr.contains("the host mount at \(m) shows \(home)"), "\(explain.stderr.suffix(400))")
+        let hidden = try profile("mnt2", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(proj)\"]\nhide = [\"\(m)/.ssh\"]\n")
+        let ok = try runProcess([mcpbox, "run", hidden, "--", "/bin/sh", "-c", "cat \(m)/.ssh/id_rsa; exit 0"], environment: env)
+        #expect(ok.status == 0 && !ok.stdoutText.contains("canary-key"), "exit \(ok.status): \(ok.stdoutText) \(ok.stderr.suffix(400))")
+    }
 }
