@@ -499,7 +499,20 @@ public struct PlanBuilder {
                 if case .symlink = m.kind { return false }
                 return true
             }
-            if let m = ownMount(over: path) ?? inside {
+            // What the sandbox shows at the path itself: a mount of mcpbox's there (or inside it),
+            // anything of its /proc (the host's kernel, CPUs, memory), or a node of its /dev. A
+            // path further inside a tmpfs holds nothing at the start, as the hide would make it.
+            let shown = ownMount(over: path).flatMap { m -> Mount? in
+                if Paths.same(m.target, path) { return m }
+                switch m.kind {
+                case .proc: return m
+                case .dev:
+                    let first = Paths.components(Paths.remainder(path, under: m.target)).first.map(String.init) ?? ""
+                    return PlanBuilder.devEntries.contains(first) ? m : nil
+                default: return nil
+                }
+            }
+            if let m = shown ?? inside {
                 d.sink.add(h.diagnostic("\(path) \(Paths.same(path, m.target) ? "is" : Paths.isWithin(path, m.target) ? "lies in" : "holds") \(m.target), which mcpbox makes itself (\(m.origin)), not a host path bound into the sandbox: hide cannot cover it, and the server would still see it",
                                         hint: "remove it from filesystem.hide"))
             } else {
@@ -547,6 +560,10 @@ public struct PlanBuilder {
         protectGitRepositories(&d, identity: identity)
         d.mounts = Self.ordered(Self.withMirroredSymlinks(Self.withoutRedundantBinds(Self.withoutShadowedHides(Self.withoutBindsOnSymlinks(d.mounts)))))
     }
+
+    /// What the sandbox's /dev holds (nodes, links, mounts), for `hide`'s judgement.
+    static let devEntries: Set<String> = ["null", "zero", "full", "random", "urandom", "tty", "console", "ptmx", "pts",
+                                          "shm", "mqueue", "fd", "stdin", "stdout", "stderr", "core"]
 
     /// Binds read-only what host git would run or trust in every git directory a read-write bind
     /// exposes, watches what cannot be bound, and refuses what cannot be protected (see

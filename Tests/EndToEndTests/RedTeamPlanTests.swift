@@ -94,6 +94,11 @@ struct RedTeamPlanTests {
             #expect(run.status == 125 && run.stderr.contains("which mcpbox makes itself"), "\(path): run exit \(run.status)")
             #expect(!explain.stdoutText.contains("invisible anyway") && !explain.stderr.contains("invisible anyway"))
         }
+        // A path further inside a tmpfs of mcpbox's holds nothing at the start: still "invisible anyway".
+        let inTmp = try tmp.write("in-tmp", "host file\n")
+        let p = try profile("hide2", "extends = [\"base\"]\n[filesystem]\nhide = [\"\(inTmp)\", \"?/dev/kmsg\"]\n")
+        let explain = try mcpboxRun(["explain", p, "--", "/bin/true"])
+        #expect(explain.status == 0 && explain.stdoutText.contains("invisible anyway"), "\(explain.stderr.suffix(300))")
     }
 
     @Test("exec: a 6th nested #!, a relative #! interpreter, an empty #! line and a damaged ELF fail in explain exactly as in run")
