@@ -181,4 +181,49 @@ struct UserCommandTests {
         let after = Self.snapshot()
         for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }
     }
+
+    /// Red team: grant followed a bind written through a symlink into a root-only tree, and
+    /// revoke changed whatever a recorded path named by then (a symlink planted in its place,
+    /// a new directory after a rename). Each part fails on the build before the fix.
+    @Test("grant refuses a bind reached through a symlink; revoke touches nothing once a granted path was replaced, and keeps the record")
+    func grantSymlinkAndRevokeReplaced() throws {
+        let before = Self.snapshot()
+        let name = "mcpgs-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
+        let added = try Self.mcpbox(["user", "add", name])
+        #expect(added.status == 0, "\(added.stderr)")
+        defer { _ = try? Self.mcpbox(["user", "remove", name]) }
+        let dir = try TempDir(prefix: "mcpbox-grant-link")
+        defer { dir.remove() }
+        let secret = try dir.makeDir("secret", mode: 0o700)
+        _ = try dir.write("secret/canary", "canary\n", mode: 0o600)
+        let alice = try dir.makeDir("alice")
+        #expect(symlink(secret, alice + "/proj") == 0)
+        let linked = try dir.write("linked.toml", "extends = \"base\"\n[user]\nname = \"\(name)\"\n[filesystem]\nread_write = [\"\(alice)/proj\"]\n")
+        let refused = try Self.mcpbox(["grant", linked])
+        #expect(refused.status == 125 && refused.stderr.contains("is reached through a symlink"), "\(refused.stdoutText) \(refused.stderr)")
+        let acl = try runProcess(["/usr/bin/getfacl", "-s", "-p", secret])
+        #expect(!acl.stdoutText.contains(name), "\(acl.stdoutText)")
+
+        // Granted, then the path is renamed away and a symlink to another directory put in its place.
+        let work = try dir.makeDir("work", mode: 0o700)
+        let other = try dir.makeDir("other", mode: 0o700)
+        #expect(try runProcess(["/usr/bin/setfacl", "-m", "u:daemon:r", other]).status == 0)
+        let profile = try dir.write("p.toml", "extends = \"base\"\n[user]\nname = \"\(name)\"\n[filesystem]\nread_write = [\"\(work)\"]\n")
+        let grant = try Self.mcpbox(["grant", profile])
+        #expect(grant.status == 0, "\(grant.stderr)")
+        #expect(rename(work, work + ".old") == 0 && symlink(other, work) == 0)
+        let revoke = try Self.mcpbox(["revoke", profile])
+        #expect(revoke.status == 125 && revoke.stderr.contains("no longer names what was granted"), "\(revoke.stdoutText) \(revoke.stderr)")
+        let otherACL = try runProcess(["/usr/bin/getfacl", "-s", "-p", other])
+        #expect(otherACL.stdoutText.contains("user:daemon:r--"), "the other directory's ACL changed: \(otherACL.stdoutText)")
+        // Put back, revoke works and the record is gone.
+        #expect(unlink(work) == 0 && rename(work + ".old", work) == 0)
+        let again = try Self.mcpbox(["revoke", profile])
+        #expect(again.status == 0, "\(again.stderr)")
+        let workACL = try runProcess(["/usr/bin/getfacl", "-s", "-p", work])
+        #expect(workACL.stdoutText.isEmpty, "\(workACL.stdoutText)")
+        #expect(try Self.mcpbox(["user", "remove", name]).status == 0)
+        let after = Self.snapshot()
+        for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }
+    }
 }

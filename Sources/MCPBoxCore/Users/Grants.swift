@@ -82,6 +82,48 @@ public struct Grants: Sendable {
         for name in HostFS.listDirectory(root).sorted() { walk(Paths.join(root, name), visit) }
     }
 
+    /// `path` opened without following any symlink on the way (each component `openat` with
+    /// `O_PATH | O_NOFOLLOW`): the object `setfacl` then changes through `/proc/PID/fd/N`, so
+    /// a path swapped for a symlink, or renamed, between the check and the change cannot send
+    /// the ACL elsewhere. nil (errno set) when a component is a symlink or missing.
+    /// O_PATH (Linux; the Glibc module leaves it out).
+    static let oPath: Int32 = 0o10000000
+
+    static func openPinned(_ path: String) -> Int32? {
+        var fd = open("/", Self.oPath | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        for part in Paths.components(path) {
+            let next = openat(fd, String(part), Self.oPath | O_NOFOLLOW | O_CLOEXEC)
+            let saved = errno
+            close(fd)
+            guard next >= 0 else { errno = saved; return nil }
+            var st = stat()
+            guard fstat(next, &st) == 0, (st.st_mode & S_IFMT) != S_IFLNK else { close(next); errno = ELOOP; return nil }
+            fd = next
+        }
+        return fd
+    }
+
+    /// Device and inode of an open file.
+    static func identity(_ fd: Int32) -> (dev: UInt64, ino: UInt64)? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// Runs `body` with the pinned directory `fd` as the working directory (a child spawned
+    /// meanwhile inherits it), then returns to the previous one.
+    static func inDirectory(_ fd: Int32, _ body: () -> (status: Int32, output: String)) -> (status: Int32, output: String) {
+        let back = open(".", oPath | O_DIRECTORY | O_CLOEXEC)
+        guard back >= 0 else { return (-1, "cannot open the working directory: \(String(cString: strerror(errno)))") }
+        defer { _ = fchdir(back); close(back) }
+        guard fchdir(fd) == 0 else { return (-1, "cannot enter the pinned directory: \(String(cString: strerror(errno)))") }
+        return body()
+    }
+
+    /// The name `setfacl` (another process of root's) reaches the pinned object by.
+    static func pinnedName(_ fd: Int32) -> String { "/proc/\(getpid())/fd/\(fd)" }
+
     static func hasACL(_ path: String) -> Bool {
         HostFS.accessACL(path) != nil || HostFS.hasXattr(path, "system.posix_acl_default")
     }
@@ -101,6 +143,14 @@ public struct Grants: Sendable {
         let name = id.userName
         let record = recordPath(account: name, profile: profile)
         guard HostFS.info(record) == nil else { throw Failure("already granted (\(record)); run mcpbox revoke \(profile) first") }
+        // A bind written through a symlink: the object granted would be the link's target, which
+        // whoever may change the link chooses (a project directory's `proj -> /srv/secret`).
+        for m in plan.mounts {
+            guard case .bind(let source, _) = m.kind, !Self.systemPaths.contains(where: { Paths.isWithin(source, $0) }),
+                  !Paths.same(source, m.target) || HostFS.info(m.target, follow: false)?.isSymlink == true else { continue }
+            guard Self.entries(for: plan).contains(where: { Paths.isWithin($0.path, source) || Paths.isWithin(source, $0.path) }) else { continue }
+            throw Failure("\(m.target) is reached through a symlink (it is \(source)): grant changes ACLs only of paths written as they are; write \(source) in the profile if that is what the account should use")
+        }
         let entries = Self.entries(for: plan)
         if entries.isEmpty { return [] }
         var hadACL: [String] = []
@@ -110,18 +160,30 @@ public struct Grants: Sendable {
                 throw Failure("\(e.path) already has an ACL entry for \(name); revoke could not restore it exactly: remove it (setfacl -x u:\(name)) or grant by hand")
             }
         }
+        // Each path pinned now (no symlink on the way), and its device and inode recorded:
+        // setfacl changes the pinned object, and revoke only an object that is still it.
+        var pinned: [Int32] = []
+        defer { for fd in pinned { close(fd) } }
+        var ids: [String] = []
+        for e in entries {
+            guard let fd = Self.openPinned(e.path), let i = Self.identity(fd) else {
+                throw Failure("\(e.path) cannot be opened without following a symlink (\(String(cString: strerror(errno)))): not granted; write its real path, and keep the directories on the way out of others' hands")
+            }
+            pinned.append(fd)
+            ids.append("\(i.dev):\(i.ino)")
+        }
         var text = "# mcpbox grant \(profile) for \(name) (uid \(id.hostUid)); revoke undoes it\n"
-        for e in entries { text += "\(e.kind.rawValue)\t\(e.perm)\t\(e.path)\n" }
+        for (k, e) in entries.enumerated() { text += "\(e.kind.rawValue)\t\(e.perm)@\(ids[k])\t\(e.path)\n" }
         for p in hadACL { text += "acl\t-\t\(p)\n" }
         try write(record, text)
-        for e in entries {
-            var args = [setfacl]
-            if e.kind == .tree { args.append("-R") }
-            args += ["-m", "u:\(name):\(e.perm)", "--", e.path]
-            var runs = [args]
-            if e.kind == .tree { runs.append([setfacl, "-R", "-d", "-m", "u:\(name):\(e.perm)", "--", e.path]) }
+        for (k, e) in entries.enumerated() {
+            // A tree: setfacl walks it from the pinned directory as its working directory (`.`,
+            // physically: no symlink inside followed); a single path: through its pinned name.
+            let target = e.kind == .tree ? "." : Self.pinnedName(pinned[k])
+            var runs = [[setfacl] + (e.kind == .tree ? ["-R", "-P"] : []) + ["-m", "u:\(name):\(e.perm)", "--", target]]
+            if e.kind == .tree { runs.append([setfacl, "-R", "-P", "-d", "-m", "u:\(name):\(e.perm)", "--", target]) }
             for a in runs {
-                let r = ManagedAccounts.run(a)
+                let r = e.kind == .tree ? Self.inDirectory(pinned[k]) { ManagedAccounts.run(a) } : ManagedAccounts.run(a)
                 guard r.status == 0 else {
                     _ = try? revoke(account: name, profile: profile)
                     throw Failure("setfacl failed (\(a.joined(separator: " "))): \(r.output)")
@@ -137,19 +199,36 @@ public struct Grants: Sendable {
         guard getuid() == 0 else { throw Failure("revoke needs root") }
         let record = recordPath(account: name, profile: profile)
         guard let text = HostFS.readFile(record) else { throw Failure("nothing granted to \(name) for `\(profile)` (no \(record))") }
-        var entries: [(String, String)] = []
+        var entries: [(kind: String, path: String, id: String?)] = []
         var hadACL = Set<String>()
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let f = line.split(separator: "\t", maxSplits: 2).map(String.init)
             guard f.count == 3 else { continue }
-            if f[0] == "acl" { hadACL.insert(f[2]) } else { entries.append((f[0], f[2])) }
+            let id = f[1].split(separator: "@", maxSplits: 1).dropFirst().first.map(String.init)
+            if f[0] == "acl" { hadACL.insert(f[2]) } else { entries.append((f[0], f[2], id)) }
+        }
+        // Every recorded path must still name what was granted (no symlink on the way, the same
+        // device and inode): a path renamed or replaced since is not touched, and the record
+        // stays for another try.
+        var moved: [String] = []
+        for e in entries {
+            guard let fd = Self.openPinned(e.path) else { moved.append(e.path); continue }
+            defer { close(fd) }
+            if let want = e.id, let i = Self.identity(fd), "\(i.dev):\(i.ino)" != want { moved.append(e.path) }
+        }
+        guard moved.isEmpty else {
+            throw Failure("\(moved.joined(separator: ", ")) no longer \(moved.count == 1 ? "names" : "name") what was granted (renamed, replaced, or reached through a symlink now): nothing revoked; put \(moved.count == 1 ? "it" : "them") back, or remove the account's entries by hand (setfacl -x u:\(name)), then delete \(record)")
         }
         var touched: [String] = []
         func restore(_ path: String, isDir: Bool) throws(Failure) {
             guard Self.hasACL(path) else { return }
-            var steps: [[String]] = [[setfacl, "-x", "u:\(name)", "--", path]]
-            if isDir && HostFS.hasXattr(path, "system.posix_acl_default") { steps.append([setfacl, "-d", "-x", "u:\(name)", "--", path]) }
-            if !hadACL.contains(path) { steps = [[setfacl, "-b", "-k", "--", path]] }
+            // Through a pinned name: a path swapped for a symlink now is not followed.
+            guard let fd = Self.openPinned(path) else { return }
+            defer { close(fd) }
+            let target = Self.pinnedName(fd)
+            var steps: [[String]] = [[setfacl, "-x", "u:\(name)", "--", target]]
+            if isDir && HostFS.hasXattr(path, "system.posix_acl_default") { steps.append([setfacl, "-d", "-x", "u:\(name)", "--", target]) }
+            if !hadACL.contains(path) { steps = [[setfacl, "-b", "-k", "--", target]] }
             for a in steps {
                 let r = ManagedAccounts.run(a)
                 // No entry for the account left to remove is fine; anything else is an error.
@@ -159,7 +238,7 @@ public struct Grants: Sendable {
             }
             touched.append(path)
         }
-        for (kind, path) in entries {
+        for (kind, path, _) in entries {
             if kind == "tree" {
                 var paths: [(String, Bool)] = []
                 Self.walk(path) { p, d in paths.append((p, d)) }
