@@ -17,6 +17,13 @@ public enum AuditLogReader {
             if r.startsAfterRotation {
                 text += " (the first file begins after a rotation; its predecessor was not given or no longer exists)"
             }
+            if let h = r.lastHash {
+                // The chain cannot show lines cut from its end: say so, and give what shows it.
+                text += "\nlast line's sha256 \(h): lines removed from the end leave a shorter chain that holds; compare this with a value kept elsewhere"
+            }
+            if r.sawSessionStart, r.lastKind != "session.end" {
+                text += "\nnote: the last record is not session.end (\(r.lastKind ?? "?")): a session still running or killed, or lines cut from the end"
+            }
             return (text, 0)
         } catch {
             return ("mcpbox: audit verify: \(error.file): \(String(cString: strerror(error.code)))", 125)
@@ -25,7 +32,9 @@ public enum AuditLogReader {
 
     /// One record as a line for people: time, kind, then what matters for the kind.
     public static func humanLine(_ line: String) -> String {
-        guard let j = try? JSON.parse(line), case .object(let pairs) = j else { return "(not a record) " + line }
+        // Not a record: shown with its control and invisible characters escaped (a tampered log
+        // must not drive the terminal).
+        guard let j = try? JSON.parse(line), case .object(let pairs) = j else { return "(not a record) " + Explain.visible(line) }
         func s(_ k: String) -> String? {
             switch j[k] {
             case .string(let v)?: return v

@@ -16,6 +16,12 @@ public enum ChainVerifier {
         public var broken: (file: String, line: Int, why: String)?
         /// The first file starts after a rotation whose predecessor was not given.
         public var startsAfterRotation: Bool
+        /// The SHA-256 of the last line checked (what a next line would chain to): kept
+        /// elsewhere, it shows lines cut from the end, which leave a shorter chain that holds.
+        public var lastHash: String?
+        /// The `kind` of the last line, and whether any line was a `session.start`.
+        public var lastKind: String?
+        public var sawSessionStart = false
 
         public static func == (a: Report, b: Report) -> Bool {
             a.lines == b.lines && a.startsAfterRotation == b.startsAfterRotation
@@ -100,6 +106,9 @@ public enum ChainVerifier {
                 : "prev \(prev.prefix(12))… is not the hash of the line before (\(want.prefix(12))…): a line was changed, removed or inserted"
         }
         expected = SHA256.hex(SHA256.hash(bytes))
+        report.lastHash = expected
+        report.lastKind = kind(bytes)
+        if report.lastKind == "session.start" { report.sawSessionStart = true }
         return nil
     }
 

@@ -114,6 +114,20 @@ struct ChainTests {
         #expect(try check(original) == nil)
     }
 
+    @Test("red team: lines cut from the end leave a chain that holds; verify reports the last line's hash, which differs then")
+    func cutFromTheEnd() throws {
+        let dir = try Scratch()
+        let path = dir.path + "/log.jsonl"
+        let sink = try #require(EventSink.file(path))
+        for i in 0..<6 { sink.write(Self.event(i)) }
+        let whole = try ChainVerifier.verify(files: [path])
+        let lines = try dir.lines("log.jsonl")
+        #expect(whole.lastHash == SHA256.hex(SHA256.hash(Array((lines[5] + "\n").utf8))) && whole.lastKind != nil)
+        try Data((lines.dropLast().joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        let cut = try ChainVerifier.verify(files: [path])
+        #expect(cut.broken == nil && cut.lines == 5 && cut.lastHash != whole.lastHash)
+    }
+
     @Test("rotation at max_size keeps `keep` files; FILE.keep … FILE verify as one chain, each new file starting with log.rotated")
     func rotation() throws {
         let dir = try Scratch()
