@@ -44,12 +44,14 @@ struct ToolsCommand: ParsableCommand {
     }
 
     static func unapproved(_ pins: PinSet, _ pending: PinSet) -> [Entry] {
-        var count: [String: Int] = [:]
-        for p in pending.tools { count[p.name ?? "", default: 0] += 1 }
+        // By the names' bytes, as the relay tells tools apart (`café` and `cafe\u{301}` are two
+        // tools to a server, one `String` to Swift).
+        var count: [[UInt8]: Int] = [:]
+        for p in pending.tools { count[Array((p.name ?? "").utf8), default: 0] += 1 }
         return pending.tools.compactMap { p in
             let name = p.name ?? ""
             let approved = pins.tool(name)
-            if count[name, default: 0] > 1 { return Entry(name: name, state: "duplicate", pin: p, approved: approved) }
+            if count[Array(name.utf8), default: 0] > 1 { return Entry(name: name, state: "duplicate", pin: p, approved: approved) }
             if approved?.sha256 == p.sha256 { return nil }
             return Entry(name: name, state: approved == nil ? "new" : "changed", pin: p, approved: approved)
         }

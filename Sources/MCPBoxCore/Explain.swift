@@ -135,8 +135,13 @@ public enum Explain {
 
     static func needsEscape(_ u: Unicode.Scalar) -> Bool {
         let v = u.value
-        return v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x200E || v == 0x200F
-            || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+        if v < 0x20 || (0x7F...0x9F).contains(v) { return true }
+        guard v >= 0xAD else { return false }
+        // Invisible or reordering: bidi controls and marks, zero-width characters, line and
+        // paragraph separators, the BOM, tag characters (a `greet\u{200b}` beside `greet`).
+        return v == 0xAD || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
+            || (0x2060...0x206F).contains(v) || v == 0xFEFF || (0xE0000...0xE007F).contains(v)
+            || (0xFFF9...0xFFFB).contains(v)
     }
 
     /// Quotes an argument for display when it is not a plain word.

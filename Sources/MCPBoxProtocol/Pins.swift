@@ -359,11 +359,25 @@ extension JSON {
     static func quoted(_ s: String) -> String {
         var out = ""
         quote(s, into: &out)
-        // DEL and C1 controls too (CSI is 0x9b in some terminals).
-        guard out.unicodeScalars.contains(where: { (0x7f...0x9f).contains($0.value) }) else { return out }
+        // DEL and C1 controls too (CSI is 0x9b in some terminals), and what is invisible or
+        // reorders text (bidi controls, zero-width characters, separators, the BOM, tags): a
+        // `safe\u{202e}txt.exe` would show another name.
+        func hidden(_ v: UInt32) -> Bool {
+            (0x7f...0x9f).contains(v) || v == 0xAD || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
+                || (0x2060...0x206F).contains(v) || v == 0xFEFF || (0xE0000...0xE007F).contains(v) || (0xFFF9...0xFFFB).contains(v)
+        }
+        guard out.unicodeScalars.contains(where: { hidden($0.value) }) else { return out }
         var safe = ""
         for u in out.unicodeScalars {
-            if (0x7f...0x9f).contains(u.value) { safe += "\\u00" + String(u.value, radix: 16) } else { safe.unicodeScalars.append(u) }
+            guard hidden(u.value) else { safe.unicodeScalars.append(u); continue }
+            if u.value > 0xFFFF {
+                // As a UTF-16 surrogate pair, which a JSON reader decodes back.
+                let v = u.value - 0x10000
+                for unit in [0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF)] { safe += "\\u" + String(unit, radix: 16) }
+            } else {
+                let hex = String(u.value, radix: 16)
+                safe += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            }
         }
         return safe
     }

@@ -126,4 +126,12 @@ struct RedTeamFilterMoreTests {
         #expect(AuditTrail.recordedID(.number("9007199254740993")) == .string("9007199254740993"))
         #expect(AuditTrail.recordedID(.number("-123456789012345")) == .json("-123456789012345"))
     }
+
+    @Test("a server's name on stderr: bidi overrides, zero-width characters and tags escaped, still a JSON string that reads back")
+    func quotedNames() throws {
+        let name = "safe\u{202E}txt.exe\u{200B}\u{E0041}"
+        let q = JSON.quoted(name)
+        #expect(!q.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x200B || $0.value == 0xE0041 }, "\(q)")
+        #expect(try JSON.parse(Array(q.utf8)) == .string(name))
+    }
 }
