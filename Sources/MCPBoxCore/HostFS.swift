@@ -193,9 +193,14 @@ public enum HostFS {
     }
 
     /// The access ACL of `path` (`getxattr(2)` of system.posix_acl_access); nil when it has none.
-    public static func accessACL(_ path: String) -> [ACLEntry]? {
+    public static func accessACL(_ path: String) -> [ACLEntry]? { acl(path, "system.posix_acl_access") }
+
+    /// The default ACL of directory `path` (system.posix_acl_default); nil when it has none.
+    public static func defaultACL(_ path: String) -> [ACLEntry]? { acl(path, "system.posix_acl_default") }
+
+    static func acl(_ path: String, _ attribute: String) -> [ACLEntry]? {
         var buf = [UInt8](repeating: 0, count: 4096)
-        let n = c_getxattr(path, "system.posix_acl_access", &buf, buf.count)
+        let n = c_getxattr(path, attribute, &buf, buf.count)
         guard n >= 4, (n - 4) % 8 == 0 else { return nil }
         func u16(_ i: Int) -> UInt16 { UInt16(buf[i]) | UInt16(buf[i + 1]) << 8 }
         func u32(_ i: Int) -> UInt32 { UInt32(u16(i)) | UInt32(u16(i + 2)) << 16 }

@@ -222,6 +222,18 @@ struct UserCommandTests {
         #expect(again.status == 0, "\(again.stderr)")
         let workACL = try runProcess(["/usr/bin/getfacl", "-s", "-p", work])
         #expect(workACL.stdoutText.isEmpty, "\(workACL.stdoutText)")
+        // A file from outside, with an ACL of its own, hard-linked into the granted tree: revoke
+        // takes the account's entries off and leaves the file's own.
+        let outside = try dir.write("outside", "o\n", mode: 0o666)
+        #expect(try runProcess(["/usr/bin/setfacl", "-m", "u:daemon:r", outside]).status == 0)
+        let regrant = try Self.mcpbox(["grant", profile])
+        #expect(regrant.status == 0, "\(regrant.stderr)")
+        #expect(link(outside, work + "/hl") == 0)
+        let revokeLinked = try Self.mcpbox(["revoke", profile])
+        #expect(revokeLinked.status == 0, "\(revokeLinked.stderr)")
+        let outsideACL = try runProcess(["/usr/bin/getfacl", "-s", "-p", outside])
+        #expect(outsideACL.stdoutText.contains("user:daemon:r--") && !outsideACL.stdoutText.contains(name), "\(outsideACL.stdoutText)")
+        #expect(try runProcess(["/usr/bin/getfacl", "-s", "-p", work]).stdoutText.isEmpty)
         #expect(try Self.mcpbox(["user", "remove", name]).status == 0)
         let after = Self.snapshot()
         for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }

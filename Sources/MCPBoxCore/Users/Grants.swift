@@ -227,13 +227,25 @@ public struct Grants: Sendable {
             defer { close(fd) }
             let target = Self.pinnedName(fd)
             var steps: [[String]] = [[setfacl, "-x", "u:\(name)", "--", target]]
-            if isDir && HostFS.hasXattr(path, "system.posix_acl_default") { steps.append([setfacl, "-d", "-x", "u:\(name)", "--", target]) }
-            if !hadACL.contains(path) { steps = [[setfacl, "-b", "-k", "--", target]] }
+            if isDir && HostFS.hasXattr(target, "system.posix_acl_default") { steps.append([setfacl, "-d", "-x", "u:\(name)", "--", target]) }
             for a in steps {
                 let r = ManagedAccounts.run(a)
                 // No entry for the account left to remove is fine; anything else is an error.
                 guard r.status == 0 || r.output.contains("No such") || r.output.contains("Invalid argument") else {
                     throw Failure("setfacl failed (\(a.joined(separator: " "))): \(r.output)")
+                }
+            }
+            // A path that had no ACL before grant gets none back, once only base entries and the
+            // mask are left: entries someone else added since (or a file hard-linked into the
+            // tree from outside, with its own ACL) stay.
+            if !hadACL.contains(path) {
+                func minimal(_ acl: [HostFS.ACLEntry]?) -> Bool {
+                    (acl ?? []).allSatisfy { $0.tag != HostFS.ACLEntry.user && $0.tag != HostFS.ACLEntry.group }
+                }
+                if minimal(HostFS.accessACL(target)) && minimal(HostFS.defaultACL(target)) {
+                    let a = [setfacl, "-b", "-k", "--", target]
+                    let r = ManagedAccounts.run(a)
+                    guard r.status == 0 else { throw Failure("setfacl failed (\(a.joined(separator: " "))): \(r.output)") }
                 }
             }
             touched.append(path)
