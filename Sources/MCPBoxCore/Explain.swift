@@ -136,12 +136,7 @@ public enum Explain {
     static func needsEscape(_ u: Unicode.Scalar) -> Bool {
         let v = u.value
         if v < 0x20 || (0x7F...0x9F).contains(v) { return true }
-        guard v >= 0xAD else { return false }
-        // Invisible or reordering: bidi controls and marks, zero-width characters, line and
-        // paragraph separators, the BOM, tag characters (a `greet\u{200b}` beside `greet`).
-        return v == 0xAD || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
-            || (0x2060...0x206F).contains(v) || v == 0xFEFF || (0xE0000...0xE007F).contains(v)
-            || (0xFFF9...0xFFFB).contains(v)
+        return v >= 0xAD && JSON.isInvisible(v)
     }
 
     /// Quotes an argument for display when it is not a plain word.

@@ -437,6 +437,13 @@ struct ProfileFileReader {
 
     mutating func expand(_ s: String, line: Int, key: String) -> String? {
         guard s.utf8.contains(UInt8(ascii: "$")) else { return s }
+        /// Past `maxExpandedBytes`: said once, and the expansion stops there.
+        func tooLong(_ text: String) -> Bool {
+            guard text.utf8.count > Self.maxExpandedBytes else { return false }
+            sink.add(diag(line, key, "expands to more than \(Self.maxExpandedBytes) bytes, longer than any argument or variable a program can be started with",
+                          hint: "pass a shorter value"))
+            return true
+        }
         var out = ""
         var rest = Substring(s)
         var ok = true
@@ -507,18 +514,10 @@ struct ProfileFileReader {
             out += value
             // No argument or variable exec takes is longer (MAX_ARG_STRLEN, 128 KiB): stop here,
             // before a value that run could never pass grows without bound.
-            if out.utf8.count > Self.maxExpandedBytes {
-                sink.add(diag(line, key, "expands to more than \(Self.maxExpandedBytes) bytes, longer than any argument or variable a program can be started with",
-                              hint: "pass a shorter value"))
-                return nil
-            }
+            if tooLong(out) { return nil }
         }
         out.append(contentsOf: rest)
-        if ok, out.utf8.count > Self.maxExpandedBytes {
-            sink.add(diag(line, key, "expands to more than \(Self.maxExpandedBytes) bytes, longer than any argument or variable a program can be started with",
-                          hint: "pass a shorter value"))
-            return nil
-        }
+        if ok, tooLong(out) { return nil }
         return ok ? out : nil
     }
 

@@ -354,6 +354,15 @@ final class PinGuard {
 }
 
 extension JSON {
+    /// Whether scalar `v` is invisible or reorders text where it is shown: bidi controls and
+    /// marks, zero-width characters, line and paragraph separators, the BOM, tag characters,
+    /// interlinear annotations, the soft hyphen (`greet\u{200b}` would look like `greet`).
+    /// Shared by every place that shows a name mcpbox did not choose.
+    public static func isInvisible(_ v: UInt32) -> Bool {
+        v == 0xAD || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
+            || (0x2060...0x206F).contains(v) || v == 0xFEFF || (0xE0000...0xE007F).contains(v) || (0xFFF9...0xFFFB).contains(v)
+    }
+
     /// `s` as a JSON string literal: a name from the server shown on stderr cannot carry
     /// terminal control sequences.
     static func quoted(_ s: String) -> String {
@@ -362,10 +371,7 @@ extension JSON {
         // DEL and C1 controls too (CSI is 0x9b in some terminals), and what is invisible or
         // reorders text (bidi controls, zero-width characters, separators, the BOM, tags): a
         // `safe\u{202e}txt.exe` would show another name.
-        func hidden(_ v: UInt32) -> Bool {
-            (0x7f...0x9f).contains(v) || v == 0xAD || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
-                || (0x2060...0x206F).contains(v) || v == 0xFEFF || (0xE0000...0xE007F).contains(v) || (0xFFF9...0xFFFB).contains(v)
-        }
+        func hidden(_ v: UInt32) -> Bool { (0x7f...0x9f).contains(v) || isInvisible(v) }
         guard out.unicodeScalars.contains(where: { hidden($0.value) }) else { return out }
         var safe = ""
         for u in out.unicodeScalars {

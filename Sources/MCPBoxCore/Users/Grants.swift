@@ -143,16 +143,16 @@ public struct Grants: Sendable {
         let name = id.userName
         let record = recordPath(account: name, profile: profile)
         guard HostFS.info(record) == nil else { throw Failure("already granted (\(record)); run mcpbox revoke \(profile) first") }
+        let entries = Self.entries(for: plan)
+        if entries.isEmpty { return [] }
         // A bind written through a symlink: the object granted would be the link's target, which
         // whoever may change the link chooses (a project directory's `proj -> /srv/secret`).
         for m in plan.mounts {
             guard case .bind(let source, _) = m.kind, !Self.systemPaths.contains(where: { Paths.isWithin(source, $0) }),
-                  !Paths.same(source, m.target) || HostFS.info(m.target, follow: false)?.isSymlink == true else { continue }
-            guard Self.entries(for: plan).contains(where: { Paths.isWithin($0.path, source) || Paths.isWithin(source, $0.path) }) else { continue }
+                  !Paths.same(source, m.target) || HostFS.info(m.target, follow: false)?.isSymlink == true,
+                  entries.contains(where: { Paths.isWithin($0.path, source) || Paths.isWithin(source, $0.path) }) else { continue }
             throw Failure("\(m.target) is reached through a symlink (it is \(source)): grant changes ACLs only of paths written as they are; write \(source) in the profile if that is what the account should use")
         }
-        let entries = Self.entries(for: plan)
-        if entries.isEmpty { return [] }
         var hadACL: [String] = []
         for e in entries {
             if e.kind == .tree { Self.walk(e.path) { p, _ in if Self.hasACL(p) { hadACL.append(p) } } } else if Self.hasACL(e.path) { hadACL.append(e.path) }
