@@ -271,13 +271,21 @@ extension PlanBuilder {
 
     /// Where a mount came from, for an error: the profile entry that named it.
     func location(of m: Mount) -> (file: String?, line: Int?, key: String) {
-        for e in profile.readWrite + profile.readOnly where e.value.path == m.target { return (e.file, e.line, e.key) }
+        for e in profile.readWrite + profile.readOnly where Paths.same(e.value.path, m.target) { return (e.file, e.line, e.key) }
         if let b = profile.bindCommand, m.origin == b.origin { return (b.file, b.line, b.key) }
         if let n = profile.networkMode, m.origin == n.origin { return (n.file, n.line, n.key) }
         return (nil, nil, "filesystem")
     }
 
     func refuse(_ d: inout Draft, _ m: Mount, _ message: String, hint: String) {
+        // A host mount a bind carries: at the entry of that bind, saying where it comes from.
+        if let bind = d.carried[PathKey(m.target)], case .bind(let source, _) = m.kind {
+            let at = location(of: bind)
+            d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
+                                  "refused: " + message + " (\(m.target) is \(Paths.same(m.target, source) ? "a host mount" : "the host mount at \(source)") inside \(bind.target), which the bind carries into the sandbox: binds are recursive)",
+                                  hint: "unmount it, or " + hint))
+            return
+        }
         let at = location(of: m)
         d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key, "refused: " + message, hint: hint))
     }
@@ -327,7 +335,8 @@ extension PlanBuilder {
     /// Runs every check of `GrantChecks` over the draft's binds.
     func checkGrants(_ d: inout Draft, identity: Identity?) {
         let homes = callerHomes()
-        let binds = d.mounts.compactMap { m -> (m: Mount, source: String, ro: Bool)? in
+        // The host mounts the binds carry are judged as binds of their own.
+        let binds = (d.mounts + d.carriedMounts).compactMap { m -> (m: Mount, source: String, ro: Bool)? in
             if case .bind(let source, let ro) = m.kind { (m, source, ro) } else { nil }
         }
         let writable = binds.filter { !$0.ro }
@@ -532,6 +541,7 @@ extension PlanBuilder {
             credentialHomes.append(h)
         }
         let view = SandboxView(mounts: d.mounts)
+        var shownThroughMounts = Set<PathKey>()
         for b in binds {
             let mode = b.ro ? "read-only" : "read-write"
             if let c = GrantChecks.credentialsPrefix(b.source) ?? GrantChecks.credentialsPrefix(b.m.target) {
@@ -559,19 +569,20 @@ extension PlanBuilder {
                 refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside) to the server \(mode)",
                        hint: "add \"\(inside)\" to filesystem.hide, or acknowledge it: [filesystem] accept = [\"\(c)\"]")
             }
-            // A host mount inside the bound directory that shows a home (a bind mount of it, or of
-            // a directory above it): the home's credentials are inside the bind under another
-            // name, which the path comparisons above cannot see. System trees are not looked at.
-            guard HostFS.info(b.source)?.isDirectory == true,
-                  !["/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt"].contains(where: { Paths.isWithin(b.source, $0) }) else { continue }
-            for mp in HostFS.mountPoints() where Paths.isWithin(mp, b.source) && !Paths.same(mp, b.source) {
+            // A host mount at or inside the bound directory that shows credentials of a home (a
+            // bind mount of the home, of a directory above it, or of `~/.ssh` itself): they are
+            // inside the bind under another name, which the path comparisons above cannot see.
+            guard HostFS.info(b.source)?.isDirectory == true else { continue }
+            let mounts = HostFS.mountPoints(below: b.source).paths + (HostFS.mountPoints().contains { Paths.same($0, b.source) } ? [b.source] : [])
+            for mp in mounts {
                 for h in credentialHomes where !Paths.isWithin(h, b.source) {
-                    guard let (_, dir) = identities.ancestor(of: h, sameAs: [mp]) else { continue }
-                    let shown = Paths.join(Paths.join(b.m.target, Paths.remainder(mp, under: b.source)), Paths.remainder(h, under: dir))
-                    for cred in GrantChecks.credentials where HostFS.info(Paths.join(h, cred), follow: false) != nil {
-                        let inside = Paths.join(shown, cred)
-                        guard seen.insert(PathKey(inside)).inserted, view.hostPath(inside) != nil else { continue }
+                    for cred in GrantChecks.credentials {
                         let c = Paths.join(h, cred)
+                        guard HostFS.info(c, follow: false) != nil, let (_, dir) = identities.ancestor(of: c, sameAs: [mp]) else { continue }
+                        let inside = Paths.join(Paths.join(b.m.target, Paths.remainder(mp, under: b.source)), Paths.remainder(c, under: dir))
+                        // Once per path inside: a bind's host mounts are also judged as binds of their own.
+                        guard seen.insert(PathKey(inside)).inserted, shownThroughMounts.insert(PathKey(inside)).inserted,
+                              view.hostPath(inside) != nil else { continue }
                         if acknowledged([c, inside], reason: "credentials (\(cred)) inside \(b.m.target) through the mount at \(mp), \(mode)", &d) { continue }
                         refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside) to the server \(mode): the host mount at \(mp) shows \(dir)",
                                hint: "add \"\(inside)\" to filesystem.hide, or acknowledge it: [filesystem] accept = [\"\(c)\"]")
@@ -583,7 +594,9 @@ extension PlanBuilder {
         // Root starts mcpbox for an account: a bind must not reach what the account cannot.
         guard let identity, identity.mechanism == .rootAccount || identity.mechanism == .rootNobody else { return }
         var traversable: [String: Bool] = [:]
-        for b in binds {
+        // (Not the host mounts a bind carries: inside the sandbox they lie behind the same
+        // directories as on the host, with the same permissions.)
+        for b in binds where d.carried[PathKey(b.m.target)] == nil {
             var dir = b.source
             var blocked: String?
             while dir != "/" {

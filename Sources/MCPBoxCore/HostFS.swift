@@ -136,7 +136,31 @@ public enum HostFS {
     /// escapes undone), read once; empty when it cannot be read.
     public static func mountPoints() -> [String] {
         if let known = mountPointsRead { return known }
-        var out: [String] = []
+        let out = rawMountPoints().compactMap { String(validating: $0, as: UTF8.self) }
+        mountPointsRead = out
+        return out
+    }
+    nonisolated(unsafe) static var mountPointsRead: [String]?
+
+    /// The host mount points strictly below `source` (by bytes), which a bind of `source` carries
+    /// into the sandbox (binds are recursive, as `mount --rbind`); `undecodable`: some of them are
+    /// not valid UTF-8 (mcpbox cannot name them, so cannot judge them).
+    public static func mountPoints(below source: String) -> (paths: [String], undecodable: Bool) {
+        let s = Array(source.utf8)
+        var paths: [String] = [], undecodable = false
+        var seen = Set<PathKey>()
+        for mp in rawMountPoints() where mp.count > s.count && mp.starts(with: s) && (s == [UInt8(ascii: "/")] || mp[s.count] == UInt8(ascii: "/")) {
+            guard seen.insert(PathKey(bytes: mp)).inserted else { continue }
+            if let p = String(validating: mp, as: UTF8.self) { paths.append(p) } else { undecodable = true }
+        }
+        return (paths, undecodable)
+    }
+
+    /// Field 5 of `/proc/self/mountinfo` (the mount points of this mount namespace) as bytes,
+    /// its octal escapes undone; read once; empty when it cannot be read.
+    static func rawMountPoints() -> [[UInt8]] {
+        if let known = rawMountPointsRead { return known }
+        var out: [[UInt8]] = []
         if let bytes = readBytes("/proc/self/mountinfo", limit: 4 << 20) {
             for line in bytes.split(separator: UInt8(ascii: "\n")) {
                 let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
@@ -153,13 +177,13 @@ public enum HostFS {
                         f = f.dropFirst()
                     }
                 }
-                if let p = String(validating: path, as: UTF8.self) { out.append(p) }
+                out.append(path)
             }
         }
-        mountPointsRead = out
+        rawMountPointsRead = out
         return out
     }
-    nonisolated(unsafe) static var mountPointsRead: [String]?
+    nonisolated(unsafe) static var rawMountPointsRead: [[UInt8]]?
 
     /// The names of the variables whose value `environment()` found not valid UTF-8 (read with
     /// U+FFFD in place of the bad bytes): passed on or expanded, they are refused, not changed.

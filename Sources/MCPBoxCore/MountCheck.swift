@@ -40,10 +40,15 @@ struct MountCheck {
     ]
 
     private var applied: [Mount] = []
+    /// The index in `applied` of the last mount at each target, by the target's bytes (`String`
+    /// equality is canonical equivalence: `caf\u{E9}` and `cafe\u{301}` are two paths to the
+    /// kernel). A covering mount is found by looking up the path's own ancestors (a handful)
+    /// instead of testing every mount applied (a profile with 1,000 paths took 0.4 s).
+    private var lastAt: [PathKey: Int] = [:]
     /// Entries the build has created so far (directories and mount-point files), with the
     /// index in `applied` of the mount they were created in (-1: the root tmpfs). A mount
-    /// applied later at or above them hides them.
-    private var created: [String: (entry: Entry, owner: Int)] = [:]
+    /// applied later at or above them hides them. Keyed by bytes, like `lastAt`.
+    private var created: [PathKey: (entry: Entry, owner: Int)] = [:]
 
     /// Every failure, in build order (the launch stops at the first).
     static func failures(_ mounts: [Mount]) -> [Failure] {
@@ -61,17 +66,30 @@ struct MountCheck {
         coveringIndex(path).map { applied[$0] }
     }
 
+    /// The last index `i` with `Paths.isWithin(path, applied[i].target)`: the targets that
+    /// holds for are `/`, `path` itself and each of its prefixes that ends before a `/` byte.
     private func coveringIndex(_ path: String) -> Int? {
-        applied.lastIndex { Paths.isWithin(path, $0.target) }
+        var best = lastAt[PathKey(bytes: [UInt8(ascii: "/")])] ?? -1
+        let bytes = Array(path.utf8)
+        for k in bytes.indices where bytes[k] == UInt8(ascii: "/") {
+            if let i = lastAt[PathKey(bytes: Array(bytes[..<k]))], i > best { best = i }
+        }
+        if let i = lastAt[PathKey(bytes: bytes)], i > best { best = i }
+        return best >= 0 ? best : nil
+    }
+
+    private mutating func append(_ m: Mount) {
+        lastAt[PathKey(m.target)] = applied.count
+        applied.append(m)
     }
 
     private mutating func create(_ path: String, _ e: Entry) {
-        created[path] = (e, coveringIndex(path) ?? -1)
+        created[PathKey(path)] = (e, coveringIndex(path) ?? -1)
     }
 
     /// What the build sees at `path` now.
     func entry(_ path: String) -> Entry {
-        if let c = created[path], c.owner == (coveringIndex(path) ?? -1) { return c.entry }
+        if let c = created[PathKey(path)], c.owner == (coveringIndex(path) ?? -1) { return c.entry }
         guard let m = covering(path) else {
             return path == "/" ? .directory : .missing(creatable: true, holder: nil)
         }
@@ -121,7 +139,7 @@ struct MountCheck {
     /// Applies `m`; the failure the launch would stop at, if any.
     private mutating func apply(_ m: Mount, index: Int) -> Failure? {
         if m.target == "/" {
-            applied.append(m)
+            append(m)
             guard case .bind = m.kind else {
                 return Failure(index: index, message: "/ can only be a bind", hint: "remove it", blocker: nil)
             }
@@ -180,13 +198,13 @@ struct MountCheck {
                                hint: "remove it", blocker: holder)
             }
         }
-        applied.append(m)
+        append(m)
         return nil
     }
 
     private func missingFailure(_ m: Mount, index: Int, path: String, holder: String?) -> Failure {
         let place: String
-        if let h = holder, let c = applied.last(where: { $0.target == h }) {
+        if let h = holder, let c = lastAt[PathKey(h)].map({ applied[$0] }) {
             switch c.kind {
             case .bind: place = "the read-only bind of \(h)"
             case .dev: place = "the sandbox's own \(h)"
@@ -197,7 +215,7 @@ struct MountCheck {
             place = holder ?? "/"
         }
         let hint = holder.map { h -> String in
-            if case .bind(let source, true)? = applied.last(where: { $0.target == h })?.kind {
+            if case .bind(let source, true)? = lastAt[PathKey(h)].map({ applied[$0].kind }) {
                 return "create \(Paths.join(source, Paths.remainder(path, under: h))) on the host, bind \(h) read-write, or remove this entry"
             }
             return "remove this entry"

@@ -37,6 +37,10 @@ public struct SandboxPlan: Sendable, Equatable {
     public var warnings: [String]
     /// Optional paths (`?` prefix) that were absent on the host and so are not in `mounts`.
     public var skippedOptional: [String] = []
+    /// The object each bind source was when the plan was made, before any check looked at it
+    /// (by the source's bytes): `run` binds nothing else (a directory renamed into its place
+    /// since is refused, ESTALE), so the checks judged what the sandbox shows.
+    public var sourceIdentities: [PathKey: FileIdentity] = [:]
     /// Git directories inside read-write binds whose configuration-bearing entries are bound
     /// read-only (host paths); see `GitProtection`.
     public var gitProtected: [String] = []
@@ -391,4 +395,11 @@ public struct MCPPlan: Sendable, Equatable {
         plan.toolsConfirm = profile.toolsConfirm.map(rules)
         return plan
     }
+}
+
+/// Device and inode of a host object.
+public struct FileIdentity: Sendable, Equatable {
+    public var dev: UInt64
+    public var ino: UInt64
+    public init(dev: UInt64, ino: UInt64) { self.dev = dev; self.ino = ino }
 }

@@ -136,6 +136,13 @@ public struct PlanBuilder {
         var gitTrees: [GitProtection.Tree] = []
         var accepted: [AcceptedGrant] = []
         var acknowledged: [AcknowledgedWarning] = []
+        /// Host mounts below a bind's source that the bind carries into the sandbox (binds are
+        /// recursive), still visible there: each is judged as a bind of its own, with the
+        /// bind's mode (`carriedMounts`). Keyed by target: the bind that carries it.
+        var carried: [PathKey: Mount] = [:]
+        var carriedMounts: [Mount] = []
+        /// `SandboxPlan.sourceIdentities`.
+        var sourceIdentities: [PathKey: FileIdentity] = [:]
 
         /// Adds `warning`, or records it as acknowledged by `entry`.
         mutating func warn(_ warning: String, acknowledgedBy entry: Sourced<String>?) {
@@ -263,6 +270,7 @@ public struct PlanBuilder {
         // Executable, as the sandbox sees it.
         d.mounts = Self.ordered(d.mounts)
         let view = SandboxView(mounts: d.mounts, memoizing: true)
+        carryMounts(&d, view: view)
         var executable: String?
         if let program = argv.first {
             if let hostExecutable {
@@ -305,7 +313,7 @@ public struct PlanBuilder {
         checkGrants(&d, identity: identity)
 
         // A server must never be able to edit its own jail.
-        for m in d.mounts {
+        for m in d.mounts + d.carriedMounts {
             guard case .bind(let source, false) = m.kind else { continue }
             for f in profile.files where Paths.isWithin(f, source) {
                 d.sink.add(Diagnostic(file: f, key: "filesystem.read_write",
@@ -320,7 +328,7 @@ public struct PlanBuilder {
             }
         }
         // Nor reach it by another name: a hard link, or the same directory seen through another mount.
-        let rwBinds = d.mounts.compactMap { m -> (source: String, target: String, origin: String)? in
+        let rwBinds = (d.mounts + d.carriedMounts).compactMap { m -> (source: String, target: String, origin: String)? in
             if case .bind(let source, false) = m.kind { (source, m.target, m.origin) } else { nil }
         }
         for f in profile.files where !rwBinds.contains(where: { Paths.isWithin(f, $0.source) }) {
@@ -330,7 +338,7 @@ public struct PlanBuilder {
         }
 
         // Nor plant a symlink in a writable path that a later launch would follow to a bind source.
-        let writable = d.mounts.compactMap { m -> String? in if case .bind(let source, false) = m.kind { source } else { nil } }
+        let writable = (d.mounts + d.carriedMounts).compactMap { m -> String? in if case .bind(let source, false) = m.kind { source } else { nil } }
         for m in d.mounts {
             guard case .bind = m.kind, let link = Self.symlinkInside(m.target, writable) else { continue }
             d.sink.add(Diagnostic(key: "filesystem",
@@ -353,6 +361,7 @@ public struct PlanBuilder {
                                namespaces: namespaces, mounts: d.mounts, network: network, seccomp: seccomp,
                                environment: environment, limits: limits, warnings: d.warnings)
         plan.skippedOptional = d.skipped
+        plan.sourceIdentities = d.sourceIdentities
         plan.gitProtected = d.gitProtected
         plan.hgProtected = d.hgProtected
         plan.gitWatched = d.gitWatched
@@ -381,6 +390,42 @@ public struct PlanBuilder {
         plan.audit = audit
         plan.mcp?.policy.pins = pins
         return plan
+    }
+
+    /// Finds the host mounts each bind carries into the sandbox (`Draft.carried`): a bind is
+    /// recursive, so whatever is mounted below its source on the host (a bind mount of another
+    /// directory, a procfs, a USB stick) comes with it, under another name than the one the
+    /// profile gave. Each that stays visible is judged as a bind of its own: a procfs is refused
+    /// here, the rest by the checks that follow (`checkGrants` and the jail checks).
+    func carryMounts(_ d: inout Draft, view: SandboxView) {
+        for m in d.mounts {
+            guard case .bind(let source, let readOnly) = m.kind else { continue }
+            // (The binds added after the profile's own: what they are before the checks.)
+            if d.sourceIdentities[PathKey(source)] == nil, let id = HostFS.identity(source).map({ FileIdentity(dev: $0.dev, ino: $0.ino) }) { d.sourceIdentities[PathKey(source)] = id }
+            let below = HostFS.mountPoints(below: source)
+            if below.undecodable {
+                let at = location(of: m)
+                d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
+                                      "refused: \(m.target) holds a host mount whose path is not valid UTF-8; the bind would carry it into the sandbox (binds are recursive), and mcpbox cannot name it to judge it",
+                                      hint: "unmount it or rename its mount point, or bind a directory that holds no such mount"))
+            }
+            for mp in below.paths {
+                let target = Paths.join(m.target, Paths.remainder(mp, under: source))
+                // Under a later mount (the sandbox's own /proc, a tmpfs, a hide): not shown.
+                guard let shown = view.hostPath(target), Paths.same(shown, mp),
+                      d.carried[PathKey(target)] == nil else { continue }
+                if Paths.isWithin(mp, "/proc") || HostFS.isProcFS(mp) {
+                    let at = location(of: m)
+                    d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
+                                          "refused: \(m.target) holds the host mount \(mp), a procfs (the host's processes), which the sandbox would show at \(target): binds are recursive",
+                                          hint: "unmount it, or bind a directory that holds no procfs"))
+                    continue
+                }
+                let carried = Mount(target: target, kind: .bind(source: mp, readOnly: readOnly), origin: m.origin)
+                d.carried[PathKey(target)] = m
+                d.carriedMounts.append(carried)
+            }
+        }
     }
 
     // MARK: Mounts
@@ -436,6 +481,7 @@ public struct PlanBuilder {
             if Paths.isWithin(path, "/dev") || Paths.isWithin(source, "/dev"), !acknowledged([path], reason: "host device", &d) {
                 d.warnings.append("\(b.entry.key): \(path) exposes a host device to the server (\(b.entry.origin))")
             }
+            if let id = HostFS.identity(source).map({ FileIdentity(dev: $0.dev, ino: $0.ino) }) { d.sourceIdentities[PathKey(source)] = id }
             d.mounts.append(Mount(target: path, kind: .bind(source: source, readOnly: b.readOnly), origin: b.entry.origin))
         }
         for t in profile.tmpfs {

@@ -270,6 +270,11 @@ public enum Spawn {
                                          target: source)
                     }
                 }
+                // The object the plan's checks looked at, or nothing: a directory renamed into
+                // the checked path since (`renameat2(RENAME_EXCHANGE)`) is another object.
+                if let planned = plan.sourceIdentities[PathKey(source)], planned != FileIdentity(dev: dev, ino: ino) {
+                    throw SpawnError(stage: Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue), code: ESTALE, target: source)
+                }
                 c.source_dev = dev
                 c.source_ino = ino
                 c.source_is_dir = isDir

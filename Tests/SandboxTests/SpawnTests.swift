@@ -7,6 +7,10 @@ import Testing
 import Glibc
 #endif
 
+/// `renameat2(2)` from the C library (declared only under _GNU_SOURCE).
+@_silgen_name("renameat2")
+private func c_renameat2(_ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdirfd: Int32, _ newpath: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
+
 /// The launch mechanism itself, with plans built directly: namespaces, credentials, the
 /// filesystem view, pid 1, exit statuses, and failures that name their stage.
 @Suite(.enabled(if: geteuid() == 0, "needs root: real namespaces and accounts"))
@@ -456,6 +460,34 @@ struct SpawnTests {
         let failure = try #require(r.failure, "the launch went ahead: \(r.stdout)")
         #expect(failure.stage == Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue))
         #expect(failure.code == ELOOP, "\(failure.description)")
+        #expect(!r.stdout.contains("SECRET"))
+    }
+
+    @Test("a directory exchanged into a checked bind source after planning (renameat2 RENAME_EXCHANGE) is not bound: ESTALE")
+    func directoryExchangedAfterPlanningIsRefused() throws {
+        // Planned (and checked) while `pub` held a public note; by the launch a directory the
+        // plan never looked at has taken its name, with the same path all the way down.
+        let dir = try TempDir(prefix: "mcpbox-exchange")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        try dir.makeDir("pub")
+        try dir.makeDir("vault")
+        _ = try dir.write("pub/note", "PUBLIC")
+        _ = try dir.write("vault/key", "SECRET")
+        let file = try dir.write("x.toml", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(dir.sub("pub"))\"]\n")
+        let command = ["/bin/sh", "-c", "cat \(dir.sub("pub"))/*"]
+        let loader = ProfileLoader(searchPath: [TestSupport.profilesDir], variables: [:],
+                                   environment: ["HOME": "/root", "PATH": "/usr/bin:/bin"], callerUid: 0, commandLine: command)
+        let plan = try PlanBuilder(profile: try loader.load(file), host: HostContext.current(), command: command).build()
+        // The same plan, launched while nothing changed, shows the checked directory.
+        let before = try SpawnFixture.run(plan)
+        #expect(before.status == 0 && before.stdout.contains("PUBLIC"), "\(before.stderr)")
+        let rc = c_renameat2(AT_FDCWD, dir.sub("pub"), AT_FDCWD, dir.sub("vault"), 2 /* RENAME_EXCHANGE */)
+        try #require(rc == 0, "renameat2: \(errno)")
+        let r = try SpawnFixture.run(plan)
+        let failure = try #require(r.failure, "the launch went ahead: \(r.stdout)")
+        #expect(failure.stage == Int32(MCPBOX_STAGE_MOUNT_SOURCE.rawValue) && failure.code == ESTALE, "\(failure.description)")
+        #expect(failure.description.contains("replaced after mcpbox checked it"), "\(failure.description)")
         #expect(!r.stdout.contains("SECRET"))
     }
 
