@@ -48,14 +48,31 @@ public struct ProfileError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// Collects diagnostics while validation goes on, so every error is reported at once.
 struct DiagnosticSink {
+    /// The most diagnostics kept: a file of 100,000 unknown keys (under 1 MiB) printed 24 MB.
+    static let limit = 1000
     var items: [Diagnostic] = []
+    /// Diagnostics past `limit`, counted, not kept.
+    private(set) var dropped = 0
     /// The same diagnostics, to drop repeats in constant time.
     private var seen: Set<Diagnostic> = []
     mutating func add(_ d: Diagnostic) {
-        if seen.insert(d).inserted { items.append(d) }
+        guard !seen.contains(d) else { return }
+        guard items.count < Self.limit else { dropped += 1; return }
+        seen.insert(d)
+        items.append(d)
+    }
+    /// Every diagnostic of `other`, its uncounted ones included.
+    mutating func merge(_ other: DiagnosticSink) {
+        for d in other.items { add(d) }
+        dropped += other.dropped
     }
     var isEmpty: Bool { items.isEmpty }
     func throwIfAny() throws(ProfileError) {
-        if !items.isEmpty { throw ProfileError(items) }
+        guard !items.isEmpty else { return }
+        if dropped > 0 {
+            throw ProfileError(items + [Diagnostic("\(dropped) more \(dropped == 1 ? "error" : "errors") not shown (the first \(Self.limit) are)",
+                                                   hint: "fix these first")])
+        }
+        throw ProfileError(items)
     }
 }

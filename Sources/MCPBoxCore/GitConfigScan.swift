@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// What a repository's configuration names that host git would read or run: hooks directories,
 /// included files, pagers, editors, helpers, drivers, aliases. A pure, bounded reader of git's
 /// config syntax; `PlanBuilder.protectGitConfiguration` binds read-only (or refuses) whatever of
@@ -258,7 +261,14 @@ public enum GitConfigScan {
         case "submodule": return sub != nil && name == "update" && (e.value ?? "").hasPrefix("!") ? .command : nil
         case "difftool", "mergetool", "man", "browser": return sub != nil && (name == "cmd" || name == "path") ? .command : nil
         case "trailer": return sub != nil && (name == "command" || name == "cmd") ? .command : nil
-        case "sendemail": return name == "sendmailcmd" ? .command : nil
+        case "sendemail":
+            // Also per identity (`sendemail.<identity>.cccmd`); an SMTP server given as a path
+            // (starting `/` or `~`) is a sendmail-like program git runs.
+            if ["sendmailcmd", "cccmd", "tocmd", "headercmd"].contains(name) { return .command }
+            return name == "smtpserver" && (e.value.map { $0.hasPrefix("/") || $0.hasPrefix("~") } ?? false) ? .command : nil
+        case "tar": return sub != nil && name == "command" ? .command : nil
+        case "guitool": return sub != nil && name == "cmd" ? .command : nil
+        case "instaweb": return sub == nil && name == "httpd" ? .command : nil
         case "imap": return sub == nil && name == "tunnel" ? .command : nil
         case "interactive": return sub == nil && name == "difffilter" ? .command : nil
         case "protocol":
@@ -457,13 +467,23 @@ public enum GitConfigScan {
                 if words[j] == "-c", j + 1 < words.count, depth < 2 {
                     return out + commandPaths(words[j + 1], depth: depth + 1)
                 }
+                // Inline code (perl, ruby, node): no script file.
+                if ["-e", "-E", "--eval"].contains(words[j]), !["sh", "bash", "dash", "zsh", "ksh"].contains(Paths.basename(first)) {
+                    return out.filter { !$0.contains("$") && !$0.contains("`") }
+                }
+                // A Python module, found first in the working directory.
+                if words[j] == "-m", j + 1 < words.count {
+                    return (out + [String(words[j + 1].map { $0 == "." ? "/" : $0 }) + ".py"]).filter { !$0.contains("$") && !$0.contains("`") }
+                }
                 j += 1
             }
             if j < words.count {
                 if Paths.basename(first) == "env" || Paths.basename(first) == "exec" {
                     return out + commandPaths(words[j...].joined(separator: " "), depth: depth + 1)
                 }
-                if words[j].contains("/") || words[j].hasPrefix("~") { out.append(words[j]) }
+                // The script an interpreter runs is a file, found from where git runs the command
+                // (the worktree's top) even without a `/` (`sh fsm.sh`); `-` is its standard input.
+                if words[j] != "-" { out.append(words[j]) }
             }
         }
         return out.filter { !$0.contains("$") && !$0.contains("`") }
@@ -553,7 +573,11 @@ extension PlanBuilder {
                 continue
             }
             let holders = writable.filter { Paths.isWithin(p, $0.source) }
-            guard let first = holders.first else { continue }
+            guard let first = holders.first else {
+                // Outside: still not a file with another name inside a path the server writes.
+                protectLinks(&d, p, what: what, bind: m)
+                continue
+            }
             // Every component below the bind must be what it is now: a symlink there could be
             // re-pointed by the server, a missing one created.
             var cur = first.source
@@ -576,6 +600,57 @@ extension PlanBuilder {
                 if d.mounts.contains(where: { $0.target == target && $0.kind == mount.kind }) { continue }
                 d.mounts.append(mount)
             }
+            protectLinks(&d, p, what: what, bind: m)
         }
+    }
+
+    /// What a read-only bind of `path` (a hooks directory, a configuration file) would still
+    /// leave the server: a file with other hard links changes through them, and one of them may
+    /// lie in a path the server writes (refused: mcpbox cannot find them); a symlink in a hooks
+    /// directory runs what it points to, bound read-only too where that lies in a path the
+    /// server writes, refused where it does not exist (the server could create it). Directories
+    /// are looked into to a depth of 4, 4096 entries.
+    func protectLinks(_ d: inout Draft, _ path: String, what: String, bind m: Mount) {
+        let writable: [(source: String, target: String)] = d.mounts.compactMap {
+            if case .bind(let source, false) = $0.kind { return (source, $0.target) }
+            return nil
+        }
+        // A hard link lies on its file's file system: only those of the writable binds matter.
+        let devices = Set(writable.compactMap { HostFS.identity($0.source)?.dev })
+        var budget = 4096
+        func visit(_ p: String, depth: Int) {
+            var st = stat()
+            guard budget > 0, lstat(p, &st) == 0 else { return }
+            budget -= 1
+            switch st.st_mode & S_IFMT {
+            case S_IFREG where st.st_nlink > 1 && devices.contains(UInt64(st.st_dev)):
+                d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                      "refused: \(p), which host git reads or runs (\(what)), has \(st.st_nlink) hard links: the server could change it through another name inside a path it may write, which mcpbox cannot find (\(m.origin))",
+                                      hint: "make it a file of its own: cp -p \(p) \(p).copy && mv \(p).copy \(p)"))
+            case S_IFLNK:
+                guard let real = HostFS.realPath(p) else {
+                    d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                          "refused: \(p), which host git runs (\(what)), is a symlink to a path that does not exist: the server could create it (\(m.origin))",
+                                          hint: "remove the symlink, or create what it points to"))
+                    return
+                }
+                for h in writable where Paths.isWithin(real, h.source) {
+                    let target = Paths.join(h.target, Paths.remainder(real, under: h.source))
+                    let mount = Mount(target: target, kind: .bind(source: real, readOnly: true), origin: "mcpbox: git protection (the target of \(p))")
+                    if !d.mounts.contains(where: { $0.target == target && $0.kind == mount.kind }) { d.mounts.append(mount) }
+                }
+                // What it points to, in turn (a directory of hooks, a file with other links).
+                if depth < 4 { visit(real, depth: depth + 1) }
+            case S_IFDIR where depth < 4:
+                guard let entries = GitProtection.listDirectory(Array(p.utf8)) else { return }
+                for e in entries {
+                    guard let name = String(validating: e.name, as: UTF8.self) else { continue }
+                    visit(Paths.join(p, name), depth: depth + 1)
+                }
+            default:
+                return
+            }
+        }
+        visit(path, depth: 0)
     }
 }

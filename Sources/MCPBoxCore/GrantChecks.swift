@@ -341,6 +341,21 @@ extension PlanBuilder {
         }
         let writable = binds.filter { !$0.ro }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
+        // Other accounts' homes (each owned by its account) that a read-write bind contains or
+        // lies in: their start-up files run at their owner's next login, their mcpbox profiles
+        // load at their owner's next launch, whoever started this one.
+        var otherHomes: [(home: String, account: String)] = []
+        if !writable.isEmpty {
+            // (Not the server's own account: its home is the server's to write.)
+            for u in host.accounts.users where u.uid != identity?.hostUid {
+                guard let h = Paths.normalize(u.home), h != "/", !homes.contains(where: { Paths.same($0, h) }),
+                      !otherHomes.contains(where: { Paths.same($0.home, h) }),
+                      writable.contains(where: { Paths.isWithin(h, $0.source) || Paths.isWithin($0.source, h) }),
+                      let info = HostFS.info(h), info.isDirectory, info.uid == u.uid else { continue }
+                otherHomes.append((h, u.name))
+            }
+        }
+        let trustedHomes = homes + otherHomes.map(\.home)
         var known: [PathKey: Bool?] = [:]
         let identities = GrantChecks.Identities()
         /// A path resolved per component (cheap; under one of the homes from its real path);
@@ -365,15 +380,18 @@ extension PlanBuilder {
                 (p.isAbsolutePath ? p : HostFS.realPath(p)).map { ($0, "a directory of the profile search path") }
             }
             protected.append(("/etc/mcpbox", "mcpbox's system configuration"))
-            var configs = homes.map { Paths.join($0, ".config/mcpbox") }
-            var states = homes.map { Paths.join($0, ".local/state/mcpbox") }
+            // The shipped profiles' places too where they do not exist (yet): one the server
+            // created would be searched (`ProfileLoader.shippedProfileCandidates`).
+            protected += ProfileLoader.shippedProfileCandidates().map { ($0, "a directory mcpbox searches for shipped profiles") }
+            var configs = trustedHomes.map { Paths.join($0, ".config/mcpbox") }
+            var states = trustedHomes.map { Paths.join($0, ".local/state/mcpbox") }
             if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Self.pathOrWalked) { configs.append(Paths.join(x, "mcpbox")) }
             if let x = host[env: "XDG_STATE_HOME"].flatMap(Self.pathOrWalked) { states.append(Paths.join(x, "mcpbox")) }
             protected += configs.map { ($0, "mcpbox's configuration") }
             protected += states.map { ($0, "mcpbox's state (pins, logs, caches it trusts later)") }
             // Package caches: each profile's server code, run again by that profile's later
             // sandboxes (`Packages.cacheRoot`); only the profile's own cache is bound, by mcpbox.
-            var caches = homes.map { Paths.join($0, ".cache/mcpbox") }
+            var caches = trustedHomes.map { Paths.join($0, ".cache/mcpbox") }
             if let x = host[env: "XDG_CACHE_HOME"].flatMap(Self.pathOrWalked) { caches.append(Paths.join(x, "mcpbox")) }
             if host.callerUid == 0 { caches.append("/var/cache/mcpbox") }
             protected += caches.map { ($0, GrantChecks.packageCachesWhat) }
@@ -420,6 +438,7 @@ extension PlanBuilder {
         // Only a read-write bind is judged against them: none, nothing to gather.
         if !writable.isEmpty {
             for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
+            for o in otherHomes { places += GrantChecks.runLater.map { (Paths.join(o.home, $0.path), "\($0.what) of the account \(o.account)") } }
             // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
             for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
                 guard let x = host[env: variable].flatMap(Self.pathOrWalked) else { continue }
@@ -503,6 +522,12 @@ extension PlanBuilder {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and contains your home directory \(home.0); the server can modify it",
                            hint: Self.acceptHint(w.m.target, "bind only the directories the server needs"))
                 }
+            } else if let other = otherHomes.first(where: { Paths.isWithin($0.home, w.source) || GrantChecks.sameObject($0.home, w.source) }) {
+                wholeRefused = !acknowledged([w.m.target, w.source], reason: "read-write, contains the home directory \(other.home) of the account \(other.account)", &d)
+                if wholeRefused {
+                    refuse(&d, w.m, "\(w.m.target) is bound read-write and contains the home directory \(other.home) of the account \(other.account); the server could plant what that account runs at its next login (its shell start-up files, its ~/.ssh/authorized_keys)",
+                           hint: Self.acceptHint(w.m.target, "bind only the directories the server needs"))
+                }
             } else if let (home, how) = homeWalks.lazy.compactMap({ h in
                           Self.walkRelation(h.1, real: h.0.1, source: w.source, identities: identities).map { (h.0.0, $0) } }).first {
                 // A home reached through a symlink inside the bind: the server repoints it.
@@ -523,10 +548,16 @@ extension PlanBuilder {
                 else if let f = followed, let how = Self.walkRelation(f, real: real, source: w.source, identities: identities) {
                     relation = how
                 }
+                // A file with other hard links on the bind's file system: one may lie inside it,
+                // and the server would change the file through it (mcpbox cannot find them).
+                else if let id = HostFS.identity(real), id.links > 1, HostFS.info(real, follow: false)?.isRegular == true,
+                        HostFS.identity(w.source)?.dev == id.dev {
+                    relation = "may hold one of the \(id.links) hard links of"
+                }
                 else { continue }
                 if acknowledged([place], reason: "read-write, \(what)", &d) { continue }
                 refuse(&d, w.m, "\(w.m.target) is bound read-write and \(relation) \(place) (\(what)), which the host runs or trusts later; the server could plant code there",
-                       hint: Self.acceptHint(place, "bind a narrower directory"))
+                       hint: Self.acceptHint(place, relation.hasPrefix("may hold") ? "make it a file of its own (cp -p \(place) \(place).new && mv \(place).new \(place))" : "bind a narrower directory"))
             }
         }
 

@@ -126,9 +126,16 @@ public enum HgProtection {
             guard v.contains("/") else { return [] }
             words = [v]
         } else {
-            words = v.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" || $0 == "|" || $0 == "&" })
+            let all = v.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" || $0 == "|" || $0 == "&" })
                 .map { $0.trimmingScalars(where: HgText.isQuoteOrParen) }
-                .filter { $0.contains("/") && !$0.contains("://") && !$0.hasPrefix("$") }
+            words = all.filter { $0.contains("/") && !$0.contains("://") && !$0.hasPrefix("$") }
+            // The script an interpreter runs is a file, found from the repository's root where hg
+            // runs hooks, even without a `/` (`sh hook.sh`).
+            if let first = all.first, GitConfigScan.interpreters.contains(Paths.basename(first)),
+               let script = all.dropFirst().first(where: { !$0.hasPrefix("-") }),
+               script != "-", !script.contains("/"), !script.hasPrefix("$"), !script.contains("`") {
+                words.append(script)
+            }
         }
         var out: [String] = []
         for w in words {

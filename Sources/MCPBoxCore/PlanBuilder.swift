@@ -565,6 +565,15 @@ public struct PlanBuilder {
                 d.warnings.append("filesystem.hide: \(path) is not inside any bound path, so it is invisible anyway (\(h.origin))")
             }
         }
+        // Host mounts below the binds' sources, which come with them (see `carryMounts`).
+        let carried = d.mounts.flatMap { m -> [Mount] in
+            guard !profile.hide.isEmpty, case .bind(let source, let ro) = m.kind else { return [] }
+            return HostFS.mountPoints(below: source).paths.compactMap { mp in
+                let t = Paths.join(m.target, Paths.remainder(mp, under: source))
+                guard let shown = withBinds.hostPath(t), Paths.same(shown, mp) else { return nil }
+                return Mount(target: t, kind: .bind(source: mp, readOnly: ro), origin: m.origin)
+            }
+        }
         for h in profile.hide {
             let path = h.value.path
             guard let info = HostFS.info(path) else {
@@ -585,7 +594,8 @@ public struct PlanBuilder {
             var places: [(target: String, isDirectory: Bool)] = []
             if withBinds.isBound(path) { places.append((path, info.isDirectory)) }
             let ancestors = Self.ancestorIdentities(hidden)
-            for m in d.mounts {
+            // The host mounts the binds carry show it too (a bind mount of a directory above it).
+            for m in d.mounts + carried {
                 guard case .bind(let source, _) = m.kind else { continue }
                 if let a = ancestors.first(where: { $0.path == source })
                     ?? HostFS.identity(source).flatMap({ id in ancestors.first { $0.dev == id.dev && $0.ino == id.ino } }) {
@@ -657,6 +667,24 @@ public struct PlanBuilder {
                 continue
             }
             protectMercurial(&d, m, source: source, exposure: e, identity: identity)
+            // A `.git` that is neither a git directory nor a gitfile (a symlink, dangling or not;
+            // an empty directory; anything else) holds nothing to protect, yet the server can
+            // replace or fill it with a git directory of its own, which host git then reads and
+            // runs as the repository's (and the sweep left it alone as a known entry). So can it
+            // the bind itself when that is named `.git`.
+            var lookalike = false
+            for w in e.worktrees + (Paths.basename(source) == ".git" ? [Paths.dirname(source)] : []) {
+                let entry = Paths.join(w, ".git")
+                guard Paths.isWithin(entry, source), let info = HostFS.info(entry, follow: false) else { continue }
+                if info.isRegular || (info.isDirectory && GitProtection.isGitDir(entry)) { continue }
+                let what = info.isSymlink ? "a symlink (\(HostFS.readLink(entry).map { "to \($0)" } ?? "unreadable"))"
+                    : info.isDirectory ? "a directory that is not a git directory" : "neither a directory nor a file"
+                refuse(&d, m, "\(entry) is \(what), inside a read-write bind: the server could make it a git directory of its own, whose configuration and hooks host git would run at the next `git status` in \(w)",
+                       hint: info.isSymlink ? "replace the symlink with the git directory it points to, remove it, or bind a narrower path"
+                           : "remove it, or bind a narrower path")
+                lookalike = true
+            }
+            if lookalike { continue }
             var gitDirs = e.gitDirs
             if let g = e.enclosingGitDir {
                 if let entry = GitProtection.guardedEntries.first(where: { Paths.isWithin(source, Paths.join(g, $0)) }) {
@@ -702,6 +730,9 @@ public struct PlanBuilder {
                         continue
                     }
                     d.mounts.append(Mount(target: target, kind: .bind(source: path, readOnly: true), origin: origin))
+                    if ["config", "config.worktree", "commondir", "gitdir", "hooks"].contains(name) {
+                        protectLinks(&d, path, what: "\(g)'s \(name)", bind: m)
+                    }
                 }
                 d.gitProtected.append(g)
                 d.gitWatched += GitProtection.watched(in: g)

@@ -445,17 +445,19 @@ struct ProfileFileReader {
             return true
         }
         var out = ""
-        var rest = Substring(s)
+        // By scalars, not characters: `}` followed by a combining mark is one character, which
+        // is not `}` (`"${HOME}\u{301}x"` was refused as unterminated).
+        var rest = s.unicodeScalars[...]
         var ok = true
         while let dollar = rest.firstIndex(of: "$") {
-            out.append(contentsOf: rest[..<dollar])
+            out.unicodeScalars.append(contentsOf: rest[..<dollar])
             let after = rest[rest.index(after: dollar)...]
-            if after.hasPrefix("${") {
+            if after.starts(with: "${".unicodeScalars) {
                 out += "${"
                 rest = after.dropFirst(2)
                 continue
             }
-            guard after.hasPrefix("{") else {
+            guard after.first == "{" else {
                 out += "$"
                 rest = after
                 continue
@@ -464,7 +466,7 @@ struct ProfileFileReader {
                 sink.add(diag(line, key, "unterminated `${` in \"\(s)\"", hint: "write ${name}, or $${ for a literal ${"))
                 return nil
             }
-            let name = after[after.index(after: after.startIndex)..<close]
+            let name = Substring(after[after.index(after: after.startIndex)..<close])
             rest = after[after.index(after: close)...]
             guard Self.isVariableName(name) else {
                 sink.add(diag(line, key, "invalid variable name `${\(name)}`", hint: "letters, digits and _ only"))
@@ -516,7 +518,7 @@ struct ProfileFileReader {
             // before a value that run could never pass grows without bound.
             if tooLong(out) { return nil }
         }
-        out.append(contentsOf: rest)
+        out.unicodeScalars.append(contentsOf: rest)
         if ok, tooLong(out) { return nil }
         return ok ? out : nil
     }
@@ -568,8 +570,11 @@ struct ProfileFileReader {
     // MARK: The file
 
     mutating func unknownKey(_ entry: TOMLEntry, table: String) {
-        // Shown cut to 128 bytes: a key may be as long as the file.
-        let name = entry.key.utf8.count <= 128 ? entry.key : String(decoding: entry.key.utf8.prefix(128), as: UTF8.self) + "…"
+        // Shown cut to 128 bytes (a key may be as long as the file), quoted as TOML writes it
+        // where it is not bare (`"filesystem.read_only"` at the top level is one unknown key,
+        // not the known one it reads as unquoted).
+        let cut = entry.key.utf8.count <= 128 ? entry.key : String(decoding: entry.key.utf8.prefix(128), as: UTF8.self)
+        let name = TOML.keySegment(cut) + (cut.utf8.count < entry.key.utf8.count ? "…" : "")
         let key = table.isEmpty ? name : "\(table).\(name)"
         let valid = ProfileSchema.tables[table] ?? []
         var hint: String?

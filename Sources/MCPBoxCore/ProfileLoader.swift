@@ -54,22 +54,36 @@ public struct ProfileLoader: Sendable {
     /// Where the shipped profiles are: above the executable (a source checkout or build tree),
     /// `<prefix>/share/mcpbox/profiles`, then the source tree mcpbox was built from.
     public static func shippedProfileDirs() -> [String] {
-        var dirs: [String] = []
-        if let exe = HostFS.executablePath() {
-            var dir = Paths.dirname(exe)
-            while true {
-                if HostFS.info(dir + "/profiles/base.toml") != nil {
-                    dirs.append(Paths.join(dir, "profiles"))
-                    break
-                }
-                if dir == "/" { break }
-                dir = Paths.dirname(dir)
+        let w = profileWalk()
+        return ([w.found, w.share].compactMap { $0 } + [sourceTreeProfiles]).filter { HostFS.info($0)?.isDirectory == true }
+    }
+
+    /// Every directory that would be searched for shipped profiles if it held them, existing or
+    /// not: `profiles/` in each directory from the executable's up to the one whose
+    /// `profiles/base.toml` ends the walk (or up to `/`), `<prefix>/share/mcpbox/profiles`, the
+    /// source tree's. A server that could create one would have its profiles loaded as shipped.
+    public static func shippedProfileCandidates() -> [String] {
+        let w = profileWalk()
+        return w.walked + [w.share].compactMap { $0 } + [sourceTreeProfiles]
+    }
+
+    /// `DIR/profiles` for each directory from the executable's up, to the first whose
+    /// `profiles/base.toml` exists (`found`) or to `/`; and `<prefix>/share/mcpbox/profiles`.
+    static func profileWalk() -> (walked: [String], found: String?, share: String?) {
+        guard let exe = HostFS.executablePath() else { return ([], nil, nil) }
+        var walked: [String] = []
+        var found: String?
+        var dir = Paths.dirname(exe)
+        while true {
+            walked.append(Paths.join(dir, "profiles"))
+            if HostFS.info(dir + "/profiles/base.toml") != nil {
+                found = Paths.join(dir, "profiles")
+                break
             }
-            let prefix = Paths.dirname(Paths.dirname(exe))
-            dirs.append(Paths.join(prefix, "share/mcpbox/profiles"))
+            if dir == "/" { break }
+            dir = Paths.dirname(dir)
         }
-        dirs.append(sourceTreeProfiles)
-        return dirs.filter { HostFS.info($0)?.isDirectory == true }
+        return (walked, found, Paths.join(Paths.dirname(Paths.dirname(exe)), "share/mcpbox/profiles"))
     }
 
     /// The `profiles/` directory of the source tree this mcpbox was built from (last on the search path).
@@ -101,6 +115,7 @@ public struct ProfileLoader: Sendable {
 
     /// `locate`, with the path as named (before the kernel follows its symlinks).
     func locateNamed(_ ref: String, relativeTo dir: String?) -> (named: String, real: String)? {
+        Self.lookups += 1
         if Self.isPath(ref) {
             let path = ref.isAbsolutePath ? ref : Paths.join(dir ?? Self.currentDirectory(), ref)
             return HostFS.realPath(path).map { (path, $0) }
@@ -195,6 +210,7 @@ public struct ProfileLoader: Sendable {
         var seen = Set<[UInt8]>()
         collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen, depth: 0)
         var loader = self
+        loader.memo = Memo()
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
         let home = callerHome()
         if loader.variables["CALLER_HOME"] == nil {
@@ -233,8 +249,10 @@ public struct ProfileLoader: Sendable {
     }
 
     func notFound(_ ref: String, from: Sourced<String>?) -> Diagnostic {
-        var hint = Self.isPath(ref) ? "check the path" : "searched: " + searchPath.map { $0 + "/\(ref).toml" }.joined(separator: ", ")
-        var message = "profile `\(ref)` not found"
+        // Shown cut to 128 bytes, as a key is: a name may be as long as the file.
+        let shown = ref.utf8.count <= 128 ? ref : String(decoding: ref.utf8.prefix(128), as: UTF8.self) + "…"
+        var hint = Self.isPath(ref) ? "check the path" : "searched: " + searchPath.map { $0 + "/\(shown).toml" }.joined(separator: ", ")
+        var message = "profile `\(shown)` not found"
         if !Self.isPath(ref) {
             let names = availableNames()
             message += Suggest.didYouMean(ref, in: names)
@@ -342,10 +360,19 @@ public struct ProfileLoader: Sendable {
     }
 
     /// Whether `from` is `target` or extends it, directly or not (from the parsed documents).
-    private func extendsChain(_ from: String, contains target: [UInt8], depth: Int, seen: inout Set<[UInt8]>) -> Bool {
+    private func extendsChain(_ from: String, contains target: [UInt8]) -> Bool {
+        if Array(from.utf8) == target { return true }
+        var visiting = Set<[UInt8]>()
+        return reachable(from, visiting: &visiting).contains(target)
+    }
+
+    /// Every profile file `from` extends, directly or not: computed once per file and kept, as is
+    /// where each name leads (a diamond check asks it for every pair of a list's entries; asked
+    /// afresh, 184 small files took 114 s).
+    private func reachable(_ from: String, visiting: inout Set<[UInt8]>) -> Set<[UInt8]> {
         let key = Array(from.utf8)
-        if key == target { return true }
-        guard depth < Self.maxExtendsDepth, seen.insert(key).inserted, let doc = documents[key] else { return false }
+        if let known = memo.reach[key] { return known }
+        guard visiting.insert(key).inserted, let doc = documents[key] else { return [] }
         var parents: [String] = Paths.basename(from) == "base.toml" ? [] : ["base"]
         for entry in doc.entries where entry.key == "extends" {
             switch entry.value.kind {
@@ -354,11 +381,35 @@ public struct ProfileLoader: Sendable {
             default: break
             }
         }
+        var out = Set<[UInt8]>()
         for p in parents {
-            if let f = locate(p, relativeTo: Paths.dirname(from)), extendsChain(f, contains: target, depth: depth + 1, seen: &seen) { return true }
+            guard let f = locateKept(p, relativeTo: Paths.dirname(from)) else { continue }
+            out.insert(Array(f.utf8))
+            out.formUnion(reachable(f, visiting: &visiting))
         }
-        return false
+        visiting.remove(key)
+        memo.reach[key] = out
+        return out
     }
+
+    /// `locate`, each name and directory resolved once per load.
+    private func locateKept(_ ref: String, relativeTo dir: String) -> String? {
+        let key = dir + "\u{0}" + ref
+        if let known = memo.located[key] { return known }
+        let found = locate(ref, relativeTo: dir)
+        memo.located[key] = found
+        return found
+    }
+
+    /// Profile names and paths looked up on disk so far (what `extends` costs, for tests).
+    nonisolated(unsafe) static var lookups = 0
+
+    /// What one load resolves once (`reachable`, `locateKept`).
+    final class Memo: @unchecked Sendable {
+        var reach: [[UInt8]: Set<[UInt8]>] = [:]
+        var located: [String: String?] = [:]
+    }
+    private var memo = Memo()
 
     /// The value given to one of `flags` in `argv` (after argv[0]): `FLAG VALUE` or `FLAG=VALUE`.
     static func argument(after flags: [String], in argv: [String]) -> String? {
@@ -394,14 +445,14 @@ public struct ProfileLoader: Sendable {
         reader.placeholders = placeholders
         reader.unavailable = unavailable
         let declared = reader.read(doc)
-        for d in reader.sink.items { sink.add(d) }
+        sink.merge(reader.sink)
         var parents = declared ?? []
         if declared == nil && Paths.basename(file) != "base.toml" {
             parents = [Sourced("base", file: file, line: 1, key: "extends")]
         }
         let here = chain + [(file, name)]
         var diamond: [String] = []
-        let parentFiles = parents.count > 1 ? parents.map { locate($0.value, relativeTo: Paths.dirname(file)) } : []
+        let parentFiles = parents.count > 1 ? parents.map { locateKept($0.value, relativeTo: Paths.dirname(file)) } : []
         for (k, parent) in parents.enumerated() {
             guard let (parentNamed, parentFile) = locateNamed(parent.value, relativeTo: Paths.dirname(file)) else {
                 sink.add(notFound(parent.value, from: parent))
@@ -414,8 +465,7 @@ public struct ProfileLoader: Sendable {
             let target = Array(parentFile.utf8)
             let through = (0..<k).filter { j in
                 guard let f = parentFiles[j] else { return false }
-                var seen = Set<[UInt8]>()
-                return extendsChain(f, contains: target, depth: 0, seen: &seen)
+                return extendsChain(f, contains: target)
             }.map { "`\(parents[$0].value)`" }
             if !through.isEmpty {
                 diamond.append("extends: `\(parent.value)` is listed after \(through.joined(separator: ", ")), which already extend\(through.count == 1 ? "s" : "") it: it is merged once, before them, so their settings win over its own (\(parent.file):\(parent.line)); list it first, or drop it")

@@ -114,4 +114,23 @@ struct CarriedMountTests {
         let r = try runProcess([mcpbox, "run", p, "--", "/bin/sh", "-c", "cat \(vol)/note; (echo x > \(vol)/w) 2>/dev/null && echo WROTE; true"], environment: env)
         #expect(r.status == 0 && r.stdoutText.contains("on-the-volume") && !r.stdoutText.contains("WROTE"), "exit \(r.status): \(r.stdoutText) \(r.stderr.suffix(400))")
     }
+
+    @Test("a hide of a host path the sandbox shows only through a host mount inside a bound directory masks it there too")
+    func hideReachesCarriedMount() throws {
+        defer { tmp.remove() }
+        let shared = try tmp.makeDir("shared")
+        _ = try tmp.write("shared/secret", "HIDDEN-CANARY\n")
+        _ = try tmp.write("shared/public", "visible\n")
+        let work = try tmp.makeDir("work")
+        let sub = try tmp.makeDir("work/sub")
+        let undo = try mount(["--bind", shared, sub])
+        defer { undo() }
+        let p = try profile("h", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(work)\"]\nhide = [\"\(shared)/secret\"]\n")
+        let env = ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"]
+        let r = try runProcess([mcpbox, "run", p, "--", "/bin/sh", "-c", "cat \(sub)/public; cat \(sub)/secret; exit 0"], environment: env)
+        #expect(r.status == 0 && r.stdoutText.contains("visible") && !r.stdoutText.contains("HIDDEN-CANARY"), "exit \(r.status): \(r.stdoutText) \(r.stderr.suffix(400))")
+        let explain = try runProcess([mcpbox, "explain", p, "--", "/bin/true"], environment: env)
+        #expect(explain.status == 0 && explain.stdoutText.contains("\(sub)/secret") && !explain.stderr.contains("invisible anyway"),
+                "\(explain.stdoutText.suffix(800)) \(explain.stderr.suffix(300))")
+    }
 }

@@ -39,6 +39,18 @@ final class Scratch {
 }
 
 enum Fixture {
+    /// Runs real git (a fixed identity, output discarded); fails the test when git does.
+    static func git(_ args: [String]) throws {
+        let r = Process()
+        r.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        r.arguments = ["-c", "user.name=t", "-c", "user.email=t@t"] + args
+        r.standardOutput = FileHandle.nullDevice
+        r.standardError = FileHandle.nullDevice
+        try r.run()
+        r.waitUntilExit()
+        try #require(r.terminationStatus == 0, "git \(args)")
+    }
+
     /// The package root, from this file's path.
     static let packageRoot: String = {
         var dir = Paths.dirname(#filePath)

@@ -117,6 +117,30 @@ import Testing
         #expect(GitConfigScan.commandPaths("$HOME/x") == [])
     }
 
+    @Test("an interpreter's script is a file even without a `/` (`sh fsm.sh` runs fsm.sh from the worktree's top); inline code is not; a Python module is looked for there first")
+    func interpreterScriptsWithoutASlash() {
+        #expect(GitConfigScan.commandPaths("sh fsm.sh") == ["fsm.sh"])
+        #expect(GitConfigScan.commandPaths("!bash -e hook.sh arg") == ["hook.sh"])
+        #expect(GitConfigScan.commandPaths("python3 tool.py") == ["tool.py"])
+        #expect(GitConfigScan.commandPaths("perl -e 'print 1'") == [])
+        #expect(GitConfigScan.commandPaths("python3 -m pkg.tool x") == ["pkg/tool.py"])
+        #expect(GitConfigScan.commandPaths("sh -") == [])
+    }
+
+    @Test("commands git runs from tar, send-email, git gui and instaweb settings")
+    func moreCommandKeys() {
+        func use(_ line: String) -> GitConfigScan.Use? {
+            GitConfigScan.parse(line).entries.first.flatMap(GitConfigScan.use(of:))
+        }
+        #expect(use("[tar \"txz\"]\ncommand = tools/xz.sh") == .command)
+        #expect(use("[sendemail]\ncccmd = scripts/get_maintainer.pl") == .command)
+        #expect(use("[sendemail \"work\"]\ntocmd = ./to.sh") == .command)
+        #expect(use("[sendemail]\nsmtpserver = /usr/local/bin/msmtp") == .command)
+        #expect(use("[sendemail]\nsmtpserver = smtp.example.org") == nil)
+        #expect(use("[guitool \"lint\"]\ncmd = tools/lint") == .command)
+        #expect(use("[instaweb]\nhttpd = ./httpd.sh") == .command)
+    }
+
     @Test func resolution() {
         #expect(GitConfigScan.resolve("../.gitconfig.local", base: "/r/.git", home: nil) == "/r/.gitconfig.local")
         #expect(GitConfigScan.resolve("~/c", base: "/r", home: "/home/o") == "/home/o/c")

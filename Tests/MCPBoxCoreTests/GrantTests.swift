@@ -342,4 +342,37 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         let root = try #require(w.plan("", host: Fixture.host(uid: 0, gid: 0, env: w.env)).plan)
         #expect(root.keptGroups.isEmpty && !Explain.text(root).contains("groups kept"))
     }
+
+    /// A run-later file with another hard link in a read-write bind: the server rewrote ~/.bashrc
+    /// through it (found by a red-team pass; passed the plan before the fix).
+    @Test("a start-up file hard-linked into a read-write bind is refused (the server would change it through the other name)")
+    func hardLinkedStartUpFile() throws {
+        let w = World()
+        w.host.mkdir("dotfiles")
+        #expect(link(w.home.path + "/.bashrc", w.host.path + "/dotfiles/bashrc") == 0)
+        let errs = w.errors("[filesystem]\nread_write = [\"\(w.host.path)/dotfiles\"]\n")
+        #expect(errs.contains { $0.message.contains("may hold one of the 2 hard links of \(w.home.path)/.bashrc") }, "\(errs)")
+        #expect(w.errors("[filesystem]\nread_write = [\"\(w.host.path)/dotfiles\"]\naccept = [\"\(w.home.path)/.bashrc\"]\n").isEmpty)
+    }
+
+    /// Root starting mcpbox could grant a server another account's home: its start-up files and
+    /// ~/.ssh/authorized_keys ran at that account's next login (found by a red-team pass).
+    @Test("another account's home in a read-write bind is refused, and its start-up files and mcpbox configuration in a narrower one")
+    func otherAccountsHome() throws {
+        guard geteuid() == 0 else { return }
+        let w = World()
+        let bob = w.host.mkdir("home/bob")
+        w.host.write("home/bob/.profile", "echo hi\n")
+        w.host.mkdir("home/bob/.config/mcpbox/profiles")
+        #expect(chown(bob, 4242, 4242) == 0)
+        let etc = Scratch()
+        etc.write("etc/passwd", "root:x:0:0::/root:/bin/sh\nbob:x:4242:4242::\(bob):/bin/sh\n")
+        let host = Fixture.host(uid: 0, gid: 0, env: w.env, accounts: Accounts(root: etc.path))
+        let whole = w.errors("[filesystem]\nread_write = [\"\(w.host.path)/home\"]\n", host: host)
+        #expect(whole.contains { $0.message.contains("contains the home directory \(bob) of the account bob") }, "\(whole)")
+        let config = w.errors("[filesystem]\nread_write = [\"\(bob)/.config\"]\n", host: host)
+        #expect(config.contains { $0.message.contains("contains \(bob)/.config/mcpbox, mcpbox's configuration") }, "\(config)")
+        let profile = w.errors("[filesystem]\nread_write = [\"\(bob)/.profile\"]\n", host: host)
+        #expect(profile.contains { $0.message.contains("\(bob)/.profile (shell start-up file of the account bob)") }, "\(profile)")
+    }
 }

@@ -72,4 +72,11 @@ import Testing
             #expect(Substring(c).trimmingScalars(where: HgText.isSpace) == c.trimmingCharacters(in: .whitespaces))
         }
     }
+
+    @Test("a hook's interpreter script is a file even without a `/` (`sh hook.sh` runs hook.sh from the repository's root)")
+    func interpreterScriptWithoutASlash() {
+        #expect(HgProtection.commandPaths(section: "hooks", key: "pre-status", value: "sh hook.sh", repo: "/r", homes: []) == ["/r/hook.sh"])
+        #expect(HgProtection.commandPaths(section: "hooks", key: "pre-status", value: "python3 -u tools/h.py", repo: "/r", homes: []) == ["/r/tools/h.py"])
+        #expect(HgProtection.commandPaths(section: "hooks", key: "pre-status", value: "echo hi", repo: "/r", homes: []) == [])
+    }
 }

@@ -9,16 +9,7 @@ import Testing
 /// red-team pass: before the fix that configuration was never read, so the server could write
 /// `.husky/_/pre-commit` and the user's next `git commit` in the worktree ran it.
 @Suite struct LinkedWorktreeConfigTests {
-    func git(_ args: [String]) throws {
-        let r = Process()
-        r.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        r.arguments = ["-c", "user.name=t", "-c", "user.email=t@t"] + args
-        r.standardOutput = FileHandle.nullDevice
-        r.standardError = FileHandle.nullDevice
-        try r.run()
-        r.waitUntilExit()
-        try #require(r.terminationStatus == 0, "git \(args)")
-    }
+    func git(_ args: [String]) throws { try Fixture.git(args) }
 
     /// `s/main` (husky's hooksPath in its config) with the linked worktree `s/wt`, bound read-write.
     func setUp() throws -> Scratch {

@@ -415,3 +415,78 @@ import Testing
         #expect(Units.suggestion(for: "zzzzzz", among: ProfileSchema.tables[""]!) == nil)
     }
 }
+
+/// `extends` lists whose entries extend one another: the diamond check asked, for every pair of
+/// a list's entries, whether one extends the other with a walk of its own from scratch, looking
+/// each name up on disk again (a red-team pass: 184 small files, 40 KB, took `check` 114 s).
+@Suite struct ExtendsDiamondCostTests {
+    @Test("the diamond check looks each profile up once per load, however the lists overlap")
+    func diamondCheckLooksUpOnce() throws {
+        let s = Scratch()
+        let na = 20, nx = 40
+        for i in 0..<na { s.write("p/a\(i).toml", "extends = [" + ((i + 1)..<na).map { "\"a\($0)\"" }.joined(separator: ",") + "]\n") }
+        for t in 0..<62 { s.write("p/t\(t).toml", "extends = []\n") }
+        for x in 0..<nx {
+            let parents = (x + 1 < nx ? ["x\(x + 1)"] : []) + ["a0"] + (0..<62).map { "t\($0)" }
+            s.write("p/x\(x).toml", "extends = [" + parents.map { "\"\($0)\"" }.joined(separator: ",") + "]\n")
+        }
+        ProfileLoader.lookups = 0
+        let profile = try Fixture.loader([s.path + "/p"]).load("x0")
+        // 122 files, 40 × 64 + 190 entries: each entry looked up a handful of times, not once per
+        // pair of entries and walk (several hundred thousand before).
+        #expect(ProfileLoader.lookups < 20_000, "\(ProfileLoader.lookups) lookups")
+        #expect(profile.files.count == 122)
+    }
+
+    @Test("an unknown extends name of 16 KB: the message shows 128 bytes of it, and no suggestion is computed for it")
+    func longUnknownName() throws {
+        let s = Scratch()
+        let long = String(repeating: "q", count: 16_384)
+        s.write("p/long.toml", "extends = [\"\(long)\"]\n")
+        for i in 0..<50 { s.write("p/n\(i).toml", "extends = []\n") }
+        do {
+            _ = try Fixture.loader([s.path + "/p"]).load("long")
+            Issue.record("loaded")
+        } catch {
+            let text = error.diagnostics.map(\.description).joined(separator: "\n")
+            #expect(text.contains("profile `" + String(repeating: "q", count: 128) + "…` not found"), "\(text.prefix(300))")
+            #expect(text.utf8.count < 8_000, "\(text.utf8.count) bytes of message")
+        }
+        #expect(Suggest.closest(long, in: ["base", "git", String(repeating: "q", count: 16_000)]).isEmpty)
+    }
+}
+
+/// Messages of the profile reader (a red-team pass over it).
+@Suite struct ProfileMessageTests {
+    @Test("100,000 unknown keys: the first 1000 errors are said, then how many more there are")
+    func errorsAreCapped() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/many.toml", (0..<5000).map { "k\($0) = 1\n" }.joined())
+        do {
+            _ = try Fixture.loader([s.path + "/p"]).load("many")
+            Issue.record("loaded")
+        } catch {
+            #expect(error.diagnostics.count == DiagnosticSink.limit + 1)
+            #expect(error.diagnostics.last?.message == "4000 more errors not shown (the first 1000 are)", "\(String(describing: error.diagnostics.last))")
+        }
+    }
+
+    @Test("a quoted key that is not bare is named quoted (`\"filesystem.read_only\"` at the top level is not the known key)")
+    func quotedUnknownKey() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/q.toml", "\"filesystem.read_only\" = [\"/usr\"]\n[filesystem]\n\"read_only \" = []\n")
+        let keys = Fixture.errors("q", dirs: [s.path + "/p"]).filter { $0.message == "unknown key" }.compactMap(\.key)
+        #expect(keys.contains("\"filesystem.read_only\"") && keys.contains("filesystem.\"read_only \""), "\(keys)")
+    }
+
+    @Test("a combining mark after `}` does not hide the end of a ${VAR}")
+    func combiningMarkAfterBrace() throws {
+        let s = Scratch()
+        s.write("p/base.toml", "")
+        s.write("p/c.toml", "[env.set]\nX = \"${HOME}\u{301}x\"\n")
+        let profile = try Fixture.loader([s.path + "/p"], env: ["HOME": "/h"]).load("c")
+        #expect(profile.envSet.first?.value.value == "/h\u{301}x", "\(profile.envSet)")
+    }
+}

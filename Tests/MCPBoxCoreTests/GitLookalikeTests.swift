@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import MCPBoxCore
+
+/// What a read-write bind around a repository left writable although `explain` listed it as
+/// protected (a red-team pass planted code through each and host git ran it; each case passed
+/// the plan before its fix).
+@Suite struct GitLookalikeTests {
+    func git(_ args: [String]) throws { try Fixture.git(args) }
+
+    func scratch(binding bind: String) -> Scratch {
+        let s = Scratch()
+        s.write("profiles/base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/\(bind)\"]\n")
+        return s
+    }
+
+    func messages(_ s: Scratch) -> [String] {
+        Fixture.errors("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0)).map(\.message)
+    }
+
+    @Test("a `.git` that is neither a git directory nor a gitfile (a symlink, a dangling one, an empty directory) is refused: the server could make it a git directory of its own")
+    func lookalikesRefused() throws {
+        let s = scratch(binding: "tree")
+        try git(["init", "-q", s.path + "/elsewhere/real"])
+        s.mkdir("tree/empty/.git")
+        s.mkdir("tree/linked")
+        #expect(symlink(s.path + "/elsewhere/real/.git", s.path + "/tree/linked/.git") == 0)
+        s.mkdir("tree/dangling")
+        #expect(symlink("/nonexistent-mcpbox-git", s.path + "/tree/dangling/.git") == 0)
+        let errors = messages(s)
+        for (dir, what) in [("empty", "a directory that is not a git directory"), ("linked", "a symlink (to \(s.path)/elsewhere/real/.git)"),
+                            ("dangling", "a symlink (to /nonexistent-mcpbox-git)")] {
+            #expect(errors.contains { $0.contains("\(s.path)/tree/\(dir)/.git is \(what), inside a read-write bind") }, "\(dir): \(errors)")
+        }
+        // The bind itself named `.git`, empty: the server would make its parent a repository.
+        let t = scratch(binding: "wt/.git")
+        t.mkdir("wt/.git")
+        #expect(messages(t).contains { $0.contains("\(t.path)/wt/.git is a directory that is not a git directory") }, "\(messages(t))")
+    }
+
+    @Test("a hook that is a symlink into the read-write tree: its target is bound read-only too; one to a missing file, or a hook with another hard link, is refused")
+    func linkedHooks() throws {
+        let s = scratch(binding: "repo")
+        try git(["init", "-q", s.path + "/repo"])
+        let hooks = s.path + "/repo/.git/hooks"
+        s.write("repo/scripts/pre-commit", "#!/bin/sh\n", mode: 0o755)
+        #expect(symlink("../../scripts/pre-commit", hooks + "/pre-commit") == 0)
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0)).plan)
+        let target = s.path + "/repo/scripts/pre-commit"
+        #expect(plan.mounts.contains { $0.target == target && $0.kind == .bind(source: target, readOnly: true) }, "\(plan.mounts.map(\.target))")
+
+        s.write("repo/scripts/post-checkout", "#!/bin/sh\n", mode: 0o755)
+        #expect(link(s.path + "/repo/scripts/post-checkout", hooks + "/post-checkout") == 0)
+        #expect(symlink("../../scripts/not-yet", hooks + "/pre-push") == 0)
+        let errors = messages(s)
+        #expect(errors.contains { $0.contains("\(hooks)/post-checkout, which host git reads or runs") && $0.contains("has 2 hard links") }, "\(errors)")
+        #expect(errors.contains { $0.contains("\(hooks)/pre-push, which host git runs") && $0.contains("a symlink to a path that does not exist") }, "\(errors)")
+    }
+
+    @Test("core.hooksPath: a hook there that is a symlink to a script in the tree gets the script bound read-only")
+    func hooksPathSymlink() throws {
+        let s = scratch(binding: "repo")
+        try git(["init", "-q", s.path + "/repo"])
+        try git(["-C", s.path + "/repo", "config", "core.hooksPath", ".githooks"])
+        s.write("repo/tools/pc", "#!/bin/sh\n", mode: 0o755)
+        s.mkdir("repo/.githooks")
+        #expect(symlink("../tools/pc", s.path + "/repo/.githooks/pre-commit") == 0)
+        let plan = try #require(Fixture.plan("p", dirs: [s.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0)).plan)
+        let target = s.path + "/repo/tools/pc"
+        #expect(plan.mounts.contains { $0.target == target && $0.kind == .bind(source: target, readOnly: true) }, "\(plan.mounts.map(\.target))")
+    }
+
+    @Test("the repository's config with another hard link is refused")
+    func hardLinkedConfig() throws {
+        let s = scratch(binding: "repo")
+        try git(["init", "-q", s.path + "/repo"])
+        #expect(link(s.path + "/repo/.git/config", s.path + "/repo/config-copy") == 0)
+        #expect(messages(s).contains { $0.contains("\(s.path)/repo/.git/config, which host git reads or runs") }, "\(messages(s))")
+    }
+}
