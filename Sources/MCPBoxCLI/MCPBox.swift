@@ -338,7 +338,7 @@ struct Check: ParsableCommand {
                 }
             } catch {
                 failed = true
-                print("\(p): \(error.diagnostics.count) error\(error.diagnostics.count == 1 ? "" : "s")")
+                print("\(p): \(error.count) error\(error.count == 1 ? "" : "s")")
                 for d in error.diagnostics { print(Explain.visible("  error: \(d)")) }
             }
         }

@@ -38,6 +38,10 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
 /// Every error found while resolving a profile; nothing of it is used.
 public struct ProfileError: Error, Sendable, Equatable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
+    /// Errors found but not kept past `DiagnosticSink.limit` (the last diagnostic says how many).
+    public var notShown = 0
+    /// Every error found, those not shown included.
+    public var count: Int { diagnostics.count - (notShown > 0 ? 1 : 0) + notShown }
     public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
     public init(_ diagnostic: Diagnostic) { self.diagnostics = [diagnostic] }
     /// One `mcpbox: ...` line per diagnostic.
@@ -56,9 +60,9 @@ struct DiagnosticSink {
     /// The same diagnostics, to drop repeats in constant time.
     private var seen: Set<Diagnostic> = []
     mutating func add(_ d: Diagnostic) {
-        guard !seen.contains(d) else { return }
+        // Every distinct one counted, repeats past the limit too (its input bounds the set).
+        guard seen.insert(d).inserted else { return }
         guard items.count < Self.limit else { dropped += 1; return }
-        seen.insert(d)
         items.append(d)
     }
     /// Every diagnostic of `other`, its uncounted ones included.
@@ -70,8 +74,10 @@ struct DiagnosticSink {
     func throwIfAny() throws(ProfileError) {
         guard !items.isEmpty else { return }
         if dropped > 0 {
-            throw ProfileError(items + [Diagnostic("\(dropped) more \(dropped == 1 ? "error" : "errors") not shown (the first \(Self.limit) are)",
-                                                   hint: "fix these first")])
+            var e = ProfileError(items + [Diagnostic("\(dropped) more \(dropped == 1 ? "error" : "errors") not shown (the first \(Self.limit) are)",
+                                                     hint: "fix these first")])
+            e.notShown = dropped
+            throw e
         }
         throw ProfileError(items)
     }

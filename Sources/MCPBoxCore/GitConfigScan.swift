@@ -372,7 +372,14 @@ public enum GitConfigScan {
             switch u {
             case .include: paths = includePaths(v, from: file, homes: homes)
             case .path: paths = resolveAll(v, base: top, homes: homes)
-            case .command: paths = commandPaths(v).flatMap { resolveAll($0, base: top, homes: homes) }
+            case .command:
+                // The files the command runs for sure (refused when missing), and every other word
+                // that names an existing file there: an argument may be a script whatever runs it
+                // (`nice sh pg.sh`, `node --require ./a.js b.js`, `make -f x.mk`).
+                let sure = commandPaths(v).flatMap { resolveAll($0, base: top, homes: homes) }
+                let named = argumentWords(v).flatMap { resolveAll($0, base: top, homes: homes) }
+                    .filter { w in HostFS.info(w)?.isRegular == true && !sure.contains { Paths.same($0, w) } }
+                paths = sure + named
             case .flag: paths = []
             }
             if paths.isEmpty && u != .command { r.findings.append(f) }
@@ -461,6 +468,19 @@ public enum GitConfigScan {
         guard k < words.count else { return [] }
         let first = words[k]
         if first.contains("/") || first.hasPrefix("~") { out.append(first) }
+        // A wrapper runs the rest as a command: judged as one (its options, and the words it
+        // takes for itself, skipped).
+        if let own = wrappers[Paths.basename(first)], depth < 4 {
+            var j = k + 1
+            // Options, with the value of `-n 5`-style ones for nice/ionice/stdbuf/chrt.
+            while j < words.count, words[j].hasPrefix("-") {
+                if ["-n", "-c", "-p", "-i", "-o", "-e", "-u", "-k", "-s"].contains(words[j]) && j + 1 < words.count && !words[j + 1].hasPrefix("-") { j += 1 }
+                j += 1
+            }
+            j += own
+            guard j < words.count else { return out.filter { !$0.contains("$") && !$0.contains("`") } }
+            return (out + commandPaths(words[j...].joined(separator: " "), depth: depth + 1)).filter { !$0.contains("$") && !$0.contains("`") }
+        }
         if interpreters.contains(Paths.basename(first)) {
             var j = k + 1
             while j < words.count, words[j].hasPrefix("-") {
@@ -488,6 +508,34 @@ public enum GitConfigScan {
         }
         return out.filter { !$0.contains("$") && !$0.contains("`") }
     }
+
+    /// Every word of a command value after its first (and its `NAME=value` assignments) that
+    /// could name a file: not an option (the value of `--opt=VALUE` is taken), no variable, no
+    /// command substitution, no URL. Judged only where such a file exists (see `scan`).
+    public static func argumentWords(_ value: String) -> [String] {
+        var v = Substring(value)
+        if v.hasPrefix("!") { v = v.dropFirst() }
+        let words = shellWords(v)
+        var k = 0
+        while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") { k += 1 }
+        guard k < words.count else { return [] }
+        var out: [String] = []
+        for w in words[(k + 1)...] {
+            var word = w
+            if w.hasPrefix("-") {
+                guard w.hasPrefix("--"), let eq = w.firstIndex(of: "=") else { continue }
+                word = String(w[w.index(after: eq)...])
+            }
+            if word.isEmpty || word.contains("$") || word.contains("`") || word.contains("://") { continue }
+            out.append(word)
+        }
+        return out
+    }
+
+    /// Commands that run the rest of their words as another command (`nice sh x.sh`), with how
+    /// many words after their options they take for themselves (`timeout 5 sh x.sh`).
+    static let wrappers: [String: Int] = ["nice": 0, "nohup": 0, "stdbuf": 0, "command": 0, "setsid": 0, "ionice": 0,
+                                          "time": 0, "timeout": 1, "chrt": 1, "taskset": 1, "flock": 1, "sudo": 0, "doas": 0]
 
     /// Splits a shell command into words (quotes removed), stopping at an operator.
     static func shellWords(_ s: Substring) -> [String] {
@@ -628,6 +676,35 @@ extension PlanBuilder {
                                       "refused: \(p), which host git reads or runs (\(what)), has \(st.st_nlink) hard links: the server could change it through another name inside a path it may write, which mcpbox cannot find (\(m.origin))",
                                       hint: "make it a file of its own: cp -p \(p) \(p).copy && mv \(p).copy \(p)"))
             case S_IFLNK:
+                // Hop by hop: every link on the way that lies where the server writes could be
+                // re-pointed (a chain `hooks/pre-commit -> ../../tools/link -> real` bound only
+                // `real` read-only, and the server re-pointed `link`).
+                var hop = p
+                for _ in 0..<40 {
+                    guard let text = HostFS.readLink(hop),
+                          let next = SandboxView.resolveDots(text.isAbsolutePath ? text : Paths.join(Paths.dirname(hop), text)) else { break }
+                    // Each directory on the way inside a writable bind must be a real one.
+                    var cur = "/"
+                    for c in Paths.components(Paths.dirname(next)) {
+                        cur = Paths.join(cur, String(c))
+                        guard writable.contains(where: { Paths.isWithin(cur, $0.source) && !Paths.same(cur, $0.source) }) else { continue }
+                        if HostFS.info(cur, follow: false)?.isDirectory != true {
+                            d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                                  "refused: \(p), which host git runs (\(what)), leads through \(cur), which is not a directory (a symlink or nothing) in a path the server may write: the server could re-point or create it (\(m.origin))",
+                                                  hint: "make the hook a file of its own, or point it at a path outside the read-write binds"))
+                            return
+                        }
+                    }
+                    let isLink = HostFS.info(next, follow: false)?.isSymlink == true
+                    if isLink, writable.contains(where: { Paths.isWithin(next, $0.source) }) {
+                        d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                              "refused: \(p), which host git runs (\(what)), leads through the symlink \(next) in a path the server may write: the server could re-point it (\(m.origin))",
+                                              hint: "point the hook at the file itself (ln -sfn), or make it a file of its own"))
+                        return
+                    }
+                    hop = next
+                    if !isLink { break }
+                }
                 guard let real = HostFS.realPath(p) else {
                     d.sink.add(Diagnostic(key: "filesystem.read_write",
                                           "refused: \(p), which host git runs (\(what)), is a symlink to a path that does not exist: the server could create it (\(m.origin))",

@@ -213,7 +213,7 @@ public enum GitProtection {
     /// directory there the walk cannot look into (unlistable, or named in invalid UTF-8 and
     /// holding a repository), so host git never reads or enters what the server made. Returns
     /// one message per finding.
-    public static func sweep(watched: [String], trees: [Tree]) -> [String] {
+    public static func sweep(watched: [String], trees: [Tree], limit: Int = sweepLimit) -> [String] {
         var messages: [String] = []
         for path in watched where HostFS.info(path, follow: false) != nil {
             messages.append(moveAside(Array(path.utf8), within: Array(Paths.dirname(path).utf8),
@@ -222,7 +222,7 @@ public enum GitProtection {
         for tree in trees {
             let root = Array(tree.root.utf8)
             if let restored = restoreOwnerAccess(root) { messages.append(restored) }
-            let now = exposure(of: tree.root, limit: sweepLimit)
+            let now = exposure(of: tree.root, limit: limit)
             // By their bytes: Swift's `String` equality is canonical equivalence, and a new
             // `\u{212A}ube/.git` (KELVIN SIGN) or `cafe\u{301}/.git` is not the known `Kube/.git` or
             // `caf\u{E9}/.git` to host git.
@@ -260,8 +260,11 @@ public enum GitProtection {
                 messages.append(moveAside(dir, within: root,
                                           why: "a directory mcpbox cannot look into for repositories the server may have made"))
             }
+            // Too many directories to look into: what lies past the count is unchecked, and a
+            // repository the server made there would run its code at the host's next `git status`.
+            // The whole tree goes aside instead (fail closed), or is closed where it cannot.
             if now.truncated {
-                messages.append("\(tree.root) now holds more than \(sweepLimit) directories, too many to check for repositories the server may have created: do not run git there before checking for new `.git` entries")
+                messages.append(quarantineTree(root, limit: limit))
             }
         }
         return messages
@@ -331,6 +334,40 @@ public enum GitProtection {
         }
     }
 
+    /// A tree the sweep could not look through (more than `limit` directories): renamed aside in
+    /// its parent (by fd, reached without following symlinks), so that host git never enters it;
+    /// where it cannot be renamed, its permissions set to 000 when the caller owns it (host git
+    /// run by anyone but root then cannot enter it either). Returns what was done.
+    static func quarantineTree(_ root: [UInt8], limit: Int) -> String {
+        let shown = String(decoding: root, as: UTF8.self)
+        let why = "\(shown) holds more than \(limit) directories after the session, too many to check for repositories the server may have made"
+        let check = "check it for `.git`, `HEAD` and `.hg` entries the server made (find DIR -name .git -o -name HEAD -o -name .hg) before using it again"
+        let slash = root.lastIndex(of: UInt8(ascii: "/")) ?? 0
+        let name = Array(root[(slash + 1)...])
+        let tag = ".mcpbox-quarantine-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        var err: Int32 = EINVAL
+        if !name.isEmpty, let parent = openDirectoryNoFollow(Array(root[..<slash])) {
+            let rc = (name + [0]).withUnsafeBufferPointer { from in
+                (name + Array(tag.utf8) + [0]).withUnsafeBufferPointer { to in
+                    from.withMemoryRebound(to: CChar.self) { f in
+                        to.withMemoryRebound(to: CChar.self) { t in renameat(parent, f.baseAddress!, parent, t.baseAddress!) }
+                    }
+                }
+            }
+            err = rc == 0 ? 0 : errno
+            close(parent)
+            if rc == 0 { return "\(why): the whole tree was moved to \(shown + tag), so that host git never enters it; \(check.replacingDir(with: shown + tag))" }
+        }
+        if let fd = openDirectoryNoFollow(root) {
+            defer { close(fd) }
+            var st = stat()
+            if fstat(fd, &st) == 0, st.st_uid == geteuid(), chmod("/proc/self/fd/\(fd)", 0) == 0 {
+                return "\(why), and it could not be moved aside (\(String(cString: strerror(err)))): its permissions were set to 000, so that host git (run by anyone but root) cannot enter it; \(check.replacingDir(with: shown)), then chmod it back"
+            }
+        }
+        return "\(why), and it could be neither moved aside nor closed (\(String(cString: strerror(err)))): do not run git there before you \(check.replacingDir(with: shown))"
+    }
+
     /// An O_PATH fd of the absolute directory `path` (`/` when empty), reached from `/` one
     /// component at a time without following symlinks; nil with errno (ELOOP or ENOTDIR where a
     /// component is a symlink or no directory).
@@ -356,5 +393,18 @@ public enum GitProtection {
             fd = next
         }
         return fd
+    }
+}
+
+private extension String {
+    /// The placeholder `DIR` of a hint replaced by a path.
+    func replacingDir(with path: String) -> String {
+        var out = ""
+        var rest = self[...]
+        while let r = rest.range(of: "DIR") {
+            out += rest[..<r.lowerBound] + path
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
     }
 }

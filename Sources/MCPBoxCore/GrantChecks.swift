@@ -282,7 +282,7 @@ extension PlanBuilder {
         if let bind = d.carried[PathKey(m.target)], case .bind(let source, _) = m.kind {
             let at = location(of: bind)
             d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
-                                  "refused: " + message + " (\(m.target) is \(Paths.same(m.target, source) ? "a host mount" : "the host mount at \(source)") inside \(bind.target), which the bind carries into the sandbox: binds are recursive)",
+                                  "refused: " + message + " (\(m.target) is a host mount\(Paths.same(m.target, source) ? "" : " of \(source)") inside \(bind.target), which the bind carries into the sandbox: binds are recursive)",
                                   hint: "unmount it, or " + hint))
             return
         }
@@ -576,6 +576,8 @@ extension PlanBuilder {
         for b in binds {
             let mode = b.ro ? "read-only" : "read-write"
             if let c = GrantChecks.credentialsPrefix(b.source) ?? GrantChecks.credentialsPrefix(b.m.target) {
+                // A host mount already named through the bind that carries it: said once.
+                if d.carried[PathKey(b.m.target)] != nil, shownThroughMounts.contains(PathKey(b.m.target)) { continue }
                 if !acknowledged([c.prefix, b.source, b.m.target], reason: "credentials (\(c.name)), \(mode)", &d) {
                     let via = b.source == b.m.target ? "" : " (it resolves to \(b.source))"
                     refuse(&d, b.m, "\(b.m.target)\(via) exposes the credentials \(c.prefix) to the server \(mode)",

@@ -149,7 +149,8 @@ public enum HostFS {
         let s = Array(source.utf8)
         var paths: [String] = [], undecodable = false
         var seen = Set<PathKey>()
-        for mp in rawMountPoints() where mp.count > s.count && mp.starts(with: s) && (s == [UInt8(ascii: "/")] || mp[s.count] == UInt8(ascii: "/")) {
+        for e in mountTable() where e.point.count > s.count && e.point.starts(with: s) && (s == [UInt8(ascii: "/")] || e.point[s.count] == UInt8(ascii: "/")) {
+            let mp = e.point
             guard seen.insert(PathKey(bytes: mp)).inserted else { continue }
             if let p = String(validating: mp, as: UTF8.self) { paths.append(p) } else { undecodable = true }
         }
@@ -158,32 +159,105 @@ public enum HostFS {
 
     /// Field 5 of `/proc/self/mountinfo` (the mount points of this mount namespace) as bytes,
     /// its octal escapes undone; read once; empty when it cannot be read.
-    static func rawMountPoints() -> [[UInt8]] {
-        if let known = rawMountPointsRead { return known }
-        var out: [[UInt8]] = []
-        if let bytes = readBytes("/proc/self/mountinfo", limit: 4 << 20) {
-            for line in bytes.split(separator: UInt8(ascii: "\n")) {
-                let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
-                guard fields.count > 4 else { continue }
-                var path: [UInt8] = []
-                var f = fields[4][...]
-                while let c = f.first {
-                    if c == UInt8(ascii: "\\"), f.count >= 4,
-                       let v = UInt8(String(decoding: f.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
-                        path.append(v)
-                        f = f.dropFirst(4)
-                    } else {
-                        path.append(c)
-                        f = f.dropFirst()
-                    }
+    static func rawMountPoints() -> [[UInt8]] { mountTable().map(\.point) }
+
+    /// One line of `/proc/self/mountinfo`: the device (`MAJOR:MINOR`), the directory of that file
+    /// system the mount shows (its root), and where it is mounted, escapes undone.
+    struct MountEntry {
+        var device: [UInt8]
+        var root: [UInt8]
+        var point: [UInt8]
+    }
+
+    /// The mounts of this mount namespace, in mount order; read once.
+    static func mountTable() -> [MountEntry] {
+        if let known = mountTableRead { return known }
+        func unescaped(_ field: ArraySlice<UInt8>) -> [UInt8] {
+            // Most fields hold no escape: taken as they are.
+            guard field.contains(UInt8(ascii: "\\")) else { return Array(field) }
+            var path: [UInt8] = []
+            var f = field
+            while let c = f.first {
+                if c == UInt8(ascii: "\\"), f.count >= 4,
+                   let v = UInt8(String(decoding: f.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
+                    path.append(v)
+                    f = f.dropFirst(4)
+                } else {
+                    path.append(c)
+                    f = f.dropFirst()
                 }
-                out.append(path)
+            }
+            return path
+        }
+        var out: [MountEntry] = []
+        if let bytes = readBytes("/proc/self/mountinfo", limit: 4 << 20) {
+            // Fields 3 to 5 of each line, found by their spaces (no split of the whole line).
+            bytes.withUnsafeBufferPointer { b in
+                var i = 0
+                while i < b.count {
+                    // The starts of fields 1 to 5 and the end of field 5.
+                    var starts = (0, 0, 0, 0, 0), n = 1, end = -1
+                    starts.0 = i
+                    while i < b.count && b[i] != UInt8(ascii: "\n") {
+                        if b[i] == UInt8(ascii: " ") {
+                            switch n {
+                            case 1: starts.1 = i + 1
+                            case 2: starts.2 = i + 1
+                            case 3: starts.3 = i + 1
+                            case 4: starts.4 = i + 1
+                            case 5: end = i
+                            default: break
+                            }
+                            n += 1
+                        }
+                        i += 1
+                    }
+                    if n >= 5 {
+                        let pointEnd = end >= 0 ? end : i
+                        out.append(MountEntry(device: Array(b[starts.2..<(starts.3 - 1)]),
+                                              root: unescaped(bytes[starts.3..<(starts.4 - 1)]),
+                                              point: unescaped(bytes[starts.4..<pointEnd])))
+                    }
+                    i += 1
+                }
             }
         }
-        rawMountPointsRead = out
+        mountTableRead = out
         return out
     }
-    nonisolated(unsafe) static var rawMountPointsRead: [[UInt8]]?
+    nonisolated(unsafe) static var mountTableRead: [MountEntry]?
+
+    /// Drops the mount table read so far: the next question reads it again.
+    public static func forgetMounts() {
+        mountTableRead = nil
+        mountPointsRead = nil
+    }
+
+    /// Where else on the host the directory mounted at `point` is (a bind mount of
+    /// `~/.ssh/keys` shows `~/.ssh/keys`): another mount of the same file system whose root
+    /// holds this one's, with the rest of the path; checked to be the same object. Nil when no
+    /// other mount shows it (a file system mounted only there) or it is not valid UTF-8.
+    public static func mountShows(_ point: String) -> String? {
+        let table = mountTable()
+        let p = Array(point.utf8)
+        guard let top = table.last(where: { $0.point == p }) else { return nil }
+        func within(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+            b == [UInt8(ascii: "/")] || a == b || (a.count > b.count && a.starts(with: b) && a[b.count] == UInt8(ascii: "/"))
+        }
+        for e in table where e.device == top.device && !within(e.point, p) && within(top.root, e.root) {
+            let rest = e.root == [UInt8(ascii: "/")] ? Array(top.root.dropFirst()) : Array(top.root.dropFirst(e.root.count + 1))
+            var host = e.point
+            if !rest.isEmpty {
+                if host != [UInt8(ascii: "/")] { host.append(UInt8(ascii: "/")) }
+                host += rest
+            }
+            guard let path = String(validating: host, as: UTF8.self), let a = identity(path), let b = identity(point),
+                  a.dev == b.dev && a.ino == b.ino else { continue }
+            return path
+        }
+        return nil
+    }
+
 
     /// The names of the variables whose value `environment()` found not valid UTF-8 (read with
     /// U+FFFD in place of the bad bytes): passed on or expanded, they are refused, not changed.

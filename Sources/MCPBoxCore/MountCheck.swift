@@ -39,6 +39,11 @@ struct MountCheck {
         "stdout": .symlink("/proc/self/fd/1"), "stderr": .symlink("/proc/self/fd/2"), "shm": .directory,
     ]
 
+    /// Whether the launch may create an entry in this host directory of a read-write bind (pid 1
+    /// creates mount points there with the server's host identity: a root-owned 0755 directory
+    /// refused it, EACCES, while the check said nothing).
+    var canCreateIn: (String) -> Bool = { _ in true }
+
     private var applied: [Mount] = []
     /// The index in `applied` of the last mount at each target, by the target's bytes (`String`
     /// equality is canonical equivalence: `caf\u{E9}` and `cafe\u{301}` are two paths to the
@@ -51,8 +56,9 @@ struct MountCheck {
     private var created: [PathKey: (entry: Entry, owner: Int)] = [:]
 
     /// Every failure, in build order (the launch stops at the first).
-    static func failures(_ mounts: [Mount]) -> [Failure] {
+    static func failures(_ mounts: [Mount], canCreateIn: @escaping (String) -> Bool = { _ in true }) -> [Failure] {
         var check = MountCheck()
+        check.canCreateIn = canCreateIn
         var out: [Failure] = []
         for (i, m) in mounts.enumerated() {
             if let f = check.apply(m, index: i) { out.append(f) }
@@ -97,7 +103,9 @@ struct MountCheck {
         switch m.kind {
         case .bind(let source, let readOnly):
             let host = Paths.join(source, Paths.remainder(path, under: m.target))
-            guard let info = HostFS.info(host, follow: false) else { return .missing(creatable: !readOnly, holder: m.target) }
+            guard let info = HostFS.info(host, follow: false) else {
+                return .missing(creatable: !readOnly && canCreateIn(Paths.dirname(host)), holder: m.target)
+            }
             if info.isSymlink { return .symlink(HostFS.readLink(host) ?? "?") }
             return info.isDirectory ? .directory : .file
         case .tmpfs:
@@ -206,7 +214,8 @@ struct MountCheck {
         let place: String
         if let h = holder, let c = lastAt[PathKey(h)].map({ applied[$0] }) {
             switch c.kind {
-            case .bind: place = "the read-only bind of \(h)"
+            case .bind(_, true): place = "the read-only bind of \(h)"
+            case .bind: place = "the read-write bind of \(h), whose host directory the server's account may not write"
             case .dev: place = "the sandbox's own \(h)"
             case .hide: place = "the hidden (masked) \(h)"
             default: place = h
@@ -215,8 +224,9 @@ struct MountCheck {
             place = holder ?? "/"
         }
         let hint = holder.map { h -> String in
-            if case .bind(let source, true)? = lastAt[PathKey(h)].map({ applied[$0].kind }) {
-                return "create \(Paths.join(source, Paths.remainder(path, under: h))) on the host, bind \(h) read-write, or remove this entry"
+            if case .bind(let source, let ro)? = lastAt[PathKey(h)].map({ applied[$0].kind }) {
+                return "create \(Paths.join(source, Paths.remainder(path, under: h))) on the host, "
+                    + (ro ? "bind \(h) read-write" : "give the server's account write access there") + ", or remove this entry"
             }
             return "remove this entry"
         } ?? "remove this entry"
@@ -322,9 +332,16 @@ extension PlanBuilder {
 
     /// Refuses, at the profile line that asked for it, every mount the launch would fail at.
     /// Only for an otherwise valid plan: earlier errors already name the entries at fault.
-    func checkMountPoints(_ d: inout Draft) {
+    func checkMountPoints(_ d: inout Draft, identity: Identity) {
         guard d.sink.isEmpty else { return }
-        for f in MountCheck.failures(d.mounts) {
+        // pid 1 creates a missing mount point with the server's host uid and gids (the caller's
+        // own groups kept in caller-remap mode); the owner of a directory it maps may always.
+        let gids = [identity.hostGid] + (identity.mechanism == .callerRemap ? host.callerGroups : [])
+        let canCreate: (String) -> Bool = { dir in
+            guard let info = HostFS.info(dir) else { return true }
+            return info.uid == identity.hostUid || HostFS.permits(dir, info: info, uid: identity.hostUid, gids: gids, want: 0o3)
+        }
+        for f in MountCheck.failures(d.mounts, canCreateIn: canCreate) {
             let m = d.mounts[f.index]
             if let entry = profileEntry(for: m.target, kind: m.kind) ?? f.blocker.flatMap({ profileEntry(for: $0, kind: nil) }) {
                 let what = entry.value.path == m.target ? "" : " (\(m.target), \(m.origin))"

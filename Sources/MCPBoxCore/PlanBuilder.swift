@@ -159,6 +159,8 @@ public struct PlanBuilder {
 
     /// Builds the plan, or throws every error found.
     public func build() throws(ProfileError) -> SandboxPlan {
+        // The mount table as it is now (read once per plan: a process may plan again later).
+        HostFS.forgetMounts()
         guard !profile.packageManagers.isEmpty else { return try buildResolved() }
         // [packages]: the caches, variables and registry rules become ordinary profile entries.
         let identity = try host.accounts.resolveIdentity(userName: profile.userName, callerUid: host.callerUid, callerGid: host.callerGid)
@@ -347,7 +349,7 @@ public struct PlanBuilder {
         }
 
         checkMaskedMounts(&d)
-        checkMountPoints(&d)
+        checkMountPoints(&d, identity: id)
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
         let audit = AuditPlan.build(profile, env: env, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
@@ -421,7 +423,9 @@ public struct PlanBuilder {
                                           hint: "unmount it, or bind a directory that holds no procfs"))
                     continue
                 }
-                let carried = Mount(target: target, kind: .bind(source: mp, readOnly: readOnly), origin: m.origin)
+                // Judged by what it shows: a bind mount of `~/.ssh/keys` is `~/.ssh/keys`, not a
+                // directory of the bound tree.
+                let carried = Mount(target: target, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: readOnly), origin: m.origin)
                 d.carried[PathKey(target)] = m
                 d.carriedMounts.append(carried)
             }
@@ -571,7 +575,7 @@ public struct PlanBuilder {
             return HostFS.mountPoints(below: source).paths.compactMap { mp in
                 let t = Paths.join(m.target, Paths.remainder(mp, under: source))
                 guard let shown = withBinds.hostPath(t), Paths.same(shown, mp) else { return nil }
-                return Mount(target: t, kind: .bind(source: mp, readOnly: ro), origin: m.origin)
+                return Mount(target: t, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: ro), origin: m.origin)
             }
         }
         for h in profile.hide {

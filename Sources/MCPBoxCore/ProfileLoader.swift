@@ -209,6 +209,10 @@ public struct ProfileLoader: Sendable {
         var declared: [String: [String]] = [:]
         var seen = Set<[UInt8]>()
         collectDerived(file, documents: &documents, derived: &derived, declared: &declared, seen: &seen, depth: 0)
+        if seen.count >= Self.maxProfileFiles {
+            throw ProfileError(Diagnostic(file: file, key: "extends", "the profile and what it extends reach \(Self.maxProfileFiles) profile files or more; at most \(Self.maxProfileFiles - 1) in all",
+                                          hint: "extend fewer profiles"))
+        }
         var loader = self
         loader.memo = Memo()
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
@@ -331,7 +335,8 @@ public struct ProfileLoader: Sendable {
     /// Errors are left to the main pass, which reports them with everything else.
     private func collectDerived(_ file: String, documents: inout [[UInt8]: TOMLTable], derived: inout [String: String],
                                 declared: inout [String: [String]], seen: inout Set<[UInt8]>, depth: Int) {
-        guard depth < Self.maxExtendsDepth, seen.insert(Array(file.utf8)).inserted, case .success(let doc) = Self.parse(file) else { return }
+        guard depth < Self.maxExtendsDepth, seen.count < Self.maxProfileFiles, seen.insert(Array(file.utf8)).inserted,
+              case .success(let doc) = Self.parse(file) else { return }
         documents[Array(file.utf8)] = doc
         var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
         for entry in doc.entries {
@@ -359,37 +364,36 @@ public struct ProfileLoader: Sendable {
         }
     }
 
-    /// Whether `from` is `target` or extends it, directly or not (from the parsed documents).
-    private func extendsChain(_ from: String, contains target: [UInt8]) -> Bool {
-        if Array(from.utf8) == target { return true }
-        var visiting = Set<[UInt8]>()
-        return reachable(from, visiting: &visiting).contains(target)
-    }
-
-    /// Every profile file `from` extends, directly or not: computed once per file and kept, as is
-    /// where each name leads (a diamond check asks it for every pair of a list's entries; asked
-    /// afresh, 184 small files took 114 s).
-    private func reachable(_ from: String, visiting: inout Set<[UInt8]>) -> Set<[UInt8]> {
-        let key = Array(from.utf8)
-        if let known = memo.reach[key] { return known }
-        guard visiting.insert(key).inserted, let doc = documents[key] else { return [] }
-        var parents: [String] = Paths.basename(from) == "base.toml" ? [] : ["base"]
-        for entry in doc.entries where entry.key == "extends" {
-            switch entry.value.kind {
-            case .string(let s): parents = [s]
-            case .array(let items): parents = items.compactMap { if case .string(let s) = $0.kind { s } else { nil } }
-            default: break
+    /// The profile files `from` extends, directly or not, to `maxExtendsDepth` levels (the
+    /// deepest chain a load accepts): one walk, each file once (`visited`), each name looked up
+    /// once per load (`locateKept`). The diamond check asks it once per entry of a list, not once
+    /// per pair of entries and walk (184 small files took 114 s; a chain of 10,000 kept each
+    /// file's whole tail in memory, 819 MB).
+    private func reachSet(_ from: String) -> Set<[UInt8]> {
+        if let known = memo.reach[Array(from.utf8)] { return known }
+        var visited = Set<[UInt8]>()
+        var cut = false
+        var stack: [(file: String, depth: Int)] = [(from, 0)]
+        while let (file, depth) = stack.popLast() {
+            let key = Array(file.utf8)
+            guard visited.insert(key).inserted else { continue }
+            guard depth < Self.maxExtendsDepth else { cut = true; continue }
+            guard let doc = documents[key] else { continue }
+            var parents: [String] = Paths.basename(file) == "base.toml" ? [] : ["base"]
+            for entry in doc.entries where entry.key == "extends" {
+                switch entry.value.kind {
+                case .string(let s): parents = [s]
+                case .array(let items): parents = items.compactMap { if case .string(let s) = $0.kind { s } else { nil } }
+                default: break
+                }
+            }
+            for p in parents {
+                if let f = locateKept(p, relativeTo: Paths.dirname(file)) { stack.append((f, depth + 1)) }
             }
         }
-        var out = Set<[UInt8]>()
-        for p in parents {
-            guard let f = locateKept(p, relativeTo: Paths.dirname(from)) else { continue }
-            out.insert(Array(f.utf8))
-            out.formUnion(reachable(f, visiting: &visiting))
-        }
-        visiting.remove(key)
-        memo.reach[key] = out
-        return out
+        // Kept only when whole: a walk cut at the depth would answer differently from elsewhere.
+        if !cut { memo.reach[Array(from.utf8)] = visited }
+        return visited
     }
 
     /// `locate`, each name and directory resolved once per load.
@@ -404,11 +408,14 @@ public struct ProfileLoader: Sendable {
     /// Profile names and paths looked up on disk so far (what `extends` costs, for tests).
     nonisolated(unsafe) static var lookups = 0
 
-    /// What one load resolves once (`reachable`, `locateKept`).
+    /// What one load resolves once (`locateKept`).
     final class Memo: @unchecked Sendable {
-        var reach: [[UInt8]: Set<[UInt8]>] = [:]
         var located: [String: String?] = [:]
+        var reach: [[UInt8]: Set<[UInt8]>] = [:]
     }
+
+    /// The most profile files one load reads (the profile and everything it extends).
+    public static let maxProfileFiles = 256
     private var memo = Memo()
 
     /// The value given to one of `flags` in `argv` (after argv[0]): `FLAG VALUE` or `FLAG=VALUE`.
@@ -453,6 +460,8 @@ public struct ProfileLoader: Sendable {
         let here = chain + [(file, name)]
         var diamond: [String] = []
         let parentFiles = parents.count > 1 ? parents.map { locateKept($0.value, relativeTo: Paths.dirname(file)) } : []
+        // What each entry extends (itself included), walked once when first asked.
+        var reaches: [Int: Set<[UInt8]>] = [:]
         for (k, parent) in parents.enumerated() {
             guard let (parentNamed, parentFile) = locateNamed(parent.value, relativeTo: Paths.dirname(file)) else {
                 sink.add(notFound(parent.value, from: parent))
@@ -465,7 +474,8 @@ public struct ProfileLoader: Sendable {
             let target = Array(parentFile.utf8)
             let through = (0..<k).filter { j in
                 guard let f = parentFiles[j] else { return false }
-                return extendsChain(f, contains: target)
+                if reaches[j] == nil { reaches[j] = reachSet(f) }
+                return reaches[j]!.contains(target)
             }.map { "`\(parents[$0].value)`" }
             if !through.isEmpty {
                 diamond.append("extends: `\(parent.value)` is listed after \(through.joined(separator: ", ")), which already extend\(through.count == 1 ? "s" : "") it: it is merged once, before them, so their settings win over its own (\(parent.file):\(parent.line)); list it first, or drop it")

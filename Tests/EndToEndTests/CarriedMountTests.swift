@@ -46,8 +46,8 @@ struct CarriedMountTests {
         let p = try profile("st", "extends = [\"base\"]\n[filesystem]\nread_write = [\"\(work)\"]\n")
         let canary = sub + "/seccomp/CANARY"
         let run = try runProcess([mcpbox, "run", p, "--", "/bin/sh", "-c", "echo planted > \(canary)"], environment: env)
-        #expect(run.status == 125 && run.stderr.contains("contains (as another mount of it) \(stateDir)")
-                    && run.stderr.contains("\(sub) is a host mount inside \(work)"),
+        #expect(run.status == 125 && run.stderr.contains("\(sub) is bound read-write and lies inside \(stateDir), mcpbox's state")
+                    && run.stderr.contains("\(sub) is a host mount of \(stateDir) inside \(work)"),
                 "exit \(run.status): \(run.stderr.suffix(600))")
         #expect(!FileManager.default.fileExists(atPath: state + "/CANARY"), "the server wrote into mcpbox's state")
         let explain = try runProcess([mcpbox, "explain", p, "--", "/bin/true"], environment: env)
@@ -132,5 +132,46 @@ struct CarriedMountTests {
         let explain = try runProcess([mcpbox, "explain", p, "--", "/bin/true"], environment: env)
         #expect(explain.status == 0 && explain.stdoutText.contains("\(sub)/secret") && !explain.stderr.contains("invisible anyway"),
                 "\(explain.stdoutText.suffix(800)) \(explain.stderr.suffix(300))")
+    }
+
+    /// A second red-team pass: carried mounts were judged by their mount point, so a mount of
+    /// something *inside* a protected object (a file or directory in `~/.ssh`, a directory of
+    /// mcpbox's state, a directory inside a hidden one) passed.
+    @Test("a host mount of a file or directory inside ~/.ssh, of a directory of mcpbox's state, or of one inside a hidden directory: judged by what it shows")
+    func mountsOfWhatLiesInside() throws {
+        defer { tmp.remove() }
+        let home = try tmp.makeDir("home")
+        _ = try tmp.makeDir("home/.ssh/sub", mode: 0o755)
+        _ = try tmp.write("home/.ssh/id_test", "SSH-CANARY\n")
+        _ = try tmp.write("home/.ssh/sub/k", "SUB-CANARY\n")
+        let seccomp = try tmp.makeDir("home/.local/state/mcpbox/seccomp")
+        let w = try tmp.makeDir("w")
+        let m1 = try tmp.makeDir("w/m1")
+        let f1 = try tmp.write("w/f1", "")
+        let st = try tmp.makeDir("w/st")
+        var undo = [try mount(["--bind", home + "/.ssh/sub", m1]), try mount(["--bind", home + "/.ssh/id_test", f1]), try mount(["--bind", seccomp, st])]
+        defer { undo.reversed().forEach { $0() } }
+        let env = ["PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+        let ro = try profile("ro", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(w)\"]\n")
+        let r = try runProcess([mcpbox, "run", ro, "--", "/bin/cat", f1, m1 + "/k"], environment: env)
+        #expect(r.status == 125 && r.stderr.contains("\(m1) is a host mount of \(home)/.ssh/sub inside \(w)")
+                    && r.stderr.contains("\(f1) is a host mount of \(home)/.ssh/id_test inside \(w)") && !r.stdoutText.contains("CANARY"),
+                "exit \(r.status): \(r.stdoutText) \(r.stderr.suffix(900))")
+        let rw = try profile("rw", "extends = [\"base\"]\n[filesystem]\nread_write = [\"\(w)\"]\nhide = [\"\(m1)\", \"\(f1)\"]\n")
+        let e = try runProcess([mcpbox, "explain", rw, "--", "/bin/true"], environment: env)
+        #expect(e.status == 125 && e.stderr.contains("\(st) is bound read-write and lies inside \(home)/.local/state/mcpbox, mcpbox's state"),
+                "exit \(e.status): \(e.stderr.suffix(600))")
+        undo.forEach { $0() }
+        undo = []
+
+        // A hide of a directory: a host mount elsewhere in the bind of a directory inside it.
+        let data = try tmp.makeDir("data")
+        _ = try tmp.makeDir("data/private/keys")
+        _ = try tmp.write("data/private/keys/k", "HIDDEN-CANARY\n")
+        let pub = try tmp.makeDir("data/pub")
+        undo = [try mount(["--bind", data + "/private/keys", pub])]
+        let h = try profile("h", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(data)\"]\nhide = [\"\(data)/private\"]\n")
+        let hr = try runProcess([mcpbox, "run", h, "--", "/bin/sh", "-c", "cat \(pub)/k; exit 0"], environment: env)
+        #expect(hr.status == 0 && !hr.stdoutText.contains("HIDDEN-CANARY"), "exit \(hr.status): \(hr.stdoutText) \(hr.stderr.suffix(400))")
     }
 }

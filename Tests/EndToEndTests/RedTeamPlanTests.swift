@@ -207,4 +207,23 @@ struct RedTeamPlanTests {
         let ok = try runProcess([mcpbox, "run", hidden, "--", "/bin/sh", "-c", "cat \(m)/.ssh/id_rsa; exit 0"], environment: env)
         #expect(ok.status == 0 && !ok.stdoutText.contains("canary-key"), "exit \(ok.status): \(ok.stdoutText) \(ok.stderr.suffix(400))")
     }
+
+    /// A second red-team pass: a mount point to create inside a read-write bind whose host
+    /// directory the server's account may not write passed `explain` and failed `run` (EACCES).
+    @Test("a mount point the launch would have to create in a read-write bind the server's account may not write: refused by explain as by run")
+    func mountPointInUnwritableReadWriteBind() throws {
+        defer { tmp.remove() }
+        let rw = try tmp.makeDir("rw", mode: 0o755)
+        let p = try profile("mp", "extends = [\"base\"]\n[filesystem]\nread_write = [\"\(rw)\"]\ntmpfs = [\"\(rw)/new\"]\n")
+        let explain = try mcpboxRun(["explain", p, "--", "/bin/true"])
+        #expect(explain.status == 125 && explain.stderr.contains("whose host directory the server's account may not write"), "exit \(explain.status): \(explain.stderr.suffix(500))")
+        let run = try mcpboxRun(["run", p, "--", "/bin/true"])
+        #expect(run.status == 125, "exit \(run.status): \(run.stderr.suffix(500))")
+        #expect(!FileManager.default.fileExists(atPath: rw + "/new"))
+        // Owned by the server's account (nobody here), both work.
+        #expect(chown(rw, 65534, 65534) == 0)
+        let ok = try mcpboxRun(["run", p, "--", "/bin/true"])
+        let okExplain = try mcpboxRun(["explain", p, "--", "/bin/true"])
+        #expect(ok.status == 0 && okExplain.status == 0, "exit \(ok.status): \(ok.stderr.suffix(500))")
+    }
 }

@@ -125,6 +125,14 @@ import Testing
         #expect(GitConfigScan.commandPaths("perl -e 'print 1'") == [])
         #expect(GitConfigScan.commandPaths("python3 -m pkg.tool x") == ["pkg/tool.py"])
         #expect(GitConfigScan.commandPaths("sh -") == [])
+        // Wrappers run the rest as a command (a second red-team pass: `nice sh pg.sh` ran pg.sh).
+        #expect(GitConfigScan.commandPaths("nice sh pg.sh") == ["pg.sh"])
+        #expect(GitConfigScan.commandPaths("nice -n 5 sh pg.sh") == ["pg.sh"])
+        #expect(GitConfigScan.commandPaths("timeout -s KILL 5 bash x.sh") == ["x.sh"])
+        #expect(GitConfigScan.commandPaths("nohup ./run.sh") == ["./run.sh"])
+        // Every other word is judged where it names an existing file.
+        #expect(GitConfigScan.argumentWords("node --require ./req.js fsm7.js") == ["./req.js", "fsm7.js"])
+        #expect(GitConfigScan.argumentWords("!FOO=1 tool --config=cfg.js -v $HOME/x `y`") == ["cfg.js"])
     }
 
     @Test("commands git runs from tar, send-email, git gui and instaweb settings")

@@ -81,4 +81,30 @@ import Glibc
         #expect(link(s.path + "/repo/.git/config", s.path + "/repo/config-copy") == 0)
         #expect(messages(s).contains { $0.contains("\(s.path)/repo/.git/config, which host git reads or runs") }, "\(messages(s))")
     }
+
+    /// A second red-team pass: only the last link of a hook's symlink chain was bound read-only,
+    /// and a script a wrapper or an option-taking interpreter runs was not protected.
+    @Test("a hook reached through a symlink in the read-write tree is refused; a command's script behind a wrapper, or after an option's value, is bound read-only")
+    func chainsAndWrappers() throws {
+        let s = scratch(binding: "repo")
+        try git(["init", "-q", s.path + "/repo"])
+        s.write("repo/tools/real-hook", "#!/bin/sh\n", mode: 0o755)
+        #expect(symlink("real-hook", s.path + "/repo/tools/link2") == 0)
+        #expect(symlink("../../tools/link2", s.path + "/repo/.git/hooks/pre-commit") == 0)
+        let errors = messages(s)
+        #expect(errors.contains { $0.contains("leads through the symlink \(s.path)/repo/tools/link2 in a path the server may write") }, "\(errors)")
+
+        let t = scratch(binding: "repo")
+        try git(["init", "-q", t.path + "/repo"])
+        t.write("repo/pg.sh", "#!/bin/sh\n")
+        t.write("repo/fsm7.js", "\n")
+        t.write("repo/req.js", "\n")
+        try git(["-C", t.path + "/repo", "config", "core.pager", "nice sh pg.sh"])
+        try git(["-C", t.path + "/repo", "config", "merge.m.driver", "node --require ./req.js fsm7.js"])
+        let plan = try #require(Fixture.plan("p", dirs: [t.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0)).plan)
+        for f in ["pg.sh", "fsm7.js", "req.js"] {
+            let path = t.path + "/repo/" + f
+            #expect(plan.mounts.contains { $0.target == path && $0.kind == .bind(source: path, readOnly: true) }, "\(f): \(plan.mounts.map(\.target))")
+        }
+    }
 }

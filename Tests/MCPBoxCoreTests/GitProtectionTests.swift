@@ -149,6 +149,22 @@ import Glibc
         #expect(Self.existsBytes(Array((root + "/\(known)/.git").utf8)), "the known repository was moved")
     }
 
+    /// The sweep gave up past its directory count and left the tree where host git would use it
+    /// (a red-team pass: 400,100 directories, then a `.git` deep inside ran its fsmonitor).
+    @Test("a tree grown past the sweep's count is moved aside whole (fail closed), never left in place unchecked")
+    func treeTooLargeToSweepIsMovedAside() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        let known = GitProtection.exposure(of: root).worktrees.map { $0 + "/.git" }
+        for i in 0..<30 { s.mkdir("repo/many/d\(i)") }
+        s.mkdir("repo/many/d29/zz/.git")
+        let messages = GitProtection.sweep(watched: [], trees: [GitProtection.Tree(root: root, known: known)], limit: 10)
+        #expect(!FileManager.default.fileExists(atPath: root), "\(messages)")
+        #expect(messages.contains { $0.contains("holds more than 10 directories after the session") && $0.contains("the whole tree was moved to \(root).mcpbox-quarantine-") }, "\(messages)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: s.path).filter { $0.hasPrefix("repo.mcpbox-quarantine-") }
+        #expect(aside.count == 1 && FileManager.default.fileExists(atPath: s.path + "/" + aside[0] + "/many/d29/zz/.git"))
+    }
+
     static func existsBytes(_ path: [UInt8]) -> Bool {
         var st = stat()
         return (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } } == 0

@@ -374,5 +374,22 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         #expect(config.contains { $0.message.contains("contains \(bob)/.config/mcpbox, mcpbox's configuration") }, "\(config)")
         let profile = w.errors("[filesystem]\nread_write = [\"\(bob)/.profile\"]\n", host: host)
         #expect(profile.contains { $0.message.contains("\(bob)/.profile (shell start-up file of the account bob)") }, "\(profile)")
+        // Shown through a host bind mount inside a read-write directory (a second red-team pass).
+        let mnt = w.host.mkdir("w/m")
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["--bind", bob, mnt]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0)
+        defer {
+            let u = Process()
+            u.executableURL = URL(fileURLWithPath: "/bin/umount")
+            u.arguments = ["-l", mnt]
+            try? u.run()
+            u.waitUntilExit()
+        }
+        let carried = w.errors("[filesystem]\nread_write = [\"\(w.host.path)/w\"]\n", host: host)
+        #expect(carried.contains { $0.message.contains("contains the home directory \(bob) of the account bob") && $0.message.contains("\(mnt) is a host mount of \(bob)") }, "\(carried)")
     }
 }

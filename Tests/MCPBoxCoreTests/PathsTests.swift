@@ -63,3 +63,32 @@ import Testing
         #expect("/\u{301}x".isAbsolutePath && !"x/\u{301}".isAbsolutePath)
     }
 }
+
+/// The mount table mcpbox reads for the host mounts a bind carries.
+@Suite struct MountTableTests {
+    @Test("every line of /proc/self/mountinfo: device, root and mount point, escapes undone, as a plain split reads them")
+    func matchesASplit() throws {
+        HostFS.forgetMounts()
+        let text = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        func unescape(_ s: Substring) -> [UInt8] {
+            var out: [UInt8] = []
+            var u = Array(s.utf8)[...]
+            while let c = u.first {
+                if c == UInt8(ascii: "\\"), u.count >= 4, let v = UInt8(String(decoding: u.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
+                    out.append(v); u = u.dropFirst(4)
+                } else { out.append(c); u = u.dropFirst() }
+            }
+            return out
+        }
+        let expected = text.split(separator: "\n").map { line -> (device: [UInt8], root: [UInt8], point: [UInt8]) in
+            let f = line.split(separator: " ", omittingEmptySubsequences: false)
+            return (Array(f[2].utf8), unescape(f[3]), unescape(f[4]))
+        }
+        let table = HostFS.mountTable()
+        #expect(table.count == expected.count)
+        for (a, b) in zip(table, expected) {
+            #expect(a.device == b.device && a.root == b.root && a.point == b.point, "\(String(decoding: a.point, as: UTF8.self))")
+        }
+        #expect(HostFS.mountPoints(below: "/").paths.count == Set(expected.map(\.point)).subtracting([Array("/".utf8)]).count)
+    }
+}

@@ -469,6 +469,7 @@ import Testing
         } catch {
             #expect(error.diagnostics.count == DiagnosticSink.limit + 1)
             #expect(error.diagnostics.last?.message == "4000 more errors not shown (the first 1000 are)", "\(String(describing: error.diagnostics.last))")
+            #expect(error.count == 5000)
         }
     }
 
