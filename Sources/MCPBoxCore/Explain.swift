@@ -332,6 +332,10 @@ public enum Explain {
         for c in cells {
             out.append("  " + (0..<4).map { pad(c[$0], widths[$0] + 2) }.joined() + c[4])
         }
+        for c in plan.carriedMounts {
+            guard case .bind(let source, let ro) = c.kind else { continue }
+            kv("carried", visible("\(c.target) \(ro ? "ro" : "rw"): a host mount inside a bind (binds are recursive)\(Paths.same(source, c.target) ? "" : ", showing \(source)")"))
+        }
         let absent = plan.skippedOptional.filter { $0.isAbsolutePath }
         let notHere = plan.skippedOptional.filter { !$0.isAbsolutePath }
         if !absent.isEmpty { kv("skipped", "optional paths absent on this host: " + absent.joined(separator: ", ")) }

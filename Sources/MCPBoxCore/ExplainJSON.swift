@@ -100,6 +100,10 @@ public enum ExplainJSON {
                       + "\"size_bytes\": \(optional(r.sizeBytes) { String($0) }), \"origin\": \(string(r.origin))}")
         }
         w.close("]")
+        w.field("carried", "[" + plan.carriedMounts.compactMap { c -> String? in
+            guard case .bind(let source, let ro) = c.kind else { return nil }
+            return "{\"path\": \(string(c.target)), \"shows\": \(string(source)), \"mode\": \(string(ro ? "ro" : "rw"))}"
+        }.joined(separator: ", ") + "]")
         w.field("skipped_optional", strings(plan.skippedOptional))
         w.field("git_protected", strings(plan.gitProtected))
         w.field("git_watched", strings(plan.gitWatched))

@@ -41,6 +41,9 @@ public struct SandboxPlan: Sendable, Equatable {
     /// (by the source's bytes): `run` binds nothing else (a directory renamed into its place
     /// since is refused, ESTALE), so the checks judged what the sandbox shows.
     public var sourceIdentities: [PathKey: FileIdentity] = [:]
+    /// Host mounts below the binds' sources that the binds carry into the sandbox (binds are
+    /// recursive), each as a bind of what it shows, at its place inside; judged like binds.
+    public var carriedMounts: [Mount] = []
     /// Git directories inside read-write binds whose configuration-bearing entries are bound
     /// read-only (host paths); see `GitProtection`.
     public var gitProtected: [String] = []

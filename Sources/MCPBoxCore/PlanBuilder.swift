@@ -364,6 +364,7 @@ public struct PlanBuilder {
                                environment: environment, limits: limits, warnings: d.warnings)
         plan.skippedOptional = d.skipped
         plan.sourceIdentities = d.sourceIdentities
+        plan.carriedMounts = d.carriedMounts
         plan.gitProtected = d.gitProtected
         plan.hgProtected = d.hgProtected
         plan.gitWatched = d.gitWatched

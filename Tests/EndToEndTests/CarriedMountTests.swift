@@ -113,6 +113,11 @@ struct CarriedMountTests {
         let env = ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"]
         let r = try runProcess([mcpbox, "run", p, "--", "/bin/sh", "-c", "cat \(vol)/note; (echo x > \(vol)/w) 2>/dev/null && echo WROTE; true"], environment: env)
         #expect(r.status == 0 && r.stdoutText.contains("on-the-volume") && !r.stdoutText.contains("WROTE"), "exit \(r.status): \(r.stdoutText) \(r.stderr.suffix(400))")
+        // The dry run says so: the sandbox shows it.
+        let e = try runProcess([mcpbox, "explain", p, "--", "/bin/true"], environment: env)
+        #expect(e.stdoutText.contains("\(vol) ro: a host mount inside a bind"), "\(e.stdoutText.suffix(800))")
+        let j = try runProcess([mcpbox, "explain", "--json", p, "--", "/bin/true"], environment: env)
+        #expect(j.stdoutText.contains("\"carried\": [{\"path\": \"\(vol)\""), "\(j.stdoutText.prefix(2000))")
     }
 
     @Test("a hide of a host path the sandbox shows only through a host mount inside a bound directory masks it there too")
