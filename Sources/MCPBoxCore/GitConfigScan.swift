@@ -377,7 +377,8 @@ public enum GitConfigScan {
                 // that names an existing file there: an argument may be a script whatever runs it
                 // (`nice sh pg.sh`, `node --require ./a.js b.js`, `make -f x.mk`).
                 let sure = commandPaths(v).flatMap { resolveAll($0, base: top, homes: homes) }
-                let named = argumentWords(v).flatMap { resolveAll($0, base: top, homes: homes) }
+                // A word with glob characters names what the shell expands it to (`cat s[7].sh | sh`).
+                let named = argumentWords(v).flatMap { resolveAll($0, base: top, homes: homes) }.flatMap(expandGlob)
                     .filter { w in HostFS.info(w)?.isRegular == true && !sure.contains { Paths.same($0, w) } }
                 paths = sure + named
             case .flag: paths = []
@@ -453,7 +454,7 @@ public enum GitConfigScan {
     }
 
     static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "env", "exec", "node", "nodejs", "python",
-                                            "python3", "perl", "ruby", "php", "deno", "bun"]
+                                            "python3", "perl", "ruby", "php", "deno", "bun", ".", "source"]
 
     /// The words of a command value that name files (containing a `/`, or starting `~`): its
     /// first word, after any `NAME=value` assignments; when that is an interpreter or a shell,
@@ -461,7 +462,14 @@ public enum GitConfigScan {
     public static func commandPaths(_ value: String, depth: Int = 0) -> [String] {
         var v = Substring(value)
         if v.hasPrefix("!") { v = v.dropFirst() }
-        let words = shellWords(v)
+        // Every simple command of the line (`true; sh s1.sh`, `a && sh b.sh`, `x | sh`), and
+        // every file fed to one's standard input (`sh < s4.sh`).
+        let line = shellCommands(v)
+        return (line.inputs + line.commands.flatMap { simpleCommandPaths($0, depth: depth) }).filter { !$0.contains("$") && !$0.contains("`") }
+    }
+
+    /// `commandPaths` of one simple command's words.
+    static func simpleCommandPaths(_ words: [String], depth: Int) -> [String] {
         var out: [String] = []
         var k = 0
         while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") { k += 1 }
@@ -509,18 +517,40 @@ public enum GitConfigScan {
         return out.filter { !$0.contains("$") && !$0.contains("`") }
     }
 
+    /// The existing paths a pattern with `*`, `?` or `[` matches (at most 256), else the path.
+    static func expandGlob(_ path: String) -> [String] {
+        guard path.contains(where: { $0 == "*" || $0 == "?" || $0 == "[" }) else { return [path] }
+        var g = glob_t()
+        defer { globfree(&g) }
+        guard glob(path, 0, nil, &g) == 0 else { return [] }
+        var out: [String] = []
+        for i in 0..<min(Int(g.gl_pathc), 256) {
+            if let p = g.gl_pathv[i], let s = String(validatingCString: p) { out.append(s) }
+        }
+        return out
+    }
+
     /// Every word of a command value after its first (and its `NAME=value` assignments) that
     /// could name a file: not an option (the value of `--opt=VALUE` is taken), no variable, no
     /// command substitution, no URL. Judged only where such a file exists (see `scan`).
     public static func argumentWords(_ value: String) -> [String] {
         var v = Substring(value)
         if v.hasPrefix("!") { v = v.dropFirst() }
-        let words = shellWords(v)
-        var k = 0
-        while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") { k += 1 }
-        guard k < words.count else { return [] }
         var out: [String] = []
-        for w in words[(k + 1)...] {
+        for words in shellCommands(v).commands {
+            var k = 0
+            while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") { k += 1 }
+            guard k < words.count else { continue }
+            out += optionFreeWords(words[(k + 1)...])
+        }
+        return out
+    }
+
+    /// The words that could name files: not options (the value of `--opt=VALUE` is taken), no
+    /// variable, no command substitution, no URL.
+    static func optionFreeWords(_ words: ArraySlice<String>) -> [String] {
+        var out: [String] = []
+        for w in words {
             var word = w
             if w.hasPrefix("-") {
                 guard w.hasPrefix("--"), let eq = w.firstIndex(of: "=") else { continue }
@@ -535,7 +565,88 @@ public enum GitConfigScan {
     /// Commands that run the rest of their words as another command (`nice sh x.sh`), with how
     /// many words after their options they take for themselves (`timeout 5 sh x.sh`).
     static let wrappers: [String: Int] = ["nice": 0, "nohup": 0, "stdbuf": 0, "command": 0, "setsid": 0, "ionice": 0,
-                                          "time": 0, "timeout": 1, "chrt": 1, "taskset": 1, "flock": 1, "sudo": 0, "doas": 0]
+                                          "time": 0, "timeout": 1, "chrt": 1, "taskset": 1, "flock": 1, "sudo": 0, "doas": 0, "busybox": 0, "xargs": 0]
+
+    /// A shell command line as simple commands (each its words, quotes removed), split at `;`,
+    /// `&`, `|`, newlines and parentheses; the text of each `$(…)` and backquoted part is a
+    /// command line of its own; the word after `<` is a file read as standard input (`inputs`),
+    /// the word after `>` a file written (dropped). At most 64 commands and 64 words each.
+    static func shellCommands(_ s: Substring, depth: Int = 0) -> (commands: [[String]], inputs: [String]) {
+        var commands: [[String]] = [], inputs: [String] = []
+        var words: [String] = []
+        var cur = "", inWord = false
+        var quote: Character?
+        var escape = false
+        enum Redirect { case none, input, output }
+        var redirect = Redirect.none
+        func endWord() {
+            guard inWord else { return }
+            switch redirect {
+            case .input: inputs.append(cur)
+            case .output: break
+            case .none: if words.count < 64 { words.append(cur) }
+            }
+            redirect = .none
+            cur = ""
+            inWord = false
+        }
+        func endCommand() {
+            endWord()
+            if !words.isEmpty && commands.count < 64 { commands.append(words) }
+            words = []
+        }
+        /// The commands of a substitution's text, as commands of this line.
+        func absorb(_ inner: Substring) {
+            guard depth < 4 else { return }
+            let sub = shellCommands(inner, depth: depth + 1)
+            commands += sub.commands
+            inputs += sub.inputs
+        }
+        var i = s.startIndex
+        while i < s.endIndex {
+            let ch = s[i]
+            if escape { cur.append(ch); escape = false; i = s.index(after: i); continue }
+            // `$(…)` and backquotes (also inside double quotes): a command line of their own.
+            if quote != "'", ch == "$", s.index(after: i) < s.endIndex, s[s.index(after: i)] == "(" {
+                var level = 0, j = s.index(after: i)
+                while j < s.endIndex {
+                    if s[j] == "(" { level += 1 } else if s[j] == ")" { level -= 1; if level == 0 { break } }
+                    j = s.index(after: j)
+                }
+                absorb(s[s.index(i, offsetBy: 2)..<min(j, s.endIndex)])
+                cur += "$(…)"
+                inWord = true
+                i = j < s.endIndex ? s.index(after: j) : j
+                continue
+            }
+            if quote != "'", ch == "`" {
+                let rest = s[s.index(after: i)...]
+                let j = rest.firstIndex(of: "`") ?? s.endIndex
+                absorb(rest[..<j])
+                cur += "`…`"
+                inWord = true
+                i = j < s.endIndex ? s.index(after: j) : j
+                continue
+            }
+            if let q = quote {
+                if ch == q { quote = nil } else if ch == "\\" && q == "\"" { escape = true } else { cur.append(ch) }
+                i = s.index(after: i)
+                continue
+            }
+            switch ch {
+            case "'", "\"": quote = ch; inWord = true
+            case "\\": escape = true; inWord = true
+            case " ", "\t": endWord()
+            case "\n", ";", "|", "&", "(", ")": endCommand()
+            case "<": endWord(); redirect = .input
+            case ">": endWord(); redirect = .output
+            default: cur.append(ch); inWord = true
+            }
+            i = s.index(after: i)
+        }
+        endCommand()
+        return (commands, inputs)
+    }
 
     /// Splits a shell command into words (quotes removed), stopping at an operator.
     static func shellWords(_ s: Substring) -> [String] {
@@ -681,8 +792,20 @@ extension PlanBuilder {
                 // `real` read-only, and the server re-pointed `link`).
                 var hop = p
                 for _ in 0..<40 {
+                    // Each hop where the kernel reaches it: its directory by its real path (a
+                    // symlinked directory or `..` on the way, outside the binds, led the lexical
+                    // name away from a link the server could re-point).
                     guard let text = HostFS.readLink(hop),
-                          let next = SandboxView.resolveDots(text.isAbsolutePath ? text : Paths.join(Paths.dirname(hop), text)) else { break }
+                          let lexical = SandboxView.resolveDots(text.isAbsolutePath ? text : Paths.join(Paths.dirname(hop), text)) else { break }
+                    let joined = text.isAbsolutePath ? text : Paths.join(Paths.dirname(hop), text)
+                    guard let dir = HostFS.realPath(Paths.dirname(joined)) else {
+                        d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                              "refused: \(p), which host git runs (\(what)), leads to \(lexical), whose directory does not exist: the server could create it (\(m.origin))",
+                                              hint: "remove the symlink, or point it at an existing file"))
+                        return
+                    }
+                    let base = Paths.basename(joined)
+                    let next = base == "." || base == ".." ? (HostFS.realPath(joined) ?? dir) : Paths.join(dir, base)
                     // Each directory on the way inside a writable bind must be a real one.
                     var cur = "/"
                     for c in Paths.components(Paths.dirname(next)) {

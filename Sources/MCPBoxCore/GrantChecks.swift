@@ -341,6 +341,7 @@ extension PlanBuilder {
         }
         let writable = binds.filter { !$0.ro }
         let resolvedHomes = homes.map { ($0, GrantChecks.resolved($0)) }
+        let identities = GrantChecks.Identities()
         // Other accounts' homes (each owned by its account) that a read-write bind contains or
         // lies in: their start-up files run at their owner's next login, their mcpbox profiles
         // load at their owner's next launch, whoever started this one.
@@ -350,14 +351,15 @@ extension PlanBuilder {
             for u in host.accounts.users where u.uid != identity?.hostUid {
                 guard let h = Paths.normalize(u.home), h != "/", !homes.contains(where: { Paths.same($0, h) }),
                       !otherHomes.contains(where: { Paths.same($0.home, h) }),
-                      writable.contains(where: { Paths.isWithin(h, $0.source) || Paths.isWithin($0.source, h) }),
+                      // By name, or as objects (a home reached through another mount of its file system).
+                      writable.contains(where: { Paths.isWithin(h, $0.source) || Paths.isWithin($0.source, h)
+                          || identities.contains(h, $0.source) || identities.contains($0.source, h) }),
                       let info = HostFS.info(h), info.isDirectory, info.uid == u.uid else { continue }
                 otherHomes.append((h, u.name))
             }
         }
         let trustedHomes = homes + otherHomes.map(\.home)
         var known: [PathKey: Bool?] = [:]
-        let identities = GrantChecks.Identities()
         /// A path resolved per component (cheap; under one of the homes from its real path);
         /// with the longest prefix of the result that exists.
         func resolveExisting(_ path: String) -> (path: String, existing: String, linked: Bool) {
@@ -522,7 +524,8 @@ extension PlanBuilder {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and contains your home directory \(home.0); the server can modify it",
                            hint: Self.acceptHint(w.m.target, "bind only the directories the server needs"))
                 }
-            } else if let other = otherHomes.first(where: { Paths.isWithin($0.home, w.source) || GrantChecks.sameObject($0.home, w.source) }) {
+            } else if let other = otherHomes.first(where: { Paths.isWithin($0.home, w.source) || GrantChecks.sameObject($0.home, w.source)
+                        || identities.contains(w.source, $0.home) }) {
                 wholeRefused = !acknowledged([w.m.target, w.source], reason: "read-write, contains the home directory \(other.home) of the account \(other.account)", &d)
                 if wholeRefused {
                     refuse(&d, w.m, "\(w.m.target) is bound read-write and contains the home directory \(other.home) of the account \(other.account); the server could plant what that account runs at its next login (its shell start-up files, its ~/.ssh/authorized_keys)",
@@ -573,6 +576,14 @@ extension PlanBuilder {
         }
         let view = SandboxView(mounts: d.mounts)
         var shownThroughMounts = Set<PathKey>()
+        // The credentials of every home that exist, with their real paths (looked up once).
+        let homeCredentials: [(String, String)] = credentialHomes.flatMap { h in
+            GrantChecks.credentials.compactMap { cred -> (String, String)? in
+                let c = Paths.join(h, cred)
+                guard HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c) else { return nil }
+                return (c, real)
+            }
+        }
         for b in binds {
             let mode = b.ro ? "read-only" : "read-write"
             if let c = GrantChecks.credentialsPrefix(b.source) ?? GrantChecks.credentialsPrefix(b.m.target) {
@@ -585,21 +596,31 @@ extension PlanBuilder {
                 }
                 continue
             }
-            var candidates: [String] = []
-            for h in credentialHomes where Paths.isWithin(h, b.source) || Paths.isWithin(b.source, h) {
-                candidates += GrantChecks.credentials.map { Paths.join(h, $0) }
-            }
+            var candidates: [(String, String)] = []
             if HostFS.info(b.source)?.isDirectory == true {
-                candidates += GrantChecks.credentialDirectories.map { Paths.join(b.source, $0) }
+                for name in GrantChecks.credentialDirectories {
+                    let c = Paths.join(b.source, name)
+                    if HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c) { candidates.append((c, real)) }
+                }
             }
+            // Every home's credentials, by their real paths too (`~/.ssh -> dotfiles/ssh`: a bind
+            // of `~/dotfiles`, or of `~/dotfiles/ssh/keys`, holds or lies in them).
+            candidates += homeCredentials
             var seen = Set<PathKey>()
-            for c in candidates where Paths.isWithin(c, b.source) && seen.insert(PathKey(c)).inserted {
-                guard HostFS.info(c, follow: false) != nil, let real = HostFS.realPath(c), Paths.isWithin(real, b.source) else { continue }
-                let inside = Paths.join(b.m.target, Paths.remainder(real, under: b.source))
-                guard view.hostPath(inside) == real else { continue }
+            for (c, real) in candidates where seen.insert(PathKey(c)).inserted {
+                let inside: String
+                if Paths.isWithin(real, b.source) {
+                    inside = Paths.join(b.m.target, Paths.remainder(real, under: b.source))
+                    guard view.hostPath(inside) == real || d.carried[PathKey(b.m.target)] != nil else { continue }
+                } else if Paths.isWithin(b.source, real), !Paths.isWithin(b.source, c) || !Paths.same(real, c) {
+                    // The bind lies inside them, reached by another name than theirs.
+                    inside = b.m.target
+                } else { continue }
+                if shownThroughMounts.contains(PathKey(inside)) { continue }
                 let name = GrantChecks.credentialsPrefix(c)?.name ?? Paths.basename(c)
                 if acknowledged([c, real], reason: "credentials (\(name)) inside \(b.m.target), \(mode)", &d) { continue }
-                refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside) to the server \(mode)",
+                shownThroughMounts.insert(PathKey(inside))
+                refuse(&d, b.m, "\(b.m.target) exposes the credentials \(inside)\(Paths.same(real, c) ? "" : " (\(c))") to the server \(mode)",
                        hint: "add \"\(inside)\" to filesystem.hide, or acknowledge it: [filesystem] accept = [\"\(c)\"]")
             }
             // A host mount at or inside the bound directory that shows credentials of a home (a

@@ -233,6 +233,13 @@ public enum HostFS {
         mountPointsRead = nil
     }
 
+    /// Whether what is mounted at `point` was deleted since (its root reads `…//deleted`): it has
+    /// no name any more to judge it by.
+    public static func mountRootDeleted(_ point: String) -> Bool {
+        let p = Array(point.utf8)
+        return mountTable().last { $0.point == p }?.root.reversed().starts(with: Array("//deleted".utf8).reversed()) ?? false
+    }
+
     /// Where else on the host the directory mounted at `point` is (a bind mount of
     /// `~/.ssh/keys` shows `~/.ssh/keys`): another mount of the same file system whose root
     /// holds this one's, with the rest of the path; checked to be the same object. Nil when no

@@ -335,11 +335,12 @@ extension PlanBuilder {
     func checkMountPoints(_ d: inout Draft, identity: Identity) {
         guard d.sink.isEmpty else { return }
         // pid 1 creates a missing mount point with the server's host uid and gids (the caller's
-        // own groups kept in caller-remap mode); the owner of a directory it maps may always.
+        // own groups kept in caller-remap mode), with no capability over the host directory.
         let gids = [identity.hostGid] + (identity.mechanism == .callerRemap ? host.callerGroups : [])
         let canCreate: (String) -> Bool = { dir in
+            // (The owner too needs the write bit: a 0555 directory of the account's refused it.)
             guard let info = HostFS.info(dir) else { return true }
-            return info.uid == identity.hostUid || HostFS.permits(dir, info: info, uid: identity.hostUid, gids: gids, want: 0o3)
+            return HostFS.permits(dir, info: info, uid: identity.hostUid, gids: gids, want: 0o3)
         }
         for f in MountCheck.failures(d.mounts, canCreateIn: canCreate) {
             let m = d.mounts[f.index]

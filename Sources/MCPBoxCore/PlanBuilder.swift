@@ -417,6 +417,13 @@ public struct PlanBuilder {
                 // Under a later mount (the sandbox's own /proc, a tmpfs, a hide): not shown.
                 guard let shown = view.hostPath(target), Paths.same(shown, mp),
                       d.carried[PathKey(target)] == nil else { continue }
+                if HostFS.mountRootDeleted(mp) {
+                    let at = location(of: m)
+                    d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
+                                          "refused: \(m.target) holds the host mount \(mp) of a file or directory deleted since (it has no name any more), which the sandbox would show at \(target): mcpbox cannot judge what it is",
+                                          hint: "unmount it, or bind a directory that holds no such mount"))
+                    continue
+                }
                 if Paths.isWithin(mp, "/proc") || HostFS.isProcFS(mp) {
                     let at = location(of: m)
                     d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
@@ -599,13 +606,17 @@ public struct PlanBuilder {
             var places: [(target: String, isDirectory: Bool)] = []
             if withBinds.isBound(path) { places.append((path, info.isDirectory)) }
             let ancestors = Self.ancestorIdentities(hidden)
+            let hiddenId = HostFS.identity(hidden)
             // The host mounts the binds carry show it too (a bind mount of a directory above it).
             for m in d.mounts + carried {
                 guard case .bind(let source, _) = m.kind else { continue }
                 if let a = ancestors.first(where: { $0.path == source })
                     ?? HostFS.identity(source).flatMap({ id in ancestors.first { $0.dev == id.dev && $0.ino == id.ino } }) {
                     places.append((Paths.join(m.target, Paths.remainder(hidden, under: a.path)), info.isDirectory))
-                } else if Paths.isWithin(source, hidden) {
+                } else if Paths.isWithin(source, hidden)
+                            // The same, as objects: a directory inside it reached through another
+                            // mount of its file system (a host mount inside a bind showing it).
+                            || (hiddenId.map { h in Self.ancestorIdentities(source).contains { $0.dev == h.dev && $0.ino == h.ino } } ?? false) {
                     places.append((m.target, HostFS.info(source)?.isDirectory ?? true))
                 }
             }

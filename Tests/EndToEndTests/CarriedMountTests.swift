@@ -179,4 +179,53 @@ struct CarriedMountTests {
         let hr = try runProcess([mcpbox, "run", h, "--", "/bin/sh", "-c", "cat \(pub)/k; exit 0"], environment: env)
         #expect(hr.status == 0 && !hr.stdoutText.contains("HIDDEN-CANARY"), "exit \(hr.status): \(hr.stdoutText) \(hr.stderr.suffix(400))")
     }
+
+    /// A third red-team pass: a host mount judged by what it shows compared names, so a second
+    /// name of the same directory (`/home` a bind of `/srv/home`), a symlinked `~/.ssh`, or a
+    /// mount of a file deleted since, passed.
+    @Test("second names and symlinks of what a host mount shows, and a mount of something deleted since")
+    func secondNamesAndDeletedRoots() throws {
+        defer { tmp.remove() }
+        let env0 = ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"]
+        // A hide named by a second name of the directory (hh2 is a bind mount of srv).
+        _ = try tmp.makeDir("srv/u/secret/sub")
+        _ = try tmp.write("srv/u/secret/sub/k", "HIDE-CANARY\n")
+        let hh2 = try tmp.makeDir("hh2")
+        let w5 = try tmp.makeDir("w5")
+        let sub5 = try tmp.makeDir("w5/sub")
+        var undo = [try mount(["--bind", tmp.path + "/srv", hh2])]
+        undo.append(try mount(["--bind", hh2 + "/u/secret/sub", sub5]))
+        let h = try profile("h", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(w5)\"]\nhide = [\"\(hh2)/u/secret\"]\n")
+        let r = try runProcess([mcpbox, "run", h, "--", "/bin/sh", "-c", "cat \(sub5)/k; exit 0"], environment: env0)
+        #expect(r.status == 0 && !r.stdoutText.contains("HIDE-CANARY") && !r.stderr.contains("invisible anyway"), "exit \(r.status): \(r.stdoutText) \(r.stderr.suffix(400))")
+
+        // ~/.ssh a symlink to dotfiles/ssh; a host mount of its keys inside a bound directory.
+        let home = try tmp.makeDir("home")
+        _ = try tmp.makeDir("home/dotfiles/ssh/keys")
+        _ = try tmp.write("home/dotfiles/ssh/keys/k", "SSH-CANARY\n")
+        #expect(symlink("dotfiles/ssh", home + "/.ssh") == 0)
+        let w1 = try tmp.makeDir("w1")
+        let sub1 = try tmp.makeDir("w1/sub")
+        undo.append(try mount(["--bind", home + "/.ssh/keys", sub1]))
+        let env = ["PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+        let c = try profile("c", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(w1)\"]\n")
+        let rc = try runProcess([mcpbox, "run", c, "--", "/bin/cat", sub1 + "/k"], environment: env)
+        #expect(rc.status == 125 && rc.stderr.contains("exposes the credentials") && !rc.stdoutText.contains("SSH-CANARY"), "exit \(rc.status): \(rc.stdoutText) \(rc.stderr.suffix(500))")
+        // So does a bind of the dotfiles directory itself.
+        let dot = try profile("dot", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(home)/dotfiles\"]\n")
+        let rd = try runProcess([mcpbox, "explain", dot, "--", "/bin/true"], environment: env)
+        #expect(rd.status == 125 && rd.stderr.contains("exposes the credentials \(home)/dotfiles/ssh (\(home)/.ssh)"), "exit \(rd.status): \(rd.stderr.suffix(500))")
+
+        // A host mount of a file deleted (and recreated) since: no name left to judge it by.
+        let f = try tmp.write("home/dotfiles/ssh/id_test", "OLD-KEY\n")
+        let w3 = try tmp.makeDir("w3")
+        let f1 = try tmp.write("w3/f1", "")
+        undo.append(try mount(["--bind", f, f1]))
+        #expect(unlink(f) == 0)
+        _ = try tmp.write("home/dotfiles/ssh/id_test", "NEW-KEY\n")
+        let dl = try profile("dl", "extends = [\"base\"]\n[filesystem]\nread_only = [\"\(w3)\"]\n")
+        let rl = try runProcess([mcpbox, "run", dl, "--", "/bin/cat", f1], environment: env)
+        #expect(rl.status == 125 && rl.stderr.contains("deleted since") && !rl.stdoutText.contains("OLD-KEY"), "exit \(rl.status): \(rl.stdoutText) \(rl.stderr.suffix(400))")
+        undo.reversed().forEach { $0() }
+    }
 }

@@ -220,8 +220,12 @@ struct RedTeamPlanTests {
         let run = try mcpboxRun(["run", p, "--", "/bin/true"])
         #expect(run.status == 125, "exit \(run.status): \(run.stderr.suffix(500))")
         #expect(!FileManager.default.fileExists(atPath: rw + "/new"))
-        // Owned by the server's account (nobody here), both work.
-        #expect(chown(rw, 65534, 65534) == 0)
+        // Owned by the server's account without its write bit (0555): refused alike.
+        #expect(chown(rw, 65534, 65534) == 0 && chmod(rw, 0o555) == 0)
+        let owner = try mcpboxRun(["explain", p, "--", "/bin/true"])
+        #expect(owner.status == 125, "exit \(owner.status): \(owner.stderr.suffix(300))")
+        // Owned by the server's account (nobody here), writable: both work.
+        #expect(chmod(rw, 0o755) == 0)
         let ok = try mcpboxRun(["run", p, "--", "/bin/true"])
         let okExplain = try mcpboxRun(["explain", p, "--", "/bin/true"])
         #expect(ok.status == 0 && okExplain.status == 0, "exit \(ok.status): \(ok.stderr.suffix(500))")

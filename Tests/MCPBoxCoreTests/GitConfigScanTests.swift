@@ -135,6 +135,22 @@ import Testing
         #expect(GitConfigScan.argumentWords("!FOO=1 tool --config=cfg.js -v $HOME/x `y`") == ["cfg.js"])
     }
 
+    /// A third red-team pass: only the first simple command of a line was read.
+    @Test("every simple command of a line counts: after ; && || |, inside $( ) and backquotes, a file fed to standard input, behind busybox")
+    func wholeCommandLines() {
+        #expect(GitConfigScan.commandPaths("true; sh s1.sh") == ["s1.sh"])
+        #expect(GitConfigScan.commandPaths("!sh -c \"true && sh s2.sh\"") == ["s2.sh"])
+        #expect(GitConfigScan.commandPaths("!. ./s3.s?") == ["./s3.s?"])
+        #expect(GitConfigScan.commandPaths("!sh < s4.sh") == ["s4.sh"])
+        #expect(GitConfigScan.argumentWords("!sh \"$(echo s5.sh)\"").contains("s5.sh"))
+        #expect(GitConfigScan.commandPaths("!true|sh s6.sh") == ["s6.sh"])
+        #expect(GitConfigScan.argumentWords("!cat s[7].sh | sh") == ["s[7].sh"])
+        #expect(GitConfigScan.commandPaths("!cd sub && sh s10.sh") == ["s10.sh"])
+        #expect(GitConfigScan.commandPaths("busybox sh s9.sh") == ["s9.sh"])
+        #expect(GitConfigScan.commandPaths("!x `sh s11.sh`") == ["s11.sh"])
+        #expect(GitConfigScan.commandPaths("less -R > out.txt") == [])
+    }
+
     @Test("commands git runs from tar, send-email, git gui and instaweb settings")
     func moreCommandKeys() {
         func use(_ line: String) -> GitConfigScan.Use? {

@@ -107,4 +107,19 @@ import Glibc
             #expect(plan.mounts.contains { $0.target == path && $0.kind == .bind(source: path, readOnly: true) }, "\(f): \(plan.mounts.map(\.target))")
         }
     }
+
+    /// A third red-team pass: the hop check followed names lexically, so a symlinked directory
+    /// outside the binds (or `..` after one) led it away from a link the server could re-point.
+    @Test("a hook's chain through a symlinked directory outside the bind is judged where the kernel walks it")
+    func chainThroughSymlinkedDirectory() throws {
+        let s = scratch(binding: "gw")
+        try git(["init", "-q", s.path + "/gw/repo"])
+        s.write("gw/tools/real.sh", "#!/bin/sh\n", mode: 0o755)
+        #expect(symlink("real.sh", s.path + "/gw/tools/hopA") == 0)
+        s.mkdir("gout")
+        #expect(symlink(s.path + "/gw/tools", s.path + "/gout/lnk") == 0)
+        #expect(symlink(s.path + "/gout/lnk/hopA", s.path + "/gw/repo/.git/hooks/pre-commit") == 0)
+        let errors = messages(s)
+        #expect(errors.contains { $0.contains("leads through the symlink \(s.path)/gw/tools/hopA in a path the server may write") }, "\(errors)")
+    }
 }

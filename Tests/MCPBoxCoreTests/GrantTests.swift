@@ -391,5 +391,22 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         }
         let carried = w.errors("[filesystem]\nread_write = [\"\(w.host.path)/w\"]\n", host: host)
         #expect(carried.contains { $0.message.contains("contains the home directory \(bob) of the account bob") && $0.message.contains("\(mnt) is a host mount of \(bob)") }, "\(carried)")
+        // The home named by a second name of its file system (`/home` a bind of `/srv/home`).
+        let second = w.host.mkdir("second")
+        func run(_ tool: String, _ args: [String]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            try p.run()
+            p.waitUntilExit()
+            try #require(p.terminationStatus == 0, "\(tool) \(args)")
+        }
+        try run("/bin/mount", ["--bind", w.host.path + "/home", second])
+        defer { try? run("/bin/umount", ["-l", second]) }
+        let etc2 = Scratch()
+        etc2.write("etc/passwd", "root:x:0:0::/root:/bin/sh\nbob:x:4242:4242::\(second)/bob:/bin/sh\n")
+        let host2 = Fixture.host(uid: 0, gid: 0, env: w.env, accounts: Accounts(root: etc2.path))
+        let renamed = w.errors("[filesystem]\nread_write = [\"\(w.host.path)/w\"]\n", host: host2)
+        #expect(renamed.contains { $0.message.contains("of the account bob") }, "\(renamed)")
     }
 }
