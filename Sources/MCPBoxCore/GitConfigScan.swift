@@ -272,7 +272,9 @@ public enum GitConfigScan {
         case "imap": return sub == nil && name == "tunnel" ? .command : nil
         case "interactive": return sub == nil && name == "difffilter" ? .command : nil
         case "protocol":
-            guard name == "allow", sub == nil || sub == "ext", e.value?.lowercased() == "always" else { return nil }
+            // `user` too: it allows the protocol unless GIT_PROTOCOL_FROM_USER is set to 0, which
+            // nothing sets by default.
+            guard name == "allow", sub == nil || sub == "ext", ["always", "user"].contains(e.value?.lowercased() ?? "") else { return nil }
             return .flag
         default: return nil
         }
@@ -297,6 +299,29 @@ public enum GitConfigScan {
         /// What `path` is when the configuration reaches it only through a file it names
         /// (husky's dispatcher in the hooks directory, see `HookManagers`); nil otherwise.
         public var via: String? = nil
+        /// Why mcpbox cannot tell which files the value makes host git run or read (`opaque`).
+        public var opaque: String? = nil
+    }
+
+    /// Why mcpbox cannot tell which files a command or path value makes host git run or read: a
+    /// variable or substitution (`sh $PWD/x.sh`), a brace or shell keyword (`{ …; }`, `if`,
+    /// `for`, `eval`), a change of directory, an indirection (`xargs`, a here-document), a
+    /// continued line, a path under `/proc` (`/proc/self/cwd` is wherever host git runs), `~+`;
+    /// nil when its words can be judged one by one.
+    public static func opaque(_ value: String, command: Bool) -> String? {
+        if value.contains("/proc/") || value.hasPrefix("/proc") { return "it names a path under /proc, which host git resolves from wherever it runs" }
+        guard command else { return nil }
+        for (token, why) in [("$", "a variable or substitution"), ("`", "a command substitution"), ("~+", "`~+` (the working directory)"),
+                             ("{", "a brace group or expansion"), ("}", "a brace group or expansion"), ("<<", "a here-document"),
+                             ("\\\n", "a continued line")] where value.contains(token) {
+            return "it holds \(why)"
+        }
+        let words = value.split(whereSeparator: { " \t\n;|&()!'\"".contains($0) })
+        if let k = words.first(where: { ["if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+                                         "function", "eval", "cd", "pushd", "xargs", "select", "coproc"].contains($0) }) {
+            return "it uses `\(k)`"
+        }
+        return nil
     }
 
     /// Everything one repository's configuration names.
@@ -382,6 +407,11 @@ public enum GitConfigScan {
                     .filter { w in HostFS.info(w)?.isRegular == true && !sure.contains { Paths.same($0, w) } }
                 paths = sure + named
             case .flag: paths = []
+            }
+            if let why = opaque(v, command: u == .command) {
+                var o = f
+                o.opaque = why
+                r.findings.append(o)
             }
             if paths.isEmpty && u != .command { r.findings.append(f) }
             for p in paths {
@@ -717,9 +747,25 @@ extension PlanBuilder {
         }
         for f in findings {
             let what = "\(repo)'s configuration (\(f.file): \(f.key)\(f.via.map { ", through \($0)" } ?? ""))"
+            if let why = f.opaque {
+                // Set where the server writes, or in the repository itself: refused (acknowledged
+                // only by name); the system's and the user's own files: said (the user wrote them
+                // for every repository, and host git runs them from this worktree too).
+                let local = Paths.isWithin(f.file, g) || writable.contains { Paths.isWithin(f.file, $0.source) }
+                let text = "\(what) = \(f.value): mcpbox cannot tell which files it makes host git run or read (\(why)), and the worktree \(repo) is writable by the server"
+                if local {
+                    if !acknowledged([repo, m.target], reason: "git configuration mcpbox cannot judge (\(f.key))", &d) {
+                        d.sink.add(Diagnostic(key: "filesystem.read_write", "refused: \(text) (\(m.origin))",
+                                              hint: "make it one program with plain arguments (git -C \(repo) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(repo)\"]"))
+                    }
+                } else {
+                    d.warnings.append("git: \(text); check that it runs nothing from the worktree (\(m.origin))")
+                }
+                continue
+            }
             if f.use == .flag {
                 d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                      "refused: \(what) = always lets a URL the server writes (in .gitmodules, say) run commands on the host at the next `git fetch` or `git submodule update` (\(m.origin))",
+                                      "refused: \(what) = \(f.value) lets a URL the server writes (in .gitmodules, say) run commands on the host at the next `git fetch` or `git submodule update` (\(m.origin))",
                                       hint: "remove it: git -C \(repo) config --unset \(f.key)"))
                 continue
             }

@@ -135,6 +135,20 @@ import Testing
         #expect(GitConfigScan.argumentWords("!FOO=1 tool --config=cfg.js -v $HOME/x `y`") == ["cfg.js"])
     }
 
+    /// A fourth red-team pass: forms whose files cannot be told word by word (14 bypasses).
+    @Test("a value whose files cannot be told word by word is opaque: variables, substitutions, braces, keywords, eval, cd, xargs, here-documents, continued lines, /proc paths")
+    func opaqueValues() {
+        for v in ["!sh $PWD/s.sh", "sh $PWD/fsm.sh", "!bash -c 'cat s_bra{ce,}.sh | sh'", "!cat s_co\\\nnt.sh | sh",
+                  "!sh -c 'if true; then sh s.sh; fi'", "!sh -c '{ sh s.sh; }'", "!sh -c 'for f in d/*; do sh $f; done'",
+                  "!eval 'sh s.sh'", "!bash -c 'sh ~+/s.sh'", "!cd sub && sh s.sh", "!xargs sh < list.txt", "!sh <<EOF"] {
+            #expect(GitConfigScan.opaque(v, command: true) != nil, "\(v)")
+        }
+        #expect(GitConfigScan.opaque("/proc/self/cwd/myhooks", command: false) != nil)
+        for v in ["less -R", "!git log --graph | less", "sh fsm.sh", "!true|sh s6.sh", "/usr/bin/vim"] {
+            #expect(GitConfigScan.opaque(v, command: true) == nil, "\(v)")
+        }
+    }
+
     /// A third red-team pass: only the first simple command of a line was read.
     @Test("every simple command of a line counts: after ; && || |, inside $( ) and backquotes, a file fed to standard input, behind busybox")
     func wholeCommandLines() {

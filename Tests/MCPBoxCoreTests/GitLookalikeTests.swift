@@ -122,4 +122,20 @@ import Glibc
         let errors = messages(s)
         #expect(errors.contains { $0.contains("leads through the symlink \(s.path)/gw/tools/hopA in a path the server may write") }, "\(errors)")
     }
+
+    /// A fourth red-team pass: values the scanner cannot judge word by word ran planted scripts.
+    @Test("the repository's own command values mcpbox cannot judge are refused (acknowledgeable); protocol.ext.allow = user is refused; a hooksPath under /proc is refused")
+    func opaqueRepositoryValues() throws {
+        let s = scratch(binding: "repo")
+        try git(["init", "-q", s.path + "/repo"])
+        try git(["-C", s.path + "/repo", "config", "alias.vr", "!sh $PWD/s_var.sh"])
+        try git(["-C", s.path + "/repo", "config", "protocol.ext.allow", "user"])
+        try git(["-C", s.path + "/repo", "config", "core.hooksPath", "/proc/self/cwd/myhooks"])
+        let errors = messages(s)
+        #expect(errors.contains { $0.contains("alias.vr) = !sh $PWD/s_var.sh: mcpbox cannot tell which files") }, "\(errors)")
+        #expect(errors.contains { $0.contains("protocol.ext.allow) = user lets a URL") }, "\(errors)")
+        #expect(errors.contains { $0.contains("core.hookspath) = /proc/self/cwd/myhooks: mcpbox cannot tell") }, "\(errors)")
+        s.write("profiles/p.toml", "[filesystem]\nread_write = [\"\(s.path)/repo\"]\naccept = [\"\(s.path)/repo\"]\n")
+        #expect(!messages(s).contains { $0.contains("alias.vr") }, "\(messages(s))")
+    }
 }
