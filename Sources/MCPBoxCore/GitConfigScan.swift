@@ -678,34 +678,6 @@ public enum GitConfigScan {
         return (commands, inputs)
     }
 
-    /// Splits a shell command into words (quotes removed), stopping at an operator.
-    static func shellWords(_ s: Substring) -> [String] {
-        var words: [String] = []
-        var cur = ""
-        var inWord = false
-        var quote: Character?
-        var escape = false
-        for ch in s {
-            if escape { cur.append(ch); escape = false; continue }
-            if let q = quote {
-                if ch == q { quote = nil } else if ch == "\\" && q == "\"" { escape = true } else { cur.append(ch) }
-                continue
-            }
-            switch ch {
-            case "'", "\"": quote = ch; inWord = true
-            case "\\": escape = true; inWord = true
-            case " ", "\t", "\n":
-                if inWord { words.append(cur); cur = ""; inWord = false }
-            case ";", "|", "&", "<", ">", "(", ")":
-                if inWord { words.append(cur) }
-                return words
-            default: cur.append(ch); inWord = true
-            }
-            if words.count >= 64 { return words }
-        }
-        if inWord { words.append(cur) }
-        return words
-    }
 }
 
 extension PlanBuilder {
@@ -841,9 +813,9 @@ extension PlanBuilder {
                     // Each hop where the kernel reaches it: its directory by its real path (a
                     // symlinked directory or `..` on the way, outside the binds, led the lexical
                     // name away from a link the server could re-point).
-                    guard let text = HostFS.readLink(hop),
-                          let lexical = SandboxView.resolveDots(text.isAbsolutePath ? text : Paths.join(Paths.dirname(hop), text)) else { break }
+                    guard let text = HostFS.readLink(hop) else { break }
                     let joined = text.isAbsolutePath ? text : Paths.join(Paths.dirname(hop), text)
+                    let lexical = SandboxView.resolveDots(joined) ?? joined
                     guard let dir = HostFS.realPath(Paths.dirname(joined)) else {
                         d.sink.add(Diagnostic(key: "filesystem.read_write",
                                               "refused: \(p), which host git runs (\(what)), leads to \(lexical), whose directory does not exist: the server could create it (\(m.origin))",
@@ -852,18 +824,6 @@ extension PlanBuilder {
                     }
                     let base = Paths.basename(joined)
                     let next = base == "." || base == ".." ? (HostFS.realPath(joined) ?? dir) : Paths.join(dir, base)
-                    // Each directory on the way inside a writable bind must be a real one.
-                    var cur = "/"
-                    for c in Paths.components(Paths.dirname(next)) {
-                        cur = Paths.join(cur, String(c))
-                        guard writable.contains(where: { Paths.isWithin(cur, $0.source) && !Paths.same(cur, $0.source) }) else { continue }
-                        if HostFS.info(cur, follow: false)?.isDirectory != true {
-                            d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                                  "refused: \(p), which host git runs (\(what)), leads through \(cur), which is not a directory (a symlink or nothing) in a path the server may write: the server could re-point or create it (\(m.origin))",
-                                                  hint: "make the hook a file of its own, or point it at a path outside the read-write binds"))
-                            return
-                        }
-                    }
                     let isLink = HostFS.info(next, follow: false)?.isSymlink == true
                     if isLink, writable.contains(where: { Paths.isWithin(next, $0.source) }) {
                         d.sink.add(Diagnostic(key: "filesystem.read_write",

@@ -627,7 +627,7 @@ extension PlanBuilder {
             // bind mount of the home, of a directory above it, or of `~/.ssh` itself): they are
             // inside the bind under another name, which the path comparisons above cannot see.
             guard HostFS.info(b.source)?.isDirectory == true else { continue }
-            let mounts = HostFS.mountPoints(below: b.source).paths + (HostFS.mountPoints().contains { Paths.same($0, b.source) } ? [b.source] : [])
+            let mounts = HostFS.mountPoints(below: b.source).paths + (HostFS.isMountPoint(b.source) ? [b.source] : [])
             for mp in mounts {
                 for h in credentialHomes where !Paths.isWithin(h, b.source) {
                     for cred in GrantChecks.credentials {

@@ -132,15 +132,11 @@ public enum HostFS {
         return out
     }
 
-    /// The mount points of this mount namespace (`/proc/self/mountinfo`, field 5, its octal
-    /// escapes undone), read once; empty when it cannot be read.
-    public static func mountPoints() -> [String] {
-        if let known = mountPointsRead { return known }
-        let out = rawMountPoints().compactMap { String(validating: $0, as: UTF8.self) }
-        mountPointsRead = out
-        return out
+    /// Whether `path` is a mount point of this mount namespace (by bytes).
+    public static func isMountPoint(_ path: String) -> Bool {
+        let p = Array(path.utf8)
+        return mountTable().contains { $0.point == p }
     }
-    nonisolated(unsafe) static var mountPointsRead: [String]?
 
     /// The host mount points strictly below `source` (by bytes), which a bind of `source` carries
     /// into the sandbox (binds are recursive, as `mount --rbind`); `undecodable`: some of them are
@@ -156,10 +152,6 @@ public enum HostFS {
         }
         return (paths, undecodable)
     }
-
-    /// Field 5 of `/proc/self/mountinfo` (the mount points of this mount namespace) as bytes,
-    /// its octal escapes undone; read once; empty when it cannot be read.
-    static func rawMountPoints() -> [[UInt8]] { mountTable().map(\.point) }
 
     /// One line of `/proc/self/mountinfo`: the device (`MAJOR:MINOR`), the directory of that file
     /// system the mount shows (its root), and where it is mounted, escapes undone.
@@ -228,10 +220,7 @@ public enum HostFS {
     nonisolated(unsafe) static var mountTableRead: [MountEntry]?
 
     /// Drops the mount table read so far: the next question reads it again.
-    public static func forgetMounts() {
-        mountTableRead = nil
-        mountPointsRead = nil
-    }
+    public static func forgetMounts() { mountTableRead = nil }
 
     /// Whether what is mounted at `point` was deleted since (its root reads `…//deleted`): it has
     /// no name any more to judge it by.

@@ -402,42 +402,51 @@ public struct PlanBuilder {
     /// here, the rest by the checks that follow (`checkGrants` and the jail checks).
     func carryMounts(_ d: inout Draft, view: SandboxView) {
         for m in d.mounts {
-            guard case .bind(let source, let readOnly) = m.kind else { continue }
+            guard case .bind(let source, _) = m.kind else { continue }
             // (The binds added after the profile's own: what they are before the checks.)
             if d.sourceIdentities[PathKey(source)] == nil, let id = HostFS.identity(source).map({ FileIdentity(dev: $0.dev, ino: $0.ino) }) { d.sourceIdentities[PathKey(source)] = id }
-            let below = HostFS.mountPoints(below: source)
-            if below.undecodable {
-                let at = location(of: m)
-                d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
-                                      "refused: \(m.target) holds a host mount whose path is not valid UTF-8; the bind would carry it into the sandbox (binds are recursive), and mcpbox cannot name it to judge it",
-                                      hint: "unmount it or rename its mount point, or bind a directory that holds no such mount"))
-            }
-            for mp in below.paths {
-                let target = Paths.join(m.target, Paths.remainder(mp, under: source))
-                // Under a later mount (the sandbox's own /proc, a tmpfs, a hide): not shown.
-                guard let shown = view.hostPath(target), Paths.same(shown, mp),
-                      d.carried[PathKey(target)] == nil else { continue }
-                if HostFS.mountRootDeleted(mp) {
-                    let at = location(of: m)
-                    d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
-                                          "refused: \(m.target) holds the host mount \(mp) of a file or directory deleted since (it has no name any more), which the sandbox would show at \(target): mcpbox cannot judge what it is",
-                                          hint: "unmount it, or bind a directory that holds no such mount"))
-                    continue
-                }
-                if Paths.isWithin(mp, "/proc") || HostFS.isProcFS(mp) {
-                    let at = location(of: m)
-                    d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
-                                          "refused: \(m.target) holds the host mount \(mp), a procfs (the host's processes), which the sandbox would show at \(target): binds are recursive",
-                                          hint: "unmount it, or bind a directory that holds no procfs"))
-                    continue
-                }
-                // Judged by what it shows: a bind mount of `~/.ssh/keys` is `~/.ssh/keys`, not a
-                // directory of the bound tree.
-                let carried = Mount(target: target, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: readOnly), origin: m.origin)
-                d.carried[PathKey(target)] = m
-                d.carriedMounts.append(carried)
+        }
+        let found = Self.carried(by: d.mounts, view: view)
+        func refuse(_ m: Mount, _ message: String, hint: String) {
+            let at = location(of: m)
+            d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key, "refused: " + message, hint: hint))
+        }
+        for m in found.undecodable {
+            refuse(m, "\(m.target) holds a host mount whose path is not valid UTF-8; the bind would carry it into the sandbox (binds are recursive), and mcpbox cannot name it to judge it",
+                   hint: "unmount it or rename its mount point, or bind a directory that holds no such mount")
+        }
+        for c in found.mounts where d.carried[PathKey(c.mount.target)] == nil {
+            if HostFS.mountRootDeleted(c.point) {
+                refuse(c.carrier, "\(c.carrier.target) holds the host mount \(c.point) of a file or directory deleted since (it has no name any more), which the sandbox would show at \(c.mount.target): mcpbox cannot judge what it is",
+                       hint: "unmount it, or bind a directory that holds no such mount")
+            } else if Paths.isWithin(c.point, "/proc") || HostFS.isProcFS(c.point) {
+                refuse(c.carrier, "\(c.carrier.target) holds the host mount \(c.point), a procfs (the host's processes), which the sandbox would show at \(c.mount.target): binds are recursive",
+                       hint: "unmount it, or bind a directory that holds no procfs")
+            } else {
+                d.carried[PathKey(c.mount.target)] = c.carrier
+                d.carriedMounts.append(c.mount)
             }
         }
+    }
+
+    /// The host mounts below the binds' sources that `view` still shows (not under a later
+    /// mount: the sandbox's /proc, a tmpfs, a hide), each as a bind of what it shows (a bind
+    /// mount of `~/.ssh/keys` is `~/.ssh/keys`, not a directory of the bound tree), at its place
+    /// inside, with the bind that carries it and its mount point; and the binds that carry one
+    /// whose path is not UTF-8.
+    static func carried(by mounts: [Mount], view: SandboxView) -> (mounts: [(mount: Mount, carrier: Mount, point: String)], undecodable: [Mount]) {
+        var out: [(mount: Mount, carrier: Mount, point: String)] = [], undecodable: [Mount] = []
+        for m in mounts {
+            guard case .bind(let source, let readOnly) = m.kind else { continue }
+            let below = HostFS.mountPoints(below: source)
+            if below.undecodable { undecodable.append(m) }
+            for mp in below.paths {
+                let target = Paths.join(m.target, Paths.remainder(mp, under: source))
+                guard let shown = view.hostPath(target), Paths.same(shown, mp) else { continue }
+                out.append((Mount(target: target, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: readOnly), origin: m.origin), m, mp))
+            }
+        }
+        return (out, undecodable)
     }
 
     // MARK: Mounts
@@ -578,14 +587,7 @@ public struct PlanBuilder {
             }
         }
         // Host mounts below the binds' sources, which come with them (see `carryMounts`).
-        let carried = d.mounts.flatMap { m -> [Mount] in
-            guard !profile.hide.isEmpty, case .bind(let source, let ro) = m.kind else { return [] }
-            return HostFS.mountPoints(below: source).paths.compactMap { mp in
-                let t = Paths.join(m.target, Paths.remainder(mp, under: source))
-                guard let shown = withBinds.hostPath(t), Paths.same(shown, mp) else { return nil }
-                return Mount(target: t, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: ro), origin: m.origin)
-            }
-        }
+        let carried = profile.hide.isEmpty ? [] : Self.carried(by: d.mounts, view: withBinds).mounts.map(\.mount)
         for h in profile.hide {
             let path = h.value.path
             guard let info = HostFS.info(path) else {
