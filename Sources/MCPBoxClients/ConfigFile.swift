@@ -170,6 +170,15 @@ public final class LockedConfigFile {
     /// file changed since it was read (a client wrote it meanwhile): nothing is lost, run again.
     public func replace(with updated: [UInt8]) throws(ConfigFileError) {
         try checkUnchanged()
+        // A new file renamed over this one would leave its other names with the old bytes (the
+        // summary would say "updated" while the client reads another name), and would write a
+        // file its owner made read-only.
+        guard info.st_nlink <= 1 else {
+            throw ConfigFileError("\(path) has \(info.st_nlink) hard links, and a rewritten file would not change the others; nothing written (make it a file of its own: cp -p F F.new && mv F.new F)")
+        }
+        guard info.st_mode & 0o200 != 0 else {
+            throw ConfigFileError("\(path) is read-only (mode \(String(info.st_mode & 0o7777, radix: 8))); nothing written (make it writable to let mcpbox change it: chmod u+w)")
+        }
         guard updated.count <= ConfigLimits.maxFileSize else {
             throw ConfigFileError("\(path) would grow past \(ConfigLimits.maxFileSize >> 20) MiB, more than wrap and unwrap read; nothing written")
         }

@@ -176,10 +176,24 @@ public struct StarterProfile: Sendable, Equatable {
                     continue
                 }
                 if isSystem(path) { continue }
+                if ["/run", "/var/run"].contains(where: { Paths.isWithin(path, $0) }) {
+                    notes.append("\(path): a runtime directory (its sockets — the session bus, agents, docker — would be reachable from the sandbox), not bound")
+                    continue
+                }
                 let flagName = flag.map { String($0.drop(while: { $0 == "-" })).lowercased() }
                 let writes = flagName.map { readWriteFlags.contains($0) } ?? filesystemServers.contains(serverID)
                 var st = stat()
                 let exists = stat(path, &st) == 0
+                let type = st.st_mode & S_IFMT
+                if exists && type != S_IFDIR && type != S_IFREG {
+                    // A socket stays reachable through a read-only bind (`connect` needs no write
+                    // permission on a bind's mount flags): `/run/user/UID/bus`, an ssh agent, the
+                    // docker socket. Devices and FIFOs are no server's files either.
+                    let what = type == S_IFSOCK ? "a socket (whatever listens on it would be reachable from the sandbox, read-only bind or not)"
+                        : type == S_IFIFO ? "a FIFO" : "a device"
+                    notes.append("\(path): \(what), not bound (bind it yourself only if the server must reach it)")
+                    continue
+                }
                 if writes {
                     if exists {
                         readWrite.append(path)
@@ -358,9 +372,15 @@ public struct StarterProfile: Sendable, Equatable {
 
     /// The `#!` line of `file` (at most 256 bytes), else nil.
     static func shebang(_ file: String) -> String? {
-        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        // Only a regular file is opened: a hostile `command` naming a device (`/dev/watchdog`
+        // arms it, a tape rewinds) must not be touched by planning, not even by `--dry-run`.
+        var st = stat()
+        guard stat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var fst = stat()
+        guard fstat(fd, &fst) == 0, (fst.st_mode & S_IFMT) == S_IFREG else { return nil }
         var buf = [UInt8](repeating: 0, count: 256)
         let n = read(fd, &buf, 256)
         guard n > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }

@@ -71,7 +71,10 @@ struct TOMLParser {
     mutating func skipComment() throws(ConfigSyntaxError) {
         guard peek("#") else { return }
         while i < b.count && b[i] != 0x0A {
-            if b[i] < 0x20 && b[i] != 0x09 && !(b[i] == 0x0D && i + 1 < b.count && b[i + 1] == 0x0A) { throw error("control character in a comment") }
+            // A CR before the LF ends the line: left for `endOfLine`, so the line's end is the
+            // CR and an inserted line keeps the file's CRLF.
+            if b[i] == 0x0D && i + 1 < b.count && b[i + 1] == 0x0A { return }
+            if b[i] < 0x20 && b[i] != 0x09 { throw error("control character in a comment") }
             i += 1
         }
     }

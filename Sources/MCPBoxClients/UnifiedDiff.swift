@@ -39,7 +39,9 @@ public enum UnifiedDiff {
             for op in hunk {
                 let (mark, text) = op.kind == .insert ? ("+", b[op.newLine]) : (op.kind == .delete ? "-" : " ", a[op.oldLine])
                 out += mark + visibleLine(text)
-                if !text.hasSuffix("\n") { out += "\n\\ No newline at end of file\n" }
+                // By the last byte: "\r\n" is one Character in Swift, so `hasSuffix("\n")` is
+                // false for every line of a CRLF file.
+                if text.utf8.last != 0x0A { out += "\n\\ No newline at end of file\n" }
             }
             i = end
         }

@@ -67,15 +67,35 @@ public enum WrapPlanner {
         var suffixes: [String: Suffixes] = [:]
         for e in entries where options.servers.isEmpty || options.servers.contains(e.name) {
             func skip(_ why: String) { plan.items.append(.init(name: e.name, location: e.location, outcome: .skipped(why))) }
-            if e.isRemote { skip("a remote (URL/HTTP/SSE) server: nothing runs locally"); continue }
+            // A `command` beside a URL or a remote `type` still runs locally in a client that
+            // reads only `command` (Claude Desktop), or tries stdio first: wrapped like any other.
+            if e.isRemote && e.command == nil && e.commandProblem == nil { skip("a remote (URL/HTTP/SSE) server: nothing runs locally"); continue }
             if let p = e.commandProblem { skip(p + "; left unchanged"); continue }
             guard let cmd = e.command, let argv = e.argv else { skip("no `command`; left unchanged"); continue }
             if case .invalid(let why) = e.args { skip(why + "; left unchanged"); continue }
-            if EntryEditor.isMCPBox(cmd.value, or: options.isSelf) { skip("already wrapped"); continue }
             if cmd.value.isEmpty { skip("`command` is empty; left unchanged"); continue }
             if !cmd.value.hasPrefix("/"), cmd.value.contains("/") {
                 skip("the command is the relative path `\(cmd.value)`: the sandbox does not start the server in the client's working directory, so it would not be found; write it absolute, then wrap again; left unchanged")
                 continue
+            }
+            // The entry's `env` is mcpbox's own environment once wrapped: a variable mcpbox reads
+            // would choose its profiles, homes or allowed registries (a repository's `.mcp.json`
+            // setting MCPBOX_PROFILE_PATH to a directory of its own picks what the server gets).
+            let steering = e.envKeys.filter(Self.steersMCPBox)
+            if !steering.isEmpty {
+                skip("its `env` sets \(steering.map { "`\($0)`" }.joined(separator: ", ")), which mcpbox itself reads (it chooses the profile, the homes mcpbox protects or the registries it allows), so a wrapped entry would not be sandboxed as planned; remove \(steering.count == 1 ? "it" : "them") from `env` (name what the server needs in its profile: [env] set or pass), then wrap again; left unchanged")
+                continue
+            }
+            if EntryEditor.isMCPBox(cmd.value, or: options.isSelf) {
+                if let why = Self.unlikeWrap(cmd: cmd.value, argv: Array(argv.dropFirst()), options: options) {
+                    skip("already runs mcpbox, but \(why): check what it grants (`mcpbox explain`) or unwrap it and wrap again; left unchanged")
+                } else {
+                    skip("already wrapped")
+                }
+                continue
+            }
+            if e.isRemote {
+                plan.notes.append("\(e.name): has a `command` beside a URL or a remote `type`: a client that reads `command` runs it locally, so it is wrapped too")
             }
             for n in e.entryNotes { plan.notes.append("\(e.name): \(n)") }
 
@@ -130,6 +150,46 @@ public enum WrapPlanner {
         }
         plan.updated = ConfigText.apply(edits, to: bytes)
         return plan
+    }
+
+    /// Whether an entry's `env` variable `name` is one mcpbox itself reads: its own (`MCPBOX_*`),
+    /// the homes and XDG directories it finds profiles, state, caches and run-later places by,
+    /// `PATH`, the identity and socket variables its checks read, and the package registries it
+    /// adds to a profile's allowed hosts.
+    static func steersMCPBox(_ name: String) -> Bool {
+        if name.hasPrefix("MCPBOX_") { return true }
+        let exact: Set<String> = ["HOME", "PATH", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+                                  "XDG_RUNTIME_DIR", "SUDO_UID", "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS",
+                                  "UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"]
+        if exact.contains(name) { return true }
+        let lower = name.lowercased()
+        return lower == "npm_config_registry" || lower == "npm_config_userconfig"
+    }
+
+    /// Why an entry that runs mcpbox is not in the form `wrap` writes (`run NAME [--profile-path
+    /// ABSOLUTE-DIR] -- …`, by this mcpbox or a bare `mcpbox`), else nil: a profile given as a
+    /// file, or a relative profile directory, is chosen by the configuration's author, not found
+    /// on mcpbox's search path.
+    static func unlikeWrap(cmd: String, argv: [String], options: WrapOptions) -> String? {
+        if cmd != "mcpbox" && !options.isSelf(cmd) { return "through `\(cmd)`, not this mcpbox (\(options.mcpbox))" }
+        guard argv.first == "run", argv.count >= 2 else { return "not as `mcpbox run PROFILE -- …`" }
+        if ProfileLoader.isPath(argv[1]) { return "with the profile file `\(argv[1])` the configuration chose" }
+        var i = 2
+        while i < argv.count, argv[i] != "--" {
+            let a = argv[i]
+            if a == "--profile-path", i + 1 < argv.count {
+                if !argv[i + 1].hasPrefix("/") { return "with the relative profile directory `\(argv[i + 1])`" }
+                i += 2
+                continue
+            }
+            if a.hasPrefix("--profile-path=") {
+                if !a.dropFirst("--profile-path=".count).hasPrefix("/") { return "with the relative profile directory `\(a)`" }
+                i += 1
+                continue
+            }
+            return "with the option `\(a)`, which wrap does not write"
+        }
+        return nil
     }
 
     /// What planning has learnt of the names NAME-2, NAME-3... of one NAME (`wrap` would look

@@ -215,7 +215,7 @@ public struct WrapSession {
                 }
                 guard problems.isEmpty else {
                     err("mcpbox: \(verb): the starter profile \(UnifiedDiff.visible(path)) does not pass `mcpbox check`:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
-                    throw ConfigFileError("no configuration file changed")
+                    throw ConfigFileError("a starter profile does not pass `mcpbox check`")
                 }
                 out(UnifiedDiff.visible("wrote profile \(path)"))
             } catch {

@@ -77,7 +77,7 @@ public struct AuditPlan: Sendable, Equatable {
                 let hint = "keep the audit log outside the directories the server may write"
                 sink.add(logOrigin?.diagnostic(message, hint: hint) ?? Diagnostic(key: "audit.log", message, hint: hint))
             } else {
-                warnings.append("audit.log: the server can read the audit log \(path) through \(m.target) (\(m.origin)); keep it outside the sandbox's view")
+                warnings.append("audit.log: the server can read the audit log \(path) through \(m.target) (\(m.origin)); a server running as the log's owner (caller-remap) could also hold its .lock file and make every session writing it give up after \(Int(EventSink.lockWait)) s; keep it outside the sandbox's view")
             }
         }
         // The same through another name: a symlink on the way, or a host bind mount.

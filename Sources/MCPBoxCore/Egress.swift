@@ -180,6 +180,9 @@ public final class EgressSession: @unchecked Sendable {
         self.forwarded = forwarded
     }
 
+    /// At the session's end: the egress log's counts of what its budget left out.
+    public func finish() { proxy.finish() }
+
     /// Closes both ends (launch failed before `start`).
     public func abandon() {
         close(parentFD)

@@ -44,9 +44,12 @@ public enum GitProtection {
         public var root: String
         /// Directories under it that held a `.git`, or were git directories, at launch.
         public var known: [String]
-        public init(root: String, known: [String]) {
+        /// MCP client and editor configuration entries under it at launch (`ClientConfigProtection`).
+        public var knownClientConfigs: [String]
+        public init(root: String, known: [String], knownClientConfigs: [String] = []) {
             self.root = root
             self.known = known
+            self.knownClientConfigs = knownClientConfigs
         }
     }
 
@@ -77,6 +80,9 @@ public enum GitProtection {
         public var hgRepos: [String] = []
         /// A Mercurial repository the bind lies in or is (the directory holding `.hg`), when it does.
         public var enclosingHgRepository: String?
+        /// MCP client and editor configuration entries inside the bind (`.mcp.json`, `.vscode`,
+        /// … : see `ClientConfigProtection`), host paths.
+        public var clientConfigs: [String] = []
 
         /// Whether the bind touches a repository at all: lies in one, or holds one.
         public var touchesRepository: Bool {
@@ -139,6 +145,14 @@ public enum GitProtection {
             let isGit = names.contains(Array("HEAD".utf8)) && isGitDir(dir)
             let isWorktree = names.contains(Array(".git".utf8))
             let isHg = names.contains(Array(".hg".utf8)) && dir != Array(source.utf8)
+            for name in ClientConfigProtection.names where names.contains(name) {
+                let raw = dir + [UInt8(ascii: "/")] + name
+                if let path = String(validating: raw, as: UTF8.self) {
+                    e.clientConfigs.append(path)
+                } else if !e.unrepresentableRaw.contains(dir) {
+                    e.unrepresentableRaw.append(dir)
+                }
+            }
             if isGit || isWorktree || isHg {
                 if let path = String(validating: dir, as: UTF8.self) {
                     if isGit { e.gitDirs.append(path) }
@@ -250,6 +264,14 @@ public enum GitProtection {
             where !isKnown(Paths.join(dir, ".hg")) {
                 messages.append(moveAside(Array(Paths.join(dir, ".hg").utf8), within: root,
                                           why: "a Mercurial repository host hg would use (and run the hooks and extensions of its `.hg/hgrc`) when run there"))
+            }
+            // An MCP client's or editor's project configuration the server made: the client
+            // would start what it names, outside any sandbox, when the project is next opened.
+            let knownConfigs = Set(tree.knownClientConfigs.map { Array($0.utf8) })
+            for path in now.clientConfigs where !knownConfigs.contains(Array(path.utf8)) {
+                let what = ClientConfigProtection.what(Paths.basename(path)) ?? "client configuration"
+                messages.append(moveAside(Array(path.utf8), within: root,
+                                          why: "\(what), which a client would read and run unsandboxed when the project is next opened"))
             }
             // By their raw bytes: a decoded name could be another directory's.
             for dir in now.unrepresentableRaw where dir != root {

@@ -177,6 +177,7 @@ public enum Launcher {
             status = mcpbox_relay_run(&config)
         }
         let runtimeFailure = external?.failure(status: status)
+        egress?.finish()
         sandbox.finish()
         if let runtimeFailure {
             printError("mcpbox: " + Explain.visible(runtimeFailure))

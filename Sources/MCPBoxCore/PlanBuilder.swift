@@ -673,6 +673,7 @@ public struct PlanBuilder {
                        hint: "make it readable and give it a UTF-8 name, or bind a narrower path")
                 continue
             }
+            protectClientConfigs(&d, m, source: source, exposure: e)
             if identity.mechanism == .callerRemap && e.touchesRepository {
                 let gitRepo = e.enclosingRepository ?? e.worktrees.first ?? e.gitDirs.first
                 let repo = gitRepo ?? e.enclosingHgRepository ?? e.hgRepos.first ?? m.target
@@ -783,7 +784,7 @@ public struct PlanBuilder {
                 var known: [String] = []
                 for k in e.worktrees.map({ Paths.join($0, ".git") }) + e.gitDirs + hgKnown
                 where !known.contains(where: { Paths.same($0, k) }) { known.append(k) }
-                d.gitTrees.append(GitProtection.Tree(root: source, known: known))
+                d.gitTrees.append(GitProtection.Tree(root: source, known: known, knownClientConfigs: e.clientConfigs))
             }
         }
     }

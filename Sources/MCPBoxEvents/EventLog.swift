@@ -393,9 +393,7 @@ public final class EventSink: @unchecked Sendable {
             event.write(into: &line, prev: nil)
             return append(at: -1)
         }
-        while lockFile >= 0 && flock(lockFile, LOCK_EX) != 0 {
-            if errno != EINTR { return fail(errno) }
-        }
+        if lockFile >= 0 && !Self.lock(lockFile) { return fail(errno) }
         defer { if lockFile >= 0 { _ = flock(lockFile, LOCK_UN) } }
         guard var size = synchronize() else { return fail(errno) }
         build(event)
@@ -410,6 +408,31 @@ public final class EventSink: @unchecked Sendable {
             build(event)
         }
         return append(at: size)
+    }
+
+    /// Seconds `write` waits for `FILE.lock` at most. Every holder keeps it for one line, so a
+    /// longer wait means a holder that never lets go: in caller-remap mode a sandboxed server
+    /// runs as the log's owner and, where the log's directory is visible to it, can open the
+    /// lock file and hold it, which stalled every session writing that log (the egress proxy's
+    /// connections and DNS answers, an audited relay) for as long as it liked.
+    public static let lockWait = 3.0
+
+    /// Takes the lock of `fd` (`flock`, exclusive), waiting at most `lockWait`; false with errno
+    /// ENOLCK when it could not.
+    static func lock(_ fd: Int32) -> Bool {
+        var waited = 0.0
+        var pause = 0.0002
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            guard errno == EWOULDBLOCK, waited < lockWait else {
+                if errno == EWOULDBLOCK { errno = ENOLCK }
+                return false
+            }
+            usleep(useconds_t(pause * 1_000_000))
+            waited += pause
+            pause = min(pause * 2, 0.05)
+        }
+        return true
     }
 
     /// `line` = the event with `prev` = the hash of the line last written.

@@ -40,6 +40,7 @@ public final class EgressProxy: @unchecked Sendable {
         self.sink = sink
         self.maxConnections = maxConnections
         pthread_mutex_init(&lock, nil)
+        pthread_mutex_init(&budgetLock, nil)
     }
 
     /// Serves `listener` (an accepting TCP socket) on a thread of its own until it fails
@@ -163,8 +164,57 @@ public final class EgressProxy: @unchecked Sendable {
         let start = Sockets.now()
     }
 
+    /// Bytes of records one session may write to a rotated log: a quarter of its `max_size`. The
+    /// server decides how many records there are (every connection, every DNS query), and
+    /// rotation drops the oldest file: without a budget a flood of refused queries pushed the
+    /// session's own earlier records, and earlier sessions', out of the log. Past it, records
+    /// are counted, and `finish` writes the counts.
+    var budget: Int { sink.rotation.map { Int(clamping: $0.maxSize / 4) } ?? Int.max }
+    private var budgetLock = pthread_mutex_t()
+    private var logged = 0
+    private var suppressed = (allowed: 0, denied: 0, bytesOut: Int64(0), bytesIn: Int64(0))
+
+    /// Whether a record of about `size` bytes fits the session's budget (else it is counted).
+    private func charge(_ size: Int, _ r: Record) -> (write: Bool, first: Bool) {
+        pthread_mutex_lock(&budgetLock)
+        defer { pthread_mutex_unlock(&budgetLock) }
+        if logged + size <= budget {
+            logged += size
+            return (true, false)
+        }
+        let first = suppressed.allowed + suppressed.denied == 0
+        if r.allowed { suppressed.allowed += 1 } else { suppressed.denied += 1 }
+        suppressed.bytesOut += r.sent
+        suppressed.bytesIn += r.received
+        return (false, first)
+    }
+
+    /// At the session's end: the counts of the records past the budget, if any.
+    public func finish() {
+        pthread_mutex_lock(&budgetLock)
+        let s = suppressed
+        pthread_mutex_unlock(&budgetLock)
+        guard sink.isEnabled, s.allowed + s.denied > 0 else { return }
+        sink.write(Event(profile: profile, kind: "egress.suppressed", fields: [
+            ("allowed", .int(Int64(s.allowed))), ("denied", .int(Int64(s.denied))),
+            ("bytes_out", .int(s.bytesOut)), ("bytes_in", .int(s.bytesIn)), ("budget_bytes", .int(Int64(budget))),
+        ]))
+    }
+
     func log(_ r: Record) {
         guard sink.isEnabled else { return }
+        // The record's size, near enough: its fields and the line's fixed part.
+        let size = 320 + r.reason.utf8.count + (r.host?.utf8.count ?? 0) + (r.method?.utf8.count ?? 0) + profile.utf8.count
+        let (write, first) = charge(size, r)
+        guard write else {
+            if first {
+                sink.write(Event(profile: profile, kind: "egress.budget_spent", fields: [
+                    ("budget_bytes", .int(Int64(budget))),
+                    ("note", .string("this session's further egress records are counted, not written; egress.suppressed at its end gives the counts")),
+                ]))
+            }
+            return
+        }
         let ms = Int64(((Sockets.now() - r.start) * 1000).rounded())
         sink.write(Event(profile: profile, kind: "egress", fields: [
             ("via", .string(r.via)),
@@ -282,33 +332,136 @@ public final class EgressProxy: @unchecked Sendable {
             }
             verdict = TLSClientHello.serverName(rest)
         }
+        guard judge(verdict, client: client, host: host, record: &rec) else { return }
+        guard Sockets.sendAll(upstream, rest) else { return }
+        var sent = Int64(rest.count), received: Int64 = 0
+        var isHello = verdict == .noServerName
+        if case .serverName = verdict { isHello = true }
+        if isHello {
+            guard retryJudged(client, upstream, host: host, record: &rec, sent: &sent, received: &received) else {
+                rec.sent = sent
+                rec.received = received
+                return
+            }
+        }
+        let (up, down) = Sockets.relay(client, upstream)
+        rec.sent = sent + up
+        rec.received = received + down
+    }
+
+    /// Whether a ClientHello's verdict lets the tunnel on (else the client gets an alert and
+    /// `rec` says why).
+    func judge(_ verdict: TLSClientHello.Result, client: Int32, host: String, record rec: inout Record) -> Bool {
         switch verdict {
         case .serverName(let sni):
             if EgressPolicy.normalize(sni) != host {
                 rec.allowed = false
                 rec.reason = "TLS server name \(sni) differs from the requested host \(host)"
                 Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])  // fatal alert: access_denied
-                return
+                return false
             }
         case .noServerName:
             if IPAddress(host) == nil {
                 rec.allowed = false
                 rec.reason = "TLS ClientHello without a server name for a named host"
                 Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 49])
-                return
+                return false
             }
         case .malformed(let why):
             rec.allowed = false
             rec.reason = "malformed TLS ClientHello: \(why)"
             Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 50])  // decode_error
-            return
+            return false
         case .notTLS, .incomplete:
             break
         }
-        guard Sockets.sendAll(upstream, rest) else { return }
-        let (up, down) = Sockets.relay(client, upstream)
-        rec.sent = Int64(rest.count) + up
-        rec.received = down
+        return true
+    }
+
+    /// The random of a TLS 1.3 HelloRetryRequest (RFC 8446 4.1.3: SHA-256 of "HelloRetryRequest").
+    static let helloRetryRandom: [UInt8] = [
+        0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+        0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+    ]
+
+    /// After a judged ClientHello: the server's first record, passed on to the client. When it is
+    /// a HelloRetryRequest, the client's second ClientHello (after any change-cipher-spec
+    /// records) is judged like the first before it reaches the server: an OpenSSL server (nginx,
+    /// Apache) chooses its virtual host again by the second one's name, so a second ClientHello
+    /// naming another host fronted through the allowed one. False when the tunnel ends here.
+    func retryJudged(_ client: Int32, _ upstream: Int32, host: String, record rec: inout Record,
+                     sent: inout Int64, received: inout Int64) -> Bool {
+        let deadline = Sockets.now() + EgressProxy.headTimeout
+        // Record header (5), handshake header (4), legacy_version (2), random (32).
+        let helloPrefix = 43
+        var server: [UInt8] = []
+        var closed = false
+        while server.count < helloPrefix && (server.first ?? 22) == 22 {
+            let n = Sockets.receive(upstream, into: &server, max: 16384 + 5 - server.count, until: deadline)
+            if n == 0 { closed = true; break }
+            if n < 0 {
+                rec.allowed = false
+                rec.reason = "the TLS server sent no ServerHello in time"
+                return false
+            }
+        }
+        func passServer() -> Bool {
+            guard Sockets.sendAll(client, server) else { return false }
+            received += Int64(server.count)
+            return true
+        }
+        // Not a handshake record (an alert ends the handshake), or the server closed: no retry.
+        guard !closed, server.first == 22, server.count >= helloPrefix else { return passServer() && !closed }
+        let recordLength = Int(server[3]) << 8 | Int(server[4])
+        guard server[5] == 2, recordLength >= helloPrefix - 5 else {
+            rec.allowed = false
+            rec.reason = "the TLS server's first record holds no whole start of a ServerHello"
+            return false
+        }
+        guard Array(server[11..<helloPrefix]) == Self.helloRetryRandom else { return passServer() }
+        // A HelloRetryRequest: all of its record goes to the client, then its second ClientHello is judged.
+        while server.count < 5 + recordLength {
+            let n = Sockets.receive(upstream, into: &server, max: 5 + recordLength - server.count, until: deadline)
+            if n <= 0 {
+                rec.allowed = false
+                rec.reason = "the TLS server's HelloRetryRequest was cut short"
+                return false
+            }
+        }
+        guard passServer() else { return false }
+        var hello: [UInt8] = []
+        var skipped = 0   // change-cipher-spec records before it (TLS 1.3 middlebox compatibility)
+        while true {
+            while hello.count - skipped >= 6, hello[skipped] == 20, hello[skipped + 3] == 0, hello[skipped + 4] == 1 { skipped += 6 }
+            let verdict = TLSClientHello.serverName(Array(hello[skipped...]))
+            if verdict != .incomplete {
+                if verdict == .notTLS {
+                    rec.allowed = false
+                    rec.reason = "no second ClientHello after the server's HelloRetryRequest"
+                    Sockets.sendAll(client, [21, 3, 3, 0, 2, 2, 10])  // unexpected_message
+                    return false
+                }
+                guard judge(verdict, client: client, host: host, record: &rec) else {
+                    rec.reason += " (second ClientHello, after a HelloRetryRequest)"
+                    return false
+                }
+                break
+            }
+            if skipped > 64 {
+                rec.allowed = false
+                rec.reason = "change-cipher-spec records instead of a second ClientHello"
+                return false
+            }
+            let n = Sockets.receive(client, into: &hello, max: TLSClientHello.maxBytes + 64 - hello.count, until: deadline)
+            if n <= 0 {
+                rec.allowed = false
+                rec.reason = n == 0 ? "client closed before its second ClientHello" : "no second ClientHello in time"
+                return false
+            }
+        }
+        guard Sockets.sendAll(upstream, hello) else { return false }
+        sent += Int64(hello.count)
+        return true
     }
 
     /// A connection caught by a capture listener: the fake address it was made to names the

@@ -191,8 +191,9 @@ public final class AuditTrail {
             failed = true
             if first {
                 let why = String(cString: strerror(sink.lastError))
+                    + (sink.lastError == ENOLCK ? ": its .lock file stayed held by another process for \(Int(EventSink.lockWait)) s (a sandboxed server that can see the log's directory?)" : "")
                 say(required
-                    ? "mcpbox: audit log: cannot write (\(why)): session ended ([audit] required = true; free space or fix the log's permissions)"
+                    ? "mcpbox: audit log: cannot write (\(why)): session ended ([audit] required = true; free space or fix the log's permissions, and keep the log's directory out of every bind)"
                     : "mcpbox: warning: audit log: cannot write (\(why)); the session continues with records missing ([audit] required = false)")
             }
             return false
@@ -285,7 +286,10 @@ public final class AuditTrail {
 
     /// `observe` for a line of `count` bytes (without its newline) starting with `first`, its
     /// whole message parsed by `full` when `readsWhole` (nil: not at hand).
-    func observe(_ dir: Int, count: Int, first: UInt8?, _ head: MessageScan, full: () -> JSON?) {
+    /// `unsolicited`: the line answers no request the filter forwarded (a server's answer to a
+    /// call mcpbox holds for confirmation, or refused): never joined to the request the audit
+    /// awaits, so a forged answer cannot become its recorded outcome.
+    func observe(_ dir: Int, count: Int, first: UInt8?, _ head: MessageScan, unsolicited: Bool = false, full: () -> JSON?) {
         current = nil
         let bytes = count + 1
         guard first == UInt8(ascii: "{") else {
@@ -329,7 +333,7 @@ public final class AuditTrail {
             return
         }
         // A response: it answers a request of the other direction.
-        guard let request = takePending(Self.key(1 - dir, id)) else {
+        guard !unsolicited, let request = takePending(Self.key(1 - dir, id)) else {
             // The client's answer to mcpbox's own request (a confirmation): recorded by its decision.
             if dir == 0, let prefix = ownIdPrefix, case .string(let s) = id, s.utf8.starts(with: prefix.utf8) { return }
             violation(dir, bytes, "a response to id \(id.serialized.prefix(40)), which no request has",

@@ -411,7 +411,10 @@ public final class MCPFilter {
     func decide(_ dir: Int, _ scan: MessageScan, body: UnsafeRawBufferPointer?, count: Int, first: UInt8) -> Action {
         lastError = scan.error
         let whole = body == nil && audit?.readsWhole(dir, scan) == true
-        audit?.observe(dir, count: count, first: first, scan, full: { body.flatMap { try? JSON.parse($0) } })
+        // A server's response is joined to its request only when the filter forwarded that
+        // request (and so forwards the response): not to a call held for confirmation.
+        let unsolicited = dir == 1 && scan.method == nil && scan.id.map { $0 != .null && outstanding[$0.key] == nil } == true
+        audit?.observe(dir, count: count, first: first, scan, unsolicited: unsolicited, full: { body.flatMap { try? JSON.parse($0) } })
         defer { audit?.lineDone() }
         if whole { return .drop }
         return dir == 0 ? clientLine(body, scan) : serverLine(body, first: first, scan)
@@ -701,16 +704,39 @@ public final class MCPFilter {
             case 0xc2 where b1 == 0xa0: width = 2                                        // NBSP
             case 0xe1 where b1 == 0x9a && b2 == 0x80: width = 3                          // U+1680
             case 0xe1 where b1 == 0xa0 && b2 == 0x8e: width = 3                          // U+180E
-            case 0xe2 where b1 == 0x80 && (b2 <= 0x8f || b2 == 0xaf): width = 3          // U+2000–200F, U+202F
+            case 0xe2 where b1 == 0x80 && ((b2 >= 0x80 && b2 <= 0x8f) || b2 == 0xaf): width = 3  // U+2000–200F, U+202F
             case 0xe2 where b1 == 0x81 && (b2 == 0x9f || b2 == 0xa0): width = 3          // U+205F, U+2060
             case 0xe3 where b1 == 0x80 && b2 == 0x80: width = 3                          // U+3000
             case 0xef where b1 == 0xbb && b2 == 0xbf: width = 3                          // U+FEFF (BOM)
             default: break
             }
+            // A byte that begins no valid UTF-8 sequence: a decoder with errors="ignore" (an
+            // option of Python's SDK) drops it, and the message after it reaches the client.
+            if width == 0 && b >= 0x80 && !startsValidUTF8(body, i) { width = 1 }
             if width == 0 { atBreak = false; width = 1 }
             i += width
         }
         return false
+    }
+
+    /// Whether a complete, valid UTF-8 sequence (shortest form, no surrogate, at most U+10FFFF)
+    /// starts at `body[i]`.
+    static func startsValidUTF8(_ body: UnsafeRawBufferPointer, _ i: Int) -> Bool {
+        let b = body[i]
+        func cont(_ k: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xbf) -> Bool {
+            i + k < body.count && body[i + k] >= lo && body[i + k] <= hi
+        }
+        switch b {
+        case 0x00...0x7f: return true
+        case 0xc2...0xdf: return cont(1)
+        case 0xe0: return cont(1, 0xa0) && cont(2)
+        case 0xe1...0xec, 0xee, 0xef: return cont(1) && cont(2)
+        case 0xed: return cont(1, 0x80, 0x9f) && cont(2)
+        case 0xf0: return cont(1, 0x90) && cont(2) && cont(3)
+        case 0xf1...0xf3: return cont(1) && cont(2) && cont(3)
+        case 0xf4: return cont(1, 0x80, 0x8f) && cont(2) && cont(3)
+        default: return false
+        }
     }
 
     /// Whether `needle` occurs in `hay` (memchr for its first byte, then a compare).

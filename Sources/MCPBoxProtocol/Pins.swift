@@ -276,12 +276,21 @@ final class PinGuard {
     }
 
     /// The tools of one `tools/list` page that may reach the client (all of them under `warn`).
+    /// Linear in the page and the pins: each name is looked up in dictionaries built once per
+    /// page (a page of 200,000 tools scanned the approved and pending lists once per tool, and
+    /// held the relay for minutes).
     func tools(_ items: [JSON], firstPage: Bool) -> [JSON] {
         if firstPage { listing = [] }
         var count: [[UInt8]: Int] = [:]
         for item in items { if let n = item["name"]?.stringValue { count[Array(n.utf8), default: 0] += 1 } }
+        var approvedByName: [[UInt8]: String] = [:]
+        for t in pins.tools { if let n = t.name { approvedByName[Array(n.utf8)] = t.sha256 } }
         var states: [State] = []
-        var pinned = false
+        var firstUse: [Pin] = []
+        // Pending entries of these names (from earlier sessions or pages) are replaced; the
+        // pins in `added` are appended in the page's order, each once.
+        var replaced = Set<[UInt8]>()
+        var added: [Pin] = []
         var refused: [String] = []
         for item in items {
             guard let name = item["name"]?.stringValue, let pin = Pin(item) else {
@@ -293,11 +302,11 @@ final class PinGuard {
             let key = Array(name.utf8)
             if count[key, default: 0] > 1 || listing.contains(key) {
                 state = .duplicate
-            } else if let approved = pins.tool(name) {
-                state = approved.sha256 == pin.sha256 ? .approved : .changed
+            } else if let approved = approvedByName[key] {
+                state = approved == pin.sha256 ? .approved : .changed
             } else if trustFirstUse {
-                pins.approve(pin)
-                pinned = true
+                firstUse.append(pin)
+                approvedByName[key] = pin.sha256
                 state = .approved
             } else {
                 state = .new
@@ -305,16 +314,24 @@ final class PinGuard {
             states.append(state)
             if state == .approved {
                 unapproved.remove(key)
-                pending.tools.removeAll { Pin.same($0.name, name) }
+                replaced.insert(key)
             } else {
                 unapproved.insert(key)
-                pending.tools.removeAll { Pin.same($0.name, name) && state != .duplicate }
-                if !pending.tools.contains(pin) { pending.tools.append(pin) }
+                if state != .duplicate { replaced.insert(key) }
+                added.append(pin)
                 refused.append("\(JSON.quoted(name)): \(state.rawValue)")
             }
         }
+        if !replaced.isEmpty || !added.isEmpty {
+            var kept = pending.tools.filter { p in p.name.map { !replaced.contains(Array($0.utf8)) } ?? true }
+            var seen = Set(kept.map(\.sha256))
+            for pin in added where seen.insert(pin.sha256).inserted { kept.append(pin) }
+            pending.tools = kept
+        }
         for n in count.keys { listing.insert(n) }
-        if pinned {
+        if !firstUse.isEmpty {
+            // New names only (a name already approved is never approved again on first use).
+            pins.tools += firstUse
             save()
             say("mcpbox: pin: approved \(states.filter { $0 == .approved }.count) tool definition(s) on first use (\(config.path))")
         }

@@ -66,6 +66,14 @@ public struct NamePolicy: Sendable, Equatable {
         func emit(_ r: [UInt8], _ tail: [UInt8]) -> Bool {
             guard let text = String(validating: scheme + r + tail, as: UTF8.self) else { return false }
             if !forms.contains(text) { forms.append(text) }
+            // `file://HOST/p` is also `file:///p`: servers open the path and ignore the host
+            // (Python's `urlparse(uri).path`), so a deny of `file:///p` covers it.
+            let slash = UInt8(ascii: "/")
+            if file, r.count > 2, r[0] == slash, r[1] == slash, r[2] != slash {
+                let end = r[2...].firstIndex(of: slash) ?? r.count
+                guard let hostless = String(validating: scheme + [slash, slash] + r[end...] + tail, as: UTF8.self) else { return false }
+                if !forms.contains(hostless) { forms.append(hostless) }
+            }
             return true
         }
         /// The forms of what follows the scheme: `split` at its first `?` or `#` (a parser's

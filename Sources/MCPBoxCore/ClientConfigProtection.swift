@@ -1,0 +1,79 @@
+/// MCP clients' and editors' project configuration: what a client reads from the directory it
+/// opens as a project and starts or runs without asking again. A server in a read-write bind
+/// that could write `.mcp.json` (or `.vscode/mcp.json`, `.cursor/mcp.json`, `.claude/settings.json`
+/// hooks, `.vscode/tasks.json`) would have the client start a server of its choosing,
+/// unsandboxed, at its next start — or rewrite the entry that sandboxes it.
+///
+/// Like git's configuration (see `GitProtection`): each such entry a read-write bind exposes is
+/// bound read-only at every launch (a mount point cannot be renamed, replaced or unlinked, nor
+/// can the directories holding it), and every entry of these names that appears during the
+/// session is moved aside afterwards.
+public enum ClientConfigProtection {
+    /// Entry names, each with what reads it.
+    public static let entries: [(name: String, what: String)] = [
+        (".mcp.json", "Claude Code's project MCP servers"),
+        (".claude", "Claude Code's project settings (hooks, MCP servers)"),
+        (".vscode", "VS Code's workspace MCP servers, tasks and settings"),
+        (".cursor", "Cursor's project MCP servers and rules"),
+        (".codex", "Codex's project configuration (MCP servers)"),
+        (".gemini", "Gemini CLI's project settings (MCP servers)"),
+        (".zed", "Zed's project settings (context servers)"),
+        (".roo", "Roo Code's project MCP servers"),
+        (".continue", "Continue's project configuration (MCP servers)"),
+    ]
+    /// `entries`' names as bytes, for the walk.
+    static let names: [[UInt8]] = entries.map { Array($0.name.utf8) }
+    /// Entries bound read-only in one plan at most: each is a mount.
+    public static let limit = 256
+
+    /// What reads the entry named `name`, else nil when it is none of `entries`.
+    public static func what(_ name: String) -> String? {
+        entries.first { $0.name == name }?.what
+    }
+
+    /// The first component of `path` (a host path) that is one of `entries`, as a path, else nil.
+    static func enclosing(_ path: String) -> (path: String, what: String)? {
+        var prefix = ""
+        for part in Paths.components(path) {
+            prefix += "/" + part
+            if let w = what(String(part)) { return (prefix, w) }
+        }
+        return nil
+    }
+}
+
+extension PlanBuilder {
+    /// Binds read-only each client configuration entry the read-write bind `m` (host path
+    /// `source`) exposes, as the walk `e` found them; refuses a bind that lies inside one, and
+    /// an entry that is a symlink (the server could re-point it). An entry the profile accepts
+    /// by its own path (`[filesystem] accept`) stays writable.
+    func protectClientConfigs(_ d: inout Draft, _ m: Mount, source: String, exposure e: GitProtection.Exposure) {
+        let origin = "mcpbox: client configuration protection"
+        if let inside = ClientConfigProtection.enclosing(source),
+           !acknowledged([m.target, source, inside.path], reason: "read-write \(inside.what) (\(inside.path))", &d) {
+            refuse(&d, m, "\(m.target) is or lies inside \(inside.path), \(inside.what): the client would start or run what the server writes there, outside any sandbox",
+                   hint: Self.acceptHint(inside.path, "bind another directory"))
+            return
+        }
+        var count = d.mounts.filter { $0.origin == origin }.count
+        for path in e.clientConfigs {
+            guard let what = ClientConfigProtection.what(Paths.basename(path)), Paths.isWithin(path, source), !Paths.same(path, source) else { continue }
+            if acknowledged([path], reason: "read-write \(what) (\(path))", &d) { continue }
+            guard let info = HostFS.info(path, follow: false) else { continue }
+            if info.isSymlink {
+                refuse(&d, m, "\(path) (\(what)) is a symlink inside a read-write bind: the server could re-point it at configuration of its own, which the client would run",
+                       hint: Self.acceptHint(path, "replace the symlink with what it points to, or bind a narrower path"))
+                continue
+            }
+            let target = Paths.join(m.target, Paths.remainder(path, under: source))
+            if d.mounts.contains(where: { $0.target == target && $0.origin == origin }) { continue }
+            count += 1
+            if count > ClientConfigProtection.limit {
+                refuse(&d, m, "\(m.target) holds more than \(ClientConfigProtection.limit) MCP client or editor configuration entries (.mcp.json, .vscode, .claude, …), each of which mcpbox would bind read-only",
+                       hint: "bind a narrower path")
+                return
+            }
+            d.mounts.append(Mount(target: target, kind: .bind(source: path, readOnly: true), origin: origin))
+        }
+    }
+}
