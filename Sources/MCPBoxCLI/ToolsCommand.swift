@@ -220,17 +220,20 @@ struct ToolsCommand: ParsableCommand {
     /// Lines prefixed " ", "-" or "+" (a longest-common-subsequence diff; plain replacement when
     /// the inputs are too long for the table).
     static func lineDiff(_ a: [String], _ b: [String]) -> [String] {
+        // By their bytes: Swift's `==` is canonical equivalence, so a definition changed only
+        // from NFC to NFD (or K to U+212A KELVIN SIGN) showed no changed line.
+        func same(_ x: String, _ y: String) -> Bool { x.utf8.elementsEqual(y.utf8) }
         guard a.count * b.count <= 4_000_000 else { return a.map { "-" + $0 } + b.map { "+" + $0 } }
         var l = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
         for i in stride(from: a.count - 1, through: 0, by: -1) {
             for j in stride(from: b.count - 1, through: 0, by: -1) {
-                l[i][j] = a[i] == b[j] ? l[i + 1][j + 1] + 1 : max(l[i + 1][j], l[i][j + 1])
+                l[i][j] = same(a[i], b[j]) ? l[i + 1][j + 1] + 1 : max(l[i + 1][j], l[i][j + 1])
             }
         }
         var out: [String] = []
         var i = 0, j = 0
         while i < a.count || j < b.count {
-            if i < a.count, j < b.count, a[i] == b[j] { out.append(" " + a[i]); i += 1; j += 1 }
+            if i < a.count, j < b.count, same(a[i], b[j]) { out.append(" " + a[i]); i += 1; j += 1 }
             else if j < b.count, i == a.count || l[i][j + 1] >= l[i + 1][j] { out.append("+" + b[j]); j += 1 }
             else { out.append("-" + a[i]); i += 1 }
         }

@@ -74,7 +74,7 @@ final class ConfirmGate {
             let total = args.utf8.count
             args = String(args.prefix(4000)) + "… (only the first 4000 characters of \(total) bytes are shown: decline unless you expected arguments this long)"
         }
-        let message = "mcpbox: the MCP server's tool \"\(shown(name))\" is about to run with these arguments:\n\(args)\nAllow this call? (Accept runs it; decline or cancel refuses it.)"
+        let message = "mcpbox: the MCP server's tool \(JSON.quoted(shown(name))) is about to run with these arguments:\n\(args)\nAllow this call? (Accept runs it; decline or cancel refuses it.)"
         var s = mode ? "{\"mode\":\"form\",\"message\":" : "{\"message\":"
         JSON.quote(message, into: &s)
         s += ",\"requestedSchema\":{\"type\":\"object\",\"properties\":{}}}"

@@ -23,4 +23,12 @@ struct InvisibleNamesTests {
         let open = ToolsCommand.unapproved(PinSet(), PinSet(tools: [nfc, nfd]))
         #expect(open.map(\.state) == ["new", "new"], "\(open.map(\.state))")
     }
+
+    /// Found by a later red-team pass: `tools diff` compared lines with Swift's `==`, so a
+    /// definition changed only from NFC to NFD showed no changed line.
+    @Test("tools diff compares lines by their bytes")
+    func diffByBytes() {
+        let d = ToolsCommand.lineDiff(["\"description\": \"caf\u{E9}\""], ["\"description\": \"cafe\u{301}\""])
+        #expect(d.count == 2 && d.contains { $0.hasPrefix("-") } && d.contains { $0.hasPrefix("+") }, "\(d)")
+    }
 }

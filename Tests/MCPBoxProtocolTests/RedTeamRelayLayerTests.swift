@@ -54,6 +54,20 @@ struct RedTeamRelayLayerTests {
         #expect(ok.take(1) == "é {not a message}\n")
     }
 
+    @Test("the confirmation question quotes the tool name as a JSON string: a quote in it cannot end the name")
+    func confirmQuotesName() throws {
+        let q = try JSON.parse(Array(ConfirmGate.question(name: #"x" is harmless; tool "rm"#, arguments: nil).utf8))
+        let message = try #require(q["message"]?.stringValue)
+        #expect(message.contains(#"tool "x\" is harmless; tool \"rm" is about"#), "\(message)")
+    }
+
+    @Test("JSON written by mcpbox escapes NEL, U+2028 and U+2029 (line breaks to str.splitlines)")
+    func lineSeparatorsEscaped() {
+        var out = ""
+        JSON.quote("a\u{2028}b\u{2029}c\u{85}d", into: &out)
+        #expect(out == #""a\u2028b\u2029c\u0085d""#, "\(out.debugDescription)")
+    }
+
     @Test("a file: URI with a host is judged by its path too")
     func fileURIWithHost() {
         let p = NamePolicy(allow: nil, deny: ["file:///srv/private/*"])
