@@ -176,7 +176,7 @@ public struct StarterProfile: Sendable, Equatable {
                     continue
                 }
                 if isSystem(path) { continue }
-                if ["/run", "/var/run"].contains(where: { Paths.isWithin(path, $0) }) {
+                if runtimeDirs.contains(where: { Paths.isWithin(path, $0) }) {
                     notes.append("\(path): a runtime directory (its sockets — the session bus, agents, docker — would be reachable from the sandbox), not bound")
                     continue
                 }
@@ -225,7 +225,7 @@ public struct StarterProfile: Sendable, Equatable {
             let home = getenv("HOME").flatMap { realpath($0, nil) }.map { r in defer { free(r) }; return String(cString: r) }
             var st = stat()
             if let dir = real, stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                let systemDirs = ["/etc", "/proc", "/sys", "/dev", "/run", "/boot", "/root", "/var/run", "/var/lib", "/var/log"]
+                let systemDirs = ["/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/var/lib", "/var/log"] + runtimeDirs
                 if Paths.components(dir).count < 2 || systemDirs.contains(where: { Paths.isWithin(dir, $0) }) {
                     notes.append("cwd \(dir): not applied (a top-level or system directory, which a bind would expose whole; the server starts in the sandbox's home)")
                 } else if home.map({ Paths.isWithin($0, dir) }) == true
@@ -315,6 +315,10 @@ public struct StarterProfile: Sendable, Equatable {
     }
 
     /// Trees every profile family already binds read-only (`base`): not repeated.
+    /// Runtime directories: their sockets (the session bus, agents, docker) are reachable through
+    /// any bind of them, read-only or not.
+    static let runtimeDirs = ["/run", "/var/run"]
+
     static func isSystem(_ path: String) -> Bool {
         ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev", "/sys"].contains { Paths.isWithin(path, $0) }
     }

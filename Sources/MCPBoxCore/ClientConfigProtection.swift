@@ -57,7 +57,8 @@ extension PlanBuilder {
         }
         var count = d.mounts.filter { $0.origin == origin }.count
         for path in e.clientConfigs {
-            guard let what = ClientConfigProtection.what(Paths.basename(path)), Paths.isWithin(path, source), !Paths.same(path, source) else { continue }
+            // The walk of `source` found it: an entry below the bind's root, never the root itself.
+            guard let what = ClientConfigProtection.what(Paths.basename(path)) else { continue }
             if acknowledged([path], reason: "read-write \(what) (\(path))", &d) { continue }
             guard let info = HostFS.info(path, follow: false) else { continue }
             if info.isSymlink {

@@ -335,9 +335,7 @@ public final class EgressProxy: @unchecked Sendable {
         guard judge(verdict, client: client, host: host, record: &rec) else { return }
         guard Sockets.sendAll(upstream, rest) else { return }
         var sent = Int64(rest.count), received: Int64 = 0
-        var isHello = verdict == .noServerName
-        if case .serverName = verdict { isHello = true }
-        if isHello {
+        if verdict.isClientHello {
             guard retryJudged(client, upstream, host: host, record: &rec, sent: &sent, received: &received) else {
                 rec.sent = sent
                 rec.received = received

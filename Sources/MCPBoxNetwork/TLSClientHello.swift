@@ -12,6 +12,14 @@ public enum TLSClientHello {
         /// A well-formed ClientHello without a host_name.
         case noServerName
         case serverName(String)
+
+        /// A well-formed ClientHello, with or without a server name.
+        public var isClientHello: Bool {
+            switch self {
+            case .noServerName, .serverName: return true
+            default: return false
+            }
+        }
     }
 
     /// Parses the ClientHello at the start of `data` (one or more handshake records).

@@ -17,6 +17,13 @@ struct WrapRedTeamTests {
 
     func outcome(_ p: FilePlan, _ name: String) -> FilePlan.Outcome? { p.items.first { $0.name == name }?.outcome }
 
+    /// A new directory `/tmp/mcpbox-NAME.XXXXXX`; the caller removes it.
+    static func tempDir(_ name: String) throws -> String {
+        var template = Array("/tmp/mcpbox-\(name).XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(cString: try #require(made))
+    }
+
     @Test("an entry whose env sets a variable mcpbox itself reads is left unchanged, with the reason")
     func steeringEnvironment() throws {
         for key in ["MCPBOX_PROFILE_PATH", "XDG_CONFIG_HOME", "HOME", "UV_DEFAULT_INDEX", "NPM_CONFIG_REGISTRY"] {
@@ -66,8 +73,7 @@ struct WrapRedTeamTests {
 
     @Test("a socket, FIFO or runtime directory named in args is not bound by the starter profile")
     func socketsNotBound() throws {
-        var template = Array("/tmp/mcpbox-wrapsock.XXXXXX".utf8CString)
-        let dir = String(cString: template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!)! })
+        let dir = try Self.tempDir("wrapsock")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sock = dir + "/bus"
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -100,8 +106,7 @@ struct WrapRedTeamTests {
 
     @Test("a config file with other hard links, or read-only, is not replaced")
     func hardLinksAndReadOnly() throws {
-        var template = Array("/tmp/mcpbox-wraplink.XXXXXX".utf8CString)
-        let dir = String(cString: template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!)! })
+        let dir = try Self.tempDir("wraplink")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/.mcp.json"
         try Data("{}\n".utf8).write(to: URL(fileURLWithPath: path))

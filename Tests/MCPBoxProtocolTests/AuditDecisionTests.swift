@@ -24,10 +24,7 @@ struct AuditDecisionTests {
     @Test(arguments: ["accept", "decline"])
     func confirmDecisions(_ action: String) throws {
         let s = try AuditedSession(MCPPolicy(confirm: ["git_commit"]))
-        s.driver.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}}}}"# + "\n")
-        _ = s.driver.take(0)
-        s.driver.feed(1, #"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{}}}"# + "\n")
-        _ = s.driver.take(1)
+        s.initializeOfferingElicitation()
         s.driver.feed(0, #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"git_commit","arguments":{"message":"m"}}}"# + "\n")
         let ask = try JSON.parse(s.driver.take(1))
         let id = try #require(ask["id"]?.stringValue)

@@ -25,6 +25,14 @@ final class AuditedSession {
 
     deinit { try? FileManager.default.removeItem(atPath: dir) }
 
+    /// The initialize exchange, the client declaring elicitation (what `[tools] confirm` needs).
+    func initializeOfferingElicitation() {
+        driver.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}}}}"# + "\n")
+        _ = driver.take(0)
+        driver.feed(1, #"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{}}}"# + "\n")
+        _ = driver.take(1)
+    }
+
     /// The records written so far, parsed.
     func records() throws -> [[String: Any]] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {

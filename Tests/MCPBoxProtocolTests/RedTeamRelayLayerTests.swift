@@ -12,10 +12,7 @@ struct RedTeamRelayLayerTests {
     @Test(arguments: ["accept", "decline"])
     func forgedAnswerToAHeldCall(_ action: String) throws {
         let s = try AuditedSession(MCPPolicy(confirm: ["danger"]))
-        s.driver.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}}}}"# + "\n")
-        _ = s.driver.take(0)
-        s.driver.feed(1, #"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{}}}"# + "\n")
-        _ = s.driver.take(1)
+        s.initializeOfferingElicitation()
         s.driver.feed(0, #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"danger","arguments":{}}}"# + "\n")
         let ask = try JSON.parse(s.driver.take(1))
         let id = try #require(ask["id"]?.stringValue)
