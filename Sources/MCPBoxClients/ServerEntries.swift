@@ -152,12 +152,20 @@ public enum ServerEntries {
     static func toml(_ bytes: [UInt8], notes: inout [String]) throws(ConfigSyntaxError) -> [ServerEntry] {
         let doc = try TOMLDocument.parse(bytes)
         var entries: [ServerEntry] = []
-        var index: [String: Int] = [:]
-        var reported = Set<String>()
+        // Names by their bytes, as TOML compares keys (`String ==` took "é" precomposed and
+        // decomposed, or K and the Kelvin sign, for one server and left the second unwrapped).
+        var index: [[UInt8]: Int] = [:]
+        var reported = Set<[UInt8]>()
+        var twice = Set<[UInt8]>()
         for (h, header) in doc.headers.enumerated() where header.path.first == "mcp_servers" && header.path.count == 2 && !header.isArray {
             let name = header.path[1]
-            guard index[name] == nil else { continue }
-            index[name] = entries.count
+            guard index[Array(name.utf8)] == nil else {
+                if twice.insert(Array(name.utf8)).inserted {
+                    notes.append("[mcp_servers.\(TOML.keySegment(name))] is defined more than once (not valid TOML); left unchanged")
+                }
+                continue
+            }
+            index[Array(name.utf8)] = entries.count
             var e = ServerEntry(name: name, location: "[mcp_servers.\(TOML.keySegment(name))]")
             e.isTOML = true
             for pair in doc.pairs where pair.header == h && pair.path.count == 4 && pair.path[2] == "env" {
@@ -206,20 +214,21 @@ public enum ServerEntries {
         for pair in doc.pairs where pair.path.first == "mcp_servers" && pair.path.count >= 2 {
             let name = pair.path[1]
             let header = pair.header.map { doc.headers[$0].path } ?? []
-            if let i = index[name] {
-                if pair.path.count == 4, pair.path[2] == "env", header == ["mcp_servers", name, "env"] { entries[i].envKeys.append(pair.path[3]) }
-                if header.count < 2 && reported.insert(name).inserted {
+            if let i = index[Array(name.utf8)] {
+                if pair.path.count == 4, pair.path[2] == "env", header.count == 3, header[0] == "mcp_servers", Array(header[1].utf8) == Array(name.utf8),
+                   header[2] == "env" { entries[i].envKeys.append(pair.path[3]) }
+                if header.count < 2 && reported.insert(Array(name.utf8)).inserted {
                     notes.append("mcp_servers.\(TOML.keySegment(name)): keys outside its [mcp_servers.\(TOML.keySegment(name))] table; left unchanged")
                 }
                 continue
             }
-            if reported.insert(name).inserted {
+            if reported.insert(Array(name.utf8)).inserted {
                 notes.append("mcp_servers.\(TOML.keySegment(name)) is not written as a [mcp_servers.\(TOML.keySegment(name))] table; left unchanged (write it as one to wrap it)")
             }
         }
-        for i in entries.indices where reported.contains(entries[i].name) {
+        for i in entries.indices where reported.contains(Array(entries[i].name.utf8)) {
             entries[i].commandProblem = entries[i].commandProblem ?? "some of its keys lie outside its table"
         }
-        return entries
+        return entries.filter { !twice.contains(Array($0.name.utf8)) }
     }
 }

@@ -107,6 +107,13 @@ enum ExecCheck {
 
     /// Whether the host file system holding `host` is mounted noexec (exec then fails with
     /// EACCES, in the sandbox too: a bind keeps the flag).
+    /// Whether the host file system holding `path` is mounted read-only.
+    static func readOnlyMount(_ path: String) -> Bool {
+        var fs = statvfs()
+        let readOnly: UInt = 1  // ST_RDONLY (sys/statvfs.h; an enum the Glibc module does not export)
+        return statvfs(path, &fs) == 0 && fs.f_flag & readOnly != 0
+    }
+
     static func noexecMount(_ host: String) -> Bool {
         var fs = statvfs()
         let noexec: UInt = 8  // ST_NOEXEC (sys/statvfs.h; an enum the Glibc module does not export)

@@ -15,7 +15,7 @@ extension Explain {
         kv("mode", "\(l.mode.rawValue) (\(l.origin))")
         kv("kernel ABI", l.abi > 0 ? String(l.abi) : "none (no Landlock on this kernel)")
         kv("status", l.statusText)
-        guard l.enforced else { return out }
+        guard l.applied else { return out }
         kv("filesystem", "\(l.rules.count) rules; no access anywhere else (\(l.handledFS.names.count) rights handled)")
         var labels: [String] = []
         var rights: [String: LandlockAccess] = [:]
@@ -45,7 +45,7 @@ extension ExplainJSON {
         w.field("mode", string(l.mode.rawValue))
         w.field("origin", string(l.origin))
         w.field("abi", String(l.abi))
-        w.field("enforced", l.enforced ? "true" : "false")
+        w.field("enforced", l.applied ? "true" : "false")
         w.field("status", string(l.statusText))
         w.field("handled_access_fs", strings(l.handledFS.names))
         w.open("rules", "[")

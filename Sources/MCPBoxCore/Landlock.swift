@@ -111,8 +111,13 @@ public struct LandlockPolicy: Sendable, Equatable {
     /// What the second wall does not cover, in plain words (explain prints each).
     public var notes: [String]
 
-    /// Applied by `run`: mode is not `off` and the kernel has Landlock.
+    /// Applied by `run` on the native runtime: mode is not `off` and the kernel has Landlock.
     public var enforced: Bool { mode != .off && abi > 0 }
+    /// `[isolation] runtime = "gvisor"`: the server runs in gVisor's kernel, which the host's
+    /// Landlock never reaches (best-effort drops it; `require` is refused).
+    public var underGVisor = false
+    /// What the server runs under: enforced, on the native runtime.
+    public var applied: Bool { enforced && !underGVisor }
 
     public init(mode: LandlockMode, origin: String, abi: Int, handledFS: LandlockAccess, rules: [LandlockRule],
                 tcpBind: [UInt16]?, tcpConnect: [UInt16]?, scoped: Bool, notes: [String]) {
@@ -220,6 +225,9 @@ public struct LandlockPolicy: Sendable, Equatable {
     /// explain's one-line status.
     public var statusText: String {
         if mode == .off { return "off: not applied (landlock.mode = \"off\"); only the mount view limits file access" }
+        if underGVisor && mode == .bestEffort {
+            return "NOT APPLIED: the server runs in gVisor's kernel ([isolation] runtime = \"gvisor\"), which the host's Landlock cannot reach (best-effort); only the mount view limits file access"
+        }
         if abi > 0 { return "enforced (kernel Landlock ABI \(abi))" }
         if mode == .bestEffort {
             return "NOT ENFORCED: this kernel has no Landlock (best-effort); only the mount view limits file access"
@@ -281,6 +289,17 @@ extension PlanBuilder {
                                 hint: "run on Linux 5.13 or later with Landlock enabled (CONFIG_SECURITY_LANDLOCK, `landlock` in the lsm= boot list), or set landlock.mode = \"best-effort\""))
         }
         let bind = profile.landlockTCPBind, connect = profile.landlockTCPConnect
+        // Nothing else limits TCP ports: a port rule that would not be applied is refused,
+        // whichever layer of the profile wrote it.
+        if let ports = bind?.first ?? connect?.first {
+            if mode == .off {
+                sink.add(ports.diagnostic("this port rule would not be applied: landlock.mode = \"off\" (\(origin)), and nothing else limits TCP ports",
+                                          hint: "remove landlock.tcp_bind/tcp_connect, or set landlock.mode = \"best-effort\" or \"require\""))
+            } else if profile.isolationRuntime?.value == .gvisor, let runtime = profile.isolationRuntime {
+                sink.add(ports.diagnostic("this port rule would not be applied: [isolation] runtime = \"gvisor\" (\(runtime.origin)) runs the server in gVisor's kernel, which the host's Landlock cannot reach, and nothing else limits TCP ports",
+                                          hint: "remove landlock.tcp_bind/tcp_connect (network.mode = \"none\" or \"allow\" limit the network under gVisor too), or use the native runtime"))
+            }
+        }
         if mode == .require && host.landlockABI > 0 && host.landlockABI < 4, let ports = bind?.first ?? connect?.first {
             sink.add(ports.diagnostic("\"require\" with TCP ports, but this kernel's Landlock ABI \(host.landlockABI) predates network rules (ABI 4, Linux 6.7)",
                                       hint: "remove landlock.tcp_bind/tcp_connect, or set landlock.mode = \"best-effort\" (explain then says they are not enforced)"))
@@ -296,6 +315,7 @@ extension PlanBuilder {
         }
         var policy = LandlockPolicy.derive(mounts: mounts, network: network, mode: mode, origin: origin, abi: host.landlockABI,
                                            tcpBind: bind.map { $0.map(\.value) }, tcpConnect: connectPorts)
+        policy.underGVisor = profile.isolationRuntime?.value == .gvisor
         if !added.isEmpty && policy.tcpConnect != nil {
             policy.notes.append("landlock.tcp_connect: \(added.map(String.init).joined(separator: ", ")) added for network.mode = \"allow\" (mcpbox's egress proxy, DNS stub and captured ports inside the sandbox)")
         }

@@ -300,6 +300,14 @@ public struct PlanBuilder {
         if view.lookup(cwd) != .directory {
             if let c = profile.cwd {
                 d.sink.add(c.diagnostic("\(cwd) is not a directory inside the sandbox", hint: "bind it with filesystem.read_only or read_write"))
+            } else if let bind = d.mounts.filter({ m in
+                if case .bind = m.kind { Paths.isWithin(cwd, m.target) } else { false }
+            }).max(by: { $0.target.utf8.count < $1.target.utf8.count }) {
+                // mcpbox mounts a HOME of its own only outside binds: the profile's bind decides.
+                let at = location(of: bind)
+                d.sink.add(Diagnostic(file: at.file, line: at.line, key: at.key,
+                                      "the server's home directory \(cwd) (its working directory) lies inside \(bind.target), bound from the host (\(bind.origin)), where it is not a directory; mcpbox gives the server a HOME of its own only outside binds",
+                                      hint: "bind a narrower directory than \(bind.target), or set cwd to a directory inside the sandbox"))
             } else {
                 d.sink.add(Diagnostic(key: "cwd", "the home directory \(cwd) is not a directory inside the sandbox"))
             }
@@ -1058,6 +1066,12 @@ public struct PlanBuilder {
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {
         warnSockets(&d)
+        // A read-write bind keeps the host mount's read-only flag: the server's writes fail.
+        for m in d.mounts {
+            guard case .bind(let source, false) = m.kind, ExecCheck.readOnlyMount(source) else { continue }
+            d.warnings.append(Self.accessWarningPrefix + "\(m.target) lies on a file system mounted read-only on the host, which the sandbox's bind keeps: "
+                + "the server's writes there fail (EROFS) although the profile grants read_write (\(m.origin)). Remount it read-write on the host, or grant it read_only")
+        }
         if network == .host {
             d.warn("network.mode = \"host\": the server shares the host's network: it can reach every service on this machine and beyond (\(profile.networkMode?.origin ?? "profile"))",
                    acknowledgedBy: profile.networkAccept.first { $0.value == "host" })

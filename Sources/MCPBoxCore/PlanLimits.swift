@@ -89,6 +89,13 @@ extension PlanBuilder {
             d.sink.add(m.diagnostic("\(m.value) bytes is not a whole number of \(ceiling.pageSize)-byte pages; the kernel would round it down to \(m.value / ceiling.pageSize * ceiling.pageSize)",
                                     hint: "use a multiple of \(Units.formatSize(ceiling.pageSize)), such as \"512MiB\""))
         }
+        // The kernel keeps a memory limit in pages, at most LONG_MAX / page size of them, and
+        // sets any larger value to that one (explain would state a limit other than the one applied).
+        if let m = profile.memory, ceiling.pageSize > 0, m.value / ceiling.pageSize > UInt64(Int64.max) / ceiling.pageSize {
+            let largest = UInt64(Int64.max) / ceiling.pageSize * ceiling.pageSize
+            d.sink.add(m.diagnostic("\(Units.formatSize(m.value)) is above the largest memory limit the kernel keeps (\(largest) bytes), which it would apply instead",
+                                    hint: "remove limits.memory for no limit, or give a smaller size such as \"64GiB\""))
+        }
         if let t = profile.tmpfsSize, t.value % ceiling.pageSize != 0 {
             d.sink.add(t.diagnostic("\(t.value) bytes is not a whole number of \(ceiling.pageSize)-byte pages; the kernel would round it up to \(Self.roundedUp(t.value, ceiling.pageSize))",
                                     hint: "use a multiple of \(Units.formatSize(ceiling.pageSize)), such as \"64MiB\""))

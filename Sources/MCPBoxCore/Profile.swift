@@ -396,7 +396,7 @@ struct ProfileFileReader {
                           hint: "write \"0\" for no limit, or a duration up to \(Units.formatDuration(Units.maxDurationSeconds))"))
             return nil
         }
-        guard Units.isWholeMilliseconds(seconds) else {
+        guard Units.isWholeMilliseconds(text), Units.isWholeMilliseconds(seconds) else {
             sink.add(diag(e.value.line, key, "\"\(text)\" is not a whole number of milliseconds, the resolution mcpbox enforces",
                           hint: "round it, e.g. \"1500ms\" or \"1.5s\""))
             return nil
@@ -596,8 +596,38 @@ struct ProfileFileReader {
         return t
     }
 
+    /// No key or string of a profile may hold a NUL (`\u0000`): the kernel would cut a path
+    /// there, so explain would show more than the kernel gets (`/etc/ssl\u0000zz` hid all of
+    /// /etc/ssl; `extends` loaded another file). `command` and `env` say so in their own words.
+    mutating func refuseNUL(_ table: TOMLTable, prefix: String) {
+        for e in table.entries {
+            if prefix.isEmpty && (e.key == "command" || e.key == "env") { continue }
+            let key = prefix.isEmpty ? TOML.keySegment(e.key) : prefix + "." + TOML.keySegment(e.key)
+            if Self.hasNUL(e.key) {
+                sink.add(diag(e.keyLine, key, "the key contains a NUL byte (\\u0000), which no name in a profile may hold"))
+            }
+            refuseNUL(e.value, key: key)
+        }
+    }
+
+    static func hasNUL(_ s: String) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { $0.contains(0) } ?? s.utf8.contains(0)
+    }
+
+    mutating func refuseNUL(_ value: TOMLValue, key: String) {
+        switch value.kind {
+        case .string(let s) where Self.hasNUL(s):
+            sink.add(diag(value.line, key, "the value contains a NUL byte (\\u0000), which no path, name or value in a profile may hold: the kernel would cut it there",
+                          hint: "remove the \\u0000"))
+        case .array(let items): for item in items { refuseNUL(item, key: key) }
+        case .table(let t): refuseNUL(t, prefix: key)
+        default: break
+        }
+    }
+
     /// Reads the parsed document; returns the raw `extends` list (nil when the key is absent).
     mutating func read(_ doc: TOMLTable) -> [Sourced<String>]? {
+        refuseNUL(doc, prefix: "")
         var extends: [Sourced<String>]? = nil
         if case .table(let vars)? = doc["variables"]?.value.kind {
             // Sized once: the first resize of a `[String: String]` looks its storage type up by
@@ -840,7 +870,7 @@ struct ProfileFileReader {
                 }
                 guard withinListLimit(e, "env.set", count: vars.entries.count) else { continue }
                 for v in vars.entries {
-                    let key = "env.set.\(v.key)"
+                    let key = "env.set." + TOML.keySegment(v.key)
                     guard Self.isEnvName(v.key) else { sink.add(diag(v.keyLine, key, "invalid variable name")); continue }
                     referenced = []
                     guard let s = string(v, key, expand: true) else { continue }
@@ -951,6 +981,12 @@ struct ProfileFileReader {
         guard v.isFinite, v > 0, v <= 86_400 else {
             sink.add(diag(e.value.line, key, "must be a number of seconds greater than 0 and at most 86400, found \(v)",
                           hint: "how long a held tools/call waits for the user's answer, e.g. 120"))
+            return nil
+        }
+        // The relay's timer counts whole milliseconds: 1e-300 would have waited 1ms.
+        guard v >= 0.001, Units.isWholeMilliseconds(v) else {
+            sink.add(diag(e.value.line, key, "\(v) s is not a whole number of milliseconds, the resolution mcpbox enforces",
+                          hint: "round it to at most 3 decimals, e.g. 120 or 0.5"))
             return nil
         }
         return Sourced(v, file: file, line: e.value.line, key: key)

@@ -258,6 +258,13 @@ public struct ProfileLoader: Sendable {
         var hint = Self.isPath(ref) ? "check the path" : "searched: " + searchPath.map { $0 + "/\(shown).toml" }.joined(separator: ", ")
         var message = "profile `\(shown)` not found"
         if !Self.isPath(ref) {
+            // A name is looked up as a regular file only: say which candidates were something else.
+            let others = searchPath.compactMap { d -> String? in
+                let candidate = Paths.join(d.isAbsolutePath ? d : Paths.join(Self.currentDirectory(), d), ref + ".toml")
+                guard let i = HostFS.info(candidate), !i.isRegular else { return nil }
+                return candidate + (i.isDirectory ? " is a directory" : " is not a regular file")
+            }
+            if !others.isEmpty { message += " as a regular file (" + others.joined(separator: "; ") + ")" }
             let names = availableNames()
             message += Suggest.didYouMean(ref, in: names)
             hint += names.isEmpty ? "; no profiles found there" : "; available: " + names.sorted().joined(separator: ", ") + " (mcpbox profiles lists them)"

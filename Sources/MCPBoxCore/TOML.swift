@@ -50,8 +50,15 @@ public struct TOMLTable: Sendable, Equatable {
     public var entries: [TOMLEntry] = []
     public init() {}
 
+    /// The entry whose key has exactly these bytes (TOML's comparison, not `String ==`).
     public subscript(key: String) -> TOMLEntry? {
-        entries.first { $0.key == key }
+        entries.first { Self.sameKey($0.key, key) }
+    }
+
+    /// Byte equality. Equal bytes are equal strings, so `String ==` (fast, and false for most
+    /// pairs) goes first; the bytes only for canonical equivalents.
+    static func sameKey(_ a: String, _ b: String) -> Bool {
+        a == b && a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
     }
     public var keys: [String] { entries.map(\.key) }
 }
@@ -147,12 +154,24 @@ public enum TOML {
     }
 }
 
+/// A key as TOML compares keys: by its bytes. (Swift's `String ==` compares canonical
+/// equivalents equal: `"é"` written precomposed and decomposed, `K` and the Kelvin sign, were
+/// refused as one key defined twice.)
+struct ExactKey: Hashable {
+    let text: String
+    init(_ text: String) { self.text = text }
+    static func == (a: ExactKey, b: ExactKey) -> Bool { TOMLTable.sameKey(a.text, b.text) }
+    /// String's own hash: equal bytes are equal strings, so equal keys hash alike (canonical
+    /// equivalents only share a bucket).
+    func hash(into hasher: inout Hasher) { hasher.combine(text) }
+}
+
 /// Mutable tree used while parsing; frozen into `TOMLTable` at the end.
 private final class Node {
     enum State { case explicit, implicitHeader, dotted }
     var keys: [String] = []
-    var keyLines: [String: Int] = [:]
-    var children: [String: Slot] = [:]
+    var keyLines: [ExactKey: Int] = [:]
+    var children: [ExactKey: Slot] = [:]
     var state: State
     var line: Int
     /// Levels from the root: a table is one deeper than its parent, an array-of-tables element two.
@@ -336,8 +355,8 @@ private struct TOMLParser {
         var table = TOMLTable()
         table.entries.reserveCapacity(node.keys.count)
         for key in node.keys {
-            let keyLine = node.keyLines[key] ?? node.line
-            switch node.children[key]! {
+            let keyLine = node.keyLines[ExactKey(key)] ?? node.line
+            switch node.children[ExactKey(key)]! {
             case .value(let v):
                 table.entries.append(TOMLEntry(key: key, keyLine: keyLine, value: v))
             case .table(let child):
@@ -364,12 +383,12 @@ private struct TOMLParser {
     func descend(_ root: Node, _ path: ArraySlice<String>, at m: Mark) throws(TOMLError) -> Node {
         var node = root
         for part in path {
-            switch node.children[part] {
+            switch node.children[ExactKey(part)] {
             case nil:
                 let child = Node(state: .implicitHeader, line: m.line, depth: node.depth + 1)
                 node.keys.append(part)
-                node.keyLines[part] = m.line
-                node.children[part] = .table(child)
+                node.keyLines[ExactKey(part)] = m.line
+                node.children[ExactKey(part)] = .table(child)
                 node = child
             case .table(let child):
                 node = child
@@ -386,12 +405,12 @@ private struct TOMLParser {
     func openTable(_ root: Node, _ key: [String], at m: Mark) throws(TOMLError) -> Node {
         let parent = try descend(root, key.dropLast(), at: m)
         let name = key[key.count - 1]
-        switch parent.children[name] {
+        switch parent.children[ExactKey(name)] {
         case nil:
             let child = Node(state: .explicit, line: m.line, depth: parent.depth + 1)
             parent.keys.append(name)
-            parent.keyLines[name] = m.line
-            parent.children[name] = .table(child)
+            parent.keyLines[ExactKey(name)] = m.line
+            parent.children[ExactKey(name)] = .table(child)
             return child
         case .table(let child):
             switch child.state {
@@ -416,11 +435,11 @@ private struct TOMLParser {
         let name = key[key.count - 1]
         let child = Node(state: .explicit, line: m.line, depth: parent.depth + 2)
         if child.depth > TOML.maxDepth { throw tooDeep(at: m) }
-        switch parent.children[name] {
+        switch parent.children[ExactKey(name)] {
         case nil:
             parent.keys.append(name)
-            parent.keyLines[name] = m.line
-            parent.children[name] = .arrayOfTables(TableArray(child, line: m.line))
+            parent.keyLines[ExactKey(name)] = m.line
+            parent.children[ExactKey(name)] = .arrayOfTables(TableArray(child, line: m.line))
         case .arrayOfTables(let array):
             array.tables.append(child)
         default:
@@ -444,12 +463,12 @@ private struct TOMLParser {
         let value = try parseValue(depth: table.depth + key.count)
         var node = table
         for part in key.dropLast() {
-            switch node.children[part] {
+            switch node.children[ExactKey(part)] {
             case nil:
                 let child = Node(state: .dotted, line: keyMark.line, depth: node.depth + 1)
                 node.keys.append(part)
-                node.keyLines[part] = keyMark.line
-                node.children[part] = .table(child)
+                node.keyLines[ExactKey(part)] = keyMark.line
+                node.children[ExactKey(part)] = .table(child)
                 node = child
             case .table(let child) where child.state == .dotted:
                 node = child
@@ -462,12 +481,12 @@ private struct TOMLParser {
             }
         }
         let name = key[key.count - 1]
-        if node.children[name] != nil {
-            throw fail("duplicate key `\(Self.keyName(key))` (first defined on line \(node.keyLines[name] ?? 0))", at: keyMark)
+        if node.children[ExactKey(name)] != nil {
+            throw fail("duplicate key `\(Self.keyName(key))` (first defined on line \(node.keyLines[ExactKey(name)] ?? 0))", at: keyMark)
         }
         node.keys.append(name)
-        node.keyLines[name] = keyMark.line
-        node.children[name] = .value(value)
+        node.keyLines[ExactKey(name)] = keyMark.line
+        node.children[ExactKey(name)] = .value(value)
     }
 
     static func isBareKeyChar(_ c: UInt8) -> Bool {

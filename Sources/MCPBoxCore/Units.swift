@@ -67,8 +67,10 @@ public enum Units {
         guard cores.isFinite, cores >= minimumCPU, cores <= 4096 else {
             return "must be a number of cores from \(minimumCPU) (the kernel's smallest quota, 1ms per 100ms) to 4096, found \(cores)"
         }
-        let quota = cores * Double(cpuPeriodMicroseconds)
-        guard abs(quota - quota.rounded()) < 1e-6 else {
+        // Exactly: the whole quota must give back the value written (a tolerance let
+        // 0.01000000000001 through as 0.01).
+        let quota = (cores * Double(cpuPeriodMicroseconds)).rounded()
+        guard quota / Double(cpuPeriodMicroseconds) == cores else {
             return "\(cores) cores is not a whole number of microseconds per \(cpuPeriodMicroseconds / 1000)ms period (the kernel's resolution); use at most 5 decimals"
         }
         return nil
@@ -80,10 +82,37 @@ public enum Units {
         return Int((cores * Double(cpuPeriodMicroseconds)).rounded())
     }
 
-    /// Whether `seconds` is a whole number of milliseconds (the relay's timer resolution).
+    /// Whether `seconds` is a whole number of milliseconds (the relay's timer resolution):
+    /// the nearest value to some whole number of milliseconds, exactly (a tolerance let
+    /// 1.0000000001 through as 1000ms).
     public static func isWholeMilliseconds(_ seconds: Double) -> Bool {
-        let ms = seconds * 1000
-        return ms.isFinite && abs(ms - ms.rounded()) < 1e-6
+        let ms = (seconds * 1000).rounded()
+        return ms.isFinite && ms / 1000 == seconds
+    }
+
+    /// Whether a duration's text (valid for `duration`) names a whole number of milliseconds,
+    /// judged on its decimal digits, not on a Double near them.
+    public static func isWholeMilliseconds(_ text: String) -> Bool {
+        if text == "0" { return true }
+        let (number, unit) = split(text)
+        let perUnit: UInt64
+        switch unit {
+        case "ms": perUnit = 1
+        case "s": perUnit = 1000
+        case "m": perUnit = 60_000
+        case "h": perUnit = 3_600_000
+        default: return false
+        }
+        let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { return false }
+        // Trailing zeros add nothing; more than 18 significant decimals cannot be whole here.
+        var fraction = parts.count == 2 ? parts[1] : ""
+        while fraction.last == "0" { fraction = fraction.dropLast() }
+        guard fraction.count <= 18, let f = fraction.isEmpty ? 0 : UInt64(fraction) else { return false }
+        var scale: UInt64 = 1
+        for _ in 0..<fraction.count { scale *= 10 }
+        let (product, overflow) = f.multipliedReportingOverflow(by: perUnit)
+        return !overflow && product % scale == 0
     }
 
     static func split(_ text: String) -> (String, String) {

@@ -104,6 +104,26 @@ struct WrapRedTeamTests {
         #expect(text.contains("# the server\r\nargs = [") && !text.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "\(text.debugDescription)")
     }
 
+    @Test("Codex servers whose names differ only in bytes are two servers; a table written twice is left unchanged, with a note")
+    func codexNamesByBytes() throws {
+        // Before: "K" and the Kelvin sign (or é precomposed and decomposed) were one name: the
+        // second server stayed unwrapped without a word.
+        for (a, b) in [("K", "\u{212A}"), ("\u{E9}", "e\u{301}")] {
+            let toml = "[mcp_servers.\"\(a)\"]\ncommand = \"/usr/bin/python3\"\nargs = [\"a.py\"]\n[mcp_servers.\"\(b)\"]\ncommand = \"/usr/bin/python3\"\nargs = [\"b.py\"]\n"
+            let p = try plan(toml, client: .codex)
+            #expect(p.items.count == 2, "\(p.items)")
+            for item in p.items {
+                if case .wrapped = item.outcome { continue }
+                Issue.record("\(item.name.unicodeScalars.map { String($0.value, radix: 16) }): \(item.outcome)")
+            }
+            let text = String(decoding: p.updated, as: UTF8.self)
+            #expect(text.components(separatedBy: "mcpbox").count - 1 >= 2, "\(text)")
+        }
+        let twice = try plan("[mcp_servers.x]\ncommand = \"/usr/bin/python3\"\n[mcp_servers.x]\nargs = [\"b.py\"]\n", client: .codex)
+        #expect(twice.items.isEmpty && twice.updated == twice.original, "\(twice.items)")
+        #expect(twice.notes.contains { $0.contains("[mcp_servers.x] is defined more than once") }, "\(twice.notes)")
+    }
+
     @Test("a config file with other hard links, or read-only, is not replaced")
     func hardLinksAndReadOnly() throws {
         let dir = try Self.tempDir("wraplink")

@@ -77,6 +77,16 @@ enum Fixture {
         return ProfileLoader(searchPath: dirs, variables: vars, environment: e, callerUid: HostFS.uid, commandLine: command)
     }
 
+    /// Runs a host tool (`/bin/mount` …) and requires exit status 0.
+    static func tool(_ path: String, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0, "\(path) \(args)", sourceLocation: sourceLocation)
+    }
+
     /// Loads and builds; the error's diagnostics on failure.
     static func plan(_ ref: String, dirs: [String], vars: [String: String] = [:], env: [String: String] = [:],
                      command: [String] = [], host: HostContext? = nil) -> Result<SandboxPlan, ProfileError> {

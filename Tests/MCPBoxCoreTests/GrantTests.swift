@@ -393,14 +393,7 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         #expect(carried.contains { $0.message.contains("contains the home directory \(bob) of the account bob") && $0.message.contains("\(mnt) is a host mount of \(bob)") }, "\(carried)")
         // The home named by a second name of its file system (`/home` a bind of `/srv/home`).
         let second = w.host.mkdir("second")
-        func run(_ tool: String, _ args: [String]) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tool)
-            p.arguments = args
-            try p.run()
-            p.waitUntilExit()
-            try #require(p.terminationStatus == 0, "\(tool) \(args)")
-        }
+        let run = { (tool: String, args: [String]) throws in try Fixture.tool(tool, args) }
         try run("/bin/mount", ["--bind", w.host.path + "/home", second])
         defer { try? run("/bin/umount", ["-l", second]) }
         let etc2 = Scratch()
