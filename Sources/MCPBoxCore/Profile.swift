@@ -886,9 +886,15 @@ struct ProfileFileReader {
     mutating func syscallList(_ e: TOMLEntry, _ key: String) -> [Sourced<String>] {
         var out: [Sourced<String>] = []
         for n in stringArray(e, key, expand: false) ?? [] {
-            if Seccomp.isKnownSyscall(n.value) { out.append(n) } else {
+            if !Seccomp.isKnownSyscall(n.value) {
                 sink.add(n.diagnostic("unknown system call \"\(n.value)\"",
                                       hint: "use the syscall's name on this architecture, e.g. \"ptrace\", \"chmod\""))
+            } else if key == "seccomp.allow", Shape.neverAllowed.contains(n.value) {
+                // Allowing it would have changed nothing (explain: "added (none)"): say so.
+                sink.add(n.diagnostic("\"\(n.value)\" cannot be allowed: every policy answers it ENOSYS (its flags sit in a struct the filter cannot inspect), and libc then falls back to \(n.value == "clone3" ? "clone" : "openat"), which the filter judges",
+                                      hint: "remove it from seccomp.allow; programs work without it"))
+            } else {
+                out.append(n)
             }
         }
         return out

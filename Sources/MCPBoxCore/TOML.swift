@@ -472,6 +472,12 @@ private struct TOMLParser {
                 node = child
             case .table(let child) where child.state == .dotted:
                 node = child
+            case .table(let child) where child.state == .implicitHeader:
+                // Made only on the way to a header's table (`b` of `[a.b.c]`): dotted keys may
+                // define it (as Python's tomllib does); a `[a.b]` header afterwards may not.
+                child.state = .dotted
+                child.line = keyMark.line
+                node = child
             case .table(let child):
                 throw fail("cannot add to table `\(Self.excerpt(part))` with a dotted key (defined on line \(child.line))", at: keyMark)
             case .value(let v):

@@ -161,6 +161,30 @@ import Testing
         #expect(fifo.contains { $0.message.contains("\(s.path)/fifo.toml is not a regular file") }, "\(fifo)")
     }
 
+    @Test("a table made only on the way to a header's table may be given keys by dotted keys, once")
+    func implicitTableByDottedKeys() throws {
+        // Before: `[a.b.c]` then `[a]` `b.d = 1` was refused (Python's tomllib accepts it).
+        let doc = try TOML.parse("[a.b.c]\n[a]\nb.d = 1\nb.e = 2\n[a.b.f]\n")
+        guard case .table(let a)? = doc["a"]?.value.kind, case .table(let b)? = a["b"]?.value.kind else {
+            Issue.record("\(doc)")
+            return
+        }
+        #expect(b.keys == ["c", "d", "e", "f"])
+        // As tomllib: defined by dotted keys now, so not again by a header; nor c, defined by one.
+        #expect(throws: TOMLError.self) { try TOML.parse("[a.b.c]\n[a]\nb.d = 1\n[a.b]\n") }
+        #expect(throws: TOMLError.self) { try TOML.parse("[a.b.c]\n[a]\nb.c.t = 1\n") }
+        #expect(throws: TOMLError.self) { try TOML.parse("[[a.b]]\n[a]\nb.y = 2\n") }
+    }
+
+    @Test("allowing a system call every policy answers ENOSYS is an error, not a silent no-op")
+    func neverAllowedSyscalls() {
+        // Before: accepted, explain said "added (none)", and openat2 stayed ENOSYS.
+        expectRefused("[seccomp]\nallow = [\"openat2\"]", key: "seccomp.allow", "\"openat2\" cannot be allowed")
+        expectRefused("[seccomp]\nallow = [\"clone3\"]", key: "seccomp.allow", "\"clone3\" cannot be allowed")
+        // Denying them stays possible (EPERM instead of ENOSYS).
+        #expect(errors("[seccomp]\ndeny = [\"openat2\", \"clone3\"]").isEmpty)
+    }
+
     @Test("an env.set key in an error message reads back as the same key")
     func envSetKeyQuoted() {
         let e = errors("[env.set]\n\"\" = \"x\"\n\"A=B\" = \"y\"\n")
