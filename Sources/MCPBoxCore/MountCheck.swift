@@ -57,14 +57,25 @@ struct MountCheck {
 
     /// Every failure, in build order (the launch stops at the first).
     static func failures(_ mounts: [Mount], canCreateIn: @escaping (String) -> Bool = { _ in true }) -> [Failure] {
+        var created: [String] = []
+        return failures(mounts, canCreateIn: canCreateIn, hostCreated: &created)
+    }
+
+    /// `failures`, and in `hostCreated` the host paths the launch creates as mount points in
+    /// read-write binds (they stay on the host after the session).
+    static func failures(_ mounts: [Mount], canCreateIn: @escaping (String) -> Bool, hostCreated: inout [String]) -> [Failure] {
         var check = MountCheck()
         check.canCreateIn = canCreateIn
         var out: [Failure] = []
         for (i, m) in mounts.enumerated() {
             if let f = check.apply(m, index: i) { out.append(f) }
         }
+        hostCreated = check.hostCreated
         return out
     }
+
+    /// Host paths `create` made inside a bind (a read-write one: a read-only one creates nothing).
+    private var hostCreated: [String] = []
 
     /// The mount visible at `path` now: the last one applied at or above it (a mount lands on
     /// whatever is visible at its target, so a later one at an ancestor shadows earlier ones below).
@@ -90,6 +101,9 @@ struct MountCheck {
     }
 
     private mutating func create(_ path: String, _ e: Entry) {
+        if let m = covering(path), case .bind(let source, false) = m.kind {
+            hostCreated.append(Paths.join(source, Paths.remainder(path, under: m.target)))
+        }
         created[PathKey(path)] = (e, coveringIndex(path) ?? -1)
     }
 
@@ -342,7 +356,13 @@ extension PlanBuilder {
             guard let info = HostFS.info(dir) else { return true }
             return HostFS.permits(dir, info: info, uid: identity.hostUid, gids: gids, want: 0o3)
         }
-        for f in MountCheck.failures(d.mounts, canCreateIn: canCreate) {
+        var hostCreated: [String] = []
+        let failures = MountCheck.failures(d.mounts, canCreateIn: canCreate, hostCreated: &hostCreated)
+        // Said at every launch that makes one (the next finds it there): the host changes.
+        for path in hostCreated where failures.isEmpty {
+            d.warnings.append("filesystem: the mount point \(path) does not exist: the launch creates it on the host, in a read-write bind, and it stays there after the session (create it yourself to have it from the start)")
+        }
+        for f in failures {
             let m = d.mounts[f.index]
             if let entry = profileEntry(for: m.target, kind: m.kind) ?? f.blocker.flatMap({ profileEntry(for: $0, kind: nil) }) {
                 let what = entry.value.path == m.target ? "" : " (\(m.target), \(m.origin))"

@@ -185,6 +185,20 @@ import Testing
         #expect(errors("[seccomp]\ndeny = [\"openat2\", \"clone3\"]").isEmpty)
     }
 
+    @Test("a mount point the launch creates on the host, in a read-write bind, is stated")
+    func mountPointCreatedOnTheHost() throws {
+        // Before: explain listed the tmpfs only; the launch left /…/newdir on the host.
+        let s = Scratch()
+        let dir = s.mkdir("rw", mode: 0o777)
+        let plan1 = try plan("[filesystem]\nread_only = [\"/usr\"]\nread_write = [\"\(dir)\"]\ntmpfs = [\"\(dir)/newdir/sub\"]\n")
+        let said = plan1.warnings.filter { $0.contains("the launch creates it on the host") }
+        #expect(said.count == 2 && said[0].contains("mount point \(dir)/newdir does not exist") && said[1].contains("\(dir)/newdir/sub does not exist"), "\(plan1.warnings)")
+        _ = s.mkdir("rw/newdir", mode: 0o777)
+        _ = s.mkdir("rw/newdir/sub", mode: 0o777)
+        let plan2 = try plan("[filesystem]\nread_only = [\"/usr\"]\nread_write = [\"\(dir)\"]\ntmpfs = [\"\(dir)/newdir/sub\"]\n")
+        #expect(!plan2.warnings.contains { $0.contains("the launch creates it on the host") }, "\(plan2.warnings)")
+    }
+
     @Test("an env.set key in an error message reads back as the same key")
     func envSetKeyQuoted() {
         let e = errors("[env.set]\n\"\" = \"x\"\n\"A=B\" = \"y\"\n")
