@@ -73,6 +73,22 @@ public struct StarterProfile: Sendable, Equatable {
         return out
     }
 
+    /// The server `argv` starts: the package a launcher runs, the first argument that is not a
+    /// flag (`npx -y @x/y@1.2` → `@x/y`), else the command's file name.
+    static func serverID(_ argv: [String]) -> String {
+        let base = basename(argv.first ?? "")
+        let args = argv.dropFirst()
+        if ["uvx", "npx", "bunx", "pipx"].contains(base) || (base == "uv" && args.first == "run") {
+            if let p = args.first(where: { !$0.hasPrefix("-") && $0 != "run" }) {
+                var name = p
+                if let at = name.dropFirst().firstIndex(of: "@") { name = String(name[..<at]) }
+                if let eq = name.firstIndex(of: "=") { name = String(name[..<eq]) }
+                return name
+            }
+        }
+        return base
+    }
+
     /// The starter profile for `argv` (the client's command and arguments).
     /// `resolves` says whether a profile NAME exists on mcpbox's search path; `path` is the PATH
     /// used to find a bare command (the client's, as far as mcpbox can tell: its own).
@@ -85,17 +101,7 @@ public struct StarterProfile: Sendable, Equatable {
         let resolved = command.hasPrefix("/") ? command : lookup(command, path: path)
         let interpreter = base.hasPrefix("python") || base == "node" || base == "nodejs" || base == "deno" || base == "bun"
 
-        // The package a launcher runs: the first argument that is not a flag (npx -y @x/y@1.2 → @x/y).
-        var package: String?
-        if ["uvx", "npx", "bunx", "pipx"].contains(base) || (base == "uv" && args.first == "run") {
-            if let p = args.first(where: { !$0.hasPrefix("-") && $0 != "run" }) {
-                var name = p
-                if let at = name.dropFirst().firstIndex(of: "@") { name = String(name[..<at]) }
-                if let eq = name.firstIndex(of: "=") { name = String(name[..<eq]) }
-                package = name
-            }
-        }
-        let serverID = package ?? base
+        let serverID = serverID(argv)
 
         var extends: String
         switch base {

@@ -143,6 +143,11 @@ public enum WrapPlanner {
             if existing != nil, let c = e.cwd {
                 plan.notes.append("\(e.name): `cwd` \(TOML.string(c)) is where the client starts mcpbox; the server starts in the working directory of the profile \(name) (its `cwd`), not there")
             }
+            // The command after `--` replaces the profile's (the shipped fetch profile's carries the
+            // flag): without it the server's own check refuses the sandbox's fake addresses.
+            if StarterProfile.serverID(argv) == "mcp-server-fetch", !argv.contains("--allow-private-ips") {
+                plan.notes.append("\(e.name): mcp-server-fetch without --allow-private-ips refuses every fetch under mcpbox (allowed names resolve to fake 198.18.0.0/15 addresses inside the sandbox, which its own check takes for private ones); add --allow-private-ips to the entry's args: mcpbox's proxy refuses private addresses itself")
+            }
             let extra = runOptions(existing != nil ? name : starterExtends)
             edits += EntryEditor.wrapEdits(e, profile: name, options: extra, mcpbox: options.mcpbox, in: bytes)
             if let s = starter { plan.profiles.append(s) }

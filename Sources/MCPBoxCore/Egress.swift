@@ -161,11 +161,33 @@ public final class EgressSession: @unchecked Sendable {
         }
         // gVisor's loopback holds 127.0.0.0/8 and no address can be added to it: fake
         // addresses come from there (see GVisorEgress).
+        // Each refused destination is told on stderr once, unless every decision goes there already.
+        let file = plan.profileFiles.last ?? plan.profileName
+        var tell: (@Sendable (EgressProxy.Refusal) -> Void)?
+        if !verbose || e.policy.logPath != nil {
+            tell = { (r: EgressProxy.Refusal) -> Void in
+                let bytes = Array(EgressSession.refusalNotice(r, profileFile: file).utf8)
+                _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            }
+        }
         let proxy = EgressProxy(policy: e.policy, profile: plan.profileName, sink: sink,
                                 maxConnections: EgressProxy.maxConnections(memoryLimit: plan.limits.memoryBytes),
-                                fakes: plan.isolation.runtime == .gvisor ? .loopback() : FakeAddresses())
+                                fakes: plan.isolation.runtime == .gvisor ? .loopback() : FakeAddresses(), onRefusal: tell)
         return .success(EgressSession(parentFD: fds[0], childFD: fds[1], proxy: proxy, expectedCaptures: e.policy.capturePorts.count,
                                       forwarded: plan.isolation.runtime == .gvisor))
+    }
+
+    /// The stderr line for a refused destination; every byte the server chose (a name it asked
+    /// for) is shown escaped, so it cannot pass for a line of mcpbox's own.
+    static func refusalNotice(_ r: EgressProxy.Refusal, profileFile: String) -> String {
+        let name = r.host ?? r.address.map { $0.isV4 ? $0.description : "[\($0.description)]" } ?? "?"
+        let dest = Explain.visible(name) + (r.port.map { ":\($0)" } ?? "")
+        var line = "mcpbox: network: refused \(dest): \(Explain.visible(r.reason)) "
+            + "(network.allow of \(Explain.visible(profileFile)) names what may be reached; --verbose shows every decision)\n"
+        if r.last {
+            line += "mcpbox: network: further refused destinations of this session are not shown here (--verbose or network.log shows them)\n"
+        }
+        return line
     }
 
     let expectedCaptures: Int

@@ -89,6 +89,13 @@ enum ExecCheck {
         switch view.lookup(interp) {
         case .missing:
             let dir = Paths.dirname(interp)
+            // A virtualenv's python: its bin/ alone starts a Python without the venv's pyvenv.cfg and
+            // site-packages (the hint named bin/; found running real servers).
+            if Paths.basename(dir) == "bin", HostFS.info(Paths.dirname(dir) + "/pyvenv.cfg")?.isRegular == true {
+                return ExecProblem(exitStatus: 127,
+                                   message: "\(path) needs the \(kind) \(interp), which is not visible inside the sandbox",
+                                   hint: "bind its virtualenv read-only, e.g. add \"\(Paths.dirname(dir))\" to filesystem.read_only (its bin/ alone leaves out pyvenv.cfg and the packages)")
+            }
             return ExecProblem(exitStatus: 127,
                                message: "\(path) needs the \(kind) \(interp), which is not visible inside the sandbox",
                                hint: "bind it read-only, e.g. add \"\(dir == "/" ? interp : dir)\" to filesystem.read_only")

@@ -331,12 +331,13 @@ public enum HostFS {
         return c_getxattr(path, name, &buf, buf.count) > 0
     }
 
-    /// The names in directory `path` (without `.` and `..`); empty when it cannot be read.
-    public static func listDirectory(_ path: String) -> [String] {
+    /// The names in directory `path` (without `.` and `..`), the first `limit` of them; empty
+    /// when it cannot be read.
+    public static func listDirectory(_ path: String, limit: Int = .max) -> [String] {
         guard let d = opendir(path) else { return [] }
         defer { closedir(d) }
         var names: [String] = []
-        while let entry = readdir(d) {
+        while names.count < limit, let entry = readdir(d) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name != "." && name != ".." { names.append(name) }
         }

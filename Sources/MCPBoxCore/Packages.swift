@@ -28,7 +28,12 @@ public struct PackageCache: Sendable, Equatable {
     /// Host path of the cache, bound read-write at the same path; owned by the server's account, mode 0700.
     public var directory: String
     /// Beside the cache, outside every bind: written by mcpbox after a session whose server exited 0.
+    /// It lists the command lines (as `commandKey`s) whose sessions did.
     public var marker: String
+    /// SHA-256 (hex) of the command line's words joined by NUL: the marker's line for this launch.
+    /// Per command line, not per cache: a profile shared by two packages (`uvx a`, `uvx b`) did
+    /// go offline for `b` after `a` succeeded, and `b` failed, never fetched.
+    public var commandKey: String
     public var registry: String
     /// Where the registry came from ("default", "environment: UV_DEFAULT_INDEX", a config file and key).
     public var registryOrigin: String
@@ -73,7 +78,9 @@ public enum PackageTools {
     /// Adds each manager's cache bind, variables and registry rules to `profile`; creates the
     /// cache directories (0700, owned by the server's account) when missing.
     /// `create` false (`check`): a missing cache is left out (listed as skipped), not created.
-    static func apply(_ profile: inout Profile, host: HostContext, identity: Identity, create: Bool = true) throws(ProfileError) -> (caches: [PackageCache], warnings: [String]) {
+    /// `command`: the words the server is started with; `offline = "auto"` goes offline only for a
+    /// command line that has ended a session with status 0 before.
+    static func apply(_ profile: inout Profile, command: [String], host: HostContext, identity: Identity, create: Bool = true) throws(ProfileError) -> (caches: [PackageCache], warnings: [String]) {
         guard let declared = profile.packageManagers.first else { return ([], []) }
         let env = host.environmentDictionary
         guard let root = cacheRoot(environment: env, callerUid: host.callerUid) else {
@@ -96,7 +103,8 @@ public enum PackageTools {
                 continue
             }
             let marker = dir + ".filled"
-            let filled = HostFS.info(marker, follow: false)?.isRegular == true
+            let key = commandKey(command)
+            let filled = markerLists(marker, key: key)
             let offline: Bool
             let reason: String
             switch offlineMode {
@@ -104,12 +112,12 @@ public enum PackageTools {
             case .never: (offline, reason) = (false, "packages.offline = \"never\"")
             case .auto:
                 (offline, reason) = filled
-                    ? (true, "a session with this cache ended with status 0 (\(marker)); remove that file to ask the registry again")
-                    : (false, "no session with this cache has ended with status 0 yet; after one, launches use the cache only")
+                    ? (true, "a session of this command line ended with status 0 (listed in \(marker)); remove that file to ask the registry again")
+                    : (false, "no session of this command line has ended with status 0 yet; after one, its launches use the cache only")
             }
             let registry = discoverRegistry(m.value, environment: env, home: env["HOME"])
             let url = registry?.url ?? defaultRegistry[m.value]!
-            var cache = PackageCache(manager: m.value, directory: dir, marker: marker, registry: redacted(url),
+            var cache = PackageCache(manager: m.value, directory: dir, marker: marker, commandKey: key, registry: redacted(url),
                                      registryOrigin: registry?.origin ?? "default", hosts: [], offline: offline, offlineReason: reason, variables: [])
             if let r = registry, let p = parseURL(r.url), !p.userinfo.isEmpty {
                 warnings.append("packages: the \(m.value.rawValue) registry URL from \(r.origin) carries credentials; the server can read them")
@@ -196,14 +204,35 @@ public enum PackageTools {
         return nil
     }
 
-    /// After a session whose server exited 0: marks each cache of `plan` as filled (`offline = "auto"`).
+    /// The marker's largest size read or added to (a line is 65 bytes: some 16,000 command lines).
+    static let markerLimit = 1 << 20
+
+    /// The marker line of a command line: no word of it is written down (an argument may be a token).
+    static func commandKey(_ command: [String]) -> String {
+        SHA256.hex(command.joined(separator: "\u{0}"))
+    }
+
+    /// Whether the marker at `path` (a regular file, not a symlink) lists `key`.
+    static func markerLists(_ path: String, key: String) -> Bool {
+        guard HostFS.info(path, follow: false)?.isRegular == true,
+              let text = HostFS.readFile(path, limit: markerLimit) else { return false }
+        return text.split(separator: "\n").contains { $0 == key }
+    }
+
+    /// After a session whose server exited 0: adds its command line to the marker of each cache of
+    /// `plan` (`offline = "auto"`).
     public static func sessionSucceeded(_ plan: SandboxPlan) {
-        for c in plan.packages where HostFS.info(c.marker, follow: false) == nil {
-            let fd = open(c.marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        for c in plan.packages where !markerLists(c.marker, key: c.commandKey) {
+            let fd = open(c.marker, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o644)
             guard fd >= 0 else { continue }
-            let text = Array("filled by a session of profile \(plan.profileName) that exited 0; remove this file to ask the registry again\n".utf8)
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) < markerLimit - 200 else { continue }
+            let head = st.st_size == 0
+                ? "# command lines (SHA-256 of their words joined by NUL) whose sessions of profile \(plan.profileName) exited 0; remove this file to ask the registry again\n"
+                : ""
+            let text = Array((head + c.commandKey + "\n").utf8)
             _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            close(fd)
         }
     }
 

@@ -165,7 +165,8 @@ public struct PlanBuilder {
         // [packages]: the caches, variables and registry rules become ordinary profile entries.
         let identity = try host.accounts.resolveIdentity(userName: profile.userName, callerUid: host.callerUid, callerGid: host.callerGid)
         var b = self
-        let (caches, warnings) = try PackageTools.apply(&b.profile, host: host, identity: identity, create: createPackageCaches)
+        let argv = commandLine.isEmpty ? (profile.command?.value ?? []) : commandLine
+        let (caches, warnings) = try PackageTools.apply(&b.profile, command: argv, host: host, identity: identity, create: createPackageCaches)
         b.packageCacheDirs = Set(caches.map(\.directory))
         var plan = try b.buildResolved()
         plan.packages = caches
@@ -1055,13 +1056,42 @@ public struct PlanBuilder {
             guard case .bind(let source, let ro) = m.kind, let info = HostFS.info(source) else { continue }
             var need: UInt32 = info.isDirectory ? 0o5 : 0o4
             if !ro { need |= 0o2 }
-            guard !HostFS.permits(source, info: info, uid: identity.hostUid, gids: groups, want: need) else { continue }
+            guard !HostFS.permits(source, info: info, uid: identity.hostUid, gids: groups, want: need) else {
+                if !ro, info.isDirectory { warnInnerAccess(&d, m, source: source, uid: identity.hostUid, gids: groups) }
+                continue
+            }
             let what = ro ? "readable" : "writable"
             let acl = HostFS.accessACL(source) == nil ? "" : " and its ACL"
             d.warnings.append(Self.accessWarningPrefix + "\(m.target) is not \(what) by the server's account (uid \(identity.hostUid)): "
                 + "owner \(info.uid), mode \(String(info.mode & 0o7777, radix: 8))\(acl); it will get EACCES there (\(m.origin)). "
                 + "Give the account access (chown/chmod, or setfacl -m u:ACCOUNT:\(ro ? "rX" : "rwX")), or set [user] name to an account that has it")
         }
+    }
+
+    /// Entries looked at directly inside a read-write directory bind.
+    static let innerAccessScan = 128
+
+    /// A read-write directory the account may write whose entries it may not: the entries
+    /// directly inside (the first `innerAccessScan`), and a git repository's `.git/objects`,
+    /// `.git/refs` and `.git/index`. Found running real servers: only the top directory was
+    /// judged, and a SQLite server's database file, or git's index, failed with EACCES while
+    /// `explain` said nothing.
+    func warnInnerAccess(_ d: inout Draft, _ m: Mount, source: String, uid: UInt32, gids: [UInt32]) {
+        var names = HostFS.listDirectory(source, limit: Self.innerAccessScan)
+        if HostFS.info(source + "/.git", follow: false)?.isDirectory == true {
+            names += [".git/objects", ".git/refs", ".git/index"]
+        }
+        var closed: [String] = []
+        for n in names {
+            guard let info = HostFS.info(source + "/" + n, follow: false), info.isDirectory || info.isRegular else { continue }
+            let need: UInt32 = info.isDirectory ? 0o7 : 0o6
+            if !HostFS.permits(source + "/" + n, info: info, uid: uid, gids: gids, want: need) { closed.append(n) }
+        }
+        guard !closed.isEmpty else { return }
+        let shown = closed.prefix(3).map { Explain.visible($0) }.joined(separator: ", ") + (closed.count > 3 ? " and \(closed.count - 3) more" : "")
+        d.warnings.append(Self.accessWarningPrefix + "\(m.target) is writable by the server's account (uid \(uid)), but not everything in it: "
+            + "\(shown); the server gets EACCES changing \(closed.count == 1 ? "it" : "them") (\(m.origin)). "
+            + "Give the account access to the whole tree (mcpbox grant PROFILE, or setfacl -R -m u:ACCOUNT:rwX), or set [user] name to an account that has it")
     }
 
     func warn(_ d: inout Draft, seccomp: SeccompPolicy, network: NetworkMode) {

@@ -286,6 +286,9 @@ struct ProfileFileReader {
     /// Built-in variables that are not defined for this invocation, with the reason; a `?` path
     /// using one is skipped (and listed as skipped), any other use is an error.
     var unavailable: [String: String] = [:]
+    /// The `--set` variables alone, and the chain's `from_arg` flags: where a value came from.
+    var setVariables: [String: String] = [:]
+    var fromArgFlags: [String: [String]] = [:]
     /// Set by `expand` when it met an unavailable built-in variable.
     private var metUnavailable = false
     /// While expanding a `?` path: an unavailable built-in variable skips it without an error.
@@ -523,6 +526,24 @@ struct ProfileFileReader {
         return ok ? out : nil
     }
 
+    /// The first variable of `raw` whose value the command line gave, and where: `--set NAME=VALUE`,
+    /// or the server's argument a `from_arg` names. Nil when every value is the profile's or the
+    /// environment's.
+    func givenValue(_ raw: String) -> (name: String, from: String)? {
+        var rest = Substring(raw)
+        while let open = rest.range(of: "${") {
+            rest = rest[open.upperBound...]
+            guard let close = rest.firstIndex(of: "}") else { return nil }
+            let name = String(rest[..<close])
+            rest = rest[rest.index(after: close)...]
+            if let v = setVariables[name] { return (name, "--set \(name)=\(v)") }
+            if let flags = fromArgFlags[name], variables[name] != nil {
+                return (name, "the server's argument \(flags.joined(separator: " or ")) \(variables[name] ?? "")")
+            }
+        }
+        return nil
+    }
+
     /// Validates, expands and normalizes a filesystem list; missing non-optional paths are errors.
     mutating func pathList(_ e: TOMLEntry, _ key: String, mustExist: Bool) -> [Sourced<PathEntry>] {
         guard case .array(let items) = e.value.kind else {
@@ -557,6 +578,14 @@ struct ProfileFileReader {
             if mustExist, HostFS.info(path) == nil {
                 if optional {
                     layer.skippedOptional.append(path)  // repeats are dropped by `merge`
+                    continue
+                }
+                if let (name, from) = givenValue(raw) {
+                    // The value is the user's, given on the command line: the fix is there, not
+                    // in the profile (the message blamed the shipped file and asked for a `?`).
+                    sink.add(diag(item.line, key, "path \(path) does not exist (${\(name)} comes from \(from))",
+                                  hint: from.hasPrefix("--set") ? "create it, or pass an existing path: --set \(name)=PATH"
+                                                                : "create it, or give an existing path there"))
                     continue
                 }
                 sink.add(diag(item.line, key, "path \(path) does not exist", hint: "create it, fix the path, or mark it optional with a leading ?: \"?\(raw)\""))

@@ -215,6 +215,8 @@ public struct ProfileLoader: Sendable {
         }
         var loader = self
         loader.memo = Memo()
+        loader.setVariables = variables
+        loader.fromArgFlags = declared
         for (name, value) in derived where loader.variables[name] == nil { loader.variables[name] = value }
         let home = callerHome()
         if loader.variables["CALLER_HOME"] == nil {
@@ -336,6 +338,10 @@ public struct ProfileLoader: Sendable {
     private var placeholders: [String: [String]] = [:]
     /// Built-in variables undefined for this invocation, with the reason.
     private var unavailable: [String: String] = [:]
+    /// Where the values came from, for messages about them: the `--set` variables alone, and the
+    /// chain's `from_arg` flags (a value neither `--set` nor the environment gave came from there).
+    private var setVariables: [String: String] = [:]
+    private var fromArgFlags: [String: [String]] = [:]
 
     /// First pass: parses `file` and what it extends, and takes the value of every
     /// `[variables] NAME = { from_arg = [...] }` from the command line (first declaration wins).
@@ -458,6 +464,8 @@ public struct ProfileLoader: Sendable {
         var reader = ProfileFileReader(file: file, name: name, variables: variables, environment: environment)
         reader.placeholders = placeholders
         reader.unavailable = unavailable
+        reader.setVariables = setVariables
+        reader.fromArgFlags = fromArgFlags
         let declared = reader.read(doc)
         sink.merge(reader.sink)
         var parents = declared ?? []

@@ -113,6 +113,23 @@ public struct EgressPolicy: Sendable, Equatable {
             default: break
             }
         }
+        // A name rule reaches a `hosts` address of a restricted class only with an address rule
+        // beside it (`check(address:)`): `hosts = { "db.test" = "127.0.0.1" }` with only
+        // "db.test:5432" allowed was refused at every connection, and nothing said so before.
+        let ports = Set(allow.flatMap(\.effectivePorts)).sorted()
+        for (name, addresses) in hosts.sorted(by: { $0.key < $1.key }) {
+            let named = ports.filter { decide(host: name, port: $0).allowed }
+            for a in addresses {
+                guard let c = a.restrictedClass else { continue }
+                let refused = named.filter { !check(address: a, port: $0).allowed }
+                guard !refused.isEmpty else { continue }
+                let host = a.isV4 ? a.description : "[\(a.description)]"
+                let rules = refused.prefix(3).map { "\"\(host):\($0)\"" }.joined(separator: ", ")
+                out.append("network.hosts: \"\(name)\" is \(a), a \(c.rawValue) address, and no allow rule names it: "
+                           + "every connection to \(name) on port \(refused.map(String.init).prefix(3).joined(separator: ", "))\(refused.count > 3 ? ", …" : "") is refused; "
+                           + "add \(rules)\(refused.count > 3 ? ", …" : "") to network.allow to reach it")
+            }
+        }
         return out
     }
 }

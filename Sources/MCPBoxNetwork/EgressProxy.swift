@@ -32,8 +32,32 @@ public final class EgressProxy: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var active = 0
 
+    /// A refused destination, told once per session (see `notice`).
+    public struct Refusal: Sendable {
+        /// The name asked for, else nil (an address alone).
+        public var host: String?
+        public var port: UInt16?
+        public var address: IPAddress?
+        public var reason: String
+        /// The last one told: later refused destinations are not.
+        public var last: Bool
+
+        public init(host: String?, port: UInt16?, address: IPAddress?, reason: String, last: Bool) {
+            (self.host, self.port, self.address, self.reason, self.last) = (host, port, address, reason, last)
+        }
+    }
+
+    /// Distinct refused destinations told to `onRefusal` per session.
+    public static let maxNotices = 8
+    /// Called for the first refusal of each destination (name, else address) of the session,
+    /// up to `maxNotices` of them; nil: none. Without it a refusal was seen only in the log or
+    /// with --verbose: a server's "403 Forbidden" was all the user had to go on.
+    let onRefusal: (@Sendable (Refusal) -> Void)?
+    private var noticed: Set<String> = []
+
     public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = EgressProxy.defaultMaxConnections,
-                fakes: FakeAddresses = FakeAddresses()) {
+                fakes: FakeAddresses = FakeAddresses(), onRefusal: (@Sendable (Refusal) -> Void)? = nil) {
+        self.onRefusal = onRefusal
         self.fakes = fakes
         self.policy = policy
         self.profile = profile
@@ -201,7 +225,19 @@ public final class EgressProxy: @unchecked Sendable {
         ]))
     }
 
+    /// Tells `onRefusal` of `r` when it refuses a destination not told of before.
+    func notice(_ r: Record) {
+        guard let onRefusal, !r.allowed, let what = r.host ?? r.address?.description else { return }
+        pthread_mutex_lock(&budgetLock)
+        let fresh = noticed.count < EgressProxy.maxNotices && noticed.insert(what).inserted
+        let last = noticed.count == EgressProxy.maxNotices
+        pthread_mutex_unlock(&budgetLock)
+        guard fresh else { return }
+        onRefusal(Refusal(host: r.host, port: r.port, address: r.address, reason: r.reason, last: last))
+    }
+
     func log(_ r: Record) {
+        notice(r)
         guard sink.isEnabled else { return }
         // The record's size, near enough: its fields and the line's fixed part.
         let size = 320 + r.reason.utf8.count + (r.host?.utf8.count ?? 0) + (r.method?.utf8.count ?? 0) + profile.utf8.count

@@ -83,6 +83,18 @@ public final class MCPFilter {
     public let policy: MCPPolicy
     /// Where mcpbox's own lines go (stderr in `run`).
     let say: (String) -> Void
+    /// Tool names whose refused calls were told on stderr (once each, `maxToldTools` at most).
+    private var toldTools: Set<[UInt8]> = []
+    public static let maxToldTools = 8
+
+    /// Tells stderr of a refused `tools/call` of `name`, once per name: the client hears "Unknown
+    /// tool", and the user reading mcpbox's log heard nothing (found running real servers). The
+    /// client chooses the names and how often it calls: at most `maxToldTools` lines a session.
+    func tellRefusedCall(_ name: String, _ rule: String) {
+        guard toldTools.count < Self.maxToldTools, toldTools.insert(Array(name.utf8)).inserted else { return }
+        say("mcpbox: refused tools/call \(JSON.quoted(name)) (\(rule)); the client is answered as for an unknown tool"
+            + (toldTools.count == Self.maxToldTools ? "; further refused tool names are not told here (the audit log has every call)" : ""))
+    }
     /// Per direction: the lines passed on (and the current line, held until it is decided)...
     let queues = [ByteQueue(), ByteQueue()]
     /// ...and mcpbox's own messages to that direction's destination, written between lines.
@@ -480,11 +492,13 @@ public final class MCPFilter {
                 }
                 if let p = policy.tools, let name = message.name?.stringValue, !p.permits(name) {
                     audit?.refused(rule: "[tools] " + (p.refusal(name) ?? ""))
+                    tellRefusedCall(name, "[tools] " + (p.refusal(name) ?? ""))
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }
                 if let pins, let name = message.name?.stringValue, let why = pins.callRefusal(name) {
                     audit?.refused(rule: "[tools] pin: " + why)
+                    tellRefusedCall(name, "[tools] pin: " + why)
                     if let id { reply(error: -32602, message: "Unknown tool: \(name)", id: id) }
                     return .drop
                 }

@@ -16,7 +16,13 @@ struct DedicatedAccountGitTests {
         let venv = try TestSupport.venv()
         let tmp = try TempDir(prefix: "mcpbox-acl-git")
         defer { tmp.remove() }
-        let env = E2EEnvironment.environment(venv: venv, home: tmp.path)
+        var env = E2EEnvironment.environment(venv: venv, home: tmp.path)
+        // A client entry's `env` names who commits; the server's commits carry it (they were
+        // authored "nobody <nobody@mcpbox>" whatever the client said: found running real servers).
+        env["GIT_AUTHOR_NAME"] = "Alice Author"
+        env["GIT_AUTHOR_EMAIL"] = "alice@example.invalid"
+        env["GIT_COMMITTER_NAME"] = "Carol Committer"
+        env["GIT_COMMITTER_EMAIL"] = "carol@example.invalid"
         let token = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
 
         // Step 1: the account.
@@ -67,6 +73,9 @@ struct DedicatedAccountGitTests {
         for call in out.calls { #expect(!call.isError, "\(call.tool): \(call.text)") }
         let log = try runProcess(["/usr/bin/git", "-C", repo, "log", "--format=%s"])
         #expect(log.stdoutText.contains(message), "\(log.stdoutText) \(log.stderr)")
+        let who = try runProcess(["/usr/bin/git", "-C", repo, "log", "-1", "--format=%an <%ae> / %cn <%ce>"])
+        #expect(who.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "Alice Author <alice@example.invalid> / Carol Committer <carol@example.invalid>",
+                "\(who.stdoutText) \(who.stderr)")
         let account = try #require(getpwnam(name)).pointee.pw_uid
         let head = try runProcess(["/usr/bin/git", "-C", repo, "rev-parse", "HEAD"])
         let hash = head.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -68,6 +68,10 @@ struct FetchServerTests {
         let env = ["PATH": "\(venv)/bin:/usr/local/bin:/usr/bin:/bin", "HOME": tmp.path, "LANG": "C.UTF-8"]
         let explain = try runProcess([mcpbox, "explain", profilePath, "--profile-path", TestSupport.profilesDir], environment: env)
         #expect(explain.status == 0 && explain.stdoutText.contains("allow           site.test:\(port)"), "\(explain.stdoutText) \(explain.stderr)")
+        // loop.test is mapped to a loopback address no allow rule names: explain says it can never be reached.
+        #expect((explain.stdoutText + explain.stderr).contains("network.hosts: \"loop.test\" is 127.0.0.1, a loopback address, and no allow rule names it: every connection to loop.test on port \(loopback.port) is refused; add \"127.0.0.1:\(loopback.port)\" to network.allow"),
+                "\(explain.stdoutText) \(explain.stderr)")
+        #expect(!(explain.stdoutText + explain.stderr).contains("network.hosts: \"site.test\""), "site.test has its address rule")
 
         let calls: [[String: Any]] = [
             ["tool": "fetch", "arguments": ["url": "http://site.test:\(port)/page"]],
@@ -92,6 +96,12 @@ struct FetchServerTests {
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             #expect(log.contains(what), "log must record \(what): \(log)")
         }
+        // Each refused destination is told on stderr once (other.test is refused twice), with why.
+        let told = r.stderr.split(separator: "\n").filter { $0.hasPrefix("mcpbox: network: refused ") }
+        #expect(told.filter { $0.hasPrefix("mcpbox: network: refused other.test") }.count == 1, "\(told)")
+        #expect(told.contains { $0.hasPrefix("mcpbox: network: refused other.test:\(port): no allow rule for other.test:\(port) (network.allow of \(profilePath)") }, "\(told)")
+        #expect(told.contains { $0.hasPrefix("mcpbox: network: refused loop.test:\(loopback.port): loopback address 127.0.0.1") }, "\(told)")
+        #expect(!told.contains { $0.contains("site.test") }, "\(told)")
         // 127.0.0.1 inside the sandbox is the sandbox's own loopback (NO_PROXY): nothing listens there.
         #expect(out.calls[2].isError && out.calls[2].text.contains("connection"), "host loopback: \(out.calls[2].text)")
         _ = fcntl(loopback.fd, F_SETFL, O_NONBLOCK)

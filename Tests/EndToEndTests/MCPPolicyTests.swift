@@ -43,6 +43,12 @@ struct MCPPolicyTests {
                 "deny wins over allow: \(out.calls[3])")
         // What the server says of a tool that does not exist, for comparison: not mcpbox's doing.
         #expect(out.calls[4].isError, "no_such_tool: \(out.calls[4])")
+        // The user reading mcpbox's stderr learns of each refusal, once per tool, with the rule.
+        let told = out.stderr.split(separator: "\n").filter { $0.hasPrefix("mcpbox: refused tools/call ") }
+        #expect(told.contains { $0.hasPrefix("mcpbox: refused tools/call \"git_commit\" ([tools] deny \"*commit*\")") }
+                && told.contains { $0.hasPrefix("mcpbox: refused tools/call \"git_add\" ([tools] deny \"git_add\")") }
+                && told.contains { $0.hasPrefix("mcpbox: refused tools/call \"no_such_tool\" ([tools] not in allow)") }
+                && told.count == 3, "\(told)")
 
         // The repository proves the refused calls never reached the server: no new commit, the
         // staged file still staged, README not re-added.

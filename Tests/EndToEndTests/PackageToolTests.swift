@@ -113,6 +113,7 @@ struct PackageToolTests {
         // First launch: uv downloads mcp-server-time and its dependencies through the proxy.
         let first = try env.runClient(["--", "uvx", "mcp-server-time"], calls: calls, env: vars, timeout: 400)
         first.expectCleanSession(server: "mcp-time")
+        #expect(!first.stderr.contains("deprecated"), "uv warns about the profile's environment: \(first.stderr.suffix(1000))")
         #expect(first.calls.first.map { !$0.isError && $0.text.contains("\"timezone\": \"UTC\"") } == true, "calls: \(first.calls)")
 
         // The cache belongs to the server's account alone, and is filled.
@@ -131,6 +132,9 @@ struct PackageToolTests {
         let second = try env.runClient(["--", "uvx", "mcp-server-time"], calls: calls, env: vars, timeout: 240)
         second.expectCleanSession(server: "mcp-time")
         #expect(second.calls.first.map { !$0.isError && $0.text.contains("\"timezone\": \"UTC\"") } == true, "offline calls: \(second.calls)")
+        // Another package through the same profile is not sent offline by that success.
+        let another = try env.explainJSON(["--", "uvx", "mcp-server-fetch"], env: vars)
+        #expect((another["packages"] as? [[String: Any]])?.first?["offline"] as? Bool == false)
 
         // Control: with the filled mark removed the tool asks the registry, which is unreachable now.
         try FileManager.default.removeItem(atPath: cache + ".filled")

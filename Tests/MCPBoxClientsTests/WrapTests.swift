@@ -423,6 +423,25 @@ struct WrapEditTests {
         #expect(t.notes.contains { $0.contains("not written as a [mcp_servers.x] table") })
     }
 
+    /// Found running real servers: a wrapped `mcp-server-fetch` entry lost the shipped profile's
+    /// --allow-private-ips (the command after `--` replaces the profile's) and every fetch failed
+    /// without a word from wrap. Fails before the fix: no note.
+    @Test("an mcp-server-fetch entry without --allow-private-ips is noted, run directly or through uvx; with it, not")
+    func fetchWithoutAllowPrivateIPsIsNoted() throws {
+        let text = """
+            {"mcpServers": {
+              "direct": {"command": "mcp-server-fetch"},
+              "viaUvx": {"command": "uvx", "args": ["mcp-server-fetch@2026.10.24"]},
+              "fine": {"command": "uvx", "args": ["mcp-server-fetch", "--allow-private-ips"]},
+              "other": {"command": "uvx", "args": ["mcp-server-time"]}
+            }}
+            """
+        let plan = try wrapPlan(Array(text.utf8), .claudeDesktop)
+        let noted = plan.notes.filter { $0.contains("without --allow-private-ips") }.map { String($0.prefix { $0 != ":" }) }
+        #expect(noted.sorted() == ["direct", "viaUvx"], "\(plan.notes)")
+        #expect(plan.items.count == 4 && plan.changed)
+    }
+
     /// A client reads the last of a duplicated key (`JSON.parse`); wrap must not decide from a
     /// reading the client does not share, so such an entry is skipped, whichever key it is.
     @Test("an entry with a duplicated type, url, serverUrl or env is skipped with the reason, not wrapped")

@@ -121,6 +121,19 @@ import Testing
         #expect(e.contains { $0.key == "network.log" && $0.message.contains("the server may write") }, "\(e)")
     }
 
+    /// The stderr line for a refused destination: the name is the server's choice, so a newline
+    /// in it must not start a line that passes for mcpbox's own.
+    @Test func refusalNoticeEscapesTheServersBytes() {
+        let evil = "x.test\nmcpbox: network: all clear\u{1b}[2K"
+        let r = EgressProxy.Refusal(host: evil, port: 443, address: nil, reason: "no allow rule for \(evil):443", last: false)
+        let line = EgressSession.refusalNotice(r, profileFile: "/p/srv.toml")
+        #expect(line == "mcpbox: network: refused x.test\\nmcpbox: network: all clear\\x1b[2K:443: no allow rule for x.test\\nmcpbox: network: all clear\\x1b[2K:443 (network.allow of /p/srv.toml names what may be reached; --verbose shows every decision)\n", "\(line)")
+        let v6 = EgressProxy.Refusal(host: nil, port: 80, address: IPAddress("fd00::1"), reason: "private address fd00::1", last: true)
+        let two = EgressSession.refusalNotice(v6, profileFile: "/p/srv.toml").split(separator: "\n")
+        #expect(two.count == 2 && two[0].hasPrefix("mcpbox: network: refused [fd00::1]:80: private address fd00::1 (")
+                && two[1].hasPrefix("mcpbox: network: further refused destinations"), "\(two)")
+    }
+
     @Test func sharedHostingWildcardIsWarned() throws {
         let p = try plan("[network]\nmode = \"allow\"\nallow = [\"*.amazonaws.com\"]\n")
         #expect(p.warnings.contains { $0.contains("*.amazonaws.com") && $0.contains("shared host") })

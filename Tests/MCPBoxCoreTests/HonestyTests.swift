@@ -207,6 +207,14 @@ import Testing
         #expect(plan.execProblem?.message == "\(script) needs the #! interpreter /opt/nothere/python3, which is not visible inside the sandbox")
         #expect(plan.execProblem?.hint.contains("\"/opt/nothere\" to filesystem.read_only") == true)
         #expect(Explain.text(plan).contains("exec            FAILS: \(script) needs the #! interpreter /opt/nothere/python3"))
+        // A script whose interpreter is a virtualenv's python: the hint names the virtualenv, not its
+        // bin/ (found running real servers; fails before the fix).
+        let venv = s.mkdir("venv")
+        s.mkdir("venv/bin")
+        s.write("venv/pyvenv.cfg", "home = /usr/bin\n")
+        let venvScript = s.write("bin/venv-script", "#!\(venv)/bin/python\n", mode: 0o755)
+        plan = try #require(Fixture.plan("p", dirs: [dir.path], command: [venvScript]).plan)
+        #expect(plan.execProblem?.hint.contains("\"\(venv)\" to filesystem.read_only") == true, "\(plan.execProblem?.hint ?? "")")
         plan = try #require(Fixture.plan("p", dirs: [dir.path], command: [plain]).plan)
         #expect(plan.execProblem?.exitStatus == 126)
         plan = try #require(Fixture.plan("p", dirs: [dir.path], command: [ok]).plan)

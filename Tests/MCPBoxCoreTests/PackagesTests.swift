@@ -8,12 +8,47 @@ import Testing
     /// The cache directory name of `s`'s profile `pkg.toml`: its name and a hash of its real path.
     func cacheName(_ s: Scratch) -> String { "pkg-" + String(SHA256.hex(s.path + "/profiles/pkg.toml").prefix(12)) }
 
-    func plan(_ s: Scratch, _ profile: String, env: [String: String]) throws -> SandboxPlan {
+    func plan(_ s: Scratch, _ profile: String, env: [String: String], command: [String] = []) throws -> SandboxPlan {
         s.write("profiles/base.toml", "")
         s.write("profiles/pkg.toml", profile)
         var e = ["XDG_CACHE_HOME": s.path + "/cache", "HOME": s.path + "/home"]
         e.merge(env) { _, b in b }
-        return try Fixture.plan("pkg", dirs: [s.path + "/profiles"], env: e).get()
+        return try Fixture.plan("pkg", dirs: [s.path + "/profiles"], env: e, command: command).get()
+    }
+
+    /// One `uvx` profile shared by two packages: after `uvx mcp-server-time` had ended a session
+    /// with status 0, `uvx mcp-server-fetch` was launched with UV_OFFLINE=1 too and failed, its
+    /// package never fetched (found running real servers; fails before the fix). The marker now
+    /// lists each command line that succeeded, as a hash: no word of it (a token) is written.
+    @Test("offline = auto goes offline per command line, not per cache; the marker holds hashes only")
+    func offlinePerCommandLine() throws {
+        let s = Scratch()
+        let profile = "[packages]\nmanagers = [\"uv\"]\n[network]\nmode = \"allow\"\n"
+        let time = ["uvx", "mcp-server-time", "--local-timezone=secret-token-123"]
+        let fetch = ["uvx", "mcp-server-fetch"]
+        let first = try plan(s, profile, env: [:], command: time)
+        #expect(first.packages.first?.offline == false)
+        PackageTools.sessionSucceeded(first)
+        let again = try plan(s, profile, env: [:], command: time)
+        #expect(again.packages.first?.offline == true)
+        #expect(again.environment.contains { $0.name == "UV_OFFLINE" })
+        let other = try plan(s, profile, env: [:], command: fetch)
+        #expect(other.packages.first?.offline == false, "another package through the same profile must ask the registry")
+        #expect(!other.environment.contains { $0.name == "UV_OFFLINE" })
+        #expect(Explain.text(other).contains("no session of this command line has ended with status 0 yet"))
+        // Its own success is added beside the first; both stay offline afterwards.
+        PackageTools.sessionSucceeded(other)
+        PackageTools.sessionSucceeded(other)
+        #expect(try plan(s, profile, env: [:], command: fetch).packages.first?.offline == true)
+        #expect(try plan(s, profile, env: [:], command: time).packages.first?.offline == true)
+        let marker = try #require(first.packages.first?.marker)
+        let text = try String(contentsOfFile: marker, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 3 && lines[0].hasPrefix("#"), "\(text)")
+        #expect(!text.contains("secret-token") && !text.contains("mcp-server"), "\(text)")
+        // A marker written by an older mcpbox (no hashes in it) sends each command line online once.
+        try "filled by a session of profile pkg that exited 0; remove this file to ask the registry again\n".write(toFile: marker, atomically: false, encoding: .utf8)
+        #expect(try plan(s, profile, env: [:], command: time).packages.first?.offline == false)
     }
 
     @Test("uv with mode allow: the cache is a read-write bind of this profile's own, PyPI is allowed, the variables are set")

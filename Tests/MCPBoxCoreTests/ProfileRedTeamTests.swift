@@ -28,6 +28,24 @@ import Testing
         #expect(errs.contains { $0.key == key && $0.message.contains(fragment) && $0.line != nil }, "\(errs)", sourceLocation: sourceLocation)
     }
 
+    /// Found running real servers: `mcpbox run git --set repo=/typo` said "git.toml:13:
+    /// filesystem.read_write: path /typo does not exist (… mark it optional with a leading ?)":
+    /// the shipped file blamed, and a fix that would have dropped the repository. Fails before.
+    @Test("a missing path whose value the command line gave says where it came from and how to fix it there")
+    func missingGivenPathNamesItsOrigin() {
+        let s = Scratch()
+        s.write("base.toml", "")
+        s.write("p.toml", "[variables]\nrepo = { from_arg = [\"--repository\", \"-r\"] }\n[filesystem]\nread_write = [\"${repo}\"]\nread_only = [\"/nonexistent-mcpbox-test\"]\n")
+        let set = Fixture.errors("p", dirs: [s.path], vars: ["repo": "/nonexistent-mcpbox-a"])
+        #expect(set.contains { $0.message == "path /nonexistent-mcpbox-a does not exist (${repo} comes from --set repo=/nonexistent-mcpbox-a)"
+                    && $0.hint == "create it, or pass an existing path: --set repo=PATH" }, "\(set)")
+        let arg = Fixture.errors("p", dirs: [s.path], command: ["mcp-server-git", "--repository", "/nonexistent-mcpbox-b"])
+        #expect(arg.contains { $0.message == "path /nonexistent-mcpbox-b does not exist (${repo} comes from the server's argument --repository or -r /nonexistent-mcpbox-b)"
+                    && $0.hint == "create it, or give an existing path there" }, "\(arg)")
+        // A path the profile wrote itself keeps the profile's fix.
+        #expect(set.contains { $0.message == "path /nonexistent-mcpbox-test does not exist" && $0.hint?.contains("leading ?") == true }, "\(set)")
+    }
+
     @Test("a value finer than the kernel's or the relay's resolution is refused, not rounded")
     func finerThanResolution() throws {
         // Before: accepted, and applied as 0.01 cores, 1000ms, 0ms (the server killed at once), 1ms.

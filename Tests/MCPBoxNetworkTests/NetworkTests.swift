@@ -3,6 +3,9 @@ import MCPBoxEvents
 @testable import MCPBoxNetwork
 import Testing
 
+/// A rule from its text (tests outside `RuleTests`).
+func egressRule(_ s: String) -> EgressRule? { try? EgressRule.parse(s, origin: "t.toml: network.allow").get() }
+
 @Suite("Egress rules")
 struct RuleTests {
     func rule(_ s: String) -> EgressRule? { try? EgressRule.parse(s, origin: "t.toml: network.allow").get() }
@@ -220,6 +223,47 @@ struct ParserTests {
         let body = Array(hello[5...])
         let split = [22, 3, 1, 0, 40] + body[0..<40] + [22, 3, 1, UInt8((body.count - 40) >> 8), UInt8((body.count - 40) & 0xff)] + body[40...]
         #expect(TLSClientHello.serverName(Array(split)) == .serverName("api.test"))
+    }
+
+    /// A DNS query for `name`, type A.
+    func query(_ name: String, id: UInt16 = 7) -> [UInt8] {
+        var q: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in name.split(separator: ".") { q += [UInt8(label.utf8.count)] + Array(label.utf8) }
+        return q + [0, 0, 1, 0, 1]
+    }
+
+    /// A refusal was seen only in the log or with --verbose (found running real servers: the
+    /// fetch server's "403" was all the user had). Fails before the fix: no `onRefusal`.
+    @Test("each refused destination is told once a session, up to maxNotices of them; allowed ones never")
+    func refusalsAreToldOnce() {
+        final class Told: @unchecked Sendable {
+            var lock = NSLock()
+            var items: [EgressProxy.Refusal] = []
+        }
+        let told = Told()
+        let proxy = EgressProxy(policy: EgressPolicy(allow: [egressRule("api.test:443")!], deny: []), profile: "t", sink: .discard,
+                                onRefusal: { r in told.lock.lock(); told.items.append(r); told.lock.unlock() })
+        _ = proxy.dnsAnswer(query("api.test"))
+        _ = proxy.dnsAnswer(query("other.test"))
+        _ = proxy.dnsAnswer(query("other.test", id: 8))
+        #expect(told.items.map(\.host) == ["other.test"], "\(told.items)")
+        #expect(told.items.first?.reason == "no allow rule for other.test" && told.items.first?.last == false)
+        for i in 0..<20 { _ = proxy.dnsAnswer(query("n\(i).test")) }
+        #expect(told.items.count == EgressProxy.maxNotices, "\(told.items.count)")
+        #expect(told.items.last?.last == true && told.items.dropLast().allSatisfy { !$0.last })
+    }
+
+    /// `hosts = { "db.test" = "127.0.0.1" }` with only "db.test:5432" allowed was refused at every
+    /// connection, and nothing said so (found running real servers; fails before the fix).
+    @Test("a hosts address of a restricted class that no allow rule names is warned about, with the rule to add")
+    func hostsToRestrictedAddresses() {
+        let p = EgressPolicy(allow: [egressRule("db.test:5432")!, egressRule("ok.test:80")!, egressRule("127.0.0.2:80")!, egressRule("pub.test:443")!], deny: [],
+                             hosts: ["db.test": [IPAddress("127.0.0.1")!, IPAddress("fd00::5")!], "ok.test": [IPAddress("127.0.0.2")!],
+                                     "pub.test": [IPAddress("198.51.100.7")!], "unnamed.test": [IPAddress("10.0.0.1")!]])
+        let w = p.warnings
+        #expect(w.count == 2, "\(w)")
+        #expect(w.contains("network.hosts: \"db.test\" is 127.0.0.1, a loopback address, and no allow rule names it: every connection to db.test on port 5432 is refused; add \"127.0.0.1:5432\" to network.allow to reach it"), "\(w)")
+        #expect(w.contains { $0.hasPrefix("network.hosts: \"db.test\" is fd00::5, a private address") && $0.contains("\"[fd00::5]:5432\"") }, "\(w)")
     }
 
     @Test("DNS queries: one question, no compression, bounded names")

@@ -160,6 +160,25 @@ struct MCPFilterTests {
         #expect(d.take(0) == "")
     }
 
+    /// Found running real servers: a refused call was answered "Unknown tool" and the user
+    /// reading mcpbox's stderr heard nothing. Fails before the fix (no line).
+    @Test func refusedCallsAreToldOncePerNameAndBounded() {
+        let d = FilterDriver(Self.gitPolicy)
+        for id in 1...3 {
+            d.feed(0, #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"git_commit"}}"# + "\n")
+        }
+        #expect(d.box.lines == [#"mcpbox: refused tools/call "git_commit" ([tools] deny "*commit*"); the client is answered as for an unknown tool"#], "\(d.box.lines)")
+        // The client picks the names: a newline in one is escaped, and at most 8 are told.
+        for i in 0..<20 {
+            d.feed(0, #"{"jsonrpc":"2.0","id":\#(100 + i),"method":"tools/call","params":{"name":"x\n\#(i)"}}"# + "\n")
+        }
+        #expect(d.box.lines.count == MCPFilter.maxToldTools, "\(d.box.lines)")
+        #expect(d.box.lines.allSatisfy { !$0.contains("\n") })
+        #expect(d.box.lines[1].hasPrefix(#"mcpbox: refused tools/call "x\n0" ([tools] not in allow)"#), "\(d.box.lines)")
+        #expect(d.box.lines.last?.hasSuffix("further refused tool names are not told here (the audit log has every call)") == true)
+        #expect(d.take(0) == "", "no refused call reaches the server")
+    }
+
     @Test func allowedMessagesPassByteIdentical() {
         let d = FilterDriver(Self.gitPolicy)
         let call = #"{ "jsonrpc" : "2.0", "id" : 1, "method" : "tools/call", "params" : {"name":"git_status","arguments":{}} }"# + "\r\n"
