@@ -53,7 +53,7 @@ public final class EgressProxy: @unchecked Sendable {
     /// up to `maxNotices` of them; nil: none. Without it a refusal was seen only in the log or
     /// with --verbose: a server's "403 Forbidden" was all the user had to go on.
     let onRefusal: (@Sendable (Refusal) -> Void)?
-    private var noticed: Set<String> = []
+    private var noticed = OnceTold<String>(limit: EgressProxy.maxNotices)
 
     public init(policy: EgressPolicy, profile: String, sink: EventSink, maxConnections: Int = EgressProxy.defaultMaxConnections,
                 fakes: FakeAddresses = FakeAddresses(), onRefusal: (@Sendable (Refusal) -> Void)? = nil) {
@@ -229,8 +229,7 @@ public final class EgressProxy: @unchecked Sendable {
     func notice(_ r: Record) {
         guard let onRefusal, !r.allowed, let what = r.host ?? r.address?.description else { return }
         pthread_mutex_lock(&budgetLock)
-        let fresh = noticed.count < EgressProxy.maxNotices && noticed.insert(what).inserted
-        let last = noticed.count == EgressProxy.maxNotices
+        let (fresh, last) = noticed.admit(what)
         pthread_mutex_unlock(&budgetLock)
         guard fresh else { return }
         onRefusal(Refusal(host: r.host, port: r.port, address: r.address, reason: r.reason, last: last))

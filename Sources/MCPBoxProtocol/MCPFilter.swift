@@ -1,3 +1,4 @@
+import MCPBoxEvents
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,16 +85,17 @@ public final class MCPFilter {
     /// Where mcpbox's own lines go (stderr in `run`).
     let say: (String) -> Void
     /// Tool names whose refused calls were told on stderr (once each, `maxToldTools` at most).
-    private var toldTools: Set<[UInt8]> = []
     public static let maxToldTools = 8
+    private var toldTools = OnceTold<[UInt8]>(limit: MCPFilter.maxToldTools)
 
     /// Tells stderr of a refused `tools/call` of `name`, once per name: the client hears "Unknown
     /// tool", and the user reading mcpbox's log heard nothing (found running real servers). The
     /// client chooses the names and how often it calls: at most `maxToldTools` lines a session.
     func tellRefusedCall(_ name: String, _ rule: String) {
-        guard toldTools.count < Self.maxToldTools, toldTools.insert(Array(name.utf8)).inserted else { return }
+        let (tell, last) = toldTools.admit(Array(name.utf8))
+        guard tell else { return }
         say("mcpbox: refused tools/call \(JSON.quoted(name)) (\(rule)); the client is answered as for an unknown tool"
-            + (toldTools.count == Self.maxToldTools ? "; further refused tool names are not told here (the audit log has every call)" : ""))
+            + (last ? "; further refused tool names are not told here (the audit log has every call)" : ""))
     }
     /// Per direction: the lines passed on (and the current line, held until it is decided)...
     let queues = [ByteQueue(), ByteQueue()]
