@@ -367,7 +367,7 @@ public enum Explain {
         if let e = plan.egress {
             if e.policy.allow.isEmpty { kv("allow", "(empty: nothing is reachable)") }
             for r in e.policy.allow { kv("allow", "\(r.text)  ports \(ports(r))  \(visible(r.origin))") }
-            for r in e.policy.deny { kv("deny", "\(r.text)  ports \(ports(r))  \(visible(r.origin))") }
+            for r in e.policy.deny { kv("deny", "\(r.text)  \(r.everyPort ? "every port" : "ports \(ports(r))")  \(visible(r.origin))") }
             for h in e.hosts { kv("hosts", "\(h.name) = \(h.addresses.map(\.description).joined(separator: ", "))  \(visible(h.origin))") }
             kv("refused", "every address in these classes unless an allow rule names it: "
                + IPAddress.Restricted.allCases.map { "\($0.rawValue) (\($0.ranges.joined(separator: " ")))" }.joined(separator: ", ")

@@ -121,7 +121,9 @@ public enum ExplainJSON {
             func rules(_ name: String, _ list: [EgressRule]) {
                 w.open(name, "[")
                 for r in list {
-                    w.element("{\"rule\": \(string(r.text)), \"ports\": [\(r.effectivePorts.map(String.init).joined(separator: ", "))], \"origin\": \(string(r.origin))}")
+                    // A deny rule without a port: `ports` empty and `every_port` true.
+                    let ports = r.everyPort ? "" : r.effectivePorts.map(String.init).joined(separator: ", ")
+                    w.element("{\"rule\": \(string(r.text)), \"ports\": [\(ports)], \"every_port\": \(r.everyPort), \"origin\": \(string(r.origin))}")
                 }
                 w.close("]")
             }

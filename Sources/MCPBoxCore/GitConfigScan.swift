@@ -246,6 +246,8 @@ public enum GitConfigScan {
             case "pager", "editor", "sshcommand", "askpass", "alternaterefscommand", "gitproxy": return .command
             default: return nil
             }
+        // The template directory `git init` and `git clone` copy hooks from into every new repository.
+        case "init": return sub == nil && name == "templatedir" ? .path : nil
         case "sequence": return sub == nil && name == "editor" ? .command : nil
         case "gpg": return name == "program" || (sub == "ssh" && name == "defaultkeycommand") ? .command : nil
         case "credential": return name == "helper" ? .command : nil
@@ -378,10 +380,14 @@ public enum GitConfigScan {
         // there is resolved in every repository, inside the tree the server writes.
         for file in global { read(file, depth: 0) }
         let repositoryEntries = raw.count
-        // A linked worktree's git directory keeps its configuration in the common directory.
-        if let common = commonDir(of: gitDir) { read(Paths.join(common, "config"), depth: 0) }
-        read(Paths.join(gitDir, "config"), depth: 0)
-        read(Paths.join(gitDir, "config.worktree"), depth: 0)
+        // No git directory (""): the system and global files alone, which host git reads in
+        // every repository; only their absolute and `~/` paths name a place here.
+        if !gitDir.isEmpty {
+            // A linked worktree's git directory keeps its configuration in the common directory.
+            if let common = commonDir(of: gitDir) { read(Paths.join(common, "config"), depth: 0) }
+            read(Paths.join(gitDir, "config"), depth: 0)
+            read(Paths.join(gitDir, "config.worktree"), depth: 0)
+        }
 
         // Where host git runs commands and resolves a relative hooksPath: the worktree top.
         var top = worktree ?? (Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir)
@@ -396,7 +402,13 @@ public enum GitConfigScan {
             let paths: [String]
             switch u {
             case .include: paths = includePaths(v, from: file, homes: homes)
+            case .path where gitDir.isEmpty && !v.isAbsolutePath && !v.hasPrefix("~"): paths = []
             case .path: paths = resolveAll(v, base: top, homes: homes)
+            case .command where gitDir.isEmpty:
+                // Only absolute and `~/` words: a relative one is resolved in whichever worktree git runs.
+                let words = commandPaths(v) + argumentWords(v)
+                paths = words.filter { $0.isAbsolutePath || $0.hasPrefix("~/") }.flatMap { resolveAll($0, base: "/", homes: homes) }
+                    .filter { w in HostFS.info(w)?.isRegular == true || commandPaths(v).contains { resolveAll($0, base: "/", homes: homes).contains(w) } }
             case .command:
                 // The files the command runs for sure (refused when missing), and every other word
                 // that names an existing file there: an argument may be a script whatever runs it
@@ -685,13 +697,17 @@ extension PlanBuilder {
     /// plan (hooks directories, included files, commands), and refuses what cannot be bound: a
     /// path that does not exist yet, one reached through a symlink there, configuration that
     /// cannot be checked.
+    /// `gitDir` "": no repository (a read-write bind holding none): the system's and the
+    /// user's global files alone, which host git reads in every repository, for the absolute
+    /// and `~/` paths they name (`include.path`, `core.hooksPath`, `init.templateDir`, a hook
+    /// command's script) inside the bind.
     func protectGitConfiguration(_ d: inout Draft, gitDir g: String, bind m: Mount, worktree: String? = nil) {
         let writable: [(source: String, target: String)] = d.mounts.compactMap {
             if case .bind(let source, false) = $0.kind { return (source, $0.target) }
             return nil
         }
         // `~/` in the configuration: the home of the repository's owner and of the caller.
-        var homes = HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
+        var homes = g.isEmpty ? [] : HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
         for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
         where h.isAbsolutePath && !homes.contains(h) { homes.append(h) }
         // Host git also reads the system and global files of whoever runs it there.
@@ -699,11 +715,12 @@ extension PlanBuilder {
         for h in homes { global += [Paths.join(h, ".gitconfig"), Paths.join(h, ".config/git/config")] }
         if let x = host.environmentDictionary["XDG_CONFIG_HOME"], x.isAbsolutePath { global.append(Paths.join(x, "git/config")) }
         let scan = GitConfigScan.scan(gitDir: g, homes: homes, global: global, worktree: worktree)
-        let repo = worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g)
+        let repo = g.isEmpty ? "every repository" : worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g)
+        let gitC = g.isEmpty ? "git" : "git -C \(repo)"
         for problem in scan.problems {
             d.sink.add(Diagnostic(key: "filesystem.read_write",
                                   "refused: \(repo)'s configuration cannot be checked for what host git would run from a path the server may write: \(problem) (\(m.origin))",
-                                  hint: "fix or shorten the configuration (`git -C \(repo) config --list --show-origin` shows it)"))
+                                  hint: "fix or shorten the configuration (`\(gitC) config --list --show-origin` shows it)"))
         }
         // A hooks directory's dispatcher (husky's) runs files beside it in the worktree.
         var findings: [GitConfigScan.Finding] = []
@@ -728,7 +745,7 @@ extension PlanBuilder {
                 if local {
                     if !acknowledged([repo, m.target], reason: "git configuration mcpbox cannot judge (\(f.key))", &d) {
                         d.sink.add(Diagnostic(key: "filesystem.read_write", "refused: \(text) (\(m.origin))",
-                                              hint: "make it one program with plain arguments (git -C \(repo) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(repo)\"]"))
+                                              hint: "make it one program with plain arguments (\(gitC) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(repo)\"]"))
                     }
                 } else {
                     d.warnings.append("git: \(text); check that it runs nothing from the worktree (\(m.origin))")
@@ -738,11 +755,11 @@ extension PlanBuilder {
             if f.use == .flag {
                 d.sink.add(Diagnostic(key: "filesystem.read_write",
                                       "refused: \(what) = \(f.value) lets a URL the server writes (in .gitmodules, say) run commands on the host at the next `git fetch` or `git submodule update` (\(m.origin))",
-                                      hint: "remove it: git -C \(repo) config --unset \(f.key)"))
+                                      hint: "remove it: \(gitC) config --unset \(f.key)"))
                 continue
             }
             guard let p = f.path else { continue }
-            let hint = "create it before the launch, move it out of the paths the server may write, or change the configuration (git -C \(repo) config --show-origin --get-all \(f.key))"
+            let hint = "create it before the launch, move it out of the paths the server may write, or change the configuration (\(gitC) config --show-origin --get-all \(f.key))"
             if let outer = writable.first(where: { Paths.isWithin($0.source, p) && $0.source != p }) {
                 d.sink.add(Diagnostic(key: "filesystem.read_write",
                                       "refused: \(what) names \(p), which holds \(outer.source), a path the server may write: host git would read or run what the server writes there (\(m.origin))",

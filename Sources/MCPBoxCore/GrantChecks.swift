@@ -39,6 +39,11 @@ public enum GrantChecks {
         ".pgpass", ".vault-token", ".npmrc", ".pypirc", ".config/gh", ".config/gcloud", ".config/hub", ".config/rclone",
         ".local/share/keyrings", ".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials",
         ".terraform.d/credentials.tfrc.json",
+        // AI clients' and tools' sign-ins, git's XDG credential store, registries, browser
+        // profiles (cookies, saved passwords), shell histories (tokens typed on command lines).
+        ".claude/.credentials.json", ".codex/auth.json", ".gemini/oauth_creds.json", ".config/git/credentials",
+        ".config/containers/auth.json", ".config/github-copilot", ".mozilla", ".config/google-chrome", ".config/chromium",
+        ".config/BraveSoftware", ".bash_history", ".zsh_history", ".local/share/fish/fish_history", ".python_history",
     ]
     /// `credentials`, split into components once.
     static let credentialComponents: [(name: String, parts: [Substring])] = credentials.map { ($0, $0.split(separator: "/")) }
@@ -94,6 +99,32 @@ public enum GrantChecks {
         (".vscode-server", "VS Code server and extensions"), (".bun", "bun (its bin is in PATH)"),
         (".deno", "deno (its bin is in PATH)"), (".volta", "volta (shims in PATH)"), (".asdf", "asdf (shims in PATH)"),
         (".local/share/mise", "mise (shims in PATH)"), (".config/mise", "mise configuration (tasks, hooks)"),
+        // Found missing by a red-team pass (2026-12-02): what node's require() finds from any
+        // directory, version managers' shims and package tools' global bins (in PATH), editors'
+        // extensions and settings, other MCP clients' configuration, shell completions and
+        // session services, window managers' start-up, and tools' own start-up files.
+        (".node_modules", "node modules (require() finds them from every directory)"),
+        (".node_libraries", "node modules (require() finds them from every directory)"),
+        (".rbenv", "rbenv (shims in PATH)"), (".nodenv", "nodenv (shims in PATH)"), (".goenv", "goenv (shims in PATH)"),
+        (".jenv", "jenv (shims in PATH)"), (".yarn", "yarn's global packages and bin (in PATH)"),
+        (".local/share/pnpm", "pnpm's global packages and bin (in PATH)"), (".npm-global", "npm's global prefix (its bin in PATH)"),
+        (".dotnet", ".NET tools (in PATH)"), (".ghcup", "ghcup (its bin in PATH)"), (".cabal", "cabal's installed programs (in PATH)"),
+        (".elan", "elan (its bin in PATH)"), (".juliaup", "juliaup (its bin in PATH)"), (".opam", "opam switches (in PATH)"),
+        (".vscode-insiders", "VS Code extensions"), (".vscode-oss", "VS Code extensions"), (".windsurf", "Windsurf extensions"),
+        (".cursor-server", "Cursor server and extensions"), (".config/Code - Insiders/User", "VS Code settings and tasks"),
+        (".config/VSCodium/User", "VSCodium settings and tasks"), (".config/Cursor/User", "Cursor settings and tasks"),
+        (".config/zed", "Zed's settings and MCP servers"), (".codeium/windsurf", "Windsurf's MCP servers"),
+        (".config/goose", "Goose's MCP servers"), (".lmstudio", "LM Studio's MCP servers"), (".config/opencode", "opencode's MCP servers"),
+        (".bash_completion", "shell start-up file (sourced by bash-completion)"),
+        (".local/share/bash-completion", "shell completions (sourced by bash)"),
+        (".local/share/dbus-1/services", "D-Bus session services"), (".config/containers/systemd", "systemd user units (Quadlet)"),
+        (".config/plasma-workspace/env", "KDE session start-up scripts"), (".config/i3", "window manager start-up"),
+        (".config/sway", "window manager start-up"), (".config/hypr", "window manager start-up"),
+        (".config/openbox", "window manager start-up"), (".wezterm.lua", "terminal start-up file"),
+        (".config/emacs", "editor start-up files"), (".exrc", "editor start-up file"),
+        (".gdbinit", "gdb start-up file"), (".pdbrc", "pdb start-up file"), (".Rprofile", "R start-up file"),
+        (".julia/config", "Julia start-up files"), (".irbrc", "irb start-up file"), (".psqlrc", "psql start-up file"),
+        (".sqliterc", "sqlite3 start-up file"), (".terraform.d/plugins", "Terraform plugins"),
     ]
 
     /// Whether two host paths are the same directory (device and inode): a host bind mount
@@ -332,6 +363,55 @@ extension PlanBuilder {
         return homes
     }
 
+    /// The caller's run-later places (`GrantChecks.runLater` under each home and where XDG moves
+    /// them), the system's, and every absolute directory on the caller's PATH, with what each is.
+    func runLaterPlaces(homes: [String]) -> [(String, String)] {
+        var places: [(String, String)] = []
+        for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
+        // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
+        for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
+            guard let x = host[env: variable].flatMap(Self.pathOrWalked) else { continue }
+            for p in GrantChecks.runLater where p.path.hasPrefix(prefix) { places.append((Paths.join(x, String(p.path.dropFirst(prefix.count))), p.what)) }
+        }
+        places += GrantChecks.systemRunLater
+        // Every directory on the caller's PATH, wherever it lies: a program planted there runs
+        // when the caller next types its name (or a same-named command earlier in PATH).
+        for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
+            // An entry with `..` as written: it is resolved, and its walk followed, below as
+            // the kernel walks it (`a/link/..` is the link target's parent, not `a`).
+            let n = Paths.normalize(String(dir)) ?? String(dir)
+            if n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
+        }
+        return places
+    }
+
+    /// Why a log mcpbox appends to (`[audit] log`, `[network] log`) may not live at `path`: its
+    /// lines carry what the server chose (tool names and arguments, host names, payloads), so a
+    /// log that is, or lies in, a place the host runs or trusts later (a shell start-up file,
+    /// `/etc/profile.d`, a PATH directory, git configuration, mcpbox's profiles) would hand the
+    /// server's words to the host (`$(…)` in a JSON string runs when `.bashrc` is sourced).
+    /// By the path as written and as resolved; nil when it may.
+    func logPlaceProblem(_ path: String, what log: String) -> (message: String, hint: String)? {
+        var places = runLaterPlaces(homes: callerHomes())
+        for h in callerHomes() { places += GrantChecks.credentials.map { (Paths.join(h, $0), "credentials") } }
+        // Where mcpbox loads profiles from: a log named like one (`NAME.toml`) would be loaded
+        // as a profile by name (a JSON line is no valid TOML, but mcpbox's profiles are no place
+        // for the server's words); other logs beside profiles are left alone.
+        if Paths.basename(path).hasSuffix(".toml") {
+            places += profile.searchPath.filter(\.isAbsolutePath).map { ($0, "a directory of the profile search path") }
+            places.append(("/etc/mcpbox", "mcpbox's system configuration"))
+            places += callerHomes().map { (Paths.join($0, ".config/mcpbox"), "mcpbox's configuration") }
+            if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Self.pathOrWalked) { places.append((Paths.join(x, "mcpbox"), "mcpbox's configuration")) }
+        }
+        let real = GrantChecks.resolved(path)
+        for (place, what) in places {
+            guard Paths.isWithin(path, place) || Paths.isWithin(real, place) || Paths.isWithin(real, GrantChecks.resolved(place)) else { continue }
+            return ("refused: the \(log) \(path) \(Paths.same(path, place) ? "is" : "lies inside") \(place) (\(what)), which the host runs or trusts later; mcpbox appends what the server sends there (tool names, arguments, host names)",
+                    "keep logs in a directory nothing reads as code or configuration, such as ~/.local/state/mcpbox")
+        }
+        return nil
+    }
+
     /// Runs every check of `GrantChecks` over the draft's binds.
     func checkGrants(_ d: inout Draft, identity: Identity?) {
         let homes = callerHomes()
@@ -439,22 +519,8 @@ extension PlanBuilder {
         var places: [(String, String)] = []
         // Only a read-write bind is judged against them: none, nothing to gather.
         if !writable.isEmpty {
-            for h in homes { places += GrantChecks.runLater.map { (Paths.join(h, $0.path), $0.what) } }
+            places = runLaterPlaces(homes: homes)
             for o in otherHomes { places += GrantChecks.runLater.map { (Paths.join(o.home, $0.path), "\($0.what) of the account \(o.account)") } }
-            // Every run-later place under ~/.config and ~/.local/share, where XDG moves them too.
-            for (variable, prefix) in [("XDG_CONFIG_HOME", ".config/"), ("XDG_DATA_HOME", ".local/share/")] {
-                guard let x = host[env: variable].flatMap(Self.pathOrWalked) else { continue }
-                for p in GrantChecks.runLater where p.path.hasPrefix(prefix) { places.append((Paths.join(x, String(p.path.dropFirst(prefix.count))), p.what)) }
-            }
-            places += GrantChecks.systemRunLater
-            // Every directory on the caller's PATH, wherever it lies: a program planted there runs
-            // when the caller next types its name (or a same-named command earlier in PATH).
-            for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
-                // An entry with `..` as written: it is resolved, and its walk followed, below as
-                // the kernel walks it (`a/link/..` is the link target's parent, not `a`).
-                let n = Paths.normalize(String(dir)) ?? String(dir)
-                if n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
-            }
             // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
             // directory the caller's shell is in: inside a read-write bind, a program the server
             // plants there runs when the caller types its name there. Who runs mcpbox decides it.

@@ -69,16 +69,24 @@ public enum HgProtection {
                 }
                 for p in commandPaths(section: section, key: k, value: value, repo: repo, homes: homes) { add(p, "\(section).\(k)") }
             }
-            for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                let line = String(raw.hasSuffix("\r") ? raw.dropLast() : raw)
-                if key != nil, let first = line.first, first == " " || first == "\t",
-                   !line.trimmingScalars(where: HgText.isSpace).isEmpty {
-                    value += "\n" + line.trimmingScalars(where: HgText.isSpace)
+            for (n, whole) in HgText.lines(text).enumerated() {
+                // hg drops a UTF-8 byte order mark before the first line (`[hooks]` after one is a section).
+                let raw = n == 0 && whole.starts(with: [0xEF, 0xBB, 0xBF]) ? whole.dropFirst(3) : whole
+                // A comment line is skipped and does not end a value continued over the lines
+                // after it (hg's config parser: `x = a`, `# c`, `  /srv/w/b.sh` is
+                // "a\n/srv/w/b.sh"); a blank one ends it. Most of what the system's files hold is comments.
+                if let first = raw.first, first == UInt8(ascii: "#") || first == UInt8(ascii: ";") { continue }
+                let line = String(decoding: raw, as: UTF8.self)
+                let t = line.trimmingScalars(where: HgText.isSpace)
+                if t.isEmpty {
+                    flush()
+                    continue
+                }
+                if key != nil, let first = line.first, first == " " || first == "\t" {
+                    value += "\n" + t
                     continue
                 }
                 flush()
-                let t = line.trimmingScalars(where: HgText.isSpace)
-                if t.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
                 if line.hasPrefix("%include") {
                     let target = line.dropFirst("%include".count).trimmingScalars(where: HgText.isSpace)
                     for p in GitConfigScan.resolveAll(target, base: Paths.dirname(file), homes: homes) {
@@ -159,9 +167,26 @@ extension PlanBuilder {
     func protectMercurial(_ d: inout Draft, _ m: Mount, source: String, exposure e: GitProtection.Exposure, identity: Identity) {
         let origin = "mcpbox: hg protection"
         let repos = [e.enclosingHgRepository].compactMap { $0 } + e.hgRepos
-        guard !repos.isEmpty else { return }
         let homes = callerHomes()
         let globals = HgProtection.globalFiles(homes: homes, xdgConfigHome: host[env: "XDG_CONFIG_HOME"])
+        guard !repos.isEmpty else {
+            // No repository here: host hg still reads the system's and the user's files in every
+            // repository, and an absolute `%include` or hook script they name may lie in this
+            // bind (red-team pass, 2026-12-02). Relative ones name places in whichever
+            // repository hg runs in: resolved under a directory that cannot exist, and skipped.
+            let nowhere = "/nonexistent/.mcpbox-no-repository"
+            let scan = HgProtection.scan(globals, repo: nowhere, homes: homes)
+            for (path, key) in scan.named where Paths.isWithin(path, source) && !Paths.isWithin(path, nowhere) {
+                guard HostFS.info(path, follow: false) != nil, HostFS.realPath(path) == path, !Paths.isWithin(source, path) else {
+                    refuse(&d, m, "\(path), which your Mercurial configuration names (\(key)) for every repository, lies inside a read-write bind and \(HostFS.info(path, follow: false) == nil ? "does not exist yet" : Paths.isWithin(source, path) ? "holds it" : "is reached through a symlink"): the server could write what host hg runs",
+                           hint: "create it, move it out of \(m.target), or change the configuration")
+                    continue
+                }
+                let mount = Mount(target: Paths.join(m.target, Paths.remainder(path, under: source)), kind: .bind(source: path, readOnly: true), origin: origin)
+                if !d.mounts.contains(where: { $0.target == mount.target && $0.origin == origin }) { d.mounts.append(mount) }
+            }
+            return
+        }
         let serverUser = host.accounts.user(uid: identity.hostUid)?.name
         let serverGroup = host.accounts.groupName(gid: identity.hostGid)
         for repo in repos {
@@ -246,6 +271,25 @@ extension PlanBuilder {
 /// Foundation's character sets for `trimmingCharacters(in:)`, without linking Foundation (its
 /// start-up and its pages were a third of every mcpbox process's start).
 enum HgText {
+    /// The lines of `text` as Mercurial splits a configuration file (Python's `bytes.splitlines`:
+    /// at `\n`, `\r\n` and a lone `\r`), by bytes. (Splitting the `String` at `"\n"` kept a
+    /// CRLF file one line, since `"\r\n"` is one `Character`: the hooks in it went unseen.)
+    static func lines(_ text: String) -> [ArraySlice<UInt8>] {
+        let b = Array(text.utf8)
+        var out: [ArraySlice<UInt8>] = []
+        var start = 0, i = 0
+        while i < b.count {
+            if b[i] == 0x0A || b[i] == 0x0D {
+                out.append(b[start..<i])
+                if b[i] == 0x0D, i + 1 < b.count, b[i + 1] == 0x0A { i += 1 }
+                start = i + 1
+            }
+            i += 1
+        }
+        out.append(b[start..<b.count])
+        return out
+    }
+
     /// `CharacterSet.whitespaces` (as Foundation defines it on Linux: tab, the space separators
     /// and U+200B).
     static func isSpace(_ c: Unicode.Scalar) -> Bool {

@@ -362,6 +362,12 @@ public struct PlanBuilder {
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
         let audit = AuditPlan.build(profile, env: env, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
+        if let a = audit, let (message, hint) = logPlaceProblem(a.path, what: "audit log") {
+            d.sink.add(profile.auditLog?.diagnostic(message, hint: hint) ?? Diagnostic(key: "audit.log", message, hint: hint))
+        }
+        if let log = profile.networkLog, egress?.policy.logPath != nil, let (message, hint) = logPlaceProblem(log.value, what: "network log") {
+            d.sink.add(log.diagnostic(message, hint: hint))
+        }
 
         let pins = PinPlanner.config(profile, host: host, writable: writable, sink: &d.sink)
 
@@ -672,9 +678,8 @@ public struct PlanBuilder {
                profile.acceptEntry(for: m.target) == nil, profile.acceptEntry(for: source) == nil { continue }
             let e = GitProtection.exposure(of: source)
             if e.truncated {
-                d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                      "refused: \(m.target) holds more than \(GitProtection.walkLimit) directories, too many to check for git repositories whose configuration host git would run (\(m.origin))",
-                                      hint: "bind a narrower path"))
+                refuse(&d, m, "\(m.target) holds more than \(GitProtection.walkLimit) directories, too many to check for git repositories whose configuration host git would run",
+                       hint: "bind a narrower path")
                 continue
             }
             if let dir = e.unreadable.first ?? e.unrepresentable.first {
@@ -704,6 +709,14 @@ public struct PlanBuilder {
             for w in e.worktrees + (Paths.basename(source) == ".git" ? [Paths.dirname(source)] : []) {
                 let entry = Paths.join(w, ".git")
                 guard Paths.isWithin(entry, source), let info = HostFS.info(entry, follow: false) else { continue }
+                // A gitfile inside the bind is bound read-only; the bind itself cannot be: the
+                // server would point it at a git directory of its own.
+                if info.isRegular, entry == source {
+                    refuse(&d, m, "\(entry) is a gitfile (it names \(w)'s git directory) bound read-write: the server could point it at a git directory of its own, whose configuration and hooks host git would run at the next `git status` in \(w)",
+                           hint: "bind the worktree \(w) instead (its gitfile is then bound read-only), or bind the gitfile read-only")
+                    lookalike = true
+                    continue
+                }
                 if info.isRegular || (info.isDirectory && GitProtection.isGitDir(entry)) { continue }
                 let what = info.isSymlink ? "a symlink (\(HostFS.readLink(entry).map { "to \($0)" } ?? "unreadable"))"
                     : info.isDirectory ? "a directory that is not a git directory" : "neither a directory nor a file"
@@ -716,9 +729,8 @@ public struct PlanBuilder {
             var gitDirs = e.gitDirs
             if let g = e.enclosingGitDir {
                 if let entry = GitProtection.guardedEntries.first(where: { Paths.isWithin(source, Paths.join(g, $0)) }) {
-                    d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                          "refused: \(m.target) (\(m.origin)) is part of git's configuration (\(Paths.join(g, entry))): host git would run what the server writes there",
-                                          hint: "bind the repository's worktree or the whole git directory instead"))
+                    refuse(&d, m, "\(m.target) is part of git's configuration (\(Paths.join(g, entry))): host git would run what the server writes there",
+                           hint: "bind the repository's worktree or the whole git directory instead")
                     continue
                 }
                 gitDirs.insert(g, at: 0)
@@ -736,9 +748,8 @@ public struct PlanBuilder {
             }
             for g in gitDirs {
                 if let planted = Self.plantedCommonDir(g) {
-                    d.sink.add(Diagnostic(key: "filesystem.read_write",
-                                          "refused: \(planted) exists, but git writes a `commondir` only in a linked worktree's git directory: it redirects host git's configuration and may have been planted by a server (\(m.origin))",
-                                          hint: "inspect it and remove it (`rm \(planted)`) if you did not create it"))
+                    refuse(&d, m, "\(planted) exists, but git writes a `commondir` only in a linked worktree's git directory: it redirects host git's configuration and may have been planted by a server",
+                           hint: "inspect it and remove it (`rm \(planted)`) if you did not create it")
                     continue
                 }
                 if let missing = GitProtection.requiredEntries.first(where: { HostFS.info(Paths.join(g, $0.name), follow: false) == nil }) {
@@ -780,6 +791,13 @@ public struct PlanBuilder {
                 if let g = GitConfigScan.gitfileTarget(worktree: w) {
                     protectGitConfiguration(&d, gitDir: g, bind: m, worktree: w)
                 }
+            }
+            // A bind holding no repository: host git's system and global configuration, read in
+            // every repository, may still name a path inside it (an absolute `include.path`,
+            // `core.hooksPath` or `init.templateDir`): the server would plant what host git runs
+            // everywhere (red-team pass, 2026-12-02).
+            if gitDirs.isEmpty && e.enclosingRepository == nil && e.worktrees.isEmpty {
+                protectGitConfiguration(&d, gitDir: "", bind: m)
             }
             // Every read-write tree is swept, not only those that held a repository at launch: in
             // caller-remap mode a repository the server creates anywhere is the caller's, which

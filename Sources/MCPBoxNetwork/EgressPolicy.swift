@@ -13,7 +13,13 @@ public struct EgressPolicy: Sendable, Equatable {
 
     public init(allow: [EgressRule], deny: [EgressRule], hosts: [String: [IPAddress]] = [:], logPath: String? = nil) {
         self.allow = allow
-        self.deny = deny
+        // "Never this host": a deny rule without a port takes the host back on every port, also
+        // where an allow rule names another port than 80 or 443 (`*.w.test:8080` with `bad.w.test`).
+        self.deny = deny.map { r in
+            var r = r
+            if r.ports.isEmpty { r.everyPort = true }
+            return r
+        }
         self.hosts = hosts
         self.logPath = logPath
     }

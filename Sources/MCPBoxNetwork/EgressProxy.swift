@@ -368,10 +368,20 @@ public final class EgressProxy: @unchecked Sendable {
             verdict = TLSClientHello.serverName(rest)
         }
         guard judge(verdict, client: client, host: host, record: &rec) else { return }
+        // What the client sent after its ClientHello (early data, or a second ClientHello meant
+        // for the server's HelloRetryRequest) waits until the server's reply is judged.
+        var held: [UInt8] = []
+        if verdict.isClientHello {
+            let end = TLSClientHello.parse(rest).end
+            if end > 0, end < rest.count {
+                held = Array(rest[end...])
+                rest.removeSubrange(end...)
+            }
+        }
         guard Sockets.sendAll(upstream, rest) else { return }
         var sent = Int64(rest.count), received: Int64 = 0
         if verdict.isClientHello {
-            guard retryJudged(client, upstream, host: host, record: &rec, sent: &sent, received: &received) else {
+            guard retryJudged(client, upstream, host: host, held: held, record: &rec, sent: &sent, received: &received) else {
                 rec.sent = sent
                 rec.received = received
                 return
@@ -422,7 +432,10 @@ public final class EgressProxy: @unchecked Sendable {
     /// records) is judged like the first before it reaches the server: an OpenSSL server (nginx,
     /// Apache) chooses its virtual host again by the second one's name, so a second ClientHello
     /// naming another host fronted through the allowed one. False when the tunnel ends here.
-    func retryJudged(_ client: Int32, _ upstream: Int32, host: String, record rec: inout Record,
+    /// `held`: what the client sent after its first ClientHello, before any reply: it is the
+    /// start of the second ClientHello after a HelloRetryRequest (judged with the rest of it),
+    /// and otherwise goes to the server after the server's first record went to the client.
+    func retryJudged(_ client: Int32, _ upstream: Int32, host: String, held: [UInt8], record rec: inout Record,
                      sent: inout Int64, received: inout Int64) -> Bool {
         let deadline = Sockets.now() + EgressProxy.headTimeout
         // Record header (5), handshake header (4), legacy_version (2), random (32).
@@ -443,15 +456,21 @@ public final class EgressProxy: @unchecked Sendable {
             received += Int64(server.count)
             return true
         }
+        /// No retry: the server's record to the client, then what the client sent after its ClientHello.
+        func passBoth() -> Bool {
+            guard passServer(), Sockets.sendAll(upstream, held) else { return false }
+            sent += Int64(held.count)
+            return true
+        }
         // Not a handshake record (an alert ends the handshake), or the server closed: no retry.
-        guard !closed, server.first == 22, server.count >= helloPrefix else { return passServer() && !closed }
+        guard !closed, server.first == 22, server.count >= helloPrefix else { return passBoth() && !closed }
         let recordLength = Int(server[3]) << 8 | Int(server[4])
         guard server[5] == 2, recordLength >= helloPrefix - 5 else {
             rec.allowed = false
             rec.reason = "the TLS server's first record holds no whole start of a ServerHello"
             return false
         }
-        guard Array(server[11..<helloPrefix]) == Self.helloRetryRandom else { return passServer() }
+        guard Array(server[11..<helloPrefix]) == Self.helloRetryRandom else { return passBoth() }
         // A HelloRetryRequest: all of its record goes to the client, then its second ClientHello is judged.
         while server.count < 5 + recordLength {
             let n = Sockets.receive(upstream, into: &server, max: 5 + recordLength - server.count, until: deadline)
@@ -462,7 +481,7 @@ public final class EgressProxy: @unchecked Sendable {
             }
         }
         guard passServer() else { return false }
-        var hello: [UInt8] = []
+        var hello = held
         var skipped = 0   // change-cipher-spec records before it (TLS 1.3 middlebox compatibility)
         while true {
             while hello.count - skipped >= 6, hello[skipped] == 20, hello[skipped + 3] == 0, hello[skipped + 4] == 1 { skipped += 6 }

@@ -21,6 +21,9 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
     public var origin: String
 
     public static let defaultPorts: [UInt16] = [80, 443]
+    /// A deny rule without a port: the host on every port (set by `EgressPolicy`; an allow
+    /// rule without one means 80 and 443).
+    public var everyPort = false
 
     public var description: String { text }
 
@@ -101,7 +104,7 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether this rule names `host` (already normalized: lower case, no trailing dot).
     public func matches(host: String, port: UInt16) -> Bool {
-        guard effectivePorts.contains(port) else { return false }
+        guard everyPort || effectivePorts.contains(port) else { return false }
         switch self.host {
         case .name(let n): return n == host
         case .subdomains(let suffix): return host.hasSuffix("." + suffix) && host.utf8.count > suffix.utf8.count + 1
@@ -114,7 +117,7 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
     /// Whether this rule names `address` explicitly (an address or range rule containing it, or
     /// the IPv4 address a NAT64 address carries).
     public func covers(address: IPAddress, port: UInt16) -> Bool {
-        guard effectivePorts.contains(port), case .range(let net, let prefix) = host else { return false }
+        guard everyPort || effectivePorts.contains(port), case .range(let net, let prefix) = host else { return false }
         return address.within(net, prefix: prefix) || address.judged.within(net, prefix: prefix)
     }
 }

@@ -321,7 +321,7 @@ public final class AuditTrail {
                         e.extra.append(("client_version", Self.stringField(info["version"])))
                     }
                     e.extra.append(("protocol_version_requested", Self.stringField(params["protocolVersion"])))
-                    if let caps = params["capabilities"] { e.extra.append(("client_capabilities", .json(caps.serialized))) }
+                    if let caps = params["capabilities"] { e.extra.append(("client_capabilities", .json(caps.strictSerialized))) }
                 }
                 if payloads != .none, let params = full["params"] { e.params = payload(params) }
             }
@@ -675,7 +675,7 @@ public final class AuditTrail {
                 f.append(("server_version", Self.stringField(info["version"])))
             }
             f.append(("protocol_version", Self.stringField(result["protocolVersion"])))
-            if let caps = result["capabilities"] { f.append(("server_capabilities", .json(caps.serialized))) }
+            if let caps = result["capabilities"] { f.append(("server_capabilities", .json(caps.strictSerialized))) }
         }
         if let params = e.params { f.append(("params", .json(params))) }
         if payloads != .none, let full = response?.full {
@@ -686,7 +686,7 @@ public final class AuditTrail {
     }
 
     private func payload(_ v: JSON) -> String {
-        (payloads == .redacted ? Redactor.redact(v) : v).serialized
+        (payloads == .redacted ? Redactor.redact(v) : v).strictSerialized
     }
 }
 

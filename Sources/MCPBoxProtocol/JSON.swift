@@ -62,17 +62,28 @@ public indirect enum JSON: Sendable, Equatable {
         return out
     }
 
-    static func write(_ v: JSON, into out: inout String) {
+    /// `serialized`, strict JSON whatever the peer wrote: the NaN, Infinity and -Infinity tokens
+    /// some peers accept become strings (`"NaN"`), as audit and event records must stay JSON
+    /// that every reader reads alike (a server's `NaN` made its own records unreadable to
+    /// `JSON.parse`, so it chose which of them a log pipeline dropped).
+    public var strictSerialized: String {
+        var out = ""
+        JSON.write(self, into: &out, strict: true)
+        return out
+    }
+
+    static func write(_ v: JSON, into out: inout String, strict: Bool = false) {
         switch v {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
+        case .number(let n) where strict && (n == "NaN" || n == "Infinity" || n == "-Infinity"): out += "\"" + n + "\""
         case .number(let n): out += n
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let a):
             out += "["
             for (i, e) in a.enumerated() {
                 if i > 0 { out += "," }
-                write(e, into: &out)
+                write(e, into: &out, strict: strict)
             }
             out += "]"
         case .object(let pairs):
@@ -81,7 +92,7 @@ public indirect enum JSON: Sendable, Equatable {
                 if i > 0 { out += "," }
                 JSON.quote(k, into: &out)
                 out += ":"
-                write(e, into: &out)
+                write(e, into: &out, strict: strict)
             }
             out += "}"
         }

@@ -450,6 +450,15 @@ public final class MCPFilter {
         return nil
     }
 
+    /// A client request under the id of one still unanswered, where either one's answer is
+    /// judged: answered with -32600, never forwarded, audited as denied.
+    private func refuseReusedID(_ id: JSON, _ method: String) -> Action {
+        audit?.refused(rule: "mcpbox: the request id is already in use by a request still unanswered")
+        say("mcpbox: refused the client's \(JSON.quoted(method)): its id is already in use by a request still unanswered")
+        reply(error: -32600, message: "Invalid Request: the id is already in use by a request still unanswered", id: id)
+        return .drop
+    }
+
     private func clientLine(_ body: UnsafeRawBufferPointer?, _ message: MessageScan) -> Action {
         if message.error != nil {
             // The server would answer the same; mcpbox does not forward what it cannot read.
@@ -465,6 +474,14 @@ public final class MCPFilter {
         }
         if let method = message.methodName {
             let id = message.id
+            // An id still awaiting its response names one request: a second request under it
+            // would take over how the first one's answer is judged (a `ping` reusing the id of a
+            // `tools/list` let the unfiltered list through). MCP forbids reusing an id in a
+            // session; mcpbox refuses it where either request's answer is judged (here, the
+            // pending one's; below, once the new one's kind is known).
+            if let id, id != .null, let pending = outstanding[id.key], pending != .other {
+                return refuseReusedID(id, method)
+            }
             if method == "initialize", let confirm {
                 confirm.clientCanElicit = ConfirmGate.offersForm(message.elicitation)
             }
@@ -522,6 +539,7 @@ public final class MCPFilter {
             default: break
             }
             if kind == .other, policy.client?.restricts == true, Self.inputCapableMethods.contains(method) { kind = .inputCapable }
+            if let id, id != .null, kind != .other, outstanding[id.key] != nil { return refuseReusedID(id, method) }
             if let id { outstanding[id.key] = kind }
             // After the tool and prompt checks: what is refused is refused whatever it carries.
             if let gate = policy.client, gate.restricts {

@@ -29,25 +29,9 @@ struct FetchServerTests {
         defer { account?.delete() }
 
         let marker = "marker-\(UInt64.random(in: 0..<UInt64.max))"
-        let site = Process()
-        site.executableURL = URL(fileURLWithPath: try TestSupport.systemPython())
-        site.arguments = [TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/fetch_target.py").path, "127.0.0.2", marker]
-        let siteIn = Pipe(), siteOut = Pipe()
-        site.standardInput = siteIn
-        site.standardOutput = siteOut
-        try site.run()
-        defer {
-            try? siteIn.fileHandleForWriting.close()
-            site.terminate()
-            site.waitUntilExit()
-        }
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let d = siteOut.fileHandleForReading.availableData
-            if d.isEmpty { throw SupportError("test site did not start") }
-            line += d
-        }
-        let port = try #require((try JSONSerialization.jsonObject(with: line) as? [String: Int])?["port"])
+        let site = try TestSite(address: "127.0.0.2", marker: marker)
+        defer { site.stop() }
+        let port = site.port
         let loopback = try HostListener.tcpLoopback()
         defer { loopback.stop() }
 
@@ -108,5 +92,45 @@ struct FetchServerTests {
         let reached = accept(loopback.fd, nil, nil)
         #expect(reached < 0 && errno == EAGAIN, "nothing may reach the host's loopback listener")
         if reached >= 0 { close(reached) }
+    }
+}
+
+/// The HTTP test site of Fixtures/fetch_target.py on a host loopback address (127.0.0.2: an
+/// address the sandbox reaches only through an allow rule naming it): `/page` is HTML with the
+/// marker, `/redirect?to=URL` a 302. Serves until `stop()`.
+struct TestSite {
+    let process: Process
+    let input: Pipe
+    let port: Int
+
+    init(address: String, marker: String) throws {
+        let site = Process()
+        site.executableURL = URL(fileURLWithPath: try TestSupport.systemPython())
+        site.arguments = [TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/fetch_target.py").path, address, marker]
+        let siteIn = Pipe(), siteOut = Pipe()
+        site.standardInput = siteIn
+        site.standardOutput = siteOut
+        try site.run()
+        process = site
+        input = siteIn
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let d = siteOut.fileHandleForReading.availableData
+            if d.isEmpty { break }
+            line += d
+        }
+        guard let port = (try? JSONSerialization.jsonObject(with: line) as? [String: Int])?["port"] else {
+            try? siteIn.fileHandleForWriting.close()
+            site.terminate()
+            site.waitUntilExit()
+            throw SupportError("test site did not start")
+        }
+        self.port = port
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        process.terminate()
+        process.waitUntilExit()
     }
 }

@@ -188,6 +188,74 @@ struct ShippedServerTests {
     }
 }
 
+extension ShippedServerTests {
+    @Test("Playwright MCP under `browser`: Chromium loads the allowed site only, and its code can neither read, write nor connect outside")
+    func browser() throws {
+        let marker = "marker-\(UInt64.random(in: 0..<UInt64.max))"
+        let site = try TestSite(address: "127.0.0.2", marker: marker)
+        defer { site.stop() }
+        let env = try ShippedProfileEnvironment(shipped: "browser", extra: """
+            [network]
+            allow = ["site.test:\(site.port)", "127.0.0.2:\(site.port)"]
+            hosts = { "site.test" = "127.0.0.2", "other.test" = "127.0.0.2" }
+
+            """)
+        defer { env.cleanUp() }
+        let venv = try serverVenv(".venv-browser")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "/usr/bin/chromium is missing: run scripts/setup")
+        // Planted outside every bind: a world-readable secret and a directory anyone may write.
+        let secret = try env.tmp.write("secret.txt", "secret \(env.token)\n")
+        let open = try env.tmp.makeDir("open", mode: 0o777)
+        #expect(chmod(open, 0o777) == 0)
+        let canary = open + "/canary.png"
+        let listener = try HostListener.tcpLoopback()
+        defer { listener.stop() }
+        // browser_run_code_unsafe runs this in the server's Node process ("RCE-equivalent", says
+        // its description): the browser reads a file:// URL, Playwright writes a screenshot
+        // wherever it is told, its request API connects anywhere. Unsandboxed, the first two
+        // succeed and the third reaches the listener.
+        func js(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let code = """
+            async (page) => {
+              const r = {};
+              const why = (e) => "denied " + String(e && e.message).split("\\n")[0];
+              try { await page.goto(\(js("file://" + secret))); r.read = "READ " + (await page.content()); } catch (e) { r.read = why(e); }
+              try { await page.screenshot({ path: \(js(canary)) }); r.write = "WROTE"; } catch (e) { r.write = why(e); }
+              try { const x = await page.request.get(\(js("http://127.0.0.1:\(listener.port)/")), { timeout: 3000 }); r.connect = "CONNECTED " + x.status(); } catch (e) { r.connect = why(e); }
+              try { await page.goto(\(js("http://site.test:\(site.port)/page"))); r.site = await page.textContent("p"); } catch (e) { r.site = why(e); }
+              return Object.keys(r).sort().map((k) => k + ": " + r[k]).join("\\n");
+            }
+            """
+        let out = try env.runClient([], calls: [
+            ["tool": "browser_navigate", "arguments": ["url": "http://site.test:\(site.port)/page"]],
+            ["tool": "browser_snapshot", "arguments": [:]],
+            ["tool": "browser_navigate", "arguments": ["url": "http://other.test:\(site.port)/page"]],
+            ["tool": "browser_navigate", "arguments": ["url": "http://127.0.0.1:\(listener.port)/"]],
+            ["tool": "browser_run_code_unsafe", "arguments": ["code": code]],
+        ], env: env.environment(path: [venv + "/bin"]))
+        out.expectCleanSession(server: "Playwright")
+        try #require(out.calls.count == 5, "calls: \(out.calls) \(out.stderr.suffix(1500))")
+        #expect(!out.calls[0].isError && out.calls[0].text.contains("Page Title: test page"), "allowed site: \(out.calls[0].text)")
+        #expect(out.calls[1].text.contains("The marker is \(marker)"), "the page's text: \(out.calls[1].text)")
+        // other.test resolves to the same address on the host, but no rule names it: the proxy answers 403.
+        #expect(out.calls[2].text.contains("403") && !out.calls[2].text.contains(marker), "other host: \(out.calls[2].text)")
+        #expect(out.stderr.contains("mcpbox: network: refused other.test:\(site.port): no allow rule"), "\(out.stderr.suffix(1500))")
+        // 127.0.0.1 is the sandbox's own loopback, where nothing listens.
+        #expect(out.calls[3].isError && out.calls[3].text.contains("ERR_CONNECTION_REFUSED"), "host loopback: \(out.calls[3].text)")
+        let result = out.calls[4].text
+        #expect(result.contains("site: The marker is \(marker)"), "the code did not run: \(result)")
+        #expect(result.contains("read: denied") && result.contains("connect: denied"), "an escape worked: \(result)")
+        #expect(!result.contains("secret \(env.token)"))
+        // Playwright creates the screenshot's directories: inside, /tmp is the sandbox's own tmpfs,
+        // so the write succeeds there and must not appear on the host.
+        #expect(!FileManager.default.fileExists(atPath: canary), "the canary was written outside the sandbox: \(result)")
+        #expect(fcntl(listener.fd, F_SETFL, O_NONBLOCK) == 0)
+        let accepted = accept(listener.fd, nil, nil)
+        #expect(accepted < 0, "the host's loopback listener accepted a connection from the sandbox")
+        if accepted >= 0 { close(accepted) }
+    }
+}
+
 /// A Python string literal.
 func pyString(_ s: String) -> String {
     "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"

@@ -65,7 +65,7 @@ import Testing
             """)
         let text = Explain.text(p)
         #expect(text.contains("allow           api.test:8443  ports 8443  p.toml: network.allow"))
-        #expect(text.contains("deny            bad.test  ports 80,443  p.toml: network.deny"))
+        #expect(text.contains("deny            bad.test  every port  p.toml: network.deny"))
         #expect(text.contains("link-local (169.254.0.0/16 fe80::/10)"))
         #expect(text.contains("shared (100.64.0.0/10)") && text.contains("translation (64:ff9b:1::/48 2002::/16)"))
         #expect(text.contains("IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses are judged by the IPv4 address they carry"))

@@ -46,7 +46,11 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
                       // A later red-team pass: uv/pipx tool venvs, more shell start-up places,
                       // tool bins a GUI client's PATH lacks.
                       ".local/share/uv", ".local/share/pipx", ".bashrc.d", ".config/zsh", ".vscode-server", ".bun",
-                      ".deno", ".volta", ".asdf", ".local/share/mise", ".config/mise"])
+                      ".deno", ".volta", ".asdf", ".local/share/mise", ".config/mise",
+                      // Red-team pass, 2026-12-02 (`~/.node_modules/lodash.js` ran at the host's next require()).
+                      ".node_modules", ".rbenv", ".yarn", ".local/share/pnpm", ".npm-global", ".vscode-insiders", ".cursor-server",
+                      ".config/Cursor/User", ".config/zed", ".codeium/windsurf", ".local/share/bash-completion", ".config/i3",
+                      ".julia/config", ".terraform.d/plugins"])
     func toolConfigurationRunLater(_ place: String) throws {
         let w = World()
         let path = w.home.path + "/" + place
@@ -216,6 +220,13 @@ private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CCha
         let project = w.host.mkdir("project/.aws")
         errs = w.errors("[filesystem]\nread_only = [\"\(Paths.dirname(project))\"]\n")
         #expect(errs.contains { $0.message.contains("exposes the credentials \(project)") }, "\(errs)")
+
+        // AI clients' sign-ins and git's XDG credential store (red-team pass, 2026-12-02).
+        for cred in [".claude/.credentials.json", ".codex/auth.json", ".config/git/credentials", ".gemini/oauth_creds.json"] {
+            w.home.write(cred, "{}")
+            errs = w.errors("[filesystem]\nread_only = [\"${HOME}/\(Paths.dirname(cred))\"]\n")
+            #expect(errs.contains { $0.message.contains("exposes the credentials \(w.home.path)/\(cred)") }, "\(cred): \(errs)")
+        }
 
         // Accepted explicitly: explain shows it.
         let plan = try #require(w.plan("[filesystem]\nread_only = [\"?${HOME}/.cache/uv\"]\naccept = [\"${HOME}/.ssh\"]\n").plan)

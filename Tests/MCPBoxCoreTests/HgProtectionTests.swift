@@ -56,6 +56,23 @@ import Testing
         #expect(s.unreadable.isEmpty)
     }
 
+    /// Lines as hg splits them, and values as hg continues them: a CRLF or CR-only file was one
+    /// line to mcpbox (`"\r\n"` is one `Character`), a comment or blank line ended a value hg
+    /// continues past it, and a byte order mark hid the first section: each hid a hook host hg
+    /// runs (red-team follow-up, 2026-12-02; fails before the fix).
+    @Test("CRLF and CR line ends, comments inside a continued value, a byte order mark: read as hg reads them",
+          arguments: ["\r\n", "\r", "\n"])
+    func linesAsHgReadsThem(_ end: String) {
+        let tmp = Scratch()
+        let repo = tmp.mkdir("repo")
+        let text = ["\u{FEFF}[hooks]", "pre-status = echo", "# a comment", "  ./hidden/a.sh", "; another", "  ./hidden/b.sh", "   ",
+                    "[extensions]", "x = ./hidden/ext.py"].joined(separator: end) + end
+        let hgrc = tmp.write("repo/hgrc", text)
+        let s = HgProtection.scan([hgrc], repo: repo, homes: [])
+        #expect(s.named.map(\.path) == [repo + "/hidden/a.sh", repo + "/hidden/b.sh", repo + "/hidden/ext.py"], "\(s.named)")
+        #expect(s.named.first?.key == "hooks.pre-status")
+    }
+
     /// The hgrc reader trims as Foundation's `trimmingCharacters(in:)` did before mcpbox stopped
     /// linking Foundation: every kind of blank and newline, at either end, and nothing inside.
     @Test func trimmingMatchesFoundation() {

@@ -55,4 +55,39 @@ struct LogAliasTests {
         let explain = try CLI.run(["explain", file] + shipped + ["--", "/bin/true"])
         #expect(explain.status == 0, "\(explain.stderr)")
     }
+
+    /// A log's lines carry what the server chose (tool names, arguments, payloads, host names):
+    /// a log in a place the host runs later handed them to the host. `[audit] log = "~/.bashrc"`
+    /// with `payloads = "full"` and a server answering `$(id > canary)` ran `id` at the next
+    /// `source ~/.bashrc` (red-team pass, 2026-12-02; fails before the fix).
+    @Test("a log that is, or lies in, a place the host runs or trusts later is refused", arguments: ["audit", "network"])
+    func logInRunLaterPlace(_ kind: String) throws {
+        let home = Scratch()
+        let profiles = Scratch()
+        home.mkdir(".config")
+        home.mkdir(".config/git")
+        home.mkdir(".local")
+        home.mkdir(".local/bin")
+        let places = [(".bashrc", "shell start-up file"), (".config/git/audit.log", "git configuration"),
+                      (".local/bin/log", "programs in PATH"), (".config/mcpbox/profiles/log.toml", "a directory of the profile search path")]
+        for (place, what) in places {
+            let path = home.path + "/" + place
+            if kind == "network" { mkdir(Paths.dirname(path), 0o700) }
+            let table = kind == "audit" ? "[audit]\nlog = \(HonestyCLITests.tomlQuoted(path))\npayloads = \"full\"\n"
+                : "[network]\nmode = \"allow\"\nlog = \(HonestyCLITests.tomlQuoted(path))\n"
+            let file = profiles.write("p.toml", table)
+            let env = ["HOME": home.path, "XDG_CONFIG_HOME": home.path + "/.config"]
+            for command in ["explain", "run"] {
+                let r = try CLI.run([command, file] + shipped + ["--", "/bin/true"], env: env)
+                #expect(r.status == 125 && r.stderr.contains("\(kind).log") && r.stderr.contains("(\(what)"), "\(command) \(place): \(r.status) \(r.stderr)")
+                #expect(r.stderr.contains("which the host runs or trusts later"), "\(command) \(place): \(r.stderr)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: path) || kind == "network", "\(place) was written")
+        }
+        // The default place, and an ordinary directory: accepted.
+        let ok = home.mkdir("logs")
+        let file = profiles.write("p.toml", kind == "audit" ? "[audit]\nlog = true\n" : "[network]\nmode = \"allow\"\nlog = \(HonestyCLITests.tomlQuoted(ok + "/net.jsonl"))\n")
+        let explain = try CLI.run(["explain", file] + shipped + ["--", "/bin/true"], env: ["HOME": home.path])
+        #expect(explain.status == 0, "\(explain.stderr)")
+    }
 }

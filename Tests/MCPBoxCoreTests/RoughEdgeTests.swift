@@ -127,7 +127,7 @@ import Testing
         let r = try CLI.run(["run", "tiem", "--profile-path", Fixture.shippedProfiles, "--", "/bin/true"])
         #expect(r.status == 125)
         #expect(r.stderr.contains("profile `tiem` not found; did you mean `time`?"), "\(r.stderr)")
-        #expect(r.stderr.contains("available: base, everything-wrong, fetch, filesystem, git, node, npx, python, python-interpreter, sqlite, time, uvx"), "\(r.stderr)")
+        #expect(r.stderr.contains("available: base, browser, everything-wrong, fetch, filesystem, git, node, npx, python, python-interpreter, sqlite, time, uvx"), "\(r.stderr)")
         let far = try CLI.run(["explain", "zzzzzzzz"] + shipped)
         #expect(far.status == 125)
         #expect(!far.stderr.contains("did you mean"))

@@ -53,6 +53,22 @@ struct RuleTests {
         #expect(empty.decide(host: "example.com", port: 443).reason == "allow list is empty")
     }
 
+    /// A deny rule without a port covered only 80 and 443, so under an allow rule on another
+    /// port it took nothing back (red-team pass, 2026-12-02; fails before the fix).
+    @Test("a deny rule without a port takes the host back on every port")
+    func denyWithoutPort() {
+        let p = EgressPolicy(allow: [rule("*.w.test:18080")!, rule("198.51.100.0/24:18080")!],
+                             deny: [rule("bad.w.test")!, rule("198.51.100.3")!, rule("port.w.test:443")!])
+        #expect(!p.decide(host: "bad.w.test", port: 18080).allowed)
+        #expect(p.decide(host: "bad.w.test", port: 18080).reason == "deny bad.w.test")
+        #expect(!p.check(address: IPAddress("198.51.100.3")!, port: 18080).allowed)
+        #expect(p.check(address: IPAddress("198.51.100.4")!, port: 18080).allowed)
+        #expect(p.decide(host: "good.w.test", port: 18080).allowed)
+        // A deny rule with a port keeps to it.
+        #expect(p.decide(host: "port.w.test", port: 18080).allowed)
+        #expect(p.nameAllowed("bad.w.test") == nil && p.nameAllowed("port.w.test") != nil)
+    }
+
     @Test("restricted address classes refused unless named; public addresses pass")
     func addresses() {
         let p = EgressPolicy(allow: [rule("api.test")!, rule("10.1.2.3:5432")!, rule("[fd00::/64]:443")!, rule("198.51.100.0/24")!],
@@ -223,6 +239,16 @@ struct ParserTests {
         let body = Array(hello[5...])
         let split = [22, 3, 1, 0, 40] + body[0..<40] + [22, 3, 1, UInt8((body.count - 40) >> 8), UInt8((body.count - 40) & 0xff)] + body[40...]
         #expect(TLSClientHello.serverName(Array(split)) == .serverName("api.test"))
+        // Where the ClientHello ends: what follows (the next flight) is not part of it.
+        #expect(TLSClientHello.parse(hello + [20, 3, 3, 0, 1, 1]).end == hello.count)
+        #expect(TLSClientHello.parse(Array(split)).end == split.count)
+        #expect(TLSClientHello.parse(Array("GET / HTTP/1.1\r\n".utf8)).end == 0)
+        // A second handshake message in the ClientHello's own record (a second ClientHello for a
+        // HelloRetryRequest) would pass unjudged: refused.
+        let message = Array(hello[5...])
+        let two = message + message
+        let coalesced = [22, 3, 1, UInt8(two.count >> 8), UInt8(two.count & 0xff)] + two
+        if case .malformed = TLSClientHello.serverName(coalesced) {} else { Issue.record("a second handshake message in the ClientHello's record passed") }
     }
 
     /// A DNS query for `name`, type A.

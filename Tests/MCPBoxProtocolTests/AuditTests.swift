@@ -89,6 +89,26 @@ struct AuditRecordTests {
     /// The outcome as a lax client reads the response (the Python SDK's pydantic models):
     /// `"isError":"true"` or `1` is a tool error, `"code":"-32602"` is that code. Before, such a
     /// response was recorded `ok`, and the code as null. Found by a red-team pass.
+    /// A server's NaN, Infinity and -Infinity (which Python's json writes and mcpbox's parser
+    /// accepts) were copied into its records as written, so strict readers (`JSON.parse`,
+    /// Foundation) refused exactly the records the server chose: its `initialize` record with
+    /// `payloads = "none"`, any result with `"full"`. Red-team pass, 2026-12-02; fails before the fix.
+    @Test("non-finite numbers a server sends are recorded as strings: every record stays strict JSON", arguments: [AuditPayloads.none, .full, .redacted])
+    func nonFiniteNumbers(_ payloads: AuditPayloads) throws {
+        let s = try AuditedSession(Self.policy, payloads: payloads)
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}"# + "\n")
+        s.driver.feed(1, #"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{},"experimental":{"n":NaN,"i":-Infinity,"j":[Infinity]}}}}"# + "\n")
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"# + "\n")
+        s.driver.feed(1, #"{"jsonrpc":"2.0","id":1,"result":{"content":[],"structuredContent":{"v":NaN}}}"# + "\n")
+        let text = try String(contentsOfFile: s.path, encoding: .utf8)
+        for token in [":NaN", ":-Infinity", "[Infinity"] { #expect(!text.contains(token), "\(token) in \(text)") }
+        let r = try s.records()
+        #expect(r.count == 2, "\(text)")
+        let caps = try #require(r[0]["server_capabilities"] as? [String: Any])
+        #expect((caps["experimental"] as? [String: Any])?["n"] as? String == "NaN", "\(caps)")
+        if payloads == .full { #expect(text.contains(#""v":"NaN""#), "\(text)") }
+    }
+
     @Test("isError and error codes spelled loosely are recorded as the client reads them")
     func looseOutcomes() throws {
         let s = try AuditedSession(Self.policy)
@@ -140,11 +160,17 @@ struct AuditRecordTests {
         s.driver.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"ping"}"# + "\n")
         var r = try s.records()
         #expect(r.count == 1 && r[0]["outcome"] as? String == "no response (id reused)")
+        // A reuse that would change how an answer is judged is refused instead (ReusedIdTests).
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"# + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"ping"}"# + "\n")
+        r = try s.records()
+        #expect(r.count == 2 && r[1]["outcome"] as? String == "denied" && (r[1]["rule"] as? String)?.contains("already in use") == true, "\(r)")
         var flood = ""
         for i in 0..<AuditTrail.maxPending { flood += #"{"jsonrpc":"2.0","id":\#(i + 10),"method":"roots/list"}"# + "\n" }
         s.driver.feed(1, flood)
         r = try s.records()
-        #expect(r.count == 2 && (r[1]["outcome"] as? String)?.hasPrefix("not tracked") == true && r[1]["id"] as? Int == AuditTrail.maxPending + 9)
+        // (Two requests were pending before the flood, ids 1 and 2: its last two are not tracked.)
+        #expect(r.count == 4 && r[2...].allSatisfy { ($0["outcome"] as? String)?.hasPrefix("not tracked") == true }
+                && r[2]["id"] as? Int == AuditTrail.maxPending + 8 && r[3]["id"] as? Int == AuditTrail.maxPending + 9)
     }
 
     @Test("memory stays bounded by size: requests left unanswered whose huge ids pass maxPendingBytes are recorded at once, not kept")

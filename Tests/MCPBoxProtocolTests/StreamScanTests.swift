@@ -62,8 +62,8 @@ struct StreamScanTests {
         #expect(!d.filter.failed && out.contains(#""id":12"#) && out.contains("git_status") && !out.contains("git_commit"))
     }
 
-    @Test("a streamed answer whose request id is reused meanwhile for a filtered tools/list ends the session without its end")
-    func idReusedMeanwhile() {
+    @Test("a tools/list reusing the id of a call whose answer is streaming is refused; the answer ends as it began")
+    func idReusedMeanwhile() throws {
         let d = FilterDriver(MCPFilterTests.gitPolicy)
         #expect(d.feed(0, #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"# + "\n"))
         _ = d.takeBytes(0)
@@ -72,8 +72,15 @@ struct StreamScanTests {
         let early = d.takeBytes(1)
         #expect(early.count > 90_000)
         #expect(d.feed(0, #"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"# + "\n"))
-        #expect(!d.feed(1, "\n"))
-        #expect(d.filter.failed && !(early + d.takeBytes(1)).contains(0x0a))
-        #expect(d.box.lines.contains { $0.contains("had begun passing on") })
+        #expect(d.takeBytes(0).isEmpty, "the tools/list under a pending id reached the server")
+        // mcpbox's refusal waits for the end of the line being streamed to the client.
+        #expect(d.takeBytes(1).isEmpty)
+        #expect(d.feed(1, "\n"))
+        let rest = d.takeBytes(1)
+        let end = try #require(rest.firstIndex(of: 0x0a))
+        // The answer whole and unchanged, then the refusal.
+        #expect(!d.filter.failed && early + rest[...end] == Array((answer + "\n").utf8))
+        let refusal = try JSON.parse(Array(rest[(end + 1)...]))
+        #expect(refusal["id"] == .number("4") && refusal["error"]?["code"] == .number("-32600"), "\(refusal.serialized)")
     }
 }

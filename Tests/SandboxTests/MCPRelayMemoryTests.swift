@@ -116,8 +116,10 @@ struct MCPRelayMemoryTests {
         let dir = try TempDir(prefix: "mcpbox-mcp-bytes")
         defer { dir.remove() }
         let run = try Self.start(dir, sockets: sockets)
+        // Two ids: the echo server answers neither, and a request may not reuse a pending id.
         let ping = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0a]
-        let text = ping + Self.message((1 << 20) + 4096, seed: 3) + ping
+        let ping2 = Array(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#.utf8) + [0x0a]
+        let text = ping + Self.message((1 << 20) + 4096, seed: 3) + ping2
         let writer = Background { [text] in for byte in text { run.write([byte]) }; return true }
         let echoed = Self.read(run.output, text.count)
         _ = writer.join()
