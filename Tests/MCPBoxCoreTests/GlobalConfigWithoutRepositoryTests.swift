@@ -69,4 +69,27 @@ struct GlobalConfigWithoutRepositoryTests {
         #expect(try String(contentsOfFile: team, encoding: .utf8) == "[ui]\nusername = team\n", "the server wrote the file host hg includes")
         #expect(FileManager.default.fileExists(atPath: inc + "/work.txt"))
     }
+
+    /// The README said a read-write bind that is itself a `.git` gitfile is refused; it was bound
+    /// read-write, and the server rewrote it to `gitdir: /elsewhere`, redirecting host git in that
+    /// worktree to a git directory of its choosing (red-team pass, 2026-12-02; fails before the fix).
+    @Test("a gitfile bound read-write by itself is refused; its worktree bound read-write keeps it read-only")
+    func gitfileBoundByItself() throws {
+        let s = Scratch()
+        try Fixture.git(["init", "-q", s.path + "/main"])
+        try Fixture.git(["-C", s.path + "/main", "commit", "-q", "--allow-empty", "-m", "init"])
+        try Fixture.git(["-C", s.path + "/main", "worktree", "add", "-q", s.path + "/linked"])
+        let gitfile = s.path + "/linked/.git"
+        #expect(FileManager.default.fileExists(atPath: gitfile))
+        let profiles = Scratch()
+        let file = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(gitfile))]\n")
+        for command in ["explain", "run"] {
+            let r = try CLI.run([command, file] + shipped + ["--", "/bin/true"], env: ["HOME": s.path])
+            #expect(r.status == 125 && r.stderr.contains("\(gitfile) is a gitfile") && r.stderr.contains("p.toml:2: filesystem.read_write"),
+                    "\(command): \(r.status) \(r.stderr)")
+        }
+        let worktree = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(s.path + "/linked"))]\n")
+        let explain = try CLI.run(["explain", worktree] + shipped + ["--", "/bin/true"], env: ["HOME": s.path])
+        #expect(explain.stdout.contains("\(gitfile)") && explain.stdout.contains("mcpbox: git protection"), "\(explain.status) \(explain.stdout) \(explain.stderr)")
+    }
 }
