@@ -44,29 +44,42 @@ public enum AuditLogReader {
             case let v?: return v.serialized
             }
         }
+        // What the server or client chose (a method, a tool or server name, a version) is one
+        // word, quoted as a JSON string unless it is plain: a name holding spaces, `=` or
+        // brackets must not read as further fields of the line (`x  ok  12µs`).
+        func w(_ k: String) -> String? { s(k).map(word) }
         let kind = s("kind") ?? "?"
-        var out = (s("time") ?? "?") + "  " + kind + String(repeating: " ", count: max(1, 18 - kind.count))
+        var out = (s("time") ?? "?") + "  " + word(kind) + String(repeating: " ", count: max(1, 18 - kind.count))
         switch kind {
         case "mcp.request", "mcp.notification", "mcp.decision":
-            out += (s("direction") == "server_to_client" ? "S→C " : "C→S ") + (s("method") ?? "?")
-            if let id = s("id") { out += " #" + id }
-            if let t = s("tool") { out += " tool=" + t }
-            if let p = s("prompt") { out += " prompt=" + p }
+            out += (s("direction") == "server_to_client" ? "S→C " : "C→S ") + (w("method") ?? "?")
+            if let id = w("id") { out += " #" + id }
+            if let t = w("tool") { out += " tool=" + t }
+            if let p = w("prompt") { out += " prompt=" + p }
             if let keys = j["argument_keys"], case .array(let a) = keys {
-                out += " args=[" + a.compactMap(\.stringValue).joined(separator: ",") + "]"
+                out += " args=[" + a.compactMap(\.stringValue).map(word).joined(separator: ",") + "]"
             }
-            out += "  " + (s("outcome") ?? "?")
-            if let c = s("error_code") { out += " " + c }
-            if let r = s("rule") { out += " (" + r + ")" }
-            if let d = s("duration_us") { out += "  \(d)µs" }
-            if let a = s("request_bytes") { out += "  \(a)B" + (s("response_bytes").map { "/\($0)B" } ?? "") }
-            if let c = s("client_name") { out += "  client=\(c) \(s("client_version") ?? "")" }
-            if let c = s("server_name") { out += "  server=\(c) \(s("server_version") ?? "") protocol=\(s("protocol_version") ?? "?")" }
+            out += "  " + (w("outcome") ?? "?")
+            if let c = w("error_code") { out += " " + c }
+            if let r = s("rule") { out += " (" + r + ")" }  // mcpbox's words: a rule of the profile
+            if let d = w("duration_us") { out += "  \(d)µs" }
+            if let a = w("request_bytes") { out += "  \(a)B" + (w("response_bytes").map { "/\($0)B" } ?? "") }
+            if let c = w("client_name") { out += "  client=\(c) \(w("client_version") ?? "")" }
+            if let c = w("server_name") { out += "  server=\(c) \(w("server_version") ?? "") protocol=\(w("protocol_version") ?? "?")" }
         default:
             let skip: Set<String> = ["time", "kind", "profile", "profile_hash", "prev"]
-            out += pairs.filter { !skip.contains($0.0) }.map { k, _ in "\(k)=\(s(k) ?? "null")" }.joined(separator: " ")
+            out += pairs.filter { !skip.contains($0.0) }.map { k, _ in "\(word(k))=\(w(k) ?? "null")" }.joined(separator: " ")
         }
         return Explain.visible(out)
+    }
+
+    /// `v` as it is when it is one plain word (letters, digits and `._-/:@*+`), else as a JSON
+    /// string literal.
+    static func word(_ v: String) -> String {
+        let plain = !v.isEmpty && v.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "._-/:@*+".utf8.contains(c)
+        }
+        return plain ? v : JSON.string(v).serialized
     }
 
     /// The last `count` lines of `path` (whole file read; logs are size-rotated), and the

@@ -82,7 +82,9 @@ public enum GitConfigScan {
             return c
         }
 
-        static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0B || c == 0x0C || c == 0x0D }
+        /// git's own `isspace` (sane_ctype: space, tab, `\n`, `\r`): not `\v` or `\f`, which stay
+        /// part of a value (`hook.sh\f` is another file than `hook.sh`).
+        static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D }
         static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") }
         static func isAlnum(_ c: UInt8) -> Bool { isAlpha(c) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) }
         static func lower(_ s: [UInt8]) -> String {
@@ -215,6 +217,9 @@ public enum GitConfigScan {
                     continue
                 }
                 if c == UInt8(ascii: "\"") { quoted.toggle(); continue }
+                // git keeps the value as a C string: it ends at a NUL byte, where a path mcpbox
+                // resolved in full would be another file.
+                if c == 0 { return .failure(fail("a NUL byte in a value")) }
                 out.append(c)
             }
         }
@@ -303,6 +308,9 @@ public enum GitConfigScan {
         public var via: String? = nil
         /// Why mcpbox cannot tell which files the value makes host git run or read (`opaque`).
         public var opaque: String? = nil
+        /// `path` is a command's argument written out as a path, which may or may not be a
+        /// file the command reads or runs: judged only inside a path the server writes.
+        public var argument = false
     }
 
     /// Why mcpbox cannot tell which files a command or path value makes host git run or read: a
@@ -326,6 +334,27 @@ public enum GitConfigScan {
         return nil
     }
 
+    /// The absolute paths the words of a command mcpbox cannot read word by word (`opaque`)
+    /// name, as far as they can be read: each word split at blanks and shell punctuation, with
+    /// `~`, `$HOME` and `${HOME}` taken as each of `homes`. Words naming nothing absolute
+    /// (`$TOKEN`, `./x`) are skipped: only what is written out can be judged.
+    static func opaqueCommandPaths(_ value: String, homes: [String]) -> [String] {
+        var out: [String] = []
+        // (Braces are words of their own in a shell group, `f() { …; }`: not separators, or
+        // `${HOME}/x` would fall apart.)
+        for raw in value.split(whereSeparator: { " \t\n;|&()`<>=,".contains($0) }) {
+            // Quotes join what they hold to the word (`"$HOME"/x.sh` is one word).
+            var w = String(raw.filter { $0 != "\"" && $0 != "'" })
+            for prefix in ["${HOME}", "$HOME"] where w == prefix || w.hasPrefix(prefix + "/") {
+                w = "~" + w.dropFirst(prefix.count)
+            }
+            w = String(w.drop { $0 == "{" })
+            guard w.isAbsolutePath || w == "~" || w.hasPrefix("~/") else { continue }
+            for p in resolveAll(w, base: "/", homes: homes) where !out.contains(p) { out.append(p) }
+        }
+        return out
+    }
+
     /// Everything one repository's configuration names.
     public struct Result: Sendable, Equatable {
         public var findings: [Finding] = []
@@ -340,7 +369,8 @@ public enum GitConfigScan {
     /// `homes` (whoever may run host git there).
     /// `worktree`: the top of a worktree whose gitfile names `gitDir` (a linked worktree, a
     /// submodule): the configuration of its common directory applies, resolved from there.
-    public static func scan(gitDir: String, homes: [String], global: [String] = [], worktree: String? = nil) -> Result {
+    public static func scan(gitDir: String?, homes: [String], global: [String] = [], environment: [(origin: String, entry: Entry)] = [],
+                            worktree: String? = nil) -> Result {
         var r = Result()
         var raw: [(file: String, entry: Entry)] = []
         // By bytes: two include files `caf\u{E9}` and `cafe\u{301}` are one to Swift's `String`.
@@ -379,10 +409,12 @@ public enum GitConfigScan {
         // The system and global files first, as git reads them: a relative `core.hooksPath`
         // there is resolved in every repository, inside the tree the server writes.
         for file in global { read(file, depth: 0) }
+        // `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`: after the files, as git reads them.
+        raw += environment.map { ($0.origin, $0.entry) }
         let repositoryEntries = raw.count
-        // No git directory (""): the system and global files alone, which host git reads in
+        // No git directory (nil): the system and global files alone, which host git reads in
         // every repository; only their absolute and `~/` paths name a place here.
-        if !gitDir.isEmpty {
+        if let gitDir {
             // A linked worktree's git directory keeps its configuration in the common directory.
             if let common = commonDir(of: gitDir) { read(Paths.join(common, "config"), depth: 0) }
             read(Paths.join(gitDir, "config"), depth: 0)
@@ -390,8 +422,10 @@ public enum GitConfigScan {
         }
 
         // Where host git runs commands and resolves a relative hooksPath: the worktree top.
-        var top = worktree ?? (Paths.basename(gitDir) == ".git" ? Paths.dirname(gitDir) : gitDir)
+        // (No repository: only absolute and `~/` paths are resolved, from `/`.)
+        var top = worktree ?? gitDir.map { Paths.basename($0) == ".git" ? Paths.dirname($0) : $0 } ?? "/"
         for (_, e) in raw[repositoryEntries...] where worktree == nil && e.section == "core" && e.subsection == nil {
+            guard let gitDir else { break }
             if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
             if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
         }
@@ -400,24 +434,32 @@ public enum GitConfigScan {
             let v = e.value ?? ""
             let f = Finding(file: file, line: e.line, key: e.key, value: v, use: u, path: nil)
             let paths: [String]
+            var arguments: [String] = []
             switch u {
             case .include: paths = includePaths(v, from: file, homes: homes)
-            case .path where gitDir.isEmpty && !v.isAbsolutePath && !v.hasPrefix("~"): paths = []
-            case .path: paths = resolveAll(v, base: top, homes: homes)
-            case .command where gitDir.isEmpty:
+            case .path where gitDir == nil && !v.isAbsolutePath && !v.hasPrefix("~") && !v.hasPrefix("%(prefix)/"): paths = []
+            case .path: paths = gitResolveAll(v, base: top, homes: homes)
+            case .command where gitDir == nil:
                 // Only absolute and `~/` words: a relative one is resolved in whichever worktree git runs.
-                let words = commandPaths(v) + argumentWords(v)
-                paths = words.filter { $0.isAbsolutePath || $0.hasPrefix("~/") }.flatMap { resolveAll($0, base: "/", homes: homes) }
-                    .filter { w in HostFS.info(w)?.isRegular == true || commandPaths(v).contains { resolveAll($0, base: "/", homes: homes).contains(w) } }
+                let written = { (w: String) in w.isAbsolutePath || w.hasPrefix("~") || w.hasPrefix("%(prefix)/") }
+                paths = commandPaths(v).filter(written).flatMap { gitResolveAll($0, base: "/", homes: homes) }
+                // An argument written out as a path is judged whether or not it exists yet (a
+                // script the server could create: `python3.11 /srv/w/fsmon.py`).
+                arguments = argumentWords(v).filter(written).flatMap { gitResolveAll($0, base: "/", homes: homes) }
+                    .filter { w in !paths.contains { Paths.same($0, w) } }
             case .command:
                 // The files the command runs for sure (refused when missing), and every other word
                 // that names an existing file there: an argument may be a script whatever runs it
                 // (`nice sh pg.sh`, `node --require ./a.js b.js`, `make -f x.mk`).
                 let sure = commandPaths(v).flatMap { resolveAll($0, base: top, homes: homes) }
                 // A word with glob characters names what the shell expands it to (`cat s[7].sh | sh`).
-                let named = argumentWords(v).flatMap { resolveAll($0, base: top, homes: homes) }.flatMap(expandGlob)
+                let words = argumentWords(v)
+                let named = words.flatMap { gitResolveAll($0, base: top, homes: homes) }.flatMap(expandGlob)
                     .filter { w in HostFS.info(w)?.isRegular == true && !sure.contains { Paths.same($0, w) } }
                 paths = sure + named
+                // One written out as an absolute or `~/` path: judged even before it exists.
+                arguments = words.filter { $0.isAbsolutePath || $0.hasPrefix("~") }.flatMap { gitResolveAll($0, base: top, homes: homes) }
+                    .filter { w in !paths.contains { Paths.same($0, w) } }
             case .flag: paths = []
             }
             if let why = opaque(v, command: u == .command) {
@@ -431,8 +473,30 @@ public enum GitConfigScan {
                 g.path = p
                 r.findings.append(g)
             }
+            for p in arguments {
+                var g = f
+                g.path = p
+                g.argument = true
+                r.findings.append(g)
+            }
         }
         return r
+    }
+
+    /// The entries `GIT_CONFIG_COUNT` and `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` add (at most
+    /// 1000), each named after its variable.
+    static func environmentEntries(_ env: [String: String]) -> [(origin: String, entry: Entry)] {
+        guard let count = env["GIT_CONFIG_COUNT"].flatMap({ Int($0) }), count > 0 else { return [] }
+        var out: [(origin: String, entry: Entry)] = []
+        for n in 0..<min(count, 1000) {
+            guard let key = env["GIT_CONFIG_KEY_\(n)"] else { continue }
+            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count >= 2 else { continue }
+            let sub = parts.count > 2 ? parts[1..<(parts.count - 1)].joined(separator: ".") : nil
+            out.append(("the environment (GIT_CONFIG_KEY_\(n))",
+                        Entry(section: parts[0].lowercased(), subsection: sub, name: parts[parts.count - 1].lowercased(), value: env["GIT_CONFIG_VALUE_\(n)"] ?? "", line: 0)))
+        }
+        return out
     }
 
     /// The directory `gitDir/commondir` names (relative to `gitDir`), nil without one.
@@ -459,8 +523,27 @@ public enum GitConfigScan {
     static func includePaths(_ value: String, from file: String, homes: [String]) -> [String] {
         var v = value
         if v.hasPrefix(":(optional)") { v = String(v.dropFirst(":(optional)".count)) }
-        if v.hasPrefix("%(prefix)/") { return [] }
-        return resolveAll(v, base: Paths.dirname(file), homes: homes)
+        return gitResolveAll(v, base: Paths.dirname(file), homes: homes)
+    }
+
+    /// Where git may be installed (`%(prefix)/` in a path value is git's own installation
+    /// prefix): Debian's `/usr`, a build from source's `/usr/local`, and the prefix of every
+    /// `git` on the caller's PATH.
+    static let gitPrefixes: [String] = {
+        var out = ["/usr", "/usr/local"]
+        for dir in (HostFS.environment().first { $0.0 == "PATH" }?.1 ?? "").split(separator: ":") where dir.isAbsolutePath {
+            guard let git = HostFS.realPath(Paths.join(String(dir), "git")) else { continue }
+            let prefix = Paths.dirname(Paths.dirname(git))
+            if !out.contains(prefix) { out.append(prefix) }
+        }
+        return out
+    }()
+
+    /// `resolveAll` as git reads a path value: `%(prefix)/` under each of `gitPrefixes`.
+    static func gitResolveAll(_ value: String, base: String, homes: [String]) -> [String] {
+        guard value.hasPrefix("%(prefix)/") else { return resolveAll(value, base: base, homes: homes) }
+        let rest = value.dropFirst("%(prefix)/".count)
+        return gitPrefixes.compactMap { resolve($0 + "/" + rest, base: "/", home: nil) }
     }
 
     /// `resolve` for each home a `~/` value may stand for (once for any other value).
@@ -480,7 +563,10 @@ public enum GitConfigScan {
             guard let home else { return nil }
             path = home + "/" + value.dropFirst(1)
         } else if value.hasPrefix("~") {
-            return nil
+            // `~NAME/`: that account's home, as git's and hg's expansion read it.
+            let name = value.dropFirst().prefix { $0 != "/" }
+            guard !name.isEmpty, let h = Accounts().user(named: String(name))?.home, h.isAbsolutePath else { return nil }
+            path = h + "/" + value.dropFirst(1 + name.count)
         } else if value.isAbsolutePath {
             path = value
         } else {
@@ -493,6 +579,15 @@ public enum GitConfigScan {
             parts.append(c)
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// Whether `word` runs an interpreter or shell: by its name, or its name with a version
+    /// after it (`python3.11`, `perl5.36`, `node18`).
+    static func isInterpreter(_ word: String) -> Bool {
+        let name = Paths.basename(word)
+        if interpreters.contains(name) { return true }
+        let bare = String(name.reversed().drop { $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-") }.reversed())
+        return bare != name && interpreters.contains(bare)
     }
 
     static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "env", "exec", "node", "nodejs", "python",
@@ -531,7 +626,7 @@ public enum GitConfigScan {
             guard j < words.count else { return out.filter { !$0.contains("$") && !$0.contains("`") } }
             return (out + commandPaths(words[j...].joined(separator: " "), depth: depth + 1)).filter { !$0.contains("$") && !$0.contains("`") }
         }
-        if interpreters.contains(Paths.basename(first)) {
+        if isInterpreter(first) {
             var j = k + 1
             while j < words.count, words[j].hasPrefix("-") {
                 if words[j] == "-c", j + 1 < words.count, depth < 2 {
@@ -581,7 +676,13 @@ public enum GitConfigScan {
         var out: [String] = []
         for words in shellCommands(v).commands {
             var k = 0
-            while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") { k += 1 }
+            while k < words.count, let eq = words[k].firstIndex(of: "="), !words[k][..<eq].contains("/") {
+                // An assignment's value may name a file the command reads or runs
+                // (`BASH_ENV=/srv/w/h.sh bash -c :`; red-team pass, 2026-12-02).
+                let value = String(words[k][words[k].index(after: eq)...])
+                if value.contains("/") || value.hasPrefix("~") { out += optionFreeWords([value][...]) }
+                k += 1
+            }
             guard k < words.count else { continue }
             out += optionFreeWords(words[(k + 1)...])
         }
@@ -613,23 +714,27 @@ public enum GitConfigScan {
     /// `&`, `|`, newlines and parentheses; the text of each `$(…)` and backquoted part is a
     /// command line of its own; the word after `<` is a file read as standard input (`inputs`),
     /// the word after `>` a file written (dropped). At most 64 commands and 64 words each.
-    static func shellCommands(_ s: Substring, depth: Int = 0) -> (commands: [[String]], inputs: [String]) {
+    /// By Unicode scalars, as the shell reads bytes: a combining mark after a closing quote
+    /// (`'x'\u{301}`) does not hide the quote, as it did when this read `Character`s (red-team
+    /// pass, 2026-12-02).
+    static func shellCommands(_ text: Substring, depth: Int = 0) -> (commands: [[String]], inputs: [String]) {
+        let s = Array(text.unicodeScalars)
         var commands: [[String]] = [], inputs: [String] = []
         var words: [String] = []
-        var cur = "", inWord = false
-        var quote: Character?
+        var cur = String.UnicodeScalarView(), inWord = false
+        var quote: Unicode.Scalar?
         var escape = false
         enum Redirect { case none, input, output }
         var redirect = Redirect.none
         func endWord() {
             guard inWord else { return }
             switch redirect {
-            case .input: inputs.append(cur)
+            case .input: inputs.append(String(cur))
             case .output: break
-            case .none: if words.count < 64 { words.append(cur) }
+            case .none: if words.count < 64 { words.append(String(cur)) }
             }
             redirect = .none
-            cur = ""
+            cur = String.UnicodeScalarView()
             inWord = false
         }
         func endCommand() {
@@ -638,41 +743,42 @@ public enum GitConfigScan {
             words = []
         }
         /// The commands of a substitution's text, as commands of this line.
-        func absorb(_ inner: Substring) {
+        func absorb(_ inner: ArraySlice<Unicode.Scalar>) {
             guard depth < 4 else { return }
-            let sub = shellCommands(inner, depth: depth + 1)
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: inner)
+            let sub = shellCommands(Substring(String(view)), depth: depth + 1)
             commands += sub.commands
             inputs += sub.inputs
         }
-        var i = s.startIndex
-        while i < s.endIndex {
+        var i = 0
+        while i < s.count {
             let ch = s[i]
-            if escape { cur.append(ch); escape = false; i = s.index(after: i); continue }
+            if escape { cur.append(ch); escape = false; i += 1; continue }
             // `$(…)` and backquotes (also inside double quotes): a command line of their own.
-            if quote != "'", ch == "$", s.index(after: i) < s.endIndex, s[s.index(after: i)] == "(" {
-                var level = 0, j = s.index(after: i)
-                while j < s.endIndex {
+            if quote != "'", ch == "$", i + 1 < s.count, s[i + 1] == "(" {
+                var level = 0, j = i + 1
+                while j < s.count {
                     if s[j] == "(" { level += 1 } else if s[j] == ")" { level -= 1; if level == 0 { break } }
-                    j = s.index(after: j)
+                    j += 1
                 }
-                absorb(s[s.index(i, offsetBy: 2)..<min(j, s.endIndex)])
-                cur += "$(…)"
+                absorb(s[(i + 2)..<max(i + 2, min(j, s.count))])
+                cur.append(contentsOf: "$(…)".unicodeScalars)
                 inWord = true
-                i = j < s.endIndex ? s.index(after: j) : j
+                i = j < s.count ? j + 1 : j
                 continue
             }
             if quote != "'", ch == "`" {
-                let rest = s[s.index(after: i)...]
-                let j = rest.firstIndex(of: "`") ?? s.endIndex
-                absorb(rest[..<j])
-                cur += "`…`"
+                let j = s[(i + 1)...].firstIndex(of: "`") ?? s.count
+                absorb(s[(i + 1)..<j])
+                cur.append(contentsOf: "`…`".unicodeScalars)
                 inWord = true
-                i = j < s.endIndex ? s.index(after: j) : j
+                i = j < s.count ? j + 1 : j
                 continue
             }
             if let q = quote {
                 if ch == q { quote = nil } else if ch == "\\" && q == "\"" { escape = true } else { cur.append(ch) }
-                i = s.index(after: i)
+                i += 1
                 continue
             }
             switch ch {
@@ -684,7 +790,7 @@ public enum GitConfigScan {
             case ">": endWord(); redirect = .output
             default: cur.append(ch); inWord = true
             }
-            i = s.index(after: i)
+            i += 1
         }
         endCommand()
         return (commands, inputs)
@@ -697,26 +803,36 @@ extension PlanBuilder {
     /// plan (hooks directories, included files, commands), and refuses what cannot be bound: a
     /// path that does not exist yet, one reached through a symlink there, configuration that
     /// cannot be checked.
-    /// `gitDir` "": no repository (a read-write bind holding none): the system's and the
+    /// `gitDir` nil: no repository (a read-write bind holding none): the system's and the
     /// user's global files alone, which host git reads in every repository, for the absolute
     /// and `~/` paths they name (`include.path`, `core.hooksPath`, `init.templateDir`, a hook
     /// command's script) inside the bind.
-    func protectGitConfiguration(_ d: inout Draft, gitDir g: String, bind m: Mount, worktree: String? = nil) {
+    func protectGitConfiguration(_ d: inout Draft, gitDir g: String?, bind m: Mount, worktree: String? = nil) {
         let writable: [(source: String, target: String)] = d.mounts.compactMap {
             if case .bind(let source, false) = $0.kind { return (source, $0.target) }
             return nil
         }
         // `~/` in the configuration: the home of the repository's owner and of the caller.
-        var homes = g.isEmpty ? [] : HostFS.info(g).flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
+        var homes = g.flatMap { HostFS.info($0) }.flatMap { host.accounts.user(uid: $0.uid)?.home }.map { [$0] } ?? []
         for case let h? in [host.accounts.user(uid: host.callerUid)?.home, host.environmentDictionary["HOME"]]
         where h.isAbsolutePath && !homes.contains(h) { homes.append(h) }
         // Host git also reads the system and global files of whoever runs it there.
         var global = ["/etc/gitconfig"]
         for h in homes { global += [Paths.join(h, ".gitconfig"), Paths.join(h, ".config/git/config")] }
         if let x = host.environmentDictionary["XDG_CONFIG_HOME"], x.isAbsolutePath { global.append(Paths.join(x, "git/config")) }
-        let scan = GitConfigScan.scan(gitDir: g, homes: homes, global: global, worktree: worktree)
-        let repo = g.isEmpty ? "every repository" : worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g)
-        let gitC = g.isEmpty ? "git" : "git -C \(repo)"
+        // The files the caller's environment names in their place (`GIT_CONFIG_SYSTEM`,
+        // `GIT_CONFIG_GLOBAL`): read as well as the usual ones, since the shell host git later
+        // runs in may or may not set them (red-team pass, 2026-12-02: they were not read).
+        for v in ["GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL"] {
+            if let x = host.environmentDictionary[v], x.isAbsolutePath, !global.contains(x) { global.append(x) }
+        }
+        // Without a repository the scan is the same for every bind: read once per plan.
+        let environment = GitConfigScan.environmentEntries(host.environmentDictionary)
+        let scan = g == nil ? d.gitGlobalScan ?? GitConfigScan.scan(gitDir: nil, homes: homes, global: global, environment: environment)
+            : GitConfigScan.scan(gitDir: g, homes: homes, global: global, environment: environment, worktree: worktree)
+        if g == nil { d.gitGlobalScan = scan }
+        let repo = g.map { g in worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g) } ?? "every repository"
+        let gitC = g == nil ? "git" : "git -C \(repo)"
         for problem in scan.problems {
             d.sink.add(Diagnostic(key: "filesystem.read_write",
                                   "refused: \(repo)'s configuration cannot be checked for what host git would run from a path the server may write: \(problem) (\(m.origin))",
@@ -740,27 +856,56 @@ extension PlanBuilder {
                 // Set where the server writes, or in the repository itself: refused (acknowledged
                 // only by name); the system's and the user's own files: said (the user wrote them
                 // for every repository, and host git runs them from this worktree too).
-                let local = Paths.isWithin(f.file, g) || writable.contains { Paths.isWithin(f.file, $0.source) }
-                let text = "\(what) = \(f.value): mcpbox cannot tell which files it makes host git run or read (\(why)), and the worktree \(repo) is writable by the server"
-                if local {
+                let local = g.map { Paths.isWithin(f.file, $0) } == true || writable.contains { Paths.isWithin(f.file, $0.source) }
+                // The paths it names as far as its words can be read: one inside a path the
+                // server writes (`f() { ~/work/hook.sh; }; f`, `cd /srv/w && ./x`) is a script
+                // the server plants and host git runs, from a file of the user's too.
+                let planted = f.use == .command ? GitConfigScan.opaqueCommandPaths(f.value, homes: homes).first { p in
+                    let real = GrantChecks.resolved(p)
+                    return writable.contains { Paths.isWithin(p, $0.source) || Paths.isWithin(real, $0.source) }
+                } : nil
+                let writableHere = g == nil ? m.target : "the worktree \(repo)"
+                let text = planted.map { "\(what) = \(f.value) names \($0), inside a path the server may write: host git would run what the server puts there" }
+                    ?? "\(what) = \(f.value): mcpbox cannot tell which files it makes host git run or read (\(why)), and \(writableHere) is writable by the server"
+                if local || planted != nil {
                     if !acknowledged([repo, m.target], reason: "git configuration mcpbox cannot judge (\(f.key))", &d) {
+                        let fix = planted == nil ? "make it one program with plain arguments" : "keep what it runs out of the paths the server may write"
                         d.sink.add(Diagnostic(key: "filesystem.read_write", "refused: \(text) (\(m.origin))",
-                                              hint: "make it one program with plain arguments (\(gitC) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(repo)\"]"))
+                                              hint: "\(fix) (\(gitC) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(g == nil ? m.target : repo)\"]"))
                     }
                 } else {
-                    d.warnings.append("git: \(text); check that it runs nothing from the worktree (\(m.origin))")
+                    d.warnings.append("git: \(text); check that it runs nothing from \(g == nil ? m.target : "the worktree") (\(m.origin))")
                 }
                 continue
             }
             if f.use == .flag {
+                // Without a repository there is no .gitmodules or remote the server could point
+                // at a command; a repository it creates in the bind is moved aside by the sweep
+                // guard when the session ends (`GitProtection.Tree`), before host git works there.
+                if g == nil { continue }
                 d.sink.add(Diagnostic(key: "filesystem.read_write",
                                       "refused: \(what) = \(f.value) lets a URL the server writes (in .gitmodules, say) run commands on the host at the next `git fetch` or `git submodule update` (\(m.origin))",
                                       hint: "remove it: \(gitC) config --unset \(f.key)"))
                 continue
             }
-            guard let p = f.path else { continue }
+            guard let written = f.path else { continue }
+            // A path reached through a symlinked directory outside the binds (`~/lnk/d/x.sh`,
+            // `~/lnk` pointing into a bind): judged where the kernel finds it (red-team pass,
+            // 2026-12-02: only the text was compared). One inside a bind is judged as written:
+            // the walk below refuses a symlink there.
+            let p = PlanBuilder.reached(written, writable: writable.map(\.source))
+            // An argument written out as a path: a file it names is judged as a script; one not
+            // there yet only inside a path the server writes (it could create it); a directory
+            // or device is no script.
+            if f.argument {
+                if let info = HostFS.info(p, follow: false) {
+                    guard info.isRegular || info.isSymlink else { continue }
+                } else if !writable.contains(where: { Paths.isWithin(p, $0.source) && $0.source != p }) {
+                    continue
+                }
+            }
             let hint = "create it before the launch, move it out of the paths the server may write, or change the configuration (\(gitC) config --show-origin --get-all \(f.key))"
-            if let outer = writable.first(where: { Paths.isWithin($0.source, p) && $0.source != p }) {
+            if !f.argument, let outer = writable.first(where: { Paths.isWithin($0.source, p) && $0.source != p }) {
                 d.sink.add(Diagnostic(key: "filesystem.read_write",
                                       "refused: \(what) names \(p), which holds \(outer.source), a path the server may write: host git would read or run what the server writes there (\(m.origin))",
                                       hint: hint))
@@ -787,15 +932,42 @@ extension PlanBuilder {
                                       hint: hint))
                 continue
             }
+            // A script runs with what lies beside it (Python imports its own directory's modules
+            // first, and their `__pycache__`; a shell script sources its neighbours): its whole
+            // directory is bound read-only, and one at the top of a read-write bind is refused
+            // (red-team pass, 2026-12-02: a `json.py` planted beside a protected fsmonitor ran).
+            var bound = p
+            if f.use == .command, HostFS.info(p)?.isRegular == true {
+                let dir = Paths.dirname(p)
+                if let top = holders.first(where: { !Paths.isWithin(dir, $0.source) || Paths.same(dir, $0.source) }) {
+                    // Acknowledged: the script alone is bound read-only, as before.
+                    if !acknowledged([g == nil ? m.target : repo, m.target], reason: "a script host git runs at the top of a read-write bind (\(f.key))", &d) {
+                        d.sink.add(Diagnostic(key: "filesystem.read_write",
+                                              "refused: \(what) runs \(p), which lies at the top of \(top.source), a path the server may write: what the server writes beside it (a module it imports, a file it sources) would run with it (\(m.origin))",
+                                              hint: "move the script into a directory of its own, or out of the paths the server may write; or acknowledge it: [filesystem] accept = [\"\(g == nil ? m.target : repo)\"]"))
+                        continue
+                    }
+                } else {
+                    bound = dir
+                }
+            }
             for h in holders {
-                let target = Paths.join(h.target, Paths.remainder(p, under: h.source))
-                let mount = Mount(target: target, kind: .bind(source: p, readOnly: true),
+                let target = Paths.join(h.target, Paths.remainder(bound, under: h.source))
+                let mount = Mount(target: target, kind: .bind(source: bound, readOnly: true),
                                   origin: "mcpbox: git protection (\(f.key)\(f.via == nil ? "" : ": husky"))")
                 if d.mounts.contains(where: { $0.target == target && $0.kind == mount.kind }) { continue }
                 d.mounts.append(mount)
             }
             protectLinks(&d, p, what: what, bind: m)
         }
+    }
+
+    /// `path` as the kernel reaches it when the text lies outside every source of `writable`
+    /// but its resolution (through symlinked directories) lies inside one; else `path`.
+    static func reached(_ path: String, writable: [String]) -> String {
+        guard !writable.contains(where: { Paths.isWithin(path, $0) }) else { return path }
+        let real = GrantChecks.resolved(path)
+        return !Paths.same(real, path) && writable.contains(where: { Paths.isWithin(real, $0) }) ? real : path
     }
 
     /// What a read-only bind of `path` (a hooks directory, a configuration file) would still

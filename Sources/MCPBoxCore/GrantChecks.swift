@@ -385,31 +385,35 @@ extension PlanBuilder {
         return places
     }
 
-    /// Why a log mcpbox appends to (`[audit] log`, `[network] log`) may not live at `path`: its
-    /// lines carry what the server chose (tool names and arguments, host names, payloads), so a
-    /// log that is, or lies in, a place the host runs or trusts later (a shell start-up file,
-    /// `/etc/profile.d`, a PATH directory, git configuration, mcpbox's profiles) would hand the
-    /// server's words to the host (`$(…)` in a JSON string runs when `.bashrc` is sourced).
-    /// By the path as written and as resolved; nil when it may.
-    func logPlaceProblem(_ path: String, what log: String) -> (message: String, hint: String)? {
-        var places = runLaterPlaces(homes: callerHomes())
-        for h in callerHomes() { places += GrantChecks.credentials.map { (Paths.join(h, $0), "credentials") } }
+    /// Why each log mcpbox appends to (`[audit] log`, `[network] log`) may not live at its
+    /// path: its lines carry what the server chose (tool names and arguments, host names,
+    /// payloads), so a log that is, or lies in, a place the host runs or trusts later (a shell
+    /// start-up file, `/etc/profile.d`, a PATH directory, git configuration, mcpbox's profiles)
+    /// would hand the server's words to the host (`$(…)` in a JSON string runs when `.bashrc`
+    /// is sourced). By the path as written and as resolved; nil for a log that may live there.
+    /// The places are gathered once for all the logs.
+    func logPlaceProblems(_ logs: [(path: String, what: String)]) -> [(message: String, hint: String)?] {
+        guard !logs.isEmpty else { return [] }
+        let homes = callerHomes()
+        var places = runLaterPlaces(homes: homes)
+        for h in homes { places += GrantChecks.credentials.map { (Paths.join(h, $0), "credentials") } }
         // Where mcpbox loads profiles from: a log named like one (`NAME.toml`) would be loaded
         // as a profile by name (a JSON line is no valid TOML, but mcpbox's profiles are no place
         // for the server's words); other logs beside profiles are left alone.
-        if Paths.basename(path).hasSuffix(".toml") {
-            places += profile.searchPath.filter(\.isAbsolutePath).map { ($0, "a directory of the profile search path") }
-            places.append(("/etc/mcpbox", "mcpbox's system configuration"))
-            places += callerHomes().map { (Paths.join($0, ".config/mcpbox"), "mcpbox's configuration") }
-            if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Self.pathOrWalked) { places.append((Paths.join(x, "mcpbox"), "mcpbox's configuration")) }
+        var profilePlaces = profile.searchPath.filter(\.isAbsolutePath).map { ($0, "a directory of the profile search path") }
+        profilePlaces.append(("/etc/mcpbox", "mcpbox's system configuration"))
+        profilePlaces += homes.map { (Paths.join($0, ".config/mcpbox"), "mcpbox's configuration") }
+        if let x = host[env: "XDG_CONFIG_HOME"].flatMap(Self.pathOrWalked) { profilePlaces.append((Paths.join(x, "mcpbox"), "mcpbox's configuration")) }
+        return logs.map { log in
+            let path = log.path, real = GrantChecks.resolved(path)
+            let candidates = Paths.basename(path).hasSuffix(".toml") ? places + profilePlaces : places
+            for (place, what) in candidates {
+                guard Paths.isWithin(path, place) || Paths.isWithin(real, place) || Paths.isWithin(real, GrantChecks.resolved(place)) else { continue }
+                return ("refused: the \(log.what) \(path) \(Paths.same(path, place) ? "is" : "lies inside") \(place) (\(what)), which the host runs or trusts later; mcpbox appends what the server sends there (tool names, arguments, host names)",
+                        "keep logs in a directory nothing reads as code or configuration, such as ~/.local/state/mcpbox")
+            }
+            return nil
         }
-        let real = GrantChecks.resolved(path)
-        for (place, what) in places {
-            guard Paths.isWithin(path, place) || Paths.isWithin(real, place) || Paths.isWithin(real, GrantChecks.resolved(place)) else { continue }
-            return ("refused: the \(log) \(path) \(Paths.same(path, place) ? "is" : "lies inside") \(place) (\(what)), which the host runs or trusts later; mcpbox appends what the server sends there (tool names, arguments, host names)",
-                    "keep logs in a directory nothing reads as code or configuration, such as ~/.local/state/mcpbox")
-        }
-        return nil
     }
 
     /// Runs every check of `GrantChecks` over the draft's binds.

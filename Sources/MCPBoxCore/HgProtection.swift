@@ -31,14 +31,71 @@ public enum HgProtection {
         public var trustedGroups: [String] = []
         /// Files that could not be read (not missing: unreadable).
         public var unreadable: [String] = []
+        /// Values mcpbox cannot resolve as hg does: an `%include` or extension path holding a
+        /// variable other than `$HOME` (hg expands it from whoever runs it).
+        public var problems: [String] = []
+    }
+
+    /// `s` with `$HOME`/`${HOME}` at its start as `~` (`expandHome`; elsewhere left for the
+    /// word splitting that follows, which takes it as each home) and every other `$NAME` or
+    /// `${NAME}` set in the caller's environment replaced by its value, as hg's
+    /// `util.expandpath` (and the shell, for a hook) expands them; unset ones are left as written.
+    static func expandVariables(_ s: String) -> String {
+        let text = expandHome(s)
+        guard text.contains("$") else { return text }
+        let env = Dictionary(HostFS.environment(), uniquingKeysWith: { a, _ in a })
+        let u = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        func isName(_ c: Unicode.Scalar) -> Bool { c == "_" || (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c))) }
+        while i < u.count {
+            guard u[i] == "$", i + 1 < u.count else { out.append(u[i]); i += 1; continue }
+            let braced = u[i + 1] == "{"
+            var j = braced ? i + 2 : i + 1
+            let start = j
+            while j < u.count, isName(u[j]) { j += 1 }
+            var nameView = String.UnicodeScalarView()
+            nameView.append(contentsOf: u[start..<j])
+            let name = String(nameView)
+            if braced { guard j < u.count, u[j] == "}" else { out.append(u[i]); i += 1; continue }; j += 1 }
+            if !name.isEmpty, name != "HOME", let value = env[name] {
+                out.append(contentsOf: value.unicodeScalars)
+            } else {
+                out.append(contentsOf: u[i..<j])
+            }
+            i = j
+        }
+        return String(out)
+    }
+
+    /// `$HOME` and `${HOME}` at the start of a word (alone or before `/`) as `~`: hg expands
+    /// both in paths (`util.expandpath`) and the shell in hooks.
+    static func expandHome(_ w: String) -> String {
+        for prefix in ["${HOME}", "$HOME"] where w == prefix || w.hasPrefix(prefix + "/") {
+            return "~" + w.dropFirst(prefix.count)
+        }
+        return w
     }
 
     /// The configuration files host hg reads before a repository's own: system-wide, and each
     /// home's `~/.hgrc` and `~/.config/hg/hgrc`.
-    public static func globalFiles(homes: [String], xdgConfigHome: String?) -> [String] {
-        var files = ["/etc/mercurial/hgrc"]
-        files += HostFS.listDirectory("/etc/mercurial/hgrc.d").filter { $0.hasSuffix(".rc") }.sorted()
-            .map { Paths.join("/etc/mercurial/hgrc.d", $0) }
+    public static func globalFiles(homes: [String], xdgConfigHome: String?, hgrcPath: String? = nil) -> [String] {
+        var files: [String] = []
+        // The installation's own (`<prefix>/etc/mercurial`: `/usr/etc` for Debian's hg), then the system's.
+        for etc in ["/usr/etc/mercurial", "/usr/local/etc/mercurial", "/etc/mercurial"] {
+            files.append(Paths.join(etc, "hgrc"))
+            files += HostFS.listDirectory(Paths.join(etc, "hgrc.d")).filter { $0.hasSuffix(".rc") }.sorted()
+                .map { Paths.join(etc, "hgrc.d/" + $0) }
+        }
+        // `HGRCPATH` (files, and directories' `*.rc`): read as well as the usual ones, since the
+        // shell host hg later runs in may or may not set it (red-team pass, 2026-12-02).
+        for item in (hgrcPath ?? "").split(separator: ":").map(String.init) where item.isAbsolutePath {
+            if HostFS.info(item)?.isDirectory == true {
+                files += HostFS.listDirectory(item).filter { $0.hasSuffix(".rc") }.sorted().map { Paths.join(item, $0) }
+            } else {
+                files.append(item)
+            }
+        }
         for h in homes { files += [Paths.join(h, ".hgrc"), Paths.join(h, ".config/hg/hgrc")] }
         if let x = xdgConfigHome, x.isAbsolutePath { files.append(Paths.join(x, "hg/hgrc")) }
         return files
@@ -46,8 +103,9 @@ public enum HgProtection {
 
     /// Reads `files` (and what they `%include`) as host hg would, collecting what they name;
     /// a relative command or extension is resolved from `repo` (hooks run at the repository's
-    /// root), a relative include from its including file, `~` from each of `homes`.
-    public static func scan(_ files: [String], repo: String, homes: [String]) -> Scan {
+    /// root; with no repository, nil, it names a place in whichever one hg runs in, and is
+    /// skipped), a relative include from its including file, `~` from each of `homes`.
+    public static func scan(_ files: [String], repo: String?, homes: [String]) -> Scan {
         var s = Scan()
         var read = 0
         func add(_ path: String, _ key: String) {
@@ -67,6 +125,16 @@ public enum HgProtection {
                     if k == "users" { s.trustedUsers += items } else if k == "groups" { s.trustedGroups += items }
                     return
                 }
+                if section == "extensions", !value.isEmpty, !value.hasPrefix("!") {
+                    let path = expandVariables(value)
+                    if path.contains("$") {
+                        s.problems.append("\(file): extensions.\(k) = \(value) holds a variable mcpbox cannot expand as hg would")
+                    } else if !path.isAbsolutePath && !path.hasPrefix("~") {
+                        // hg loads it from wherever it runs (the working directory), which may be
+                        // any directory of a bind (red-team pass, 2026-12-02).
+                        s.problems.append("\(file): extensions.\(k) = \(value) is a relative path, which hg resolves from wherever it runs")
+                    }
+                }
                 for p in commandPaths(section: section, key: k, value: value, repo: repo, homes: homes) { add(p, "\(section).\(k)") }
             }
             for (n, whole) in HgText.lines(text).enumerated() {
@@ -82,13 +150,19 @@ public enum HgProtection {
                     flush()
                     continue
                 }
-                if key != nil, let first = line.first, first == " " || first == "\t" {
+                // A continuation starts with any of hg's blanks (a bytes regex's `\s`: `\f` and `\v` too).
+                let indented = line.unicodeScalars.first.map(HgText.isSpace) == true
+                if key != nil, indented {
                     value += "\n" + t
                     continue
                 }
                 flush()
                 if line.hasPrefix("%include") {
-                    let target = line.dropFirst("%include".count).trimmingScalars(where: HgText.isSpace)
+                    let target = expandVariables(line.dropFirst("%include".count).trimmingScalars(where: HgText.isSpace))
+                    if target.contains("$") {
+                        s.problems.append("\(file): %include \(target) holds a variable mcpbox cannot expand as hg would")
+                        continue
+                    }
                     for p in GitConfigScan.resolveAll(target, base: Paths.dirname(file), homes: homes) {
                         add(p, "%include")
                         visit(p, depth: depth + 1)
@@ -96,13 +170,16 @@ public enum HgProtection {
                     continue
                 }
                 if line.hasPrefix("%unset") { continue }
-                if line.hasPrefix("["), let close = line.firstIndex(of: "]") {
-                    section = String(line[line.index(after: line.startIndex)..<close]).trimmingScalars(where: HgText.isSpace)
+                // By scalars, as hg's byte patterns match: a combining mark after `]` or `=` does not
+                // hide it (red-team pass, 2026-12-02).
+                let u = line.unicodeScalars
+                if u.first == "[", let close = u.firstIndex(of: "]") {
+                    section = String(u[u.index(after: u.startIndex)..<close]).trimmingScalars(where: HgText.isSpace)
                     continue
                 }
-                if let eq = line.firstIndex(of: "="), !line.hasPrefix(" "), !line.hasPrefix("\t") {
-                    key = String(line[..<eq]).trimmingScalars(where: HgText.isSpace)
-                    value = String(line[line.index(after: eq)...]).trimmingScalars(where: HgText.isSpace)
+                if let eq = u.firstIndex(of: "="), !indented {
+                    key = String(u[..<eq]).trimmingScalars(where: HgText.isSpace)
+                    value = String(u[u.index(after: eq)...]).trimmingScalars(where: HgText.isSpace)
                 }
             }
             flush()
@@ -113,7 +190,29 @@ public enum HgProtection {
 
     /// The host paths a configuration value makes hg run or load: a hook's or alias's command
     /// (its words holding a `/`), an in-process hook's or extension's Python file.
-    static func commandPaths(section: String, key: String, value: String, repo: String, homes: [String]) -> [String] {
+    static func commandPaths(section: String, key: String, value: String, repo: String?, homes: [String]) -> [String] {
+        func resolve(_ w: String) -> [String] {
+            guard let repo else { return w.isAbsolutePath || w.hasPrefix("~") ? GitConfigScan.resolveAll(w, base: "/", homes: homes) : [] }
+            return GitConfigScan.resolveAll(w, base: repo, homes: homes)
+        }
+        // Programs hg runs outside the command sections: fsmonitor's watchman, an encode or
+        // decode filter's `pipe:`/`tempfile:` command, email's sendmail-like method.
+        if section == "fsmonitor" && key == "watchman_exe" {
+            let w = expandHome(value.trimmingScalars(where: HgText.isQuoteOrParen))
+            return w.contains("/") && !w.contains("$") ? resolve(w) : []
+        }
+        if section == "encode" || section == "decode" {
+            guard let prefix = ["pipe:", "tempfile:"].first(where: { value.hasPrefix($0) }) else { return [] }
+            return commandPaths(section: "hooks", key: key, value: String(value.dropFirst(prefix.count)), repo: repo, homes: homes)
+        }
+        if section == "email" && key == "method" {
+            guard value != "smtp" else { return [] }
+            return commandPaths(section: "hooks", key: key, value: value, repo: repo, homes: homes)
+        }
+        // `hg view`'s program, `hg fix`'s tools, the gpg extension's program.
+        if (section == "hgk" && key == "path") || (section == "fix" && key.hasSuffix(":command")) || (section == "gpg" && key == "cmd") {
+            return commandPaths(section: "hooks", key: key, value: value, repo: repo, homes: homes)
+        }
         guard commandSections.contains(section) || (section == "ui" && uiCommandKeys.contains(key)) else { return [] }
         if section == "merge-tools" && !(key.hasSuffix(".executable") || !key.contains(".")) { return [] }
         if section == "extdiff" && key.hasPrefix("opts.") { return [] }
@@ -124,31 +223,46 @@ public enum HgProtection {
         }
         if section == "extensions" {
             if v.hasPrefix("!") || v.isEmpty { return [] }
-            return GitConfigScan.resolveAll(v, base: repo, homes: homes)
+            // A relative one is resolved from the repository's root, where hg usually runs (and
+            // recorded as a problem by `scan`: hg resolves it from wherever it runs).
+            return resolve(expandVariables(v))
         }
         var words: [String] = []
         if section == "hooks" && v.hasPrefix("python:") {
             v.removeFirst("python:".count)
-            // `python:/path/file.py:function` (a module name otherwise).
-            if let colon = v.lastIndex(of: ":") { v = String(v[..<colon]) }
-            guard v.contains("/") else { return [] }
+            // `python:PATH:function` names a file (relative to the repository's root, even
+            // without a `/`: `python:h.py:run`); `python:module.function` a module.
+            guard let colon = v.lastIndex(of: ":") else { return [] }
+            v = expandVariables(String(v[..<colon]))
             words = [v]
         } else {
             let all = v.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" || $0 == "|" || $0 == "&" })
-                .map { $0.trimmingScalars(where: HgText.isQuoteOrParen) }
+                // Quotes join what they hold to the word (`"$HOME"/x.sh` is one word to the shell).
+                .map { String(String.UnicodeScalarView($0.unicodeScalars.filter { $0 != "\"" && $0 != "'" })).trimmingScalars(where: HgText.isQuoteOrParen) }
+                // The shell expands `$HOME` and `${HOME}` in a hook's command: the caller's home, as `~`.
+                .map(expandHome)
             words = all.filter { $0.contains("/") && !$0.contains("://") && !$0.hasPrefix("$") }
             // The script an interpreter runs is a file, found from the repository's root where hg
             // runs hooks, even without a `/` (`sh hook.sh`).
-            if let first = all.first, GitConfigScan.interpreters.contains(Paths.basename(first)),
+            if let first = all.first, GitConfigScan.isInterpreter(first),
                let script = all.dropFirst().first(where: { !$0.hasPrefix("-") }),
                script != "-", !script.contains("/"), !script.hasPrefix("$"), !script.contains("`") {
                 words.append(script)
             }
+            // What the shell reads that these words miss, read as git's commands are: a file fed
+            // to standard input (`sh</srv/w/h.sh`), an escaped word (`\/srv/w/h.sh`), an
+            // assignment's value (`BASH_ENV=/srv/w/h.sh bash -c :`), a script behind a wrapper;
+            // and every absolute path written in the line, variables of the caller's environment
+            // expanded (`X=/srv/w/h.sh; $X`, `$XDG_CONFIG_HOME/../w/h.sh`; red-team pass, 2026-12-02).
+            let expanded = expandVariables(v)
+            words += GitConfigScan.commandPaths(expanded) + GitConfigScan.argumentWords(expanded).filter { $0.isAbsolutePath || $0.hasPrefix("~") }
+            words += GitConfigScan.opaqueCommandPaths(expanded, homes: homes)
+            words += expanded.split(whereSeparator: { " \t\n;|&<>=".contains($0) }).map { String($0.unicodeScalars.filter { $0 != "\"" && $0 != "'" && $0 != "\\" }.map(Character.init)) }
+                .filter { $0.isAbsolutePath }
         }
         var out: [String] = []
         for w in words {
-            let w = w.hasPrefix("$HOME/") ? "~/" + w.dropFirst("$HOME/".count) : w
-            for p in GitConfigScan.resolveAll(w, base: repo, homes: homes) where !out.contains(p) { out.append(p) }
+            for p in resolve(expandHome(w)) where !out.contains(p) { out.append(p) }
         }
         return out
     }
@@ -161,6 +275,22 @@ public enum HgProtection {
 }
 
 extension PlanBuilder {
+    /// What to bind read-only for `path`, which hg configuration names (`key`) inside the
+    /// read-write bind `m` (host path `source`): a configuration file itself; a script or
+    /// extension with its whole directory, since it runs with what lies beside it (Python
+    /// imports its directory's modules and loads an extension's `__pycache__`, a shell script
+    /// sources its neighbours; red-team pass, 2026-12-02: a planted `.pyc` ran). One at the
+    /// top of the bind is refused (nil) unless acknowledged (then the file alone).
+    func scriptBind(_ d: inout Draft, _ m: Mount, _ path: String, key: String, source: String, repo: String?) -> String? {
+        guard key != "%include", HostFS.info(path)?.isRegular == true else { return path }
+        let dir = Paths.dirname(path)
+        if Paths.isWithin(dir, source) && !Paths.same(dir, source) { return dir }
+        if acknowledged([repo ?? m.target, m.target], reason: "a script host hg runs at the top of a read-write bind (\(key))", &d) { return path }
+        refuse(&d, m, "\(path), which Mercurial configuration names (\(key)), lies at the top of the read-write bind \(m.target): what the server writes beside it (a module it imports, its `__pycache__`, a file it sources) would run with it",
+               hint: Self.acceptHint(repo ?? m.target, "move the script into a directory of its own, or out of the paths the server may write"))
+        return nil
+    }
+
     /// Binds read-only what host hg would run or trust in every Mercurial repository read-write
     /// bind `m` (host path `source`) exposes, watches what cannot be bound, and refuses what
     /// cannot be protected (see `HgProtection`).
@@ -168,21 +298,27 @@ extension PlanBuilder {
         let origin = "mcpbox: hg protection"
         let repos = [e.enclosingHgRepository].compactMap { $0 } + e.hgRepos
         let homes = callerHomes()
-        let globals = HgProtection.globalFiles(homes: homes, xdgConfigHome: host[env: "XDG_CONFIG_HOME"])
+        let globals = HgProtection.globalFiles(homes: homes, xdgConfigHome: host[env: "XDG_CONFIG_HOME"], hgrcPath: host[env: "HGRCPATH"])
         guard !repos.isEmpty else {
             // No repository here: host hg still reads the system's and the user's files in every
             // repository, and an absolute `%include` or hook script they name may lie in this
             // bind (red-team pass, 2026-12-02). Relative ones name places in whichever
-            // repository hg runs in: resolved under a directory that cannot exist, and skipped.
-            let nowhere = "/nonexistent/.mcpbox-no-repository"
-            let scan = HgProtection.scan(globals, repo: nowhere, homes: homes)
-            for (path, key) in scan.named where Paths.isWithin(path, source) && !Paths.isWithin(path, nowhere) {
+            // repository hg runs in, and are skipped. Read once per plan, for every such bind.
+            if d.hgGlobalScan == nil { d.hgGlobalScan = HgProtection.scan(globals, repo: nil, homes: homes) }
+            if let problem = d.hgGlobalScan!.problems.first {
+                refuse(&d, m, "mcpbox cannot tell what your Mercurial configuration makes host hg load in every repository (\(problem)), and \(m.target) is writable by the server",
+                       hint: "write the path out (`~/` is understood), or bind a narrower path")
+                return
+            }
+            // Each as the kernel reaches it (a symlinked directory on the way, outside the bind).
+            for (path, key) in d.hgGlobalScan!.named.map({ (PlanBuilder.reached($0.path, writable: [source]), $0.key) }) where Paths.isWithin(path, source) {
                 guard HostFS.info(path, follow: false) != nil, HostFS.realPath(path) == path, !Paths.isWithin(source, path) else {
                     refuse(&d, m, "\(path), which your Mercurial configuration names (\(key)) for every repository, lies inside a read-write bind and \(HostFS.info(path, follow: false) == nil ? "does not exist yet" : Paths.isWithin(source, path) ? "holds it" : "is reached through a symlink"): the server could write what host hg runs",
                            hint: "create it, move it out of \(m.target), or change the configuration")
                     continue
                 }
-                let mount = Mount(target: Paths.join(m.target, Paths.remainder(path, under: source)), kind: .bind(source: path, readOnly: true), origin: origin)
+                guard let bound = scriptBind(&d, m, path, key: key, source: source, repo: nil) else { continue }
+                let mount = Mount(target: Paths.join(m.target, Paths.remainder(bound, under: source)), kind: .bind(source: bound, readOnly: true), origin: origin)
                 if !d.mounts.contains(where: { $0.target == mount.target && $0.origin == origin }) { d.mounts.append(mount) }
             }
             return
@@ -225,10 +361,15 @@ extension PlanBuilder {
                        hint: "make it readable, or bind a narrower path")
                 continue
             }
+            if let problem = scan.problems.first {
+                refuse(&d, m, "mcpbox cannot tell what Mercurial configuration makes host hg load for \(repo) (\(problem))",
+                       hint: "write the path out (`~/` is understood), or bind a narrower path")
+                continue
+            }
             var ok = true
             var binds: [String] = HgProtection.guardedEntries.map { Paths.join(hg, $0) }
                 .filter { HostFS.info($0, follow: false) != nil }
-            for (path, key) in scan.named where Paths.isWithin(path, source) {
+            for (path, key) in scan.named.map({ (PlanBuilder.reached($0.path, writable: [source]), $0.key) }) where Paths.isWithin(path, source) {
                 guard HostFS.info(path, follow: false) != nil, HostFS.realPath(path) == path else {
                     refuse(&d, m, "\(path), which Mercurial configuration names (\(key)), lies inside a read-write bind and \(HostFS.info(path, follow: false) == nil ? "does not exist yet" : "is reached through a symlink"): the server could create or re-point it",
                            hint: "create it, move it out of \(m.target), or change the configuration")
@@ -241,7 +382,8 @@ extension PlanBuilder {
                     ok = false
                     continue
                 }
-                if !binds.contains(path) { binds.append(path) }
+                guard let bound = scriptBind(&d, m, path, key: key, source: source, repo: repo) else { ok = false; continue }
+                if !binds.contains(bound) { binds.append(bound) }
             }
             guard ok else { continue }
             for path in binds where Paths.isWithin(path, source) {
@@ -290,18 +432,21 @@ enum HgText {
         return out
     }
 
-    /// `CharacterSet.whitespaces` (as Foundation defines it on Linux: tab, the space separators
-    /// and U+200B).
+    /// hg's blanks: a Python bytes regex's `\s` and `bytes.strip()` (space, `\t`, `\n`, `\v`,
+    /// `\f`, `\r`), ASCII only. (Foundation's `whitespaces`, used before, also trimmed U+00A0
+    /// and the other Unicode spaces, which hg keeps: `hook.sh` followed by U+00A0 is another
+    /// file to the shell that runs it; and it kept `\f` and `\v`, which hg trims.)
     static func isSpace(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
-        default: return false
-        }
+        c.value == 0x20 || (c.value >= 0x09 && c.value <= 0x0D)
     }
 
-    /// `CharacterSet.whitespacesAndNewlines`: `isSpace`, U+000A-U+000D, U+0085, U+2028, U+2029.
+    /// `CharacterSet.whitespacesAndNewlines` (as Foundation defines it on Linux: tab, the space
+    /// separators, U+200B, U+000A-U+000D, U+0085, U+2028, U+2029), for a `sharedpath`.
     static func isSpaceOrNewline(_ c: Unicode.Scalar) -> Bool {
-        isSpace(c) || (c.value >= 0x0A && c.value <= 0x0D) || c.value == 0x85 || c.value == 0x2028 || c.value == 0x2029
+        switch c.value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200B, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
     }
 
     /// The characters hg's command words are stripped of.

@@ -143,6 +143,11 @@ public struct PlanBuilder {
         var carriedMounts: [Mount] = []
         /// `SandboxPlan.sourceIdentities`.
         var sourceIdentities: [PathKey: FileIdentity] = [:]
+        /// The system's and the caller's global git and hg configuration, scanned once per
+        /// plan for the read-write binds that hold no repository (`protectGitConfiguration`,
+        /// `protectMercurial`).
+        var gitGlobalScan: GitConfigScan.Result?
+        var hgGlobalScan: HgProtection.Scan?
 
         /// Adds `warning`, or records it as acknowledged by `entry`.
         mutating func warn(_ warning: String, acknowledgedBy entry: Sourced<String>?) {
@@ -362,11 +367,16 @@ public struct PlanBuilder {
         let landlock = landlockPolicy(mounts: d.mounts, network: network, sink: &d.sink)
         let egress = EgressPlanner.build(profile, network: network, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
         let audit = AuditPlan.build(profile, env: env, mounts: d.mounts, sink: &d.sink, warnings: &d.warnings)
-        if let a = audit, let (message, hint) = logPlaceProblem(a.path, what: "audit log") {
-            d.sink.add(profile.auditLog?.diagnostic(message, hint: hint) ?? Diagnostic(key: "audit.log", message, hint: hint))
+        // Each log's place, judged against the places gathered once for both.
+        var logs: [(path: String, what: String, diagnostic: (String, String) -> Diagnostic)] = []
+        if let a = audit {
+            logs.append((a.path, "audit log", { m, h in self.profile.auditLog?.diagnostic(m, hint: h) ?? Diagnostic(key: "audit.log", m, hint: h) }))
         }
-        if let log = profile.networkLog, egress?.policy.logPath != nil, let (message, hint) = logPlaceProblem(log.value, what: "network log") {
-            d.sink.add(log.diagnostic(message, hint: hint))
+        if let log = profile.networkLog, egress?.policy.logPath != nil {
+            logs.append((log.value, "network log", { m, h in log.diagnostic(m, hint: h) }))
+        }
+        for (log, problem) in zip(logs, logPlaceProblems(logs.map { ($0.path, $0.what) })) {
+            if let (message, hint) = problem { d.sink.add(log.diagnostic(message, hint)) }
         }
 
         let pins = PinPlanner.config(profile, host: host, writable: writable, sink: &d.sink)
@@ -797,7 +807,7 @@ public struct PlanBuilder {
             // `core.hooksPath` or `init.templateDir`): the server would plant what host git runs
             // everywhere (red-team pass, 2026-12-02).
             if gitDirs.isEmpty && e.enclosingRepository == nil && e.worktrees.isEmpty {
-                protectGitConfiguration(&d, gitDir: "", bind: m)
+                protectGitConfiguration(&d, gitDir: nil, bind: m)
             }
             // Every read-write tree is swept, not only those that held a repository at launch: in
             // caller-remap mode a repository the server creates anywhere is the caller's, which

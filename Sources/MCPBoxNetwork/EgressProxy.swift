@@ -349,7 +349,7 @@ public final class EgressProxy: @unchecked Sendable {
     func tunnel(_ client: Int32, _ upstream: Int32, host: String, initial: [UInt8], record rec: inout Record) {
         var rest = initial
         let deadline = Sockets.now() + EgressProxy.headTimeout
-        var verdict = TLSClientHello.serverName(rest)
+        var (verdict, end) = TLSClientHello.parse(rest)
         while verdict == .incomplete {
             // A server that speaks first (SSH, SMTP, FTP banners) is not answering a TLS client
             // (a TLS client always speaks first): nothing to judge, the bytes flow. Waiting on the
@@ -365,14 +365,13 @@ public final class EgressProxy: @unchecked Sendable {
                 rec.reason = n == 0 ? "client closed the tunnel inside a partial TLS record" : "no complete first message on the tunnel in time"
                 return
             }
-            verdict = TLSClientHello.serverName(rest)
+            (verdict, end) = TLSClientHello.parse(rest)
         }
         guard judge(verdict, client: client, host: host, record: &rec) else { return }
         // What the client sent after its ClientHello (early data, or a second ClientHello meant
         // for the server's HelloRetryRequest) waits until the server's reply is judged.
         var held: [UInt8] = []
         if verdict.isClientHello {
-            let end = TLSClientHello.parse(rest).end
             if end > 0, end < rest.count {
                 held = Array(rest[end...])
                 rest.removeSubrange(end...)

@@ -38,7 +38,9 @@ import Testing
                      "[a] b = inline\n", "[x]\nv = \"  quoted ; # \"  tail  \n", "[x]\nw = one\\\n two\r\n", "[x]\ne = a\\tb\\\\c\\\"d\n",
                      "x=1\n[a]\n", "[a.B \"c\"]\nk=1\n", "[a]\nk = \"x\\\n", "[a]\nk # c\n", "[a]\nk=a\\q\n", "[a \"s\" x]\n", "[]\nk=1\n",
                      "[a]\n1x = 2\n", "[a]\nk v\n", "[a\nk=1\n", "[a]\nk=\"unterminated\n", "[a]\n\tk\t=\t\tv\tw\t\n", "[a]k=1\n[b]\n\tx-y = \"\"\n",
-                     "\u{FEFF}[a]\nk=1\n", "[a \"\"]\nk=1\n", "[a]\nk=\\\n\n", "[a]\nk=x\\\n;c\n", "[a]\n  k  \n"]
+                     "\u{FEFF}[a]\nk=1\n", "[a \"\"]\nk=1\n", "[a]\nk=\\\n\n", "[a]\nk=x\\\n;c\n", "[a]\n  k  \n",
+                     // `\f` and `\v` are no blanks to git (red-team pass, 2026-12-02: mcpbox trimmed them).
+                     "[a]\nk = v\u{0C}\n", "[a]\nk = v\u{0B}w \u{0C} x\n", "\u{0C}[a]\nk=1\n", "[a]\n\u{0B}k=1\n", "[a \u{0C}\"s\"]\nk=1\n"]
         for (n, text) in texts.enumerated() {
             let file = s.write("c\(n)", text)
             let r = Process()
@@ -61,6 +63,20 @@ import Testing
             }
             #expect(ours.error == nil && keys(text) == git, "\(text.debugDescription): git \(git), mcpbox \(keys(text)) \(String(describing: ours.error))")
         }
+    }
+
+    /// git ends a value at a NUL byte (it keeps it as a C string): refused as unreadable, not
+    /// resolved in full to another file (red-team pass, 2026-12-02). `~NAME/` is that account's
+    /// home and `%(prefix)/` git's installation prefix, in path values and includes; quotes join
+    /// what they hold to a word of a command mcpbox cannot read word by word.
+    @Test func valuesAsGitReadsThem() {
+        #expect(GitConfigScan.parse(Array("[core]\n\tfsmonitor = /srv/w/a.sh".utf8) + [0] + Array("x\n".utf8)).error?.reason == "a NUL byte in a value")
+        #expect(GitConfigScan.resolve("~root/../srv/x", base: "/", home: nil) == "/srv/x")
+        #expect(GitConfigScan.resolve("~no-such-account-here/x", base: "/", home: nil) == nil)
+        #expect(GitConfigScan.includePaths("%(prefix)/../srv/w/inc.cfg", from: "/home/u/.gitconfig", homes: []).contains("/srv/w/inc.cfg"))
+        #expect(GitConfigScan.opaqueCommandPaths("\"$HOME\"/proj/h.sh; echo ${HOME}/b '/srv/w/c.sh'", homes: ["/home/u"])
+                == ["/home/u/proj/h.sh", "/home/u/b", "/srv/w/c.sh"])
+        #expect(GitConfigScan.isInterpreter("/usr/bin/python3.11") && GitConfigScan.isInterpreter("perl5.36") && !GitConfigScan.isInterpreter("make"))
     }
 
     /// Garbage of every kind: no crash, bounded, and either entries or an error.
@@ -259,7 +275,8 @@ import Testing
         s.write("repo/.gitconfig.local", "[core]\n\tpager = ./tools/pager\n")
         s.write("repo/tools/pager", "#!/bin/sh\ncat\n", mode: 0o755)
         let plan = try #require(plan(s).plan, "\(plan(s).errors)")
-        for (path, key) in [("repo/.husky/_", "core.hookspath"), ("repo/.gitconfig.local", "include.path"), ("repo/tools/pager", "core.pager")] {
+        // A script with its directory (what lies beside it runs with it); an included file alone.
+        for (path, key) in [("repo/.husky/_", "core.hookspath"), ("repo/.gitconfig.local", "include.path"), ("repo/tools", "core.pager")] {
             let p = s.path + "/" + path
             let m = plan.mounts.first { $0.target == p }
             #expect(m?.kind == .bind(source: p, readOnly: true) && m?.origin == "mcpbox: git protection (\(key))", "\(path): \(String(describing: m))")

@@ -96,15 +96,16 @@ import Glibc
 
         let t = scratch(binding: "repo")
         try git(["init", "-q", t.path + "/repo"])
-        t.write("repo/pg.sh", "#!/bin/sh\n")
-        t.write("repo/fsm7.js", "\n")
-        t.write("repo/req.js", "\n")
-        try git(["-C", t.path + "/repo", "config", "core.pager", "nice sh pg.sh"])
-        try git(["-C", t.path + "/repo", "config", "merge.m.driver", "node --require ./req.js fsm7.js"])
+        // Each in a directory of its own: a script is bound read-only with its directory.
+        t.write("repo/a/pg.sh", "#!/bin/sh\n")
+        t.write("repo/b/fsm7.js", "\n")
+        t.write("repo/c/req.js", "\n")
+        try git(["-C", t.path + "/repo", "config", "core.pager", "nice sh a/pg.sh"])
+        try git(["-C", t.path + "/repo", "config", "merge.m.driver", "node --require ./c/req.js b/fsm7.js"])
         let plan = try #require(Fixture.plan("p", dirs: [t.path + "/profiles"], host: Fixture.host(uid: 0, gid: 0)).plan)
-        for f in ["pg.sh", "fsm7.js", "req.js"] {
-            let path = t.path + "/repo/" + f
-            #expect(plan.mounts.contains { $0.target == path && $0.kind == .bind(source: path, readOnly: true) }, "\(f): \(plan.mounts.map(\.target))")
+        for dir in ["a", "b", "c"] {
+            let path = t.path + "/repo/" + dir
+            #expect(plan.mounts.contains { $0.target == path && $0.kind == .bind(source: path, readOnly: true) }, "\(dir): \(plan.mounts.map(\.target))")
         }
     }
 

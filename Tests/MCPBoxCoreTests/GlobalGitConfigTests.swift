@@ -50,7 +50,7 @@ import Testing
         s.write("repo/tools/fsmonitor", "#!/bin/sh\n", mode: 0o755)
         let r = plan(s, env: ["HOME": s.path + "/home", "XDG_CONFIG_HOME": s.path + "/xdg"])
         let p = try #require(r.plan, "\(r.errors)")
-        for (path, key) in [("repo/.githooks", "core.hookspath"), ("repo/tools/fsmonitor", "core.fsmonitor")] {
+        for (path, key) in [("repo/.githooks", "core.hookspath"), ("repo/tools", "core.fsmonitor")] {
             let full = s.path + "/" + path
             let m = p.mounts.first { $0.target == full }
             #expect(m?.kind == .bind(source: full, readOnly: true) && m?.origin == "mcpbox: git protection (\(key))", "\(path): \(String(describing: m))")

@@ -287,4 +287,13 @@ public struct HostListener: Sendable {
     }
 
     public func stop() { _ = Glibc.close(fd) }
+
+    /// Whether no connection waits to be accepted (checked without blocking); one that does is
+    /// accepted and closed. Nil when the socket cannot be made non-blocking.
+    public func acceptedNothing() -> Bool? {
+        guard fcntl(fd, F_SETFL, O_NONBLOCK) == 0 else { return nil }
+        let accepted = accept(fd, nil, nil)
+        if accepted >= 0 { _ = Glibc.close(accepted) }
+        return accepted < 0
+    }
 }

@@ -95,7 +95,8 @@ struct HgEscapeTests {
         defer { s.cleanUp() }
         let explain = try s.mcpbox(["explain"])
         #expect(explain.status == 0, "\(explain.stderr)")
-        for path in [".hg/hgrc", "local.rc", "tools/check.sh"] {
+        // The hook's script with its directory (what lies beside a script runs with it).
+        for path in [".hg/hgrc", "local.rc", "tools"] {
             let line = explain.stdoutText.split(separator: "\n").first { $0.contains(s.repo + "/" + path) && $0.contains("mcpbox: hg protection") }
             #expect(line != nil, "explain does not show \(path) bound read-only: \(explain.stdoutText)")
         }
