@@ -338,17 +338,26 @@ public enum GitConfigScan {
     /// name, as far as they can be read: each word split at blanks and shell punctuation, with
     /// `~`, `$HOME` and `${HOME}` taken as each of `homes`. Words naming nothing absolute
     /// (`$TOKEN`, `./x`) are skipped: only what is written out can be judged.
+    /// Whether a word is a path written out (absolute, or from a home: `~/`, `~NAME/`), which
+    /// names the same place wherever git or hg runs.
+    static func isWrittenPath(_ w: String) -> Bool { w.isAbsolutePath || w.hasPrefix("~") }
+
+    /// `$HOME` and `${HOME}` at the start of a word (alone or before `/`) as `~`: the shell
+    /// expands both in a command, hg in a path (`util.expandpath`).
+    static func expandHome(_ w: String) -> String {
+        for prefix in ["${HOME}", "$HOME"] where w == prefix || w.hasPrefix(prefix + "/") {
+            return "~" + w.dropFirst(prefix.count)
+        }
+        return w
+    }
+
     static func opaqueCommandPaths(_ value: String, homes: [String]) -> [String] {
         var out: [String] = []
         // (Braces are words of their own in a shell group, `f() { …; }`: not separators, or
         // `${HOME}/x` would fall apart.)
         for raw in value.split(whereSeparator: { " \t\n;|&()`<>=,".contains($0) }) {
             // Quotes join what they hold to the word (`"$HOME"/x.sh` is one word).
-            var w = String(raw.filter { $0 != "\"" && $0 != "'" })
-            for prefix in ["${HOME}", "$HOME"] where w == prefix || w.hasPrefix(prefix + "/") {
-                w = "~" + w.dropFirst(prefix.count)
-            }
-            w = String(w.drop { $0 == "{" })
+            let w = String(expandHome(String(raw.filter { $0 != "\"" && $0 != "'" })).drop { $0 == "{" })
             guard w.isAbsolutePath || w == "~" || w.hasPrefix("~/") else { continue }
             for p in resolveAll(w, base: "/", homes: homes) where !out.contains(p) { out.append(p) }
         }
@@ -441,7 +450,7 @@ public enum GitConfigScan {
             case .path: paths = gitResolveAll(v, base: top, homes: homes)
             case .command where gitDir == nil:
                 // Only absolute and `~/` words: a relative one is resolved in whichever worktree git runs.
-                let written = { (w: String) in w.isAbsolutePath || w.hasPrefix("~") || w.hasPrefix("%(prefix)/") }
+                let written = { (w: String) in isWrittenPath(w) || w.hasPrefix("%(prefix)/") }
                 paths = commandPaths(v).filter(written).flatMap { gitResolveAll($0, base: "/", homes: homes) }
                 // An argument written out as a path is judged whether or not it exists yet (a
                 // script the server could create: `python3.11 /srv/w/fsmon.py`).
@@ -458,7 +467,7 @@ public enum GitConfigScan {
                     .filter { w in HostFS.info(w)?.isRegular == true && !sure.contains { Paths.same($0, w) } }
                 paths = sure + named
                 // One written out as an absolute or `~/` path: judged even before it exists.
-                arguments = words.filter { $0.isAbsolutePath || $0.hasPrefix("~") }.flatMap { gitResolveAll($0, base: top, homes: homes) }
+                arguments = words.filter(isWrittenPath).flatMap { gitResolveAll($0, base: top, homes: homes) }
                     .filter { w in !paths.contains { Paths.same($0, w) } }
             case .flag: paths = []
             }
@@ -833,6 +842,8 @@ extension PlanBuilder {
         if g == nil { d.gitGlobalScan = scan }
         let repo = g.map { g in worktree ?? (Paths.basename(g) == ".git" ? Paths.dirname(g) : g) } ?? "every repository"
         let gitC = g == nil ? "git" : "git -C \(repo)"
+        // What `[filesystem] accept` names to acknowledge a refusal: the repository, or the bind.
+        let acceptPath = g == nil ? m.target : repo
         for problem in scan.problems {
             d.sink.add(Diagnostic(key: "filesystem.read_write",
                                   "refused: \(repo)'s configuration cannot be checked for what host git would run from a path the server may write: \(problem) (\(m.origin))",
@@ -871,7 +882,7 @@ extension PlanBuilder {
                     if !acknowledged([repo, m.target], reason: "git configuration mcpbox cannot judge (\(f.key))", &d) {
                         let fix = planted == nil ? "make it one program with plain arguments" : "keep what it runs out of the paths the server may write"
                         d.sink.add(Diagnostic(key: "filesystem.read_write", "refused: \(text) (\(m.origin))",
-                                              hint: "\(fix) (\(gitC) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(g == nil ? m.target : repo)\"]"))
+                                              hint: "\(fix) (\(gitC) config --show-origin --get-all \(f.key)), or acknowledge it: [filesystem] accept = [\"\(acceptPath)\"]"))
                     }
                 } else {
                     d.warnings.append("git: \(text); check that it runs nothing from \(g == nil ? m.target : "the worktree") (\(m.origin))")
@@ -938,17 +949,16 @@ extension PlanBuilder {
             // (red-team pass, 2026-12-02: a `json.py` planted beside a protected fsmonitor ran).
             var bound = p
             if f.use == .command, HostFS.info(p)?.isRegular == true {
-                let dir = Paths.dirname(p)
-                if let top = holders.first(where: { !Paths.isWithin(dir, $0.source) || Paths.same(dir, $0.source) }) {
+                if let dir = PlanBuilder.scriptDirectory(p, within: holders.map(\.source)) {
+                    bound = dir
+                } else if let top = holders.first(where: { PlanBuilder.scriptDirectory(p, within: [$0.source]) == nil }) {
                     // Acknowledged: the script alone is bound read-only, as before.
-                    if !acknowledged([g == nil ? m.target : repo, m.target], reason: "a script host git runs at the top of a read-write bind (\(f.key))", &d) {
+                    if !acknowledged([acceptPath, m.target], reason: "a script host git runs at the top of a read-write bind (\(f.key))", &d) {
                         d.sink.add(Diagnostic(key: "filesystem.read_write",
                                               "refused: \(what) runs \(p), which lies at the top of \(top.source), a path the server may write: what the server writes beside it (a module it imports, a file it sources) would run with it (\(m.origin))",
-                                              hint: "move the script into a directory of its own, or out of the paths the server may write; or acknowledge it: [filesystem] accept = [\"\(g == nil ? m.target : repo)\"]"))
+                                              hint: "move the script into a directory of its own, or out of the paths the server may write; or acknowledge it: [filesystem] accept = [\"\(acceptPath)\"]"))
                         continue
                     }
-                } else {
-                    bound = dir
                 }
             }
             for h in holders {
@@ -960,6 +970,14 @@ extension PlanBuilder {
             }
             protectLinks(&d, p, what: what, bind: m)
         }
+    }
+
+    /// The directory of the script `path` when it lies strictly inside every one of `sources`
+    /// (bound read-only with the script: what lies beside a script runs with it); nil at the
+    /// top of one, where binding it would take back the whole grant.
+    static func scriptDirectory(_ path: String, within sources: [String]) -> String? {
+        let dir = Paths.dirname(path)
+        return sources.allSatisfy({ Paths.isWithin(dir, $0) && !Paths.same(dir, $0) }) ? dir : nil
     }
 
     /// `path` as the kernel reaches it when the text lies outside every source of `writable`

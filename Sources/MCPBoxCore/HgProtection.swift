@@ -41,7 +41,7 @@ public enum HgProtection {
     /// `${NAME}` set in the caller's environment replaced by its value, as hg's
     /// `util.expandpath` (and the shell, for a hook) expands them; unset ones are left as written.
     static func expandVariables(_ s: String) -> String {
-        let text = expandHome(s)
+        let text = GitConfigScan.expandHome(s)
         guard text.contains("$") else { return text }
         let env = Dictionary(HostFS.environment(), uniquingKeysWith: { a, _ in a })
         let u = Array(text.unicodeScalars)
@@ -68,14 +68,6 @@ public enum HgProtection {
         return String(out)
     }
 
-    /// `$HOME` and `${HOME}` at the start of a word (alone or before `/`) as `~`: hg expands
-    /// both in paths (`util.expandpath`) and the shell in hooks.
-    static func expandHome(_ w: String) -> String {
-        for prefix in ["${HOME}", "$HOME"] where w == prefix || w.hasPrefix(prefix + "/") {
-            return "~" + w.dropFirst(prefix.count)
-        }
-        return w
-    }
 
     /// The configuration files host hg reads before a repository's own: system-wide, and each
     /// home's `~/.hgrc` and `~/.config/hg/hgrc`.
@@ -129,7 +121,7 @@ public enum HgProtection {
                     let path = expandVariables(value)
                     if path.contains("$") {
                         s.problems.append("\(file): extensions.\(k) = \(value) holds a variable mcpbox cannot expand as hg would")
-                    } else if !path.isAbsolutePath && !path.hasPrefix("~") {
+                    } else if !GitConfigScan.isWrittenPath(path) {
                         // hg loads it from wherever it runs (the working directory), which may be
                         // any directory of a bind (red-team pass, 2026-12-02).
                         s.problems.append("\(file): extensions.\(k) = \(value) is a relative path, which hg resolves from wherever it runs")
@@ -192,13 +184,13 @@ public enum HgProtection {
     /// (its words holding a `/`), an in-process hook's or extension's Python file.
     static func commandPaths(section: String, key: String, value: String, repo: String?, homes: [String]) -> [String] {
         func resolve(_ w: String) -> [String] {
-            guard let repo else { return w.isAbsolutePath || w.hasPrefix("~") ? GitConfigScan.resolveAll(w, base: "/", homes: homes) : [] }
+            guard let repo else { return GitConfigScan.isWrittenPath(w) ? GitConfigScan.resolveAll(w, base: "/", homes: homes) : [] }
             return GitConfigScan.resolveAll(w, base: repo, homes: homes)
         }
         // Programs hg runs outside the command sections: fsmonitor's watchman, an encode or
         // decode filter's `pipe:`/`tempfile:` command, email's sendmail-like method.
         if section == "fsmonitor" && key == "watchman_exe" {
-            let w = expandHome(value.trimmingScalars(where: HgText.isQuoteOrParen))
+            let w = GitConfigScan.expandHome(value.trimmingScalars(where: HgText.isQuoteOrParen))
             return w.contains("/") && !w.contains("$") ? resolve(w) : []
         }
         if section == "encode" || section == "decode" {
@@ -240,7 +232,7 @@ public enum HgProtection {
                 // Quotes join what they hold to the word (`"$HOME"/x.sh` is one word to the shell).
                 .map { String(String.UnicodeScalarView($0.unicodeScalars.filter { $0 != "\"" && $0 != "'" })).trimmingScalars(where: HgText.isQuoteOrParen) }
                 // The shell expands `$HOME` and `${HOME}` in a hook's command: the caller's home, as `~`.
-                .map(expandHome)
+                .map(GitConfigScan.expandHome)
             words = all.filter { $0.contains("/") && !$0.contains("://") && !$0.hasPrefix("$") }
             // The script an interpreter runs is a file, found from the repository's root where hg
             // runs hooks, even without a `/` (`sh hook.sh`).
@@ -255,14 +247,12 @@ public enum HgProtection {
             // and every absolute path written in the line, variables of the caller's environment
             // expanded (`X=/srv/w/h.sh; $X`, `$XDG_CONFIG_HOME/../w/h.sh`; red-team pass, 2026-12-02).
             let expanded = expandVariables(v)
-            words += GitConfigScan.commandPaths(expanded) + GitConfigScan.argumentWords(expanded).filter { $0.isAbsolutePath || $0.hasPrefix("~") }
+            words += GitConfigScan.commandPaths(expanded) + GitConfigScan.argumentWords(expanded).filter(GitConfigScan.isWrittenPath)
             words += GitConfigScan.opaqueCommandPaths(expanded, homes: homes)
-            words += expanded.split(whereSeparator: { " \t\n;|&<>=".contains($0) }).map { String($0.unicodeScalars.filter { $0 != "\"" && $0 != "'" && $0 != "\\" }.map(Character.init)) }
-                .filter { $0.isAbsolutePath }
         }
         var out: [String] = []
         for w in words {
-            for p in resolve(expandHome(w)) where !out.contains(p) { out.append(p) }
+            for p in resolve(GitConfigScan.expandHome(w)) where !out.contains(p) { out.append(p) }
         }
         return out
     }
@@ -283,8 +273,7 @@ extension PlanBuilder {
     /// top of the bind is refused (nil) unless acknowledged (then the file alone).
     func scriptBind(_ d: inout Draft, _ m: Mount, _ path: String, key: String, source: String, repo: String?) -> String? {
         guard key != "%include", HostFS.info(path)?.isRegular == true else { return path }
-        let dir = Paths.dirname(path)
-        if Paths.isWithin(dir, source) && !Paths.same(dir, source) { return dir }
+        if let dir = Self.scriptDirectory(path, within: [source]) { return dir }
         if acknowledged([repo ?? m.target, m.target], reason: "a script host hg runs at the top of a read-write bind (\(key))", &d) { return path }
         refuse(&d, m, "\(path), which Mercurial configuration names (\(key)), lies at the top of the read-write bind \(m.target): what the server writes beside it (a module it imports, its `__pycache__`, a file it sources) would run with it",
                hint: Self.acceptHint(repo ?? m.target, "move the script into a directory of its own, or out of the paths the server may write"))

@@ -8,6 +8,21 @@ import Testing
 /// pointed into let the server plant what host git then ran everywhere, as the user: a hook the
 /// next `git clone` copied and ran, an fsmonitor the next `git status` ran (red-team pass,
 /// 2026-12-02; fails before the fix). `init.templateDir` was not looked at even in a repository.
+/// A scratch `home` holding `home/work`, which `p.toml` (in `profiles`) binds read-write; the
+/// server (root without `[user]`: nobody) may write it when `serverWrites`.
+struct HomeWithBind {
+    let s = Scratch()
+    let profiles = Scratch()
+    let home: String, work: String, file: String
+
+    init(serverWrites: Bool = false) {
+        home = s.mkdir("home")
+        work = s.mkdir("home/work")
+        if serverWrites { chown(work, 65534, 65534) }
+        file = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(work))]\n")
+    }
+}
+
 @Suite(.serialized, .enabled(if: geteuid() == 0, "launches sandboxes as root (CI does)"))
 struct GlobalConfigWithoutRepositoryTests {
     let shipped = ["--profile-path", Fixture.shippedProfiles]
@@ -79,16 +94,12 @@ struct GlobalConfigWithoutRepositoryTests {
     /// (A warning alone before: mcpbox could not read the command word by word.)
     @Test("an opaque command in the global git configuration naming a path inside a read-write bind is refused", arguments: [false, true])
     func opaqueGlobalCommandIntoTheBind(repository: Bool) throws {
-        let s = Scratch()
-        let home = s.mkdir("home")
-        let work = s.mkdir("home/work")
-        chown(work, 65534, 65534)
+        let h = HomeWithBind(serverWrites: true)
+        let (s, work, file) = (h.s, h.work, h.file)
         if repository {
             try Fixture.tool("/usr/bin/git", ["init", "-q", work])
         }
-        let profiles = Scratch()
-        let file = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(work))]\n")
-        let env = ["HOME": home]
+        let env = ["HOME": h.home]
         for value in ["f() { $HOME/work/x.sh; }; f", "sh -c 'cd \(work) && ./x.sh'"] {
             s.write("home/.gitconfig", "[core]\n\tfsmonitor = \"\(value)\"\n")
             try expectBothRefuse(file, env: env, ["core.fsmonitor", "inside a path the server may write"], value)
@@ -126,11 +137,8 @@ struct GlobalConfigWithoutRepositoryTests {
         (".hgrc", "[extensions]\nx = tools/ext.py\n", "is a relative path, which hg resolves from wherever it runs"),
     ])
     func readAsGitAndHgReadIt(file name: String, content: String, words: String) throws {
-        let s = Scratch()
-        let home = s.mkdir("home")
-        let work = s.mkdir("home/work")
-        let profiles = Scratch()
-        let file = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(work))]\n")
+        let h = HomeWithBind()
+        let (s, home, work, file) = (h.s, h.home, h.work, h.file)
         // The script `fsm.sh` exists (and would be bound read-only): git runs `fsm.sh\f`.
         s.write("home/work/fsm.sh", "#!/bin/sh\n")
         #expect(symlink(work, home + "/lnk") == 0)
@@ -145,12 +153,9 @@ struct GlobalConfigWithoutRepositoryTests {
     /// `python:` path, were not read (red-team pass, 2026-12-02; each fails before the change).
     @Test("configuration the environment names is read too")
     func environmentConfiguration() throws {
-        let s = Scratch()
-        let home = s.mkdir("home")
-        let work = s.mkdir("home/work")
+        let h = HomeWithBind()
+        let (s, home, work, file) = (h.s, h.home, h.work, h.file)
         let cfg = s.mkdir("cfg")
-        let profiles = Scratch()
-        let file = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(work))]\n")
         s.write("cfg/gitconfig", "[core]\n\tfsmonitor = \(work)/g1.sh\n")
         s.write("cfg/hgrc.d/x.rc", "[hooks]\npre-status = \(work)/h1.sh\n")
         let cases: [([String: String], String)] = [

@@ -48,15 +48,12 @@ struct ScriptDirectoryTests {
 
     @Test("hg: an extension the global configuration loads from a bind is bound read-only with its directory, __pycache__ included")
     func hgExtensionDirectory() throws {
-        let s = Scratch()
-        let home = s.mkdir("home")
-        let work = s.mkdir("home/work")
+        let h = HomeWithBind(serverWrites: true)
+        let (s, work, file) = (h.s, h.work, h.file)
         s.write("home/work/lib/ext.py", "\n")
         s.write("home/.hgrc", "[extensions]\nx = ~/work/lib/ext.py\n")
-        for dir in [work, work + "/lib"] { chown(dir, 65534, 65534) }
-        let profiles = Scratch()
-        let file = profiles.write("p.toml", "[filesystem]\nread_write = [\(HonestyCLITests.tomlQuoted(work))]\n")
-        let env = ["HOME": home]
+        chown(work + "/lib", 65534, 65534)
+        let env = ["HOME": h.home]
         let run = try CLI.run(["run", file] + shipped + ["--", "/bin/sh", "-c",
                                "mkdir \(work)/lib/__pycache__; echo x > \(work)/lib/planted.py; echo ok > \(work)/w.txt; true"], env: env)
         #expect(run.status == 0, "\(run.stderr)")
