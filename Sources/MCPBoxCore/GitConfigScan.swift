@@ -262,7 +262,9 @@ public enum GitConfigScan {
         case "merge": return sub != nil && name == "driver" ? .command : nil
         case "filter": return sub != nil && ["clean", "smudge", "process"].contains(name) ? .command : nil
         case "alias": return (e.value ?? "").hasPrefix("!") ? .command : nil
-        case "pager": return sub == nil && !isBoolean(e.value) ? .command : nil
+        // `pager.CMD` for the command (or alias) CMD, which may hold a dot: `pager.foo.bar` is the
+        // pager of an alias `foo.bar` (git runs it for `git foo.bar` at a terminal).
+        case "pager": return !isBoolean(e.value) ? .command : nil
         case "uploadpack": return sub == nil && name == "packobjectshook" ? .command : nil
         case "remote": return sub != nil && (name == "uploadpack" || name == "receivepack") ? .command : nil
         case "submodule": return sub != nil && name == "update" && (e.value ?? "").hasPrefix("!") ? .command : nil
@@ -494,18 +496,90 @@ public enum GitConfigScan {
 
     /// The entries `GIT_CONFIG_COUNT` and `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` add (at most
     /// 1000), each named after its variable.
+    /// Also those of `GIT_CONFIG_PARAMETERS` (`parameterEntries`).
     static func environmentEntries(_ env: [String: String]) -> [(origin: String, entry: Entry)] {
-        guard let count = env["GIT_CONFIG_COUNT"].flatMap({ Int($0) }), count > 0 else { return [] }
         var out: [(origin: String, entry: Entry)] = []
-        for n in 0..<min(count, 1000) {
-            guard let key = env["GIT_CONFIG_KEY_\(n)"] else { continue }
-            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count >= 2 else { continue }
-            let sub = parts.count > 2 ? parts[1..<(parts.count - 1)].joined(separator: ".") : nil
-            out.append(("the environment (GIT_CONFIG_KEY_\(n))",
-                        Entry(section: parts[0].lowercased(), subsection: sub, name: parts[parts.count - 1].lowercased(), value: env["GIT_CONFIG_VALUE_\(n)"] ?? "", line: 0)))
+        if let count = env["GIT_CONFIG_COUNT"].flatMap({ Int($0) }), count > 0 {
+            for n in 0..<min(count, 1000) {
+                guard let key = env["GIT_CONFIG_KEY_\(n)"], let e = entry(key: key, value: env["GIT_CONFIG_VALUE_\(n)"] ?? "") else { continue }
+                out.append(("the environment (GIT_CONFIG_KEY_\(n))", e))
+            }
+        }
+        if let text = env["GIT_CONFIG_PARAMETERS"] {
+            out += parameterEntries(text).entries.map { ("the environment (GIT_CONFIG_PARAMETERS)", $0) }
         }
         return out
+    }
+
+    /// `KEY` (`section.name` or `section.sub.section.name`) and its value as one entry; nil for a
+    /// key without a dot, which git refuses.
+    static func entry(key: String, value: String?) -> Entry? {
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 2 else { return nil }
+        let sub = parts.count > 2 ? parts[1..<(parts.count - 1)].joined(separator: ".") : nil
+        return Entry(section: parts[0].lowercased(), subsection: sub, name: parts[parts.count - 1].lowercased(), value: value, line: 0)
+    }
+
+    /// The entries of `GIT_CONFIG_PARAMETERS`, the variable in which `git -c KEY=VALUE` hands its
+    /// settings to the git commands it runs (a caller may export it too), read as git's
+    /// `parse_config_env_list` reads it: single-quoted words (`'\''` and `'\!'` continue one),
+    /// separated by git's blanks (space, tab, LF, CR), each `'KEY=VALUE'` (or `'KEY'`, a boolean)
+    /// or `'KEY'='VALUE'` (or `'KEY'=`). git dies at a malformed list, once it has read the entries
+    /// before the fault: those are returned, with `complete` false.
+    static func parameterEntries(_ text: String) -> (entries: [Entry], complete: Bool) {
+        let b = Array(text.utf8)
+        var i = 0
+        func blank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+        // One quoted word starting at b[i] (git's `sq_dequote_step`); i is left after it.
+        func word() -> String? {
+            guard i < b.count, b[i] == 0x27 else { return nil }
+            var out: [UInt8] = []
+            i += 1
+            while i < b.count {
+                let c = b[i]
+                i += 1
+                if c != 0x27 { out.append(c); continue }
+                // Out of the quotes: `\'` or `\!` followed by a quote stays in the word.
+                if i + 2 < b.count, b[i] == 0x5C, b[i + 1] == 0x27 || b[i + 1] == 0x21, b[i + 2] == 0x27 {
+                    out.append(b[i + 1])
+                    i += 3
+                    continue
+                }
+                return String(decoding: out, as: UTF8.self)
+            }
+            return nil
+        }
+        func trimmed(_ s: Substring) -> String {
+            let u = Array(s.utf8)
+            guard let lo = u.firstIndex(where: { !blank($0) }), let hi = u.lastIndex(where: { !blank($0) }) else { return "" }
+            return String(decoding: u[lo...hi], as: UTF8.self)
+        }
+        var entries: [Entry] = []
+        while i < b.count {
+            guard let key = word() else { return (entries, false) }
+            if i == b.count || blank(b[i]) {
+                // Old style, 'KEY=VALUE': split at the first `=`, the key trimmed.
+                let eq = key.firstIndex(of: "=")
+                let k = trimmed(key[..<(eq ?? key.endIndex)])
+                guard !k.isEmpty, let e = entry(key: k, value: eq.map { String(key[key.index(after: $0)...]) }) else { return (entries, false) }
+                entries.append(e)
+            } else if b[i] == 0x3D {
+                i += 1
+                var value: String?
+                if i < b.count, b[i] == 0x27 {
+                    guard let v = word(), i == b.count || blank(b[i]) else { return (entries, false) }
+                    value = v
+                } else if !(i == b.count || blank(b[i])) {
+                    return (entries, false)
+                }
+                guard let e = entry(key: key, value: value) else { return (entries, false) }
+                entries.append(e)
+            } else {
+                return (entries, false)
+            }
+            while i < b.count, blank(b[i]) { i += 1 }
+        }
+        return (entries, true)
     }
 
     /// The directory `gitDir/commondir` names (relative to `gitDir`), nil without one.

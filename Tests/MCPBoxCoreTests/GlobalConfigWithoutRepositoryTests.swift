@@ -149,7 +149,7 @@ struct GlobalConfigWithoutRepositoryTests {
     }
 
     /// Configuration the caller's environment names (`GIT_CONFIG_GLOBAL`, `GIT_CONFIG_SYSTEM`,
-    /// `GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`, `HGRCPATH`), and variables of it in an hg hook's
+    /// `GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`, `GIT_CONFIG_PARAMETERS`, `HGRCPATH`), and variables of it in an hg hook's
     /// `python:` path, were not read (red-team pass, 2026-12-02; each fails before the change).
     @Test("configuration the environment names is read too")
     func environmentConfiguration() throws {
@@ -163,6 +163,9 @@ struct GlobalConfigWithoutRepositoryTests {
             (["GIT_CONFIG_SYSTEM": cfg + "/gitconfig"], "\(work)/g1.sh"),
             (["GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.fsmonitor", "GIT_CONFIG_VALUE_0": work + "/g2.sh"], "\(work)/g2.sh"),
             (["HGRCPATH": cfg + "/hgrc.d"], "\(work)/h1.sh"),
+            // `git -c` hands its settings on in GIT_CONFIG_PARAMETERS (it was not read).
+            (["GIT_CONFIG_PARAMETERS": "'core.fsmonitor'='\(work)/g3.sh'"], "\(work)/g3.sh"),
+            (["GIT_CONFIG_PARAMETERS": "'user.name=x' 'core.fsmonitor=\(work)/g4.sh'"], "\(work)/g4.sh"),
         ]
         for (extra, words) in cases {
             let r = try CLI.run(["explain", file] + shipped + ["--", "/bin/true"], env: ["HOME": home].merging(extra) { a, _ in a })
