@@ -372,7 +372,7 @@ public enum Explain {
             kv("refused", "every address in these classes unless an allow rule names it: "
                + IPAddress.Restricted.allCases.map { "\($0.rawValue) (\($0.ranges.joined(separator: " ")))" }.joined(separator: ", ")
                + "; IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses are judged by the IPv4 address they carry"
-               + "; so is every address of this host's own interfaces (looked up at each connection)")
+               + "; so is every address this host routes to itself (its own interfaces' and its local routes', looked up at each connection)")
             for x in e.explicitlyAllowed {
                 kv("explicitly", "\(x.rule.text) allowed although \(x.classes.map(\.rawValue).joined(separator: "/"))  \(x.rule.origin)")
             }

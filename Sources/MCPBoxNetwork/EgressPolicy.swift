@@ -56,9 +56,10 @@ public struct EgressPolicy: Sendable, Equatable {
     /// Judges one resolved address at connect time: a deny range refuses it; a restricted
     /// class (`IPAddress.Restricted`) is refused unless an allow rule names the address or a
     /// range holding it. A NAT64 address is judged by the IPv4 address it carries. So is an
-    /// address of one of this host's own interfaces (`isLocal`): the proxy connects from the
-    /// host, so a name rebound to the host's public or bridge address reached services the host
-    /// binds to all interfaces (and firewalls trust as local traffic).
+    /// address of one of this host's own interfaces, or in a range the kernel routes as local
+    /// (`isLocal`): the proxy connects from the host, so a name rebound to the host's public or
+    /// bridge address reached services the host binds to all interfaces (and firewalls trust as
+    /// local traffic).
     public func check(address: IPAddress, port: UInt16, isLocal: (IPAddress) -> Bool = { _ in false }) -> Decision {
         if let r = deny.first(where: { $0.covers(address: address, port: port) }) {
             return Decision(allowed: false, reason: "deny \(r.text)")
@@ -67,7 +68,7 @@ public struct EgressPolicy: Sendable, Equatable {
             if let r = allow.first(where: { $0.covers(address: address, port: port) }) {
                 return Decision(allowed: true, reason: "allow \(r.text)")
             }
-            return Decision(allowed: false, reason: "address \(address) of this host's own interfaces")
+            return Decision(allowed: false, reason: "address \(address) of this host's own interfaces or local routes")
         }
         guard let c = address.restrictedClass else { return Decision(allowed: true, reason: "public address") }
         if let r = allow.first(where: { $0.covers(address: address, port: port) }) {

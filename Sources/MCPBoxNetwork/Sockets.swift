@@ -25,10 +25,18 @@ enum Sockets {
         }
     }
 
-    /// Whether `address` is assigned to one of this host's interfaces (getifaddrs, at each
-    /// call: addresses come and go). When they cannot be listed, every address counts as local
-    /// (refused unless an address rule names it), never the reverse.
+    /// Whether a connection to `address` from this host stays on this host: the address is
+    /// assigned to one of its interfaces (getifaddrs), or the kernel's route to it is of type
+    /// `local` (`routeIsLocal`: a whole range can be, `ip route add local 203.0.113.0/24 dev lo`
+    /// or a prefix on `lo`, and services bound to all interfaces answer on every address in it).
+    /// Asked at each call: addresses and routes come and go. When either cannot be asked, every
+    /// address counts as local (refused unless an address rule names it), never the reverse.
     static func isLocalAddress(_ address: IPAddress) -> Bool {
+        isInterfaceAddress(address) || (routeIsLocal(address) ?? true)
+    }
+
+    /// Whether `address` is assigned to one of this host's interfaces (true when they cannot be listed).
+    static func isInterfaceAddress(_ address: IPAddress) -> Bool {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0 else { return true }
         defer { freeifaddrs(list) }
@@ -45,6 +53,61 @@ enum Sockets {
             }
         }
         return false
+    }
+
+    /// Whether the kernel routes `address` as local (what `ip route get ADDR` prints as `local`):
+    /// one RTM_GETROUTE request on a netlink socket of its own, for this process's uid.
+    /// false when the route is of another type or there is none (unreachable: the connection
+    /// fails anyway), nil when the kernel could not be asked or its answer not read.
+    static func routeIsLocal(_ address: IPAddress) -> Bool? {
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0 /* NETLINK_ROUTE */)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        // The kernel answers before `send` returns; a timeout all the same, never a hang.
+        var limit = timeval(tv_sec: 2, tv_usec: 0)
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else { return nil }
+        // nlmsghdr (16 bytes), rtmsg (12), rtattr RTA_DST (4 + the address), rtattr RTA_UID (4 + 4):
+        // the route this process's connections take (`ip route get ADDR uid UID`; rules may
+        // choose tables by uid).
+        let family: UInt8 = address.isV4 ? UInt8(AF_INET) : UInt8(AF_INET6)
+        let length = 16 + 12 + 4 + address.bytes.count + 8
+        var request = [UInt8](repeating: 0, count: length)
+        func put32(_ v: UInt32, at i: Int) { withUnsafeBytes(of: v) { for (k, b) in $0.enumerated() { request[i + k] = b } } }
+        func put16(_ v: UInt16, at i: Int) { withUnsafeBytes(of: v) { for (k, b) in $0.enumerated() { request[i + k] = b } } }
+        put32(UInt32(length), at: 0)
+        put16(26 /* RTM_GETROUTE */, at: 4)
+        put16(1 /* NLM_F_REQUEST */, at: 6)
+        put32(1, at: 8)                                   // sequence
+        request[16] = family                              // rtm_family
+        request[17] = UInt8(address.bytes.count * 8)      // rtm_dst_len
+        put16(UInt16(4 + address.bytes.count), at: 28)    // rta_len
+        put16(1 /* RTA_DST */, at: 30)
+        for (k, b) in address.bytes.enumerated() { request[32 + k] = b }
+        let uidAt = 32 + address.bytes.count
+        put16(8, at: uidAt)
+        put16(25 /* RTA_UID */, at: uidAt + 2)
+        put32(UInt32(geteuid()), at: uidAt + 4)
+        // An unconnected netlink socket sends to the kernel (port id 0).
+        let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == length else { return nil }
+        var reply = [UInt8](repeating: 0, count: 8192)
+        var n = -1
+        repeat {
+            n = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        } while n < 0 && errno == EINTR
+        guard n >= 16 + 12 else { return nil }
+        func get32(_ i: Int) -> UInt32 { reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i, as: UInt32.self) } }
+        func get16(_ i: Int) -> UInt16 { reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i, as: UInt16.self) } }
+        guard Int(get32(0)) <= n, get32(8) == 1 else { return nil }
+        switch get16(4) {
+        case 2: // NLMSG_ERROR: a negative errno (0 would be an acknowledgement, not asked for).
+            let error = -Int32(bitPattern: get32(16))
+            return error == ENETUNREACH || error == EHOSTUNREACH ? false : nil
+        case 24: // RTM_NEWROUTE: the route taken; rtm_type is the rtmsg's eighth byte.
+            return reply[16 + 7] == 2 /* RTN_LOCAL */
+        default:
+            return nil
+        }
     }
 
     /// Which of `a` and `b` becomes readable first (or reaches its end) before the deadline; `a`

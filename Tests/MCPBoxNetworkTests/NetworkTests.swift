@@ -408,7 +408,7 @@ struct LocalAddressTests {
         let p = EgressPolicy(allow: [rule("rebind.test:7000")!], deny: [])
         #expect(p.check(address: a, port: 7000).allowed)
         let local = p.check(address: a, port: 7000, isLocal: { $0 == a })
-        #expect(!local.allowed && local.reason.contains("this host's own interfaces"), "\(local.reason)")
+        #expect(!local.allowed && local.reason.contains("this host's own interfaces or local routes"), "\(local.reason)")
         let named = EgressPolicy(allow: [rule("rebind.test:7000")!, rule("198.51.100.1:7000")!], deny: [])
         #expect(named.check(address: a, port: 7000, isLocal: { $0 == a }).allowed)
     }
@@ -416,6 +416,11 @@ struct LocalAddressTests {
     @Test func theHostsInterfacesAreListed() throws {
         #expect(Sockets.isLocalAddress(try #require(IPAddress("127.0.0.1"))))
         #expect(!Sockets.isLocalAddress(try #require(IPAddress("192.0.2.123"))))
+        // The kernel's routes: 127.0.0.0/8 is local as a whole (no interface holds 127.0.0.9).
+        #expect(Sockets.routeIsLocal(try #require(IPAddress("127.0.0.9"))) == true)
+        #expect(!Sockets.isInterfaceAddress(try #require(IPAddress("127.0.0.9"))))
+        #expect(Sockets.routeIsLocal(try #require(IPAddress("::1"))) == true)
+        #expect(Sockets.routeIsLocal(try #require(IPAddress("192.0.2.123"))) == false)
         // Every IPv4 address an interface holds (hostname -I lists them).
         let out = Pipe()
         let p = Process()
@@ -427,6 +432,7 @@ struct LocalAddressTests {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         for word in text.split(separator: " ").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !word.contains(":") && !word.isEmpty {
             #expect(Sockets.isLocalAddress(try #require(IPAddress(word))), "\(word)")
+            #expect(Sockets.routeIsLocal(try #require(IPAddress(word))) == true, "\(word)")
         }
     }
 }
