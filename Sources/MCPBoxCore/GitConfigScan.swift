@@ -117,12 +117,11 @@ public enum GitConfigScan {
                 guard let c = next(), c != UInt8(ascii: "\n") else { return fail("unterminated section header") }
                 if c == UInt8(ascii: "]") {
                     guard !name.isEmpty else { return fail("empty section name") }
-                    let full = Self.lower(name)
-                    if let dot = full.firstIndex(of: ".") {
-                        section = String(full[..<dot])
-                        subsection = String(full[full.index(after: dot)...])
+                    if let dot = name.firstIndex(of: UInt8(ascii: ".")) {
+                        section = Self.lower(Array(name[..<dot]))
+                        subsection = Self.lower(Array(name[(dot + 1)...]))
                     } else {
-                        section = full
+                        section = Self.lower(name)
                         subsection = nil
                     }
                     return nil
@@ -261,20 +260,20 @@ public enum GitConfigScan {
             return name == "command" || name == "textconv" ? .command : nil
         case "merge": return sub != nil && name == "driver" ? .command : nil
         case "filter": return sub != nil && ["clean", "smudge", "process"].contains(name) ? .command : nil
-        case "alias": return (e.value ?? "").hasPrefix("!") ? .command : nil
+        case "alias": return e.value?.utf8.first == 0x21 ? .command : nil
         // `pager.CMD` for the command (or alias) CMD, which may hold a dot: `pager.foo.bar` is the
         // pager of an alias `foo.bar` (git runs it for `git foo.bar` at a terminal).
         case "pager": return !isBoolean(e.value) ? .command : nil
         case "uploadpack": return sub == nil && name == "packobjectshook" ? .command : nil
         case "remote": return sub != nil && (name == "uploadpack" || name == "receivepack") ? .command : nil
-        case "submodule": return sub != nil && name == "update" && (e.value ?? "").hasPrefix("!") ? .command : nil
+        case "submodule": return sub != nil && name == "update" && e.value?.utf8.first == 0x21 ? .command : nil
         case "difftool", "mergetool", "man", "browser": return sub != nil && (name == "cmd" || name == "path") ? .command : nil
         case "trailer": return sub != nil && (name == "command" || name == "cmd") ? .command : nil
         case "sendemail":
             // Also per identity (`sendemail.<identity>.cccmd`); an SMTP server given as a path
             // (starting `/` or `~`) is a sendmail-like program git runs.
             if ["sendmailcmd", "cccmd", "tocmd", "headercmd"].contains(name) { return .command }
-            return name == "smtpserver" && (e.value.map { $0.hasPrefix("/") || $0.hasPrefix("~") } ?? false) ? .command : nil
+            return name == "smtpserver" && (e.value?.utf8.first).map { $0 == 0x2F || $0 == 0x7E } == true ? .command : nil
         case "tar": return sub != nil && name == "command" ? .command : nil
         case "guitool": return sub != nil && name == "cmd" ? .command : nil
         case "instaweb": return sub == nil && name == "httpd" ? .command : nil
@@ -340,6 +339,22 @@ public enum GitConfigScan {
     /// name, as far as they can be read: each word split at blanks and shell punctuation, with
     /// `~`, `$HOME` and `${HOME}` taken as each of `homes`. Words naming nothing absolute
     /// (`$TOKEN`, `./x`) are skipped: only what is written out can be judged.
+    /// Why `text` cannot be judged by `Character`: it joins an ASCII character other than a
+    /// letter or digit with further Unicode scalars into one grapheme (`!` or `.` or `/` followed
+    /// by a combining mark, CR LF), which Swift's `String` compares as one `Character` where git,
+    /// hg and the shell see the ASCII byte (`!\u{301};/srv/w/x.sh` is a shell alias to git, not
+    /// to a `hasPrefix("!")`; red-team pass, 2026-12-03). nil for text without one.
+    static func fusedASCII(_ text: String) -> String? {
+        if text.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) { return nil }
+        for c in text where c.unicodeScalars.count > 1 {
+            let f = c.unicodeScalars.first!
+            guard f.isASCII, !(f.properties.isAlphabetic || ("0"..."9").contains(f)) else { continue }
+            let code = c.unicodeScalars.dropFirst().map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
+            return "joins \(f == "\r" ? "a CR" : "`\(f)`") with \(code) into one character, which mcpbox cannot read as git and the shell do"
+        }
+        return nil
+    }
+
     /// Whether a word is a path written out (absolute, or from a home: `~/`, `~NAME/`), which
     /// names the same place wherever git or hg runs.
     static func isWrittenPath(_ w: String) -> Bool { w.isAbsolutePath || w.hasPrefix("~") }
@@ -440,6 +455,12 @@ public enum GitConfigScan {
             if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
             if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
         }
+        // Text mcpbox reads by `Character` where git and the shell read bytes: refused whole.
+        for (file, e) in raw {
+            if let why = fusedASCII(e.key) ?? e.value.flatMap(fusedASCII) {
+                r.problems.append("\(file)\(e.line > 0 ? " line \(e.line)" : ""): `\(e.key)` \(why)")
+            }
+        }
         for (file, e) in raw {
             guard let u = use(of: e) else { continue }
             let v = e.value ?? ""
@@ -499,10 +520,12 @@ public enum GitConfigScan {
     /// Also those of `GIT_CONFIG_PARAMETERS` (`parameterEntries`).
     static func environmentEntries(_ env: [String: String]) -> [(origin: String, entry: Entry)] {
         var out: [(origin: String, entry: Entry)] = []
-        if let count = env["GIT_CONFIG_COUNT"].flatMap({ Int($0) }), count > 0 {
-            for n in 0..<min(count, 1000) {
-                guard let key = env["GIT_CONFIG_KEY_\(n)"], let e = entry(key: key, value: env["GIT_CONFIG_VALUE_\(n)"] ?? "") else { continue }
-                out.append(("the environment (GIT_CONFIG_KEY_\(n))", e))
+        if let count = env["GIT_CONFIG_COUNT"].flatMap(configCount), count > 0 {
+            // git dies at the first missing key; the entries before it were read.
+            var n = 0
+            while n < count, let key = env["GIT_CONFIG_KEY_\(n)"] {
+                if let e = entry(key: key, value: env["GIT_CONFIG_VALUE_\(n)"] ?? "") { out.append(("the environment (GIT_CONFIG_KEY_\(n))", e)) }
+                n += 1
             }
         }
         if let text = env["GIT_CONFIG_PARAMETERS"] {
@@ -511,13 +534,34 @@ public enum GitConfigScan {
         return out
     }
 
+    /// `GIT_CONFIG_COUNT` as git reads it (`strtoul`: C blanks, then an optional sign, then
+    /// digits to the end); nil where git refuses it. (`Int(" 1")` is nil, and git read one entry.)
+    static func configCount(_ text: String) -> Int? {
+        let all = Array(text.utf8)
+        if all.isEmpty { return 0 }
+        var i = 0
+        while i < all.count, all[i] == 0x20 || (0x09...0x0D).contains(all[i]) { i += 1 }
+        var negative = false
+        if i < all.count, all[i] == 0x2B || all[i] == 0x2D { negative = all[i] == 0x2D; i += 1 }
+        guard i < all.count else { return nil }   // no digits: git finds the count bogus
+        var value = 0
+        for c in all[i...] {
+            guard (0x30...0x39).contains(c) else { return nil }
+            value = min(value * 10 + Int(c - 0x30), Int(Int32.max) + 1)
+        }
+        if negative { return value == 0 ? 0 : nil }   // strtoul wraps a negative count past INT_MAX
+        return value <= Int(Int32.max) ? value : nil
+    }
+
     /// `KEY` (`section.name` or `section.sub.section.name`) and its value as one entry; nil for a
     /// key without a dot, which git refuses.
+    /// Split at the first and last `.` byte, as git does (by `Character`, `filter.` followed by a
+    /// combining mark was one piece: red-team pass, 2026-12-03).
     static func entry(key: String, value: String?) -> Entry? {
-        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count >= 2 else { return nil }
-        let sub = parts.count > 2 ? parts[1..<(parts.count - 1)].joined(separator: ".") : nil
-        return Entry(section: parts[0].lowercased(), subsection: sub, name: parts[parts.count - 1].lowercased(), value: value, line: 0)
+        let b = Array(key.utf8)
+        guard let first = b.firstIndex(of: 0x2E), let last = b.lastIndex(of: 0x2E) else { return nil }
+        let sub = first < last ? String(decoding: b[(first + 1)..<last], as: UTF8.self) : nil
+        return Entry(section: Parser.lower(Array(b[..<first])), subsection: sub, name: Parser.lower(Array(b[(last + 1)...])), value: value, line: 0)
     }
 
     /// The entries of `GIT_CONFIG_PARAMETERS`, the variable in which `git -c KEY=VALUE` hands its
@@ -549,8 +593,7 @@ public enum GitConfigScan {
             }
             return nil
         }
-        func trimmed(_ s: Substring) -> String {
-            let u = Array(s.utf8)
+        func trimmed(_ u: ArraySlice<UInt8>) -> String {
             guard let lo = u.firstIndex(where: { !blank($0) }), let hi = u.lastIndex(where: { !blank($0) }) else { return "" }
             return String(decoding: u[lo...hi], as: UTF8.self)
         }
@@ -558,10 +601,11 @@ public enum GitConfigScan {
         while i < b.count {
             guard let key = word() else { return (entries, false) }
             if i == b.count || blank(b[i]) {
-                // Old style, 'KEY=VALUE': split at the first `=`, the key trimmed.
-                let eq = key.firstIndex(of: "=")
-                let k = trimmed(key[..<(eq ?? key.endIndex)])
-                guard !k.isEmpty, let e = entry(key: k, value: eq.map { String(key[key.index(after: $0)...]) }) else { return (entries, false) }
+                // Old style, 'KEY=VALUE': split at the first `=` byte, the key trimmed.
+                let u = Array(key.utf8)
+                let eq = u.firstIndex(of: 0x3D)
+                let k = trimmed(u[..<(eq ?? u.count)])
+                guard !k.isEmpty, let e = entry(key: k, value: eq.map { String(decoding: u[($0 + 1)...], as: UTF8.self) }) else { return (entries, false) }
                 entries.append(e)
             } else if b[i] == 0x3D {
                 i += 1

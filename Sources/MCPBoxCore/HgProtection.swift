@@ -137,6 +137,11 @@ public enum HgProtection {
                 // "a\n/srv/w/b.sh"); a blank one ends it. Most of what the system's files hold is comments.
                 if let first = raw.first, first == UInt8(ascii: "#") || first == UInt8(ascii: ";") { continue }
                 let line = String(decoding: raw, as: UTF8.self)
+                // hg reads bytes; what Swift would read as one `Character` is refused whole.
+                if let why = GitConfigScan.fusedASCII(line) {
+                    s.problems.append("\(file) line \(n + 1): \(why)")
+                    continue
+                }
                 let t = line.trimmingScalars(where: HgText.isSpace)
                 if t.isEmpty {
                     flush()

@@ -645,7 +645,7 @@ public final class EgressProxy: @unchecked Sendable {
         var refusal: String?
         var lastError: Int32 = 0
         for a in addresses {
-            let check = policy.check(address: a, port: port, isLocal: Sockets.isLocalAddress)
+            let check = policy.check(address: a, port: port, isLocal: { Sockets.isLocalAddress($0, port: port) })
             guard check.allowed else {
                 if refusal == nil { refusal = check.reason }
                 rec.address = a

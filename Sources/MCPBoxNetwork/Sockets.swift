@@ -31,8 +31,9 @@ enum Sockets {
     /// or a prefix on `lo`, and services bound to all interfaces answer on every address in it).
     /// Asked at each call: addresses and routes come and go. When either cannot be asked, every
     /// address counts as local (refused unless an address rule names it), never the reverse.
-    static func isLocalAddress(_ address: IPAddress) -> Bool {
-        isInterfaceAddress(address) || (routeIsLocal(address) ?? true)
+    /// `port`: the TCP port the proxy connects to (rules may choose tables by protocol and port).
+    static func isLocalAddress(_ address: IPAddress, port: UInt16 = 0) -> Bool {
+        isInterfaceAddress(address) || (routeIsLocal(address, port: port) ?? true)
     }
 
     /// Whether `address` is assigned to one of this host's interfaces (true when they cannot be listed).
@@ -59,18 +60,19 @@ enum Sockets {
     /// one RTM_GETROUTE request on a netlink socket of its own, for this process's uid.
     /// false when the route is of another type or there is none (unreachable: the connection
     /// fails anyway), nil when the kernel could not be asked or its answer not read.
-    static func routeIsLocal(_ address: IPAddress) -> Bool? {
+    static func routeIsLocal(_ address: IPAddress, port: UInt16 = 0) -> Bool? {
         let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0 /* NETLINK_ROUTE */)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         // The kernel answers before `send` returns; a timeout all the same, never a hang.
         var limit = timeval(tv_sec: 2, tv_usec: 0)
         guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else { return nil }
-        // nlmsghdr (16 bytes), rtmsg (12), rtattr RTA_DST (4 + the address), rtattr RTA_UID (4 + 4):
-        // the route this process's connections take (`ip route get ADDR uid UID`; rules may
-        // choose tables by uid).
+        // nlmsghdr (16 bytes), rtmsg (12), rtattr RTA_DST (4 + the address), RTA_UID (4 + 4),
+        // RTA_IP_PROTO (4 + 1, padded to 8) and RTA_DPORT (4 + 2, padded to 8): the route this
+        // process's TCP connection to the port takes (`ip route get ADDR uid UID ipproto tcp
+        // dport PORT`; rules may choose tables by uid, protocol or port: red-team pass, 2026-12-03).
         let family: UInt8 = address.isV4 ? UInt8(AF_INET) : UInt8(AF_INET6)
-        let length = 16 + 12 + 4 + address.bytes.count + 8
+        let length = 16 + 12 + 4 + address.bytes.count + 8 + 8 + (port != 0 ? 8 : 0)
         var request = [UInt8](repeating: 0, count: length)
         func put32(_ v: UInt32, at i: Int) { withUnsafeBytes(of: v) { for (k, b) in $0.enumerated() { request[i + k] = b } } }
         func put16(_ v: UInt16, at i: Int) { withUnsafeBytes(of: v) { for (k, b) in $0.enumerated() { request[i + k] = b } } }
@@ -87,6 +89,14 @@ enum Sockets {
         put16(8, at: uidAt)
         put16(25 /* RTA_UID */, at: uidAt + 2)
         put32(UInt32(geteuid()), at: uidAt + 4)
+        put16(5, at: uidAt + 8)
+        put16(27 /* RTA_IP_PROTO */, at: uidAt + 10)
+        request[uidAt + 12] = UInt8(IPPROTO_TCP)
+        if port != 0 {
+            put16(6, at: uidAt + 16)
+            put16(29 /* RTA_DPORT */, at: uidAt + 18)
+            put16(port.bigEndian, at: uidAt + 20)
+        }
         // An unconnected netlink socket sends to the kernel (port id 0).
         let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         guard sent == length else { return nil }

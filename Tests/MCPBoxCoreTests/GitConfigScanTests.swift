@@ -81,7 +81,9 @@ import Testing
         let texts = ["'core.fsmonitor'='/srv/w/x.sh'", "'core.fsmonitor=/srv/w/x.sh'", "'core.bare'", "'core.bare'=",
                      "'a.b=1' 'Remote.Or\"ig.URL'='u v'", "'a.k'='it'\\''s' \t\n 'a.j=x'\\!'y'", "  'a.k=1'",
                      "'a.k'='v'x", "'a.k'x", "'a.k=1' junk", "'a.k", "'a.k'='v", "'=v'", "'nodot=1'", "'a.k'=v",
-                     "'a.Sub.Sec.Name=  spaced = '", "'  core.editor  =vi'", "'a.k=1'\u{0C}'a.j=2'", ""]
+                     "'a.Sub.Sec.Name=  spaced = '", "'  core.editor  =vi'", "'a.k=1'\u{0C}'a.j=2'", "",
+                     // A combining mark fused `=` or `.` with it for Swift's `Character` (red-team pass, 2026-12-03).
+                     "'core.fsmonitor=\u{301};/srv/w/x.sh'", "'filter.\u{301}x.clean'='/srv/w/x.sh'", "'a.b\u{301}.c=1'"]
         for text in texts {
             let ours = GitConfigScan.parameterEntries(text)
             guard let git = try realGitList([], home: s.path, environment: ["GIT_CONFIG_PARAMETERS": text]) else {
@@ -91,6 +93,39 @@ import Testing
             let mine = ours.entries.map { "\($0.key)=\($0.value ?? "<bool>")" }
             #expect(ours.complete && mine == git, "\(text.debugDescription): git \(git), mcpbox \(mine)")
         }
+    }
+
+    /// `GIT_CONFIG_COUNT` read as git's `strtoul` reads it (blanks and a sign before the digits):
+    /// `" 1"` was no count to mcpbox while git read the entry (red-team pass, 2026-12-03). Each
+    /// count against real git, with two entries defined: as many entries, or git refuses.
+    @Test func countAsGitReadsIt() throws {
+        let s = Scratch()
+        for text in [" 1", "+1", "\t2", "01", "2", "-0", "-1", "1 ", "0x1", "", " ", "+", "99999999999999999999", "3"] {
+            let env = ["GIT_CONFIG_COUNT": text, "GIT_CONFIG_KEY_0": "a.k", "GIT_CONFIG_VALUE_0": "1", "GIT_CONFIG_KEY_1": "a.j", "GIT_CONFIG_VALUE_1": "2"]
+            let git = try realGitList([], home: s.path, environment: env)
+            let ours = GitConfigScan.configCount(text)
+            if let git {
+                #expect(ours == git.count, "\(text.debugDescription): git \(git), mcpbox \(String(describing: ours))")
+            } else {
+                // git refuses the count, or dies at the missing third key: either way it runs nothing.
+                #expect(ours == nil || ours! > 2, "\(text.debugDescription): git refuses, mcpbox \(String(describing: ours))")
+            }
+        }
+    }
+
+    /// A combining mark after ASCII punctuation makes one `Character` of both in Swift, where git
+    /// and the shell read the ASCII byte: an alias `!\u{301};/srv/w/x.sh` ran the script at
+    /// `git zz` but failed `hasPrefix("!")`; such text is refused as unreadable (red-team pass,
+    /// 2026-12-03). Letters with marks (a decomposed `é` in a name) stay readable.
+    @Test func fusedCharactersAreRefused() {
+        #expect(GitConfigScan.fusedASCII("!\u{301};/srv/w/x.sh") != nil)
+        #expect(GitConfigScan.fusedASCII("filter.\u{301}x.clean") != nil)
+        #expect(GitConfigScan.fusedASCII("a\r\nb") != nil)
+        #expect(GitConfigScan.fusedASCII("Jose\u{301} Zoe\u{308}") == nil)
+        #expect(GitConfigScan.fusedASCII("plain ascii; /srv/w/x.sh") == nil)
+        #expect(GitConfigScan.fusedASCII("caf\u{E9} \u{1F600}") == nil)
+        let scan = GitConfigScan.scan(gitDir: nil, homes: [], environment: [("env", GitConfigScan.entry(key: "alias.zz", value: "!\u{301};/srv/w/x.sh")!)])
+        #expect(scan.problems.contains { $0.contains("alias.zz") && $0.contains("U+301") }, "\(scan.problems)")
     }
 
     /// git ends a value at a NUL byte (it keeps it as a C string): refused as unreadable, not

@@ -131,7 +131,8 @@ struct GlobalConfigWithoutRepositoryTests {
         (".hgrc", "[hooks]\npre-status = sh<WORK/h4.sh\n", "WORK/h4.sh"),
         (".hgrc", "[hooks]\npre-status = X=WORK/h5.sh; $X\n", "WORK/h5.sh"),
         (".hgrc", "[hooks]\npre-status = \\WORK/h9.sh\n", "WORK/h9.sh"),
-        (".hgrc", "[hooks]\u{301}\npre-status = WORK/h6.sh\n", "WORK/h6.sh"),
+        // (Since 2026-12-03 refused whole: the mark fuses with `]`.)
+        (".hgrc", "[hooks]\u{301}\npre-status = WORK/h6.sh\n", "joins `]` with U+301"),
         (".hgrc", "[hgk]\npath = WORK/h7.sh\n", "WORK/h7.sh"),
         (".hgrc", "[fix]\nx:command = WORK/h8.sh\n", "WORK/h8.sh"),
         (".hgrc", "[extensions]\nx = tools/ext.py\n", "is a relative path, which hg resolves from wherever it runs"),
@@ -166,6 +167,10 @@ struct GlobalConfigWithoutRepositoryTests {
             // `git -c` hands its settings on in GIT_CONFIG_PARAMETERS (it was not read).
             (["GIT_CONFIG_PARAMETERS": "'core.fsmonitor'='\(work)/g3.sh'"], "\(work)/g3.sh"),
             (["GIT_CONFIG_PARAMETERS": "'user.name=x' 'core.fsmonitor=\(work)/g4.sh'"], "\(work)/g4.sh"),
+            // Red-team pass, 2026-12-03: a combining mark fused with `=` or `.`, a count with a blank.
+            (["GIT_CONFIG_PARAMETERS": "'core.fsmonitor=\u{301};\(work)/g6.sh'"], "\(work)/g6.sh"),
+            (["GIT_CONFIG_PARAMETERS": "'filter.\u{301}x.clean'='\(work)/g7.sh'"], "into one character"),
+            (["GIT_CONFIG_COUNT": " 1", "GIT_CONFIG_KEY_0": "core.fsmonitor", "GIT_CONFIG_VALUE_0": work + "/g5.sh"], "\(work)/g5.sh"),
         ]
         for (extra, words) in cases {
             let r = try CLI.run(["explain", file] + shipped + ["--", "/bin/true"], env: ["HOME": home].merging(extra) { a, _ in a })

@@ -56,6 +56,16 @@ import Testing
         #expect(s.unreadable.isEmpty)
     }
 
+    /// A line hg reads by bytes that Swift would read with ASCII punctuation fused to a combining
+    /// mark (`!` + U+0301 in a shell alias) is refused as unreadable (red-team pass, 2026-12-03).
+    @Test func fusedCharactersAreRefused() {
+        let tmp = Scratch()
+        let repo = tmp.mkdir("repo")
+        let hgrc = tmp.write("repo/hgrc", "[alias]\nzz = !\u{301};/srv/w/x.sh\n[ui]\nusername = Jose\u{301}\n")
+        let s = HgProtection.scan([hgrc], repo: repo, homes: [])
+        #expect(s.problems.count == 1 && s.problems[0].contains("line 2") && s.problems[0].contains("U+301"), "\(s.problems)")
+    }
+
     /// Lines as hg splits them, and values as hg continues them: a CRLF or CR-only file was one
     /// line to mcpbox (`"\r\n"` is one `Character`), a comment or blank line ended a value hg
     /// continues past it, and a byte order mark hid the first section: each hid a hook host hg

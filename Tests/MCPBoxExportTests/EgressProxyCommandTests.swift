@@ -184,8 +184,10 @@ struct EgressProxyCommandTests {
     /// A name mapped into a range the host routes to itself (`ip route add local
     /// 203.0.113.0/24 dev lo`: no interface holds 203.0.113.77, yet services bound to all
     /// interfaces answer there) passed as a public address, and the proxy connected to the host's
-    /// own listener (left alone in the 2026-12-02 note). Run in a network namespace of the test's
-    /// own (`unshare -n`), the canary a listener there: it must accept nothing. Fails before.
+    /// own listener (left alone in the 2026-12-02 note); so did one local only in a table a rule
+    /// chooses by protocol and port (the first lookup asked for neither: red-team pass,
+    /// 2026-12-03). Run in a network namespace of the test's own (`unshare -n`), the canary a
+    /// listener there: it must accept nothing. Fails before.
     @Test("an address in a range the kernel routes to the host itself is the host's: refused unless a rule names it")
     func localRouteRange() throws {
         let tmp = try TempDir(prefix: "mcpbox-local-route")
@@ -196,7 +198,7 @@ struct EgressProxyCommandTests {
         let got = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "fixture: \(r.status) \(r.stderr)")
         let answers = got["answers"] as? [String: String] ?? [:]
         #expect((got["accepted"] as? [String])?.isEmpty == true, "the proxy reached the host's own listener: \(got)")
-        for (name, address) in [("local4.test", "203.0.113.77"), ("local6.test", "2001:db8:77::5")] {
+        for (name, address) in [("local4.test", "203.0.113.77"), ("local6.test", "2001:db8:77::5"), ("ported.test", "2001:db8:88::1")] {
             let text = answers[name] ?? ""
             #expect(text.hasPrefix("HTTP/1.1 403") && text.contains("address \(address) of this host's own interfaces or local routes"),
                     "\(name): \(text)")

@@ -38,10 +38,15 @@ def serve():
 
 threading.Thread(target=serve, daemon=True).start()
 
+# A range local only in a table a rule chooses by protocol and destination port (policy routing):
+# `ip route get` without them finds no route; the proxy's TCP connection to the port is local.
+subprocess.run(["ip", "-6", "route", "add", "local", "2001:db8:88::/64", "dev", "lo", "table", "100"], check=True)
+subprocess.run(["ip", "-6", "rule", "add", "ipproto", "tcp", "dport", str(port), "lookup", "100", "pref", "50"], check=True)
+
 rules = f"{work}/rules"
 with open(rules, "w") as f:
-    f.write(f"allow local4.test:{port}\nallow local6.test:{port}\nallow iface.test:{port}\n")
-    f.write("host local4.test 203.0.113.77\nhost local6.test 2001:db8:77::5\n")
+    f.write(f"allow local4.test:{port}\nallow local6.test:{port}\nallow ported.test:{port}\nallow iface.test:{port}\n")
+    f.write("host local4.test 203.0.113.77\nhost local6.test 2001:db8:77::5\nhost ported.test 2001:db8:88::1\n")
     # An address an interface holds, for comparison: refused before and after.
     f.write("host iface.test 127.0.0.1\n")
 proxy = subprocess.Popen([mcpbox, "egress-proxy", "--rules", rules, "--listen", "127.0.0.1:0", "--log", f"{work}/events.jsonl"],
@@ -50,7 +55,7 @@ line = proxy.stdout.readline()
 proxy_port = int(line.rsplit(":", 1)[1].split()[0])
 
 answers = {}
-for name in ("local4.test", "local6.test", "iface.test"):
+for name in ("local4.test", "local6.test", "ported.test", "iface.test"):
     s = socket.create_connection(("127.0.0.1", proxy_port), timeout=10)
     s.sendall(f"CONNECT {name}:{port} HTTP/1.1\r\nHost: {name}:{port}\r\n\r\n".encode())
     data = b""
