@@ -335,10 +335,6 @@ public enum GitConfigScan {
         return nil
     }
 
-    /// The absolute paths the words of a command mcpbox cannot read word by word (`opaque`)
-    /// name, as far as they can be read: each word split at blanks and shell punctuation, with
-    /// `~`, `$HOME` and `${HOME}` taken as each of `homes`. Words naming nothing absolute
-    /// (`$TOKEN`, `./x`) are skipped: only what is written out can be judged.
     /// Why `text` cannot be judged by `Character`: it joins an ASCII character other than a
     /// letter or digit with further Unicode scalars into one grapheme (`!` or `.` or `/` followed
     /// by a combining mark, CR LF), which Swift's `String` compares as one `Character` where git,
@@ -368,6 +364,10 @@ public enum GitConfigScan {
         return w
     }
 
+    /// The absolute paths the words of a command mcpbox cannot read word by word (`opaque`)
+    /// name, as far as they can be read: each word split at blanks and shell punctuation, with
+    /// `~`, `$HOME` and `${HOME}` taken as each of `homes`. Words naming nothing absolute
+    /// (`$TOKEN`, `./x`) are skipped: only what is written out can be judged.
     static func opaqueCommandPaths(_ value: String, homes: [String]) -> [String] {
         var out: [String] = []
         // (Braces are words of their own in a shell group, `f() { …; }`: not separators, or
@@ -455,13 +455,11 @@ public enum GitConfigScan {
             if e.name == "worktree", let v = e.value, let p = resolve(v, base: gitDir, home: homes.first) { top = p }
             if e.name == "bare", (e.value.map { ["true", "yes", "on", "1", ""].contains($0.lowercased()) } ?? true) { top = gitDir }
         }
-        // Text mcpbox reads by `Character` where git and the shell read bytes: refused whole.
         for (file, e) in raw {
+            // Text mcpbox reads by `Character` where git and the shell read bytes: refused whole.
             if let why = fusedASCII(e.key) ?? e.value.flatMap(fusedASCII) {
                 r.problems.append("\(file)\(e.line > 0 ? " line \(e.line)" : ""): `\(e.key)` \(why)")
             }
-        }
-        for (file, e) in raw {
             guard let u = use(of: e) else { continue }
             let v = e.value ?? ""
             let f = Finding(file: file, line: e.line, key: e.key, value: v, use: u, path: nil)
@@ -515,9 +513,8 @@ public enum GitConfigScan {
         return r
     }
 
-    /// The entries `GIT_CONFIG_COUNT` and `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` add (at most
-    /// 1000), each named after its variable.
-    /// Also those of `GIT_CONFIG_PARAMETERS` (`parameterEntries`).
+    /// The entries `GIT_CONFIG_COUNT` and `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` add, then those
+    /// of `GIT_CONFIG_PARAMETERS` (`parameterEntries`), each named after its variable.
     static func environmentEntries(_ env: [String: String]) -> [(origin: String, entry: Entry)] {
         var out: [(origin: String, entry: Entry)] = []
         if let count = env["GIT_CONFIG_COUNT"].flatMap(configCount), count > 0 {
@@ -553,10 +550,10 @@ public enum GitConfigScan {
         return value <= Int(Int32.max) ? value : nil
     }
 
-    /// `KEY` (`section.name` or `section.sub.section.name`) and its value as one entry; nil for a
-    /// key without a dot, which git refuses.
-    /// Split at the first and last `.` byte, as git does (by `Character`, `filter.` followed by a
-    /// combining mark was one piece: red-team pass, 2026-12-03).
+    /// `KEY` (`section.name` or `section.sub.section.name`) and its value as one entry, split at
+    /// the first and last `.` byte as git splits it (split by `Character`, `filter.` followed by a
+    /// combining mark was one piece: red-team pass, 2026-12-03); nil for a key without a dot,
+    /// which git refuses.
     static func entry(key: String, value: String?) -> Entry? {
         let b = Array(key.utf8)
         guard let first = b.firstIndex(of: 0x2E), let last = b.lastIndex(of: 0x2E) else { return nil }
