@@ -101,7 +101,7 @@ public enum HgProtection {
         var s = Scan()
         var read = 0
         func add(_ path: String, _ key: String) {
-            if !s.named.contains(where: { $0.path == path }) { s.named.append((path, key)) }
+            if !s.named.contains(where: { Paths.same($0.path, path) }) { s.named.append((path, key)) }
         }
         func visit(_ file: String, depth: Int) {
             guard depth <= includeDepth, read < includeFiles else { return }
@@ -313,7 +313,7 @@ extension PlanBuilder {
                 }
                 guard let bound = scriptBind(&d, m, path, key: key, source: source, repo: nil) else { continue }
                 let mount = Mount(target: Paths.join(m.target, Paths.remainder(bound, under: source)), kind: .bind(source: bound, readOnly: true), origin: origin)
-                if !d.mounts.contains(where: { $0.target == mount.target && $0.origin == origin }) { d.mounts.append(mount) }
+                if !d.mounts.contains(where: { Paths.same($0.target, mount.target) && $0.origin == origin }) { d.mounts.append(mount) }
             }
             return
         }
@@ -377,7 +377,7 @@ extension PlanBuilder {
                     continue
                 }
                 guard let bound = scriptBind(&d, m, path, key: key, source: source, repo: repo) else { ok = false; continue }
-                if !binds.contains(bound) { binds.append(bound) }
+                if !binds.contains(where: { Paths.same($0, bound) }) { binds.append(bound) }
             }
             guard ok else { continue }
             for path in binds where Paths.isWithin(path, source) {
@@ -389,17 +389,17 @@ extension PlanBuilder {
                 let mount = Mount(target: Paths.join(m.target, Paths.remainder(path, under: source)),
                                   kind: .bind(source: path, readOnly: true), origin: origin)
                 // A share's source configuration is scanned for the share too: one bind each.
-                if !d.mounts.contains(where: { $0.target == mount.target && $0.origin == origin }) { d.mounts.append(mount) }
+                if !d.mounts.contains(where: { Paths.same($0.target, mount.target) && $0.origin == origin }) { d.mounts.append(mount) }
             }
             if Paths.isWithin(hg, source) || Paths.isWithin(source, hg) {
                 for name in HgProtection.watchedEntries {
                     let path = Paths.join(hg, name)
-                    if Paths.isWithin(path, source), HostFS.info(path, follow: false) == nil, !d.gitWatched.contains(path) {
+                    if Paths.isWithin(path, source), HostFS.info(path, follow: false) == nil, !d.gitWatched.contains(where: { Paths.same($0, path) }) {
                         d.gitWatched.append(path)
                     }
                 }
             }
-            if !d.hgProtected.contains(hg) { d.hgProtected.append(hg) }
+            if !d.hgProtected.contains(where: { Paths.same($0, hg) }) { d.hgProtected.append(hg) }
         }
     }
 }

@@ -748,7 +748,7 @@ public struct PlanBuilder {
             // A bind inside a worktree (`repo/src`): the repository's git directory is out of the
             // server's reach, but its configuration may name paths inside the bind.
             if let repo = e.enclosingRepository, e.enclosingGitDir == nil, HostFS.info(Paths.join(repo, ".git"))?.isDirectory == true,
-               let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.contains(g) {
+               let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.contains(where: { Paths.same($0, g) }) {
                 protectGitConfiguration(&d, gitDir: g, bind: m)
             } else if let repo = e.enclosingRepository, e.enclosingGitDir == nil,
                       HostFS.info(Paths.join(repo, ".git"), follow: false)?.isRegular == true,
@@ -856,15 +856,16 @@ public struct PlanBuilder {
     /// at, above or below the link, and the link's text names its real target directly.
     static func withMirroredSymlinks(_ mounts: [Mount]) -> [Mount] {
         mounts.map { m in
-            guard case .bind(let source, true) = m.kind, source != m.target,
+            guard case .bind(let source, true) = m.kind, !Paths.same(source, m.target),
                   HostFS.info(m.target, follow: false)?.isSymlink == true,
                   let link = HostFS.readLink(m.target), !link.isEmpty,
-                  SandboxView.resolveDots(link.isAbsolutePath ? link : Paths.join(Paths.dirname(m.target), link)) == source
+                  let resolved = SandboxView.resolveDots(link.isAbsolutePath ? link : Paths.join(Paths.dirname(m.target), link)),
+                  Paths.same(resolved, source)
             else { return m }
             // (The view of every mount at another target, without copying the list per bind.)
             let view = SandboxView(mounts: mounts, excluding: m.target)
             // Same object, and read-only there too: the link must not widen what the bind allowed.
-            guard !mounts.contains(where: { $0.target != m.target && (Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target)) }),
+            guard !mounts.contains(where: { !Paths.same($0.target, m.target) && (Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target)) }),
                   view.hostPath(source) == source, let holder = view.covering(source), case .bind(_, true) = holder.kind
             else { return m }
             // (A `hide` inside the target has an alias mask under the link by now: the first
@@ -881,10 +882,10 @@ public struct PlanBuilder {
             guard let parent = SandboxView.covering(m.target, in: mounts, excluding: m.target),
                   case .bind(let parentSource, let parentRO) = parent.kind, parentRO == ro else { return true }
             if mounts.contains(where: { o in
-                if case .hide = o.kind, o.target != m.target { return Paths.isWithin(m.target, o.target) || Paths.isWithin(o.target, m.target) }
+                if case .hide = o.kind, !Paths.same(o.target, m.target) { return Paths.isWithin(m.target, o.target) || Paths.isWithin(o.target, m.target) }
                 return false
             }) { return true }
-            return Paths.join(parentSource, Paths.remainder(m.target, under: parent.target)) != source
+            return !Paths.same(Paths.join(parentSource, Paths.remainder(m.target, under: parent.target)), source)
         }
     }
 

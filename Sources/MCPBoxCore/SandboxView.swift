@@ -40,7 +40,7 @@ public struct SandboxView: Sendable {
         // in bytes is the longer in characters (and the inner one), without counting characters.
         var best = -1, bestLength = -1
         var mask = -1, maskLength = -1
-        for i in mounts.indices where Paths.isWithin(path, mounts[i].target) && mounts[i].target != excluded {
+        for i in mounts.indices where Paths.isWithin(path, mounts[i].target) && !Self.isExcluded(mounts[i].target, excluded) {
             let length = mounts[i].target.utf8.count
             if mounts[i].isHide {
                 if length >= maskLength { mask = i; maskLength = length }
@@ -52,9 +52,14 @@ public struct SandboxView: Sendable {
         return mask >= 0 ? mounts[mask] : best >= 0 ? mounts[best] : nil
     }
 
+    /// Whether `target` is the excluded one, by its bytes (`String`'s `==` is canonical equivalence).
+    static func isExcluded(_ target: String, _ excluded: String?) -> Bool {
+        excluded.map { Paths.same(target, $0) } ?? false
+    }
+
     /// Whether `path` is a mount target or a directory created to hold one.
     func isSkeleton(_ path: String) -> Bool {
-        mounts.contains { $0.target != excluded && Paths.isWithin($0.target, path) }
+        mounts.contains { !Self.isExcluded($0.target, excluded) && Paths.isWithin($0.target, path) }
     }
 
     /// Host path behind a sandbox path, when it lies in a bind (no symlink resolution).

@@ -111,4 +111,38 @@ struct ClientConfigEscapeTests {
             #expect(r.status == 125 && r.stderr.contains("\(project)/.cursor") && r.stderr.contains("symlink"), "\(verb): exit \(r.status): \(r.stderr.suffix(800))")
         }
     }
+
+    @Test("two names the kernel tells apart but Swift's String calls equal (NFC and NFD `café`) each get their own read-only bind: client configuration and Mercurial's hgrc")
+    func canonicallyEquivalentSiblings() throws {
+        defer { tmp.remove() }
+        // Swift's `==` on String is canonical equivalence: the second `.vscode` (and the second
+        // repository's `.hg/hgrc`) was taken for the first and left writable (red-team finding).
+        let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
+        for name in [nfc, nfd] { _ = try tmp.makeDir("proj/\(name)/.vscode") }
+        let hgAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/hg")
+        if hgAvailable {
+            for name in [nfc, nfd] {
+                let repo = try tmp.makeDir("proj/hg/\(name)")
+                _ = try runProcess(["/usr/bin/hg", "init", repo])
+                _ = try tmp.write("proj/hg/\(name)/.hg/hgrc", "")
+            }
+        }
+        chownTree(project)
+        let p = try profile("equivalent")
+        var script = ""
+        for (tag, name) in [("nfc", nfc), ("nfd", nfd)] {
+            script += "if echo x > '\(project)/\(name)/.vscode/tasks.json' 2>/dev/null; then echo 'written vscode-\(tag)'; else echo 'refused vscode-\(tag)'; fi\n"
+            if hgAvailable {
+                script += "if echo '[hooks]' >> '\(project)/hg/\(name)/.hg/hgrc' 2>/dev/null; then echo 'written hgrc-\(tag)'; else echo 'refused hgrc-\(tag)'; fi\n"
+            }
+        }
+        let run = try runProcess([mcpbox, "run", p, "--", "/bin/sh", "-c", script], environment: env, timeout: 60)
+        #expect(run.status == 0, "exit \(run.status): \(run.stderr.suffix(2000))")
+        for tag in ["nfc", "nfd"] {
+            #expect(run.stdoutText.contains("refused vscode-\(tag)"), "the \(tag) .vscode stayed writable: \(run.stdoutText)")
+            if hgAvailable {
+                #expect(run.stdoutText.contains("refused hgrc-\(tag)"), "the \(tag) repository's hgrc stayed writable: \(run.stdoutText)")
+            }
+        }
+    }
 }
