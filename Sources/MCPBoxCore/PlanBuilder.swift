@@ -866,7 +866,7 @@ public struct PlanBuilder {
             let view = SandboxView(mounts: mounts, excluding: m.target)
             // Same object, and read-only there too: the link must not widen what the bind allowed.
             guard !mounts.contains(where: { !Paths.same($0.target, m.target) && (Paths.isWithin(m.target, $0.target) || Paths.isWithin($0.target, m.target)) }),
-                  view.hostPath(source) == source, let holder = view.covering(source), case .bind(_, true) = holder.kind
+                  view.hostPath(source).map { Paths.same($0, source) } == true, let holder = view.covering(source), case .bind(_, true) = holder.kind
             else { return m }
             // (A `hide` inside the target has an alias mask under the link by now: the first
             // condition keeps such a link a bind.)
