@@ -376,7 +376,7 @@ public enum GitConfigScan {
             // Quotes join what they hold to the word (`"$HOME"/x.sh` is one word).
             let w = String(expandHome(String(raw.filter { $0 != "\"" && $0 != "'" })).drop { $0 == "{" })
             guard w.isAbsolutePath || w == "~" || w.hasPrefix("~/") else { continue }
-            for p in resolveAll(w, base: "/", homes: homes) where !out.contains(where: { Paths.same($0, p) }) { out.append(p) }
+            for p in resolveAll(w, base: "/", homes: homes) where !out.containsPath(p) { out.append(p) }
         }
         return out
     }

@@ -377,7 +377,7 @@ extension PlanBuilder {
                     continue
                 }
                 guard let bound = scriptBind(&d, m, path, key: key, source: source, repo: repo) else { ok = false; continue }
-                if !binds.contains(where: { Paths.same($0, bound) }) { binds.append(bound) }
+                if !binds.containsPath(bound) { binds.append(bound) }
             }
             guard ok else { continue }
             for path in binds where Paths.isWithin(path, source) {
@@ -394,12 +394,12 @@ extension PlanBuilder {
             if Paths.isWithin(hg, source) || Paths.isWithin(source, hg) {
                 for name in HgProtection.watchedEntries {
                     let path = Paths.join(hg, name)
-                    if Paths.isWithin(path, source), HostFS.info(path, follow: false) == nil, !d.gitWatched.contains(where: { Paths.same($0, path) }) {
+                    if Paths.isWithin(path, source), HostFS.info(path, follow: false) == nil, !d.gitWatched.containsPath(path) {
                         d.gitWatched.append(path)
                     }
                 }
             }
-            if !d.hgProtected.contains(where: { Paths.same($0, hg) }) { d.hgProtected.append(hg) }
+            if !d.hgProtected.containsPath(hg) { d.hgProtected.append(hg) }
         }
     }
 }

@@ -639,3 +639,9 @@ extension StringProtocol {
     /// Characters, and a `/` followed by a combining mark is one Character (not `/`).
     var isAbsolutePath: Bool { utf8.first == UInt8(ascii: "/") }
 }
+
+extension Array where Element == String {
+    /// Whether the list holds `path`, compared by bytes (`Paths.same`): `contains` on `String`s
+    /// takes canonically equivalent names, two paths to the kernel, for one.
+    func containsPath(_ path: String) -> Bool { contains { Paths.same($0, path) } }
+}

@@ -748,7 +748,7 @@ public struct PlanBuilder {
             // A bind inside a worktree (`repo/src`): the repository's git directory is out of the
             // server's reach, but its configuration may name paths inside the bind.
             if let repo = e.enclosingRepository, e.enclosingGitDir == nil, HostFS.info(Paths.join(repo, ".git"))?.isDirectory == true,
-               let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.contains(where: { Paths.same($0, g) }) {
+               let g = HostFS.realPath(Paths.join(repo, ".git")), !gitDirs.containsPath(g) {
                 protectGitConfiguration(&d, gitDir: g, bind: m)
             } else if let repo = e.enclosingRepository, e.enclosingGitDir == nil,
                       HostFS.info(Paths.join(repo, ".git"), follow: false)?.isRegular == true,
