@@ -59,14 +59,27 @@ struct relay_dir {
     size_t off, len;          /* pending bytes in buf */
     char *buf;
     int open;
-    /* Filtered, a line the filter passes as it arrives (`passes_through`): its bytes are read
+    /* Filtered, a line the filter passes as it arrives (`passes_through`): its bytes are copied
      * into `judged`, up to RELAY_JUDGED_SIZE at a time, and handed over with `input_verbatim`;
-     * what the filter passed unchanged is written to dst from there, not queued (one copy in, one
-     * out). Never spliced on: a pipe's pages may be the writer's own memory (vmsplice) or a
+     * what the filter passed unchanged goes to dst before anything queued: spliced from src when
+     * it was tee'd (see `tee_r`), else written from `judged` (one copy in, one out). Without
+     * `tee_r` never spliced on: a pipe's pages may be the writer's own memory (vmsplice) or a
      * file's, which it can still change after they were judged. NULL: every read goes by `buf`
      * and `input`. */
     char *judged;
     size_t verbatim_off, verbatim_left; /* in judged: bytes the filter passed unchanged, for dst */
+    /* When both ends are pipes (the client's reopened as mcpbox's own): a private pipe. A
+     * streamed line's next bytes are tee'd into it and read from there into `judged` (the one
+     * copy), so they stay at the head of the source pipe, and the bytes the filter passes
+     * unchanged are spliced on from there (their pages move, nothing is copied). The client's
+     * bytes: mcpbox forwards what the client wrote, and nothing the server controls can reach a
+     * page in the client's pipe. The server's only with `server_out_by_ref`: its seccomp filter
+     * refuses every way to put a page it can still change into a pipe, so each page of its
+     * output is the kernel's copy of what it wrote. -1: none, the bytes are read into `judged`
+     * and written from it. */
+    int tee_r, tee_w;
+    int by_ref;                         /* the verbatim bytes are still at the head of src */
+    size_t discard_left;                /* after them in src: bytes the filter took, to drop */
 };
 
 enum relay_dir_index { DIR_IN = 0, DIR_OUT = 1, DIR_ERR = 2 };
@@ -299,10 +312,13 @@ static void dir_close(struct relay_dir *d) {
     d->wait_dst = 0;
     d->len = d->off = 0;
     d->verbatim_off = d->verbatim_left = 0;
+    d->by_ref = 0;
+    d->discard_left = 0;
 }
 
 
 static int filter_flush(struct relay *r, int which, int64_t now);
+static void filter_stop(struct relay *r, int64_t now);
 
 /* The source reached EOF (or failed). */
 static void src_done(struct relay *r, int which, int64_t now) {
@@ -371,17 +387,60 @@ static ssize_t dst_write(struct relay_dir *d, const char *p, size_t n) {
 
 static ssize_t dir_write(struct relay_dir *d) { return dst_write(d, d->buf + d->off, d->len - d->off); }
 
-/* Writes the bytes the filter passed unchanged from `judged` to dst. Returns 1 when done, 0 when
- * dst is full (wait_dst set), -1 when dst is gone. */
+/* Sends the bytes the filter passed unchanged to dst: spliced from the head of src when they were
+ * tee'd (`by_ref`, then the bytes after them that the filter took are dropped from src), else
+ * written from `judged`. Returns 1 when done, 0 when dst is full (wait_dst set), -1 when dst is
+ * gone, -2 when src no longer holds what was judged (another reader of the client's pipe took
+ * bytes: the stream can no longer be framed). */
 static int verbatim_flush(struct relay_dir *d) {
     while (d->verbatim_left) {
-        ssize_t m = dst_write(d, d->judged + d->verbatim_off, d->verbatim_left);
+        ssize_t m;
+        if (d->by_ref) {
+            m = splice(d->src, NULL, d->dst, NULL, d->verbatim_left, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+            if (m == 0) return -2;
+            if (m < 0 && errno == EINVAL) {
+                /* Unexpected: write them from `judged`, and drop them from src after. */
+                d->by_ref = 0;
+                d->discard_left += d->verbatim_left;
+                continue;
+            }
+        } else {
+            m = dst_write(d, d->judged + d->verbatim_off, d->verbatim_left);
+        }
         if (m > 0) { d->verbatim_off += (size_t)m; d->verbatim_left -= (size_t)m; continue; }
         if (m < 0 && errno == EINTR) continue;
         if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return 0; }
         return -1;
     }
+    while (d->discard_left) {
+        ssize_t m = read(d->src, d->buf, d->discard_left < RELAY_BUFFER_SIZE ? d->discard_left : RELAY_BUFFER_SIZE);
+        if (m > 0) { d->discard_left -= (size_t)m; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        return -2;
+    }
+    d->by_ref = 0;
     return 1;
+}
+
+/* The next bytes of a streamed line from the client, left in its pipe (see `tee_r`): tee'd into
+ * the private pipe and read from there into `judged`. Their count, 0 at the source's end, or -1
+ * with errno, as read() gives. */
+static ssize_t tee_judged(struct relay_dir *d) {
+    ssize_t n = tee(d->src, d->tee_w, RELAY_JUDGED_SIZE, SPLICE_F_NONBLOCK);
+    if (n < 0 && errno == EINVAL) {
+        /* Unexpected: copy from now on. */
+        close_fd(&d->tee_r);
+        close_fd(&d->tee_w);
+        return dir_read_into(d, d->judged, RELAY_JUDGED_SIZE);
+    }
+    for (ssize_t got = 0; got < n;) {
+        ssize_t m = read(d->tee_r, d->judged + got, (size_t)(n - got));
+        if (m > 0) { got += m; continue; }
+        if (m < 0 && errno == EINTR) continue;
+        errno = EIO;                     /* cannot happen: the private pipe holds them */
+        return -1;
+    }
+    return n;
 }
 
 /* Up to `n` bytes of the spooled line at the head of the filter's queue for `which`: spliced
@@ -413,10 +472,15 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
     struct relay_dir *d = &r->dir[which];
     const struct mcpbox_relay_filter *f = r->filter;
     int moved = 0;
-    if (d->verbatim_left) {
+    if (d->verbatim_left || d->discard_left) {
         /* What the filter passed unchanged comes before anything it queued after. */
-        int done = d->open && d->dst >= 0 ? verbatim_flush(d) : (d->verbatim_left = 0, 1);
+        int done = d->open && d->dst >= 0 ? verbatim_flush(d) : (d->verbatim_left = d->discard_left = 0, 1);
         if (done == 0) return 0;
+        if (done == -2) {
+            say(r->err_fd, "the client's input changed under the MCP layer (another reader took bytes)", "", 0);
+            filter_stop(r, now);
+            return 1;
+        }
         if (done < 0) { dst_gone(r, which, now); return 1; }
         moved = 1;
     }
@@ -469,8 +533,11 @@ static int filter_transfer(struct relay *r, int which, int64_t now) {
     int moved = filter_flush(r, which, now);
     if (!d->open || d->wait_dst || !filter_wants_src(r, which)) return moved;
     int through = d->judged && f->passes_through(f->context, which);
+    int by_ref = through && d->tee_w >= 0;
     ssize_t n;
-    do n = through ? dir_read_into(d, d->judged, RELAY_JUDGED_SIZE) : dir_read(d); while (n < 0 && errno == EINTR);
+    do n = by_ref ? tee_judged(d) : through ? dir_read_into(d, d->judged, RELAY_JUDGED_SIZE) : dir_read(d);
+    while (n < 0 && errno == EINTR);
+    by_ref = by_ref && d->tee_w >= 0;
     if (n == 0 || (n < 0 && errno != EAGAIN)) { src_done(r, which, now); return 1; }
     if (n < 0) return moved;
     int rc;
@@ -478,7 +545,12 @@ static int filter_transfer(struct relay *r, int which, int64_t now) {
         size_t verbatim = 0;
         rc = f->input_verbatim(f->context, which, d->judged, (size_t)n, &verbatim);
         if (verbatim > (size_t)n) { say(r->err_fd, "the MCP layer passed more than it was given", "", 0); rc = -1; }
-        else { d->verbatim_off = 0; d->verbatim_left = verbatim; }
+        else {
+            d->verbatim_off = 0;
+            d->verbatim_left = verbatim;
+            d->by_ref = by_ref;
+            d->discard_left = by_ref ? (size_t)n - verbatim : 0;
+        }
     } else {
         rc = f->input(f->context, which, d->buf, (size_t)n);
     }
@@ -743,6 +815,16 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
             }
             if (r.judged_buf) d->judged = r.judged_buf + (size_t)i * RELAY_JUDGED_SIZE;
         }
+        d->tee_r = d->tee_w = -1;
+        int t[2];
+        int by_ref = i == DIR_IN || (i == DIR_OUT && config->server_out_by_ref);
+        if (by_ref && d->judged && own_pipe && is_pipe(i == DIR_IN ? d->dst : d->src)
+            && pipe2(t, O_NONBLOCK | O_CLOEXEC) == 0) {
+            /* Best effort: a tee takes at most what the private pipe has room for. */
+            fcntl(t[1], F_SETPIPE_SZ, RELAY_JUDGED_SIZE);
+            d->tee_r = t[0];
+            d->tee_w = t[1];
+        }
         int server_fd = i == DIR_IN ? d->dst : d->src;
         if (server_fd >= 0) {
             int fl = fcntl(server_fd, F_GETFL);
@@ -856,6 +938,10 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
 
     for (int i = 0; i < 3; i++) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
+    }
+    for (int i = DIR_IN; i <= DIR_OUT; i++) {
+        close_fd(&r.dir[i].tee_r);
+        close_fd(&r.dir[i].tee_w);
     }
     if (r.judged_buf) munmap(r.judged_buf, 2 * RELAY_JUDGED_SIZE);
     relay_say_fd = -1;

@@ -32,8 +32,11 @@ public struct EgressPolicy: Sendable, Equatable {
     }
 
     /// Lower case, without a trailing dot or IPv6 brackets; nil when it is neither a host name
-    /// nor an IP literal.
+    /// nor an IP literal. ASCII only (names on the wire are, IDNs in their xn-- form): Unicode
+    /// lower-casing folds U+212A KELVIN SIGN to "k", so a name judged as allowed would have gone
+    /// upstream (a Host header, say) with other bytes.
     public static func normalize(_ host: String) -> String? {
+        guard host.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         var h = host.lowercased()
         if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
         if let a = IPAddress(h) { return a.description }

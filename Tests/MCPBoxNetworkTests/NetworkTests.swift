@@ -51,6 +51,11 @@ struct RuleTests {
         #expect(!p.decide(host: "10.0.0.1", port: 443).allowed, "a name rule never matches an address")
         let empty = EgressPolicy(allow: [], deny: [])
         #expect(empty.decide(host: "example.com", port: 443).reason == "allow list is empty")
+        // Only ASCII is a host name: Unicode lower-casing maps U+212A KELVIN SIGN to "k", and a
+        // name judged as "a.example.com" would have gone upstream with other bytes.
+        #expect(EgressPolicy.normalize("\u{212A}.example.com") == nil)
+        #expect(!p.decide(host: "\u{212A}.example.com", port: 443).allowed)
+        #expect(p.decide(host: "\u{212A}.example.com", port: 443).reason == "invalid host name")
     }
 
     /// A deny rule without a port covered only 80 and 443, so under an allow rule on another
@@ -211,6 +216,10 @@ struct ParserTests {
         #expect((try? u.authority().get()) == nil, "userinfo in the authority is refused")
         guard case .success(let (s, _)) = parse("GET https://a.test/ HTTP/1.1\r\n\r\n") else { Issue.record("https"); return }
         #expect((try? s.authority().get()) == nil)
+        // A Host header that only Unicode case folding makes equal to the target never passes.
+        if case .success(let (k, _)) = parse("GET http://k.test/ HTTP/1.1\r\nHost: \u{212A}.test\r\n\r\n") {
+            #expect((try? k.authority().get()) == nil, "Host: U+212A.test went upstream for k.test")
+        }
     }
 
     @Test("TLS ClientHello: server name from a real OpenSSL hello; absent, partial and garbage")

@@ -9,9 +9,13 @@
  *             them (MADV_DONTNEED): one copy, but a new zeroed page for every page forwarded
  *   memfd     splice() into a memfd (the kernel copies into its pages), memchr over a mapping,
  *             splice() to the reader's pipe (pages move by reference), punch the range out
- * The two one-copy modes are the only safe ways to forward judged bytes without a second copy:
- * a pipe's own pages (tee) may be the writer's memory (vmsplice) or a file's, which the writer
- * can still change after the verdict. Each mode checks it delivered every byte. */
+ *   tee       tee() into a private pipe, read() from it into a reused buffer, memchr, then
+ *             splice() the same bytes from the writer's pipe to the reader's: one copy, no new
+ *             page (the MCP layer's way for the client's bytes, and for the server's under its
+ *             sealed seccomp filter)
+ * vmsplice and memfd are safe whoever the writer is; tee only when the writer cannot put a page
+ * it can still change into its pipe (its own memory by vmsplice, a file's by splice or
+ * sendfile): the pages forwarded are the ones judged. Each mode checks it delivered every byte. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -57,7 +61,7 @@ static void vmsplice_all(int fd, char *p, size_t n) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: copyfloor splice|rw|vmsplice|memfd MIB\n");
+        fprintf(stderr, "usage: copyfloor splice|rw|vmsplice|memfd|tee MIB\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -103,6 +107,11 @@ int main(int argc, char **argv) {
         win = mmap(NULL, WINDOW, PROT_READ, MAP_SHARED, mfd, 0);
         if (win == MAP_FAILED) die("mmap");
     }
+    int tp[2] = {-1, -1};
+    if (!strcmp(mode, "tee")) {
+        if (pipe(tp) < 0) die("pipe");
+        fcntl(tp[1], F_SETPIPE_SZ, CHUNK);
+    }
     volatile size_t seen = 0;
     double c0 = cpu_self(), t0 = now();
     for (;;) {
@@ -129,6 +138,23 @@ int main(int argc, char **argv) {
             long span = (n + 4095) & ~4095L;
             if (fallocate(mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, span) < 0) die("fallocate");
             at += span;
+            continue;
+        }
+        if (tp[0] >= 0) {
+            n = tee(a[0], tp[1], CHUNK, 0);
+            if (n < 0) die("tee");
+            if (n == 0) break;
+            for (ssize_t o = 0; o < n;) {
+                ssize_t m = read(tp[0], j + o, (size_t)(n - o));
+                if (m <= 0) die("read");
+                o += m;
+            }
+            seen += (size_t)(memchr(j, '\n', (size_t)n) == NULL);
+            for (ssize_t left = n; left > 0;) {
+                ssize_t m = splice(a[0], NULL, b[1], NULL, (size_t)left, SPLICE_F_MOVE);
+                if (m <= 0) die("splice out");
+                left -= m;
+            }
             continue;
         }
         n = read(a[0], j, CHUNK);
