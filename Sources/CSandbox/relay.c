@@ -390,8 +390,8 @@ static ssize_t dir_write(struct relay_dir *d) { return dst_write(d, d->buf + d->
 /* Sends the bytes the filter passed unchanged to dst: spliced from the head of src when they were
  * tee'd (`by_ref`, then the bytes after them that the filter took are dropped from src), else
  * written from `judged`. Returns 1 when done, 0 when dst is full (wait_dst set), -1 when dst is
- * gone, -2 when src no longer holds what was judged (another reader of the client's pipe took
- * bytes: the stream can no longer be framed). */
+ * gone, -2 when src no longer holds what was judged (another reader of the pipe took bytes: the
+ * stream can no longer be framed). */
 static int verbatim_flush(struct relay_dir *d) {
     while (d->verbatim_left) {
         ssize_t m;
@@ -409,7 +409,14 @@ static int verbatim_flush(struct relay_dir *d) {
         }
         if (m > 0) { d->verbatim_off += (size_t)m; d->verbatim_left -= (size_t)m; continue; }
         if (m < 0 && errno == EINTR) continue;
-        if (m < 0 && errno == EAGAIN) { d->wait_dst = 1; return 0; }
+        if (m < 0 && errno == EAGAIN) {
+            /* dst is full, unless src lost bytes (then waiting for room would spin). */
+            int held = 0;
+            if (d->by_ref && ioctl(d->src, FIONREAD, &held) == 0 && (size_t)held < d->verbatim_left + d->discard_left)
+                return -2;
+            d->wait_dst = 1;
+            return 0;
+        }
         return -1;
     }
     while (d->discard_left) {
@@ -477,7 +484,7 @@ static int filter_flush(struct relay *r, int which, int64_t now) {
         int done = d->open && d->dst >= 0 ? verbatim_flush(d) : (d->verbatim_left = d->discard_left = 0, 1);
         if (done == 0) return 0;
         if (done == -2) {
-            say(r->err_fd, "the client's input changed under the MCP layer (another reader took bytes)", "", 0);
+            say(r->err_fd, "the MCP layer: the bytes it judged are no longer in their pipe (another reader took some)", "", 0);
             filter_stop(r, now);
             return 1;
         }
