@@ -67,7 +67,7 @@ extension PlanBuilder {
                 continue
             }
             let target = Paths.join(m.target, Paths.remainder(path, under: source))
-            if d.mounts.contains(where: { Paths.same($0.target, target) && $0.origin == origin }) { continue }
+            if d.hasMount(at: target, origin: origin) { continue }
             count += 1
             if count > ClientConfigProtection.limit {
                 refuse(&d, m, "\(m.target) holds more than \(ClientConfigProtection.limit) MCP client or editor configuration entries (.mcp.json, .vscode, .claude, …), each of which mcpbox would bind read-only",

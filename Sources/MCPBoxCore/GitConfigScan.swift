@@ -1080,7 +1080,7 @@ extension PlanBuilder {
                 let target = Paths.join(h.target, Paths.remainder(bound, under: h.source))
                 let mount = Mount(target: target, kind: .bind(source: bound, readOnly: true),
                                   origin: "mcpbox: git protection (\(f.key)\(f.via == nil ? "" : ": husky"))")
-                if d.mounts.contains(where: { Paths.same($0.target, target) && $0.kind == mount.kind }) { continue }
+                if d.hasMount(at: target, kind: mount.kind) { continue }
                 d.mounts.append(mount)
             }
             protectLinks(&d, p, what: what, bind: m)
@@ -1165,7 +1165,7 @@ extension PlanBuilder {
                 for h in writable where Paths.isWithin(real, h.source) {
                     let target = Paths.join(h.target, Paths.remainder(real, under: h.source))
                     let mount = Mount(target: target, kind: .bind(source: real, readOnly: true), origin: "mcpbox: git protection (the target of \(p))")
-                    if !d.mounts.contains(where: { Paths.same($0.target, target) && $0.kind == mount.kind }) { d.mounts.append(mount) }
+                    if !d.hasMount(at: target, kind: mount.kind) { d.mounts.append(mount) }
                 }
                 // What it points to, in turn (a directory of hooks, a file with other links).
                 if depth < 4 { visit(real, depth: depth + 1) }

@@ -313,7 +313,7 @@ extension PlanBuilder {
                 }
                 guard let bound = scriptBind(&d, m, path, key: key, source: source, repo: nil) else { continue }
                 let mount = Mount(target: Paths.join(m.target, Paths.remainder(bound, under: source)), kind: .bind(source: bound, readOnly: true), origin: origin)
-                if !d.mounts.contains(where: { Paths.same($0.target, mount.target) && $0.origin == origin }) { d.mounts.append(mount) }
+                if !d.hasMount(at: mount.target, origin: origin) { d.mounts.append(mount) }
             }
             return
         }
@@ -389,7 +389,7 @@ extension PlanBuilder {
                 let mount = Mount(target: Paths.join(m.target, Paths.remainder(path, under: source)),
                                   kind: .bind(source: path, readOnly: true), origin: origin)
                 // A share's source configuration is scanned for the share too: one bind each.
-                if !d.mounts.contains(where: { Paths.same($0.target, mount.target) && $0.origin == origin }) { d.mounts.append(mount) }
+                if !d.hasMount(at: mount.target, origin: origin) { d.mounts.append(mount) }
             }
             if Paths.isWithin(hg, source) || Paths.isWithin(source, hg) {
                 for name in HgProtection.watchedEntries {

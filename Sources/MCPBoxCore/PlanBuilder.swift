@@ -127,6 +127,16 @@ public struct PlanBuilder {
 
     struct Draft {
         var mounts: [Mount] = []
+
+        /// Whether a mount at `target` (its path compared by bytes) with this origin is planned.
+        func hasMount(at target: String, origin: String) -> Bool {
+            mounts.contains { Paths.same($0.target, target) && $0.origin == origin }
+        }
+
+        /// Whether a mount at `target` (its path compared by bytes) of this kind is planned.
+        func hasMount(at target: String, kind: Mount.Kind) -> Bool {
+            mounts.contains { Paths.same($0.target, target) && $0.kind == kind }
+        }
         var warnings: [String] = []
         var sink = DiagnosticSink()
         var skipped: [String] = []
