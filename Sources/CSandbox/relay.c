@@ -68,15 +68,16 @@ struct relay_dir {
      * and `input`. */
     char *judged;
     size_t verbatim_off, verbatim_left; /* in judged: bytes the filter passed unchanged, for dst */
-    /* When both ends are pipes (the client's reopened as mcpbox's own): a private pipe. A
-     * streamed line's next bytes are tee'd into it and read from there into `judged` (the one
-     * copy), so they stay at the head of the source pipe, and the bytes the filter passes
-     * unchanged are spliced on from there (their pages move, nothing is copied). The client's
-     * bytes: mcpbox forwards what the client wrote, and nothing the server controls can reach a
-     * page in the client's pipe. The server's only with `server_out_by_ref`: its seccomp filter
-     * refuses every way to put a page it can still change into a pipe, so each page of its
-     * output is the kernel's copy of what it wrote. -1: none, the bytes are read into `judged`
-     * and written from it. */
+    /* DIR_IN only, when the client's stdin (reopened as mcpbox's own) and the server's are pipes:
+     * a private pipe. A streamed line's next bytes are tee'd into it and read from there into
+     * `judged` (the one copy), so they stay at the head of the client's pipe, and the bytes the
+     * filter passes unchanged are spliced on from there (their pages move, nothing is copied).
+     * Only the client's bytes: mcpbox forwards what the client wrote, and nothing the server
+     * controls can reach the client's pipe. Never the server's: pages it put in its stdout pipe
+     * may be its own memory (vmsplice) or a file's, a packet (O_DIRECT) that a client's short
+     * read would cut, and the server can reopen that pipe for reading (/proc/self/fd/1) and
+     * replace the bytes judged before they are spliced (red-team pass, 2026-12-03). -1: none,
+     * the bytes are read into `judged` and written from it. */
     int tee_r, tee_w;
     int by_ref;                         /* the verbatim bytes are still at the head of src */
     size_t discard_left;                /* after them in src: bytes the filter took, to drop */
@@ -824,9 +825,7 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
         }
         d->tee_r = d->tee_w = -1;
         int t[2];
-        int by_ref = i == DIR_IN || (i == DIR_OUT && config->server_out_by_ref);
-        if (by_ref && d->judged && own_pipe && is_pipe(i == DIR_IN ? d->dst : d->src)
-            && pipe2(t, O_NONBLOCK | O_CLOEXEC) == 0) {
+        if (i == DIR_IN && d->judged && own_pipe && is_pipe(d->dst) && pipe2(t, O_NONBLOCK | O_CLOEXEC) == 0) {
             /* Best effort: a tee takes at most what the private pipe has room for. */
             fcntl(t[1], F_SETPIPE_SZ, RELAY_JUDGED_SIZE);
             d->tee_r = t[0];
@@ -946,10 +945,8 @@ int mcpbox_relay_run(const struct mcpbox_relay_config *config) {
     for (int i = 0; i < 3; i++) {
         if (r.dir[i].open) dir_close(&r.dir[i]);
     }
-    for (int i = DIR_IN; i <= DIR_OUT; i++) {
-        close_fd(&r.dir[i].tee_r);
-        close_fd(&r.dir[i].tee_w);
-    }
+    close_fd(&r.dir[DIR_IN].tee_r);
+    close_fd(&r.dir[DIR_IN].tee_w);
     if (r.judged_buf) munmap(r.judged_buf, 2 * RELAY_JUDGED_SIZE);
     relay_say_fd = -1;
     if (r.err_own >= 0) close(r.err_own);

@@ -184,14 +184,12 @@ public enum Explain {
     }
 
     /// The TOOLS section's rows: the MCP layer's tool and prompt policy.
-    static func mcpLines(_ mcp: MCPPlan?, sealedPipes: Bool = false) -> [(String, String)] {
+    static func mcpLines(_ mcp: MCPPlan?) -> [(String, String)] {
         guard let mcp else {
             return [("layer", "off: no [tools], [prompts], [resources] or [client] key; the relay moves bytes without reading them (every tool, prompt and resource reaches the client)")]
         }
         var out: [(String, String)] = [("layer", "on: newline-delimited JSON-RPC framed in both directions; a message over \(Units.formatSize(UInt64(mcp.policy.maxMessage))) ends the session")]
-        out.append(("forwarding", sealedPipes
-            ? "what passes unchanged is read once to be judged and, where both ends are pipes, moves on by reference, the server's output included: its seccomp filter refuses splice, tee, vmsplice and sendfile (EINVAL), so no page of it can change after the verdict"
-            : "the client's bytes are read once to be judged and, where both ends are pipes, move on by reference; the server's are copied after the verdict (seccomp.allow names splice, tee, vmsplice or sendfile, or gVisor runs the server)"))
+        out.append(("forwarding", "the client's bytes are read once to be judged and, where both ends are pipes, move on by reference; the server's are judged and sent from mcpbox's copy (pages the server put in its pipe could still change, or be read back out, after the verdict)"))
         func rules(_ kind: String, _ noun: String, _ allow: [NameRule]?, _ deny: [NameRule], method: String,
                    lists: String? = nil, code: Int = -32602) {
             guard allow != nil || !deny.isEmpty else {
@@ -406,7 +404,7 @@ public enum Explain {
 
         out.append("")
         out.append("TOOLS")
-        for line in mcpLines(plan.mcp, sealedPipes: plan.seccomp.sealedPipes) { kv(line.0, line.1) }
+        for line in mcpLines(plan.mcp) { kv(line.0, line.1) }
 
         out.append("")
         out.append("CLIENT (what the server may ask of the client)")

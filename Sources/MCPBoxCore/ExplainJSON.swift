@@ -161,7 +161,6 @@ public enum ExplainJSON {
         w.field("layer", plan.mcp == nil ? "false" : "true")
         if let mcp = plan.mcp {
             w.field("max_message_bytes", String(mcp.policy.maxMessage))
-            w.field("server_output_by_reference", plan.seccomp.sealedPipes ? "true" : "false")
             func rules(_ l: [NameRule]) -> String {
                 "[" + l.map { "{\"pattern\": \(string($0.pattern)), \"origin\": \(string($0.origin))}" }.joined(separator: ", ") + "]"
             }
@@ -207,7 +206,6 @@ public enum ExplainJSON {
         w.open("seccomp", "{")
         w.field("preset", string(plan.seccomp.preset.rawValue))
         w.field("default_action", string(plan.seccomp.defaultAction.rawValue))
-        w.field("sealed_pipes", plan.seccomp.sealedPipes ? "true" : "false")
         w.field("allowed_count", String(s.allowedCount))
         w.field("added", strings(s.added))
         w.field("removed", strings(s.removed))

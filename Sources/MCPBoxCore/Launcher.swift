@@ -144,8 +144,7 @@ public enum Launcher {
             client_in: 0, client_out: 1, client_err: 2,
             server_in: stdinPipe.write, server_out: stdoutPipe.read, server_err: stderrPipe.read,
             child: sandbox.pid, grace_seconds: plan.limits.shutdownGraceSeconds,
-            wall_time_seconds: plan.limits.wallTimeSeconds, filter: nil,
-            server_out_by_ref: plan.mcp != nil && plan.seccomp.sealedPipes ? 1 : 0)
+            wall_time_seconds: plan.limits.wallTimeSeconds, filter: nil)
         var status: Int32
         if let mcp = plan.mcp {
             let hook = MCPRelayHook(mcp.policy)

@@ -240,13 +240,6 @@ public struct SeccompPolicy: Sendable, Equatable {
     /// Syscalls refused on top of the preset (validated names); wins over `allow`.
     public var deny: [String]
     public var defaultAction: DefaultAction
-    /// The MCP layer forwards the server's output by reference: once judged, its pages move on
-    /// to the client's pipe. The filter then refuses, with EINVAL, every syscall that can put into
-    /// a pipe a page its caller can still change (`SeccompTables.pageSharing`: the caller's own
-    /// memory, or a file's), so each page of that output is the kernel's copy of what the server
-    /// wrote and stays what was judged. Set by the plan when the MCP layer is on and `allow` names
-    /// none of them (then the server's output is copied instead).
-    public var sealedPipes: Bool
 
     /// The keyring syscalls, refused by both presets unless `allow` names them.
     public static let keyringSyscalls: Set<String> = ["keyctl", "add_key", "request_key"]
@@ -258,12 +251,11 @@ public struct SeccompPolicy: Sendable, Equatable {
         allow.contains { Self.keyringSyscalls.contains($0) && !deny.contains($0) }
     }
 
-    public init(preset: Preset, allow: [String], deny: [String], defaultAction: DefaultAction, sealedPipes: Bool = false) {
+    public init(preset: Preset, allow: [String], deny: [String], defaultAction: DefaultAction) {
         self.preset = preset
         self.allow = allow
         self.deny = deny
         self.defaultAction = defaultAction
-        self.sealedPipes = sealedPipes
     }
 }
 

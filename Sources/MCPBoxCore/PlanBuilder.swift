@@ -422,13 +422,6 @@ public struct PlanBuilder {
         }
         plan.egress = egress
         plan.mcp = MCPPlan.build(profile, audit: audit != nil)
-        // The MCP layer forwards the server's output by reference when nothing in the sandbox
-        // can put a page it can still change into a pipe (SeccompPolicy.sealedPipes). A profile
-        // that allows one of those syscalls keeps it, and the output is copied; so is it under
-        // gVisor, whose own kernel writes the server's output.
-        if plan.mcp != nil, plan.isolation.runtime == .native, !SeccompTables.pageSharing.contains(where: seccomp.allow.contains) {
-            plan.seccomp.sealedPipes = true
-        }
         if profile.toolsConfirm == nil, let t = profile.toolsConfirmTimeout {
             plan.warnings.append("tools.confirm_timeout: has no effect without [tools] confirm (\(t.origin))")
         }

@@ -95,12 +95,6 @@ enum SeccompTables {
         "io_cancel", "io_destroy", "io_getevents", "io_pgetevents", "io_setup", "io_submit",
     ]
 
-    /// The syscalls that put into a pipe a page its caller can still change: its own memory
-    /// (`vmsplice`), a file's page cache (`splice`, `sendfile`), or such a page already in another
-    /// pipe (`tee`); io_uring's forms are refused outright. With `SeccompPolicy.sealedPipes` they
-    /// get EINVAL (an unsupported file: programs fall back to read and write).
-    static let pageSharing: [String] = ["sendfile", "splice", "tee", "vmsplice"]
-
     /// fcntl commands refused: F_SETLEASE (a lease stalls every other opener of the file, the
     /// host user's programs included, for `lease-break-time`).
     static let refusedFcntls: [UInt64] = [1024]

@@ -51,35 +51,11 @@ import Testing
         #expect(t["max_message_bytes"] as? Int == 16 << 20)
     }
 
-    @Test("the MCP layer seals the server's pipes (seccomp refuses splice, tee, vmsplice, sendfile) unless seccomp.allow names one; explain says which")
-    func sealedPipesFollowTheLayerAndAllow() throws {
-        func json(_ p: SandboxPlan) throws -> [String: Any] {
-            try #require(JSONSerialization.jsonObject(with: Data(ExplainJSON.render(p).utf8)) as? [String: Any])
-        }
-        let off = try plan("")
-        #expect(!off.seccomp.sealedPipes)
-        #expect((try json(off)["seccomp"] as? [String: Any])?["sealed_pipes"] as? Bool == false)
-        #expect(!Explain.text(off).contains("sendfile, splice, tee, vmsplice: EINVAL"))
-
-        let on = try plan("[tools]\nallow = [\"git_status\"]\n")
-        #expect(on.seccomp.sealedPipes)
-        #expect(try Seccomp.compile(on.seccomp) == Seccomp.precompiledProgram(on.seccomp), "a sealed shipped preset is precompiled")
-        let text = Explain.text(on)
-        #expect(text.contains("sendfile, splice, tee, vmsplice: EINVAL"))
-        #expect(text.contains("moves on by reference, the server's output included"))
-        #expect((try json(on)["tools"] as? [String: Any])?["server_output_by_reference"] as? Bool == true)
-        #expect((try json(on)["seccomp"] as? [String: Any])?["sealed_pipes"] as? Bool == true)
-
-        for name in ["splice", "tee", "vmsplice", "sendfile"] {
-            let lifted = try plan("[tools]\nallow = [\"git_status\"]\n[seccomp]\nallow = [\"\(name)\"]\n")
-            #expect(!lifted.seccomp.sealedPipes, "\(name)")
-            #expect(Explain.text(lifted).contains("the server's are copied after the verdict"), "\(name)")
-            #expect((try json(lifted)["tools"] as? [String: Any])?["server_output_by_reference"] as? Bool == false)
-        }
-        // Denied by the profile: refused as it says (EPERM), and the pipes stay sealed.
-        let denied = try plan("[client]\nsampling = false\n[seccomp]\ndeny = [\"splice\"]\n")
-        #expect(denied.seccomp.sealedPipes)
-        #expect(Explain.text(denied).contains("sendfile, tee, vmsplice: EINVAL"))
+    @Test("explain says how the layer forwards: the client's bytes by reference, the server's from mcpbox's copy")
+    func forwardingRow() throws {
+        #expect(!Explain.text(try plan("")).contains("forwarding"))
+        let text = Explain.text(try plan("[tools]\nallow = [\"git_status\"]\n"))
+        #expect(text.contains("forwarding      the client's bytes are read once to be judged and, where both ends are pipes, move on by reference; the server's are judged and sent from mcpbox's copy"))
     }
 
     @Test func emptyAllowMeansNoToolsAndExplainSaysSo() throws {

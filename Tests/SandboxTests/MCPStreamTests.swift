@@ -178,11 +178,9 @@ struct MCPStreamTests {
 
     @Test("a server that rewrites a page it handed to its stdout by reference (vmsplice) after mcpbox judged it: the client gets the bytes judged, no line mcpbox never passed")
     func rewrittenPageIsNotPassed() throws {
-        // The profile lifts the seal (seccomp.allow names vmsplice): the server's output is copied.
         let dir = try TempDir(prefix: "mcpbox-mcp-stream-vmsplice")
         defer { dir.remove() }
-        let run = try RelayRun.mcpAudited(dir, fixture: "vmsplice.py", description: "MCP streaming: a server that rewrites a vmspliced page",
-                                          extra: "[seccomp]\nallow = [\"vmsplice\"]\n")
+        let run = try RelayRun.mcpAudited(dir, fixture: "vmsplice.py", description: "MCP streaming: a server that rewrites a vmspliced page")
         // The fixture streams a result: its start, then one page of its memory by reference;
         // once mcpbox has taken that page ("spliced"), the next message makes it rewrite it.
         run.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"#.utf8) + [0x0a])
@@ -190,7 +188,8 @@ struct MCPStreamTests {
         while let l = RelayRun.readLine(run.errors), l != "spliced" { said.append(l) }
         run.write(Array(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#.utf8) + [0x0a])
         while let l = RelayRun.readLine(run.errors), l != "rewritten" { said.append(l) }
-        let expected = Self.vmspliceStart + [UInt8](repeating: UInt8(ascii: "b"), count: Int(getpagesize()))
+        let expected = Array(#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":""#.utf8)
+            + [UInt8](repeating: UInt8(ascii: "a"), count: 40000) + [UInt8](repeating: UInt8(ascii: "b"), count: Int(getpagesize()))
             + Array(#""}],"isError":false}}"#.utf8) + [0x0a]
         let got = Self.read(run.output, atLeast: expected.count)
         run.closeInput()
@@ -201,39 +200,31 @@ struct MCPStreamTests {
         #expect(judged, "the client got \(got.count) bytes, not the ones judged: \(Self.text(of: got)); stderr: \(said.joined(separator: "\n"))")
     }
 
-    static let vmspliceStart = Array(#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":""#.utf8)
-        + [UInt8](repeating: UInt8(ascii: "a"), count: 40000)
-
-    @Test("the MCP layer's sealed pipes: a server under it cannot put a page it can still change into its stdout (vmsplice, splice and sendfile of a file it rewrites, tee answer EINVAL), so its output moves by reference safely")
-    func sealedServerCannotShareAPage() throws {
-        let dir = try TempDir(prefix: "mcpbox-mcp-stream-sealed")
+    @Test("a server that reads its own stdout pipe back (/proc/self/fd/1) while mcpbox waits for the client, and writes forged bytes in place of the ones it took: everything the client gets was judged (red-team pass, 2026-12-03)")
+    func rereadPipeIsNotPassed() throws {
+        let dir = try TempDir(prefix: "mcpbox-mcp-stream-reread")
         defer { dir.remove() }
-        let explained = try runProcess([try TestSupport.mcpboxBinary(), "explain", "--json", try dir.write("probe.toml", """
-            description = "sealed"
-            [filesystem]
-            read_only = ["/usr"]
-            [tools]
-            allow = ["git_status"]
-
-            """), "--", "/bin/true"])
-        let json = String(decoding: explained.stdout, as: UTF8.self)
-        #expect(json.contains(#""server_output_by_reference": true"#), "\(json.suffix(600)) \(explained.stderr)")
-        let run = try RelayRun.mcpAudited(dir, fixture: "vmsplice.py", description: "MCP streaming: sealed pipes", arguments: ["probe"])
+        let run = try RelayRun.mcpAudited(dir, fixture: "reread.py", description: "MCP streaming: a server that reads its stdout pipe back")
         run.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"#.utf8) + [0x0a])
-        // Until the fixture gives up at its vmsplice, or says it handed the page over.
+        run.write(Array(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.utf8) + [0x0a])
+        // The client reads nothing until the server has swapped the bytes still in its pipe.
         var said: [String] = []
         while let l = RelayRun.readLine(run.errors) {
             said.append(l)
-            if l.hasPrefix("vmsplice:") || l == "spliced" { break }
+            if l == "forged written" { break }
         }
-        let got = Self.read(run.output, atLeast: Self.vmspliceStart.count + 1, seconds: 10)
+        let done = Array(#""data":"done"}}"#.utf8) + [0x0a]
+        var got: [UInt8] = []
+        while !(got.count >= done.count && got.suffix(done.count).elementsEqual(done)) {
+            let more = Self.read(run.output, atLeast: 1, seconds: 20)
+            if more.isEmpty { break }
+            got += more
+        }
         run.closeInput()
         _ = RelayRun.readAll(run.errors)
         _ = run.wait()
-        let einval = Int(EINVAL)
-        #expect(said.contains("probe vmsplice \(einval) splice \(einval) sendfile \(einval) tee \(einval)"), "stderr: \(said.joined(separator: "\n"))")
-        // Its attack cannot begin: the fixture gives up at its vmsplice.
-        #expect(said.contains("vmsplice: errno \(einval)"), "stderr: \(said.joined(separator: "\n"))")
-        #expect(got == Self.vmspliceStart, "the client got \(got.count) bytes: \(Self.text(of: got))")
+        #expect(said.contains { $0.hasPrefix("stole ") }, "stderr: \(said.joined(separator: "\n"))")
+        #expect(got.count > 900000 && got.suffix(done.count).elementsEqual(done), "the client got \(got.count) bytes: \(Self.text(of: got))")
+        #expect(!Self.contains(got, Array("FORGED_hidden_tool".utf8)), "a tools/list answer mcpbox never judged reached the client: \(Self.text(of: got))")
     }
 }

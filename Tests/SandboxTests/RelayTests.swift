@@ -26,8 +26,7 @@ final class RelayRun: @unchecked Sendable {
 
     /// `mcpbox run` of the fixture `name` under a profile with [tools] allow/deny and [audit]
     /// (the log at `dir/audit.jsonl`): the MCP layer's relay, as the MCP suites drive it.
-    static func mcpAudited(_ dir: TempDir, fixture name: String, description: String, sockets: Bool = false,
-                           arguments: [String] = [], extra: String = "") throws -> RelayRun {
+    static func mcpAudited(_ dir: TempDir, fixture name: String, description: String, sockets: Bool = false) throws -> RelayRun {
         let fixtures = URL(fileURLWithPath: fixture(name)).deletingLastPathComponent().path
         let profile = try dir.write("mcp-relay.toml", """
             description = \(tomlString(description))
@@ -38,10 +37,10 @@ final class RelayRun: @unchecked Sendable {
             deny = ["*commit*"]
             [audit]
             log = \(tomlString(dir.sub("audit.jsonl")))
-            \(extra)
+
             """)
         return try RelayRun(argv: [try TestSupport.mcpboxBinary(), "run", profile, "--",
-                                   try TestSupport.systemPython(), fixture(name)] + arguments, sockets: sockets)
+                                   try TestSupport.systemPython(), fixture(name)], sockets: sockets)
     }
 
     /// Starts `fixture args` under relay-harness; `sockets` gives it socket stdio (the read/write path).

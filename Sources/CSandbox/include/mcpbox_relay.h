@@ -79,11 +79,11 @@ struct mcpbox_relay_filter {
     /* `input` for bytes the relay read into a buffer it keeps until they are written: the filter
      * sets *verbatim to how many leading bytes it passes on unchanged without queueing them, and
      * the relay sends those to dir's destination before anything the filter queues. The server's
-     * are written from `bytes` unless `server_out_by_ref`: a pipe's pages may be its writer's
-     * memory (vmsplice) or a file's, changeable after they were judged. The client's (dir 0, both
-     * ends pipes), and the server's with `server_out_by_ref`, were tee'd into `bytes` and are
-     * spliced on from the source pipe: the same pages, which only the client, their author, could
-     * change, and which a server under a sealed filter cannot. */
+     * are written from `bytes`, never spliced: a pipe's pages may be its writer's memory
+     * (vmsplice) or a file's, changeable after they were judged, and a server can reopen its own
+     * stdout pipe for reading (/proc/self/fd/1) and swap the bytes still in it. The client's (dir
+     * 0, both ends pipes) were tee'd into `bytes` and are spliced on from the client's pipe: the
+     * same pages, which only the client, their author, can reach. */
     int (*input_verbatim)(void *context, int dir, const char *bytes, size_t len, size_t *verbatim);
 };
 
@@ -94,10 +94,6 @@ struct mcpbox_relay_config {
     double grace_seconds;                   /* escalation grace; 0 = at once; < 0 or NaN = 2 s */
     double wall_time_seconds;               /* 0 = unlimited */
     const struct mcpbox_relay_filter *filter; /* NULL: plain byte relay */
-    /* With a filter: the server's output may be forwarded by reference (its judged pages spliced
-     * on) because its seccomp filter refuses every way to put a page it can still change into a
-     * pipe (SeccompPolicy.sealedPipes). 0: the server's output is copied. */
-    int server_out_by_ref;
 };
 
 /* Relays until the child is gone and its output drained; returns the exit status mcpbox

@@ -11,11 +11,11 @@
  *             splice() to the reader's pipe (pages move by reference), punch the range out
  *   tee       tee() into a private pipe, read() from it into a reused buffer, memchr, then
  *             splice() the same bytes from the writer's pipe to the reader's: one copy, no new
- *             page (the MCP layer's way for the client's bytes, and for the server's under its
- *             sealed seccomp filter)
- * vmsplice and memfd are safe whoever the writer is; tee only when the writer cannot put a page
- * it can still change into its pipe (its own memory by vmsplice, a file's by splice or
- * sendfile): the pages forwarded are the ones judged. Each mode checks it delivered every byte. */
+ *             page (the MCP layer's way for the client's bytes)
+ * vmsplice and memfd are safe whoever the writer is; tee only when the writer cannot reach its
+ * pipe's pages (a page of its own memory by vmsplice, a file's, the pipe reopened for reading,
+ * a packet): the pages forwarded are then the ones judged. Each mode checks it delivered every
+ * byte. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>

@@ -3,18 +3,13 @@
 one page of its own memory handed to its stdout by vmsplice(2) (by reference, not copied). Once
 its stdout pipe is empty again (mcpbox has taken the page) it says "spliced" on stderr; at the
 client's next message it rewrites the page (ending the line early and adding a forged line),
-says "rewritten" on stderr, then ends its result as it began it and exits at EOF.
-With the argument `probe` it first tries every way to put a page it could still change into a
-pipe (vmsplice, splice and sendfile of a file it can rewrite, tee) and says
-"probe vmsplice E splice E sendfile E tee E" on stderr (E: the errno, 0 when the call worked)."""
+says "rewritten" on stderr, then ends its result as it began it and exits at EOF."""
 import ctypes
-import fcntl
 import mmap
-import os
-import struct
 import sys
-import termios
 import time
+
+from stdio_lines import line, unread, write
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -23,51 +18,11 @@ class IOVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
 
-pending = b""
-
-
-def line():
-    global pending
-    while b"\n" not in pending:
-        chunk = os.read(0, 1 << 16)
-        if not chunk:
-            sys.exit(0)
-        pending += chunk
-    first, pending = pending.split(b"\n", 1)
-    return first
-
-
-def write(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def drained():
-    while struct.unpack("i", fcntl.ioctl(1, termios.FIONREAD, b"\0" * 4))[0]:
+    while unread():
         time.sleep(0.01)
 
 
-def probe():
-    r, w = os.pipe()
-    r2, w2 = os.pipe()
-    path = "/tmp/vmsplice-probe"
-    with open(path, "wb") as f:
-        f.write(b"p" * 4096)
-    fd = os.open(path, os.O_RDONLY)
-    buf = ctypes.create_string_buffer(b"p" * 16)
-    iov = IOVec(ctypes.addressof(buf), 16)
-    out = []
-    for name, args in (("vmsplice", (w, ctypes.byref(iov), 1, 0)), ("splice", (fd, None, w, None, 16, 0)),
-                       ("sendfile", (w, fd, None, 16)), ("tee", (r, w2, 16, 0))):
-        ctypes.set_errno(0)
-        ret = getattr(libc, name)(*args)
-        out.append("%s %d" % (name, ctypes.get_errno() if ret < 0 else 0))
-    write(2, ("probe " + " ".join(out) + "\n").encode())
-
-
-if sys.argv[1:] == ["probe"]:
-    probe()
 line()
 write(1, b'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"' + b"a" * 40000)
 drained()
