@@ -1,6 +1,8 @@
 # mcpbox's processes outside the sandbox, for the benchmarks that read their CPU or memory
-# (imported by bench-relay and bench-egress).
+# (imported by bench-relay and bench-egress), and the JSON-RPC line the MCP-layer benchmarks send
+# (bench-relay --mcp, bench-mcp-upload).
 import os
+import random
 
 
 def mcpbox_processes(pid):
@@ -28,3 +30,12 @@ def mcpbox_processes(pid):
         if same and len(nspid) == 1:
             pids.append(child)
     return pids
+
+
+def json_payload(size):
+    """One JSON-RPC notification line of exactly `size` bytes."""
+    head = b'{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"'
+    tail = b'"}}\n'
+    alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+    body = bytes(alphabet[b & 63] for b in random.randbytes(size - len(head) - len(tail)))
+    return head + body + tail

@@ -176,14 +176,21 @@ struct MCPStreamTests {
         #expect(serverGot == ping, "the server got \(serverGot.count) bytes: \(Self.text(of: err))")
     }
 
+    /// A hostile stdout fixture (vmsplice.py, reread.py) under `RelayRun.mcpAudited`'s profile,
+    /// sent the tools/call its long answer replies to (git_status, id 1).
+    static func hostileStdout(_ dir: TempDir, _ fixture: String, _ what: String) throws -> RelayRun {
+        let run = try RelayRun.mcpAudited(dir, fixture: fixture, description: "MCP streaming: " + what)
+        run.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"#.utf8) + [0x0a])
+        return run
+    }
+
     @Test("a server that rewrites a page it handed to its stdout by reference (vmsplice) after mcpbox judged it: the client gets the bytes judged, no line mcpbox never passed")
     func rewrittenPageIsNotPassed() throws {
         let dir = try TempDir(prefix: "mcpbox-mcp-stream-vmsplice")
         defer { dir.remove() }
-        let run = try RelayRun.mcpAudited(dir, fixture: "vmsplice.py", description: "MCP streaming: a server that rewrites a vmspliced page")
         // The fixture streams a result: its start, then one page of its memory by reference;
         // once mcpbox has taken that page ("spliced"), the next message makes it rewrite it.
-        run.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"#.utf8) + [0x0a])
+        let run = try Self.hostileStdout(dir, "vmsplice.py", "a server that rewrites a vmspliced page")
         var said: [String] = []
         while let l = RelayRun.readLine(run.errors), l != "spliced" { said.append(l) }
         run.write(Array(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#.utf8) + [0x0a])
@@ -204,8 +211,7 @@ struct MCPStreamTests {
     func rereadPipeIsNotPassed() throws {
         let dir = try TempDir(prefix: "mcpbox-mcp-stream-reread")
         defer { dir.remove() }
-        let run = try RelayRun.mcpAudited(dir, fixture: "reread.py", description: "MCP streaming: a server that reads its stdout pipe back")
-        run.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"git_status","arguments":{}}}"#.utf8) + [0x0a])
+        let run = try Self.hostileStdout(dir, "reread.py", "a server that reads its stdout pipe back")
         run.write(Array(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.utf8) + [0x0a])
         // The client reads nothing until the server has swapped the bytes still in its pipe.
         var said: [String] = []
