@@ -92,6 +92,9 @@ public enum ServerEntries {
             if tables.isEmpty { add("mcpServers", in: root, label: "") }
         case .claudeCode:
             add("mcpServers", in: root, label: "")
+            // A duplicated `projects` has no member (`member`), while Claude Code reads the last:
+            // its servers would stay unwrapped without a word (red-team pass, 2026-12-03).
+            if root.hasDuplicate("projects") { notes.append("projects: the key appears more than once; left unchanged") }
             if let projects = root.member("projects"), case .object(let ps) = projects.node.value {
                 for p in ps { add("mcpServers", in: p.node, label: "projects[\(TOML.string(p.key))].") }
             }

@@ -46,10 +46,37 @@ public enum GitProtection {
         public var known: [String]
         /// MCP client and editor configuration entries under it at launch (`ClientConfigProtection`).
         public var knownClientConfigs: [String]
+        /// The object (device and inode, `lstat`) each entry of `known` and `knownClientConfigs`
+        /// was when the tree was recorded. A known path is known only while it holds that object:
+        /// another session's sweep can move the entry aside on the host (the pins that keep it
+        /// in place exist only in this session's mount namespace), and the server then makes a
+        /// new one under the old name (red-team pass, 2026-12-03).
+        public var identities: [PathKey: FileIdentity]
+
+        /// The tree with the identities its entries have now.
         public init(root: String, known: [String], knownClientConfigs: [String] = []) {
+            var ids: [PathKey: FileIdentity] = [:]
+            for path in known + knownClientConfigs {
+                if let st = GitProtection.lstatBytes(Array(path.utf8)) {
+                    ids[PathKey(path)] = FileIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+                }
+            }
+            self.init(root: root, known: known, knownClientConfigs: knownClientConfigs, identities: ids)
+        }
+
+        public init(root: String, known: [String], knownClientConfigs: [String], identities: [PathKey: FileIdentity]) {
             self.root = root
             self.known = known
             self.knownClientConfigs = knownClientConfigs
+            self.identities = identities
+        }
+
+        /// Whether `path` is one of `paths` (by bytes) and still the object it was when recorded.
+        func holdsKnown(_ path: String, of paths: Set<[UInt8]>) -> Bool {
+            let bytes = Array(path.utf8)
+            guard paths.contains(bytes), let id = identities[PathKey(bytes: bytes)],
+                  let st = GitProtection.lstatBytes(bytes) else { return false }
+            return UInt64(st.st_dev) == id.dev && UInt64(st.st_ino) == id.ino
         }
     }
 
@@ -240,8 +267,10 @@ public enum GitProtection {
             // By their bytes: Swift's `String` equality is canonical equivalence, and a new
             // `\u{212A}ube/.git` (KELVIN SIGN) or `cafe\u{301}/.git` is not the known `Kube/.git` or
             // `caf\u{E9}/.git` to host git.
+            // And by identity: an entry at a known path that is not the object recorded at launch
+            // was made since (see `Tree.identities`).
             let known = Set(tree.known.map { Array($0.utf8) })
-            func isKnown(_ path: String) -> Bool { known.contains(Array(path.utf8)) }
+            func isKnown(_ path: String) -> Bool { tree.holdsKnown(path, of: known) }
             if now.unreadableRaw.first == root {
                 messages.append("\(tree.root) cannot be listed any more, so mcpbox could not check it for repositories the server may have made: do not run git there before checking it")
             }
@@ -268,7 +297,7 @@ public enum GitProtection {
             // An MCP client's or editor's project configuration the server made: the client
             // would start what it names, outside any sandbox, when the project is next opened.
             let knownConfigs = Set(tree.knownClientConfigs.map { Array($0.utf8) })
-            for path in now.clientConfigs where !knownConfigs.contains(Array(path.utf8)) {
+            for path in now.clientConfigs where !tree.holdsKnown(path, of: knownConfigs) {
                 let what = ClientConfigProtection.what(Paths.basename(path)) ?? "client configuration"
                 messages.append(moveAside(Array(path.utf8), within: root,
                                           why: "\(what), which a client would read and run unsandboxed when the project is next opened"))
@@ -289,7 +318,9 @@ public enum GitProtection {
                 messages.append(quarantineTree(root, limit: limit))
             }
         }
-        return messages
+        // The paths are the server's: a name with a newline or a terminal escape must not forge a
+        // line of the quarantine log or drive the terminal showing mcpbox's stderr.
+        return messages.map(Explain.visible)
     }
 
     /// Gives the caller back its own read, write and search permissions on the bind's root when

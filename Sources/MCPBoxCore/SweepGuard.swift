@@ -32,6 +32,8 @@ public enum SweepGuard {
     /// known directories, end of lists; then single bytes: pidfd attached, done.
     enum Tag {
         static let log = "L", mcpbox = "M", watched = "W", tree = "T", known = "K", end = "E"
+        /// A known client configuration entry; the identity (`DEV:INO`) of the entry named just before.
+        static let knownConfig = "C", identity = "I"
         static let ready: UInt8 = 0x52 /* R */, pidfd: UInt8 = 0x50 /* P */, done: UInt8 = 0x44 /* D */
     }
 
@@ -105,7 +107,17 @@ public enum SweepGuard {
         for w in watched { field(Tag.watched, w) }
         for t in trees {
             field(Tag.tree, t.root)
-            for k in t.known { field(Tag.known, k) }
+            func identity(_ k: String) {
+                if let id = t.identities[PathKey(k)] { field(Tag.identity, "\(id.dev):\(id.ino)") }
+            }
+            for k in t.known {
+                field(Tag.known, k)
+                identity(k)
+            }
+            for k in t.knownClientConfigs {
+                field(Tag.knownConfig, k)
+                identity(k)
+            }
         }
         field(Tag.end, "")
         guard message.count <= transferLimit else {
@@ -242,14 +254,29 @@ public enum SweepGuard {
         var watched: [String] = []
         var trees: [GitProtection.Tree] = []
         var i = 0
+        var last: String?
         while i + 1 < fields.count {
             let (tag, value) = (fields[i], fields[i + 1])
             switch tag {
             case Tag.log: log = value
             case Tag.mcpbox: mcpbox = value
             case Tag.watched: watched.append(value)
-            case Tag.tree: trees.append(GitProtection.Tree(root: value, known: []))
-            case Tag.known where !trees.isEmpty: trees[trees.count - 1].known.append(value)
+            case Tag.tree:
+                trees.append(GitProtection.Tree(root: value, known: [], knownClientConfigs: [], identities: [:]))
+                last = nil
+            case Tag.known where !trees.isEmpty:
+                trees[trees.count - 1].known.append(value)
+                last = value
+            case Tag.knownConfig where !trees.isEmpty:
+                trees[trees.count - 1].knownClientConfigs.append(value)
+                last = value
+            case Tag.identity where !trees.isEmpty:
+                // The identities recorded at launch, never taken now: what is there now may be new.
+                let parts = value.split(separator: ":")
+                if let path = last, parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) {
+                    trees[trees.count - 1].identities[PathKey(path)] = FileIdentity(dev: dev, ino: ino)
+                }
+                last = nil
             default: break
             }
             i += 2

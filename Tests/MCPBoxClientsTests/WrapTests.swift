@@ -442,6 +442,19 @@ struct WrapEditTests {
         #expect(plan.items.count == 4 && plan.changed)
     }
 
+    /// A duplicated `projects` in `~/.claude.json` was passed over in silence ("nothing to
+    /// change"), while Claude Code reads the last one and runs its servers unsandboxed
+    /// (red-team pass, 2026-12-03). Fails before the fix: no note.
+    @Test func duplicatedProjectsIsNoted() throws {
+        let text = #"""
+            {"projects": {"/a": {"mcpServers": {"s1": {"command": "/bin/true"}}}},
+             "projects": {"/b": {"mcpServers": {"s2": {"command": "/bin/false"}}}}}
+            """#
+        let plan = try wrapPlan(Array(text.utf8), .claudeCode)
+        #expect(plan.notes.contains("projects: the key appears more than once; left unchanged"), "\(plan.notes)")
+        #expect(!plan.changed)
+    }
+
     /// A client reads the last of a duplicated key (`JSON.parse`); wrap must not decide from a
     /// reading the client does not share, so such an entry is skipped, whichever key it is.
     @Test("an entry with a duplicated type, url, serverUrl or env is skipped with the reason, not wrapped")

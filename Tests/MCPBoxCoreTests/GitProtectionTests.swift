@@ -128,6 +128,46 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: root + "/.git/HEAD"))
     }
 
+    /// Two sessions on one tree: the first one's sweep moved a `.git` (and a `.mcp.json`) aside
+    /// on the host, which freed the name in the second session's mount namespace (its pins of
+    /// the entries follow them); its server made new ones under the known names, and the sweep,
+    /// which knew entries by path only, left them: host git ran the server's `core.fsmonitor` at
+    /// the next `git status` (red-team pass, 2026-12-03). Fails before the fix.
+    @Test func knownEntryReplacedSinceLaunchIsMovedAside() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        s.write("repo/.mcp.json", "{}\n")
+        s.mkdir("repo/sub/.git")
+        let tree = GitProtection.Tree(root: root, known: [root + "/.git", root + "/sub/.git"],
+                                      knownClientConfigs: [root + "/.mcp.json"])
+        #expect(tree.identities.count == 3)
+        // What the other session's sweep does on the host, then what the server makes.
+        #expect(rename(root + "/sub/.git", root + "/sub/.git.aside") == 0)
+        #expect(rename(root + "/.mcp.json", root + "/.mcp.json.aside") == 0)
+        s.write("repo/sub/.git/config", "[core]\n\tfsmonitor = /tmp/x\n")
+        s.write("repo/.mcp.json", "{\"mcpServers\":{}}\n")
+        let messages = GitProtection.sweep(watched: [], trees: [tree])
+        #expect(messages.count == 2, "\(messages)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/sub/.git"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/.mcp.json"))
+        // The entries that are still the objects recorded stay.
+        #expect(FileManager.default.fileExists(atPath: root + "/.git/HEAD"))
+        #expect(FileManager.default.fileExists(atPath: root + "/sub/.git.aside"))
+    }
+
+    /// A name the server chose went raw into the sweep's messages, which mcpbox prints and the
+    /// sweep guard appends to its log: a newline forged a log line, an escape drove the terminal
+    /// (red-team pass, 2026-12-03). Fails before the fix.
+    @Test func sweepMessagesShowServerNamesEscaped() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        s.mkdir("repo/b\u{1B}[31m\nFORGED-LOG-LINE/.git")
+        let messages = GitProtection.sweep(watched: [], trees: [GitProtection.Tree(root: root, known: [root + "/.git"])])
+        #expect(messages.count == 1, "\(messages)")
+        #expect(messages.allSatisfy { !$0.contains("\n") && !$0.unicodeScalars.contains("\u{1B}") }, "\(messages)")
+        #expect(messages.first?.contains("b\\x1b[31m\\nFORGED-LOG-LINE/.git") == true, "\(messages)")
+    }
+
     /// The known repositories were a `Set<String>`, whose membership is canonical equivalence:
     /// beside a known `Kube/.git` the server made `\u{212A}ube/.git` (KELVIN SIGN), beside
     /// `café/.git` (U+00E9) it made `cafe\u{301}/.git`, and the sweep took each new repository for

@@ -77,6 +77,9 @@ struct SweepGuardTests {
         #expect(moved, "the nested repository was not moved aside: \((try? FileManager.default.contentsOfDirectory(atPath: s.repo + "/nested")) ?? [])")
         let text = Self.eventually(5) { FileManager.default.fileExists(atPath: log) } ? ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "") : ""
         #expect(text.contains(s.repo + "/nested/.git") && text.contains("quarantine"), "quarantine log: \(text)")
+        // The repository known at launch is still the object recorded then (the guard got its
+        // identity from mcpbox), so it stays.
+        #expect(FileManager.default.fileExists(atPath: s.repo + "/.git/HEAD") && !text.contains(s.repo + "/.git,"), "quarantine log: \(text)")
         var st = stat()
         #expect(stat(s.tmp.sub(".local/state/mcpbox"), &st) == 0 && st.st_mode & 0o777 == 0o700, "state directory mode \(String(st.st_mode & 0o777, radix: 8))")
         #expect(Self.eventually(10) { Self.processes(of: s.binary).isEmpty }, "an mcpbox process is left: \(Self.processes(of: s.binary))")
