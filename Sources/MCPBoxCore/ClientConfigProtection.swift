@@ -35,7 +35,8 @@ public enum ClientConfigProtection {
     static func enclosing(_ path: String) -> (path: String, what: String)? {
         var prefix = ""
         for part in Paths.components(path) {
-            prefix += "/" + part
+            prefix.append("/")
+            prefix.append(contentsOf: part)
             if let w = what(String(part)) { return (prefix, w) }
         }
         return nil

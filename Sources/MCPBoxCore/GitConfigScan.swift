@@ -710,8 +710,17 @@ public enum GitConfigScan {
     static func isInterpreter(_ word: String) -> Bool {
         let name = Paths.basename(word)
         if interpreters.contains(name) { return true }
-        let bare = String(name.reversed().drop { $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-") }.reversed())
-        return bare != name && interpreters.contains(bare)
+        // Without its version suffix (`python3.11`, `node-20`): trailing ASCII digits, dots and
+        // dashes, by byte (a generic reversed-drop-reversed costs runtime type lookups).
+        let u = name.utf8
+        var end = u.endIndex
+        while end > u.startIndex {
+            let b = u[u.index(before: end)]
+            guard (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") else { break }
+            end = u.index(before: end)
+        }
+        guard end != u.endIndex else { return false }
+        return interpreters.contains(String(name[..<end]))
     }
 
     static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "env", "exec", "node", "nodejs", "python",

@@ -133,12 +133,13 @@ public enum GrantChecks {
     /// path comparison misses is the same directory mounted twice (a second mount of a home
     /// shows its `.local/state/mcpbox` under another name).
     final class Identities {
-        private var known: [PathKey: (dev: UInt64, ino: UInt64)?] = [:]
-        func of(_ path: String) -> (dev: UInt64, ino: UInt64)? {
+        private var known: [PathKey: FileIdentity?] = [:]
+        /// (`FileIdentity`, not a tuple: an array or optional of tuples has its metadata built at run time.)
+        func of(_ path: String) -> FileIdentity? {
             let key = PathKey(path)
             if let hit = known[key] { return hit }
             var st = stat()
-            let id: (dev: UInt64, ino: UInt64)? = stat(path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+            let id: FileIdentity? = stat(path, &st) == 0 ? FileIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)) : nil
             known[key] = id
             return id
         }
@@ -149,13 +150,13 @@ public enum GrantChecks {
             return chain(inner).contains { $0.dev == o.dev && $0.ino == o.ino }
         }
 
-        private var chains: [PathKey: [(dev: UInt64, ino: UInt64)]] = [:]
+        private var chains: [PathKey: [FileIdentity]] = [:]
         /// Device and inode of `path` and of each existing directory on its way up to `/`,
         /// `path` first (one walk per path; the walks of its ancestors are shared).
-        private func chain(_ path: String) -> [(dev: UInt64, ino: UInt64)] {
+        private func chain(_ path: String) -> [FileIdentity] {
             let key = PathKey(path)
             if let hit = chains[key] { return hit }
-            var ids: [(dev: UInt64, ino: UInt64)] = []
+            var ids: [FileIdentity] = []
             if let id = of(path) { ids.append(id) }
             let parent = Paths.dirname(path)
             if parent != path { ids += chain(parent) }
