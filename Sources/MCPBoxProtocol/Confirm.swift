@@ -42,6 +42,14 @@ final class ConfirmGate {
 
     func matches(_ name: String) -> Bool { patterns.contains { NamePolicy.matches($0, name) } }
 
+    /// Whether a call held for the user's answer has the client's request id `id`: until it is
+    /// answered, that id is in use (a second request under it would take over how the answer is
+    /// judged once the call goes on).
+    func isHolding(_ id: JSON) -> Bool {
+        let key = id.key
+        return held.values.contains { $0.id.key == key }
+    }
+
     /// Whether an `initialize` request's `params.capabilities.elicitation` offers form mode
     /// (`{}` means form, as before modes existed; `{"url": {}}` alone does not).
     static func offersForm(_ elicitation: JSON?) -> Bool {

@@ -167,7 +167,7 @@ struct IncrementalScan {
                 significant = true
                 if c == UInt8(ascii: "{") {
                     scan.isObject = true
-                    frames.append(Frame(object: true, level: .message, keys: KeyList()))
+                    frames.append(Frame(object: true, level: .message, keys: KeyList(judged: true)))
                     state = .firstKey
                     i += 1
                 } else {
@@ -402,7 +402,8 @@ struct IncrementalScan {
         switch c {
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             guard frames.count < JSON.maxDepth else { fail(.tooDeep); return }
-            frames.append(Frame(object: opens, level: level, keys: level == .skip ? nil : KeyList()))
+            frames.append(Frame(object: opens, level: level,
+                                keys: level == .skip ? nil : KeyList(judged: level != .arguments && level != .capture)))
             state = opens ? .firstKey : .firstValue
             i += 1
         case UInt8(ascii: "\""):
@@ -489,7 +490,9 @@ struct IncrementalScan {
             case .cursor: scan.cursor = value
             case .uri: scan.uri = value
             case .mode: scan.mode = value
-            case .elicitation: scan.elicitation = value
+            case .elicitation:
+                guard !ConfusableKeys.anyIn(value) else { fail(.syntax(count + end)); return }
+                scan.elicitation = value
             case .action: scan.action = value
             case .isError: scan.isError = value
             case .resultType: scan.resultType = value

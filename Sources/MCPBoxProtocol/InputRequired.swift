@@ -27,6 +27,11 @@ extension MCPFilter {
         guard var result = message["result"], result["resultType"] == .string("input_required") else { return .pass }
         if let approved, let state = result["requestState"]?.stringValue { confirm?.continued(state, call: approved) }
         guard let gate = policy.client, gate.restricts, case .object(let requests)? = result["inputRequests"] else { return .pass }
+        // A request with a key a client could read as its `method`, `mode` or `url` (`"Mode"`)
+        // cannot be judged: the client gets an error (`ConfusableKeys`).
+        if requests.contains(where: { ConfusableKeys.anyIn($0.1) || ($0.1["params"].map(ConfusableKeys.anyIn) ?? false) }) {
+            return unreadableAnswer(id: id, "an input request holds a key that a client could read as another (a member name in another case)")
+        }
         var kept: [(String, JSON)] = []
         var required: [(String, JSON)] = []
         for (key, request) in requests {

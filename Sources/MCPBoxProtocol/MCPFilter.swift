@@ -482,6 +482,10 @@ public final class MCPFilter {
             if let id, id != .null, let pending = outstanding[id.key], pending != .other {
                 return refuseReusedID(id, method)
             }
+            // Nor under the id of a call held for the user's answer (red-team pass, 2026-12-03:
+            // a tools/list under the held call's id, forwarded meanwhile, had its answer judged
+            // as the accepted call's and the denied tools reached the client).
+            if let id, id != .null, confirm?.isHolding(id) == true { return refuseReusedID(id, method) }
             if method == "initialize", let confirm {
                 confirm.clientCanElicit = ConfirmGate.offersForm(message.elicitation)
             }
@@ -523,6 +527,9 @@ public final class MCPFilter {
                 }
                 if let confirm, let name = message.name?.stringValue, let id, id != .null, confirm.matches(name) {
                     guard let body else { return .drop }
+                    // Held, its id must stay free until the call goes on: one still unanswered
+                    // (even a ping's) would have its answer judged as the call's.
+                    if outstanding[id.key] != nil { return refuseReusedID(id, method) }
                     if let action = ask(confirm, body, id: id, name: name) { return action }
                     kind = .confirmedCall   // a 2026-07-28 retry continuing an approved call's own rounds
                 }
@@ -637,6 +644,13 @@ public final class MCPFilter {
             say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(refusal)")
             audit?.answeredLocally(0, id: call.id, rule: "[tools] confirm: " + refusal)
             replies[1].append(ConfirmGate.toolError(id: call.id, "mcpbox refused this call: \(refusal) ([tools] confirm)"))
+            return .drop
+        }
+        // Never over a request that took the id meanwhile (refused above; kept as a guard).
+        if outstanding[call.id.key] != nil {
+            let why = "its id was taken by another request meanwhile"
+            say("mcpbox: confirm: refused tools/call \(JSON.quoted(call.name)): \(why)")
+            audit?.answeredLocally(0, id: call.id, rule: "[tools] confirm: " + why)
             return .drop
         }
         confirmStep("mcpbox: confirm: the user accepted tools/call \(JSON.quoted(call.name))", id: call.id, tool: call.name, outcome: "accepted")
@@ -876,7 +890,9 @@ public final class MCPFilter {
         default: (tools ? "tools" : "prompts", "name")
         }
         guard case .array(let items)? = result[key] else { return .pass }
-        var kept = items
+        // An entry with a key a client could read as its `name` or `uri` (`"Name"`) is not one
+        // mcpbox can judge: it is left out (`ConfusableKeys`).
+        var kept = items.filter { !ConfusableKeys.anyIn($0) }
         if let policy = tools ? self.policy.tools : kind == .prompts ? self.policy.prompts : self.policy.resources {
             let uris = kind == .resources || kind == .resourceTemplates
             kept = kept.filter { item in

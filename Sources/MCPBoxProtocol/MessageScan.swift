@@ -109,7 +109,7 @@ public struct MessageScan {
             if level == .arguments { argumentKeys = [] }
             return
         }
-        var keys = KeyList()
+        var keys = KeyList(judged: level != .arguments)
         while true {
             p.skipSpace()
             guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { throw .syntax(p.i) }
@@ -173,7 +173,10 @@ public struct MessageScan {
             let start = p.i
             try p.skip(depth: depth)
             meta = start..<p.i
-        case (.capabilities, "elicitation"): elicitation = try built(&p, depth: depth)
+        case (.capabilities, "elicitation"):
+            let at = p.i
+            elicitation = try built(&p, depth: depth)
+            if ConfusableKeys.anyIn(elicitation!) { throw .syntax(at) }
         case (.result, "action"): action = try built(&p, depth: depth)
         case (.result, "isError"): isError = try built(&p, depth: depth)
         case (.result, "resultType"): resultType = try built(&p, depth: depth)
@@ -183,12 +186,78 @@ public struct MessageScan {
     }
 }
 
-/// The keys of one object, for the duplicate check: a list while short, a set past that.
+/// The member names mcpbox reads in the objects it judges, and the keys that a peer's JSON
+/// decoder could take for one of them although mcpbox does not.
+///
+/// mcpbox reads keys by their exact bytes, as the MCP schema spells them. Some SDKs do not: the
+/// .NET SDK binds `result`, `params` and `error` case-insensitively (`OrdinalIgnoreCase`, which
+/// also takes `ſ` for `s` and `ı` for `i`), and Go's encoding/json before the SDK's v1.3.1 folded
+/// case (`K` for `k`, `ſ` for `s`). A server's `"Tools"` beside (or instead of) the `"tools"`
+/// mcpbox filtered, a `"Mode":"url"` elicitation, an `"Instructions"` the pin removed would reach
+/// such a client as the real member (red-team pass, 2026-12-03). So in every object mcpbox judges
+/// (the message, `params`, `params.capabilities` and its `elicitation`, `result`, `error`, list
+/// items, input requests) a key that folds to one of these names without being it is refused, as
+/// a duplicate key is: the server's line is dropped, the client's answered -32700.
+public enum ConfusableKeys {
+    public static let names = [
+        "jsonrpc", "id", "method", "params", "result", "error", "code", "message", "data",
+        "name", "cursor", "nextCursor", "uri", "uriTemplate", "mode", "url", "elicitationId", "arguments",
+        "capabilities", "_meta", "sampling", "elicitation", "roots", "form", "tools", "prompts",
+        "resources", "resourceTemplates", "instructions", "action", "content", "isError",
+        "structuredContent", "resultType", "inputRequests", "inputResponses", "requestState",
+        "protocolVersion", "clientInfo", "serverInfo", "requestedSchema", "listChanged",
+    ]
+
+    static let byFold: [[UInt8]: [UInt8]] = {
+        var out: [[UInt8]: [UInt8]] = [:]
+        for n in names { out[fold(n)!] = Array(n.utf8) }
+        return out
+    }()
+
+    /// ASCII letters lowercased, and the four non-ASCII letters case-insensitive decoders match
+    /// to ASCII ones (U+017F, U+0131, U+0130, U+212A); nil when the key holds any other
+    /// non-ASCII character (it cannot match an ASCII name) or is longer than any name.
+    static func fold(_ key: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(20)
+        for u in key.unicodeScalars {
+            guard out.count < 20 else { return nil }
+            switch u.value {
+            case 0x41...0x5A: out.append(UInt8(u.value) | 0x20)
+            case 0...0x7F: out.append(UInt8(u.value))
+            case 0x17F: out.append(UInt8(ascii: "s"))
+            case 0x131, 0x130: out.append(UInt8(ascii: "i"))
+            case 0x212A: out.append(UInt8(ascii: "k"))
+            default: return nil
+            }
+        }
+        return out
+    }
+
+    /// Whether `key` is not one of `names` but a peer could read it as one.
+    public static func isConfusable(_ key: String) -> Bool {
+        guard let f = fold(key), let exact = byFold[f] else { return false }
+        return !key.utf8.elementsEqual(exact)
+    }
+
+    /// Whether an object (a built value) holds such a key, at its top level.
+    public static func anyIn(_ value: JSON) -> Bool {
+        guard case .object(let pairs) = value else { return false }
+        return pairs.contains { isConfusable($0.0) }
+    }
+}
+
+/// The keys of one object, for the duplicate check: a list while short, a set past that. In a
+/// judged object, a confusable key (`ConfusableKeys`) is refused as a duplicate is.
 struct KeyList {
     var keys: [String] = []
     var set: Set<String>?
+    var judged = false
+
+    init(judged: Bool = false) { self.judged = judged }
 
     mutating func insert(_ key: String) -> Bool {
+        if judged, ConfusableKeys.isConfusable(key) { return false }
         if set == nil, keys.count >= 16 { set = Set(keys) }
         if set != nil {
             guard set!.insert(key).inserted else { return false }

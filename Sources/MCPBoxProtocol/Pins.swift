@@ -229,6 +229,19 @@ final class PinGuard {
     private var unapproved: Set<[UInt8]> = []
     /// Names listed since the last first page (to catch a duplicate across pages).
     private var listing: Set<[UInt8]> = []
+    /// More than `maxUnapproved` names were unapproved this session: a server flooding new
+    /// names (each list a new set) would grow `unapproved` without end. Past it, under `block`,
+    /// nothing is exposed and every call is refused for the rest of the session.
+    private var flooded = false
+
+    /// Bounds on what a server's lists make mcpbox keep (red-team pass, 2026-12-03: 20,000 new
+    /// tools per list grew the relay by 35 MB and the pending file by 16 MB per list, until
+    /// `mcpbox tools` could no longer read it). Real servers list tens of tools.
+    static let maxPending = 4096
+    static let maxPendingBytes = 32 << 20
+    static let maxUnapproved = 65536
+    /// Definitions approved on first use in one session, at most (then first use stops).
+    static let maxFirstUse = 4096
 
     /// Why a tool is not exposed.
     enum State: String { case approved, changed, new, duplicate, invalid }
@@ -285,6 +298,11 @@ final class PinGuard {
         for item in items { if let n = item["name"]?.stringValue { count[Array(n.utf8), default: 0] += 1 } }
         var approvedByName: [[UInt8]: String] = [:]
         for t in pins.tools { if let n = t.name { approvedByName[Array(n.utf8)] = t.sha256 } }
+        if trustFirstUse && pins.tools.count + count.keys.filter({ approvedByName[$0] == nil }).count > Self.maxFirstUse {
+            // Trust on first use is for a server's own tools, not for a flood: it stops here.
+            trustFirstUse = false
+            say("mcpbox: pin: more than \(Self.maxFirstUse) tool definitions to approve on first use: none more is approved this way; \(hint)")
+        }
         var states: [State] = []
         var firstUse: [Pin] = []
         // Pending entries of these names (from earlier sessions or pages) are replaced; the
@@ -322,30 +340,55 @@ final class PinGuard {
                 refused.append("\(JSON.quoted(name)): \(state.rawValue)")
             }
         }
+        let pendingBefore = pending.tools.map(\.sha256)
         if !replaced.isEmpty || !added.isEmpty {
             var kept = pending.tools.filter { p in p.name.map { !replaced.contains(Array($0.utf8)) } ?? true }
             var seen = Set(kept.map(\.sha256))
             for pin in added where seen.insert(pin.sha256).inserted { kept.append(pin) }
-            pending.tools = kept
+            pending.tools = Self.newest(kept)
         }
         for n in count.keys { listing.insert(n) }
+        if unapproved.count > Self.maxUnapproved && !flooded {
+            flooded = true
+            unapproved.removeAll()
+            say("mcpbox: pin: the server listed more than \(Self.maxUnapproved) unapproved tool names in this session: "
+                + (blocking ? "no tool is exposed, and every call is refused, until the session ends" : "(pin = \"warn\")"))
+        }
         if !firstUse.isEmpty {
             // New names only (a name already approved is never approved again on first use).
             pins.tools += firstUse
             save()
             say("mcpbox: pin: approved \(states.filter { $0 == .approved }.count) tool definition(s) on first use (\(config.path))")
         }
-        guard !refused.isEmpty else { return items }
-        savePending()
-        say("mcpbox: pin: \(blocking ? "hidden" : "passed (pin = \"warn\")"): \(refused.joined(separator: ", ")); \(hint)")
+        guard !refused.isEmpty else { return flooded && blocking ? [] : items }
+        // Written when it changed, not at every list (a client listing again and again).
+        if pending.tools.map(\.sha256) != pendingBefore { savePending() }
+        let shown = refused.count > 50 ? refused.prefix(50).joined(separator: ", ") + " and \(refused.count - 50) more"
+                                       : refused.joined(separator: ", ")
+        say("mcpbox: pin: \(blocking ? "hidden" : "passed (pin = \"warn\")"): \(shown); \(hint)")
         guard blocking else { return items }
+        if flooded { return [] }
         return zip(items, states).filter { $0.1 == .approved }.map(\.0)
+    }
+
+    /// The newest of `pins` (the end of the list) that fit `maxPending` and `maxPendingBytes`.
+    static func newest(_ pins: [Pin]) -> [Pin] {
+        var bytes = 0
+        var start = pins.count
+        while start > 0 && pins.count - start < maxPending {
+            bytes += pins[start - 1].value.serialized.utf8.count + 100
+            if bytes > maxPendingBytes { break }
+            start -= 1
+        }
+        return Array(pins[start...])
     }
 
     /// Why a `tools/call` for `name` is refused (nil: forwarded; under `warn` always nil).
     func callRefusal(_ name: String) -> String? {
         let why: String?
-        if unapproved.contains(Array(name.utf8)) {
+        if flooded {
+            why = "the server listed more than \(Self.maxUnapproved) unapproved tool names in this session"
+        } else if unapproved.contains(Array(name.utf8)) {
             why = "its listed definition is not the approved one"
         } else if pins.tool(name) == nil {
             why = "it has no approved definition"

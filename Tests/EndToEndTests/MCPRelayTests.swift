@@ -42,6 +42,20 @@ struct MCPRelayTests {
         #expect(lines[3].isEmpty)
     }
 
+    /// A client that reads member names case-insensitively (the .NET SDK) would take the
+    /// server's `"Tools"` for the list mcpbox filtered (red-team pass, 2026-12-03). Fails before
+    /// the fix: the line reached the client with git_commit in it.
+    @Test("a tools/list answer holding a second list under \"Tools\" is dropped, not passed with the denied tool")
+    func confusableKeyAnswerIsDropped() throws {
+        let ping = #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#
+        let r = try run([#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, ping])
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr.suffix(1000))")
+        let out = String(decoding: r.stdout, as: UTF8.self)
+        #expect(!out.contains("git_commit"), "the client got: \(out)")
+        #expect(out.contains(ping), "the echo after it: \(out)")
+        #expect(r.stderr.contains("mcpbox: dropped a line from the server"), "\(r.stderr.suffix(1000))")
+    }
+
     @Test("a line one byte over 16 MiB ends the session with a clear message and never reaches the client finished")
     func lineOverTheLimitEndsTheSession() throws {
         let r = try run([#"{"jsonrpc":"2.0","method":"emit","params":{"size":\#(Self.limit + 1),"chunks":40}}"#])

@@ -33,6 +33,28 @@ struct ConfirmTests {
         #expect(d.take(1) == #"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"# + "\n")
     }
 
+    /// The held call's id was not in use while the user was asked: a tools/list under it went
+    /// to the server, and on accept the list's answer was judged as the call's, so the tools
+    /// `[tools] deny` hides reached the client (red-team pass, 2026-12-03). Fails before the fix.
+    @Test func heldCallsIdIsInUseUntilAnswered() throws {
+        let d = FilterDriver(MCPPolicy(tools: NamePolicy(allow: nil, deny: ["secret*"]), confirm: ["git_commit"]))
+        initialize(d, elicitation: "{}")
+        d.feed(0, Self.call)
+        #expect(d.take(0) == "")
+        let (id, _) = try elicitation(d)
+        d.feed(0, #"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"# + "\n")
+        #expect(d.take(0) == "", "a request under the held call's id reached the server")
+        #expect(try JSON.parse(d.take(1))["error"]?["code"] == .number("-32600"))
+        d.feed(0, #"{"jsonrpc":"2.0","id":"\#(id)","result":{"action":"accept","content":{}}}"# + "\n")
+        #expect(d.take(0) == Self.call)
+        // And a confirmed call under the id of a request still unanswered is refused, not held.
+        d.feed(0, #"{"jsonrpc":"2.0","id":9,"method":"ping"}"# + "\n")
+        _ = d.take(0)
+        d.feed(0, #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"git_commit","arguments":{}}}"# + "\n")
+        #expect(d.take(0) == "")
+        #expect(try JSON.parse(d.take(1))["error"]?["code"] == .number("-32600"))
+    }
+
     /// What the user approves must read as what the server gets: a bidirectional override
     /// (U+202E) shows an argument reversed, a zero-width space hides a difference, and a long
     /// padding pushes the dangerous part past the 4000 characters shown. Found by a red-team

@@ -98,6 +98,25 @@ struct IncrementalScanTests {
         }
     }
 
+    @Test("keys in another case than a judged member's (ConfusableKeys), refused where the scan judges and only there, split anywhere")
+    func confusableKeys() {
+        let refused = [
+            #"{"ID":1,"method":"m"}"#, #"{"Method":"m"}"#, #"{"params":{"Name":"a"}}"#, #"{"params":{"MODE":"url"}}"#,
+            #"{"params":{"capabilities":{"Sampling":{}}}}"#, #"{"params":{"capabilities":{"elicitation":{"URL":{}}}}}"#,
+            #"{"result":{"Tools":[]}}"#, #"{"result":{"Instructions":"x"}}"#, #"{"error":{"cODE":1}}"#,
+            #"{"reſult":{}}"#, #"{"params":{"capabilities":{"\u017Fampling":{}}}}"#, #"{"params":{"ıd":1,"İd":1}}"#,
+        ]
+        let accepted = [
+            #"{"params":{"arguments":{"Name":1,"URL":2}}}"#, #"{"other":{"Tools":1}}"#, #"{"params":{"_meta":{"Name":1}}}"#,
+            #"{"id":{"Method":1},"method":"m"}"#, #"{"result":{"tools":[{"Name":1}]}}"#, #"{"params":{"Kind":1,"names":2}}"#,
+        ]
+        for c in refused + accepted {
+            let line = Array(c.utf8)
+            #expect((MessageScan(line).error != nil) == refused.contains(c), "\(c)")
+            for at in 0...line.count { Self.check(line, cuts: [at]) }
+        }
+    }
+
     @Test("edge cases: depth, UTF-8, numbers, literals, CR and control bytes, scalars; every single split")
     func edgeCases() {
         let deep = String(repeating: "[", count: JSON.maxDepth) + String(repeating: "]", count: JSON.maxDepth)

@@ -318,3 +318,47 @@ struct PinHostileNameTests {
         #expect(said.contains(#""x\u001b]0;pwned\u0007\u009b2J": new"#), "\(said)")
     }
 }
+
+/// A server listing a new set of names at every list grew the relay's memory and the pending
+/// file without bound (35 MB and 16 MB per list of 20,000 tools), until `mcpbox tools` could no
+/// longer read the file; under `pin_first_use` the pin file grew the same way (red-team pass,
+/// 2026-12-03). Fails before the fix.
+@Suite("Tool pinning: bounded against a flood of names")
+struct PinFloodTests {
+    static func page(_ prefix: String, _ n: Int) -> [String] {
+        (0..<n).map { #"{"name":"\#(prefix)\#($0)","inputSchema":{"type":"object"}}"# }
+    }
+
+    @Test func floodOfNewNamesIsBounded() throws {
+        let f = try PinFixture()
+        // One honest tool, approved first.
+        _ = try f.driver(.block).listTools(id: 1, [PinFixture.other])
+        try f.approveAll()
+        let d = f.driver(.block)
+        #expect(try d.listTools(id: 1, [PinFixture.other]) == ["other"])
+        for k in 0..<14 {
+            _ = try d.listTools(id: 10 + k, [PinFixture.other] + Self.page("flood\(k)-", 5000))
+            let pending = try #require(try f.store.loadPending())
+            #expect(pending.tools.count <= 4096, "list \(k): \(pending.tools.count) pending")
+        }
+        // Past 65,536 unapproved names: nothing exposed, every call refused, for the session.
+        #expect(d.box.lines.contains { $0.contains("more than 65536 unapproved tool names") }, "\(d.box.lines.suffix(3))")
+        #expect(try d.listTools(id: 100, [PinFixture.other]) == [])
+        #expect(try d.call(id: 101, "other") == -32602)
+        // The pending file stays readable for `mcpbox tools`; the newest definitions are kept.
+        let pending = try #require(try f.store.loadPending())
+        let names = Set(pending.tools.compactMap(\.name))
+        #expect(names.contains("flood13-4999") && !names.contains("flood0-0"), "\(names.count) pending")
+    }
+
+    @Test func firstUseStopsAtTheBound() throws {
+        let f = try PinFixture()
+        let d = f.driver(.block, firstUse: true)
+        #expect(try d.listTools(id: 1, Self.page("t", 4097)) == [])
+        #expect(d.box.lines.contains { $0.contains("approve on first use: none more is approved this way") }, "\(d.box.lines.prefix(2))")
+        #expect(try f.store.load() == nil, "nothing approved on first use")
+        // A server within the bound is approved on first use as before.
+        let g = try PinFixture()
+        #expect(try g.driver(.block, firstUse: true).listTools(id: 1, Self.page("t", 3)) == ["t0", "t1", "t2"])
+    }
+}

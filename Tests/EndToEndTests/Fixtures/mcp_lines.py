@@ -2,7 +2,9 @@
 
 Reads JSON lines on stdin. {"method": "emit", "params": {"size": N, "chunks": K}} writes one
 JSON-RPC notification line whose body (newline excluded) is exactly N bytes, in K separate
-writes; {"method": "junk"} writes a line that is not JSON; anything else is echoed back.
+writes; {"method": "junk"} writes a line that is not JSON; a tools/list is answered with a
+second list under "Tools" (holding git_commit) beside the real "tools", as a server would for a
+client that reads member names case-insensitively; anything else is echoed back.
 """
 import json
 import sys
@@ -21,6 +23,10 @@ for raw in sys.stdin.buffer:
             out.write(line[i:i + step])
             out.flush()
             time.sleep(0.01)
+    elif method == "tools/list":
+        result = {"tools": [{"name": "git_status"}], "Tools": [{"name": "git_status"}, {"name": "git_commit"}]}
+        out.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}).encode() + b"\n")
+        out.flush()
     elif method == "junk":
         out.write(b"this is not json\n")
         out.flush()
