@@ -20,6 +20,18 @@ public enum ClientConfigProtection {
         (".zed", "Zed's project settings (context servers)"),
         (".roo", "Roo Code's project MCP servers"),
         (".continue", "Continue's project configuration (MCP servers)"),
+        // Found missing by a red-team pass (2026-12-03): clients that read a project's own MCP
+        // servers from these.
+        ("opencode.json", "opencode's project configuration (MCP servers)"),
+        ("opencode.jsonc", "opencode's project configuration (MCP servers)"),
+        (".opencode", "opencode's project directory (plugins, MCP servers)"),
+        (".kiro", "Kiro's project settings (MCP servers, hooks)"),
+        (".amazonq", "Amazon Q Developer's workspace MCP servers"),
+        ("crush.json", "Crush's project configuration (MCP servers)"),
+        (".crush.json", "Crush's project configuration (MCP servers)"),
+        (".qwen", "Qwen Code's project settings (MCP servers)"),
+        (".junie", "Junie's project MCP servers"),
+        (".kilocode", "Kilo Code's project MCP servers"),
     ]
     /// `entries`' names as bytes, for the walk.
     static let names: [[UInt8]] = entries.map { Array($0.name.utf8) }

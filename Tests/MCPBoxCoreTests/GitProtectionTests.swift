@@ -155,6 +155,24 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: root + "/sub/.git.aside"))
     }
 
+    /// opencode, Kiro, Amazon Q, Crush, Qwen Code, Junie and Kilo Code read a project's own MCP
+    /// servers too; a server's new `opencode.json` or `.kiro` stayed for them (red-team pass,
+    /// 2026-12-03). Fails before the fix.
+    @Test func newProjectConfigurationOfOtherClientsIsMovedAside() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        let planted = ["opencode.json", "opencode.jsonc", ".opencode/plugin/p.js", ".kiro/settings/mcp.json",
+                       ".amazonq/mcp.json", "crush.json", ".crush.json", ".qwen/settings.json", ".junie/mcp/mcp.json",
+                       "sub/.kilocode/mcp.json"]
+        for p in planted { s.write("repo/" + p, "{}\n") }
+        let messages = GitProtection.sweep(watched: [], trees: [GitProtection.Tree(root: root, known: [root + "/.git"])])
+        #expect(messages.count == planted.count, "\(messages)")
+        for p in planted {
+            let top = p.split(separator: "/").prefix(p.hasPrefix("sub/") ? 2 : 1).joined(separator: "/")
+            #expect(!FileManager.default.fileExists(atPath: root + "/" + top), "\(top) is still there")
+        }
+    }
+
     /// A name the server chose went raw into the sweep's messages, which mcpbox prints and the
     /// sweep guard appends to its log: a newline forged a log line, an escape drove the terminal
     /// (red-team pass, 2026-12-03). Fails before the fix.
