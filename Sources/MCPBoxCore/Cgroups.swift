@@ -84,6 +84,7 @@ public struct Cgroups: Sendable {
             guard writable("\(root)/mcpbox", root), access("\(root)/cgroup.subtree_control", W_OK) == 0 else {
                 return (false, "\(root) is not writable by uid \(uid) (run as root, or delegate a cgroup)")
             }
+            if let outer = callerLimitReason("memory") { return (false, outer) }
             return (true, "cgroup v2 memory controller writable")
         }
         let base = "\(root)/memory"
@@ -96,7 +97,76 @@ public struct Cgroups: Sendable {
         guard writable("\(base)/mcpbox", base) else {
             return (false, "\(base) is not writable by uid \(uid) (run as root, or delegate a cgroup)")
         }
+        if let outer = callerLimitReason("memory") { return (false, outer) }
         return (true, "cgroup v1 memory controller writable")
+    }
+
+    /// The group mcpbox runs in, or one above it, when it limits `controller` ("memory" or
+    /// "cpu"): its path in the hierarchy and the limit in words; nil when none does.
+    ///
+    /// mcpbox's own groups are made at the top of the hierarchy (`mcpbox/NAME`), outside the
+    /// caller's: a server moved into one would escape a tighter limit of the client's group (a
+    /// systemd `MemoryMax=`), which its processes are under as long as they stay where they
+    /// were started (red-team pass, 2026-12-03). `memoryUsable` and `cpuUsable` count such a
+    /// limit as a reason mcpbox cannot apply its own: an optional memory limit is then not
+    /// applied (the server stays under the caller's), a required one is refused.
+    static func callerLimit(_ controller: String) -> (group: String, limit: String)? {
+        guard let text = HostFS.readFile("/proc/self/cgroup", limit: 1 << 16) else { return nil }
+        let v2 = isV2()
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3 else { continue }
+            if v2 {
+                guard f[0] == "0", f[1].isEmpty else { continue }
+            } else {
+                guard f[1].split(separator: ",").contains(Substring(controller)) else { continue }
+            }
+            var group = String(f[2])
+            let base = v2 ? root : "\(root)/\(controller)"
+            while group.hasPrefix("/") {
+                if let l = limit(controller, in: group == "/" ? base : base + group, v2: v2) { return (group, l) }
+                if group == "/" { break }
+                group = Paths.dirname(group)
+            }
+            return nil
+        }
+        return nil
+    }
+
+    /// The limit on `controller` that the group directory `dir` sets, in words; nil for none.
+    static func limit(_ controller: String, in dir: String, v2: Bool) -> String? {
+        func read(_ name: String) -> String? {
+            (try? readSmall("\(dir)/\(name)")).map { String($0.split(separator: " ").joined(separator: " ")) }
+        }
+        if controller == "memory" {
+            guard let t = read(v2 ? "memory.max" : "memory.limit_in_bytes"), t != "max",
+                  let n = UInt64(t), n < 1 << 62 else { return nil }
+            return "memory to \(Units.formatSize(n))"
+        }
+        if v2 {
+            let parts = (read("cpu.max") ?? "max").split(separator: " ")
+            guard parts.count == 2, parts[0] != "max", let q = Double(parts[0]), let p = Double(parts[1]), p > 0 else { return nil }
+            return "cpu to \(Explain.formatNumber(q / p)) cores"
+        }
+        guard let q = read("cpu.cfs_quota_us").flatMap(Double.init), q > 0,
+              let p = read("cpu.cfs_period_us").flatMap(Double.init), p > 0 else { return nil }
+        return "cpu to \(Explain.formatNumber(q / p)) cores"
+    }
+
+    /// Why mcpbox cannot make a group of its own for `controller` exactly as a profile writes
+    /// it, nil when it can: `callerLimit`, or a limit someone set on the `mcpbox` group that
+    /// holds mcpbox's groups (a sandbox's limit under it is not the profile's: the kernel applies
+    /// the smaller, shared with every other sandbox, and refuses a larger cpu quota at launch).
+    static func callerLimitReason(_ controller: String) -> String? {
+        if let (group, limit) = callerLimit(controller) {
+            return "mcpbox runs in the cgroup \(group), which limits \(limit): a group of mcpbox's own lies outside it, and the server would escape that limit"
+        }
+        let v2 = isV2()
+        let parent = v2 ? "\(root)/mcpbox" : "\(root)/\(controller)/mcpbox"
+        if let limit = limit(controller, in: parent, v2: v2) {
+            return "\(parent), which holds mcpbox's groups, limits \(limit) for all of them together: a sandbox's own limit there would not be the profile's (remove that limit)"
+        }
+        return nil
     }
 
     /// The directories holding mcpbox's groups: v2's, or v1's memory and cpu ones.

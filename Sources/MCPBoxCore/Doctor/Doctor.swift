@@ -234,6 +234,7 @@ public enum Doctor {
                   access("\(root)/mcpbox", F_OK) == 0 ? access("\(root)/mcpbox", W_OK) == 0 : access(root, W_OK) == 0 else {
                 return (false, "\(root) is not writable by uid \(getuid()) (run as root, or delegate a cgroup)")
             }
+            if let outer = Cgroups.callerLimitReason("cpu") { return (false, outer) }
             return (true, "cgroup v2 cpu controller writable")
         }
         let base = "\(root)/cpu"
@@ -241,6 +242,7 @@ public enum Doctor {
         guard access("\(base)/mcpbox", F_OK) == 0 ? access("\(base)/mcpbox", W_OK) == 0 : access(base, W_OK) == 0 else {
             return (false, "\(base) is not writable by uid \(getuid()) (run as root, or delegate a cgroup)")
         }
+        if let outer = Cgroups.callerLimitReason("cpu") { return (false, outer) }
         return (true, "cgroup v1 cpu controller writable")
     }
 
