@@ -1018,8 +1018,9 @@ struct ProfileFileReader {
                           hint: "how long a held tools/call waits for the user's answer, e.g. 120"))
             return nil
         }
-        // The relay's timer counts whole milliseconds: 1e-300 would have waited 1ms.
-        guard v >= 0.001, Units.isWholeMilliseconds(v) else {
+        // The relay's timer counts whole milliseconds: 1e-300 would have waited 1ms. Judged on
+        // the digits written too (`1.0000000000000000001` is the Double 1.0).
+        guard v >= 0.001, Units.isWholeMilliseconds(v), (e.value.floatText.flatMap(Units.decimalPlaces) ?? 0) <= 3 else {
             sink.add(diag(e.value.line, key, "\(v) s is not a whole number of milliseconds, the resolution mcpbox enforces",
                           hint: "round it to at most 3 decimals, e.g. 120 or 0.5"))
             return nil
@@ -1120,7 +1121,11 @@ struct ProfileFileReader {
                 default: v = nil; typeError(e, "limits.cpu", expected: "a number of cores such as 1.0")
                 }
                 if let v {
-                    if let problem = Units.cpuProblem(v) { sink.add(diag(e.value.line, "limits.cpu", problem)) }
+                    // Judged on the digits written too: past a Double's precision the value
+                    // rounds to one that passes (`0.010000000000000001` is 0.01).
+                    if let text = e.value.floatText, let places = Units.decimalPlaces(text), places > 5 {
+                        sink.add(diag(e.value.line, "limits.cpu", "\(text) cores is not a whole number of microseconds per 100ms period (the kernel's resolution); use at most 5 decimals"))
+                    } else if let problem = Units.cpuProblem(v) { sink.add(diag(e.value.line, "limits.cpu", problem)) }
                     else { layer.cpu = Sourced(v, file: file, line: e.value.line, key: "limits.cpu") }
                 }
             case "wall_time": layer.wallTime = duration(e, "limits.wall_time")

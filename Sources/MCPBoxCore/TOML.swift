@@ -18,11 +18,16 @@ public struct TOMLValue: Sendable, Equatable {
     public var kind: Kind
     /// 1-based line where the value starts.
     public var line: Int
+    /// A float as written (underscores kept): its decimal digits, which the `Double` loses
+    /// (`0.010000000000000001` is the `Double` of `0.01`). Not part of equality.
+    public var floatText: String?
 
     public init(_ kind: Kind, line: Int) {
         self.kind = kind
         self.line = line
     }
+
+    public static func == (a: TOMLValue, b: TOMLValue) -> Bool { a.kind == b.kind && a.line == b.line }
 
     /// The TOML type name, for error messages ("string", "array", ...).
     public var typeName: String {
@@ -777,7 +782,11 @@ private struct TOMLParser {
         if raw.isEmpty { throw fail("expected a value, found \(describeHere())") }
         let integer = Self.integer(raw)
         if case .value(let v) = integer { return TOMLValue(.integer(v), line: startLine) }
-        if let v = Self.float(raw) { return TOMLValue(.float(v), line: startLine) }
+        if let v = Self.float(raw) {
+            var value = TOMLValue(.float(v), line: startLine)
+            value.floatText = String(decoding: raw, as: UTF8.self)
+            return value
+        }
         let text = Self.excerpt(String(decoding: raw.prefix(100), as: UTF8.self))
         if integer == .overflow { throw fail("integer `\(text)` does not fit in 64 bits", at: start) }
         throw fail("invalid value `\(text)` (strings need quotes)", at: start)

@@ -76,6 +76,27 @@ public enum Units {
         return nil
     }
 
+    /// How many decimal places a TOML float literal has once its exponent is applied and
+    /// trailing zeros are dropped (`0.010` 2, `1.5e3` 0, `25e-4` 4, `0.010000000000000001` 18);
+    /// nil for `inf` and `nan`. What the literal says, not its `Double`.
+    public static func decimalPlaces(_ literal: String) -> Int? {
+        var mantissa: [UInt8] = []
+        var exponent: [UInt8] = []
+        var inExponent = false
+        for b in literal.utf8 where b != UInt8(ascii: "_") {
+            if b == UInt8(ascii: "e") || b == UInt8(ascii: "E") { inExponent = true; continue }
+            if inExponent { exponent.append(b) } else { mantissa.append(b) }
+        }
+        guard !mantissa.contains(where: { $0 == UInt8(ascii: "i") || $0 == UInt8(ascii: "n") }) else { return nil }
+        var fraction: ArraySlice<UInt8> = []
+        if let dot = mantissa.firstIndex(of: UInt8(ascii: ".")) { fraction = mantissa[(dot + 1)...] }
+        while fraction.last == UInt8(ascii: "0") { fraction = fraction.dropLast() }
+        // An exponent beyond any sane literal says nothing more: clamp it (the value is judged
+        // by its range elsewhere).
+        let e = Int(String(decoding: exponent, as: UTF8.self)).map { max(-10_000, min(10_000, $0)) } ?? 0
+        return max(0, fraction.count - e)
+    }
+
     /// The CFS quota, microseconds per `cpuPeriodMicroseconds`, for a valid `cores`.
     public static func cpuQuota(_ cores: Double) -> Int? {
         guard cpuProblem(cores) == nil else { return nil }

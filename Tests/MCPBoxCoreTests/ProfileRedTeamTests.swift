@@ -56,8 +56,16 @@ import Testing
         expectRefused("[limits]\nshutdown_grace = \"0.0005s\"", key: "limits.shutdown_grace", "not a whole number of milliseconds")
         expectRefused("[tools]\nconfirm = [\"*\"]\nconfirm_timeout = 1e-300", key: "tools.confirm_timeout", "not a whole number of milliseconds")
         expectRefused("[tools]\nconfirm = [\"*\"]\nconfirm_timeout = 0.0015", key: "tools.confirm_timeout", "not a whole number of milliseconds")
+        // Past a Double's precision the digits written round to a value that passes: judged on
+        // the digits (red-team pass, 2026-12-03; before: accepted as 0.01, 1 and 1 s).
+        expectRefused("[limits]\ncpu = 0.010000000000000001", key: "limits.cpu", "use at most 5 decimals")
+        expectRefused("[limits]\ncpu = 1.000000000000000000001", key: "limits.cpu", "use at most 5 decimals")
+        expectRefused("[limits]\ncpu = 1_000.000_000_000_000_000_01e-3", key: "limits.cpu", "use at most 5 decimals")
+        expectRefused("[tools]\nconfirm = [\"*\"]\nconfirm_timeout = 1.0000000000000000001", key: "tools.confirm_timeout", "not a whole number of milliseconds")
+        #expect(Units.decimalPlaces("0.010") == 2 && Units.decimalPlaces("1.5e3") == 0 && Units.decimalPlaces("25e-4") == 4
+                && Units.decimalPlaces("1_0.0_5") == 2 && Units.decimalPlaces("+inf") == nil && Units.decimalPlaces("12.5E+1") == 0)
         // Exact values still pass, however they are written.
-        for ok in ["cpu = 0.01", "cpu = 0.12345", "cpu = 1.5", "cpu = 4096", "wall_time = \"1.5s\"", "wall_time = \"0.007s\"",
+        for ok in ["cpu = 0.01", "cpu = 0.12345", "cpu = 1.5", "cpu = 4096", "cpu = 1.2345e0", "cpu = 1234.5e-3", "cpu = 0.500000000", "wall_time = \"1.5s\"", "wall_time = \"0.007s\"",
                    "wall_time = \"1.500000s\"", "wall_time = \"0.1m\"", "shutdown_grace = \"250ms\"", "wall_time = \"0.001h\""] {
             #expect(errors("[limits]\n" + ok).isEmpty, "\(ok): \(errors("[limits]\n" + ok))")
         }
