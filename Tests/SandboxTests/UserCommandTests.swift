@@ -182,6 +182,31 @@ struct UserCommandTests {
         for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }
     }
 
+    /// A name with a newline and tabs in a granted tree, carrying an ACL of its own (a server
+    /// can set one on its files), was written raw into the grant record, which revoke reads line
+    /// by line: it injected a granted tree of its choosing (red-team pass, 2026-12-03). Fails
+    /// before the fix: the grant went through and the record held the injected line.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/setfacl"), "needs the acl package"))
+    func grantRefusesANameThatWouldForgeARecordLine() throws {
+        let before = Self.snapshot()
+        let name = "mcpgi-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
+        #expect(try Self.mcpbox(["user", "add", name]).status == 0)
+        defer { _ = try? Self.mcpbox(["user", "remove", name]) }
+        let dir = try TempDir(prefix: "mcpbox-grant-inject")
+        defer { dir.remove() }
+        let repo = try dir.makeDir("repo")
+        let forged = try dir.write("repo/x\ntree\trwx@1:2\tinjected", "x\n")
+        #expect(try runProcess(["/usr/bin/setfacl", "-m", "u:daemon:r", forged]).status == 0)
+        let profile = try dir.write("p.toml", "extends = \"base\"\n[user]\nname = \"\(name)\"\n[filesystem]\nread_write = [\"\(repo)\"]\n")
+        let grant = try Self.mcpbox(["grant", profile])
+        #expect(grant.status == 125 && grant.stderr.contains("which the grant record cannot hold"), "\(grant.status) \(grant.stderr)")
+        let acl = try runProcess(["/usr/bin/getfacl", "-p", repo])
+        #expect(!acl.stdoutText.contains("user:\(name):"), "granted anyway: \(acl.stdoutText)")
+        #expect(try Self.mcpbox(["user", "remove", name]).status == 0)
+        let after = Self.snapshot()
+        for f in Self.databases { #expect(after[f] == before[f], "\(f) differs") }
+    }
+
     /// Red team: grant followed a bind written through a symlink into a root-only tree, and
     /// revoke changed whatever a recorded path named by then (a symlink planted in its place,
     /// a new directory after a rename). Each part fails on the build before the fix.

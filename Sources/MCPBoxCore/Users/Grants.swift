@@ -172,6 +172,12 @@ public struct Grants: Sendable {
             pinned.append(fd)
             ids.append("\(i.dev):\(i.ino)")
         }
+        // The record is one line per path, tab-separated: a name with a newline or a tab (one
+        // the server made in a granted tree, with an ACL of its own) would write lines of its
+        // choosing into it, which revoke then reads as granted paths (red-team pass, 2026-12-03).
+        if let bad = (entries.map(\.path) + hadACL).first(where: { $0.utf8.contains(0x0A) || $0.utf8.contains(0x09) || $0.utf8.contains(0x0D) }) {
+            throw Failure("\(Explain.visible(bad)) holds a newline, tab or carriage return, which the grant record cannot hold: not granted; rename it (or move it out of the granted tree)")
+        }
         var text = "# mcpbox grant \(profile) for \(name) (uid \(id.hostUid)); revoke undoes it\n"
         for (k, e) in entries.enumerated() { text += "\(e.kind.rawValue)\t\(e.perm)@\(ids[k])\t\(e.path)\n" }
         for p in hadACL { text += "acl\t-\t\(p)\n" }
