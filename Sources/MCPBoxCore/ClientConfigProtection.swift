@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// MCP clients' and editors' project configuration: what a client reads from the directory it
 /// opens as a project and starts or runs without asking again. A server in a read-write bind
 /// that could write `.mcp.json` (or `.vscode/mcp.json`, `.cursor/mcp.json`, `.claude/settings.json`
@@ -79,6 +83,13 @@ extension PlanBuilder {
                        hint: Self.acceptHint(path, "replace the symlink with what it points to, or bind a narrower path"))
                 continue
             }
+            // A file bound read-only still changes through another hard link of it, which may lie
+            // where the server writes (red-team pass, 2026-12-03).
+            if let linked = Self.hardLinkedFile(in: path, devices: writableDevices(d)) {
+                refuse(&d, m, "\(linked.path), part of \(what), has \(linked.links) hard links: the server could change it through another name inside a path it may write, which mcpbox cannot find",
+                       hint: "make it a file of its own: cp -p \(linked.path) \(linked.path).copy && mv \(linked.path).copy \(linked.path)")
+                continue
+            }
             let target = Paths.join(m.target, Paths.remainder(path, under: source))
             if d.hasMount(at: target, origin: origin) { continue }
             count += 1
@@ -89,5 +100,34 @@ extension PlanBuilder {
             }
             d.mounts.append(Mount(target: target, kind: .bind(source: path, readOnly: true), origin: origin))
         }
+    }
+
+    /// The devices of the plan's read-write binds: a hard link lies on its file's file system.
+    func writableDevices(_ d: Draft) -> Set<UInt64> {
+        Set(d.mounts.compactMap { m -> UInt64? in
+            guard case .bind(let source, false) = m.kind else { return nil }
+            return HostFS.identity(source)?.dev
+        })
+    }
+
+    /// The first regular file at or under `path` (depth 4, 4096 entries) with more than one
+    /// hard link, on one of `devices`; nil when none.
+    static func hardLinkedFile(in path: String, devices: Set<UInt64>) -> (path: String, links: UInt64)? {
+        var budget = 4096
+        func visit(_ p: String, depth: Int) -> (path: String, links: UInt64)? {
+            var st = stat()
+            guard budget > 0, lstat(p, &st) == 0 else { return nil }
+            budget -= 1
+            switch st.st_mode & S_IFMT {
+            case S_IFREG where st.st_nlink > 1 && devices.contains(UInt64(st.st_dev)): return (p, UInt64(st.st_nlink))
+            case S_IFDIR where depth < 4:
+                for name in HostFS.listDirectory(p, limit: budget) {
+                    if let hit = visit(Paths.join(p, name), depth: depth + 1) { return hit }
+                }
+                return nil
+            default: return nil
+            }
+        }
+        return visit(path, depth: 0)
     }
 }

@@ -47,36 +47,59 @@ public enum GitProtection {
         /// MCP client and editor configuration entries under it at launch (`ClientConfigProtection`).
         public var knownClientConfigs: [String]
         /// The object (device and inode, `lstat`) each entry of `known` and `knownClientConfigs`
-        /// was when the tree was recorded. A known path is known only while it holds that object:
-        /// another session's sweep can move the entry aside on the host (the pins that keep it
-        /// in place exist only in this session's mount namespace), and the server then makes a
-        /// new one under the old name (red-team pass, 2026-12-03).
+        /// was when the tree was recorded, and the `HEAD` of each known git directory not named
+        /// `.git`. A known path is known only while it holds that object: another session's sweep
+        /// can move the entry aside on the host (the pins that keep it in place exist only in
+        /// this session's mount namespace), and the server then makes a new one under the old
+        /// name (red-team pass, 2026-12-03).
         public var identities: [PathKey: FileIdentity]
+        /// The change time (ns) of each such entry that is a file: a file moved aside by another
+        /// session's sweep and put back (renamed back, or linked back from a hard link the
+        /// server made beforehand) is the same object, but renaming or linking it changed its
+        /// change time. (Directories are not judged by it: git changes them all the time; one
+        /// holding this session's mounts cannot be renamed back.)
+        public var changeTimes: [PathKey: Int64]
 
         /// The tree with the identities its entries have now.
         public init(root: String, known: [String], knownClientConfigs: [String] = []) {
             var ids: [PathKey: FileIdentity] = [:]
-            for path in known + knownClientConfigs {
-                if let st = GitProtection.lstatBytes(Array(path.utf8)) {
-                    ids[PathKey(path)] = FileIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
-                }
+            var times: [PathKey: Int64] = [:]
+            let heads = known.filter { !Paths.same(Paths.basename($0), ".git") && !Paths.same(Paths.basename($0), ".hg") }
+                .map { Paths.join($0, "HEAD") }
+            for path in known + knownClientConfigs + heads {
+                guard let st = GitProtection.lstatBytes(Array(path.utf8)) else { continue }
+                ids[PathKey(path)] = FileIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+                if st.st_mode & S_IFMT != S_IFDIR { times[PathKey(path)] = Tree.changeTime(st) }
             }
-            self.init(root: root, known: known, knownClientConfigs: knownClientConfigs, identities: ids)
+            self.init(root: root, known: known, knownClientConfigs: knownClientConfigs, identities: ids, changeTimes: times)
         }
 
-        public init(root: String, known: [String], knownClientConfigs: [String], identities: [PathKey: FileIdentity]) {
+        public init(root: String, known: [String], knownClientConfigs: [String], identities: [PathKey: FileIdentity],
+                    changeTimes: [PathKey: Int64] = [:]) {
             self.root = root
             self.known = known
             self.knownClientConfigs = knownClientConfigs
             self.identities = identities
+            self.changeTimes = changeTimes
         }
 
-        /// Whether `path` is one of `paths` (by bytes) and still the object it was when recorded.
+        static func changeTime(_ st: stat) -> Int64 { Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec) }
+
+        /// Whether `path` is one of `paths` (by bytes) and still the object it was when recorded
+        /// (and, for a file, unchanged since: same change time).
         func holdsKnown(_ path: String, of paths: Set<[UInt8]>) -> Bool {
             let bytes = Array(path.utf8)
-            guard paths.contains(bytes), let id = identities[PathKey(bytes: bytes)],
-                  let st = GitProtection.lstatBytes(bytes) else { return false }
-            return UInt64(st.st_dev) == id.dev && UInt64(st.st_ino) == id.ino
+            guard paths.contains(bytes) else { return false }
+            return holdsRecorded(bytes)
+        }
+
+        /// Whether the object at `bytes` is the one recorded for that path.
+        func holdsRecorded(_ bytes: [UInt8]) -> Bool {
+            let key = PathKey(bytes: bytes)
+            guard let id = identities[key], let st = GitProtection.lstatBytes(bytes),
+                  UInt64(st.st_dev) == id.dev && UInt64(st.st_ino) == id.ino else { return false }
+            if let t = changeTimes[key] { return Tree.changeTime(st) == t }
+            return true
         }
     }
 
@@ -283,7 +306,10 @@ public enum GitProtection {
             }
             // A git directory by itself (`HEAD`, `objects`, `refs`: a bare repository), which host
             // git uses when run inside it: its `HEAD` is moved aside, so git no longer sees one.
-            for dir in now.gitDirs where !isKnown(dir) && !Paths.same(Paths.basename(dir), ".git") {
+            // A known one whose `HEAD` is not the one recorded (another session's sweep moved it
+            // aside and the server put one back) is judged as new.
+            for dir in now.gitDirs where !(isKnown(dir) && tree.holdsRecorded(Array(Paths.join(dir, "HEAD").utf8)))
+            && !Paths.same(Paths.basename(dir), ".git") {
                 messages.append(moveAside(Array(Paths.join(dir, "HEAD").utf8), within: root,
                                           why: "which makes \(dir) a git directory host git would use (and run its configuration) when run there"))
             }

@@ -32,7 +32,7 @@ public enum SweepGuard {
     /// known directories, end of lists; then single bytes: pidfd attached, done.
     enum Tag {
         static let log = "L", mcpbox = "M", watched = "W", tree = "T", known = "K", end = "E"
-        /// A known client configuration entry; the identity (`DEV:INO`) of the entry named just before.
+        /// A known client configuration entry; an identity recorded at launch (`DEV:INO:CTIME:PATH`).
         static let knownConfig = "C", identity = "I"
         static let ready: UInt8 = 0x52 /* R */, pidfd: UInt8 = 0x50 /* P */, done: UInt8 = 0x44 /* D */
     }
@@ -107,16 +107,11 @@ public enum SweepGuard {
         for w in watched { field(Tag.watched, w) }
         for t in trees {
             field(Tag.tree, t.root)
-            func identity(_ k: String) {
-                if let id = t.identities[PathKey(k)] { field(Tag.identity, "\(id.dev):\(id.ino)") }
-            }
-            for k in t.known {
-                field(Tag.known, k)
-                identity(k)
-            }
-            for k in t.knownClientConfigs {
-                field(Tag.knownConfig, k)
-                identity(k)
+            for k in t.known { field(Tag.known, k) }
+            for k in t.knownClientConfigs { field(Tag.knownConfig, k) }
+            // DEV:INO:CTIME:PATH (CTIME -1 for a directory), the path last (it may hold colons).
+            for (key, id) in t.identities {
+                field(Tag.identity, "\(id.dev):\(id.ino):\(t.changeTimes[key] ?? -1):" + String(decoding: key.bytes, as: UTF8.self))
             }
         }
         field(Tag.end, "")
@@ -254,7 +249,6 @@ public enum SweepGuard {
         var watched: [String] = []
         var trees: [GitProtection.Tree] = []
         var i = 0
-        var last: String?
         while i + 1 < fields.count {
             let (tag, value) = (fields[i], fields[i + 1])
             switch tag {
@@ -263,20 +257,16 @@ public enum SweepGuard {
             case Tag.watched: watched.append(value)
             case Tag.tree:
                 trees.append(GitProtection.Tree(root: value, known: [], knownClientConfigs: [], identities: [:]))
-                last = nil
-            case Tag.known where !trees.isEmpty:
-                trees[trees.count - 1].known.append(value)
-                last = value
-            case Tag.knownConfig where !trees.isEmpty:
-                trees[trees.count - 1].knownClientConfigs.append(value)
-                last = value
+            case Tag.known where !trees.isEmpty: trees[trees.count - 1].known.append(value)
+            case Tag.knownConfig where !trees.isEmpty: trees[trees.count - 1].knownClientConfigs.append(value)
             case Tag.identity where !trees.isEmpty:
                 // The identities recorded at launch, never taken now: what is there now may be new.
-                let parts = value.split(separator: ":")
-                if let path = last, parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) {
-                    trees[trees.count - 1].identities[PathKey(path)] = FileIdentity(dev: dev, ino: ino)
+                let parts = value.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+                if parts.count == 4, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]), let t = Int64(parts[2]) {
+                    let key = PathKey(String(parts[3]))
+                    trees[trees.count - 1].identities[key] = FileIdentity(dev: dev, ino: ino)
+                    if t >= 0 { trees[trees.count - 1].changeTimes[key] = t }
                 }
-                last = nil
             default: break
             }
             i += 2

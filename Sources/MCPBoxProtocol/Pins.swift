@@ -233,6 +233,9 @@ final class PinGuard {
     /// names (each list a new set) would grow `unapproved` without end. Past it, under `block`,
     /// nothing is exposed and every call is refused for the rest of the session.
     private var flooded = false
+    /// Bytes of the names in `unapproved`, and in `listing`.
+    private var unapprovedBytes = 0
+    private var listingBytes = 0
 
     /// Bounds on what a server's lists make mcpbox keep (red-team pass, 2026-12-03: 20,000 new
     /// tools per list grew the relay by 35 MB and the pending file by 16 MB per list, until
@@ -240,6 +243,10 @@ final class PinGuard {
     static let maxPending = 4096
     static let maxPendingBytes = 32 << 20
     static let maxUnapproved = 65536
+    /// Bytes of names `unapproved` and `listing` hold together, at most: a name may be
+    /// megabytes long (red-team pass on the bounds: one 4 MiB name per list grew the relay by
+    /// 4 MiB per list).
+    static let maxNameBytes = 8 << 20
     /// Definitions approved on first use in one session, at most (then first use stops).
     static let maxFirstUse = 4096
 
@@ -293,7 +300,7 @@ final class PinGuard {
     /// page (a page of 200,000 tools scanned the approved and pending lists once per tool, and
     /// held the relay for minutes).
     func tools(_ items: [JSON], firstPage: Bool) -> [JSON] {
-        if firstPage { listing = [] }
+        if firstPage { listing = []; listingBytes = 0 }
         var count: [[UInt8]: Int] = [:]
         for item in items { if let n = item["name"]?.stringValue { count[Array(n.utf8), default: 0] += 1 } }
         var approvedByName: [[UInt8]: String] = [:]
@@ -331,10 +338,10 @@ final class PinGuard {
             }
             states.append(state)
             if state == .approved {
-                unapproved.remove(key)
+                if unapproved.remove(key) != nil { unapprovedBytes -= key.count }
                 replaced.insert(key)
             } else {
-                unapproved.insert(key)
+                if !flooded, unapproved.insert(key).inserted { unapprovedBytes += key.count }
                 if state != .duplicate { replaced.insert(key) }
                 added.append(pin)
                 refused.append("\(JSON.quoted(name)): \(state.rawValue)")
@@ -347,11 +354,15 @@ final class PinGuard {
             for pin in added where seen.insert(pin.sha256).inserted { kept.append(pin) }
             pending.tools = Self.newest(kept)
         }
-        for n in count.keys { listing.insert(n) }
-        if unapproved.count > Self.maxUnapproved && !flooded {
+        if !flooded { for n in count.keys where listing.insert(n).inserted { listingBytes += n.count } }
+        if !flooded && (unapproved.count > Self.maxUnapproved || unapprovedBytes + listingBytes > Self.maxNameBytes) {
+            // Nothing more is kept about names once flooded: every call is refused anyway.
             flooded = true
             unapproved.removeAll()
-            say("mcpbox: pin: the server listed more than \(Self.maxUnapproved) unapproved tool names in this session: "
+            listing.removeAll()
+            unapprovedBytes = 0
+            listingBytes = 0
+            say("mcpbox: pin: the server listed more than \(Self.maxUnapproved) unapproved tool names (or \(Self.maxNameBytes >> 20) MiB of names) in this session: "
                 + (blocking ? "no tool is exposed, and every call is refused, until the session ends" : "(pin = \"warn\")"))
         }
         if !firstUse.isEmpty {
@@ -387,7 +398,7 @@ final class PinGuard {
     func callRefusal(_ name: String) -> String? {
         let why: String?
         if flooded {
-            why = "the server listed more than \(Self.maxUnapproved) unapproved tool names in this session"
+            why = "the server listed more than \(Self.maxUnapproved) unapproved tool names (or \(Self.maxNameBytes >> 20) MiB of names) in this session"
         } else if unapproved.contains(Array(name.utf8)) {
             why = "its listed definition is not the approved one"
         } else if pins.tool(name) == nil {

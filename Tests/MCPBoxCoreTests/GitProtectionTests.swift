@@ -155,6 +155,55 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: root + "/sub/.git.aside"))
     }
 
+    /// The same two sessions, with the objects put back: the second server renamed the `HEAD`
+    /// the first sweep had moved aside back into a known bare git directory, and linked a known
+    /// `.mcp.json` back from a hard link it had made beforehand: the same objects, so identity
+    /// alone let them stay (red-team pass on the fix, 2026-12-03). Fails before the fix.
+    @Test func knownObjectPutBackIsMovedAside() throws {
+        let s = try setUp()
+        let root = s.path + "/repo"
+        s.write("repo/bare/HEAD", "ref: refs/heads/main\n")
+        s.mkdir("repo/bare/objects")
+        s.mkdir("repo/bare/refs")
+        s.write("repo/bare/config", "[core]\n\tbare = true\n")
+        s.write("repo/.cache/x", "{}\n")
+        #expect(link(root + "/.cache/x", root + "/.mcp.json") == 0)
+        let tree = GitProtection.Tree(root: root, known: [root + "/.git", root + "/bare"], knownClientConfigs: [root + "/.mcp.json"])
+        usleep(20_000)  // past a coarse timestamp tick
+        // The other session's sweep, then this session's server.
+        #expect(rename(root + "/bare/HEAD", root + "/bare/HEAD.aside") == 0)
+        #expect(rename(root + "/.mcp.json", root + "/.mcp.json.aside") == 0)
+        #expect(rename(root + "/bare/HEAD.aside", root + "/bare/HEAD") == 0)
+        #expect(link(root + "/.cache/x", root + "/.mcp.json") == 0)
+        let messages = GitProtection.sweep(watched: [], trees: [tree])
+        #expect(messages.count == 2, "\(messages)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/bare/HEAD"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/.mcp.json"))
+        // Left alone, the same entries stay.
+        let s2 = try setUp()
+        let root2 = s2.path + "/repo"
+        s2.write("repo/bare/HEAD", "ref: refs/heads/main\n")
+        s2.mkdir("repo/bare/objects")
+        s2.mkdir("repo/bare/refs")
+        s2.write("repo/.mcp.json", "{}\n")
+        let same = GitProtection.Tree(root: root2, known: [root2 + "/.git", root2 + "/bare"], knownClientConfigs: [root2 + "/.mcp.json"])
+        #expect(GitProtection.sweep(watched: [], trees: [same]).isEmpty)
+    }
+
+    /// A client configuration file bound read-only still changed through another hard link of
+    /// it in the tree the server writes (red-team pass, 2026-12-03). Fails before the fix.
+    @Test func hardLinkedClientConfigurationIsRefused() throws {
+        let s = try setUp()
+        s.write("repo/.cache/x", "{}\n")
+        #expect(link(s.path + "/repo/.cache/x", s.path + "/repo/.mcp.json") == 0)
+        s.write("repo/.vscode/tasks.json", "{}\n")
+        let errors = Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost())
+        #expect(errors.contains { $0.message.contains("/repo/.mcp.json, part of Claude Code's project MCP servers, has 2 hard links") }, "\(errors)")
+        #expect(!errors.contains { $0.message.contains(".vscode") }, "\(errors)")
+        #expect(unlink(s.path + "/repo/.cache/x") == 0)
+        #expect(Fixture.errors("p", dirs: [s.path + "/profiles"], host: rootHost()).isEmpty)
+    }
+
     /// opencode, Kiro, Amazon Q, Crush, Qwen Code, Junie and Kilo Code read a project's own MCP
     /// servers too; a server's new `opencode.json` or `.kiro` stayed for them (red-team pass,
     /// 2026-12-03). Fails before the fix.

@@ -351,6 +351,19 @@ struct PinFloodTests {
         #expect(names.contains("flood13-4999") && !names.contains("flood0-0"), "\(names.count) pending")
     }
 
+    /// The bound counted names, not their bytes: one 4 MiB name per list grew the relay by 4 MiB
+    /// per list (red-team pass on the bounds, 2026-12-03). Fails before the fix.
+    @Test func longNamesCountTowardTheBound() throws {
+        let f = try PinFixture()
+        let d = f.driver(.block)
+        for k in 0..<4 {
+            let name = "t\(k)_" + String(repeating: "x", count: 3 << 20)
+            _ = try d.listTools(id: 10 + k, [#"{"name":"\#(name)","inputSchema":{"type":"object"}}"#])
+        }
+        #expect(d.box.lines.contains { $0.contains("MiB of names) in this session") }, "\(d.box.lines.map { $0.prefix(200) })")
+        #expect(try d.call(id: 99, "t0_") == -32602)
+    }
+
     @Test func firstUseStopsAtTheBound() throws {
         let f = try PinFixture()
         let d = f.driver(.block, firstUse: true)
