@@ -160,34 +160,29 @@ import Glibc
     /// `.mcp.json` back from a hard link it had made beforehand: the same objects, so identity
     /// alone let them stay (red-team pass on the fix, 2026-12-03). Fails before the fix.
     @Test func knownObjectPutBackIsMovedAside() throws {
-        let s = try setUp()
-        let root = s.path + "/repo"
-        s.write("repo/bare/HEAD", "ref: refs/heads/main\n")
-        s.mkdir("repo/bare/objects")
-        s.mkdir("repo/bare/refs")
-        s.write("repo/bare/config", "[core]\n\tbare = true\n")
-        s.write("repo/.cache/x", "{}\n")
-        #expect(link(root + "/.cache/x", root + "/.mcp.json") == 0)
-        let tree = GitProtection.Tree(root: root, known: [root + "/.git", root + "/bare"], knownClientConfigs: [root + "/.mcp.json"])
-        usleep(20_000)  // past a coarse timestamp tick
-        // The other session's sweep, then this session's server.
-        #expect(rename(root + "/bare/HEAD", root + "/bare/HEAD.aside") == 0)
-        #expect(rename(root + "/.mcp.json", root + "/.mcp.json.aside") == 0)
-        #expect(rename(root + "/bare/HEAD.aside", root + "/bare/HEAD") == 0)
-        #expect(link(root + "/.cache/x", root + "/.mcp.json") == 0)
-        let messages = GitProtection.sweep(watched: [], trees: [tree])
-        #expect(messages.count == 2, "\(messages)")
-        #expect(!FileManager.default.fileExists(atPath: root + "/bare/HEAD"))
-        #expect(!FileManager.default.fileExists(atPath: root + "/.mcp.json"))
-        // Left alone, the same entries stay.
-        let s2 = try setUp()
-        let root2 = s2.path + "/repo"
-        s2.write("repo/bare/HEAD", "ref: refs/heads/main\n")
-        s2.mkdir("repo/bare/objects")
-        s2.mkdir("repo/bare/refs")
-        s2.write("repo/.mcp.json", "{}\n")
-        let same = GitProtection.Tree(root: root2, known: [root2 + "/.git", root2 + "/bare"], knownClientConfigs: [root2 + "/.mcp.json"])
-        #expect(GitProtection.sweep(watched: [], trees: [same]).isEmpty)
+        // Left alone, the same entries stay; put back, they go.
+        for putBack in [false, true] {
+            let s = try setUp()
+            let root = s.path + "/repo"
+            s.write("repo/bare/HEAD", "ref: refs/heads/main\n")
+            s.mkdir("repo/bare/objects")
+            s.mkdir("repo/bare/refs")
+            s.write("repo/.cache/x", "{}\n")
+            #expect(link(root + "/.cache/x", root + "/.mcp.json") == 0)
+            let tree = GitProtection.Tree(root: root, known: [root + "/.git", root + "/bare"], knownClientConfigs: [root + "/.mcp.json"])
+            if putBack {
+                usleep(20_000)  // past a coarse timestamp tick
+                // The other session's sweep, then this session's server.
+                #expect(rename(root + "/bare/HEAD", root + "/bare/HEAD.aside") == 0)
+                #expect(rename(root + "/.mcp.json", root + "/.mcp.json.aside") == 0)
+                #expect(rename(root + "/bare/HEAD.aside", root + "/bare/HEAD") == 0)
+                #expect(link(root + "/.cache/x", root + "/.mcp.json") == 0)
+            }
+            let messages = GitProtection.sweep(watched: [], trees: [tree])
+            #expect(messages.count == (putBack ? 2 : 0), "\(messages)")
+            #expect(FileManager.default.fileExists(atPath: root + "/bare/HEAD") != putBack)
+            #expect(FileManager.default.fileExists(atPath: root + "/.mcp.json") != putBack)
+        }
     }
 
     /// A client configuration file bound read-only still changed through another hard link of
