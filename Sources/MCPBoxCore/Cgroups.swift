@@ -124,7 +124,9 @@ public struct Cgroups: Sendable {
             var group = String(f[2])
             let base = v2 ? root : "\(root)/\(controller)"
             while group.hasPrefix("/") {
-                if let l = limit(controller, in: group == "/" ? base : base + group, v2: v2) { return (group, l) }
+                let dir = group == "/" ? base : base + group
+                // On v2 the server moves out for every controller at once: any limit counts.
+                if let l = v2 ? v2Limit(in: dir) : limit(controller, in: dir, v2: false) { return (group, l) }
                 if group == "/" { break }
                 group = Paths.dirname(group)
             }
@@ -151,6 +153,19 @@ public struct Cgroups: Sendable {
         guard let q = read("cpu.cfs_quota_us").flatMap(Double.init), q > 0,
               let p = read("cpu.cfs_period_us").flatMap(Double.init), p > 0 else { return nil }
         return "cpu to \(Explain.formatNumber(q / p)) cores"
+    }
+
+    /// Any limit a cgroup v2 directory sets that a process moved out of it would escape: memory
+    /// (`memory.max`, `memory.high`, `memory.swap.max`), cpu (`cpu.max`), tasks (`pids.max`),
+    /// I/O (`io.max`); in words, nil for none.
+    static func v2Limit(in dir: String) -> String? {
+        if let l = limit("memory", in: dir, v2: true) ?? limit("cpu", in: dir, v2: true) { return l }
+        func read(_ name: String) -> String? { try? readSmall("\(dir)/\(name)") }
+        for name in ["memory.high", "memory.swap.max", "pids.max"] {
+            if let t = read(name), t != "max", !t.isEmpty { return "\(name) to \(t)" }
+        }
+        if let t = read("io.max"), !t.isEmpty { return "io.max (\(t))" }
+        return nil
     }
 
     /// Why mcpbox cannot make a group of its own for `controller` exactly as a profile writes

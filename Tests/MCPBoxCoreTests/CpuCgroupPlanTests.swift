@@ -36,3 +36,27 @@ import Testing
         #expect(host.cpuCgroup.usable == doctor.usable && host.cpuCgroup.reason == doctor.reason)
     }
 }
+
+/// On cgroup v2 mcpbox's group takes the server out of the caller's for every controller at
+/// once: any limit there counts, not only the one the profile asks for (red-team pass on the
+/// caller-cgroup fix, 2026-12-03: a `pids.max` or `cpu.max` of the client's was escaped by a
+/// memory limit of mcpbox's own).
+@Suite struct CallerV2LimitTests {
+    @Test func anyLimitOfAV2GroupCounts() throws {
+        let s = Scratch()
+        s.write("memory.max", "max\n")
+        s.write("cpu.max", "max 100000\n")
+        s.write("pids.max", "max\n")
+        s.write("memory.high", "max\n")
+        s.write("io.max", "")
+        #expect(Cgroups.v2Limit(in: s.path) == nil)
+        for (file, value, said) in [("pids.max", "64\n", "pids.max to 64"), ("memory.high", "1073741824\n", "memory.high to 1073741824"),
+                                    ("cpu.max", "50000 100000\n", "cpu to 0.5 cores"), ("memory.max", "268435456\n", "memory to 256MiB"),
+                                    ("io.max", "8:0 rbps=1048576\n", "io.max (8:0 rbps=1048576)")] {
+            let t = Scratch()
+            for f in ["memory.max", "cpu.max", "pids.max", "memory.high"] { t.write(f, f == "cpu.max" ? "max 100000\n" : "max\n") }
+            t.write(file, value)
+            #expect(Cgroups.v2Limit(in: t.path) == said, "\(file)")
+        }
+    }
+}
