@@ -234,8 +234,32 @@ public enum ConfusableKeys {
         return out
     }
 
+    /// `names` folded, by length in bytes (an ASCII key is compared with those of its length
+    /// only, byte by byte: this runs for every key of every judged object).
+    static let byLength: [[[UInt8]]] = {
+        var out = [[[UInt8]]](repeating: [], count: 21)
+        for f in byFold.keys { out[f.count].append(f) }
+        return out
+    }()
+
     /// Whether `key` is not one of `names` but a peer could read it as one.
     public static func isConfusable(_ key: String) -> Bool {
+        var copy = key
+        let ascii = copy.withUTF8 { b -> Bool? in
+            for c in b where c >= 0x80 { return nil }
+            guard b.count < byLength.count else { return false }
+            for folded in byLength[b.count] {
+                var same = true
+                for i in 0..<b.count {
+                    let c = b[i]
+                    if (c >= 0x41 && c <= 0x5A ? c | 0x20 : c) != folded[i] { same = false; break }
+                }
+                // Folds to this name: confusable unless it is the name itself.
+                if same { return !b.elementsEqual(byFold[folded]!) }
+            }
+            return false
+        }
+        if let ascii { return ascii }
         guard let f = fold(key), let exact = byFold[f] else { return false }
         return !key.utf8.elementsEqual(exact)
     }

@@ -87,6 +87,22 @@ struct RedTeamFilterTests {
         #expect(try JSON.parse(noSampling.take(1))["error"]?["code"] == .number("-32700"))
     }
 
+    @Test("the byte-wise check of ASCII keys agrees with the fold, for every name in every case and for random keys")
+    func confusableFastPathAgrees() {
+        func reference(_ key: String) -> Bool {
+            guard let f = ConfusableKeys.fold(key), let exact = ConfusableKeys.byFold[f] else { return false }
+            return !key.utf8.elementsEqual(exact)
+        }
+        var rng = SystemRandomNumberGenerator()
+        var keys = ConfusableKeys.names + ConfusableKeys.names.map { $0.uppercased() } + ["", "_META", "_Meta", "@d", "i\u{7F}", "`d"]
+        for name in ConfusableKeys.names {
+            for _ in 0..<8 { keys.append(String(name.map { Bool.random(using: &rng) ? Character($0.uppercased()) : $0 })) }
+        }
+        let alphabet = Array("aAdDiIsSeE_@`[{\u{7F}0")
+        for _ in 0..<5000 { keys.append(String((0..<Int.random(in: 0...5, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })) }
+        for k in keys { #expect(ConfusableKeys.isConfusable(k) == reference(k), "\(k.debugDescription)") }
+    }
+
     @Test("keys of the same names inside a tool's arguments or schema, or in members mcpbox does not judge, stay valid")
     func confusableKeysElsewhereAreFine() throws {
         let d = FilterDriver(MCPPolicy(tools: NamePolicy(allow: nil, deny: ["secret*"])))
