@@ -138,7 +138,7 @@ public struct Cgroups: Sendable {
     /// The limit on `controller` that the group directory `dir` sets, in words; nil for none.
     static func limit(_ controller: String, in dir: String, v2: Bool) -> String? {
         func read(_ name: String) -> String? {
-            (try? readSmall("\(dir)/\(name)")).map { String($0.split(separator: " ").joined(separator: " ")) }
+            try? readSmall("\(dir)/\(name)")
         }
         if controller == "memory" {
             guard let t = read(v2 ? "memory.max" : "memory.limit_in_bytes"), t != "max",

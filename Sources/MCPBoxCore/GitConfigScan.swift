@@ -1123,8 +1123,7 @@ extension PlanBuilder {
             if case .bind(let source, false) = $0.kind { return (source, $0.target) }
             return nil
         }
-        // A hard link lies on its file's file system: only those of the writable binds matter.
-        let devices = Set(writable.compactMap { HostFS.identity($0.source)?.dev })
+        let devices = writableDevices(d)
         var budget = 4096
         func visit(_ p: String, depth: Int) {
             var st = stat()

@@ -43,19 +43,19 @@ import Testing
 /// memory limit of mcpbox's own).
 @Suite struct CallerV2LimitTests {
     @Test func anyLimitOfAV2GroupCounts() throws {
-        let s = Scratch()
-        s.write("memory.max", "max\n")
-        s.write("cpu.max", "max 100000\n")
-        s.write("pids.max", "max\n")
-        s.write("memory.high", "max\n")
-        s.write("io.max", "")
-        #expect(Cgroups.v2Limit(in: s.path) == nil)
+        /// A v2 group directory with no limit, then `file` set to `value`.
+        func group(_ file: String? = nil, _ value: String = "") -> Scratch {
+            let s = Scratch()
+            for f in ["memory.max", "cpu.max", "pids.max", "memory.high", "io.max"] {
+                s.write(f, f == file ? value : f == "cpu.max" ? "max 100000\n" : f == "io.max" ? "" : "max\n")
+            }
+            return s
+        }
+        #expect(Cgroups.v2Limit(in: group().path) == nil)
         for (file, value, said) in [("pids.max", "64\n", "pids.max to 64"), ("memory.high", "1073741824\n", "memory.high to 1073741824"),
                                     ("cpu.max", "50000 100000\n", "cpu to 0.5 cores"), ("memory.max", "268435456\n", "memory to 256MiB"),
                                     ("io.max", "8:0 rbps=1048576\n", "io.max (8:0 rbps=1048576)")] {
-            let t = Scratch()
-            for f in ["memory.max", "cpu.max", "pids.max", "memory.high"] { t.write(f, f == "cpu.max" ? "max 100000\n" : "max\n") }
-            t.write(file, value)
+            let t = group(file, value)
             #expect(Cgroups.v2Limit(in: t.path) == said, "\(file)")
         }
     }
