@@ -28,6 +28,17 @@ public enum GrantChecks {
         ("/etc/systemd", "systemd units"), ("/etc/xdg/autostart", "desktop autostart entries"),
         ("/etc/init.d", "init scripts"), ("/etc/rc.local", "boot script"), ("/etc/passwd", "accounts"),
         ("/etc/shadow", "account passwords"), ("/etc/ssh", "ssh server configuration"),
+        // Found missing by a red-team pass (2026-12-03): more of what root or every login runs.
+        ("/etc/bash_completion.d", "shell completions (sourced by every interactive bash)"),
+        ("/etc/apt/apt.conf.d", "APT configuration (its hooks run as root at every apt run)"),
+        ("/etc/apt/sources.list", "package sources (root installs what they serve)"),
+        ("/etc/apt/sources.list.d", "package sources (root installs what they serve)"),
+        ("/etc/logrotate.d", "logrotate scripts (run as root daily)"), ("/etc/update-motd.d", "login scripts (run as root at every login)"),
+        ("/etc/X11/Xsession.d", "X session start-up files"), ("/etc/udev/rules.d", "udev rules (their programs run as root)"),
+        ("/etc/modprobe.d", "module options (their install commands run as root)"),
+        ("/etc/sysctl.d", "kernel settings (core_pattern runs a program as root)"), ("/etc/sysctl.conf", "kernel settings"),
+        ("/etc/network/if-up.d", "network hooks (run as root)"), ("/etc/NetworkManager/dispatcher.d", "network hooks (run as root)"),
+        ("/etc/default", "settings the init scripts source as root"), ("/etc/security", "login module settings"),
     ]
     /// What a directory on the caller's PATH is, in messages.
     /// Entries of one run-later directory looked at for symlinks (~/.local/bin holds dozens).
@@ -128,6 +139,27 @@ public enum GrantChecks {
         (".gdbinit", "gdb start-up file"), (".pdbrc", "pdb start-up file"), (".Rprofile", "R start-up file"),
         (".julia/config", "Julia start-up files"), (".irbrc", "irb start-up file"), (".psqlrc", "psql start-up file"),
         (".sqliterc", "sqlite3 start-up file"), (".terraform.d/plugins", "Terraform plugins"),
+        // Found missing by a red-team pass (2026-12-03): files tools read at every use that
+        // run commands or rewrite what is typed (less runs LESSOPEN at every pager use, git's
+        // and man's included; readline macros rewrite a command line before it runs), and
+        // more shells', terminals' and tools' start-up files.
+        (".lesskey", "less key bindings and environment (LESSOPEN runs at every pager use)"),
+        (".config/lesskey", "less key bindings and environment (LESSOPEN runs at every pager use)"),
+        (".lessfilter", "lesspipe's filter (runs at every pager use)"),
+        (".inputrc", "readline key bindings (rewrite what you type before it runs)"),
+        (".config/readline", "readline key bindings (rewrite what you type before it runs)"),
+        (".selected_editor", "the editor sensible-editor runs"), (".mailcap", "programs that open files by type"),
+        (".config/mimeapps.list", "programs that open files by type"), (".screenrc", "screen start-up file"),
+        (".lldbinit", "lldb start-up file"), (".ghci", "GHCi start-up file"), (".erlang", "Erlang start-up file"),
+        (".config/starship.toml", "prompt configuration (runs commands at every prompt)"),
+        (".config/nushell", "shell start-up files"), (".xonshrc", "shell start-up file"), (".config/xonsh", "shell start-up files"),
+        (".config/powershell", "shell start-up files"), (".config/kitty", "terminal start-up files"),
+        (".config/alacritty", "terminal configuration (programs it runs)"), (".config/wezterm", "terminal start-up files"),
+        (".config/lazygit", "lazygit configuration (custom commands)"), (".wgetrc", "wget configuration (programs it runs)"),
+        (".curlrc", "curl's default options (where it writes)"), (".yarnrc", "yarn configuration (package registry)"),
+        (".yarnrc.yml", "yarn configuration (package registry, plugins)"), (".bunfig.toml", "bun configuration (package registry, preloads)"),
+        (".terraformrc", "Terraform configuration (provider installation)"), (".xbindkeysrc", "key bindings that run commands"),
+        (".pythonstartup", "Python start-up file"), (".pythonrc", "Python start-up file"), (".pythonrc.py", "Python start-up file"),
     ]
 
     /// Whether two host paths are the same directory (device and inode): a host bind mount
@@ -380,13 +412,33 @@ extension PlanBuilder {
         places += GrantChecks.systemRunLater
         // Every directory on the caller's PATH, wherever it lies: a program planted there runs
         // when the caller next types its name (or a same-named command earlier in PATH).
-        for dir in (host[env: "PATH"] ?? "").split(separator: ":") where dir.isAbsolutePath {
+        for entry in (host[env: "PATH"] ?? "").split(separator: ":") {
+            // `~` and `~/x`: bash expands them in PATH entries when it searches (red-team pass,
+            // 2026-12-03: judged as relative, only warned about).
+            guard let dir = Self.pathEntry(entry, home: host[env: "HOME"]) else { continue }
             // An entry with `..` as written: it is resolved, and its walk followed, below as
             // the kernel walks it (`a/link/..` is the link target's parent, not `a`).
-            let n = Paths.normalize(String(dir)) ?? String(dir)
+            let n = Paths.normalize(dir) ?? dir
             if n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
         }
+        places += Self.startupFilePlaces(homes: homes, system: true)
         return places
+    }
+
+    /// A PATH entry as the shell searches it: absolute, or `~` / `~/x` under `home`; nil for a
+    /// relative one.
+    static func pathEntry(_ entry: Substring, home: String?) -> String? {
+        if entry.isAbsolutePath { return String(entry) }
+        guard entry == "~" || entry.hasPrefix("~/"), let home, home.isAbsolutePath else { return nil }
+        return home + "/" + entry.dropFirst(entry == "~" ? 1 : 2)
+    }
+
+    /// The places the shell start-up files of `homes` (and the system's) name
+    /// (`StartupFileScan`), with what each is.
+    static func startupFilePlaces(homes: [String], system: Bool, account: String? = nil) -> [(String, String)] {
+        StartupFileScan.places(homes: homes, system: system).map { p in
+            (p.path, "\(p.sourced ? "sourced by" : "named in") the shell start-up file \(p.file)\(account.map { " of the account \($0)" } ?? "")")
+        }
     }
 
     /// Why each log mcpbox appends to (`[audit] log`, `[network] log`) may not live at its
@@ -528,12 +580,15 @@ extension PlanBuilder {
         // Only a read-write bind is judged against them: none, nothing to gather.
         if !writable.isEmpty {
             places = runLaterPlaces(homes: homes)
-            for o in otherHomes { places += GrantChecks.runLater.map { (Paths.join(o.home, $0.path), "\($0.what) of the account \(o.account)") } }
+            for o in otherHomes {
+                places += GrantChecks.runLater.map { (Paths.join(o.home, $0.path), "\($0.what) of the account \(o.account)") }
+                places += Self.startupFilePlaces(homes: [o.home], system: false, account: o.account)
+            }
             // A relative PATH entry (`.`, `node_modules/.bin`, an empty one) is searched from whatever
             // directory the caller's shell is in: inside a read-write bind, a program the server
             // plants there runs when the caller types its name there. Who runs mcpbox decides it.
             if let path = host[env: "PATH"], !path.isEmpty {
-                let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { !$0.isAbsolutePath }
+                let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { Self.pathEntry($0, home: host[env: "HOME"]) == nil }
                 if !relative.isEmpty {
                     let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
                     d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "

@@ -94,4 +94,20 @@ import Testing
         }
         #expect(plan("[filesystem]\nread_only = [\"/etc\"]\n", env: [:]).plan != nil)
     }
+
+    /// Red team (2026-12-03): more of what root or every login runs (APT hooks, logrotate
+    /// scripts, login scripts, bash completions) was accepted read-write without a word.
+    @Test("APT's configuration, logrotate, update-motd and bash completions are refused read-write")
+    func moreSystemPlacesAreRefused() throws {
+        for (bind, path, what) in [("/etc/apt", "/etc/apt/apt.conf.d", "APT configuration"), ("/etc/apt", "/etc/apt/sources.list.d", "package sources"),
+                                   ("/etc/logrotate.d", "/etc/logrotate.d", "logrotate scripts"), ("/etc/update-motd.d", "/etc/update-motd.d", "login scripts"),
+                                   ("/etc/bash_completion.d", "/etc/bash_completion.d", "shell completions")] {
+            guard case .failure(let e) = plan("[filesystem]\nread_write = [\"?\(bind)\"]\n", env: [:]) else {
+                // An optional bind of a path this machine lacks is dropped before any check.
+                if HostFS.exists(bind) { Issue.record("read-write \(bind) was not refused") }
+                continue
+            }
+            #expect(e.diagnostics.contains { $0.message.contains("\(path) (\(what)") }, "\(e.diagnostics)")
+        }
+    }
 }

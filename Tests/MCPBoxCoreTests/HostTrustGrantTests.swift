@@ -98,3 +98,80 @@ import Testing
         #expect(!readOnly.warnings.contains { $0.contains("your PATH") }, "\(readOnly.warnings)")
     }
 }
+
+/// Red team (2026-12-03): what shell start-up files source, and the PATH entries they add, are
+/// run-later places wherever they are (`. ~/dotfiles/aliases.sh`, `export
+/// PATH=~/dotfiles/bin:$PATH`): a read-write bind of a dotfiles repository ran the server's code
+/// in root's next interactive shell. So are files tools read at every use that run commands
+/// (`~/.lesskey`'s LESSOPEN, `~/.inputrc` macros), and a `~/x` PATH entry, which bash expands.
+@Suite struct StartupFileGrantTests {
+    func refusal(_ bind: String, _ env: [String: String], _ s: Scratch) -> [String]? {
+        s.write("p.toml", "[filesystem]\nread_write = [\"\(bind)\"]\n")
+        guard case .failure(let e) = Fixture.plan("p", dirs: [s.path], env: env, host: Fixture.host(env: env)) else { return nil }
+        return e.diagnostics.map(\.message)
+    }
+
+    @Test("what a start-up file sources (to depth), and the PATH directories it adds, are refused read-write; a path in a comment is not")
+    func sourcedAndPathPlaces() throws {
+        let h = Scratch(), s = Scratch()
+        let home = h.mkdir("home")
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        h.mkdir("home/dotfiles/bin")
+        h.write("home/dotfiles/aliases.sh", "alias ll='ls -l'\n")
+        h.write("home/.bashrc", "[ -f ~/dotfiles/aliases.sh ] && . ~/dotfiles/aliases.sh\nexport PATH=\"$HOME/dotfiles/bin:$PATH\" # not ~/commented\n"
+            + "source ${HOME}/shell/common.sh\n")
+        h.mkdir("home/commented")
+        h.write("home/shell/common.sh", "for f in ~/deeper/*.sh; do . \"$f\"; done\n")
+        h.mkdir("home/deeper")
+        let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
+        let dot = try #require(refusal(home + "/dotfiles", env, s), "the dotfiles bind was not refused")
+        #expect(dot.contains { $0.contains("contains \(home)/dotfiles/aliases.sh (sourced by the shell start-up file \(home)/.bashrc)") }, "\(dot)")
+        #expect(dot.contains { $0.contains("contains \(home)/dotfiles/bin (named in the shell start-up file \(home)/.bashrc)") }, "\(dot)")
+        // Named by a file that .bashrc sources.
+        let deeper = try #require(refusal(home + "/deeper", env, s), "a directory named by a sourced file was not refused")
+        #expect(deeper.contains { $0.contains("\(home)/shell/common.sh") }, "\(deeper)")
+        #expect(refusal(home + "/commented", env, s) == nil, "a path in a comment was refused")
+        // The same bind without the start-up file's lines is accepted.
+        h.write("home/.bashrc", "alias l=ls\n")
+        h.write("home/shell/common.sh", "\n")
+        #expect(refusal(home + "/dotfiles", env, s) == nil)
+        #expect(refusal(home + "/deeper", env, s) == nil)
+    }
+
+    @Test("~/.lesskey and ~/.inputrc linked into a read-write bind are refused; a `~/x` PATH entry is refused like an absolute one")
+    func toolFilesAndTildePath() throws {
+        let h = Scratch(), s = Scratch()
+        let home = h.mkdir("home")
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        h.write("home/dotfiles/lesskey", "#env\n")
+        h.write("home/dotfiles/inputrc", "set bell-style none\n")
+        #expect(symlink(home + "/dotfiles/lesskey", home + "/.lesskey") == 0)
+        #expect(symlink(home + "/dotfiles/inputrc", home + "/.inputrc") == 0)
+        let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
+        let m = try #require(refusal(home + "/dotfiles", env, s), "the dotfiles bind was not refused")
+        #expect(m.contains { $0.contains("the target of") == false && $0.contains(".lesskey") && $0.contains("LESSOPEN") }, "\(m)")
+        #expect(m.contains { $0.contains(".inputrc") && $0.contains("readline") }, "\(m)")
+        h.mkdir("home/tools")
+        for entry in ["~/tools", "~/tools/"] {
+            let tilde = ["HOME": home, "PATH": "\(entry):/usr/bin:/bin"]
+            let t = try #require(refusal(home + "/tools", tilde, s), "\(entry) on PATH was not refused")
+            #expect(t.contains { $0.contains(GrantChecks.pathDirectoryWhat) }, "\(t)")
+        }
+    }
+
+    @Test("the start-up file scanner: random bytes never crash it, and every place is a normalized absolute path")
+    func scannerRandomBytes() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("~/$HOME{}.:=;&|()<>`'\"#* \n\tsource ab/..".utf8)
+        for _ in 0..<3000 {
+            let n = Int.random(in: 0..<200, using: &rng)
+            let bytes = (0..<n).map { _ in Bool.random(using: &rng) ? alphabet.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng) }
+            for (p, _) in StartupFileScan.paths(in: bytes, home: "/h") {
+                #expect(Paths.normalize(p) == p && p != "/" && p != "/h", "\(p) from \(bytes)")
+            }
+        }
+        #expect(StartupFileScan.paths(in: Array(". ~/a/b/../c".utf8), home: "/h").isEmpty)
+        #expect(StartupFileScan.paths(in: Array("x=$HOME/a/$V/b:~/c/*.sh:/d".utf8), home: "/h").map(\.path) == ["/h/a", "/h/c", "/d"])
+        #expect(StartupFileScan.paths(in: Array("source ~/s.sh".utf8), home: "/h").map(\.sourced) == [true])
+    }
+}
