@@ -543,6 +543,13 @@ public final class MCPFilter {
                     if let id { reply(error: -32602, message: "Unknown prompt: \(name)", id: id) }
                     return .drop
                 }
+            // What a completion is for, and what a 2026-07-28 listen subscribes to, name prompts
+            // and resources too (red-team pass, 2026-12-03: a hidden prompt's argument values
+            // and a hidden template's came back through completion/complete, and
+            // subscriptions/listen subscribed to a denied URI).
+            case "completion/complete" where policy.prompts != nil || policy.resources != nil,
+                 "subscriptions/listen" where policy.resources != nil:
+                if let refused = judgeNamedObjects(body, method: method, id: id) { return refused }
             default: break
             }
             if kind == .other, policy.client?.restricts == true, Self.inputCapableMethods.contains(method) { kind = .inputCapable }
@@ -567,6 +574,96 @@ public final class MCPFilter {
             }
         }
         return .pass
+    }
+
+    /// `completion/complete`'s `params.ref` (a prompt by `name`, a resource template by `uri`)
+    /// and `subscriptions/listen`'s `params.filter.resourceSubscriptions`, judged like
+    /// `prompts/get` and `resources/subscribe`: a hidden one is answered as one that does not
+    /// exist, and never reaches the server. Read from the whole line, parsed with its limits
+    /// (no duplicate keys); a key a case-insensitive peer would read as one of these, a value
+    /// of another type, or an unknown `ref` type is refused, never forwarded unjudged.
+    private func judgeNamedObjects(_ body: UnsafeRawBufferPointer?, method: String, id: JSON?) -> Action? {
+        let section = method == "completion/complete" && policy.resources == nil ? "[prompts]" : "[resources]"
+        func refuse(_ why: String, code: Int = -32602, message: String? = nil) -> Action {
+            say("mcpbox: refused the client's \(method): \(why)")
+            audit?.refused(rule: "\(section) \(why)")
+            if let id { reply(error: code, message: message ?? "Invalid params: \(why)", id: id) }
+            return .drop
+        }
+        guard let body else { return refuse("it is too long to judge here") }
+        switch id {
+        case .string?, .number?: break
+        default: return refuse("a \(method) needs a string or integer id", code: -32600, message: "Invalid Request: \(method) needs a string or integer id")
+        }
+        let message: JSON
+        do { message = try JSON.parse(body) } catch { return refuse("it cannot be read (\(why(error)))", code: -32700, message: "Parse error") }
+        /// The member `key` of `object`, nil when absent; refused when another key folds to it.
+        func folded(_ k: String) -> [UInt32] {
+            k.unicodeScalars.map { u in
+                switch u.value {
+                case 0x41...0x5A: u.value | 0x20
+                case 0x17F: 0x73
+                case 0x131, 0x130: 0x69
+                case 0x212A: 0x6B
+                default: u.value
+                }
+            }
+        }
+        func member(_ object: [(String, JSON)], _ key: String) -> (JSON?, refused: Bool) {
+            let want = folded(key)
+            var found: JSON?
+            for (k, v) in object {
+                if k == key { found = v } else if folded(k) == want { return (nil, true) }
+            }
+            return (found, false)
+        }
+        guard case .object(let params)? = message["params"] else { return nil }
+        if method == "subscriptions/listen" {
+            let (filter, bad) = member(params, "filter")
+            if bad { return refuse("a key in params reads as `filter` to a case-insensitive peer") }
+            guard let filter else { return nil }
+            guard case .object(let f) = filter else { return refuse("params.filter is not an object") }
+            let (subs, badSubs) = member(f, "resourceSubscriptions")
+            if badSubs { return refuse("a key in params.filter reads as `resourceSubscriptions` to a case-insensitive peer") }
+            guard let subs else { return nil }
+            guard case .array(let uris) = subs else { return refuse("params.filter.resourceSubscriptions is not an array") }
+            for u in uris {
+                guard case .string(let uri) = u else { return refuse("a resource subscription is not a string") }
+                if let p = policy.resources, !p.permitsURI(uri) {
+                    return refuse("it subscribes to \(JSON.quoted(uri)), which [resources] hides", code: -32002, message: "Resource not found: \(uri)")
+                }
+            }
+            return nil
+        }
+        let (ref, badRef) = member(params, "ref")
+        if badRef { return refuse("a key in params reads as `ref` to a case-insensitive peer") }
+        guard let ref else { return nil }
+        guard case .object(let r) = ref else { return refuse("params.ref is not an object") }
+        let (type, badType) = member(r, "type"), (name, badName) = member(r, "name"), (uri, badURI) = member(r, "uri")
+        if badType || badName || badURI { return refuse("a key in params.ref reads as `type`, `name` or `uri` to a case-insensitive peer") }
+        switch type {
+        case .string("ref/prompt")?:
+            guard let p = policy.prompts else { return nil }
+            guard case .string(let n)? = name else { return refuse("the prompt name is not a string") }
+            if !p.permits(n) {
+                say("mcpbox: refused the client's \(method) for the prompt \(JSON.quoted(n)): [prompts] \(p.refusal(n) ?? "")")
+                audit?.refused(rule: "[prompts] " + (p.refusal(n) ?? ""))
+                if let id { reply(error: -32602, message: "Unknown prompt: \(n)", id: id) }
+                return .drop
+            }
+        case .string("ref/resource")?:
+            guard let p = policy.resources else { return nil }
+            guard case .string(let u)? = uri else { return refuse("the resource uri is not a string") }
+            if !p.permitsURI(u) {
+                say("mcpbox: refused the client's \(method) for the resource \(JSON.quoted(u)): [resources] hides it")
+                audit?.refused(rule: "[resources] the uri is hidden")
+                if let id { reply(error: -32002, message: "Resource not found: \(u)", id: id) }
+                return .drop
+            }
+        default:
+            return refuse("params.ref.type is not \"ref/prompt\" or \"ref/resource\"")
+        }
+        return nil
     }
 
     /// A policed request mcpbox cannot judge is refused, never forwarded: one without a string or
@@ -848,6 +945,12 @@ public final class MCPFilter {
             // mcpbox's own id space: the server may not use it.
             reply(error: -32600, message: "Invalid Request: ids starting with \(ConfirmGate.prefix) are reserved by mcpbox", id: .string(sid), to: 0)
             drop("a request with an id in mcpbox's own id space")
+            return .drop
+        }
+        // An update about a resource [resources] hides: the client never saw it listed.
+        if head.methodName == "notifications/resources/updated", let p = policy.resources, head.id == nil,
+           !(head.uri?.stringValue.map(p.permitsURI) ?? false) {
+            drop("notifications/resources/updated for a resource [resources] hides (or a uri that is not a string)")
             return .drop
         }
         guard head.method == nil, let id = head.id, id != .null else { return .pass }
