@@ -93,6 +93,19 @@ public struct EgressPolicy: Sendable, Equatable {
         return nil
     }
 
+    /// Why the DNS stub refuses `name`: the deny rule that names it on a port an allow rule
+    /// would have given it (red-team pass, 2026-12-03: logged as "no allow rule" although an
+    /// allow rule matched), else that no allow rule names it.
+    public func nameRefusal(_ name: String) -> String {
+        if let h = EgressPolicy.normalize(name), IPAddress(h) == nil {
+            for p in Set(allow.flatMap(\.effectivePorts)).sorted() {
+                let d = decide(host: h, port: p)
+                if !d.allowed && d.reason.hasPrefix("deny ") { return d.reason }
+            }
+        }
+        return "no allow rule for \(name)"
+    }
+
     /// Ports captured transparently inside the sandbox: every port of a name rule, but the
     /// proxy's own and DNS's (the sandbox's resolver listens on 127.0.0.1:53, TCP too, so a
     /// listener on 0.0.0.0:53 could not be made: `run` failed where `explain` promised a

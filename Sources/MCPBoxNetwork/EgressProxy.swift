@@ -70,13 +70,13 @@ public final class EgressProxy: @unchecked Sendable {
     /// Serves `listener` (an accepting TCP socket) on a thread of its own until it fails
     /// (the sandbox's namespace is gone). Returns false with errno when no thread could start.
     public func serve(listener: Int32) -> Bool {
-        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, handle) }
+        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, via: "proxy", handle) }
     }
 
     /// Serves a transparent-capture listener (a TCP port on every address inside the sandbox):
     /// connections to fake addresses the DNS stub handed out reach their name's host.
     public func serveCapture(listener: Int32) -> Bool {
-        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, captured) }
+        Thread.start(stackSize: 256 << 10) { [self] in acceptLoop(listener, via: "capture", captured) }
     }
 
     /// Serves the DNS stub's UDP socket (127.0.0.1:53 inside the sandbox).
@@ -94,7 +94,7 @@ public final class EgressProxy: @unchecked Sendable {
     /// then the same checks as a capture.
     public func serveForwardedCapture(listener: Int32) -> Bool {
         Thread.start(stackSize: 256 << 10) { [self] in
-            acceptLoop(listener) { [self] fd in
+            acceptLoop(listener, via: "capture") { [self] fd in
                 var head: [UInt8] = []
                 let deadline = Sockets.now() + EgressProxy.headTimeout
                 while head.count < 6 {
@@ -113,7 +113,10 @@ public final class EgressProxy: @unchecked Sendable {
         }
     }
 
-    func acceptLoop(_ listener: Int32, _ handler: @escaping (Int32) -> Void) {
+    /// `via`: what the listener serves, for the log. When it is full, the proxy's clients (HTTP)
+    /// get a `503`; the others' (DNS over TCP, captures: TLS or any protocol) are closed
+    /// (red-team pass, 2026-12-03: a DNS client got an HTTP answer).
+    func acceptLoop(_ listener: Int32, via: String, _ handler: @escaping (Int32) -> Void) {
         while true {
             let fd = accept(listener, nil, nil)
             if fd < 0 {
@@ -132,7 +135,11 @@ public final class EgressProxy: @unchecked Sendable {
             if admitted { active += 1 }
             pthread_mutex_unlock(&lock)
             guard admitted else {
-                refuse(fd, status: "503 Service Unavailable", reason: "too many connections", drain: false)
+                var rec = Record()
+                rec.via = via
+                rec.reason = "too many connections (at most \(maxConnections) at once)"
+                log(rec)
+                if via == "proxy" { refuse(fd, status: "503 Service Unavailable", reason: "too many connections", drain: false) }
                 close(fd)
                 continue
             }
@@ -186,6 +193,31 @@ public final class EgressProxy: @unchecked Sendable {
         var sent: Int64 = 0
         var received: Int64 = 0
         let start = Sockets.now()
+        /// Set while its relay runs (`opened`): `finish` logs it if the session ends first.
+        var token: Int?
+    }
+
+    /// Connections whose relay runs, as their records stood when it began: a connection the
+    /// session's end cut (the process exits with its relay still waiting on the upstream) is
+    /// logged by `finish`, never lost (red-team pass, 2026-12-03).
+    private var openRecords: [Int: Record] = [:]
+    private var nextToken = 0
+
+    /// Registers `r` as open; the token its later `log` settles.
+    func opened(_ r: inout Record) {
+        pthread_mutex_lock(&budgetLock)
+        nextToken += 1
+        r.token = nextToken
+        openRecords[nextToken] = r
+        pthread_mutex_unlock(&budgetLock)
+    }
+
+    /// Whether the record under `token` is still to be logged by its own thread (false: `finish`
+    /// logged it).
+    private func settle(_ token: Int) -> Bool {
+        pthread_mutex_lock(&budgetLock)
+        defer { pthread_mutex_unlock(&budgetLock) }
+        return openRecords.removeValue(forKey: token) != nil
     }
 
     /// Bytes of records one session may write to a rotated log: a quarter of its `max_size`. The
@@ -216,6 +248,15 @@ public final class EgressProxy: @unchecked Sendable {
     /// At the session's end: the counts of the records past the budget, if any.
     public func finish() {
         pthread_mutex_lock(&budgetLock)
+        let open = openRecords.sorted { $0.key < $1.key }.map(\.value)
+        openRecords.removeAll()
+        pthread_mutex_unlock(&budgetLock)
+        for var r in open {
+            r.token = nil
+            r.reason += "; still open when the session ended (its bytes are not counted)"
+            log(r)
+        }
+        pthread_mutex_lock(&budgetLock)
         let s = suppressed
         pthread_mutex_unlock(&budgetLock)
         guard sink.isEnabled, s.allowed + s.denied > 0 else { return }
@@ -236,6 +277,7 @@ public final class EgressProxy: @unchecked Sendable {
     }
 
     func log(_ r: Record) {
+        if let t = r.token, !settle(t) { return }
         notice(r)
         guard sink.isEnabled else { return }
         // The record's size, near enough: its fields and the line's fixed part.
@@ -337,6 +379,7 @@ public final class EgressProxy: @unchecked Sendable {
             rest = Array(out.utf8) + rest
         }
         rec.allowed = true
+        opened(&rec)
         guard Sockets.sendAll(upstream, rest) else { return }
         let (up, down) = Sockets.relay(client, upstream)
         rec.sent = Int64(rest.count) + up
@@ -347,6 +390,7 @@ public final class EgressProxy: @unchecked Sendable {
     /// ClientHello, must name `host` (no domain fronting through an allowed name; no server
     /// name at all only for an IP literal); then bytes flow both ways.
     func tunnel(_ client: Int32, _ upstream: Int32, host: String, initial: [UInt8], record rec: inout Record) {
+        if rec.allowed && rec.token == nil { opened(&rec) }
         var rest = initial
         let deadline = Sockets.now() + EgressProxy.headTimeout
         var (verdict, end) = TLSClientHello.parse(rest)
@@ -573,7 +617,7 @@ public final class EgressProxy: @unchecked Sendable {
     /// turn, until the client closes or sends nothing for `headTimeout`.
     public func serveDNSStream(listener: Int32) -> Bool {
         Thread.start(stackSize: 256 << 10) { [self] in
-            acceptLoop(listener) { [self] fd in
+            acceptLoop(listener, via: "dns") { [self] fd in
                 while true {
                     var msg: [UInt8] = []
                     let deadline = Sockets.now() + EgressProxy.headTimeout
@@ -622,7 +666,7 @@ public final class EgressProxy: @unchecked Sendable {
                     reply = q.answer(.noError)
                 }
             } else {
-                rec.reason = "no allow rule for \(q.name)"
+                rec.reason = policy.nameRefusal(q.name)
                 reply = q.answer(.refused)
             }
         }

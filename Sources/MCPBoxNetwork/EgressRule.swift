@@ -1,3 +1,5 @@
+import Glibc
+
 /// One `[network] allow` or `deny` entry: `host[:port]`, `*.suffix[:port]`, an IP literal
 /// (`10.1.2.3`, `[fd00::1]`) or range (`10.0.0.0/8`, `[fd00::/8]`), with an optional port.
 /// Without a port a rule covers 80 and 443.
@@ -79,6 +81,10 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
             }
             return .success(EgressRule(host: .subdomains(of: suffix), ports: ports, text: text, origin: origin))
         }
+        if let a = numericAddress(name) {
+            return .failure(RuleError("\"\(raw)\" is not a host name: the resolver reads it as the IPv4 address \(a) (octal, hexadecimal or short form)",
+                                      hint: "write the address as four decimal numbers without leading zeros: \(a)"))
+        }
         guard isHostName(name) else {
             return .failure(RuleError("invalid host name in \"\(raw)\"",
                                       hint: "letters, digits, - and . only; `*.` only as the first label"))
@@ -91,10 +97,23 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
         return UInt16(v)
     }
 
+    /// The IPv4 address `s` is to the resolver (`inet_aton`, which glibc's `getaddrinfo` uses for
+    /// numeric hosts: `0313.0.113.10`, `203.0.113.010`, `0xcb007110`, `203.113.10`), in dotted
+    /// decimal; nil when it is not one. Such a text is never a host name: a rule or a request
+    /// naming it would be judged as a name and connected as an address (red-team pass,
+    /// 2026-12-03: a deny of `0313.0.113.10` did not hold against `203.0.113.10`).
+    public static func numericAddress(_ s: String) -> String? {
+        guard let first = s.utf8.first, first >= 48 && first <= 57 else { return nil }
+        var a = in_addr()
+        guard inet_aton(s, &a) != 0 else { return nil }
+        let v = UInt32(bigEndian: a.s_addr)
+        return "\(v >> 24).\(v >> 16 & 255).\(v >> 8 & 255).\(v & 255)"
+    }
+
     /// A DNS host name: labels of 1-63 letters, digits, `-` or `_` (not at either end),
     /// 253 characters at most.
     public static func isHostName(_ s: String) -> Bool {
-        guard !s.isEmpty, s.utf8.count <= 253 else { return false }
+        guard !s.isEmpty, s.utf8.count <= 253, numericAddress(s) == nil else { return false }
         for label in s.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty, label.utf8.count <= 63, label.first != "-", label.last != "-" else { return false }
             guard label.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }) else { return false }

@@ -26,6 +26,22 @@ struct RuleTests {
         #expect(rule("[fd00::/8]")?.host == .range(IPAddress("fd00::")!, prefix: 8))
     }
 
+    /// Red team (2026-12-03): `0313.0.113.10` and `203.0.113.010` were taken as host names, so a
+    /// deny of one did not hold against `203.0.113.10`, and an allow of one let the resolver
+    /// connect to the address it reads there.
+    @Test("a host the resolver reads as an IPv4 address in another form is refused, as a rule and as a request's host")
+    func numericLookingNames() {
+        for (text, address) in [("0313.0.113.10", "203.0.113.10"), ("203.0.113.010", "203.0.113.8"), ("0xcb007110", "203.0.113.16"),
+                                ("203.113.10", "203.113.0.10"), ("127.1", "127.0.0.1"), ("2130706433:8080", "127.0.0.1")] {
+            #expect(rule(text) == nil, "\(text)")
+            #expect(error(text)?.contains("the resolver reads it as the IPv4 address \(address)") == true, "\(text): \(error(text) ?? "accepted")")
+        }
+        #expect(EgressPolicy.normalize("0313.0.113.10") == nil)
+        #expect(EgressPolicy.normalize("203.0.113.10") == "203.0.113.10")
+        #expect(rule("1password.com")?.host == .name("1password.com"))
+        #expect(rule("203.0.113.10")?.host == .range(IPAddress("203.0.113.10")!, prefix: 32))
+    }
+
     @Test("over-broad and malformed rules are refused with a message")
     func refusals() {
         for bad in ["*", "*.com", "*.co.uk", "fd00::1", "host:0", "host:65536", "host:x", "a..b", "-a.com", "*.", "a b", "[::1", "*.*.com", ""] {
@@ -72,6 +88,9 @@ struct RuleTests {
         // A deny rule with a port keeps to it.
         #expect(p.decide(host: "port.w.test", port: 18080).allowed)
         #expect(p.nameAllowed("bad.w.test") == nil && p.nameAllowed("port.w.test") != nil)
+        // The DNS stub's reason names the deny rule (red-team pass, 2026-12-03: "no allow rule").
+        #expect(p.nameRefusal("bad.w.test") == "deny bad.w.test")
+        #expect(p.nameRefusal("other.test") == "no allow rule for other.test")
     }
 
     @Test("restricted address classes refused unless named; public addresses pass")

@@ -97,26 +97,9 @@ struct EgressRetryTests {
         let name = pipelined ? String(argument.dropFirst("pipelined:".count)) : argument
         let tmp = try TempDir(prefix: "mcpbox-hrr")
         defer { tmp.remove() }
-        chmod(tmp.path, 0o755)
-        let log = tmp.path + "/upstream.log"
-        let server = try tmp.write("upstream.py", Self.upstream)
-        let client = try tmp.write("client.py", Self.client)
-        chmod(client, 0o644)
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        up.arguments = [server, log]
-        let out = Pipe()
-        up.standardOutput = out
-        try up.run()
-        // SIGKILL: the test runner may hand its children SIGTERM ignored.
-        defer { kill(up.processIdentifier, SIGKILL); up.waitUntilExit() }
-        var portText = ""
-        while !portText.hasSuffix("\n") {
-            let d = out.fileHandleForReading.readData(ofLength: 1)
-            try #require(!d.isEmpty, "the upstream did not start")
-            portText += String(decoding: d, as: UTF8.self)
-        }
-        let port = try #require(Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let (up, client, log) = try LoopbackUpstream.start(in: tmp, upstream: Self.upstream, client: Self.client)
+        defer { up.stop() }
+        let port = up.port
         let profile = try tmp.write("p.toml", """
             extends = ["base"]
             [filesystem]
