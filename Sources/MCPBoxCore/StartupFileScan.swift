@@ -7,8 +7,9 @@ import Glibc
 /// host's next shell runs (red-team pass, 2026-12-03). mcpbox does not interpret the shell: every
 /// absolute path a start-up file writes outside a comment is a place, as written or with `~`,
 /// `$HOME` or `${HOME}` in front; a path with another variable or a glob counts up to the
-/// component before it. Files that a start-up file sources (`.` or `source` before the path)
-/// are read too, to a bounded depth.
+/// component before it; a relative path after `.` or `source` is taken from the home (a login
+/// shell's working directory). Files that a start-up file sources are read too, to a bounded
+/// depth.
 ///
 /// The bytes are the user's own files, read with hard limits: at most `maxFileBytes` of each
 /// file (a larger one is read no further), `maxFiles` files, `maxDepth` levels of sourcing,
@@ -32,6 +33,7 @@ public enum StartupFileScan {
     public static let maxPlaces = 4096
     public static let maxWordBytes = 4096
     static let dot: [UInt8] = [UInt8(ascii: ".")]
+    static let tilde: [UInt8] = Array("~/".utf8)
     static let source: [UInt8] = Array("source".utf8)
 
     /// One place a start-up file names.
@@ -97,6 +99,11 @@ public enum StartupFileScan {
         func finish() {
             guard !word.isEmpty else { return }
             let sourcing = afterSource
+            // `. .aliases`, `source dotfiles/x.sh`: relative to the working directory, the home
+            // for a login shell.
+            if sourcing, word[0] != 0x2F && word[0] != 0x7E && word[0] != 0x24, let p = place(tilde[...] + word[...], home: home) {
+                out.append((p, true))
+            }
             // `PATH=a:b`, `--file=x`: each segment after `=` and between `:` on its own.
             var start = 0
             for k in 0...word.count where k == word.count || word[k] == 0x3A || word[k] == 0x3D {

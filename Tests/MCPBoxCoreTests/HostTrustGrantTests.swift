@@ -173,5 +173,7 @@ import Testing
         #expect(StartupFileScan.paths(in: Array(". ~/a/b/../c".utf8), home: "/h").isEmpty)
         #expect(StartupFileScan.paths(in: Array("x=$HOME/a/$V/b:~/c/*.sh:/d".utf8), home: "/h").map(\.path) == ["/h/a", "/h/c", "/d"])
         #expect(StartupFileScan.paths(in: Array("source ~/s.sh".utf8), home: "/h").map(\.sourced) == [true])
+        // Relative after `.` or `source`: from the home, where a login shell starts.
+        #expect(StartupFileScan.paths(in: Array("[ -f .aliases ] && . .aliases; source dot/x.sh".utf8), home: "/h").map(\.path) == ["/h/.aliases", "/h/dot/x.sh"])
     }
 }
