@@ -312,6 +312,14 @@ public final class AuditTrail {
                 e.argumentKeys = head.argumentKeys
             } else if method == "prompts/get" {
                 e.tool = head.name?.stringValue
+            } else if method == "resources/read" || method == "resources/subscribe" {
+                e.extra.append(("uri", Self.stringField(head.uri)))
+            } else if method == "completion/complete", let ref = full()?["params"]?["ref"] {
+                // What the completion is for: a prompt by name, a resource template by uri
+                // (red-team pass, 2026-12-03: the record named neither).
+                e.extra.append(("ref_type", Self.stringField(ref["type"])))
+                if let name = ref["name"] { e.extra.append(("prompt", Self.stringField(name))) }
+                if let uri = ref["uri"] { e.extra.append(("uri", Self.stringField(uri))) }
             }
             // Past the budget the server's message is only counted: nothing of it is kept.
             if method == "initialize" || (payloads != .none && !(dir == 1 && budgetSpent)), let full = full() {

@@ -63,3 +63,27 @@ import Testing
         #expect(d.take(1) == ok)
     }
 }
+
+@Suite("Audit trail: what a completion is for")
+struct CompletionAuditTests {
+    /// Red team (2026-12-03): the record of a completion named neither the prompt nor the
+    /// template it was for, so a hidden one's use could not be seen in the log.
+    @Test("completion/complete records ref_type and the prompt or uri; resources/read records its uri")
+    func completionRecordsItsSubject() throws {
+        var p = MCPPolicy(prompts: NamePolicy(allow: nil, deny: ["secret*"]))
+        p.resources = NamePolicy(allow: nil, deny: ["file:///secret*"])
+        let s = try AuditedSession(p)
+        s.trail.start(fields: [])
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"secret_prompt"},"argument":{"name":"c","value":""}}}"# + "\n")
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"file:///docs/{p}"},"argument":{"name":"p","value":""}}}"# + "\n")
+        s.driver.feed(1, #"{"jsonrpc":"2.0","id":2,"result":{"completion":{"values":[]}}}"# + "\n")
+        s.driver.feed(0, #"{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///secret/a"}}"# + "\n")
+        s.trail.finish(fields: [("exit_status", .int(0))])
+        let r = try s.records().filter { $0["kind"] as? String == "mcp.request" }
+        #expect(r.count == 3, "\(r)")
+        guard r.count == 3 else { return }
+        #expect(r[0]["ref_type"] as? String == "ref/prompt" && r[0]["prompt"] as? String == "secret_prompt" && r[0]["outcome"] as? String == "denied")
+        #expect(r[1]["ref_type"] as? String == "ref/resource" && r[1]["uri"] as? String == "file:///docs/{p}" && r[1]["outcome"] as? String == "ok")
+        #expect(r[2]["uri"] as? String == "file:///secret/a")
+    }
+}
