@@ -415,7 +415,7 @@ extension PlanBuilder {
         for entry in (host[env: "PATH"] ?? "").split(separator: ":") {
             // `~` and `~/x`: bash expands them in PATH entries when it searches (red-team pass,
             // 2026-12-03: judged as relative, only warned about).
-            guard let dir = Self.pathEntry(entry, home: host[env: "HOME"]) else { continue }
+            guard let dir = Self.pathEntry(entry, home: host[env: "HOME"], homeOf: { host.accounts.user(named: $0)?.home }) else { continue }
             // An entry with `..` as written: it is resolved, and its walk followed, below as
             // the kernel walks it (`a/link/..` is the link target's parent, not `a`).
             let n = Paths.normalize(dir) ?? dir
@@ -427,10 +427,14 @@ extension PlanBuilder {
 
     /// A PATH entry as the shell searches it: absolute, or `~` / `~/x` under `home`; nil for a
     /// relative one.
-    static func pathEntry(_ entry: Substring, home: String?) -> String? {
+    /// `~user` and `~user/x` under that account's home (`homeOf`).
+    static func pathEntry(_ entry: Substring, home: String?, homeOf: (String) -> String? = { _ in nil }) -> String? {
         if entry.isAbsolutePath { return String(entry) }
-        guard entry == "~" || entry.hasPrefix("~/"), let home, home.isAbsolutePath else { return nil }
-        return home + "/" + entry.dropFirst(entry == "~" ? 1 : 2)
+        guard entry.utf8.first == UInt8(ascii: "~") else { return nil }
+        let name = entry.dropFirst().prefix { $0 != "/" }
+        let rest = entry.dropFirst(1 + name.count)
+        guard let base = name.isEmpty ? home : homeOf(String(name)), base.isAbsolutePath else { return nil }
+        return base + "/" + rest.drop { $0 == "/" }
     }
 
     /// The places the shell start-up files of `homes` (and the system's) name
@@ -588,7 +592,7 @@ extension PlanBuilder {
             // directory the caller's shell is in: inside a read-write bind, a program the server
             // plants there runs when the caller types its name there. Who runs mcpbox decides it.
             if let path = host[env: "PATH"], !path.isEmpty {
-                let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { Self.pathEntry($0, home: host[env: "HOME"]) == nil }
+                let relative = path.split(separator: ":", omittingEmptySubsequences: false).filter { Self.pathEntry($0, home: host[env: "HOME"], homeOf: { host.accounts.user(named: $0)?.home }) == nil }
                 if !relative.isEmpty {
                     let shown = relative.map { $0.isEmpty ? "an empty entry (the current directory)" : "`\($0)`" }.joined(separator: ", ")
                     d.warnings.append(PlanBuilder.invocationWarningPrefix + "your PATH holds the relative \(shown): in the read-write "

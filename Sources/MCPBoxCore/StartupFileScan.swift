@@ -52,15 +52,29 @@ public enum StartupFileScan {
         var seen: [PathKey: Int] = [:]
         var files = 0
         var read = Set<PathKey>()
-        func scan(_ file: String, homes expand: [String], depth: Int) {
-            guard files < maxFiles, out.count < maxPlaces, read.insert(PathKey(file)).inserted,
-                  let bytes = HostFS.readBytes(file, limit: maxFileBytes) else { return }
+        // Breadth first: each file is read at the least depth it is reached at (a `.bashrc` that
+        // `.profile` sources is also a start-up file of its own; red-team pass, 2026-12-03: read
+        // first through `.profile`, it lost a level of the files it sources).
+        var queue: [(file: String, homes: [String], depth: Int)] = []
+        for h in homes { queue += homeFiles.map { (Paths.join(h, $0), [h], 0) } }
+        if withSystem && !homes.isEmpty {
+            var system = systemFiles
+            for name in HostFS.listDirectory("/etc/profile.d", limit: maxFiles).sorted() where name.hasSuffix(".sh") {
+                system.append("/etc/profile.d/" + name)
+            }
+            queue += system.map { ($0, homes, 0) }
+        }
+        var next = 0
+        while next < queue.count, files < maxFiles, out.count < maxPlaces {
+            let (file, expand, depth) = queue[next]
+            next += 1
+            guard read.insert(PathKey(file)).inserted, let bytes = HostFS.readBytes(file, limit: maxFileBytes) else { continue }
             files += 1
-            var sourced: [String] = []
+            let text = bytes.count > maxFileBytes ? Array(bytes[..<maxFileBytes]) : bytes
             for home in expand {
-                for (path, isSourced) in paths(in: bytes.count > maxFileBytes ? Array(bytes[..<maxFileBytes]) : bytes, home: home) {
-                    guard out.count < maxPlaces else { return }
-                    if isSourced { sourced.append(path) }
+                for (path, isSourced) in paths(in: text, home: home) {
+                    guard out.count < maxPlaces else { break }
+                    if isSourced && depth < maxDepth { queue.append((path, expand, depth + 1)) }
                     // Named first (`[ -f ~/x ] && . ~/x`), sourced after: told as sourced.
                     if let k = seen[PathKey(path)] {
                         if isSourced && !out[k].sourced { out[k] = Place(path: path, file: file, sourced: true) }
@@ -70,18 +84,6 @@ public enum StartupFileScan {
                     }
                 }
             }
-            guard depth < maxDepth else { return }
-            for s in sourced { scan(s, homes: expand, depth: depth + 1) }
-        }
-        for h in homes {
-            for f in homeFiles { scan(Paths.join(h, f), homes: [h], depth: 0) }
-        }
-        if withSystem && !homes.isEmpty {
-            var system = systemFiles
-            for name in HostFS.listDirectory("/etc/profile.d", limit: maxFiles).sorted() where name.hasSuffix(".sh") {
-                system.append("/etc/profile.d/" + name)
-            }
-            for f in system { scan(f, homes: homes, depth: 0) }
         }
         return out
     }
@@ -99,26 +101,44 @@ public enum StartupFileScan {
         func finish() {
             guard !word.isEmpty else { return }
             let sourcing = afterSource
+            let w = expandDefaults(word)
             // `. .aliases`, `source dotfiles/x.sh`: relative to the working directory, the home
             // for a login shell.
-            if sourcing, word[0] != 0x2F && word[0] != 0x7E && word[0] != 0x24, let p = place(tilde[...] + word[...], home: home) {
+            if sourcing, let first = w.first, first != 0x2F && first != 0x7E && first != 0x24, let p = place(tilde[...] + w[...], home: home) {
                 out.append((p, true))
             }
             // `PATH=a:b`, `--file=x`: each segment after `=` and between `:` on its own.
             var start = 0
-            for k in 0...word.count where k == word.count || word[k] == 0x3A || word[k] == 0x3D {
+            for k in 0...w.count where k == w.count || w[k] == 0x3A || w[k] == 0x3D {
                 // Only what can start a path: `/`, `~`, `$`.
-                if k > start, word[start] == 0x2F || word[start] == 0x7E || word[start] == 0x24,
-                   let p = place(word[start..<k], home: home) { out.append((p, sourcing)) }
+                if k > start, w[start] == 0x2F || w[start] == 0x7E || w[start] == 0x24,
+                   let p = place(w[start..<k], home: home) { out.append((p, sourcing)) }
                 start = k + 1
             }
             afterSource = word.elementsEqual(dot) || word.elementsEqual(source)
             word.removeAll(keepingCapacity: true)
         }
+        func add(_ b: UInt8) { if word.count < maxWordBytes { word.append(b) } }
+        // Quotes as the shell reads them (red-team pass, 2026-12-03: `PS1='\w # '` ended the
+        // line as a comment, and `"$HOME/My Dotfiles/x"` was cut at its space): inside single
+        // quotes everything is the word's, inside double quotes all but `\` before `$`, `` ` ``,
+        // `"`, `\`; outside, `\` takes the next byte as it is.
+        var quote: UInt8 = 0
         var i = 0
         let n = bytes.count
         while i < n {
             let b = bytes[i]
+            i += 1
+            if quote == 0x27 {
+                if b == 0x27 { quote = 0 } else { add(b) }
+                continue
+            }
+            if quote == 0x22 {
+                if b == 0x22 { quote = 0 }
+                else if b == 0x5C, i < n, [0x24, 0x60, 0x22, 0x5C].contains(bytes[i]) { add(bytes[i]); i += 1 }
+                else { add(b) }
+                continue
+            }
             switch byteClass[Int(b)] {
             case 1:     // space, tab, line break
                 finish()
@@ -127,7 +147,8 @@ public enum StartupFileScan {
                 finish()
                 afterSource = false
                 atWordStart = true
-            case 3:     // a quote: dropped from the word
+            case 3:     // a quote opens
+                quote = b
                 atWordStart = false
             default:
                 if b == 0x23 && atWordStart && word.isEmpty {
@@ -136,11 +157,45 @@ public enum StartupFileScan {
                     continue
                 }
                 atWordStart = false
-                if word.count < maxWordBytes { word.append(b) }
+                if b == 0x5C {
+                    // An escaped byte; an escaped line break joins the lines.
+                    if i < n { if bytes[i] != 0x0A { add(bytes[i]) }; i += 1 }
+                    continue
+                }
+                add(b)
             }
-            i += 1
         }
         finish()
+        return out
+    }
+
+    /// `word` with each `${NAME:-WORD}`, `${NAME-WORD}`, `${NAME:=WORD}`, `${NAME=WORD}` replaced
+    /// by its WORD (nested ones too): what it names when NAME is unset, as in
+    /// `${XDG_CONFIG_HOME:-$HOME/.config}/shell/aliases.sh` (red-team pass, 2026-12-03). Other
+    /// `${…}` stay (a place is cut before them).
+    static func expandDefaults(_ word: [UInt8]) -> [UInt8] {
+        guard word.count >= 4, word.contains(0x7B) else { return word }
+        var out: [UInt8] = []
+        var i = 0
+        while i < word.count {
+            guard word[i] == 0x24, i + 1 < word.count, word[i + 1] == 0x7B else { out.append(word[i]); i += 1; continue }
+            // The matching `}`.
+            var depth = 0, j = i + 1, close = -1
+            while j < word.count {
+                if word[j] == 0x7B { depth += 1 } else if word[j] == 0x7D { depth -= 1; if depth == 0 { close = j; break } }
+                j += 1
+            }
+            guard close > 0 else { out.append(contentsOf: word[i...]); break }
+            var k = i + 2
+            while k < close, (word[k] >= 0x41 && word[k] <= 0x5A) || (word[k] >= 0x61 && word[k] <= 0x7A) || (word[k] >= 0x30 && word[k] <= 0x39) || word[k] == 0x5F { k += 1 }
+            if k < close, word[k] == 0x3A { k += 1 }
+            if k > i + 2, k < close, word[k] == 0x2D || word[k] == 0x3D {
+                out.append(contentsOf: expandDefaults(Array(word[(k + 1)..<close])))
+            } else {
+                out.append(contentsOf: word[i...close])
+            }
+            i = close + 1
+        }
         return out
     }
 

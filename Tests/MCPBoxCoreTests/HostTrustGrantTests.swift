@@ -159,6 +159,28 @@ import Testing
         }
     }
 
+    /// Red team (2026-12-03): `.profile` sourcing `.bashrc` (Debian's default) read `.bashrc`
+    /// one level down, and the files it sources lost a level of the four.
+    @Test("each start-up file is read at the least depth it is reached at: four levels of sourcing below .bashrc count, whatever .profile does")
+    func depthFromEachStartupFile() throws {
+        let h = Scratch(), s = Scratch()
+        let home = h.mkdir("home")
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        h.write("home/.profile", ". ~/.bashrc\n")
+        h.write("home/.bashrc", ". ~/s/a\n")
+        h.write("home/s/a", ". ~/s/b\n")
+        h.write("home/s/b", ". ~/s/c\n")
+        h.write("home/s/c", ". ~/s/d\n")
+        h.write("home/s/d", ". ~/dotfiles/e.sh\n")
+        h.mkdir("home/dotfiles")
+        let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
+        let m = try #require(refusal(home + "/dotfiles", env, s), "a place four levels below .bashrc was not judged")
+        #expect(m.contains { $0.contains("\(home)/dotfiles/e.sh (sourced by the shell start-up file \(home)/s/d)") }, "\(m)")
+        // `~user/bin` on PATH: bash expands it under that account's home.
+        #expect(PlanBuilder.pathEntry("~alice/bin", home: "/h", homeOf: { $0 == "alice" ? "/home/alice" : nil }) == "/home/alice/bin")
+        #expect(PlanBuilder.pathEntry("~nobody-here/bin", home: "/h", homeOf: { _ in nil }) == nil)
+    }
+
     @Test("the start-up file scanner: random bytes never crash it, and every place is a normalized absolute path")
     func scannerRandomBytes() {
         var rng = SystemRandomNumberGenerator()
@@ -173,6 +195,13 @@ import Testing
         #expect(StartupFileScan.paths(in: Array(". ~/a/b/../c".utf8), home: "/h").isEmpty)
         #expect(StartupFileScan.paths(in: Array("x=$HOME/a/$V/b:~/c/*.sh:/d".utf8), home: "/h").map(\.path) == ["/h/a", "/h/c", "/d"])
         #expect(StartupFileScan.paths(in: Array("source ~/s.sh".utf8), home: "/h").map(\.sourced) == [true])
+        // Quotes as the shell reads them: a quoted ` #` is no comment, a quoted space no break,
+        // an escaped space part of the path (red-team pass, 2026-12-03).
+        #expect(StartupFileScan.paths(in: Array("PS1='\\w # '; . ~/dot/a.sh".utf8), home: "/h").map(\.path) == ["/h/dot/a.sh"])
+        #expect(StartupFileScan.paths(in: Array(". \"$HOME/My Dotfiles/a.sh\" ~/my\\ dir/b".utf8), home: "/h").map(\.path) == ["/h/My Dotfiles/a.sh", "/h/my dir/b"])
+        // Defaults: what `${NAME:-WORD}` names when NAME is unset.
+        #expect(StartupFileScan.paths(in: Array(". \"${XDG_CONFIG_HOME:-$HOME/.config}/shell/a.sh\"; export PATH=\"${D:-$HOME/dot}/bin:$PATH\"; : \"${E:=$HOME/e}\"".utf8), home: "/h").map(\.path)
+                == ["/h/.config/shell/a.sh", "/h/dot/bin", "/h/e"])
         // Relative after `.` or `source`: from the home, where a login shell starts.
         #expect(StartupFileScan.paths(in: Array("[ -f .aliases ] && . .aliases; source dot/x.sh".utf8), home: "/h").map(\.path) == ["/h/.aliases", "/h/dot/x.sh"])
     }
