@@ -598,9 +598,12 @@ public final class MCPFilter {
         let message: JSON
         do { message = try JSON.parse(body) } catch { return refuse("it cannot be read (\(why(error)))", code: -32700, message: "Parse error") }
         /// The member `key` of `object`, nil when absent; refused when another key folds to it.
+        // Case folded as case-insensitive peers do, and without `_`: the Python SDK's models
+        // also take a field by its snake_case name (`resource_subscriptions`).
         func folded(_ k: String) -> [UInt32] {
-            k.unicodeScalars.map { u in
+            k.unicodeScalars.compactMap { u in
                 switch u.value {
+                case 0x5F: nil
                 case 0x41...0x5A: u.value | 0x20
                 case 0x17F: 0x73
                 case 0x131, 0x130: 0x69
@@ -619,18 +622,22 @@ public final class MCPFilter {
         }
         guard case .object(let params)? = message["params"] else { return nil }
         if method == "subscriptions/listen" {
-            let (filter, bad) = member(params, "filter")
-            if bad { return refuse("a key in params reads as `filter` to a case-insensitive peer") }
-            guard let filter else { return nil }
-            guard case .object(let f) = filter else { return refuse("params.filter is not an object") }
-            let (subs, badSubs) = member(f, "resourceSubscriptions")
-            if badSubs { return refuse("a key in params.filter reads as `resourceSubscriptions` to a case-insensitive peer") }
-            guard let subs else { return nil }
-            guard case .array(let uris) = subs else { return refuse("params.filter.resourceSubscriptions is not an array") }
-            for u in uris {
-                guard case .string(let uri) = u else { return refuse("a resource subscription is not a string") }
-                if let p = policy.resources, !p.permitsURI(uri) {
-                    return refuse("it subscribes to \(JSON.quoted(uri)), which [resources] hides", code: -32002, message: "Resource not found: \(uri)")
+            // The subscriptions sit under `notifications` (the Python SDK's wire models) or
+            // `filter` (red-team pass, 2026-12-03: only `filter` was judged): both are.
+            for key in ["notifications", "filter"] {
+                let (filter, bad) = member(params, key)
+                if bad { return refuse("a key in params reads as `\(key)` to a case-insensitive peer") }
+                guard let filter else { continue }
+                guard case .object(let f) = filter else { return refuse("params.\(key) is not an object") }
+                let (subs, badSubs) = member(f, "resourceSubscriptions")
+                if badSubs { return refuse("a key in params.\(key) reads as `resourceSubscriptions` to a case-insensitive peer") }
+                guard let subs else { continue }
+                guard case .array(let uris) = subs else { return refuse("params.\(key).resourceSubscriptions is not an array") }
+                for u in uris {
+                    guard case .string(let uri) = u else { return refuse("a resource subscription is not a string") }
+                    if let p = policy.resources, !p.permitsURI(uri) {
+                        return refuse("it subscribes to \(JSON.quoted(uri)), which [resources] hides", code: -32002, message: "Resource not found: \(uri)")
+                    }
                 }
             }
             return nil
@@ -948,7 +955,8 @@ public final class MCPFilter {
             return .drop
         }
         // An update about a resource [resources] hides: the client never saw it listed.
-        if head.methodName == "notifications/resources/updated", let p = policy.resources, head.id == nil,
+        // (With `"id": null` too: the Python SDK reads that as a notification; red-team pass.)
+        if head.methodName == "notifications/resources/updated", let p = policy.resources, head.id == nil || head.id == .null,
            !(head.uri?.stringValue.map(p.permitsURI) ?? false) {
             drop("notifications/resources/updated for a resource [resources] hides (or a uri that is not a string)")
             return .drop

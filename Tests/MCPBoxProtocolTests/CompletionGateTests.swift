@@ -49,6 +49,14 @@ import Testing
         d.feed(0, #"{"jsonrpc":"2.0","id":8,"method":"subscriptions/listen","params":{"filter":{"ResourceSubscriptions":["file:///secret/id_rsa"]}}}"# + "\n")
         #expect(d.take(0) == "")
         _ = d.take(1)
+        // The SDK's wire models put them under `notifications`, and take snake_case names too.
+        for params in [#"{"_meta":{},"notifications":{"resourceSubscriptions":["file:///secret/id_rsa"]}}"#,
+                       #"{"notifications":{"resource_subscriptions":["file:///secret/id_rsa"]}}"#,
+                       #"{"filter":{"resource_subscriptions":["file:///secret/id_rsa"]}}"#] {
+            d.feed(0, #"{"jsonrpc":"2.0","id":10,"method":"subscriptions/listen","params":"# + params + "}\n")
+            #expect(d.take(0) == "", "\(params)")
+            #expect(try JSON.parse(d.take(1))["error"] != nil, "\(params)")
+        }
         let ok = #"{"jsonrpc":"2.0","id":9,"method":"subscriptions/listen","params":{"filter":{"resourceSubscriptions":["file:///public/a"],"toolsListChanged":true}}}"# + "\n"
         d.feed(0, ok)
         #expect(d.take(0) == ok)
@@ -57,6 +65,8 @@ import Testing
     @Test func updateForHiddenResourceIsDropped() {
         let d = driver()
         d.feed(1, #"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///secret/id_rsa"}}"# + "\n")
+        #expect(d.take(1) == "")
+        d.feed(1, #"{"jsonrpc":"2.0","id":null,"method":"notifications/resources/updated","params":{"uri":"file:///secret/id_rsa"}}"# + "\n")
         #expect(d.take(1) == "")
         let ok = #"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///public/a"}}"# + "\n"
         d.feed(1, ok)
