@@ -35,6 +35,12 @@ public enum HostFS {
 
     public static func exists(_ path: String) -> Bool { info(path, follow: false) != nil }
 
+    /// Whether the mount at `path` (the top one there) is read-only (`statvfs`'s ST_RDONLY).
+    public static func isReadOnlyMount(_ path: String) -> Bool {
+        var s = statvfs()
+        return statvfs(path, &s) == 0 && (s.f_flag & UInt(ST_RDONLY)) != 0
+    }
+
     /// "character device" or "block device" when `path` (followed) is one, else nil (`stat(2)`).
     public static func deviceKind(_ path: String) -> String? {
         guard let i = info(path) else { return nil }

@@ -478,7 +478,11 @@ public struct PlanBuilder {
             for mp in below.paths {
                 let target = Paths.join(m.target, Paths.remainder(mp, under: source))
                 guard let shown = view.hostPath(target), Paths.same(shown, mp) else { continue }
-                out.append((Mount(target: target, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: readOnly), origin: m.origin), m, mp))
+                // Read-only when the bind is (run sets it on the whole tree), and when the host
+                // mount itself is: a read-write bind keeps a nested mount's own read-only flag
+                // (red-team pass, 2026-12-03: explain said rw where the server got EROFS).
+                let ro = readOnly || HostFS.isReadOnlyMount(mp)
+                out.append((Mount(target: target, kind: .bind(source: HostFS.mountShows(mp) ?? mp, readOnly: ro), origin: m.origin), m, mp))
             }
         }
         return (out, undecodable)

@@ -70,7 +70,38 @@ public enum OCIExport {
         }
         func pinNote(_ n: Int) -> String { n == 0 ? "" : "; \(n) parent director\(n == 1 ? "y" : "ies") bound onto \(n == 1 ? "itself" : "themselves") (unrenameable, as under run)" }
 
-        for m in plan.mounts {
+        // Host mounts nested in a bind (`SandboxPlan.carriedMounts`): run's binds are recursive
+        // and keep them, each read-only where the plan says; a runtime's rbind need not (crun 1.8
+        // showed neither a read-only nor a tmpfs one: the server wrote through the first and read
+        // what the second hides on the host; red-team pass, 2026-12-03). So each is a mount of
+        // its own, right after the last bind that holds it (the one that carries it).
+        var carriedAfter: [Int: [Mount]] = [:]
+        for c in plan.carriedMounts {
+            guard let i = plan.mounts.lastIndex(where: { b in
+                if case .bind = b.kind { return !Paths.same(b.target, c.target) && (b.target == "/" || Paths.isWithin(c.target, b.target)) }
+                return false
+            }) else { continue }
+            carriedAfter[i, default: []].append(c)
+        }
+        func carry(_ index: Int) {
+            for c in carriedAfter[index] ?? [] {
+                guard case .bind(let source, let ro) = c.kind else { continue }
+                let directory = isDirectory(source) ?? true
+                var src = source
+                if rootfs == .empty {
+                    src = "binds" + c.target
+                    files.append(directory ? .dir(src) : .file(src, ""))
+                    placeholders.append("\(src) <- \(source)")
+                }
+                mounted.append(c.target)
+                mount(c.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"] + (directory ? recursive : []))
+                rows.append(Carryover("mount \(c.target)", rootfs == .host ? .carried : .partial,
+                                      "a host mount inside a bind, bound \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source))")))
+            }
+        }
+
+        for (index, m) in plan.mounts.enumerated() {
+            defer { carry(index) }
             switch m.kind {
             case .bind(let source, let ro):
                 if m.target == "/" {

@@ -26,11 +26,7 @@ struct CarriedMountTests {
         try tmp.write(name + ".toml", text)
     }
 
-    func mount(_ args: [String]) throws -> () -> Void {
-        let r = try runProcess(["/bin/mount"] + args)
-        try #require(r.status == 0, "mount \(args): \(r.stderr)")
-        return { _ = try? runProcess(["/bin/umount", "-l", args.last!]) }
-    }
+    func mount(_ args: [String]) throws -> () -> Void { try hostMount(args) }
 
     @Test("mcpbox's own state mounted inside a read-write bind: refused (the server would rewrite the cached seccomp filters later launches load)")
     func stateMountedInsideWritableBind() throws {

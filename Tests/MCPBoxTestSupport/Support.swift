@@ -297,3 +297,10 @@ public struct HostListener: Sendable {
         return accepted < 0
     }
 }
+
+/// `mount ARGS` on the host (root); returns what undoes it (a lazy unmount of the last argument).
+public func hostMount(_ args: [String]) throws -> () -> Void {
+    let r = try runProcess(["/bin/mount"] + args)
+    guard r.status == 0 else { throw SupportError("mount \(args): \(r.stderr)") }
+    return { _ = try? runProcess(["/bin/umount", "-l", args.last!]) }
+}

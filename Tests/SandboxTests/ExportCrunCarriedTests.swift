@@ -1,0 +1,58 @@
+import Foundation
+import MCPBoxTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A host mount nested in a bind comes into the sandbox with it (binds are recursive), with its
+/// own read-only flag and its own contents. The exported bundle bound only the bind: crun 1.8
+/// showed neither a read-only nested mount (the server wrote through it) nor a tmpfs one (the
+/// server read what it hides on the host). Red-team pass, 2026-12-03; fails on the build before.
+@Suite("Export: host mounts inside a bind under crun", .serialized,
+       .enabled(if: TestSupport.isRoot && CrunRunner.crun != nil, "needs root and crun"))
+struct ExportCrunCarriedTests {
+    func mount(_ args: [String]) throws -> () -> Void { try hostMount(args) }
+
+    @Test("a read-only host mount in a read-write bind stays read-only, a tmpfs in a read-only bind still hides what lies under it: the same lines under run and crun, and explain says ro")
+    func nestedMountsKept() throws {
+        let tmp = try TempDir(prefix: "mcpbox-crun-carried")
+        defer { tmp.remove() }
+        chmod(tmp.path, 0o755)
+        let rw = try tmp.makeDir("rwtree", mode: 0o777)
+        let guarded = try tmp.makeDir("rwtree/guard", mode: 0o777)
+        _ = try tmp.write("rwtree/guard/config", "original\n")
+        chmod(guarded + "/config", 0o666)
+        var undo = [try mount(["--bind", guarded, guarded])]
+        defer { undo.reversed().forEach { $0() } }
+        undo.append(try mount(["-o", "remount,bind,ro", guarded]))
+        let ro = try tmp.makeDir("rotree")
+        _ = try tmp.makeDir("rotree/sub")
+        _ = try tmp.write("rotree/sub/shadow.txt", "under-the-mount\n")
+        undo.append(try mount(["-t", "tmpfs", "-o", "size=1m", "tmpfs", ro + "/sub"]))
+        let profile = try tmp.write("carried.toml", "extends = [\"base\"]\n[filesystem]\nread_write = [\"\(rw)\"]\nread_only = [\"\(ro)\"]\n")
+        let mcpbox = try TestSupport.mcpboxBinary()
+        let probe = """
+            if (echo tampered >> \(guarded)/config) 2>/dev/null; then echo "guard written"; else echo "guard refused"; fi
+            if [ -e \(ro)/sub/shadow.txt ]; then echo "shadow visible"; else echo "shadow hidden"; fi
+            """
+        let command = ["--", "/bin/sh", "-c", probe]
+        let expected = "guard refused\nshadow hidden\n"
+        let env = ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"]
+        let run = try runProcess([mcpbox, "run", profile, "--profile-path", TestSupport.profilesDir] + command, environment: env, timeout: 60)
+        #expect(run.status == 0 && run.stdoutText == expected, "run: status \(run.status), stdout \(run.stdoutText), stderr \(run.stderr.suffix(800))")
+        let explain = try runProcess([mcpbox, "explain", profile, "--profile-path", TestSupport.profilesDir] + command, environment: env)
+        #expect(explain.stdoutText.contains("\(guarded) ro: a host mount inside a bind"), "\(explain.stdoutText.suffix(1200))")
+
+        let bundle = tmp.sub("bundle")
+        let export = try runProcess([mcpbox, "export", profile, "--profile-path", TestSupport.profilesDir, "--format", "oci",
+                                     "--output", bundle] + command, environment: env)
+        try #require(export.status == 0, "export: \(export.stderr)")
+        let id = "mcpbox-carried-\(UInt32.random(in: 0...UInt32.max))"
+        defer { CrunRunner.delete(id) }
+        let crun = try runProcess(CrunRunner.argv(bundle: bundle, id: id), timeout: 120)
+        #expect(crun.status == 0 && crun.stdoutText == expected, "crun: status \(crun.status), stdout \(crun.stdoutText), stderr \(crun.stderr.suffix(1500))")
+        #expect((try? String(contentsOfFile: guarded + "/config", encoding: .utf8)) == "original\n")
+    }
+}
