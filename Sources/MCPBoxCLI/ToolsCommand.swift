@@ -7,6 +7,17 @@ import Glibc
 
 /// `mcpbox tools list|approve|diff|reset PROFILE`: the pins of `[tools] pin`.
 struct ToolsCommand: ParsableCommand {
+    /// A tool name as `tools` shows it: as it is when it is a plain word (ASCII letters, digits,
+    /// `_ - . / : @`), else as a JSON string, escapes and all: a server's name with spaces could
+    /// pass for a row's other columns (red-team pass, 2026-12-03: `spoof  approved   sha256:0…`),
+    /// and mcpbox's own `(instructions)` row stays unquoted.
+    static func shown(_ name: String) -> String {
+        let plain = !name.isEmpty && name.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D || b == 0x2E || b == 0x2F || b == 0x3A || b == 0x40
+        }
+        return plain ? name : JSON.quoted(name)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "tools",
         abstract: "Show, approve, diff or reset the pinned tool definitions of PROFILE ([tools] pin).",
@@ -78,9 +89,9 @@ struct ToolsCommand: ParsableCommand {
             for p in pins.tools {
                 let name = p.name ?? ""
                 let state = open.first { $0.name == name }?.state ?? "approved"
-                rows.append((name, state, p.sha256))
+                rows.append((ToolsCommand.shown(name), state, p.sha256))
             }
-            for e in open where e.approved == nil { rows.append((e.name, e.state, e.pin.sha256)) }
+            for e in open where e.approved == nil { rows.append((ToolsCommand.shown(e.name), e.state, e.pin.sha256)) }
             if let i = pins.instructions {
                 rows.append(("(instructions)", pending.instructions.map { $0.sha256 == i.sha256 ? "approved" : "changed" } ?? "approved", i.sha256))
             } else if let i = pending.instructions {
@@ -90,9 +101,9 @@ struct ToolsCommand: ParsableCommand {
                 print("no tools pinned or pending: run the server once with `mcpbox run \(Explain.visible(profile))` (through its client); mcpbox saves what it could not expose for `mcpbox tools approve`")
                 return
             }
-            let width = max(4, rows.map { Explain.visible($0.0).count }.max() ?? 0)
+            let width = max(4, rows.map { $0.0.count }.max() ?? 0)
             for r in rows.sorted(by: { $0.0 < $1.0 }) {
-                let name = Explain.visible(r.0)
+                let name = r.0
                 print(name + String(repeating: " ", count: width - name.count) + "  " + r.1 + String(repeating: " ", count: max(0, 9 - r.1.count)) + "  sha256:" + r.2)
             }
         }
@@ -153,10 +164,10 @@ struct ToolsCommand: ParsableCommand {
             }
             for e in open {
                 if e.state == "duplicate" {
-                    Stderr.write("mcpbox: tools: \"\(Explain.visible(e.name))\" was listed twice by the server: not approvable (the client could not tell which one a call reaches); it stays hidden")
+                    Stderr.write("mcpbox: tools: \(ToolsCommand.shown(e.name)) was listed twice by the server: not approvable (the client could not tell which one a call reaches); it stays hidden")
                     continue
                 }
-                if all || ask(ToolsCommand.diff(old: e.approved, new: e.pin, label: "tool \(e.name) (\(e.state))"), "approve \(Explain.visible(e.name))?") {
+                if all || ask(ToolsCommand.diff(old: e.approved, new: e.pin, label: "tool \(e.name) (\(e.state))"), "approve \(ToolsCommand.shown(e.name))?") {
                     pins.approve(e.pin)
                     pending.tools.removeAll { $0 == e.pin }
                     approved += 1

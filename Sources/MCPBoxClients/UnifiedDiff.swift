@@ -1,3 +1,4 @@
+import MCPBoxProtocol
 /// `diff -u` output for two versions of a file (Myers' algorithm on lines, 3 lines of context).
 public enum UnifiedDiff {
     public static func render(old: [UInt8], new: [UInt8], oldName: String, newName: String, context: Int = 3) -> String {
@@ -88,7 +89,7 @@ public enum UnifiedDiff {
     static func visible(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
-            if (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value) || u.value == 0x200E || u.value == 0x200F || u.value == 0x061C {
+            if JSON.isInvisible(u.value) {
                 out += "<U+" + String(u.value, radix: 16, uppercase: true) + ">"
             } else if (u.value < 0x20 && u != "\t") || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
                 out += "^" + String(UnicodeScalar(UInt8((u.value + 0x40) & 0x7F)))

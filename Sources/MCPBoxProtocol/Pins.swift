@@ -429,14 +429,22 @@ extension JSON {
     /// marks, zero-width characters, line and paragraph separators, the BOM, tag characters,
     /// interlinear annotations, the soft hyphen (`greet\u{200b}` would look like `greet`).
     /// Shared by every place that shows a name mcpbox did not choose.
+    /// With every other default-ignorable code point and the blank-looking fillers (red-team
+    /// pass, 2026-12-03: `greet\u{34f}` and `greet\u{3164}` showed as `greet` in `tools approve`):
+    /// the combining grapheme joiner, Hangul and Khmer fillers, Mongolian selectors, variation
+    /// selectors, the braille blank, format controls of the supplementary planes.
     public static func isInvisible(_ v: UInt32) -> Bool {
-        v == 0xAD || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
-            || (0x2060...0x206F).contains(v) || v == 0xFEFF || (0xE0000...0xE007F).contains(v) || (0xFFF9...0xFFFB).contains(v)
+        if v < 0xAD { return false }
+        return v == 0xAD || v == 0x034F || v == 0x061C || v == 0x115F || v == 0x1160 || v == 0x17B4 || v == 0x17B5
+            || (0x180B...0x180F).contains(v) || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
+            || (0x2060...0x206F).contains(v) || v == 0x2800 || v == 0x3164 || (0xFE00...0xFE0F).contains(v) || v == 0xFEFF
+            || v == 0xFFA0 || (0xFFF0...0xFFFB).contains(v) || (0x1BCA0...0x1BCA3).contains(v) || (0x1D173...0x1D17A).contains(v)
+            || (0xE0000...0xE0FFF).contains(v)
     }
 
     /// `s` as a JSON string literal: a name from the server shown on stderr cannot carry
     /// terminal control sequences.
-    static func quoted(_ s: String) -> String {
+    public static func quoted(_ s: String) -> String {
         var out = ""
         quote(s, into: &out)
         // DEL and C1 controls too (CSI is 0x9b in some terminals), and what is invisible or

@@ -1,4 +1,6 @@
 import Foundation
+@testable import MCPBoxCLI
+import MCPBoxProtocol
 @testable import MCPBoxClients
 import MCPBoxCore
 import Testing
@@ -143,5 +145,28 @@ struct WrapRedTeamTests {
         let r = try #require(throws: ConfigFileError.self) { try g.replace(with: Array("{ }\n".utf8)) }
         #expect("\(r)".contains("read-only"), "\(r)")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "{}\n")
+    }
+}
+
+/// Red team (2026-12-03): default-ignorable and blank-looking characters (the combining grapheme
+/// joiner, Hangul fillers, variation selectors) passed unescaped wherever mcpbox shows a name it
+/// did not choose, so `greet\u{34f}` looked like the approved `greet` in `tools approve`; and a
+/// tool name with spaces could pass for the other columns of `tools list`.
+@Suite struct InvisibleCharacterTests {
+    static let hidden: [UInt32] = [0x34F, 0x115F, 0x1160, 0x17B4, 0x180B, 0x2800, 0x3164, 0xFE0F, 0xFFA0, 0x1D173, 0xE0100]
+
+    @Test("every such character is escaped by JSON.quoted, Explain.visible, the diff view and tools' names; plain names stay plain")
+    func escapedEverywhere() throws {
+        for v in Self.hidden {
+            let name = "greet" + String(Unicode.Scalar(v)!)
+            for (what, shown) in [("quoted", JSON.quoted(name)), ("visible", Explain.visible(name)), ("diff", UnifiedDiff.visible(name)),
+                                  ("tools", ToolsCommand.shown(name))] {
+                #expect(!shown.unicodeScalars.contains { $0.value == v }, "\(what) left U+\(String(v, radix: 16)) in \(shown.debugDescription)")
+            }
+            #expect(try JSON.parse(Array(JSON.quoted(name).utf8)) == .string(name))
+        }
+        #expect(ToolsCommand.shown("git_status") == "git_status")
+        #expect(ToolsCommand.shown("spoof  approved   sha256:00") == "\"spoof  approved   sha256:00\"")
+        #expect(ToolsCommand.shown("(instructions)") == "\"(instructions)\"")
     }
 }

@@ -135,3 +135,14 @@ struct RedTeamFilterMoreTests {
         #expect(try JSON.parse(Array(q.utf8)) == .string(name))
     }
 }
+
+@Suite struct ConfirmShownInvisibleTests {
+    /// Red team (2026-12-03): the confirmation text escaped by Unicode category, which leaves
+    /// the combining grapheme joiner (Mn) and the Hangul fillers (Lo) as they are.
+    @Test func defaultIgnorablesEscaped() {
+        for v: UInt32 in [0x34F, 0x115F, 0x3164, 0xFE0F, 0xFFA0, 0xE0100] {
+            let shown = ConfirmGate.shown("git_commit" + String(Unicode.Scalar(v)!))
+            #expect(!shown.unicodeScalars.contains { $0.value == v } && shown.contains("\\u{"), "\(shown.debugDescription)")
+        }
+    }
+}
