@@ -51,7 +51,7 @@ let package = Package(
             swiftSettings: directMetadata),
         .target(
             name: "MCPBoxClients",
-            dependencies: ["MCPBoxCore"],
+            dependencies: ["MCPBoxCore", "MCPBoxProtocol"],
             swiftSettings: directMetadata),
         .target(
             name: "MCPBoxExport",

@@ -136,7 +136,7 @@ public enum Explain {
     static func needsEscape(_ u: Unicode.Scalar) -> Bool {
         let v = u.value
         if v < 0x20 || (0x7F...0x9F).contains(v) { return true }
-        return v >= 0xAD && JSON.isInvisible(v)
+        return v >= 0xA0 && JSON.isInvisible(v)
     }
 
     /// Quotes an argument for display when it is not a plain word.

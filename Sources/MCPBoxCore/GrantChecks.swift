@@ -29,6 +29,9 @@ public enum GrantChecks {
         ("/etc/init.d", "init scripts"), ("/etc/rc.local", "boot script"), ("/etc/passwd", "accounts"),
         ("/etc/shadow", "account passwords"), ("/etc/ssh", "ssh server configuration"),
         // Found missing by a red-team pass (2026-12-03): more of what root or every login runs.
+        ("/etc/bashrc", "shell start-up file"), ("/etc/zshrc", "shell start-up file"), ("/etc/zshenv", "shell start-up file"),
+        ("/etc/zprofile", "shell start-up file"), ("/etc/zlogin", "shell start-up file"), ("/etc/csh.cshrc", "shell start-up file"),
+        ("/etc/csh.login", "shell start-up file"),
         ("/etc/bash_completion.d", "shell completions (sourced by every interactive bash)"),
         ("/etc/apt/apt.conf.d", "APT configuration (its hooks run as root at every apt run)"),
         ("/etc/apt/sources.list", "package sources (root installs what they serve)"),
@@ -44,6 +47,9 @@ public enum GrantChecks {
     /// Entries of one run-later directory looked at for symlinks (~/.local/bin holds dozens).
     static let linkedEntriesLimit = 4096
     static let pathDirectoryWhat = "a directory on your PATH: a program planted there runs when you next type its name"
+    /// How a place a shell start-up file only names is described; such a place is judged only
+    /// when a bind holds it (`startupFilePlaces`).
+    static let namedPlace = "a path named in"
     /// Credentials, relative to a home directory; a bind whose path has these components exposes them.
     public static let credentials: [String] = [
         ".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store", ".netrc", ".git-credentials",
@@ -439,9 +445,20 @@ extension PlanBuilder {
 
     /// The places the shell start-up files of `homes` (and the system's) name
     /// (`StartupFileScan`), with what each is.
+    /// A file one sources, or a PATH directory one adds, is judged as every run-later place is;
+    /// a path one only names (an argument, a variable's value: `export PROJECTS=~/src`), or one
+    /// cut before a variable (`/tmp/$USER` is `/tmp`), only when a bind holds it
+    /// (`GrantChecks.namedPlace`): a bind inside `~/.cache` is not refused because `.bashrc`
+    /// sets `XDG_CACHE_HOME=~/.cache` (review, 2026-12-03).
     static func startupFilePlaces(homes: [String], system: Bool, account: String? = nil) -> [(String, String)] {
         StartupFileScan.places(homes: homes, system: system).map { p in
-            (p.path, "\(p.sourced ? "sourced by" : "named in") the shell start-up file \(p.file)\(account.map { " of the account \($0)" } ?? "")")
+            let of = " the shell start-up file \(p.file)" + (account.map { " of the account \($0)" } ?? "")
+            if p.cut { return (p.path, GrantChecks.namedPlace + of + " (the part before a variable or a glob)") }
+            switch p.use {
+            case .sourced: return (p.path, "a file sourced by" + of)
+            case .path: return (p.path, "a PATH directory added by" + of)
+            case .named: return (p.path, GrantChecks.namedPlace + of)
+            }
         }
     }
 
@@ -468,7 +485,12 @@ extension PlanBuilder {
             let path = log.path, real = GrantChecks.resolved(path)
             let candidates = Paths.basename(path).hasSuffix(".toml") ? places + profilePlaces : places
             for (place, what) in candidates {
-                guard Paths.isWithin(path, place) || Paths.isWithin(real, place) || Paths.isWithin(real, GrantChecks.resolved(place)) else { continue }
+                if what.hasPrefix(GrantChecks.namedPlace) {
+                    // Only named: a log at that very path.
+                    guard Paths.same(path, place) || Paths.same(real, place) else { continue }
+                } else {
+                    guard Paths.isWithin(path, place) || Paths.isWithin(real, place) || Paths.isWithin(real, GrantChecks.resolved(place)) else { continue }
+                }
                 return ("refused: the \(log.what) \(path) \(Paths.same(path, place) ? "is" : "lies inside") \(place) (\(what)), which the host runs or trusts later; mcpbox appends what the server sends there (tool names, arguments, host names)",
                         "keep logs in a directory nothing reads as code or configuration, such as ~/.local/state/mcpbox")
             }
@@ -608,7 +630,8 @@ extension PlanBuilder {
             // The system's run-later directories too (`/etc/profile.d/x.sh -> /srv/w/x.sh`): few
             // entries each. Not the PATH directories outside the homes (`/usr/bin` holds thousands).
             let systemPlaces = Set(GrantChecks.systemRunLater.map { PathKey($0.path) })
-            for (place, what) in places where systemPlaces.contains(PathKey(place)) || homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) }) {
+            for (place, what) in places where !what.hasPrefix(GrantChecks.namedPlace)
+                && (systemPlaces.contains(PathKey(place)) || homes.contains(where: { $0 != "/" && Paths.isWithin(place, $0) })) {
                 guard HostFS.info(place)?.isDirectory == true else { continue }
                 for name in HostFS.symlinkNames(in: place, limit: GrantChecks.linkedEntriesLimit) {
                     let entry = Paths.join(place, name)
@@ -678,6 +701,11 @@ extension PlanBuilder {
             for (place, real, what, existing, followed) in resolvedPlaces {
                 let relation: String
                 if Paths.isWithin(real, w.source) || Paths.isWithin(place, w.m.target) { relation = "contains" }
+                else if what.hasPrefix(GrantChecks.namedPlace) {
+                    // Only named: judged when the bind holds it, by name or as another mount of it.
+                    guard identities.contains(w.source, existing) else { continue }
+                    relation = "contains (as another mount of it)"
+                }
                 else if Paths.isWithin(w.source, real) { relation = "lies inside" }
                 else if identities.contains(w.source, existing) { relation = "contains (as another mount of it)" }
                 else if existing == real, identities.contains(real, w.source) { relation = "lies inside (as another mount of it)" }

@@ -35,10 +35,12 @@ public enum HostFS {
 
     public static func exists(_ path: String) -> Bool { info(path, follow: false) != nil }
 
-    /// Whether the mount at `path` (the top one there) is read-only (`statvfs`'s ST_RDONLY).
-    public static func isReadOnlyMount(_ path: String) -> Bool {
-        var s = statvfs()
-        return statvfs(path, &s) == 0 && (s.f_flag & UInt(ST_RDONLY)) != 0
+    /// Whether the mount at `point` (the top one there) is read-only, by its per-mount options in
+    /// the mount table (no `statvfs`: that could hang on a dead network mount or trigger an
+    /// automount while `explain` plans).
+    public static func isReadOnlyMount(_ point: String) -> Bool {
+        let p = Array(point.utf8)
+        return mountTable().last { $0.point == p }?.readOnly ?? false
     }
 
     /// "character device" or "block device" when `path` (followed) is one, else nil (`stat(2)`).
@@ -165,6 +167,8 @@ public enum HostFS {
         var device: [UInt8]
         var root: [UInt8]
         var point: [UInt8]
+        /// The per-mount options (field 6) start with `ro`.
+        var readOnly = false
     }
 
     /// The mounts of this mount namespace, in mount order; read once.
@@ -212,9 +216,13 @@ public enum HostFS {
                     }
                     if n >= 5 {
                         let pointEnd = end >= 0 ? end : i
+                        // Field 6, the mount's own options: `ro,…` or `rw,…`.
+                        let o = pointEnd + 1
+                        let ro = end >= 0 && o + 2 < i && b[o] == UInt8(ascii: "r") && b[o + 1] == UInt8(ascii: "o")
+                            && (b[o + 2] == UInt8(ascii: ",") || b[o + 2] == UInt8(ascii: " "))
                         out.append(MountEntry(device: Array(b[starts.2..<(starts.3 - 1)]),
                                               root: unescaped(bytes[starts.3..<(starts.4 - 1)]),
-                                              point: unescaped(bytes[starts.4..<pointEnd])))
+                                              point: unescaped(bytes[starts.4..<pointEnd]), readOnly: ro))
                     }
                     i += 1
                 }

@@ -6,14 +6,20 @@ import Glibc
 /// PATH=~/dotfiles/bin:$PATH`), and a read-write bind of it lets the server change what the
 /// host's next shell runs (red-team pass, 2026-12-03). mcpbox does not interpret the shell: every
 /// absolute path a start-up file writes outside a comment is a place, as written or with `~`,
-/// `$HOME` or `${HOME}` in front; a path with another variable or a glob counts up to the
-/// component before it; a relative path after `.` or `source` is taken from the home (a login
-/// shell's working directory). Files that a start-up file sources are read too, to a bounded
-/// depth.
+/// `$HOME` or `${HOME}` in front (`${NAME:-WORD}` read as its WORD); a path with another
+/// variable or a glob counts up to the component before it (`cut`); a relative path after `.` or
+/// `source` is taken from the home (a login shell's working directory). Files that a start-up
+/// file sources are read too, breadth first, to a bounded depth.
+///
+/// Each file is read twice: with quotes as the shell reads them (a quoted `#` is no comment, a
+/// quoted space no break) and with each quote as a break before a command (what a quoted
+/// command string names: `alias x='python3 ~/dotfiles/x.py'`, `PROMPT_COMMAND="source ~/x"`,
+/// `eval "$(~/.local/bin/mise activate bash)"`; an unmatched quote cannot hide the rest of the
+/// file); the places of both count.
 ///
 /// The bytes are the user's own files, read with hard limits: at most `maxFileBytes` of each
 /// file (a larger one is read no further), `maxFiles` files, `maxDepth` levels of sourcing,
-/// `maxPlaces` places, `maxWordBytes` per path.
+/// `maxPlaces` places, `maxWordBytes` per word, `maxNesting` levels of `${…}`.
 public enum StartupFileScan {
     /// Start-up files under a home directory that shells and sessions read.
     public static let homeFiles = [
@@ -22,65 +28,98 @@ public enum StartupFileScan {
         ".login", ".logout", ".config/fish/config.fish", ".xprofile", ".xsession", ".xsessionrc", ".xinitrc",
         ".bash_completion",
     ]
-    /// The system's start-up files (with the scripts in `/etc/profile.d`).
+    /// The system's start-up files (Debian's and Fedora's; with the scripts in `/etc/profile.d`).
     public static let systemFiles = [
-        "/etc/profile", "/etc/bash.bashrc", "/etc/zsh/zshenv", "/etc/zsh/zprofile", "/etc/zsh/zshrc",
-        "/etc/zsh/zlogin", "/etc/zsh/zlogout", "/etc/environment",
+        "/etc/profile", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zsh/zshenv", "/etc/zsh/zprofile", "/etc/zsh/zshrc",
+        "/etc/zsh/zlogin", "/etc/zsh/zlogout", "/etc/zshenv", "/etc/zprofile", "/etc/zshrc", "/etc/zlogin",
+        "/etc/csh.cshrc", "/etc/csh.login", "/etc/environment",
     ]
     public static let maxFileBytes = 1 << 20
     public static let maxFiles = 64
     public static let maxDepth = 4
     public static let maxPlaces = 4096
     public static let maxWordBytes = 4096
+    public static let maxNesting = 8
     static let dot: [UInt8] = [UInt8(ascii: ".")]
     static let tilde: [UInt8] = Array("~/".utf8)
     static let source: [UInt8] = Array("source".utf8)
+    static let pathVariables: [[UInt8]] = [Array("PATH".utf8), Array("path".utf8)]
+    static let fishAddPath: [UInt8] = Array("fish_add_path".utf8)
+
+    /// How a start-up file names a place.
+    public enum Use: Int, Sendable, Comparable {
+        /// Only named (an argument, a variable's value): judged only when a bind holds it.
+        case named
+        /// A directory on PATH (`PATH=…`, `path+=(…)`, `fish_add_path`).
+        case path
+        /// Sourced (after `.` or `source`).
+        case sourced
+        public static func < (a: Use, b: Use) -> Bool { a.rawValue < b.rawValue }
+    }
 
     /// One place a start-up file names.
     public struct Place: Equatable, Sendable {
         public let path: String
         /// The start-up file that names it.
         public let file: String
-        /// Named after `.` or `source`.
-        public let sourced: Bool
+        public let use: Use
+        /// Cut before a variable or a glob: the place holds what is named, somewhere below.
+        public let cut: Bool
+        public var sourced: Bool { use == .sourced }
+    }
+
+    /// One path found in a file's bytes.
+    public struct Found: Equatable, Sendable {
+        public let path: String
+        public let use: Use
+        public let cut: Bool
+        public var sourced: Bool { use == .sourced }
     }
 
     /// The places named by the start-up files of `homes` and (with `system`) the system's; `~`
     /// and `$HOME` in a home's files mean that home, in the system's files each of `homes`.
+    /// A place that is `/`, one of `homes` or an ancestor of one is left out (what it would
+    /// refuse, the checks of homes refuse already).
     public static func places(homes: [String], system withSystem: Bool) -> [Place] {
         var out: [Place] = []
         var seen: [PathKey: Int] = [:]
         var files = 0
-        var read = Set<PathKey>()
+        var queued = Set<PathKey>()
         // Breadth first: each file is read at the least depth it is reached at (a `.bashrc` that
         // `.profile` sources is also a start-up file of its own; red-team pass, 2026-12-03: read
         // first through `.profile`, it lost a level of the files it sources).
         var queue: [(file: String, homes: [String], depth: Int)] = []
-        for h in homes { queue += homeFiles.map { (Paths.join(h, $0), [h], 0) } }
+        func enqueue(_ file: String, _ expand: [String], _ depth: Int) {
+            if queued.insert(PathKey(file)).inserted { queue.append((file, expand, depth)) }
+        }
+        for h in homes { for f in homeFiles { enqueue(Paths.join(h, f), [h], 0) } }
         if withSystem && !homes.isEmpty {
             var system = systemFiles
-            for name in HostFS.listDirectory("/etc/profile.d", limit: maxFiles).sorted() where name.hasSuffix(".sh") {
-                system.append("/etc/profile.d/" + name)
-            }
-            queue += system.map { ($0, homes, 0) }
+            let scripts = HostFS.listDirectory("/etc/profile.d", limit: 4096).filter { $0.hasSuffix(".sh") }.sorted()
+            system += scripts.prefix(maxFiles).map { "/etc/profile.d/" + $0 }
+            for f in system { enqueue(f, homes, 0) }
         }
         var next = 0
         while next < queue.count, files < maxFiles, out.count < maxPlaces {
             let (file, expand, depth) = queue[next]
             next += 1
-            guard read.insert(PathKey(file)).inserted, let bytes = HostFS.readBytes(file, limit: maxFileBytes) else { continue }
+            guard let bytes = HostFS.readBytes(file, limit: maxFileBytes) else { continue }
             files += 1
             let text = bytes.count > maxFileBytes ? Array(bytes[..<maxFileBytes]) : bytes
             for home in expand {
-                for (path, isSourced) in paths(in: text, home: home) {
+                for f in paths(in: text, home: home) {
                     guard out.count < maxPlaces else { break }
-                    if isSourced && depth < maxDepth { queue.append((path, expand, depth + 1)) }
-                    // Named first (`[ -f ~/x ] && . ~/x`), sourced after: told as sourced.
-                    if let k = seen[PathKey(path)] {
-                        if isSourced && !out[k].sourced { out[k] = Place(path: path, file: file, sourced: true) }
+                    guard !homes.contains(where: { Paths.isWithin($0, f.path) }) else { continue }
+                    if f.sourced && !f.cut && depth < maxDepth { enqueue(f.path, expand, depth + 1) }
+                    if let k = seen[PathKey(f.path)] {
+                        // Named first (`[ -f ~/x ] && . ~/x`), sourced after: told as sourced.
+                        let o = out[k]
+                        if f.use > o.use || (o.cut && !f.cut) {
+                            out[k] = Place(path: f.path, file: file, use: max(f.use, o.use), cut: o.cut && f.cut)
+                        }
                     } else {
-                        seen[PathKey(path)] = out.count
-                        out.append(Place(path: path, file: file, sourced: isSourced))
+                        seen[PathKey(f.path)] = out.count
+                        out.append(Place(path: f.path, file: file, use: f.use, cut: f.cut))
                     }
                 }
             }
@@ -88,34 +127,74 @@ public enum StartupFileScan {
         return out
     }
 
-    /// The absolute paths in a start-up file's bytes, each with whether it follows `.` or
-    /// `source`; `~`, `$HOME` and `${HOME}` at the start of a path are `home`. Normalized
-    /// (a path with `..` is dropped); `/` and `home` itself are not places.
-    public static func paths(in bytes: [UInt8], home: String) -> [(path: String, sourced: Bool)] {
-        var out: [(String, Bool)] = []
-        // Whether the word before this one is `.` or `source` (a break other than a space ends that).
+    /// The paths in a start-up file's bytes (both readings: see the type), each with how it is
+    /// used; `~`, `$HOME` and `${HOME}` at the start of a path are `home`. Normalized (a path
+    /// with `..` is dropped); `/` and `home` itself are not places.
+    public static func paths(in bytes: [UInt8], home: String) -> [Found] {
+        var out: [Found] = []
+        var seen: [PathKey: Int] = [:]
+        for quotes in [true, false] {
+            for f in scan(bytes, home: home, quotes: quotes) {
+                if let k = seen[PathKey(f.path)] {
+                    let o = out[k]
+                    if f.use > o.use || (o.cut && !f.cut) { out[k] = Found(path: f.path, use: max(f.use, o.use), cut: o.cut && f.cut) }
+                } else {
+                    seen[PathKey(f.path)] = out.count
+                    out.append(f)
+                }
+            }
+        }
+        return out
+    }
+
+    /// One reading of `bytes`: `quotes` as the shell reads them, or ignored (dropped, and a
+    /// space in them ends a word as anywhere else).
+    static func scan(_ bytes: [UInt8], home: String, quotes: Bool) -> [Found] {
+        var out: [Found] = []
+        // Whether this word is a command's first (after a line break or ; & | ( ) `), and
+        // whether the one before was a command `.` or `source`.
+        var commandStart = true
         var afterSource = false
+        // The words after `fish_add_path`, or inside zsh's `path=(…)`: PATH directories.
+        var pathArgs = false
+        var pathArray = false, inPathArray = false
         var word: [UInt8] = []
         word.reserveCapacity(256)
         var atWordStart = true
         func finish() {
             guard !word.isEmpty else { return }
             let sourcing = afterSource
-            let w = expandDefaults(word)
+            let w = expandDefaults(word, depth: 0)
+            // A PATH assignment (`PATH=…`, `export PATH=…`, zsh's `path+=(…)`), or fish's
+            // `fish_add_path DIR`: its directories are PATH entries.
+            var isPath = false
+            if let eq = w.firstIndex(of: 0x3D) {
+                var name = w[..<eq]
+                if name.last == 0x2B { name = name.dropLast() }
+                isPath = pathVariables.contains { name.elementsEqual($0) }
+            }
+            let use: Use = sourcing ? .sourced : isPath || pathArgs ? .path : .named
             // `. .aliases`, `source dotfiles/x.sh`: relative to the working directory, the home
             // for a login shell.
-            if sourcing, let first = w.first, first != 0x2F && first != 0x7E && first != 0x24, let p = place(tilde[...] + w[...], home: home) {
-                out.append((p, true))
+            if sourcing, let first = w.first, first != 0x2F && first != 0x7E && first != 0x24,
+               let p = place(tilde[...] + w[...], home: home) {
+                out.append(Found(path: p.path, use: .sourced, cut: p.cut))
             }
             // `PATH=a:b`, `--file=x`: each segment after `=` and between `:` on its own.
             var start = 0
             for k in 0...w.count where k == w.count || w[k] == 0x3A || w[k] == 0x3D {
                 // Only what can start a path: `/`, `~`, `$`.
                 if k > start, w[start] == 0x2F || w[start] == 0x7E || w[start] == 0x24,
-                   let p = place(w[start..<k], home: home) { out.append((p, sourcing)) }
+                   let p = place(w[start..<k], home: home) {
+                    out.append(Found(path: p.path, use: use, cut: p.cut))
+                }
                 start = k + 1
             }
-            afterSource = word.elementsEqual(dot) || word.elementsEqual(source)
+            afterSource = commandStart && (word.elementsEqual(dot) || word.elementsEqual(source))
+            if commandStart && word.elementsEqual(fishAddPath) { pathArgs = true }
+            // `path=(` / `path+=(`: the array's words, up to `)`.
+            pathArray = isPath && w.last == 0x3D
+            commandStart = false
             word.removeAll(keepingCapacity: true)
         }
         func add(_ b: UInt8) { if word.count < maxWordBytes { word.append(b) } }
@@ -135,21 +214,40 @@ public enum StartupFileScan {
             }
             if quote == 0x22 {
                 if b == 0x22 { quote = 0 }
-                else if b == 0x5C, i < n, [0x24, 0x60, 0x22, 0x5C].contains(bytes[i]) { add(bytes[i]); i += 1 }
+                else if b == 0x5C, i < n, bytes[i] == 0x24 || bytes[i] == 0x60 || bytes[i] == 0x22 || bytes[i] == 0x5C { add(bytes[i]); i += 1 }
                 else { add(b) }
                 continue
             }
             switch byteClass[Int(b)] {
             case 1:     // space, tab, line break
                 finish()
+                if b == 0x0A && !inPathArray { afterSource = false; commandStart = true; pathArgs = false }
                 atWordStart = true
             case 2:     // ; & | ( ) < > `
                 finish()
                 afterSource = false
+                if b == 0x28 && pathArray {
+                    inPathArray = true
+                    pathArgs = true
+                } else {
+                    commandStart = true
+                    pathArgs = false
+                    inPathArray = false
+                }
+                pathArray = false
                 atWordStart = true
-            case 3:     // a quote opens
-                quote = b
-                atWordStart = false
+            case 3:     // a quote
+                if quotes {
+                    quote = b
+                    atWordStart = false
+                } else {
+                    // Ignored, it ends a word, and what it opens may be a command
+                    // (`PROMPT_COMMAND="source ~/x"`, `trap '. ~/x' EXIT`).
+                    finish()
+                    afterSource = false
+                    commandStart = true
+                    atWordStart = true
+                }
             default:
                 if b == 0x23 && atWordStart && word.isEmpty {
                     // A comment, to the end of the line.
@@ -157,7 +255,7 @@ public enum StartupFileScan {
                     continue
                 }
                 atWordStart = false
-                if b == 0x5C {
+                if b == 0x5C && quotes {
                     // An escaped byte; an escaped line break joins the lines.
                     if i < n { if bytes[i] != 0x0A { add(bytes[i]) }; i += 1 }
                     continue
@@ -170,19 +268,19 @@ public enum StartupFileScan {
     }
 
     /// `word` with each `${NAME:-WORD}`, `${NAME-WORD}`, `${NAME:=WORD}`, `${NAME=WORD}` replaced
-    /// by its WORD (nested ones too): what it names when NAME is unset, as in
+    /// by its WORD (nested ones too, `maxNesting` deep): what it names when NAME is unset, as in
     /// `${XDG_CONFIG_HOME:-$HOME/.config}/shell/aliases.sh` (red-team pass, 2026-12-03). Other
     /// `${…}` stay (a place is cut before them).
-    static func expandDefaults(_ word: [UInt8]) -> [UInt8] {
-        guard word.count >= 4, word.contains(0x7B) else { return word }
+    static func expandDefaults(_ word: [UInt8], depth: Int) -> [UInt8] {
+        guard depth < maxNesting, word.count >= 4, word.contains(0x7B) else { return word }
         var out: [UInt8] = []
         var i = 0
         while i < word.count {
             guard word[i] == 0x24, i + 1 < word.count, word[i + 1] == 0x7B else { out.append(word[i]); i += 1; continue }
             // The matching `}`.
-            var depth = 0, j = i + 1, close = -1
+            var level = 0, j = i + 1, close = -1
             while j < word.count {
-                if word[j] == 0x7B { depth += 1 } else if word[j] == 0x7D { depth -= 1; if depth == 0 { close = j; break } }
+                if word[j] == 0x7B { level += 1 } else if word[j] == 0x7D { level -= 1; if level == 0 { close = j; break } }
                 j += 1
             }
             guard close > 0 else { out.append(contentsOf: word[i...]); break }
@@ -190,7 +288,7 @@ public enum StartupFileScan {
             while k < close, (word[k] >= 0x41 && word[k] <= 0x5A) || (word[k] >= 0x61 && word[k] <= 0x7A) || (word[k] >= 0x30 && word[k] <= 0x39) || word[k] == 0x5F { k += 1 }
             if k < close, word[k] == 0x3A { k += 1 }
             if k > i + 2, k < close, word[k] == 0x2D || word[k] == 0x3D {
-                out.append(contentsOf: expandDefaults(Array(word[(k + 1)..<close])))
+                out.append(contentsOf: expandDefaults(Array(word[(k + 1)..<close]), depth: depth + 1))
             } else {
                 out.append(contentsOf: word[i...close])
             }
@@ -208,9 +306,11 @@ public enum StartupFileScan {
         return t
     }()
 
+    /// A segment of a word as a place: absolute, or under `home` through `~`, `$HOME`,
+    /// `${HOME}`; cut before the first component with a variable or a glob.
     static let homePrefixes: [[UInt8]] = [Array("${HOME}".utf8), Array("$HOME".utf8), Array("~".utf8)]
 
-    static func place(_ segment: ArraySlice<UInt8>, home: String) -> String? {
+    static func place(_ segment: ArraySlice<UInt8>, home: String) -> (path: String, cut: Bool)? {
         var rest = segment
         var base: [UInt8] = []
         for p in homePrefixes {
@@ -225,6 +325,7 @@ public enum StartupFileScan {
         // the path cut before the first one with a variable, a glob or an escape.
         var out = base
         var kept = 0
+        var cut = false
         var i = rest.startIndex
         while i < rest.endIndex {
             while i < rest.endIndex && rest[i] == 0x2F { i += 1 }
@@ -237,7 +338,8 @@ public enum StartupFileScan {
                 }
                 j += 1
             }
-            if special || i == j { break }
+            if special { cut = true; break }
+            if i == j { break }
             let c = rest[i..<j]
             if c.count == 2 && c.first == 0x2E && c.last == 0x2E { return nil }
             if !(c.count == 1 && c.first == 0x2E) {
@@ -248,6 +350,6 @@ public enum StartupFileScan {
             i = j
         }
         guard kept > 0, let p = String(validating: out, as: UTF8.self), p != home else { return nil }
-        return p
+        return (p, cut)
     }
 }

@@ -48,15 +48,18 @@ public enum OCIExport {
             mounts.append(.object([("destination", .string(target)), ("type", .string(type)),
                                    ("source", .string(source)), ("options", .array(options.map(Node.string)))]))
         }
-        /// Read-write binds so far: target and source as written in config.json.
-        var writableBinds: [(target: String, source: String)] = []
+        /// Every bind so far (the plan's and the carried mounts), with its mode.
+        var boundSoFar: [(target: String, source: String, ro: Bool)] = []
         var pinned = Set<[UInt8]>()
         /// As the child stage's pin_dir: every directory between a read-write bind and a mount
         /// nested in it is bound onto itself, so the server cannot rename it (EBUSY) and put a
         /// path of its own where the nested mount was planned.
+        /// The innermost bind holding it decides (review, 2026-12-03: a read-only bind or carried
+        /// mount between a read-write bind and the target got read-write self-binds, which made
+        /// part of it writable): run's pin_dir pins nothing inside a read-only mount.
         func pin(_ target: String) -> Int {
-            guard let outer = writableBinds.filter({ !Paths.same(target, $0.target) && Paths.isWithin(target, $0.target) })
-                .max(by: { $0.target.utf8.count < $1.target.utf8.count }) else { return 0 }
+            guard let outer = boundSoFar.filter({ !Paths.same(target, $0.target) && Paths.isWithin(target, $0.target) })
+                .max(by: { $0.target.utf8.count < $1.target.utf8.count }), !outer.ro else { return 0 }
             var count = 0
             var dir = outer.target
             let parts = Paths.components(Paths.remainder(target, under: outer.target)).dropLast()
@@ -80,7 +83,10 @@ public enum OCIExport {
             guard let i = plan.mounts.lastIndex(where: { b in
                 if case .bind = b.kind { return !Paths.same(b.target, c.target) && (b.target == "/" || Paths.isWithin(c.target, b.target)) }
                 return false
-            }) else { continue }
+            }) else {
+                rows.append(Carryover("mount \(c.target)", .dropped, "a host mount inside a bind, but no bind of the plan holds it"))
+                continue
+            }
             carriedAfter[i, default: []].append(c)
         }
         func carry(_ index: Int) {
@@ -94,9 +100,13 @@ public enum OCIExport {
                     placeholders.append("\(src) <- \(source)")
                 }
                 mounted.append(c.target)
+                boundSoFar.append((c.target, src, ro))
                 mount(c.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"] + (directory ? recursive : []))
-                rows.append(Carryover("mount \(c.target)", rootfs == .host ? .carried : .partial,
-                                      "a host mount inside a bind, bound \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source))")))
+                // A read-write file: crun keeps neither nosuid nor nodev on it (as for the plan's).
+                let fileFlags = !ro && !directory && !forGVisor
+                rows.append(Carryover("mount \(c.target)", rootfs == .host && !fileFlags ? .carried : .partial,
+                                      "a host mount inside a bind, bound \(ro ? "ro" : "rw") from " + (rootfs == .host ? source : "\(src) (placeholder for \(source))")
+                                      + (fileFlags ? "; a read-write file bind: crun (1.8) keeps neither nosuid nor nodev on it" : "")))
             }
         }
 
@@ -125,7 +135,7 @@ public enum OCIExport {
                 // recursive flags (run's read-write binds hold device nodes that do not open).
                 // (directories only: crun opens the target of a recursive flag as a directory).
                 mount(m.target, "bind", src, ["rbind", ro ? "ro" : "rw", "nosuid", "nodev"] + (directory ? recursive : []))
-                if !ro { writableBinds.append((m.target, src)) }
+                boundSoFar.append((m.target, src, ro))
                 // A read-write file bind: crun keeps neither nosuid nor nodev on it, and refuses
                 // the recursive flags on a file; a device node put there before the bundle runs
                 // would open (under run it does not).

@@ -212,6 +212,14 @@ public final class EgressProxy: @unchecked Sendable {
         pthread_mutex_unlock(&budgetLock)
     }
 
+    /// Replaces the registered copy of `r` (what `finish` logs if the session ends first).
+    func update(_ r: Record) {
+        guard let t = r.token else { return }
+        pthread_mutex_lock(&budgetLock)
+        if openRecords[t] != nil { openRecords[t] = r }
+        pthread_mutex_unlock(&budgetLock)
+    }
+
     /// Whether the record under `token` is still to be logged by its own thread (false: `finish`
     /// logged it).
     private func settle(_ token: Int) -> Bool {
@@ -390,7 +398,15 @@ public final class EgressProxy: @unchecked Sendable {
     /// ClientHello, must name `host` (no domain fronting through an allowed name; no server
     /// name at all only for an IP literal); then bytes flow both ways.
     func tunnel(_ client: Int32, _ upstream: Int32, host: String, initial: [UInt8], record rec: inout Record) {
-        if rec.allowed && rec.token == nil { opened(&rec) }
+        // Open from here on; until its first message is judged, a session's end logs it as
+        // undecided, not as allowed (it may yet be refused as domain fronting).
+        if rec.allowed && rec.token == nil {
+            opened(&rec)
+            var pending = rec
+            pending.allowed = false
+            pending.reason += "; its first message (a TLS ClientHello) not yet judged"
+            update(pending)
+        }
         var rest = initial
         let deadline = Sockets.now() + EgressProxy.headTimeout
         var (verdict, end) = TLSClientHello.parse(rest)
@@ -430,6 +446,8 @@ public final class EgressProxy: @unchecked Sendable {
                 return
             }
         }
+        // Judged: a session's end logs it as it stands now.
+        update(rec)
         let (up, down) = Sockets.relay(client, upstream)
         rec.sent = sent + up
         rec.received = received + down

@@ -312,14 +312,15 @@ public final class AuditTrail {
                 e.argumentKeys = head.argumentKeys
             } else if method == "prompts/get" {
                 e.tool = head.name?.stringValue
-            } else if method == "resources/read" || method == "resources/subscribe" {
-                e.extra.append(("uri", Self.stringField(head.uri)))
-            } else if method == "completion/complete", let ref = full()?["params"]?["ref"] {
+            } else if dir == 0, method == "resources/read" || method == "resources/subscribe" {
+                e.extra.append(("uri", Self.cutField(head.uri)))
+            } else if dir == 0, method == "completion/complete", let ref = full()?["params"]?["ref"] {
                 // What the completion is for: a prompt by name, a resource template by uri
-                // (red-team pass, 2026-12-03: the record named neither).
-                e.extra.append(("ref_type", Self.stringField(ref["type"])))
-                if let name = ref["name"] { e.extra.append(("prompt", Self.stringField(name))) }
-                if let uri = ref["uri"] { e.extra.append(("uri", Self.stringField(uri))) }
+                // (red-team pass, 2026-12-03: the record named neither). The client's request
+                // only, each cut to 1024 bytes.
+                e.extra.append(("ref_type", Self.cutField(ref["type"])))
+                if let name = ref["name"] { e.extra.append(("prompt", Self.cutField(name))) }
+                if let uri = ref["uri"] { e.extra.append(("uri", Self.cutField(uri))) }
             }
             // Past the budget the server's message is only counted: nothing of it is kept.
             if method == "initialize" || (payloads != .none && !(dir == 1 && budgetSpent)), let full = full() {
@@ -429,6 +430,18 @@ public final class AuditTrail {
     }
 
     static func stringField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string($0) } ?? .null }
+
+    /// `stringField`, at most 1024 bytes (cut at a character boundary).
+    static func cutField(_ v: JSON?) -> Event.Value {
+        guard let s = v?.stringValue else { return .null }
+        guard s.utf8.count > 1024 else { return .string(s) }
+        var out = ""
+        for c in s.unicodeScalars {
+            if out.utf8.count + String(c).utf8.count > 1024 { break }
+            out.unicodeScalars.append(c)
+        }
+        return .string(out)
+    }
 
     /// A line of `dir` that is no message mcpbox can read; `reason`: what a summary counts it
     /// as (`why` without the line's own bytes), when it is the server's.

@@ -945,7 +945,7 @@ public final class MCPFilter {
                           id: id, to: 0)
                 }
             }
-            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode \(head.mode?.stringValue ?? head.mode?.serialized ?? (head.hasURLElicitationKeys ? "none, with URL-mode keys" : "none")))" : ""): \(rule)")
+            say("mcpbox: refused the server's \(method)\(gate.deniedCapability(forMethod: method) == nil ? " (mode \(head.mode.map { JSON.quoted($0.stringValue ?? $0.serialized) } ?? (head.hasURLElicitationKeys ? "none, with URL-mode keys" : "none")))" : ""): \(rule)")
             return .drop
         }
         if confirm != nil, head.method != nil, case .string(let sid)? = head.id, ConfirmGate.isOwn(sid) {

@@ -429,13 +429,15 @@ extension JSON {
     /// marks, zero-width characters, line and paragraph separators, the BOM, tag characters,
     /// interlinear annotations, the soft hyphen (`greet\u{200b}` would look like `greet`).
     /// Shared by every place that shows a name mcpbox did not choose.
-    /// With every other default-ignorable code point and the blank-looking fillers (red-team
+    /// With every other default-ignorable code point, the blank-looking fillers and every space
+    /// other than U+0020 (no-break, ideographic, the typographic ones) (red-team
     /// pass, 2026-12-03: `greet\u{34f}` and `greet\u{3164}` showed as `greet` in `tools approve`):
     /// the combining grapheme joiner, Hangul and Khmer fillers, Mongolian selectors, variation
     /// selectors, the braille blank, format controls of the supplementary planes.
     public static func isInvisible(_ v: UInt32) -> Bool {
         if v < 0xAD { return false }
-        return v == 0xAD || v == 0x034F || v == 0x061C || v == 0x115F || v == 0x1160 || v == 0x17B4 || v == 0x17B5
+        return v == 0xA0 || v == 0x1680 || (0x2000...0x200A).contains(v) || v == 0x202F || v == 0x205F || v == 0x3000
+            || v == 0xAD || v == 0x034F || v == 0x061C || v == 0x115F || v == 0x1160 || v == 0x17B4 || v == 0x17B5
             || (0x180B...0x180F).contains(v) || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
             || (0x2060...0x206F).contains(v) || v == 0x2800 || v == 0x3164 || (0xFE00...0xFE0F).contains(v) || v == 0xFEFF
             || v == 0xFFA0 || (0xFFF0...0xFFFB).contains(v) || (0x1BCA0...0x1BCA3).contains(v) || (0x1D173...0x1D17A).contains(v)

@@ -125,8 +125,8 @@ import Testing
         h.mkdir("home/deeper")
         let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
         let dot = try #require(refusal(home + "/dotfiles", env, s), "the dotfiles bind was not refused")
-        #expect(dot.contains { $0.contains("contains \(home)/dotfiles/aliases.sh (sourced by the shell start-up file \(home)/.bashrc)") }, "\(dot)")
-        #expect(dot.contains { $0.contains("contains \(home)/dotfiles/bin (named in the shell start-up file \(home)/.bashrc)") }, "\(dot)")
+        #expect(dot.contains { $0.contains("contains \(home)/dotfiles/aliases.sh (a file sourced by the shell start-up file \(home)/.bashrc)") }, "\(dot)")
+        #expect(dot.contains { $0.contains("contains \(home)/dotfiles/bin (a PATH directory added by the shell start-up file \(home)/.bashrc)") }, "\(dot)")
         // Named by a file that .bashrc sources.
         let deeper = try #require(refusal(home + "/deeper", env, s), "a directory named by a sourced file was not refused")
         #expect(deeper.contains { $0.contains("\(home)/shell/common.sh") }, "\(deeper)")
@@ -175,10 +175,28 @@ import Testing
         h.mkdir("home/dotfiles")
         let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
         let m = try #require(refusal(home + "/dotfiles", env, s), "a place four levels below .bashrc was not judged")
-        #expect(m.contains { $0.contains("\(home)/dotfiles/e.sh (sourced by the shell start-up file \(home)/s/d)") }, "\(m)")
+        #expect(m.contains { $0.contains("\(home)/dotfiles/e.sh (a file sourced by the shell start-up file \(home)/s/d)") }, "\(m)")
         // `~user/bin` on PATH: bash expands it under that account's home.
         #expect(PlanBuilder.pathEntry("~alice/bin", home: "/h", homeOf: { $0 == "alice" ? "/home/alice" : nil }) == "/home/alice/bin")
         #expect(PlanBuilder.pathEntry("~nobody-here/bin", home: "/h", homeOf: { _ in nil }) == nil)
+    }
+
+    /// Review (2026-12-03): a directory a start-up file only names (`export PROJECTS=~/src`,
+    /// `XDG_CACHE_HOME=~/.cache`), or one cut before a variable, refused every bind inside it.
+    @Test("a path a start-up file only names, or cuts before a variable, is judged only when a bind holds it")
+    func namedPlacesOnlyWhenHeld() throws {
+        let h = Scratch(), s = Scratch()
+        let home = h.mkdir("home")
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        h.write("home/.bashrc", "export PROJECTS=~/src\n. ~/dots/$HOSTNAME.sh\n")
+        h.mkdir("home/src/app")
+        h.mkdir("home/dots/sub")
+        let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
+        #expect(refusal(home + "/src/app", env, s) == nil, "a bind inside a named directory was refused")
+        #expect(refusal(home + "/dots/sub", env, s) == nil, "a bind inside a cut place was refused")
+        let src = try #require(refusal(home + "/src", env, s), "a bind of the named directory itself was not refused")
+        #expect(src.contains { $0.contains("a path named in the shell start-up file \(home)/.bashrc") }, "\(src)")
+        #expect(refusal(home + "/dots", env, s) != nil, "a bind holding a cut place was not refused")
     }
 
     @Test("the start-up file scanner: random bytes never crash it, and every place is a normalized absolute path")
@@ -188,8 +206,8 @@ import Testing
         for _ in 0..<3000 {
             let n = Int.random(in: 0..<200, using: &rng)
             let bytes = (0..<n).map { _ in Bool.random(using: &rng) ? alphabet.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng) }
-            for (p, _) in StartupFileScan.paths(in: bytes, home: "/h") {
-                #expect(Paths.normalize(p) == p && p != "/" && p != "/h", "\(p) from \(bytes)")
+            for f in StartupFileScan.paths(in: bytes, home: "/h") {
+                #expect(Paths.normalize(f.path) == f.path && f.path != "/" && f.path != "/h", "\(f.path) from \(bytes)")
             }
         }
         #expect(StartupFileScan.paths(in: Array(". ~/a/b/../c".utf8), home: "/h").isEmpty)
@@ -198,10 +216,27 @@ import Testing
         // Quotes as the shell reads them: a quoted ` #` is no comment, a quoted space no break,
         // an escaped space part of the path (red-team pass, 2026-12-03).
         #expect(StartupFileScan.paths(in: Array("PS1='\\w # '; . ~/dot/a.sh".utf8), home: "/h").map(\.path) == ["/h/dot/a.sh"])
-        #expect(StartupFileScan.paths(in: Array(". \"$HOME/My Dotfiles/a.sh\" ~/my\\ dir/b".utf8), home: "/h").map(\.path) == ["/h/My Dotfiles/a.sh", "/h/my dir/b"])
+        let spaced = StartupFileScan.paths(in: Array(". \"$HOME/My Dotfiles/a.sh\" ~/my\\ dir/b".utf8), home: "/h").map(\.path)
+        #expect(spaced.contains("/h/My Dotfiles/a.sh") && spaced.contains("/h/my dir/b"), "\(spaced)")
         // Defaults: what `${NAME:-WORD}` names when NAME is unset.
         #expect(StartupFileScan.paths(in: Array(". \"${XDG_CONFIG_HOME:-$HOME/.config}/shell/a.sh\"; export PATH=\"${D:-$HOME/dot}/bin:$PATH\"; : \"${E:=$HOME/e}\"".utf8), home: "/h").map(\.path)
                 == ["/h/.config/shell/a.sh", "/h/dot/bin", "/h/e"])
+        // Review (2026-12-03): what a quoted command string names counts (the second reading),
+        // an unmatched quote hides nothing, `.` is `source` only in a command's place, a line
+        // break ends a command, PATH directories are told apart from names, cut paths marked.
+        func found(_ text: String) -> [String: (StartupFileScan.Use, Bool)] {
+            Dictionary(StartupFileScan.paths(in: Array(text.utf8), home: "/h").map { ($0.path, ($0.use, $0.cut)) }, uniquingKeysWith: { a, _ in a })
+        }
+        let quoted = found("alias x='python3 ~/d2/x.py'\neval \"$(~/.local/bin/mise activate bash)\"\nPROMPT_COMMAND=\"source ~/d3/p.sh\"\necho don't\n. ~/d4/a.sh\n")
+        #expect(quoted["/h/d2/x.py"] != nil, "\(quoted)")
+        #expect(quoted["/h/.local/bin/mise"] != nil, "\(quoted)")
+        #expect(quoted["/h/d3/p.sh"]?.0 == .sourced, "\(quoted)")
+        #expect(quoted["/h/d4/a.sh"]?.0 == .sourced, "\(quoted)")
+        let position = found("cp x .\nalias y=z\nfind . foo\n")
+        #expect(position["/h/alias"] == nil && position["/h/foo"] == nil, "\(position)")
+        let uses = found("export PATH=~/b1:$PATH\npath=(~/b2 $path)\nfish_add_path ~/b3\nexport P=~/src\n. ~/dots/$HOST.sh\n")
+        #expect(uses["/h/b1"]?.0 == .path && uses["/h/b2"]?.0 == .path && uses["/h/b3"]?.0 == .path, "\(uses)")
+        #expect(uses["/h/src"]?.0 == .named && uses["/h/dots"]?.1 == true, "\(uses)")
         // Relative after `.` or `source`: from the home, where a login shell starts.
         #expect(StartupFileScan.paths(in: Array("[ -f .aliases ] && . .aliases; source dot/x.sh".utf8), home: "/h").map(\.path) == ["/h/.aliases", "/h/dot/x.sh"])
     }

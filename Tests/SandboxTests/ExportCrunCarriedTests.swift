@@ -55,4 +55,44 @@ struct ExportCrunCarriedTests {
         #expect(crun.status == 0 && crun.stdoutText == expected, "crun: status \(crun.status), stdout \(crun.stdoutText), stderr \(crun.stderr.suffix(1500))")
         #expect((try? String(contentsOfFile: guarded + "/config", encoding: .utf8)) == "original\n")
     }
+
+    /// Review (2026-12-03): a hide inside a read-only bind (or a read-only carried mount) that
+    /// lies in a read-write bind got read-write self-binds of its parent directories from the
+    /// read-write bind's source, which made part of the read-only one writable under crun.
+    @Test("no directory inside a read-only bind or carried mount is bound read-write to pin a mount nested in it")
+    func noWritablePinsInsideReadOnly() throws {
+        let tmp = try TempDir(prefix: "mcpbox-export-pins")
+        defer { tmp.remove() }
+        chmod(tmp.path, 0o755)
+        let rw = try tmp.makeDir("rw", mode: 0o777)
+        _ = try tmp.makeDir("rw/ro/x/y")
+        _ = try tmp.makeDir("rw/guard/x/y")
+        let guarded = rw + "/guard"
+        var undo = [try mount(["--bind", guarded, guarded])]
+        defer { undo.reversed().forEach { $0() } }
+        undo.append(try mount(["-o", "remount,bind,ro", guarded]))
+        let profile = try tmp.write("pins.toml", """
+            extends = ["base"]
+            [filesystem]
+            read_write = ["\(rw)"]
+            read_only = ["\(rw)/ro"]
+            hide = ["\(rw)/ro/x/y", "\(guarded)/x/y"]
+
+            """)
+        let mcpbox = try TestSupport.mcpboxBinary()
+        let bundle = tmp.sub("bundle")
+        let env = ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"]
+        let export = try runProcess([mcpbox, "export", profile, "--profile-path", TestSupport.profilesDir, "--format", "oci",
+                                     "--output", bundle, "--", "/bin/true"], environment: env)
+        try #require(export.status == 0, "export: \(export.stderr)")
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
+        let mounts = config["mounts"] as? [[String: Any]] ?? []
+        for inside in [rw + "/ro/x", guarded + "/x"] {
+            let m = mounts.first { $0["destination"] as? String == inside }
+            #expect(m == nil, "\(inside) is bound in the bundle: \(m ?? [:])")
+        }
+        // The read-only carried mount itself is there, read-only.
+        let carried = mounts.first { $0["destination"] as? String == guarded }
+        #expect((carried?["options"] as? [String])?.contains("ro") == true, "\(carried ?? [:])")
+    }
 }
