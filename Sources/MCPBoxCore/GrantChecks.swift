@@ -453,11 +453,13 @@ extension PlanBuilder {
     static func startupFilePlaces(homes: [String], system: Bool, account: String? = nil) -> [(String, String)] {
         StartupFileScan.places(homes: homes, system: system).map { p in
             let of = " the shell start-up file \(p.file)" + (account.map { " of the account \($0)" } ?? "")
-            if p.cut { return (p.path, GrantChecks.namedPlace + of + " (the part before a variable or a glob)") }
+            // Cut (the part before a variable or a glob): a sourced file or PATH directory is
+            // somewhere below it, and stays judged in full (review, 2026-12-03).
+            let cut = p.cut ? " (the part before a variable or a glob)" : ""
             switch p.use {
-            case .sourced: return (p.path, "a file sourced by" + of)
-            case .path: return (p.path, "a PATH directory added by" + of)
-            case .named: return (p.path, GrantChecks.namedPlace + of)
+            case .sourced: return (p.path, (p.cut ? "the directory of a file sourced by" : "a file sourced by") + of + cut)
+            case .path: return (p.path, "a PATH directory added by" + of + cut)
+            case .named: return (p.path, GrantChecks.namedPlace + of + cut)
             }
         }
     }
@@ -661,7 +663,10 @@ extension PlanBuilder {
         // A place reached through symlinks also carries each link on the way and where they lead
         // when that does not exist yet (`HostFS.followed`): a server that can replace a link, or
         // create the missing target, decides what the host opens there.
-        let resolvedPlaces: [(String, String, String, String, HostFS.Followed?)] = writable.isEmpty ? [] : places.filter { seenPlaces.insert(PathKey($0.0)).inserted }.map { place, what in
+        // A place named twice is judged as its strictest naming says (a path one file only names
+        // and another sources; review, 2026-12-03).
+        let ordered = places.filter { !$0.1.hasPrefix(GrantChecks.namedPlace) } + places.filter { $0.1.hasPrefix(GrantChecks.namedPlace) }
+        let resolvedPlaces: [(String, String, String, String, HostFS.Followed?)] = writable.isEmpty ? [] : ordered.filter { seenPlaces.insert(PathKey($0.0)).inserted }.map { place, what in
             let r = resolveExisting(place)
             return (place, r.path, what, r.existing, r.linked ? HostFS.followed(place) : nil)
         }.filter { $0.2 != GrantChecks.pathDirectoryWhat || seenPathDirs.insert(PathKey($0.1)).inserted }

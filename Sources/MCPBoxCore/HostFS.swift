@@ -216,10 +216,26 @@ public enum HostFS {
                     }
                     if n >= 5 {
                         let pointEnd = end >= 0 ? end : i
-                        // Field 6, the mount's own options: `ro,…` or `rw,…`.
-                        let o = pointEnd + 1
-                        let ro = end >= 0 && o + 2 < i && b[o] == UInt8(ascii: "r") && b[o + 1] == UInt8(ascii: "o")
-                            && (b[o + 2] == UInt8(ascii: ",") || b[o + 2] == UInt8(ascii: " "))
+                        // Field 6, the mount's own options (`ro,…` or `rw,…`), and the super
+                        // options after ` - FSTYPE SOURCE ` (a file system read-only as a whole:
+                        // squashfs, iso9660, one remounted so).
+                        func startsRO(_ o: Int) -> Bool {
+                            o + 2 <= i && b[o] == UInt8(ascii: "r") && b[o + 1] == UInt8(ascii: "o")
+                                && (o + 2 == i || b[o + 2] == UInt8(ascii: ",") || b[o + 2] == UInt8(ascii: " "))
+                        }
+                        var ro = end >= 0 && startsRO(pointEnd + 1)
+                        if !ro, end >= 0 {
+                            var k = pointEnd + 1, dash = -1
+                            while k + 2 < i {
+                                if b[k] == UInt8(ascii: " ") && b[k + 1] == UInt8(ascii: "-") && b[k + 2] == UInt8(ascii: " ") { dash = k + 3; break }
+                                k += 1
+                            }
+                            if dash >= 0 {
+                                var spaces = 0, super_ = dash
+                                while super_ < i && spaces < 2 { if b[super_] == UInt8(ascii: " ") { spaces += 1 }; super_ += 1 }
+                                if spaces == 2 { ro = startsRO(super_) }
+                            }
+                        }
                         out.append(MountEntry(device: Array(b[starts.2..<(starts.3 - 1)]),
                                               root: unescaped(bytes[starts.3..<(starts.4 - 1)]),
                                               point: unescaped(bytes[starts.4..<pointEnd]), readOnly: ro))

@@ -45,6 +45,12 @@ public enum StartupFileScan {
     static let source: [UInt8] = Array("source".utf8)
     static let pathVariables: [[UInt8]] = [Array("PATH".utf8), Array("path".utf8)]
     static let fishAddPath: [UInt8] = Array("fish_add_path".utf8)
+    static let fishUserPaths: [UInt8] = Array("fish_user_paths".utf8)
+    static let set: [UInt8] = Array("set".utf8)
+    static let setenv: [UInt8] = Array("setenv".utf8)
+    /// Words after which the next one is still in a command's place.
+    static let prefixWords: [[UInt8]] = ["if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "builtin",
+                                        "command", "eval", "exec", "noglob", "nocorrect", "and", "or", "not", "begin"].map { Array($0.utf8) }
 
     /// How a start-up file names a place.
     public enum Use: Int, Sendable, Comparable {
@@ -88,29 +94,33 @@ public enum StartupFileScan {
         // Breadth first: each file is read at the least depth it is reached at (a `.bashrc` that
         // `.profile` sources is also a start-up file of its own; red-team pass, 2026-12-03: read
         // first through `.profile`, it lost a level of the files it sources).
-        var queue: [(file: String, homes: [String], depth: Int)] = []
-        func enqueue(_ file: String, _ expand: [String], _ depth: Int) {
-            if queued.insert(PathKey(file)).inserted { queue.append((file, expand, depth)) }
+        // The homes' files and what they source, and the system's, each with `maxFiles` of its
+        // own (review, 2026-12-03: forty /etc/profile.d scripts left no room for the user's).
+        var queue: [(file: String, homes: [String], depth: Int, system: Bool)] = []
+        func enqueue(_ file: String, _ expand: [String], _ depth: Int, _ system: Bool) {
+            if queued.insert(PathKey(file)).inserted { queue.append((file, expand, depth, system)) }
         }
-        for h in homes { for f in homeFiles { enqueue(Paths.join(h, f), [h], 0) } }
+        for h in homes { for f in homeFiles { enqueue(Paths.join(h, f), [h], 0, false) } }
         if withSystem && !homes.isEmpty {
             var system = systemFiles
             let scripts = HostFS.listDirectory("/etc/profile.d", limit: 4096).filter { $0.hasSuffix(".sh") }.sorted()
             system += scripts.prefix(maxFiles).map { "/etc/profile.d/" + $0 }
-            for f in system { enqueue(f, homes, 0) }
+            for f in system { enqueue(f, homes, 0, true) }
         }
+        var systemFilesRead = 0
         var next = 0
-        while next < queue.count, files < maxFiles, out.count < maxPlaces {
-            let (file, expand, depth) = queue[next]
+        while next < queue.count, out.count < maxPlaces {
+            let (file, expand, depth, isSystem) = queue[next]
             next += 1
+            if isSystem ? systemFilesRead >= maxFiles : files >= maxFiles { continue }
             guard let bytes = HostFS.readBytes(file, limit: maxFileBytes) else { continue }
-            files += 1
+            if isSystem { systemFilesRead += 1 } else { files += 1 }
             let text = bytes.count > maxFileBytes ? Array(bytes[..<maxFileBytes]) : bytes
             for home in expand {
                 for f in paths(in: text, home: home) {
                     guard out.count < maxPlaces else { break }
                     guard !homes.contains(where: { Paths.isWithin($0, f.path) }) else { continue }
-                    if f.sourced && !f.cut && depth < maxDepth { enqueue(f.path, expand, depth + 1) }
+                    if f.sourced && !f.cut && depth < maxDepth { enqueue(f.path, expand, depth + 1, isSystem) }
                     if let k = seen[PathKey(f.path)] {
                         // Named first (`[ -f ~/x ] && . ~/x`), sourced after: told as sourced.
                         let o = out[k]
@@ -158,6 +168,7 @@ public enum StartupFileScan {
         // The words after `fish_add_path`, or inside zsh's `path=(…)`: PATH directories.
         var pathArgs = false
         var pathArray = false, inPathArray = false
+        var setPending = false, pathNamePending = false
         var word: [UInt8] = []
         word.reserveCapacity(256)
         var atWordStart = true
@@ -191,10 +202,22 @@ public enum StartupFileScan {
                 start = k + 1
             }
             afterSource = commandStart && (word.elementsEqual(dot) || word.elementsEqual(source))
-            if commandStart && word.elementsEqual(fishAddPath) { pathArgs = true }
+            // `fish_add_path DIR`, csh's `setenv PATH DIRS`: PATH directories follow. `set
+            // [-flags] path|PATH|fish_user_paths …` (csh, fish): so do they, after the name.
+            if commandStart && (word.elementsEqual(fishAddPath) || word.elementsEqual(setenv)) { pathArgs = true; pathNamePending = word.elementsEqual(setenv) }
+            else if commandStart && word.elementsEqual(set) { setPending = true }
+            else if setPending && word.first != 0x2D {
+                setPending = false
+                if pathVariables.contains(where: { word.elementsEqual($0) }) || word.elementsEqual(fishUserPaths) { pathArgs = true; pathArray = true }
+            } else if pathNamePending {
+                pathNamePending = false
+                if !pathVariables.contains(where: { word.elementsEqual($0) }) { pathArgs = false }
+            }
             // `path=(` / `path+=(`: the array's words, up to `)`.
-            pathArray = isPath && w.last == 0x3D
-            commandStart = false
+            if !pathArgs || !pathArray { pathArray = isPath && w.last == 0x3D }
+            // A reserved word or a prefix command keeps the next word in a command's place
+            // (`if …; then . ~/x; fi`, `builtin source ~/x`; review, 2026-12-03).
+            commandStart = commandStart && prefixWords.contains { word.elementsEqual($0) }
             word.removeAll(keepingCapacity: true)
         }
         func add(_ b: UInt8) { if word.count < maxWordBytes { word.append(b) } }
@@ -242,10 +265,14 @@ public enum StartupFileScan {
                     atWordStart = false
                 } else {
                     // Ignored, it ends a word, and what it opens may be a command
-                    // (`PROMPT_COMMAND="source ~/x"`, `trap '. ~/x' EXIT`).
+                    // (`PROMPT_COMMAND="source ~/x"`, `trap '. ~/x' EXIT`); right after `.` or
+                    // `source` it is the sourced path (`. "$HOME/.cargo/env"`), right after
+                    // `PATH=` PATH directories (`export PATH="$HOME/bin:$PATH"`).
+                    let sourcing = afterSource && word.isEmpty
                     finish()
-                    afterSource = false
-                    commandStart = true
+                    if pathArray { pathArgs = true }
+                    afterSource = sourcing
+                    commandStart = !sourcing
                     atWordStart = true
                 }
             default:
@@ -267,8 +294,8 @@ public enum StartupFileScan {
         return out
     }
 
-    /// `word` with each `${NAME:-WORD}`, `${NAME-WORD}`, `${NAME:=WORD}`, `${NAME=WORD}` replaced
-    /// by its WORD (nested ones too, `maxNesting` deep): what it names when NAME is unset, as in
+    /// `word` with each `${NAME:-WORD}`, `${NAME-WORD}`, `${NAME:=WORD}`, `${NAME=WORD}`,
+    /// `${NAME:+WORD}` replaced by its WORD (nested ones too, `maxNesting` deep): what it names when NAME is unset, as in
     /// `${XDG_CONFIG_HOME:-$HOME/.config}/shell/aliases.sh` (red-team pass, 2026-12-03). Other
     /// `${…}` stay (a place is cut before them).
     static func expandDefaults(_ word: [UInt8], depth: Int) -> [UInt8] {
@@ -287,7 +314,7 @@ public enum StartupFileScan {
             var k = i + 2
             while k < close, (word[k] >= 0x41 && word[k] <= 0x5A) || (word[k] >= 0x61 && word[k] <= 0x7A) || (word[k] >= 0x30 && word[k] <= 0x39) || word[k] == 0x5F { k += 1 }
             if k < close, word[k] == 0x3A { k += 1 }
-            if k > i + 2, k < close, word[k] == 0x2D || word[k] == 0x3D {
+            if k > i + 2, k < close, word[k] == 0x2D || word[k] == 0x3D || word[k] == 0x2B {
                 out.append(contentsOf: expandDefaults(Array(word[(k + 1)..<close]), depth: depth + 1))
             } else {
                 out.append(contentsOf: word[i...close])

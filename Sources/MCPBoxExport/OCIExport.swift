@@ -54,19 +54,30 @@ public enum OCIExport {
         /// As the child stage's pin_dir: every directory between a read-write bind and a mount
         /// nested in it is bound onto itself, so the server cannot rename it (EBUSY) and put a
         /// path of its own where the nested mount was planned.
-        /// The innermost bind holding it decides (review, 2026-12-03: a read-only bind or carried
-        /// mount between a read-write bind and the target got read-write self-binds, which made
-        /// part of it writable): run's pin_dir pins nothing inside a read-only mount.
+        /// Targets of the tmpfs, hide, proc and dev mounts so far (nothing of the host shows there).
+        var nonBinds: [String] = []
+        /// Decided per directory, as run's pin_dir does: pinned, from its source, only where the
+        /// innermost mount holding it is a read-write bind (review, 2026-12-03: a read-only bind,
+        /// a read-only carried mount or a tmpfs inside a read-write bind got read-write self-binds
+        /// of the outer bind's host directories, which made part of them writable or showed what
+        /// the tmpfs covers).
+        /// The walk starts at the innermost bind holding the target: a self-bind of a directory
+        /// above a mount made before it would cover that mount.
         func pin(_ target: String) -> Int {
-            guard let outer = boundSoFar.filter({ !Paths.same(target, $0.target) && Paths.isWithin(target, $0.target) })
+            func holds(_ t: String, _ dir: String) -> Bool { !Paths.same(dir, t) && (t == "/" || Paths.isWithin(dir, t)) }
+            guard let outer = boundSoFar.filter({ holds($0.target, target) })
                 .max(by: { $0.target.utf8.count < $1.target.utf8.count }), !outer.ro else { return 0 }
             var count = 0
             var dir = outer.target
             let parts = Paths.components(Paths.remainder(target, under: outer.target)).dropLast()
             for part in parts {
                 dir += "/" + part
-                guard pinned.insert(Array(dir.utf8)).inserted, !mounted.contains(where: { Paths.same($0, dir) }) else { continue }
-                mount(dir, "bind", Paths.join(outer.source, Paths.remainder(dir, under: outer.target)), ["rbind", "rw", "nosuid", "nodev"] + recursive)
+                guard !pinned.contains(Array(dir.utf8)), !mounted.contains(where: { Paths.same($0, dir) }) else { continue }
+                let bind = boundSoFar.filter { holds($0.target, dir) }.max { $0.target.utf8.count < $1.target.utf8.count }
+                let other = nonBinds.filter { holds($0, dir) }.max { $0.utf8.count < $1.utf8.count }
+                guard let holder = bind, !holder.ro, other.map({ $0.utf8.count <= holder.target.utf8.count }) ?? true else { continue }
+                pinned.insert(Array(dir.utf8))
+                mount(dir, "bind", Paths.join(holder.source, Paths.remainder(dir, under: holder.target)), ["rbind", "rw", "nosuid", "nodev"] + recursive)
                 count += 1
             }
             return count
@@ -147,16 +158,19 @@ public enum OCIExport {
             case .tmpfs(let size):
                 let pins = pin(m.target)
                 mountPoint(m.target, directory: true)
+                nonBinds.append(m.target)
                 mount(m.target, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=\(size)"] + inodes(size))
                 rows.append(Carryover("mount \(m.target)", .carried, "tmpfs size=\(size)" + (forGVisor ? "" : " nr_inodes=\(Limits.tmpfsInodes(size))") + pinNote(pins)))
             case .proc:
                 mountPoint(m.target, directory: true)
+                nonBinds.append(m.target)
                 mount(m.target, "proc", "proc", ["nosuid", "nodev", "noexec"])
                 readonly += SandboxLayout.procReadOnly.map { m.target + "/" + $0 }
                 masked += (SandboxLayout.procMaskedFiles + SandboxLayout.procMaskedDirs).map { m.target + "/" + $0 }
                 rows.append(Carryover("mount \(m.target)", .carried, "proc; readonlyPaths and maskedPaths as mcpbox's"))
             case .dev:
                 mountPoint(m.target, directory: true)
+                nonBinds.append(m.target)
                 mount(m.target, "tmpfs", "tmpfs", ["nosuid", "noexec", "mode=755", "size=65536"])
                 for node in SandboxLayout.devNodes {
                     mounted.append(m.target + "/" + node)
@@ -182,6 +196,7 @@ public enum OCIExport {
             case .hide(let isDir):
                 let pins = pin(m.target)
                 mounted.append(m.target)
+                if isDir { nonBinds.append(m.target) }
                 if isDir {
                     mount(m.target, "tmpfs", "tmpfs", ["ro", "nosuid", "nodev", "noexec", "mode=555", "size=4096"])
                 } else {

@@ -203,12 +203,15 @@ public final class EgressProxy: @unchecked Sendable {
     private var openRecords: [Int: Record] = [:]
     private var nextToken = 0
 
-    /// Registers `r` as open; the token its later `log` settles.
-    func opened(_ r: inout Record) {
+    /// Registers `r` as open (as `shown` says, when given: what `finish` logs if the session ends
+    /// first); the token its later `log` settles.
+    func opened(_ r: inout Record, shown: Record? = nil) {
         pthread_mutex_lock(&budgetLock)
         nextToken += 1
         r.token = nextToken
-        openRecords[nextToken] = r
+        var copy = shown ?? r
+        copy.token = nextToken
+        openRecords[nextToken] = copy
         pthread_mutex_unlock(&budgetLock)
     }
 
@@ -401,11 +404,10 @@ public final class EgressProxy: @unchecked Sendable {
         // Open from here on; until its first message is judged, a session's end logs it as
         // undecided, not as allowed (it may yet be refused as domain fronting).
         if rec.allowed && rec.token == nil {
-            opened(&rec)
             var pending = rec
             pending.allowed = false
             pending.reason += "; its first message (a TLS ClientHello) not yet judged"
-            update(pending)
+            opened(&rec, shown: pending)
         }
         var rest = initial
         let deadline = Sockets.now() + EgressProxy.headTimeout
@@ -428,6 +430,7 @@ public final class EgressProxy: @unchecked Sendable {
             (verdict, end) = TLSClientHello.parse(rest)
         }
         guard judge(verdict, client: client, host: host, record: &rec) else { return }
+        update(rec)
         // What the client sent after its ClientHello (early data, or a second ClientHello meant
         // for the server's HelloRetryRequest) waits until the server's reply is judged.
         var held: [UInt8] = []

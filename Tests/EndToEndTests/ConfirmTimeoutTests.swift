@@ -89,7 +89,7 @@ struct ConfirmTimeoutEndToEndTests {
         #expect(r.answers["nomode"]?.error?.code == -32602, "\(String(describing: r.answers["nomode"]))")
         #expect(r.answers["form"]?.error == nil && r.answers["form"]?.result?.action == "accept", "\(String(describing: r.answers["form"]))")
         #expect(out.client_requests == ["elicitation/create"], "the client was asked: \(out.client_requests ?? [])")
-        #expect(out.stderr.contains("refused the server's elicitation/create (mode url): [client] elicitation = \"form\""), "\(out.stderr.suffix(800))")
+        #expect(out.stderr.contains("refused the server's elicitation/create (mode \"url\"): [client] elicitation = \"form\""), "\(out.stderr.suffix(800))")
         #expect(out.stderr.contains("refused the server's elicitation/create (mode none, with URL-mode keys): [client] elicitation = \"form\""), "\(out.stderr.suffix(800))")
 
         // Without the key both modes reach the client (the same client and server).

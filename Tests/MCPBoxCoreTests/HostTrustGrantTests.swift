@@ -188,15 +188,19 @@ import Testing
         let h = Scratch(), s = Scratch()
         let home = h.mkdir("home")
         s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
-        h.write("home/.bashrc", "export PROJECTS=~/src\n. ~/dots/$HOSTNAME.sh\n")
+        h.write("home/.bashrc", "export PROJECTS=~/src\nexport CACHE=~/cache/$USER/x\n. ~/dots/$HOSTNAME.sh\n")
         h.mkdir("home/src/app")
+        h.mkdir("home/cache/sub")
         h.mkdir("home/dots/sub")
         let env = ["HOME": home, "PATH": "/usr/bin:/bin"]
         #expect(refusal(home + "/src/app", env, s) == nil, "a bind inside a named directory was refused")
-        #expect(refusal(home + "/dots/sub", env, s) == nil, "a bind inside a cut place was refused")
+        #expect(refusal(home + "/cache/sub", env, s) == nil, "a bind inside a named place cut before a variable was refused")
         let src = try #require(refusal(home + "/src", env, s), "a bind of the named directory itself was not refused")
         #expect(src.contains { $0.contains("a path named in the shell start-up file \(home)/.bashrc") }, "\(src)")
-        #expect(refusal(home + "/dots", env, s) != nil, "a bind holding a cut place was not refused")
+        #expect(refusal(home + "/cache", env, s) != nil, "a bind holding a cut place was not refused")
+        // A sourced file cut before a variable lies somewhere below: a bind inside is refused too.
+        let dots = try #require(refusal(home + "/dots/sub", env, s), "a bind inside the directory of a sourced file was refused")
+        #expect(dots.contains { $0.contains("the directory of a file sourced by the shell start-up file \(home)/.bashrc") }, "\(dots)")
     }
 
     @Test("the start-up file scanner: random bytes never crash it, and every place is a normalized absolute path")
@@ -237,6 +241,12 @@ import Testing
         let uses = found("export PATH=~/b1:$PATH\npath=(~/b2 $path)\nfish_add_path ~/b3\nexport P=~/src\n. ~/dots/$HOST.sh\n")
         #expect(uses["/h/b1"]?.0 == .path && uses["/h/b2"]?.0 == .path && uses["/h/b3"]?.0 == .path, "\(uses)")
         #expect(uses["/h/src"]?.0 == .named && uses["/h/dots"]?.1 == true, "\(uses)")
+        // A second review (2026-12-03): `.` after a reserved word or a prefix command, csh's and
+        // fish's PATH forms, `${PATH:+:$PATH}`, a quoted sourced path after an unmatched quote.
+        let more = found("if [ -f ~/i ]; then . ~/i; fi\nbuiltin source ~/j\nset path = ( ~/cbin $path )\nset -gx PATH ~/fbin $PATH\nsetenv PATH ~/sbin:$PATH\nsetenv EDITOR ~/ed\nPATH=\"$HOME/pbin${PATH:+:$PATH}\"\necho don't\n. \"$HOME/q/env\"\n")
+        #expect(more["/h/i"]?.0 == .sourced && more["/h/j"]?.0 == .sourced, "\(more)")
+        #expect(more["/h/cbin"]?.0 == .path && more["/h/fbin"]?.0 == .path && more["/h/sbin"]?.0 == .path && more["/h/ed"]?.0 == .named, "\(more)")
+        #expect(more["/h/pbin"]?.0 == .path && more["/h/q/env"]?.0 == .sourced, "\(more)")
         // Relative after `.` or `source`: from the home, where a login shell starts.
         #expect(StartupFileScan.paths(in: Array("[ -f .aliases ] && . .aliases; source dot/x.sh".utf8), home: "/h").map(\.path) == ["/h/.aliases", "/h/dot/x.sh"])
     }

@@ -112,7 +112,7 @@ struct FormOnlyElicitationTests {
         d.feed(1, #"{"jsonrpc":"2.0","id":"u1","method":"elicitation/create","params":{"mode":"url","message":"log in","url":"https://example.com/x","elicitationId":"e1"}}"# + "\n")
         #expect(d.take(1) == "", "a URL elicitation reached the client")
         #expect(d.take(0) == #"{"jsonrpc":"2.0","id":"u1","error":{"code":-32602,"message":"Invalid params: URL-mode elicitation is not supported (the client offers form mode only)"}}"# + "\n")
-        #expect(d.box.lines.contains { $0.contains("refused the server's elicitation/create (mode url): [client] elicitation = \"form\"") }, "\(d.box.lines)")
+        #expect(d.box.lines.contains { $0.contains("refused the server's elicitation/create (mode \"url\"): [client] elicitation = \"form\"") }, "\(d.box.lines)")
         for form in [#"{"mode":"form","message":"ok?","requestedSchema":{"type":"object","properties":{}}}"#,
                      #"{"message":"ok?","requestedSchema":{"type":"object","properties":{}}}"#] {
             let request = #"{"jsonrpc":"2.0","id":"f1","method":"elicitation/create","params":\#(form)}"# + "\n"

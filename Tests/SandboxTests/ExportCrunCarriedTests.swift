@@ -67,6 +67,7 @@ struct ExportCrunCarriedTests {
         let rw = try tmp.makeDir("rw", mode: 0o777)
         _ = try tmp.makeDir("rw/ro/x/y")
         _ = try tmp.makeDir("rw/guard/x/y")
+        _ = try tmp.makeDir("rw/t/x/y")
         let guarded = rw + "/guard"
         var undo = [try mount(["--bind", guarded, guarded])]
         defer { undo.reversed().forEach { $0() } }
@@ -75,8 +76,9 @@ struct ExportCrunCarriedTests {
             extends = ["base"]
             [filesystem]
             read_write = ["\(rw)"]
-            read_only = ["\(rw)/ro"]
+            read_only = ["\(rw)/ro", "\(rw)/t/x/y"]
             hide = ["\(rw)/ro/x/y", "\(guarded)/x/y"]
+            tmpfs = ["\(rw)/t"]
 
             """)
         let mcpbox = try TestSupport.mcpboxBinary()
@@ -87,7 +89,7 @@ struct ExportCrunCarriedTests {
         try #require(export.status == 0, "export: \(export.stderr)")
         let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
         let mounts = config["mounts"] as? [[String: Any]] ?? []
-        for inside in [rw + "/ro/x", guarded + "/x"] {
+        for inside in [rw + "/ro/x", guarded + "/x", rw + "/t/x"] {
             let m = mounts.first { $0["destination"] as? String == inside }
             #expect(m == nil, "\(inside) is bound in the bundle: \(m ?? [:])")
         }
