@@ -435,7 +435,7 @@ extension JSON {
     /// the combining grapheme joiner, Hangul and Khmer fillers, Mongolian selectors, variation
     /// selectors, the braille blank, format controls of the supplementary planes.
     public static func isInvisible(_ v: UInt32) -> Bool {
-        if v < 0xAD { return false }
+        if v < 0xA0 { return false }
         return v == 0xA0 || v == 0x1680 || (0x2000...0x200A).contains(v) || v == 0x202F || v == 0x205F || v == 0x3000
             || v == 0xAD || v == 0x034F || v == 0x061C || v == 0x115F || v == 0x1160 || v == 0x17B4 || v == 0x17B5
             || (0x180B...0x180F).contains(v) || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)

@@ -153,7 +153,8 @@ struct WrapRedTeamTests {
 /// did not choose, so `greet\u{34f}` looked like the approved `greet` in `tools approve`; and a
 /// tool name with spaces could pass for the other columns of `tools list`.
 @Suite struct InvisibleCharacterTests {
-    static let hidden: [UInt32] = [0x34F, 0x115F, 0x1160, 0x17B4, 0x180B, 0x2800, 0x3164, 0xFE0F, 0xFFA0, 0x1D173, 0xE0100]
+    static let hidden: [UInt32] = [0x34F, 0x115F, 0x1160, 0x17B4, 0x180B, 0x2800, 0x3164, 0xFE0F, 0xFFA0, 0x1D173, 0xE0100,
+                                   0xA0, 0x2007, 0x202F, 0x3000]
 
     @Test("every such character is escaped by JSON.quoted, Explain.visible, the diff view and tools' names; plain names stay plain")
     func escapedEverywhere() throws {
