@@ -427,8 +427,19 @@ extension PlanBuilder {
             let n = Paths.normalize(dir) ?? dir
             if n != "/" { places.append((n, GrantChecks.pathDirectoryWhat)) }
         }
-        places += Self.startupFilePlaces(homes: homes, system: true)
+        places += startupPlaces.places(homes) { Self.startupFilePlaces(homes: homes, system: true) }
         return places
+    }
+
+    /// `startupFilePlaces` of the caller's homes, kept for the plan being built.
+    final class StartupPlacesMemo {
+        private var known: (homes: [String], places: [(String, String)])?
+        func places(_ homes: [String], _ read: () -> [(String, String)]) -> [(String, String)] {
+            if let k = known, k.homes.elementsEqual(homes, by: Paths.same) { return k.places }
+            let p = read()
+            known = (homes, p)
+            return p
+        }
     }
 
     /// A PATH entry as the shell searches it: absolute, or `~` / `~/x` under `home`; nil for a

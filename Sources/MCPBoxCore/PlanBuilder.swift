@@ -117,6 +117,9 @@ public struct PlanBuilder {
     /// The plan `mcpbox grant` reads: a bind the account cannot reach is what it fixes, so that
     /// refusal does not stop it (never set for `run` or `explain`).
     public var forGrant = false
+    /// The places the shell start-up files name, read once per plan (`runLaterPlaces` serves
+    /// both the read-write binds' checks and the logs').
+    let startupPlaces = StartupPlacesMemo()
 
     public init(profile: Profile, host: HostContext, command: [String] = [], requireCommand: Bool = false) {
         self.profile = profile

@@ -124,9 +124,7 @@ public enum StartupFileScan {
                     if let k = seen[PathKey(f.path)] {
                         // Named first (`[ -f ~/x ] && . ~/x`), sourced after: told as sourced.
                         let o = out[k]
-                        if f.use > o.use || (o.cut && !f.cut) {
-                            out[k] = Place(path: f.path, file: file, use: max(f.use, o.use), cut: o.cut && f.cut)
-                        }
+                        if let m = merged(o.use, o.cut, f) { out[k] = Place(path: f.path, file: file, use: m.use, cut: m.cut) }
                     } else {
                         seen[PathKey(f.path)] = out.count
                         out.append(Place(path: f.path, file: file, use: f.use, cut: f.cut))
@@ -146,8 +144,7 @@ public enum StartupFileScan {
         for quotes in [true, false] {
             for f in scan(bytes, home: home, quotes: quotes) {
                 if let k = seen[PathKey(f.path)] {
-                    let o = out[k]
-                    if f.use > o.use || (o.cut && !f.cut) { out[k] = Found(path: f.path, use: max(f.use, o.use), cut: o.cut && f.cut) }
+                    if let m = merged(out[k].use, out[k].cut, f) { out[k] = m }
                 } else {
                     seen[PathKey(f.path)] = out.count
                     out.append(f)
@@ -155,6 +152,12 @@ public enum StartupFileScan {
             }
         }
         return out
+    }
+
+    /// A place found again: the strictest use and the whole path win; nil when `f` adds nothing.
+    static func merged(_ use: Use, _ cut: Bool, _ f: Found) -> Found? {
+        guard f.use > use || (cut && !f.cut) else { return nil }
+        return Found(path: f.path, use: max(f.use, use), cut: cut && f.cut)
     }
 
     /// One reading of `bytes`: `quotes` as the shell reads them, or ignored (dropped, and a

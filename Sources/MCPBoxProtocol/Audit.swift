@@ -213,7 +213,7 @@ public final class AuditTrail {
         default:
             let text = id.serialized
             guard text.utf8.count > 1024 else { return .string(text) }
-            return .string(String(decoding: text.utf8.prefix(1024), as: UTF8.self) + "…")
+            return .string(Self.cut(text) + "…")
         }
     }
 
@@ -431,16 +431,16 @@ public final class AuditTrail {
 
     static func stringField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string($0) } ?? .null }
 
-    /// `stringField`, at most 1024 bytes (cut at a character boundary).
-    static func cutField(_ v: JSON?) -> Event.Value {
-        guard let s = v?.stringValue else { return .null }
-        guard s.utf8.count > 1024 else { return .string(s) }
-        var out = ""
-        for c in s.unicodeScalars {
-            if out.utf8.count + String(c).utf8.count > 1024 { break }
-            out.unicodeScalars.append(c)
-        }
-        return .string(out)
+    /// `stringField`, at most 1024 bytes (`cut`).
+    static func cutField(_ v: JSON?) -> Event.Value { v?.stringValue.map { .string(cut($0)) } ?? .null }
+
+    /// `text` cut to at most `limit` bytes, at a character boundary.
+    static func cut(_ text: String, limit: Int = 1024) -> String {
+        let b = Array(text.utf8)
+        guard b.count > limit else { return text }
+        var end = limit
+        while end > 0 && b[end] & 0xC0 == 0x80 { end -= 1 }
+        return String(decoding: b[..<end], as: UTF8.self)
     }
 
     /// A line of `dir` that is no message mcpbox can read; `reason`: what a summary counts it

@@ -598,25 +598,11 @@ public final class MCPFilter {
         let message: JSON
         do { message = try JSON.parse(body) } catch { return refuse("it cannot be read (\(why(error)))", code: -32700, message: "Parse error") }
         /// The member `key` of `object`, nil when absent; refused when another key folds to it.
-        // Case folded as case-insensitive peers do, and without `_`: the Python SDK's models
-        // also take a field by its snake_case name (`resource_subscriptions`).
-        func folded(_ k: String) -> [UInt32] {
-            k.unicodeScalars.compactMap { u in
-                switch u.value {
-                case 0x5F: nil
-                case 0x41...0x5A: u.value | 0x20
-                case 0x17F: 0x73
-                case 0x131, 0x130: 0x69
-                case 0x212A: 0x6B
-                default: u.value
-                }
-            }
-        }
         func member(_ object: [(String, JSON)], _ key: String) -> (JSON?, refused: Bool) {
-            let want = folded(key)
+            let want = ConfusableKeys.looseFold(key)
             var found: JSON?
             for (k, v) in object {
-                if k == key { found = v } else if folded(k) == want { return (nil, true) }
+                if k == key { found = v } else if ConfusableKeys.looseFold(k) == want { return (nil, true) }
             }
             return (found, false)
         }

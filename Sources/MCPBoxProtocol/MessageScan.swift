@@ -234,6 +234,22 @@ public enum ConfusableKeys {
         return out
     }
 
+    /// Every scalar folded as `fold` folds it, any length, other characters kept, and `_`
+    /// dropped: how a case-insensitive peer, or the Python SDK's models (which also take a field
+    /// by its snake_case name), match a member name (`MCPFilter.judgeNamedObjects`).
+    static func looseFold(_ key: String) -> [UInt32] {
+        key.unicodeScalars.compactMap { u in
+            switch u.value {
+            case 0x5F: nil
+            case 0x41...0x5A: u.value | 0x20
+            case 0x17F: 0x73
+            case 0x131, 0x130: 0x69
+            case 0x212A: 0x6B
+            default: u.value
+            }
+        }
+    }
+
     /// `names` folded, by length in bytes (an ASCII key is compared with those of its length
     /// only, byte by byte: this runs for every key of every judged object).
     static let byLength: [[[UInt8]]] = {

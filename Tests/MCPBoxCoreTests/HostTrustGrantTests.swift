@@ -105,6 +105,13 @@ import Testing
 /// in root's next interactive shell. So are files tools read at every use that run commands
 /// (`~/.lesskey`'s LESSOPEN, `~/.inputrc` macros), and a `~/x` PATH entry, which bash expands.
 @Suite struct StartupFileGrantTests {
+    /// A home directory to fill, and a profile directory with a `base` that binds /usr.
+    func scratch() -> (home: Scratch, profiles: Scratch, path: String) {
+        let h = Scratch(), s = Scratch()
+        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        return (h, s, h.mkdir("home"))
+    }
+
     func refusal(_ bind: String, _ env: [String: String], _ s: Scratch) -> [String]? {
         s.write("p.toml", "[filesystem]\nread_write = [\"\(bind)\"]\n")
         guard case .failure(let e) = Fixture.plan("p", dirs: [s.path], env: env, host: Fixture.host(env: env)) else { return nil }
@@ -113,9 +120,7 @@ import Testing
 
     @Test("what a start-up file sources (to depth), and the PATH directories it adds, are refused read-write; a path in a comment is not")
     func sourcedAndPathPlaces() throws {
-        let h = Scratch(), s = Scratch()
-        let home = h.mkdir("home")
-        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        let (h, s, home) = scratch()
         h.mkdir("home/dotfiles/bin")
         h.write("home/dotfiles/aliases.sh", "alias ll='ls -l'\n")
         h.write("home/.bashrc", "[ -f ~/dotfiles/aliases.sh ] && . ~/dotfiles/aliases.sh\nexport PATH=\"$HOME/dotfiles/bin:$PATH\" # not ~/commented\n"
@@ -140,9 +145,7 @@ import Testing
 
     @Test("~/.lesskey and ~/.inputrc linked into a read-write bind are refused; a `~/x` PATH entry is refused like an absolute one")
     func toolFilesAndTildePath() throws {
-        let h = Scratch(), s = Scratch()
-        let home = h.mkdir("home")
-        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        let (h, s, home) = scratch()
         h.write("home/dotfiles/lesskey", "#env\n")
         h.write("home/dotfiles/inputrc", "set bell-style none\n")
         #expect(symlink(home + "/dotfiles/lesskey", home + "/.lesskey") == 0)
@@ -163,9 +166,7 @@ import Testing
     /// one level down, and the files it sources lost a level of the four.
     @Test("each start-up file is read at the least depth it is reached at: four levels of sourcing below .bashrc count, whatever .profile does")
     func depthFromEachStartupFile() throws {
-        let h = Scratch(), s = Scratch()
-        let home = h.mkdir("home")
-        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        let (h, s, home) = scratch()
         h.write("home/.profile", ". ~/.bashrc\n")
         h.write("home/.bashrc", ". ~/s/a\n")
         h.write("home/s/a", ". ~/s/b\n")
@@ -185,9 +186,7 @@ import Testing
     /// `XDG_CACHE_HOME=~/.cache`), or one cut before a variable, refused every bind inside it.
     @Test("a path a start-up file only names, or cuts before a variable, is judged only when a bind holds it")
     func namedPlacesOnlyWhenHeld() throws {
-        let h = Scratch(), s = Scratch()
-        let home = h.mkdir("home")
-        s.write("base.toml", "[filesystem]\nread_only = [\"/usr\", \"?/bin\", \"?/lib\", \"?/lib64\"]\n")
+        let (h, s, home) = scratch()
         h.write("home/.bashrc", "export PROJECTS=~/src\nexport CACHE=~/cache/$USER/x\n. ~/dots/$HOSTNAME.sh\n")
         h.mkdir("home/src/app")
         h.mkdir("home/cache/sub")

@@ -45,17 +45,7 @@ struct EgressOpenAtEndTests {
         defer { up.stop() }
         let port = up.port
         let log = tmp.path + "/net.jsonl"
-        let profile = try tmp.write("p.toml", """
-            extends = ["base"]
-            [filesystem]
-            read_only = [\(tomlString(tmp.path))]
-            [network]
-            mode = "allow"
-            allow = ["api.test:\(port)", "127.0.0.2:\(port)"]
-            hosts = { "api.test" = "127.0.0.2" }
-            log = \(tomlString(log))
-
-            """)
+        let profile = try LoopbackUpstream.profile(in: tmp, port: port, extra: "log = \(tomlString(log))\n")
         let run = try runProcess([try TestSupport.mcpboxBinary(), "run", profile, "--profile-path", TestSupport.profilesDir, "--",
                                   "/usr/bin/python3", client, String(port)],
                                  environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp.path], timeout: 60)
@@ -106,6 +96,21 @@ struct LoopbackUpstream {
         let clientPath = try tmp.write("client.py", client)
         chmod(clientPath, 0o644)
         return (try LoopbackUpstream(script: server, arguments: [log]), clientPath, log)
+    }
+
+    /// A profile in `tmp` whose server may reach the upstream on `port` as `api.test` (and as
+    /// 127.0.0.2), reading `tmp`; `extra`: more `[network]` lines.
+    static func profile(in tmp: TempDir, port: Int, extra: String = "") throws -> String {
+        try tmp.write("p.toml", """
+            extends = ["base"]
+            [filesystem]
+            read_only = [\(tomlString(tmp.path))]
+            [network]
+            mode = "allow"
+            allow = ["api.test:\(port)", "127.0.0.2:\(port)"]
+            hosts = { "api.test" = "127.0.0.2" }
+
+            """ + extra)
     }
 
     func stop() { Self.stop(process) }

@@ -100,16 +100,7 @@ struct EgressRetryTests {
         let (up, client, log) = try LoopbackUpstream.start(in: tmp, upstream: Self.upstream, client: Self.client)
         defer { up.stop() }
         let port = up.port
-        let profile = try tmp.write("p.toml", """
-            extends = ["base"]
-            [filesystem]
-            read_only = [\(tomlString(tmp.path))]
-            [network]
-            mode = "allow"
-            allow = ["api.test:\(port)", "127.0.0.2:\(port)"]
-            hosts = { "api.test" = "127.0.0.2" }
-
-            """)
+        let profile = try LoopbackUpstream.profile(in: tmp, port: port)
         let run = try runProcess([try TestSupport.mcpboxBinary(), "run", profile, "--profile-path", TestSupport.profilesDir, "--",
                                   "/usr/bin/python3", client, String(port), name] + (pipelined ? ["pipelined"] : []),
                                  environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp.path], timeout: 60)
